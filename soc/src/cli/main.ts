@@ -1,0 +1,48 @@
+/**
+ * The `xiangan` command line: a table from the first word to the module that owns it.
+ * Modules are loaded lazily so `xiangan sm3` does not load the server.
+ */
+import type { CliIo, CommandModule } from './io.js';
+import { UsageError } from './io.js';
+
+type Loader = () => Promise<CommandModule>;
+
+/** First word → owning module. Each module documents its sub-commands in its `run`. */
+export const COMMANDS: Record<string, { load: Loader; summary: string }> = {
+  sm3: { load: () => import('./crypto.js'), summary: 'SM3 digest of a file or stdin (hex)' },
+  'hmac-sm3': { load: () => import('./crypto.js'), summary: 'HMAC-SM3 of a file or stdin (hex)' },
+  sm4: { load: () => import('./crypto.js'), summary: 'SM4 encrypt|decrypt in any mode' },
+  sm2: { load: () => import('./crypto.js'), summary: 'SM2 keygen|pubkey|sign|verify|encrypt|decrypt' },
+};
+
+function usage(io: CliIo): void {
+  const lines = Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(12)} ${v.summary}`);
+  io.stderr.write(`usage: xiangan <command> [options]\n\ncommands:\n${lines.join('\n')}\n`);
+}
+
+/** Run the CLI; resolves to the exit code. */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    usage(io);
+    return cmd ? 0 : 2;
+  }
+  const entry = COMMANDS[cmd];
+  if (!entry) {
+    io.stderr.write(`xiangan: unknown command '${cmd}'\n`);
+    usage(io);
+    return 2;
+  }
+  try {
+    const mod = await entry.load();
+    return await mod.run(cmd, rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`xiangan ${cmd}: ${e.message}\n`);
+      return 2;
+    }
+    const err = e as { code?: string; message?: string };
+    io.stderr.write(`xiangan ${cmd}: ${err.code ? `${err.code}: ` : ''}${err.message ?? String(e)}\n`);
+    return 1;
+  }
+}
