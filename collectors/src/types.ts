@@ -106,3 +106,126 @@ export interface EventSink {
   /** True while the buffer is at its bound: sources should pause before calling `append`. */
   readonly full: boolean;
 }
+
+/** How a message reached the collector. */
+export type Transport = 'udp' | 'tcp' | 'tls' | 'file' | 'http';
+
+/** A charset a source is configured with; `auto` = valid UTF-8 → utf-8, else GB18030 if it decodes cleanly. */
+export type CharsetName = 'utf-8' | 'gb18030' | 'gbk' | 'latin1' | 'auto';
+
+/**
+ * Per-message context a source attaches at receipt: who sent it, how, and when.
+ * Everything the pure stages need that is not in the bytes themselves.
+ *
+ * @example
+ * const ctx: SourceContext = { sourceId: 'syslog-tcp', transport: 'tcp', peer: { address: '10.0.0.1', port: 51514 },
+ *   receivedAt: Date.now(), timezone: 'Asia/Shanghai', eventId: '…' };
+ */
+export interface SourceContext {
+  /** Configured id of the source (e.g. `syslog-udp`, `auth-log`). */
+  sourceId: string;
+  transport: Transport;
+  /** Network peer; absent for files. */
+  peer?: { address: string; port: number };
+  /** Receive time, milliseconds since the epoch, read once by the source from its injected clock. */
+  receivedAt: number;
+  /** IANA zone used for device timestamps without an offset (RFC 3164); default `Asia/Shanghai`. */
+  timezone: string;
+  /** Deterministic event id derived once at receipt (see `eventId`). */
+  eventId: string;
+  /** For file sources: the path and the byte offset of the line's first byte. */
+  file?: { path: string; offset: number };
+  /** For TLS sources: whether the client certificate was verified, and its subject. */
+  tls?: { authorized: boolean; peerSubject?: string };
+  /** True when the frame was cut at the source's maximum message size. */
+  truncated?: boolean;
+}
+
+/** One framed message as a source hands it to the pipeline: bytes plus context. */
+export interface RawMessage {
+  bytes: Uint8Array;
+  ctx: SourceContext;
+}
+
+/** An RFC 5424 §6.3 SD-ELEMENT: its SD-ID and its parameters in order (names may repeat). */
+export interface StructuredDataElement {
+  id: string;
+  params: Array<[name: string, value: string]>;
+}
+
+/**
+ * A syslog message as the RFC 5424 / RFC 3164 parsers produce it. Nothing is dropped:
+ * a message that does not parse has `format: 'unparsed'`, a `parseError` and its full text in `msg`.
+ *
+ * @example
+ * const m = parseSyslog(bytes, { receivedAt: Date.now(), timezone: 'Asia/Shanghai', charset: 'auto' });
+ * if (m.priValid) console.log(m.facility, m.severity);
+ */
+export interface SyslogMessage {
+  /** Which grammar matched. `unparsed`: kept whole, see `parseError`. */
+  format: 'rfc5424' | 'rfc3164' | 'unparsed';
+  /** PRIVAL (RFC 5424 §6.2.1), facility = pri >> 3, severity = pri & 7; absent when `priValid` is false. */
+  pri?: number;
+  facility?: number;
+  severity?: number;
+  /** False when `<PRI>` is missing or invalid (out of 0..191, leading zero, non-digit). */
+  priValid: boolean;
+  /** The invalid PRI text as received (e.g. `<999>`, `<abc>`), kept for the record. */
+  priRaw?: string;
+  /** RFC 5424 VERSION (1); absent for RFC 3164. */
+  version?: number;
+  time: {
+    /** Device time, milliseconds since the epoch; absent when the message has none or it is invalid. */
+    device?: number;
+    /** The timestamp exactly as written by the device. */
+    deviceText?: string;
+    /** Sub-millisecond digits of RFC 5424 TIME-SECFRAC beyond milliseconds, kept as text. */
+    fraction?: string;
+    /** Receive time, milliseconds since the epoch (from the source context). */
+    received: number;
+    /** Zone used to read the device time: an offset from the message (`+08:00`, `Z`) or the source's IANA zone. */
+    zone: string;
+    /** True when the device time had no year (RFC 3164) and the year was inferred from the receive time. */
+    yearInferred: boolean;
+  };
+  hostname?: string;
+  appname?: string;
+  procid?: string;
+  msgid?: string;
+  /** RFC 5424 STRUCTURED-DATA, in order. */
+  structuredData?: StructuredDataElement[];
+  /** Cisco-style sequence number (`123: *Mar  1 …`) when present. */
+  sequence?: string;
+  /** The MSG part, decoded (BOM removed). */
+  msg: string;
+  /** The whole message decoded losslessly: undecodable bytes appear as `\xHH`. */
+  raw: string;
+  /** Base64 of the original bytes, present only when some bytes could not be decoded. */
+  rawBase64?: string;
+  /** Charset actually used to decode (after `auto` detection). */
+  charset: 'utf-8' | 'gb18030' | 'latin1';
+  /** True when undecodable bytes were escaped. */
+  lossy: boolean;
+  /** Why the message or a part of it (time, PRI, SD) did not parse. */
+  parseError?: string;
+}
+
+/**
+ * The normaliser hook the pipeline calls after parsing: a pure function from a parsed
+ * syslog message and its context to an ECS event. It must set `id` to `ctx.eventId` and
+ * keep `event.original`. `collectors/src/parsers` provides the vendor-aware one;
+ * `baselineNormalise` (syslog fields only) is the fallback.
+ *
+ * @example
+ * const n: Normalise = (msg, ctx) => ({ id: ctx.eventId, '@timestamp': new Date(msg.time.device ?? ctx.receivedAt).toISOString(),
+ *   message: msg.msg, event: { original: msg.raw } });
+ */
+export type Normalise = (msg: SyslogMessage, ctx: SourceContext) => EcsEvent;
+
+/** A logger-like interface (pino satisfies it). Sources log through it, never `console`. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
