@@ -4,3 +4,4 @@
  */
 export * from './errors.js';
 export * from './bytes.js';
+export * from './der.js';
