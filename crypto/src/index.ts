@@ -5,3 +5,4 @@
 export * from './errors.js';
 export * from './bytes.js';
 export * from './der.js';
+export * from './pem.js';
