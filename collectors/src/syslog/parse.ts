@@ -1,0 +1,145 @@
+/**
+ * Syslog message parsing: decode (per-source charset) → PRI → RFC 5424 or RFC 3164 →
+ * `SyslogMessage`. Pure: the receive time and zone come in through options.
+ * Never throws on data: what does not parse is kept whole as `format: 'unparsed'`.
+ */
+import type { CharsetName, SyslogMessage } from '../types.js';
+import { bytesToBase64, decodeBytes } from '../charset.js';
+import { parseRfc5424Body } from './rfc5424.js';
+import { parseRfc3164Body } from './rfc3164.js';
+import { inferYear, wallToInstant } from './time.js';
+
+/** Options of {@link parseSyslog}. */
+export interface ParseOptions {
+  /** Receive time (ms since the epoch), used for year inference and kept in `time.received`. */
+  receivedAt: number;
+  /** IANA zone for timestamps without an offset; default `Asia/Shanghai`. */
+  timezone?: string;
+  /** Source charset; default `auto`. */
+  charset?: CharsetName;
+}
+
+/** Result of reading `<PRI>` (RFC 5424 §6.2.1: 1–3 digits, no leading zero, 0..191). */
+interface Pri {
+  pri?: number;
+  raw?: string;
+  end: number;
+}
+
+function readPri(s: string): Pri {
+  if (s[0] !== '<') return { end: 0 };
+  const close = s.indexOf('>', 1);
+  if (close === -1 || close > 6) return { end: 0, raw: '' };
+  const digits = s.slice(1, close);
+  const ok = /^(0|[1-9]\d{0,2})$/.test(digits) && Number(digits) <= 191;
+  return ok ? { pri: Number(digits), end: close + 1 } : { raw: s.slice(0, close + 1), end: close + 1 };
+}
+
+/**
+ * Parses one framed syslog message.
+ *
+ * @example
+ * const m = parseSyslog(Buffer.from('<34>Oct 11 22:14:15 mymachine su: \'su root\' failed'),
+ *   { receivedAt: Date.UTC(2026, 9, 11, 14, 15), timezone: 'Asia/Shanghai' });
+ * m.format;           // 'rfc3164'
+ * m.time.yearInferred // true
+ */
+export function parseSyslog(bytes: Uint8Array, opts: ParseOptions): SyslogMessage {
+  const zone = opts.timezone ?? 'Asia/Shanghai';
+  const dec = decodeBytes(bytes, opts.charset ?? 'auto');
+  const text = dec.text;
+  const msg: SyslogMessage = {
+    format: 'unparsed',
+    priValid: false,
+    time: { received: opts.receivedAt, zone, yearInferred: false },
+    msg: text,
+    raw: text,
+    charset: dec.charset,
+    lossy: dec.lossy,
+  };
+  if (dec.lossy) msg.rawBase64 = bytesToBase64(bytes);
+  const p = readPri(text);
+  if (p.pri !== undefined) {
+    msg.priValid = true;
+    msg.pri = p.pri;
+    msg.facility = p.pri >> 3;
+    msg.severity = p.pri & 7;
+  } else if (p.raw !== undefined && p.raw !== '') {
+    msg.priRaw = p.raw;
+  }
+  const body = p.end > 0 ? text.slice(p.end) : text;
+  const errors: string[] = [];
+  if (p.raw !== undefined) errors.push(p.raw === '' ? 'PRI not terminated' : `invalid PRI ${p.raw.slice(0, 8)}`);
+  else if (p.end === 0) errors.push('PRI missing');
+
+  if (body.charCodeAt(0) >= 0x31 && body.charCodeAt(0) <= 0x39 && body.charCodeAt(1) === 0x20) {
+    const r = parseRfc5424Body(body);
+    if (r !== undefined) {
+      msg.format = 'rfc5424';
+      msg.version = r.version;
+      if (r.hostname !== undefined) msg.hostname = r.hostname;
+      if (r.appname !== undefined) msg.appname = r.appname;
+      if (r.procid !== undefined) msg.procid = r.procid;
+      if (r.msgid !== undefined) msg.msgid = r.msgid;
+      if (r.structuredData !== undefined) msg.structuredData = r.structuredData;
+      msg.msg = r.msg;
+      if (r.timestampText !== undefined) msg.time.deviceText = r.timestampText;
+      if (r.timestamp !== undefined) {
+        const t = r.timestamp;
+        if (t.ms !== undefined) {
+          msg.time.device = t.ms;
+          msg.time.zone = t.offset ?? 'Z';
+        } else {
+          msg.time.device = wallToInstant(zone, ...t.wall);
+        }
+        if (t.fraction !== undefined) msg.time.fraction = t.fraction;
+      }
+      if (r.timestampError !== undefined) errors.push(r.timestampError);
+      if (r.sdError !== undefined) errors.push(r.sdError);
+      if (errors.length > 0) msg.parseError = errors.join('; ');
+      return msg;
+    }
+  }
+
+  const r = parseRfc3164Body(body);
+  const hasTime = r.bsd !== undefined || r.iso !== undefined;
+  const hasTag = r.appname !== undefined;
+  if (!hasTime && !hasTag && !msg.priValid) {
+    // Nothing recognisable: keep the whole text as MSG.
+    errors.push('no syslog header');
+    msg.parseError = errors.join('; ');
+    return msg;
+  }
+  msg.format = 'rfc3164';
+  if (r.sequence !== undefined) msg.sequence = r.sequence;
+  if (r.hostname !== undefined) msg.hostname = r.hostname;
+  if (r.appname !== undefined) msg.appname = r.appname;
+  if (r.procid !== undefined) msg.procid = r.procid;
+  msg.msg = r.msg;
+  if (r.timestampText !== undefined) msg.time.deviceText = r.timestampText;
+  if (r.bsd !== undefined) {
+    const b = r.bsd;
+    const z = b.utc ? 'UTC' : zone;
+    msg.time.zone = z;
+    if (b.year !== undefined) {
+      msg.time.device = wallToInstant(z, b.year, b.month, b.day, b.hour, b.minute, b.second, b.millis);
+    } else {
+      const t = inferYear(z, b.month, b.day, b.hour, b.minute, b.second, b.millis, opts.receivedAt);
+      if (t !== undefined) {
+        msg.time.device = t;
+        msg.time.yearInferred = true;
+      } else errors.push('invalid date');
+    }
+  } else if (r.iso !== undefined) {
+    const t = r.iso;
+    if (t.ms !== undefined) {
+      msg.time.device = t.ms;
+      msg.time.zone = t.offset ?? 'Z';
+    } else msg.time.device = wallToInstant(zone, ...t.wall);
+    if (t.fraction !== undefined) msg.time.fraction = t.fraction;
+  } else {
+    errors.push('no timestamp');
+  }
+  if (errors.length > 0) msg.parseError = errors.join('; ');
+  return msg;
+}
