@@ -1,0 +1,63 @@
+/**
+ * Errors of `@xiangan/soc`.
+ *
+ * Misuse (a wrong option type, a negative size) throws `TypeError`/`RangeError`.
+ * Failures of data or environment (a bad config file, an unparsable query, a store that
+ * cannot write) throw {@link SocError} with a stable `code` listed in `docs/errors.md`.
+ * At the HTTP edge each code maps to a status ({@link SOC_ERROR_STATUS}) and the body
+ * `{ "code": …, "message": … }`.
+ *
+ * @example
+ * try { parseQuery('user.name:(root'); }
+ * catch (e) { if (e instanceof SocError && e.code === 'SOC_ERR_QUERY') reply.code(400); }
+ */
+export class SocError extends Error {
+  override readonly name = 'SocError';
+  /** Stable machine-readable code, e.g. `SOC_ERR_QUERY`. */
+  readonly code: SocErrorCode;
+  /** Extra machine-readable detail (a config path, a query position). */
+  readonly details?: Record<string, unknown>;
+  constructor(code: SocErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    if (options?.details) this.details = options.details;
+  }
+}
+
+/**
+ * Every code `SocError` can carry, with its meaning. `docs/errors.md` is kept in sync with
+ * this table by a test: add a code here and document it there.
+ */
+export const SOC_ERROR_CODES = {
+  SOC_ERR_CONFIG: 'the configuration file is unreadable, not YAML, or fails the schema (the message names the path of the bad key)',
+  SOC_ERR_QUERY: 'a search query does not parse or uses a value the field cannot hold (the message names the position)',
+  SOC_ERR_CURSOR: 'a search cursor is malformed or belongs to another sort order',
+  SOC_ERR_STORE_OPEN: 'the event store could not be opened (unwritable directory, corrupt database, newer schema)',
+  SOC_ERR_STORE_WRITE: 'the event store failed to commit a batch (disk full, I/O error); the batch stays buffered and is retried',
+  SOC_ERR_STORE_CLOSED: 'the event store or buffer was used after close',
+  SOC_ERR_BUFFER_IO: 'the durable buffer could not read or write its database (disk full, I/O error)',
+  SOC_ERR_UNAUTHORIZED: 'an API request carried no valid bearer token',
+  SOC_ERR_INGEST_INVALID: 'an HTTP ingest body is not NDJSON or a JSON array of objects, or an event fails the schema',
+  SOC_ERR_PAYLOAD_TOO_LARGE: 'an HTTP ingest body exceeds the configured maximum size',
+  SOC_ERR_BACKPRESSURE: 'the durable buffer is full; the client should retry later (HTTP 429)',
+  SOC_ERR_UNAVAILABLE: 'the server is starting or shutting down, or the buffer cannot be written (HTTP 503)',
+} as const;
+
+/** A code `SocError` can carry. */
+export type SocErrorCode = keyof typeof SOC_ERROR_CODES;
+
+/** HTTP status for each code that can reach the API edge. */
+export const SOC_ERROR_STATUS: Record<SocErrorCode, number> = {
+  SOC_ERR_CONFIG: 500,
+  SOC_ERR_QUERY: 400,
+  SOC_ERR_CURSOR: 400,
+  SOC_ERR_STORE_OPEN: 503,
+  SOC_ERR_STORE_WRITE: 503,
+  SOC_ERR_STORE_CLOSED: 503,
+  SOC_ERR_BUFFER_IO: 503,
+  SOC_ERR_UNAUTHORIZED: 401,
+  SOC_ERR_INGEST_INVALID: 400,
+  SOC_ERR_PAYLOAD_TOO_LARGE: 413,
+  SOC_ERR_BACKPRESSURE: 429,
+  SOC_ERR_UNAVAILABLE: 503,
+};

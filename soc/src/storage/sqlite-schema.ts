@@ -1,0 +1,125 @@
+/**
+ * How ECS fields map to the columns of a SQLite day table. Fields listed here get their own
+ * column (and some an index); every other field is reached through `json_extract` on the stored
+ * document, so any ECS or vendor field can be queried, only more slowly.
+ */
+import type { EcsEvent } from '@xiangan/collectors';
+import { ipToBytes } from '../query/parse.js';
+
+/** How a column stores and compares its field. */
+export type ColumnKind =
+  /** `@timestamp` as integer milliseconds since the epoch. */
+  | 'time'
+  /** A keyword compared exactly. */
+  | 'text'
+  /** An integer. */
+  | 'number'
+  /** An IP address as a 32-hex-digit key (IPv4 mapped into IPv6), so CIDR is an index range. */
+  | 'ip'
+  /** An array of keywords, stored as JSON text. */
+  | 'array';
+
+/** One ECS field with its own column. */
+export interface ColumnSpec {
+  field: string;
+  column: string;
+  kind: ColumnKind;
+  /** Whether the day table has an index on the column. */
+  indexed: boolean;
+}
+
+/**
+ * The column-backed fields. Indexed ones are those an analyst filters on first (who, from where,
+ * what happened); each extra index costs insert speed, so the list is short on purpose.
+ */
+export const COLUMNS: readonly ColumnSpec[] = [
+  { field: '@timestamp', column: 'ts', kind: 'time', indexed: true },
+  { field: 'event.category', column: 'event_category', kind: 'array', indexed: false },
+  { field: 'event.action', column: 'event_action', kind: 'text', indexed: true },
+  { field: 'event.outcome', column: 'event_outcome', kind: 'text', indexed: false },
+  { field: 'event.code', column: 'event_code', kind: 'text', indexed: false },
+  { field: 'event.dataset', column: 'event_dataset', kind: 'text', indexed: false },
+  { field: 'event.severity', column: 'event_severity', kind: 'number', indexed: false },
+  { field: 'source.ip', column: 'source_ip', kind: 'ip', indexed: true },
+  { field: 'source.port', column: 'source_port', kind: 'number', indexed: false },
+  { field: 'destination.ip', column: 'destination_ip', kind: 'ip', indexed: true },
+  { field: 'destination.port', column: 'destination_port', kind: 'number', indexed: false },
+  { field: 'user.name', column: 'user_name', kind: 'text', indexed: true },
+  { field: 'host.name', column: 'host_name', kind: 'text', indexed: true },
+  { field: 'observer.vendor', column: 'observer_vendor', kind: 'text', indexed: false },
+  { field: 'observer.product', column: 'observer_product', kind: 'text', indexed: false },
+  { field: 'log.syslog.appname', column: 'syslog_appname', kind: 'text', indexed: false },
+  { field: 'log.syslog.hostname', column: 'syslog_hostname', kind: 'text', indexed: false },
+];
+
+/** Field → column spec. */
+export const COLUMN_BY_FIELD: ReadonlyMap<string, ColumnSpec> = new Map(COLUMNS.map((c) => [c.field, c]));
+
+/** Day `YYYY-MM-DD` → table-name suffix `YYYYMMDD`; throws on anything else (names are never user text). */
+export function daySuffix(day: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new RangeError(`not a day: ${day}`);
+  return day.replaceAll('-', '');
+}
+
+/** DDL for one day: the event table, its indexes and its FTS5 index over `message`. */
+export function dayTableDdl(day: string): string[] {
+  const s = daySuffix(day);
+  const cols = COLUMNS.map((c) => `${c.column} ${c.kind === 'time' || c.kind === 'number' ? 'INTEGER' : 'TEXT'}`);
+  const ddl = [
+    `CREATE TABLE IF NOT EXISTS ev_${s} (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, ${cols.join(', ')}, message TEXT, doc TEXT NOT NULL)`,
+    // External-content FTS5 (SQLite FTS5 §4.4.3): the text lives once, in ev_*.message.
+    `CREATE VIRTUAL TABLE IF NOT EXISTS fts_${s} USING fts5(message, content='ev_${s}', content_rowid='rowid')`,
+  ];
+  for (const c of COLUMNS) {
+    if (!c.indexed) continue;
+    // The ts index carries id so that ORDER BY ts, id and search_after cursors use it alone.
+    const cols = c.kind === 'time' ? 'ts, id' : `${c.column}, ts`;
+    ddl.push(`CREATE INDEX IF NOT EXISTS ix_${s}_${c.column} ON ev_${s} (${cols})`);
+  }
+  return ddl;
+}
+
+/** Walk a dotted path through nested objects (`source.ip` → `ev.source.ip`). */
+export function getPath(obj: unknown, path: string): unknown {
+  let cur: unknown = obj;
+  for (const part of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+/** 16-byte address → lowercase hex key. */
+export function ipKey(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  const b = ipToBytes(value);
+  return b ? Buffer.from(b).toString('hex') : null;
+}
+
+/** Hex key → bytes (for facets on ip columns). */
+export function keyBytes(key: string): Uint8Array {
+  return new Uint8Array(Buffer.from(key, 'hex'));
+}
+
+/** The column values of one event, in {@link COLUMNS} order. */
+export function columnValues(ev: EcsEvent, ts: number): Array<string | number | null> {
+  const out: Array<string | number | null> = [];
+  for (const c of COLUMNS) {
+    if (c.kind === 'time') {
+      out.push(ts);
+      continue;
+    }
+    const v = getPath(ev, c.field);
+    if (v === undefined || v === null) out.push(null);
+    else if (c.kind === 'ip') out.push(ipKey(v));
+    else if (c.kind === 'number') out.push(typeof v === 'number' && Number.isFinite(v) ? Math.trunc(v) : toInt(v));
+    else if (c.kind === 'array') out.push(JSON.stringify(Array.isArray(v) ? v : [v]));
+    else out.push(typeof v === 'string' ? v : JSON.stringify(v));
+  }
+  return out;
+}
+
+function toInt(v: unknown): number | null {
+  if (typeof v === 'string' && /^-?\d{1,15}$/.test(v)) return Number(v);
+  return null;
+}

@@ -1,0 +1,375 @@
+/**
+ * The embedded default {@link EventStore}: one SQLite database (better-sqlite3, WAL) with a table
+ * per UTC day (`ev_YYYYMMDD`), its FTS5 index over `message` (`fts_YYYYMMDD`) and a catalog of
+ * days with event counts. Retention drops whole day tables, which frees their pages without
+ * touching a row of any other day (`DELETE … WHERE day < ?` would rewrite every index).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { EcsEvent } from '@xiangan/collectors';
+import { SocError } from '../errors.js';
+import { bytesToIp } from '../query/parse.js';
+import { compileQuery } from './sqlite-query.js';
+import { COLUMN_BY_FIELD, COLUMNS, columnValues, dayTableDdl, daySuffix, ipKey, keyBytes } from './sqlite-schema.js';
+import type {
+  DeleteResult,
+  EventStore,
+  FacetBucket,
+  SearchRequest,
+  SearchResult,
+  StoreStats,
+  WriteResult,
+} from './types.js';
+
+/** Options of {@link openSqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Directory of the database (`events.db` inside it); created if missing. */
+  dir: string;
+  /**
+   * `full` (default) fsyncs the WAL at every commit, so a stored batch survives power loss and the
+   * buffer may forget it right after; `normal` survives a process crash (kill -9) but may lose the
+   * last commits on power loss (SQLite WAL §"synchronous").
+   */
+  synchronous?: 'normal' | 'full';
+  /** Open without write access (the CLI searching next to a running server). */
+  readonly?: boolean;
+  /** Page cache size in MiB; default 64. */
+  cacheMb?: number;
+  /** Clock for events whose `@timestamp` does not parse (they are stored at write time, never dropped). */
+  now?: () => number;
+}
+
+const SCHEMA_VERSION = 1;
+const MAX_PAGE = 10_000;
+
+interface DayStatements {
+  insert: Database.Statement;
+  fts: Database.Statement;
+}
+
+/**
+ * Open (or create) the SQLite event store in `opts.dir`.
+ *
+ * @example
+ * ```ts
+ * const store = await openSqliteStore({ dir: './data' });
+ * await store.write([{ id: 'a1', '@timestamp': '2026-11-28T08:00:00Z', message: 'hello', event: {} }]);
+ * ```
+ */
+export async function openSqliteStore(opts: SqliteStoreOptions): Promise<SqliteEventStore> {
+  return new SqliteEventStore(opts);
+}
+
+/** SQLite implementation of {@link EventStore}; methods also exist in synchronous form (`*Sync`). */
+export class SqliteEventStore implements EventStore {
+  readonly backend = 'sqlite';
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly days = new Map<string, DayStatements>();
+  private readonly now: () => number;
+  private readonly bumpDay: Database.Statement;
+  private closed = false;
+
+  constructor(opts: SqliteStoreOptions) {
+    if (typeof opts?.dir !== 'string' || opts.dir === '') throw new TypeError('SqliteEventStore: dir must be a non-empty string');
+    this.now = opts.now ?? Date.now;
+    this.path = join(opts.dir, 'events.db');
+    try {
+      if (!opts.readonly) mkdirSync(opts.dir, { recursive: true });
+      this.db = new Database(this.path, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true });
+      this.db.pragma(`cache_size = ${-1024 * (opts.cacheMb ?? 64)}`);
+      this.db.pragma('busy_timeout = 5000');
+      if (!opts.readonly) {
+        // auto_vacuum must be chosen before the first table exists; incremental lets retention
+        // hand freed pages back to the file system without a full VACUUM.
+        this.db.pragma('auto_vacuum = INCREMENTAL');
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+        const version = this.db.pragma('user_version', { simple: true }) as number;
+        if (version > SCHEMA_VERSION) throw new Error(`database schema ${version} is newer than this program (${SCHEMA_VERSION})`);
+        this.db.exec('CREATE TABLE IF NOT EXISTS days (day TEXT PRIMARY KEY, events INTEGER NOT NULL) WITHOUT ROWID');
+        this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      }
+      this.db.function('xa_ipkey', { deterministic: true }, (v: unknown) => ipKey(v));
+      this.bumpDay = opts.readonly
+        ? this.db.prepare('SELECT 1')
+        : this.db.prepare(
+            'INSERT INTO days (day, events) VALUES (?, ?) ON CONFLICT(day) DO UPDATE SET events = events + excluded.events',
+          );
+    } catch (e) {
+      throw new SocError('SOC_ERR_STORE_OPEN', `cannot open event store ${this.path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  private check(): void {
+    if (this.closed) throw new SocError('SOC_ERR_STORE_CLOSED', 'event store is closed');
+  }
+
+  private dayStatements(day: string): DayStatements {
+    let st = this.days.get(day);
+    if (st) return st;
+    for (const ddl of dayTableDdl(day)) this.db.exec(ddl);
+    const s = daySuffix(day);
+    const cols = COLUMNS.map((c) => c.column);
+    st = {
+      insert: this.db.prepare(
+        `INSERT OR IGNORE INTO ev_${s} (id, ${cols.join(', ')}, message, doc) VALUES (?, ${cols.map(() => '?').join(', ')}, ?, ?)`,
+      ),
+      fts: this.db.prepare(`INSERT INTO fts_${s} (rowid, message) VALUES (?, ?)`),
+    };
+    this.days.set(day, st);
+    return st;
+  }
+
+  /** Synchronous {@link write}: one transaction for the whole batch. */
+  writeSync(events: readonly EcsEvent[]): WriteResult {
+    this.check();
+    if (!Array.isArray(events)) throw new TypeError('write: events must be an array');
+    let written = 0;
+    const perDay = new Map<string, number>();
+    const run = this.db.transaction(() => {
+      for (const ev of events) {
+        if (!ev || typeof ev.id !== 'string' || ev.id === '') throw new TypeError('write: every event needs a string id');
+        let ts = Date.parse(ev['@timestamp']);
+        if (!Number.isFinite(ts)) ts = Date.parse(String(ev.event?.ingested)) || this.now();
+        const day = new Date(ts).toISOString().slice(0, 10);
+        const st = this.dayStatements(day);
+        const message = typeof ev.message === 'string' ? ev.message : null;
+        const info = st.insert.run(ev.id, ...columnValues(ev, ts), message, JSON.stringify(ev));
+        if (info.changes === 1) {
+          written++;
+          perDay.set(day, (perDay.get(day) ?? 0) + 1);
+          if (message !== null) st.fts.run(info.lastInsertRowid, message);
+        }
+      }
+      for (const [day, n] of perDay) this.bumpDay.run(day, n);
+    });
+    try {
+      run();
+    } catch (e) {
+      if (e instanceof TypeError || e instanceof SocError) throw e;
+      throw new SocError('SOC_ERR_STORE_WRITE', `event store write failed: ${(e as Error).message}`, { cause: e });
+    }
+    return { written, duplicates: events.length - written };
+  }
+
+  async write(events: readonly EcsEvent[]): Promise<WriteResult> {
+    return this.writeSync(events);
+  }
+
+  /** Days present, ascending. */
+  private listDays(): string[] {
+    return (this.db.prepare('SELECT day FROM days ORDER BY day').all() as Array<{ day: string }>).map((r) => r.day);
+  }
+
+  /** Synchronous {@link search}. */
+  searchSync(req: SearchRequest): SearchResult {
+    this.check();
+    const size = req.size ?? 50;
+    if (!Number.isInteger(size) || size < 0 || size > MAX_PAGE) throw new RangeError(`search: size must be an integer in 0..${MAX_PAGE}`);
+    const offset = req.offset ?? 0;
+    if (!Number.isInteger(offset) || offset < 0) throw new RangeError('search: offset must be a non-negative integer');
+    const order = req.sort ?? 'desc';
+    if (order !== 'asc' && order !== 'desc') throw new RangeError("search: sort must be 'asc' or 'desc'");
+    const fromMs = req.from !== undefined ? parseTime(req.from, 'from') : undefined;
+    const toMs = req.to !== undefined ? parseTime(req.to, 'to') : undefined;
+    const cursor = req.cursor !== undefined ? decodeCursor(req.cursor, order) : undefined;
+    const query = req.query ?? { kind: 'all' };
+
+    let days = this.listDays();
+    if (fromMs !== undefined) days = days.filter((d) => d >= new Date(fromMs).toISOString().slice(0, 10));
+    if (toMs !== undefined) days = days.filter((d) => Date.parse(`${d}T00:00:00Z`) < toMs);
+    if (order === 'desc') days.reverse();
+
+    const where = (s: string): { sql: string; params: Array<string | number> } => {
+      const q = compileQuery(query, s);
+      const parts = [q.sql];
+      const params = [...q.params];
+      if (fromMs !== undefined) {
+        parts.push('ts >= ?');
+        params.push(fromMs);
+      }
+      if (toMs !== undefined) {
+        parts.push('ts < ?');
+        params.push(toMs);
+      }
+      return { sql: parts.join(' AND '), params };
+    };
+
+    const read = this.db.transaction(() => {
+      let total = 0;
+      const counts = new Map<string, number>();
+      for (const d of days) {
+        const s = daySuffix(d);
+        const w = where(s);
+        const n = (this.db.prepare(`SELECT count(*) AS n FROM ev_${s} WHERE ${w.sql}`).get(...w.params) as { n: number }).n;
+        counts.set(d, n);
+        total += n;
+      }
+      const events: EcsEvent[] = [];
+      let last: { ts: number; id: string } | undefined;
+      let skip = cursor ? 0 : offset;
+      if (size > 0) {
+        const dir = order === 'desc' ? 'DESC' : 'ASC';
+        const cmp = order === 'desc' ? '<' : '>';
+        for (const d of days) {
+          if (events.length >= size) break;
+          const n = counts.get(d) ?? 0;
+          if (n === 0) continue;
+          if (skip >= n) {
+            skip -= n;
+            continue;
+          }
+          const s = daySuffix(d);
+          const w = where(s);
+          let sql = `SELECT ts, id, doc FROM ev_${s} WHERE ${w.sql}`;
+          const params = [...w.params];
+          if (cursor) {
+            sql += ` AND (ts ${cmp} ? OR (ts = ? AND id ${cmp} ?))`;
+            params.push(cursor.ts, cursor.ts, cursor.id);
+          }
+          sql += ` ORDER BY ts ${dir}, id ${dir} LIMIT ? OFFSET ?`;
+          params.push(size - events.length, skip);
+          skip = 0;
+          for (const r of this.db.prepare(sql).all(...params) as Array<{ ts: number; id: string; doc: string }>) {
+            events.push(JSON.parse(r.doc) as EcsEvent);
+            last = { ts: r.ts, id: r.id };
+          }
+        }
+      }
+      const facets: Record<string, FacetBucket[]> = {};
+      for (const f of req.facets ?? []) facets[f] = this.facet(f, days, where, req.facetSize ?? 10);
+      return { total, events, last, facets };
+    });
+
+    let r: ReturnType<typeof read>;
+    try {
+      r = read();
+    } catch (e) {
+      if (e instanceof SocError || e instanceof RangeError || e instanceof TypeError) throw e;
+      throw new SocError('SOC_ERR_QUERY', `search failed: ${(e as Error).message}`, { cause: e });
+    }
+    const out: SearchResult = { total: r.total, events: r.events, facets: r.facets };
+    if (r.last && r.events.length === size) out.nextCursor = encodeCursor(order, r.last.ts, r.last.id);
+    return out;
+  }
+
+  async search(req: SearchRequest): Promise<SearchResult> {
+    return this.searchSync(req);
+  }
+
+  private facet(
+    field: string,
+    days: string[],
+    where: (s: string) => { sql: string; params: Array<string | number> },
+    limit: number,
+  ): FacetBucket[] {
+    if (!/^[A-Za-z_@][A-Za-z0-9_.@-]*$/.test(field)) throw new SocError('SOC_ERR_QUERY', `facet: '${field}' is not a field name`);
+    const col = COLUMN_BY_FIELD.get(field);
+    const merged = new Map<string, { value: string | number | boolean; count: number }>();
+    for (const d of days) {
+      const s = daySuffix(d);
+      const w = where(s);
+      let sql: string;
+      const params: Array<string | number> = [];
+      if (col && col.kind !== 'array') {
+        sql = `SELECT ${col.column} AS v, count(*) AS c FROM ev_${s} WHERE ${w.sql} AND ${col.column} IS NOT NULL GROUP BY v`;
+      } else {
+        const src = col ? `json_each(ev_${s}.${col.column})` : `json_each(ev_${s}.doc, ?)`;
+        if (!col) params.push('$' + field.split('.').map((k) => `."${k}"`).join(''));
+        sql = `SELECT j.value AS v, count(*) AS c FROM ev_${s}, ${src} AS j WHERE ${w.sql} AND j.type NOT IN ('object', 'array', 'null') GROUP BY v`;
+      }
+      for (const row of this.db.prepare(sql).all(...params, ...w.params) as Array<{ v: string | number; c: number }>) {
+        let value: string | number | boolean = row.v;
+        if (col?.kind === 'ip' && typeof value === 'string') value = bytesToIp(keyBytes(value));
+        const key = `${typeof value}:${value}`;
+        const m = merged.get(key);
+        if (m) m.count += row.c;
+        else merged.set(key, { value, count: row.c });
+      }
+    }
+    return [...merged.values()]
+      .sort((a, b) => b.count - a.count || String(a.value).localeCompare(String(b.value)))
+      .slice(0, limit);
+  }
+
+  /** Synchronous {@link get}. */
+  getSync(id: string): EcsEvent | undefined {
+    this.check();
+    if (typeof id !== 'string') throw new TypeError('get: id must be a string');
+    for (const d of this.listDays().reverse()) {
+      const row = this.db.prepare(`SELECT doc FROM ev_${daySuffix(d)} WHERE id = ?`).get(id) as { doc: string } | undefined;
+      if (row) return JSON.parse(row.doc) as EcsEvent;
+    }
+    return undefined;
+  }
+
+  async get(id: string): Promise<EcsEvent | undefined> {
+    return this.getSync(id);
+  }
+
+  /** Synchronous {@link deleteBefore}. */
+  deleteBeforeSync(day: string): DeleteResult {
+    this.check();
+    daySuffix(day);
+    const gone = this.db.prepare('SELECT day, events FROM days WHERE day < ? ORDER BY day').all(day) as Array<{ day: string; events: number }>;
+    const drop = this.db.transaction(() => {
+      for (const g of gone) {
+        const s = daySuffix(g.day);
+        this.db.exec(`DROP TABLE IF EXISTS fts_${s}; DROP TABLE IF EXISTS ev_${s};`);
+        this.db.prepare('DELETE FROM days WHERE day = ?').run(g.day);
+        this.days.delete(g.day);
+      }
+    });
+    drop();
+    if (gone.length) this.db.pragma('incremental_vacuum');
+    return { days: gone.map((g) => g.day), events: gone.reduce((a, g) => a + g.events, 0) };
+  }
+
+  async deleteBefore(day: string): Promise<DeleteResult> {
+    return this.deleteBeforeSync(day);
+  }
+
+  /** Synchronous {@link stats}. */
+  statsSync(): StoreStats {
+    this.check();
+    const days = this.db.prepare('SELECT day, events FROM days ORDER BY day').all() as Array<{ day: string; events: number }>;
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    return { backend: 'sqlite', events: days.reduce((a, d) => a + d.events, 0), days, bytes: pages * pageSize };
+  }
+
+  async stats(): Promise<StoreStats> {
+    return this.statsSync();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+function parseTime(v: string, name: string): number {
+  const t = Date.parse(v);
+  if (!Number.isFinite(t)) throw new SocError('SOC_ERR_QUERY', `search: '${name}' is not an ISO 8601 time: ${v}`);
+  return t;
+}
+
+function encodeCursor(order: 'asc' | 'desc', ts: number, id: string): string {
+  return Buffer.from(JSON.stringify([order, ts, id])).toString('base64url');
+}
+
+function decodeCursor(c: string, order: 'asc' | 'desc'): { ts: number; id: string } {
+  try {
+    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 3 && (v[0] === 'asc' || v[0] === 'desc') && Number.isFinite(v[1]) && typeof v[2] === 'string') {
+      if (v[0] !== order) throw new SocError('SOC_ERR_CURSOR', 'search: cursor was made for the other sort order');
+      return { ts: v[1] as number, id: v[2] as string };
+    }
+  } catch (e) {
+    if (e instanceof SocError) throw e;
+  }
+  throw new SocError('SOC_ERR_CURSOR', 'search: malformed cursor');
+}
