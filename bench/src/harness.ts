@@ -1,0 +1,200 @@
+/**
+ * A small benchmark harness shared by every `bench/src/*.ts`: warm-up, timed batches,
+ * ops/s with a spread, ratio formatting, a plain-text table and JSON results under
+ * `bench/results/` with the machine they were measured on (DESIGN.md convention 11:
+ * peers in the same process, results quoted as ratios, timings never gate tests).
+ *
+ * @example
+ * const r = measure(() => sm3(data), { bytes: data.length });
+ * process.stdout.write(formatTable(['op', 'ops/s'], [['sm3', fmtOps(r.opsPerSec)]]));
+ * writeResults('crypto', { rows });
+ */
+import { cpus, totalmem, platform, arch, release } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+
+/** Options of {@link measure}. */
+export interface MeasureOptions {
+  /** Warm-up time before measuring (JIT, caches, lazy tables), ms. Default 150. */
+  warmupMs?: number;
+  /** Measuring time, ms. Default 600. */
+  timeMs?: number;
+  /** Bytes processed per call, to report throughput. */
+  bytes?: number;
+  /** Upper bound on calls (for very slow operations); at least one call is always timed. */
+  maxCalls?: number;
+}
+
+/** One measurement. */
+export interface Measurement {
+  /** Calls per second over all timed batches. */
+  opsPerSec: number;
+  /** Bytes per second, when `bytes` was given. */
+  bytesPerSec?: number;
+  /** Number of timed calls. */
+  calls: number;
+  /** Relative spread of the per-batch rates: (max − min) / mean, as a fraction. */
+  spread: number;
+}
+
+const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+/**
+ * Time a synchronous function: warm up, then run it in batches sized to ~20 ms each until
+ * `timeMs` has passed. The function's result is kept alive so the JIT cannot drop the call.
+ * @example measure(() => sm4.encrypt(data), { bytes: data.length })
+ */
+export function measure(fn: () => unknown, opts: MeasureOptions = {}): Measurement {
+  const warmupMs = opts.warmupMs ?? 150;
+  const timeMs = opts.timeMs ?? 600;
+  const maxCalls = opts.maxCalls ?? Number.MAX_SAFE_INTEGER;
+  let sink: unknown;
+  // Warm-up, also used to estimate one call's duration.
+  let t0 = now();
+  let warm = 0;
+  do {
+    sink = fn();
+    warm++;
+  } while (now() - t0 < warmupMs && warm < maxCalls);
+  const perCall = (now() - t0) / warm;
+  const batch = Math.max(1, Math.min(maxCalls, Math.round(20 / Math.max(perCall, 1e-6))));
+  const rates: number[] = [];
+  let calls = 0;
+  let spent = 0;
+  t0 = now();
+  while ((spent < timeMs || calls === 0) && calls < maxCalls) {
+    const b0 = now();
+    for (let i = 0; i < batch; i++) sink = fn();
+    const dt = now() - b0;
+    rates.push((batch * 1000) / dt);
+    calls += batch;
+    spent = now() - t0;
+  }
+  keep(sink);
+  return summarise(rates, calls, spent, opts.bytes);
+}
+
+/**
+ * Time an asynchronous function the same way (each call awaited in turn).
+ * @example await measureAsync(() => fetchSomething())
+ */
+export async function measureAsync(fn: () => Promise<unknown>, opts: MeasureOptions = {}): Promise<Measurement> {
+  const warmupMs = opts.warmupMs ?? 150;
+  const timeMs = opts.timeMs ?? 600;
+  const maxCalls = opts.maxCalls ?? Number.MAX_SAFE_INTEGER;
+  let t0 = now();
+  let warm = 0;
+  do {
+    keep(await fn());
+    warm++;
+  } while (now() - t0 < warmupMs && warm < maxCalls);
+  const perCall = (now() - t0) / warm;
+  const batch = Math.max(1, Math.min(maxCalls, Math.round(20 / Math.max(perCall, 1e-6))));
+  const rates: number[] = [];
+  let calls = 0;
+  let spent = 0;
+  t0 = now();
+  while ((spent < timeMs || calls === 0) && calls < maxCalls) {
+    const b0 = now();
+    for (let i = 0; i < batch; i++) keep(await fn());
+    rates.push((batch * 1000) / (now() - b0));
+    calls += batch;
+    spent = now() - t0;
+  }
+  return summarise(rates, calls, spent, opts.bytes);
+}
+
+function summarise(rates: number[], calls: number, spentMs: number, bytes?: number): Measurement {
+  const opsPerSec = (calls * 1000) / spentMs;
+  const mean = rates.reduce((a, b) => a + b, 0) / rates.length;
+  const spread = rates.length > 1 ? (Math.max(...rates) - Math.min(...rates)) / mean : 0;
+  const m: Measurement = { opsPerSec, calls, spread };
+  if (bytes !== undefined) m.bytesPerSec = opsPerSec * bytes;
+  return m;
+}
+
+// A module-level sink: writes to it cannot be optimised away, so neither can the calls.
+let kept: unknown;
+function keep(v: unknown): void {
+  kept = v;
+  if (kept === keep) throw new Error('unreachable');
+}
+
+/** ops/s with thousands grouping, e.g. `12,345`; small rates keep one decimal. @example fmtOps(1234.5) */
+export function fmtOps(v: number): string {
+  return v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1);
+}
+
+/** Throughput in MB/s (10^6 bytes). @example fmtMBps(123456789) // '123.5 MB/s' */
+export function fmtMBps(bytesPerSec: number): string {
+  return `${(bytesPerSec / 1e6).toFixed(1)} MB/s`;
+}
+
+/** A ratio like `3.42×`; `n/a` when either side is missing. @example fmtRatio(10, 2) // '5.00×' */
+export function fmtRatio(ours: number | undefined, peer: number | undefined): string {
+  if (!ours || !peer) return 'n/a';
+  const r = ours / peer;
+  return `${r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2)}×`;
+}
+
+/**
+ * A plain-text table with columns padded to width (numbers right-aligned).
+ * @example formatTable(['op', 'ops/s'], [['sign', '12,000']])
+ */
+export function formatTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const numeric = (s: string): boolean => /^[-+]?[\d,.]+( ?[×%]| MB\/s| ms| KiB| MiB)?$/.test(s);
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (numeric(c) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** The machine a result was measured on. */
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  platform: string;
+  arch: string;
+  kernel: string;
+  node: string;
+  openssl: string;
+  date: string;
+}
+
+/** Describe this machine and runtime. @example machineInfo().cpu */
+export function machineInfo(): MachineInfo {
+  const c = cpus();
+  return {
+    cpu: c[0]?.model ?? 'unknown',
+    cores: c.length,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    platform: platform(),
+    arch: arch(),
+    kernel: release(),
+    node: process.version,
+    openssl: process.versions.openssl ?? 'none',
+    date: new Date().toISOString(),
+  };
+}
+
+/** `bench/results/` (from either `bench/src` or `bench/dist/src`). */
+export function resultsDir(): string {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  const up = here.includes('/dist/') ? '../../results' : '../results';
+  return join(here, up);
+}
+
+/**
+ * Write `bench/results/<name>.json` with the machine info and the given data; returns the path.
+ * @example writeResults('crypto', { rows, targets })
+ */
+export function writeResults(name: string, data: Record<string, unknown>): string {
+  if (!/^[a-z0-9-]+$/.test(name)) throw new TypeError('writeResults: name must be lower-case words and dashes');
+  const dir = resultsDir();
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${name}.json`);
+  writeFileSync(path, JSON.stringify({ benchmark: name, machine: machineInfo(), ...data }, null, 2) + '\n');
+  return path;
+}
