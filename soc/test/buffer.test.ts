@@ -1,0 +1,213 @@
+// The durable buffer and its consumer with real SQLite databases on disk: order, group commit,
+// bounds, survival across reopen, and "advance only after the store committed" — including a
+// real disk-full store (a tiny tmpfs) when the test runs as root.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { CollectorError, type EcsEvent } from '@xiangan/collectors';
+import { DurableBuffer } from '../src/buffer/durable.js';
+import { StoreConsumer } from '../src/pipeline/consumer.js';
+import { openSqliteStore } from '../src/storage/sqlite.js';
+import { SocError } from '../src/errors.js';
+
+const ev = (i: number, pad = ''): EcsEvent => ({
+  id: `b-${i}`,
+  '@timestamp': new Date(Date.UTC(2026, 10, 28, 8, 0, 0) + i).toISOString(),
+  message: `event ${i}${pad}`,
+  event: { original: `<13>event ${i}` },
+});
+const range = (a: number, b: number) => Array.from({ length: b - a }, (_, k) => ev(a + k));
+const tmp = () => mkdtempSync(join(tmpdir(), 'xa-buf-'));
+
+describe('durable buffer', () => {
+  test('reads batches in append order and ack removes them', async () => {
+    const dir = tmp();
+    const buf = new DurableBuffer({ dir });
+    try {
+      await buf.append(range(0, 10));
+      await buf.append(range(10, 25));
+      assert.equal(buf.depth, 25);
+      const batches = buf.read(1000);
+      assert.deepEqual(batches.flatMap((b) => b.events.map((e) => e.id)), range(0, 25).map((e) => e.id));
+      assert.equal(buf.read(1000).length, 0, 'a second read continues after the first');
+      buf.ack(batches.at(-1)!.seq);
+      assert.equal(buf.depth, 0);
+    } finally {
+      buf.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('concurrent appends coalesce into few group commits, each resolving after its commit', async () => {
+    const dir = tmp();
+    const buf = new DurableBuffer({ dir, groupCommitMs: 20, groupCommitEvents: 100_000 });
+    try {
+      await Promise.all(Array.from({ length: 200 }, (_, i) => buf.append(range(i * 5, i * 5 + 5))));
+      assert.equal(buf.depth, 1000);
+      assert.ok(buf.counters.commits <= 3, `expected ≤ 3 commits, got ${buf.counters.commits}`);
+      const ids = buf.read(10_000).flatMap((b) => b.events.map((e) => e.id));
+      assert.deepEqual(ids, range(0, 1000).map((e) => e.id));
+    } finally {
+      buf.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('unacknowledged batches survive close and reopen; acknowledged ones do not come back', async () => {
+    const dir = tmp();
+    let buf = new DurableBuffer({ dir });
+    await buf.append(range(0, 30));
+    await buf.append(range(30, 60));
+    const first = buf.read(30);
+    assert.equal(first.length, 1);
+    buf.ack(first[0]!.seq);
+    await buf.append(range(60, 70));
+    buf.close();
+    buf = new DurableBuffer({ dir });
+    try {
+      assert.equal(buf.depth, 40);
+      assert.deepEqual(buf.read(1000).flatMap((b) => b.events.map((e) => e.id)), range(30, 70).map((e) => e.id));
+    } finally {
+      buf.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('file checkpoints commit with their events', async () => {
+    const dir = tmp();
+    let buf = new DurableBuffer({ dir });
+    await buf.appendWithCheckpoint(range(0, 3), { key: '/var/log/auth.log', value: '{"offset":120}' });
+    buf.close();
+    buf = new DurableBuffer({ dir });
+    try {
+      assert.equal(buf.getCheckpoint('/var/log/auth.log'), '{"offset":120}');
+      assert.equal(buf.depth, 3);
+      assert.equal(buf.getCheckpoint('/nope'), undefined);
+    } finally {
+      buf.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('bounded: full rejects with COL_ERR_BUFFER_FULL until the consumer acknowledges', async () => {
+    const dir = tmp();
+    const buf = new DurableBuffer({ dir, maxEvents: 100 });
+    try {
+      await buf.append(range(0, 60));
+      await buf.append(range(60, 100));
+      assert.equal(buf.full, true);
+      await assert.rejects(buf.append([ev(100)]), (e: unknown) => e instanceof CollectorError && e.code === 'COL_ERR_BUFFER_FULL');
+      assert.equal(buf.counters.rejectedFull, 1);
+      const b = buf.read(60);
+      buf.ack(b[0]!.seq);
+      assert.equal(buf.full, false);
+      await buf.append([ev(100)]);
+      assert.equal(buf.depth, 41);
+    } finally {
+      buf.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('bounded by bytes as well as events', async () => {
+    const dir = tmp();
+    const buf = new DurableBuffer({ dir, maxBytes: 4096 });
+    try {
+      await buf.append([ev(0, 'x'.repeat(3000))]);
+      await assert.rejects(buf.append([ev(1, 'y'.repeat(2000))]), (e: unknown) => e instanceof CollectorError && e.code === 'COL_ERR_BUFFER_FULL');
+    } finally {
+      buf.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("whenFull 'block' waits for room instead of rejecting", async () => {
+    const dir = tmp();
+    const buf = new DurableBuffer({ dir, maxEvents: 10, whenFull: 'block' });
+    try {
+      await buf.append(range(0, 10));
+      let done = false;
+      const p = buf.append(range(10, 15)).then(() => (done = true));
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(done, false, 'append must wait while full');
+      buf.ack(buf.read(100).at(-1)!.seq);
+      await p;
+      assert.equal(buf.depth, 5);
+    } finally {
+      buf.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('misuse throws TypeError/RangeError', () => {
+    assert.throws(() => new DurableBuffer({ dir: '' }), TypeError);
+    assert.throws(() => new DurableBuffer({ dir: join(tmpdir(), 'xa-never'), maxEvents: 0 }), RangeError);
+    assert.throws(() => new DurableBuffer({ dir: join(tmpdir(), 'xa-never'), whenFull: 'drop' as 'block' }), RangeError);
+  });
+});
+
+describe('store consumer', () => {
+  test('moves everything into the store once, in order, acking after each commit', async () => {
+    const dir = tmp();
+    const buf = new DurableBuffer({ dir });
+    const store = await openSqliteStore({ dir, synchronous: 'normal' });
+    const stored: string[] = [];
+    const consumer = new StoreConsumer({ buffer: buf, store, batchEvents: 250, onStored: (evs) => stored.push(...evs.map((e) => e.id)) });
+    try {
+      for (let i = 0; i < 10; i++) await buf.append(range(i * 100, i * 100 + 100));
+      await buf.append(range(0, 100)); // a replay: same ids
+      consumer.start();
+      await consumer.drain();
+      assert.equal(buf.depth, 0);
+      assert.equal((await store.stats()).events, 1000);
+      assert.deepEqual(stored.slice(0, 1000), range(0, 1000).map((e) => e.id));
+    } finally {
+      await consumer.stop();
+      buf.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a store failure leaves the batch buffered and it is stored after recovery', async (t) => {
+    const dir = tmp();
+    const mnt = join(dir, 'store');
+    mkdirSync(mnt);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt], { stdio: 'ignore' });
+    } catch {
+      t.skip('needs root to mount a tiny tmpfs for a real disk-full store');
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    const buf = new DurableBuffer({ dir });
+    const store = await openSqliteStore({ dir: mnt, synchronous: 'normal', cacheMb: 1 });
+    const errors: unknown[] = [];
+    const consumer = new StoreConsumer({ buffer: buf, store, batchEvents: 500, maxBackoffMs: 100, onError: (e) => errors.push(e) });
+    try {
+      const big = 'z'.repeat(400);
+      for (let i = 0; i < 8; i++) await buf.append(Array.from({ length: 500 }, (_, k) => ev(i * 500 + k, big)));
+      consumer.start();
+      const t0 = Date.now();
+      while (errors.length === 0 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(errors.length > 0, 'the 1 MiB store must run out of space');
+      assert.ok(errors[0] instanceof SocError && errors[0].code === 'SOC_ERR_STORE_WRITE', String(errors[0]));
+      assert.ok(buf.depth > 0, 'the failed batch is still buffered');
+      const storedBefore = (await store.stats()).events;
+      assert.equal(storedBefore + buf.depth, 4000, 'nothing lost: stored + buffered = appended');
+      execFileSync('mount', ['-o', 'remount,size=64m', mnt]);
+      await consumer.drain();
+      assert.equal((await store.stats()).events, 4000);
+      assert.equal((await store.search({ size: 0 })).total, 4000);
+    } finally {
+      await consumer.stop();
+      buf.close();
+      await store.close();
+      execFileSync('umount', [mnt]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
