@@ -1,0 +1,34 @@
+/**
+ * The SM4 kernel interface: the block-parallel core that modes are built on. Two implementations
+ * exist, the WebAssembly one (`wasm.ts`, constant-time, SIMD) and the readable reference
+ * (`ref.ts`); the mode layer (`modes.ts`) is written once over this interface and the test suite
+ * runs over both.
+ *
+ * All `data` arguments are whole 16-byte blocks unless a method says otherwise; results are new
+ * arrays; `iv`/`counter`/`y` arguments are 16-byte states updated in place.
+ */
+export interface Sm4Kernel {
+  /** `'wasm'` or `'ref'`. */
+  readonly name: string;
+  /** Round keys rk0..rk31 (GB/T 32907-2016 §7.3); reversed for decryption (§7.2). */
+  expandKey(key: Uint8Array, decrypt: boolean): Uint32Array;
+  /** Each block through the cipher with `rk` (ECB core; decrypts with a decrypt schedule). */
+  ecb(rk: Uint32Array, data: Uint8Array): Uint8Array;
+  /** CBC encryption; `iv` becomes the last ciphertext block. */
+  cbcEncrypt(rk: Uint32Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
+  /** CBC decryption with a decrypt schedule; `iv` becomes the last ciphertext block. */
+  cbcDecrypt(rkDec: Uint32Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
+  /**
+   * CTR keystream XOR over any length; `counter` advances by ceil(len/16) blocks: the whole
+   * 128-bit block big-endian, or only its low 32 bits when `inc32` (GCM, SP 800-38D §6.2).
+   */
+  ctr(rk: Uint32Array, counter: Uint8Array, data: Uint8Array, inc32: boolean): Uint8Array;
+  /** OFB over any length (one-shot). */
+  ofb(rk: Uint32Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
+  /** CFB-128 encryption over any length (one-shot). */
+  cfbEncrypt(rk: Uint32Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
+  /** CFB-128 decryption over any length (one-shot). */
+  cfbDecrypt(rk: Uint32Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
+  /** GHASH (SP 800-38D §6.4): `y` ← (… ((y ^ X1)·H ^ X2)·H …) over whole blocks. */
+  ghash(h: Uint8Array, y: Uint8Array, data: Uint8Array): void;
+}

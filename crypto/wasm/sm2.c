@@ -1,0 +1,989 @@
+/*
+ * SM2 field, group and scalar arithmetic on sm2p256v1 (GB/T 32918.5-2017) for WebAssembly.
+ *
+ * Representation: 8 little-endian 32-bit limbs. wasm has i64.mul but no 64x64->128 high
+ * multiply, so 32x32->64 products are the widest native step; the field uses Montgomery
+ * form (R = 2^256) with a reduction specialised to p = 2^256 - 2^224 - 2^96 + 2^64 - 1:
+ * p = -1 (mod 2^64), so the Montgomery quotient digit is the low word itself and adding
+ * m*p is four additions/subtractions of m instead of eight multiplications.
+ * Scalars mod n use generic Montgomery multiplication (CIOS).
+ *
+ * Points use Jacobian coordinates (GB/T 32918.1 Annex A.1.2.3.2) with a = -3 formulas
+ * (the SM2 a is p - 3). Secret-scalar paths (fixed-base comb, variable-base fixed window,
+ * inversions) are constant-time: no branch or memory index depends on a secret; table
+ * entries are chosen by scanning every entry under a mask. Verification (public data) uses
+ * variable-time w-NAF and the comb without masking.
+ *
+ * ABI (crypto/wasm/README.md): every call reads its inputs from io[] and writes its result
+ * there; scalars and coordinates are 32-byte big-endian.
+ */
+#include <stdint.h>
+
+typedef uint32_t u32;
+typedef uint64_t u64;
+typedef int64_t i64;
+
+#define EXPORT(name) __attribute__((export_name(name)))
+
+/* ---------------------------------------------------------------- constants */
+
+static const u32 P[8] = {0xffffffff, 0xffffffff, 0x00000000, 0xffffffff,
+                         0xffffffff, 0xffffffff, 0xffffffff, 0xfffffffe};
+static const u32 N[8] = {0x39d54123, 0x53bbf409, 0x21c6052b, 0x7203df6b,
+                         0xffffffff, 0xffffffff, 0xffffffff, 0xfffffffe};
+static const u32 B_STD[8] = {0x4d940e93, 0xddbcbd41, 0x15ab8f92, 0xf39789f5,
+                             0xcf6509a7, 0x4d5a9e4b, 0x9d9f5e34, 0x28e9fa9e};
+static const u32 GX_STD[8] = {0x334c74c7, 0x715a4589, 0xf2660be1, 0x8fe30bbf,
+                              0x6a39c994, 0x5f990446, 0x1f198119, 0x32c4ae2c};
+static const u32 GY_STD[8] = {0x2139f0a0, 0x02df32e5, 0xc62a4740, 0xd0a9877c,
+                              0x6b692153, 0x59bdcee3, 0xf4f6779c, 0xbc3736a2};
+
+/* Filled by init(): R^2 mod p and mod n, -n^-1 mod 2^32, exponents, b and 1 in Montgomery form. */
+static u32 RR_P[8], RR_N[8], ONE_P[8], B_M[8], EXP_P_INV[8], EXP_P_SQRT[8], EXP_N_INV[8];
+static u32 N0INV;
+
+/* ---------------------------------------------------------------- memory regions */
+
+#define IO_SIZE 256
+static unsigned char io[IO_SIZE] __attribute__((aligned(16)));
+
+EXPORT("io_ptr") u32 io_ptr(void) { return (u32)(uintptr_t)io; }
+EXPORT("io_size") u32 io_size(void) { return IO_SIZE; }
+
+/* Affine point in Montgomery form. */
+typedef struct { u32 x[8], y[8]; } aff;
+/* Jacobian point (X/Z^2, Y/Z^3) in Montgomery form; Z = 0 is the point at infinity. */
+typedef struct { u32 x[8], y[8], z[8]; } jac;
+
+/* Fixed-base comb for G: signed 6-bit windows, 43 windows, entries j*2^(6i)*G, j = 1..32.
+ * 43 * 32 * 64 bytes = 88 KiB, built by init() in a few milliseconds. */
+#define COMB_W 6
+#define COMB_WINDOWS 43
+#define COMB_ENTRIES 32
+static aff comb_g[COMB_WINDOWS][COMB_ENTRIES];
+
+/* Per-key comb tables for repeated verification with the same public key (same layout). */
+#define KEY_SLOTS 4
+static aff comb_key[KEY_SLOTS][COMB_WINDOWS][COMB_ENTRIES];
+
+/* Scratch for batch inversion while building a table. */
+static u32 batch_prod[COMB_WINDOWS * COMB_ENTRIES][8];
+static jac batch_jac[COMB_WINDOWS * COMB_ENTRIES];
+
+/* ---------------------------------------------------------------- helpers */
+
+static void secure_zero(void *p, u32 len) {
+  volatile unsigned char *v = (volatile unsigned char *)p;
+  while (len--) *v++ = 0;
+}
+
+static void cpy(u32 r[8], const u32 a[8]) {
+  for (int i = 0; i < 8; i++) r[i] = a[i];
+}
+
+static void from_be(u32 r[8], const unsigned char *b) {
+  for (int i = 0; i < 8; i++) {
+    const unsigned char *q = b + 28 - 4 * i;
+    r[i] = ((u32)q[0] << 24) | ((u32)q[1] << 16) | ((u32)q[2] << 8) | (u32)q[3];
+  }
+}
+
+static void to_be(unsigned char *b, const u32 a[8]) {
+  for (int i = 0; i < 8; i++) {
+    unsigned char *q = b + 28 - 4 * i;
+    q[0] = (unsigned char)(a[i] >> 24);
+    q[1] = (unsigned char)(a[i] >> 16);
+    q[2] = (unsigned char)(a[i] >> 8);
+    q[3] = (unsigned char)a[i];
+  }
+}
+
+/* All-ones mask when a == 0, else 0; constant-time. */
+static u32 is_zero_mask(const u32 a[8]) {
+  u32 acc = 0;
+  for (int i = 0; i < 8; i++) acc |= a[i];
+  return (u32)(((u64)acc - 1) >> 32);
+}
+
+static u32 eq_mask(const u32 a[8], const u32 b[8]) {
+  u32 acc = 0;
+  for (int i = 0; i < 8; i++) acc |= a[i] ^ b[i];
+  return (u32)(((u64)acc - 1) >> 32);
+}
+
+/* r = mask ? a : r, constant-time. */
+static void cmov(u32 *r, const u32 *a, u32 words, u32 mask) {
+  for (u32 i = 0; i < words; i++) r[i] ^= mask & (r[i] ^ a[i]);
+}
+
+/* a < m as integers (variable time; public values only). */
+static int lt_vartime(const u32 a[8], const u32 m[8]) {
+  for (int i = 7; i >= 0; i--) {
+    if (a[i] != m[i]) return a[i] < m[i];
+  }
+  return 0;
+}
+
+/* r = a - m if a (with carry word hi) >= m, else a; constant-time. */
+static void csub(u32 r[8], const u32 a[8], u32 hi, const u32 m[8]) {
+  u32 d[8];
+  i64 br = 0;
+  for (int i = 0; i < 8; i++) {
+    br += (i64)a[i] - m[i];
+    d[i] = (u32)br;
+    br >>= 32;
+  }
+  br += hi;
+  /* br is 0 when a + hi*2^256 >= m, -1 otherwise. */
+  u32 keep = (u32)br;
+  for (int i = 0; i < 8; i++) r[i] = (a[i] & keep) | (d[i] & ~keep);
+}
+
+static void mod_add(u32 r[8], const u32 a[8], const u32 b[8], const u32 m[8]) {
+  u32 s[8];
+  u64 c = 0;
+  for (int i = 0; i < 8; i++) {
+    c += (u64)a[i] + b[i];
+    s[i] = (u32)c;
+    c >>= 32;
+  }
+  csub(r, s, (u32)c, m);
+}
+
+static void mod_sub(u32 r[8], const u32 a[8], const u32 b[8], const u32 m[8]) {
+  i64 br = 0;
+  u32 d[8];
+  for (int i = 0; i < 8; i++) {
+    br += (i64)a[i] - b[i];
+    d[i] = (u32)br;
+    br >>= 32;
+  }
+  u32 mask = (u32)br; /* all ones on borrow: add m back */
+  u64 c = 0;
+  for (int i = 0; i < 8; i++) {
+    c += (u64)d[i] + (m[i] & mask);
+    r[i] = (u32)c;
+    c >>= 32;
+  }
+}
+
+/* ---------------------------------------------------------------- field mod p */
+
+/* Montgomery reduction of a 512-bit product w (16 words) by the special form of p. */
+static void fp_redc(u32 r[8], const u32 w[16]) {
+  i64 s[17];
+  for (int i = 0; i < 16; i++) s[i] = w[i];
+  s[16] = 0;
+  for (int i = 0; i < 8; i++) {
+    /* Normalise word i (carry up), then add m*p*2^(32i) with m = word i, which clears it:
+     * p = 2^256 - 2^224 - 2^96 + 2^64 - 1 contributes -m, +m, -m, -m, +m at words
+     * i, i+2, i+3, i+7, i+8. */
+    i64 c = s[i] >> 32;
+    s[i] &= 0xffffffff;
+    s[i + 1] += c;
+    i64 m = s[i];
+    s[i + 2] += m;
+    s[i + 3] -= m;
+    s[i + 7] -= m;
+    s[i + 8] += m;
+  }
+  u32 t[8];
+  for (int i = 8; i < 16; i++) {
+    i64 c = s[i] >> 32;
+    t[i - 8] = (u32)s[i];
+    s[i + 1] += c;
+  }
+  /* The result is < 2p, so one conditional subtraction brings it into [0, p). */
+  csub(r, t, (u32)s[16], P);
+}
+
+static void fp_mul(u32 r[8], const u32 a[8], const u32 b[8]) {
+  u32 w[16];
+  for (int i = 0; i < 16; i++) w[i] = 0;
+  for (int i = 0; i < 8; i++) {
+    u64 c = 0;
+    u64 ai = a[i];
+    for (int j = 0; j < 8; j++) {
+      u64 x = ai * b[j] + w[i + j] + c;
+      w[i + j] = (u32)x;
+      c = x >> 32;
+    }
+    w[i + 8] = (u32)c;
+  }
+  fp_redc(r, w);
+}
+
+/* Squaring: the off-diagonal products once, doubled, plus the squares. */
+static void fp_sqr(u32 r[8], const u32 a[8]) {
+  u32 w[16];
+  for (int i = 0; i < 16; i++) w[i] = 0;
+  for (int i = 0; i < 7; i++) {
+    u64 c = 0;
+    u64 ai = a[i];
+    for (int j = i + 1; j < 8; j++) {
+      u64 x = ai * a[j] + w[i + j] + c;
+      w[i + j] = (u32)x;
+      c = x >> 32;
+    }
+    w[i + 8] = (u32)c;
+  }
+  u32 top = 0;
+  for (int i = 0; i < 16; i++) {
+    u32 nt = w[i] >> 31;
+    w[i] = (w[i] << 1) | top;
+    top = nt;
+  }
+  u64 c = 0;
+  for (int i = 0; i < 8; i++) {
+    u64 sq = (u64)a[i] * a[i];
+    c += (u64)w[2 * i] + (u32)sq;
+    w[2 * i] = (u32)c;
+    c >>= 32;
+    c += (u64)w[2 * i + 1] + (sq >> 32);
+    w[2 * i + 1] = (u32)c;
+    c >>= 32;
+  }
+  fp_redc(r, w);
+}
+
+static void fp_add(u32 r[8], const u32 a[8], const u32 b[8]) { mod_add(r, a, b, P); }
+static void fp_sub(u32 r[8], const u32 a[8], const u32 b[8]) { mod_sub(r, a, b, P); }
+
+static void fp_to_mont(u32 r[8], const u32 a[8]) { fp_mul(r, a, RR_P); }
+static void fp_from_mont(u32 r[8], const u32 a[8]) {
+  u32 w[16];
+  for (int i = 0; i < 8; i++) {
+    w[i] = a[i];
+    w[i + 8] = 0;
+  }
+  fp_redc(r, w);
+}
+
+/* ---------------------------------------------------------------- scalars mod n */
+
+/* Montgomery multiplication mod n (CIOS), result in [0, n). */
+static void fn_mul(u32 r[8], const u32 a[8], const u32 b[8]) {
+  u32 t[10];
+  for (int i = 0; i < 10; i++) t[i] = 0;
+  for (int i = 0; i < 8; i++) {
+    u64 c = 0;
+    u64 ai = a[i];
+    for (int j = 0; j < 8; j++) {
+      u64 x = ai * b[j] + t[j] + c;
+      t[j] = (u32)x;
+      c = x >> 32;
+    }
+    u64 x = (u64)t[8] + c;
+    t[8] = (u32)x;
+    t[9] = (u32)(x >> 32);
+    u32 m = t[0] * N0INV;
+    x = (u64)m * N[0] + t[0];
+    c = x >> 32;
+    for (int j = 1; j < 8; j++) {
+      x = (u64)m * N[j] + t[j] + c;
+      t[j - 1] = (u32)x;
+      c = x >> 32;
+    }
+    x = (u64)t[8] + c;
+    t[7] = (u32)x;
+    t[8] = t[9] + (u32)(x >> 32);
+  }
+  csub(r, t, t[8], N);
+  secure_zero(t, sizeof t);
+}
+
+/* a*b mod n for plain (non-Montgomery) a, b. */
+static void fn_mulmod(u32 r[8], const u32 a[8], const u32 b[8]) {
+  u32 t[8];
+  fn_mul(t, a, b);
+  fn_mul(r, t, RR_N);
+  secure_zero(t, sizeof t);
+}
+
+/* ---------------------------------------------------------------- exponentiation */
+
+typedef void (*mulfn)(u32 r[8], const u32 a[8], const u32 b[8]);
+
+/* r = a^e in the Montgomery domain of mul (one = Montgomery 1), 4-bit fixed window.
+ * The exponent is public (p-2, (p+1)/4, n-2), so the sequence of operations and table
+ * indices do not depend on a; this is constant-time in the secret base. */
+static void mont_pow(u32 r[8], const u32 a[8], const u32 e[8], const u32 one[8], mulfn mul) {
+  u32 tab[16][8];
+  cpy(tab[0], one);
+  cpy(tab[1], a);
+  for (int i = 2; i < 16; i++) mul(tab[i], tab[i - 1], a);
+  u32 acc[8];
+  cpy(acc, one);
+  for (int i = 63; i >= 0; i--) {
+    for (int s = 0; s < 4; s++) mul(acc, acc, acc);
+    u32 nib = (e[i >> 3] >> ((i & 7) * 4)) & 15;
+    mul(acc, acc, tab[nib]);
+  }
+  cpy(r, acc);
+  secure_zero(tab, sizeof tab);
+  secure_zero(acc, sizeof acc);
+}
+
+static void fp_sqr_as_mul(u32 r[8], const u32 a[8], const u32 b[8]) {
+  if (a == b) fp_sqr(r, a);
+  else fp_mul(r, a, b);
+}
+
+static void fp_inv(u32 r[8], const u32 a[8]) { mont_pow(r, a, EXP_P_INV, ONE_P, fp_sqr_as_mul); }
+
+/* ---------------------------------------------------------------- points */
+
+/* Doubling, a = -3 (dbl-2001-b): 3M + 5S. Z = 0 maps to Z = 0. */
+static void pt_dbl(jac *r, const jac *p) {
+  u32 delta[8], gamma[8], beta[8], alpha[8], t0[8], t1[8];
+  fp_sqr(delta, p->z);
+  fp_sqr(gamma, p->y);
+  fp_mul(beta, p->x, gamma);
+  fp_sub(t0, p->x, delta);
+  fp_add(t1, p->x, delta);
+  fp_mul(alpha, t0, t1);
+  fp_add(t0, alpha, alpha);
+  fp_add(alpha, t0, alpha);
+  /* Z3 = (Y + Z)^2 - gamma - delta */
+  fp_add(t0, p->y, p->z);
+  fp_sqr(t0, t0);
+  fp_sub(t0, t0, gamma);
+  fp_sub(r->z, t0, delta);
+  /* X3 = alpha^2 - 8 beta */
+  fp_add(beta, beta, beta);
+  fp_add(beta, beta, beta); /* 4 beta */
+  fp_sqr(t0, alpha);
+  fp_add(t1, beta, beta);
+  fp_sub(r->x, t0, t1);
+  /* Y3 = alpha (4 beta - X3) - 8 gamma^2 */
+  fp_sub(t0, beta, r->x);
+  fp_mul(t0, alpha, t0);
+  fp_sqr(t1, gamma);
+  fp_add(t1, t1, t1);
+  fp_add(t1, t1, t1);
+  fp_add(t1, t1, t1);
+  fp_sub(r->y, t0, t1);
+}
+
+/* Addition P + Q (add-2007-bl) without exceptional cases; sets h_zero and r_zero to masks
+ * telling whether H = 0 and r = 0 (P = ±Q) so callers can handle them. r may alias p. */
+static void pt_add_core(jac *out, const jac *p, const jac *q, u32 *h_zero, u32 *r_zero) {
+  u32 z1z1[8], z2z2[8], u1[8], u2[8], s1[8], s2[8], h[8], i[8], j[8], rr[8], v[8], t[8];
+  fp_sqr(z1z1, p->z);
+  fp_sqr(z2z2, q->z);
+  fp_mul(u1, p->x, z2z2);
+  fp_mul(u2, q->x, z1z1);
+  fp_mul(s1, p->y, q->z);
+  fp_mul(s1, s1, z2z2);
+  fp_mul(s2, q->y, p->z);
+  fp_mul(s2, s2, z1z1);
+  fp_sub(h, u2, u1);
+  fp_sub(rr, s2, s1);
+  *h_zero = is_zero_mask(h);
+  *r_zero = is_zero_mask(rr);
+  fp_add(i, h, h);
+  fp_sqr(i, i);
+  fp_mul(j, h, i);
+  fp_add(rr, rr, rr);
+  fp_mul(v, u1, i);
+  jac o;
+  fp_sqr(t, rr);
+  fp_sub(t, t, j);
+  fp_sub(t, t, v);
+  fp_sub(o.x, t, v);
+  fp_sub(t, v, o.x);
+  fp_mul(t, rr, t);
+  fp_mul(s1, s1, j);
+  fp_add(s1, s1, s1);
+  fp_sub(o.y, t, s1);
+  fp_add(t, p->z, q->z);
+  fp_sqr(t, t);
+  fp_sub(t, t, z1z1);
+  fp_sub(t, t, z2z2);
+  fp_mul(o.z, t, h);
+  *out = o;
+}
+
+/* Mixed addition P + Q with Q affine (madd-2007-bl), no exceptional cases handled. */
+static void pt_madd_core(jac *out, const jac *p, const aff *q, u32 *h_zero, u32 *r_zero) {
+  u32 z1z1[8], u2[8], s2[8], h[8], hh[8], i[8], j[8], rr[8], v[8], t[8];
+  fp_sqr(z1z1, p->z);
+  fp_mul(u2, q->x, z1z1);
+  fp_mul(s2, q->y, p->z);
+  fp_mul(s2, s2, z1z1);
+  fp_sub(h, u2, p->x);
+  fp_sub(rr, s2, p->y);
+  *h_zero = is_zero_mask(h);
+  *r_zero = is_zero_mask(rr);
+  fp_sqr(hh, h);
+  fp_add(i, hh, hh);
+  fp_add(i, i, i);
+  fp_mul(j, h, i);
+  fp_add(rr, rr, rr);
+  fp_mul(v, p->x, i);
+  jac o;
+  fp_sqr(t, rr);
+  fp_sub(t, t, j);
+  fp_sub(t, t, v);
+  fp_sub(o.x, t, v);
+  fp_sub(t, v, o.x);
+  fp_mul(t, rr, t);
+  fp_mul(s2, p->y, j);
+  fp_add(s2, s2, s2);
+  fp_sub(o.y, t, s2);
+  fp_add(t, p->z, h);
+  fp_sqr(t, t);
+  fp_sub(t, t, z1z1);
+  fp_sub(o.z, t, hh);
+  *out = o;
+}
+
+/* Complete addition in constant time: handles P = O, Q = O, P = Q (by doubling) and
+ * P = -Q (H = 0 gives Z3 = 0) with masked selects instead of branches. */
+static void pt_add_ct(jac *r, const jac *p, const jac *q) {
+  u32 hz, rz;
+  jac sum, dbl;
+  pt_add_core(&sum, p, q, &hz, &rz);
+  pt_dbl(&dbl, p);
+  u32 pinf = is_zero_mask(p->z), qinf = is_zero_mask(q->z);
+  cmov((u32 *)&sum, (u32 *)&dbl, 24, hz & rz & ~pinf & ~qinf);
+  cmov((u32 *)&sum, (const u32 *)q, 24, pinf);
+  cmov((u32 *)&sum, (const u32 *)p, 24, qinf & ~pinf);
+  *r = sum;
+}
+
+/* Variable-time addition for public points. */
+static void pt_add_vartime(jac *r, const jac *p, const jac *q) {
+  if (is_zero_mask(p->z)) { *r = *q; return; }
+  if (is_zero_mask(q->z)) { *r = *p; return; }
+  u32 hz, rz;
+  jac sum;
+  pt_add_core(&sum, p, q, &hz, &rz);
+  if (hz) {
+    if (rz) pt_dbl(r, p);
+    else for (int i = 0; i < 8; i++) { r->x[i] = 0; r->y[i] = 0; r->z[i] = 0; }
+    return;
+  }
+  *r = sum;
+}
+
+static void pt_madd_vartime(jac *r, const jac *p, const aff *q) {
+  if (is_zero_mask(p->z)) {
+    cpy(r->x, q->x);
+    cpy(r->y, q->y);
+    cpy(r->z, ONE_P);
+    return;
+  }
+  u32 hz, rz;
+  jac sum;
+  pt_madd_core(&sum, p, q, &hz, &rz);
+  if (hz) {
+    jac pj;
+    cpy(pj.x, q->x);
+    cpy(pj.y, q->y);
+    cpy(pj.z, ONE_P);
+    if (rz) pt_dbl(r, &pj);
+    else for (int i = 0; i < 8; i++) { r->x[i] = 0; r->y[i] = 0; r->z[i] = 0; }
+    return;
+  }
+  *r = sum;
+}
+
+/* Affine conversion (constant-time inversion); returns 0 for the point at infinity. */
+static int pt_to_affine(aff *r, const jac *p) {
+  u32 zi[8], zi2[8];
+  fp_inv(zi, p->z);
+  fp_sqr(zi2, zi);
+  fp_mul(r->x, p->x, zi2);
+  fp_mul(zi2, zi2, zi);
+  fp_mul(r->y, p->y, zi2);
+  secure_zero(zi, sizeof zi);
+  secure_zero(zi2, sizeof zi2);
+  return !is_zero_mask(p->z);
+}
+
+/* ---------------------------------------------------------------- comb tables */
+
+/* Build tab[i][j] = (j+1) * 2^(6i) * base for an affine base, with one shared inversion
+ * (Montgomery's trick) to make every entry affine. Public data, variable time. */
+static void comb_build(aff tab[COMB_WINDOWS][COMB_ENTRIES], const aff *base) {
+  jac b;
+  cpy(b.x, base->x);
+  cpy(b.y, base->y);
+  cpy(b.z, ONE_P);
+  const int total = COMB_WINDOWS * COMB_ENTRIES;
+  for (int i = 0; i < COMB_WINDOWS; i++) {
+    jac *row = &batch_jac[i * COMB_ENTRIES];
+    row[0] = b;
+    pt_dbl(&row[1], &b);
+    for (int j = 2; j < COMB_ENTRIES; j++) pt_add_vartime(&row[j], &row[j - 1], &b);
+    /* next base = 2^6 * b = 2 * (32 b) */
+    pt_dbl(&b, &row[COMB_ENTRIES - 1]);
+  }
+  /* Batch inversion of all Z (none is zero: multiples j*2^(6i) with j <= 32 stay below n). */
+  cpy(batch_prod[0], batch_jac[0].z);
+  for (int k = 1; k < total; k++) fp_mul(batch_prod[k], batch_prod[k - 1], batch_jac[k].z);
+  u32 inv[8], zi[8], zi2[8];
+  fp_inv(inv, batch_prod[total - 1]);
+  for (int k = total - 1; k >= 0; k--) {
+    if (k > 0) {
+      fp_mul(zi, inv, batch_prod[k - 1]);
+      fp_mul(inv, inv, batch_jac[k].z);
+    } else {
+      cpy(zi, inv);
+    }
+    aff *o = &tab[k / COMB_ENTRIES][k % COMB_ENTRIES];
+    fp_sqr(zi2, zi);
+    fp_mul(o->x, batch_jac[k].x, zi2);
+    fp_mul(zi2, zi2, zi);
+    fp_mul(o->y, batch_jac[k].y, zi2);
+  }
+}
+
+/* Signed 6-bit digit of window i of a 256-bit scalar: bits [6i-1, 6i+5], digit =
+ * ((in + 1) >> 1) - 64 * bit(6i+5) in [-32, 32], so k = sum d_i 2^(6i). Returns the
+ * magnitude and sets *neg to an all-ones mask when the digit is negative. No branches. */
+static u32 comb_digit(const u32 k[8], int i, u32 *neg) {
+  int lo = 6 * i - 1;
+  u32 in;
+  if (lo < 0) {
+    in = (k[0] << 1) & 0x7f;
+  } else {
+    int w = lo >> 5, s = lo & 31;
+    u64 two = (u64)k[w];
+    if (w + 1 < 8) two |= (u64)k[w + 1] << 32;
+    in = (u32)(two >> s) & 0x7f;
+  }
+  i64 d = (i64)((in + 1) >> 1) - (i64)(64 & (0u - (in >> 6)));
+  u32 sm = (u32)(d >> 63);
+  *neg = sm;
+  return ((u32)d ^ sm) - sm;
+}
+
+/* Constant-time comb multiplication acc = [k] * base using table tab. */
+static void comb_mul_ct(jac *acc, aff tab[COMB_WINDOWS][COMB_ENTRIES], const u32 k[8]) {
+  u32 inf = 0xffffffff;
+  for (int i = 0; i < 8; i++) { acc->x[i] = 0; acc->y[i] = 0; acc->z[i] = 0; }
+  aff t;
+  for (int i = 0; i < COMB_WINDOWS; i++) {
+    u32 neg, mag = comb_digit(k, i, &neg);
+    for (int w = 0; w < 8; w++) { t.x[w] = 0; t.y[w] = 0; }
+    for (u32 j = 0; j < COMB_ENTRIES; j++) {
+      u32 m = (u32)(((u64)(mag ^ (j + 1)) - 1) >> 32);
+      cmov((u32 *)&t, (const u32 *)&tab[i][j], 16, m);
+    }
+    u32 ny[8];
+    fp_sub(ny, P, t.y); /* -y = p - y (t.y = 0 only when mag = 0, then unused) */
+    cmov(t.y, ny, 8, neg);
+    /* acc + t; if acc = O take t; if the digit is 0 keep acc. The doubling and P = -Q
+     * cases cannot occur: before window i, |acc| < 2^(6i) as an integer multiple of the
+     * base while |t| >= 2^(6i), and all multiples involved stay below n except in the
+     * top window, where equality would need k to equal a specific value of probability
+     * ~2^-250 (k is a fresh uniform secret). */
+    u32 hz, rz;
+    jac sum, lifted;
+    pt_madd_core(&sum, acc, &t, &hz, &rz);
+    cpy(lifted.x, t.x);
+    cpy(lifted.y, t.y);
+    cpy(lifted.z, ONE_P);
+    cmov((u32 *)&sum, (u32 *)&lifted, 24, inf);
+    u32 nz = (u32)(((u64)mag - 1) >> 32); /* mag == 0 */
+    cmov((u32 *)acc, (u32 *)&sum, 24, ~nz);
+    inf &= nz;
+  }
+  secure_zero(&t, sizeof t);
+}
+
+/* Variable-time comb for public scalars (verification). */
+static void comb_mul_vartime(jac *acc, aff tab[COMB_WINDOWS][COMB_ENTRIES], const u32 k[8]) {
+  for (int i = 0; i < COMB_WINDOWS; i++) {
+    u32 neg, mag = comb_digit(k, i, &neg);
+    if (mag == 0) continue;
+    aff t = tab[i][mag - 1];
+    if (neg) fp_sub(t.y, P, t.y);
+    pt_madd_vartime(acc, acc, &t);
+  }
+}
+
+/* ---------------------------------------------------------------- variable base, CT */
+
+/* [k]P for secret k: 4-bit fixed window over a table of 0..15 * P, each entry selected by
+ * scanning all 16 under a mask; additions are the complete constant-time ones. */
+static void mul_ct(jac *r, const aff *p, const u32 k[8]) {
+  jac tab[16];
+  for (int i = 0; i < 8; i++) { tab[0].x[i] = 0; tab[0].y[i] = 0; tab[0].z[i] = 0; }
+  cpy(tab[1].x, p->x);
+  cpy(tab[1].y, p->y);
+  cpy(tab[1].z, ONE_P);
+  for (int i = 2; i < 16; i++) {
+    if (i & 1) pt_add_vartime(&tab[i], &tab[i - 1], &tab[1]); /* table depends on P only */
+    else pt_dbl(&tab[i], &tab[i / 2]);
+  }
+  jac acc, t;
+  for (int i = 0; i < 8; i++) { acc.x[i] = 0; acc.y[i] = 0; acc.z[i] = 0; }
+  for (int i = 63; i >= 0; i--) {
+    for (int d = 0; d < 4; d++) pt_dbl(&acc, &acc);
+    u32 nib = (k[i >> 3] >> ((i & 7) * 4)) & 15;
+    for (int w = 0; w < 24; w++) ((u32 *)&t)[w] = 0;
+    for (u32 j = 0; j < 16; j++) {
+      u32 m = (u32)(((u64)(nib ^ j) - 1) >> 32);
+      cmov((u32 *)&t, (const u32 *)&tab[j], 24, m);
+    }
+    pt_add_ct(&acc, &acc, &t);
+  }
+  *r = acc;
+  secure_zero(&acc, sizeof acc);
+  secure_zero(&t, sizeof t);
+}
+
+/* ---------------------------------------------------------------- w-NAF, variable time */
+
+/* Width-5 NAF of k (< 2^256): digits in {0, ±1, ±3, ..., ±15}; returns the length. */
+static int wnaf5(signed char out[258], const u32 kin[8]) {
+  u32 k[9];
+  for (int i = 0; i < 8; i++) k[i] = kin[i];
+  k[8] = 0;
+  int len = 0;
+  for (;;) {
+    int nz = 0;
+    for (int i = 0; i < 9; i++) nz |= k[i] != 0;
+    if (!nz) break;
+    int d = 0;
+    if (k[0] & 1) {
+      d = (int)(k[0] & 31);
+      if (d >= 16) d -= 32;
+      /* k -= d */
+      i64 c = -(i64)d;
+      for (int i = 0; i < 9 && c != 0; i++) {
+        c += k[i];
+        k[i] = (u32)c;
+        c >>= 32;
+      }
+    }
+    out[len++] = (signed char)d;
+    for (int i = 0; i < 8; i++) k[i] = (k[i] >> 1) | (k[i + 1] << 31);
+    k[8] >>= 1;
+  }
+  return len;
+}
+
+/* acc = [k]P for public k and P, w-NAF with odd multiples P, 3P, ..., 15P. */
+static void mul_wnaf(jac *acc, const aff *p, const u32 k[8]) {
+  jac odd[8], p2;
+  cpy(odd[0].x, p->x);
+  cpy(odd[0].y, p->y);
+  cpy(odd[0].z, ONE_P);
+  pt_dbl(&p2, &odd[0]);
+  for (int i = 1; i < 8; i++) pt_add_vartime(&odd[i], &odd[i - 1], &p2);
+  signed char naf[258];
+  int len = wnaf5(naf, k);
+  for (int i = 0; i < 8; i++) { acc->x[i] = 0; acc->y[i] = 0; acc->z[i] = 0; }
+  for (int i = len - 1; i >= 0; i--) {
+    pt_dbl(acc, acc);
+    int d = naf[i];
+    if (d > 0) {
+      pt_add_vartime(acc, acc, &odd[d >> 1]);
+    } else if (d < 0) {
+      jac t = odd[(-d) >> 1];
+      fp_sub(t.y, P, t.y);
+      pt_add_vartime(acc, acc, &t);
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- init */
+
+static aff G_M;
+static int ready = 0;
+
+static void init(void) {
+  /* R mod p = 2^256 - p = 2^224 + 2^96 - 2^64 + 1; R^2 = R * 2^256 by 256 doublings. */
+  u32 r[8] = {1, 0, 0xffffffff, 0, 0, 0, 0, 1};
+  cpy(ONE_P, r);
+  for (int i = 0; i < 256; i++) fp_add(r, r, r);
+  cpy(RR_P, r);
+  /* R mod n = 2^256 - n (n > 2^255). */
+  {
+    i64 br = 0;
+    for (int i = 0; i < 8; i++) {
+      br += (i64)0 - N[i];
+      r[i] = (u32)br;
+      br >>= 32;
+    }
+  }
+  for (int i = 0; i < 256; i++) mod_add(r, r, r, N);
+  cpy(RR_N, r);
+  /* -n^-1 mod 2^32 by Newton iteration (each step doubles the correct low bits). */
+  u32 inv = 1;
+  for (int i = 0; i < 5; i++) inv *= 2 - N[0] * inv;
+  N0INV = 0u - inv;
+  /* Exponents p - 2, (p + 1) / 4, n - 2. */
+  cpy(EXP_P_INV, P);
+  EXP_P_INV[0] -= 2;
+  cpy(EXP_N_INV, N);
+  EXP_N_INV[0] -= 2;
+  {
+    u32 t[8];
+    u64 c = 1;
+    for (int i = 0; i < 8; i++) {
+      c += P[i];
+      t[i] = (u32)c;
+      c >>= 32;
+    }
+    /* p + 1 < 2^256, no carry out; shift right by 2. */
+    for (int i = 0; i < 8; i++) EXP_P_SQRT[i] = (t[i] >> 2) | (i < 7 ? t[i + 1] << 30 : 0);
+  }
+  fp_to_mont(B_M, B_STD);
+  fp_to_mont(G_M.x, GX_STD);
+  fp_to_mont(G_M.y, GY_STD);
+  comb_build(comb_g, &G_M);
+  ready = 1;
+}
+
+EXPORT("sm2_init") void sm2_init(void) {
+  if (!ready) init();
+}
+
+/* ---------------------------------------------------------------- exported operations */
+
+/* y^2 = x^3 - 3x + b with x, y in Montgomery form. */
+static int on_curve(const aff *q) {
+  u32 l[8], rr[8], t[8];
+  fp_sqr(l, q->y);
+  fp_sqr(rr, q->x);
+  fp_mul(rr, rr, q->x);
+  fp_add(t, q->x, q->x);
+  fp_add(t, t, q->x);
+  fp_sub(rr, rr, t);
+  fp_add(rr, rr, B_M);
+  return (int)(eq_mask(l, rr) & 1);
+}
+
+/* Parse x || y (big-endian) at b into Montgomery form; 0 if a coordinate is >= p. */
+static int load_point(aff *q, const unsigned char *b) {
+  u32 x[8], y[8];
+  from_be(x, b);
+  from_be(y, b + 32);
+  if (!lt_vartime(x, P) || !lt_vartime(y, P)) return 0;
+  fp_to_mont(q->x, x);
+  fp_to_mont(q->y, y);
+  return 1;
+}
+
+static void store_affine(unsigned char *b, const aff *q) {
+  u32 t[8];
+  fp_from_mont(t, q->x);
+  to_be(b, t);
+  fp_from_mont(t, q->y);
+  to_be(b + 32, t);
+}
+
+/* GB/T 32918.1 §6.2 public-key validation of io[0..64): coordinates < p, on the curve,
+ * not O (O has no affine encoding); nQ = O holds for every curve point as h = 1. */
+EXPORT("sm2_valid_point") u32 sm2_valid_point(void) {
+  aff q;
+  if (!load_point(&q, io)) return 0;
+  return (u32)on_curve(&q);
+}
+
+/* Decompression of x at io[0..32) with y parity `odd`; writes x || y to io[0..64).
+ * y = (x^3 - 3x + b)^((p+1)/4) as p = 3 (mod 4) (GB/T 32918.1 Annex B.1.3). */
+EXPORT("sm2_decompress") u32 sm2_decompress(u32 odd) {
+  u32 x[8];
+  from_be(x, io);
+  if (!lt_vartime(x, P)) return 0;
+  aff q;
+  fp_to_mont(q.x, x);
+  u32 rhs[8], t[8], y[8];
+  fp_sqr(rhs, q.x);
+  fp_mul(rhs, rhs, q.x);
+  fp_add(t, q.x, q.x);
+  fp_add(t, t, q.x);
+  fp_sub(rhs, rhs, t);
+  fp_add(rhs, rhs, B_M);
+  mont_pow(q.y, rhs, EXP_P_SQRT, ONE_P, fp_sqr_as_mul);
+  fp_sqr(t, q.y);
+  if (!eq_mask(t, rhs)) return 0;
+  fp_from_mont(y, q.y);
+  if ((y[0] & 1) != (odd & 1)) {
+    fp_sub(y, P, y);
+    if (is_zero_mask(y)) return 0; /* y = 0: only the even root exists */
+  }
+  to_be(io + 32, y);
+  return 1;
+}
+
+/* [k]G for k at io[0..32) (constant-time); writes x || y to io[0..64). 0 for O. */
+EXPORT("sm2_mul_g") u32 sm2_mul_g(void) {
+  u32 k[8];
+  from_be(k, io);
+  jac acc;
+  aff a;
+  comb_mul_ct(&acc, comb_g, k);
+  int ok = pt_to_affine(&a, &acc);
+  store_affine(io, &a);
+  secure_zero(k, sizeof k);
+  secure_zero(&acc, sizeof acc);
+  secure_zero(&a, sizeof a);
+  return (u32)ok;
+}
+
+/* [k]P for k at io[0..32), P at io[32..96) (constant-time in k); x || y to io[0..64). */
+EXPORT("sm2_mul") u32 sm2_mul(void) {
+  u32 k[8];
+  aff p, a;
+  jac acc;
+  from_be(k, io);
+  if (!load_point(&p, io + 32)) return 0;
+  mul_ct(&acc, &p, k);
+  int ok = pt_to_affine(&a, &acc);
+  store_affine(io, &a);
+  secure_zero(k, sizeof k);
+  secure_zero(&acc, sizeof acc);
+  secure_zero(&a, sizeof a);
+  return (u32)ok;
+}
+
+/* [u1]P + [u2]Q, public data: u1 at io[0..32), P at io[32..96), u2 at io[96..128),
+ * Q at io[128..192); x || y to io[0..64); 0 for O. */
+EXPORT("sm2_mul_add") u32 sm2_mul_add(void) {
+  u32 u1[8], u2[8];
+  aff p, q, a;
+  jac s, t;
+  from_be(u1, io);
+  from_be(u2, io + 96);
+  if (!load_point(&p, io + 32) || !load_point(&q, io + 128)) return 0;
+  mul_wnaf(&s, &p, u1);
+  mul_wnaf(&t, &q, u2);
+  pt_add_vartime(&s, &s, &t);
+  if (is_zero_mask(s.z)) return 0;
+  pt_to_affine(&a, &s);
+  store_affine(io, &a);
+  return 1;
+}
+
+/* (1 + d)^-1 mod n for d at io[0..32) (d <= n - 2), constant-time; result to io[0..32). */
+EXPORT("sm2_sign_prep") void sm2_sign_prep(void) {
+  u32 d[8], one[8] = {1, 0, 0, 0, 0, 0, 0, 0}, a[8], onem[8], inv[8];
+  from_be(d, io);
+  mod_add(a, d, one, N);
+  fn_mul(a, a, RR_N);     /* to Montgomery form */
+  fn_mul(onem, one, RR_N);
+  mont_pow(inv, a, EXP_N_INV, onem, fn_mul);
+  fn_mul(inv, inv, one);  /* out of Montgomery form */
+  to_be(io, inv);
+  secure_zero(d, sizeof d);
+  secure_zero(a, sizeof a);
+  secure_zero(inv, sizeof inv);
+}
+
+/* Reduce a 256-bit value mod n (< 2n since n > 2^255): one conditional subtraction. */
+static void reduce_n(u32 r[8], const u32 a[8]) { csub(r, a, 0, N); }
+
+/* GB/T 32918.2 §6.1 A4-A6 with s = dInv (k + r) - r: dInv at io[0..32), k at io[32..64),
+ * e at io[64..96); r || s to io[0..64). Returns 0 (retry with a new k) when r = 0,
+ * r + k = n or s = 0; those events have probability ~2^-256 and only reveal a retry. */
+EXPORT("sm2_sign") u32 sm2_sign(void) {
+  u32 dinv[8], k[8], e[8], x1[8], r[8], s[8], t[8];
+  from_be(dinv, io);
+  from_be(k, io + 32);
+  from_be(e, io + 64);
+  jac acc;
+  aff a;
+  comb_mul_ct(&acc, comb_g, k);
+  pt_to_affine(&a, &acc);
+  fp_from_mont(x1, a.x);
+  reduce_n(e, e);
+  reduce_n(x1, x1);
+  mod_add(r, e, x1, N);
+  mod_add(t, r, k, N);
+  u32 ok = ~is_zero_mask(r) & ~is_zero_mask(t);
+  fn_mulmod(s, dinv, t);
+  mod_sub(s, s, r, N);
+  ok &= ~is_zero_mask(s);
+  to_be(io, r);
+  to_be(io + 32, s);
+  secure_zero(dinv, sizeof dinv);
+  secure_zero(k, sizeof k);
+  secure_zero(t, sizeof t);
+  secure_zero(&acc, sizeof acc);
+  secure_zero(&a, sizeof a);
+  return ok & 1;
+}
+
+/* GB/T 32918.2 §7.1 B1-B7 for P at io[0..64) (already validated), e at io[64..96),
+ * r at io[96..128), s at io[128..160). `slot` < KEY_SLOTS uses that per-key table. */
+EXPORT("sm2_verify") u32 sm2_verify(u32 slot) {
+  u32 e[8], r[8], s[8], t[8], c[8];
+  aff p;
+  if (!load_point(&p, io)) return 0;
+  from_be(e, io + 64);
+  from_be(r, io + 96);
+  from_be(s, io + 128);
+  /* B1, B2: r, s in [1, n-1]. */
+  if (is_zero_mask(r) || is_zero_mask(s) || !lt_vartime(r, N) || !lt_vartime(s, N)) return 0;
+  /* B5: t = (r + s) mod n != 0. */
+  mod_add(t, r, s, N);
+  if (is_zero_mask(t)) return 0;
+  /* B6: (x1, y1) = [s]G + [t]P. */
+  jac acc;
+  if (slot < KEY_SLOTS) {
+    for (int i = 0; i < 8; i++) { acc.x[i] = 0; acc.y[i] = 0; acc.z[i] = 0; }
+    comb_mul_vartime(&acc, comb_key[slot], t);
+  } else {
+    mul_wnaf(&acc, &p, t);
+  }
+  comb_mul_vartime(&acc, comb_g, s);
+  if (is_zero_mask(acc.z)) return 0;
+  /* B7: R = (e + x1) mod n == r. Rather than invert Z, test x1 = X/Z^2 against each
+   * c in [0, p) with c = r - e (mod n): c0 = (r - e) mod n, and c0 + n when below p. */
+  reduce_n(e, e);
+  mod_sub(c, r, e, N);
+  u32 z2[8], cm[8], lhs[8];
+  fp_sqr(z2, acc.z);
+  fp_to_mont(cm, c);
+  fp_mul(lhs, cm, z2);
+  if (eq_mask(lhs, acc.x)) return 1;
+  u64 carry = 0;
+  u32 c2[8];
+  for (int i = 0; i < 8; i++) {
+    carry += (u64)c[i] + N[i];
+    c2[i] = (u32)carry;
+    carry >>= 32;
+  }
+  if (carry || !lt_vartime(c2, P)) return 0;
+  fp_to_mont(cm, c2);
+  fp_mul(lhs, cm, z2);
+  return eq_mask(lhs, acc.x) & 1;
+}
+
+/* Build the per-key comb table of slot for the (validated) point at io[0..64). */
+EXPORT("sm2_precompute") u32 sm2_precompute(u32 slot) {
+  aff p;
+  if (slot >= KEY_SLOTS || !load_point(&p, io)) return 0;
+  comb_build(comb_key[slot], &p);
+  return 1;
+}
+
+EXPORT("sm2_key_slots") u32 sm2_key_slots(void) { return KEY_SLOTS; }
+
+/* (a + b*c) mod n, constant-time: a at io[0..32), b at io[32..64), c at io[64..96). */
+EXPORT("sm2_muladd_n") void sm2_muladd_n(void) {
+  u32 a[8], b[8], c[8], t[8];
+  from_be(a, io);
+  from_be(b, io + 32);
+  from_be(c, io + 64);
+  reduce_n(a, a);
+  reduce_n(b, b);
+  reduce_n(c, c);
+  fn_mulmod(t, b, c);
+  mod_add(t, t, a, N);
+  to_be(io, t);
+  secure_zero(a, sizeof a);
+  secure_zero(b, sizeof b);
+  secure_zero(c, sizeof c);
+  secure_zero(t, sizeof t);
+}
+
+/* Zero the I/O region (callers wipe secrets they passed through it). */
+EXPORT("sm2_wipe") void sm2_wipe(void) { secure_zero(io, IO_SIZE); }
