@@ -12,3 +12,9 @@ export { sm2Kdf, pbkdf2HmacSm3, hkdfSm3 } from './kdf.js';
 export * from './sm4/index.js';
 export { ready } from './wasm/load.js';
 export * from './keys/index.js';
+export {
+  Sm2PrivateKey, Sm2PublicKey, Sm2KeyExchange, sm2Za, sm2Sign, sm2Verify, sm2SignDigest, sm2VerifyDigest, sm2Encrypt, sm2Decrypt,
+  SM2_MAX_ID_BYTES,
+  type Sm2SignOptions, type Sm2SignDigestOptions, type Sm2SignatureFormat, type Sm2EncryptOptions, type Sm2DecryptOptions,
+  type Sm2CipherOrder, type Sm2KeyExchangeOptions, type Sm2KeyExchangePeer, type Sm2KeyExchangeResult,
+} from './sm2/index.js';

@@ -1,0 +1,180 @@
+/**
+ * The SM2 engine backed by the WebAssembly kernel `crypto/wasm/sm2.c` (ABI in
+ * crypto/wasm/README.md). Each method copies its inputs into the module's `io` region,
+ * makes one call (a whole scalar multiplication or signature core) and copies the result
+ * out; regions that held secrets are zeroed before returning (README rule 6).
+ * @internal
+ */
+import { defineKernel, type KernelExports } from '../wasm/load.js';
+import { wasmBase64 } from '../wasm/sm2.generated.js';
+import { SM2P256V1 } from './curve.js';
+import type { Sm2Engine } from './engine.js';
+
+interface Sm2Exports extends KernelExports {
+  sm2_init(): void;
+  sm2_valid_point(): number;
+  sm2_decompress(odd: number): number;
+  sm2_mul_g(): number;
+  sm2_mul(): number;
+  sm2_mul_add(): number;
+  sm2_sign_prep(): void;
+  sm2_sign(): number;
+  sm2_verify(slot: number): number;
+  sm2_precompute(slot: number): number;
+  sm2_key_slots(): number;
+  sm2_muladd_n(): void;
+  sm2_wipe(): void;
+}
+
+/** The lazily instantiated `sm2` module. @internal */
+export const sm2Module = defineKernel<Sm2Exports>('sm2', wasmBase64);
+
+interface View {
+  ex: Sm2Exports;
+  mem: Uint8Array;
+  io: number;
+}
+let view: View | undefined;
+
+function v(): View {
+  const ex = sm2Module.exports();
+  if (view === undefined || view.mem.buffer !== ex.memory.buffer) {
+    // First use: build the fixed-base comb table for G (a few milliseconds).
+    if (view === undefined) ex.sm2_init();
+    view = { ex, mem: new Uint8Array(ex.memory.buffer), io: ex.io_ptr() };
+  }
+  return view;
+}
+
+function put(at: number, b: Uint8Array): void {
+  const { mem, io } = v();
+  mem.set(b, io + at);
+}
+
+function get(at: number, len: number): Uint8Array {
+  const { mem, io } = v();
+  return mem.slice(io + at, io + at + len);
+}
+
+/**
+ * Per-key comb tables for repeated verification: the kernel has a few slots; a public key
+ * gets one after it has been used for `PROMOTE_AFTER` verifications (building a table costs
+ * about as much as ten verifications and makes each later one ~3× faster). Slots are reused
+ * least-recently-promoted first. Keys are compared by their 64 coordinate bytes.
+ */
+const PROMOTE_AFTER = 4;
+const slotKeys: (string | undefined)[] = [];
+const useCount = new Map<string, number>();
+let nextSlot = 0;
+
+function slotFor(pub: Uint8Array): number {
+  const { ex } = v();
+  const slots = ex.sm2_key_slots();
+  const key = keyString(pub);
+  const found = slotKeys.indexOf(key);
+  if (found >= 0) return found;
+  const n = (useCount.get(key) ?? 0) + 1;
+  if (n < PROMOTE_AFTER) {
+    // Bounded: forget counts when many distinct keys pass by.
+    if (useCount.size >= 256) useCount.clear();
+    useCount.set(key, n);
+    return slots;
+  }
+  useCount.delete(key);
+  const slot = nextSlot;
+  nextSlot = (nextSlot + 1) % slots;
+  put(0, pub);
+  if (ex.sm2_precompute(slot) !== 1) return slots;
+  slotKeys[slot] = key;
+  return slot;
+}
+
+function keyString(pub: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < pub.length; i++) s += String.fromCharCode(pub[i]);
+  return s;
+}
+
+/** The WebAssembly engine (sm2p256v1 only). @internal */
+export function wasmEngine(): Sm2Engine {
+  return engine;
+}
+
+const engine: Sm2Engine = {
+  name: 'wasm',
+  curve: SM2P256V1,
+  validPoint(xy) {
+    if (xy.length !== 64) return false;
+    put(0, xy);
+    return v().ex.sm2_valid_point() === 1;
+  },
+  decompress(x, yOdd) {
+    put(0, x);
+    if (v().ex.sm2_decompress(yOdd ? 1 : 0) !== 1) return null;
+    return get(0, 64);
+  },
+  mulG(k) {
+    const { ex } = v();
+    put(0, k);
+    const ok = ex.sm2_mul_g();
+    const out = get(0, 64);
+    ex.sm2_wipe();
+    if (ok !== 1) throw new RangeError('sm2: scalar multiplication gave the point at infinity');
+    return out;
+  },
+  mul(k, xy) {
+    const { ex } = v();
+    put(0, k);
+    put(32, xy);
+    const ok = ex.sm2_mul();
+    const out = get(0, 64);
+    ex.sm2_wipe();
+    if (ok !== 1) throw new RangeError('sm2: scalar multiplication gave the point at infinity');
+    return out;
+  },
+  mulAdd(u1, p, u2, q) {
+    const { ex } = v();
+    put(0, u1);
+    put(32, p);
+    put(96, u2);
+    put(128, q);
+    return ex.sm2_mul_add() === 1 ? get(0, 64) : null;
+  },
+  signPrep(d) {
+    const { ex } = v();
+    put(0, d);
+    ex.sm2_sign_prep();
+    const out = get(0, 32);
+    ex.sm2_wipe();
+    return out;
+  },
+  signWithK(dInv, k, e) {
+    const { ex } = v();
+    put(0, dInv);
+    put(32, k);
+    put(64, e);
+    const ok = ex.sm2_sign();
+    const out = get(0, 64);
+    ex.sm2_wipe();
+    return ok === 1 ? out : null;
+  },
+  verify(pub, e, r, s) {
+    const { ex } = v();
+    const slot = slotFor(pub);
+    put(0, pub);
+    put(64, e);
+    put(96, r);
+    put(128, s);
+    return ex.sm2_verify(slot) === 1;
+  },
+  mulAddN(a, b, c) {
+    const { ex } = v();
+    put(0, a);
+    put(32, b);
+    put(64, c);
+    ex.sm2_muladd_n();
+    const out = get(0, 32);
+    ex.sm2_wipe();
+    return out;
+  },
+};
