@@ -1,0 +1,184 @@
+/**
+ * Sigma detection conditions (specification v2 §Condition): `and`, `or`, `not`, parentheses,
+ * `1 of sel*`, `all of sel*`, `1 of them`, `all of them`. Precedence: not > and > or.
+ * The deprecated aggregation syntax (`| count() by x > 5`) is reported unsupported: correlation
+ * rules replace it.
+ */
+import { RuleError } from './errors.js';
+import type { Hint, Pred } from './values.js';
+import type { EventLike } from './types.js';
+
+/** Parsed condition. */
+export type CondAst =
+  | { t: 'ref'; name: string }
+  | { t: 'and' | 'or'; a: CondAst[] }
+  | { t: 'not'; x: CondAst }
+  | { t: 'of'; quant: 'all' | number; pattern: string };
+
+/** Longest condition accepted (characters). */
+export const MAX_CONDITION_LENGTH = 8192;
+
+/**
+ * Parse a condition string.
+ *
+ * @example
+ * parseCondition('sel and not 1 of filter_*')
+ */
+export function parseCondition(src: string): CondAst {
+  if (src.length > MAX_CONDITION_LENGTH) throw new RuleError('RULE_ERR_LIMIT', `condition longer than ${MAX_CONDITION_LENGTH} characters`);
+  if (src.includes('|')) throw new RuleError('RULE_ERR_UNSUPPORTED', 'aggregation expressions in conditions (| count() …) are deprecated; use a correlation rule', { path: '/detection/condition' });
+  const toks = src.replace(/([()])/g, ' $1 ').trim().split(/\s+/).filter(Boolean);
+  let i = 0;
+  const err = (m: string) => new RuleError('RULE_ERR_CONDITION', `${m} in condition ${JSON.stringify(src.slice(0, 200))}`, { path: '/detection/condition' });
+  const peek = () => toks[i]?.toLowerCase();
+  let depth = 0;
+  const parseOr = (): CondAst => {
+    const a = [parseAnd()];
+    while (peek() === 'or') {
+      i++;
+      a.push(parseAnd());
+    }
+    return a.length === 1 ? a[0] : { t: 'or', a };
+  };
+  const parseAnd = (): CondAst => {
+    const a = [parseNot()];
+    while (peek() === 'and') {
+      i++;
+      a.push(parseNot());
+    }
+    return a.length === 1 ? a[0] : { t: 'and', a };
+  };
+  const parseNot = (): CondAst => {
+    if (peek() === 'not') {
+      i++;
+      return { t: 'not', x: parseNot() };
+    }
+    return parseAtom();
+  };
+  const parseAtom = (): CondAst => {
+    const t = toks[i];
+    if (t === undefined) throw err('unexpected end');
+    const lt = t.toLowerCase();
+    if (t === '(') {
+      if (++depth > 64) throw err('nesting deeper than 64');
+      i++;
+      const e = parseOr();
+      if (toks[i] !== ')') throw err('missing )');
+      i++;
+      depth--;
+      return e;
+    }
+    if (toks[i + 1]?.toLowerCase() === 'of') {
+      const quant = lt === 'all' ? 'all' : lt === 'any' ? 1 : Number(lt);
+      if (quant !== 'all' && !(Number.isInteger(quant) && quant >= 1)) throw err(`bad quantifier ${t}`);
+      const pattern = toks[i + 2];
+      if (!pattern || pattern === '(' || pattern === ')') throw err('missing selection pattern after of');
+      i += 3;
+      return { t: 'of', quant, pattern };
+    }
+    if (['and', 'or', 'not', ')', 'of'].includes(lt)) throw err(`unexpected ${t}`);
+    i++;
+    return { t: 'ref', name: t };
+  };
+  const ast = parseOr();
+  if (i !== toks.length) throw err(`unexpected ${toks[i]}`);
+  return ast;
+}
+
+function globToRe(p: string): RegExp {
+  return new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+}
+
+/** Necessary conditions of a disjunction: those every branch has on the same field and kind. */
+export function orHints(parts: Hint[][]): Hint[] {
+  if (!parts.length) return [];
+  const out: Hint[] = [];
+  for (const h of parts[0]) {
+    const keys = new Set(h.keys);
+    let ok = true;
+    for (const other of parts.slice(1)) {
+      const m = other.find((o) => o.field === h.field && o.kind === h.kind);
+      if (!m) {
+        ok = false;
+        break;
+      }
+      for (const k of m.keys) keys.add(k);
+    }
+    if (ok) out.push({ field: h.field, kind: h.kind, keys: [...keys] });
+  }
+  return out;
+}
+
+/**
+ * Compile a condition over named selections into one predicate (with index hints).
+ *
+ * @example
+ * compileCondition(parseCondition('a and not b'), new Map([['a', pa], ['b', pb]]))
+ */
+export function compileCondition(ast: CondAst, sel: ReadonlyMap<string, Pred>): Pred {
+  const names = [...sel.keys()];
+  const resolve = (pattern: string): Pred[] => {
+    const ns = pattern.toLowerCase() === 'them' ? names.filter((n) => !n.startsWith('_')) : names.filter((n) => globToRe(pattern).test(n));
+    if (!ns.length) throw new RuleError('RULE_ERR_CONDITION', `no selection matches ${JSON.stringify(pattern)}`, { path: '/detection/condition' });
+    return ns.map((n) => sel.get(n)!);
+  };
+  const go = (a: CondAst): Pred => {
+    switch (a.t) {
+      case 'ref': {
+        const p = sel.get(a.name);
+        if (!p) throw new RuleError('RULE_ERR_CONDITION', `condition names unknown selection ${JSON.stringify(a.name)}`, { path: '/detection/condition' });
+        return p;
+      }
+      case 'not': {
+        const x = go(a.x);
+        return { test: (ev) => !x.test(ev), hints: [] };
+      }
+      case 'and':
+        return andPred(a.a.map(go));
+      case 'or':
+        return orPred(a.a.map(go));
+      case 'of': {
+        const ps = resolve(a.pattern);
+        if (a.quant === 'all') return andPred(ps);
+        if (a.quant === 1) return orPred(ps);
+        const n = a.quant;
+        const tests = ps.map((p) => p.test);
+        return {
+          test: (ev: EventLike) => {
+            let c = 0;
+            for (const t of tests) if (t(ev) && ++c >= n) return true;
+            return false;
+          },
+          hints: [],
+        };
+      }
+    }
+  };
+  return go(ast);
+}
+
+/** Conjunction of predicates; hints add up. */
+export function andPred(ps: Pred[]): Pred {
+  if (ps.length === 1) return ps[0];
+  const ts = ps.map((p) => p.test);
+  return {
+    test: (ev) => {
+      for (const t of ts) if (!t(ev)) return false;
+      return true;
+    },
+    hints: ps.flatMap((p) => p.hints),
+  };
+}
+
+/** Disjunction of predicates; only shared hints survive. */
+export function orPred(ps: Pred[]): Pred {
+  if (ps.length === 1) return ps[0];
+  const ts = ps.map((p) => p.test);
+  return {
+    test: (ev) => {
+      for (const t of ts) if (t(ev)) return true;
+      return false;
+    },
+    hints: orHints(ps.map((p) => p.hints)),
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * Import of a public Sigma corpus (e.g. SigmaHQ): which rules compile through a pipeline and,
+ * for the others, why not.
+ */
+import { compileRules, type EngineOptions, type RuleEngine } from './engine.js';
+import { loadRules } from './loader.js';
+import type { Pipeline } from './pipeline.js';
+import type { RejectedRule } from './types.js';
+
+/** Result of {@link importSigma}. */
+export interface ImportReport {
+  /** Documents seen (files that failed to parse count as one each). */
+  total: number;
+  accepted: number;
+  rejected: RejectedRule[];
+  /** Rejections per error code. */
+  byCode: Record<string, number>;
+  engine: RuleEngine;
+}
+
+/**
+ * Load and compile every rule under `dir`; nothing is dropped without a reason.
+ *
+ * @example
+ * const r = importSigma('../shared/sigma/rules', builtinPipeline('ecs'));
+ * console.log(r.accepted, r.rejected.length);
+ */
+export function importSigma(dir: string, pipeline: Pipeline, opts: EngineOptions = {}): ImportReport {
+  const { rules, errors } = loadRules(dir);
+  const engine = compileRules(rules, pipeline, { ...opts, onError: 'skip' });
+  const rejected = [...errors, ...engine.rejected];
+  const byCode: Record<string, number> = {};
+  for (const r of rejected) byCode[r.code] = (byCode[r.code] ?? 0) + 1;
+  return { total: rules.length + errors.length, accepted: engine.detections.length + engine.correlations.length + engine.filters.length, rejected, byCode, engine };
+}

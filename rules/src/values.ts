@@ -1,0 +1,562 @@
+/**
+ * Compilation of one detection item — a field, its value modifiers and its values — into a
+ * predicate over events (Sigma specification v2 §Value modifiers, §Wildcards).
+ *
+ * Strings are case-insensitive unless `cased`; `*`/`?` are wildcards and `\*`, `\?`, `\\` their
+ * escapes (a backslash before any other character is literal, as Sigma v2 says). Anything
+ * non-trivial runs through RE2, so every match is linear in the value length.
+ */
+import RE2 from 're2';
+import { RuleError } from './errors.js';
+import { cidrContains, parseCidr, parseIp } from './ip.js';
+import type { ThreatList } from './lists.js';
+import type { EventLike } from './types.js';
+
+/** Read one value (possibly an array) from an event. */
+export type Getter = (ev: EventLike) => unknown;
+
+/**
+ * A necessary condition the engine indexes on: if the rule matches, the event's `field` has a
+ * value whose key (the lower-cased value, or its last path segment) is in `keys`.
+ */
+export interface Hint {
+  field: string;
+  kind: 'exact' | 'basename';
+  keys: string[];
+}
+
+/** A compiled predicate with the index hints it implies. */
+export interface Pred {
+  test: (ev: EventLike) => boolean;
+  hints: Hint[];
+}
+
+/** Bounds applied while compiling and matching (DESIGN.md convention 6). */
+export interface Limits {
+  /** Longest value a rule may carry (characters). */
+  maxRuleValueLength: number;
+  /** Longest regular expression source (characters). */
+  maxRegexLength: number;
+  /** Most values one item may expand to (windash, base64offset, lists of values). */
+  maxExpansion: number;
+  /** Event string values longer than this are matched on their first this-many characters (counted). */
+  maxEventValueLength: number;
+}
+
+/** Default bounds. */
+export const DEFAULT_LIMITS: Limits = {
+  maxRuleValueLength: 16384,
+  maxRegexLength: 4096,
+  maxExpansion: 16384,
+  maxEventValueLength: 65536,
+};
+
+/** Counters the predicates bump while matching. */
+export interface MatchCounters {
+  truncatedValues: number;
+}
+
+/** What compiling an item needs from its rule and pipeline. */
+export interface ValueContext {
+  mapField(name: string): string;
+  keywordFields: string[] | '*';
+  lists: ReadonlyMap<string, ThreatList>;
+  limits: Limits;
+  counters: MatchCounters;
+  /** Path for error messages. */
+  path: string;
+}
+
+const getterCache = new Map<string, Getter>();
+
+/**
+ * A getter for a dotted path: the literal key first (flattened events), then the nested walk;
+ * arrays on the way are flattened (ECS multi-valued fields).
+ *
+ * @example
+ * makeGetter('process.parent.name')({ process: { parent: { name: 'sshd' } } }) // 'sshd'
+ */
+export function makeGetter(path: string): Getter {
+  let g = getterCache.get(path);
+  if (g) return g;
+  const segs = path.split('.');
+  if (segs.length === 1) g = (ev) => ev[path];
+  else
+    g = (ev) => {
+      const d = ev[path];
+      if (d !== undefined) return d;
+      return walk(ev, segs, 0);
+    };
+  getterCache.set(path, g);
+  return g;
+}
+
+function walk(v: unknown, segs: string[], i: number): unknown {
+  for (; i < segs.length; i++) {
+    if (v === null || v === undefined || typeof v !== 'object') return undefined;
+    if (Array.isArray(v)) {
+      const out: unknown[] = [];
+      for (const x of v) {
+        const r = walk(x, segs, i);
+        if (Array.isArray(r)) out.push(...r);
+        else if (r !== undefined) out.push(r);
+      }
+      return out.length ? out : undefined;
+    }
+    v = (v as Record<string, unknown>)[segs[i]];
+  }
+  return v;
+}
+
+/** Scalar → string for matching, undefined for objects. */
+function scalarText(x: unknown, lim: Limits, c: MatchCounters): string | undefined {
+  if (typeof x === 'string') {
+    if (x.length > lim.maxEventValueLength) {
+      c.truncatedValues++;
+      return x.slice(0, lim.maxEventValueLength);
+    }
+    return x;
+  }
+  if (typeof x === 'number' || typeof x === 'boolean' || typeof x === 'bigint') return String(x);
+  return undefined;
+}
+
+function anyText(v: unknown, f: (s: string) => boolean, lim: Limits, c: MatchCounters): boolean {
+  if (Array.isArray(v)) {
+    for (const x of v) {
+      const s = scalarText(x, lim, c);
+      if (s !== undefined && f(s)) return true;
+    }
+    return false;
+  }
+  const s = scalarText(v, lim, c);
+  return s !== undefined && f(s);
+}
+
+// ---- wildcard strings -----------------------------------------------------------------
+
+type Tok = { lit: string } | { wild: '*' | '?' };
+
+/** Split a Sigma string into literals and wildcards, resolving `\*`, `\?`, `\\` escapes. */
+function tokenize(s: string): Tok[] {
+  const out: Tok[] = [];
+  let lit = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === '\\' && (s[i + 1] === '*' || s[i + 1] === '?' || s[i + 1] === '\\')) {
+      lit += s[i + 1];
+      i++;
+    } else if (c === '*' || c === '?') {
+      if (lit) out.push({ lit });
+      lit = '';
+      const prev = out[out.length - 1];
+      // Consecutive stars are one star.
+      if (!(c === '*' && prev && 'wild' in prev && prev.wild === '*')) out.push({ wild: c });
+    } else lit += c;
+  }
+  if (lit) out.push({ lit });
+  return out;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+}
+
+/** Compiled wildcard pattern plus what the index can learn from it. */
+interface StrMatcher {
+  f: (s: string) => boolean;
+  exactKey?: string;
+  basenameKey?: string;
+}
+
+function compileWildcard(toks: Tok[], cased: boolean, ctx: ValueContext): StrMatcher {
+  const norm = (x: string): string => (cased ? x : x.toLowerCase());
+  const lits = toks.map((t) => ('lit' in t ? norm(t.lit) : null));
+  const shape = toks.map((t) => ('lit' in t ? 'L' : t.wild)).join('');
+  const L = (i: number): string => lits[i] as string;
+  const low = cased ? (s: string) => s : (s: string) => s.toLowerCase();
+  switch (shape) {
+    case '':
+      return { f: (s) => s.length === 0, exactKey: '' };
+    case 'L': {
+      const a = L(0);
+      const m: StrMatcher = { f: (s) => s.length === a.length && low(s) === a, exactKey: a.toLowerCase() };
+      return m;
+    }
+    case '*':
+      return { f: () => true };
+    case '*L*': {
+      const a = L(1);
+      return { f: (s) => low(s).includes(a) };
+    }
+    case 'L*': {
+      const a = L(0);
+      return { f: (s) => low(s).startsWith(a) };
+    }
+    case '*L': {
+      const a = L(1);
+      const m: StrMatcher = { f: (s) => low(s).endsWith(a) };
+      const sep = Math.max(a.lastIndexOf('\\'), a.lastIndexOf('/'));
+      if (sep >= 0 && sep < a.length - 1) m.basenameKey = a.slice(sep + 1).toLowerCase();
+      return m;
+    }
+    case 'L*L': {
+      const a = L(0);
+      const b = L(2);
+      return { f: (s) => s.length >= a.length + b.length && low(s).startsWith(a) && low(s).endsWith(b) };
+    }
+  }
+  let src = '^';
+  for (const t of toks) src += 'lit' in t ? escapeRe(t.lit) : t.wild === '*' ? '.*' : '.';
+  src += '$';
+  const re = makeRe(src, cased ? 's' : 'is', ctx);
+  const m: StrMatcher = { f: (s) => re.test(s) };
+  const last = toks[toks.length - 1];
+  if (toks.length >= 2 && 'lit' in last && toks[toks.length - 2] && 'wild' in toks[toks.length - 2] && (toks[toks.length - 2] as { wild: string }).wild === '*') {
+    const a = last.lit.toLowerCase();
+    const sep = Math.max(a.lastIndexOf('\\'), a.lastIndexOf('/'));
+    if (sep >= 0 && sep < a.length - 1) m.basenameKey = a.slice(sep + 1);
+  }
+  return m;
+}
+
+function makeRe(src: string, flags: string, ctx: ValueContext): RE2 {
+  if (src.length > ctx.limits.maxRegexLength) throw new RuleError('RULE_ERR_LIMIT', `regular expression of ${src.length} characters exceeds ${ctx.limits.maxRegexLength}`, { path: ctx.path });
+  try {
+    return new RE2(src, flags);
+  } catch (e) {
+    throw new RuleError('RULE_ERR_REGEX', `regular expression not supported by RE2 (linear time): ${(e as Error).message}`, { path: ctx.path, cause: e });
+  }
+}
+
+// ---- value transformations ------------------------------------------------------------
+
+type Encoding = 'utf8' | 'utf16le' | 'utf16be' | 'utf16';
+
+function encode(s: string, enc: Encoding): Buffer {
+  if (enc === 'utf8') return Buffer.from(s, 'utf8');
+  const le = Buffer.from(s, 'utf16le');
+  if (enc === 'utf16le') return le;
+  const be = Buffer.from(le);
+  be.swap16();
+  // `utf16` is little-endian with a byte-order mark, as pySigma emits it.
+  return enc === 'utf16be' ? be : Buffer.concat([Buffer.from([0xff, 0xfe]), le]);
+}
+
+/** Sigma `base64offset`: the three encodings of the value at byte offsets 0, 1, 2 with the unstable edges cut. */
+function base64Offsets(b: Buffer): string[] {
+  const start = [0, 2, 3];
+  const end = [0, -3, -2];
+  const out: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const enc = Buffer.concat([Buffer.alloc(i, 0x20), b]).toString('base64');
+    const e = end[(b.length + i) % 3];
+    out.push(e === 0 ? enc.slice(start[i]) : enc.slice(start[i], e));
+  }
+  return out;
+}
+
+/** Sigma `windash`: every dash or slash that starts an option, in each of the five dash forms. */
+function windash(s: string): string[] {
+  const forms = ['-', '/', '\u2013', '\u2014', '\u2015'];
+  const re = /(^|\s)[-/\u2013\u2014\u2015]/g;
+  if (!re.test(s)) return [s];
+  return forms.map((d) => s.replace(/(^|\s)[-/\u2013\u2014\u2015]/g, `$1${d}`));
+}
+
+/** Escape a literal so it survives wildcard tokenizing. */
+function escWild(s: string): string {
+  return s.replace(/[\\*?]/g, '\\$&');
+}
+
+// ---- time-of-day extension ----------------------------------------------------------
+
+const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+
+/**
+ * Parse the `xiangan-worktime` value: `"Mon-Fri 08:30-18:00"` with an optional UTC offset
+ * (default `+08:00`, Asia/Shanghai, which has no daylight saving time).
+ */
+function parseWorktime(v: string, ctx: ValueContext): (ms: number) => boolean {
+  const m = /^\s*([a-z]{3})(?:-([a-z]{3}))?\s+(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})(?:\s+([+-])(\d{2}):?(\d{2}))?\s*$/i.exec(v);
+  const bad = () => new RuleError('RULE_ERR_VALUE', `xiangan-worktime value must look like "Mon-Fri 08:30-18:00 +08:00", got ${JSON.stringify(v.slice(0, 80))}`, { path: ctx.path });
+  if (!m) throw bad();
+  const d0 = DAYS.indexOf(m[1].toLowerCase());
+  const d1 = DAYS.indexOf((m[2] ?? m[1]).toLowerCase());
+  const s = Number(m[3]) * 60 + Number(m[4]);
+  const e = Number(m[5]) * 60 + Number(m[6]);
+  if (d0 < 0 || d1 < 0 || s >= 1440 || e > 1440 || Number(m[4]) > 59 || Number(m[6]) > 59) throw bad();
+  const off = m[7] ? (m[7] === '-' ? -1 : 1) * (Number(m[8]) * 60 + Number(m[9])) : 480;
+  const days = new Set<number>();
+  for (let d = d0; ; d = (d + 1) % 7) {
+    days.add(d);
+    if (d === d1) break;
+  }
+  return (ms) => {
+    const local = new Date(ms + off * 60000);
+    const mins = local.getUTCHours() * 60 + local.getUTCMinutes();
+    if (s <= e) return days.has(local.getUTCDay()) && mins >= s && mins < e;
+    // A range over midnight (22:00-06:00) belongs to the day it starts on.
+    if (mins >= s) return days.has(local.getUTCDay());
+    return mins < e && days.has((local.getUTCDay() + 6) % 7);
+  };
+}
+
+// ---- the item compiler ----------------------------------------------------------------
+
+const MATCH_TYPES = new Set(['contains', 'startswith', 'endswith']);
+const ENCODINGS = new Set(['wide', 'utf16le', 'utf16be', 'utf16']);
+const CMP = new Set(['gt', 'gte', 'lt', 'lte']);
+
+/**
+ * Compile `field|mod1|mod2: values` (field `null` for keyword detections) into a predicate.
+ *
+ * @example
+ * const p = compileItem('CommandLine', ['contains', 'all'], ['-enc', 'hidden'], ctx);
+ * p.test({ process: { command_line: 'ps -enc X -w hidden' } }) // true with the ECS pipeline
+ */
+export function compileItem(field: string | null, mods: string[], rawValues: unknown[], ctx: ValueContext): Pred {
+  let matchType: 'exact' | 'contains' | 'startswith' | 'endswith' = 'exact';
+  let all = false;
+  let cased = false;
+  let special: null | 're' | 'cidr' | 'exists' | 'gt' | 'gte' | 'lt' | 'lte' | 'fieldref' | 'list' | 'worktime' = null;
+  let reFlags = '';
+  let encoding: Encoding = 'utf8';
+  let encodingSet = false;
+  const transforms: ('base64' | 'base64offset' | 'windash')[] = [];
+  const unsupported = (why: string) => new RuleError('RULE_ERR_UNSUPPORTED_MODIFIER', why, { path: ctx.path });
+  const setSpecial = (s: NonNullable<typeof special>) => {
+    if (special) throw unsupported(`modifier ${s} cannot be combined with ${special}`);
+    special = s;
+  };
+  for (const raw of mods) {
+    const m = raw.toLowerCase();
+    if (MATCH_TYPES.has(m)) {
+      if (matchType !== 'exact') throw unsupported(`modifiers ${matchType} and ${m} together`);
+      matchType = m as 'contains' | 'startswith' | 'endswith';
+    } else if (m === 'all') all = true;
+    else if (m === 'cased') cased = true;
+    else if (m === 're') setSpecial('re');
+    else if (m === 'i' || m === 'm' || m === 's') {
+      if (special !== 're') throw unsupported(`regex flag ${m} without re`);
+      reFlags += m;
+    } else if (m === 'cidr') setSpecial('cidr');
+    else if (m === 'exists') setSpecial('exists');
+    else if (CMP.has(m)) setSpecial(m as 'gt');
+    else if (m === 'fieldref') setSpecial('fieldref');
+    else if (m === 'xiangan-list') setSpecial('list');
+    else if (m === 'xiangan-worktime') setSpecial('worktime');
+    else if (ENCODINGS.has(m)) {
+      encoding = m === 'wide' ? 'utf16le' : (m as Encoding);
+      encodingSet = true;
+    } else if (m === 'base64' || m === 'base64offset' || m === 'windash') transforms.push(m);
+    else if (m === 'expand') throw new RuleError('RULE_ERR_UNSUPPORTED', 'the expand modifier needs placeholder values, which no pipeline defines', { path: ctx.path });
+    else throw unsupported(`unknown value modifier ${JSON.stringify(raw)}`);
+  }
+  if (encodingSet && !transforms.some((t) => t !== 'windash')) throw unsupported('utf16/wide encodings are only supported before base64 or base64offset');
+  if (special && special !== 'fieldref' && (matchType !== 'exact' || transforms.length)) throw unsupported(`modifier ${special} cannot be combined with ${matchType !== 'exact' ? matchType : transforms[0]}`);
+  if (special === 'fieldref' && transforms.length) throw unsupported('fieldref cannot be combined with value transformations');
+  const values = rawValues;
+  if (values.length > ctx.limits.maxExpansion) throw new RuleError('RULE_ERR_LIMIT', `${values.length} values exceed ${ctx.limits.maxExpansion}`, { path: ctx.path });
+  for (const v of values) {
+    if (typeof v === 'string' && v.length > ctx.limits.maxRuleValueLength) throw new RuleError('RULE_ERR_LIMIT', `value of ${v.length} characters exceeds ${ctx.limits.maxRuleValueLength}`, { path: ctx.path });
+    if (v !== null && typeof v === 'object') throw new RuleError('RULE_ERR_SCHEMA', 'a detection value must be a string, number, boolean or null', { path: ctx.path });
+  }
+  const lim = ctx.limits;
+  const cnt = ctx.counters;
+
+  // Keyword detection: no field, search the pipeline's keyword fields (substring by default).
+  if (field === null) {
+    if (special) throw unsupported(`modifier ${special} on keywords`);
+    const ms = values.map((v) => compileWildcard(tokenize(`*${String(v)}*`), cased, ctx).f);
+    const getters = ctx.keywordFields === '*' ? null : ctx.keywordFields.map(makeGetter);
+    const one = (s: string) => ms.some((f) => f(s));
+    const test = all
+      ? (ev: EventLike) => ms.every((f) => searchText(ev, getters, f, lim, cnt))
+      : (ev: EventLike) => searchText(ev, getters, one, lim, cnt);
+    return { test, hints: [] };
+  }
+
+  const path = ctx.mapField(field);
+  const get = makeGetter(path);
+
+  if (special === 'exists') {
+    if (values.length !== 1 || typeof values[0] !== 'boolean') throw new RuleError('RULE_ERR_VALUE', 'exists takes true or false', { path: ctx.path });
+    const want = values[0];
+    return { test: (ev) => present(get(ev)) === want, hints: [] };
+  }
+
+  // Null values: the field is absent or null (Sigma v2 §null).
+  const hasNull = values.some((v) => v === null);
+  const nonNull = values.filter((v) => v !== null);
+  if (hasNull && special) throw new RuleError('RULE_ERR_VALUE', `null cannot be used with ${special}`, { path: ctx.path });
+
+  let tests: ((s: string) => boolean)[] = [];
+  let evTests: ((ev: EventLike) => boolean)[] | null = null;
+  const hintKeys: { exact: string[]; basename: string[]; ok: boolean } = { exact: [], basename: [], ok: !all && !hasNull };
+
+  if (special === 're') {
+    tests = nonNull.map((v) => {
+      const re = makeRe(String(v), reFlags, ctx);
+      return (s: string) => re.test(s);
+    });
+    hintKeys.ok = false;
+  } else if (special === 'cidr') {
+    const nets = nonNull.map((v) => {
+      try {
+        return parseCidr(String(v));
+      } catch (e) {
+        throw new RuleError('RULE_ERR_VALUE', (e as Error).message, { path: ctx.path });
+      }
+    });
+    tests = nets.map((n) => (s: string) => {
+      const ip = parseIp(s);
+      return ip !== undefined && cidrContains(n, ip);
+    });
+    hintKeys.ok = false;
+  } else if (special === 'gt' || special === 'gte' || special === 'lt' || special === 'lte') {
+    const op = special;
+    tests = nonNull.map((v) => {
+      const n = typeof v === 'number' ? v : Number(v);
+      if (typeof v === 'boolean' || !Number.isFinite(n)) throw new RuleError('RULE_ERR_VALUE', `${op} needs a number, got ${JSON.stringify(v)}`, { path: ctx.path });
+      return (s: string) => {
+        if (s.trim() === '') return false;
+        const x = Number(s);
+        if (!Number.isFinite(x)) return false;
+        return op === 'gt' ? x > n : op === 'gte' ? x >= n : op === 'lt' ? x < n : x <= n;
+      };
+    });
+    hintKeys.ok = false;
+  } else if (special === 'list') {
+    tests = nonNull.map((v) => {
+      const l = ctx.lists.get(String(v));
+      if (!l) throw new RuleError('RULE_ERR_LIST', `unknown threat-intel list ${JSON.stringify(v)}`, { path: ctx.path });
+      return (s: string) => l.has(s);
+    });
+    hintKeys.ok = false;
+  } else if (special === 'worktime') {
+    tests = nonNull.map((v) => {
+      const within = parseWorktime(String(v), ctx);
+      return (s: string) => {
+        const ms = Date.parse(s);
+        return Number.isFinite(ms) && within(ms);
+      };
+    });
+    hintKeys.ok = false;
+  } else if (special === 'fieldref') {
+    const mt = matchType;
+    evTests = nonNull.map((v) => {
+      const other = makeGetter(ctx.mapField(String(v)));
+      return (ev: EventLike) => {
+        const o = other(ev);
+        const os = Array.isArray(o) ? o.map((x) => scalarText(x, lim, cnt)) : [scalarText(o, lim, cnt)];
+        return anyText(get(ev), (s) => {
+          const a = cased ? s : s.toLowerCase();
+          for (const r of os) {
+            if (r === undefined) continue;
+            const b = cased ? r : r.toLowerCase();
+            if (mt === 'exact' ? a === b : mt === 'contains' ? a.includes(b) : mt === 'startswith' ? a.startsWith(b) : a.endsWith(b)) return true;
+          }
+          return false;
+        }, lim, cnt);
+      };
+    });
+    hintKeys.ok = false;
+  } else {
+    // Plain and transformed strings.
+    let strs: string[] = nonNull.map((v) => (typeof v === 'string' ? v : String(v)));
+    let literal = false;
+    for (const t of transforms) {
+      const next: string[] = [];
+      for (const s of strs) {
+        if (t === 'windash') next.push(...windash(s));
+        else {
+          // Encoding works on the value's characters, so wildcards there are literal.
+          const bytes = encode(s, encoding);
+          if (t === 'base64') next.push(escWild(bytes.toString('base64')));
+          else next.push(...base64Offsets(bytes).map(escWild));
+          literal = true;
+        }
+        if (next.length > lim.maxExpansion) throw new RuleError('RULE_ERR_LIMIT', `value expansion exceeds ${lim.maxExpansion}`, { path: ctx.path });
+      }
+      strs = next;
+    }
+    // Base64 text is case-sensitive by nature.
+    const cs = cased || literal;
+    const compiled = strs.map((s) => {
+      const p = matchType === 'contains' ? `*${s}*` : matchType === 'startswith' ? `${s}*` : matchType === 'endswith' ? `*${s}` : s;
+      return compileWildcard(tokenize(p), cs, ctx);
+    });
+    tests = compiled.map((c) => c.f);
+    if (hintKeys.ok && compiled.length) {
+      if (compiled.every((c) => c.exactKey !== undefined)) hintKeys.exact = compiled.map((c) => c.exactKey!);
+      else if (compiled.every((c) => c.basenameKey !== undefined || c.exactKey !== undefined))
+        hintKeys.basename = compiled.map((c) => c.basenameKey ?? basenameOf(c.exactKey!));
+    }
+    // A plain case-insensitive value list is one set lookup.
+    if (!all && compiled.length > 4 && compiled.every((c) => c.exactKey !== undefined) && !cs) {
+      const set = new Set(compiled.map((c) => c.exactKey!));
+      tests = [(s: string) => set.has(s.toLowerCase())];
+    }
+  }
+
+  const hints: Hint[] = [];
+  if (hintKeys.ok && nonNull.length) {
+    if (hintKeys.exact.length) hints.push({ field: path, kind: 'exact', keys: [...new Set(hintKeys.exact)] });
+    else if (hintKeys.basename.length) hints.push({ field: path, kind: 'basename', keys: [...new Set(hintKeys.basename)] });
+  }
+
+  let valueTest: (ev: EventLike) => boolean;
+  if (evTests) {
+    const et = evTests;
+    valueTest = all ? (ev) => et.every((t) => t(ev)) : (ev) => et.some((t) => t(ev));
+  } else if (all) {
+    const ts = tests;
+    valueTest = (ev) => {
+      const v = get(ev);
+      return ts.length > 0 && ts.every((t) => anyText(v, t, lim, cnt));
+    };
+  } else if (tests.length === 1) {
+    const t0 = tests[0];
+    valueTest = (ev) => anyText(get(ev), t0, lim, cnt);
+  } else {
+    const ts = tests;
+    const one = (s: string) => {
+      for (const t of ts) if (t(s)) return true;
+      return false;
+    };
+    valueTest = (ev) => anyText(get(ev), one, lim, cnt);
+  }
+  if (hasNull) {
+    const vt = nonNull.length ? valueTest : () => false;
+    return { test: (ev) => !present(get(ev)) || vt(ev), hints: [] };
+  }
+  return { test: valueTest, hints };
+}
+
+/** Key of the basename index: the lower-cased text after the last `\` or `/`. */
+export function basenameOf(s: string): string {
+  const i = Math.max(s.lastIndexOf('\\'), s.lastIndexOf('/'));
+  return (i >= 0 ? s.slice(i + 1) : s).toLowerCase();
+}
+
+function present(v: unknown): boolean {
+  return v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
+}
+
+function searchText(ev: EventLike, getters: Getter[] | null, f: (s: string) => boolean, lim: Limits, c: MatchCounters): boolean {
+  if (getters) {
+    for (const g of getters) if (anyText(g(ev), f, lim, c)) return true;
+    return false;
+  }
+  return deepSearch(ev, f, lim, c, 0);
+}
+
+function deepSearch(v: unknown, f: (s: string) => boolean, lim: Limits, c: MatchCounters, depth: number): boolean {
+  if (depth > 16) return false;
+  if (typeof v === 'string') return anyText(v, f, lim, c);
+  if (v && typeof v === 'object') {
+    for (const x of Array.isArray(v) ? v : Object.values(v)) if (deepSearch(x, f, lim, c, depth + 1)) return true;
+  }
+  return false;
+}
