@@ -1,0 +1,218 @@
+/**
+ * Certification path validation (RFC 5280 §6.1, the parts that matter for a closed PKI):
+ * path building by name (and key identifier), signatures up to a trust anchor, validity at
+ * a given time, basicConstraints and pathLenConstraint, keyUsage for CA and end-entity
+ * purposes, extKeyUsage, unknown critical extensions and revocation from CRLs whose own
+ * signature, issuer and validity are checked. The result names the first failure in
+ * processing order (from the anchor down) and the certificate it concerns.
+ */
+import { bytesEqual } from './der.js';
+import type { PkiErrorCode } from './errors.js';
+import type { KeyUsageName } from './extensions.js';
+import { OID } from './oids.js';
+import { namesEqual } from './name.js';
+import type { CertificateRevocationList } from './crl.js';
+import type { X509Certificate } from './x509.js';
+
+/** What the end-entity certificate is to be used for. */
+export type Purpose = 'any' | 'serverAuth' | 'clientAuth' | 'sign' | 'enc' | 'ocspSigning' | 'crlSign';
+
+/** Inputs of {@link validatePath}. */
+export interface ValidationOptions {
+  /** Trusted roots (their signatures are not checked; their validity and constraints are). */
+  trustAnchors: X509Certificate[];
+  /** Untrusted certificates that may complete the path. */
+  intermediates?: X509Certificate[];
+  /** Validation time. */
+  time: Date;
+  /** Purpose of the leaf; default `any`. */
+  purpose?: Purpose;
+  /** CRLs available for revocation checking. */
+  crls?: CertificateRevocationList[];
+  /** `none`: skip; `available` (default): use CRLs given; `required`: every non-anchor certificate needs a valid CRL. */
+  revocation?: 'none' | 'available' | 'required';
+  /** Longest path (certificates including anchor); default 10. */
+  maxLength?: number;
+}
+
+/** The result of validation. */
+export type ValidationResult =
+  | { ok: true; path: X509Certificate[] }
+  | {
+      ok: false;
+      code: PkiErrorCode;
+      message: string;
+      /** The certificate the failure concerns. */
+      certificate: X509Certificate;
+      /** Its position: 0 = leaf. */
+      depth: number;
+      /** The path built so far (leaf first). */
+      path: X509Certificate[];
+    };
+
+function sameName(a: X509Certificate, issuerOf: X509Certificate): boolean {
+  return bytesEqual(a.subjectDer, issuerOf.issuerDer) || namesEqual(a.subject, issuerOf.issuer);
+}
+
+/** Prefer candidates whose SKI matches the child's AKI (RFC 5280 §4.2.1.1), then whose signature verifies. */
+function pickIssuer(child: X509Certificate, cands: X509Certificate[]): X509Certificate | undefined {
+  const named = cands.filter((c) => c !== child && sameName(c, child));
+  if (named.length <= 1) return named[0];
+  const aki = child.extensions.authorityKeyIdentifier;
+  const byKid = aki ? named.filter((c) => c.extensions.subjectKeyIdentifier && bytesEqual(c.extensions.subjectKeyIdentifier, aki)) : named;
+  const pool = byKid.length ? byKid : named;
+  return pool.find((c) => safeVerify(child, c)) ?? pool[0];
+}
+
+function safeVerify(cert: X509Certificate, issuer: X509Certificate): boolean {
+  try {
+    return cert.verify(issuer);
+  } catch {
+    return false;
+  }
+}
+
+function hasKu(c: X509Certificate, any: KeyUsageName[]): boolean {
+  const ku = c.extensions.keyUsage;
+  return !ku || any.some((k) => ku.includes(k));
+}
+
+function hasEku(c: X509Certificate, oid: string): boolean {
+  const eku = c.extensions.extKeyUsage;
+  return !eku || eku.includes(oid) || eku.includes(OID.anyExtendedKeyUsage);
+}
+
+const PURPOSE_KU: Record<Purpose, KeyUsageName[] | undefined> = {
+  any: undefined,
+  serverAuth: ['digitalSignature', 'keyEncipherment', 'keyAgreement'],
+  clientAuth: ['digitalSignature', 'keyAgreement'],
+  // GM/T 0015-2012 dual certificates: signing vs. encryption keys.
+  sign: ['digitalSignature', 'nonRepudiation'],
+  enc: ['keyEncipherment', 'dataEncipherment', 'keyAgreement'],
+  ocspSigning: ['digitalSignature', 'nonRepudiation'],
+  crlSign: ['cRLSign'],
+};
+const PURPOSE_EKU: Partial<Record<Purpose, string>> = {
+  serverAuth: OID.serverAuth,
+  clientAuth: OID.clientAuth,
+  ocspSigning: OID.ocspSigning,
+};
+
+/**
+ * Validate `leaf` up to one of `trustAnchors`.
+ *
+ * @example
+ * const r = validatePath(leaf, { trustAnchors: [root], intermediates: [ica], time: new Date(), purpose: 'serverAuth', crls: [crl] });
+ * if (!r.ok) console.log(r.code, r.certificate.subjectName);
+ */
+export function validatePath(leaf: X509Certificate, o: ValidationOptions): ValidationResult {
+  const anchors = o.trustAnchors;
+  const inter = o.intermediates ?? [];
+  const maxLength = o.maxLength ?? 10;
+  const time = o.time.getTime();
+  if (Number.isNaN(time)) throw new TypeError('time must be a valid Date');
+  const path: X509Certificate[] = [leaf];
+  const fail = (code: PkiErrorCode, message: string, cert: X509Certificate): ValidationResult => ({
+    ok: false,
+    code,
+    message,
+    certificate: cert,
+    depth: path.indexOf(cert),
+    path,
+  });
+
+  // 1. Build: walk issuers by name until a trust anchor (a certificate equal to an anchor counts).
+  let cur = leaf;
+  for (;;) {
+    if (anchors.some((a) => bytesEqual(a.der, cur.der))) break;
+    const anchor = pickIssuer(cur, anchors);
+    if (anchor) {
+      path.push(anchor);
+      break;
+    }
+    const next = pickIssuer(cur, inter.filter((c) => !path.includes(c)));
+    if (!next) return fail('PKI_ERR_UNKNOWN_ISSUER', `no trusted or intermediate certificate is the issuer ${cur.issuerName}`, cur);
+    path.push(next);
+    if (path.length >= maxLength) return fail('PKI_ERR_PATH_LEN', `path longer than ${maxLength} certificates`, next);
+    cur = next;
+  }
+
+  // 2. Process from the anchor down (RFC 5280 §6.1.3, §6.1.4).
+  const n = path.length;
+  const crls = o.crls ?? [];
+  const mode = o.revocation ?? 'available';
+  for (let i = n - 1; i >= 0; i--) {
+    const c = path[i];
+    const isAnchor = i === n - 1 && anchors.some((a) => bytesEqual(a.der, c.der));
+    const issuer = path[i + 1];
+    if (!isAnchor) {
+      let good = false;
+      try {
+        good = c.verify(issuer);
+      } catch (e) {
+        return fail('PKI_ERR_BAD_SIGNATURE', `signature cannot be checked: ${(e as Error).message}`, c);
+      }
+      if (!good) return fail('PKI_ERR_BAD_SIGNATURE', `signature by ${issuer.subjectName} does not verify`, c);
+    }
+    if (time < c.notBefore.getTime()) return fail('PKI_ERR_NOT_YET_VALID', `not valid before ${c.notBefore.toISOString()}`, c);
+    if (time > c.notAfter.getTime()) return fail('PKI_ERR_EXPIRED', `expired at ${c.notAfter.toISOString()}`, c);
+    if (c.extensions.unknownCritical.length) {
+      return fail('PKI_ERR_UNKNOWN_CRITICAL_EXTENSION', `unprocessed critical extension ${c.extensions.unknownCritical.join(', ')}`, c);
+    }
+    if (!isAnchor && mode !== 'none') {
+      const r = checkRevocation(c, issuer, crls, time, mode === 'required');
+      if (r) return fail(r.code, r.message, c);
+    }
+    if (i > 0) {
+      // §6.1.4 (k), (l), (m), (n): an issuing certificate must be a CA, within its path length, allowed to sign certificates.
+      const bc = c.extensions.basicConstraints;
+      if (!bc?.ca) return fail('PKI_ERR_NOT_CA', 'issues certificates but is not a CA (basicConstraints cA)', c);
+      if (!hasKu(c, ['keyCertSign'])) return fail('PKI_ERR_KEY_USAGE', 'keyUsage lacks keyCertSign', c);
+      if (bc.pathLen !== undefined) {
+        // Non-self-issued intermediates below this certificate, not counting the leaf.
+        let below = 0;
+        for (let j = i - 1; j >= 1; j--) if (!path[j].selfIssued) below++;
+        if (below > bc.pathLen) return fail('PKI_ERR_PATH_LEN', `pathLenConstraint ${bc.pathLen} allows fewer CAs below it than ${below}`, c);
+      }
+    }
+  }
+
+  // 3. The leaf's purpose.
+  const purpose = o.purpose ?? 'any';
+  const ku = PURPOSE_KU[purpose];
+  if (ku && !hasKu(leaf, ku)) return fail('PKI_ERR_KEY_USAGE', `keyUsage does not allow ${purpose} (needs one of ${ku.join(', ')})`, leaf);
+  const eku = PURPOSE_EKU[purpose];
+  if (eku && !hasEku(leaf, eku)) return fail('PKI_ERR_EXT_KEY_USAGE', `extKeyUsage does not include ${purpose}`, leaf);
+  return { ok: true, path };
+}
+
+/** RFC 5280 §6.3 (simplified to full, directly issued CRLs): null when not revoked. */
+function checkRevocation(
+  cert: X509Certificate,
+  issuer: X509Certificate,
+  crls: CertificateRevocationList[],
+  time: number,
+  required: boolean,
+): { code: PkiErrorCode; message: string } | null {
+  const mine = crls.filter((l) => bytesEqual(l.issuerDer, issuer.subjectDer) || namesEqual(l.issuer, issuer.subject));
+  let usable = 0;
+  for (const crl of mine) {
+    let good = false;
+    try {
+      good = crl.verify(issuer);
+    } catch {
+      good = false;
+    }
+    if (!good) return { code: 'PKI_ERR_CRL_INVALID', message: `CRL of ${issuer.subjectName} has a bad signature` };
+    if (!hasKu(issuer, ['cRLSign'])) return { code: 'PKI_ERR_CRL_INVALID', message: 'CRL issuer keyUsage lacks cRLSign' };
+    if (time < crl.thisUpdate.getTime()) return { code: 'PKI_ERR_CRL_INVALID', message: 'CRL is not yet valid' };
+    if (crl.nextUpdate && time > crl.nextUpdate.getTime()) return { code: 'PKI_ERR_CRL_INVALID', message: 'CRL has expired (past nextUpdate)' };
+    usable++;
+    const e = crl.find(cert.serialNumber);
+    if (e && e.revocationDate.getTime() <= time && e.reason !== 'removeFromCRL') {
+      return { code: 'PKI_ERR_REVOKED', message: `revoked at ${e.revocationDate.toISOString()}${e.reason ? ` (${e.reason})` : ''}` };
+    }
+  }
+  if (required && usable === 0) return { code: 'PKI_ERR_REVOCATION_UNKNOWN', message: `no CRL of ${issuer.subjectName}` };
+  return null;
+}
