@@ -13,6 +13,10 @@ export const COMMANDS: Record<string, { load: Loader; summary: string }> = {
   'hmac-sm3': { load: () => import('./crypto.js'), summary: 'HMAC-SM3 of a file or stdin (hex)' },
   sm4: { load: () => import('./crypto.js'), summary: 'SM4 encrypt|decrypt in any mode' },
   sm2: { load: () => import('./crypto.js'), summary: 'SM2 keygen|pubkey|sign|verify|encrypt|decrypt' },
+  soc: { load: () => import('./soc.js'), summary: 'soc start: run the SOC server (syslog, HTTP ingest, API)' },
+  search: { load: () => import('./soc.js'), summary: "search stored events: xiangan search 'user.name:root' --last 1h" },
+  tail: { load: () => import('./soc.js'), summary: 'follow new events as they are stored' },
+  ingest: { load: () => import('./soc.js'), summary: 'import a log file (syslog, ndjson, evtx-json) into storage' },
 };
 
 function usage(io: CliIo): void {
