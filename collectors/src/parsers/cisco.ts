@@ -1,0 +1,239 @@
+/**
+ * Cisco IOS (`%FACILITY-SEVERITY-MNEMONIC: text`, Cisco IOS System Message Guide) and
+ * Cisco ASA (`%ASA-SEVERITY-MESSAGEID: text`, Cisco ASA Series Syslog Messages).
+ */
+import type { EcsEvent } from '../types.js';
+import { setField } from '../ecs/helpers.js';
+import type { LineParser } from './types.js';
+import { asInt, asPort, categorise, observer, setEndpoint, transportName } from './util.js';
+
+const IOS_TAG = /%([A-Z][A-Z0-9_]{0,30})-([0-7])-([A-Z0-9_]{1,40}): ?/;
+const ASA_TAG = /%(ASA|FTD|PIX|FWSM)-([0-7])-(\d{6}): ?/;
+
+/** Position of the `%ASA-`-style tag in the first part of the line, else -1. */
+export function asaStart(text: string): number {
+  const i = text.indexOf('%ASA-');
+  if (i >= 0 && i < 96) return i;
+  const j = text.indexOf('%FTD-');
+  return j >= 0 && j < 96 ? j : -1;
+}
+
+/** Position of an IOS `%FAC-N-MNEMONIC:` tag near the start, else -1. */
+export function iosStart(text: string): number {
+  const i = text.indexOf('%');
+  if (i < 0 || i > 96 || text.charCodeAt(i + 1) === 37) return -1;
+  return IOS_TAG.test(text.slice(i, i + 80)) ? i : -1;
+}
+
+const SEV_NAMES = ['emergency', 'alert', 'critical', 'error', 'warning', 'notice', 'informational', 'debug'];
+
+/** `[user: admin] [Source: 10.1.1.5] [localport: 22] [Reason: …]` brackets of SEC_LOGIN messages. */
+function brackets(s: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const re = /\[([A-Za-z ]{1,20}): ([^\]]*)\]/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(s))) out[m[1]!.toLowerCase()] = m[2]!;
+  return out;
+}
+
+/** Cisco IOS / IOS-XE messages. */
+export const parseCiscoIos: LineParser = (input, ev) => {
+  const start = iosStart(input.text);
+  if (start < 0) return false;
+  const tagText = input.text.slice(start);
+  const m = IOS_TAG.exec(tagText);
+  if (!m || m.index !== 0) return false;
+  const [, facility, sev, mnemonic] = m as unknown as [string, string, string, string];
+  const body = tagText.slice(m[0].length);
+  ev.event.module = 'cisco';
+  ev.event.dataset = 'cisco.ios';
+  observer(ev, 'Cisco', 'IOS', 'router');
+  ev.event.code = `${facility}-${sev}-${mnemonic}`;
+  setField(ev, 'log.level', SEV_NAMES[Number(sev)]);
+  ev.message = body;
+  ev.cisco = { ios: { facility, mnemonic } };
+  const key = `${facility}-${mnemonic}`;
+  let r: RegExpExecArray | null;
+  if (key === 'SEC_LOGIN-LOGIN_FAILED' || key === 'SEC_LOGIN-LOGIN_SUCCESS') {
+    const b = brackets(body);
+    const ok = mnemonic === 'LOGIN_SUCCESS';
+    categorise(ev, ['authentication'], ['start'], ok ? 'login-success' : 'login-failed', ok ? 'success' : 'failure');
+    setField(ev, 'user.name', b.user);
+    setEndpoint(ev, 'source', b.source);
+    setField(ev, 'destination.port', asPort(b.localport));
+    if (b.reason) ev.event.reason = b.reason;
+  } else if (key === 'SYS-CONFIG_I') {
+    categorise(ev, ['configuration'], ['change'], 'configured', 'success');
+    r = /^Configured from (\S+) by (\S+?)(?: on (\S+))?(?: \((\S+)\))?$/.exec(body);
+    if (r) {
+      if (r[2] !== r[1]) setField(ev, 'user.name', r[2]);
+      setField(ev, 'cisco.ios.line', r[3]);
+      setEndpoint(ev, 'source', r[4]);
+    }
+  } else if (facility === 'LINK' || facility === 'LINEPROTO') {
+    r = /Interface (\S+?),? changed state to (\S+)/.exec(body);
+    categorise(ev, ['network'], ['change'], r ? `interface-${r[2]}` : mnemonic.toLowerCase());
+    if (r) setField(ev, 'observer.ingress.interface.name', r[1]);
+  } else if (facility === 'SEC' && mnemonic.startsWith('IPACCESSLOG')) {
+    // IPACCESSLOGP: list 101 denied tcp 10.1.1.5(51234) -> 10.2.2.2(23), 1 packet
+    r = /^list (\S+) (denied|permitted) (\S+) ([0-9a-fA-F.:]+)(?:\((\d+)\))?(?: \(([^)]*)\))? -> ([0-9a-fA-F.:]+)(?:\((\d+)\))?(?: \(([^)]*)\))?, (\d+) packets?/.exec(body);
+    if (r) {
+      const deny = r[2] === 'denied';
+      categorise(ev, ['network'], ['connection', deny ? 'denied' : 'allowed'], deny ? 'deny' : 'permit', deny ? 'failure' : 'success');
+      setField(ev, 'rule.name', r[1]);
+      setField(ev, 'network.transport', transportName(r[3]));
+      setEndpoint(ev, 'source', r[4], r[5]);
+      setEndpoint(ev, 'destination', r[7], r[8]);
+      setField(ev, 'network.packets', asInt(r[10]));
+    } else categorise(ev, ['network'], ['info'], mnemonic.toLowerCase());
+  } else if (facility === 'SSH' && /USERAUTH/.test(mnemonic)) {
+    r = /User '([^']*)' authentication for SSH2? Session from (\S+)[^]*?(Succeeded|failed)/i.exec(body);
+    const ok = r?.[3] === 'Succeeded';
+    categorise(ev, ['authentication'], ['start'], 'ssh-login', r ? (ok ? 'success' : 'failure') : undefined);
+    if (r) {
+      setField(ev, 'user.name', r[1]);
+      setEndpoint(ev, 'source', r[2]);
+    }
+  } else if (facility === 'PARSER' && mnemonic === 'CFGLOG_LOGGEDCMD') {
+    r = /User:\s*(\S+)\s+logged command:\s*(.*)$/.exec(body);
+    categorise(ev, ['configuration'], ['change'], 'logged-command', 'success');
+    if (r) {
+      setField(ev, 'user.name', r[1]);
+      setField(ev, 'process.command_line', r[2]);
+    }
+  } else {
+    categorise(ev, ['host'], ['info'], mnemonic.toLowerCase());
+  }
+  return true;
+};
+
+/** `interface:ip/port` of ASA connection messages. */
+const ENDPOINT = /^(\S+?):([0-9a-fA-F.:]+?)\/(\d{1,5})(?: \(([0-9a-fA-F.:]+?)\/(\d{1,5})\))?/;
+
+function asaEndpoint(ev: EcsEvent, prefix: 'source' | 'destination', m: RegExpExecArray | null): void {
+  if (!m) return;
+  setEndpoint(ev, prefix, m[2], m[3]);
+  if (m[4] !== undefined && (m[4] !== m[2] || m[5] !== m[3])) {
+    setEndpoint(ev, `${prefix}.nat`, m[4], m[5]);
+    const nat = (ev[prefix] as { nat?: { domain?: string } }).nat;
+    if (nat) delete nat.domain;
+  }
+  setField(ev, prefix === 'source' ? 'observer.ingress.interface.name' : 'observer.egress.interface.name', m[1]);
+}
+
+/** Cisco ASA / FTD messages. */
+export const parseCiscoAsa: LineParser = (input, ev) => {
+  const start = asaStart(input.text);
+  if (start < 0) return false;
+  const tagText = input.text.slice(start);
+  const m = ASA_TAG.exec(tagText);
+  if (!m || m.index !== 0) return false;
+  const [, product, sev, id] = m as unknown as [string, string, string, string];
+  const body = tagText.slice(m[0].length);
+  ev.event.module = 'cisco';
+  ev.event.dataset = 'cisco.asa';
+  observer(ev, 'Cisco', product, 'firewall');
+  ev.event.code = id;
+  setField(ev, 'log.level', SEV_NAMES[Number(sev)]);
+  ev.message = body;
+  let r: RegExpExecArray | null;
+  switch (id) {
+    case '302013':
+    case '302015': {
+      // Built {inbound|outbound} TCP connection id for if:ip/port (mapped/port) to if:ip/port (mapped/port)
+      r = /^Built (inbound|outbound) (\S+) connection (\d+) for /.exec(body);
+      if (!r) break;
+      const rest = body.slice(r[0].length);
+      const to = rest.indexOf(' to ');
+      if (to < 0) break;
+      categorise(ev, ['network'], ['connection', 'start'], 'firewall-rule', 'success');
+      setField(ev, 'network.transport', transportName(r[2]));
+      setField(ev, 'network.direction', r[1]);
+      // For outbound connections the "for" side is the responder (ASA message 302013 notes).
+      const first = ENDPOINT.exec(rest.slice(0, to));
+      const second = ENDPOINT.exec(rest.slice(to + 4));
+      asaEndpoint(ev, 'source', r[1] === 'outbound' ? second : first);
+      asaEndpoint(ev, 'destination', r[1] === 'outbound' ? first : second);
+      setField(ev, 'cisco.asa.connection_id', r[3]);
+      break;
+    }
+    case '302014':
+    case '302016': {
+      r = /^Teardown (\S+) connection (\d+) for (\S+) to (\S+) duration (\d+):(\d{2}):(\d{2}) bytes (\d+)(?: (.*))?$/.exec(body);
+      if (!r) break;
+      categorise(ev, ['network'], ['connection', 'end'], 'firewall-rule', 'success');
+      setField(ev, 'network.transport', transportName(r[1]));
+      asaEndpoint(ev, 'source', ENDPOINT.exec(r[3]!));
+      asaEndpoint(ev, 'destination', ENDPOINT.exec(r[4]!));
+      setField(ev, 'cisco.asa.connection_id', r[2]);
+      setField(ev, 'event.duration', ((Number(r[5]) * 60 + Number(r[6])) * 60 + Number(r[7])) * 1e9);
+      setField(ev, 'network.bytes', asInt(r[8]));
+      if (r[9]) ev.event.reason = r[9].replace(/ \([^)]*\)$/, '');
+      break;
+    }
+    case '106023': {
+      // Deny tcp src outside:1.2.3.4/5555 dst inside:10.1.1.5/22 by access-group "acl" [0x0, 0x0]
+      r = /^Deny (\S+) src ([^:\s]+):([0-9a-fA-F.:]+?)(?:\/(\d+))? dst ([^:\s]+):([0-9a-fA-F.:]+?)(?:\/(\d+))?(?: \(type (\d+), code (\d+)\))? by access-group "([^"]*)"/.exec(body);
+      if (!r) break;
+      categorise(ev, ['network'], ['connection', 'denied'], 'firewall-rule', 'failure');
+      setField(ev, 'network.transport', transportName(r[1]));
+      setEndpoint(ev, 'source', r[3], r[4]);
+      setEndpoint(ev, 'destination', r[6], r[7]);
+      setField(ev, 'observer.ingress.interface.name', r[2]);
+      setField(ev, 'observer.egress.interface.name', r[5]);
+      setField(ev, 'rule.name', r[10]);
+      break;
+    }
+    case '106100': {
+      r = /^access-list (\S+) (permitted|denied|est-allowed) (\S+) ([^/\s]+)\/([0-9a-fA-F.:]+)\((\d+)\) -> ([^/\s]+)\/([0-9a-fA-F.:]+)\((\d+)\)/.exec(body);
+      if (!r) break;
+      const deny = r[2] === 'denied';
+      categorise(ev, ['network'], ['connection', deny ? 'denied' : 'allowed'], 'firewall-rule', deny ? 'failure' : 'success');
+      setField(ev, 'rule.name', r[1]);
+      setField(ev, 'network.transport', transportName(r[3]));
+      setEndpoint(ev, 'source', r[5], r[6]);
+      setEndpoint(ev, 'destination', r[8], r[9]);
+      break;
+    }
+    case '605004':
+    case '605005': {
+      // Login permitted|denied from 10.1.1.5/51234 to inside:10.1.1.1/ssh for user "admin"
+      r = /^Login (permitted|denied) from ([0-9a-fA-F.:]+)\/(\d+) to ([^:\s]+):([0-9a-fA-F.:]+)\/(\S+) for user "([^"]*)"/.exec(body);
+      const ok = id === '605005';
+      categorise(ev, ['authentication'], ['start'], ok ? 'login-permitted' : 'login-denied', ok ? 'success' : 'failure');
+      if (!r) break;
+      setEndpoint(ev, 'source', r[2], r[3]);
+      setEndpoint(ev, 'destination', r[5], asPort(r[6]) ?? undefined);
+      setField(ev, 'network.protocol', asPort(r[6]) === undefined ? r[6] : undefined);
+      setField(ev, 'user.name', r[7]);
+      break;
+    }
+    case '111008':
+    case '111009':
+    case '111010': {
+      categorise(ev, ['configuration'], ['change'], 'command-executed', 'success');
+      r = /^User '([^']*)'(?:, running '([^']*)' from IP ([0-9a-fA-F.:]+),)? executed (?:the )?'([^']*)'/.exec(body);
+      if (!r) break;
+      setField(ev, 'user.name', r[1]);
+      setEndpoint(ev, 'source', r[3]);
+      setField(ev, 'process.command_line', r[4]);
+      break;
+    }
+    case '113004':
+    case '113005': {
+      const ok = id === '113004';
+      categorise(ev, ['authentication'], ['start'], ok ? 'aaa-authentication-success' : 'aaa-authentication-rejected', ok ? 'success' : 'failure');
+      r = /user = ([^:]+?) ?(?::|$)/.exec(body);
+      setField(ev, 'user.name', r?.[1]);
+      r = /user IP = ([0-9a-fA-F.:]+)/.exec(body);
+      setEndpoint(ev, 'source', r?.[1]);
+      r = /reason = ([^:]+?) :/.exec(body);
+      if (r) ev.event.reason = r[1];
+      break;
+    }
+    default:
+      break;
+  }
+  if (ev.event.category === undefined) categorise(ev, ['network'], ['info'], `asa-${id}`);
+  return true;
+};

@@ -1,0 +1,249 @@
+/**
+ * Small pure helpers shared by the vendor parsers: tolerant number and address readers and
+ * key/value scanners. None of them throws on bad data; they return `undefined` instead.
+ */
+import { isIP } from 'node:net';
+import type { EcsEvent } from '../types.js';
+import { setField } from '../ecs/helpers.js';
+
+/** Keys that must never become object properties (prototype pollution via vendor keys). */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** A key from the wire that is safe to use as a property name. */
+export function safeKey(k: string): boolean {
+  return k !== '' && !FORBIDDEN_KEYS.has(k);
+}
+
+/**
+ * The value as an IP address text if it is one (RFC 791 dotted quad or RFC 4291 text form),
+ * else `undefined`. IPv4-mapped forms and zone ids are accepted as `net.isIP` does.
+ *
+ * @example
+ * asIp('10.0.0.1'); // '10.0.0.1'
+ * asIp('-');        // undefined
+ */
+export function asIp(v: string | undefined): string | undefined {
+  if (v === undefined || v.length < 2 || v.length > 64) return undefined;
+  return isIP(v) !== 0 ? v : undefined;
+}
+
+/**
+ * A non-negative decimal integer (at most 15 digits, so it stays a safe integer), else `undefined`.
+ *
+ * @example
+ * asInt('22'); // 22
+ * asInt('x');  // undefined
+ */
+export function asInt(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const len = v.length;
+  if (len === 0 || len > 15) return undefined;
+  for (let i = 0; i < len; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+  }
+  return Number(v);
+}
+
+/** A TCP/UDP port (0..65535) from text, else `undefined`. */
+export function asPort(v: string | undefined): number | undefined {
+  const n = asInt(v);
+  return n !== undefined && n <= 65535 ? n : undefined;
+}
+
+/** A hexadecimal (`0x1a2b`) or decimal integer, as Windows writes process ids. */
+export function asHexOrInt(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+  if (typeof v !== 'string') return undefined;
+  if (/^0x[0-9a-f]{1,12}$/i.test(v)) return parseInt(v.slice(2), 16);
+  return asInt(v);
+}
+
+/** Sets `prefix.ip` (or `prefix.domain` when the value is a host name) and `prefix.port`. */
+export function setEndpoint(ev: EcsEvent, prefix: string, host: string | undefined, port?: string | number): void {
+  if (host !== undefined && host !== '' && host !== '-') {
+    const ip = asIp(host);
+    if (ip !== undefined) setField(ev, `${prefix}.ip`, ip);
+    else if (/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/.test(host)) setField(ev, `${prefix}.domain`, host);
+  }
+  const p = typeof port === 'number' ? (port >= 0 && port <= 65535 ? port : undefined) : asPort(port);
+  if (p !== undefined) setField(ev, `${prefix}.port`, p);
+}
+
+/** Lower-cased IANA protocol name for a number or name (`6` → `tcp`), as ECS `network.transport` wants. */
+export function transportName(v: string | undefined): string | undefined {
+  if (v === undefined || v === '') return undefined;
+  switch (v) {
+    case '6':
+      return 'tcp';
+    case '17':
+      return 'udp';
+    case '1':
+      return 'icmp';
+    case '58':
+      return 'ipv6-icmp';
+    case '47':
+      return 'gre';
+    case '50':
+      return 'esp';
+    default:
+      return /^[A-Za-z][A-Za-z0-9-]{0,15}$/.test(v) ? v.toLowerCase() : undefined;
+  }
+}
+
+/**
+ * Scans `key=value` pairs separated by spaces, where a value may be double-quoted
+ * (FortiOS, auditd, iptables). Quotes are removed; `\"` inside quotes is unescaped.
+ * Linear time: one pass, no regex backtracking.
+ *
+ * @example
+ * scanKv('a=1 b="x y" c'); // { a: '1', b: 'x y' }   (bare word `c` ignored)
+ */
+export function scanKv(s: string, sep = 32): Record<string, string> {
+  const out: Record<string, string> = {};
+  const len = s.length;
+  let i = 0;
+  while (i < len) {
+    while (i < len && (s.charCodeAt(i) === sep || s.charCodeAt(i) === 32)) i++;
+    const ks = i;
+    while (i < len && s.charCodeAt(i) !== 61 && s.charCodeAt(i) !== sep && s.charCodeAt(i) !== 32) i++;
+    if (i >= len || s.charCodeAt(i) !== 61) continue;
+    const key = s.slice(ks, i);
+    i++;
+    let value: string;
+    const q = s.charCodeAt(i);
+    if (q === 34 || q === 39) {
+      i++;
+      let buf = '';
+      let start = i;
+      while (i < len && s.charCodeAt(i) !== q) {
+        if (s.charCodeAt(i) === 92 && i + 1 < len) {
+          buf += s.slice(start, i);
+          i++;
+          start = i;
+        }
+        i++;
+      }
+      value = buf + s.slice(start, i);
+      i++;
+    } else {
+      const vs = i;
+      while (i < len && s.charCodeAt(i) !== sep && s.charCodeAt(i) !== 32) i++;
+      value = s.slice(vs, i);
+    }
+    if (safeKey(key)) out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * Splits a delimited list of `key<kvSep>value` items (`a=1, b=2` or `源IP:1.2.3.4, 目的IP:…`),
+ * trimming both sides. A value may contain the key separator (URLs); items without it are
+ * appended to the previous value (a comma inside a value).
+ *
+ * @example
+ * splitPairs('User=admin, Ip=10.0.0.1', ',', '='); // { User: 'admin', Ip: '10.0.0.1' }
+ */
+export function splitPairs(s: string, itemSep: string, kvSep: string | RegExp): Record<string, string> {
+  const out: Record<string, string> = {};
+  let last: string | undefined;
+  for (const item of s.split(itemSep)) {
+    let idx: number;
+    let sepLen = 1;
+    if (typeof kvSep === 'string') idx = item.indexOf(kvSep);
+    else {
+      const m = kvSep.exec(item);
+      idx = m ? m.index : -1;
+      sepLen = m ? m[0].length : 1;
+    }
+    if (idx <= 0) {
+      if (last !== undefined && item.trim() !== '') out[last] += itemSep + item;
+      continue;
+    }
+    const key = item.slice(0, idx).trim();
+    if (!safeKey(key) || key.length > 64) continue;
+    let v = item.slice(idx + sepLen).trim();
+    if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
+    out[key] = v;
+    last = key;
+  }
+  return out;
+}
+
+/** Base name of a Windows or POSIX path. */
+export function baseName(p: string): string {
+  const i = Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\'));
+  return i >= 0 ? p.slice(i + 1) : p;
+}
+
+/** Directory part of a Windows or POSIX path (`''` when none). */
+export function dirName(p: string): string {
+  const i = Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\'));
+  return i > 0 ? p.slice(0, i) : '';
+}
+
+/** Extension without the dot, lower-cased, of a file name (`''` when none). */
+export function extName(name: string): string {
+  const i = name.lastIndexOf('.');
+  return i > 0 && i < name.length - 1 ? name.slice(i + 1).toLowerCase() : '';
+}
+
+/** Sets the ECS categorisation fields in one call. */
+export function categorise(
+  ev: EcsEvent,
+  category: string[],
+  type: string[],
+  action?: string,
+  outcome?: 'success' | 'failure' | 'unknown',
+): void {
+  ev.event.category = category;
+  ev.event.type = type;
+  if (action !== undefined) ev.event.action = action;
+  if (outcome !== undefined) ev.event.outcome = outcome;
+}
+
+/** Marks the observer (the device that emitted the log) per ECS `observer.*`. */
+export function observer(ev: EcsEvent, vendor: string, product: string, type: string): void {
+  const o = (ev.observer ??= {});
+  o.vendor = vendor;
+  o.product = product;
+  o.type = type;
+  const h = ev.log?.syslog?.hostname;
+  if (h !== undefined && o.hostname === undefined) o.hostname = h;
+}
+
+/** Action words of firewalls mapped to ECS `event.type` and `event.outcome`. */
+export function verdict(action: string | undefined): { type: 'allowed' | 'denied'; outcome: 'success' | 'failure' } | undefined {
+  if (action === undefined) return undefined;
+  const a = action.toLowerCase();
+  if (/^(deny|denied|drop|dropped|block|blocked|reject|rejected|discard|reset|refuse|阻断|拒绝|丢弃|被阻断|被拒绝)/.test(a))
+    return { type: 'denied', outcome: 'failure' };
+  if (/^(permit|permitted|accept|accepted|allow|allowed|pass|passed|close|start|允许|放行|被记录|记录)/.test(a))
+    return { type: 'allowed', outcome: 'success' };
+  return undefined;
+}
+
+/** Time zone offset text (`+0800`, `+08:00`) normalised to `+08:00`, else `undefined`. */
+export function tzOffset(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const m = /^([+-])(\d{2}):?(\d{2})$/.exec(v);
+  return m ? `${m[1]}${m[2]}:${m[3]}` : undefined;
+}
+
+/**
+ * `YYYY-MM-DD` (or `/`) plus `HH:MM:SS` and an offset to an ISO string in UTC, else `undefined`.
+ * Used for device timestamps that carry their own offset (FortiOS `tz=`, Huawei `+08:00`).
+ */
+export function isoFromParts(date: string, time: string, offset: string): string | undefined {
+  const dm = /^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$/.exec(date);
+  const tm = /^(\d{1,2}):(\d{2}):(\d{2})$/.exec(time);
+  if (!dm || !tm) return undefined;
+  const pad = (x: string): string => x.padStart(2, '0');
+  const ms = Date.parse(`${dm[1]}-${pad(dm[2]!)}-${pad(dm[3]!)}T${pad(tm[1]!)}:${tm[2]}:${tm[3]}${offset}`);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
+}
+
+/** Milliseconds since the epoch to ISO 8601, or `undefined` outside the years 1970..9999. */
+export function isoFromMs(ms: number): string | undefined {
+  return Number.isFinite(ms) && ms >= 0 && ms < 253402300800000 ? new Date(ms).toISOString() : undefined;
+}

@@ -1,0 +1,218 @@
+/**
+ * Huawei VRP / USG and H3C Comware share one information-centre header:
+ * `%%` + two-digit brand/version (`01` Huawei VRP5+, `10` H3C Comware) + `MODULE/SEVERITY/MNEMONIC`,
+ * optionally `(l|s|d|t)` (log/security/diagnostic/trap) and `[count]` on Huawei, then `:`.
+ * (Huawei "Log Reference" §"Log Format"; H3C "System Log Messages Reference" §"Log format".)
+ */
+import type { EcsEvent } from '../types.js';
+import { setField } from '../ecs/helpers.js';
+import type { LineParser } from './types.js';
+import { asInt, categorise, observer, safeKey, setEndpoint, splitPairs, transportName, verdict } from './util.js';
+
+const HEAD = /^%%(\d{2})([A-Z][A-Z0-9_]{0,31})\/(\d)\/([A-Za-z0-9_]{1,64})(?:\(([a-z])\))?(?:\[(\d{1,10})\])?: ?/;
+
+/** Index of the `%%NN` header in the line, else -1. */
+export function vrpStart(text: string): number {
+  const i = text.indexOf('%%');
+  return i >= 0 && i < 160 && HEAD.test(text.slice(i, i + 120)) ? i : -1;
+}
+
+/** The brand code of a `%%NN` line: `01` Huawei, `10` H3C, else the digits; `''` when no header. */
+export function vrpBrand(text: string): string {
+  const i = vrpStart(text);
+  return i < 0 ? '' : text.slice(i + 2, i + 4);
+}
+
+/** Key names of Huawei/H3C logs (lower-cased, `-`/`_` removed) → ECS paths. */
+const KEYS: Record<string, string> = {
+  ip: 'source.ip',
+  userip: 'source.ip',
+  clientip: 'source.ip',
+  sourceip: 'source.ip',
+  srcip: 'source.ip',
+  srcipaddr: 'source.ip',
+  ipaddr: 'source.ip',
+  sourceport: 'source.port',
+  srcport: 'source.port',
+  destinationip: 'destination.ip',
+  dstip: 'destination.ip',
+  dstipaddr: 'destination.ip',
+  destinationport: 'destination.port',
+  dstport: 'destination.port',
+  sourcenatip: 'source.nat.ip',
+  natsrcipaddr: 'source.nat.ip',
+  sourcenatport: 'source.nat.port',
+  natsrcport: 'source.nat.port',
+  destinationnatip: 'destination.nat.ip',
+  natdstipaddr: 'destination.nat.ip',
+  destinationnatport: 'destination.nat.port',
+  natdstport: 'destination.nat.port',
+  user: 'user.name',
+  username: 'user.name',
+  sourcezone: 'observer.ingress.zone',
+  srczonename: 'observer.ingress.zone',
+  destinationzone: 'observer.egress.zone',
+  dstzonename: 'observer.egress.zone',
+  rulename: 'rule.name',
+  policyname: 'rule.name',
+  securitypolicy: 'rule.name',
+  ruleid: 'rule.id',
+  command: 'process.command_line',
+  applicationname: 'network.application',
+  application: 'network.application',
+  sendbytes: 'source.bytes',
+  rcvbytes: 'destination.bytes',
+  sendpkts: 'source.packets',
+  rcvpkts: 'destination.packets',
+  reason: 'event.reason',
+  failedreason: 'event.reason',
+  closereason: 'event.reason',
+};
+
+/** Applies known keys to ECS and keeps every pair verbatim under `vendorNs.fields`. */
+function applyPairs(ev: EcsEvent, kv: Record<string, string>): Record<string, string> {
+  const norm: Record<string, string> = {};
+  for (const [k, v] of Object.entries(kv)) {
+    const nk = k.toLowerCase().replace(/[-_]/g, '');
+    if (!safeKey(nk)) continue;
+    norm[nk] = v;
+    const path = KEYS[nk];
+    if (path === undefined || v === '' || v === '-') continue;
+    if (path.endsWith('.ip')) setEndpoint(ev, path.slice(0, -3), v);
+    else if (path.endsWith('.port')) setEndpoint(ev, path.slice(0, -5), undefined, v);
+    else if (path.endsWith('.bytes') || path.endsWith('.packets')) setField(ev, path, asInt(v));
+    else if (path === 'event.reason') ev.event.reason = v;
+    else setField(ev, path, v);
+  }
+  const proto = norm.protocol;
+  if (proto !== undefined) setField(ev, 'network.transport', transportName(proto.replace(/^\(\d+\)/, '')));
+  for (const p of ['source', 'destination'] as const) {
+    const nat = ev[p]?.nat as Record<string, unknown> | undefined;
+    if (nat) delete nat.domain;
+  }
+  return norm;
+}
+
+/** `Description. (K=V, K="V", …)` → the description and the pairs (Huawei's usual body shape). */
+function huaweiBody(body: string): { desc: string; kv: Record<string, string> } {
+  const m = /\s?\((?=[A-Za-z][\w-]{0,40}=)/.exec(body);
+  if (m && body.trimEnd().endsWith(')')) {
+    let inner = body.slice(m.index + m[0].length, body.trimEnd().length - 1);
+    if (inner.endsWith('.')) inner = inner.slice(0, -1);
+    return { desc: body.slice(0, m.index).trim(), kv: splitPairs(inner, ',', '=') };
+  }
+  if (/^[A-Za-z][\w-]{0,40}=/.test(body)) {
+    let b = body.trimEnd();
+    if (b.endsWith('.')) b = b.slice(0, -1);
+    return { desc: '', kv: splitPairs(b, ',', '=') };
+  }
+  return { desc: body, kv: {} };
+}
+
+function header(input: string): { m: RegExpExecArray; body: string } | undefined {
+  const i = vrpStart(input);
+  if (i < 0) return undefined;
+  const s = input.slice(i);
+  const m = HEAD.exec(s);
+  return m ? { m, body: s.slice(m[0].length) } : undefined;
+}
+
+const SEV_NAMES = ['emergency', 'alert', 'critical', 'error', 'warning', 'notice', 'informational', 'debug'];
+
+function common(ev: EcsEvent, m: RegExpExecArray, ns: 'huawei' | 'h3c', dataset: string): void {
+  ev.event.module = ns;
+  ev.event.dataset = dataset;
+  ev.event.code = `${m[2]}/${m[3]}/${m[4]}`;
+  setField(ev, 'log.level', SEV_NAMES[Number(m[3])]);
+}
+
+/** Classifies by module and mnemonic (shared wording of both vendors). */
+function classify(ev: EcsEvent, module: string, mnemonic: string, result: string | undefined, hasUser = false): void {
+  const mn = mnemonic.toUpperCase();
+  const failed = /FAIL|ERR/.test(mn) || (result !== undefined && /fail/i.test(result));
+  if (/LOGOUT|LOGOFF/.test(mn)) categorise(ev, ['authentication'], ['end'], 'logged-out', 'success');
+  else if (/LOGIN|AUTH|SSH_FAIL|TELNET_FAIL|PASSWORD/.test(mn) || (module.startsWith('SSH') && (/FAIL/.test(mn) || hasUser)))
+    categorise(ev, ['authentication'], ['start'], failed ? 'login-failed' : 'logged-in', failed ? 'failure' : 'success');
+  else if (/CMD/.test(mn) || module === 'CFM' || /CONFIG/.test(mn))
+    categorise(ev, ['configuration'], ['change'], 'command-executed', failed ? 'failure' : 'success');
+  else if (module === 'POLICY' || module === 'FILTER' || module === 'ACL' || /PERMIT|DENY/.test(mn)) {
+    const v = verdict(/PERMIT/.test(mn) ? 'permit' : /DENY|DROP/.test(mn) ? 'deny' : undefined);
+    categorise(ev, ['network'], v ? ['connection', v.type] : ['connection'], mnemonic.toLowerCase(), v?.outcome);
+  } else if (module === 'SECLOG' || module === 'SESSION' || /SESSION/.test(mn))
+    categorise(ev, ['network'], /TEARDOWN|DELETE|CLOSE/.test(mn) ? ['connection', 'end'] : ['connection'], mnemonic.toLowerCase());
+  else if (/UPDOWN|PHY|LINK/.test(mn)) categorise(ev, ['network'], ['change'], mnemonic.toLowerCase());
+  else categorise(ev, ['host'], ['info'], mnemonic.toLowerCase());
+}
+
+/** Huawei VRP routers/switches and USG firewalls (`%%01…`). */
+export const parseHuawei: LineParser = (input, ev) => {
+  const h = header(input.text);
+  if (!h) return false;
+  const { m, body } = h;
+  common(ev, m, 'huawei', m[2] === 'POLICY' || m[2] === 'SECLOG' ? 'huawei.usg' : 'huawei.vrp');
+  observer(ev, 'Huawei', m[2] === 'POLICY' || m[2] === 'SECLOG' ? 'USG' : 'VRP', m[2] === 'POLICY' || m[2] === 'SECLOG' ? 'firewall' : 'network');
+  const { desc, kv } = huaweiBody(body);
+  const norm = applyPairs(ev, kv);
+  ev.message = body;
+  if (desc !== '') setField(ev, 'huawei.description', desc);
+  ev.huawei = { ...(ev.huawei as object), module: m[2], mnemonic: m[4], fields: kv };
+  classify(ev, m[2]!, m[4]!, norm.result, norm.username !== undefined || norm.user !== undefined);
+  return true;
+};
+
+/** H3C body forms: `K(1003)=V;K(1004)=V;`, `-Line=vty0-IPAddr=…-User=admin; Command is …`, prose. */
+export const parseH3c: LineParser = (input, ev) => {
+  const h = header(input.text);
+  if (!h) return false;
+  const { m, body } = h;
+  common(ev, m, 'h3c', 'h3c.comware');
+  observer(ev, 'H3C', 'Comware', m[2] === 'FILTER' || m[2] === 'SESSION' ? 'firewall' : 'network');
+  ev.message = body;
+  let text = body;
+  const kv: Record<string, string> = {};
+  // Optional device prefix of security products: `-DevIP=10.0.0.1; `.
+  const dev = /^-DevIP=([0-9a-fA-F.:]+); ?/.exec(text);
+  if (dev) {
+    setField(ev, 'observer.ip', [dev[1]]);
+    text = text.slice(dev[0].length);
+  }
+  let r: RegExpExecArray | null;
+  if (/^[A-Za-z]+\(\d+\)=/.test(text)) {
+    for (const item of text.split(';')) {
+      const eq = item.indexOf('=');
+      if (eq <= 0) continue;
+      const key = item.slice(0, eq).replace(/\(\d+\)$/, '').trim();
+      if (safeKey(key)) kv[key] = item.slice(eq + 1).trim();
+    }
+  } else if ((r = /^-Line=([^-]*)-IPAddr=([^-]*)-User=([^;]*); Command is (.*)$/.exec(text))) {
+    kv.Line = r[1]!;
+    kv.IPAddr = r[2]!;
+    kv.User = r[3]!;
+    kv.Command = r[4]!;
+  } else if ((r = /^(\S+) (logged in|logged out|failed to log in) from (\S+?)\.?$/.exec(text))) {
+    kv.User = r[1]!;
+    kv.IPAddr = r[3]!;
+    if (r[2] === 'failed to log in') kv.Result = 'failed';
+  } else if ((r = /^SSH user (\S+) \(IP: ([0-9a-fA-F.:]+)\) (.*?)\.?$/.exec(text))) {
+    kv.User = r[1]!;
+    kv.IPAddr = r[2]!;
+    kv.Reason = r[3]!;
+    if (/didn't pass|failed/.test(r[3]!)) kv.Result = 'failed';
+  } else if ((r = /(?:Authentication failed for|User) (?:user )?(\S+) (?:logged in )?from ([0-9a-fA-F.:]+)(?: port (\d+))?(.*)$/.exec(text))) {
+    kv.User = r[1]!;
+    kv.IPAddr = r[2]!;
+    if (r[3]) kv.SrcPort = r[3];
+    if (/^Authentication failed/.test(text)) kv.Result = 'failed';
+  }
+  const norm = applyPairs(ev, kv);
+  ev.h3c = { module: m[2], mnemonic: m[4], fields: kv };
+  if (kv.Event !== undefined) {
+    const v = verdict(kv.Event.replace(/^\(\d+\)/, ''));
+    if (m[2] === 'FILTER' || m[2] === 'ACL') {
+      categorise(ev, ['network'], v ? ['connection', v.type] : ['connection'], m[4]!.toLowerCase(), v?.outcome);
+      return true;
+    }
+  }
+  classify(ev, m[2]!, m[4]!, norm.result, norm.user !== undefined);
+  return true;
+};
