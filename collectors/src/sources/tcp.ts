@@ -1,0 +1,236 @@
+/**
+ * Syslog over TCP (RFC 6587) and TLS (RFC 5425). Framing is detected per connection
+ * from its first byte. Back-pressure: a connection's socket is paused while the sink is
+ * full or while more than `appendWindow` batches of it are waiting for the sink, and
+ * resumed after — TCP flow control then slows the sender, and nothing read is dropped.
+ * Connection limits and idle timeouts bound what one peer can hold.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { EcsEvent, EventSink, Logger, Transport } from '../types.js';
+import { CollectorError } from '../errors.js';
+import { StreamFramer, type Frame } from '../syslog/framing.js';
+import type { Processor } from '../syslog/processor.js';
+import { eventId } from '../id.js';
+import { appendWithRetry, newSourceMetrics, silentLogger, waitWhileFull, type SourceMetrics } from './common.js';
+
+/** TLS settings (RFC 5425). PEM text or bytes, as node:tls takes them. */
+export interface TlsOptions {
+  key: string | Buffer;
+  cert: string | Buffer;
+  /** CA bundle for client certificates; with `requestClientCert` the peer must chain to it. */
+  ca?: string | Buffer;
+  /** Ask for and verify a client certificate (RFC 5425 §5.3 mutual authentication). */
+  requestClientCert?: boolean;
+}
+
+/** Options of {@link TcpSource}. */
+export interface TcpSourceOptions {
+  sourceId: string;
+  host?: string;
+  port: number;
+  sink: EventSink;
+  process: Processor;
+  timezone: string;
+  /** When set, the source speaks TLS (RFC 5425). */
+  tls?: TlsOptions;
+  logger?: Logger;
+  metrics?: SourceMetrics;
+  /** Default 65,536 bytes; longer messages are truncated and counted. */
+  maxMessageSize?: number;
+  /** Default 1000 concurrent connections; more are refused and counted. */
+  maxConnections?: number;
+  /** Close connections idle this long (ms); default 10 minutes, 0 = never. */
+  idleTimeoutMs?: number;
+  /** Batches of one connection that may wait for the sink before its socket pauses; default 2. */
+  appendWindow?: number;
+  now?: () => number;
+}
+
+interface Conn {
+  id: string;
+  socket: net.Socket;
+  framer: StreamFramer;
+  seq: number;
+  pending: number;
+  chain: Promise<void>;
+  open: boolean;
+  paused: boolean;
+  tls?: { authorized: boolean; peerSubject?: string };
+}
+
+/**
+ * A TCP or TLS syslog listener.
+ *
+ * @example
+ * const src = new TcpSource({ sourceId: 'syslog-tcp', port: 5514, sink, process, timezone: 'Asia/Shanghai' });
+ * const { port } = await src.start();
+ */
+export class TcpSource {
+  readonly metrics: SourceMetrics;
+  private readonly o: TcpSourceOptions;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private server: net.Server | undefined;
+  private readonly conns = new Set<Conn>();
+  private counter = 0;
+  private readonly transport: Transport;
+
+  constructor(opts: TcpSourceOptions) {
+    if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new RangeError('port must be 0..65535');
+    this.o = opts;
+    this.metrics = opts.metrics ?? newSourceMetrics(opts.sourceId);
+    this.logger = opts.logger ?? silentLogger;
+    this.now = opts.now ?? Date.now;
+    this.transport = opts.tls !== undefined ? 'tls' : 'tcp';
+  }
+
+  /** Listens; resolves with the bound address (port 0 → an ephemeral port). */
+  start(): Promise<{ address: string; port: number }> {
+    const host = this.o.host ?? '0.0.0.0';
+    let server: net.Server;
+    if (this.o.tls !== undefined) {
+      const t = this.o.tls;
+      const ts = tls.createServer({
+        key: t.key,
+        cert: t.cert,
+        ...(t.ca !== undefined ? { ca: t.ca } : {}),
+        requestCert: t.requestClientCert === true,
+        rejectUnauthorized: t.requestClientCert === true,
+        minVersion: 'TLSv1.2',
+      });
+      ts.on('secureConnection', (s) => this.onConnection(s));
+      ts.on('tlsClientError', (e) => {
+        this.metrics.tlsFailures++;
+        this.logger.warn({ sourceId: this.o.sourceId, errorCode: 'COL_ERR_TLS', err: e.message }, 'TLS handshake failed.');
+      });
+      server = ts;
+    } else {
+      server = net.createServer((s) => this.onConnection(s));
+    }
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', (e) => reject(new CollectorError('COL_ERR_SOURCE_IO', `listen ${host}:${this.o.port} failed: ${e.message}`, { cause: e })));
+      server.listen(this.o.port, host, () => {
+        server.on('error', (e) => this.logger.error({ sourceId: this.o.sourceId, errorCode: 'COL_ERR_SOURCE_IO', err: e }, 'Listener error.'));
+        const a = server.address() as net.AddressInfo;
+        this.logger.info({ sourceId: this.o.sourceId, transport: this.transport, address: a.address, port: a.port }, 'Syslog stream source listening.');
+        resolve({ address: a.address, port: a.port });
+      });
+    });
+  }
+
+  private onConnection(socket: net.Socket): void {
+    const max = this.o.maxConnections ?? 1000;
+    if (this.conns.size >= max) {
+      this.metrics.drops.connection_limit++;
+      this.logger.warn({ sourceId: this.o.sourceId, errorCode: 'COL_ERR_CONNECTION_LIMIT', peer: socket.remoteAddress }, 'Connection refused: limit reached.');
+      socket.destroy();
+      return;
+    }
+    this.metrics.connectionsOpen++;
+    this.metrics.connectionsTotal++;
+    const c: Conn = {
+      id: `${this.now()}-${this.counter++}`,
+      socket,
+      framer: new StreamFramer({
+        maxMessageSize: this.o.maxMessageSize ?? 65536,
+        onInvalid: () => {
+          this.metrics.invalidFrames++;
+        },
+      }),
+      seq: 0,
+      pending: 0,
+      chain: Promise.resolve(),
+      open: true,
+      paused: false,
+    };
+    if (socket instanceof tls.TLSSocket) {
+      const cert = socket.getPeerCertificate();
+      const subject = cert?.subject?.CN;
+      c.tls = { authorized: socket.authorized, ...(typeof subject === 'string' ? { peerSubject: subject } : {}) };
+    }
+    this.conns.add(c);
+    const idle = this.o.idleTimeoutMs ?? 600_000;
+    if (idle > 0) {
+      socket.setTimeout(idle, () => {
+        this.metrics.connectionsIdleClosed++;
+        socket.destroy();
+      });
+    }
+    socket.on('data', (chunk: Buffer) => this.onData(c, c.framer.push(chunk)));
+    socket.on('end', () => this.onData(c, c.framer.end()));
+    socket.on('error', (e) => this.logger.debug({ sourceId: this.o.sourceId, err: e.message }, 'Connection error.'));
+    socket.on('close', () => {
+      c.open = false;
+      this.metrics.connectionsOpen--;
+      this.conns.delete(c);
+    });
+  }
+
+  private onData(c: Conn, frames: Frame[]): void {
+    if (frames.length === 0) return;
+    const receivedAt = this.now();
+    const peer = { address: c.socket.remoteAddress ?? '', port: c.socket.remotePort ?? 0 };
+    const events: EcsEvent[] = [];
+    for (const f of frames) {
+      const id = eventId({
+        kind: 'network',
+        sourceId: this.o.sourceId,
+        peerAddress: peer.address,
+        peerPort: peer.port,
+        receivedAt,
+        connection: c.id,
+        seq: c.seq++,
+        bytes: f.bytes,
+      });
+      events.push(
+        this.o.process(f.bytes, {
+          sourceId: this.o.sourceId,
+          transport: this.transport,
+          peer,
+          receivedAt,
+          timezone: this.o.timezone,
+          eventId: id,
+          ...(c.tls !== undefined ? { tls: c.tls } : {}),
+          ...(f.truncated ? { truncated: true } : {}),
+        }),
+      );
+    }
+    c.pending++;
+    this.updatePause(c);
+    // Appends of one connection are chained to keep its order.
+    c.chain = c.chain.then(async () => {
+      await waitWhileFull(this.o.sink, () => this.server !== undefined);
+      await appendWithRetry(this.o.sink, events, this.metrics, this.logger, { alive: () => this.server !== undefined });
+      c.pending--;
+      this.updatePause(c);
+    });
+  }
+
+  private updatePause(c: Conn): void {
+    const shouldPause = c.pending > (this.o.appendWindow ?? 2) || (c.pending > 0 && this.o.sink.full);
+    if (shouldPause && !c.paused) {
+      c.paused = true;
+      this.metrics.paused = 1;
+      c.socket.pause();
+    } else if (!shouldPause && c.paused) {
+      c.paused = false;
+      c.socket.resume();
+      if (![...this.conns].some((x) => x.paused)) this.metrics.paused = 0;
+    }
+  }
+
+  /** Stops accepting, lets connections' pending batches settle, and closes them. */
+  async stop(): Promise<void> {
+    const s = this.server;
+    if (s === undefined) return;
+    const closed = new Promise<void>((r) => s.close(() => r()));
+    const chains = [...this.conns].map((c) => c.chain);
+    for (const c of this.conns) c.socket.end();
+    await Promise.allSettled(chains);
+    this.server = undefined;
+    for (const c of this.conns) c.socket.destroy();
+    await closed;
+  }
+}

@@ -1,0 +1,105 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import iconv from 'iconv-lite';
+import { startSource } from '../src/pipeline.js';
+import { MemorySink } from '../src/sources/memory-sink.js';
+import { eventId } from '../src/id.js';
+import type { Normalise } from '../src/types.js';
+import { baselineNormalise } from '../src/syslog/normalise.js';
+import { CollectorError } from '../src/errors.js';
+
+async function send(port: number, data: Buffer): Promise<void> {
+  const s = net.connect(port, '127.0.0.1');
+  await new Promise<void>((r) => s.once('connect', () => r()));
+  await new Promise<void>((r) => s.end(data, () => r()));
+}
+
+describe('pipeline', () => {
+  test('a GBK line is stored decoded; an invalid-byte line is kept losslessly', async () => {
+    const sink = new MemorySink();
+    const src = await startSource({ id: 'cs', type: 'tcp', host: '127.0.0.1', port: 0, charset: 'auto' }, { sink });
+    const zh = '管理员 admin 从 10.0.0.5 登录失败';
+    const gbk = Buffer.concat([Buffer.from('<38>Nov 29 10:00:00 fw01 login: '), iconv.encode(zh, 'gbk'), Buffer.from('\n')]);
+    const badBody = Buffer.from([0x62, 0x61, 0x64, 0x20, 0xff, 0xfe, 0x80, 0x81]);
+    const bad = Buffer.concat([Buffer.from('<38>Nov 29 10:00:01 fw01 login: '), badBody, Buffer.from('\n')]);
+    await send(src.address!.port, Buffer.concat([gbk, bad]));
+    await sink.waitFor(2);
+    await src.stop();
+    const [a, b] = sink.events;
+    assert.equal(a!.message, zh);
+    assert.equal(a!.labels?.['xiangan.charset'], 'gb18030');
+    assert.equal(b!.tags?.includes('_charset_lossy'), true);
+    assert.deepEqual(Buffer.from(b!.labels!['xiangan.original_base64']!, 'base64'), bad.subarray(0, bad.length - 1));
+    assert.match(b!.event.original!, /\\xFF/);
+    assert.equal(src.metrics.charsetLossy, 1);
+  });
+
+  test('the normaliser hook is used; a throwing one falls back to the baseline', async () => {
+    const sink = new MemorySink();
+    let calls = 0;
+    const normalise: Normalise = (m, ctx) => {
+      calls++;
+      if (m.msg.includes('boom')) throw new Error('vendor parser bug');
+      const ev = baselineNormalise(m, ctx);
+      ev.event.module = 'custom';
+      return ev;
+    };
+    const src = await startSource({ id: 'hook', type: 'tcp', host: '127.0.0.1', port: 0 }, { sink, normalise });
+    await send(src.address!.port, Buffer.from('<13>Nov 29 10:00:00 h a: fine\n<13>Nov 29 10:00:00 h a: boom\n'));
+    await sink.waitFor(2);
+    await src.stop();
+    assert.equal(calls, 2);
+    assert.equal(sink.events[0]!.event.module, 'custom');
+    assert.ok(sink.events[1]!.tags?.includes('_normalise_error'));
+    assert.equal(sink.events[1]!.message, 'boom');
+  });
+
+  test('parse failures, truncations and the injected clock reach metrics and events', async () => {
+    const sink = new MemorySink();
+    const now = () => Date.UTC(2026, 0, 1, 0, 0, 0);
+    const src = await startSource({ id: 'm', type: 'tcp', host: '127.0.0.1', port: 0, maxMessageSize: 64 }, { sink, now });
+    await send(src.address!.port, Buffer.from(`not syslog at all\n<13>Dec 31 23:59:00 h a: ${'x'.repeat(100)}\n`));
+    await sink.waitFor(2);
+    await src.stop();
+    assert.equal(src.metrics.parseFailures, 1);
+    assert.equal(src.metrics.truncations, 1);
+    assert.equal(src.metrics.eventsIn, 2);
+    assert.equal(src.metrics.eventsOut, 2);
+    assert.equal(sink.events[0]!.event.ingested, '2026-01-01T00:00:00.000Z');
+    // Dec 31 23:59 in Asia/Shanghai, received Jan 1 08:00 local: the previous year.
+    assert.equal(sink.events[1]!['@timestamp'], '2025-12-31T15:59:00.000Z');
+    assert.ok(sink.events[1]!.tags?.includes('_truncated'));
+  });
+
+  test('configuration misuse fails fast', async () => {
+    const sink = new MemorySink();
+    await assert.rejects(startSource({ id: 'x', type: 'udp', port: 0, timezone: 'Mars/Olympus' }, { sink }), RangeError);
+    await assert.rejects(startSource({ id: 'x', type: 'udp', port: 0, charset: 'ebcdic' }, { sink }), (e: unknown) => e instanceof CollectorError && e.code === 'COL_ERR_CHARSET');
+    await assert.rejects(startSource({ id: 'x', type: 'file', paths: ['/tmp/x'] }, { sink }), TypeError);
+    await assert.rejects(startSource({ id: 'x', type: 'tls', port: 0 }, { sink }), TypeError);
+  });
+
+  test('a port in use is a typed error', async () => {
+    const sink = new MemorySink();
+    const a = await startSource({ id: 'p1', type: 'tcp', host: '127.0.0.1', port: 0 }, { sink });
+    await assert.rejects(startSource({ id: 'p2', type: 'tcp', host: '127.0.0.1', port: a.address!.port }, { sink }), (e: unknown) => e instanceof CollectorError && e.code === 'COL_ERR_SOURCE_IO');
+    await a.stop();
+  });
+});
+
+describe('eventId', () => {
+  const bytes = Buffer.from('<13>x');
+  const net1 = { kind: 'network' as const, sourceId: 's', peerAddress: '10.0.0.1', peerPort: 514, receivedAt: 1, connection: 'c', seq: 0, bytes };
+  test('deterministic, 32 hex chars, sensitive to every field', () => {
+    assert.equal(eventId(net1), eventId({ ...net1 }));
+    assert.match(eventId(net1), /^[0-9a-f]{32}$/);
+    const variants = [{ seq: 1 }, { connection: 'd' }, { peerPort: 515 }, { receivedAt: 2 }, { sourceId: 't' }, { bytes: Buffer.from('<13>y') }];
+    const ids = new Set([eventId(net1), ...variants.map((v) => eventId({ ...net1, ...v }))]);
+    assert.equal(ids.size, variants.length + 1);
+    const f = { kind: 'file' as const, sourceId: 's', fileKey: '1:2', offset: 10, bytes };
+    assert.notEqual(eventId(f), eventId({ ...f, offset: 11 }));
+    // Length-prefixed fields: moving a character between fields changes the id.
+    assert.notEqual(eventId({ ...f, sourceId: 's1', fileKey: ':2' }), eventId({ ...f, sourceId: 's', fileKey: '1:2' }));
+  });
+});
