@@ -32,11 +32,15 @@ interface Metric {
   render(): string[];
 }
 
-/** A monotonically increasing count, per label set. */
+/** A monotonically increasing count, per label set; `collect` (if given) reads counts kept elsewhere at every scrape. */
 export class Counter implements Metric {
   readonly type = 'counter';
   private readonly values = new Map<string, { labels: Labels | undefined; v: number }>();
-  constructor(readonly name: string, readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly collect?: () => Array<{ labels?: Labels; value: number }>,
+  ) {}
   inc(labels?: Labels, by = 1): void {
     const k = JSON.stringify(labels ?? {});
     const e = this.values.get(k);
@@ -44,6 +48,7 @@ export class Counter implements Metric {
     else this.values.set(k, { labels, v: by });
   }
   render(): string[] {
+    if (this.collect) for (const s of this.collect()) this.values.set(JSON.stringify(s.labels ?? {}), { labels: s.labels, v: s.value });
     return [...this.values.values()].map((e) => `${this.name}${labelText(e.labels)} ${num(e.v)}`);
   }
 }

@@ -185,6 +185,30 @@ export class DurableBuffer implements EventSink {
     return (this.stGetCheckpoint.get(key) as { value: string } | undefined)?.value;
   }
 
+  /** Set a checkpoint on its own, committed before returning. */
+  setCheckpoint(key: string, value: string): void {
+    this.check();
+    try {
+      this.stCheckpoint.run(key, value);
+    } catch (e) {
+      throw new SocError('SOC_ERR_BUFFER_IO', `checkpoint write failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Remove a checkpoint. */
+  deleteCheckpoint(key: string): void {
+    this.check();
+    this.db.prepare('DELETE FROM checkpoints WHERE key = ?').run(key);
+  }
+
+  /** Checkpoints whose key starts with `prefix`, ordered by key. */
+  listCheckpoints(prefix: string): Array<[string, string]> {
+    this.check();
+    // substr() rather than LIKE: keys are paths and may hold % or _.
+    const rows = this.db.prepare('SELECT key, value FROM checkpoints WHERE substr(key, 1, ?) = ? ORDER BY key').all(prefix.length, prefix) as Array<{ key: string; value: string }>;
+    return rows.map((r) => [r.key, r.value]);
+  }
+
   private check(): void {
     if (this.closed) throw new SocError('SOC_ERR_STORE_CLOSED', 'buffer is closed');
   }

@@ -1,0 +1,104 @@
+/**
+ * The server configuration: one YAML file, validated by the JSON Schema declared here with
+ * TypeBox (types and schema from one declaration, DESIGN.md convention 4). Every option has a
+ * default in the schema, so `{}` is a complete configuration; unknown keys are errors.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def });
+const Charset = Type.Union([Type.Literal('auto'), Type.Literal('utf-8'), Type.Literal('gb18030'), Type.Literal('gbk'), Type.Literal('latin1')], { default: 'auto' });
+const Sync = (def: 'normal' | 'full') => Type.Union([Type.Literal('normal'), Type.Literal('full')], { default: def });
+
+/** The JSON Schema of the configuration file. */
+export const ConfigSchema = Type.Object(
+  {
+    /** Directory for the buffer and the event store. */
+    data: Type.String({ minLength: 1, default: './data' }),
+    log: Type.Object(
+      {
+        level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    storage: Type.Object(
+      {
+        backend: Type.Literal('sqlite', { default: 'sqlite' }),
+        /** Whole days kept; the Cybersecurity Law asks for at least six months. */
+        retentionDays: Type.Integer({ minimum: 1, default: 180 }),
+        synchronous: Sync('full'),
+        cacheMb: Type.Integer({ minimum: 1, maximum: 4096, default: 64 }),
+        /** Events per store transaction. */
+        batchEvents: Type.Integer({ minimum: 1, maximum: 100_000, default: 10_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    buffer: Type.Object(
+      {
+        maxEvents: Type.Integer({ minimum: 1, default: 2_000_000 }),
+        maxBytes: Type.Integer({ minimum: 1024, default: 512 * 1024 * 1024 }),
+        whenFull: Type.Union([Type.Literal('reject'), Type.Literal('block')], { default: 'reject' }),
+        synchronous: Sync('normal'),
+        groupCommitMs: Type.Integer({ minimum: 0, maximum: 1000, default: 5 }),
+        groupCommitEvents: Type.Integer({ minimum: 1, default: 5000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    api: Type.Object(
+      {
+        host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+        port: Port(8080),
+        /** Bearer tokens accepted by the API (ingest and search). Empty: only loopback clients are served. */
+        tokens: Type.Array(Type.String({ minLength: 16 }), { default: [] }),
+        /** Largest HTTP ingest body. */
+        maxBodyBytes: Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024, default: 10 * 1024 * 1024 }),
+        /** Most events in one ingest request. */
+        maxEventsPerRequest: Type.Integer({ minimum: 1, default: 50_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    syslog: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        host: Type.String({ minLength: 1, default: '0.0.0.0' }),
+        udpPort: Port(5514),
+        tcpPort: Port(5514),
+        /** IANA zone for device times without an offset (RFC 3164). */
+        timezone: Type.String({ minLength: 1, default: 'Asia/Shanghai' }),
+        charset: Charset,
+        maxMessageBytes: Type.Integer({ minimum: 256, maximum: 1024 * 1024, default: 65536 }),
+        maxConnections: Type.Integer({ minimum: 1, default: 1000 }),
+        tls: Type.Optional(
+          Type.Object(
+            {
+              port: Port(6514),
+              /** PEM file paths. */
+              cert: Type.String({ minLength: 1 }),
+              key: Type.String({ minLength: 1 }),
+              ca: Type.Optional(Type.String({ minLength: 1 })),
+              requestClientCert: Type.Boolean({ default: false }),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    files: Type.Array(
+      Type.Object(
+        {
+          id: Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }),
+          paths: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+          charset: Charset,
+          timezone: Type.String({ minLength: 1, default: 'Asia/Shanghai' }),
+          startAt: Type.Union([Type.Literal('beginning'), Type.Literal('end')], { default: 'beginning' }),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [] },
+    ),
+  },
+  { additionalProperties: false, $id: 'https://xiangan.dev/schemas/soc-config.json' },
+);
+
+/** A validated configuration with every default filled in. */
+export type SocConfig = Static<typeof ConfigSchema>;

@@ -1,0 +1,197 @@
+/**
+ * The running pipeline of one server, built from a validated configuration: durable buffer,
+ * event store, the consumer between them, the configured sources, retention and metrics.
+ * `server.ts` starts it; `app.ts` serves its API. Shutdown order keeps the at-least-once promise:
+ * sources stop first (no new appends), the buffer flushes its last group, the consumer finishes
+ * its write, and whatever is still buffered is stored after the next start.
+ */
+import { join } from 'node:path';
+import { startSource, type EcsEvent, type Logger, type Normalise, type RunningSource, type SourceConfig } from '@xiangan/collectors';
+import { DurableBuffer } from '../buffer/durable.js';
+import { BufferCheckpointStore } from '../buffer/checkpoints.js';
+import type { SocConfig } from '../config/schema.js';
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS, MetricsRegistry } from '../metrics.js';
+import { openSqliteStore } from '../storage/sqlite.js';
+import type { EventStore } from '../storage/types.js';
+import { StoreConsumer } from './consumer.js';
+import { readFileSync } from 'node:fs';
+
+/** What {@link startRuntime} needs besides the configuration. */
+export interface RuntimeDeps {
+  logger: Logger & { child?: (b: object) => Logger };
+  /** Vendor-aware syslog normaliser (collectors' parsers); default: the sources' baseline. */
+  normalise?: Normalise;
+  now?: () => number;
+  /** Called after each committed store write (benchmarks measure receipt → stored here). */
+  onStored?: (events: EcsEvent[]) => void;
+}
+
+/** A running pipeline. */
+export interface Runtime {
+  config: SocConfig;
+  buffer: DurableBuffer;
+  store: EventStore;
+  consumer: StoreConsumer;
+  sources: RunningSource[];
+  metrics: MetricsRegistry;
+  /** Counters the HTTP ingest route updates. */
+  ingestCounters: { accepted: Counter; rejected: Counter };
+  /** Stop everything in the safe order; idempotent. */
+  stop(): Promise<void>;
+}
+
+const DAY_MS = 86_400_000;
+
+function child(l: RuntimeDeps['logger'], component: string): Logger {
+  return l.child ? l.child({ component }) : l;
+}
+
+/**
+ * Build and start the pipeline.
+ *
+ * @example
+ * ```ts
+ * const rt = await startRuntime(loadConfig({ cwd }), { logger });
+ * …
+ * await rt.stop();
+ * ```
+ */
+export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promise<Runtime> {
+  const now = deps.now ?? Date.now;
+  const log = deps.logger;
+  const buffer = new DurableBuffer({
+    dir: config.data,
+    maxEvents: config.buffer.maxEvents,
+    maxBytes: config.buffer.maxBytes,
+    whenFull: config.buffer.whenFull,
+    synchronous: config.buffer.synchronous,
+    groupCommitMs: config.buffer.groupCommitMs,
+    groupCommitEvents: config.buffer.groupCommitEvents,
+    now,
+  });
+  const store = await openSqliteStore({ dir: config.data, synchronous: config.storage.synchronous, cacheMb: config.storage.cacheMb, now });
+
+  const metrics = new MetricsRegistry();
+  const storeErrors = metrics.add(new Counter('xiangan_store_errors_total', 'Store writes that failed and were retried.'));
+  const stored = metrics.add(new Counter('xiangan_store_events_total', 'Events the store committed, by result.'));
+  const sinkLatency = metrics.add(new Histogram('xiangan_sink_latency_seconds', 'Duration of one store transaction.', LATENCY_BUCKETS));
+  const e2eLatency = metrics.add(
+    new Histogram('xiangan_buffer_to_store_seconds', 'Time from the buffer commit of a batch to its store commit.', LATENCY_BUCKETS),
+  );
+  const consumer = new StoreConsumer({
+    buffer,
+    store,
+    batchEvents: config.storage.batchEvents,
+    logger: child(log, 'consumer'),
+    onStored: (events, info) => {
+      stored.inc({ result: 'written' }, info.written);
+      stored.inc({ result: 'duplicate' }, info.duplicates);
+      sinkLatency.observe(info.ms / 1000);
+      e2eLatency.observe(Math.max(0, now() - info.oldestAppendedAt) / 1000);
+      deps.onStored?.(events);
+    },
+    onError: () => storeErrors.inc(),
+  });
+  consumer.start();
+
+  const sources: RunningSource[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const s of sources.splice(0)) await s.stop().catch(() => undefined);
+  };
+  try {
+    const srcDeps = {
+      sink: buffer,
+      logger: child(log, 'source'),
+      checkpoints: new BufferCheckpointStore(buffer),
+      now,
+      ...(deps.normalise ? { normalise: deps.normalise } : {}),
+    };
+    const sy = config.syslog;
+    const cfgs: SourceConfig[] = [];
+    if (sy.enabled) {
+      const common = { host: sy.host, charset: sy.charset, timezone: sy.timezone, maxMessageSize: sy.maxMessageBytes };
+      cfgs.push({ id: 'syslog-udp', type: 'udp', port: sy.udpPort, ...common });
+      cfgs.push({ id: 'syslog-tcp', type: 'tcp', port: sy.tcpPort, maxConnections: sy.maxConnections, ...common });
+      if (sy.tls) {
+        const t = sy.tls;
+        cfgs.push({
+          id: 'syslog-tls',
+          type: 'tls',
+          port: t.port,
+          maxConnections: sy.maxConnections,
+          tls: { cert: readFileSync(t.cert), key: readFileSync(t.key), ...(t.ca ? { ca: readFileSync(t.ca) } : {}), requestClientCert: t.requestClientCert },
+          ...common,
+        });
+      }
+    }
+    for (const f of config.files) cfgs.push({ id: f.id, type: 'file', paths: f.paths, charset: f.charset, timezone: f.timezone, startAt: f.startAt });
+    for (const c of cfgs) sources.push(await startSource(c, srcDeps));
+  } catch (e) {
+    await stopAll();
+    await consumer.stop();
+    buffer.close();
+    await store.close();
+    throw e;
+  }
+
+  const per = (pick: (s: RunningSource) => number) => () => sources.map((s) => ({ labels: { source: s.id }, value: pick(s) }));
+  metrics.add(new Counter('xiangan_events_in_total', 'Events received and parsed, per source.', per((s) => s.metrics.eventsIn)));
+  metrics.add(new Counter('xiangan_events_out_total', 'Events durably appended to the buffer, per source.', per((s) => s.metrics.eventsOut)));
+  metrics.add(new Counter('xiangan_parse_failures_total', 'Messages that did not parse (stored as unparsed), per source.', per((s) => s.metrics.parseFailures)));
+  metrics.add(
+    new Counter('xiangan_events_dropped_total', 'Events dropped, per source and reason.', () =>
+      sources.flatMap((s) => (Object.entries(s.metrics.drops) as Array<[string, number]>).map(([reason, value]) => ({ labels: { source: s.id, reason }, value }))),
+    ),
+  );
+  metrics.add(new Counter('xiangan_buffer_full_retries_total', 'Appends refused because the buffer was full and retried (TCP, files).', per((s) => s.metrics.appendRetries)));
+  metrics.add(new Gauge('xiangan_source_connections', 'Open TCP/TLS connections, per source.', per((s) => s.metrics.connectionsOpen)));
+  metrics.add(new Gauge('xiangan_buffer_depth_events', 'Events in the durable buffer not yet stored.', () => [{ value: buffer.depth }]));
+  metrics.add(new Gauge('xiangan_buffer_depth_bytes', 'Bytes in the durable buffer not yet stored.', () => [{ value: buffer.bytes }]));
+  metrics.add(new Gauge('xiangan_buffer_oldest_age_seconds', 'Age of the oldest buffered batch.', () => [{ value: buffer.oldestAgeMs() / 1000 }]));
+  metrics.add(new Gauge('xiangan_buffer_full', '1 while the buffer is at its bound.', () => [{ value: buffer.full ? 1 : 0 }]));
+  const ingestCounters = {
+    accepted: metrics.add(new Counter('xiangan_http_ingest_events_total', 'Events accepted by POST /api/v1/ingest.')),
+    rejected: metrics.add(new Counter('xiangan_http_ingest_rejected_total', 'HTTP ingest requests refused, by reason.')),
+  };
+
+  // Retention: drop whole days older than retentionDays, at start and then hourly.
+  const retention = async (): Promise<void> => {
+    const cutoff = new Date(now() - config.storage.retentionDays * DAY_MS).toISOString().slice(0, 10);
+    try {
+      const r = await store.deleteBefore(cutoff);
+      if (r.days.length) log.info({ component: 'retention', days: r.days, events: r.events }, 'Dropped days past retention.');
+    } catch (e) {
+      log.error({ component: 'retention', err: e, errorCode: (e as { code?: string }).code }, 'Retention failed.');
+    }
+  };
+  await retention();
+  const retentionTimer = setInterval(() => void retention(), 3_600_000);
+  retentionTimer.unref();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    config,
+    buffer,
+    store,
+    consumer,
+    sources,
+    metrics,
+    ingestCounters,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(retentionTimer);
+        await stopAll();
+        buffer.flush();
+        await consumer.stop();
+        buffer.close();
+        await store.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Where the data directory keeps its files (for docs and the CLI). */
+export function dataFiles(dir: string): { buffer: string; store: string } {
+  return { buffer: join(dir, 'buffer.db'), store: join(dir, 'events.db') };
+}
