@@ -11,7 +11,7 @@ import { buildExtensions, parseExtensions } from './extensions.js';
 import { nameToString } from './name.js';
 import { OID } from './oids.js';
 import { derOrPem } from './pem.js';
-import { keyIdentifier, verifySignature, type Signer } from './sigalg.js';
+import { keyIdentifier, verifySignature, type SignatureOptions, type Signer } from './sigalg.js';
 import type { X509Certificate } from './x509.js';
 
 /** CRLReason names and codes (RFC 5280 §5.3.1; 7 is not used). */
@@ -129,10 +129,13 @@ export class CertificateRevocationList {
     return this.bySerial.get(serialKey(serialNumber));
   }
 
-  /** Verify the CRL signature with the issuer's key. @example crl.verify(caCert) */
-  verify(issuer: X509Certificate | Uint8Array): boolean {
+  /**
+   * Verify the CRL signature with the issuer's key (SM2: default ID unless `sm2Id`).
+   * @example crl.verify(caCert)
+   */
+  verify(issuer: X509Certificate | Uint8Array, o: SignatureOptions = {}): boolean {
     const spki = issuer instanceof Uint8Array ? issuer : issuer.spki;
-    return verifySignature(spki, this.asn.signatureAlgorithm, this.tbs, u8(this.asn.signature));
+    return verifySignature(spki, this.asn.signatureAlgorithm, this.tbs, u8(this.asn.signature), o);
   }
 
   /** PEM text. */

@@ -26,13 +26,13 @@ export function sm2PublicPoint(key: Sm2Key): Uint8Array {
   return key.publicKey.toBytes('uncompressed');
 }
 
-/** SM2-with-SM3 signature, default ID (GM/T 0009-2012 §10), DER `SEQUENCE { r, s }`. */
-export function sm2SignDer(key: Sm2Key, msg: Uint8Array): Uint8Array {
-  return sm2Sign(key, msg, { format: 'der' });
+/** SM2-with-SM3 signature, DER `SEQUENCE { r, s }`; `id` defaults to 1234567812345678 (GM/T 0009-2012 §10). */
+export function sm2SignDer(key: Sm2Key, msg: Uint8Array, id?: Uint8Array): Uint8Array {
+  return sm2Sign(key, msg, { format: 'der', id });
 }
 
-/** Verify an SM2-with-SM3 DER signature with the default ID; false for an invalid point or signature. */
-export function sm2VerifyDer(point: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+/** Verify an SM2-with-SM3 DER signature (default ID unless `id`); false for an invalid point or signature. */
+export function sm2VerifyDer(point: Uint8Array, msg: Uint8Array, sig: Uint8Array, id?: Uint8Array): boolean {
   let pub: Sm2PublicKey;
   try {
     pub = Sm2PublicKey.fromBytes(point);
@@ -40,7 +40,7 @@ export function sm2VerifyDer(point: Uint8Array, msg: Uint8Array, sig: Uint8Array
     if (e instanceof CryptoError) return false;
     throw e;
   }
-  return sm2Verify(pub, msg, sig, { format: 'der' });
+  return sm2Verify(pub, msg, sig, { format: 'der', id });
 }
 
 /** SM2 encryption to a public point, GM/T 0009-2012 §7.2 ASN.1 form (as GM/T 0010 and OpenSSL use in CMS). */

@@ -20,7 +20,19 @@ export {
   type KeyUsageName,
   type ParsedExtensions,
 } from './extensions.js';
-export { keyIdentifier, nodeSigner, parsePublicKey, sm2Signer, sm2Spki, verifySignature, type PublicKeyInfo, type PublicKeyKind, type Signer } from './sigalg.js';
+export {
+  keyIdentifier,
+  nodeSigner,
+  parsePublicKey,
+  sm2Signer,
+  sm2Spki,
+  SM2_OPENSSL_EMPTY_ID,
+  verifySignature,
+  type PublicKeyInfo,
+  type PublicKeyKind,
+  type SignatureOptions,
+  type Signer,
+} from './sigalg.js';
 export { X509Certificate, createCertificate, parseCertificates, randomSerial, type CertificateOptions } from './x509.js';
 export { CertificateRequest, createCsr, type CsrOptions } from './csr.js';
 export { CertificateRevocationList, createCrl, REVOCATION_REASONS, type CrlOptions, type RevocationReason, type RevokedEntry } from './crl.js';

@@ -65,6 +65,19 @@ export function keyIdentifier(spkiDer: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha1').update(parsePublicKey(spkiDer).key).digest());
 }
 
+/** Options for SM2 signatures. */
+export interface SignatureOptions {
+  /**
+   * SM2 distinguishing ID; default 1234567812345678 (GM/T 0009-2012 §10). OpenSSL 3.0 signs
+   * with an empty ID unless told `-sigopt distid:…`, and `openssl crl -verify` can only check
+   * that form, so {@link SM2_OPENSSL_EMPTY_ID} is offered for interoperating with it.
+   */
+  sm2Id?: Uint8Array;
+}
+
+/** The empty SM2 ID that OpenSSL 3.0 uses when no `distid` is set. */
+export const SM2_OPENSSL_EMPTY_ID: Uint8Array = new Uint8Array(0);
+
 const NODE_HASH: Record<string, { hash: string | null; kinds: PublicKeyKind[] }> = {
   [OID.ecdsaWithSha256]: { hash: 'sha256', kinds: ['ec-p256', 'ec-p384'] },
   [OID.ecdsaWithSha384]: { hash: 'sha384', kinds: ['ec-p256', 'ec-p384'] },
@@ -95,12 +108,18 @@ function nodeKey(spki: Uint8Array): KeyObject {
  * @example
  * verifySignature(issuer.spki, cert.asn.signatureAlgorithm, cert.tbs, cert.signature)
  */
-export function verifySignature(spkiDer: Uint8Array, alg: AlgorithmIdentifier, data: Uint8Array, signature: Uint8Array): boolean {
+export function verifySignature(
+  spkiDer: Uint8Array,
+  alg: AlgorithmIdentifier,
+  data: Uint8Array,
+  signature: Uint8Array,
+  o: SignatureOptions = {},
+): boolean {
   const pk = parsePublicKey(spkiDer);
   if (alg.algorithm === OID.sm2WithSm3) {
     if (pk.kind !== 'sm2') throw new PkiError('PKI_ERR_UNSUPPORTED_ALGORITHM', `SM2-with-SM3 signature but a ${pk.kind} key`);
     // GM/T 0015-2012 §7.3: SM2 with SM3 has absent parameters; a NULL is tolerated on input.
-    return sm2VerifyDer(pk.key, data, signature);
+    return sm2VerifyDer(pk.key, data, signature, o.sm2Id);
   }
   const n = NODE_HASH[alg.algorithm];
   if (!n) throw new PkiError('PKI_ERR_UNSUPPORTED_ALGORITHM', `unsupported signature algorithm ${alg.algorithm}`);
@@ -131,13 +150,14 @@ export interface Signer {
  * @example
  * const signer = sm2Signer(caKey);
  */
-export function sm2Signer(key: Sm2Key): Signer {
+export function sm2Signer(key: Sm2Key, o: SignatureOptions = {}): Signer {
   const spki = sm2Spki(sm2PublicPoint(key));
+  const id = o.sm2Id;
   return {
     // GM/T 0015-2012 and OpenSSL: parameters absent.
     algorithm: () => new AlgorithmIdentifier({ algorithm: OID.sm2WithSm3 }),
     publicKey: spki,
-    sign: (data) => sm2SignDer(key, data),
+    sign: (data) => sm2SignDer(key, data, id),
   };
 }
 
