@@ -7,6 +7,7 @@
  * valid in the chosen charset appear as `\xHH` and the caller keeps the original bytes
  * as base64 (see `SyslogMessage.rawBase64`).
  */
+import { isUtf8 } from 'node:buffer';
 import iconv from 'iconv-lite';
 import type { CharsetName } from './types.js';
 import { CollectorError } from './errors.js';
@@ -35,8 +36,6 @@ export function charsetName(name: string): CharsetName {
   }
   return n as CharsetName;
 }
-
-const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 function isAscii(b: Uint8Array): boolean {
   for (let i = 0; i < b.length; i++) if (b[i]! >= 0x80) return false;
@@ -136,11 +135,9 @@ const utf8Run = (s: Uint8Array): string => Buffer.from(s.buffer, s.byteOffset, s
 const gbRun = (s: Uint8Array): string => iconv.decode(Buffer.from(s.buffer, s.byteOffset, s.byteLength), 'gb18030');
 
 function decodeUtf8(b: Uint8Array): Decoded {
-  try {
-    return { text: fatalUtf8.decode(b), charset: 'utf-8', lossy: false };
-  } catch {
-    return { text: decodeEscaping(b, utf8SeqLen, utf8Run), charset: 'utf-8', lossy: true };
-  }
+  // isUtf8 validates in native code without the cost of a thrown decoding error.
+  if (isUtf8(b)) return { text: utf8Run(b), charset: 'utf-8', lossy: false };
+  return { text: decodeEscaping(b, utf8SeqLen, utf8Run), charset: 'utf-8', lossy: true };
 }
 
 function decodeGb(b: Uint8Array): Decoded {
@@ -174,12 +171,11 @@ export function decodeBytes(bytes: Uint8Array, charset: CharsetName): Decoded {
     case 'latin1':
       return { text: latin1(bytes), charset: 'latin1', lossy: false };
     case 'auto': {
-      const u = decodeUtf8(bytes);
-      if (!u.lossy) return u;
+      if (isUtf8(bytes)) return { text: utf8Run(bytes), charset: 'utf-8', lossy: false };
       const badGb = invalidCount(bytes, gbSeqLen);
       if (badGb === 0) return decodeGb(bytes);
       const badUtf8 = invalidCount(bytes, utf8SeqLen);
-      return badGb < badUtf8 ? decodeGb(bytes) : u;
+      return badGb < badUtf8 ? decodeGb(bytes) : decodeUtf8(bytes);
     }
     default:
       throw new TypeError(`unknown charset ${String(charset)}`);

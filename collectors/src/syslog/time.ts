@@ -6,7 +6,10 @@
  */
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
-const offsetCache = new Map<string, number>();
+const offsetCache = new Map<string, Map<number, number>>();
+let lastZone = '';
+let lastHour = NaN;
+let lastOff = 0;
 const MAX_CACHE = 50_000;
 const HOUR = 3_600_000;
 
@@ -45,15 +48,27 @@ function formatter(zone: string): Intl.DateTimeFormat {
  * zoneOffset('Asia/Shanghai', Date.UTC(2026, 0, 1)); // 28800000
  */
 export function zoneOffset(zone: string, t: number): number {
-  const key = zone + '|' + Math.floor(t / HOUR);
-  const hit = offsetCache.get(key);
-  if (hit !== undefined) return hit;
-  const parts = formatter(zone).formatToParts(new Date(Math.floor(t / HOUR) * HOUR));
-  const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value ?? '0');
-  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
-  const off = asUtc - Math.floor(t / HOUR) * HOUR;
-  if (offsetCache.size >= MAX_CACHE) offsetCache.clear();
-  offsetCache.set(key, off);
+  const hour = Math.floor(t / HOUR);
+  // Fast path: consecutive messages of one source share zone and hour.
+  if (zone === lastZone && hour === lastHour) return lastOff;
+  let perZone = offsetCache.get(zone);
+  if (perZone === undefined) {
+    if (offsetCache.size >= 1000) offsetCache.clear();
+    perZone = new Map();
+    offsetCache.set(zone, perZone);
+  }
+  let off = perZone.get(hour);
+  if (off === undefined) {
+    const parts = formatter(zone).formatToParts(new Date(hour * HOUR));
+    const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value ?? '0');
+    const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+    off = asUtc - hour * HOUR;
+    if (perZone.size >= MAX_CACHE) perZone.clear();
+    perZone.set(hour, off);
+  }
+  lastZone = zone;
+  lastHour = hour;
+  lastOff = off;
   return off;
 }
 
@@ -101,11 +116,18 @@ export function inferYear(
   receivedAt: number,
 ): number | undefined {
   const y = new Date(receivedAt + zoneOffset(zone, receivedAt)).getUTCFullYear();
+  const leapDay = month === 2 && day === 29;
+  // Feb 29 exists only in leap years: skip candidates where the date would roll over.
+  const valid = (yr: number): boolean => !leapDay || (yr % 4 === 0 && (yr % 100 !== 0 || yr % 400 === 0));
+  // Common case first: the receipt year, when it lands within ±182 days of receipt, is the closest.
+  if (valid(y)) {
+    const t = wallToInstant(zone, y, month, day, hour, minute, second, ms);
+    if (Math.abs(t - receivedAt) <= 182 * 86_400_000) return t;
+  }
   let best: number | undefined;
   let bestDist = Infinity;
   for (const cand of [y - 1, y, y + 1]) {
-    // Feb 29 exists only in leap years: skip candidates where the date rolls over.
-    if (new Date(Date.UTC(cand, month - 1, day)).getUTCDate() !== day) continue;
+    if (!valid(cand)) continue;
     const t = wallToInstant(zone, cand, month, day, hour, minute, second, ms);
     const d = Math.abs(t - receivedAt);
     if (d < bestDist) {
