@@ -34,10 +34,11 @@ import {
   SignerInfo,
   SignerInfos,
 } from '@peculiar/asn1-cms';
+import { createHash } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { Certificate, Time } from '@peculiar/asn1-x509';
 import { concatBytes, derDecode, derOctetString, derOid, derReadOctetString, derTlv, pemEncode } from '@xiangan/crypto';
-import { ab, assertDer, bytesEqual, sortDer, toDer, u8, type AsnType } from './der.js';
+import { ab, assertDer, berToDefinite, bytesEqual, sortDer, toDer, u8, type AsnType } from './der.js';
 import { PkiError } from './errors.js';
 import { Sm2PrivateKey, sm2DecryptDer, sm2EncryptDer, sm3, sm4CbcDecrypt, sm4CbcEncrypt, type Sm2Key } from './gm.js';
 import { namesEqual } from './name.js';
@@ -70,7 +71,7 @@ function parseBer<T>(der: Uint8Array, type: AsnType<T>, what: string): T {
 }
 
 function contentInfo(input: Uint8Array | string): ContentInfo {
-  const der = derOrPem(input, ['CMS', 'PKCS7']);
+  const der = berToDefinite(derOrPem(input, ['CMS', 'PKCS7']));
   return parseBer(der, ContentInfo, 'CMS ContentInfo');
 }
 
@@ -100,6 +101,8 @@ export interface CmsSignOptions {
   /** More certificates to include (the chain). */
   extraCertificates?: X509Certificate[];
   oids?: CmsOids;
+  /** SM2 distinguishing ID (default 1234567812345678); {@link SM2_OPENSSL_EMPTY_ID} for `openssl cms -verify` 3.0. */
+  sm2Id?: Uint8Array;
 }
 
 /**
@@ -110,7 +113,7 @@ export interface CmsSignOptions {
  */
 export function cmsSign(o: CmsSignOptions): Uint8Array {
   if (!(o.content instanceof Uint8Array)) throw new TypeError('content must be a Uint8Array');
-  const signer: Signer = o.key instanceof Sm2PrivateKey ? sm2Signer(o.key) : o.key;
+  const signer: Signer = o.key instanceof Sm2PrivateKey ? sm2Signer(o.key, { sm2Id: o.sm2Id }) : o.key;
   if (!bytesEqual(signer.publicKey, o.certificate.spki)) throw new PkiError('PKI_ERR_KEY_MISMATCH', 'the key does not match the signer certificate');
   const gm = o.oids === 'gm';
   const dataType = gm ? OID.gmData : OID.data;
@@ -175,6 +178,8 @@ export interface CmsVerifyOptions {
   content?: Uint8Array;
   /** Signer certificates not carried in the message. */
   certificates?: X509Certificate[];
+  /** SM2 distinguishing ID the signer used (default 1234567812345678). */
+  sm2Id?: Uint8Array;
 }
 
 function eContentBytes(ec: EncapsulatedContent | undefined): Uint8Array | undefined {
@@ -213,27 +218,26 @@ export function cmsVerify(input: Uint8Array | string, o: CmsVerifyOptions = {}):
   for (const c of sd.certificates ?? []) if (c.certificate) certs.push(X509Certificate.fromDer(toDer(c.certificate)));
   const pool = [...certs, ...(o.certificates ?? [])];
   const signers: CmsSignerResult[] = [];
-  for (const si of sd.signerInfos) signers.push(verifySigner(si, sd.encapContentInfo.eContentType, content, pool));
+  for (const si of sd.signerInfos) signers.push(verifySigner(si, sd.encapContentInfo.eContentType, content, pool, o.sm2Id));
   return { ok: signers.length > 0 && signers.every((s) => s.ok), content, contentType: sd.encapContentInfo.eContentType, signers, certificates: certs };
 }
 
-function verifySigner(si: SignerInfo, eType: string, content: Uint8Array, pool: X509Certificate[]): CmsSignerResult {
+function verifySigner(si: SignerInfo, eType: string, content: Uint8Array, pool: X509Certificate[], sm2Id?: Uint8Array): CmsSignerResult {
   const ski = si.sid.subjectKeyIdentifier ? u8(si.sid.subjectKeyIdentifier.buffer) : undefined;
   const cert = pool.find((c) =>
     ski ? !!c.extensions.subjectKeyIdentifier && bytesEqual(c.extensions.subjectKeyIdentifier, ski) : matchesIas(si.sid.issuerAndSerialNumber, c),
   );
   if (!cert) return { ok: false, code: 'PKI_ERR_CMS' };
-  if (si.digestAlgorithm.algorithm !== OID.sm3) {
-    throw new PkiError('PKI_ERR_UNSUPPORTED_ALGORITHM', `digest algorithm ${si.digestAlgorithm.algorithm} (only SM3)`);
-  }
-  const sigAlg = si.signatureAlgorithm.algorithm;
-  if (!SM2_SIGNATURE_OIDS.has(sigAlg)) throw new PkiError('PKI_ERR_UNSUPPORTED_ALGORITHM', `signature algorithm ${sigAlg}`);
+  const digest = DIGESTS[si.digestAlgorithm.algorithm];
+  if (!digest) throw new PkiError('PKI_ERR_UNSUPPORTED_ALGORITHM', `digest algorithm ${si.digestAlgorithm.algorithm}`);
+  const sigAlg = signatureAlgorithmFor(si, cert);
   let signedBytes = content;
   let signingTime: Date | undefined;
   if (si.signedAttrs) {
-    if (!si.signedAttrsRaw) cmsError('signed attributes without their encoding');
-    const raw = u8(si.signedAttrsRaw).slice();
-    raw[0] = 0x31; // RFC 5652 §5.4: the [0] IMPLICIT tag is replaced by SET OF for the signature.
+    // RFC 5652 §5.4: the signature covers the DER SET OF (tag 0x31 instead of [0] IMPLICIT).
+    // Attribute values are kept as received, so re-encoding in received order gives back the
+    // received bytes; assertDer then insists they were DER (sorted, minimal).
+    const raw = derTlv(0x31, concatBytes(...si.signedAttrs.map((a) => toDer(a))));
     assertDer(raw);
     signedBytes = raw;
     const md = si.signedAttrs.filter((a) => a.attrType === OID.messageDigest);
@@ -243,19 +247,46 @@ function verifySigner(si: SignerInfo, eType: string, content: Uint8Array, pool: 
       return { certificate: cert, ok: false, code: 'PKI_ERR_CMS' };
     }
     if (!bytesEqual(u8(ct[0].attrValues[0]), derOid(eType))) return { certificate: cert, ok: false, code: 'PKI_ERR_CMS' };
-    let digest: Uint8Array;
+    let md0: Uint8Array;
     try {
-      digest = derReadOctetString(derDecode(u8(md[0].attrValues[0])));
+      md0 = derReadOctetString(derDecode(u8(md[0].attrValues[0])));
     } catch (e) {
       throw new PkiError('PKI_ERR_ASN1', 'messageDigest attribute is not an OCTET STRING', { cause: e });
     }
-    if (!bytesEqual(digest, sm3(content))) return { certificate: cert, ok: false, code: 'PKI_ERR_CMS_DIGEST' };
+    if (!bytesEqual(md0, digest(content))) return { certificate: cert, ok: false, code: 'PKI_ERR_CMS_DIGEST' };
     const st = si.signedAttrs.find((a) => a.attrType === OID.signingTime);
     if (st?.attrValues.length === 1) signingTime = parseBer(u8(st.attrValues[0]), Time, 'signingTime').getTime();
   }
-  // Verify as SM2-with-SM3 whichever SM2 OID the signer wrote.
-  const ok = verifySignature(cert.spki, new SignatureAlgorithmIdentifier({ algorithm: OID.sm2WithSm3 }), signedBytes, u8(si.signature.buffer));
+  const ok = verifySignature(cert.spki, sigAlg, signedBytes, u8(si.signature.buffer), { sm2Id });
   return { certificate: cert, ok, code: ok ? undefined : 'PKI_ERR_BAD_SIGNATURE', signingTime };
+}
+
+const DIGESTS: Record<string, (d: Uint8Array) => Uint8Array> = {
+  [OID.sm3]: (d) => sm3(d),
+  [OID.sha256]: (d) => new Uint8Array(createHash('sha256').update(d).digest()),
+  '2.16.840.1.101.3.4.2.2': (d) => new Uint8Array(createHash('sha384').update(d).digest()),
+  '2.16.840.1.101.3.4.2.3': (d) => new Uint8Array(createHash('sha512').update(d).digest()),
+};
+
+/**
+ * The signature algorithm to verify with. SM2 signers may write any of the GM OIDs (verified
+ * as SM2-with-SM3); RSA signers commonly write rsaEncryption (RFC 3370 §3.2), which with the
+ * digest algorithm names sha*WithRSAEncryption; ECDSA/EdDSA OIDs are used as written.
+ */
+function signatureAlgorithmFor(si: SignerInfo, cert: X509Certificate): SignatureAlgorithmIdentifier {
+  const alg = si.signatureAlgorithm.algorithm;
+  const d = si.digestAlgorithm.algorithm;
+  if (SM2_SIGNATURE_OIDS.has(alg) && cert.publicKey.kind === 'sm2') {
+    if (d !== OID.sm3) throw new PkiError('PKI_ERR_UNSUPPORTED_ALGORITHM', 'SM2 signer with a digest other than SM3');
+    return new SignatureAlgorithmIdentifier({ algorithm: OID.sm2WithSm3 });
+  }
+  if (alg === OID.rsaEncryption) {
+    const byDigest: Record<string, string> = { [OID.sha256]: OID.sha256WithRsa, '2.16.840.1.101.3.4.2.2': OID.sha384WithRsa, '2.16.840.1.101.3.4.2.3': OID.sha512WithRsa };
+    const sa = byDigest[d];
+    if (!sa) throw new PkiError('PKI_ERR_UNSUPPORTED_ALGORITHM', `RSA with digest ${d}`);
+    return new SignatureAlgorithmIdentifier({ algorithm: sa });
+  }
+  return new SignatureAlgorithmIdentifier({ algorithm: alg });
 }
 
 /** Options of {@link cmsEncrypt}. */

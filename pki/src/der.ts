@@ -168,3 +168,99 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 export function sortDer(items: Uint8Array[]): Uint8Array[] {
   return [...items].sort(compareBytes);
 }
+
+function encodeLength(len: number): number[] {
+  if (len < 0x80) return [len];
+  const out: number[] = [];
+  for (let l = len; l > 0; l = Math.floor(l / 256)) out.unshift(l & 0xff);
+  return [0x80 | out.length, ...out];
+}
+
+// Universal string types that BER may split into constructed segments (X.690 §8.7, §8.23).
+const STRING_TAGS = new Set([4, 12, 18, 19, 20, 22, 26, 27, 28, 30]);
+
+interface Tlv {
+  /** Identifier octets. */
+  tag: Uint8Array;
+  constructed: boolean;
+  universal: number;
+  content: Uint8Array[];
+  next: number;
+}
+
+function readBer(b: Uint8Array, pos: number, end: number, depth: number): Tlv {
+  if (depth > MAX_DEPTH) bad('ASN.1 nesting too deep');
+  if (pos >= end) bad('truncated ASN.1 tag');
+  const start = pos;
+  const t0 = b[pos++];
+  if ((t0 & 0x1f) === 0x1f) {
+    while (pos < end && b[pos] & 0x80) pos++;
+    pos++;
+  }
+  if (pos >= end) bad('truncated ASN.1 length');
+  const tag = b.subarray(start, pos);
+  const constructed = (t0 & 0x20) !== 0;
+  const universal = t0 >> 6 === 0 ? t0 & 0x1f : -1;
+  const l0 = b[pos++];
+  let contentEnd: number | undefined;
+  if (l0 === 0x80) {
+    if (!constructed) bad('indefinite length on a primitive value');
+  } else if (l0 < 0x80) contentEnd = pos + l0;
+  else {
+    const n = l0 & 0x7f;
+    if (n > 4 || pos + n > end) bad('bad ASN.1 length');
+    let len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + b[pos++];
+    contentEnd = pos + len;
+  }
+  if (contentEnd !== undefined && contentEnd > end) bad('ASN.1 length exceeds the available data');
+  if (!constructed) return { tag, constructed, universal, content: [b.subarray(pos, contentEnd)], next: contentEnd! };
+  const kids: Uint8Array[] = [];
+  const limit = contentEnd ?? end;
+  for (;;) {
+    if (contentEnd === undefined) {
+      if (pos + 1 < limit && b[pos] === 0 && b[pos + 1] === 0) {
+        pos += 2;
+        break;
+      }
+    } else if (pos >= contentEnd) break;
+    if (pos >= limit) bad('unterminated indefinite-length value');
+    const kid = readBer(b, pos, limit, depth + 1);
+    if (universal >= 0 && STRING_TAGS.has(universal)) {
+      // A constructed string: its segments must be strings of the same type, concatenated.
+      if (kid.universal !== universal) bad('constructed string with a segment of another type');
+      kids.push(...kid.content);
+    } else kids.push(encodeTlv(kid));
+    pos = kid.next;
+  }
+  if (universal >= 0 && STRING_TAGS.has(universal)) return { tag: Uint8Array.of(t0 & ~0x20), constructed: false, universal, content: kids, next: pos };
+  if (universal === 3) bad('constructed BIT STRING is not supported');
+  return { tag, constructed, universal, content: kids, next: pos };
+}
+
+function encodeTlv(t: Tlv): Uint8Array {
+  const len = t.content.reduce((n, c) => n + c.length, 0);
+  const head = [...t.tag, ...encodeLength(len)];
+  const out = new Uint8Array(head.length + len);
+  out.set(head);
+  let off = head.length;
+  for (const c of t.content) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/**
+ * Re-encode BER with definite lengths and primitive strings (X.690 §10.1, §10.2), for
+ * structures that may legitimately arrive as BER (CMS, RFC 5652 §1.2: e.g. `openssl cms
+ * -stream` output). Everything inside that must be DER is still checked as DER afterwards.
+ *
+ * @example berToDefinite(streamedCms)
+ */
+export function berToDefinite(ber: Uint8Array): Uint8Array {
+  if (!(ber instanceof Uint8Array)) throw new TypeError('expected BER bytes as a Uint8Array');
+  const t = readBer(ber, 0, ber.length, 0);
+  if (t.next !== ber.length) bad(`${ber.length - t.next} trailing bytes after the BER value`);
+  return encodeTlv(t);
+}
