@@ -33,7 +33,7 @@ const TYPE_NUMBERS: Record<string, string> = {
 /** Fields the kernel and libaudit may hex-encode (audit_log_n_untrustedstring callers, auparse's field table). */
 const ENCODED = new Set([
   'acct', 'cmd', 'comm', 'cwd', 'data', 'dir', 'exe', 'file', 'grp', 'key', 'name', 'new-disk',
-  'old-disk', 'ocomm', 'path', 'proctitle', 'root_dir', 'sw', 'vm', 'watch', 'id',
+  'old-disk', 'ocomm', 'path', 'proctitle', 'root_dir', 'sw', 'vm', 'watch',
 ]);
 
 function decodeHex(v: string): string | undefined {
@@ -168,7 +168,8 @@ export const parseAuditd: LineParser = (input, ev) => {
       const kind = type.includes('GROUP') || type.startsWith('GRP') ? 'group' : 'user';
       const t = type.startsWith('ADD') ? 'creation' : type.startsWith('DEL') ? 'deletion' : 'change';
       categorise(ev, ['iam'], [kind, t], (op ?? type).toLowerCase().replace(/ /g, '-'), outcome);
-      setField(ev, kind === 'user' ? 'user.target.name' : 'group.name', acct ?? value(f, 'id'));
+      setField(ev, kind === 'user' ? 'user.target.name' : 'group.name', acct);
+      setField(ev, kind === 'user' ? 'user.target.id' : 'group.id', value(f, 'id'));
       break;
     }
     case 'SYSCALL':

@@ -29,8 +29,8 @@ export const FORMATS = {
   account: parseAccount,
   auditd: parseAuditd,
   netfilter: parseNetfilter,
-  nginx: parseAccessLog,
-  apache: parseAccessLog,
+  nginx: (input, ev) => parseAccessLog({ text: input.text, app: 'nginx' }, ev),
+  apache: (input, ev) => parseAccessLog({ text: input.text, app: 'apache' }, ev),
   cisco_ios: parseCiscoIos,
   cisco_asa: parseCiscoAsa,
   huawei: parseHuawei,
@@ -247,7 +247,10 @@ export function normaliseJson(obj: unknown, ctx: SourceContext): EcsEvent {
     for (const k of ['agent', 'ecs', 'labels', 'tags']) {
       if (value[k] !== undefined && ev[k] === undefined) ev[k] = value[k];
     }
-    if (typeof value.host === 'object' && value.host !== null) ev.host = { ...(value.host as EcsEvent['host']), ...ev.host };
+    if (typeof value.host === 'object' && value.host !== null) {
+      const shipped = value.host as NonNullable<EcsEvent['host']>;
+      ev.host = { ...shipped, ...ev.host, os: { ...shipped.os, ...ev.host?.os } };
+    }
   } else if (isObj && ('@timestamp' in obj || 'event' in obj || 'ecs' in obj)) {
     const { value, dropped } = coerceEcs(obj);
     const event = (typeof value.event === 'object' && value.event !== null ? value.event : {}) as EcsEvent['event'];

@@ -26,14 +26,14 @@ const SSH_AUTH =
   /^(Accepted|Failed|Postponed) (password|publickey|keyboard-interactive\/pam|keyboard-interactive|hostbased|gssapi-with-mic|none) for (invalid user )?(\S*) from (\S+) port (\d{1,5})(?: (ssh2))?(?:: (\S+) (\S+))?/;
 const SSH_INVALID = /^Invalid user (.*?) from (\S+)(?: port (\d{1,5}))?$/;
 const SSH_DISCONNECTED =
-  /^(?:Disconnected from|Connection closed by|Received disconnect from|Disconnecting) (?:(invalid|authenticating) user )?(?:user )?(?:(\S+) (?=\S+ port))?(\S+) port (\d{1,5})(?::? ?(.*?))?( \[preauth\])?$/;
+  /^(?:Disconnected from|Connection closed by|Received disconnect from|Disconnecting) (?:(invalid|authenticating) user )?(?:user )?(?:(\S+) (?=\S+ port))?(\S+) port (\d{1,5})(?::\s?(.*?))?( \[preauth\])?$/;
 const SSH_MAXAUTH = /^(?:error: )?maximum authentication attempts exceeded for (invalid user )?(\S+) from (\S+) port (\d{1,5})/;
 const SSH_NOIDENT = /^(?:Did not receive identification string|Unable to negotiate|banner exchange: Connection) from (\S+)(?: port (\d{1,5}))?/;
 
 /** sshd: logins, failures, invalid users, disconnects, attempt limits. */
 export const parseSshd: LineParser = (input, ev) => {
   const text = unwrapRepeated(input.text);
-  if (text.startsWith('pam_')) return parsePam({ text, app: input.app }, ev);
+  if (text.startsWith('pam_') || text.startsWith('PAM ')) return parsePam({ text, app: input.app }, ev);
   let m = SSH_AUTH.exec(text);
   if (m) {
     linux(ev, 'system.auth');

@@ -36,7 +36,7 @@ function quoted(s: string, i: number): [string, number] | undefined {
 /** True when `text` starts like an access-log line: `host ident user [`. */
 export function looksLikeAccessLog(text: string): boolean {
   const b = text.indexOf(' [');
-  return b > 4 && b < 300 && text.charCodeAt(b + 3) === 47 && text.includes('] "', b);
+  return b > 4 && b < 300 && text.charCodeAt(b + 4) === 47 && text.includes('] "', b);
 }
 
 /** nginx / Apache access log lines (combined or common). */
@@ -56,7 +56,8 @@ export const parseAccessLog: LineParser = (input, ev) => {
   if (!sm) return false;
   const client = s.slice(0, sp1);
   const user = s.slice(sp2 + 1, br);
-  ev.event.module = input.app.includes('apache') || input.app.includes('httpd') ? 'apache' : 'nginx';
+  // The line format is shared; only the program name tells the server apart.
+  ev.event.module = input.app.includes('apache') || input.app.includes('httpd') ? 'apache' : input.app.includes('nginx') ? 'nginx' : 'web';
   ev.event.dataset = `${ev.event.module}.access`;
   ev['@timestamp'] = time;
   setEndpoint(ev, 'source', client);

@@ -147,7 +147,9 @@ function setProcess(ev: EcsEvent, prefix: string, image: unknown, pid: unknown, 
     setField(ev, `${prefix}.executable`, exe);
     setField(ev, `${prefix}.name`, baseName(exe));
   }
-  setField(ev, `${prefix}.pid`, asHexOrInt(pid));
+  const n = asHexOrInt(pid);
+  // Process id 0 (`0x0`) is Windows' way of saying "no process" in 4624/4625.
+  if (n !== undefined && n !== 0) setField(ev, `${prefix}.pid`, n);
   setField(ev, `${prefix}.command_line`, str(cmd));
 }
 

@@ -1,0 +1,48 @@
+/**
+ * Every real-shaped sample in test/fixtures/parsers goes through the real syslog parser
+ * (or `normaliseJson` for JSON documents) and the normaliser; the expected fields were
+ * written from the vendors' formats, and every event must validate against the schema.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseSyslog } from '../../src/syslog/parse.js';
+import { normalise, normaliseJson, type FormatName } from '../../src/parsers/index.js';
+import { getField } from '../../src/ecs/helpers.js';
+import type { EcsEvent } from '../../src/types.js';
+import { RECEIVED_AT, ctx, loadFixtures, schemaErrors, type FixtureCase } from './helpers.js';
+
+function run(c: FixtureCase, id: string): EcsEvent {
+  if (c.json !== undefined) return normaliseJson(c.json, ctx(id));
+  const msg = parseSyslog(Buffer.from(c.line!, 'utf8'), { receivedAt: RECEIVED_AT, timezone: 'Asia/Shanghai', charset: 'utf-8' });
+  return normalise(msg, ctx(id), c.format !== undefined ? { format: c.format as FormatName } : {});
+}
+
+for (const [file, cases] of loadFixtures()) {
+  describe(`fixtures/${file}`, () => {
+    for (const [i, c] of cases.entries()) {
+      test(c.name, () => {
+        const id = `${file}#${i}`;
+        const ev = run(c, id);
+        assert.equal(schemaErrors(ev), '', 'event matches the ECS schema');
+        assert.equal(ev.id, id);
+        if (c.line !== undefined) assert.equal(ev.event.original, c.line, 'original kept verbatim');
+        else assert.deepEqual(JSON.parse(ev.event.original!), c.json, 'original JSON kept');
+        const wantTags = c.expect.tags;
+        if (!(Array.isArray(wantTags) && wantTags.includes('unparsed')))
+          assert.ok(!ev.tags?.includes('unparsed'), `recognised (tags: ${JSON.stringify(ev.tags)})`);
+        for (const [path, want] of Object.entries(c.expect)) {
+          const got = getField(ev, path);
+          if (path === 'tags' && Array.isArray(want)) {
+            for (const t of want) assert.ok((got as string[] | undefined)?.includes(t as string), `tag ${String(t)} in ${JSON.stringify(got)}`);
+          } else if (path === 'tags' && want === null) {
+            assert.ok(!(got as string[] | undefined)?.some((t) => !t.startsWith('_')), `no parser tags: ${JSON.stringify(got)}`);
+          } else if (want === null) {
+            assert.equal(got, undefined, `${path} absent`);
+          } else {
+            assert.deepEqual(got, want, path);
+          }
+        }
+      });
+    }
+  });
+}
