@@ -5,6 +5,7 @@
  * meanwhile, so memory stays bounded) or counted as a drop (UDP) — never hidden.
  */
 import type { EcsEvent, EventSink, Logger } from '../types.js';
+import type { Processor } from '../syslog/processor.js';
 import { CollectorError } from '../errors.js';
 
 /** Why an event was dropped; each reason is a separate counter. */
@@ -148,4 +149,22 @@ export async function waitWhileFull(sink: EventSink, alive: () => boolean): Prom
     await sleep(delay);
     delay = Math.min(delay * 2, 500);
   }
+}
+
+/** Options every network source (UDP, TCP, TLS) takes. */
+export interface NetworkSourceOptions {
+  sourceId: string;
+  /** Address to bind; default `0.0.0.0`. */
+  host?: string;
+  /** Port to bind; 0 picks an ephemeral port. */
+  port: number;
+  sink: EventSink;
+  /** Parse + normalise of one framed message (see `createProcessor`). */
+  process: Processor;
+  /** Zone for timestamps without an offset. */
+  timezone: string;
+  logger?: Logger;
+  metrics?: SourceMetrics;
+  /** Clock, injectable for tests; default `Date.now`. */
+  now?: () => number;
 }

@@ -7,12 +7,11 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import type { EcsEvent, EventSink, Logger, Transport } from '../types.js';
+import type { EcsEvent, Logger, Transport } from '../types.js';
 import { CollectorError } from '../errors.js';
 import { StreamFramer, type Frame } from '../syslog/framing.js';
-import type { Processor } from '../syslog/processor.js';
 import { eventId } from '../id.js';
-import { appendWithRetry, newSourceMetrics, silentLogger, waitWhileFull, type SourceMetrics } from './common.js';
+import { appendWithRetry, newSourceMetrics, silentLogger, waitWhileFull, type NetworkSourceOptions, type SourceMetrics } from './common.js';
 
 /** TLS settings (RFC 5425). PEM text or bytes, as node:tls takes them. */
 export interface TlsOptions {
@@ -25,17 +24,9 @@ export interface TlsOptions {
 }
 
 /** Options of {@link TcpSource}. */
-export interface TcpSourceOptions {
-  sourceId: string;
-  host?: string;
-  port: number;
-  sink: EventSink;
-  process: Processor;
-  timezone: string;
+export interface TcpSourceOptions extends NetworkSourceOptions {
   /** When set, the source speaks TLS (RFC 5425). */
   tls?: TlsOptions;
-  logger?: Logger;
-  metrics?: SourceMetrics;
   /** Default 65,536 bytes; longer messages are truncated and counted. */
   maxMessageSize?: number;
   /** Default 1000 concurrent connections; more are refused and counted. */
@@ -44,7 +35,6 @@ export interface TcpSourceOptions {
   idleTimeoutMs?: number;
   /** Batches of one connection that may wait for the sink before its socket pauses; default 2. */
   appendWindow?: number;
-  now?: () => number;
 }
 
 interface Conn {

@@ -5,29 +5,18 @@
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import type { EcsEvent, EventSink, Logger } from '../types.js';
+import type { EcsEvent, Logger } from '../types.js';
 import { CollectorError } from '../errors.js';
 import { datagramFrame } from '../syslog/framing.js';
-import type { Processor } from '../syslog/processor.js';
 import { eventId } from '../id.js';
-import { appendWithRetry, newSourceMetrics, silentLogger, type SourceMetrics } from './common.js';
+import { appendWithRetry, newSourceMetrics, silentLogger, type NetworkSourceOptions, type SourceMetrics } from './common.js';
 
 /** Options of {@link UdpSource}. */
-export interface UdpSourceOptions {
-  sourceId: string;
-  host?: string;
-  port: number;
-  sink: EventSink;
-  process: Processor;
-  timezone: string;
-  logger?: Logger;
-  metrics?: SourceMetrics;
+export interface UdpSourceOptions extends NetworkSourceOptions {
   /** Default 65,507 (the largest UDP/IPv4 payload). */
   maxMessageSize?: number;
   /** Largest batch handed to the sink at once; default 1000. */
   maxBatch?: number;
-  /** Clock, injectable for tests; default `Date.now`. */
-  now?: () => number;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { CharsetName, SyslogMessage } from '../types.js';
 import { bytesToBase64, decodeBytes } from '../charset.js';
-import { parseRfc5424Body } from './rfc5424.js';
+import { parseRfc5424Body, type IsoTime } from './rfc5424.js';
 import { parseRfc3164Body } from './rfc3164.js';
 import { inferYear, wallToInstant } from './time.js';
 
@@ -33,6 +33,22 @@ function readPri(s: string): Pri {
   const digits = s.slice(1, close);
   const ok = /^(0|[1-9]\d{0,2})$/.test(digits) && Number(digits) <= 191;
   return ok ? { pri: Number(digits), end: close + 1 } : { raw: s.slice(0, close + 1), end: close + 1 };
+}
+
+/** Copies the header fields both grammars share, leaving absent ones absent. */
+function copyHeader(msg: SyslogMessage, r: { hostname?: string; appname?: string; procid?: string }): void {
+  if (r.hostname !== undefined) msg.hostname = r.hostname;
+  if (r.appname !== undefined) msg.appname = r.appname;
+  if (r.procid !== undefined) msg.procid = r.procid;
+}
+
+/** Sets the device time from an RFC 3339 time; without an offset it is read in the source zone. */
+function applyIso(msg: SyslogMessage, t: IsoTime, zone: string): void {
+  if (t.ms !== undefined) {
+    msg.time.device = t.ms;
+    msg.time.zone = t.offset ?? 'Z';
+  } else msg.time.device = wallToInstant(zone, ...t.wall);
+  if (t.fraction !== undefined) msg.time.fraction = t.fraction;
 }
 
 /**
@@ -77,23 +93,12 @@ export function parseSyslog(bytes: Uint8Array, opts: ParseOptions): SyslogMessag
     if (r !== undefined) {
       msg.format = 'rfc5424';
       msg.version = r.version;
-      if (r.hostname !== undefined) msg.hostname = r.hostname;
-      if (r.appname !== undefined) msg.appname = r.appname;
-      if (r.procid !== undefined) msg.procid = r.procid;
+      copyHeader(msg, r);
       if (r.msgid !== undefined) msg.msgid = r.msgid;
       if (r.structuredData !== undefined) msg.structuredData = r.structuredData;
       msg.msg = r.msg;
       if (r.timestampText !== undefined) msg.time.deviceText = r.timestampText;
-      if (r.timestamp !== undefined) {
-        const t = r.timestamp;
-        if (t.ms !== undefined) {
-          msg.time.device = t.ms;
-          msg.time.zone = t.offset ?? 'Z';
-        } else {
-          msg.time.device = wallToInstant(zone, ...t.wall);
-        }
-        if (t.fraction !== undefined) msg.time.fraction = t.fraction;
-      }
+      if (r.timestamp !== undefined) applyIso(msg, r.timestamp, zone);
       if (r.timestampError !== undefined) errors.push(r.timestampError);
       if (r.sdError !== undefined) errors.push(r.sdError);
       if (errors.length > 0) msg.parseError = errors.join('; ');
@@ -112,9 +117,7 @@ export function parseSyslog(bytes: Uint8Array, opts: ParseOptions): SyslogMessag
   }
   msg.format = 'rfc3164';
   if (r.sequence !== undefined) msg.sequence = r.sequence;
-  if (r.hostname !== undefined) msg.hostname = r.hostname;
-  if (r.appname !== undefined) msg.appname = r.appname;
-  if (r.procid !== undefined) msg.procid = r.procid;
+  copyHeader(msg, r);
   msg.msg = r.msg;
   if (r.timestampText !== undefined) msg.time.deviceText = r.timestampText;
   if (r.bsd !== undefined) {
@@ -131,12 +134,7 @@ export function parseSyslog(bytes: Uint8Array, opts: ParseOptions): SyslogMessag
       } else errors.push('invalid date');
     }
   } else if (r.iso !== undefined) {
-    const t = r.iso;
-    if (t.ms !== undefined) {
-      msg.time.device = t.ms;
-      msg.time.zone = t.offset ?? 'Z';
-    } else msg.time.device = wallToInstant(zone, ...t.wall);
-    if (t.fraction !== undefined) msg.time.fraction = t.fraction;
+    applyIso(msg, r.iso, zone);
   } else {
     errors.push('no timestamp');
   }

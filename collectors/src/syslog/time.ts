@@ -119,14 +119,10 @@ export function inferYear(
   const leapDay = month === 2 && day === 29;
   // Feb 29 exists only in leap years: skip candidates where the date would roll over.
   const valid = (yr: number): boolean => !leapDay || (yr % 4 === 0 && (yr % 100 !== 0 || yr % 400 === 0));
-  // Common case first: the receipt year, when it lands within ±182 days of receipt, is the closest.
-  if (valid(y)) {
-    const t = wallToInstant(zone, y, month, day, hour, minute, second, ms);
-    if (Math.abs(t - receivedAt) <= 182 * 86_400_000) return t;
-  }
   let best: number | undefined;
   let bestDist = Infinity;
-  for (const cand of [y - 1, y, y + 1]) {
+  // The receipt year first: within ±182 days of receipt no other year can be closer.
+  for (const cand of [y, y - 1, y + 1]) {
     if (!valid(cand)) continue;
     const t = wallToInstant(zone, cand, month, day, hour, minute, second, ms);
     const d = Math.abs(t - receivedAt);
@@ -134,6 +130,7 @@ export function inferYear(
       bestDist = d;
       best = t;
     }
+    if (cand === y && d <= 182 * 86_400_000) break;
   }
   return best;
 }
