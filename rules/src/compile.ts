@@ -110,7 +110,7 @@ function compileSelections(det: Record<string, unknown>, ls: ResolvedLogsource, 
   for (const [name, def] of Object.entries(det)) {
     if (name === 'condition' || name === 'timeframe' || name === 'rules') continue;
     const path = `${base}/${name}`;
-    const ctx = (p: string): ValueContext => ({ mapField: ls.mapField, keywordFields: pipeline.keyword_fields, lists, limits, counters, path: p });
+    const ctx = (p: string): ValueContext => ({ mapField: ls.mapField, keywordFields: pipeline.keyword_fields, lists, limits, counters, timestampField: pipeline.timestamp_field, path: p });
     const compileMap = (m: Record<string, unknown>, p: string): Pred => {
       const entries = Object.entries(m);
       if (!entries.length) throw new RuleError('RULE_ERR_SCHEMA', 'empty selection map', { path: p });

@@ -586,9 +586,11 @@ export function compileRules(rules: readonly LoadedRule[], pipeline: Pipeline, o
     }
     pending = later;
   }
-  // Sigma correlation §generate: base rules of a correlation without `generate: true` are not alerts themselves.
-  for (const x of [...dets, ...corrs]) {
-    if (x.corrs.length) x.alert = x.corrs.some((ci) => ci.corr.generate);
+  // Sigma correlation §generate: detection rules referenced only by correlations without
+  // `generate: true` are context, not alerts. A correlation that feeds another correlation
+  // still alerts (our choice: a correlation is always a deliberate finding).
+  for (const d of dets) {
+    if (d.corrs.length) d.alert = d.corrs.some((ci) => ci.corr.generate);
   }
   return new RuleEngine({ pipeline, dets, corrs, filters, rejected, counters, opts });
 }

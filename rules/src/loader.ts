@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { RuleError } from './errors.js';
+import { listFromCsv, listFromStix, type ThreatList } from './lists.js';
 import type { LoadedRule, RejectedRule } from './types.js';
 
 /** Largest rule file read (bytes); larger files are rejected with RULE_ERR_LIMIT. */
@@ -84,4 +85,25 @@ export function loadRules(path: string): LoadResult {
     }
   }
   return { rules, errors };
+}
+
+/**
+ * Load the threat-intel lists of a directory: `NAME.csv` (CSV) and `NAME.stix.json` (STIX 2.1
+ * bundle) each become the list `NAME`. `now` (ISO 8601) drops expired STIX indicators.
+ *
+ * @example
+ * const lists = loadLists('rules/lists'); compileRules(rules, pipeline, { lists });
+ */
+export function loadLists(dir: string, now?: string): Map<string, ThreatList> {
+  const out = new Map<string, ThreatList>();
+  for (const n of readdirSync(dir).sort()) {
+    const p = join(dir, n);
+    let list: ThreatList | undefined;
+    if (n.endsWith('.csv')) list = listFromCsv(n.slice(0, -4), readFileSync(p, 'utf8'));
+    else if (n.endsWith('.stix.json')) list = listFromStix(n.slice(0, -10), readFileSync(p, 'utf8'), now).list;
+    if (!list) continue;
+    if (out.has(list.name)) throw new RuleError('RULE_ERR_LIST', `list ${list.name} is defined twice in ${dir}`);
+    out.set(list.name, list);
+  }
+  return out;
 }

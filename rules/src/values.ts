@@ -63,6 +63,8 @@ export interface ValueContext {
   lists: ReadonlyMap<string, ThreatList>;
   limits: Limits;
   counters: MatchCounters;
+  /** Event path of the event time (for `xiangan-expires-within`). */
+  timestampField: string;
   /** Path for error messages. */
   path: string;
 }
@@ -319,7 +321,7 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
   let matchType: 'exact' | 'contains' | 'startswith' | 'endswith' = 'exact';
   let all = false;
   let cased = false;
-  let special: null | 're' | 'cidr' | 'exists' | 'gt' | 'gte' | 'lt' | 'lte' | 'fieldref' | 'list' | 'worktime' = null;
+  let special: null | 're' | 'cidr' | 'exists' | 'gt' | 'gte' | 'lt' | 'lte' | 'fieldref' | 'list' | 'worktime' | 'expires' = null;
   let reFlags = '';
   let encoding: Encoding = 'utf8';
   let encodingSet = false;
@@ -346,6 +348,7 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
     else if (m === 'fieldref') setSpecial('fieldref');
     else if (m === 'xiangan-list') setSpecial('list');
     else if (m === 'xiangan-worktime') setSpecial('worktime');
+    else if (m === 'xiangan-expires-within') setSpecial('expires');
     else if (ENCODINGS.has(m)) {
       encoding = m === 'wide' ? 'utf16le' : (m as Encoding);
       encodingSet = true;
@@ -440,6 +443,23 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
       return (s: string) => {
         const ms = Date.parse(s);
         return Number.isFinite(ms) && within(ms);
+      };
+    });
+    hintKeys.ok = false;
+  } else if (special === 'expires') {
+    // The field holds a date (e.g. x509.not_after); true when it falls within the span after the event time.
+    const ts = makeGetter(ctx.timestampField);
+    evTests = nonNull.map((v) => {
+      const m = /^(\d{1,6})([smhd])$/.exec(String(v));
+      if (!m) throw new RuleError('RULE_ERR_VALUE', `xiangan-expires-within takes a span like 30d, got ${JSON.stringify(v)}`, { path: ctx.path });
+      const span = Number(m[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[m[2] as 's' | 'm' | 'h' | 'd'];
+      return (ev: EventLike) => {
+        const now = Date.parse(String(scalarText(ts(ev), lim, cnt) ?? ''));
+        if (!Number.isFinite(now)) return false;
+        return anyText(get(ev), (s) => {
+          const at = Date.parse(s);
+          return Number.isFinite(at) && at >= now && at - now <= span;
+        }, lim, cnt);
       };
     });
     hintKeys.ok = false;
