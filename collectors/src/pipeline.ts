@@ -72,7 +72,8 @@ export interface RunningSource {
   readonly metrics: SourceMetrics;
   /** Bound address for network sources (port 0 → the ephemeral port chosen). */
   readonly address?: { address: string; port: number };
-  stop(): Promise<void>;
+  /** Stops the source; TCP/TLS give pending batches `graceMs` (default 5 s) to reach the sink. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -117,7 +118,7 @@ export async function startSource(cfg: SourceConfig, deps: SourceDeps): Promise<
         ...(cfg.idleTimeoutMs !== undefined ? { idleTimeoutMs: cfg.idleTimeoutMs } : {}),
       });
       const address = await s.start();
-      return { id: cfg.id, type: cfg.type, metrics, address, stop: () => s.stop() };
+      return { id: cfg.id, type: cfg.type, metrics, address, stop: (graceMs?: number) => s.stop(graceMs) };
     }
     case 'file': {
       if (deps.checkpoints === undefined) throw new TypeError(`source ${cfg.id}: file sources need a CheckpointStore`);

@@ -89,6 +89,20 @@ describe('back-pressure and limits', () => {
     await src.stop();
   });
 
+  test('stopping with a full sink ends after the grace period and counts what was not stored', async () => {
+    const sink = new MemorySink();
+    sink.blocked = true;
+    const src = await startSource({ id: 'stop', type: 'tcp', host: '127.0.0.1', port: 0 }, { sink });
+    const sock = net.connect(src.address!.port, '127.0.0.1');
+    sock.on('error', () => undefined);
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.write('<13>a\n<13>b\n');
+    while (src.metrics.eventsIn < 2) await new Promise((r) => setTimeout(r, 10));
+    await src.stop(200);
+    assert.equal(sink.events.length, 0);
+    assert.equal(src.metrics.drops.source_stopped, 2);
+  });
+
   test('UDP counts drops while the sink is full', async () => {
     const sink = new MemorySink();
     sink.blocked = true;

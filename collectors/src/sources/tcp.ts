@@ -143,15 +143,23 @@ export class TcpSource {
     this.conns.add(c);
     const idle = this.o.idleTimeoutMs ?? 600_000;
     if (idle > 0) {
-      socket.setTimeout(idle, () => {
+      const onIdle = (): void => {
+        // A connection we paused for back-pressure is quiet because of us: re-arm, don't cut it.
+        if (c.paused || c.pending > 0) {
+          socket.setTimeout(idle, onIdle);
+          return;
+        }
         this.metrics.connectionsIdleClosed++;
         socket.destroy();
-      });
+      };
+      socket.setTimeout(idle, onIdle);
     }
     socket.on('data', (chunk: Buffer) => this.onData(c, c.framer.push(chunk)));
     socket.on('end', () => this.onData(c, c.framer.end()));
     socket.on('error', (e) => this.logger.debug({ sourceId: this.o.sourceId, err: e.message }, 'Connection error.'));
     socket.on('close', () => {
+      // A reset without FIN still delivers the bytes of a last, unterminated message.
+      this.onData(c, c.framer.end());
       c.open = false;
       this.metrics.connectionsOpen--;
       this.conns.delete(c);
@@ -211,15 +219,22 @@ export class TcpSource {
     }
   }
 
-  /** Stops accepting, lets connections' pending batches settle, and closes them. */
-  async stop(): Promise<void> {
+  /**
+   * Stops accepting, gives connections' pending batches `graceMs` to reach the sink, then
+   * closes them; batches still waiting after that are counted as `drops.source_stopped`.
+   */
+  async stop(graceMs = 5000): Promise<void> {
     const s = this.server;
     if (s === undefined) return;
     const closed = new Promise<void>((r) => s.close(() => r()));
     const chains = [...this.conns].map((c) => c.chain);
     for (const c of this.conns) c.socket.end();
-    await Promise.allSettled(chains);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(chains), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
     this.server = undefined;
+    // With the source marked stopped the chains finish promptly, counting what they could not store.
+    await Promise.allSettled([...this.conns].map((c) => c.chain).concat(chains));
     for (const c of this.conns) c.socket.destroy();
     await closed;
   }
