@@ -41,20 +41,18 @@ export interface Measurement {
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 /**
- * Time a synchronous function: warm up, then run it in batches sized to ~20 ms each until
- * `timeMs` has passed. The function's result is kept alive so the JIT cannot drop the call.
- * @example measure(() => sm4.encrypt(data), { bytes: data.length })
+ * The measuring schedule shared by {@link measure} and {@link measureAsync}: it yields how
+ * many calls to make next and times the gap until it is resumed. Warm-up calls one at a time
+ * (also estimating one call's duration), then batches sized to ~20 ms until `timeMs` passes.
  */
-export function measure(fn: () => unknown, opts: MeasureOptions = {}): Measurement {
+function* schedule(opts: MeasureOptions): Generator<number, Measurement, undefined> {
   const warmupMs = opts.warmupMs ?? 150;
   const timeMs = opts.timeMs ?? 600;
   const maxCalls = opts.maxCalls ?? Number.MAX_SAFE_INTEGER;
-  let sink: unknown;
-  // Warm-up, also used to estimate one call's duration.
   let t0 = now();
   let warm = 0;
   do {
-    sink = fn();
+    yield 1;
     warm++;
   } while (now() - t0 < warmupMs && warm < maxCalls);
   const perCall = (now() - t0) / warm;
@@ -65,14 +63,25 @@ export function measure(fn: () => unknown, opts: MeasureOptions = {}): Measureme
   t0 = now();
   while ((spent < timeMs || calls === 0) && calls < maxCalls) {
     const b0 = now();
-    for (let i = 0; i < batch; i++) sink = fn();
-    const dt = now() - b0;
-    rates.push((batch * 1000) / dt);
+    yield batch;
+    rates.push((batch * 1000) / (now() - b0));
     calls += batch;
     spent = now() - t0;
   }
-  keep(sink);
   return summarise(rates, calls, spent, opts.bytes);
+}
+
+/**
+ * Time a synchronous function: warm up, then run it in batches sized to ~20 ms each until
+ * `timeMs` has passed. The function's result is kept alive so the JIT cannot drop the call.
+ * @example measure(() => sm4.encrypt(data), { bytes: data.length })
+ */
+export function measure(fn: () => unknown, opts: MeasureOptions = {}): Measurement {
+  const plan = schedule(opts);
+  for (let step = plan.next(); ; step = plan.next()) {
+    if (step.done) return step.value;
+    for (let i = 0; i < step.value; i++) keep(fn());
+  }
 }
 
 /**
@@ -80,29 +89,11 @@ export function measure(fn: () => unknown, opts: MeasureOptions = {}): Measureme
  * @example await measureAsync(() => fetchSomething())
  */
 export async function measureAsync(fn: () => Promise<unknown>, opts: MeasureOptions = {}): Promise<Measurement> {
-  const warmupMs = opts.warmupMs ?? 150;
-  const timeMs = opts.timeMs ?? 600;
-  const maxCalls = opts.maxCalls ?? Number.MAX_SAFE_INTEGER;
-  let t0 = now();
-  let warm = 0;
-  do {
-    keep(await fn());
-    warm++;
-  } while (now() - t0 < warmupMs && warm < maxCalls);
-  const perCall = (now() - t0) / warm;
-  const batch = Math.max(1, Math.min(maxCalls, Math.round(20 / Math.max(perCall, 1e-6))));
-  const rates: number[] = [];
-  let calls = 0;
-  let spent = 0;
-  t0 = now();
-  while ((spent < timeMs || calls === 0) && calls < maxCalls) {
-    const b0 = now();
-    for (let i = 0; i < batch; i++) keep(await fn());
-    rates.push((batch * 1000) / (now() - b0));
-    calls += batch;
-    spent = now() - t0;
+  const plan = schedule(opts);
+  for (let step = plan.next(); ; step = plan.next()) {
+    if (step.done) return step.value;
+    for (let i = 0; i < step.value; i++) keep(await fn());
   }
-  return summarise(rates, calls, spent, opts.bytes);
 }
 
 function summarise(rates: number[], calls: number, spentMs: number, bytes?: number): Measurement {

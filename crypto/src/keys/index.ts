@@ -188,10 +188,15 @@ function checkPublic(key: unknown, what: string): asserts key is Sm2PublicKey {
  * @example fs.writeFileSync('key.der', sm2PrivateKeyToPkcs8(key));
  */
 export function sm2PrivateKeyToPkcs8(key: Sm2PrivateKey): Uint8Array {
-  checkPrivate(key, 'sm2PrivateKeyToPkcs8');
+  return withScalar(key, 'sm2PrivateKeyToPkcs8', encodePkcs8);
+}
+
+/** Run `f` over a copy of the private scalar and the uncompressed public key, wiping the copy after. */
+function withScalar<T>(key: Sm2PrivateKey, what: string, f: (d: Uint8Array, pub: Uint8Array) => T): T {
+  checkPrivate(key, what);
   const d = key.toBytes();
   try {
-    return encodePkcs8(d, key.publicKey.toBytes());
+    return f(d, key.publicKey.toBytes());
   } finally {
     wipe(d);
   }
@@ -202,13 +207,7 @@ export function sm2PrivateKeyToPkcs8(key: Sm2PrivateKey): Uint8Array {
  * @example sm2PrivateKeyToSec1(key)
  */
 export function sm2PrivateKeyToSec1(key: Sm2PrivateKey): Uint8Array {
-  checkPrivate(key, 'sm2PrivateKeyToSec1');
-  const d = key.toBytes();
-  try {
-    return encodeSec1(d, key.publicKey.toBytes());
-  } finally {
-    wipe(d);
-  }
+  return withScalar(key, 'sm2PrivateKeyToSec1', encodeSec1);
 }
 
 /**
@@ -273,11 +272,5 @@ export function sm2PublicKeyToJwk(pub: Sm2PublicKey): Sm2Jwk {
 
 /** Private JWK with `d`. Treat the result as a secret. @example sm2PrivateKeyToJwk(key) */
 export function sm2PrivateKeyToJwk(key: Sm2PrivateKey): Sm2Jwk {
-  checkPrivate(key, 'sm2PrivateKeyToJwk');
-  const d = key.toBytes();
-  try {
-    return encodeSm2Jwk(key.publicKey.toBytes(), d);
-  } finally {
-    wipe(d);
-  }
+  return withScalar(key, 'sm2PrivateKeyToJwk', (d, pub) => encodeSm2Jwk(pub, d));
 }

@@ -71,6 +71,14 @@ function parse(argv: string[], options: ParseArgsConfig['options']): { values: V
   }
 }
 
+/** parseArgs options from lists of string-valued and boolean flags. */
+function options(strings: string[], booleans: string[] = []): NonNullable<ParseArgsConfig['options']> {
+  return Object.fromEntries([
+    ...strings.map((n) => [n, { type: 'string' as const }]),
+    ...booleans.map((n) => [n, { type: 'boolean' as const }]),
+  ]);
+}
+
 function str(v: Values, name: string): string | undefined {
   const x = v[name];
   return typeof x === 'string' ? x : undefined;
@@ -162,7 +170,7 @@ async function runSm3(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function runHmac(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(argv, { key: { type: 'string' } });
+  const { values, positionals } = parse(argv, options(['key']));
   if (positionals.length > 1) throw new UsageError('usage: xiangan hmac-sm3 --key HEX [FILE]');
   const key = hexArg(values, 'key');
   if (!key) throw new UsageError('--key HEX is required');
@@ -216,16 +224,7 @@ function sm4Op(op: 'encrypt' | 'decrypt', mode: Sm4Mode, a: Sm4Args): Uint8Array
 }
 
 async function runSm4(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    mode: { type: 'string' },
-    key: { type: 'string' },
-    iv: { type: 'string' },
-    aad: { type: 'string' },
-    'tag-len': { type: 'string' },
-    'no-padding': { type: 'boolean' },
-    in: { type: 'string' },
-    out: { type: 'string' },
-  });
+  const { values, positionals } = parse(argv, options(['mode', 'key', 'iv', 'aad', 'tag-len', 'in', 'out'], ['no-padding']));
   const [op, ...rest] = positionals;
   if ((op !== 'encrypt' && op !== 'decrypt') || rest.length > 0) {
     throw new UsageError(`usage: xiangan sm4 encrypt|decrypt --mode ${SM4_MODES.join('|')} --key HEX [--iv HEX] [--aad HEX]`);
@@ -253,20 +252,10 @@ async function runSm4(argv: string[], io: CliIo): Promise<number> {
 const SM2_USAGE = 'usage: xiangan sm2 keygen|pubkey|sign|verify|encrypt|decrypt [options]';
 
 async function runSm2(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    key: { type: 'string' },
-    pubkey: { type: 'string' },
-    sig: { type: 'string' },
-    id: { type: 'string' },
-    'id-hex': { type: 'string' },
-    raw: { type: 'boolean' },
-    der: { type: 'boolean' },
-    order: { type: 'string' },
-    format: { type: 'string' },
-    'passphrase-env': { type: 'string' },
-    in: { type: 'string' },
-    out: { type: 'string' },
-  });
+  const { values, positionals } = parse(
+    argv,
+    options(['key', 'pubkey', 'sig', 'id', 'id-hex', 'order', 'format', 'passphrase-env', 'in', 'out'], ['raw', 'der']),
+  );
   const [op, ...rest] = positionals;
   if (rest.length > 0) throw new UsageError(SM2_USAGE);
   const out = str(values, 'out');
