@@ -144,6 +144,7 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
     ),
   );
   metrics.add(new Counter('xiangan_buffer_full_retries_total', 'Appends refused because the buffer was full and retried (TCP, files).', per((s) => s.metrics.appendRetries)));
+  metrics.add(new Gauge('xiangan_source_paused', '1 while a source has stopped reading for back-pressure, per source.', per((s) => s.metrics.paused)));
   metrics.add(new Gauge('xiangan_source_connections', 'Open TCP/TLS connections, per source.', per((s) => s.metrics.connectionsOpen)));
   metrics.add(new Gauge('xiangan_buffer_depth_events', 'Events in the durable buffer not yet stored.', () => [{ value: buffer.depth }]));
   metrics.add(new Gauge('xiangan_buffer_depth_bytes', 'Bytes in the durable buffer not yet stored.', () => [{ value: buffer.bytes }]));
