@@ -18,6 +18,7 @@
  * there; scalars and coordinates are 32-byte big-endian.
  */
 #include <stdint.h>
+#include <wasm_simd128.h>
 
 typedef uint32_t u32;
 typedef uint64_t u64;
@@ -39,7 +40,7 @@ static const u32 GY_STD[8] = {0x2139f0a0, 0x02df32e5, 0xc62a4740, 0xd0a9877c,
                               0x6b692153, 0x59bdcee3, 0xf4f6779c, 0xbc3736a2};
 
 /* Filled by init(): R^2 mod p and mod n, -n^-1 mod 2^32, exponents, b and 1 in Montgomery form. */
-static u32 RR_P[8], RR_N[8], ONE_P[8], B_M[8], EXP_P_INV[8], EXP_P_SQRT[8], EXP_N_INV[8];
+static u32 RR_P[8], RR_N[8], ONE_P[8], B_M[8], EXP_P_SQRT[8], EXP_N_INV[8];
 static u32 N0INV;
 
 /* ---------------------------------------------------------------- memory regions */
@@ -55,20 +56,22 @@ typedef struct { u32 x[8], y[8]; } aff;
 /* Jacobian point (X/Z^2, Y/Z^3) in Montgomery form; Z = 0 is the point at infinity. */
 typedef struct { u32 x[8], y[8], z[8]; } jac;
 
-/* Fixed-base comb for G: signed 6-bit windows, 43 windows, entries j*2^(6i)*G, j = 1..32.
- * 43 * 32 * 64 bytes = 88 KiB, built by init() in a few milliseconds. */
-#define COMB_W 6
-#define COMB_WINDOWS 43
-#define COMB_ENTRIES 32
+/* Fixed-base comb for G: signed 7-bit windows, 37 windows (259 bits cover a 256-bit scalar
+ * plus the recoding carry), entries j*2^(7i)*G for j = 1..64: 37 * 64 * 64 bytes = 148 KiB,
+ * built by init(). A sign is 37 mixed additions and no doubling. */
+#define COMB_W 7
+#define COMB_WINDOWS 37
+#define COMB_ENTRIES 64
 static aff comb_g[COMB_WINDOWS][COMB_ENTRIES];
 
-/* Per-key comb tables for repeated verification with the same public key (same layout). */
+/* Per-key comb tables for repeated verification with the same public key (same layout);
+ * 4 slots = 592 KiB, so all tables together stay under 1 MiB. */
 #define KEY_SLOTS 4
 static aff comb_key[KEY_SLOTS][COMB_WINDOWS][COMB_ENTRIES];
 
-/* Scratch for batch inversion while building a table. */
-static u32 batch_prod[COMB_WINDOWS * COMB_ENTRIES][8];
-static jac batch_jac[COMB_WINDOWS * COMB_ENTRIES];
+/* Scratch for the batch inversion of one window while building a table. */
+static u32 batch_prod[COMB_ENTRIES][8];
+static jac batch_jac[COMB_ENTRIES];
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -77,19 +80,27 @@ static void secure_zero(void *p, u32 len) {
   while (len--) *v++ = 0;
 }
 
+/* Zero the stack region below the caller's frame that deeper calls used for secret
+ * temporaries (field elements of k*G, inversion tables). Called at the end of every
+ * export that handled a secret; 8 KiB covers the deepest call chain here. */
+static void __attribute__((noinline)) burn_stack(void) {
+  volatile u64 buf[1024];
+  for (int i = 0; i < 1024; i++) buf[i] = 0;
+}
+
 static void cpy(u32 r[8], const u32 a[8]) {
-  for (int i = 0; i < 8; i++) r[i] = a[i];
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 8; i++) r[i] = a[i];
 }
 
 static void from_be(u32 r[8], const unsigned char *b) {
-  for (int i = 0; i < 8; i++) {
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 8; i++) {
     const unsigned char *q = b + 28 - 4 * i;
     r[i] = ((u32)q[0] << 24) | ((u32)q[1] << 16) | ((u32)q[2] << 8) | (u32)q[3];
   }
 }
 
 static void to_be(unsigned char *b, const u32 a[8]) {
-  for (int i = 0; i < 8; i++) {
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 8; i++) {
     unsigned char *q = b + 28 - 4 * i;
     q[0] = (unsigned char)(a[i] >> 24);
     q[1] = (unsigned char)(a[i] >> 16);
@@ -101,13 +112,13 @@ static void to_be(unsigned char *b, const u32 a[8]) {
 /* All-ones mask when a == 0, else 0; constant-time. */
 static u32 is_zero_mask(const u32 a[8]) {
   u32 acc = 0;
-  for (int i = 0; i < 8; i++) acc |= a[i];
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 8; i++) acc |= a[i];
   return (u32)(((u64)acc - 1) >> 32);
 }
 
 static u32 eq_mask(const u32 a[8], const u32 b[8]) {
   u32 acc = 0;
-  for (int i = 0; i < 8; i++) acc |= a[i] ^ b[i];
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 8; i++) acc |= a[i] ^ b[i];
   return (u32)(((u64)acc - 1) >> 32);
 }
 
@@ -199,11 +210,11 @@ static void fp_redc(u32 r[8], const u32 w[16]) {
 
 static void fp_mul(u32 r[8], const u32 a[8], const u32 b[8]) {
   u32 w[16];
-  for (int i = 0; i < 16; i++) w[i] = 0;
-  for (int i = 0; i < 8; i++) {
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 16; i++) w[i] = 0;
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 8; i++) {
     u64 c = 0;
     u64 ai = a[i];
-    for (int j = 0; j < 8; j++) {
+    _Pragma("clang loop unroll(full)") for (int j = 0; j < 8; j++) {
       u64 x = ai * b[j] + w[i + j] + c;
       w[i + j] = (u32)x;
       c = x >> 32;
@@ -246,13 +257,45 @@ static void fp_sqr(u32 r[8], const u32 a[8]) {
   fp_redc(r, w);
 }
 
-static void fp_add(u32 r[8], const u32 a[8], const u32 b[8]) { mod_add(r, a, b, P); }
-static void fp_sub(u32 r[8], const u32 a[8], const u32 b[8]) { mod_sub(r, a, b, P); }
+/* a + b mod p in one pass: the sum and the sum minus p are formed side by side and the
+ * right one is selected by the final borrow (constant-time). */
+static void fp_add(u32 r[8], const u32 a[8], const u32 b[8]) {
+  u32 sm[8], d[8];
+  u64 c = 0;
+  i64 br = 0;
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 8; i++) {
+    c += (u64)a[i] + b[i];
+    sm[i] = (u32)c;
+    c >>= 32;
+    br += (i64)sm[i] - P[i];
+    d[i] = (u32)br;
+    br >>= 32;
+  }
+  u32 keep = (u32)(br + (i64)c); /* all ones: sum < p, keep it */
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 8; i++) r[i] = (sm[i] & keep) | (d[i] & ~keep);
+}
+
+/* a - b mod p in one pass: the difference and the difference plus p side by side. */
+static void fp_sub(u32 r[8], const u32 a[8], const u32 b[8]) {
+  u32 d[8], e[8];
+  i64 br = 0;
+  u64 c = 0;
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 8; i++) {
+    br += (i64)a[i] - b[i];
+    d[i] = (u32)br;
+    br >>= 32;
+    c += (u64)d[i] + P[i];
+    e[i] = (u32)c;
+    c >>= 32;
+  }
+  u32 fix = (u32)br; /* all ones on borrow: take d + p */
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 8; i++) r[i] = (e[i] & fix) | (d[i] & ~fix);
+}
 
 static void fp_to_mont(u32 r[8], const u32 a[8]) { fp_mul(r, a, RR_P); }
 static void fp_from_mont(u32 r[8], const u32 a[8]) {
   u32 w[16];
-  for (int i = 0; i < 8; i++) {
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 8; i++) {
     w[i] = a[i];
     w[i + 8] = 0;
   }
@@ -264,11 +307,11 @@ static void fp_from_mont(u32 r[8], const u32 a[8]) {
 /* Montgomery multiplication mod n (CIOS), result in [0, n). */
 static void fn_mul(u32 r[8], const u32 a[8], const u32 b[8]) {
   u32 t[10];
-  for (int i = 0; i < 10; i++) t[i] = 0;
-  for (int i = 0; i < 8; i++) {
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) t[i] = 0;
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 8; i++) {
     u64 c = 0;
     u64 ai = a[i];
-    for (int j = 0; j < 8; j++) {
+    _Pragma("clang loop unroll(full)") for (int j = 0; j < 8; j++) {
       u64 x = ai * b[j] + t[j] + c;
       t[j] = (u32)x;
       c = x >> 32;
@@ -279,7 +322,7 @@ static void fn_mul(u32 r[8], const u32 a[8], const u32 b[8]) {
     u32 m = t[0] * N0INV;
     x = (u64)m * N[0] + t[0];
     c = x >> 32;
-    for (int j = 1; j < 8; j++) {
+    _Pragma("clang loop unroll(full)") for (int j = 1; j < 8; j++) {
       x = (u64)m * N[j] + t[j] + c;
       t[j - 1] = (u32)x;
       c = x >> 32;
@@ -289,7 +332,6 @@ static void fn_mul(u32 r[8], const u32 a[8], const u32 b[8]) {
     t[8] = t[9] + (u32)(x >> 32);
   }
   csub(r, t, t[8], N);
-  secure_zero(t, sizeof t);
 }
 
 /* a*b mod n for plain (non-Montgomery) a, b. */
@@ -297,7 +339,6 @@ static void fn_mulmod(u32 r[8], const u32 a[8], const u32 b[8]) {
   u32 t[8];
   fn_mul(t, a, b);
   fn_mul(r, t, RR_N);
-  secure_zero(t, sizeof t);
 }
 
 /* ---------------------------------------------------------------- exponentiation */
@@ -320,8 +361,6 @@ static void mont_pow(u32 r[8], const u32 a[8], const u32 e[8], const u32 one[8],
     mul(acc, acc, tab[nib]);
   }
   cpy(r, acc);
-  secure_zero(tab, sizeof tab);
-  secure_zero(acc, sizeof acc);
 }
 
 static void fp_sqr_as_mul(u32 r[8], const u32 a[8], const u32 b[8]) {
@@ -329,7 +368,45 @@ static void fp_sqr_as_mul(u32 r[8], const u32 a[8], const u32 b[8]) {
   else fp_mul(r, a, b);
 }
 
-static void fp_inv(u32 r[8], const u32 a[8]) { mont_pow(r, a, EXP_P_INV, ONE_P, fp_sqr_as_mul); }
+static void fp_sqr_n(u32 r[8], const u32 a[8], int n) {
+  fp_sqr(r, a);
+  while (--n > 0) fp_sqr(r, r);
+}
+
+/* a^(p-2) = a^-1 by an addition chain over the bit pattern of p - 2 (from the top: 31 ones,
+ * a zero, 128 ones, 32 zeros, 32 ones, 30 ones, 0, 1): 255 squarings and 16
+ * multiplications, a fixed sequence independent of a (constant-time). */
+static void fp_inv(u32 r[8], const u32 a[8]) {
+  u32 x2[8], x3[8], x6[8], x12[8], x15[8], x30[8], x31[8], x32[8], t[8];
+  fp_sqr(x2, a);
+  fp_mul(x2, x2, a);
+  fp_sqr(x3, x2);
+  fp_mul(x3, x3, a);
+  fp_sqr_n(x6, x3, 3);
+  fp_mul(x6, x6, x3);
+  fp_sqr_n(x12, x6, 6);
+  fp_mul(x12, x12, x6);
+  fp_sqr_n(x15, x12, 3);
+  fp_mul(x15, x15, x3);
+  fp_sqr_n(x30, x15, 15);
+  fp_mul(x30, x30, x15);
+  fp_sqr(x31, x30);
+  fp_mul(x31, x31, a);
+  fp_sqr(x32, x31);
+  fp_mul(x32, x32, a);
+  fp_sqr(t, x31); /* 31 ones, 0 */
+  for (int i = 0; i < 4; i++) { /* 128 ones */
+    fp_sqr_n(t, t, 32);
+    fp_mul(t, t, x32);
+  }
+  fp_sqr_n(t, t, 32); /* 32 zeros */
+  fp_sqr_n(t, t, 32); /* 32 ones */
+  fp_mul(t, t, x32);
+  fp_sqr_n(t, t, 30); /* 30 ones */
+  fp_mul(t, t, x30);
+  fp_sqr_n(t, t, 2); /* 0, 1 */
+  fp_mul(r, t, a);
+}
 
 /* ---------------------------------------------------------------- points */
 
@@ -438,15 +515,14 @@ static void pt_madd_core(jac *out, const jac *p, const aff *q, u32 *h_zero, u32 
   *out = o;
 }
 
-/* Complete addition in constant time: handles P = O, Q = O, P = Q (by doubling) and
- * P = -Q (H = 0 gives Z3 = 0) with masked selects instead of branches. */
+/* Constant-time addition for the fixed-window ladder: handles P = O and Q = O with masked
+ * selects and P = -Q through the formula (H = 0 gives Z3 = 0). The doubling case P = Q
+ * cannot arise there (see mul_ct), so it is not computed. */
 static void pt_add_ct(jac *r, const jac *p, const jac *q) {
   u32 hz, rz;
-  jac sum, dbl;
+  jac sum;
   pt_add_core(&sum, p, q, &hz, &rz);
-  pt_dbl(&dbl, p);
   u32 pinf = is_zero_mask(p->z), qinf = is_zero_mask(q->z);
-  cmov((u32 *)&sum, (u32 *)&dbl, 24, hz & rz & ~pinf & ~qinf);
   cmov((u32 *)&sum, (const u32 *)q, 24, pinf);
   cmov((u32 *)&sum, (const u32 *)p, 24, qinf & ~pinf);
   *r = sum;
@@ -497,67 +573,81 @@ static int pt_to_affine(aff *r, const jac *p) {
   fp_mul(r->x, p->x, zi2);
   fp_mul(zi2, zi2, zi);
   fp_mul(r->y, p->y, zi2);
-  secure_zero(zi, sizeof zi);
-  secure_zero(zi2, sizeof zi2);
   return !is_zero_mask(p->z);
 }
 
 /* ---------------------------------------------------------------- comb tables */
 
-/* Build tab[i][j] = (j+1) * 2^(6i) * base for an affine base, with one shared inversion
- * (Montgomery's trick) to make every entry affine. Public data, variable time. */
+/* Build tab[i][j] = (j+1) * 2^(7i) * base for an affine base. Each window's 64 Jacobian
+ * points share one inversion (Montgomery's trick) to become affine. Public data, variable
+ * time. No entry is O: n is prime and every multiple used is a nonzero j * 2^(7i). */
 static void comb_build(aff tab[COMB_WINDOWS][COMB_ENTRIES], const aff *base) {
   jac b;
   cpy(b.x, base->x);
   cpy(b.y, base->y);
   cpy(b.z, ONE_P);
-  const int total = COMB_WINDOWS * COMB_ENTRIES;
+  u32 inv[8], zi[8], zi2[8];
   for (int i = 0; i < COMB_WINDOWS; i++) {
-    jac *row = &batch_jac[i * COMB_ENTRIES];
+    jac *row = batch_jac;
     row[0] = b;
     pt_dbl(&row[1], &b);
     for (int j = 2; j < COMB_ENTRIES; j++) pt_add_vartime(&row[j], &row[j - 1], &b);
-    /* next base = 2^6 * b = 2 * (32 b) */
+    /* next base = 2^7 * b = 2 * (64 b) */
     pt_dbl(&b, &row[COMB_ENTRIES - 1]);
-  }
-  /* Batch inversion of all Z (none is zero: multiples j*2^(6i) with j <= 32 stay below n). */
-  cpy(batch_prod[0], batch_jac[0].z);
-  for (int k = 1; k < total; k++) fp_mul(batch_prod[k], batch_prod[k - 1], batch_jac[k].z);
-  u32 inv[8], zi[8], zi2[8];
-  fp_inv(inv, batch_prod[total - 1]);
-  for (int k = total - 1; k >= 0; k--) {
-    if (k > 0) {
-      fp_mul(zi, inv, batch_prod[k - 1]);
-      fp_mul(inv, inv, batch_jac[k].z);
-    } else {
-      cpy(zi, inv);
+    cpy(batch_prod[0], row[0].z);
+    for (int k = 1; k < COMB_ENTRIES; k++) fp_mul(batch_prod[k], batch_prod[k - 1], row[k].z);
+    fp_inv(inv, batch_prod[COMB_ENTRIES - 1]);
+    for (int k = COMB_ENTRIES - 1; k >= 0; k--) {
+      if (k > 0) {
+        fp_mul(zi, inv, batch_prod[k - 1]);
+        fp_mul(inv, inv, row[k].z);
+      } else {
+        cpy(zi, inv);
+      }
+      aff *o = &tab[i][k];
+      fp_sqr(zi2, zi);
+      fp_mul(o->x, row[k].x, zi2);
+      fp_mul(zi2, zi2, zi);
+      fp_mul(o->y, row[k].y, zi2);
     }
-    aff *o = &tab[k / COMB_ENTRIES][k % COMB_ENTRIES];
-    fp_sqr(zi2, zi);
-    fp_mul(o->x, batch_jac[k].x, zi2);
-    fp_mul(zi2, zi2, zi);
-    fp_mul(o->y, batch_jac[k].y, zi2);
   }
 }
 
-/* Signed 6-bit digit of window i of a 256-bit scalar: bits [6i-1, 6i+5], digit =
- * ((in + 1) >> 1) - 64 * bit(6i+5) in [-32, 32], so k = sum d_i 2^(6i). Returns the
- * magnitude and sets *neg to an all-ones mask when the digit is negative. No branches. */
+/* Signed digit of window i of a 256-bit scalar, read from bits [7i-1, 7i+6]:
+ * d = ((in + 1) >> 1) - 128 * bit(7i+6) in [-64, 64], so that k = sum d_i 2^(7i)
+ * (Booth recoding). Returns |d| and sets *neg to an all-ones mask when d < 0. No branch
+ * depends on k (the bit position is public). */
 static u32 comb_digit(const u32 k[8], int i, u32 *neg) {
-  int lo = 6 * i - 1;
+  int lo = COMB_W * i - 1;
   u32 in;
   if (lo < 0) {
-    in = (k[0] << 1) & 0x7f;
+    in = (k[0] << 1) & 0xff;
   } else {
     int w = lo >> 5, s = lo & 31;
     u64 two = (u64)k[w];
     if (w + 1 < 8) two |= (u64)k[w + 1] << 32;
-    in = (u32)(two >> s) & 0x7f;
+    in = (u32)(two >> s) & 0xff;
   }
-  i64 d = (i64)((in + 1) >> 1) - (i64)(64 & (0u - (in >> 6)));
+  i64 d = (i64)((in + 1) >> 1) - (i64)(128 & (0u - (in >> 7)));
   u32 sm = (u32)(d >> 63);
   *neg = sm;
   return ((u32)d ^ sm) - sm;
+}
+
+/* out = the entry idx (1-based) of row, or all zeros when idx = 0: every entry is read and
+ * combined under a mask (v128.bitselect), so the memory access pattern does not depend on
+ * idx. `vecs` is the entry size in 16-byte vectors. */
+static void ct_select(void *out, const void *row, u32 entries, u32 vecs, u32 idx) {
+  v128_t acc[6];
+  for (u32 v = 0; v < vecs; v++) acc[v] = wasm_i32x4_splat(0);
+  const unsigned char *e = (const unsigned char *)row;
+  for (u32 j = 0; j < entries; j++) {
+    v128_t m = wasm_i32x4_splat((int32_t)(u32)(((u64)(idx ^ (j + 1)) - 1) >> 32));
+    for (u32 v = 0; v < vecs; v++) acc[v] = wasm_v128_bitselect(wasm_v128_load(e + 16 * v), acc[v], m);
+    e += 16 * vecs;
+  }
+  unsigned char *o = (unsigned char *)out;
+  for (u32 v = 0; v < vecs; v++) wasm_v128_store(o + 16 * v, acc[v]);
 }
 
 /* Constant-time comb multiplication acc = [k] * base using table tab. */
@@ -567,19 +657,15 @@ static void comb_mul_ct(jac *acc, aff tab[COMB_WINDOWS][COMB_ENTRIES], const u32
   aff t;
   for (int i = 0; i < COMB_WINDOWS; i++) {
     u32 neg, mag = comb_digit(k, i, &neg);
-    for (int w = 0; w < 8; w++) { t.x[w] = 0; t.y[w] = 0; }
-    for (u32 j = 0; j < COMB_ENTRIES; j++) {
-      u32 m = (u32)(((u64)(mag ^ (j + 1)) - 1) >> 32);
-      cmov((u32 *)&t, (const u32 *)&tab[i][j], 16, m);
-    }
+    ct_select(&t, tab[i], COMB_ENTRIES, 4, mag);
     u32 ny[8];
     fp_sub(ny, P, t.y); /* -y = p - y (t.y = 0 only when mag = 0, then unused) */
     cmov(t.y, ny, 8, neg);
     /* acc + t; if acc = O take t; if the digit is 0 keep acc. The doubling and P = -Q
-     * cases cannot occur: before window i, |acc| < 2^(6i) as an integer multiple of the
-     * base while |t| >= 2^(6i), and all multiples involved stay below n except in the
-     * top window, where equality would need k to equal a specific value of probability
-     * ~2^-250 (k is a fresh uniform secret). */
+     * cases cannot occur: before window i, acc = [v]base with |v| < 2^(7i) while
+     * t = [d * 2^(7i)]base with |d| >= 1, and all these multiples are below n except in
+     * the top window, where a collision needs k to be one specific value per window
+     * pattern (probability ~2^-250 for a uniform secret k). */
     u32 hz, rz;
     jac sum, lifted;
     pt_madd_core(&sum, acc, &t, &hz, &rz);
@@ -591,7 +677,6 @@ static void comb_mul_ct(jac *acc, aff tab[COMB_WINDOWS][COMB_ENTRIES], const u32
     cmov((u32 *)acc, (u32 *)&sum, 24, ~nz);
     inf &= nz;
   }
-  secure_zero(&t, sizeof t);
 }
 
 /* Variable-time comb for public scalars (verification). */
@@ -607,28 +692,26 @@ static void comb_mul_vartime(jac *acc, aff tab[COMB_WINDOWS][COMB_ENTRIES], cons
 
 /* ---------------------------------------------------------------- variable base, CT */
 
-/* [k]P for secret k: 4-bit fixed window over a table of 0..15 * P, each entry selected by
- * scanning all 16 under a mask; additions are the complete constant-time ones. */
+/* [k]P for secret k: 4-bit fixed window over the table 1P..15P, each entry selected by
+ * scanning all of them under a mask. Before adding digit d in [0, 15] the accumulator is
+ * [16v]P with v >= 1 the value of the higher digits (or O when v = 0), and 16v > 15 >= d
+ * with both below n, so the accumulator never equals [d]P: the constant-time addition
+ * only needs the O cases (acc = O, digit 0) and P = -Q, which its formula covers. */
 static void mul_ct(jac *r, const aff *p, const u32 k[8]) {
-  jac tab[16];
-  for (int i = 0; i < 8; i++) { tab[0].x[i] = 0; tab[0].y[i] = 0; tab[0].z[i] = 0; }
-  cpy(tab[1].x, p->x);
-  cpy(tab[1].y, p->y);
-  cpy(tab[1].z, ONE_P);
-  for (int i = 2; i < 16; i++) {
-    if (i & 1) pt_add_vartime(&tab[i], &tab[i - 1], &tab[1]); /* table depends on P only */
-    else pt_dbl(&tab[i], &tab[i / 2]);
+  jac tab[15];
+  cpy(tab[0].x, p->x);
+  cpy(tab[0].y, p->y);
+  cpy(tab[0].z, ONE_P);
+  for (int i = 1; i < 15; i++) {
+    if (i & 1) pt_dbl(&tab[i], &tab[i / 2]); /* (i+1)P = 2 * ((i+1)/2)P */
+    else pt_add_vartime(&tab[i], &tab[i - 1], &tab[0]); /* table depends on P only */
   }
   jac acc, t;
   for (int i = 0; i < 8; i++) { acc.x[i] = 0; acc.y[i] = 0; acc.z[i] = 0; }
   for (int i = 63; i >= 0; i--) {
     for (int d = 0; d < 4; d++) pt_dbl(&acc, &acc);
     u32 nib = (k[i >> 3] >> ((i & 7) * 4)) & 15;
-    for (int w = 0; w < 24; w++) ((u32 *)&t)[w] = 0;
-    for (u32 j = 0; j < 16; j++) {
-      u32 m = (u32)(((u64)(nib ^ j) - 1) >> 32);
-      cmov((u32 *)&t, (const u32 *)&tab[j], 24, m);
-    }
+    ct_select(&t, tab, 15, 6, nib);
     pt_add_ct(&acc, &acc, &t);
   }
   *r = acc;
@@ -718,8 +801,6 @@ static void init(void) {
   for (int i = 0; i < 5; i++) inv *= 2 - N[0] * inv;
   N0INV = 0u - inv;
   /* Exponents p - 2, (p + 1) / 4, n - 2. */
-  cpy(EXP_P_INV, P);
-  EXP_P_INV[0] -= 2;
   cpy(EXP_N_INV, N);
   EXP_N_INV[0] -= 2;
   {
@@ -825,6 +906,7 @@ EXPORT("sm2_mul_g") u32 sm2_mul_g(void) {
   secure_zero(k, sizeof k);
   secure_zero(&acc, sizeof acc);
   secure_zero(&a, sizeof a);
+  burn_stack();
   return (u32)ok;
 }
 
@@ -841,6 +923,7 @@ EXPORT("sm2_mul") u32 sm2_mul(void) {
   secure_zero(k, sizeof k);
   secure_zero(&acc, sizeof acc);
   secure_zero(&a, sizeof a);
+  burn_stack();
   return (u32)ok;
 }
 
@@ -875,6 +958,7 @@ EXPORT("sm2_sign_prep") void sm2_sign_prep(void) {
   secure_zero(d, sizeof d);
   secure_zero(a, sizeof a);
   secure_zero(inv, sizeof inv);
+  burn_stack();
 }
 
 /* Reduce a 256-bit value mod n (< 2n since n > 2^255): one conditional subtraction. */
@@ -889,10 +973,13 @@ EXPORT("sm2_sign") u32 sm2_sign(void) {
   from_be(k, io + 32);
   from_be(e, io + 64);
   jac acc;
-  aff a;
+  u32 zi[8];
   comb_mul_ct(&acc, comb_g, k);
-  pt_to_affine(&a, &acc);
-  fp_from_mont(x1, a.x);
+  /* x1 = X / Z^2 (y1 is not needed). */
+  fp_inv(zi, acc.z);
+  fp_sqr(zi, zi);
+  fp_mul(x1, acc.x, zi);
+  fp_from_mont(x1, x1);
   reduce_n(e, e);
   reduce_n(x1, x1);
   mod_add(r, e, x1, N);
@@ -907,7 +994,9 @@ EXPORT("sm2_sign") u32 sm2_sign(void) {
   secure_zero(k, sizeof k);
   secure_zero(t, sizeof t);
   secure_zero(&acc, sizeof acc);
-  secure_zero(&a, sizeof a);
+  secure_zero(zi, sizeof zi);
+  secure_zero(x1, sizeof x1);
+  burn_stack();
   return ok & 1;
 }
 
@@ -983,6 +1072,7 @@ EXPORT("sm2_muladd_n") void sm2_muladd_n(void) {
   secure_zero(b, sizeof b);
   secure_zero(c, sizeof c);
   secure_zero(t, sizeof t);
+  burn_stack();
 }
 
 /* Zero the I/O region (callers wipe secrets they passed through it). */

@@ -14,6 +14,7 @@
 import { CryptoError } from '../errors.js';
 import { abytes, concatBytes, equalBytes, wipe } from '../bytes.js';
 import { sm3 } from '../sm3.js';
+import type { HmacSm3 } from '../hmac.js';
 import {
   derDecode,
   derOctetString,
@@ -31,6 +32,7 @@ import {
   decryptParts,
   encryptParts,
   kxDerive,
+  nonceMac,
   randomScalar,
   signDigest,
   za,
@@ -78,6 +80,7 @@ const PUB = Symbol('sm2-public');
  */
 export class Sm2PublicKey {
   readonly #xy: Uint8Array;
+  #zDefault: Uint8Array | undefined;
 
   /** @internal use {@link Sm2PublicKey.fromBytes} */
   constructor(token: typeof PUB, xy: Uint8Array) {
@@ -111,6 +114,12 @@ export class Sm2PublicKey {
   get xy(): Uint8Array {
     return this.#xy;
   }
+
+  /** @internal Z for the default ID, computed once per key (it is public data) */
+  zDefault(engine: Sm2Engine): Uint8Array {
+    this.#zDefault ??= za(engine, this.#xy, SM2_DEFAULT_ID);
+    return this.#zDefault;
+  }
 }
 
 const PRIV = Symbol('sm2-private');
@@ -124,6 +133,7 @@ const PRIV = Symbol('sm2-private');
 export class Sm2PrivateKey {
   #d: Uint8Array;
   #dInv: Uint8Array | undefined;
+  #mac: HmacSm3 | undefined;
   /** The matching public key. */
   readonly publicKey: Sm2PublicKey;
 
@@ -161,8 +171,10 @@ export class Sm2PrivateKey {
   destroy(): void {
     wipe(this.#d);
     if (this.#dInv) wipe(this.#dInv);
+    this.#mac?.destroy();
     this.#d = new Uint8Array(0);
     this.#dInv = undefined;
+    this.#mac = undefined;
   }
 
   /** @internal the scalar, not copied */
@@ -175,6 +187,12 @@ export class Sm2PrivateKey {
   get dInv(): Uint8Array {
     this.#dInv ??= sm2Engine().signPrep(this.d);
     return this.#dInv;
+  }
+
+  /** @internal HMAC-SM3 keyed with d for hedged nonces, kept so its key schedule is reused */
+  get nonceMac(): HmacSm3 {
+    this.#mac ??= nonceMac(this.d);
+    return this.#mac;
   }
 }
 
@@ -199,7 +217,9 @@ function idOf(id: Uint8Array | undefined, what: string): Uint8Array {
  */
 export function sm2Za(pub: Sm2PublicKey, id?: Uint8Array): Uint8Array {
   checkPub(pub, 'sm2Za');
-  return za(sm2Engine(), pub.xy, idOf(id, 'sm2Za'));
+  const engine = sm2Engine();
+  const i = idOf(id, 'sm2Za');
+  return i === SM2_DEFAULT_ID ? pub.zDefault(engine).slice() : za(engine, pub.xy, i);
 }
 
 /** Signature encodings: DER `SEQUENCE { r INTEGER, s INTEGER }` (GM/T 0009 §7.2) or raw r ‖ s. */
@@ -261,7 +281,7 @@ export function sm2SignDigest(key: Sm2PrivateKey, e: Uint8Array, opts: Sm2SignDi
     if (!scalarInRange(opts.unsafeK, sm2Engine().curve.n)) throw new RangeError('sm2SignDigest: unsafeK must be in [1, n-1]');
     k = opts.unsafeK;
   }
-  return encodeSignature(signDigest(sm2Engine(), key.d, key.dInv, e, k), format);
+  return encodeSignature(signDigest(sm2Engine(), key.d, key.dInv, e, k, key.nonceMac), format);
 }
 
 /**
@@ -284,7 +304,9 @@ export function sm2VerifyDigest(
 }
 
 function digestOf(pub: Sm2PublicKey, msg: Uint8Array, id: Uint8Array): Uint8Array {
-  return sm3(concatBytes(za(sm2Engine(), pub.xy, id), msg));
+  const engine = sm2Engine();
+  const z = id === SM2_DEFAULT_ID ? pub.zDefault(engine) : za(engine, pub.xy, id);
+  return sm3.create().update(z).update(msg).digest();
 }
 
 /**

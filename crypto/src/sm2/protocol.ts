@@ -8,7 +8,7 @@
 import { CryptoError } from '../errors.js';
 import { concatBytes, equalBytes, randomBytes, wipe } from '../bytes.js';
 import { sm3 } from '../sm3.js';
-import { hmacSm3 } from '../hmac.js';
+import { createHmacSm3, type HmacSm3 } from '../hmac.js';
 import { sm2Kdf } from '../kdf.js';
 import { bigToBytes, bytesToBig } from './curve.js';
 import type { Sm2Engine } from './engine.js';
@@ -43,29 +43,33 @@ export function za(engine: Sm2Engine, pubXY: Uint8Array, id: Uint8Array): Uint8A
 }
 
 /**
- * Hedged nonces: an RFC 6979 §3.2 HMAC-DRBG (HMAC-SM3) seeded with the private key, the
- * digest and 32 fresh CSPRNG bytes (RFC 6979 §3.6 "additional data"), so a failing RNG
- * degrades to deterministic signing instead of leaking the key through a repeated k.
- * Yields candidates k in [1, n-1]; each call continues the DRBG (step h.3).
+ * Hedged nonces (in the spirit of RFC 6979 §3.6, "additional data"): candidate i is
+ * HMAC-SM3 keyed with the private key d over (32 fresh CSPRNG bytes ‖ e ‖ i), kept when it
+ * lies in [1, n-1]. With a working RNG k is uniformly random; with a broken or repeating
+ * RNG k is still a secret pseudo-random function of (d, e), so equal nonces can only come
+ * with equal digests and a weak RNG cannot leak the key. `mac` is an HMAC already keyed
+ * with d (cloned per candidate so the keyed state is reused).
  */
-export function* hedgedNonces(n: bigint, d: Uint8Array, e: Uint8Array): Generator<Uint8Array, never> {
-  const extra = randomBytes(32);
-  const e1 = bigToBytes(bytesToBig(e) % n, 32);
-  let v: Uint8Array = new Uint8Array(32).fill(1);
-  let k: Uint8Array = new Uint8Array(32);
-  const seed = concatBytes(d, e1, extra);
-  k = hmacSm3(k, concatBytes(v, Uint8Array.of(0), seed));
-  v = hmacSm3(k, v);
-  k = hmacSm3(k, concatBytes(v, Uint8Array.of(1), seed));
-  v = hmacSm3(k, v);
-  wipe(seed, extra);
-  for (;;) {
-    v = hmacSm3(k, v);
-    const cand = bytesToBig(v);
-    if (cand >= 1n && cand < n) yield v.slice();
-    k = hmacSm3(k, concatBytes(v, Uint8Array.of(0)));
-    v = hmacSm3(k, v);
+export function hedgedNonce(mac: HmacSm3, n: bigint, e: Uint8Array, counter: number): Uint8Array {
+  const input = new Uint8Array(32 + 32 + 1);
+  input.set(randomBytes(32), 0);
+  input.set(e, 32);
+  for (let i = counter; ; i++) {
+    if (i > 255) throw new CryptoError('CRYPTO_ERR_RNG', 'sm2: no nonce in [1, n-1] after 256 candidates');
+    input[64] = i;
+    const k = mac.clone().update(input).digest();
+    const v = bytesToBig(k);
+    if (v >= 1n && v < n) {
+      wipe(input);
+      return k;
+    }
+    wipe(k);
   }
+}
+
+/** An HMAC-SM3 keyed with the private key, for {@link hedgedNonce}. */
+export function nonceMac(d: Uint8Array): HmacSm3 {
+  return createHmacSm3(d);
 }
 
 /** A uniformly random scalar in [1, n - 1 - below] by rejection sampling (keys, encryption k). */
@@ -80,7 +84,8 @@ export function randomScalar(n: bigint, below = 0n): Uint8Array {
 
 /**
  * GB/T 32918.2 §6.1 A3–A7 for a digest e: r ‖ s (64 bytes). `unsafeK` fixes the nonce
- * (standard vectors only); without it nonces are hedged and retried per A5/A6.
+ * (standard vectors only); without it nonces are hedged and retried per A5/A6. `mac` is
+ * the per-key HMAC of {@link nonceMac} when the caller caches it.
  */
 export function signDigest(
   engine: Sm2Engine,
@@ -88,22 +93,23 @@ export function signDigest(
   dInv: Uint8Array,
   e: Uint8Array,
   unsafeK?: Uint8Array,
+  mac?: HmacSm3,
 ): Uint8Array {
   if (unsafeK !== undefined) {
     const rs = engine.signWithK(dInv, unsafeK, e);
     if (rs === null) throw new RangeError('sm2: the fixed k gives r = 0, r + k = n or s = 0');
     return rs;
   }
-  const gen = hedgedNonces(engine.curve.n, d, e);
-  for (;;) {
-    const k = gen.next().value;
+  const m = mac ?? nonceMac(d);
+  // A5/A6 retries (r = 0, r + k = n, s = 0) take the next candidate; each has
+  // probability ~2^-256, so the counter bound is never reached in practice.
+  for (let i = 0; i < 256; i++) {
+    const k = hedgedNonce(m, engine.curve.n, e, i);
     const rs = engine.signWithK(dInv, k, e);
     wipe(k);
-    if (rs !== null) {
-      gen.return(undefined as never);
-      return rs;
-    }
+    if (rs !== null) return rs;
   }
+  throw new CryptoError('CRYPTO_ERR_RNG', 'sm2: no valid signature after 256 nonces');
 }
 
 /** C1 (x1 ‖ y1), C3 and C2 of an SM2 ciphertext (GB/T 32918.4 §6.1). */

@@ -62,7 +62,7 @@ function get(at: number, len: number): Uint8Array {
  * about as much as ten verifications and makes each later one ~3× faster). Slots are reused
  * least-recently-promoted first. Keys are compared by their 64 coordinate bytes.
  */
-const PROMOTE_AFTER = 4;
+const PROMOTE_AFTER = 16;
 const slotKeys: (string | undefined)[] = [];
 const useCount = new Map<string, number>();
 let nextSlot = 0;
