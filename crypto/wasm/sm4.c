@@ -51,13 +51,16 @@ static const uint8_t SBOX[256] __attribute__((aligned(16))) = {
   0x89, 0x69, 0x97, 0x4a, 0x0c, 0x96, 0x77, 0x7e, 0x65, 0xb9, 0xf1, 0x09, 0xc5, 0x6e, 0xc6, 0x84,
   0x18, 0xf0, 0x7d, 0xec, 0x3a, 0xdc, 0x4d, 0x20, 0x79, 0xee, 0x5f, 0x3e, 0xd7, 0xcb, 0x39, 0x48,};
 
-static inline v128_t sbox16(v128_t x) {
+/* Row h of the table looked up at x ^ (h << 4): lanes whose high nibble is not h read index >= 16 → 0. */
+#define ROW(h) wasm_i8x16_swizzle(t[h], wasm_v128_xor(x, wasm_i8x16_const_splat((int8_t)((h) << 4))))
+static inline __attribute__((always_inline)) v128_t sbox16(v128_t x) {
   const v128_t *t = (const v128_t *)SBOX;
-  v128_t a[4];
-  for (int h = 0; h < 4; h++) a[h] = wasm_i8x16_swizzle(t[h], wasm_v128_xor(x, wasm_i8x16_splat((int8_t)(h << 4))));
-  for (int h = 4; h < 16; h++)
-    a[h & 3] = wasm_v128_xor(a[h & 3], wasm_i8x16_swizzle(t[h], wasm_v128_xor(x, wasm_i8x16_splat((int8_t)(h << 4)))));
-  return wasm_v128_xor(wasm_v128_xor(a[0], a[1]), wasm_v128_xor(a[2], a[3]));
+  /* Written out (no loop, no array) so that every value stays in a register; XOR as a tree. */
+  v128_t a0 = wasm_v128_xor(wasm_v128_xor(ROW(0), ROW(1)), wasm_v128_xor(ROW(2), ROW(3)));
+  v128_t a1 = wasm_v128_xor(wasm_v128_xor(ROW(4), ROW(5)), wasm_v128_xor(ROW(6), ROW(7)));
+  v128_t a2 = wasm_v128_xor(wasm_v128_xor(ROW(8), ROW(9)), wasm_v128_xor(ROW(10), ROW(11)));
+  v128_t a3 = wasm_v128_xor(wasm_v128_xor(ROW(12), ROW(13)), wasm_v128_xor(ROW(14), ROW(15)));
+  return wasm_v128_xor(wasm_v128_xor(a0, a1), wasm_v128_xor(a2, a3));
 }
 
 /* Rotations of each 32-bit lane (little-endian lanes) by whole bytes are byte shuffles. */
@@ -348,11 +351,20 @@ static inline __attribute__((always_inline)) void sbox_bs(v128_t *b) {
  */
 static v128_t bs[128];
 static v128_t bs_t[32];
+/* Set when the batch buffers hold data, so wipe() only pays for them after a bulk call. */
+static int bs_dirty;
+
+/* Zeroes n bytes (a multiple of 16) through volatile stores, which the compiler may not drop. */
+static void zero16(void *p, uint32_t n) {
+  volatile v128_t *v = (volatile v128_t *)p;
+  for (uint32_t i = 0; i < n / 16; i++) v[i] = wasm_i64x2_splat(0);
+}
 
 static void wipe_bs(void) {
-  volatile uint8_t *a = (volatile uint8_t *)bs, *b = (volatile uint8_t *)bs_t;
-  for (unsigned i = 0; i < sizeof bs; i++) a[i] = 0;
-  for (unsigned i = 0; i < sizeof bs_t; i++) b[i] = 0;
+  if (!bs_dirty) return;
+  bs_dirty = 0;
+  zero16(bs, sizeof bs);
+  zero16(bs_t, sizeof bs_t);
 }
 
 /* In-place transpose of a 128x128 bit matrix (rows r[i], bit p = bit p%8 of byte p/8): stage j
@@ -382,6 +394,7 @@ static void transpose128(v128_t *r) {
 #define PL(w, q) bs[8 * (4 * (w) + 3 - ((q) >> 3)) + ((q) & 7)]
 
 static void encrypt_bs(uint8_t *p) {
+  bs_dirty = 1;
   for (int i = 0; i < 128; i++) bs[i] = wasm_v128_load(p + 16 * i);
   transpose128(bs);
   for (int i = 0; i < 32; i++) {
@@ -474,6 +487,9 @@ EXPORT("sm4_cbc_encrypt") void sm4_cbc_encrypt(uint32_t n) {
 /* Keystream / saved-ciphertext scratch for one batch (2 KiB), wiped by wipe(). */
 static uint8_t batch[2048] __attribute__((aligned(16)));
 #define BATCH 128
+/* Bytes of batch[] that may hold data (all of it once a bitsliced batch ran over it). */
+static uint32_t batch_used;
+static inline void use_batch(uint32_t m) { if (16 * m > batch_used) batch_used = 16 * m; }
 
 /* CBC decryption with the decrypt schedule: up to 128 blocks per batch. */
 EXPORT("sm4_cbc_decrypt") void sm4_cbc_decrypt(uint32_t n) {
@@ -481,6 +497,7 @@ EXPORT("sm4_cbc_decrypt") void sm4_cbc_decrypt(uint32_t n) {
   for (uint32_t i = 0; i < n; i += BATCH) {
     uint8_t *b = io + 16 * i;
     uint32_t m = n - i < BATCH ? n - i : BATCH;
+    use_batch(m);
     for (uint32_t j = 0; j < m; j++) st(batch + 16 * j, ld(b + 16 * j));
     encrypt_many(b, m);
     for (uint32_t j = 0; j < m; j++) {
@@ -503,6 +520,7 @@ EXPORT("sm4_ctr") void sm4_ctr(uint32_t len, uint32_t inc32) {
   uint32_t nb = (len + 15) / 16;
   for (uint32_t i = 0; i < nb; i += BATCH) {
     uint32_t m = nb - i < BATCH ? nb - i : BATCH;
+    use_batch(m >= BS_MIN ? BATCH : m);
     for (uint32_t j = 0; j < m; j++) {
       st(batch + 16 * j, wasm_i64x2_make((int64_t)bswap64(hi), (int64_t)bswap64(lo)));
       if (inc32) lo = (lo & 0xffffffff00000000ull) | (uint32_t)(lo + 1);
@@ -546,6 +564,7 @@ EXPORT("sm4_cfb_decrypt") void sm4_cfb_decrypt(uint32_t len) {
   for (uint32_t i = 0; i < nb; i += BATCH) {
     uint32_t m = nb - i < BATCH ? nb - i : BATCH;
     uint8_t *b = io + 16 * i;
+    use_batch(m >= BS_MIN ? BATCH : m);
     st(batch, prev);
     for (uint32_t j = 1; j < m; j++) st(batch + 16 * j, ld(b + 16 * (j - 1)));
     prev = ld(b + 16 * (m - 1));
@@ -617,10 +636,10 @@ EXPORT("ghash") void ghash(uint32_t n) {
 
 /* Zeroes the key material and the first len bytes of io. */
 EXPORT("wipe") void wipe(uint32_t len) {
-  volatile uint8_t *p = io;
-  for (uint32_t i = 0; i < len && i < IO_SIZE + SLACK; i++) p[i] = 0;
+  zero16(io, ((len < IO_SIZE + SLACK ? len : IO_SIZE + SLACK) + 15) & ~15u);
+  zero16(batch, batch_used);
+  batch_used = 0;
   wipe_bs();
-  for (unsigned i = 0; i < sizeof batch; i++) ((volatile uint8_t *)batch)[i] = 0;
   for (int i = 0; i < 32; i++) ((volatile uint32_t *)rk)[i] = 0;
   for (int i = 0; i < 16; i++) { ((volatile uint8_t *)key)[i] = 0; ((volatile uint8_t *)iv)[i] = 0; ((volatile uint8_t *)hkey)[i] = 0; }
 }

@@ -64,7 +64,7 @@ function run(rk: Uint32Array | undefined, state: Uint8Array | undefined, data: U
     }
     if (state) state.set(mem.subarray(w.iv, w.iv + 16));
   } finally {
-    mem.fill(0, io, io + Math.min(ioSize + 256, data.length + 256));
+    mem.fill(0, io, io + Math.min(ioSize, data.length) + 2048);
     ex.wipe(0);
   }
   return out;
