@@ -30,9 +30,15 @@ function readPri(s: string): Pri {
   if (s[0] !== '<') return { end: 0 };
   const close = s.indexOf('>', 1);
   if (close === -1 || close > 6) return { end: 0, raw: '' };
-  const digits = s.slice(1, close);
-  const ok = /^(0|[1-9]\d{0,2})$/.test(digits) && Number(digits) <= 191;
-  return ok ? { pri: Number(digits), end: close + 1 } : { raw: s.slice(0, close + 1), end: close + 1 };
+  // PRIVAL = 1*3DIGIT without leading zeros, ≤ 191 (RFC 5424 §6.2.1).
+  let v = 0;
+  let ok = close > 1 && (close === 2 || s.charCodeAt(1) !== 0x30);
+  for (let i = 1; ok && i < close; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) ok = false;
+    else v = v * 10 + (c - 0x30);
+  }
+  return ok && v <= 191 ? { pri: v, end: close + 1 } : { raw: s.slice(0, close + 1), end: close + 1 };
 }
 
 /** Copies the header fields both grammars share, leaving absent ones absent. */

@@ -50,13 +50,15 @@ export function parseRfc3164Body(s: string): Rfc3164Parts {
   const out: Rfc3164Parts = { msg: s };
   let pos = 0;
   let cisco = false;
-  const seq = SEQ_RE.exec(s);
+  const c0 = s.charCodeAt(0);
+  // Only a leading digit can start a Cisco sequence number; skip the regex otherwise.
+  const seq = c0 >= 0x30 && c0 <= 0x39 ? SEQ_RE.exec(s) : null;
   if (seq !== null) {
     out.sequence = seq[1]!;
     pos = seq[0].length;
     cisco = true;
   }
-  let rest = s.slice(pos);
+  let rest = pos === 0 ? s : s.slice(pos);
   // Cisco "seq: host: *Mar 1 …" (logging origin-id): a host before the timestamp.
   if (cisco) {
     const m = /^([A-Za-z0-9_.\-]{1,255}): (?=[*.]?[A-Z][a-z]{2} )/.exec(rest);
@@ -91,9 +93,12 @@ export function parseRfc3164Body(s: string): Rfc3164Parts {
         second: Math.min(second, 59),
         millis: frac === undefined ? 0 : Number((frac + '00').slice(0, 3)),
         utc: zone === 'UTC' || zone === 'GMT',
-        ...(yearText !== undefined ? { year: Number(yearText) } : {}),
+        year: yearText !== undefined ? Number(yearText) : undefined,
       };
-      out.timestampText = mark + bsd[0].replace(/:? ?$/, '');
+      let e = bsd[0].length;
+      if (bsd[0].charCodeAt(e - 1) === 0x20) e--;
+      if (bsd[0].charCodeAt(e - 1) === 0x3a) e--;
+      out.timestampText = mark + bsd[0].slice(0, e);
       afterTs = bsd[0].length;
       if (bsd[10] === ':') cisco = true;
     }
@@ -121,7 +126,7 @@ export function parseRfc3164Body(s: string): Rfc3164Parts {
   }
   const sp = rest.indexOf(' ');
   const first = sp === -1 ? rest : rest.slice(0, sp);
-  if (first === '' || TAG_RE.test(rest) || first.endsWith(':')) {
+  if (first === '' || first.endsWith(':')) {
     takeTag(rest, out);
     return out;
   }
