@@ -15,3 +15,19 @@ export {
   type LineParser,
   type ParseInput,
 } from './parsers/index.js';
+export * from './charset.js';
+export * from './id.js';
+export * from './pipeline.js';
+export * from './syslog/framing.js';
+export * from './syslog/parse.js';
+export * from './syslog/rfc5424.js';
+export * from './syslog/rfc3164.js';
+export * from './syslog/time.js';
+export * from './syslog/normalise.js';
+export * from './syslog/processor.js';
+export * from './sources/common.js';
+export * from './sources/udp.js';
+export * from './sources/tcp.js';
+export * from './sources/file.js';
+export * from './sources/checkpoint.js';
+export * from './sources/memory-sink.js';
