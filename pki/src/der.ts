@@ -140,9 +140,17 @@ export function parseDer<T>(der: Uint8Array, type: AsnType<T>, what: string): T 
   return value;
 }
 
-/** Serialize a schema value to DER bytes. @example toDer(new Certificate(...)) */
+/**
+ * Serialize a schema value to DER bytes. A value that cannot be encoded (it came from bad
+ * input, e.g. a malformed OID inside a BER structure) is `PKI_ERR_ASN1`.
+ * @example toDer(new Certificate(...))
+ */
 export function toDer(value: unknown): Uint8Array {
-  return new Uint8Array(AsnConvert.serialize(value));
+  try {
+    return new Uint8Array(AsnConvert.serialize(value));
+  } catch (e) {
+    throw new PkiError('PKI_ERR_ASN1', `cannot encode value: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 /** View an ArrayBuffer (or a view) as a Uint8Array without copying. */
