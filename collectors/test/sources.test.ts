@@ -209,6 +209,7 @@ ${action}
       assert.ok(ev, l);
       assert.equal(ev.network?.transport, 'tcp');
       assert.equal(ev.log?.syslog?.appname, 'fwd');
+      assert.deepEqual(ev.tls, { established: true, client: { subject: 'CN=rsyslog-client' } }, 'client certificate verified');
     }
     assert.equal(byMsg(sink, 'should not arrive'), undefined);
     await src.stop();

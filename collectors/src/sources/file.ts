@@ -113,6 +113,7 @@ export class FileSource {
   private watchers: FSWatcher[] = [];
   private polling: Promise<void> | undefined;
   private again = false;
+  private chunk: Buffer | undefined;
 
   constructor(opts: FileSourceOptions) {
     if (opts.paths.length === 0) throw new RangeError('paths must not be empty');
@@ -276,7 +277,8 @@ export class FileSource {
       t.skipping = false;
     }
     const max = this.o.maxMessageSize ?? 65536;
-    const chunk = Buffer.alloc(this.o.readChunk ?? 262144);
+    // One read buffer per source, allocated on first use (many files, one reader at a time).
+    const chunk = (this.chunk ??= Buffer.alloc(this.o.readChunk ?? 262144));
     let total = 0;
     while (this.running) {
       await waitWhileFull(this.o.sink, () => this.running);

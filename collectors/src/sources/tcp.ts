@@ -137,8 +137,10 @@ export class TcpSource {
     };
     if (socket instanceof tls.TLSSocket) {
       const cert = socket.getPeerCertificate();
-      const subject = cert?.subject?.CN;
-      c.tls = { authorized: socket.authorized, ...(typeof subject === 'string' ? { peerSubject: subject } : {}) };
+      // The subject DN as "K=V, K=V" (ECS tls.client.subject); empty when no certificate was sent.
+      const subject =
+        cert?.subject !== undefined ? Object.entries(cert.subject).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`).join(', ') : '';
+      c.tls = { authorized: socket.authorized, ...(subject !== '' ? { peerSubject: subject } : {}) };
     }
     this.conns.add(c);
     const idle = this.o.idleTimeoutMs ?? 600_000;

@@ -99,6 +99,11 @@ export function baselineNormalise(m: SyslogMessage, ctx: SourceContext): EcsEven
     ev.log['source'] = { address: `${ctx.peer.address}:${ctx.peer.port}` };
   }
   if (ctx.transport !== 'file') ev.network = { transport: ctx.transport === 'udp' ? 'udp' : 'tcp', protocol: 'syslog' };
+  if (ctx.tls !== undefined) {
+    // ECS tls.*: the channel was TLS (RFC 5425); the client subject when a certificate was verified.
+    const verified = ctx.tls.authorized && ctx.tls.peerSubject !== undefined;
+    ev.tls = { established: true, ...(verified ? { client: { subject: ctx.tls.peerSubject } } : {}) };
+  }
   const tags: string[] = [];
   if (m.format === 'unparsed') tags.push('_syslog_unparsed');
   if (m.lossy) tags.push('_charset_lossy');
