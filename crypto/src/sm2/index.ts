@@ -306,7 +306,7 @@ export function sm2VerifyDigest(
 function digestOf(pub: Sm2PublicKey, msg: Uint8Array, id: Uint8Array): Uint8Array {
   const engine = sm2Engine();
   const z = id === SM2_DEFAULT_ID ? pub.zDefault(engine) : za(engine, pub.xy, id);
-  return sm3.create().update(z).update(msg).digest();
+  return sm3(concatBytes(z, msg));
 }
 
 /**

@@ -43,6 +43,25 @@ export function za(engine: Sm2Engine, pubXY: Uint8Array, id: Uint8Array): Uint8A
 }
 
 /**
+ * CSPRNG bytes for nonces, drawn from `crypto.getRandomValues` in 4 KiB batches (one call
+ * per 128 signatures instead of one each); bytes are zeroed in the pool as they are handed
+ * out, so no nonce material stays behind.
+ */
+const POOL_SIZE = 4096;
+let pool: Uint8Array = new Uint8Array(0);
+let poolOff = 0;
+function takeRandom(out: Uint8Array): void {
+  if (poolOff + out.length > pool.length) {
+    pool = randomBytes(POOL_SIZE);
+    poolOff = 0;
+  }
+  const part = pool.subarray(poolOff, poolOff + out.length);
+  out.set(part);
+  part.fill(0);
+  poolOff += out.length;
+}
+
+/**
  * Hedged nonces (in the spirit of RFC 6979 §3.6, "additional data"): candidate i is
  * HMAC-SM3 keyed with the private key d over (32 fresh CSPRNG bytes ‖ e ‖ i), kept when it
  * lies in [1, n-1]. With a working RNG k is uniformly random; with a broken or repeating
@@ -52,7 +71,7 @@ export function za(engine: Sm2Engine, pubXY: Uint8Array, id: Uint8Array): Uint8A
  */
 export function hedgedNonce(mac: HmacSm3, n: bigint, e: Uint8Array, counter: number): Uint8Array {
   const input = new Uint8Array(32 + 32 + 1);
-  input.set(randomBytes(32), 0);
+  takeRandom(input.subarray(0, 32));
   input.set(e, 32);
   for (let i = counter; ; i++) {
     if (i > 255) throw new CryptoError('CRYPTO_ERR_RNG', 'sm2: no nonce in [1, n-1] after 256 candidates');
