@@ -87,12 +87,14 @@ export async function expandGlobs(globs: string[]): Promise<string[]> {
     } catch {
       continue;
     }
-    for (const n of names.sort()) if (re.test(n)) out.add(join(dir, n));
+    // Compressed rotations (logrotate's compress) are not text; a glob like `auth.log*` must not read them.
+    for (const n of names.sort()) if (re.test(n) && !COMPRESSED.test(n)) out.add(join(dir, n));
   }
   return [...out];
 }
 
 const LF = 0x0a;
+const COMPRESSED = /\.(gz|bz2|xz|zst|lz4|zip|Z)$/;
 
 /**
  * Tails files into the sink with checkpointed offsets.
@@ -240,6 +242,9 @@ export class FileSource {
     } else this.metrics.fileRotations++;
     this.files.delete(t.key);
     await t.fh.close().catch(() => undefined);
+    // The file left the globs and is read to its end: forget its checkpoint, so that a new
+    // file that later reuses the inode is not mistaken for it and read from a stale offset.
+    await this.o.checkpoints.delete(this.cpKey(t.key));
   }
 
   private toEvent(t: Tracked, line: Buffer, offset: number, truncated: boolean): EcsEvent {
