@@ -131,3 +131,57 @@ describe('file tailing', () => {
     await assert.rejects(JsonFileCheckpointStore.open(join(dir, 'bad.json')), (e: unknown) => e instanceof CollectorError && e.code === 'COL_ERR_CHECKPOINT');
   });
 });
+
+describe('file tailing across kill -9', () => {
+  test('a tailer killed mid-stream and restarted stores every line exactly once (after id dedupe)', async () => {
+    const { spawn } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const d = join(dir, 'crash');
+    (await import('node:fs')).mkdirSync(d, { recursive: true });
+    const log = join(d, 'app.log');
+    const out = join(d, 'stored.ndjson');
+    const dist = fileURLToPath(new URL('../src/', import.meta.url));
+    // The child tails with JSON checkpoints into a durable sink: one fsync'd NDJSON append per batch.
+    const child = `
+      import { appendFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+      const { startSource } = await import(${JSON.stringify(join(dist, 'pipeline.js'))});
+      const { JsonFileCheckpointStore } = await import(${JSON.stringify(join(dist, 'sources/checkpoint.js'))});
+      const sink = { full: false, async append(evs) {
+        appendFileSync(${JSON.stringify(out)}, evs.map((e) => JSON.stringify({ id: e.id, o: e.event.original }) + '\\n').join(''));
+        const fd = openSync(${JSON.stringify(out)}, 'r'); fsyncSync(fd); closeSync(fd);
+      } };
+      await startSource({ id: 'crash', type: 'file', paths: [${JSON.stringify(log)}], pollIntervalMs: 20 },
+        { sink, checkpoints: await JsonFileCheckpointStore.open(${JSON.stringify(join(d, 'cp.json'))}) });
+      process.send?.('up');
+    `;
+    const startChild = () => spawn(process.execPath, ['--input-type=module', '-e', child], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const stored = (): Array<{ id: string; o: string }> => {
+      try {
+        return readFileSync(out, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { id: string; o: string });
+      } catch {
+        return [];
+      }
+    };
+    const total = 20_000;
+    writeFileSync(log, '');
+    let c = startChild();
+    // Feed lines while the child runs, and kill it -9 once part of them is stored.
+    for (let i = 0; i < total / 2; i += 500) appendFileSync(log, lines('k', i, i + 500));
+    while (stored().length < 2000) await new Promise((r) => setTimeout(r, 10));
+    c.kill('SIGKILL');
+    await new Promise((r) => c.once('exit', r));
+    appendFileSync(log, lines('k', total / 2, total));
+    c = startChild();
+    while (new Set(stored().map((s) => s.id)).size < total) await new Promise((r) => setTimeout(r, 20));
+    c.kill('SIGKILL');
+    await new Promise((r) => c.once('exit', r));
+    const rows = stored();
+    const byId = new Map<string, string>();
+    for (const r of rows) {
+      const prev = byId.get(r.id);
+      assert.ok(prev === undefined || prev === r.o, 'a re-read line carries the same id');
+      byId.set(r.id, r.o);
+    }
+    assert.deepEqual([...byId.values()].sort(), expected('k', 0, total).sort(), 'every line once, none lost');
+  });
+});
