@@ -7,7 +7,7 @@ GF(16) = GF(2)[z]/(z^4+z+1): for a = hY + l, d = h^2·ν + h·l + l^2 and a^-1 =
 The field isomorphism folds into the input and output linear maps. Every step here uses only XOR
 and AND of bit-planes, so the C code is constant-time by construction.
 
-Usage: python3 crypto/wasm/sm4-sbox-circuit.py > circuit.c   (prints the C body; sm4.c holds a copy)
+Usage: python3 crypto/wasm/sm4-sbox-circuit.py > circuit.c   (prints the C function; sm4.c holds a copy)
 """
 import sys
 
@@ -64,7 +64,11 @@ def m16(a, b):
     return r
 
 
-NU = next(n for n in range(1, 16) if all(m16(y, y) ^ y ^ n for y in range(16)))
+# ν and the root β only change the linear layers; the pair below gave the fewest gates of all
+# candidates (the script takes `x NU BETA` arguments to try others; ν=14, β=0xc4 gives 176 gates).
+NUS = [n for n in range(1, 16) if all(m16(y, y) ^ y ^ n for y in range(16))]
+NU = int(sys.argv[2]) if len(sys.argv) > 3 else 14
+assert NU in NUS
 
 
 def tmul(a, b):
@@ -87,7 +91,9 @@ def peval(b):
     return acc
 
 
-BETA = next(b for b in range(2, 256) if peval(b) == 0)
+BETAS = [b for b in range(2, 256) if peval(b) == 0]
+BETA = int(sys.argv[3]) if len(sys.argv) > 3 else 0xc4
+assert BETA in BETAS
 PHI_COLS = [tpow(BETA, i) for i in range(8)]
 
 
@@ -145,6 +151,39 @@ def AND(a, b):
 def NOT(a):
     gates[0] += 1
     return new(f'wasm_v128_not({a})', env[a] ^ MASK)
+
+
+def linear_cse(rows, ins, const):
+    """Linear layer with Paar's greedy common-subexpression elimination: while some pair of
+    signals appears together in two or more outputs, compute their XOR once and reuse it."""
+    sig = list(ins)
+    rows = [set(j for j in range(len(ins)) if (r >> j) & 1) for r in rows]
+    while True:
+        best, cnt = None, 1
+        n = len(sig)
+        for a in range(n):
+            for b in range(a + 1, n):
+                c = sum(1 for r in rows if a in r and b in r)
+                if c > cnt:
+                    best, cnt = (a, b), c
+        if best is None:
+            break
+        a, b = best
+        sig.append(XOR(sig[a], sig[b]))
+        for r in rows:
+            if a in r and b in r:
+                r -= {a, b}
+                r.add(len(sig) - 1)
+    outs = []
+    for i, r in enumerate(rows):
+        terms = [sig[j] for j in sorted(r)]
+        acc = terms[0]
+        for t in terms[1:]:
+            acc = XOR(acc, t)
+        if (const >> i) & 1:
+            acc = NOT(acc)
+        outs.append(acc)
+    return outs
 
 
 def linear(rows, ins, const):
@@ -210,16 +249,41 @@ def inv16(d):
 
 
 x = [f'x{j}' for j in range(8)]
-t = linear(M_IN, x, K_IN)
-l, h = t[:4], t[4:]
-sq_nu = lin16(lambda v: m16(m16(v, v), NU), h)
-sq = lin16(lambda v: m16(v, v), l)
+# One input layer computes, from x: l and h (the tower coordinates of A·x ⊕ c), h ⊕ l, and the
+# linear part h^2·ν ⊕ l^2 of the norm d, so that they share XORs.
+sq_nu_m = [sum((((m16(m16(1 << j, 1 << j), NU)) >> i) & 1) << j for j in range(4)) for i in range(4)]
+sq_m = [sum((((m16(1 << j, 1 << j)) >> i) & 1) << j for j in range(4)) for i in range(4)]
+
+
+def compose4(m4, rows8, shift):
+    """rows of (m4 applied to the 4 outputs rows8[shift..shift+4]) as maps of x."""
+    out = []
+    for i in range(4):
+        r = 0
+        for j in range(4):
+            if (m4[i] >> j) & 1:
+                r ^= rows8[shift + j]
+        out.append(r)
+    return out
+
+
+def cbits(m4, k):
+    return sum(((bin(m4[i] & k).count('1') & 1) << i) for i in range(4))
+
+
+l_rows, h_rows = M_IN[:4], M_IN[4:]
+kl, kh = K_IN & 15, K_IN >> 4
+hl_rows = [l_rows[i] ^ h_rows[i] for i in range(4)]
+dlin_rows = [a ^ b for a, b in zip(compose4(sq_nu_m, M_IN, 4), compose4(sq_m, M_IN, 0))]
+k_dlin = cbits(sq_nu_m, kh) ^ cbits(sq_m, kl)
+ins = linear_cse(l_rows + h_rows + hl_rows + dlin_rows, x, kl | (kh << 4) | ((kl ^ kh) << 8) | (k_dlin << 12))
+l, h, hsum, dlin = ins[:4], ins[4:8], ins[8:12], ins[12:16]
 hl = mul16(h, l)
-d = [XOR(XOR(sq_nu[i], hl[i]), sq[i]) for i in range(4)]
+d = [XOR(dlin[i], hl[i]) for i in range(4)]
 di = inv16(d)
 oh = mul16(h, di)
-ol = mul16([XOR(h[i], l[i]) for i in range(4)], di)
-y = linear(M_OUT, ol + oh, K_OUT)
+ol = mul16(hsum, di)
+y = linear_cse(M_OUT, ol + oh, K_OUT)
 for j in range(8):
     want = sum(((SBOX[v] >> j) & 1) << v for v in range(256))
     assert env[y[j]] == want, f'output bit {j}'

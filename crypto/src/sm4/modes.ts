@@ -284,20 +284,42 @@ export function makeSm4(k: Sm4Kernel) {
     return c;
   }
 
+  /** S = GHASH_H(A ‖ 0^v ‖ C ‖ 0^u ‖ [len(A)]_64 ‖ [len(C)]_64) in one kernel call (§7.1 step 5). */
+  function ghashAll(h: Uint8Array, aad: Uint8Array, ct: Uint8Array): Uint8Array {
+    const ap = Math.ceil(aad.length / 16) * 16;
+    const cp = Math.ceil(ct.length / 16) * 16;
+    const buf = new Uint8Array(ap + cp + 16);
+    buf.set(aad);
+    buf.set(ct, ap);
+    putBitLength(buf, ap + cp, aad.length);
+    putBitLength(buf, ap + cp + 8, ct.length);
+    const y = new Uint8Array(16);
+    k.ghash(h, y, buf);
+    buf.fill(0);
+    return y;
+  }
+
   function gcmEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, opts?: Sm4AeadOptions): Uint8Array {
     abytes(plaintext, 'plaintext');
     const t = gcmTagLength(opts);
     const aad = gcmAad(opts);
     const rk = enc(key);
     const { h, j0 } = gcmSetup(rk, nonce);
-    const g = new Ghash(k, h);
     try {
-      const ct = k.ctr(rk, inc32(j0), plaintext, true);
-      g.update(aad);
-      g.flushPadded();
-      g.update(ct);
-      return concat(ct, gcmTag(rk, g, j0, aad.length, ct.length, t));
-    } finally { rk.fill(0); g.wipe(); }
+      // One CTR pass from J0 itself: block 0 is E_K(J0) (the tag mask), the rest GCTR(inc32(J0), P).
+      const input = new Uint8Array(16 + plaintext.length);
+      input.set(plaintext, 16);
+      const ks = k.ctr(rk, j0, input, true);
+      input.fill(0);
+      const ct = ks.subarray(16);
+      const s = ghashAll(h, aad, ct);
+      for (let i = 0; i < t; i++) ks[i] ^= s[i];
+      // Output ct ‖ tag: move the tag behind the ciphertext.
+      const out = new Uint8Array(ct.length + t);
+      out.set(ct);
+      out.set(ks.subarray(0, t), ct.length);
+      return out;
+    } finally { rk.fill(0); h.fill(0); }
   }
   function gcmDecrypt(key: Uint8Array, nonce: Uint8Array, data: Uint8Array, opts?: Sm4AeadOptions): Uint8Array {
     abytes(data, 'ciphertext');
@@ -306,17 +328,15 @@ export function makeSm4(k: Sm4Kernel) {
     if (data.length < t) throw new CryptoError('CRYPTO_ERR_AUTH_TAG', 'SM4-GCM input is shorter than the tag');
     const rk = enc(key);
     const { h, j0 } = gcmSetup(rk, nonce);
-    const g = new Ghash(k, h);
     try {
       const ct = data.subarray(0, data.length - t);
       // Authenticate before decrypting anything: no plaintext exists unless the tag matches.
-      g.update(aad);
-      g.flushPadded();
-      g.update(ct);
-      const tag = gcmTag(rk, g, j0, aad.length, ct.length, t);
-      if (!tagsEqual(tag, data.subarray(data.length - t))) throw new CryptoError('CRYPTO_ERR_AUTH_TAG', 'SM4-GCM tag mismatch');
-      return k.ctr(rk, inc32(j0), ct, true);
-    } finally { rk.fill(0); g.wipe(); }
+      const s = ghashAll(h, aad, ct);
+      const mask = k.ctr(rk, j0, new Uint8Array(16), true); // E_K(J0); j0 advances to inc32(J0)
+      for (let i = 0; i < 16; i++) mask[i] ^= s[i];
+      if (!tagsEqual(mask.subarray(0, t), data.subarray(data.length - t))) throw new CryptoError('CRYPTO_ERR_AUTH_TAG', 'SM4-GCM tag mismatch');
+      return k.ctr(rk, j0, ct, true);
+    } finally { rk.fill(0); h.fill(0); }
   }
 
   function createGcmEncrypt(key: Uint8Array, nonce: Uint8Array, opts?: Sm4AeadOptions): Sm4StreamCipher {
