@@ -89,7 +89,13 @@ export async function startSource(cfg: SourceConfig, deps: SourceDeps): Promise<
   const timezone = cfg.timezone ?? 'Asia/Shanghai';
   assertTimeZone(timezone);
   const metrics = newSourceMetrics(cfg.id);
-  const process = createProcessor({ charset, timezone, metrics, ...(deps.normalise !== undefined ? { normalise: deps.normalise } : {}) });
+  const process = createProcessor({
+    charset,
+    timezone,
+    metrics,
+    ...(deps.normalise !== undefined ? { normalise: deps.normalise } : {}),
+    ...(deps.logger !== undefined ? { logger: deps.logger } : {}),
+  });
   const common = {
     sourceId: cfg.id,
     sink: deps.sink,

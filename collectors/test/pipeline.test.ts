@@ -58,7 +58,13 @@ describe('pipeline', () => {
   test('parse failures, truncations and the injected clock reach metrics and events', async () => {
     const sink = new MemorySink();
     const now = () => Date.UTC(2026, 0, 1, 0, 0, 0);
-    const src = await startSource({ id: 'm', type: 'tcp', host: '127.0.0.1', port: 0, maxMessageSize: 64 }, { sink, now });
+    const codes: string[] = [];
+    const rec = (o: object): void => {
+      const code = (o as { errorCode?: string }).errorCode;
+      if (code !== undefined) codes.push(code);
+    };
+    const logger = { debug: rec, info: rec, warn: rec, error: rec };
+    const src = await startSource({ id: 'm', type: 'tcp', host: '127.0.0.1', port: 0, maxMessageSize: 64 }, { sink, now, logger });
     await send(src.address!.port, Buffer.from(`not syslog at all\n<13>Dec 31 23:59:00 h a: ${'x'.repeat(100)}\n`));
     await sink.waitFor(2);
     await src.stop();
@@ -70,6 +76,7 @@ describe('pipeline', () => {
     // Dec 31 23:59 in Asia/Shanghai, received Jan 1 08:00 local: the previous year.
     assert.equal(sink.events[1]!['@timestamp'], '2025-12-31T15:59:00.000Z');
     assert.ok(sink.events[1]!.tags?.includes('_truncated'));
+    assert.deepEqual(codes.sort(), ['COL_ERR_FRAME_TOO_LARGE', 'COL_ERR_PARSE']);
   });
 
   test('configuration misuse fails fast', async () => {

@@ -46,6 +46,7 @@ interface Conn {
   chain: Promise<void>;
   open: boolean;
   paused: boolean;
+  warnedTruncation: boolean;
   tls?: { authorized: boolean; peerSubject?: string };
 }
 
@@ -134,6 +135,7 @@ export class TcpSource {
       chain: Promise.resolve(),
       open: true,
       paused: false,
+      warnedTruncation: false,
     };
     if (socket instanceof tls.TLSSocket) {
       const cert = socket.getPeerCertificate();
@@ -174,6 +176,11 @@ export class TcpSource {
     const peer = { address: c.socket.remoteAddress ?? '', port: c.socket.remotePort ?? 0 };
     const events: EcsEvent[] = [];
     for (const f of frames) {
+      if (f.truncated && !c.warnedTruncation) {
+        // Once per connection: a sender with oversized messages should not flood the log.
+        c.warnedTruncation = true;
+        this.logger.warn({ sourceId: this.o.sourceId, errorCode: 'COL_ERR_FRAME_TOO_LARGE', peer: peer.address, max: c.framer.maxMessageSize }, 'Message truncated at the maximum size.');
+      }
       const id = eventId({
         kind: 'network',
         sourceId: this.o.sourceId,

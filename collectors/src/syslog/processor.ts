@@ -3,7 +3,7 @@
  * (charset, RFC 5424/3164) → normalise → ECS event, counting parse failures, lossy
  * decodes and truncations in the source's metrics.
  */
-import type { CharsetName, EcsEvent, Normalise, SourceContext } from '../types.js';
+import type { CharsetName, EcsEvent, Logger, Normalise, SourceContext } from '../types.js';
 import type { SourceMetrics } from '../sources/common.js';
 import { parseSyslog } from './parse.js';
 import { baselineNormalise } from './normalise.js';
@@ -15,6 +15,8 @@ export interface ProcessorOptions {
   /** Vendor-aware normaliser (collectors/src/parsers); default {@link baselineNormalise}. */
   normalise?: Normalise;
   metrics: SourceMetrics;
+  /** Unparsed messages are logged at debug level with `errorCode: COL_ERR_PARSE` (they are stored anyway). */
+  logger?: Logger;
 }
 
 /** Turns one framed message into an ECS event. Never throws on data. */
@@ -35,7 +37,10 @@ export function createProcessor(opts: ProcessorOptions): Processor {
     m.bytesIn += bytes.length;
     if (ctx.truncated === true) m.truncations++;
     const msg = parseSyslog(bytes, { receivedAt: ctx.receivedAt, timezone: opts.timezone, charset: opts.charset });
-    if (msg.format === 'unparsed') m.parseFailures++;
+    if (msg.format === 'unparsed') {
+      m.parseFailures++;
+      opts.logger?.debug({ sourceId: ctx.sourceId, errorCode: 'COL_ERR_PARSE', stage: 'parse', reason: msg.parseError }, 'Message kept unparsed.');
+    }
     if (msg.lossy) m.charsetLossy++;
     try {
       return normalise(msg, ctx);
