@@ -16,7 +16,7 @@ export { compileItem, makeGetter, DEFAULT_LIMITS, type Limits, type Hint, type P
 export { compileDocument, parseTimespan, type CompileOptions, type CompiledRule, type CompiledDetection, type CompiledCorrelation, type CompiledFilter } from './compile.js';
 export { compileRules, RuleEngine, type EngineOptions, type EngineStats, type EngineSnapshot, type GroupState } from './engine.js';
 export { ThreatList, listFromCsv, listFromStix, type StixImport } from './lists.js';
-export { parseRuleText, loadRules, loadLists, listRuleFiles, MAX_RULE_FILE_BYTES, type LoadResult } from './loader.js';
+export { parseRuleText, loadRules, loadLists, listRuleFiles, MAX_RULE_FILE_BYTES, BUILTIN_PACKS_DIR, BUILTIN_LISTS_DIR, type LoadResult } from './loader.js';
 export { runSamples, type SampleResult } from './samples.js';
 export { importSigma, type ImportReport } from './import.js';
 export { parseIp, parseCidr, cidrContains, type Cidr } from './ip.js';

@@ -4,10 +4,16 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { RuleError } from './errors.js';
 import { listFromCsv, listFromStix, type ThreatList } from './lists.js';
 import type { LoadedRule, RejectedRule } from './types.js';
+
+/** The rule packs shipped with this package (rules/packs). */
+export const BUILTIN_PACKS_DIR = fileURLToPath(new URL('../../packs', import.meta.url));
+/** The example threat-intel lists shipped with this package (rules/lists). */
+export const BUILTIN_LISTS_DIR = fileURLToPath(new URL('../../lists', import.meta.url));
 
 /** Largest rule file read (bytes); larger files are rejected with RULE_ERR_LIMIT. */
 export const MAX_RULE_FILE_BYTES = 1 << 20;

@@ -20,6 +20,7 @@ export const COMMANDS: Record<string, { load: Loader; summary: string }> = {
   search: { load: () => import('./soc.js'), summary: "search stored events: xiangan search 'user.name:root' --last 1h" },
   tail: { load: () => import('./soc.js'), summary: 'follow new events as they are stored' },
   ingest: { load: () => import('./soc.js'), summary: 'import a log file (syslog, ndjson, evtx-json) into storage' },
+  rules: { load: () => import('./rules.js'), summary: 'rules validate|test|match|import-sigma|hunt: Sigma detection rules' },
 };
 
 function usage(io: CliIo): void {
