@@ -21,7 +21,7 @@ const originals = (sink: MemorySink): string[] => sink.events.map((e) => e.event
 const expected = (prefix: string, from: number, to: number): string[] => lines(prefix, from, to).split('\n').filter((l) => l !== '');
 
 describe('file tailing', () => {
-  test('write, append, rotate by rename, truncate, restart from the checkpoint: nothing lost or duplicated', async () => {
+  test('write, append, rotate by rename, truncate, restart from the checkpoint: nothing lost or duplicated', { timeout: 60_000 }, async () => {
     const d = join(dir, 'rot');
     rmSync(d, { recursive: true, force: true });
     (await import('node:fs')).mkdirSync(d);
@@ -75,7 +75,7 @@ describe('file tailing', () => {
     assert.equal(Object.values(cp)[0]!.offset, Buffer.byteLength(lines('d', 0, 5) + lines('e', 0, 30)));
   });
 
-  test('offsets are committed only after the sink acknowledged (at-least-once)', async () => {
+  test('offsets are committed only after the sink acknowledged (at-least-once)', { timeout: 60_000 }, async () => {
     const log = join(dir, 'ack.log');
     writeFileSync(log, lines('x', 0, 20));
     const store = new MemoryCheckpointStore();
@@ -103,7 +103,7 @@ describe('file tailing', () => {
     assert.deepEqual(originals(sink2), expected('y', 0, 3));
   });
 
-  test('line ids are stable across re-reads (dedupe after a crash)', async () => {
+  test('line ids are stable across re-reads (dedupe after a crash)', { timeout: 60_000 }, async () => {
     const log = join(dir, 'ids.log');
     writeFileSync(log, lines('i', 0, 5));
     const a = new MemorySink();
@@ -120,7 +120,7 @@ describe('file tailing', () => {
     assert.equal(a.events[1]!.log?.offset, Buffer.byteLength(lines('i', 0, 1)));
   });
 
-  test('globs, and a corrupt checkpoint file is a typed error', async () => {
+  test('globs, and a corrupt checkpoint file is a typed error', { timeout: 60_000 }, async () => {
     writeFileSync(join(dir, 'g1.txt'), '');
     writeFileSync(join(dir, 'g2.txt'), '');
     writeFileSync(join(dir, 'g3.txt.gz'), '');
@@ -133,7 +133,7 @@ describe('file tailing', () => {
 });
 
 describe('file tailing across kill -9', () => {
-  test('a tailer killed mid-stream and restarted stores every line exactly once (after id dedupe)', async () => {
+  test('a tailer killed mid-stream and restarted stores every line exactly once (after id dedupe)', { timeout: 60_000 }, async () => {
     const { spawn } = await import('node:child_process');
     const { fileURLToPath } = await import('node:url');
     const d = join(dir, 'crash');

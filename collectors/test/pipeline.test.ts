@@ -16,7 +16,7 @@ async function send(port: number, data: Buffer): Promise<void> {
 }
 
 describe('pipeline', () => {
-  test('a GBK line is stored decoded; an invalid-byte line is kept losslessly', async () => {
+  test('a GBK line is stored decoded; an invalid-byte line is kept losslessly', { timeout: 60_000 }, async () => {
     const sink = new MemorySink();
     const src = await startSource({ id: 'cs', type: 'tcp', host: '127.0.0.1', port: 0, charset: 'auto' }, { sink });
     const zh = '管理员 admin 从 10.0.0.5 登录失败';
@@ -35,7 +35,7 @@ describe('pipeline', () => {
     assert.equal(src.metrics.charsetLossy, 1);
   });
 
-  test('the normaliser hook is used; a throwing one falls back to the baseline', async () => {
+  test('the normaliser hook is used; a throwing one falls back to the baseline', { timeout: 60_000 }, async () => {
     const sink = new MemorySink();
     let calls = 0;
     const normalise: Normalise = (m, ctx) => {
@@ -55,7 +55,7 @@ describe('pipeline', () => {
     assert.equal(sink.events[1]!.message, 'boom');
   });
 
-  test('parse failures, truncations and the injected clock reach metrics and events', async () => {
+  test('parse failures, truncations and the injected clock reach metrics and events', { timeout: 60_000 }, async () => {
     const sink = new MemorySink();
     const now = () => Date.UTC(2026, 0, 1, 0, 0, 0);
     const codes: string[] = [];
@@ -79,7 +79,7 @@ describe('pipeline', () => {
     assert.deepEqual(codes.sort(), ['COL_ERR_FRAME_TOO_LARGE', 'COL_ERR_PARSE']);
   });
 
-  test('configuration misuse fails fast', async () => {
+  test('configuration misuse fails fast', { timeout: 60_000 }, async () => {
     const sink = new MemorySink();
     await assert.rejects(startSource({ id: 'x', type: 'udp', port: 0, timezone: 'Mars/Olympus' }, { sink }), RangeError);
     await assert.rejects(startSource({ id: 'x', type: 'udp', port: 0, charset: 'ebcdic' }, { sink }), (e: unknown) => e instanceof CollectorError && e.code === 'COL_ERR_CHARSET');
@@ -87,7 +87,7 @@ describe('pipeline', () => {
     await assert.rejects(startSource({ id: 'x', type: 'tls', port: 0 }, { sink }), TypeError);
   });
 
-  test('a port in use is a typed error', async () => {
+  test('a port in use is a typed error', { timeout: 60_000 }, async () => {
     const sink = new MemorySink();
     const a = await startSource({ id: 'p1', type: 'tcp', host: '127.0.0.1', port: 0 }, { sink });
     await assert.rejects(startSource({ id: 'p2', type: 'tcp', host: '127.0.0.1', port: a.address!.port }, { sink }), (e: unknown) => e instanceof CollectorError && e.code === 'COL_ERR_SOURCE_IO');

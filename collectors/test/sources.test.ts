@@ -36,7 +36,7 @@ describe('syslog sources with util-linux logger', () => {
 
   for (const [proto, flag] of [['udp', '-d'], ['tcp', '-T']] as const) {
     for (const fmt of ['--rfc3164', '--rfc5424'] as const) {
-      test(`logger ${flag} ${fmt}`, async () => {
+      test(`logger ${flag} ${fmt}`, { timeout: 60_000 }, async () => {
         const port = (proto === 'udp' ? udp : tcp).address!.port;
         const text = `hello ${proto} ${fmt} 中文 ${Math.random().toString(36).slice(2)}`;
         const before = sink.events.length;
@@ -55,7 +55,7 @@ describe('syslog sources with util-linux logger', () => {
     }
   }
 
-  test('logger --octet-count over TCP', async () => {
+  test('logger --octet-count over TCP', { timeout: 60_000 }, async () => {
     const text = `octet ${Math.random()}`;
     const before = sink.events.length;
     await run('logger', ['-T', '--octet-count', '--rfc5424', '-n', '127.0.0.1', '-P', String(tcp.address!.port), '-t', 'oc', '--msgid', 'M1', '--', text]);
@@ -67,7 +67,7 @@ describe('syslog sources with util-linux logger', () => {
 });
 
 describe('back-pressure and limits', () => {
-  test('TCP pauses while the sink is full and loses nothing; resumes after', async () => {
+  test('TCP pauses while the sink is full and loses nothing; resumes after', { timeout: 60_000 }, async () => {
     const sink = new MemorySink();
     sink.blocked = true;
     const src = await startSource({ id: 'bp', type: 'tcp', host: '127.0.0.1', port: 0 }, { sink });
@@ -89,7 +89,7 @@ describe('back-pressure and limits', () => {
     await src.stop();
   });
 
-  test('stopping with a full sink ends after the grace period and counts what was not stored', async () => {
+  test('stopping with a full sink ends after the grace period and counts what was not stored', { timeout: 60_000 }, async () => {
     const sink = new MemorySink();
     sink.blocked = true;
     const src = await startSource({ id: 'stop', type: 'tcp', host: '127.0.0.1', port: 0 }, { sink });
@@ -103,7 +103,7 @@ describe('back-pressure and limits', () => {
     assert.equal(src.metrics.drops.source_stopped, 2);
   });
 
-  test('UDP counts drops while the sink is full', async () => {
+  test('UDP counts drops while the sink is full', { timeout: 60_000 }, async () => {
     const sink = new MemorySink();
     sink.blocked = true;
     const src = await startSource({ id: 'udp-drop', type: 'udp', host: '127.0.0.1', port: 0 }, { sink });
@@ -118,7 +118,7 @@ describe('back-pressure and limits', () => {
     assert.equal(sink.events.length + src.metrics.drops.buffer_full, 21, 'every datagram stored or counted');
   });
 
-  test('connection limit and idle timeout', async () => {
+  test('connection limit and idle timeout', { timeout: 60_000 }, async () => {
     const sink = new MemorySink();
     const src = await startSource({ id: 'lim', type: 'tcp', host: '127.0.0.1', port: 0, maxConnections: 1, idleTimeoutMs: 300 }, { sink });
     const a = net.connect(src.address!.port, '127.0.0.1');
@@ -156,7 +156,7 @@ ${action}
     children.push(child);
   }
 
-  test('over TCP with octet-counted framing', async () => {
+  test('over TCP with octet-counted framing', { timeout: 60_000 }, async () => {
     const sink = new MemorySink();
     const src = await startSource({ id: 'rs-tcp', type: 'tcp', host: '127.0.0.1', port: 0 }, { sink });
     const lines = ['first forwarded line', '第二行 中文', 'third [with] "quotes"'];
@@ -174,7 +174,7 @@ ${action}
     await src.stop();
   });
 
-  test('over TLS (RFC 5425, gtls) with a verified client certificate', async () => {
+  test('over TLS (RFC 5425, gtls) with a verified client certificate', { timeout: 60_000 }, async () => {
     const d = join(dir, 'pki');
     await run('mkdir', ['-p', d]);
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
