@@ -34,6 +34,8 @@ import {
   derOid,
   derExplicit,
   derBitString,
+  derImplicit,
+  derNull,
   KEY_OIDS,
 } from '../src/index.js';
 
@@ -315,6 +317,30 @@ describe('structural checks', () => {
     );
     assert.throws(() => importSm2PrivateKey(forged), (e) => codeOf(e) === 'CRYPTO_ERR_KEY_FORMAT');
     assert.throws(() => importSm2PrivateKey(pemEncode('EC PRIVATE KEY', forged)), (e) => codeOf(e) === 'CRYPTO_ERR_KEY_FORMAT');
+  });
+
+  test('PKCS#8 v2 (OneAsymmetricKey, RFC 5958) with the public key in [1] loads; a mismatching one does not', () => {
+    const inner = derSequence(derInteger(1), derOctetString(key.toBytes()));
+    const alg = derSequence(derOid(KEY_OIDS.EC_PUBLIC_KEY), derOid(KEY_OIDS.SM2));
+    const v2 = (pub: Uint8Array): Uint8Array => derSequence(derInteger(1), alg, derOctetString(inner), derImplicit(1, derBitString(pub)));
+    assert.ok(importSm2PrivateKey(v2(key.publicKey.toBytes())).publicKey.equals(key.publicKey));
+    assert.throws(() => importSm2PrivateKey(v2(other.publicKey.toBytes())), (e) => codeOf(e) === 'CRYPTO_ERR_KEY_FORMAT');
+    // v1 may not carry [1]; version 2 is unknown.
+    const v1With = derSequence(derInteger(0), alg, derOctetString(inner), derImplicit(1, derBitString(key.publicKey.toBytes())));
+    assert.throws(() => importSm2PrivateKey(v1With), (e) => codeOf(e) === 'CRYPTO_ERR_KEY_FORMAT');
+    assert.throws(() => importSm2PrivateKey(derSequence(derInteger(2), alg, derOctetString(inner))), (e) => codeOf(e) === 'CRYPTO_ERR_KEY_FORMAT');
+    // The variant with the sm2 OID as the algorithm and NULL or no parameters.
+    for (const a of [derSequence(derOid(KEY_OIDS.SM2)), derSequence(derOid(KEY_OIDS.SM2), derNull())]) {
+      assert.ok(importSm2PrivateKey(derSequence(derInteger(0), a, derOctetString(inner))).publicKey.equals(key.publicKey));
+    }
+  });
+
+  test('a short (leading-zero-stripped) SEC 1 private key is left-padded', () => {
+    let k = Sm2PrivateKey.generate();
+    while (k.toBytes()[0] !== 0) k = Sm2PrivateKey.generate();
+    const d = k.toBytes();
+    const stripped = derSequence(derInteger(1), derOctetString(d.subarray(1)));
+    assert.deepEqual(importSm2PrivateKey(stripped).toBytes(), d);
   });
 
   test('off-curve and infinity points in SPKI are refused (invalid-curve attack)', () => {

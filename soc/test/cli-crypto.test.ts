@@ -173,6 +173,19 @@ describe('xiangan sm2', () => {
     assert.equal((await cli(['sm2', 'verify', '--pubkey', 'ossl.pub', '--sig', 'osig'], tampered)).code, 1);
   });
 
+  test('keygen --format sec1 writes EC PRIVATE KEY that openssl reads; --id-hex takes binary IDs', async () => {
+    const r = await cli(['sm2', 'keygen', '--format', 'sec1']);
+    assert.match(r.out.toString(), /^-----BEGIN EC PRIVATE KEY-----/);
+    writeFileSync(file('sec1.pem'), r.out);
+    assert.match(openssl(['pkey', '-in', 'sec1.pem', '-noout', '-text']).toString(), /ASN1 OID: SM2/);
+    const sig = await cli(['sm2', 'sign', '--key', 'sec1.pem', '--id-hex', '00ff7f80', '--in', 'msg', '--out', 'hexid.sig']);
+    assert.equal(sig.code, 0, sig.err);
+    openssl(['pkey', '-in', 'sec1.pem', '-pubout', '-out', 'sec1.pub']);
+    assert.match(openssl(['pkeyutl', '-verify', '-pubin', '-inkey', 'sec1.pub', '-rawin', '-digest', 'sm3', '-in', 'msg', '-sigfile', 'hexid.sig', '-pkeyopt', 'hexdistid:00ff7f80']).toString(), /Verified Successfully/);
+    assert.equal((await cli(['sm2', 'verify', '--pubkey', 'sec1.pub', '--sig', 'hexid.sig', '--id-hex', '00ff7f80', '--in', 'msg'])).code, 0);
+    assert.equal((await cli(['sm2', 'verify', '--pubkey', 'sec1.pub', '--sig', 'hexid.sig', '--id', 'x', '--id-hex', '00', '--in', 'msg'])).code, 2);
+  });
+
   test('--raw signatures are r‖s (64 bytes) and verify only as raw', async () => {
     const r = await cli(['sm2', 'sign', '--key', 'k1.pem', '--raw', '--in', 'msg']);
     assert.equal(r.out.length, 64);
