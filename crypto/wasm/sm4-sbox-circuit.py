@@ -186,19 +186,6 @@ def linear_cse(rows, ins, const):
     return outs
 
 
-def linear(rows, ins, const):
-    outs = []
-    for i, r in enumerate(rows):
-        terms = [ins[j] for j in range(len(ins)) if (r >> j) & 1]
-        acc = terms[0]
-        for t in terms[1:]:
-            acc = XOR(acc, t)
-        if (const >> i) & 1:
-            acc = NOT(acc)
-        outs.append(acc)
-    return outs
-
-
 def mul16(a, b):
     c = [None] * 7
     for i in range(4):
@@ -210,11 +197,6 @@ def mul16(a, b):
     r[1] = XOR(r[1], c[5]); r[2] = XOR(r[2], c[5])       # z^5 = z^2 + z
     r[2] = XOR(r[2], c[6]); r[3] = XOR(r[3], c[6])       # z^6 = z^3 + z^2
     return r
-
-
-def lin16(f, a):
-    rows = [sum((((f(1 << j)) >> i) & 1) << j for j in range(4)) for i in range(4)]
-    return linear(rows, a, 0)
 
 
 def inv16(d):

@@ -85,6 +85,16 @@ static inline void put_be32(uint8_t *p, uint32_t v) {
 }
 static inline uint32_t tau1(uint32_t w) { return (uint32_t)wasm_i32x4_extract_lane(sbox16(wasm_i32x4_splat((int32_t)w)), 0); }
 
+/* 4x4 transpose of 32-bit lanes: v[j] lane i <- v[i] lane j (words of four blocks <-> blocks). */
+static inline __attribute__((always_inline)) void transpose4(v128_t *v) {
+  v128_t t0 = wasm_i32x4_shuffle(v[0], v[1], 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(v[0], v[1], 2, 6, 3, 7);
+  v128_t t2 = wasm_i32x4_shuffle(v[2], v[3], 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(v[2], v[3], 2, 6, 3, 7);
+  v[0] = wasm_i64x2_shuffle(t0, t2, 0, 2);
+  v[1] = wasm_i64x2_shuffle(t0, t2, 1, 3);
+  v[2] = wasm_i64x2_shuffle(t1, t3, 0, 2);
+  v[3] = wasm_i64x2_shuffle(t1, t3, 1, 3);
+}
+
 /*
  * Encrypts G groups of 4 blocks (G = 1 or 2) in place. Each group is transposed so that vector
  * x[g][j] holds word j of the four blocks; two groups interleave to fill the SIMD pipeline.
@@ -92,12 +102,8 @@ static inline uint32_t tau1(uint32_t w) { return (uint32_t)wasm_i32x4_extract_la
 static inline __attribute__((always_inline)) void encrypt_groups(uint8_t *p, int G) {
   v128_t x[2][4];
   for (int g = 0; g < G; g++) {
-    v128_t a = BSWAP32(wasm_v128_load(p + 64 * g)), b = BSWAP32(wasm_v128_load(p + 64 * g + 16));
-    v128_t c = BSWAP32(wasm_v128_load(p + 64 * g + 32)), d = BSWAP32(wasm_v128_load(p + 64 * g + 48));
-    v128_t t0 = wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(a, b, 2, 6, 3, 7);
-    v128_t t2 = wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(c, d, 2, 6, 3, 7);
-    x[g][0] = wasm_i64x2_shuffle(t0, t2, 0, 2); x[g][1] = wasm_i64x2_shuffle(t0, t2, 1, 3);
-    x[g][2] = wasm_i64x2_shuffle(t1, t3, 0, 2); x[g][3] = wasm_i64x2_shuffle(t1, t3, 1, 3);
+    for (int j = 0; j < 4; j++) x[g][j] = BSWAP32(wasm_v128_load(p + 64 * g + 16 * j));
+    transpose4(x[g]);
   }
   /* X_{i+4} = X_i ^ T(X_{i+1} ^ X_{i+2} ^ X_{i+3} ^ rk_i), §7.1; unrolled by 4 to rotate names. */
   for (int i = 0; i < 32; i += 4) {
@@ -111,13 +117,9 @@ static inline __attribute__((always_inline)) void encrypt_groups(uint8_t *p, int
   }
   /* Output (X35, X34, X33, X32), §7.1 reverse transform. */
   for (int g = 0; g < G; g++) {
-    v128_t a = x[g][3], b = x[g][2], c = x[g][1], d = x[g][0];
-    v128_t t0 = wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(a, b, 2, 6, 3, 7);
-    v128_t t2 = wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(c, d, 2, 6, 3, 7);
-    wasm_v128_store(p + 64 * g, BSWAP32(wasm_i64x2_shuffle(t0, t2, 0, 2)));
-    wasm_v128_store(p + 64 * g + 16, BSWAP32(wasm_i64x2_shuffle(t0, t2, 1, 3)));
-    wasm_v128_store(p + 64 * g + 32, BSWAP32(wasm_i64x2_shuffle(t1, t3, 0, 2)));
-    wasm_v128_store(p + 64 * g + 48, BSWAP32(wasm_i64x2_shuffle(t1, t3, 1, 3)));
+    v128_t o[4] = {x[g][3], x[g][2], x[g][1], x[g][0]};
+    transpose4(o);
+    for (int j = 0; j < 4; j++) wasm_v128_store(p + 64 * g + 16 * j, BSWAP32(o[j]));
   }
 }
 

@@ -547,58 +547,37 @@ export function makeSm4(k: Sm4Kernel) {
       final(): Uint8Array { c.wipe(); return new Uint8Array(0); },
     };
   }
-  function createCbcEncrypt(key: Uint8Array, iv: Uint8Array, opts: Sm4PaddingOptions): Sm4StreamCipher {
+  /** Streaming CBC in either direction; whole blocks go through as they arrive. */
+  function createCbc(key: Uint8Array, iv: Uint8Array, opts: Sm4PaddingOptions, decrypt: boolean): Sm4StreamCipher {
+    const name = decrypt ? 'createSm4CbcDecrypt' : 'createSm4CbcEncrypt';
     abytes(iv, 'SM4-CBC iv', 16);
-    const padding = apadding(opts, 'createSm4CbcEncrypt');
-    const rk = enc(key);
+    const padding = apadding(opts, name);
+    const rk = decrypt ? dec(key) : enc(key);
     const chain = Uint8Array.from(iv);
+    const cbc = (d: Uint8Array): Uint8Array => (decrypt ? k.cbcDecrypt(rk, chain, d) : k.cbcEncrypt(rk, chain, d));
     let pending: Uint8Array = new Uint8Array(0);
     return {
       update(data: Uint8Array): Uint8Array {
         abytes(data, 'data');
         const all = concat(pending, data);
-        const whole = all.length & ~15;
+        let whole = all.length & ~15;
+        // Decrypting with PKCS#7, the last whole block may be padding: hold it back until final().
+        if (decrypt && padding === 'pkcs7' && whole === all.length && whole > 0) whole -= 16;
         pending = all.slice(whole);
-        const out = k.cbcEncrypt(rk, chain, all.subarray(0, whole));
+        const out = cbc(all.subarray(0, whole));
         all.fill(0);
         return out;
       },
       final(): Uint8Array {
         try {
           if (padding === 'none') {
-            if (pending.length) throw new RangeError('createSm4CbcEncrypt: input is not a multiple of 16 bytes (padding none)');
+            if (pending.length) throw new RangeError(`${name}: input is not a multiple of 16 bytes (padding none)`);
             return new Uint8Array(0);
           }
-          return k.cbcEncrypt(rk, chain, pad(pending));
-        } finally { rk.fill(0); pending.fill(0); }
-      },
-    };
-  }
-  function createCbcDecrypt(key: Uint8Array, iv: Uint8Array, opts: Sm4PaddingOptions): Sm4StreamCipher {
-    abytes(iv, 'SM4-CBC iv', 16);
-    const padding = apadding(opts, 'createSm4CbcDecrypt');
-    const rk = dec(key);
-    const chain = Uint8Array.from(iv);
-    let pending: Uint8Array = new Uint8Array(0);
-    return {
-      update(data: Uint8Array): Uint8Array {
-        abytes(data, 'data');
-        const all = concat(pending, data);
-        // With PKCS#7 the last whole block may be padding: hold it back until final().
-        let whole = all.length & ~15;
-        if (padding === 'pkcs7' && whole === all.length && whole > 0) whole -= 16;
-        pending = all.slice(whole);
-        return k.cbcDecrypt(rk, chain, all.subarray(0, whole));
-      },
-      final(): Uint8Array {
-        try {
-          if (padding === 'none') {
-            if (pending.length) throw new RangeError('createSm4CbcDecrypt: input is not a multiple of 16 bytes (padding none)');
-            return new Uint8Array(0);
-          }
+          if (!decrypt) return cbc(pad(pending));
           if (pending.length !== 16) throw new CryptoError('CRYPTO_ERR_INVALID_PADDING', 'SM4-CBC ciphertext is not a positive multiple of 16 bytes');
-          return unpad(k.cbcDecrypt(rk, chain, pending));
-        } finally { rk.fill(0); }
+          return unpad(cbc(pending));
+        } finally { rk.fill(0); pending.fill(0); }
       },
     };
   }
@@ -621,8 +600,8 @@ export function makeSm4(k: Sm4Kernel) {
     sm4XtsEncrypt: (key: Uint8Array, tweak: Uint8Array, data: Uint8Array, opts?: Sm4XtsOptions) => xts(key, tweak, data, opts, false),
     sm4XtsDecrypt: (key: Uint8Array, tweak: Uint8Array, data: Uint8Array, opts?: Sm4XtsOptions) => xts(key, tweak, data, opts, true),
     createSm4CtrCipher: createCtr,
-    createSm4CbcEncrypt: createCbcEncrypt,
-    createSm4CbcDecrypt: createCbcDecrypt,
+    createSm4CbcEncrypt: (key: Uint8Array, iv: Uint8Array, opts: Sm4PaddingOptions) => createCbc(key, iv, opts, false),
+    createSm4CbcDecrypt: (key: Uint8Array, iv: Uint8Array, opts: Sm4PaddingOptions) => createCbc(key, iv, opts, true),
     createSm4GcmEncrypt: createGcmEncrypt,
     createSm4GcmDecrypt: createGcmDecrypt,
   };

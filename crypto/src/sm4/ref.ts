@@ -60,6 +60,24 @@ function incCounter(c: Uint8Array, inc32: boolean): void {
   }
 }
 
+/**
+ * The feedback modes, one block at a time: the register is encrypted, XORed into the data, then
+ * replaced by the keystream (OFB), the ciphertext out (CFB encrypt) or the ciphertext in (CFB decrypt).
+ */
+function feedback(rk: Uint32Array, iv: Uint8Array, data: Uint8Array, mode: 'ofb' | 'cfb-enc' | 'cfb-dec'): Uint8Array {
+  const out = Uint8Array.from(data);
+  const r = Uint8Array.from(iv);
+  for (let o = 0; o < out.length; o += 16) {
+    cryptBlock(rk, r, 0);
+    const n = Math.min(16, out.length - o);
+    xorInto(out, o, r, 0, n);
+    if (mode === 'cfb-enc') r.set(out.subarray(o, o + n));
+    else if (mode === 'cfb-dec') r.set(data.subarray(o, o + n));
+  }
+  r.fill(0);
+  return out;
+}
+
 /** GF(2^128) multiply in GCM's bit order, SP 800-38D §6.3 Algorithm 1. */
 function gmul(x: Uint8Array, y: Uint8Array): Uint8Array {
   const z = new Uint8Array(16);
@@ -122,40 +140,9 @@ export const sm4RefKernel: Sm4Kernel = {
     ks.fill(0);
     return out;
   },
-  ofb(rk, iv, data) {
-    const out = Uint8Array.from(data);
-    const o16 = Uint8Array.from(iv);
-    for (let o = 0; o < out.length; o += 16) {
-      cryptBlock(rk, o16, 0);
-      xorInto(out, o, o16, 0, Math.min(16, out.length - o));
-    }
-    o16.fill(0);
-    return out;
-  },
-  cfbEncrypt(rk, iv, data) {
-    const out = Uint8Array.from(data);
-    const r = Uint8Array.from(iv);
-    for (let o = 0; o < out.length; o += 16) {
-      cryptBlock(rk, r, 0);
-      const n = Math.min(16, out.length - o);
-      xorInto(out, o, r, 0, n);
-      r.set(out.subarray(o, o + n));
-    }
-    r.fill(0);
-    return out;
-  },
-  cfbDecrypt(rk, iv, data) {
-    const out = Uint8Array.from(data);
-    const r = Uint8Array.from(iv);
-    for (let o = 0; o < out.length; o += 16) {
-      cryptBlock(rk, r, 0);
-      const n = Math.min(16, out.length - o);
-      xorInto(out, o, r, 0, n);
-      r.set(data.subarray(o, o + n));
-    }
-    r.fill(0);
-    return out;
-  },
+  ofb: (rk, iv, data) => feedback(rk, iv, data, 'ofb'),
+  cfbEncrypt: (rk, iv, data) => feedback(rk, iv, data, 'cfb-enc'),
+  cfbDecrypt: (rk, iv, data) => feedback(rk, iv, data, 'cfb-dec'),
   ghash(h, y, data) {
     for (let o = 0; o < data.length; o += 16) {
       xorInto(y, 0, data, o, 16);

@@ -86,27 +86,10 @@ export const sm4WasmKernel: Sm4Kernel = {
   cbcEncrypt: (rk, iv, data) => run(rk, iv, data, (ex, n) => ex.sm4_cbc_encrypt(n / 16)),
   cbcDecrypt: (rk, iv, data) => run(rk, iv, data, (ex, n) => ex.sm4_cbc_decrypt(n / 16)),
   ctr: (rk, counter, data, inc32) => run(rk, counter, data, (ex, n) => ex.sm4_ctr(n, inc32 ? 1 : 0)),
-  ofb(rk, iv, data) {
-    // Chunks are whole blocks (ioSize is a multiple of 16), so the OFB register carries over.
-    const st = Uint8Array.from(iv);
-    const out = run(rk, st, data, (ex, n) => ex.sm4_ofb(n));
-    st.fill(0);
-    return out;
-  },
-  cfbEncrypt(rk, iv, data) {
-    const st = Uint8Array.from(iv);
-    const out = run(rk, st, data, (ex, n) => {
-      ex.sm4_cfb_encrypt(n);
-    });
-    st.fill(0);
-    return out;
-  },
-  cfbDecrypt(rk, iv, data) {
-    const st = Uint8Array.from(iv);
-    const out = run(rk, st, data, (ex, n) => ex.sm4_cfb_decrypt(n));
-    st.fill(0);
-    return out;
-  },
+  // One-shot feedback modes: the caller's IV stays untouched (the kernel advances a copy).
+  ofb: (rk, iv, data) => run(rk, Uint8Array.from(iv), data, (ex, n) => ex.sm4_ofb(n)),
+  cfbEncrypt: (rk, iv, data) => run(rk, Uint8Array.from(iv), data, (ex, n) => ex.sm4_cfb_encrypt(n)),
+  cfbDecrypt: (rk, iv, data) => run(rk, Uint8Array.from(iv), data, (ex, n) => ex.sm4_cfb_decrypt(n)),
   ghash(h, y, data) {
     const w = v();
     w.mem.set(h, w.h);
