@@ -5,7 +5,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { sm2 as peer } from 'sm-crypto-v2';
-import { Sm2PrivateKey, Sm2PublicKey, bytesToHex, concatBytes, sm2Za, sm3, hexToBytes, randomBytes, sm2Decrypt, sm2Encrypt, sm2Sign, sm2Verify, utf8ToBytes } from '../src/index.js';
+import { Sm2KeyExchange, Sm2PrivateKey, Sm2PublicKey, bytesToHex, concatBytes, sm2Za, sm3, hexToBytes, randomBytes, sm2Decrypt, sm2Encrypt, sm2Sign, sm2Verify, utf8ToBytes } from '../src/index.js';
 
 const CASES = 200;
 type Mode = { order: 'c1c3c2' | 'c1c2c3'; encoding: 'raw' | 'der'; cipherMode: 0 | 1; asn1: boolean };
@@ -85,6 +85,33 @@ describe('SM2 interop with sm-crypto-v2', () => {
     for (const id of [undefined, 'ALICE123@YAHOO.COM', 'x']) {
       const ours = sm3(concatBytes(sm2Za(key.publicKey, id === undefined ? undefined : utf8ToBytes(id)), msg));
       assert.equal(bytesToHex(ours), peer.getHash(msg, pubHex, id));
+    }
+  });
+
+  test('key exchange (GB/T 32918.3) agrees with sm-crypto-v2 calculateSharedKey in both roles (50 random cases each)', () => {
+    const hexPair = (k: Sm2PrivateKey) => ({ privateKey: bytesToHex(k.toBytes()), publicKey: bytesToHex(k.publicKey.toBytes()) });
+    for (let i = 0; i < 100; i++) {
+      const ours = Sm2PrivateKey.generate();
+      const theirs = Sm2PrivateKey.generate();
+      const ourId = randomId(i + 1) ?? 'ours';
+      const theirId = randomId(i + 2) ?? 'theirs';
+      const weInitiate = i % 2 === 0;
+      const kx = new Sm2KeyExchange({ role: weInitiate ? 'initiator' : 'responder', privateKey: ours, id: utf8ToBytes(ourId) });
+      const eph = peer.generateKeyPairHex();
+      const klen = 1 + (i % 48);
+      // sm-crypto-v2: (own static, own ephemeral, peer static, peer ephemeral, klen, isRecipient, own id, peer id)
+      const theirKey = peer.calculateSharedKey(
+        hexPair(theirs),
+        eph,
+        bytesToHex(ours.publicKey.toBytes()),
+        bytesToHex(kx.ephemeralPublicKey.toBytes()),
+        klen,
+        weInitiate,
+        theirId,
+        ourId,
+      );
+      const res = kx.derive({ publicKey: theirs.publicKey, ephemeralPublicKey: Sm2PublicKey.fromBytes(hexToBytes(eph.publicKey)), id: utf8ToBytes(theirId) }, klen);
+      assert.equal(bytesToHex(res.key), bytesToHex(theirKey), `case ${i}`);
     }
   });
 });

@@ -10,8 +10,8 @@ import { concatBytes, equalBytes, randomBytes, wipe } from '../bytes.js';
 import { sm3 } from '../sm3.js';
 import { createHmacSm3, type HmacSm3 } from '../hmac.js';
 import { sm2Kdf } from '../kdf.js';
-import { bigToBytes, bytesToBig } from './curve.js';
-import type { Sm2Engine } from './engine.js';
+import { bigToBytes } from './curve.js';
+import { scalarInRange, type Sm2Engine } from './engine.js';
 
 /**
  * Default distinguishing ID (GB/T 32918.5 Annex A; GM/T 0009 §10): UTF-8 "1234567812345678".
@@ -77,8 +77,7 @@ export function hedgedNonce(mac: HmacSm3, n: bigint, e: Uint8Array, counter: num
     if (i > 255) throw new CryptoError('CRYPTO_ERR_RNG', 'sm2: no nonce in [1, n-1] after 256 candidates');
     input[64] = i;
     const k = mac.clone().update(input).digest();
-    const v = bytesToBig(k);
-    if (v >= 1n && v < n) {
+    if (scalarInRange(k, n)) {
       wipe(input);
       return k;
     }
@@ -95,8 +94,7 @@ export function nonceMac(d: Uint8Array): HmacSm3 {
 export function randomScalar(n: bigint, below = 0n): Uint8Array {
   for (;;) {
     const k = randomBytes(32);
-    const v = bytesToBig(k);
-    if (v >= 1n && v <= n - 1n - below) return k;
+    if (scalarInRange(k, n, below)) return k;
     wipe(k);
   }
 }

@@ -57,6 +57,24 @@ function get(at: number, len: number): Uint8Array {
 }
 
 /**
+ * One kernel call on secret inputs: write each input at its offset, run, read `outLen`
+ * bytes from io[0], then zero the whole io region. Returns the output and the status.
+ */
+function secretCall(inputs: [number, Uint8Array][], run: (ex: Sm2Exports) => number | void, outLen: number): { out: Uint8Array; status: number } {
+  const { ex } = v();
+  for (const [at, b] of inputs) put(at, b);
+  const status = run(ex) ?? 1;
+  const out = get(0, outLen);
+  ex.sm2_wipe();
+  return { out, status };
+}
+
+function pointOrThrow(r: { out: Uint8Array; status: number }): Uint8Array {
+  if (r.status !== 1) throw new RangeError('sm2: scalar multiplication gave the point at infinity');
+  return r.out;
+}
+
+/**
  * Per-key comb tables for repeated verification: the kernel has a few slots; a public key
  * gets one after it has been used for `PROMOTE_AFTER` verifications (building a table costs
  * about as much as ten verifications and makes each later one ~3× faster). Slots are reused
@@ -113,25 +131,8 @@ const engine: Sm2Engine = {
     if (v().ex.sm2_decompress(yOdd ? 1 : 0) !== 1) return null;
     return get(0, 64);
   },
-  mulG(k) {
-    const { ex } = v();
-    put(0, k);
-    const ok = ex.sm2_mul_g();
-    const out = get(0, 64);
-    ex.sm2_wipe();
-    if (ok !== 1) throw new RangeError('sm2: scalar multiplication gave the point at infinity');
-    return out;
-  },
-  mul(k, xy) {
-    const { ex } = v();
-    put(0, k);
-    put(32, xy);
-    const ok = ex.sm2_mul();
-    const out = get(0, 64);
-    ex.sm2_wipe();
-    if (ok !== 1) throw new RangeError('sm2: scalar multiplication gave the point at infinity');
-    return out;
-  },
+  mulG: (k) => pointOrThrow(secretCall([[0, k]], (ex) => ex.sm2_mul_g(), 64)),
+  mul: (k, xy) => pointOrThrow(secretCall([[0, k], [32, xy]], (ex) => ex.sm2_mul(), 64)),
   mulAdd(u1, p, u2, q) {
     const { ex } = v();
     put(0, u1);
@@ -140,23 +141,10 @@ const engine: Sm2Engine = {
     put(128, q);
     return ex.sm2_mul_add() === 1 ? get(0, 64) : null;
   },
-  signPrep(d) {
-    const { ex } = v();
-    put(0, d);
-    ex.sm2_sign_prep();
-    const out = get(0, 32);
-    ex.sm2_wipe();
-    return out;
-  },
+  signPrep: (d) => secretCall([[0, d]], (ex) => ex.sm2_sign_prep(), 32).out,
   signWithK(dInv, k, e) {
-    const { ex } = v();
-    put(0, dInv);
-    put(32, k);
-    put(64, e);
-    const ok = ex.sm2_sign();
-    const out = get(0, 64);
-    ex.sm2_wipe();
-    return ok === 1 ? out : null;
+    const r = secretCall([[0, dInv], [32, k], [64, e]], (ex) => ex.sm2_sign(), 64);
+    return r.status === 1 ? r.out : null;
   },
   verify(pub, e, r, s) {
     const { ex } = v();
@@ -167,14 +155,5 @@ const engine: Sm2Engine = {
     put(128, s);
     return ex.sm2_verify(slot) === 1;
   },
-  mulAddN(a, b, c) {
-    const { ex } = v();
-    put(0, a);
-    put(32, b);
-    put(64, c);
-    ex.sm2_muladd_n();
-    const out = get(0, 32);
-    ex.sm2_wipe();
-    return out;
-  },
+  mulAddN: (a, b, c) => secretCall([[0, a], [32, b], [64, c]], (ex) => ex.sm2_muladd_n(), 32).out,
 };
