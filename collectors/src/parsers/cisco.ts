@@ -115,8 +115,6 @@ function asaEndpoint(ev: EcsEvent, prefix: 'source' | 'destination', m: RegExpEx
   setEndpoint(ev, prefix, m[2], m[3]);
   if (m[4] !== undefined && (m[4] !== m[2] || m[5] !== m[3])) {
     setEndpoint(ev, `${prefix}.nat`, m[4], m[5]);
-    const nat = (ev[prefix] as { nat?: { domain?: string } }).nat;
-    if (nat) delete nat.domain;
   }
   setField(ev, prefix === 'source' ? 'observer.ingress.interface.name' : 'observer.egress.interface.name', m[1]);
 }

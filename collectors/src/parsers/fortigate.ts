@@ -83,7 +83,6 @@ export const parseFortigate: LineParser = (input, ev) => {
   // Admin logins name the interface and peer as ui="ssh(10.1.1.5)".
   const ui = kv.ui !== undefined ? /^([a-z]+)\(([0-9a-fA-F.:]+)\)$/.exec(kv.ui) : null;
   if (ui && ev.source?.ip === undefined) setEndpoint(ev, 'source', ui[2]);
-  if (ev.source?.nat) delete (ev.source.nat as { domain?: string }).domain;
 
   const type = kv.type ?? '';
   const subtype = kv.subtype ?? '';

@@ -120,7 +120,7 @@ function validateCtx(ctx: SourceContext): void {
   if (typeof ctx !== 'object' || ctx === null) throw new TypeError('normalise: ctx must be a SourceContext object');
   if (typeof ctx.eventId !== 'string' || ctx.eventId === '') throw new TypeError('normalise: ctx.eventId must be a non-empty string');
   if (typeof ctx.receivedAt !== 'number') throw new TypeError('normalise: ctx.receivedAt must be a number (ms since the epoch)');
-  if (isoFromMs(ctx.receivedAt) === undefined) throw new RangeError('normalise: ctx.receivedAt is not a time between 1970 and 9999');
+  if (!(ctx.receivedAt >= 0 && ctx.receivedAt < 253402300800000)) throw new RangeError('normalise: ctx.receivedAt is not a time between 1970 and 9999');
 }
 
 /** Source context fields for JSON events, named as the syslog baseline names them. */
@@ -148,14 +148,12 @@ export function normalise(msg: SyslogMessage, ctx: SourceContext, options: Norma
   const format = options.format ?? 'auto';
   if (format !== 'auto' && !Object.hasOwn(FORMATS, format)) throw new RangeError(`normalise: unknown format ${String(format)}`);
   // The syslog-level fields (log.syslog.*, host, labels, tags) come from the baseline mapping.
-  const ev = baselineNormalise(msg, ctx);
-  const text = typeof msg.msg === 'string' ? msg.msg : '';
   // The baseline's network.* describes the syslog transport and process.* the syslog TAG;
-  // a vendor parser describes the logged activity instead, so they only return when nothing parsed.
-  const syslogNetwork = ev.network;
-  const syslogProcess = ev.process;
-  delete ev.network;
-  delete ev.process;
+  // a vendor parser describes the logged activity instead, so they only return when nothing
+  // parsed. (Rest-destructuring, not `delete`, keeps the event a fast-properties object.)
+  const { network: syslogNetwork, process: syslogProcess, ...base } = baselineNormalise(msg, ctx);
+  const ev: EcsEvent = base as EcsEvent;
+  const text = typeof msg.msg === 'string' ? msg.msg : '';
   let app = (msg.appname ?? '').toLowerCase();
   let body = text;
   // A tag such as `%ASA-6-302013` taken by RFC 3164 TAG parsing belongs to the text.

@@ -3,15 +3,11 @@
  * key/value scanners. None of them throws on bad data; they return `undefined` instead.
  */
 import { isIP } from 'node:net';
-import type { EcsEvent } from '../types.js';
-import { setField } from '../ecs/helpers.js';
+import type { EcsEndpoint, EcsEvent } from '../types.js';
 
-/** Keys that must never become object properties (prototype pollution via vendor keys). */
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-
-/** A key from the wire that is safe to use as a property name. */
+/** A key from the wire that is safe to use as a property name (no prototype pollution via vendor keys). */
 export function safeKey(k: string): boolean {
-  return k !== '' && !FORBIDDEN_KEYS.has(k);
+  return k !== '' && k !== '__proto__' && k !== 'constructor' && k !== 'prototype';
 }
 
 /**
@@ -59,15 +55,26 @@ export function asHexOrInt(v: unknown): number | undefined {
   return asInt(v);
 }
 
-/** Sets `prefix.ip` (or `prefix.domain` when the value is a host name) and `prefix.port`. */
+/** The endpoint object at `source`, `destination`, `source.nat` or `destination.nat`, created on demand. */
+function endpoint(ev: EcsEvent, prefix: string): EcsEndpoint {
+  const dot = prefix.indexOf('.');
+  const side = (dot < 0 ? prefix : prefix.slice(0, dot)) as 'source' | 'destination';
+  const ep = (ev[side] ??= {});
+  return dot < 0 ? ep : (ep.nat ??= {});
+}
+
+/**
+ * Sets `prefix.ip` (or `prefix.domain` when the value is a host name) and `prefix.port`;
+ * `prefix` is `source`, `destination`, `source.nat` or `destination.nat` (NAT has no domain).
+ */
 export function setEndpoint(ev: EcsEvent, prefix: string, host: string | undefined, port?: string | number): void {
   if (host !== undefined && host !== '' && host !== '-') {
     const ip = asIp(host);
-    if (ip !== undefined) setField(ev, `${prefix}.ip`, ip);
-    else if (/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/.test(host)) setField(ev, `${prefix}.domain`, host);
+    if (ip !== undefined) endpoint(ev, prefix).ip = ip;
+    else if (!prefix.endsWith('.nat') && /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/.test(host)) endpoint(ev, prefix).domain = host;
   }
   const p = typeof port === 'number' ? (port >= 0 && port <= 65535 ? port : undefined) : asPort(port);
-  if (p !== undefined) setField(ev, `${prefix}.port`, p);
+  if (p !== undefined) endpoint(ev, prefix).port = p;
 }
 
 /** Lower-cased IANA protocol name for a number or name (`6` → `tcp`), as ECS `network.transport` wants. */

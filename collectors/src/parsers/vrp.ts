@@ -69,11 +69,24 @@ const KEYS: Record<string, string> = {
   closereason: 'event.reason',
 };
 
+const NORM_KEYS = new Map<string, string>();
+
+/** `Source-IP` → `sourceip`, cached: devices repeat the same few dozen keys. */
+function normKey(k: string): string {
+  let nk = NORM_KEYS.get(k);
+  if (nk === undefined) {
+    nk = k.toLowerCase().replace(/[-_]/g, '');
+    if (NORM_KEYS.size < 2048) NORM_KEYS.set(k, nk);
+  }
+  return nk;
+}
+
 /** Applies known keys to ECS and keeps every pair verbatim under `vendorNs.fields`. */
 function applyPairs(ev: EcsEvent, kv: Record<string, string>): Record<string, string> {
   const norm: Record<string, string> = {};
-  for (const [k, v] of Object.entries(kv)) {
-    const nk = k.toLowerCase().replace(/[-_]/g, '');
+  for (const k in kv) {
+    const v = kv[k]!;
+    const nk = normKey(k);
     if (!safeKey(nk)) continue;
     norm[nk] = v;
     const path = KEYS[nk];
@@ -86,10 +99,6 @@ function applyPairs(ev: EcsEvent, kv: Record<string, string>): Record<string, st
   }
   const proto = norm.protocol;
   if (proto !== undefined) setField(ev, 'network.transport', transportName(proto.replace(/^\(\d+\)/, '')));
-  for (const p of ['source', 'destination'] as const) {
-    const nat = ev[p]?.nat as Record<string, unknown> | undefined;
-    if (nat) delete nat.domain;
-  }
   return norm;
 }
 
