@@ -106,8 +106,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: cfg.maxBodyBytes,
-    // One log line per request would dominate the log at ingest rates; errors are logged below.
-    disableRequestLogging: true,
     ajv: { customOptions: { coerceTypes: true, useDefaults: true, removeAdditional: false, strict: false } },
   });
 

@@ -40,7 +40,10 @@ export async function startServer(config: SocConfig, opts: { logger: Logger }): 
   const runtime = await startRuntime(config, { logger: log, normalise });
   let app: FastifyInstance;
   try {
-    app = await buildApp({ runtime, logger: log.child({ component: 'api' }) });
+    // Fastify logs every request at info; at ingest rates that would drown the log, so the API's
+    // logger starts at warn (errors and refusals still appear).
+    const apiLevel = log.levelVal > 40 ? log.level : 'warn';
+    app = await buildApp({ runtime, logger: log.child({ component: 'api' }, { level: apiLevel }) });
     await app.listen({ host: config.api.host, port: config.api.port });
   } catch (e) {
     await runtime.stop();
