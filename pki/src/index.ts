@@ -36,7 +36,7 @@ export {
 export { X509Certificate, createCertificate, parseCertificates, randomSerial, type CertificateOptions } from './x509.js';
 export { CertificateRequest, createCsr, type CsrOptions } from './csr.js';
 export { CertificateRevocationList, createCrl, REVOCATION_REASONS, type CrlOptions, type RevocationReason, type RevokedEntry } from './crl.js';
-export { validatePath, type Purpose, type ValidationOptions, type ValidationResult } from './validate.js';
+export { SignatureCache, validatePath, type Purpose, type ValidationOptions, type ValidationResult } from './validate.js';
 export * from './ocsp.js';
 export * from './cms.js';
 export { CertificateAuthority, PROFILES, writeFileAtomic, type CaInitOptions, type Profile } from './ca.js';

@@ -33,6 +33,38 @@ export interface ValidationOptions {
   revocation?: 'none' | 'available' | 'required';
   /** Longest path (certificates including anchor); default 10. */
   maxLength?: number;
+  /**
+   * Remember signature results per (parsed object, issuer object) across calls, so a server
+   * validating many leaves under the same intermediates and CRLs verifies each of those once.
+   */
+  cache?: SignatureCache;
+}
+
+/**
+ * Signature results keyed by object identity (WeakMaps: entries go with the objects).
+ * Parsed certificates and CRLs are immutable, so a result can be reused for the same pair.
+ *
+ * @example
+ * const cache = new SignatureCache();
+ * for (const leaf of leaves) validatePath(leaf, { trustAnchors, intermediates, crls, time, cache });
+ */
+export class SignatureCache {
+  private readonly results = new WeakMap<object, WeakMap<object, boolean>>();
+
+  /** The cached result for `signed` under `issuer`, computing it with `verify` once. */
+  check(signed: object, issuer: object, verify: () => boolean): boolean {
+    let m = this.results.get(signed);
+    if (!m) {
+      m = new WeakMap();
+      this.results.set(signed, m);
+    }
+    let r = m.get(issuer);
+    if (r === undefined) {
+      r = verify();
+      m.set(issuer, r);
+    }
+    return r;
+  }
 }
 
 /** The result of validation. */
@@ -148,7 +180,7 @@ export function validatePath(leaf: X509Certificate, o: ValidationOptions): Valid
     if (!isAnchor) {
       let good = false;
       try {
-        good = c.verify(issuer);
+        good = o.cache ? o.cache.check(c, issuer, () => c.verify(issuer)) : c.verify(issuer);
       } catch (e) {
         return fail('PKI_ERR_BAD_SIGNATURE', `signature cannot be checked: ${(e as Error).message}`, c);
       }
@@ -160,7 +192,7 @@ export function validatePath(leaf: X509Certificate, o: ValidationOptions): Valid
       return fail('PKI_ERR_UNKNOWN_CRITICAL_EXTENSION', `unprocessed critical extension ${c.extensions.unknownCritical.join(', ')}`, c);
     }
     if (!isAnchor && mode !== 'none') {
-      const r = checkRevocation(c, issuer, crls, time, mode === 'required');
+      const r = checkRevocation(c, issuer, crls, time, mode === 'required', o.cache);
       if (r) return fail(r.code, r.message, c);
     }
     if (i > 0) {
@@ -193,13 +225,14 @@ function checkRevocation(
   crls: CertificateRevocationList[],
   time: number,
   required: boolean,
+  cache: SignatureCache | undefined,
 ): { code: PkiErrorCode; message: string } | null {
   const mine = crls.filter((l) => bytesEqual(l.issuerDer, issuer.subjectDer) || namesEqual(l.issuer, issuer.subject));
   let usable = 0;
   for (const crl of mine) {
     let good = false;
     try {
-      good = crl.verify(issuer);
+      good = cache ? cache.check(crl, issuer, () => crl.verify(issuer)) : crl.verify(issuer);
     } catch {
       good = false;
     }

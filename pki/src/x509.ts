@@ -4,7 +4,7 @@
  */
 import { Certificate, Extensions, SubjectPublicKeyInfo, TBSCertificate, Validity, Name } from '@peculiar/asn1-x509';
 import { Version } from '@peculiar/asn1-x509';
-import { bytesToHex, pemDecodeAll, pemEncode } from '@xiangan/crypto';
+import { bytesToHex, derChildren, derReadElement, pemDecodeAll, pemEncode } from '@xiangan/crypto';
 import { ab, bytesEqual, parseDer, toDer, u8 } from './der.js';
 import { PkiError } from './errors.js';
 import { buildExtensions, parseExtensions, type ExtensionOptions, type ParsedExtensions } from './extensions.js';
@@ -38,20 +38,20 @@ export class X509Certificate {
   readonly signature: Uint8Array;
   readonly extensions: ParsedExtensions;
 
-  private constructor(der: Uint8Array, asn: Certificate) {
+  private constructor(der: Uint8Array, asn: Certificate, raw: RawParts) {
     this.der = der;
     this.asn = asn;
     const t = asn.tbsCertificate;
-    this.tbs = asn.tbsCertificateRaw ? u8(asn.tbsCertificateRaw) : toDer(t);
+    this.tbs = raw.tbs;
     this.version = t.version + 1;
     this.serialNumber = u8(t.serialNumber);
     this.issuer = t.issuer;
     this.subject = t.subject;
-    this.issuerDer = toDer(t.issuer);
-    this.subjectDer = toDer(t.subject);
+    this.issuerDer = raw.issuer;
+    this.subjectDer = raw.subject;
     this.notBefore = t.validity.notBefore.getTime();
     this.notAfter = t.validity.notAfter.getTime();
-    this.spki = toDer(t.subjectPublicKeyInfo);
+    this.spki = raw.spki;
     this.publicKey = parsePublicKey(this.spki);
     this.signatureAlgorithm = asn.signatureAlgorithm.algorithm;
     this.signature = u8(asn.signatureValue);
@@ -67,10 +67,12 @@ export class X509Certificate {
    */
   static fromDer(der: Uint8Array): X509Certificate {
     if (!(der instanceof Uint8Array)) throw new TypeError('fromDer expects a Uint8Array');
-    const asn = parseDer(der, Certificate, 'certificate');
+    const copy = der.slice();
+    const asn = parseDer(copy, Certificate, 'certificate');
     const t = asn.tbsCertificate;
+    const raw = rawParts(copy);
     // RFC 5280 §4.1.1.2: the outer and inner signature algorithms must be identical.
-    if (!bytesEqual(toDer(asn.signatureAlgorithm), toDer(t.signature))) {
+    if (!bytesEqual(raw.outerAlg, raw.innerAlg)) {
       throw new PkiError('PKI_ERR_ASN1', 'signatureAlgorithm differs from tbsCertificate.signature (RFC 5280 §4.1.1.2)');
     }
     if (t.version !== Version.v3 && t.extensions) throw new PkiError('PKI_ERR_ASN1', 'extensions in a non-v3 certificate');
@@ -79,7 +81,7 @@ export class X509Certificate {
     if (serial.length === 0 || serial.length > 21 || (serial[0] & 0x80) !== 0) {
       throw new PkiError('PKI_ERR_ASN1', 'serial number must be positive and at most 20 octets (RFC 5280 §4.1.2.2)');
     }
-    return new X509Certificate(der.slice(), asn);
+    return new X509Certificate(copy, asn, raw);
   }
 
   /**
@@ -126,6 +128,28 @@ export class X509Certificate {
   verify(issuer: X509Certificate | Uint8Array): boolean {
     const spki = issuer instanceof X509Certificate ? issuer.spki : issuer;
     return verifySignature(spki, this.asn.signatureAlgorithm, this.tbs, this.signature);
+  }
+}
+
+/** Exact encodings of the parts that are compared or hashed, sliced from the input (no re-encoding). */
+interface RawParts {
+  tbs: Uint8Array;
+  outerAlg: Uint8Array;
+  innerAlg: Uint8Array;
+  issuer: Uint8Array;
+  subject: Uint8Array;
+  spki: Uint8Array;
+}
+
+/** Slice the TBSCertificate fields of an already DER-checked certificate (RFC 5280 §4.1). */
+function rawParts(der: Uint8Array): RawParts {
+  try {
+    const [tbs, outerAlg] = derChildren(derReadElement(der, 0).element);
+    const f = derChildren(tbs);
+    const o = f[0].tag === 0xa0 ? 1 : 0; // version [0] EXPLICIT is optional (DEFAULT v1)
+    return { tbs: tbs.encoded, outerAlg: outerAlg.encoded, innerAlg: f[o + 1].encoded, issuer: f[o + 2].encoded, subject: f[o + 4].encoded, spki: f[o + 5].encoded };
+  } catch (e) {
+    throw new PkiError('PKI_ERR_ASN1', 'certificate structure', { cause: e });
   }
 }
 

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCertificate, createCrl, validatePath, type ValidationResult, X509Certificate } from '../src/index.js';
+import { createCertificate, createCrl, SignatureCache, validatePath, type ValidationResult, X509Certificate } from '../src/index.js';
 import { DAY, hierarchy, sm2Pair } from './helpers.js';
 
 function failure(r: ValidationResult): { code: string; who: string; depth: number } {
@@ -188,4 +188,17 @@ describe('root → intermediate → leaf', () => {
     const other = createCertificate({ subject: '/CN=Some Other Root', publicKey: k.signer.publicKey, signer: k.signer, notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + DAY), basicConstraints: { ca: true } });
     assert.deepEqual(failure(validatePath(h.leaf, { trustAnchors: [other], intermediates: [h.ica], time: new Date() })), { code: 'PKI_ERR_UNKNOWN_ISSUER', who: h.ica.subjectName, depth: 1 });
   });
+});
+
+test('a SignatureCache gives the same answers as verifying every time', () => {
+  const h = hierarchy();
+  const other = hierarchy();
+  const cache = new SignatureCache();
+  const crl = createCrl({ issuer: h.ica, signer: h.ik.signer, thisUpdate: new Date(Date.now() - DAY), nextUpdate: new Date(Date.now() + DAY), crlNumber: 1n, revoked: [] });
+  for (let i = 0; i < 3; i++) {
+    const good = validatePath(h.leaf, { trustAnchors: [h.root], intermediates: [h.ica], crls: [crl], time: new Date(), cache });
+    assert.equal(good.ok, true);
+    const bad = validatePath(h.leaf, { trustAnchors: [h.root], intermediates: [other.ica], time: new Date(), cache });
+    assert.equal(bad.ok ? 'ok' : bad.code, 'PKI_ERR_BAD_SIGNATURE');
+  }
 });
