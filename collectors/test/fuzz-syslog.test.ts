@@ -39,19 +39,24 @@ test('parsers: any bytes give a message, never a throw; text is kept', () => {
   );
 });
 
+/** Feeds `data` cut at the given offsets, then ends the stream; returns the frames' bytes. */
+function feedAt(f: StreamFramer, data: Buffer, cuts: number[]): Buffer[] {
+  const out: Buffer[] = [];
+  let prev = 0;
+  for (const c of [...cuts.map((x) => Math.min(x, data.length)).sort((a, b) => a - b), data.length]) {
+    for (const fr of f.push(data.subarray(prev, c))) out.push(Buffer.from(fr.bytes));
+    prev = c;
+  }
+  for (const fr of f.end()) out.push(Buffer.from(fr.bytes));
+  return out;
+}
+
 test('LF framer: frames equal the input split on LF/NUL (CR trimmed), for any chunking', () => {
   const noCr = fc.uint8Array({ maxLength: 400 }).map((b) => b.map((x) => (x === 0x0d ? 0x20 : x)));
   fc.assert(
     fc.property(noCr, fc.array(fc.nat(400), { maxLength: 6 }), (bytes, cuts) => {
       const data = Buffer.concat([Buffer.from('<'), Buffer.from(bytes)]);
-      const f = new StreamFramer({ maxMessageSize: 1024, mode: 'lf' });
-      const out: Buffer[] = [];
-      let prev = 0;
-      for (const c of [...cuts.map((x) => Math.min(x, data.length)).sort((a, b) => a - b), data.length]) {
-        for (const fr of f.push(data.subarray(prev, c))) out.push(Buffer.from(fr.bytes));
-        prev = c;
-      }
-      for (const fr of f.end()) out.push(Buffer.from(fr.bytes));
+      const out = feedAt(new StreamFramer({ maxMessageSize: 1024, mode: 'lf' }), data, cuts);
       const expected: Buffer[] = [];
       let s = 0;
       for (let i = 0; i <= data.length; i++) {
@@ -72,14 +77,7 @@ test('octet-counting framer: round trip of random messages at random chunkings',
       // Messages must not end in a trailer byte, which the framer strips by design.
       const ms = msgs.map((m) => Buffer.concat([Buffer.from(m), Buffer.from('.')]));
       const data = Buffer.concat(ms.flatMap((m) => [Buffer.from(`${m.length} `), m]));
-      const f = new StreamFramer({ maxMessageSize: 4096, mode: 'octet-counting' });
-      const out: Buffer[] = [];
-      let prev = 0;
-      for (const c of [...cuts.map((x) => Math.min(x, data.length)).sort((a, b) => a - b), data.length]) {
-        for (const fr of f.push(data.subarray(prev, c))) out.push(Buffer.from(fr.bytes));
-        prev = c;
-      }
-      out.push(...f.end().map((x) => Buffer.from(x.bytes)));
+      const out = feedAt(new StreamFramer({ maxMessageSize: 4096, mode: 'octet-counting' }), data, cuts);
       assert.deepEqual(out, ms);
     }),
     { numRuns: 1000 },
