@@ -120,6 +120,22 @@ describe('file tailing', () => {
     assert.equal(a.events[1]!.log?.offset, Buffer.byteLength(lines('i', 0, 1)));
   });
 
+  test('an over-long line is cut and counted, GBK lines decode, the next line is intact', { timeout: 60_000 }, async () => {
+    const log = join(dir, 'long.log');
+    const iconv = (await import('iconv-lite')).default;
+    writeFileSync(log, Buffer.concat([Buffer.from('L'.repeat(300_000) + '\n'), iconv.encode('设备 fw01 告警\n', 'gbk'), Buffer.from('after\n')]));
+    const sink = new MemorySink();
+    const src = await startSource({ id: 'long', type: 'file', paths: [log], maxMessageSize: 1000, charset: 'gbk', pollIntervalMs: 50 }, { sink, checkpoints: new MemoryCheckpointStore() });
+    await sink.waitFor(3);
+    await src.stop();
+    assert.equal(sink.events[0]!.event.original, 'L'.repeat(1000));
+    assert.ok(sink.events[0]!.tags?.includes('_truncated'));
+    assert.equal(sink.events[1]!.event.original, '设备 fw01 告警');
+    assert.equal(sink.events[2]!.event.original, 'after');
+    assert.equal(sink.events[2]!.log?.offset, 300_001 + iconv.encode('设备 fw01 告警\n', 'gbk').length);
+    assert.equal(src.metrics.truncations, 1);
+  });
+
   test('globs, and a corrupt checkpoint file is a typed error', { timeout: 60_000 }, async () => {
     writeFileSync(join(dir, 'g1.txt'), '');
     writeFileSync(join(dir, 'g2.txt'), '');
