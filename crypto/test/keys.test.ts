@@ -299,6 +299,12 @@ describe('JWK, raw and hex', () => {
     assert.ok(importSm2PublicKey(key.publicKey.toBytes('compressed')).equals(key.publicKey));
     assert.ok(importSm2PublicKey(bytesToHex(key.publicKey.toBytes('compressed'))).equals(key.publicKey));
     assert.throws(() => importSm2PrivateKey(new Uint8Array(32)), (e) => codeOf(e) === 'CRYPTO_ERR_SM2_INVALID_PRIVATE_KEY');
+    // Raw scalars that begin with the bytes of '-', '{' or white space are still raw scalars.
+    for (const first of [0x2d, 0x7b, 0x20, 0x0a]) {
+      const d = key.toBytes();
+      d[0] = first;
+      assert.deepEqual(importSm2PrivateKey(d).toBytes(), d);
+    }
     assert.throws(() => importSm2PrivateKey('zz'), (e) => codeOf(e) === 'CRYPTO_ERR_KEY_FORMAT');
     assert.throws(() => importSm2PrivateKey(42 as unknown as string), TypeError);
   });

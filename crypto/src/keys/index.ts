@@ -106,9 +106,10 @@ export function importSm2PrivateKey(input: Sm2KeyInput, opts: ImportPrivateKeyOp
     throw new TypeError('importSm2PrivateKey: passphrase must be a string or Uint8Array');
   }
   if (input instanceof Uint8Array) {
+    // Length first: a raw scalar may well start with the byte of '-' or '{'.
+    if (input.length === 32) return Sm2PrivateKey.fromBytes(input);
     const text = textOf(input);
     if (text !== undefined) return importSm2PrivateKey(text, opts);
-    if (input.length === 32) return Sm2PrivateKey.fromBytes(input);
     return loadPrivate(fromDer(input, privateDerKind(input), opts));
   }
   if (typeof input === 'string') {
@@ -160,9 +161,9 @@ function parseJsonObject(t: string): Record<string, unknown> {
  */
 export function importSm2PublicKey(input: Sm2KeyInput): Sm2PublicKey {
   if (input instanceof Uint8Array) {
+    if (input.length === 65 || input.length === 33) return Sm2PublicKey.fromBytes(input);
     const text = textOf(input);
     if (text !== undefined) return importSm2PublicKey(text);
-    if (input.length === 65 || input.length === 33) return Sm2PublicKey.fromBytes(input);
     return Sm2PublicKey.fromBytes(parseSpki(input));
   }
   if (typeof input === 'string') {
