@@ -17,6 +17,11 @@ export interface UdpSourceOptions extends NetworkSourceOptions {
   maxMessageSize?: number;
   /** Largest batch handed to the sink at once; default 1000. */
   maxBatch?: number;
+  /**
+   * SO_RCVBUF in bytes; default 4 MiB. Bursts beyond it are dropped by the kernel before we
+   * can count them, so a generous buffer matters more for UDP than for any other source.
+   */
+  receiveBufferBytes?: number;
 }
 
 /**
@@ -52,7 +57,7 @@ export class UdpSource {
   /** Binds the socket; resolves with the bound address (port 0 → an ephemeral port). */
   start(): Promise<{ address: string; port: number }> {
     const host = this.o.host ?? '0.0.0.0';
-    const sock = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
+    const sock = dgram.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false, recvBufferSize: this.o.receiveBufferBytes ?? 4 * 1024 * 1024 });
     this.sock = sock;
     sock.on('message', (b, rinfo) => this.onMessage(b, rinfo));
     return new Promise((resolve, reject) => {
