@@ -75,36 +75,60 @@ function pointOrThrow(r: { out: Uint8Array; status: number }): Uint8Array {
 }
 
 /**
- * Per-key comb tables for repeated verification: the kernel has a few slots; a public key
- * gets one after it has been used for `PROMOTE_AFTER` verifications (building a table costs
- * about as much as ten verifications and makes each later one ~3× faster). Slots are reused
- * least-recently-promoted first. Keys are compared by their 64 coordinate bytes.
+ * Per-key comb tables for repeated verification. The kernel has a few slots; building one
+ * costs about as much as 20–30 verifications and makes each later verification of that key
+ * 3–5× faster. Admission is frequency-based so that many keys used in turn cannot make the
+ * slots thrash: a key is promoted once it has been seen `PROMOTE_AFTER` times *and* more
+ * often than the least-used slot holder; all counts are halved every `AGE_EVERY` calls so
+ * the slots follow the current workload. Keys are compared by their 64 coordinate bytes.
  */
 const PROMOTE_AFTER = 16;
+const AGE_EVERY = 4096;
+const MAX_TRACKED = 256;
 const slotKeys: (string | undefined)[] = [];
+const slotHits: number[] = [];
 const useCount = new Map<string, number>();
-let nextSlot = 0;
+let calls = 0;
+
+function age(): void {
+  for (let i = 0; i < slotHits.length; i++) slotHits[i] >>>= 1;
+  for (const [k, n] of useCount) {
+    if (n <= 1) useCount.delete(k);
+    else useCount.set(k, n >>> 1);
+  }
+}
 
 function slotFor(pub: Uint8Array): number {
   const { ex } = v();
   const slots = ex.sm2_key_slots();
+  if (++calls % AGE_EVERY === 0) age();
   const key = keyString(pub);
   const found = slotKeys.indexOf(key);
-  if (found >= 0) return found;
+  if (found >= 0) {
+    slotHits[found]++;
+    return found;
+  }
   const n = (useCount.get(key) ?? 0) + 1;
-  if (n < PROMOTE_AFTER) {
-    // Bounded: forget counts when many distinct keys pass by.
-    if (useCount.size >= 256) useCount.clear();
+  let victim = 0;
+  for (let i = 0; i < slots; i++) {
+    if (slotKeys[i] === undefined) {
+      victim = i;
+      break;
+    }
+    if (slotHits[i] < slotHits[victim]) victim = i;
+  }
+  const free = slotKeys[victim] === undefined;
+  if (n < PROMOTE_AFTER || (!free && n <= slotHits[victim])) {
+    if (!useCount.has(key) && useCount.size >= MAX_TRACKED) useCount.clear();
     useCount.set(key, n);
     return slots;
   }
   useCount.delete(key);
-  const slot = nextSlot;
-  nextSlot = (nextSlot + 1) % slots;
   put(0, pub);
-  if (ex.sm2_precompute(slot) !== 1) return slots;
-  slotKeys[slot] = key;
-  return slot;
+  if (ex.sm2_precompute(victim) !== 1) return slots;
+  slotKeys[victim] = key;
+  slotHits[victim] = n;
+  return victim;
 }
 
 function keyString(pub: Uint8Array): string {
