@@ -9,7 +9,7 @@
  * process.stdout.write(formatTable(['op', 'ops/s'], [['sm3', fmtOps(r.opsPerSec)]]));
  * writeResults('crypto', { rows });
  */
-import { cpus, totalmem, platform, arch, release } from 'node:os';
+import { cpus, totalmem, platform, arch, release, loadavg } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -152,6 +152,8 @@ export interface MachineInfo {
   node: string;
   openssl: string;
   date: string;
+  /** 1, 5 and 15-minute load averages when the run started: other work on the machine skews timings. */
+  loadAverage: number[];
 }
 
 /** Describe this machine and runtime. @example machineInfo().cpu */
@@ -167,6 +169,7 @@ export function machineInfo(): MachineInfo {
     node: process.version,
     openssl: process.versions.openssl ?? 'none',
     date: new Date().toISOString(),
+    loadAverage: loadavg().map((v) => Math.round(v * 100) / 100),
   };
 }
 
