@@ -22,6 +22,8 @@ export interface UdpSourceOptions extends NetworkSourceOptions {
    * can count them, so a generous buffer matters more for UDP than for any other source.
    */
   receiveBufferBytes?: number;
+  /** Batches awaiting the sink before further datagrams are dropped (counted as buffer_full); default 64. */
+  maxInflightBatches?: number;
 }
 
 /**
@@ -73,7 +75,8 @@ export class UdpSource {
   }
 
   private onMessage(b: Buffer, rinfo: dgram.RemoteInfo): void {
-    if (this.o.sink.full) {
+    // A sink that is slow but not yet full must not let in-flight batches grow without bound.
+    if (this.o.sink.full || this.inflight.size >= (this.o.maxInflightBatches ?? 64)) {
       this.metrics.drops.buffer_full++;
       return;
     }
