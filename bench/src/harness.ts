@@ -152,7 +152,7 @@ export interface MachineInfo {
   node: string;
   openssl: string;
   date: string;
-  /** 1, 5 and 15-minute load averages when the run started: other work on the machine skews timings. */
+  /** 1, 5 and 15-minute load averages as the results are written: other work on the machine skews timings. */
   loadAverage: number[];
 }
 
