@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
@@ -48,6 +48,22 @@ async function through(stream: NodeJS.ReadWriteStream, chunks: Uint8Array[]): Pr
   await pipeline(Readable.from(chunks.map((c) => Buffer.from(c))), stream, new Writable({ write(c: Buffer, _e, cb) { out.push(c); cb(); } }));
   return new Uint8Array(Buffer.concat(out));
 }
+
+describe('browser compatibility', () => {
+  test('no compiled module of the main entry imports a node: built-in (only the ./node subpath may)', () => {
+    const dist = join(cryptoDir, 'dist', 'src');
+    const offenders: string[] = [];
+    const walk = (dir: string): void => {
+      for (const f of readdirSync(dir)) {
+        const p = join(dir, f);
+        if (statSync(p).isDirectory()) walk(p);
+        else if (f.endsWith('.js') && p !== join(dist, 'node.js') && /(from|import\()\s*['"]node:/.test(readFileSync(p, 'utf8'))) offenders.push(p);
+      }
+    };
+    walk(dist);
+    assert.deepEqual(offenders, []);
+  });
+});
 
 describe('@xiangan/crypto/node Transform streams', () => {
   const key = new Uint8Array(16).fill(0x42), iv = new Uint8Array(16).fill(0x24), nonce = iv.subarray(0, 12);
