@@ -136,6 +136,35 @@ describe('file tailing', () => {
     assert.equal(src.metrics.truncations, 1);
   });
 
+  test('a file truncated and regrown past the old offset is read again from the start, live and across a restart', { timeout: 60_000 }, async () => {
+    const { FileSource } = await import('../src/sources/file.js');
+    const { createProcessor } = await import('../src/syslog/processor.js');
+    const { newSourceMetrics } = await import('../src/sources/common.js');
+    const log = join(dir, 'regrow.log');
+    writeFileSync(log, lines('a', 0, 3));
+    const sink = new MemorySink();
+    const store = new MemoryCheckpointStore();
+    const mk = () => {
+      const metrics = newSourceMetrics('regrow');
+      const process = createProcessor({ charset: 'auto', timezone: 'Asia/Shanghai', metrics });
+      // No timer, no watch: polls happen only when the test asks, so the regrow lands between two polls.
+      return new FileSource({ sourceId: 'regrow', paths: [log], sink, process, timezone: 'Asia/Shanghai', checkpoints: store, metrics, pollIntervalMs: 3_600_000, watch: false });
+    };
+    let src = mk();
+    await src.start();
+    assert.equal(sink.events.length, 3);
+    writeFileSync(log, lines('bb', 0, 10)); // same inode, truncated and rewritten, longer than before
+    await src.poll();
+    assert.deepEqual(originals(sink).slice(3), expected('bb', 0, 10));
+    assert.equal(src.metrics.fileTruncations, 1);
+    await src.stop();
+    writeFileSync(log, lines('ccc', 0, 12)); // replaced again while the tailer is down
+    src = mk();
+    await src.start();
+    await src.stop();
+    assert.deepEqual(originals(sink).slice(13), expected('ccc', 0, 12));
+  });
+
   test('globs, and a corrupt checkpoint file is a typed error', { timeout: 60_000 }, async () => {
     writeFileSync(join(dir, 'g1.txt'), '');
     writeFileSync(join(dir, 'g2.txt'), '');

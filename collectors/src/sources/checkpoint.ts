@@ -19,6 +19,11 @@ export interface Checkpoint {
   offset: number;
   /** Ms since the epoch of the last commit. */
   updatedAt: number;
+  /**
+   * Base64 of the file's first bytes (≤ 128) when the checkpoint was written: a file whose
+   * start differs on restart was replaced or truncated and regrown, and is read from 0.
+   */
+  head?: string;
 }
 
 /**

@@ -56,6 +56,8 @@ interface Tracked {
   skipping: boolean;
   /** Polls in a row in which a file no longer at a globbed path gave no new bytes. */
   idlePolls: number;
+  /** The file's first bytes (up to HEAD_BYTES) as last seen: a change means the content was replaced. */
+  head: Buffer;
 }
 
 /** Matches one path segment against a glob with `*` and `?`. */
@@ -94,6 +96,16 @@ export async function expandGlobs(globs: string[]): Promise<string[]> {
 }
 
 const LF = 0x0a;
+/** Bytes of a file's start kept as its fingerprint (catches truncate-and-regrow between polls). */
+const HEAD_BYTES = 128;
+
+async function readHead(fh: fsp.FileHandle, size: number): Promise<Buffer> {
+  const n = Math.min(size, HEAD_BYTES);
+  const b = Buffer.alloc(n);
+  if (n === 0) return b;
+  const { bytesRead } = await fh.read(b, 0, n, 0);
+  return b.subarray(0, bytesRead);
+}
 const COMPRESSED = /\.(gz|bz2|xz|zst|lz4|zip|Z)$/;
 
 /**
@@ -217,15 +229,19 @@ export class FileSource {
       return undefined;
     }
     const cp = await this.o.checkpoints.get(this.cpKey(key));
+    const head = await readHead(fh, st.size);
     let pos: number;
     if (cp !== undefined) {
       pos = cp.offset;
-      if (pos > st.size) {
+      // Shorter than the checkpoint, or a different start: truncated (and maybe regrown) or a
+      // new file on a reused inode while we were down — read it from the start.
+      const cpHead = cp.head !== undefined ? Buffer.from(cp.head, 'base64') : undefined;
+      if (pos > st.size || (cpHead !== undefined && !head.subarray(0, cpHead.length).equals(cpHead))) {
         this.metrics.fileTruncations++;
         pos = 0;
       }
     } else pos = this.o.startAt === 'end' ? size : 0;
-    const t: Tracked = { key, path, fh, readPos: pos, partial: Buffer.alloc(0), skipping: false, idlePolls: 0 };
+    const t: Tracked = { key, path, fh, readPos: pos, partial: Buffer.alloc(0), skipping: false, idlePolls: 0, head };
     this.files.set(key, t);
     this.logger.info({ sourceId: this.o.sourceId, path, offset: pos }, 'Tailing file.');
     return t;
@@ -266,15 +282,25 @@ export class FileSource {
     const ok = events.length === 0 || (await appendWithRetry(this.o.sink, events, this.metrics, this.logger, { alive: () => this.running }));
     if (!ok && !this.running) return false;
     // Commit after the sink acknowledged (or after a counted drop, so one bad batch cannot wedge the file).
-    await this.o.checkpoints.set(this.cpKey(t.key), { path: t.path, fileKey: t.key, offset: commitOffset, updatedAt: this.now() });
+    await this.o.checkpoints.set(this.cpKey(t.key), {
+      path: t.path,
+      fileKey: t.key,
+      offset: commitOffset,
+      updatedAt: this.now(),
+      ...(t.head.length > 0 ? { head: t.head.toString('base64') } : {}),
+    });
     return ok;
   }
 
   /** Reads new bytes of one file to EOF; returns how many bytes were read. */
   private async readFile(t: Tracked): Promise<number> {
     const st = await t.fh.stat();
-    if (st.size < t.readPos) {
-      // Truncated in place (copytruncate): start over (issue 3: rotation by truncate).
+    const head = await readHead(t.fh, st.size);
+    const replaced = t.head.length > 0 && !head.subarray(0, t.head.length).equals(t.head);
+    if (replaced || head.length > t.head.length) t.head = head;
+    if (st.size < t.readPos || replaced) {
+      // Truncated in place (copytruncate), possibly regrown past our offset: start over
+      // (issue 3: rotation by truncate).
       this.metrics.fileTruncations++;
       this.logger.info({ sourceId: this.o.sourceId, path: t.path, size: st.size, offset: t.readPos }, 'File truncated; reading from the start.');
       t.readPos = 0;
