@@ -324,16 +324,15 @@ async function runSm2(argv: string[], io: CliIo): Promise<number> {
  * @example await run('sm3', ['file.txt'], io) // prints the hex digest, returns 0
  */
 export async function run(command: string, argv: string[], io: CliIo): Promise<number> {
-  switch (command) {
-    case 'sm3':
-      return runSm3(argv, io);
-    case 'hmac-sm3':
-      return runHmac(argv, io);
-    case 'sm4':
-      return runSm4(argv, io);
-    case 'sm2':
-      return runSm2(argv, io);
-    default:
-      throw new UsageError(`unknown crypto command '${command}'`);
+  const commands: Record<string, (argv: string[], io: CliIo) => Promise<number>> = { sm3: runSm3, 'hmac-sm3': runHmac, sm4: runSm4, sm2: runSm2 };
+  const fn = commands[command];
+  if (!fn) throw new UsageError(`unknown crypto command '${command}'`);
+  try {
+    return await fn(argv, io);
+  } catch (e) {
+    // The library reports misuse (a key or IV of the wrong length, an empty SM2 plaintext)
+    // as RangeError/TypeError: on the command line that is bad usage, exit 2.
+    if (e instanceof RangeError || e instanceof TypeError) throw new UsageError(e.message);
+    throw e;
   }
 }
