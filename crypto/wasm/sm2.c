@@ -481,37 +481,33 @@ static void pt_add_core(jac *out, const jac *p, const jac *q, u32 *h_zero, u32 *
   *out = o;
 }
 
-/* Mixed addition P + Q with Q affine (madd-2007-bl), no exceptional cases handled. */
+/* Mixed addition P + Q with Q affine (Z2 = 1), no exceptional cases handled: with
+ * H = X2 Z1^2 - X1 and R = Y2 Z1^3 - Y1, X3 = R^2 - H^3 - 2 X1 H^2,
+ * Y3 = R (X1 H^2 - X3) - Y1 H^3, Z3 = Z1 H (8M + 3S and 7 additions, fewer additions
+ * than madd-2007-bl). */
 static void pt_madd_core(jac *out, const jac *p, const aff *q, u32 *h_zero, u32 *r_zero) {
-  u32 z1z1[8], u2[8], s2[8], h[8], hh[8], i[8], j[8], rr[8], v[8], t[8];
+  u32 z1z1[8], z3[8], u2[8], s2[8], h[8], hh[8], hhh[8], rr[8], v[8], t[8];
+  jac o;
   fp_sqr(z1z1, p->z);
+  fp_mul(z3, z1z1, p->z);
   fp_mul(u2, q->x, z1z1);
-  fp_mul(s2, q->y, p->z);
-  fp_mul(s2, s2, z1z1);
+  fp_mul(s2, q->y, z3);
   fp_sub(h, u2, p->x);
   fp_sub(rr, s2, p->y);
   *h_zero = is_zero_mask(h);
   *r_zero = is_zero_mask(rr);
+  fp_mul(o.z, p->z, h);
   fp_sqr(hh, h);
-  fp_add(i, hh, hh);
-  fp_add(i, i, i);
-  fp_mul(j, h, i);
-  fp_add(rr, rr, rr);
-  fp_mul(v, p->x, i);
-  jac o;
+  fp_mul(hhh, hh, h);
+  fp_mul(v, p->x, hh);
   fp_sqr(t, rr);
-  fp_sub(t, t, j);
+  fp_sub(t, t, hhh);
   fp_sub(t, t, v);
   fp_sub(o.x, t, v);
   fp_sub(t, v, o.x);
   fp_mul(t, rr, t);
-  fp_mul(s2, p->y, j);
-  fp_add(s2, s2, s2);
+  fp_mul(s2, p->y, hhh);
   fp_sub(o.y, t, s2);
-  fp_add(t, p->z, h);
-  fp_sqr(t, t);
-  fp_sub(t, t, z1z1);
-  fp_sub(o.z, t, hh);
   *out = o;
 }
 
