@@ -366,6 +366,34 @@ describe('structural checks', () => {
   });
 });
 
+describe('round trips (fast-check over scalars)', () => {
+  test('every export format imports back to the same key', () => {
+    const scalar = fc.uint8Array({ minLength: 32, maxLength: 32 }).filter((d) => d.some((b) => b !== 0) && d[0] < 0xff);
+    fc.assert(
+      fc.property(scalar, fc.constantFrom('pkcs8', 'sec1', 'pkcs8-pem', 'sec1-pem', 'enc-pem', 'jwk', 'jwk-json', 'hex', 'raw'), (d, format) => {
+        const key = Sm2PrivateKey.fromBytes(d);
+        const exported: Record<string, () => Parameters<typeof importSm2PrivateKey>[0]> = {
+          pkcs8: () => sm2PrivateKeyToPkcs8(key),
+          sec1: () => sm2PrivateKeyToSec1(key),
+          'pkcs8-pem': () => sm2PrivateKeyToPem(key),
+          'sec1-pem': () => sm2PrivateKeyToPem(key, { format: 'sec1' }),
+          'enc-pem': () => sm2PrivateKeyToPem(key, { passphrase: 'p', iterations: 1 }),
+          jwk: () => sm2PrivateKeyToJwk(key),
+          'jwk-json': () => JSON.stringify(sm2PrivateKeyToJwk(key)),
+          hex: () => bytesToHex(key.toBytes()),
+          raw: () => key.toBytes(),
+        };
+        const back = importSm2PrivateKey(exported[format](), { passphrase: 'p' });
+        assert.deepEqual(back.toBytes(), d);
+        for (const pub of [sm2PublicKeyToSpki(key.publicKey), sm2PublicKeyToPem(key.publicKey), sm2PublicKeyToJwk(key.publicKey), key.publicKey.toBytes('compressed')]) {
+          assert.ok(importSm2PublicKey(pub).equals(key.publicKey));
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
 describe('fuzz: every parser throws only typed errors', () => {
   const key = Sm2PrivateKey.generate();
   const samples: Uint8Array[] = [
