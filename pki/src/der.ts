@@ -114,13 +114,13 @@ export type AsnType<T> = new () => T;
 
 /**
  * Parse `der` strictly into an `@peculiar/asn1-*` schema class: DER checked, parse errors
- * mapped to `PKI_ERR_ASN1`, and the value re-encoded and compared (rejecting encoded
- * DEFAULTs and anything the schema would not round-trip).
+ * mapped to `PKI_ERR_ASN1`, and (unless `roundTrip: false`) the value re-encoded and
+ * compared, rejecting encoded DEFAULTs and anything the schema would not round-trip.
  *
  * @example
  * const cert = parseDer(der, Certificate, 'certificate');
  */
-export function parseDer<T>(der: Uint8Array, type: AsnType<T>, what: string): T {
+export function parseDer<T>(der: Uint8Array, type: AsnType<T>, what: string, o: { roundTrip?: boolean } = {}): T {
   assertDer(der);
   let value: T;
   try {
@@ -128,6 +128,8 @@ export function parseDer<T>(der: Uint8Array, type: AsnType<T>, what: string): T 
   } catch (e) {
     throw new PkiError('PKI_ERR_ASN1', `${what}: ${(e as Error).message}`, { cause: e });
   }
+  // Callers that check DEFAULTs and field order themselves skip the (costly) re-encoding.
+  if (o.roundTrip === false) return value;
   let again: Uint8Array;
   try {
     again = new Uint8Array(AsnConvert.serialize(value));

@@ -68,7 +68,7 @@ export class X509Certificate {
   static fromDer(der: Uint8Array): X509Certificate {
     if (!(der instanceof Uint8Array)) throw new TypeError('fromDer expects a Uint8Array');
     const copy = der.slice();
-    const asn = parseDer(copy, Certificate, 'certificate');
+    const asn = parseDer(copy, Certificate, 'certificate', { roundTrip: false });
     const t = asn.tbsCertificate;
     const raw = rawParts(copy);
     // RFC 5280 §4.1.1.2: the outer and inner signature algorithms must be identical.
@@ -141,16 +141,52 @@ interface RawParts {
   spki: Uint8Array;
 }
 
-/** Slice the TBSCertificate fields of an already DER-checked certificate (RFC 5280 §4.1). */
+function notDer(msg: string): never {
+  throw new PkiError('PKI_ERR_NOT_DER', `certificate: ${msg}`);
+}
+
+/**
+ * Slice the TBSCertificate fields of an already DER-checked certificate, and check what the
+ * schema parser does not: the exact field order of RFC 5280 §4.1 (no extra fields) and that
+ * DEFAULT values are absent (X.690 §11.5: version v1, Extension critical FALSE).
+ */
 function rawParts(der: Uint8Array): RawParts {
+  let parts: RawParts;
   try {
-    const [tbs, outerAlg] = derChildren(derReadElement(der, 0).element);
+    const top = derChildren(derReadElement(der, 0).element);
+    if (top.length !== 3 || top[2].tag !== 0x03) throw new PkiError('PKI_ERR_ASN1', 'certificate: expected tbsCertificate, signatureAlgorithm, signatureValue');
+    const [tbs, outerAlg] = top;
     const f = derChildren(tbs);
     const o = f[0].tag === 0xa0 ? 1 : 0; // version [0] EXPLICIT is optional (DEFAULT v1)
-    return { tbs: tbs.encoded, outerAlg: outerAlg.encoded, innerAlg: f[o + 1].encoded, issuer: f[o + 2].encoded, subject: f[o + 4].encoded, spki: f[o + 5].encoded };
+    if (o === 1) {
+      const v = derChildren(f[0]);
+      if (v.length !== 1 || v[0].tag !== 0x02) throw new PkiError('PKI_ERR_ASN1', 'certificate: bad version');
+      if (v[0].content.length === 1 && v[0].content[0] === 0) notDer('version v1 encoded although it is the DEFAULT');
+    }
+    const tags = f.slice(o).map((e) => e.tag);
+    const fixed = [0x02, 0x30, 0x30, 0x30, 0x30, 0x30];
+    if (tags.length < 6 || fixed.some((t, i) => tags[i] !== t)) throw new PkiError('PKI_ERR_ASN1', 'certificate: TBSCertificate fields out of order');
+    const optional = tags.slice(6);
+    const allowed = [0x81, 0x82, 0xa3];
+    let last = -1;
+    for (const t of optional) {
+      const i = allowed.indexOf(t);
+      if (i <= last) throw new PkiError('PKI_ERR_ASN1', 'certificate: unexpected field after subjectPublicKeyInfo');
+      last = i;
+    }
+    const extField = f.find((e) => e.tag === 0xa3);
+    if (extField) {
+      for (const ext of derChildren(derChildren(extField)[0])) {
+        const kids = derChildren(ext);
+        if (kids.length === 3 && kids[1].tag === 0x01 && kids[1].content[0] === 0) notDer('Extension critical FALSE encoded although it is the DEFAULT');
+      }
+    }
+    parts = { tbs: tbs.encoded, outerAlg: outerAlg.encoded, innerAlg: f[o + 1].encoded, issuer: f[o + 2].encoded, subject: f[o + 4].encoded, spki: f[o + 5].encoded };
   } catch (e) {
+    if (e instanceof PkiError) throw e;
     throw new PkiError('PKI_ERR_ASN1', 'certificate structure', { cause: e });
   }
+  return parts;
 }
 
 /** What {@link createCertificate} needs. */

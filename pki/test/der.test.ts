@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { hexToBytes } from '@xiangan/crypto';
+import { derBoolean, derChildren, derDecode, derExplicit, derInteger, derSequence, hexToBytes } from '@xiangan/crypto';
 import { OctetString } from '@peculiar/asn1-schema';
 import { Extension } from '@peculiar/asn1-x509';
 import {
@@ -62,6 +62,31 @@ describe('strict DER on input', () => {
     assert.equal(code(tryParse(() => parseExtensions([ext]))), 'PKI_ERR_NOT_DER');
     const ok = new Extension({ extnID: '2.5.29.19', critical: true, extnValue: new OctetString(Uint8Array.of(0x30, 0x00)) });
     assert.deepEqual(parseExtensions([ok]).basicConstraints, { ca: false, pathLen: undefined, critical: true });
+  });
+});
+
+describe('DEFAULT values in a certificate', () => {
+  test('Extension critical FALSE and version v1 spelled out are PKI_ERR_NOT_DER (X.690 §11.5)', () => {
+    const { leaf } = hierarchy();
+    const [tbs, alg, sig] = derChildren(derDecode(leaf.der));
+    const f = derChildren(tbs);
+    const rebuild = (fields: Uint8Array[]) => derSequence(derSequence(...fields), alg.encoded, sig.encoded);
+    // Same certificate with every non-critical extension carrying an explicit critical FALSE.
+    const extsField = f[f.length - 1];
+    const exts = derChildren(derChildren(extsField)[0]).map((e) => {
+      const k = derChildren(e);
+      return k.length === 2 ? derSequence(k[0].encoded, derBoolean(false), k[1].encoded) : e.encoded;
+    });
+    const withFalse = rebuild([...f.slice(0, -1).map((e) => e.encoded), derExplicit(3, derSequence(...exts))]);
+    assert.equal(code(tryParse(() => X509Certificate.fromDer(withFalse))), 'PKI_ERR_NOT_DER');
+    // An explicit version 0 (v1, the DEFAULT) in place of v3, without extensions.
+    const v1 = rebuild([derExplicit(0, derInteger(0)), ...f.slice(1, -1).map((e) => e.encoded)]);
+    assert.equal(code(tryParse(() => X509Certificate.fromDer(v1))), 'PKI_ERR_NOT_DER');
+    // An extra field after the extensions is malformed.
+    const extra = rebuild([...f.map((e) => e.encoded), derInteger(1)]);
+    assert.equal(code(tryParse(() => X509Certificate.fromDer(extra))), 'PKI_ERR_ASN1');
+    // The untouched structure still parses.
+    assert.equal(code(tryParse(() => X509Certificate.fromDer(rebuild(f.map((e) => e.encoded))))), 'not a PkiError: parsed');
   });
 });
 
