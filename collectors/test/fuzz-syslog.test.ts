@@ -96,3 +96,17 @@ test('framers on garbage: only typed errors, bounded frames, and every byte fram
     { numRuns: 2000 },
   );
 });
+
+test('normalised timestamps equal Date#toISOString for any representable instant', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: -8.64e15, max: 8.64e15 }), fc.integer({ min: 0, max: 5 }), (t, k) => {
+      // Nearby instants share cache slots: check a small run around t.
+      for (let i = 0; i < k + 1; i++) {
+        const at = Math.min(8.64e15, t + i * 777);
+        const ev = baselineNormalise(parseSyslog(Buffer.from('<13>x'), { receivedAt: at }), { sourceId: 'f', transport: 'tcp', receivedAt: at, timezone: 'UTC', eventId: 'id' });
+        assert.equal(ev['@timestamp'], new Date(at).toISOString());
+      }
+    }),
+    { numRuns: 3000 },
+  );
+});

@@ -16,25 +16,25 @@ export const FACILITY_NAMES: readonly string[] = [
 /** RFC 5424 §6.2.1 Table 2 severity keywords. */
 export const SEVERITY_NAMES: readonly string[] = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'];
 
-// Date#toISOString dominates normalisation cost; a burst of lines shares its receive time
-// and mostly its device second, so two one-entry memos remove most calls.
-let memoA = NaN;
-let memoAIso = '';
-let memoB = NaN;
-let memoBIso = '';
-function iso(ms: number, which: 0 | 1): string {
-  if (which === 0) {
-    if (ms !== memoA) {
-      memoA = ms;
-      memoAIso = new Date(ms).toISOString();
-    }
-    return memoAIso;
+// Date#toISOString dominated normalisation cost. A stream's timestamps cluster in a few
+// seconds, so the "YYYY-MM-DDTHH:MM:SS" part is cached per second (direct-mapped, bounded)
+// and only the milliseconds are appended.
+const SEC_SLOTS = 64;
+const secKey = new Float64Array(SEC_SLOTS).fill(NaN);
+const secIso: string[] = new Array<string>(SEC_SLOTS).fill('');
+const MS3 = Array.from({ length: 1000 }, (_, i) => '.' + String(i).padStart(3, '0') + 'Z');
+
+function iso(ms: number): string {
+  const sec = Math.floor(ms / 1000);
+  const slot = sec & (SEC_SLOTS - 1);
+  if (secKey[slot] !== sec) {
+    const full = new Date(sec * 1000).toISOString();
+    // Years outside 0000–9999 use the expanded form; format those without the cache.
+    if (full.length !== 24) return new Date(ms).toISOString();
+    secKey[slot] = sec;
+    secIso[slot] = full.slice(0, 19);
   }
-  if (ms !== memoB) {
-    memoB = ms;
-    memoBIso = new Date(ms).toISOString();
-  }
-  return memoBIso;
+  return secIso[slot]! + MS3[ms - sec * 1000]!;
 }
 
 function pidOf(procid: string | undefined): number | undefined {
@@ -54,10 +54,10 @@ function pidOf(procid: string | undefined): number | undefined {
  * ev.log?.syslog?.severity?.name; // 'err'
  */
 export function baselineNormalise(m: SyslogMessage, ctx: SourceContext): EcsEvent {
-  const received = iso(ctx.receivedAt, 0);
+  const received = iso(ctx.receivedAt);
   const ev: EcsEvent = {
     id: ctx.eventId,
-    '@timestamp': m.time.device !== undefined && Number.isFinite(m.time.device) ? iso(m.time.device, 1) : received,
+    '@timestamp': m.time.device !== undefined && Number.isFinite(m.time.device) ? iso(m.time.device) : received,
     message: m.msg,
     event: { original: m.raw, ingested: received, kind: 'event', module: 'syslog', dataset: 'syslog.' + m.format, timezone: m.time.zone },
   };
