@@ -368,44 +368,161 @@ static void fp_sqr_as_mul(u32 r[8], const u32 a[8], const u32 b[8]) {
   else fp_mul(r, a, b);
 }
 
-static void fp_sqr_n(u32 r[8], const u32 a[8], int n) {
-  fp_sqr(r, a);
-  while (--n > 0) fp_sqr(r, r);
+/* ---------------------------------------------------------------- inversion mod p (safegcd) */
+
+/* Constant-time inversion by Bernstein-Yang "safegcd" divsteps (the half-delta variant,
+ * "Fast constant-time gcd computation and modular inversion", 2019, §11; layout as in
+ * libsecp256k1's modinv32): signed 30-bit limbs, 20 rounds of 30 branch-free divsteps
+ * (600 >= 590, the bound for 256-bit inputs), each round applying its 2x2 transition
+ * matrix to (f, g) and, modulo p, to (d, e). The number of steps is fixed and every
+ * choice is a mask, so timing does not depend on the input. */
+#define M30 0x3fffffffu
+typedef struct { int32_t v[9]; } s30;
+typedef struct { int32_t u, v, q, r; } trans30;
+static s30 P30;
+static u32 R3_P[8];
+/* p^-1 mod 2^30: p = -1 (mod 2^64), so it is -1. */
+#define P_INV30 M30
+
+static void to_s30(s30 *r, const u32 a[8]) {
+  for (int i = 0; i < 9; i++) {
+    int o = 30 * i, w = o >> 5, sh = o & 31;
+    u64 two = (u64)a[w];
+    if (w + 1 < 8) two |= (u64)a[w + 1] << 32;
+    r->v[i] = (int32_t)((u32)(two >> sh) & M30);
+  }
 }
 
-/* a^(p-2) = a^-1 by an addition chain over the bit pattern of p - 2 (from the top: 31 ones,
- * a zero, 128 ones, 32 zeros, 32 ones, 30 ones, 0, 1): 255 squarings and 16
- * multiplications, a fixed sequence independent of a (constant-time). */
-static void fp_inv(u32 r[8], const u32 a[8]) {
-  u32 x2[8], x3[8], x6[8], x12[8], x15[8], x30[8], x31[8], x32[8], t[8];
-  fp_sqr(x2, a);
-  fp_mul(x2, x2, a);
-  fp_sqr(x3, x2);
-  fp_mul(x3, x3, a);
-  fp_sqr_n(x6, x3, 3);
-  fp_mul(x6, x6, x3);
-  fp_sqr_n(x12, x6, 6);
-  fp_mul(x12, x12, x6);
-  fp_sqr_n(x15, x12, 3);
-  fp_mul(x15, x15, x3);
-  fp_sqr_n(x30, x15, 15);
-  fp_mul(x30, x30, x15);
-  fp_sqr(x31, x30);
-  fp_mul(x31, x31, a);
-  fp_sqr(x32, x31);
-  fp_mul(x32, x32, a);
-  fp_sqr(t, x31); /* 31 ones, 0 */
-  for (int i = 0; i < 4; i++) { /* 128 ones */
-    fp_sqr_n(t, t, 32);
-    fp_mul(t, t, x32);
+/* a in [0, 2^256) with limbs 0..7 in [0, 2^30) back to 8 x 32 bits. */
+static void from_s30(u32 r[8], const s30 *a) {
+  u64 acc = 0;
+  int bits = 0, j = 0;
+  for (int i = 0; i < 9; i++) {
+    acc |= (u64)(u32)a->v[i] << bits;
+    bits += 30;
+    while (bits >= 32 && j < 8) {
+      r[j++] = (u32)acc;
+      acc >>= 32;
+      bits -= 32;
+    }
   }
-  fp_sqr_n(t, t, 32); /* 32 zeros */
-  fp_sqr_n(t, t, 32); /* 32 ones */
-  fp_mul(t, t, x32);
-  fp_sqr_n(t, t, 30); /* 30 ones */
-  fp_mul(t, t, x30);
-  fp_sqr_n(t, t, 2); /* 0, 1 */
-  fp_mul(r, t, a);
+}
+
+/* 30 divsteps on the low bits of f and g; returns the new zeta = -(delta + 1/2). The
+ * matrix t satisfies 2^30 (f', g') = (u f + v g, q f + r g). */
+static int32_t divsteps_30(int32_t zeta, u32 f, u32 g, trans30 *t) {
+  u32 u = 1, v = 0, q = 0, r = 1, c1, c2, x, y, z;
+  for (int i = 0; i < 30; i++) {
+    c1 = (u32)(zeta >> 31);  /* delta > 0 */
+    c2 = 0u - (g & 1);       /* g odd */
+    x = (f ^ c1) - c1;
+    y = (u ^ c1) - c1;
+    z = (v ^ c1) - c1;
+    g += x & c2;
+    q += y & c2;
+    r += z & c2;
+    c1 &= c2;                /* swap: delta > 0 and g odd */
+    zeta = (zeta ^ (int32_t)c1) - 1;
+    f += g & c1;
+    u += q & c1;
+    v += r & c1;
+    g >>= 1;
+    u <<= 1;
+    v <<= 1;
+  }
+  t->u = (int32_t)u;
+  t->v = (int32_t)v;
+  t->q = (int32_t)q;
+  t->r = (int32_t)r;
+  return zeta;
+}
+
+/* (f, g) <- t (f, g) / 2^30, exact. */
+static void update_fg_30(s30 *f, s30 *g, const trans30 *t) {
+  const i64 u = t->u, v = t->v, q = t->q, r = t->r;
+  i64 cf = u * f->v[0] + v * g->v[0];
+  i64 cg = q * f->v[0] + r * g->v[0];
+  cf >>= 30;
+  cg >>= 30;
+  for (int i = 1; i < 9; i++) {
+    cf += u * f->v[i] + v * g->v[i];
+    cg += q * f->v[i] + r * g->v[i];
+    f->v[i - 1] = (int32_t)((u32)cf & M30);
+    cf >>= 30;
+    g->v[i - 1] = (int32_t)((u32)cg & M30);
+    cg >>= 30;
+  }
+  f->v[8] = (int32_t)cf;
+  g->v[8] = (int32_t)cg;
+}
+
+/* (d, e) <- t (d, e) / 2^30 mod p, keeping d, e in (-2p, p): multiples md, me of p are
+ * added so the low 30 bits vanish before the division. */
+static void update_de_30(s30 *d, s30 *e, const trans30 *t) {
+  const i64 u = t->u, v = t->v, q = t->q, r = t->r;
+  int32_t sd = d->v[8] >> 31, se = e->v[8] >> 31;
+  int32_t md = (t->u & sd) + (t->v & se);
+  int32_t me = (t->q & sd) + (t->r & se);
+  i64 cd = u * d->v[0] + v * e->v[0];
+  i64 ce = q * d->v[0] + r * e->v[0];
+  md -= (int32_t)((P_INV30 * (u32)cd + (u32)md) & M30);
+  me -= (int32_t)((P_INV30 * (u32)ce + (u32)me) & M30);
+  cd += (i64)P30.v[0] * md;
+  ce += (i64)P30.v[0] * me;
+  cd >>= 30;
+  ce >>= 30;
+  for (int i = 1; i < 9; i++) {
+    cd += u * d->v[i] + v * e->v[i] + (i64)P30.v[i] * md;
+    ce += q * d->v[i] + r * e->v[i] + (i64)P30.v[i] * me;
+    d->v[i - 1] = (int32_t)((u32)cd & M30);
+    cd >>= 30;
+    e->v[i - 1] = (int32_t)((u32)ce & M30);
+    ce >>= 30;
+  }
+  d->v[8] = (int32_t)cd;
+  e->v[8] = (int32_t)ce;
+}
+
+static void carry_30(s30 *r) {
+  for (int i = 0; i < 8; i++) {
+    r->v[i + 1] += r->v[i] >> 30;
+    r->v[i] &= (int32_t)M30;
+  }
+}
+
+/* r in (-2p, p) times sign(f) (f = +-1) brought into [0, p), with masks only. */
+static void normalize_30(s30 *r, int32_t fsign) {
+  int32_t add = r->v[8] >> 31;
+  for (int i = 0; i < 9; i++) r->v[i] += P30.v[i] & add;
+  int32_t neg = fsign >> 31;
+  for (int i = 0; i < 9; i++) r->v[i] = (r->v[i] ^ neg) - neg;
+  carry_30(r);
+  add = r->v[8] >> 31;
+  for (int i = 0; i < 9; i++) r->v[i] += P30.v[i] & add;
+  carry_30(r);
+}
+
+/* r = a^-1 for a in Montgomery form (a = 0 gives 0). The plain inverse of aR is
+ * a^-1 R^-1; multiplying by R^3 in the Montgomery domain gives a^-1 R. */
+static void fp_inv(u32 r[8], const u32 a[8]) {
+  s30 f = P30, g, d, e;
+  for (int i = 0; i < 9; i++) {
+    d.v[i] = 0;
+    e.v[i] = 0;
+  }
+  e.v[0] = 1;
+  to_s30(&g, a);
+  int32_t zeta = -1;
+  trans30 t;
+  for (int i = 0; i < 20; i++) {
+    zeta = divsteps_30(zeta, (u32)f.v[0], (u32)g.v[0], &t);
+    update_de_30(&d, &e, &t);
+    update_fg_30(&f, &g, &t);
+  }
+  normalize_30(&d, f.v[8]);
+  u32 plain[8];
+  from_s30(plain, &d);
+  fp_mul(r, plain, R3_P);
 }
 
 /* ---------------------------------------------------------------- points */
@@ -781,6 +898,8 @@ static void init(void) {
   cpy(ONE_P, r);
   for (int i = 0; i < 256; i++) fp_add(r, r, r);
   cpy(RR_P, r);
+  to_s30(&P30, P);
+  fp_mul(R3_P, RR_P, RR_P); /* R^2 * R^2 / R = R^3 mod p */
   /* R mod n = 2^256 - n (n > 2^255). */
   {
     i64 br = 0;
