@@ -155,6 +155,25 @@ describe('RFC 3164 and real-world variants', () => {
     assert.equal(c.msg, '%%10SHELL/5/SHELL_LOGIN: admin logged in from 10.1.1.1.');
   });
 
+  test('Cisco ASA with and without device-id; a tag with [PID] and no space after the colon', () => {
+    const a = p('<166>Nov 29 2026 10:00:00: %ASA-6-302013: Built outbound TCP connection');
+    assert.equal(a.hostname, undefined);
+    assert.equal(a.msg, '%ASA-6-302013: Built outbound TCP connection');
+    assert.equal(a.time.device, Date.UTC(2026, 10, 29, 2));
+    const b = p('<166>Nov 29 2026 10:00:00 asa01 : %ASA-6-302013: Built outbound');
+    assert.equal(b.hostname, 'asa01');
+    assert.equal(b.msg, '%ASA-6-302013: Built outbound');
+    const c = p('<13>Nov 29 10:00:00 10.0.0.1 dropbear[77]:Password auth succeeded');
+    assert.equal(c.hostname, '10.0.0.1');
+    assert.equal(c.appname, 'dropbear');
+    assert.equal(c.procid, '77');
+    assert.equal(c.msg, 'Password auth succeeded');
+    const d = p('<13>Nov 29 10:00:00 dropbear[77]:no host');
+    assert.equal(d.hostname, undefined);
+    assert.equal(d.appname, 'dropbear');
+    assert.equal(d.msg, 'no host');
+  });
+
   test('invalid or missing PRI is kept and marked', () => {
     const a = p('<999>Nov 29 09:58:01 h t: x');
     assert.equal(a.priValid, false);

@@ -36,7 +36,8 @@ const BSD_RE =
   /^([A-Z][a-z]{2}) {1,2}(\d{1,2})(?: (\d{4}))? (\d{2}):(\d{2}):(\d{2})(?:[.:](\d{1,6}))?(?: (\d{4})(?= ))?(?:(?: ([A-Z]{2,5}))?(:))?(?: |$)/;
 const ISO_PREFIX_RE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|z|[+-]\d{2}:?\d{2})?/;
 // TAG[PID]: — RFC 3164 §4.1.3 TAG is alphanumeric; real tags also use - _ . / (postfix/smtpd).
-const TAG_RE = /^([A-Za-z0-9_.\-/]{1,64})(?:\[([^\]\s]{1,128})\])?:(?: |$)/;
+// With a [PID] the colon may be followed directly by the text (some embedded syslogds).
+const TAG_RE = /^([A-Za-z0-9_.\-/]{1,64})(?:\[([^\]\s]{1,128})\]: ?|:(?: |$))/;
 const SEQ_RE = /^(\d{1,10}): /;
 
 /**
@@ -126,13 +127,16 @@ export function parseRfc3164Body(s: string): Rfc3164Parts {
   }
   const sp = rest.indexOf(' ');
   const first = sp === -1 ? rest : rest.slice(0, sp);
-  if (first === '' || first.endsWith(':')) {
+  if (first === '' || first.endsWith(':') || TAG_RE.test(first)) {
     takeTag(rest, out);
     return out;
   }
   // RFC 3164 §4.1.2: HOSTNAME follows TIMESTAMP.
   out.hostname = first;
-  takeTag(sp === -1 ? '' : rest.slice(sp + 1), out);
+  let after = sp === -1 ? '' : rest.slice(sp + 1);
+  // Cisco ASA with "logging device-id": "HOST : %ASA-…".
+  if (after.startsWith(': ')) after = after.slice(2);
+  takeTag(after, out);
   return out;
 }
 
