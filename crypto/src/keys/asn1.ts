@@ -269,7 +269,11 @@ export function parseEncryptedPkcs8(der: Uint8Array): Pbes2Params {
     }
   }
   if (prf !== KEY_OIDS.HMAC_SM3 && prf !== KEY_OIDS.HMAC_SM3_ALT) {
-    throw new CryptoError('CRYPTO_ERR_UNSUPPORTED', `PBKDF2 PRF ${prf} is not hmacWithSM3 (only SM algorithms are supported)`);
+    // OpenSSL 3.0 writes hmacWithSHA256 (1.2.840.113549.2.9) even for `-v2 sm4-cbc`.
+    throw new CryptoError(
+      'CRYPTO_ERR_UNSUPPORTED',
+      `PBKDF2 PRF ${prf} is not hmacWithSM3 (only SM algorithms are supported); decrypt the key first, e.g. \`openssl pkcs8 -in key.pem -out plain.pem\``,
+    );
   }
   if (keyLength !== undefined && keyLength !== 16) keyFormat(`PBKDF2 key length ${keyLength} does not fit SM4`);
   const [encOid, ivEl] = derReadSequence(enc, 2);
