@@ -1,6 +1,7 @@
 /**
- * SM4 and GHASH backed by the WebAssembly kernel `crypto/wasm/sm4.c` (constant-time S-box via
- * SIMD swizzles, GHASH via masked multiplications; ABI in crypto/wasm/README.md).
+ * SM4 and GHASH backed by the WebAssembly kernel `crypto/wasm/sm4.c` (constant-time S-box as a
+ * tower-field inversion over SIMD-register tables, GHASH via masked multiplications; ABI in
+ * crypto/wasm/README.md).
  */
 import { defineKernel, type KernelExports } from '../wasm/load.js';
 import { wasmBase64 } from '../wasm/sm4.generated.js';
@@ -64,8 +65,8 @@ function run(rk: Uint32Array | undefined, state: Uint8Array | undefined, data: U
     }
     if (state) state.set(mem.subarray(w.iv, w.iv + 16));
   } finally {
-    // The kernel may write past the data: up to 127 blocks after a bitsliced batch (48+ blocks), else 7.
-    mem.fill(0, io, io + Math.min(ioSize, data.length) + (data.length >= 48 * 16 ? 2048 : 128));
+    // The kernel may write up to 7 blocks past the data (crypto/wasm/sm4.c, encrypt_many).
+    mem.fill(0, io, io + Math.min(ioSize, data.length) + 128);
     ex.wipe(0);
   }
   return out;
