@@ -85,8 +85,13 @@ function loadPrivate(kb: Sm2KeyBytes): Sm2PrivateKey {
     const key = Sm2PrivateKey.fromBytes(kb.d);
     if (kb.publicKey) {
       // A file whose stored public key differs from [d]G is corrupt or forged.
-      const stored = Sm2PublicKey.fromBytes(kb.publicKey);
-      if (!stored.equals(key.publicKey)) keyFormat('the public key in the file does not match the private key');
+      let matches = false;
+      try {
+        matches = Sm2PublicKey.fromBytes(kb.publicKey).equals(key.publicKey);
+      } finally {
+        if (!matches) key.destroy();
+      }
+      if (!matches) keyFormat('the public key in the file does not match the private key');
     }
     return key;
   } finally {
