@@ -17,7 +17,7 @@ import { PkiError } from './errors.js';
 import type { ExtensionOptions, KeyUsageName } from './extensions.js';
 import { Sm2PrivateKey, type Sm2Key } from './gm.js';
 import type { OcspCertStatus } from './ocsp.js';
-import { sm2Signer, sm2Spki, type Signer } from './sigalg.js';
+import { sm2Signer, sm2Spki, type SignatureOptions, type Signer } from './sigalg.js';
 import { sm2PublicPoint } from './gm.js';
 import { createCertificate, defaultRandom, randomSerial, X509Certificate } from './x509.js';
 
@@ -168,6 +168,7 @@ export class CertificateAuthority {
   /** Issuing CA first, root last. */
   readonly chain: X509Certificate[];
   private readonly signer: Signer;
+  private readonly key: Sm2Key;
   private readonly random: (n: number) => Uint8Array;
 
   private constructor(
@@ -179,6 +180,7 @@ export class CertificateAuthority {
     this.chain = chain;
     this.certificate = chain[0];
     this.signer = sm2Signer(key);
+    this.key = key;
     this.random = random;
     if (this.signer.publicKey.length !== this.certificate.spki.length || !this.signer.publicKey.every((b, i) => b === this.certificate.spki[i])) {
       throw new PkiError('PKI_ERR_KEY_MISMATCH', 'ca.key.pem does not match ca.pem');
@@ -333,10 +335,11 @@ export class CertificateAuthority {
   }
 
   /**
-   * Issue the next CRL (number incremented, durable before the CRL is written) and store it as `crl.pem`.
+   * Issue the next CRL (number incremented, durable before the CRL is written) and store it as
+   * `crl.pem`. `sm2Id: SM2_OPENSSL_EMPTY_ID` signs it the way `openssl crl -verify` 3.0 checks.
    * @example fs.writeFileSync('ca.crl', ca.createCrl().der)
    */
-  createCrl(o: { now?: Date; nextUpdateDays?: number } = {}): CertificateRevocationList {
+  createCrl(o: { now?: Date; nextUpdateDays?: number } & SignatureOptions = {}): CertificateRevocationList {
     const now = o.now ?? new Date();
     return withLock(this.dir, () => {
       const s = this.state();
@@ -345,7 +348,7 @@ export class CertificateAuthority {
       this.saveState(s);
       const crl = createCrl({
         issuer: this.certificate,
-        signer: this.signer,
+        signer: o.sm2Id ? sm2Signer(this.key, { sm2Id: o.sm2Id }) : this.signer,
         thisUpdate: new Date(now.getTime() - 60_000),
         nextUpdate: new Date(now.getTime() + (o.nextUpdateDays ?? 7) * DAY),
         crlNumber: number,
@@ -368,9 +371,12 @@ export class CertificateAuthority {
     return s.issued.some((i) => i.serial === serial) ? { status: 'good' } : { status: 'unknown' };
   }
 
-  /** The issuing CA's signer (for OCSP responses signed by the CA itself). */
-  ocspSigner(): Signer {
-    return this.signer;
+  /**
+   * The issuing CA's signer (for OCSP responses signed by the CA itself); `sm2Id` as in
+   * {@link SignatureOptions} (OpenSSL 3.0's `ocsp -respin` checks with the empty ID).
+   */
+  ocspSigner(o: SignatureOptions = {}): Signer {
+    return o.sm2Id ? sm2Signer(this.key, { sm2Id: o.sm2Id }) : this.signer;
   }
 
   /** Issued certificate records. */

@@ -88,6 +88,9 @@ describe('xiangan ca / x509 / cms', () => {
       assert.equal(crl.code, 0, crl.stderr);
       assert.match(crl.stderr, /CRL number 1 with 1 entries/);
       assert.match(openssl(['crl', '-in', 'ca.crl', '-noout', '-text'], dir).out, /Key Compromise/);
+      // The same CRL signed the way OpenSSL 3.0 checks SM2 CRLs (empty ID) passes openssl crl -verify.
+      assert.equal((await cli(['ca', 'crl', '--dir', 'ca', '--openssl-compat', '--out', 'ossl.crl'], dir)).code, 0);
+      assert.match(openssl(['crl', '-in', 'ossl.crl', '-noout', '-verify', '-CAfile', 'ca/ca.pem'], dir).out, /verify OK/);
       const revoked = await cli(['x509', 'verify', '--ca', 'ca/root.pem', '--untrusted', 'ca/chain.pem', '--crl', 'ca.crl', '--purpose', 'sign', '--at', new Date(Date.now() + 5000).toISOString(), 'sign.pem'], dir);
       assert.equal(revoked.code, 1);
       assert.match(revoked.stdout, /PKI_ERR_REVOKED/);

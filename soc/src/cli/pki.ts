@@ -7,7 +7,7 @@
  * xiangan ca issue --csr req.pem --profile server|client|sign|enc [--days N] [--out cert.pem] [--dir DIR]
  * xiangan ca revoke SERIAL [--reason keyCompromise|cACompromise|affiliationChanged|superseded|
  *                   cessationOfOperation|certificateHold|privilegeWithdrawn|unspecified] [--dir DIR]
- * xiangan ca crl [--days N] [--out crl.pem] [--dir DIR]
+ * xiangan ca crl [--days N] [--openssl-compat] [--out crl.pem] [--dir DIR]
  * xiangan ca list [--dir DIR]
  * xiangan x509 req --key key.pem --subject DN [--dns NAME]… [--ip ADDR]… [--out req.pem]
  * xiangan x509 show CERT
@@ -173,10 +173,10 @@ async function runCa(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     case 'crl': {
-      const { v } = parse(rest, [...CA_COMMON, 'days', 'out']);
+      const { v } = parse(rest, [...CA_COMMON, 'days', 'out'], ['openssl-compat']);
       const ca = CertificateAuthority.open(caDir(io, v), { passphrase: caPassphrase(io, v) });
       const days = str(v, 'days');
-      const crl = ca.createCrl({ nextUpdateDays: days ? Number(days) : undefined });
+      const crl = ca.createCrl({ nextUpdateDays: days ? Number(days) : undefined, sm2Id: v['openssl-compat'] === true ? SM2_OPENSSL_EMPTY_ID : undefined });
       output(io, str(v, 'out'), crl.toPem());
       io.stderr.write(`CRL number ${crl.crlNumber} with ${crl.entries.length} entries, next update ${crl.nextUpdate?.toISOString()}\n`);
       return 0;
