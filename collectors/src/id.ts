@@ -11,7 +11,11 @@
  *   rewritten file does not collide with what was there before.
  *
  * The digest is SM3 (GB/T 32905-2016) over a length-prefixed encoding of the fields, so
- * no two different field tuples share an input. 128 bits of it, hex.
+ * no two different field tuples share an input; the first 128 bits of it, lowercase hex.
+ * Encoding: each text field as `<UTF-16 length>:<text>` (UTF-8), in the order kind,
+ * sourceId, then the kind's fields as listed in {@link EventIdInput} (numbers in decimal),
+ * then `<byte length>:` and the raw bytes. Other implementations (e.g. a Go agent) can
+ * derive the same ids from this description.
  */
 import { sm3 } from '@xiangan/crypto';
 
@@ -83,10 +87,16 @@ export function eventId(input: EventIdInput): string {
       throw new TypeError('eventId: unknown kind');
   }
   h += input.bytes.length + ':';
-  const head = Buffer.from(h, 'utf8');
-  const all = Buffer.allocUnsafe(head.length + input.bytes.length);
-  head.copy(all, 0);
-  all.set(input.bytes, head.length);
-  const d = sm3(all);
-  return Buffer.from(d.buffer, d.byteOffset, 16).toString('hex');
+  // One reusable scratch buffer (ids are derived synchronously, one at a time).
+  const need = h.length * 3 + input.bytes.length;
+  if (scratch.length < need) scratch = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
+  const n = scratch.write(h, 0, 'utf8');
+  scratch.set(input.bytes, n);
+  const d = sm3(scratch.subarray(0, n + input.bytes.length));
+  let out = '';
+  for (let i = 0; i < 16; i++) out += HEX[d[i]!];
+  return out;
 }
+
+let scratch = Buffer.allocUnsafe(4096);
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));

@@ -5,6 +5,7 @@ import iconv from 'iconv-lite';
 import { startSource } from '../src/pipeline.js';
 import { MemorySink } from '../src/sources/memory-sink.js';
 import { eventId } from '../src/id.js';
+import { sm3 } from '@xiangan/crypto';
 import type { Normalise } from '../src/types.js';
 import { baselineNormalise } from '../src/syslog/normalise.js';
 import { CollectorError } from '../src/errors.js';
@@ -106,6 +107,12 @@ describe('eventId', () => {
     assert.equal(ids.size, variants.length + 1);
     const f = { kind: 'file' as const, sourceId: 's', fileKey: '1:2', offset: 10, bytes };
     assert.notEqual(eventId(f), eventId({ ...f, offset: 11 }));
+    // The documented encoding, hashed independently of eventId's own buffer handling.
+    const doc = (h: string, b: Buffer): string => Buffer.from(sm3(Buffer.concat([Buffer.from(h, 'utf8'), b]))).subarray(0, 16).toString('hex');
+    assert.equal(eventId(net1), doc(`7:network1:s8:10.0.0.13:5141:11:c1:0${bytes.length}:`, bytes));
+    const big = Buffer.alloc(70_000, 0x41);
+    assert.equal(eventId({ ...f, sourceId: '源', bytes: big }), doc(`4:file1:源3:1:22:1070000:`, big));
+    assert.equal(eventId(net1), doc(`7:network1:s8:10.0.0.13:5141:11:c1:0${bytes.length}:`, bytes), 'after the scratch buffer grew');
     // Length-prefixed fields: moving a character between fields changes the id.
     assert.notEqual(eventId({ ...f, sourceId: 's1', fileKey: ':2' }), eventId({ ...f, sourceId: 's', fileKey: '1:2' }));
   });
