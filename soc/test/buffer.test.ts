@@ -154,8 +154,8 @@ describe('store consumer', () => {
     const dir = tmp();
     const buf = new DurableBuffer({ dir });
     const store = await openSqliteStore({ dir, synchronous: 'normal' });
-    const stored: string[] = [];
-    const consumer = new StoreConsumer({ buffer: buf, store, batchEvents: 250, onStored: (evs) => stored.push(...evs.map((e) => e.id)) });
+    const writes: number[] = [];
+    const consumer = new StoreConsumer({ buffer: buf, store, batchEvents: 250, onStored: (info) => writes.push(info.events) });
     try {
       for (let i = 0; i < 10; i++) await buf.append(range(i * 100, i * 100 + 100));
       await buf.append(range(0, 100)); // a replay: same ids
@@ -163,7 +163,9 @@ describe('store consumer', () => {
       await consumer.drain();
       assert.equal(buf.depth, 0);
       assert.equal((await store.stats()).events, 1000);
-      assert.deepEqual(stored.slice(0, 1000), range(0, 1000).map((e) => e.id));
+      assert.deepEqual(writes.slice(0, 4), [200, 200, 200, 200], 'batches of at most batchEvents, whole buffer batches');
+      const all = await store.search({ size: 2000, sort: 'asc' });
+      assert.deepEqual(all.events.map((e) => e.id), range(0, 1000).map((e) => e.id));
     } finally {
       await consumer.stop();
       buf.close();

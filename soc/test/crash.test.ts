@@ -80,13 +80,13 @@ function storedSeqs(dir: string, app: string): number[] {
   }
 }
 
-/** Events committed to the buffer but not yet stored, by sequence number. */
+/** Events committed to the buffer but not yet stored, by sequence number (one JSON document per line of a batch). */
 function bufferedSeqs(dir: string, app: string): number[] {
   const db = new Database(join(dir, 'buffer.db'));
   try {
     const out: number[] = [];
     for (const r of db.prepare('SELECT data FROM batches').all() as Array<{ data: string }>) {
-      for (const ev of JSON.parse(r.data) as Array<{ message?: string; log?: { syslog?: { appname?: string }; file?: unknown } }>) {
+      for (const ev of r.data.split('\n').map((d) => JSON.parse(d) as { message?: string; log?: { syslog?: { appname?: string }; file?: unknown } })) {
         const isApp = app === 'file' ? ev.log?.file !== undefined : ev.log?.syslog?.appname === app;
         const m = /seq=(\d+)/.exec(ev.message ?? '');
         if (isApp && m) out.push(Number(m[1]));

@@ -55,6 +55,13 @@ export interface BufferedBatch {
   events: EcsEvent[];
 }
 
+/** One committed batch with its events still serialised (one JSON document each). */
+export interface RawBatch {
+  seq: number;
+  appendedAt: number;
+  docs: string[];
+}
+
 /** A file tailer's resume point, stored next to the events it produced. */
 export interface Checkpoint {
   key: string;
@@ -266,7 +273,9 @@ export class DurableBuffer implements EventSink {
         if (n > 0) {
           const all: string[] = [];
           for (const p of group) for (const d of p.docs) all.push(d);
-          this.stInsert.run(this.now(), n, bytes, `[${all.join(',')}]`);
+          // One document per line: JSON.stringify never emits a raw newline, and the consumer can
+          // hand each line to the store as the stored document without serialising it again.
+          this.stInsert.run(this.now(), n, bytes, all.join('\n'));
         }
         for (const p of group) for (const c of p.checkpoints) this.stCheckpoint.run(c.key, c.value);
       })();
@@ -290,13 +299,18 @@ export class DurableBuffer implements EventSink {
    * (at least one batch). Reading does not remove them: {@link ack} does.
    */
   read(maxEvents: number): BufferedBatch[] {
+    return this.readRaw(maxEvents).map((b) => ({ seq: b.seq, appendedAt: b.appendedAt, events: b.docs.map((d) => JSON.parse(d) as EcsEvent) }));
+  }
+
+  /** Like {@link read}, but each event as its serialised JSON document. */
+  readRaw(maxEvents: number): RawBatch[] {
     this.check();
-    const out: BufferedBatch[] = [];
+    const out: RawBatch[] = [];
     let n = 0;
     const rows = this.stRead.all(this.readSeq, 64) as Array<{ seq: number; appended_at: number; count: number; data: string }>;
     for (const r of rows) {
       if (out.length > 0 && n + r.count > maxEvents) break;
-      out.push({ seq: r.seq, appendedAt: r.appended_at, events: JSON.parse(r.data) as EcsEvent[] });
+      out.push({ seq: r.seq, appendedAt: r.appended_at, docs: r.data.split('\n') });
       n += r.count;
       this.readSeq = r.seq;
     }

@@ -29,6 +29,8 @@ export const ConfigSchema = Type.Object(
         cacheMb: Type.Integer({ minimum: 1, maximum: 4096, default: 64 }),
         /** Events per store transaction. */
         batchEvents: Type.Integer({ minimum: 1, maximum: 100_000, default: 10_000 }),
+        /** Write to the store from a worker thread (uses the second core). */
+        worker: Type.Boolean({ default: true }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -2,20 +2,68 @@
  * Moves events from the durable buffer to the store: read in order, write, and acknowledge only
  * after the store has committed ("acknowledgements flow back", DESIGN.md). A store failure keeps
  * the batch in the buffer and retries with back-off; nothing is skipped.
+ *
+ * The write itself goes through a {@link BatchWriter}: in this thread ({@link inProcessWriter}) or
+ * in a worker thread (`./store-worker.ts`), so that parsing and SQLite inserts of the store run on
+ * the second core while this one reads sockets, parses syslog and appends to the buffer.
  */
 import type { EcsEvent, Logger } from '@xiangan/collectors';
-import type { DurableBuffer } from '../buffer/durable.js';
+import type { DurableBuffer, RawBatch } from '../buffer/durable.js';
+import type { SqliteEventStore } from '../storage/sqlite.js';
 import type { EventStore } from '../storage/types.js';
+
+/** What one store write reports back. */
+export interface WriteInfo {
+  written: number;
+  duplicates: number;
+  /** Duration of the store transaction. */
+  ms: number;
+  /** Per event: receipt (`event.ingested`) → commit, in ms; `NaN` when unknown. */
+  receiptToStoredMs?: Float64Array;
+}
+
+/** Writes buffered batches to the store; resolves after the commit. */
+export type BatchWriter = (batches: RawBatch[]) => Promise<WriteInfo>;
+
+/**
+ * A writer that stores in this thread.
+ *
+ * @example
+ * ```ts
+ * new StoreConsumer({ buffer, writer: inProcessWriter(store) });
+ * ```
+ */
+export function inProcessWriter(store: EventStore | SqliteEventStore, now: () => number = Date.now): BatchWriter {
+  return async (batches) => {
+    const docs: string[] = [];
+    for (const b of batches) for (const d of b.docs) docs.push(d);
+    const events = docs.map((d) => JSON.parse(d) as EcsEvent);
+    const t0 = performance.now();
+    const res = 'writeSync' in store ? store.writeSync(events, docs) : await store.write(events);
+    const ms = performance.now() - t0;
+    return { ...res, ms, receiptToStoredMs: receiptLatencies(events, now()) };
+  };
+}
+
+/** Receipt → `t` per event, from `event.ingested`. */
+export function receiptLatencies(events: readonly EcsEvent[], t: number): Float64Array {
+  const out = new Float64Array(events.length);
+  for (let i = 0; i < events.length; i++) out[i] = t - Date.parse(String(events[i]!.event?.ingested));
+  return out;
+}
 
 /** Options of {@link StoreConsumer}. */
 export interface StoreConsumerOptions {
   buffer: DurableBuffer;
-  store: EventStore;
+  /** The store to write to in this thread (ignored when `writer` is given). */
+  store?: EventStore | SqliteEventStore;
+  /** How batches are written; default {@link inProcessWriter} over `store`. */
+  writer?: BatchWriter;
   /** Events per store transaction; default 10,000. */
   batchEvents?: number;
   logger?: Logger;
-  /** Called after each committed store write (metrics, live tail, benchmarks). */
-  onStored?: (events: EcsEvent[], info: { written: number; duplicates: number; ms: number; oldestAppendedAt: number }) => void;
+  /** Called after each committed store write (metrics). */
+  onStored?: (info: WriteInfo & { events: number; oldestAppendedAt: number }) => void;
   /** Called when a store write fails (before the retry). */
   onError?: (error: unknown) => void;
   /** Upper bound of the retry back-off (ms); default 5,000. */
@@ -38,9 +86,13 @@ export class StoreConsumer {
   private loop: Promise<void> | undefined;
   private backoff = 0;
   private readonly batchEvents: number;
+  private readonly writer: BatchWriter;
   constructor(private readonly opts: StoreConsumerOptions) {
     this.batchEvents = opts.batchEvents ?? 10_000;
     if (!Number.isInteger(this.batchEvents) || this.batchEvents <= 0) throw new RangeError('StoreConsumer: batchEvents must be a positive integer');
+    if (opts.writer) this.writer = opts.writer;
+    else if (opts.store) this.writer = inProcessWriter(opts.store);
+    else throw new TypeError('StoreConsumer: give a store or a writer');
   }
 
   /** Start the loop (idempotent). */
@@ -66,17 +118,15 @@ export class StoreConsumer {
 
   /** Move at most one read's worth of batches; returns the number of events stored. */
   async step(): Promise<number> {
-    const { buffer, store } = this.opts;
-    const batches = buffer.read(this.batchEvents);
+    const { buffer } = this.opts;
+    const batches = buffer.readRaw(this.batchEvents);
     if (batches.length === 0) return 0;
-    const events: EcsEvent[] = [];
-    for (const b of batches) for (const e of b.events) events.push(e);
-    const t0 = performance.now();
-    const res = await store.write(events);
-    const ms = performance.now() - t0;
+    let n = 0;
+    for (const b of batches) n += b.docs.length;
+    const info = await this.writer(batches);
     buffer.ack(batches[batches.length - 1]!.seq);
-    this.opts.onStored?.(events, { ...res, ms, oldestAppendedAt: batches[0]!.appendedAt });
-    return events.length;
+    this.opts.onStored?.({ ...info, events: n, oldestAppendedAt: batches[0]!.appendedAt });
+    return n;
   }
 
   private async run(): Promise<void> {

@@ -6,7 +6,7 @@
  * its write, and whatever is still buffered is stored after the next start.
  */
 import { join } from 'node:path';
-import { startSource, type EcsEvent, type Logger, type Normalise, type RunningSource, type SourceConfig } from '@xiangan/collectors';
+import { startSource, type Logger, type Normalise, type RunningSource, type SourceConfig } from '@xiangan/collectors';
 import { DurableBuffer } from '../buffer/durable.js';
 import { BufferCheckpointStore } from '../buffer/checkpoints.js';
 import type { SocConfig } from '../config/schema.js';
@@ -14,6 +14,7 @@ import { Counter, Gauge, Histogram, LATENCY_BUCKETS, MetricsRegistry } from '../
 import { openSqliteStore } from '../storage/sqlite.js';
 import type { EventStore } from '../storage/types.js';
 import { StoreConsumer } from './consumer.js';
+import { WorkerWriter } from './store-worker.js';
 import { readFileSync } from 'node:fs';
 
 /** What {@link startRuntime} needs besides the configuration. */
@@ -22,8 +23,6 @@ export interface RuntimeDeps {
   /** Vendor-aware syslog normaliser (collectors' parsers); default: the sources' baseline. */
   normalise?: Normalise;
   now?: () => number;
-  /** Called after each committed store write (benchmarks measure receipt → stored here). */
-  onStored?: (events: EcsEvent[]) => void;
 }
 
 /** A running pipeline. */
@@ -78,17 +77,27 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
   const e2eLatency = metrics.add(
     new Histogram('xiangan_buffer_to_store_seconds', 'Time from the buffer commit of a batch to its store commit.', LATENCY_BUCKETS),
   );
+  const receiptLatency = metrics.add(
+    new Histogram(
+      'xiangan_receipt_to_store_seconds',
+      'Time from receipt by a source (event.ingested) to the store commit, per event.',
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2, 5, 10, 30],
+    ),
+  );
+  const workerWriter = config.storage.worker
+    ? new WorkerWriter({ dir: config.data, synchronous: config.storage.synchronous, cacheMb: config.storage.cacheMb })
+    : undefined;
   const consumer = new StoreConsumer({
     buffer,
-    store,
+    ...(workerWriter ? { writer: (b) => workerWriter.write(b) } : { store }),
     batchEvents: config.storage.batchEvents,
     logger: child(log, 'consumer'),
-    onStored: (events, info) => {
+    onStored: (info) => {
       stored.inc({ result: 'written' }, info.written);
       stored.inc({ result: 'duplicate' }, info.duplicates);
       sinkLatency.observe(info.ms / 1000);
       e2eLatency.observe(Math.max(0, now() - info.oldestAppendedAt) / 1000);
-      deps.onStored?.(events);
+      for (const ms of info.receiptToStoredMs ?? []) if (Number.isFinite(ms)) receiptLatency.observe(Math.max(0, ms) / 1000);
     },
     onError: () => storeErrors.inc(),
   });
@@ -129,6 +138,7 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
   } catch (e) {
     await stopAll();
     await consumer.stop();
+    await workerWriter?.close();
     buffer.close();
     await store.close();
     throw e;
@@ -184,6 +194,7 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
         await stopAll();
         buffer.flush();
         await consumer.stop();
+        await workerWriter?.close();
         buffer.close();
         await store.close();
       })();

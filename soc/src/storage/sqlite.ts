@@ -122,21 +122,40 @@ export class SqliteEventStore implements EventStore {
     return st;
   }
 
-  /** Synchronous {@link write}: one transaction for the whole batch. */
-  writeSync(events: readonly EcsEvent[]): WriteResult {
+  /**
+   * Synchronous {@link write}: one transaction for the whole batch. `docs`, when given, holds
+   * each event already serialised (the buffer keeps them so), stored as is.
+   */
+  writeSync(events: readonly EcsEvent[], docs?: readonly string[]): WriteResult {
     this.check();
     if (!Array.isArray(events)) throw new TypeError('write: events must be an array');
+    if (docs !== undefined && docs.length !== events.length) throw new RangeError('write: docs must match events one to one');
+    try {
+      return this.writeOnce(events, docs);
+    } catch (e) {
+      // Another connection (retention in the server's main thread) may have dropped a day table
+      // this connection had statements for: forget them and try once more.
+      if (e instanceof SocError && /no such table/.test(e.message)) {
+        this.days.clear();
+        return this.writeOnce(events, docs);
+      }
+      throw e;
+    }
+  }
+
+  private writeOnce(events: readonly EcsEvent[], docs: readonly string[] | undefined): WriteResult {
     let written = 0;
     const perDay = new Map<string, number>();
     const run = this.db.transaction(() => {
-      for (const ev of events) {
+      for (let i = 0; i < events.length; i++) {
+        const ev = events[i]!;
         if (!ev || typeof ev.id !== 'string' || ev.id === '') throw new TypeError('write: every event needs a string id');
         let ts = Date.parse(ev['@timestamp']);
         if (!Number.isFinite(ts)) ts = Date.parse(String(ev.event?.ingested)) || this.now();
         const day = new Date(ts).toISOString().slice(0, 10);
         const st = this.dayStatements(day);
         const message = typeof ev.message === 'string' ? ev.message : null;
-        const info = st.insert.run(ev.id, ...columnValues(ev, ts), message, JSON.stringify(ev));
+        const info = st.insert.run(ev.id, ...columnValues(ev, ts), message, docs ? docs[i]! : JSON.stringify(ev));
         if (info.changes === 1) {
           written++;
           perDay.set(day, (perDay.get(day) ?? 0) + 1);
