@@ -1,0 +1,278 @@
+/**
+ * `npm run bench:ingest` (issue 3, "Speed"): 1,000,000 realistic mixed syslog lines over TCP on
+ * loopback into the real server process (`xiangan soc start`), measured from the first byte sent
+ * to the last event committed in SQLite; parse-only throughput on one core; p99 receipt → stored
+ * latency (the server's own histogram); the server's peak RSS (VmHWM). In the same run, rsyslog
+ * (Debian) receives the same stream over TCP into a file as a native reference.
+ *
+ * Environment: `XIANGAN_BENCH_LINES` (default 1,000,000) to run a smaller stream.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, readSync, closeSync, existsSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createProcessor, eventId, newSourceMetrics, normalise } from '@xiangan/collectors';
+import { formatTable, fmtOps, fmtRatio, writeResults } from './harness.js';
+
+const N = Number(process.env.XIANGAN_BENCH_LINES ?? 1_000_000);
+const BIN = fileURLToPath(new URL('../../../bin/xiangan.js', import.meta.url));
+
+/** A deterministic mix of the formats a Chinese enterprise network sends, RFC 3164 and 5424. */
+function makeLine(i: number): string {
+  const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+  const user = ['root', 'admin', 'alice', 'bob', 'zhangwei', 'oracle'][i % 6];
+  const t = new Date(Date.UTC(2026, 10, 28, 2, 0, 0) + (i % 3_600_000)).toISOString();
+  switch (i % 8) {
+    case 0:
+      return `<38>Nov 28 10:${String(i % 60).padStart(2, '0')}:01 bastion sshd[${1000 + (i % 5000)}]: Failed password for ${user} from ${ip} port ${20000 + (i % 40000)} ssh2`;
+    case 1:
+      return `<38>Nov 28 10:00:02 bastion sshd[811]: Accepted publickey for ${user} from ${ip} port 51000 ssh2: RSA SHA256:abcdefghijklmnop`;
+    case 2:
+      return `<85>1 ${t} web01 sudo - - - ${user} : TTY=pts/1 ; PWD=/home/${user} ; USER=root ; COMMAND=/usr/bin/systemctl restart nginx`;
+    case 3:
+      return `<4>Nov 28 10:00:03 fw01 kernel: [12345.678] IPTABLES-DROP: IN=eth0 OUT= MAC=00:11:22:33:44:55 SRC=${ip} DST=192.168.1.10 LEN=60 TOS=0x00 PREC=0x00 TTL=52 ID=4242 DF PROTO=TCP SPT=${1024 + (i % 60000)} DPT=22 WINDOW=29200 RES=0x00 SYN URGP=0`;
+    case 4:
+      return `<190>1 ${t} web01 nginx - - - ${ip} - - [28/Nov/2026:10:00:04 +0800] "GET /api/v1/items?id=${i} HTTP/1.1" 200 ${512 + (i % 4096)} "-" "Mozilla/5.0"`;
+    case 5:
+      return `<166>Nov 28 2026 10:00:05: %ASA-6-302013: Built inbound TCP connection ${i} for outside:${ip}/${1024 + (i % 60000)} (${ip}/${1024 + (i % 60000)}) to inside:192.168.1.20/443 (203.0.113.9/443)`;
+    case 6:
+      return `<189>date=2026-11-28 time=10:00:06 devname="FGT60F" devid="FGT60FTK0000" logid="0000000013" type="traffic" subtype="forward" level="notice" srcip=${ip} srcport=${1024 + (i % 60000)} dstip=8.8.8.8 dstport=53 proto=17 action="accept" sentbyte=${64 + (i % 500)} rcvdbyte=128`;
+    default:
+      return `<188>Nov 28 2026 10:00:07 HUAWEI-USG %%01SHELL/5/LOGIN(s)[${i % 100}]:VTY User ${user} login from ${ip}.`;
+  }
+}
+
+/** Lines in chunks of ~256 KiB, generated on the fly so the sender holds little memory. */
+function* chunks(n: number): Generator<Buffer> {
+  let parts: string[] = [];
+  let size = 0;
+  for (let i = 0; i < n; i++) {
+    const l = makeLine(i) + '\n';
+    parts.push(l);
+    size += l.length;
+    if (size >= 256 * 1024) {
+      yield Buffer.from(parts.join(''));
+      parts = [];
+      size = 0;
+    }
+  }
+  if (parts.length) yield Buffer.from(parts.join(''));
+}
+
+async function send(port: number, n: number): Promise<number> {
+  const sock = net.connect(port, '127.0.0.1');
+  await new Promise<void>((r, j) => {
+    sock.once('connect', () => r());
+    sock.once('error', j);
+  });
+  const t0 = performance.now();
+  for (const c of chunks(n)) {
+    if (!sock.write(c)) await new Promise((r) => sock.once('drain', r));
+  }
+  await new Promise<void>((r) => sock.end(() => r()));
+  return t0;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Parse + normalise on this one thread: lines/s per core. */
+function parseOnly(): number {
+  const metrics = newSourceMetrics('bench');
+  const proc = createProcessor({ charset: 'auto', timezone: 'Asia/Shanghai', metrics, normalise });
+  const lines = Array.from({ length: 20_000 }, (_, i) => Buffer.from(makeLine(i)));
+  const run = (k: number) => {
+    for (let i = 0; i < k; i++) {
+      const bytes = lines[i % lines.length]!;
+      const id = eventId({ kind: 'network', sourceId: 'bench', peerAddress: '127.0.0.1', peerPort: 1, receivedAt: 0, connection: 'c', seq: i, bytes });
+      proc(bytes, { sourceId: 'bench', transport: 'tcp', receivedAt: 1_795_000_000_000, timezone: 'Asia/Shanghai', eventId: id });
+    }
+  };
+  run(20_000);
+  const count = 200_000;
+  const t0 = performance.now();
+  run(count);
+  return (count * 1000) / (performance.now() - t0);
+}
+
+interface Started {
+  child: ChildProcess;
+  tcpPort: number;
+  apiPort: number;
+}
+
+async function startXiangan(dir: string): Promise<Started> {
+  const config = join(dir, 'xiangan.yaml');
+  writeFileSync(config, `data: ${JSON.stringify(join(dir, 'data'))}\nlog: { level: info }\napi: { port: 0 }\nsyslog: { host: 127.0.0.1, udpPort: 0, tcpPort: 0 }\n`);
+  const child = spawn(process.execPath, [BIN, 'soc', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const rl = createInterface({ input: child.stdout! });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (c) => reject(new Error(`server exited ${c}`)));
+    rl.on('line', (line) => {
+      try {
+        const rec = JSON.parse(line) as { msg?: string; api?: { port: number }; sources?: Array<{ id: string; port?: number }> };
+        if (rec.msg === 'Xiangan SOC started.') resolve({ child, tcpPort: rec.sources!.find((s) => s.id === 'syslog-tcp')!.port!, apiPort: rec.api!.port });
+      } catch {
+        /* not a JSON log line */
+      }
+    });
+  });
+}
+
+function metric(text: string, name: string, labels = ''): number {
+  const m = new RegExp(`^${name}${labels.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** A quantile from a Prometheus histogram, linear within the bucket. */
+function histogramQuantile(text: string, name: string, q: number): number {
+  const buckets = [...text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`, 'gm'))].map((m) => ({ le: m[1] === '+Inf' ? Infinity : Number(m[1]), c: Number(m[2]) }));
+  const total = buckets.at(-1)?.c ?? 0;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevC = 0;
+  for (const b of buckets) {
+    if (b.c >= rank) return b.le === Infinity ? prevLe : prevLe + ((b.le - prevLe) * (rank - prevC)) / Math.max(1, b.c - prevC);
+    prevLe = b.le;
+    prevC = b.c;
+  }
+  return NaN;
+}
+
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function benchXiangan(): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), 'xa-bench-'));
+  const s = await startXiangan(dir);
+  try {
+    const base = `http://127.0.0.1:${s.apiPort}`;
+    const t0 = await send(s.tcpPort, N);
+    let stored = 0;
+    let metricsText = '';
+    for (;;) {
+      metricsText = await (await fetch(`${base}/metrics`)).text();
+      stored = metric(metricsText, 'xiangan_store_events_total', '{result="written"}') + metric(metricsText, 'xiangan_store_events_total', '{result="duplicate"}');
+      if (stored >= N) break;
+      await sleep(20);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const total = ((await (await fetch(`${base}/api/v1/events?size=0`)).json()) as { total: number }).total;
+    return {
+      events: N,
+      stored: total,
+      seconds,
+      eventsPerSec: N / seconds,
+      p99ReceiptToStoredMs: histogramQuantile(metricsText, 'xiangan_receipt_to_store_seconds', 0.99) * 1000,
+      p50ReceiptToStoredMs: histogramQuantile(metricsText, 'xiangan_receipt_to_store_seconds', 0.5) * 1000,
+      peakRssMb: peakRssMb(s.child.pid!),
+      parseFailures: metric(metricsText, 'xiangan_parse_failures_total', '{source="syslog-tcp"}'),
+    };
+  } finally {
+    const exit = new Promise((r) => s.child.once('exit', r));
+    s.child.kill('SIGTERM');
+    await exit;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function countNewlines(path: string, state: { pos: number; lines: number }): number {
+  if (!existsSync(path)) return 0;
+  const fd = openSync(path, 'r');
+  const buf = Buffer.alloc(1 << 20);
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, state.pos);
+      if (n === 0) break;
+      for (let i = 0; i < n; i++) if (buf[i] === 10) state.lines++;
+      state.pos += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return state.lines;
+}
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function benchRsyslog(): Promise<Record<string, number> | { skipped: string }> {
+  const which = spawnSync('sh', ['-c', 'command -v rsyslogd']);
+  if (which.status !== 0) return { skipped: 'rsyslogd not installed' };
+  const dir = mkdtempSync(join(tmpdir(), 'xa-rsyslog-'));
+  const port = await freePort();
+  const out = join(dir, 'out.log');
+  const conf = join(dir, 'rsyslog.conf');
+  writeFileSync(
+    conf,
+    [
+      `global(workDirectory="${dir}")`,
+      'module(load="imtcp")',
+      `input(type="imtcp" port="${port}" address="127.0.0.1")`,
+      'template(name="raw" type="string" string="%rawmsg%\\n")',
+      `action(type="omfile" file="${out}" template="raw" asyncWriting="on" ioBufferSize="256k" flushInterval="1")`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn('rsyslogd', ['-n', '-f', conf, '-i', join(dir, 'rsyslog.pid')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    for (let i = 0; i < 100; i++) {
+      const ok = await new Promise<boolean>((r) => {
+        const c = net.connect(port, '127.0.0.1', () => {
+          c.destroy();
+          r(true);
+        });
+        c.once('error', () => r(false));
+      });
+      if (ok) break;
+      await sleep(50);
+    }
+    const t0 = await send(port, N);
+    const state = { pos: 0, lines: 0 };
+    const deadline = Date.now() + 300_000;
+    while (countNewlines(out, state) < N && Date.now() < deadline) await sleep(20);
+    const seconds = (performance.now() - t0) / 1000;
+    return { events: N, written: state.lines, seconds, eventsPerSec: N / seconds, peakRssMb: peakRssMb(child.pid!) };
+  } finally {
+    const exit = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exit;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const parseRate = parseOnly();
+const ours = await benchXiangan();
+const rsyslog = await benchRsyslog();
+const rs = 'eventsPerSec' in rsyslog ? rsyslog : undefined;
+
+const targets = { eventsPerSec: 50_000, parseLinesPerSecPerCore: 200_000, p99Ms: 500, rssMb: 300 };
+process.stdout.write(
+  formatTable(
+    ['measure', 'Xiangan', 'target', 'rsyslog (file)', 'Xiangan / rsyslog'],
+    [
+      ['end to end events/s (TCP → committed)', fmtOps(ours.eventsPerSec!), fmtOps(targets.eventsPerSec), rs ? fmtOps(rs.eventsPerSec!) : 'n/a', fmtRatio(ours.eventsPerSec, rs?.eventsPerSec)],
+      ['parse + normalise lines/s, one core', fmtOps(parseRate), fmtOps(targets.parseLinesPerSecPerCore), '', ''],
+      ['p99 receipt → stored (ms)', ours.p99ReceiptToStoredMs!.toFixed(0), String(targets.p99Ms), '', ''],
+      ['peak RSS (MB)', ours.peakRssMb!.toFixed(0), String(targets.rssMb), rs ? rs.peakRssMb!.toFixed(0) : 'n/a', ''],
+    ],
+  ),
+);
+const path = writeResults('ingest', {
+  lines: N,
+  targets,
+  xiangan: { ...ours, parseLinesPerSecPerCore: parseRate },
+  rsyslog,
+  notes:
+    'Xiangan: real `xiangan soc start` process, RFC 6587 LF framing, full parse + ECS normalise, durable SQLite buffer (WAL, synchronous=NORMAL) then SQLite store (WAL, synchronous=FULL, FTS5, indexes); time from first byte sent to xiangan_store_events_total reaching the line count. p99 from the server histogram xiangan_receipt_to_store_seconds (linear within buckets). rsyslog: imtcp → omfile of the raw message, no parsing or indexing; time until the file holds every line.',
+});
+process.stdout.write(`results: ${path}\n`);
