@@ -76,7 +76,9 @@ export function hedgedNonce(mac: HmacSm3, n: bigint, e: Uint8Array, counter: num
   for (let i = counter; ; i++) {
     if (i > 255) throw new CryptoError('CRYPTO_ERR_RNG', 'sm2: no nonce in [1, n-1] after 256 candidates');
     input[64] = i;
-    const k = mac.clone().update(input).digest();
+    const h = mac.clone();
+    const k = h.update(input).digest();
+    h.destroy();
     if (scalarInRange(k, n)) {
       wipe(input);
       return k;
