@@ -125,7 +125,7 @@ if (!(await peerValidate(pLeaf))) throw new Error('peer chain does not validate'
 
 // --- measurements -------------------------------------------------------------------------
 const timeMs = Number(process.env.BENCH_TIME_MS ?? 800);
-const cachedPool = Number(process.env.BENCH_POOL ?? 2500);
+const cachedPool = Number(process.env.BENCH_POOL ?? 1500);
 const m = {
   parseVerify: measure(() => X509Certificate.fromDer(leaf.der).verify(ica), { timeMs }),
   peerParseVerify: await measureAsync(() => new x509.X509Certificate(pLeafDer).verify({ publicKey: pIca, signatureOnly: true }), { timeMs }),

@@ -5,7 +5,6 @@
  * RFC 4514 order and compared for name chaining.
  */
 import { AttributeTypeAndValue, AttributeValue, Name, RelativeDistinguishedName } from '@peculiar/asn1-x509';
-import { AsnConvert } from '@peculiar/asn1-schema';
 import { NAME_ATTRS } from './oids.js';
 
 /** One attribute of a name: a short name (`CN`, `O`, …) or a dotted OID, and its text. */
@@ -97,28 +96,32 @@ export function nameToString(name: Name): string {
     .join(',');
 }
 
-/** RFC 5280 §7.1 comparison, simplified: case-folded, whitespace-collapsed values, RDN by RDN. */
+const normCache = new WeakMap<Name, string>();
+
+/** RFC 5280 §7.1 comparison, simplified: case-folded, whitespace-collapsed values, RDN by RDN (cached per Name object). */
 function normalised(name: Name): string {
-  return [...name]
-    .map((rdn) =>
-      [...rdn]
-        .map((atv) => `${atv.type}=${attrText(atv.value).trim().replace(/\s+/g, ' ').toLowerCase()}`)
-        .sort()
-        .join('+'),
-    )
-    .join('/');
+  let k = normCache.get(name);
+  if (k === undefined) {
+    k = [...name]
+      .map((rdn) =>
+        [...rdn]
+          .map((atv) => `${atv.type}=${attrText(atv.value).trim().replace(/\s+/g, ' ').toLowerCase()}`)
+          .sort()
+          .join('+'),
+      )
+      .join('/');
+    normCache.set(name, k);
+  }
+  return k;
 }
 
 /**
- * Whether two names match for path building (RFC 5280 §4.1.2.4, §7.1): identical DER, or
- * equal after case folding and whitespace collapsing of the attribute values.
+ * Whether two names match for path building (RFC 5280 §4.1.2.4, §7.1): equal after case
+ * folding and whitespace collapsing of the attribute values (identical DER always is).
  *
  * @example
  * namesEqual(cert.issuer, issuerCert.subject)
  */
 export function namesEqual(a: Name, b: Name): boolean {
-  const da = new Uint8Array(AsnConvert.serialize(a));
-  const db = new Uint8Array(AsnConvert.serialize(b));
-  if (da.length === db.length && da.every((x, i) => x === db[i])) return true;
   return normalised(a) === normalised(b);
 }

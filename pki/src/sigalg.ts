@@ -3,10 +3,9 @@
  * ECDSA (P-256, P-384) and Ed25519 through Node's crypto so mixed chains verify.
  */
 import { createHash, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
-import { AlgorithmIdentifier, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
-import { ECParameters } from '@peculiar/asn1-ecc';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { parseDer, u8 } from './der.js';
+import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import { derDecode, derReadBitString, derReadOid, derReadSequence } from '@xiangan/crypto';
+import { assertDer } from './der.js';
 import { PkiError } from './errors.js';
 import { OID } from './oids.js';
 import { sm2PublicPoint, sm2SignDer, sm2VerifyDer, type Sm2Key } from './gm.js';
@@ -32,29 +31,42 @@ export interface PublicKeyInfo {
  * parsePublicKey(cert.spki).kind // 'sm2'
  */
 export function parsePublicKey(spkiDer: Uint8Array): PublicKeyInfo {
-  const spki = parseDer(spkiDer, SubjectPublicKeyInfo, 'subjectPublicKeyInfo');
-  const alg = spki.algorithm.algorithm;
-  const key = u8(spki.subjectPublicKey);
+  if (!(spkiDer instanceof Uint8Array)) throw new TypeError('SPKI must be DER bytes');
+  // Read with @xiangan/crypto's strict DER reader: this runs for every signature check, and the
+  // schema parser costs more than the SM2 verification itself.
+  assertDer(spkiDer);
+  let alg: string;
+  let param: string | null | undefined;
+  let key: Uint8Array;
+  try {
+    const [algSeq, bits] = derReadSequence(derDecode(spkiDer), 2);
+    const ai = derReadSequence(algSeq, [1, 2]);
+    alg = derReadOid(ai[0]);
+    param = ai.length === 1 ? undefined : ai[1].tag === 0x06 ? derReadOid(ai[1]) : ai[1].tag === 0x05 && ai[1].content.length === 0 ? null : 'explicit';
+    const b = derReadBitString(bits);
+    if (b.unusedBits !== 0) throw new PkiError('PKI_ERR_ASN1', 'subjectPublicKey has unused bits');
+    key = b.bytes;
+  } catch (e) {
+    if (e instanceof PkiError) throw e;
+    throw new PkiError('PKI_ERR_ASN1', `subjectPublicKeyInfo: ${(e as Error).message}`, { cause: e });
+  }
   let kind: PublicKeyKind;
   if (alg === OID.ecPublicKey || alg === OID.sm2Curve) {
-    const p = spki.algorithm.parameters;
-    if (!p) throw new PkiError('PKI_ERR_UNSUPPORTED_ALGORITHM', 'EC key without curve parameters');
-    let curve: string | undefined;
-    try {
-      curve = AsnConvert.parse(p, ECParameters).namedCurve;
-    } catch (e) {
-      throw new PkiError('PKI_ERR_ASN1', 'bad EC parameters', { cause: e });
-    }
-    if (curve === OID.sm2Curve) kind = 'sm2';
-    else if (curve === OID.p256 && alg === OID.ecPublicKey) kind = 'ec-p256';
-    else if (curve === OID.p384 && alg === OID.ecPublicKey) kind = 'ec-p384';
-    else throw new PkiError('PKI_ERR_UNSUPPORTED_ALGORITHM', `unsupported EC curve ${curve ?? '(explicit parameters)'}`);
+    if (typeof param !== 'string') throw new PkiError('PKI_ERR_UNSUPPORTED_ALGORITHM', 'EC key without a named curve (RFC 5480 §2.1.1)');
+    if (param === OID.sm2Curve) kind = 'sm2';
+    else if (param === OID.p256 && alg === OID.ecPublicKey) kind = 'ec-p256';
+    else if (param === OID.p384 && alg === OID.ecPublicKey) kind = 'ec-p384';
+    else throw new PkiError('PKI_ERR_UNSUPPORTED_ALGORITHM', `unsupported EC curve ${param}`);
     if (key.length !== (kind === 'ec-p384' ? 97 : 65) && key.length !== (kind === 'ec-p384' ? 49 : 33)) {
       throw new PkiError('PKI_ERR_ASN1', 'EC public key has the wrong length');
     }
-  } else if (alg === OID.rsaEncryption) kind = 'rsa';
-  else if (alg === OID.ed25519) {
-    if (key.length !== 32) throw new PkiError('PKI_ERR_ASN1', 'Ed25519 public key must be 32 bytes');
+  } else if (alg === OID.rsaEncryption) {
+    // RFC 3279 §2.3.1: parameters NULL.
+    if (param !== null) throw new PkiError('PKI_ERR_ASN1', 'rsaEncryption parameters must be NULL');
+    kind = 'rsa';
+  } else if (alg === OID.ed25519) {
+    // RFC 8410 §3: parameters absent.
+    if (param !== undefined || key.length !== 32) throw new PkiError('PKI_ERR_ASN1', 'Ed25519 key must be 32 bytes with absent parameters');
     kind = 'ed25519';
   } else throw new PkiError('PKI_ERR_UNSUPPORTED_ALGORITHM', `unsupported public key algorithm ${alg}`);
   return { kind, spki: spkiDer, key };
