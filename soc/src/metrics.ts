@@ -32,42 +32,43 @@ interface Metric {
   render(): string[];
 }
 
-/** A monotonically increasing count, per label set; `collect` (if given) reads counts kept elsewhere at every scrape. */
-export class Counter implements Metric {
-  readonly type = 'counter';
-  private readonly values = new Map<string, { labels: Labels | undefined; v: number }>();
+/** A sample source read at every scrape (counts kept elsewhere, e.g. in a source's metrics). */
+export type Collect = () => Array<{ labels?: Labels; value: number }>;
+
+/** One value per label set, rendered as `name{labels} value`; shared by counters and gauges. */
+abstract class Scalar implements Metric {
+  abstract readonly type: 'counter' | 'gauge';
+  protected readonly values = new Map<string, { labels: Labels | undefined; v: number }>();
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly collect?: () => Array<{ labels?: Labels; value: number }>,
+    private readonly collect?: Collect,
   ) {}
-  inc(labels?: Labels, by = 1): void {
+  protected put(labels: Labels | undefined, update: (old: number | undefined) => number): void {
     const k = JSON.stringify(labels ?? {});
     const e = this.values.get(k);
-    if (e) e.v += by;
-    else this.values.set(k, { labels, v: by });
+    if (e) e.v = update(e.v);
+    else this.values.set(k, { labels, v: update(undefined) });
   }
   render(): string[] {
-    if (this.collect) for (const s of this.collect()) this.values.set(JSON.stringify(s.labels ?? {}), { labels: s.labels, v: s.value });
+    if (this.collect) for (const s of this.collect()) this.put(s.labels, () => s.value);
     return [...this.values.values()].map((e) => `${this.name}${labelText(e.labels)} ${num(e.v)}`);
   }
 }
 
-/** A value that goes up and down; `collect` (if given) is called at every scrape. */
-export class Gauge implements Metric {
-  readonly type = 'gauge';
-  private readonly values = new Map<string, { labels: Labels | undefined; v: number }>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly collect?: () => Array<{ labels?: Labels; value: number }>,
-  ) {}
-  set(value: number, labels?: Labels): void {
-    this.values.set(JSON.stringify(labels ?? {}), { labels, v: value });
+/** A monotonically increasing count, per label set; `collect` (if given) reads counts kept elsewhere at every scrape. */
+export class Counter extends Scalar {
+  readonly type = 'counter';
+  inc(labels?: Labels, by = 1): void {
+    this.put(labels, (old) => (old ?? 0) + by);
   }
-  render(): string[] {
-    if (this.collect) for (const s of this.collect()) this.set(s.value, s.labels);
-    return [...this.values.values()].map((e) => `${this.name}${labelText(e.labels)} ${num(e.v)}`);
+}
+
+/** A value that goes up and down; `collect` (if given) is called at every scrape. */
+export class Gauge extends Scalar {
+  readonly type = 'gauge';
+  set(value: number, labels?: Labels): void {
+    this.put(labels, () => value);
   }
 }
 
