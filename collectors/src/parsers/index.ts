@@ -253,7 +253,9 @@ export function normaliseJson(obj: unknown, ctx: SourceContext): EcsEvent {
     const { value, dropped } = coerceEcs(obj);
     const event = (typeof value.event === 'object' && value.event !== null ? value.event : {}) as EcsEvent['event'];
     ev = { ...value, id: ctx.eventId, '@timestamp': typeof value['@timestamp'] === 'string' ? value['@timestamp'] : received, event } as EcsEvent;
-    ev.event.original = original;
+    // A shipper's own raw line (Filebeat, Vector) is the better original while every field survived.
+    const shipped = (obj as { event?: { original?: unknown } }).event?.original;
+    if (typeof shipped !== 'string' || shipped === '' || dropped.length) ev.event.original = original;
     ev.event.ingested = received;
     if (dropped.length) {
       tag(ev, 'ecs_coerced');

@@ -11,16 +11,25 @@ import { asInt, categorise, observer, safeKey, setEndpoint, splitPairs, transpor
 
 const HEAD = /^%%(\d{2})([A-Z][A-Z0-9_]{0,31})\/(\d)\/([A-Za-z0-9_]{1,64})(?:\(([a-z])\))?(?:\[(\d{1,10})\])?: ?/;
 
+const HEAD_AT = new RegExp(HEAD.source.slice(1), 'y');
+
 /** Index of the `%%NN` header in the line, else -1. */
 export function vrpStart(text: string): number {
   const i = text.indexOf('%%');
-  return i >= 0 && i < 160 && HEAD.test(text.slice(i, i + 120)) ? i : -1;
+  if (i < 0 || i >= 160) return -1;
+  HEAD_AT.lastIndex = i;
+  return HEAD_AT.test(text) ? i : -1;
 }
 
-/** The brand code of a `%%NN` line: `01` Huawei, `10` H3C, else the digits; `''` when no header. */
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+
+/**
+ * The brand code of a `%%NN` line (`01` Huawei, `10` H3C, else the digits), `''` when there is
+ * none. A cheap look at the two digits: the parser itself checks the whole header.
+ */
 export function vrpBrand(text: string): string {
-  const i = vrpStart(text);
-  return i < 0 ? '' : text.slice(i + 2, i + 4);
+  const i = text.indexOf('%%');
+  return i >= 0 && i < 160 && isDigit(text.charCodeAt(i + 2)) && isDigit(text.charCodeAt(i + 3)) ? text.slice(i + 2, i + 4) : '';
 }
 
 /** Key names of Huawei/H3C logs (lower-cased, `-`/`_` removed) → ECS paths. */
@@ -119,11 +128,11 @@ function huaweiBody(body: string): { desc: string; kv: Record<string, string> } 
 }
 
 function header(input: string): { m: RegExpExecArray; body: string } | undefined {
-  const i = vrpStart(input);
-  if (i < 0) return undefined;
-  const s = input.slice(i);
-  const m = HEAD.exec(s);
-  return m ? { m, body: s.slice(m[0].length) } : undefined;
+  const i = input.indexOf('%%');
+  if (i < 0 || i >= 160) return undefined;
+  HEAD_AT.lastIndex = i;
+  const m = HEAD_AT.exec(input);
+  return m ? { m, body: input.slice(i + m[0].length) } : undefined;
 }
 
 const SEV_NAMES = ['emergency', 'alert', 'critical', 'error', 'warning', 'notice', 'informational', 'debug'];

@@ -26,7 +26,7 @@ for (const [file, cases] of loadFixtures()) {
         assert.equal(schemaErrors(ev), '', 'event matches the ECS schema');
         assert.equal(ev.id, id);
         if (c.line !== undefined) assert.equal(ev.event.original, c.line, 'original kept verbatim');
-        else assert.deepEqual(JSON.parse(ev.event.original!), c.json, 'original JSON kept');
+        else if (c.expect['event.original'] === undefined) assert.deepEqual(JSON.parse(ev.event.original!), c.json, 'original JSON kept');
         const wantTags = c.expect.tags;
         if (!(Array.isArray(wantTags) && wantTags.includes('unparsed')))
           assert.ok(!ev.tags?.includes('unparsed'), `recognised (tags: ${JSON.stringify(ev.tags)})`);

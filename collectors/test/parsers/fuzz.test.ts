@@ -158,7 +158,9 @@ describe('JSON fuzzing', () => {
         const ev = normaliseJson(v, ctx('j'));
         assert.equal(schemaErrors(ev), '', before.slice(0, 300));
         assert.equal(JSON.stringify(v), before, 'input not modified');
-        assert.equal(ev.event.original, before);
+        // Either the document itself, or the shipper's own raw line when the document was already ECS.
+        const shipped = (v as { event?: { original?: unknown } } | null)?.event?.original;
+        if (ev.event.original !== before) assert.equal(ev.event.original, shipped);
       }),
       { numRuns: 1500 },
     );
