@@ -61,10 +61,35 @@ export class HmacSm3 {
   }
 }
 
+/**
+ * One-shot HMAC as two one-shot hashes, H((K ^ opad) ‖ H((K ^ ipad) ‖ m)) (RFC 2104 §2): two kernel
+ * calls instead of a streaming state's many, which matters for short messages. Long messages take
+ * the streaming path to avoid copying them.
+ */
+function hmacOneShot(hash: Sm3Hash, key: Uint8Array, msg: Uint8Array): Uint8Array {
+  abytes(key, 'HMAC key');
+  abytes(msg, 'HMAC data');
+  if (msg.length > 4096) return new HmacSm3(hash, key).update(msg).digest();
+  const k = key.length > 64 ? hash(key) : key;
+  const inner = new Uint8Array(64 + msg.length);
+  inner.set(k);
+  for (let i = 0; i < 64; i++) inner[i] ^= 0x36;
+  inner.set(msg, 64);
+  const outer = new Uint8Array(96);
+  outer.set(k);
+  for (let i = 0; i < 64; i++) outer[i] ^= 0x5c;
+  outer.set(hash(inner), 64);
+  const mac = hash(outer);
+  inner.fill(0, 0, 64);
+  outer.fill(0);
+  if (k !== key) k.fill(0);
+  return mac;
+}
+
 /** @internal HMAC over a given SM3 (tests loop over kernels). */
 export function makeHmacSm3(hash: Sm3Hash): { hmac: (key: Uint8Array, msg: Uint8Array) => Uint8Array; create: (key: Uint8Array) => HmacSm3 } {
   return {
-    hmac: (key, msg) => new HmacSm3(hash, key).update(msg).digest(),
+    hmac: (key, msg) => hmacOneShot(hash, key, msg),
     create: (key) => new HmacSm3(hash, key),
   };
 }
@@ -76,7 +101,7 @@ export function makeHmacSm3(hash: Sm3Hash): { hmac: (key: Uint8Array, msg: Uint8
  * const mac = hmacSm3(utf8ToBytes('key'), utf8ToBytes('message'));
  */
 export function hmacSm3(key: Uint8Array, msg: Uint8Array): Uint8Array {
-  return new HmacSm3(sm3, key).update(msg).digest();
+  return hmacOneShot(sm3, key, msg);
 }
 
 /**

@@ -9,7 +9,7 @@ interface Sm3Exports extends KernelExports {
   state_ptr(): number;
   sm3_init(): void;
   sm3_blocks(n: number): void;
-  sm3_finish(len: number, totalHi: number, totalLo: number): void;
+  sm3_finish(len: number, totalHi: number, totalLo: number, fresh: number): void;
 }
 
 /** The lazily instantiated `sm3` module. */
@@ -49,19 +49,23 @@ export const sm3WasmKernel: Sm3Kernel = {
   },
   digest(data: Uint8Array): Uint8Array {
     const { ex, mem, io, ioSize } = v();
+    const total = data.length;
+    if (total <= ioSize) {
+      // Short message: one call (init, pad, digest, wipe of the input in the module).
+      mem.set(data, io);
+      ex.sm3_finish(total, 0, total, 1);
+      return mem.slice(io, io + 32);
+    }
     ex.sm3_init();
     let off = 0;
     // Whole chunks through sm3_blocks, the remainder (≤ ioSize bytes) through sm3_finish.
-    while (data.length - off > ioSize) {
+    while (total - off > ioSize) {
       mem.set(data.subarray(off, off + ioSize), io);
       ex.sm3_blocks(ioSize / 64);
       off += ioSize;
     }
     mem.set(data.subarray(off), io);
-    const total = data.length;
-    ex.sm3_finish(total - off, Math.floor(total / 0x100000000), total >>> 0);
-    const out = mem.slice(io, io + 32);
-    mem.fill(0, io, io + Math.min(ioSize, data.length - off + 64));
-    return out;
+    ex.sm3_finish(total - off, Math.floor(total / 0x100000000), total >>> 0, 0);
+    return mem.slice(io, io + 32);
   },
 };

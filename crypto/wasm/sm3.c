@@ -76,11 +76,15 @@ static void compress(uint32_t *v, const uint8_t *p, uint32_t nblocks) {
 /* Compress n whole blocks from io into state. */
 EXPORT("sm3_blocks") void sm3_blocks(uint32_t nblocks) { compress(state, io, nblocks); }
 
+static void init(void);
+
 /*
- * One-shot: hash io[0..len) (len <= IO_SIZE) with total message length `total` bytes counted
- * from a state already holding the earlier blocks; pads (§5.2) and writes the digest to io[0..32).
+ * Finishes a message: hashes io[0..len) (len <= IO_SIZE), the last part of a message of `total`
+ * bytes whose earlier blocks are already in the state (fresh = 1: none, start from the IV); pads
+ * (§5.2), zeroes the input it read and writes the digest to io[0..32). One call per short message.
  */
-EXPORT("sm3_finish") void sm3_finish(uint32_t len, uint32_t total_hi, uint32_t total_lo) {
+EXPORT("sm3_finish") void sm3_finish(uint32_t len, uint32_t total_hi, uint32_t total_lo, uint32_t fresh) {
+  if (fresh) init();
   uint32_t full = len / 64;
   compress(state, io, full);
   uint32_t rem = len % 64;
@@ -94,12 +98,16 @@ EXPORT("sm3_finish") void sm3_finish(uint32_t len, uint32_t total_hi, uint32_t t
   put_be32(blk + n - 8, (total_hi << 3) | (total_lo >> 29));
   put_be32(blk + n - 4, total_lo << 3);
   compress(state, blk, n / 64);
+  /* The input may be an HMAC pad: leave no copy (crypto/wasm/README.md rule 6). */
+  for (uint32_t i = 0; i < len; i++) ((volatile uint8_t *)io)[i] = 0;
+  for (uint32_t i = 0; i < n; i++) ((volatile uint8_t *)blk)[i] = 0;
   for (int i = 0; i < 8; i++) put_be32(io + 4 * i, state[i]);
 }
 
 /* Reset the chaining value to the IV (§4.1). */
-EXPORT("sm3_init") void sm3_init(void) {
+static void init(void) {
   static const uint32_t iv[8] = {0x7380166fu, 0x4914b2b9u, 0x172442d7u, 0xda8a0600u,
                                  0xa96f30bcu, 0x163138aau, 0xe38dee4du, 0xb0fb0e4eu};
   for (int i = 0; i < 8; i++) state[i] = iv[i];
 }
+EXPORT("sm3_init") void sm3_init(void) { init(); }
