@@ -10,15 +10,14 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { CryptoError, importSm2PrivateKey, sm2PrivateKeyToPem } from '@xiangan/crypto';
+import { bytesToHex, CryptoError, hexToBytes, importSm2PrivateKey, sm2PrivateKeyToPem } from '@xiangan/crypto';
 import { createCrl, REVOCATION_REASONS, type CertificateRevocationList, type RevocationReason } from './crl.js';
 import { CertificateRequest } from './csr.js';
 import { PkiError } from './errors.js';
 import type { ExtensionOptions, KeyUsageName } from './extensions.js';
-import { Sm2PrivateKey, type Sm2Key } from './gm.js';
+import { Sm2PrivateKey, sm2PublicPoint, type Sm2Key } from './gm.js';
 import type { OcspCertStatus } from './ocsp.js';
 import { sm2Signer, sm2Spki, type SignatureOptions, type Signer } from './sigalg.js';
-import { sm2PublicPoint } from './gm.js';
 import { createCertificate, defaultRandom, randomSerial, X509Certificate } from './x509.js';
 
 /** Issuance profiles (GM/T 0015-2012 §6 dual certificates: `sign` and `enc`). */
@@ -290,7 +289,7 @@ export class CertificateAuthority {
       const s = this.state();
       let serial = randomSerial(this.random);
       const used = new Set(s.issued.map((i) => i.serial));
-      while (used.has(hexOf(serial))) serial = randomSerial(this.random);
+      while (used.has(bytesToHex(serial))) serial = randomSerial(this.random);
       const san = req.requestedExtensions.subjectAltName;
       const ext: ExtensionOptions = {
         basicConstraints: { ca: false },
@@ -302,7 +301,7 @@ export class CertificateAuthority {
       };
       const cert = createCertificate({
         ...ext,
-        subject: req.subject.length ? subjectAttrs(req) : '/CN=unnamed',
+        subject: req.subject,
         publicKey: req.spki,
         issuer: this.certificate,
         signer: this.signer,
@@ -385,15 +384,6 @@ export class CertificateAuthority {
   }
 }
 
-function subjectAttrs(req: CertificateRequest): { type: string; value: string }[] {
-  // Keep the request's attribute types and strings; countryName stays PrintableString.
-  return [...req.subject].flatMap((rdn) => [...rdn].map((a) => ({ type: a.type, value: a.value.toString() })));
-}
-
-function hexOf(b: Uint8Array): string {
-  return Buffer.from(b).toString('hex');
-}
-
 function normaliseSerial(s: string): string {
   if (typeof s !== 'string') throw new TypeError('serial must be a hex string');
   const t = s.trim().toLowerCase().replace(/^0x/, '').replace(/:/g, '');
@@ -403,6 +393,6 @@ function normaliseSerial(s: string): string {
 }
 
 function serialBytes(hex: string): Uint8Array {
-  const b = new Uint8Array(Buffer.from(hex, 'hex'));
+  const b = hexToBytes(hex);
   return b[0] & 0x80 ? Uint8Array.from([0, ...b]) : b;
 }

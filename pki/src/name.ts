@@ -5,6 +5,7 @@
  * RFC 4514 order and compared for name chaining.
  */
 import { AttributeTypeAndValue, AttributeValue, Name, RelativeDistinguishedName } from '@peculiar/asn1-x509';
+import { bytesToHex } from '@xiangan/crypto';
 import { NAME_ATTRS } from './oids.js';
 
 /** One attribute of a name: a short name (`CN`, `O`, …) or a dotted OID, and its text. */
@@ -13,8 +14,11 @@ export interface NameAttribute {
   value: string;
 }
 
-/** A name as text (`/C=CN/O=湘安/CN=root`, OpenSSL's form) or as attributes in order (most significant first). */
-export type NameInput = string | NameAttribute[];
+/**
+ * A name as text (`/C=CN/O=湘安/CN=root`, OpenSSL's form), as attributes in order (most
+ * significant first), or a parsed `Name` (kept exactly, e.g. a request's subject).
+ */
+export type NameInput = string | NameAttribute[] | Name;
 
 const SHORT_BY_OID: Record<string, string> = Object.fromEntries(Object.entries(NAME_ATTRS).map(([k, v]) => [v, k]));
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
@@ -43,6 +47,7 @@ function parseSlashName(s: string): NameAttribute[] {
  * const n = buildName('/C=CN/O=湘安/CN=Xiangan Root CA');
  */
 export function buildName(input: NameInput): Name {
+  if (input instanceof Name) return input;
   const attrs = typeof input === 'string' ? parseSlashName(input) : input;
   if (!Array.isArray(attrs)) throw new TypeError('name must be a string or an array of {type, value}');
   return new Name(
@@ -68,7 +73,7 @@ export function buildName(input: NameInput): Name {
 }
 
 function attrText(v: AttributeValue): string {
-  if (v.anyValue) return '#' + Buffer.from(v.anyValue).toString('hex');
+  if (v.anyValue) return '#' + bytesToHex(new Uint8Array(v.anyValue));
   return v.toString();
 }
 
