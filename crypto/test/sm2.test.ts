@@ -25,6 +25,7 @@ import {
 import { _sm2EncryptUnsafeK } from '../src/sm2/index.js';
 import { _setSm2Backend, sm2Engine } from '../src/sm2/backend.js';
 import { referenceEngine, type Sm2Engine } from '../src/sm2/engine.js';
+import * as wasmModule from '../src/sm2/wasm.js';
 import { wasmEngine } from '../src/sm2/wasm.js';
 import { SM2P256V1, bigToBytes, bytesToBig, type CurveParams } from '../src/sm2/curve.js';
 import { decryptParts, encryptParts, kxDerive, signDigest, za } from '../src/sm2/protocol.js';
@@ -541,5 +542,26 @@ describe('wasm kernel against the BigInt reference (differential)', () => {
         assert.equal(W.verify(pub, e, other.subarray(0, 32), other.subarray(32)), false);
       }
     }
+  });
+
+  test('secret inputs and outputs do not stay in the kernel I/O region', () => {
+    const { sm2Module } = wasmModule;
+    const ex = sm2Module.exports();
+    const io = () => new Uint8Array(ex.memory.buffer, ex.io_ptr(), ex.io_size());
+    const key = Sm2PrivateKey.generate();
+    const msg = utf8ToBytes('wipe');
+    const zero = (what: string) => assert.ok(io().every((b) => b === 0), what);
+    sm2Sign(key, msg);
+    zero('after sign');
+    const ct = sm2Encrypt(key.publicKey, msg);
+    zero('after encrypt');
+    sm2Decrypt(key, ct);
+    zero('after decrypt');
+    Sm2PrivateKey.generate();
+    zero('after keygen');
+    const kx = new Sm2KeyExchange({ role: 'initiator', privateKey: key });
+    const peerKx = new Sm2KeyExchange({ role: 'responder', privateKey: key });
+    kx.derive({ publicKey: key.publicKey, ephemeralPublicKey: peerKx.ephemeralPublicKey }, 16);
+    zero('after key exchange');
   });
 });
