@@ -27,7 +27,7 @@ import { PkiError } from './errors.js';
 import { sm3 } from './gm.js';
 import { OID } from './oids.js';
 import { REVOCATION_REASONS, type RevocationReason } from './crl.js';
-import { keyIdentifier, parsePublicKey, verifySignature, type Signer } from './sigalg.js';
+import { keyIdentifier, verifySignature, type Signer } from './sigalg.js';
 import { defaultRandom, X509Certificate } from './x509.js';
 
 /** Hash used in CertID (RFC 6960 §4.1.1). SHA-1 is what most clients send; SM3 for GM deployments. */
@@ -251,7 +251,6 @@ export function verifyOcspResponse(resp: OcspResponseInfo, cert: X509Certificate
     rid.byKey ? bytesEqual(u8(rid.byKey.buffer), keyIdentifier(c.spki)) : !!rid.byName && bytesEqual(toDer(rid.byName), c.subjectDer),
   );
   if (!signerCert) throw new PkiError('PKI_ERR_OCSP', 'response is not signed by the issuer or an authorised responder');
-  parsePublicKey(signerCert.spki);
   if (!verifySignature(signerCert.spki, b.signatureAlgorithm, tbs, u8(b.signature))) throw new PkiError('PKI_ERR_BAD_SIGNATURE', 'OCSP response signature does not verify');
   if (o.nonce && (!resp.nonce || !bytesEqual(o.nonce, resp.nonce))) throw new PkiError('PKI_ERR_OCSP', 'nonce mismatch');
   const single = resp.responses.find((s) => sameCertId(s.certId, certId(cert, issuer, s.certId.hash)));

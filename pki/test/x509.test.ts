@@ -222,3 +222,20 @@ describe('creation refuses misuse', () => {
     assert.throws(() => X509Certificate.fromDer('x' as unknown as Uint8Array), TypeError);
   });
 });
+
+test('an ECDSA P-256 request made here passes openssl req -verify; its key is certified by an SM2 CA', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const signer = nodeSigner(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+    const req = createCsr({ subject: '/CN=ecdsa device', signer, subjectAltName: { ip: ['10.0.0.8'] } });
+    assert.equal(req.publicKey.kind, 'ec-p256');
+    assert.equal(req.verify(), true);
+    assert.match(opensslOk(['req', '-in', put(dir, 'ec.csr', req.toPem()), '-noout', '-verify']), /verify OK/);
+    const { ica, ik } = hierarchy();
+    const cert = createCertificate({ subject: req.subject, publicKey: req.spki, issuer: ica, signer: ik.signer, notBefore: new Date(), notAfter: new Date(Date.now() + DAY) });
+    assert.equal(cert.subjectName, 'CN=ecdsa device');
+    assert.equal(cert.verify(ica), true);
+  } finally {
+    cleanup();
+  }
+});

@@ -11,11 +11,11 @@
  * xiangan ca list [--dir DIR]
  * xiangan x509 req --key key.pem --subject DN [--dns NAME]… [--ip ADDR]… [--out req.pem]
  * xiangan x509 show CERT
- * xiangan x509 verify --ca root.pem [--untrusted chain.pem] [--crl crl.pem]… [--purpose P] [--at ISO] CERT
+ * xiangan x509 verify --ca root.pem [--untrusted chain.pem] [--crl crl.pem]… [--require-crl] [--purpose P] [--at ISO] CERT
  * xiangan cms sign --cert cert.pem --key key.pem [--chain chain.pem] [--detached] [--no-attrs]
- *                  [--openssl-compat] [--pem] [--in FILE] [--out FILE]
- * xiangan cms verify [--content FILE] [--ca root.pem [--untrusted chain.pem]] [--openssl-compat] [--in FILE] [--out FILE]
- * xiangan cms encrypt --cert recipient.pem… [--pem] [--in FILE] [--out FILE]
+ *                  [--openssl-compat] [--gm-oids] [--pem] [--in FILE] [--out FILE]
+ * xiangan cms verify [--content FILE] [--ca root.pem [--untrusted chain.pem] [--purpose P]] [--openssl-compat] [--in FILE] [--out FILE]
+ * xiangan cms encrypt --cert recipient.pem… [--gm-oids] [--pem] [--in FILE] [--out FILE]
  * xiangan cms decrypt --cert cert.pem --key key.pem [--in FILE] [--out FILE]
  * ```
  *
