@@ -8,7 +8,7 @@
 import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
-import { asInt, baseName, categorise, isoFromMs, safeKey, scanKv, setEndpoint } from './util.js';
+import { asInt, baseName, categorise, isoFromMs, lookup, safeKey, setEndpoint } from './util.js';
 
 const HEAD = /^(?:node=(\S+) )?type=(\S+) msg=audit\((\d{1,12})\.(\d{1,3}):(\d{1,20})\): ?/;
 const KERNEL_HEAD = /^(?:\[\s*\d+\.\d+\] )?audit: type=(\d{1,5}) audit\((\d{1,12})\.(\d{1,3}):(\d{1,20})\): ?/;
@@ -86,7 +86,7 @@ export const parseAuditd: LineParser = (input, ev) => {
   } else {
     const k = KERNEL_HEAD.exec(text);
     if (!k) return false;
-    type = TYPE_NUMBERS[k[1]!] ?? k[1]!;
+    type = lookup(TYPE_NUMBERS, k[1]!) ?? k[1]!;
     [secs, ms, serial] = [k[2]!, k[3]!, k[4]!];
     body = text.slice(k[0].length);
   }

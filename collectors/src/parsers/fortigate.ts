@@ -5,7 +5,7 @@
 import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
-import { asInt, categorise, isoFromMs, isoFromParts, observer, scanKv, setEndpoint, transportName, tzOffset } from './util.js';
+import { asInt, categorise, isoFromMs, isoFromParts, lookup, observer, scanKv, setEndpoint, transportName, tzOffset } from './util.js';
 
 /** Cheap shape test: FortiOS lines carry `logid=` together with `devid=` or `type=`. */
 export function looksLikeFortigate(text: string): boolean {
@@ -89,7 +89,7 @@ export const parseFortigate: LineParser = (input, ev) => {
   const action = kv.action;
   const desc = (kv.logdesc ?? kv.msg ?? '').toLowerCase();
   if (type === 'traffic') verdictOf(ev, 'network', action);
-  else if (type === 'utm' || type === 'attack') verdictOf(ev, UTM_CATEGORY[subtype] ?? 'intrusion_detection', action);
+  else if (type === 'utm' || type === 'attack') verdictOf(ev, lookup(UTM_CATEGORY, subtype) ?? 'intrusion_detection', action);
   else if (type === 'event') {
     const status = kv.status?.toLowerCase();
     const outcome = status === undefined ? undefined : /^(success|succeeded)$/.test(status) ? 'success' : 'failure';

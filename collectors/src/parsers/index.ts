@@ -18,7 +18,7 @@ import { looksLikeFortigate, parseFortigate } from './fortigate.js';
 import { hillstoneStart, parseHillstone } from './hillstone.js';
 import { looksLikeSangfor, parseSangfor } from './sangfor.js';
 import { applyWinEvent, readWinEvent } from './windows.js';
-import { isoFromMs } from './util.js';
+import { isoFromMs, lookup } from './util.js';
 
 /** Every parser a source can name as its `format` hint. `auto` detects. */
 export const FORMATS = {
@@ -49,7 +49,7 @@ export interface NormaliseOptions {
   format?: FormatName;
 }
 
-const BY_APP: Record<string, LineParser> = {
+const BY_APP: Readonly<Record<string, LineParser>> = {
   sshd: parseSshd,
   'sshd-session': parseSshd,
   sudo: parseSudo,
@@ -102,7 +102,7 @@ function tag(ev: EcsEvent, t: string): void {
 /** Runs the hinted, app-selected and shape-selected parsers in turn; true when one matched. */
 function dispatch(input: ParseInput, ev: EcsEvent, format: FormatName): boolean {
   if (format !== 'auto') return FORMATS[format](input, ev);
-  const byApp = BY_APP[input.app];
+  const byApp = lookup(BY_APP, input.app);
   if (byApp !== undefined && byApp(input, ev)) return true;
   if (input.app === 'kernel') {
     if (netfilterStart(input.text) >= 0 && parseNetfilter(input, ev)) return true;
@@ -150,9 +150,18 @@ export function normalise(msg: SyslogMessage, ctx: SourceContext, options: Norma
   // The syslog-level fields (log.syslog.*, host, labels, tags) come from the baseline mapping.
   // The baseline's network.* describes the syslog transport and process.* the syslog TAG;
   // a vendor parser describes the logged activity instead, so they only return when nothing
-  // parsed. (Rest-destructuring, not `delete`, keeps the event a fast-properties object.)
-  const { network: syslogNetwork, process: syslogProcess, ...base } = baselineNormalise(msg, ctx);
-  const ev: EcsEvent = base as EcsEvent;
+  // parsed. The other fields are copied one by one: neither `delete` (slow dictionary-mode
+  // objects) nor rest-destructuring (a generic copy) on this per-event path.
+  const base = baselineNormalise(msg, ctx);
+  const syslogNetwork = base.network;
+  const syslogProcess = base.process;
+  const ev: EcsEvent = { id: base.id, '@timestamp': base['@timestamp'], message: base.message, event: base.event };
+  if (base.log !== undefined) ev.log = base.log;
+  if (base.host !== undefined) ev.host = base.host;
+  if (base.observer !== undefined) ev.observer = base.observer;
+  if (base.labels !== undefined) ev.labels = base.labels;
+  if (base.tags !== undefined) ev.tags = base.tags;
+  for (const k in base) if (!(k in ev) && k !== 'network' && k !== 'process') ev[k] = base[k];
   const text = typeof msg.msg === 'string' ? msg.msg : '';
   let app = (msg.appname ?? '').toLowerCase();
   let body = text;

@@ -5,6 +5,17 @@
 import { isIP } from 'node:net';
 import type { EcsEndpoint, EcsEvent } from '../types.js';
 
+/**
+ * `table[key]` for own keys only: a key from the wire such as `constructor` or `toString`
+ * must not find `Object.prototype` members.
+ *
+ * @example
+ * lookup({ '3': 'Network' }, 'constructor'); // undefined
+ */
+export function lookup<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 /** A key from the wire that is safe to use as a property name (no prototype pollution via vendor keys). */
 export function safeKey(k: string): boolean {
   return k !== '' && k !== '__proto__' && k !== 'constructor' && k !== 'prototype';

@@ -7,7 +7,7 @@
 import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
-import { asInt, categorise, observer, safeKey, setEndpoint, splitPairs, transportName, verdict } from './util.js';
+import { asInt, categorise, lookup, observer, safeKey, setEndpoint, splitPairs, transportName, verdict } from './util.js';
 
 const HEAD = /^%%(\d{2})([A-Z][A-Z0-9_]{0,31})\/(\d)\/([A-Za-z0-9_]{1,64})(?:\(([a-z])\))?(?:\[(\d{1,10})\])?: ?/;
 
@@ -98,7 +98,7 @@ function applyPairs(ev: EcsEvent, kv: Record<string, string>): Record<string, st
     const nk = normKey(k);
     if (!safeKey(nk)) continue;
     norm[nk] = v;
-    const path = KEYS[nk];
+    const path = lookup(KEYS, nk);
     if (path === undefined || v === '' || v === '-') continue;
     if (path.endsWith('.ip')) setEndpoint(ev, path.slice(0, -3), v);
     else if (path.endsWith('.port')) setEndpoint(ev, path.slice(0, -5), undefined, v);

@@ -5,7 +5,7 @@
  */
 import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
-import { asInt, categorise, isoFromMs, setEndpoint } from './util.js';
+import { asInt, categorise, isoFromMs, lookup, setEndpoint } from './util.js';
 
 const MONTHS: Record<string, string> = {
   Jan: '01', Feb: '02', Mar: '03', Apr: '04', May: '05', Jun: '06',
@@ -15,12 +15,13 @@ const MONTHS: Record<string, string> = {
 /** `10/Oct/2000:13:55:36 -0700` (strftime `%d/%b/%Y:%H:%M:%S %z`) to ISO 8601 UTC. */
 export function clfTime(s: string): string | undefined {
   const m = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(s);
-  if (!m || MONTHS[m[2]!] === undefined) return undefined;
+  const month = m ? lookup(MONTHS, m[2]!) : undefined;
+  if (!m || month === undefined) return undefined;
   const [day, hour, min, sec, oh, om] = [m[1], m[4], m[5], m[6], m[8], m[9]].map(Number) as [number, number, number, number, number, number];
   if (day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60 || om > 59) return undefined;
   // Arithmetic, not Date.parse of a rebuilt string: this runs once per access-log line.
   const offset = (m[7] === '-' ? -1 : 1) * (oh * 60 + om) * 60000;
-  return isoFromMs(Date.UTC(Number(m[3]), Number(MONTHS[m[2]!]) - 1, day, hour, min, sec) - offset);
+  return isoFromMs(Date.UTC(Number(m[3]), Number(month) - 1, day, hour, min, sec) - offset);
 }
 
 /** Reads a double-quoted field at `i` (pointing at the quote); `\"` is an escaped quote (nginx escapes as \x22). */

@@ -10,7 +10,7 @@
  */
 import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
-import { asHexOrInt, asIp, baseName, categorise, dirName, extName, safeKey, setEndpoint } from './util.js';
+import { asHexOrInt, asIp, baseName, categorise, dirName, extName, lookup, safeKey, setEndpoint } from './util.js';
 
 /** The fields of one Windows event, whichever layout it came in. */
 export interface WinEvent {
@@ -261,13 +261,13 @@ export function applyWinEvent(ev: EcsEvent, w: WinEvent): EcsEvent {
       if (ip !== undefined && asIp(ip) !== undefined) setEndpoint(ev, 'source', ip, str(d.IpPort) === '0' ? undefined : str(d.IpPort));
       setField(ev, 'source.domain', str(d.WorkstationName));
       const lt = str(d.LogonType);
-      if (lt !== undefined) setField(ev, 'winlog.logon.type', LOGON_TYPES[lt] ?? lt);
+      if (lt !== undefined) setField(ev, 'winlog.logon.type', lookup(LOGON_TYPES, lt) ?? lt);
       setField(ev, 'winlog.logon.id', str(d.TargetLogonId));
       setProcess(ev, 'process', d.ProcessName, d.ProcessId);
       if (!ok) {
         const status = str(d.Status)?.toLowerCase();
         const sub = str(d.SubStatus)?.toLowerCase();
-        const reason = (sub !== undefined && sub !== '0x0' ? LOGON_STATUS[sub] : undefined) ?? (status ? LOGON_STATUS[status] : undefined) ?? str(d.FailureReason);
+        const reason = (sub !== undefined && sub !== '0x0' ? lookup(LOGON_STATUS, sub) : undefined) ?? (status ? lookup(LOGON_STATUS, status) : undefined) ?? str(d.FailureReason);
         if (reason !== undefined) ev.event.reason = reason;
       }
       break;
@@ -277,7 +277,7 @@ export function applyWinEvent(ev: EcsEvent, w: WinEvent): EcsEvent {
       categorise(ev, ['authentication'], ['end'], 'logged-out', 'success');
       setUser(ev, 'user', d.TargetUserName, d.TargetDomainName, d.TargetUserSid);
       setField(ev, 'winlog.logon.id', str(d.TargetLogonId));
-      if (str(d.LogonType) !== undefined) setField(ev, 'winlog.logon.type', LOGON_TYPES[str(d.LogonType)!] ?? str(d.LogonType));
+      if (str(d.LogonType) !== undefined) setField(ev, 'winlog.logon.type', lookup(LOGON_TYPES, str(d.LogonType)!) ?? str(d.LogonType));
       break;
     case '4672':
       categorise(ev, ['iam'], ['admin'], 'logged-in-special', 'success');
