@@ -2,6 +2,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { ContentInfo, SignatureAlgorithmIdentifier, SignedData } from '@peculiar/asn1-cms';
 import { sm2PrivateKeyToPem, utf8ToBytes } from '@xiangan/crypto';
 import { cmsDecrypt, cmsEncrypt, cmsSign, cmsToPem, cmsVerify, OID, PkiError, SM2_OPENSSL_EMPTY_ID } from '../src/index.js';
 import { hierarchy, openssl, opensslOk, put, tempDir } from './helpers.js';
@@ -138,4 +140,17 @@ describe('EnvelopedData (SM2 key transport, SM4-CBC)', () => {
       cleanup();
     }
   });
+});
+
+test('GM/T 0010 signer OIDs on input: sm2-1 (1.2.156.10197.1.301.1) as the SignerInfo signature algorithm', () => {
+  const h = hierarchy();
+  const ci = AsnConvert.parse(cmsSign({ content: msg, certificate: h.leaf, key: h.lk.key, oids: 'gm' }), ContentInfo);
+  const sd = AsnConvert.parse(ci.content, SignedData);
+  // The signature does not cover SignerInfo.signatureAlgorithm, so rewriting the OID keeps it valid.
+  sd.signerInfos[0].signatureAlgorithm = new SignatureAlgorithmIdentifier({ algorithm: '1.2.156.10197.1.301.1' });
+  const p7 = new Uint8Array(AsnConvert.serialize(new ContentInfo({ contentType: ci.contentType, content: AsnConvert.serialize(sd) })));
+  assert.ok(Buffer.from(p7).includes(Buffer.from([0x06, 0x09, 0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x01, 0x82, 0x2d, 0x01])));
+  const r = cmsVerify(p7);
+  assert.equal(r.ok, true);
+  assert.equal(r.contentType, OID.gmData);
 });
