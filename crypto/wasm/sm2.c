@@ -775,10 +775,13 @@ static void comb_mul_ct(jac *acc, aff tab[COMB_WINDOWS][COMB_ENTRIES], const u32
     fp_sub(ny, P, t.y); /* -y = p - y (t.y = 0 only when mag = 0, then unused) */
     cmov(t.y, ny, 8, neg);
     /* acc + t; if acc = O take t; if the digit is 0 keep acc. The doubling and P = -Q
-     * cases cannot occur: before window i, acc = [v]base with |v| < 2^(7i) while
-     * t = [d * 2^(7i)]base with |d| >= 1, and all these multiples are below n except in
-     * the top window, where a collision needs k to be one specific value per window
-     * pattern (probability ~2^-250 for a uniform secret k). */
+     * cases cannot occur for k in [1, n-1]: before window i, acc = [v]base where
+     * v = (k mod 2^(7i)) - 2^(7i) bit(7i-1), so |v| <= 2^(7i-1), while t = [d 2^(7i)]base
+     * with 1 <= |d| <= 64. Below the top window every multiple is smaller than n, so
+     * v = +-d 2^(7i) would have to hold as integers, which the sizes exclude. In the top
+     * window (i = 36, 1 <= d <= 16 as k < 2^256) v = d 2^252 (mod n) forces
+     * v = d 2^252 - n, giving |v| > 2^251 for d <= 15 and k = 2^257 - n > 2^256 for
+     * d = 16; v = -d 2^252 (mod n) would make k = 0 (mod n). */
     u32 hz, rz;
     jac sum, lifted;
     pt_madd_core(&sum, acc, &t, &hz, &rz);
