@@ -7,7 +7,7 @@ function abytes(b: unknown, what: string): asserts b is Uint8Array {
   if (!(b instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`);
 }
 
-/** Streaming HMAC-SM3. Obtain one from {@link createHmacSm3}. */
+/** Streaming HMAC-SM3. Obtain one from {@link createHmacSm3}. @example createHmacSm3(key).update(msg).digest() */
 export class HmacSm3 {
   readonly blockLen = 64;
   readonly outputLen = 32;
@@ -86,7 +86,7 @@ function hmacOneShot(hash: Sm3Hash, key: Uint8Array, msg: Uint8Array): Uint8Arra
   return mac;
 }
 
-/** @internal HMAC over a given SM3 (tests loop over kernels). */
+/** @internal HMAC over a given SM3 (tests loop over kernels). @example makeHmacSm3(makeSm3(sm3RefKernel)).hmac(key, msg) */
 export function makeHmacSm3(hash: Sm3Hash): { hmac: (key: Uint8Array, msg: Uint8Array) => Uint8Array; create: (key: Uint8Array) => HmacSm3 } {
   return {
     hmac: (key, msg) => hmacOneShot(hash, key, msg),

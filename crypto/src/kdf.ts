@@ -13,7 +13,7 @@ function aint(n: unknown, what: string, min: number, max: number): asserts n is 
   if (n < min || n > max) throw new RangeError(`${what} must be in [${min}, ${max}], got ${n}`);
 }
 
-/** @internal The KDFs over a given SM3 (tests loop over kernels). */
+/** @internal The KDFs over a given SM3 (tests loop over kernels). @example makeKdfs(makeSm3(sm3RefKernel)).sm2Kdf(z, 16) */
 export function makeKdfs(hash: Sm3Hash): {
   sm2Kdf: (z: Uint8Array, klenBytes: number) => Uint8Array;
   pbkdf2HmacSm3: (password: Uint8Array, salt: Uint8Array, iterations: number, dkLen: number) => Uint8Array;

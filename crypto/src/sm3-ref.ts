@@ -4,7 +4,10 @@
  * constant-time as well; it serves when WebAssembly is unavailable.
  */
 
-/** A compression kernel: absorbs `nblocks` 64-byte blocks of `data` from `offset` into `state`. */
+/**
+ * A compression kernel: absorbs `nblocks` 64-byte blocks of `data` from `offset` into `state`.
+ * @example for (const k of [sm3WasmKernel, sm3RefKernel]) k.digest(msg);
+ */
 export interface Sm3Kernel {
   /** `'wasm'` or `'ref'`, for test names. */
   readonly name: string;
@@ -14,7 +17,7 @@ export interface Sm3Kernel {
   digest(data: Uint8Array): Uint8Array;
 }
 
-/** The initial value IV (§4.1). */
+/** The initial value IV (§4.1). @example const state = Uint32Array.from(SM3_IV); */
 export const SM3_IV: readonly number[] = [
   0x7380166f, 0x4914b2b9, 0x172442d7, 0xda8a0600, 0xa96f30bc, 0x163138aa, 0xe38dee4d, 0xb0fb0e4e,
 ];
@@ -54,7 +57,10 @@ function compressRef(v: Uint32Array, p: Uint8Array, off: number, n: number): voi
   W.fill(0);
 }
 
-/** Pads (§5.2) and finishes: `tail` is the unprocessed remainder (< 64 bytes) of a `total`-byte message. */
+/**
+ * Pads (§5.2) and finishes: `tail` is the unprocessed remainder (< 64 bytes) of a `total`-byte message.
+ * @example const digest = sm3Finish(sm3RefKernel, Uint32Array.from(SM3_IV), new Uint8Array(0), 0);
+ */
 export function sm3Finish(kernel: Sm3Kernel, state: Uint32Array, tail: Uint8Array, total: number): Uint8Array {
   const n = tail.length < 56 ? 64 : 128;
   const blk = new Uint8Array(n);

@@ -12,7 +12,7 @@ interface Sm3Exports extends KernelExports {
   sm3_finish(len: number, totalHi: number, totalLo: number, fresh: number): void;
 }
 
-/** The lazily instantiated `sm3` module. */
+/** The lazily instantiated `sm3` module. @example await sm3Module.ready(); */
 export const sm3Module = defineKernel<Sm3Exports>('sm3', wasmBase64);
 
 interface View { ex: Sm3Exports; mem: Uint8Array; state: Uint32Array; io: number; ioSize: number }

@@ -12,7 +12,7 @@ function abytes(b: unknown, what: string): asserts b is Uint8Array {
   if (!(b instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`);
 }
 
-/** Incremental SM3 state. Obtain one from `sm3.create()`. */
+/** Incremental SM3 state. Obtain one from `sm3.create()`. @example const h = sm3.create(); h.update(a); const d = h.digest(); */
 export class Sm3 {
   readonly blockLen = 64;
   readonly outputLen = 32;
@@ -95,7 +95,7 @@ export class Sm3 {
   }
 }
 
-/** The SM3 function with its `CHash` fields. */
+/** The SM3 function with its `CHash` fields. @example const f: Sm3Hash = sm3; f.outputLen // 32 */
 export interface Sm3Hash {
   (data: Uint8Array): Uint8Array;
   readonly outputLen: 32;
@@ -105,6 +105,7 @@ export interface Sm3Hash {
 
 /**
  * Builds the SM3 function over a given kernel (tests run the suite over both kernels).
+ * @example const refSm3 = makeSm3(sm3RefKernel);
  * @internal
  */
 export function makeSm3(kernel: Sm3Kernel, digest: (data: Uint8Array) => Uint8Array = kernel.digest): Sm3Hash {
@@ -115,7 +116,7 @@ export function makeSm3(kernel: Sm3Kernel, digest: (data: Uint8Array) => Uint8Ar
   return Object.assign(fn, { outputLen: 32 as const, blockLen: 64 as const, create: () => new Sm3(kernel) });
 }
 
-/** The kernel in use: WebAssembly when the runtime has it, else the pure-TS reference. */
+/** The kernel in use: WebAssembly when the runtime has it, else the pure-TS reference. @example defaultSm3Kernel.name // 'wasm' */
 export const defaultSm3Kernel: Sm3Kernel = wasmAvailable() ? sm3WasmKernel : sm3RefKernel;
 
 /**
@@ -135,7 +136,7 @@ const nodeCreateHash: NodeHashFactory | undefined = (() => {
     return undefined;
   }
 })();
-/** One-shot inputs at least this long go to Node's built-in SM3 when present. */
+/** One-shot inputs at least this long go to Node's built-in SM3 when present. @example sm3(new Uint8Array(NODE_SM3_MIN_BYTES)) */
 export const NODE_SM3_MIN_BYTES = 16384;
 
 const defaultDigest = (data: Uint8Array): Uint8Array =>

@@ -14,7 +14,7 @@ import type { Sm4Kernel } from './kernel.js';
 export type { Sm4Padding, Sm4PaddingOptions, Sm4AeadOptions, Sm4XtsVariant, Sm4XtsOptions, Sm4StreamCipher, Sm4Suite } from './modes.js';
 export type { Sm4Kernel } from './kernel.js';
 
-/** The kernel in use: WebAssembly when available, else the reference. */
+/** The kernel in use: WebAssembly when available, else the reference. @example defaultSm4Kernel.name // 'wasm' */
 export const defaultSm4Kernel: Sm4Kernel = wasmAvailable() ? sm4WasmKernel : sm4RefKernel;
 const s: Sm4Suite = makeSm4(defaultSm4Kernel);
 

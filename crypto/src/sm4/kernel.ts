@@ -6,6 +6,9 @@
  *
  * All `data` arguments are whole 16-byte blocks unless a method says otherwise; results are new
  * arrays; `iv`/`counter`/`y` arguments are 16-byte states updated in place.
+ *
+ * @example
+ * for (const k of [sm4WasmKernel, sm4RefKernel]) k.ecb(k.expandKey(key, false), block);
  */
 export interface Sm4Kernel {
   /** `'wasm'` or `'ref'`. */

@@ -5,18 +5,18 @@
 import { CryptoError } from '../errors.js';
 import type { Sm4Kernel } from './kernel.js';
 
-/** Padding of CBC and ECB: PKCS#7 (RFC 5652 §6.3) or none (input must be whole blocks). */
+/** Padding of CBC and ECB: PKCS#7 (RFC 5652 §6.3) or none (input must be whole blocks). @example const p: Sm4Padding = 'pkcs7'; */
 export type Sm4Padding = 'pkcs7' | 'none';
-/** Options of CBC/ECB: the padding is required, there is no default. */
+/** Options of CBC/ECB: the padding is required, there is no default. @example { padding: 'none' } */
 export interface Sm4PaddingOptions { readonly padding: Sm4Padding }
-/** Options of GCM/CCM. `tagLength` in bytes, default 16. */
+/** Options of GCM/CCM. `tagLength` in bytes, default 16. @example { aad: header, tagLength: 16 } */
 export interface Sm4AeadOptions { readonly aad?: Uint8Array; readonly tagLength?: number }
-/** XTS tweak arithmetic: GB/T 17964-2021 (default) or IEEE 1619. */
+/** XTS tweak arithmetic: GB/T 17964-2021 (default) or IEEE 1619. @example const v: Sm4XtsVariant = 'gb'; */
 export type Sm4XtsVariant = 'gb' | 'ieee';
-/** Options of XTS. */
+/** Options of XTS. @example { variant: 'ieee' } */
 export interface Sm4XtsOptions { readonly variant?: Sm4XtsVariant }
 
-/** A streaming cipher: `update` returns output as it becomes available, `final` the rest. */
+/** A streaming cipher: `update` returns output as it becomes available, `final` the rest. @example const out = [c.update(a), c.update(b), c.final()]; */
 export interface Sm4StreamCipher {
   /** Processes more input; returns the output available so far (possibly empty). */
   update(data: Uint8Array): Uint8Array;
@@ -159,7 +159,7 @@ class Ghash {
   }
 }
 
-/** Every SM4 operation over one kernel. @internal tests build one per kernel. */
+/** Every SM4 operation over one kernel. @example makeSm4(sm4RefKernel).sm4CtrEncrypt(key, iv, data) @internal tests build one per kernel. */
 export function makeSm4(k: Sm4Kernel) {
   const KEY = 'SM4 key';
   const enc = (key: Uint8Array): Uint32Array => { abytes(key, KEY, 16); return k.expandKey(key, false); };
@@ -607,5 +607,5 @@ export function makeSm4(k: Sm4Kernel) {
   };
 }
 
-/** The SM4 operations of one kernel (see {@link makeSm4}). */
+/** The SM4 operations of one kernel (see {@link makeSm4}). @example const s: Sm4Suite = makeSm4(sm4WasmKernel); */
 export type Sm4Suite = ReturnType<typeof makeSm4>;

@@ -24,7 +24,7 @@ interface Sm4Exports extends KernelExports {
   wipe(len: number): void;
 }
 
-/** The lazily instantiated `sm4` module. */
+/** The lazily instantiated `sm4` module. @example await sm4Module.ready(); */
 export const sm4Module = defineKernel<Sm4Exports>('sm4', wasmBase64);
 
 interface View { ex: Sm4Exports; mem: Uint8Array; rk: Uint32Array; io: number; ioSize: number; iv: number; key: number; h: number }

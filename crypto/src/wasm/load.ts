@@ -12,14 +12,14 @@
  * sm3(new Uint8Array(0));
  */
 
-/** Exports every kernel module has (crypto/wasm/README.md, "ABI"). */
+/** Exports every kernel module has (crypto/wasm/README.md, "ABI"). @example interface Sm3Exports extends KernelExports { sm3_init(): void } */
 export interface KernelExports {
   readonly memory: WebAssembly.Memory;
   io_ptr(): number;
   io_size(): number;
 }
 
-/** A lazily instantiated kernel module. */
+/** A lazily instantiated kernel module. @example const ex = kernel.exports(); */
 export interface WasmKernel<T extends KernelExports> {
   /** Module name (the C file's base name). */
   readonly name: string;
@@ -82,7 +82,23 @@ export async function ready(): Promise<void> {
   await Promise.all(registry.map((k) => k.ready()));
 }
 
-/** True when this runtime offers WebAssembly with SIMD (the kernels need v128). */
+/**
+ * A minimal module, `(func (result v128) (v128.const i32x4 0 0 0 0))`: it validates only where
+ * WebAssembly has SIMD128, which every kernel needs.
+ */
+const SIMD_PROBE = Uint8Array.from([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00,
+  0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0b,
+]);
+
+/**
+ * True when this runtime offers WebAssembly with SIMD128 (otherwise the pure-TS references serve).
+ * @example if (!wasmAvailable()) report('SM4 runs on the slow, non-constant-time reference');
+ */
 export function wasmAvailable(): boolean {
-  return typeof WebAssembly === 'object' && typeof WebAssembly.Module === 'function';
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
 }
