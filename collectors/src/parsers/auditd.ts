@@ -30,6 +30,17 @@ const TYPE_NUMBERS: Record<string, string> = {
   '1400': 'AVC',
 };
 
+const SYSCALLS_X86_64: Record<string, string> = {
+  '0': 'read', '1': 'write', '2': 'open', '9': 'mmap', '10': 'mprotect', '41': 'socket', '42': 'connect',
+  '43': 'accept', '44': 'sendto', '49': 'bind', '50': 'listen', '56': 'clone', '57': 'fork', '58': 'vfork',
+  '59': 'execve', '62': 'kill', '82': 'rename', '84': 'rmdir', '85': 'creat', '86': 'link', '87': 'unlink',
+  '88': 'symlink', '90': 'chmod', '91': 'fchmod', '92': 'chown', '101': 'ptrace', '105': 'setuid',
+  '106': 'setgid', '113': 'setreuid', '117': 'setresuid', '157': 'prctl', '161': 'chroot', '165': 'mount',
+  '166': 'umount2', '169': 'reboot', '175': 'init_module', '176': 'delete_module', '257': 'openat',
+  '260': 'fchownat', '263': 'unlinkat', '264': 'renameat', '268': 'fchmodat', '288': 'accept4',
+  '313': 'finit_module', '316': 'renameat2', '321': 'bpf', '322': 'execveat', '435': 'clone3',
+};
+
 /** Fields the kernel and libaudit may hex-encode (audit_log_n_untrustedstring callers, auparse's field table). */
 const ENCODED = new Set([
   'acct', 'cmd', 'comm', 'cwd', 'data', 'dir', 'exe', 'file', 'grp', 'key', 'name', 'new-disk',
@@ -104,17 +115,27 @@ export const parseAuditd: LineParser = (input, ev) => {
   if (inner !== undefined && inner.quoted) for (const [k, v] of fields(inner.v)) if (!f.has(k)) f.set(k, v);
   f.delete('msg');
 
-  const log: Record<string, unknown> = { record_type: type, sequence: serial };
+  // Laid out as Auditbeat does (auditd.message_type, auditd.sequence, auditd.data.*), the
+  // layout Sigma's auditd rules are mapped to.
+  const data: Record<string, unknown> = {};
   for (const k of f.keys()) {
     const v = value(f, k);
-    if (v !== undefined) log[k] = v;
+    if (v !== undefined) data[k] = v;
   }
-  ev.auditd = { log };
+  const arch = value(f, 'arch');
+  const sc = value(f, 'syscall');
+  // x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl) as names, like auditbeat.
+  if (sc !== undefined && arch === 'c000003e') data.syscall = lookup(SYSCALLS_X86_64, sc) ?? sc;
+  const auditd: Record<string, unknown> = { message_type: type, sequence: asInt(serial.slice(0, 15)), data };
+  const ses = value(f, 'ses');
+  if (ses !== undefined && ses !== '4294967295') auditd.session = ses;
+  ev.auditd = auditd;
 
   const res = value(f, 'res') ?? value(f, 'success');
   const outcome = res === undefined ? undefined : /^(success|yes|1)$/.test(res) ? 'success' : 'failure';
   const op = value(f, 'op');
   setField(ev, 'user.id', value(f, 'uid'));
+  setField(ev, 'user.effective.id', value(f, 'euid'));
   setField(ev, 'process.pid', asInt(value(f, 'pid')));
   setField(ev, 'process.parent.pid', asInt(value(f, 'ppid')));
   const exe = value(f, 'exe');
@@ -173,7 +194,7 @@ export const parseAuditd: LineParser = (input, ev) => {
       break;
     }
     case 'SYSCALL':
-      categorise(ev, ['process'], ['info'], `syscall-${value(f, 'syscall') ?? 'unknown'}`, outcome);
+      categorise(ev, ['process'], ['info'], `syscall-${String(data.syscall ?? 'unknown')}`, outcome);
       setField(ev, 'process.title', value(f, 'comm'));
       break;
     case 'EXECVE': {
@@ -188,6 +209,15 @@ export const parseAuditd: LineParser = (input, ev) => {
       if (args.length) {
         ev.process = { ...ev.process, args, args_count: argc, command_line: args.join(' ') };
         if (ev.process.name === undefined) setField(ev, 'process.name', baseName(args[0]!));
+      }
+      break;
+    }
+    case 'PATH': {
+      categorise(ev, ['file'], ['info'], `path-${(value(f, 'nametype') ?? 'unknown').toLowerCase()}`, outcome);
+      const name = value(f, 'name');
+      if (name !== undefined) {
+        setField(ev, 'file.path', name);
+        setField(ev, 'file.name', baseName(name));
       }
       break;
     }
