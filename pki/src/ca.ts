@@ -51,6 +51,8 @@ interface CaState {
   urls: { crl?: string; ocsp?: string; caIssuers?: string };
   issued: IssuedRecord[];
   revoked: RevokedRecord[];
+  /** The root's own CRL (with an intermediate): its number and whether the intermediate is revoked. */
+  root?: { crlNumber: string; revoked: RevokedRecord[] };
 }
 
 /**
@@ -354,6 +356,43 @@ export class CertificateAuthority {
         revoked: s.revoked.map((r) => ({ serialNumber: serialBytes(r.serial), revocationDate: new Date(r.date), reason: r.reason })),
       });
       writeFileAtomic(join(this.dir, 'crl.pem'), crl.toPem());
+      return crl;
+    });
+  }
+
+  /**
+   * The root's CRL, signed with the root key (`root.key.pem`, same passphrase), stored as
+   * `root-crl.pem`; with `revokeIntermediate` the issuing CA is listed from now on. Only for a
+   * CA created with an intermediate.
+   *
+   * @example ca.createRootCrl({ passphrase, revokeIntermediate: 'cACompromise' })
+   */
+  createRootCrl(o: { passphrase: string; revokeIntermediate?: RevocationReason; now?: Date; nextUpdateDays?: number } & SignatureOptions): CertificateRevocationList {
+    if (this.chain.length < 2) throw new PkiError('PKI_ERR_CA_STATE', 'this CA has no intermediate: the root CRL is the CA CRL');
+    if (o.revokeIntermediate !== undefined && (!(o.revokeIntermediate in REVOCATION_REASONS) || o.revokeIntermediate === 'removeFromCRL')) {
+      throw new RangeError(`unknown revocation reason '${o.revokeIntermediate}'`);
+    }
+    const rootKey = loadKey(join(this.dir, 'root.key.pem'), o.passphrase);
+    const now = o.now ?? new Date();
+    return withLock(this.dir, () => {
+      const s = this.state();
+      const r = (s.root ??= { crlNumber: '0', revoked: [] });
+      const serial = this.certificate.serialHex;
+      if (o.revokeIntermediate && !r.revoked.some((x) => x.serial === serial)) {
+        r.revoked.push({ serial, date: new Date(Math.floor(now.getTime() / 1000) * 1000).toISOString(), reason: o.revokeIntermediate });
+      }
+      const number = BigInt(r.crlNumber) + 1n;
+      r.crlNumber = number.toString();
+      this.saveState(s);
+      const crl = createCrl({
+        issuer: this.root,
+        signer: sm2Signer(rootKey, { sm2Id: o.sm2Id }),
+        thisUpdate: new Date(now.getTime() - 60_000),
+        nextUpdate: new Date(now.getTime() + (o.nextUpdateDays ?? 30) * DAY),
+        crlNumber: number,
+        revoked: r.revoked.map((x) => ({ serialNumber: serialBytes(x.serial), revocationDate: new Date(x.date), reason: x.reason })),
+      });
+      writeFileAtomic(join(this.dir, 'root-crl.pem'), crl.toPem());
       return crl;
     });
   }

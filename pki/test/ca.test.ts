@@ -90,6 +90,28 @@ describe('CertificateAuthority in a directory', () => {
     }
   });
 
+  test('the root CRL revokes the intermediate, and every certificate under it then fails', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const ca = CertificateAuthority.init(dir, { ...fast, intermediate: true });
+      const cert = ca.issue(createCsr({ subject: '/CN=under the intermediate', signer: sm2Signer(Sm2PrivateKey.generate()) }), { profile: 'sign' });
+      const clean = ca.createRootCrl({ passphrase: PASS });
+      assert.equal(clean.crlNumber, 1n);
+      assert.equal(clean.entries.length, 0);
+      assert.equal(clean.verify(ca.root), true);
+      const opts = { trustAnchors: [ca.root], intermediates: [ca.certificate], purpose: 'sign' as const, revocation: 'required' as const };
+      assert.equal(validatePath(cert, { ...opts, time: new Date(Date.now() + 2000), crls: [clean, ca.createCrl()] }).ok, true);
+      const crl = ca.createRootCrl({ passphrase: PASS, revokeIntermediate: 'cACompromise' });
+      assert.equal(crl.crlNumber, 2n);
+      assert.equal(crl.find(ca.certificate.serialNumber)?.reason, 'cACompromise');
+      const r = validatePath(cert, { ...opts, time: new Date(Date.now() + 2000), crls: [crl, ca.createCrl()] });
+      assert.deepEqual(r.ok ? 'ok' : [r.code, r.depth], ['PKI_ERR_REVOKED', 1]);
+      assert.throws(() => ca.createRootCrl({ passphrase: 'not the passphrase' }), (e: unknown) => code(e) === 'PKI_ERR_CA_PASSPHRASE');
+    } finally {
+      cleanup();
+    }
+  });
+
   test('openssl verifies what the CA issues (each link with the SM2 default ID)', () => {
     const { dir, cleanup } = tempDir();
     try {

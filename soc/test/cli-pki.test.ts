@@ -94,6 +94,14 @@ describe('xiangan ca / x509 / cms', () => {
       const revoked = await cli(['x509', 'verify', '--ca', 'ca/root.pem', '--untrusted', 'ca/chain.pem', '--crl', 'ca.crl', '--purpose', 'sign', '--at', new Date(Date.now() + 5000).toISOString(), 'sign.pem'], dir);
       assert.equal(revoked.code, 1);
       assert.match(revoked.stdout, /PKI_ERR_REVOKED/);
+      // The root's CRL: the intermediate is fine, until it is revoked there.
+      assert.equal((await cli(['ca', 'crl', '--dir', 'ca', '--root', '--out', 'root.crl'], dir)).code, 0);
+      const both = ['x509', 'verify', '--ca', 'ca/root.pem', '--untrusted', 'ca/chain.pem', '--crl', 'root.crl', '--crl', 'ca.crl', '--require-crl', '--purpose', 'enc', 'enc.pem'];
+      assert.equal((await cli(both, dir)).code, 0);
+      assert.equal((await cli(['ca', 'crl', '--dir', 'ca', '--root', '--revoke-intermediate', 'cACompromise', '--out', 'root.crl'], dir)).code, 0);
+      const afterRoot = await cli(both, dir);
+      assert.equal(afterRoot.code, 1);
+      assert.match(afterRoot.stdout, /PKI_ERR_REVOKED.*depth 1/);
       const listed = await cli(['ca', 'list', '--dir', 'ca'], dir);
       assert.match(listed.stdout, new RegExp(`${signSerial}\\tsign\\trevoked`));
 

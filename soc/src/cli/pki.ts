@@ -8,6 +8,7 @@
  * xiangan ca revoke SERIAL [--reason keyCompromise|cACompromise|affiliationChanged|superseded|
  *                   cessationOfOperation|certificateHold|privilegeWithdrawn|unspecified] [--dir DIR]
  * xiangan ca crl [--days N] [--openssl-compat] [--out crl.pem] [--dir DIR]
+ * xiangan ca crl --root [--revoke-intermediate REASON] [--days N] [--out root-crl.pem]   (root key's CRL)
  * xiangan ca list [--dir DIR]
  * xiangan x509 req --key key.pem --subject DN [--dns NAME]… [--ip ADDR]… [--out req.pem]
  * xiangan x509 show CERT
@@ -173,10 +174,15 @@ async function runCa(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     case 'crl': {
-      const { v } = parse(rest, [...CA_COMMON, 'days', 'out'], ['openssl-compat']);
-      const ca = CertificateAuthority.open(caDir(io, v), { passphrase: caPassphrase(io, v) });
+      const { v } = parse(rest, [...CA_COMMON, 'days', 'out', 'revoke-intermediate'], ['openssl-compat', 'root']);
+      const passphrase = caPassphrase(io, v);
+      const ca = CertificateAuthority.open(caDir(io, v), { passphrase });
       const days = str(v, 'days');
-      const crl = ca.createCrl({ nextUpdateDays: days ? Number(days) : undefined, sm2Id: v['openssl-compat'] === true ? SM2_OPENSSL_EMPTY_ID : undefined });
+      const common = { nextUpdateDays: days ? Number(days) : undefined, sm2Id: v['openssl-compat'] === true ? SM2_OPENSSL_EMPTY_ID : undefined };
+      const revokeIntermediate = str(v, 'revoke-intermediate') as RevocationReason | undefined;
+      if (revokeIntermediate && !(revokeIntermediate in REVOCATION_REASONS)) throw new UsageError(`unknown reason '${revokeIntermediate}'`);
+      if (revokeIntermediate && v.root !== true) throw new UsageError('--revoke-intermediate goes with --root');
+      const crl = v.root === true ? ca.createRootCrl({ ...common, passphrase, revokeIntermediate }) : ca.createCrl(common);
       output(io, str(v, 'out'), crl.toPem());
       io.stderr.write(`CRL number ${crl.crlNumber} with ${crl.entries.length} entries, next update ${crl.nextUpdate?.toISOString()}\n`);
       return 0;
