@@ -122,9 +122,13 @@ static u32 eq_mask(const u32 a[8], const u32 b[8]) {
   return (u32)(((u64)acc - 1) >> 32);
 }
 
-/* r = mask ? a : r, constant-time. */
-static void cmov(u32 *r, const u32 *a, u32 words, u32 mask) {
-  for (u32 i = 0; i < words; i++) r[i] ^= mask & (r[i] ^ a[i]);
+/* r = mask ? a : r, constant-time; `words` is a multiple of 4 (one v128.bitselect per 4). */
+static inline __attribute__((always_inline)) void cmov(u32 *r, const u32 *a, u32 words, u32 mask) {
+  v128_t m = wasm_i32x4_splat((int32_t)mask);
+  for (u32 i = 0; i < words; i += 4) {
+    v128_t x = wasm_v128_load(r + i), y = wasm_v128_load(a + i);
+    wasm_v128_store(r + i, wasm_v128_bitselect(y, x, m));
+  }
 }
 
 /* a < m as integers (variable time; public values only). */
