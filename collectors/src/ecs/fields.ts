@@ -147,6 +147,11 @@ export const ECS_FIELDS: Readonly<Record<string, EcsFieldSpec>> = Object.freeze(
   'process.hash.md5': k,
   'process.hash.sha1': k,
   'process.hash.sha256': k,
+  'process.pe.original_file_name': k,
+  'process.pe.product': k,
+  'process.pe.company': k,
+  'process.pe.description': k,
+  'process.pe.file_version': k,
   'process.parent.pid': n,
   'process.parent.name': k,
   'process.parent.executable': k,
@@ -159,12 +164,26 @@ export const ECS_FIELDS: Readonly<Record<string, EcsFieldSpec>> = Object.freeze(
   'file.extension': k,
   'file.size': n,
 
+  'dll.path': k,
+  'dll.name': k,
+
+  'registry.path': k,
+  'registry.key': k,
+  'registry.value': k,
+  'registry.hive': k,
+  'registry.data.strings': kA,
+
+  'service.name': k,
+  'powershell.file.script_block_text': t,
+  'powershell.file.script_block_id': k,
+
   'url.original': k,
   'url.path': k,
   'url.query': k,
   'url.domain': k,
   'url.scheme': k,
   'url.port': n,
+  'url.extension': k,
 
   'http.request.method': k,
   'http.request.bytes': n,

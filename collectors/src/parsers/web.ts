@@ -5,7 +5,7 @@
  */
 import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
-import { asInt, categorise, isoFromMs, lookup, setEndpoint } from './util.js';
+import { asInt, categorise, extName, isoFromMs, lookup, setEndpoint } from './util.js';
 
 const MONTHS: Record<string, string> = {
   Jan: '01', Feb: '02', Mar: '03', Apr: '04', May: '05', Jun: '06',
@@ -75,7 +75,10 @@ export const parseAccessLog: LineParser = (input, ev) => {
     const target = parts[1]!;
     setField(ev, 'url.original', target);
     const q = target.indexOf('?');
-    setField(ev, 'url.path', q >= 0 ? target.slice(0, q) : target);
+    const path = q >= 0 ? target.slice(0, q) : target;
+    setField(ev, 'url.path', path);
+    const ext = extName(path.slice(path.lastIndexOf('/') + 1));
+    if (ext !== '') setField(ev, 'url.extension', ext);
     if (q >= 0) setField(ev, 'url.query', target.slice(q + 1));
     const v = /^HTTP\/(\d(?:\.\d)?)$/.exec(parts[2]!);
     setField(ev, 'http.version', v?.[1]);

@@ -176,6 +176,16 @@ function setHashes(ev: EcsEvent, v: unknown): void {
   }
 }
 
+/** `file.path`, `file.name`, `file.directory`, `file.extension` from a full path. */
+function setFile(ev: EcsEvent, path: string | undefined): void {
+  if (path === undefined) return;
+  const name = baseName(path);
+  setField(ev, 'file.path', path);
+  setField(ev, 'file.name', name);
+  setField(ev, 'file.directory', dirName(path));
+  setField(ev, 'file.extension', extName(name));
+}
+
 const SYSMON = 'Microsoft-Windows-Sysmon';
 
 /**
@@ -212,7 +222,79 @@ export function applyWinEvent(ev: EcsEvent, w: WinEvent): EcsEvent {
         setField(ev, 'process.parent.entity_id', str(d.ParentProcessGuid));
         setDomainUser(ev, d.User);
         setHashes(ev, d.Hashes);
+        setField(ev, 'process.pe.original_file_name', str(d.OriginalFileName));
+        setField(ev, 'process.pe.product', str(d.Product));
+        setField(ev, 'process.pe.company', str(d.Company));
+        setField(ev, 'process.pe.description', str(d.Description));
+        setField(ev, 'process.pe.file_version', str(d.FileVersion));
         break;
+      case '5':
+        categorise(ev, ['process'], ['end'], 'Process terminated', 'success');
+        setProcess(ev, 'process', d.Image, d.ProcessId);
+        setField(ev, 'process.entity_id', str(d.ProcessGuid));
+        setDomainUser(ev, d.User);
+        break;
+      case '7': {
+        categorise(ev, ['library', 'process'], ['start'], 'Image loaded', 'success');
+        setProcess(ev, 'process', d.Image, d.ProcessId);
+        const dll = str(d.ImageLoaded);
+        if (dll !== undefined) {
+          setField(ev, 'dll.path', dll);
+          setField(ev, 'dll.name', baseName(dll));
+        }
+        setHashes(ev, d.Hashes);
+        setDomainUser(ev, d.User);
+        break;
+      }
+      case '8':
+      case '10':
+        // CreateRemoteThread / ProcessAccess: the acting process is the source; the target stays in event_data.
+        categorise(ev, ['process'], ['access'], w.eventId === '8' ? 'CreateRemoteThread detected' : 'Process accessed', 'success');
+        setProcess(ev, 'process', d.SourceImage, d.SourceProcessId);
+        setField(ev, 'process.entity_id', str(d.SourceProcessGuid));
+        setDomainUser(ev, d.SourceUser);
+        break;
+      case '12':
+      case '13':
+      case '14': {
+        const type = str(d.EventType) ?? '';
+        categorise(ev, ['registry', 'configuration'], [/Delete/i.test(type) ? 'deletion' : /Create/i.test(type) ? 'creation' : 'change'], type || `Registry event ${w.eventId}`, 'success');
+        setProcess(ev, 'process', d.Image, d.ProcessId);
+        const key = str(d.TargetObject);
+        if (key !== undefined) {
+          setField(ev, 'registry.path', key);
+          const i = key.indexOf('\\');
+          if (i > 0) setField(ev, 'registry.hive', key.slice(0, i));
+          setField(ev, 'registry.value', baseName(key));
+        }
+        const details = str(d.Details);
+        if (details !== undefined) setField(ev, 'registry.data.strings', [details]);
+        setDomainUser(ev, d.User);
+        break;
+      }
+      case '17':
+      case '18':
+        categorise(ev, ['file'], [w.eventId === '17' ? 'creation' : 'access'], w.eventId === '17' ? 'Pipe Created' : 'Pipe Connected', 'success');
+        setProcess(ev, 'process', d.Image, d.ProcessId);
+        setField(ev, 'file.name', str(d.PipeName));
+        setDomainUser(ev, d.User);
+        break;
+      case '22':
+        categorise(ev, ['network'], ['connection', 'protocol'], 'Dns query', 'success');
+        setField(ev, 'network.protocol', 'dns');
+        setProcess(ev, 'process', d.Image, d.ProcessId);
+        setField(ev, 'dns.question.name', str(d.QueryName));
+        setDomainUser(ev, d.User);
+        break;
+      case '23':
+      case '26': {
+        categorise(ev, ['file'], ['deletion'], 'File Delete', 'success');
+        setProcess(ev, 'process', d.Image, d.ProcessId);
+        setDomainUser(ev, d.User);
+        setFile(ev, str(d.TargetFilename));
+        setHashes(ev, d.Hashes);
+        break;
+      }
       case '3': {
         const initiated = str(d.Initiated)?.toLowerCase() === 'true';
         categorise(ev, ['network'], ['connection', 'start'], 'Network connection detected', 'success');
@@ -233,14 +315,7 @@ export function applyWinEvent(ev: EcsEvent, w: WinEvent): EcsEvent {
         setProcess(ev, 'process', d.Image, d.ProcessId);
         setField(ev, 'process.entity_id', str(d.ProcessGuid));
         setDomainUser(ev, d.User);
-        const path = str(d.TargetFilename);
-        if (path !== undefined) {
-          const name = baseName(path);
-          setField(ev, 'file.path', path);
-          setField(ev, 'file.name', name);
-          setField(ev, 'file.directory', dirName(path));
-          setField(ev, 'file.extension', extName(name));
-        }
+        setFile(ev, str(d.TargetFilename));
         break;
       }
       default:
@@ -324,6 +399,51 @@ export function applyWinEvent(ev: EcsEvent, w: WinEvent): EcsEvent {
       setUser(ev, 'user.target', d.TargetUserName, undefined, d.TargetSid);
       // TargetDomainName of 4740 is the caller computer name (the source of the bad attempts).
       setField(ev, 'source.domain', str(d.TargetDomainName));
+      break;
+    case '4648':
+      // A logon with explicit credentials (runas, PsExec): the subject uses the target's credentials.
+      categorise(ev, ['authentication'], ['start'], 'logged-in-explicit', 'success');
+      setUser(ev, 'user', d.SubjectUserName, d.SubjectDomainName, d.SubjectUserSid);
+      setUser(ev, 'user.target', d.TargetUserName, d.TargetDomainName, undefined);
+      setField(ev, 'destination.domain', str(d.TargetServerName));
+      if (asIp(str(d.IpAddress)) !== undefined) setEndpoint(ev, 'source', str(d.IpAddress), str(d.IpPort));
+      setProcess(ev, 'process', d.ProcessName, d.ProcessId);
+      break;
+    case '4768':
+    case '4769':
+    case '4771':
+    case '4776': {
+      // Kerberos TGT/service ticket/pre-auth and NTLM validation on a DC: Status 0x0 is success.
+      const status = (str(d.Status) ?? str(d.FailureCode) ?? '').toLowerCase();
+      const ok = status === '0x0' || status === '0';
+      const action = { '4768': 'kerberos-tgt-request', '4769': 'kerberos-service-ticket-request', '4771': 'kerberos-preauth-failed', '4776': 'ntlm-credential-validation' }[w.eventId]!;
+      categorise(ev, ['authentication'], ['start'], action, w.eventId === '4771' ? 'failure' : ok ? 'success' : 'failure');
+      setUser(ev, 'user', d.TargetUserName, d.TargetDomainName, d.TargetSid);
+      const ip = str(d.IpAddress)?.replace(/^::ffff:/, '');
+      if (ip !== undefined && asIp(ip) !== undefined) setEndpoint(ev, 'source', ip, str(d.IpPort) === '0' ? undefined : str(d.IpPort));
+      setField(ev, 'source.domain', str(d.Workstation));
+      setField(ev, 'service.name', str(d.ServiceName));
+      if (!ok && status !== '') ev.event.reason = lookup(LOGON_STATUS, status) ?? status;
+      break;
+    }
+    case '4697':
+    case '7045':
+      categorise(ev, ['configuration'], ['creation'], 'service-installed', 'success');
+      setField(ev, 'service.name', str(d.ServiceName));
+      setField(ev, 'file.path', str(d.ImagePath) ?? str(d.ServiceFileName));
+      if (str(d.SubjectUserName) !== undefined) setUser(ev, 'user', d.SubjectUserName, d.SubjectDomainName, d.SubjectUserSid);
+      break;
+    case '4698':
+    case '4699':
+    case '4702':
+      categorise(ev, ['configuration'], [w.eventId === '4698' ? 'creation' : w.eventId === '4699' ? 'deletion' : 'change'], 'scheduled-task-changed', 'success');
+      setUser(ev, 'user', d.SubjectUserName, d.SubjectDomainName, d.SubjectUserSid);
+      break;
+    case '4104':
+      categorise(ev, ['process'], ['info'], 'Execute a Remote Command', 'success');
+      setField(ev, 'powershell.file.script_block_text', str(d.ScriptBlockText));
+      setField(ev, 'powershell.file.script_block_id', str(d.ScriptBlockId));
+      setField(ev, 'file.path', str(d.Path));
       break;
     case '4719':
       categorise(ev, ['configuration'], ['change'], 'changed-audit-config', 'success');
