@@ -441,50 +441,35 @@ static int32_t divsteps_30(int32_t zeta, u32 f, u32 g, trans30 *t) {
   return zeta;
 }
 
-/* (f, g) <- t (f, g) / 2^30, exact. */
-static void update_fg_30(s30 *f, s30 *g, const trans30 *t) {
+/* (a, b) <- t (a, b) / 2^30. For (f, g) (`modular` = 0) the division is exact. For (d, e)
+ * (`modular` = 1) it is modulo p: multiples md, me of p are added so the low 30 bits vanish
+ * first, keeping d, e in (-2p, p). `modular` is a constant of each call site. */
+static void update_30(s30 *a, s30 *b, const trans30 *t, int modular) {
   const i64 u = t->u, v = t->v, q = t->q, r = t->r;
-  i64 cf = u * f->v[0] + v * g->v[0];
-  i64 cg = q * f->v[0] + r * g->v[0];
-  cf >>= 30;
-  cg >>= 30;
-  for (int i = 1; i < 9; i++) {
-    cf += u * f->v[i] + v * g->v[i];
-    cg += q * f->v[i] + r * g->v[i];
-    f->v[i - 1] = (int32_t)((u32)cf & M30);
-    cf >>= 30;
-    g->v[i - 1] = (int32_t)((u32)cg & M30);
-    cg >>= 30;
+  i64 ca = u * a->v[0] + v * b->v[0];
+  i64 cb = q * a->v[0] + r * b->v[0];
+  int32_t ma = 0, mb = 0;
+  if (modular) {
+    int32_t sa = a->v[8] >> 31, sb = b->v[8] >> 31;
+    ma = (t->u & sa) + (t->v & sb);
+    mb = (t->q & sa) + (t->r & sb);
+    ma -= (int32_t)((P_INV30 * (u32)ca + (u32)ma) & M30);
+    mb -= (int32_t)((P_INV30 * (u32)cb + (u32)mb) & M30);
+    ca += (i64)P30.v[0] * ma;
+    cb += (i64)P30.v[0] * mb;
   }
-  f->v[8] = (int32_t)cf;
-  g->v[8] = (int32_t)cg;
-}
-
-/* (d, e) <- t (d, e) / 2^30 mod p, keeping d, e in (-2p, p): multiples md, me of p are
- * added so the low 30 bits vanish before the division. */
-static void update_de_30(s30 *d, s30 *e, const trans30 *t) {
-  const i64 u = t->u, v = t->v, q = t->q, r = t->r;
-  int32_t sd = d->v[8] >> 31, se = e->v[8] >> 31;
-  int32_t md = (t->u & sd) + (t->v & se);
-  int32_t me = (t->q & sd) + (t->r & se);
-  i64 cd = u * d->v[0] + v * e->v[0];
-  i64 ce = q * d->v[0] + r * e->v[0];
-  md -= (int32_t)((P_INV30 * (u32)cd + (u32)md) & M30);
-  me -= (int32_t)((P_INV30 * (u32)ce + (u32)me) & M30);
-  cd += (i64)P30.v[0] * md;
-  ce += (i64)P30.v[0] * me;
-  cd >>= 30;
-  ce >>= 30;
+  ca >>= 30;
+  cb >>= 30;
   for (int i = 1; i < 9; i++) {
-    cd += u * d->v[i] + v * e->v[i] + (i64)P30.v[i] * md;
-    ce += q * d->v[i] + r * e->v[i] + (i64)P30.v[i] * me;
-    d->v[i - 1] = (int32_t)((u32)cd & M30);
-    cd >>= 30;
-    e->v[i - 1] = (int32_t)((u32)ce & M30);
-    ce >>= 30;
+    ca += u * a->v[i] + v * b->v[i] + (i64)P30.v[i] * ma;
+    cb += q * a->v[i] + r * b->v[i] + (i64)P30.v[i] * mb;
+    a->v[i - 1] = (int32_t)((u32)ca & M30);
+    ca >>= 30;
+    b->v[i - 1] = (int32_t)((u32)cb & M30);
+    cb >>= 30;
   }
-  d->v[8] = (int32_t)cd;
-  e->v[8] = (int32_t)ce;
+  a->v[8] = (int32_t)ca;
+  b->v[8] = (int32_t)cb;
 }
 
 static void carry_30(s30 *r) {
@@ -520,8 +505,8 @@ static void fp_inv(u32 r[8], const u32 a[8]) {
   trans30 t;
   for (int i = 0; i < 20; i++) {
     zeta = divsteps_30(zeta, (u32)f.v[0], (u32)g.v[0], &t);
-    update_de_30(&d, &e, &t);
-    update_fg_30(&f, &g, &t);
+    update_30(&d, &e, &t, 1);
+    update_30(&f, &g, &t, 0);
   }
   normalize_30(&d, f.v[8]);
   u32 plain[8];
