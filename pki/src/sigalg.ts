@@ -11,7 +11,7 @@ import { OID } from './oids.js';
 import { sm2PublicPoint, sm2SignDer, sm2VerifyDer, type Sm2Key } from './gm.js';
 
 /** Kinds of subject public key this package understands. */
-export type PublicKeyKind = 'sm2' | 'ec-p256' | 'ec-p384' | 'rsa' | 'ed25519';
+export type PublicKeyKind = 'sm2' | 'ec-p256' | 'ec-p384' | 'rsa' | 'ed25519' | 'unknown';
 
 /** A parsed SubjectPublicKeyInfo. */
 export interface PublicKeyInfo {
@@ -20,6 +20,8 @@ export interface PublicKeyInfo {
   spki: Uint8Array;
   /** The subjectPublicKey BIT STRING contents (for EC: the SEC 1 point). */
   key: Uint8Array;
+  /** The algorithm OID (e.g. id-ecPublicKey, rsaEncryption, RSASSA-PSS for `unknown`). */
+  algorithm: string;
 }
 
 /**
@@ -52,11 +54,11 @@ export function parsePublicKey(spkiDer: Uint8Array): PublicKeyInfo {
   }
   let kind: PublicKeyKind;
   if (alg === OID.ecPublicKey || alg === OID.sm2Curve) {
-    if (typeof param !== 'string') throw new PkiError('PKI_ERR_UNSUPPORTED_ALGORITHM', 'EC key without a named curve (RFC 5480 §2.1.1)');
     if (param === OID.sm2Curve) kind = 'sm2';
     else if (param === OID.p256 && alg === OID.ecPublicKey) kind = 'ec-p256';
     else if (param === OID.p384 && alg === OID.ecPublicKey) kind = 'ec-p384';
-    else throw new PkiError('PKI_ERR_UNSUPPORTED_ALGORITHM', `unsupported EC curve ${param}`);
+    // Other curves and explicit parameters parse; using them for a signature is refused.
+    else return { kind: 'unknown', spki: spkiDer, key, algorithm: alg };
     if (key.length !== (kind === 'ec-p384' ? 97 : 65) && key.length !== (kind === 'ec-p384' ? 49 : 33)) {
       throw new PkiError('PKI_ERR_ASN1', 'EC public key has the wrong length');
     }
@@ -68,8 +70,8 @@ export function parsePublicKey(spkiDer: Uint8Array): PublicKeyInfo {
     // RFC 8410 §3: parameters absent.
     if (param !== undefined || key.length !== 32) throw new PkiError('PKI_ERR_ASN1', 'Ed25519 key must be 32 bytes with absent parameters');
     kind = 'ed25519';
-  } else throw new PkiError('PKI_ERR_UNSUPPORTED_ALGORITHM', `unsupported public key algorithm ${alg}`);
-  return { kind, spki: spkiDer, key };
+  } else kind = 'unknown';
+  return { kind, spki: spkiDer, key, algorithm: alg };
 }
 
 /** SHA-1 of the subjectPublicKey bits: the key identifier of RFC 5280 §4.2.1.2 method (1). */
@@ -128,6 +130,7 @@ export function verifySignature(
   o: SignatureOptions = {},
 ): boolean {
   const pk = parsePublicKey(spkiDer);
+  if (pk.kind === 'unknown') throw new PkiError('PKI_ERR_UNSUPPORTED_ALGORITHM', `unsupported public key algorithm ${pk.algorithm}`);
   if (alg.algorithm === OID.sm2WithSm3) {
     if (pk.kind !== 'sm2') throw new PkiError('PKI_ERR_UNSUPPORTED_ALGORITHM', `SM2-with-SM3 signature but a ${pk.kind} key`);
     // GM/T 0015-2012 §7.3: SM2 with SM3 has absent parameters; a NULL is tolerated on input.

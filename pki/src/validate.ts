@@ -7,7 +7,7 @@
  * processing order (from the anchor down) and the certificate it concerns.
  */
 import { bytesEqual } from './der.js';
-import type { PkiErrorCode } from './errors.js';
+import { PkiError, type PkiErrorCode } from './errors.js';
 import type { KeyUsageName } from './extensions.js';
 import { OID } from './oids.js';
 import { namesEqual } from './name.js';
@@ -182,7 +182,9 @@ export function validatePath(leaf: X509Certificate, o: ValidationOptions): Valid
       try {
         good = o.cache ? o.cache.check(c, issuer, () => c.verify(issuer)) : c.verify(issuer);
       } catch (e) {
-        return fail('PKI_ERR_BAD_SIGNATURE', `signature cannot be checked: ${(e as Error).message}`, c);
+        // An algorithm we cannot check is reported as such, anything else as a bad signature.
+        const code = e instanceof PkiError && e.code === 'PKI_ERR_UNSUPPORTED_ALGORITHM' ? e.code : 'PKI_ERR_BAD_SIGNATURE';
+        return fail(code, `signature cannot be checked: ${(e as Error).message}`, c);
       }
       if (!good) return fail('PKI_ERR_BAD_SIGNATURE', `signature by ${issuer.subjectName} does not verify`, c);
     }

@@ -239,3 +239,19 @@ test('an ECDSA P-256 request made here passes openssl req -verify; its key is ce
     cleanup();
   }
 });
+
+test('a certificate with a key algorithm we do not verify (RSA-PSS) parses; checking it is PKI_ERR_UNSUPPORTED_ALGORITHM', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    opensslOk(['req', '-x509', '-newkey', 'rsa-pss', '-pkeyopt', 'rsa_keygen_bits:2048', '-nodes', '-keyout', 'k.pem', '-subj', '/CN=pss', '-days', '2', '-out', 'c.pem'], { cwd: dir });
+    const cert = X509Certificate.fromPem(openssl(['x509', '-in', `${dir}/c.pem`]).stdout.toString());
+    assert.equal(cert.publicKey.kind, 'unknown');
+    assert.equal(cert.publicKey.algorithm, '1.2.840.113549.1.1.10');
+    assert.throws(() => cert.verify(cert), (e: unknown) => e instanceof PkiError && e.code === 'PKI_ERR_UNSUPPORTED_ALGORITHM');
+    const { leaf } = hierarchy();
+    const r = validatePath(cert, { trustAnchors: [leaf], time: new Date() });
+    assert.equal(r.ok ? 'ok' : r.code, 'PKI_ERR_UNKNOWN_ISSUER');
+  } finally {
+    cleanup();
+  }
+});
