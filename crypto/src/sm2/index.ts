@@ -14,7 +14,6 @@
 import { CryptoError } from '../errors.js';
 import { abytes, concatBytes, equalBytes, wipe } from '../bytes.js';
 import { sm3 } from '../sm3.js';
-import type { HmacSm3 } from '../hmac.js';
 import {
   derDecode,
   derOctetString,
@@ -32,7 +31,6 @@ import {
   decryptParts,
   encryptParts,
   kxDerive,
-  nonceMac,
   randomScalar,
   signDigest,
   za,
@@ -133,7 +131,6 @@ const PRIV = Symbol('sm2-private');
 export class Sm2PrivateKey {
   #d: Uint8Array;
   #dInv: Uint8Array | undefined;
-  #mac: HmacSm3 | undefined;
   /** The matching public key. */
   readonly publicKey: Sm2PublicKey;
 
@@ -171,10 +168,8 @@ export class Sm2PrivateKey {
   destroy(): void {
     wipe(this.#d);
     if (this.#dInv) wipe(this.#dInv);
-    this.#mac?.destroy();
     this.#d = new Uint8Array(0);
     this.#dInv = undefined;
-    this.#mac = undefined;
   }
 
   /** @internal the scalar, not copied */
@@ -187,12 +182,6 @@ export class Sm2PrivateKey {
   get dInv(): Uint8Array {
     this.#dInv ??= sm2Engine().signPrep(this.d);
     return this.#dInv;
-  }
-
-  /** @internal HMAC-SM3 keyed with d for hedged nonces, kept so its key schedule is reused */
-  get nonceMac(): HmacSm3 {
-    this.#mac ??= nonceMac(this.d);
-    return this.#mac;
   }
 }
 
@@ -281,7 +270,7 @@ export function sm2SignDigest(key: Sm2PrivateKey, e: Uint8Array, opts: Sm2SignDi
     if (!scalarInRange(opts.unsafeK, sm2Engine().curve.n)) throw new RangeError('sm2SignDigest: unsafeK must be in [1, n-1]');
     k = opts.unsafeK;
   }
-  return encodeSignature(signDigest(sm2Engine(), key.d, key.dInv, e, k, key.nonceMac), format);
+  return encodeSignature(signDigest(sm2Engine(), key.d, key.dInv, e, k), format);
 }
 
 /**

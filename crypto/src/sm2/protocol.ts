@@ -8,7 +8,7 @@
 import { CryptoError } from '../errors.js';
 import { concatBytes, equalBytes, randomBytes, wipe } from '../bytes.js';
 import { sm3 } from '../sm3.js';
-import { createHmacSm3, type HmacSm3 } from '../hmac.js';
+import { hmacSm3 } from '../hmac.js';
 import { sm2Kdf } from '../kdf.js';
 import { bigToBytes } from './curve.js';
 import { scalarInRange, type Sm2Engine } from './engine.js';
@@ -66,30 +66,22 @@ function takeRandom(out: Uint8Array): void {
  * HMAC-SM3 keyed with the private key d over (32 fresh CSPRNG bytes ‖ e ‖ i), kept when it
  * lies in [1, n-1]. With a working RNG k is uniformly random; with a broken or repeating
  * RNG k is still a secret pseudo-random function of (d, e), so equal nonces can only come
- * with equal digests and a weak RNG cannot leak the key. `mac` is an HMAC already keyed
- * with d (cloned per candidate so the keyed state is reused).
+ * with equal digests and a weak RNG cannot leak the key.
  */
-export function hedgedNonce(mac: HmacSm3, n: bigint, e: Uint8Array, counter: number): Uint8Array {
+export function hedgedNonce(d: Uint8Array, n: bigint, e: Uint8Array, counter: number): Uint8Array {
   const input = new Uint8Array(32 + 32 + 1);
   takeRandom(input.subarray(0, 32));
   input.set(e, 32);
   for (let i = counter; ; i++) {
     if (i > 255) throw new CryptoError('CRYPTO_ERR_RNG', 'sm2: no nonce in [1, n-1] after 256 candidates');
     input[64] = i;
-    const h = mac.clone();
-    const k = h.update(input).digest();
-    h.destroy();
+    const k = hmacSm3(d, input);
     if (scalarInRange(k, n)) {
       wipe(input);
       return k;
     }
     wipe(k);
   }
-}
-
-/** An HMAC-SM3 keyed with the private key, for {@link hedgedNonce}. */
-export function nonceMac(d: Uint8Array): HmacSm3 {
-  return createHmacSm3(d);
 }
 
 /** A uniformly random scalar in [1, n - 1 - below] by rejection sampling (keys, encryption k). */
@@ -103,8 +95,7 @@ export function randomScalar(n: bigint, below = 0n): Uint8Array {
 
 /**
  * GB/T 32918.2 §6.1 A3–A7 for a digest e: r ‖ s (64 bytes). `unsafeK` fixes the nonce
- * (standard vectors only); without it nonces are hedged and retried per A5/A6. `mac` is
- * the per-key HMAC of {@link nonceMac} when the caller caches it.
+ * (standard vectors only); without it nonces are hedged and retried per A5/A6.
  */
 export function signDigest(
   engine: Sm2Engine,
@@ -112,18 +103,16 @@ export function signDigest(
   dInv: Uint8Array,
   e: Uint8Array,
   unsafeK?: Uint8Array,
-  mac?: HmacSm3,
 ): Uint8Array {
   if (unsafeK !== undefined) {
     const rs = engine.signWithK(dInv, unsafeK, e);
     if (rs === null) throw new RangeError('sm2: the fixed k gives r = 0, r + k = n or s = 0');
     return rs;
   }
-  const m = mac ?? nonceMac(d);
   // A5/A6 retries (r = 0, r + k = n, s = 0) take the next candidate; each has
   // probability ~2^-256, so the counter bound is never reached in practice.
   for (let i = 0; i < 256; i++) {
-    const k = hedgedNonce(m, engine.curve.n, e, i);
+    const k = hedgedNonce(d, engine.curve.n, e, i);
     const rs = engine.signWithK(dInv, k, e);
     wipe(k);
     if (rs !== null) return rs;
