@@ -12,6 +12,7 @@ import type { KeyUsageName } from './extensions.js';
 import { OID } from './oids.js';
 import { namesEqual } from './name.js';
 import type { CertificateRevocationList } from './crl.js';
+import { verifyOcspResponse, type OcspResponseInfo, type OcspSingle } from './ocsp.js';
 import type { X509Certificate } from './x509.js';
 
 /** What the end-entity certificate is to be used for. */
@@ -29,6 +30,12 @@ export interface ValidationOptions {
   purpose?: Purpose;
   /** CRLs available for revocation checking. */
   crls?: CertificateRevocationList[];
+  /**
+   * OCSP responses available (parsed with `parseOcspResponse`, e.g. stapled). A response that
+   * verifies (by the issuer or its delegated responder, RFC 6960 §4.2.2.2) and is current
+   * answers for its certificate before CRLs are looked at.
+   */
+  ocsp?: OcspResponseInfo[];
   /** `none`: skip; `available` (default): use CRLs given; `required`: every non-anchor certificate needs a valid CRL. */
   revocation?: 'none' | 'available' | 'required';
   /** Longest path (certificates including anchor); default 10. */
@@ -194,7 +201,8 @@ export function validatePath(leaf: X509Certificate, o: ValidationOptions): Valid
       return fail('PKI_ERR_UNKNOWN_CRITICAL_EXTENSION', `unprocessed critical extension ${c.extensions.unknownCritical.join(', ')}`, c);
     }
     if (!isAnchor && mode !== 'none') {
-      const r = checkRevocation(c, issuer, crls, time, mode === 'required', o.cache);
+      const byOcsp = checkOcsp(c, issuer, o.ocsp ?? [], time);
+      const r = byOcsp !== undefined ? byOcsp : checkRevocation(c, issuer, crls, time, mode === 'required', o.cache);
       if (r) return fail(r.code, r.message, c);
     }
     if (i > 0) {
@@ -218,6 +226,28 @@ export function validatePath(leaf: X509Certificate, o: ValidationOptions): Valid
   const eku = PURPOSE_EKU[purpose];
   if (eku && !hasEku(leaf, eku)) return fail('PKI_ERR_EXT_KEY_USAGE', `extKeyUsage does not include ${purpose}`, leaf);
   return { ok: true, path };
+}
+
+/**
+ * A verified, current OCSP answer for `cert`: REVOKED as a failure, `good` as a pass (an
+ * empty result), `unknown` or no usable response as undefined (fall back to CRLs).
+ */
+function checkOcsp(cert: X509Certificate, issuer: X509Certificate, responses: OcspResponseInfo[], time: number): { code: PkiErrorCode; message: string } | null | undefined {
+  for (const resp of responses) {
+    let single: OcspSingle;
+    try {
+      single = verifyOcspResponse(resp, cert, issuer);
+    } catch {
+      continue; // for another certificate, or not verifiable: not an answer for this one
+    }
+    // RFC 6960 §4.2.2.1: thisUpdate not in the future, nextUpdate (if any) not past.
+    if (single.thisUpdate.getTime() > time + 60_000 || (single.nextUpdate && single.nextUpdate.getTime() < time)) continue;
+    if (single.status === 'revoked' && single.revocationTime.getTime() <= time) {
+      return { code: 'PKI_ERR_REVOKED', message: `revoked at ${single.revocationTime.toISOString()} (OCSP${single.reason ? `, ${single.reason}` : ''})` };
+    }
+    if (single.status === 'good' || single.status === 'revoked') return null;
+  }
+  return undefined;
 }
 
 /** RFC 5280 §6.3 (simplified to full, directly issued CRLs): null when not revoked. */

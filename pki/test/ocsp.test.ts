@@ -12,6 +12,7 @@ import {
   PkiError,
   sm2Signer,
   SM2_OPENSSL_EMPTY_ID,
+  validatePath,
   verifyOcspResponse,
   type OcspCertStatus,
 } from '../src/index.js';
@@ -96,4 +97,22 @@ describe('OCSP (RFC 6960)', () => {
       cleanup();
     }
   });
+});
+
+test('validatePath takes verified OCSP responses: revoked fails, good satisfies required revocation checking', () => {
+  const h = hierarchy();
+  const now = new Date();
+  const revoked = createOcspResponder({ issuer: h.ica, responder: h.ica, signer: h.ik.signer, lookup: () => ({ status: 'revoked', revocationTime: new Date(Date.now() - DAY), reason: 'keyCompromise' }) });
+  const good = createOcspResponder({ issuer: h.ica, responder: h.ica, signer: h.ik.signer, lookup: () => ({ status: 'good' }) });
+  const rootGood = createOcspResponder({ issuer: h.root, responder: h.root, signer: h.rk.signer, lookup: () => ({ status: 'good' }) });
+  const base = { trustAnchors: [h.root], intermediates: [h.ica], time: now };
+  const r1 = validatePath(h.leaf, { ...base, ocsp: [parseOcspResponse(revoked(createOcspRequest(h.leaf, h.ica)))] });
+  assert.deepEqual(r1.ok ? 'ok' : [r1.code, r1.depth], ['PKI_ERR_REVOKED', 0]);
+  const answers = [parseOcspResponse(good(createOcspRequest(h.leaf, h.ica))), parseOcspResponse(rootGood(createOcspRequest(h.ica, h.root)))];
+  assert.equal(validatePath(h.leaf, { ...base, revocation: 'required', ocsp: answers }).ok, true);
+  // A response signed by someone else is not an answer: revocation stays unknown.
+  const other = hierarchy();
+  const forged = createOcspResponder({ issuer: h.ica, responder: other.ica, signer: other.ik.signer, lookup: () => ({ status: 'good' }) });
+  const r3 = validatePath(h.leaf, { ...base, revocation: 'required', ocsp: [parseOcspResponse(forged(createOcspRequest(h.leaf, h.ica))), answers[1]] });
+  assert.equal(r3.ok ? 'ok' : r3.code, 'PKI_ERR_REVOCATION_UNKNOWN');
 });
