@@ -161,7 +161,7 @@ export function normalise(msg: SyslogMessage, ctx: SourceContext, options: Norma
   if (base.observer !== undefined) ev.observer = base.observer;
   if (base.labels !== undefined) ev.labels = base.labels;
   if (base.tags !== undefined) ev.tags = base.tags;
-  for (const k in base) if (!(k in ev) && k !== 'network' && k !== 'process') ev[k] = base[k];
+  if (base.client !== undefined) ev.client = base.client;
   const text = typeof msg.msg === 'string' ? msg.msg : '';
   let app = (msg.appname ?? '').toLowerCase();
   let body = text;
