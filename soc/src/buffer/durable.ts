@@ -55,11 +55,19 @@ export interface BufferedBatch {
   events: EcsEvent[];
 }
 
-/** One committed batch with its events still serialised (one JSON document each). */
+/** One committed batch with its events still serialised: `data` holds one JSON document per line. */
 export interface RawBatch {
   seq: number;
   appendedAt: number;
-  docs: string[];
+  count: number;
+  data: string;
+}
+
+/** The documents of raw batches, one per event, in order. */
+export function batchDocs(batches: readonly RawBatch[]): string[] {
+  const out: string[] = [];
+  for (const b of batches) for (const d of b.data.split('\n')) out.push(d);
+  return out;
 }
 
 /** A file tailer's resume point, stored next to the events it produced. */
@@ -299,7 +307,7 @@ export class DurableBuffer implements EventSink {
    * (at least one batch). Reading does not remove them: {@link ack} does.
    */
   read(maxEvents: number): BufferedBatch[] {
-    return this.readRaw(maxEvents).map((b) => ({ seq: b.seq, appendedAt: b.appendedAt, events: b.docs.map((d) => JSON.parse(d) as EcsEvent) }));
+    return this.readRaw(maxEvents).map((b) => ({ seq: b.seq, appendedAt: b.appendedAt, events: batchDocs([b]).map((d) => JSON.parse(d) as EcsEvent) }));
   }
 
   /** Like {@link read}, but each event as its serialised JSON document. */
@@ -310,7 +318,7 @@ export class DurableBuffer implements EventSink {
     const rows = this.stRead.all(this.readSeq, 64) as Array<{ seq: number; appended_at: number; count: number; data: string }>;
     for (const r of rows) {
       if (out.length > 0 && n + r.count > maxEvents) break;
-      out.push({ seq: r.seq, appendedAt: r.appended_at, docs: r.data.split('\n') });
+      out.push({ seq: r.seq, appendedAt: r.appended_at, count: r.count, data: r.data });
       n += r.count;
       this.readSeq = r.seq;
     }

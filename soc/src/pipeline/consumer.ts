@@ -8,7 +8,7 @@
  * the second core while this one reads sockets, parses syslog and appends to the buffer.
  */
 import type { EcsEvent, Logger } from '@xiangan/collectors';
-import type { DurableBuffer, RawBatch } from '../buffer/durable.js';
+import { batchDocs, type DurableBuffer, type RawBatch } from '../buffer/durable.js';
 import type { SqliteEventStore } from '../storage/sqlite.js';
 import type { EventStore } from '../storage/types.js';
 
@@ -35,8 +35,7 @@ export type BatchWriter = (batches: RawBatch[]) => Promise<WriteInfo>;
  */
 export function inProcessWriter(store: EventStore | SqliteEventStore, now: () => number = Date.now): BatchWriter {
   return async (batches) => {
-    const docs: string[] = [];
-    for (const b of batches) for (const d of b.docs) docs.push(d);
+    const docs = batchDocs(batches);
     const events = docs.map((d) => JSON.parse(d) as EcsEvent);
     const t0 = performance.now();
     const res = 'writeSync' in store ? store.writeSync(events, docs) : await store.write(events);
@@ -122,7 +121,7 @@ export class StoreConsumer {
     const batches = buffer.readRaw(this.batchEvents);
     if (batches.length === 0) return 0;
     let n = 0;
-    for (const b of batches) n += b.docs.length;
+    for (const b of batches) n += b.count;
     const info = await this.writer(batches);
     buffer.ack(batches[batches.length - 1]!.seq);
     this.opts.onStored?.({ ...info, events: n, oldestAppendedAt: batches[0]!.appendedAt });

@@ -68,7 +68,10 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
     groupCommitEvents: config.buffer.groupCommitEvents,
     now,
   });
-  const store = await openSqliteStore({ dir: config.data, synchronous: config.storage.synchronous, cacheMb: config.storage.cacheMb, now });
+  // With a writer thread this connection only searches and runs retention: a small page cache
+  // keeps the process's memory bounded (the writer's connection gets the configured one).
+  const mainCacheMb = config.storage.worker ? Math.min(16, config.storage.cacheMb) : config.storage.cacheMb;
+  const store = await openSqliteStore({ dir: config.data, synchronous: config.storage.synchronous, cacheMb: mainCacheMb, now });
 
   const metrics = new MetricsRegistry();
   const storeErrors = metrics.add(new Counter('xiangan_store_errors_total', 'Store writes that failed and were retried.'));

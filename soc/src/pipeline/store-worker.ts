@@ -19,7 +19,8 @@ const ROLE = 'xiangan-store-writer';
 interface WriteRequest {
   type: 'write';
   id: number;
-  docs: string[];
+  /** `RawBatch.data` of each batch: splitting them is left to the worker. */
+  data: string[];
 }
 type Reply =
   | { type: 'written'; id: number; written: number; duplicates: number; ms: number; lat: Float64Array }
@@ -71,12 +72,11 @@ export class WorkerWriter {
   write(batches: RawBatch[]): Promise<WriteInfo> {
     if (this.closing) return Promise.reject(new SocError('SOC_ERR_STORE_CLOSED', 'store writer is closed'));
     this.worker ??= this.spawn();
-    const docs: string[] = [];
-    for (const b of batches) for (const d of b.docs) docs.push(d);
+    const data = batches.map((b) => b.data);
     const id = this.nextId++;
     return new Promise<WriteInfo>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker!.postMessage({ type: 'write', id, docs } satisfies WriteRequest);
+      this.worker!.postMessage({ type: 'write', id, data } satisfies WriteRequest);
     });
   }
 
@@ -105,9 +105,11 @@ function serveWorker(): void {
       return;
     }
     try {
-      const events = m.docs.map((d) => JSON.parse(d) as EcsEvent);
+      const docs: string[] = [];
+      for (const d of m.data) for (const line of d.split('\n')) docs.push(line);
+      const events = docs.map((d) => JSON.parse(d) as EcsEvent);
       const t0 = performance.now();
-      const res = store.writeSync(events, m.docs);
+      const res = store.writeSync(events, docs);
       const ms = performance.now() - t0;
       const lat = receiptLatencies(events, Date.now());
       parentPort!.postMessage({ type: 'written', id: m.id, ...res, ms, lat } satisfies Reply, [lat.buffer as ArrayBuffer]);
