@@ -42,11 +42,13 @@ const rk = sm2();
 const ik = sm2();
 const root = createCertificate({ ...validity, subject: '/C=CN/O=Bench/CN=Bench Root', publicKey: rk.signer.publicKey, signer: rk.signer, basicConstraints: { ca: true }, keyUsage: ['keyCertSign', 'cRLSign'] });
 const ica = createCertificate({ ...validity, subject: '/C=CN/O=Bench/CN=Bench Issuing CA', publicKey: ik.signer.publicKey, issuer: root, signer: rk.signer, basicConstraints: { ca: true, pathLen: 0 }, keyUsage: ['keyCertSign', 'cRLSign'] });
+// One subject key for every leaf, as the peer does: issuance times signing, not key generation.
+const leafKey = sm2().signer.publicKey;
 function issueLeaf(i: number): X509Certificate {
   return createCertificate({
     ...validity,
     subject: `/C=CN/O=Bench/CN=leaf-${i}.example`,
-    publicKey: sm2().signer.publicKey,
+    publicKey: leafKey,
     issuer: ica,
     signer: ik.signer,
     basicConstraints: { ca: false },
