@@ -564,4 +564,18 @@ describe('wasm kernel against the BigInt reference (differential)', () => {
     kx.derive({ publicKey: key.publicKey, ephemeralPublicKey: peerKx.ephemeralPublicKey }, 16);
     zero('after key exchange');
   });
+
+  test('key exchange refuses off-curve peer points (invalid-curve attack) on both engines', () => {
+    for (const engine of [W, R]) {
+      const a = Sm2PrivateKey.generate();
+      const b = Sm2PrivateKey.generate();
+      const self = { d: a.toBytes(), pub: a.publicKey.toBytes().subarray(1), r: b.toBytes(), rPub: b.publicKey.toBytes().subarray(1), z: new Uint8Array(32) };
+      const good = b.publicKey.toBytes().subarray(1);
+      const off = good.slice();
+      off[63] ^= 1;
+      for (const peer of [{ pub: good, rPub: off }, { pub: off, rPub: good }]) {
+        assert.throws(() => kxDerive(engine, 'initiator', self, { ...peer, z: new Uint8Array(32) }, 16), isCryptoError('CRYPTO_ERR_SM2_KEY_EXCHANGE'));
+      }
+    }
+  });
 });
