@@ -5,7 +5,7 @@
 import { Certificate, Extensions, SubjectPublicKeyInfo, TBSCertificate, Validity, Name } from '@peculiar/asn1-x509';
 import { Version } from '@peculiar/asn1-x509';
 import { bytesToHex, derChildren, derReadElement, pemDecodeAll, pemEncode } from '@xiangan/crypto';
-import { ab, bytesEqual, parseDer, toDer, u8 } from './der.js';
+import { ab, assertDer, bytesEqual, parseDer, toDer, u8 } from './der.js';
 import { PkiError } from './errors.js';
 import { buildExtensions, parseExtensions, type ExtensionOptions, type ParsedExtensions } from './extensions.js';
 import { buildName, nameToString, type NameInput } from './name.js';
@@ -82,6 +82,16 @@ export class X509Certificate {
       throw new PkiError('PKI_ERR_ASN1', 'serial number must be positive and at most 20 octets (RFC 5280 §4.1.2.2)');
     }
     return new X509Certificate(copy, asn, raw);
+  }
+
+  /**
+   * Wrap a certificate this package just encoded: its bytes are DER-checked and sliced, but
+   * not parsed back through the schema (the schema object is the one that was encoded).
+   * @internal
+   */
+  static fromEncoded(der: Uint8Array, asn: Certificate): X509Certificate {
+    assertDer(der);
+    return new X509Certificate(der, asn, rawParts(der));
   }
 
   /**
@@ -271,7 +281,7 @@ export function createCertificate(o: CertificateOptions): X509Certificate {
   const tbsDer = toDer(tbs);
   const sig = o.signer.sign(tbsDer);
   const cert = new Certificate({ tbsCertificate: tbs, signatureAlgorithm: o.signer.algorithm(), signatureValue: ab(sig) });
-  return X509Certificate.fromDer(toDer(cert));
+  return X509Certificate.fromEncoded(toDer(cert), cert);
 }
 
 /**

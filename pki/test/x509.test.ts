@@ -74,6 +74,11 @@ describe('certificates made here', () => {
     assert.equal(leaf.serialNumber[0] & 0x80, 0);
     assert.equal(leaf.verify(ica), true);
     assert.equal(leaf.verify(root), false);
+    // What was built reads back the same through the strict parser.
+    const again = X509Certificate.fromDer(leaf.der);
+    assert.deepEqual(again.extensions, leaf.extensions);
+    assert.deepEqual([again.subjectName, again.issuerName, again.serialHex, again.notBefore, again.notAfter], [leaf.subjectName, leaf.issuerName, leaf.serialHex, leaf.notBefore, leaf.notAfter]);
+    assert.deepEqual(again.tbs, leaf.tbs);
   });
 
   test('openssl 3.0 parses them and verifies each link (distid on the end entity, see README)', () => {
