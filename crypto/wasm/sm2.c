@@ -11,11 +11,24 @@
  * Points use Jacobian coordinates (GB/T 32918.1 Annex A.1.2.3.2) with a = -3 formulas
  * (the SM2 a is p - 3). Secret-scalar paths (fixed-base comb, variable-base fixed window,
  * inversions) are constant-time: no branch or memory index depends on a secret; table
- * entries are chosen by scanning every entry under a mask. Verification (public data) uses
- * variable-time w-NAF and the comb without masking.
+ * entries are chosen by scanning every entry under a mask; field inversion is safegcd.
+ * Verification (public data) uses variable-time w-NAF and the comb without masking.
  *
- * ABI (crypto/wasm/README.md): every call reads its inputs from io[] and writes its result
- * there; scalars and coordinates are 32-byte big-endian.
+ * ABI (crypto/wasm/README.md): every call reads its inputs from io[] (256 bytes) and writes
+ * its result there; scalars and coordinates are 32-byte big-endian, points x || y. Exports:
+ *   sm2_init()            build the comb table for G (once, before anything else)
+ *   sm2_valid_point()     io[0..64) P                      -> 1 if a valid public point
+ *   sm2_decompress(odd)   io[0..32) x                      -> io[0..64) x || y, 1 if on the curve
+ *   sm2_mul_g()           io[0..32) k                      -> io[0..64) [k]G          (constant-time)
+ *   sm2_mul()             io[0..32) k, io[32..96) P        -> io[0..64) [k]P          (constant-time)
+ *   sm2_mul_add()         u1, P, u2 at 96, Q at 128        -> io[0..64) [u1]P + [u2]Q (public data)
+ *   sm2_sign_prep()       io[0..32) d                      -> io[0..32) (1 + d)^-1 mod n
+ *   sm2_sign()            dInv, k at 32, e at 64           -> io[0..64) r || s, 0 = retry with new k
+ *   sm2_verify(slot)      P, e at 64, r at 96, s at 128    -> 1 if valid (slot: per-key table or >= 4)
+ *   sm2_precompute(slot)  io[0..64) P                      -> builds that slot's comb table
+ *   sm2_muladd_n()        a, b at 32, c at 64              -> io[0..32) (a + b c) mod n (constant-time)
+ *   sm2_wipe()            zero io[]
+ * The TypeScript wrapper is crypto/src/sm2/wasm.ts; it wipes io[] after every secret call.
  */
 #include <stdint.h>
 #include <wasm_simd128.h>
