@@ -7,7 +7,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSyslog } from '../../src/syslog/parse.js';
 import { normalise, normaliseJson, type FormatName } from '../../src/parsers/index.js';
-import { getField } from '../../src/ecs/helpers.js';
+import { flattenEvent, getField } from '../../src/ecs/helpers.js';
+import { fieldType } from '../../src/ecs/fields.js';
 import type { EcsEvent } from '../../src/types.js';
 import { RECEIVED_AT, ctx, loadFixtures, schemaErrors, type FixtureCase } from './helpers.js';
 
@@ -46,3 +47,21 @@ for (const [file, cases] of loadFixtures()) {
     }
   });
 }
+
+describe('field catalogue covers what the parsers produce', () => {
+  test('every field of every fixture event is in ECS_FIELDS (storage maps and indexes from it)', () => {
+    const unknown = new Set<string>();
+    for (const [file, cases] of loadFixtures()) {
+      for (const [i, c] of cases.entries()) {
+        const ev = run(c, `${file}#${i}`);
+        const shipped = c.json !== null && typeof c.json === 'object' && !('Event' in c.json) && !('winlog' in c.json);
+        for (const path of Object.keys(flattenEvent(ev))) {
+          // Already-ECS and generic JSON keep the shipper's own fields; Winlogbeat adds agent.*.
+          if (shipped || path.startsWith('agent.')) continue;
+          if (fieldType(path) === undefined) unknown.add(`${path} (${file})`);
+        }
+      }
+    }
+    assert.deepEqual([...unknown], []);
+  });
+});
