@@ -3,7 +3,7 @@
 // back-pressure with a tiny buffer (TCP pushes back and loses nothing, UDP drops are counted).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -183,6 +183,32 @@ describe('SOC server', () => {
     assert.ok(metric(r.body, 'xiangan_events_in_total', { source: 'syslog-tcp' }) >= 1);
     assert.equal(metric(r.body, 'xiangan_buffer_depth_events'), srv.runtime.buffer.depth);
     assert.ok(metric(r.body, 'xiangan_sink_latency_seconds_count') >= 1);
+  });
+});
+
+describe('TLS syslog from the configuration', () => {
+  test('syslog.tls starts an RFC 5425 listener with the configured certificate', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'xa-tls-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const srv = await startServer(cfgFor(dir, { syslog: { host: '127.0.0.1', udpPort: 0, tcpPort: 0, tls: { port: 0, cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') } } }), { logger: silent });
+    try {
+      const port = portOf(srv, 'syslog-tls');
+      const msg = 'Failed password for invalid user oracle from 172.16.5.4 port 50000 ssh2';
+      // RFC 5425 §4.3: octet-counted frames over TLS.
+      const frame = `<38>1 2026-11-28T03:00:00Z bastion sshd 99 - - ${msg}`;
+      const { connect } = await import('node:tls');
+      const sock = connect({ port, host: '127.0.0.1', ca: readFileSync(join(dir, 'cert.pem')), servername: 'localhost' });
+      await new Promise((r, j) => sock.once('secureConnect', r).once('error', j));
+      sock.end(`${Buffer.byteLength(frame)} ${frame}`);
+      await waitFor(async () => (await api(srv, '/api/v1/events?q=source.ip:172.16.5.4&size=0&from=2026-11-28T00:00:00Z')).body.total === 1, 'TLS event stored');
+      const r = await api(srv, '/api/v1/events?q=source.ip:172.16.5.4&from=2026-11-28T00:00:00Z');
+      assert.equal(r.body.events[0].labels['xiangan.source'], 'syslog-tls');
+      assert.equal(r.body.events[0].user.name, 'oracle');
+    } finally {
+      await srv.stop();
+    }
   });
 });
 
