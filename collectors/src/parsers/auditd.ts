@@ -81,7 +81,12 @@ function value(f: Map<string, { v: string; quoted: boolean }>, key: string): str
   return (hexAllowed && decodeHex(e.v)) || e.v;
 }
 
-/** auditd records: USER_LOGIN/USER_AUTH, SYSCALL, EXECVE, CONFIG_CHANGE, account changes, sessions. */
+/**
+ * auditd records: USER_LOGIN/USER_AUTH, SYSCALL, EXECVE, CONFIG_CHANGE, account changes, sessions.
+ *
+ * @example
+ * parseAuditd({ text: 'type=CONFIG_CHANGE msg=audit(1700000002.5:460): auid=1000 op=remove_rule key=(null) list=4 res=1', app: '' }, ev); // ev.event.action === 'remove_rule'
+ */
 export const parseAuditd: LineParser = (input, ev) => {
   const text = input.text;
   let type: string;
@@ -246,7 +251,12 @@ export const parseAuditd: LineParser = (input, ev) => {
   return true;
 };
 
-/** True when `text` looks like an audit record (cheap test for the dispatcher). */
+/**
+ * True when `text` looks like an audit record (cheap test for the dispatcher).
+ *
+ * @example
+ * looksLikeAudit('type=SYSCALL msg=audit(1.1:2): …'); // true
+ */
 export function looksLikeAudit(text: string): boolean {
   return text.startsWith('type=') || text.startsWith('node=') || text.includes('audit: type=');
 }

@@ -10,7 +10,12 @@ import { asInt, asPort, categorise, observer, setEndpoint, transportName } from 
 const IOS_TAG = /%([A-Z][A-Z0-9_]{0,30})-([0-7])-([A-Z0-9_]{1,40}): ?/;
 const ASA_TAG = /%(ASA|FTD|PIX|FWSM)-([0-7])-(\d{6}): ?/;
 
-/** Position of the `%ASA-`-style tag in the first part of the line, else -1. */
+/**
+ * Position of the `%ASA-`-style tag in the first part of the line, else -1.
+ *
+ * @example
+ * asaStart('fw1 : %ASA-6-302013: Built …'); // 6
+ */
 export function asaStart(text: string): number {
   const i = text.indexOf('%ASA-');
   if (i >= 0 && i < 96) return i;
@@ -18,7 +23,12 @@ export function asaStart(text: string): number {
   return j >= 0 && j < 96 ? j : -1;
 }
 
-/** Position of an IOS `%FAC-N-MNEMONIC:` tag near the start, else -1. */
+/**
+ * Position of an IOS `%FAC-N-MNEMONIC:` tag near the start, else -1.
+ *
+ * @example
+ * iosStart('*Mar  1 18:46:11: %SYS-5-CONFIG_I: Configured from console'); // 18
+ */
 export function iosStart(text: string): number {
   const i = text.indexOf('%');
   if (i < 0 || i > 96 || text.charCodeAt(i + 1) === 37) return -1;
@@ -36,7 +46,12 @@ function brackets(s: string): Record<string, string> {
   return out;
 }
 
-/** Cisco IOS / IOS-XE messages. */
+/**
+ * Cisco IOS / IOS-XE messages.
+ *
+ * @example
+ * parseCiscoIos({ text: '%LINK-3-UPDOWN: Interface Gi0/1, changed state to down', app: '' }, ev); // event.action 'interface-down'
+ */
 export const parseCiscoIos: LineParser = (input, ev) => {
   const start = iosStart(input.text);
   if (start < 0) return false;
@@ -119,7 +134,12 @@ function asaEndpoint(ev: EcsEvent, prefix: 'source' | 'destination', m: RegExpEx
   setField(ev, prefix === 'source' ? 'observer.ingress.interface.name' : 'observer.egress.interface.name', m[1]);
 }
 
-/** Cisco ASA / FTD messages. */
+/**
+ * Cisco ASA / FTD messages.
+ *
+ * @example
+ * parseCiscoAsa({ text: '%ASA-4-106023: Deny tcp src outside:1.2.3.4/5555 dst inside:10.0.0.5/22 by access-group "in" [0x0, 0x0]', app: '' }, ev);
+ */
 export const parseCiscoAsa: LineParser = (input, ev) => {
   const start = asaStart(input.text);
   if (start < 0) return false;

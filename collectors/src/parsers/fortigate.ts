@@ -7,7 +7,12 @@ import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
 import { asInt, categorise, isoFromMs, isoFromParts, lookup, observer, scanKv, setEndpoint, transportName, tzOffset } from './util.js';
 
-/** Cheap shape test: FortiOS lines carry `logid=` together with `devid=` or `type=`. */
+/**
+ * Cheap shape test: FortiOS lines carry `logid=` together with `devid=` or `type=`.
+ *
+ * @example
+ * looksLikeFortigate('date=2026-11-29 devid="FG" logid="0000000013" type="traffic"'); // true
+ */
 export function looksLikeFortigate(text: string): boolean {
   const i = text.indexOf('logid=');
   return i >= 0 && (text.includes('devid=') || text.includes(' type='));
@@ -42,7 +47,12 @@ const UTM_CATEGORY: Record<string, string> = {
   waf: 'web',
 };
 
-/** FortiGate traffic, event and UTM logs. */
+/**
+ * FortiGate traffic, event and UTM logs.
+ *
+ * @example
+ * parseFortigate({ text: 'logid="0000000013" type="traffic" devid="FG" srcip=10.0.0.1 action="deny"', app: '' }, ev); // event.outcome 'failure'
+ */
 export const parseFortigate: LineParser = (input, ev) => {
   const text = input.text;
   if (!looksLikeFortigate(text)) return false;

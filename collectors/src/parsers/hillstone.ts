@@ -11,7 +11,12 @@ import { asInt, categorise, observer, setEndpoint, transportName, verdict } from
 
 const HEAD = /(?:^|\s)(?:(\d{1,12}): )?(Traffic|Security|Event|Configuration|Network|Threat|Alarm|Debug)@([A-Z][A-Z0-9_]{0,15}): ?/;
 
-/** Index of the `Type@MODULE:` tag in the first part of the line, else -1. */
+/**
+ * Index of the `Type@MODULE:` tag in the first part of the line, else -1.
+ *
+ * @example
+ * hillstoneStart('4422: Traffic@FLOW: SESSION: …'); // 0
+ */
 export function hillstoneStart(text: string): number {
   const at = text.indexOf('@');
   if (at < 0 || at > 120) return -1;
@@ -29,7 +34,12 @@ function counters(ev: EcsEvent, body: string): void {
   setField(ev, 'destination.bytes', num(/receive bytes (\d+)/));
 }
 
-/** Hillstone firewall logs. */
+/**
+ * Hillstone firewall logs.
+ *
+ * @example
+ * parseHillstone({ text: 'Event@MGMT: Admin user "admin" logged in through SSH, and the IP is 10.1.1.1.', app: '' }, ev);
+ */
 export const parseHillstone: LineParser = (input, ev) => {
   const start = hillstoneStart(input.text);
   if (start < 0) return false;

@@ -30,7 +30,12 @@ const SSH_DISCONNECTED =
 const SSH_MAXAUTH = /^(?:error: )?maximum authentication attempts exceeded for (invalid user )?(\S+) from (\S+) port (\d{1,5})/;
 const SSH_NOIDENT = /^(?:Did not receive identification string|Unable to negotiate|banner exchange: Connection) from (\S+)(?: port (\d{1,5}))?/;
 
-/** sshd: logins, failures, invalid users, disconnects, attempt limits. */
+/**
+ * sshd: logins, failures, invalid users, disconnects, attempt limits.
+ *
+ * @example
+ * parseSshd({ text: 'Failed password for root from 203.0.113.9 port 52311 ssh2', app: 'sshd' }, ev); // event.outcome 'failure'
+ */
 export const parseSshd: LineParser = (input, ev) => {
   const text = unwrapRepeated(input.text);
   if (text.startsWith('pam_') || text.startsWith('PAM ')) return parsePam({ text, app: input.app }, ev);
@@ -93,7 +98,12 @@ export const parseSshd: LineParser = (input, ev) => {
 const PAM_HEAD = /^(pam_[a-z_0-9]+)\(([^:)]*):([a-z]+)\): (.*)$/;
 const PAM_SESSION = /^session (opened|closed) for user ([^\s(]+)(?:\(uid=(\d+)\))?(?: by ([^\s(]*)(?:\(uid=(\d+)\))?)?/;
 
-/** pam_unix and friends: authentication failures, sessions, password changes. */
+/**
+ * pam_unix and friends: authentication failures, sessions, password changes.
+ *
+ * @example
+ * parsePam({ text: 'pam_unix(sshd:session): session opened for user root(uid=0) by (uid=0)', app: 'sshd' }, ev);
+ */
 export const parsePam: LineParser = (input, ev) => {
   const text = input.text;
   const h = PAM_HEAD.exec(text);
@@ -158,7 +168,12 @@ function pamKv(s: string): Record<string, string> {
   return out;
 }
 
-/** sudo (plugins/sudoers/logging.c): `user : [reason ; ]TTY=… ; PWD=… ; USER=… ; COMMAND=…`. */
+/**
+ * sudo (plugins/sudoers/logging.c): `user : [reason ; ]TTY=… ; PWD=… ; USER=… ; COMMAND=…`.
+ *
+ * @example
+ * parseSudo({ text: 'alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id', app: 'sudo' }, ev);
+ */
 export const parseSudo: LineParser = (input, ev) => {
   const text = input.text.trim();
   if (text.startsWith('pam_')) return parsePam({ text, app: input.app }, ev);
@@ -204,7 +219,12 @@ export const parseSudo: LineParser = (input, ev) => {
   return true;
 };
 
-/** su (util-linux and shadow-utils wordings). */
+/**
+ * su (util-linux and shadow-utils wordings).
+ *
+ * @example
+ * parseSu({ text: 'FAILED SU (to root) bob on pts/1', app: 'su' }, ev); // event.outcome 'failure'
+ */
 export const parseSu: LineParser = (input, ev) => {
   const text = input.text.trim();
   if (text.startsWith('pam_')) return parsePam({ text, app: input.app }, ev);
@@ -230,7 +250,12 @@ export const parseSu: LineParser = (input, ev) => {
   return false;
 };
 
-/** shadow-utils: useradd, usermod, userdel, groupadd, groupdel, groupmod, passwd, chpasswd, gpasswd. */
+/**
+ * shadow-utils: useradd, usermod, userdel, groupadd, groupdel, groupmod, passwd, chpasswd, gpasswd.
+ *
+ * @example
+ * parseAccount({ text: "delete user 'backdoor'", app: 'userdel' }, ev); // event.type ['user', 'deletion']
+ */
 export const parseAccount: LineParser = (input, ev) => {
   const text = input.text.trim();
   if (text.startsWith('pam_')) return parsePam({ text, app: input.app }, ev);

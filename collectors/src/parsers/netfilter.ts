@@ -7,14 +7,24 @@ import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
 import { asInt, categorise, setEndpoint, transportName, verdict } from './util.js';
 
-/** Index of ` IN=` (or `IN=` at the start): where the netfilter fields begin, else -1. */
+/**
+ * Index of ` IN=` (or `IN=` at the start): where the netfilter fields begin, else -1.
+ *
+ * @example
+ * netfilterStart('[UFW BLOCK] IN=eth0 OUT= SRC=…'); // 12
+ */
 export function netfilterStart(text: string): number {
   if (text.startsWith('IN=')) return 0;
   const i = text.indexOf(' IN=');
   return i >= 0 && text.includes(' OUT=', i) ? i + 1 : -1;
 }
 
-/** iptables/nftables LOG lines. */
+/**
+ * iptables/nftables LOG lines.
+ *
+ * @example
+ * parseNetfilter({ text: 'DROP IN=eth0 OUT= SRC=1.2.3.4 DST=10.0.0.5 PROTO=TCP SPT=1 DPT=22', app: 'kernel' }, ev);
+ */
 export const parseNetfilter: LineParser = (input, ev) => {
   const text = input.text;
   const start = netfilterStart(text);

@@ -7,7 +7,12 @@ import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
 import { categorise, observer, setEndpoint, splitPairs, transportName, verdict } from './util.js';
 
-/** Cheap shape test: the `日志类型` (log type) label. */
+/**
+ * Cheap shape test: the `日志类型` (log type) label.
+ *
+ * @example
+ * looksLikeSangfor('日志类型:WAF应用防护日志, 源IP:1.2.3.4'); // true
+ */
 export function looksLikeSangfor(text: string): boolean {
   const i = text.indexOf('日志类型');
   return i >= 0 && i < 64;
@@ -24,7 +29,12 @@ function first(kv: Record<string, string>, keys: string[]): string | undefined {
   return undefined;
 }
 
-/** Sangfor NGAF / AF logs. */
+/**
+ * Sangfor NGAF / AF logs.
+ *
+ * @example
+ * parseSangfor({ text: '日志类型:IPS防护日志, 源IP:1.2.3.4, 目的IP:10.0.0.5, 动作:被阻断', app: 'fwlog' }, ev);
+ */
 export const parseSangfor: LineParser = (input, ev) => {
   const text = input.text;
   const i = text.indexOf('日志类型');

@@ -16,7 +16,12 @@ export function lookup<T>(table: Readonly<Record<string, T>>, key: string): T | 
   return Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
-/** A key from the wire that is safe to use as a property name (no prototype pollution via vendor keys). */
+/**
+ * A key from the wire that is safe to use as a property name (no prototype pollution via vendor keys).
+ *
+ * @example
+ * safeKey('__proto__'); // false
+ */
 export function safeKey(k: string): boolean {
   return k !== '' && k !== '__proto__' && k !== 'constructor' && k !== 'prototype';
 }
@@ -52,13 +57,23 @@ export function asInt(v: string | undefined): number | undefined {
   return Number(v);
 }
 
-/** A TCP/UDP port (0..65535) from text, else `undefined`. */
+/**
+ * A TCP/UDP port (0..65535) from text, else `undefined`.
+ *
+ * @example
+ * asPort('65536'); // undefined
+ */
 export function asPort(v: string | undefined): number | undefined {
   const n = asInt(v);
   return n !== undefined && n <= 65535 ? n : undefined;
 }
 
-/** A hexadecimal (`0x1a2b`) or decimal integer, as Windows writes process ids. */
+/**
+ * A hexadecimal (`0x1a2b`) or decimal integer, as Windows writes process ids.
+ *
+ * @example
+ * asHexOrInt('0x1a2c'); // 6700
+ */
 export function asHexOrInt(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : undefined;
   if (typeof v !== 'string') return undefined;
@@ -77,6 +92,9 @@ function endpoint(ev: EcsEvent, prefix: string): EcsEndpoint {
 /**
  * Sets `prefix.ip` (or `prefix.domain` when the value is a host name) and `prefix.port`;
  * `prefix` is `source`, `destination`, `source.nat` or `destination.nat` (NAT has no domain).
+ *
+ * @example
+ * setEndpoint(ev, 'source', '10.0.0.1', '22'); // ev.source = { ip: '10.0.0.1', port: 22 }
  */
 export function setEndpoint(ev: EcsEvent, prefix: string, host: string | undefined, port?: string | number): void {
   if (host !== undefined && host !== '' && host !== '-') {
@@ -88,7 +106,12 @@ export function setEndpoint(ev: EcsEvent, prefix: string, host: string | undefin
   if (p !== undefined) endpoint(ev, prefix).port = p;
 }
 
-/** Lower-cased IANA protocol name for a number or name (`6` → `tcp`), as ECS `network.transport` wants. */
+/**
+ * Lower-cased IANA protocol name for a number or name (`6` → `tcp`), as ECS `network.transport` wants.
+ *
+ * @example
+ * transportName('17'); // 'udp'
+ */
 export function transportName(v: string | undefined): string | undefined {
   if (v === undefined || v === '') return undefined;
   switch (v) {
@@ -188,25 +211,45 @@ export function splitPairs(s: string, itemSep: string, kvSep: string | RegExp): 
   return out;
 }
 
-/** Base name of a Windows or POSIX path. */
+/**
+ * Base name of a Windows or POSIX path.
+ *
+ * @example
+ * baseName('C:\\Windows\\cmd.exe'); // 'cmd.exe'
+ */
 export function baseName(p: string): string {
   const i = Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\'));
   return i >= 0 ? p.slice(i + 1) : p;
 }
 
-/** Directory part of a Windows or POSIX path (`''` when none). */
+/**
+ * Directory part of a Windows or POSIX path (`''` when none).
+ *
+ * @example
+ * dirName('/usr/bin/id'); // '/usr/bin'
+ */
 export function dirName(p: string): string {
   const i = Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\'));
   return i > 0 ? p.slice(0, i) : '';
 }
 
-/** Extension without the dot, lower-cased, of a file name (`''` when none). */
+/**
+ * Extension without the dot, lower-cased, of a file name (`''` when none).
+ *
+ * @example
+ * extName('报告.PS1'); // 'ps1'
+ */
 export function extName(name: string): string {
   const i = name.lastIndexOf('.');
   return i > 0 && i < name.length - 1 ? name.slice(i + 1).toLowerCase() : '';
 }
 
-/** Sets the ECS categorisation fields in one call. */
+/**
+ * Sets the ECS categorisation fields in one call.
+ *
+ * @example
+ * categorise(ev, ['authentication'], ['start'], 'ssh_login', 'failure');
+ */
 export function categorise(
   ev: EcsEvent,
   category: string[],
@@ -220,7 +263,12 @@ export function categorise(
   if (outcome !== undefined) ev.event.outcome = outcome;
 }
 
-/** Marks the observer (the device that emitted the log) per ECS `observer.*`. */
+/**
+ * Marks the observer (the device that emitted the log) per ECS `observer.*`.
+ *
+ * @example
+ * observer(ev, 'Huawei', 'USG', 'firewall');
+ */
 export function observer(ev: EcsEvent, vendor: string, product: string, type: string): void {
   const o = (ev.observer ??= {});
   o.vendor = vendor;
@@ -230,7 +278,12 @@ export function observer(ev: EcsEvent, vendor: string, product: string, type: st
   if (h !== undefined && o.hostname === undefined) o.hostname = h;
 }
 
-/** Action words of firewalls mapped to ECS `event.type` and `event.outcome`. */
+/**
+ * Action words of firewalls mapped to ECS `event.type` and `event.outcome`.
+ *
+ * @example
+ * verdict('被阻断'); // { type: 'denied', outcome: 'failure' }
+ */
 export function verdict(action: string | undefined): { type: 'allowed' | 'denied'; outcome: 'success' | 'failure' } | undefined {
   if (action === undefined) return undefined;
   const a = action.toLowerCase();
@@ -241,7 +294,12 @@ export function verdict(action: string | undefined): { type: 'allowed' | 'denied
   return undefined;
 }
 
-/** Time zone offset text (`+0800`, `+08:00`) normalised to `+08:00`, else `undefined`. */
+/**
+ * Time zone offset text (`+0800`, `+08:00`) normalised to `+08:00`, else `undefined`.
+ *
+ * @example
+ * tzOffset('+0800'); // '+08:00'
+ */
 export function tzOffset(v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
   const m = /^([+-])(\d{2}):?(\d{2})$/.exec(v);
@@ -251,6 +309,9 @@ export function tzOffset(v: string | undefined): string | undefined {
 /**
  * `YYYY-MM-DD` (or `/`) plus `HH:MM:SS` and an offset to an ISO string in UTC, else `undefined`.
  * Used for device timestamps that carry their own offset (FortiOS `tz=`, Huawei `+08:00`).
+ *
+ * @example
+ * isoFromParts('2026-11-29', '08:00:00', '+08:00'); // '2026-11-29T00:00:00.000Z'
  */
 export function isoFromParts(date: string, time: string, offset: string): string | undefined {
   const dm = /^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$/.exec(date);
@@ -261,7 +322,12 @@ export function isoFromParts(date: string, time: string, offset: string): string
   return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
 }
 
-/** Milliseconds since the epoch to ISO 8601, or `undefined` outside the years 1970..9999. */
+/**
+ * Milliseconds since the epoch to ISO 8601, or `undefined` outside the years 1970..9999.
+ *
+ * @example
+ * isoFromMs(0); // '1970-01-01T00:00:00.000Z'
+ */
 export function isoFromMs(ms: number): string | undefined {
   return Number.isFinite(ms) && ms >= 0 && ms < 253402300800000 ? new Date(ms).toISOString() : undefined;
 }

@@ -13,7 +13,12 @@ const HEAD = /^%%(\d{2})([A-Z][A-Z0-9_]{0,31})\/(\d)\/([A-Za-z0-9_]{1,64})(?:\((
 
 const HEAD_AT = new RegExp(HEAD.source.slice(1), 'y');
 
-/** Index of the `%%NN` header in the line, else -1. */
+/**
+ * Index of the `%%NN` header in the line, else -1.
+ *
+ * @example
+ * vrpStart('HUAWEI %%01SHELL/5/LOGIN(l)[2]:The user …'); // 7
+ */
 export function vrpStart(text: string): number {
   const i = text.indexOf('%%');
   if (i < 0 || i >= 160) return -1;
@@ -26,6 +31,9 @@ const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 /**
  * The brand code of a `%%NN` line (`01` Huawei, `10` H3C, else the digits), `''` when there is
  * none. A cheap look at the two digits: the parser itself checks the whole header.
+ *
+ * @example
+ * vrpBrand('%%10SHELL/5/SHELL_LOGIN: admin logged in'); // '10'
  */
 export function vrpBrand(text: string): string {
   const i = text.indexOf('%%');
@@ -162,7 +170,12 @@ function classify(ev: EcsEvent, module: string, mnemonic: string, result: string
   else categorise(ev, ['host'], ['info'], mnemonic.toLowerCase());
 }
 
-/** Huawei VRP routers/switches and USG firewalls (`%%01…`). */
+/**
+ * Huawei VRP routers/switches and USG firewalls (`%%01…`).
+ *
+ * @example
+ * parseHuawei({ text: '%%01SSH/4/SSH_FAIL(s)[1]:Failed to login through SSH. (IP=1.2.3.4, UserName=admin)', app: '' }, ev);
+ */
 export const parseHuawei: LineParser = (input, ev) => {
   const h = header(input.text);
   if (!h) return false;
@@ -178,7 +191,12 @@ export const parseHuawei: LineParser = (input, ev) => {
   return true;
 };
 
-/** H3C body forms: `K(1003)=V;K(1004)=V;`, `-Line=vty0-IPAddr=…-User=admin; Command is …`, prose. */
+/**
+ * H3C body forms: `K(1003)=V;K(1004)=V;`, `-Line=vty0-IPAddr=…-User=admin; Command is …`, prose.
+ *
+ * @example
+ * parseH3c({ text: '%%10SHELL/5/SHELL_LOGIN: admin logged in from 192.168.1.100.', app: '' }, ev);
+ */
 export const parseH3c: LineParser = (input, ev) => {
   const h = header(input.text);
   if (!h) return false;

@@ -12,7 +12,12 @@ const MONTHS: Record<string, string> = {
   Jul: '07', Aug: '08', Sep: '09', Oct: '10', Nov: '11', Dec: '12',
 };
 
-/** `10/Oct/2000:13:55:36 -0700` (strftime `%d/%b/%Y:%H:%M:%S %z`) to ISO 8601 UTC. */
+/**
+ * `10/Oct/2000:13:55:36 -0700` (strftime `%d/%b/%Y:%H:%M:%S %z`) to ISO 8601 UTC.
+ *
+ * @example
+ * clfTime('10/Oct/2000:13:55:36 -0700'); // '2000-10-10T20:55:36.000Z'
+ */
 export function clfTime(s: string): string | undefined {
   const m = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(s);
   const month = m ? lookup(MONTHS, m[2]!) : undefined;
@@ -37,13 +42,23 @@ function quoted(s: string, i: number): [string, number] | undefined {
   return undefined;
 }
 
-/** True when `text` starts like an access-log line: `host ident user [`. */
+/**
+ * True when `text` starts like an access-log line: `host ident user [`.
+ *
+ * @example
+ * looksLikeAccessLog('1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1'); // true
+ */
 export function looksLikeAccessLog(text: string): boolean {
   const b = text.indexOf(' [');
   return b > 4 && b < 300 && text.charCodeAt(b + 4) === 47 && text.includes('] "', b);
 }
 
-/** nginx / Apache access log lines (combined or common). */
+/**
+ * nginx / Apache access log lines (combined or common).
+ *
+ * @example
+ * parseAccessLog({ text: '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 404 1', app: 'nginx' }, ev);
+ */
 export const parseAccessLog: LineParser = (input, ev) => {
   const s = input.text;
   const sp1 = s.indexOf(' ');
