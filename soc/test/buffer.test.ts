@@ -142,6 +142,43 @@ describe('durable buffer', () => {
     }
   });
 
+  test('a full disk under the buffer rejects appends with SOC_ERR_BUFFER_IO and loses nothing committed', async (t) => {
+    const dir = tmp();
+    const mnt = join(dir, 'buf');
+    mkdirSync(mnt);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', mnt], { stdio: 'ignore' });
+    } catch {
+      t.skip('needs root to mount a tiny tmpfs');
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    const buf = new DurableBuffer({ dir: mnt });
+    try {
+      let committed = 0;
+      let error: unknown;
+      for (let i = 0; i < 100 && !error; i++) {
+        try {
+          await buf.append(Array.from({ length: 50 }, (_, k) => ev(i * 50 + k, 'p'.repeat(300))));
+          committed += 50;
+        } catch (e) {
+          error = e;
+        }
+      }
+      assert.ok(error instanceof SocError && error.code === 'SOC_ERR_BUFFER_IO', String(error));
+      assert.equal(buf.depth, committed, 'depth counts only committed events');
+      execFileSync('mount', ['-o', 'remount,size=16m', mnt]);
+      await buf.append([ev(999_999)]);
+      const ids = buf.read(1_000_000).flatMap((b) => b.events.map((e) => e.id));
+      assert.equal(ids.length, committed + 1);
+      assert.deepEqual(ids.slice(0, committed), Array.from({ length: committed }, (_, i) => `b-${i}`));
+    } finally {
+      buf.close();
+      execFileSync('umount', [mnt]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('misuse throws TypeError/RangeError', () => {
     assert.throws(() => new DurableBuffer({ dir: '' }), TypeError);
     assert.throws(() => new DurableBuffer({ dir: join(tmpdir(), 'xa-never'), maxEvents: 0 }), RangeError);
