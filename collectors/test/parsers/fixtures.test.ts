@@ -5,6 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import iconv from 'iconv-lite';
 import { parseSyslog } from '../../src/syslog/parse.js';
 import { normalise, normaliseJson, type FormatName } from '../../src/parsers/index.js';
 import { flattenEvent, getField } from '../../src/ecs/helpers.js';
@@ -12,18 +13,23 @@ import { fieldType } from '../../src/ecs/fields.js';
 import type { EcsEvent } from '../../src/types.js';
 import { RECEIVED_AT, ctx, loadFixtures, schemaErrors, type FixtureCase } from './helpers.js';
 
-function run(c: FixtureCase, id: string): EcsEvent {
+function run(c: FixtureCase, id: string, gb18030 = false): EcsEvent {
   if (c.json !== undefined) return normaliseJson(c.json, ctx(id));
-  const msg = parseSyslog(Buffer.from(c.line!, 'utf8'), { receivedAt: RECEIVED_AT, timezone: 'Asia/Shanghai', charset: 'utf-8' });
+  // Chinese devices often send GB18030/GBK: the same line so encoded, read with charset detection.
+  const bytes = gb18030 ? iconv.encode(c.line!, 'gb18030') : Buffer.from(c.line!, 'utf8');
+  const msg = parseSyslog(bytes, { receivedAt: RECEIVED_AT, timezone: 'Asia/Shanghai', charset: gb18030 ? 'auto' : 'utf-8' });
   return normalise(msg, ctx(id), c.format !== undefined ? { format: c.format as FormatName } : {});
 }
 
+/** Lines with Chinese text run twice: as UTF-8 and as GB18030 bytes. */
+const hasChinese = (c: FixtureCase): boolean => c.line !== undefined && /[\u4e00-\u9fff]/.test(c.line);
+
 for (const [file, cases] of loadFixtures()) {
   describe(`fixtures/${file}`, () => {
-    for (const [i, c] of cases.entries()) {
-      test(c.name, () => {
+    for (const [i, c] of cases.entries()) for (const gb of hasChinese(c) ? [false, true] : [false]) {
+      test(gb ? `${c.name} (GB18030 bytes)` : c.name, () => {
         const id = `${file}#${i}`;
-        const ev = run(c, id);
+        const ev = run(c, id, gb);
         assert.equal(schemaErrors(ev), '', 'event matches the ECS schema');
         assert.equal(ev.id, id);
         if (c.line !== undefined) assert.equal(ev.event.original, c.line, 'original kept verbatim');
