@@ -259,8 +259,16 @@ function checkRevocation(
   required: boolean,
   cache: SignatureCache | undefined,
 ): { code: PkiErrorCode; message: string } | null {
-  const mine = crls.filter((l) => bytesEqual(l.issuerDer, issuer.subjectDer) || namesEqual(l.issuer, issuer.subject));
+  const ski = issuer.extensions.subjectKeyIdentifier;
+  // Same issuer name, and (when both carry key identifiers) the same key: a CRL of a re-keyed
+  // CA with the same name is not this issuer's CRL (RFC 5280 §5.2.1).
+  const mine = crls.filter(
+    (l) =>
+      (bytesEqual(l.issuerDer, issuer.subjectDer) || namesEqual(l.issuer, issuer.subject)) &&
+      !(ski && l.authorityKeyIdentifier && !bytesEqual(ski, l.authorityKeyIdentifier)),
+  );
   let usable = 0;
+  let invalid: string | undefined;
   for (const crl of mine) {
     let good = false;
     try {
@@ -268,16 +276,27 @@ function checkRevocation(
     } catch {
       good = false;
     }
-    if (!good) return { code: 'PKI_ERR_CRL_INVALID', message: `CRL of ${issuer.subjectName} has a bad signature` };
-    if (!hasKu(issuer, ['cRLSign'])) return { code: 'PKI_ERR_CRL_INVALID', message: 'CRL issuer keyUsage lacks cRLSign' };
-    if (time < crl.thisUpdate.getTime()) return { code: 'PKI_ERR_CRL_INVALID', message: 'CRL is not yet valid' };
-    if (crl.nextUpdate && time > crl.nextUpdate.getTime()) return { code: 'PKI_ERR_CRL_INVALID', message: 'CRL has expired (past nextUpdate)' };
+    const why = !good
+      ? `CRL of ${issuer.subjectName} has a bad signature`
+      : !hasKu(issuer, ['cRLSign'])
+        ? 'CRL issuer keyUsage lacks cRLSign'
+        : time < crl.thisUpdate.getTime()
+          ? 'CRL is not yet valid'
+          : crl.nextUpdate && time > crl.nextUpdate.getTime()
+            ? 'CRL has expired (past nextUpdate)'
+            : undefined;
+    if (why) {
+      invalid ??= why;
+      continue;
+    }
     usable++;
     const e = crl.find(cert.serialNumber);
     if (e && e.revocationDate.getTime() <= time && e.reason !== 'removeFromCRL') {
       return { code: 'PKI_ERR_REVOKED', message: `revoked at ${e.revocationDate.toISOString()}${e.reason ? ` (${e.reason})` : ''}` };
     }
   }
+  // An unusable CRL fails closed unless a usable one of the same issuer answered (a newer CRL beside a stale one).
+  if (usable === 0 && invalid) return { code: 'PKI_ERR_CRL_INVALID', message: invalid };
   if (required && usable === 0) return { code: 'PKI_ERR_REVOCATION_UNKNOWN', message: `no CRL of ${issuer.subjectName}` };
   return null;
 }

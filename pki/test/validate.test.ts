@@ -144,11 +144,20 @@ describe('root → intermediate → leaf', () => {
       notBefore: new Date(Date.now() - DAY),
       notAfter: new Date(Date.now() + DAY),
       basicConstraints: { ca: true },
+      // Claims the real intermediate's key identifier, so its CRL names that key as signer.
+      subjectKeyIdentifier: h.ica.extensions.subjectKeyIdentifier,
     });
     const forged = createCrl({ issuer: fake, signer: forger.signer, thisUpdate: new Date(Date.now() - DAY), nextUpdate: new Date(Date.now() + DAY), crlNumber: 1n, revoked: [] });
     assert.equal(failure(validatePath(h.leaf, { trustAnchors: [h.root], intermediates: [h.ica], time: new Date(), crls: [forged] })).code, 'PKI_ERR_CRL_INVALID');
+    // A same-name CA with its own key identifier issues CRLs for its own certificates: not consulted here.
+    const rekeyed = createCertificate({ subject: '/C=CN/O=湘安测试/CN=测试中级 CA', publicKey: forger.signer.publicKey, signer: forger.signer, notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + DAY), basicConstraints: { ca: true } });
+    const other = createCrl({ issuer: rekeyed, signer: forger.signer, thisUpdate: new Date(Date.now() - DAY), nextUpdate: new Date(Date.now() + DAY), crlNumber: 1n, revoked: [{ serialNumber: h.leaf.serialNumber, revocationDate: new Date(Date.now() - DAY) }] });
+    assert.equal(validatePath(h.leaf, { trustAnchors: [h.root], intermediates: [h.ica], time: new Date(), crls: [other] }).ok, true);
     const stale = createCrl({ issuer: h.ica, signer: h.ik.signer, thisUpdate: new Date(Date.now() - 3 * DAY), nextUpdate: new Date(Date.now() - DAY), crlNumber: 1n, revoked: [] });
     assert.equal(failure(validatePath(h.leaf, { trustAnchors: [h.root], intermediates: [h.ica], time: new Date(), crls: [stale] })).code, 'PKI_ERR_CRL_INVALID');
+    // A current CRL beside the stale one answers; a forged one beside it still fails closed.
+    const fresh = createCrl({ issuer: h.ica, signer: h.ik.signer, thisUpdate: new Date(Date.now() - DAY), nextUpdate: new Date(Date.now() + DAY), crlNumber: 2n, revoked: [] });
+    assert.equal(validatePath(h.leaf, { trustAnchors: [h.root], intermediates: [h.ica], time: new Date(), crls: [stale, fresh] }).ok, true);
   });
 
   test('revocation required but no CRL', () => {
