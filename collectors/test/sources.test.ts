@@ -133,6 +133,33 @@ describe('back-pressure and limits', () => {
   });
 });
 
+describe('garbage over real sockets', () => {
+  test('random bytes on TCP and UDP are stored or counted, and the source keeps serving', { timeout: 60_000 }, async () => {
+    const { default: fc } = await import('fast-check');
+    const sink = new MemorySink();
+    const tcp = await startSource({ id: 'g-tcp', type: 'tcp', host: '127.0.0.1', port: 0, maxMessageSize: 256 }, { sink });
+    const udp = await startSource({ id: 'g-udp', type: 'udp', host: '127.0.0.1', port: 0, maxMessageSize: 256 }, { sink });
+    const payloads = fc.sample(fc.uint8Array({ minLength: 1, maxLength: 3000 }), { numRuns: 60, seed: 42 });
+    const u = dgram.createSocket('udp4');
+    for (const p of payloads) {
+      const s = net.connect(tcp.address!.port, '127.0.0.1');
+      await new Promise<void>((r) => s.once('connect', () => r()));
+      await new Promise<void>((r) => s.end(Buffer.from(p), () => r()));
+      await new Promise<void>((r) => s.once('close', () => r()));
+      await new Promise<void>((r) => u.send(Buffer.from(p.subarray(0, 1400)), udp.address!.port, '127.0.0.1', () => r()));
+    }
+    u.close();
+    const s = net.connect(tcp.address!.port, '127.0.0.1');
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    s.end('<13>Nov 29 10:00:00 h app: still alive\n');
+    while (!sink.events.some((e) => e.message === 'still alive')) await new Promise((r) => setTimeout(r, 10));
+    for (const e of sink.events) assert.ok(e.event.original !== undefined && e.id.length === 32);
+    assert.equal(tcp.metrics.eventsIn, tcp.metrics.eventsOut);
+    await tcp.stop();
+    await udp.stop();
+  });
+});
+
 describe('rsyslog forwarding', () => {
   const dir = mkdtempSync(join(tmpdir(), 'xa-rsyslog-'));
   const children: ChildProcess[] = [];
