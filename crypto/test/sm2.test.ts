@@ -578,4 +578,20 @@ describe('wasm kernel against the BigInt reference (differential)', () => {
       }
     }
   });
+
+  test('[k]P for a hot public key (per-key comb, constant-time) equals the reference', () => {
+    const P = R.mulG(b32(0xabcdefn));
+    // Enough uses that the key wins a table slot even against the keys of earlier tests.
+    const ks = [...scalars(), ...scalars(), 1n, N - 1n, 2n];
+    const expected = ks.map((k) => bytesToHex(R.mul(b32(k), P)));
+    for (let round = 0; round < 5; round++) {
+      ks.forEach((k, i) => assert.equal(bytesToHex(W.mulKey(b32(k), P)), expected[i], `k ${k.toString(16)}`));
+    }
+    // and through the public API: many encryptions to one key all decrypt
+    const key = Sm2PrivateKey.generate();
+    for (let i = 0; i < 40; i++) {
+      const msg = utf8ToBytes(`hot ${i}`);
+      assert.equal(bytesToHex(sm2Decrypt(key, sm2Encrypt(key.publicKey, msg))), bytesToHex(msg));
+    }
+  });
 });

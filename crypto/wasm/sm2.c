@@ -26,6 +26,7 @@
  *   sm2_sign()            dInv, k at 32, e at 64           -> io[0..64) r || s, 0 = retry with new k
  *   sm2_verify(slot)      P, e at 64, r at 96, s at 128    -> 1 if valid (slot: per-key table or >= 4)
  *   sm2_precompute(slot)  io[0..64) P                      -> builds that slot's comb table
+ *   sm2_mul_slot(slot)    io[0..32) k                      -> io[0..64) [k]P_slot     (constant-time)
  *   sm2_muladd_n()        a, b at 32, c at 64              -> io[0..32) (a + b c) mod n (constant-time)
  *   sm2_wipe()            zero io[]
  * The TypeScript wrapper is crypto/src/sm2/wasm.ts; it wipes io[] after every secret call.
@@ -1175,6 +1176,24 @@ EXPORT("sm2_precompute") u32 sm2_precompute(u32 slot) {
 }
 
 EXPORT("sm2_key_slots") u32 sm2_key_slots(void) { return KEY_SLOTS; }
+
+/* [k]P for the key whose table is in `slot` (k at io[0..32), constant-time in k): the same
+ * masked comb as [k]G, so encrypting repeatedly to one public key costs two combs. */
+EXPORT("sm2_mul_slot") u32 sm2_mul_slot(u32 slot) {
+  if (slot >= KEY_SLOTS) return 0;
+  u32 k[8];
+  from_be(k, io);
+  jac acc;
+  aff a;
+  comb_mul_ct(&acc, comb_key[slot], k);
+  int ok = pt_to_affine(&a, &acc);
+  store_affine(io, &a);
+  secure_zero(k, sizeof k);
+  secure_zero(&acc, sizeof acc);
+  secure_zero(&a, sizeof a);
+  burn_stack();
+  return (u32)ok;
+}
 
 /* (a + b*c) mod n, constant-time: a at io[0..32), b at io[32..64), c at io[64..96). */
 EXPORT("sm2_muladd_n") void sm2_muladd_n(void) {

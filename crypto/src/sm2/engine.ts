@@ -22,6 +22,11 @@ export interface Sm2Engine {
   mulG(k: Uint8Array): Uint8Array;
   /** [k]P for k in [1, n-1] and a valid P; constant-time in k. */
   mul(k: Uint8Array, xy: Uint8Array): Uint8Array;
+  /**
+   * As {@link Sm2Engine.mul} for a long-lived public key P (an encryption recipient): the
+   * engine may keep a per-key table for P when it is used often. Constant-time in k.
+   */
+  mulKey(k: Uint8Array, xy: Uint8Array): Uint8Array;
   /** [u1]P + [u2]Q for public scalars in [0, n-1]; variable time; `null` for O. */
   mulAdd(u1: Uint8Array, p: Uint8Array, u2: Uint8Array, q: Uint8Array): Uint8Array | null;
   /** (1 + d)⁻¹ mod n for d in [1, n-2] (constant-time), precomputed once per private key. */
@@ -87,6 +92,7 @@ export function referenceEngine(params: CurveParams = SM2P256V1): Sm2Engine {
     decompress: (x, yOdd) => enc(c.decompress(bytesToBig(x), yOdd)),
     mulG: (k) => encOrThrow(c.mul(bytesToBig(k), c.g)),
     mul: (k, xy) => encOrThrow(c.mul(bytesToBig(k), pt(xy))),
+    mulKey: (k, xy) => encOrThrow(c.mul(bytesToBig(k), pt(xy))),
     mulAdd: (u1, p, u2, q) => enc(c.mulAdd(bytesToBig(u1), pt(p), bytesToBig(u2), pt(q))),
     signPrep: (d) => bigToBytes(invMod(1n + bytesToBig(d), n), L),
     signWithK(dInv, k, e) {

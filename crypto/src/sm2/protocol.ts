@@ -140,7 +140,7 @@ export function encryptParts(engine: Sm2Engine, pubXY: Uint8Array, msg: Uint8Arr
     const k = unsafeK ?? randomScalar(engine.curve.n);
     const c1 = engine.mulG(k);
     // A4: (x2, y2) = [k]P_B.
-    const x2y2 = engine.mul(k, pubXY);
+    const x2y2 = engine.mulKey(k, pubXY);
     if (unsafeK === undefined) wipe(k);
     // A5: t = KDF(x2 ‖ y2, klen); all-zero t means a new k (A5 "return to A1").
     const t = sm2Kdf(x2y2, msg.length);
