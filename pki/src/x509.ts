@@ -10,7 +10,7 @@ import { PkiError } from './errors.js';
 import { buildExtensions, parseExtensions, type ExtensionOptions, type ParsedExtensions } from './extensions.js';
 import { buildName, nameToString, type NameInput } from './name.js';
 import { keyIdentifier, parsePublicKey, verifySignature, type PublicKeyInfo, type Signer } from './sigalg.js';
-import { decodePem } from './pem.js';
+import { decodePem, derOrPem } from './pem.js';
 
 /** A parsed certificate. Immutable; `der` is the exact input. */
 export class X509Certificate {
@@ -92,6 +92,14 @@ export class X509Certificate {
   static fromEncoded(der: Uint8Array, asn: Certificate): X509Certificate {
     assertDer(der);
     return new X509Certificate(der, asn, rawParts(der));
+  }
+
+  /**
+   * Parse DER bytes or PEM text (a file's contents either way), like the other `parse` functions.
+   * @example X509Certificate.parse(fs.readFileSync('leaf.cer'))
+   */
+  static parse(input: Uint8Array | string): X509Certificate {
+    return X509Certificate.fromDer(derOrPem(input, 'CERTIFICATE'));
   }
 
   /**

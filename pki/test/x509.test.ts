@@ -25,6 +25,8 @@ describe('shared vectors (GB/T 32918.5 key, made by OpenSSL 3.0.19)', () => {
     assert.equal(cert.subjectName, 'CN=SM2 Test Root,O=Test,C=CN');
     assert.equal(cert.verify(cert), true);
     assert.equal(validatePath(cert, { trustAnchors: [cert], time: new Date('2030-01-01') }).ok, true);
+    assert.deepEqual(X509Certificate.parse(hexToBytes(v.der)).der, cert.der);
+    assert.deepEqual(X509Certificate.parse(new TextEncoder().encode(v.pem)).der, cert.der);
   });
 
   test('a flipped signature bit fails verification', () => {

@@ -122,8 +122,7 @@ function loadKey(io: CliIo, v: Values): Sm2PrivateKey {
 }
 
 function loadCert(io: CliIo, p: string): X509Certificate {
-  const text = readText(io, p);
-  return text.includes('-----BEGIN') ? X509Certificate.fromPem(text) : X509Certificate.fromDer(readBytes(io, p));
+  return X509Certificate.parse(readBytes(io, p));
 }
 
 function loadCerts(io: CliIo, p: string | undefined): X509Certificate[] {
