@@ -165,6 +165,35 @@ describe('file tailing', () => {
     assert.deepEqual(originals(sink).slice(13), expected('ccc', 0, 12));
   });
 
+  test('a checkpoint write that fails (its directory vanished) is logged with its code; lines still flow and the next commit lands', { timeout: 60_000 }, async () => {
+    const fs = await import('node:fs');
+    const log = join(dir, 'cpfail.log');
+    const cpDir = join(dir, 'cpfail-state');
+    fs.mkdirSync(cpDir, { recursive: true });
+    writeFileSync(log, lines('p', 0, 2));
+    const codes: string[] = [];
+    const rec = (o: object): void => {
+      const c = (o as { errorCode?: string }).errorCode;
+      if (c !== undefined) codes.push(c);
+    };
+    const sink = new MemorySink();
+    const store = await JsonFileCheckpointStore.open(join(cpDir, 'cp.json'));
+    const src = await startSource({ id: 'cpf', type: 'file', paths: [log], pollIntervalMs: 30 }, { sink, checkpoints: store, logger: { debug: rec, info: rec, warn: rec, error: rec } });
+    await sink.waitFor(2);
+    rmSync(cpDir, { recursive: true, force: true });
+    appendFileSync(log, lines('p', 2, 4));
+    await sink.waitFor(4);
+    while (!codes.includes('COL_ERR_CHECKPOINT')) await new Promise((r) => setTimeout(r, 10));
+    fs.mkdirSync(cpDir);
+    appendFileSync(log, lines('p', 4, 5));
+    await sink.waitFor(5);
+    while (!fs.existsSync(join(cpDir, 'cp.json'))) await new Promise((r) => setTimeout(r, 10));
+    await src.stop();
+    const cp = Object.values(JSON.parse(readFileSync(join(cpDir, 'cp.json'), 'utf8')) as Record<string, { offset: number }>);
+    assert.equal(cp[0]!.offset, Buffer.byteLength(lines('p', 0, 5)));
+    assert.deepEqual(originals(sink), expected('p', 0, 5));
+  });
+
   test('globs, and a corrupt checkpoint file is a typed error', { timeout: 60_000 }, async () => {
     writeFileSync(join(dir, 'g1.txt'), '');
     writeFileSync(join(dir, 'g2.txt'), '');

@@ -18,6 +18,7 @@ import type { EcsEvent, EventSink, Logger } from '../types.js';
 import type { Processor } from '../syslog/processor.js';
 import { eventId } from '../id.js';
 import type { CheckpointStore } from './checkpoint.js';
+import { CollectorError } from '../errors.js';
 import { appendWithRetry, newSourceMetrics, silentLogger, waitWhileFull, type SourceMetrics } from './common.js';
 
 /** Options of {@link FileSource}. */
@@ -174,7 +175,9 @@ export class FileSource {
           await this.pollOnce();
         } while (this.again && this.running);
       } catch (e) {
-        this.logger.error({ sourceId: this.o.sourceId, errorCode: 'COL_ERR_SOURCE_IO', err: e, stage: 'file' }, 'File poll failed.');
+        // Checkpoint failures (disk full) surface here too; the next poll retries.
+        const errorCode = e instanceof CollectorError ? e.code : 'COL_ERR_SOURCE_IO';
+        this.logger.error({ sourceId: this.o.sourceId, errorCode, err: e, stage: 'file' }, 'File poll failed.');
       } finally {
         this.polling = undefined;
       }
