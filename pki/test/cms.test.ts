@@ -110,6 +110,7 @@ describe('EnvelopedData (SM2 key transport, SM4-CBC)', () => {
     const p7 = cmsEncrypt({ content: msg, recipients: [a.leaf, b.leaf] });
     assert.deepEqual(cmsDecrypt(p7, { certificate: a.leaf, key: a.lk.key }), msg);
     assert.deepEqual(cmsDecrypt(cmsToPem(p7), { certificate: b.leaf, key: b.lk.key }), msg);
+    assert.deepEqual(cmsDecrypt(cmsEncrypt({ content: msg, recipients: [a.leaf], oids: 'gm' }), { certificate: a.leaf, key: a.lk.key }), msg);
     const c = hierarchy();
     assert.throws(() => cmsDecrypt(p7, { certificate: c.leaf, key: c.lk.key }), (e: unknown) => code(e) === 'PKI_ERR_CMS_NO_RECIPIENT');
     // Right certificate, wrong key: SM2 decryption's C3 check fails.

@@ -160,3 +160,12 @@ describe('parsers fuzzed with fast-check: only typed errors', () => {
     });
   }
 });
+
+test('PEM problems are PKI_ERR_PEM: no block, wrong label, bad base64', () => {
+  const v = pkiVector('pki-x509_certificate-selfsigned');
+  assert.equal(code(tryParse(() => X509Certificate.fromPem('no pem here'))), 'PKI_ERR_PEM');
+  assert.equal(code(tryParse(() => X509Certificate.fromPem(v.pem.replace(/CERTIFICATE/g, 'X509 CRL')))), 'PKI_ERR_PEM');
+  assert.equal(code(tryParse(() => X509Certificate.fromPem(v.pem.replace(/\nMII/, '\nM*I')))), 'PKI_ERR_PEM');
+  assert.equal(code(tryParse(() => CertificateRevocationList.parse(v.pem))), 'PKI_ERR_PEM');
+  assert.throws(() => X509Certificate.fromPem(42 as unknown as string), TypeError);
+});
