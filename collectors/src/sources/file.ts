@@ -209,11 +209,23 @@ export class FileSource {
     // Files no longer at a globbed path (rotated away or deleted): drain them first, in order.
     for (const t of [...this.files.values()]) {
       if (seen.has(t.key)) continue;
-      const got = await this.readFile(t);
-      if (got === 0 && ++t.idlePolls >= 2) await this.retire(t);
-      else if (got > 0) t.idlePolls = 0;
+      await this.guarded(t, async () => {
+        const got = await this.readFile(t);
+        if (got === 0 && ++t.idlePolls >= 2) await this.retire(t);
+        else if (got > 0) t.idlePolls = 0;
+      });
     }
-    for (const t of current) await this.readFile(t);
+    for (const t of current) await this.guarded(t, () => this.readFile(t));
+  }
+
+  /** Runs one file's step; its failure is logged and retried next poll without holding up other files. */
+  private async guarded(t: Tracked, step: () => Promise<unknown>): Promise<void> {
+    try {
+      await step();
+    } catch (e) {
+      const errorCode = e instanceof CollectorError ? e.code : 'COL_ERR_SOURCE_IO';
+      this.logger.error({ sourceId: this.o.sourceId, path: t.path, errorCode, err: e, stage: 'file' }, 'Reading a file failed; retrying next poll.');
+    }
   }
 
   private async openTracked(path: string, key: string, size: number): Promise<Tracked | undefined> {
