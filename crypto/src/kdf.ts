@@ -51,7 +51,7 @@ export function makeKdfs(hash: Sm3Hash): {
       // T_i = U_1 ^ … ^ U_c, U_1 = PRF(P, S ‖ INT(i)), U_j = PRF(P, U_{j-1}) (RFC 8018 §5.2).
       new DataView(idx.buffer).setUint32(0, i);
       let u: Uint8Array = prf.clone().update(salt).update(idx).digest();
-      const t = Uint8Array.from(u);
+      const t = u.slice();
       for (let j = 1; j < iterations; j++) {
         const next = prf.clone().update(u).digest();
         u.fill(0);

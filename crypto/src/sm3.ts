@@ -80,7 +80,7 @@ export class Sm3 {
   /** `@noble/hashes` compatibility: copy into `to` (or a new object). */
   _cloneInto(to?: Sm3): Sm3 {
     const c = to ?? new Sm3(this.kernel);
-    c.state = Uint32Array.from(this.state);
+    c.state = this.state.slice();
     c.buf.set(this.buf);
     c.pos = this.pos;
     c.length = this.length;

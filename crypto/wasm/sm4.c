@@ -220,7 +220,7 @@ static inline uint64_t bswap64(uint64_t v) { return __builtin_bswap64(v); }
  * is advanced by ceil(len/16). inc32=1 increments only the low 32 bits (GCM's inc32, SP 800-38D
  * §6.2); inc32=0 the whole 128-bit block (the vectors' CTR convention).
  */
-EXPORT("sm4_ctr") void sm4_ctr(uint32_t len, uint32_t inc32) {
+static void ctr_core(uint8_t *p, uint32_t len, uint32_t inc32) {
   uint64_t hi = bswap64(*(uint64_t *)iv), lo = bswap64(*(uint64_t *)(iv + 8));
   uint32_t nb = (len + 15) / 16;
   for (uint32_t i = 0; i < nb; i += BATCH) {
@@ -232,12 +232,13 @@ EXPORT("sm4_ctr") void sm4_ctr(uint32_t len, uint32_t inc32) {
       else { lo++; hi += (lo == 0); }
     }
     encrypt_many(batch, m);
-    uint8_t *b = io + 16 * i;
+    uint8_t *b = p + 16 * i;
     for (uint32_t j = 0; j < m; j++) st(b + 16 * j, wasm_v128_xor(ld(b + 16 * j), ld(batch + 16 * j)));
   }
   *(uint64_t *)iv = bswap64(hi);
   *(uint64_t *)(iv + 8) = bswap64(lo);
 }
+EXPORT("sm4_ctr") void sm4_ctr(uint32_t len, uint32_t inc32) { ctr_core(io, len, inc32); }
 
 /* OFB (serial): O_i = E(O_{i-1}); the last block may be partial. */
 EXPORT("sm4_ofb") void sm4_ofb(uint32_t len) {
@@ -301,42 +302,107 @@ static inline uint64_t rev64(uint64_t x) {
   return bswap64(x);
 }
 
+/* GHASH key (as 64-bit halves, plain and bit-reversed) and accumulator Y = y1 ‖ y0. */
+typedef struct { uint64_t h0, h1, h2, h0r, h1r, h2r, y0, y1; } gh_t;
+
+static inline void gh_load(gh_t *g, const uint8_t *y) {
+  g->h1 = bswap64(*(const uint64_t *)hkey);
+  g->h0 = bswap64(*(const uint64_t *)(hkey + 8));
+  g->h2 = g->h0 ^ g->h1;
+  g->h0r = rev64(g->h0);
+  g->h1r = rev64(g->h1);
+  g->h2r = g->h0r ^ g->h1r;
+  g->y1 = bswap64(*(const uint64_t *)y);
+  g->y0 = bswap64(*(const uint64_t *)(y + 8));
+}
+static inline void gh_store(const gh_t *g, uint8_t *y) {
+  *(uint64_t *)y = bswap64(g->y1);
+  *(uint64_t *)(y + 8) = bswap64(g->y0);
+}
+
 /*
- * GHASH over n blocks of io (SP 800-38D §6.4): Y = (Y ^ X_i) · H in GF(2^128) with GCM's
- * reflected bit order; Y lives in iv[], H in hkey[]. Karatsuba over 64-bit halves; the high
- * halves of the carry-less products come from bit-reversed operands. Reduction by
- * x^128 + x^7 + x^2 + x + 1.
+ * One GHASH step (SP 800-38D §6.4): Y = (Y ^ X) · H in GF(2^128) with GCM's reflected bit order.
+ * Karatsuba over 64-bit halves; the high halves of the carry-less products come from
+ * bit-reversed operands. Reduction by x^128 + x^7 + x^2 + x + 1.
  */
+static inline __attribute__((always_inline)) void gh_block(gh_t *g, const uint8_t *b) {
+  uint64_t y1 = g->y1 ^ bswap64(*(const uint64_t *)b);
+  uint64_t y0 = g->y0 ^ bswap64(*(const uint64_t *)(b + 8));
+  uint64_t y0r = rev64(y0), y1r = rev64(y1), y2 = y0 ^ y1, y2r = y0r ^ y1r;
+  uint64_t z0 = bmul64(y0, g->h0), z1 = bmul64(y1, g->h1), z2 = bmul64(y2, g->h2);
+  uint64_t z0h = bmul64(y0r, g->h0r), z1h = bmul64(y1r, g->h1r), z2h = bmul64(y2r, g->h2r);
+  z2 ^= z0 ^ z1;
+  z2h ^= z0h ^ z1h;
+  z0h = rev64(z0h) >> 1;
+  z1h = rev64(z1h) >> 1;
+  z2h = rev64(z2h) >> 1;
+  uint64_t v0 = z0, v1 = z0h ^ z2, v2 = z1 ^ z2h, v3 = z1h;
+  v3 = (v3 << 1) | (v2 >> 63);
+  v2 = (v2 << 1) | (v1 >> 63);
+  v1 = (v1 << 1) | (v0 >> 63);
+  v0 = v0 << 1;
+  v2 ^= v0 ^ (v0 >> 1) ^ (v0 >> 2) ^ (v0 >> 7);
+  v1 ^= (v0 << 63) ^ (v0 << 62) ^ (v0 << 57);
+  v3 ^= v1 ^ (v1 >> 1) ^ (v1 >> 2) ^ (v1 >> 7);
+  v2 ^= (v1 << 63) ^ (v1 << 62) ^ (v1 << 57);
+  g->y0 = v2;
+  g->y1 = v3;
+}
+
+/* GHASH over n blocks of io; Y lives in iv[], H in hkey[]. */
 EXPORT("ghash") void ghash(uint32_t n) {
-  uint64_t h1 = bswap64(*(uint64_t *)hkey), h0 = bswap64(*(uint64_t *)(hkey + 8));
-  uint64_t h2 = h0 ^ h1, h0r = rev64(h0), h1r = rev64(h1), h2r = h0r ^ h1r;
-  uint64_t y1 = bswap64(*(uint64_t *)iv), y0 = bswap64(*(uint64_t *)(iv + 8));
-  for (uint32_t i = 0; i < n; i++) {
-    const uint8_t *b = io + 16 * i;
-    y1 ^= bswap64(*(const uint64_t *)b);
-    y0 ^= bswap64(*(const uint64_t *)(b + 8));
-    uint64_t y0r = rev64(y0), y1r = rev64(y1), y2 = y0 ^ y1, y2r = y0r ^ y1r;
-    uint64_t z0 = bmul64(y0, h0), z1 = bmul64(y1, h1), z2 = bmul64(y2, h2);
-    uint64_t z0h = bmul64(y0r, h0r), z1h = bmul64(y1r, h1r), z2h = bmul64(y2r, h2r);
-    z2 ^= z0 ^ z1;
-    z2h ^= z0h ^ z1h;
-    z0h = rev64(z0h) >> 1;
-    z1h = rev64(z1h) >> 1;
-    z2h = rev64(z2h) >> 1;
-    uint64_t v0 = z0, v1 = z0h ^ z2, v2 = z1 ^ z2h, v3 = z1h;
-    v3 = (v3 << 1) | (v2 >> 63);
-    v2 = (v2 << 1) | (v1 >> 63);
-    v1 = (v1 << 1) | (v0 >> 63);
-    v0 = v0 << 1;
-    v2 ^= v0 ^ (v0 >> 1) ^ (v0 >> 2) ^ (v0 >> 7);
-    v1 ^= (v0 << 63) ^ (v0 << 62) ^ (v0 << 57);
-    v3 ^= v1 ^ (v1 >> 1) ^ (v1 >> 2) ^ (v1 >> 7);
-    v2 ^= (v1 << 63) ^ (v1 << 62) ^ (v1 << 57);
-    y0 = v2;
-    y1 = v3;
+  gh_t g;
+  gh_load(&g, iv);
+  for (uint32_t i = 0; i < n; i++) gh_block(&g, io + 16 * i);
+  gh_store(&g, iv);
+}
+
+/* GHASH over len bytes at p, the last block zero-padded (SP 800-38D §7.1 step 5). */
+static void gh_bytes(gh_t *g, const uint8_t *p, uint32_t len) {
+  uint32_t whole = len & ~15u;
+  for (uint32_t i = 0; i < whole; i += 16) gh_block(g, p + i);
+  if (len > whole) {
+    uint8_t last[16] __attribute__((aligned(16)));
+    st(last, wasm_i64x2_splat(0));
+    for (uint32_t i = whole; i < len; i++) last[i - whole] = p[i];
+    gh_block(g, last);
   }
-  *(uint64_t *)iv = bswap64(y1);
-  *(uint64_t *)(iv + 8) = bswap64(y0);
+}
+
+/*
+ * SM4-GCM in one call for a 12-byte nonce and a message that fits io (RFC 8998 §3.1 with
+ * SP 800-38D §7.1/§7.2): the key is in key[] (expanded here, then wiped), the nonce in iv[0..12),
+ * io holds AAD (aad_len bytes) then, from the next 16-byte boundary, the data (len bytes). The
+ * data is replaced by the ciphertext (or plaintext), and hkey[] receives the full 16-byte tag
+ * (or, decrypting, the expected tag, which the caller compares in constant time).
+ */
+EXPORT("sm4_gcm12") void sm4_gcm12(uint32_t aad_len, uint32_t len, uint32_t decrypt) {
+  sm4_expand_key(0);
+  /* H = E_K(0^128) and E_K(J0), J0 = IV ‖ 0^31 ‖ 1, in one four-block pass. */
+  uint8_t blk[64] __attribute__((aligned(16)));
+  for (int i = 0; i < 64; i += 16) st(blk + i, wasm_i64x2_splat(0));
+  for (int i = 0; i < 12; i++) blk[16 + i] = iv[i];
+  blk[31] = 1;
+  encrypt_groups(blk, 1);
+  st(hkey, ld(blk));
+  gh_t g;
+  st(blk + 48, wasm_i64x2_splat(0));
+  gh_load(&g, blk + 48); /* Y = 0 */
+  gh_bytes(&g, io, aad_len);
+  uint8_t *data = io + ((aad_len + 15) & ~15u);
+  /* Counter blocks start at inc32(J0). */
+  iv[12] = 0; iv[13] = 0; iv[14] = 0; iv[15] = 2;
+  if (decrypt) gh_bytes(&g, data, len);
+  ctr_core(data, len, 1);
+  if (!decrypt) gh_bytes(&g, data, len);
+  /* Lengths block [len(A)]_64 ‖ [len(C)]_64 in bits. */
+  uint8_t lb[16] __attribute__((aligned(16)));
+  *(uint64_t *)lb = bswap64((uint64_t)aad_len * 8);
+  *(uint64_t *)(lb + 8) = bswap64((uint64_t)len * 8);
+  gh_block(&g, lb);
+  gh_store(&g, hkey);
+  st(hkey, wasm_v128_xor(ld(hkey), ld(blk + 16)));
+  zero16(blk, sizeof blk);
 }
 
 /* Zeroes the key material and the first len bytes of io. */

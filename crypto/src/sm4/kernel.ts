@@ -34,4 +34,11 @@ export interface Sm4Kernel {
   cfbDecrypt(rk: Uint32Array, iv: Uint8Array, data: Uint8Array): Uint8Array;
   /** GHASH (SP 800-38D §6.4): `y` ← (… ((y ^ X1)·H ^ X2)·H …) over whole blocks. */
   ghash(h: Uint8Array, y: Uint8Array, data: Uint8Array): void;
+  /**
+   * Optional fast path: all of SM4-GCM in one call for a 12-byte nonce (key schedule included).
+   * Returns the output (ciphertext, or unauthenticated plaintext when `decrypt`) and the full
+   * 16-byte tag (computed over the ciphertext either way), or `undefined` when the message is too
+   * long for it; the mode layer then takes the general path.
+   */
+  gcm12?(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, decrypt: boolean): { out: Uint8Array; tag: Uint8Array } | undefined;
 }

@@ -188,7 +188,7 @@ export function makeSm4(k: Sm4Kernel) {
     const padding = apadding(opts, 'sm4CbcEncrypt');
     if (padding === 'none') wholeBlocks(data, 'sm4CbcEncrypt');
     const rk = enc(key);
-    try { return k.cbcEncrypt(rk, Uint8Array.from(iv), padding === 'pkcs7' ? pad(data) : data); } finally { rk.fill(0); }
+    try { return k.cbcEncrypt(rk, iv.slice(), padding === 'pkcs7' ? pad(data) : data); } finally { rk.fill(0); }
   }
   function cbcDecrypt(key: Uint8Array, iv: Uint8Array, data: Uint8Array, opts: Sm4PaddingOptions): Uint8Array {
     abytes(iv, 'SM4-CBC iv', 16);
@@ -200,7 +200,7 @@ export function makeSm4(k: Sm4Kernel) {
     }
     const rk = dec(key);
     try {
-      const out = k.cbcDecrypt(rk, Uint8Array.from(iv), data);
+      const out = k.cbcDecrypt(rk, iv.slice(), data);
       return padding === 'pkcs7' ? unpad(out) : out;
     } finally { rk.fill(0); }
   }
@@ -208,7 +208,7 @@ export function makeSm4(k: Sm4Kernel) {
     abytes(iv, 'SM4-CTR initial counter block', 16);
     abytes(data, 'data');
     const rk = enc(key);
-    try { return k.ctr(rk, Uint8Array.from(iv), data, false); } finally { rk.fill(0); }
+    try { return k.ctr(rk, iv.slice(), data, false); } finally { rk.fill(0); }
   }
   function ofb(key: Uint8Array, iv: Uint8Array, data: Uint8Array): Uint8Array {
     abytes(iv, 'SM4-OFB iv', 16);
@@ -255,13 +255,13 @@ export function makeSm4(k: Sm4Kernel) {
       j0[15] = 1;
     } else {
       // J0 = GHASH_H(IV ‖ 0^(s+64) ‖ [len(IV)]_64)
-      const g = new Ghash(k, Uint8Array.from(h));
+      const g = new Ghash(k, h.slice());
       g.update(nonce);
       g.flushPadded();
       const lb = new Uint8Array(16);
       putBitLength(lb, 8, nonce.length);
       g.update(lb);
-      j0 = Uint8Array.from(g.y);
+      j0 = g.y.slice();
       g.wipe();
     }
     return { h, j0 };
@@ -278,7 +278,7 @@ export function makeSm4(k: Sm4Kernel) {
     return s.slice(0, t);
   }
   function inc32(j0: Uint8Array): Uint8Array {
-    const c = Uint8Array.from(j0);
+    const c = j0.slice();
     const dv = new DataView(c.buffer);
     dv.setUint32(12, (dv.getUint32(12) + 1) >>> 0);
     return c;
@@ -299,10 +299,7 @@ export function makeSm4(k: Sm4Kernel) {
     return y;
   }
 
-  function gcmEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, opts?: Sm4AeadOptions): Uint8Array {
-    abytes(plaintext, 'plaintext');
-    const t = gcmTagLength(opts);
-    const aad = gcmAad(opts);
+  function gcmEncryptGeneral(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, t: number): Uint8Array {
     const rk = enc(key);
     const { h, j0 } = gcmSetup(rk, nonce);
     try {
@@ -321,11 +318,7 @@ export function makeSm4(k: Sm4Kernel) {
       return out;
     } finally { rk.fill(0); h.fill(0); }
   }
-  function gcmDecrypt(key: Uint8Array, nonce: Uint8Array, data: Uint8Array, opts?: Sm4AeadOptions): Uint8Array {
-    abytes(data, 'ciphertext');
-    const t = gcmTagLength(opts);
-    const aad = gcmAad(opts);
-    if (data.length < t) throw new CryptoError('CRYPTO_ERR_AUTH_TAG', 'SM4-GCM input is shorter than the tag');
+  function gcmDecryptGeneral(key: Uint8Array, nonce: Uint8Array, data: Uint8Array, aad: Uint8Array, t: number): Uint8Array {
     const rk = enc(key);
     const { h, j0 } = gcmSetup(rk, nonce);
     try {
@@ -337,6 +330,37 @@ export function makeSm4(k: Sm4Kernel) {
       if (!tagsEqual(mask.subarray(0, t), data.subarray(data.length - t))) throw new CryptoError('CRYPTO_ERR_AUTH_TAG', 'SM4-GCM tag mismatch');
       return k.ctr(rk, j0, ct, true);
     } finally { rk.fill(0); h.fill(0); }
+  }
+
+  function gcmEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, opts?: Sm4AeadOptions): Uint8Array {
+    abytes(plaintext, 'plaintext');
+    const t = gcmTagLength(opts);
+    const aad = gcmAad(opts);
+    abytes(key, KEY, 16);
+    abytes(nonce, 'SM4-GCM nonce');
+    const fast = nonce.length === 12 ? k.gcm12?.(key, nonce, aad, plaintext, false) : undefined;
+    if (fast) return concat(fast.out, fast.tag.subarray(0, t));
+    return gcmEncryptGeneral(key, nonce, plaintext, aad, t);
+  }
+  function gcmDecrypt(key: Uint8Array, nonce: Uint8Array, data: Uint8Array, opts?: Sm4AeadOptions): Uint8Array {
+    abytes(data, 'ciphertext');
+    const t = gcmTagLength(opts);
+    const aad = gcmAad(opts);
+    abytes(key, KEY, 16);
+    abytes(nonce, 'SM4-GCM nonce');
+    if (data.length < t) throw new CryptoError('CRYPTO_ERR_AUTH_TAG', 'SM4-GCM input is shorter than the tag');
+    const ct = data.subarray(0, data.length - t);
+    const fast = nonce.length === 12 ? k.gcm12?.(key, nonce, aad, ct, true) : undefined;
+    if (fast) {
+      // The one-call path decrypts and authenticates together; on a mismatch the trial
+      // plaintext is wiped before the error, so none is ever released.
+      if (!tagsEqual(fast.tag.subarray(0, t), data.subarray(data.length - t))) {
+        fast.out.fill(0);
+        throw new CryptoError('CRYPTO_ERR_AUTH_TAG', 'SM4-GCM tag mismatch');
+      }
+      return fast.out;
+    }
+    return gcmDecryptGeneral(key, nonce, data, aad, t);
   }
 
   function createGcmEncrypt(key: Uint8Array, nonce: Uint8Array, opts?: Sm4AeadOptions): Sm4StreamCipher {
@@ -380,7 +404,7 @@ export function makeSm4(k: Sm4Kernel) {
       update(data: Uint8Array): Uint8Array {
         abytes(data, 'ciphertext');
         if (done) throw new Error('SM4-GCM stream already finished');
-        parts.push(Uint8Array.from(data));
+        parts.push(data.slice());
         return new Uint8Array(0);
       },
       final(): Uint8Array {
@@ -489,7 +513,7 @@ export function makeSm4(k: Sm4Kernel) {
   }
   /** XEX over whole blocks: out_j = E(in_j ^ T_j) ^ T_j with T_j = tweaks[16j..]. */
   function xex(rk: Uint32Array, data: Uint8Array, tweaks: Uint8Array): Uint8Array {
-    const x = Uint8Array.from(data);
+    const x = data.slice();
     xorInPlace(x, tweaks);
     const y = k.ecb(rk, x);
     x.fill(0);
@@ -541,7 +565,7 @@ export function makeSm4(k: Sm4Kernel) {
   // ---- streaming CTR / CBC ----
   function createCtr(key: Uint8Array, iv: Uint8Array): Sm4StreamCipher {
     abytes(iv, 'SM4-CTR initial counter block', 16);
-    const c = new CtrStream(k, enc(key), Uint8Array.from(iv), false);
+    const c = new CtrStream(k, enc(key), iv.slice(), false);
     return {
       update(data: Uint8Array): Uint8Array { abytes(data, 'data'); return c.update(data); },
       final(): Uint8Array { c.wipe(); return new Uint8Array(0); },
@@ -553,7 +577,7 @@ export function makeSm4(k: Sm4Kernel) {
     abytes(iv, 'SM4-CBC iv', 16);
     const padding = apadding(opts, name);
     const rk = decrypt ? dec(key) : enc(key);
-    const chain = Uint8Array.from(iv);
+    const chain = iv.slice();
     const cbc = (d: Uint8Array): Uint8Array => (decrypt ? k.cbcDecrypt(rk, chain, d) : k.cbcEncrypt(rk, chain, d));
     let pending: Uint8Array = new Uint8Array(0);
     return {

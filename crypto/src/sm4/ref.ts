@@ -65,8 +65,8 @@ function incCounter(c: Uint8Array, inc32: boolean): void {
  * replaced by the keystream (OFB), the ciphertext out (CFB encrypt) or the ciphertext in (CFB decrypt).
  */
 function feedback(rk: Uint32Array, iv: Uint8Array, data: Uint8Array, mode: 'ofb' | 'cfb-enc' | 'cfb-dec'): Uint8Array {
-  const out = Uint8Array.from(data);
-  const r = Uint8Array.from(iv);
+  const out = data.slice();
+  const r = iv.slice();
   for (let o = 0; o < out.length; o += 16) {
     cryptBlock(rk, r, 0);
     const n = Math.min(16, out.length - o);
@@ -81,7 +81,7 @@ function feedback(rk: Uint32Array, iv: Uint8Array, data: Uint8Array, mode: 'ofb'
 /** GF(2^128) multiply in GCM's bit order, SP 800-38D §6.3 Algorithm 1. */
 function gmul(x: Uint8Array, y: Uint8Array): Uint8Array {
   const z = new Uint8Array(16);
-  const v = Uint8Array.from(y);
+  const v = y.slice();
   for (let i = 0; i < 128; i++) {
     if ((x[i >> 3] >> (7 - (i & 7))) & 1) xorInto(z, 0, v, 0, 16);
     const lsb = v[15] & 1;
@@ -107,12 +107,12 @@ export const sm4RefKernel: Sm4Kernel = {
     return rk;
   },
   ecb(rk, data) {
-    const out = Uint8Array.from(data);
+    const out = data.slice();
     for (let o = 0; o < out.length; o += 16) cryptBlock(rk, out, o);
     return out;
   },
   cbcEncrypt(rk, iv, data) {
-    const out = Uint8Array.from(data);
+    const out = data.slice();
     for (let o = 0; o < out.length; o += 16) {
       xorInto(out, o, o === 0 ? iv : out, o === 0 ? 0 : o - 16, 16);
       cryptBlock(rk, out, o);
@@ -121,7 +121,7 @@ export const sm4RefKernel: Sm4Kernel = {
     return out;
   },
   cbcDecrypt(rk, iv, data) {
-    const out = Uint8Array.from(data);
+    const out = data.slice();
     for (let o = 0; o < out.length; o += 16) cryptBlock(rk, out, o);
     xorInto(out, 0, iv, 0, Math.min(16, out.length));
     for (let o = 16; o < out.length; o += 16) xorInto(out, o, data, o - 16, 16);
@@ -129,7 +129,7 @@ export const sm4RefKernel: Sm4Kernel = {
     return out;
   },
   ctr(rk, counter, data, inc32) {
-    const out = Uint8Array.from(data);
+    const out = data.slice();
     const ks = new Uint8Array(16);
     for (let o = 0; o < out.length; o += 16) {
       ks.set(counter);

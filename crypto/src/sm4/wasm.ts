@@ -21,6 +21,7 @@ interface Sm4Exports extends KernelExports {
   sm4_cfb_encrypt(len: number): void;
   sm4_cfb_decrypt(len: number): void;
   ghash(n: number): void;
+  sm4_gcm12(aadLen: number, len: number, decrypt: number): void;
   wipe(len: number): void;
 }
 
@@ -79,7 +80,7 @@ export const sm4WasmKernel: Sm4Kernel = {
     const w = v();
     w.mem.set(key, w.key);
     w.ex.sm4_expand_key(decrypt ? 1 : 0);
-    const rk = Uint32Array.from(w.rk);
+    const rk = w.rk.slice();
     w.ex.wipe(0);
     return rk;
   },
@@ -88,9 +89,27 @@ export const sm4WasmKernel: Sm4Kernel = {
   cbcDecrypt: (rk, iv, data) => run(rk, iv, data, (ex, n) => ex.sm4_cbc_decrypt(n / 16)),
   ctr: (rk, counter, data, inc32) => run(rk, counter, data, (ex, n) => ex.sm4_ctr(n, inc32 ? 1 : 0)),
   // One-shot feedback modes: the caller's IV stays untouched (the kernel advances a copy).
-  ofb: (rk, iv, data) => run(rk, Uint8Array.from(iv), data, (ex, n) => ex.sm4_ofb(n)),
-  cfbEncrypt: (rk, iv, data) => run(rk, Uint8Array.from(iv), data, (ex, n) => ex.sm4_cfb_encrypt(n)),
-  cfbDecrypt: (rk, iv, data) => run(rk, Uint8Array.from(iv), data, (ex, n) => ex.sm4_cfb_decrypt(n)),
+  ofb: (rk, iv, data) => run(rk, iv.slice(), data, (ex, n) => ex.sm4_ofb(n)),
+  cfbEncrypt: (rk, iv, data) => run(rk, iv.slice(), data, (ex, n) => ex.sm4_cfb_encrypt(n)),
+  cfbDecrypt: (rk, iv, data) => run(rk, iv.slice(), data, (ex, n) => ex.sm4_cfb_decrypt(n)),
+  gcm12(key, nonce, aad, data, decrypt) {
+    const w = v();
+    const { ex, mem, io, ioSize } = w;
+    const ap = Math.ceil(aad.length / 16) * 16;
+    if (ap + data.length > ioSize) return undefined;
+    mem.set(key, w.key);
+    mem.set(nonce, w.iv);
+    mem.set(aad, io);
+    mem.fill(0, io + aad.length, io + ap);
+    mem.set(data, io + ap);
+    try {
+      ex.sm4_gcm12(aad.length, data.length, decrypt ? 1 : 0);
+      return { out: mem.slice(io + ap, io + ap + data.length), tag: mem.slice(w.h, w.h + 16) };
+    } finally {
+      mem.fill(0, io, io + ap + data.length + 128);
+      ex.wipe(0);
+    }
+  },
   ghash(h, y, data) {
     const w = v();
     w.mem.set(h, w.h);
