@@ -82,6 +82,12 @@ function need(v: Values, name: string, usage: string): string {
   if (!x) throw new UsageError(`--${name} is required (${usage})`);
   return x;
 }
+function num(v: Values, name: string): number | undefined {
+  const x = str(v, name);
+  if (x === undefined) return undefined;
+  if (!/^\d+$/.test(x)) throw new UsageError(`--${name} must be a whole number`);
+  return Number(x);
+}
 function abs(io: CliIo, p: string): string {
   return resolve(io.cwd, p);
 }
@@ -137,14 +143,13 @@ async function runCa(argv: string[], io: CliIo): Promise<number> {
     case 'init': {
       const { v } = parse(rest, [...CA_COMMON, 'subject', 'intermediate-subject', 'crl-url', 'ocsp-url', 'ca-issuers-url', 'kdf-iterations'], ['intermediate']);
       const dir = caDir(io, v);
-      const iters = str(v, 'kdf-iterations');
       const ca = CertificateAuthority.init(dir, {
         passphrase: caPassphrase(io, v),
         intermediate: v.intermediate === true,
         rootSubject: str(v, 'subject'),
         intermediateSubject: str(v, 'intermediate-subject'),
         urls: { crl: str(v, 'crl-url'), ocsp: str(v, 'ocsp-url'), caIssuers: str(v, 'ca-issuers-url') },
-        kdfIterations: iters ? Number(iters) : undefined,
+        kdfIterations: num(v, 'kdf-iterations'),
       });
       io.stdout.write(`CA created in ${dir}\n`);
       for (const c of ca.chain) io.stdout.write(`  ${c.subjectName} (serial ${c.serialHex}, until ${c.notAfter.toISOString()})\n`);
@@ -156,8 +161,7 @@ async function runCa(argv: string[], io: CliIo): Promise<number> {
       if (!['server', 'client', 'sign', 'enc'].includes(profile)) throw new UsageError(`unknown profile '${profile}' (server, client, sign, enc)`);
       const csr = readBytes(io, need(v, 'csr', 'a PKCS#10 request, PEM or DER'));
       const ca = CertificateAuthority.open(caDir(io, v), { passphrase: caPassphrase(io, v) });
-      const days = str(v, 'days');
-      const cert = ca.issue(csr, { profile, days: days ? Number(days) : undefined });
+      const cert = ca.issue(csr, { profile, days: num(v, 'days') });
       output(io, str(v, 'out'), cert.toPem());
       io.stderr.write(`issued serial ${cert.serialHex} to ${cert.subjectName}\n`);
       return 0;
@@ -176,8 +180,7 @@ async function runCa(argv: string[], io: CliIo): Promise<number> {
       const { v } = parse(rest, [...CA_COMMON, 'days', 'out', 'revoke-intermediate'], ['openssl-compat', 'root']);
       const passphrase = caPassphrase(io, v);
       const ca = CertificateAuthority.open(caDir(io, v), { passphrase });
-      const days = str(v, 'days');
-      const common = { nextUpdateDays: days ? Number(days) : undefined, sm2Id: v['openssl-compat'] === true ? SM2_OPENSSL_EMPTY_ID : undefined };
+      const common = { nextUpdateDays: num(v, 'days'), sm2Id: v['openssl-compat'] === true ? SM2_OPENSSL_EMPTY_ID : undefined };
       const revokeIntermediate = str(v, 'revoke-intermediate') as RevocationReason | undefined;
       if (revokeIntermediate && !(revokeIntermediate in REVOCATION_REASONS)) throw new UsageError(`unknown reason '${revokeIntermediate}'`);
       if (revokeIntermediate && v.root !== true) throw new UsageError('--revoke-intermediate goes with --root');
@@ -234,6 +237,7 @@ async function runX509(argv: string[], io: CliIo): Promise<number> {
       const { v, pos } = parse(rest, ['ca', 'untrusted', 'crl', 'purpose', 'at'], ['require-crl'], ['crl']);
       if (pos.length !== 1) throw new UsageError('usage: xiangan x509 verify --ca root.pem CERT');
       const at = str(v, 'at');
+      if (at && Number.isNaN(Date.parse(at))) throw new UsageError('--at must be a date, e.g. 2026-05-01T00:00:00Z');
       const r = validatePath(loadCert(io, pos[0]), {
         trustAnchors: loadCerts(io, need(v, 'ca', 'trusted root certificates (PEM)')),
         intermediates: loadCerts(io, str(v, 'untrusted')),
