@@ -332,22 +332,21 @@ export function makeSm4(k: Sm4Kernel) {
     } finally { rk.fill(0); h.fill(0); }
   }
 
-  function gcmEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, opts?: Sm4AeadOptions): Uint8Array {
-    abytes(plaintext, 'plaintext');
-    const t = gcmTagLength(opts);
-    const aad = gcmAad(opts);
+  /** Checks the one-shot GCM arguments; returns the tag length and AAD. */
+  function gcmArgs(key: Uint8Array, nonce: Uint8Array, data: Uint8Array, opts: Sm4AeadOptions | undefined): { t: number; aad: Uint8Array } {
+    abytes(data, 'data');
     abytes(key, KEY, 16);
     abytes(nonce, 'SM4-GCM nonce');
+    return { t: gcmTagLength(opts), aad: gcmAad(opts) };
+  }
+  function gcmEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, opts?: Sm4AeadOptions): Uint8Array {
+    const { t, aad } = gcmArgs(key, nonce, plaintext, opts);
     const fast = nonce.length === 12 ? k.gcm12?.(key, nonce, aad, plaintext, false) : undefined;
     if (fast) return concat(fast.out, fast.tag.subarray(0, t));
     return gcmEncryptGeneral(key, nonce, plaintext, aad, t);
   }
   function gcmDecrypt(key: Uint8Array, nonce: Uint8Array, data: Uint8Array, opts?: Sm4AeadOptions): Uint8Array {
-    abytes(data, 'ciphertext');
-    const t = gcmTagLength(opts);
-    const aad = gcmAad(opts);
-    abytes(key, KEY, 16);
-    abytes(nonce, 'SM4-GCM nonce');
+    const { t, aad } = gcmArgs(key, nonce, data, opts);
     if (data.length < t) throw new CryptoError('CRYPTO_ERR_AUTH_TAG', 'SM4-GCM input is shorter than the tag');
     const ct = data.subarray(0, data.length - t);
     const fast = nonce.length === 12 ? k.gcm12?.(key, nonce, aad, ct, true) : undefined;
