@@ -40,6 +40,8 @@ export interface TcpSourceOptions extends NetworkSourceOptions {
 interface Conn {
   id: string;
   socket: net.Socket;
+  /** Read at accept: after a reset the socket no longer knows its peer, and the last frame still needs it. */
+  peer: { address: string; port: number };
   framer: StreamFramer;
   seq: number;
   pending: number;
@@ -124,6 +126,7 @@ export class TcpSource {
     const c: Conn = {
       id: `${this.now()}-${this.counter++}`,
       socket,
+      peer: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
       framer: new StreamFramer({
         maxMessageSize: this.o.maxMessageSize ?? 65536,
         onInvalid: () => {
@@ -173,7 +176,7 @@ export class TcpSource {
   private onData(c: Conn, frames: Frame[]): void {
     if (frames.length === 0) return;
     const receivedAt = this.now();
-    const peer = { address: c.socket.remoteAddress ?? '', port: c.socket.remotePort ?? 0 };
+    const peer = c.peer;
     const events: EcsEvent[] = [];
     for (const f of frames) {
       if (f.truncated && !c.warnedTruncation) {
