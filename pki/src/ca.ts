@@ -23,7 +23,10 @@ import { createCertificate, defaultRandom, randomSerial, X509Certificate } from 
 /** Issuance profiles (GM/T 0015-2012 §6 dual certificates: `sign` and `enc`). */
 export type Profile = 'server' | 'client' | 'sign' | 'enc';
 
-/** Key usage and extended key usage of each profile. */
+/**
+ * Key usage and extended key usage of each profile.
+ * @example PROFILES.enc.keyUsage // ['keyEncipherment', 'dataEncipherment', 'keyAgreement']
+ */
 export const PROFILES: Record<Profile, { keyUsage: KeyUsageName[]; extKeyUsage?: string[] }> = {
   server: { keyUsage: ['digitalSignature', 'keyEncipherment', 'keyAgreement'], extKeyUsage: ['serverAuth'] },
   client: { keyUsage: ['digitalSignature', 'keyAgreement'], extKeyUsage: ['clientAuth'] },

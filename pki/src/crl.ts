@@ -14,7 +14,10 @@ import { derOrPem } from './pem.js';
 import { keyIdentifier, verifySignature, type SignatureOptions, type Signer } from './sigalg.js';
 import type { X509Certificate } from './x509.js';
 
-/** CRLReason names and codes (RFC 5280 §5.3.1; 7 is not used). */
+/**
+ * CRLReason names and codes (RFC 5280 §5.3.1; 7 is not used).
+ * @example REVOCATION_REASONS.keyCompromise // 1
+ */
 export const REVOCATION_REASONS = {
   unspecified: 0,
   keyCompromise: 1,
@@ -47,7 +50,10 @@ function serialKey(s: Uint8Array): string {
   return bytesToHex(s);
 }
 
-/** A parsed CRL. */
+/**
+ * A parsed CRL.
+ * @example CertificateRevocationList.parse(pem).find(cert.serialNumber)?.reason
+ */
 export class CertificateRevocationList {
   readonly der: Uint8Array;
   readonly asn: CertificateList;

@@ -15,7 +15,10 @@ import { parsePublicKey, verifySignature, type PublicKeyInfo, type Signer } from
 /** PKCS#9 extensionRequest (RFC 2985 §5.4.2). */
 const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
 
-/** A parsed certification request. */
+/**
+ * A parsed certification request.
+ * @example CertificateRequest.parse(pem).verify() // proof of possession
+ */
 export class CertificateRequest {
   readonly der: Uint8Array;
   readonly asn: CertificationRequest;

@@ -155,7 +155,10 @@ export function toDer(value: unknown): Uint8Array {
   }
 }
 
-/** View an ArrayBuffer (or a view) as a Uint8Array without copying. */
+/**
+ * View an ArrayBuffer (or a view) as a Uint8Array without copying.
+ * @example u8(cert.asn.signatureValue)
+ */
 export function u8(b: ArrayBuffer | ArrayBufferView): Uint8Array {
   return b instanceof Uint8Array
     ? b
@@ -164,17 +167,26 @@ export function u8(b: ArrayBuffer | ArrayBufferView): Uint8Array {
       : new Uint8Array(b);
 }
 
-/** Copy bytes into a fresh ArrayBuffer (what the schema classes store). */
+/**
+ * Copy bytes into a fresh ArrayBuffer (what the schema classes store).
+ * @example new OctetString(ab(bytes))
+ */
 export function ab(b: Uint8Array): ArrayBuffer {
   return b.slice().buffer as ArrayBuffer;
 }
 
-/** Byte equality. */
+/**
+ * Byte equality.
+ * @example bytesEqual(a.spki, b.spki)
+ */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && compareBytes(a, b) === 0;
 }
 
-/** Sort DER encodings for a SET OF (X.690 §11.6). */
+/**
+ * Sort DER encodings for a SET OF (X.690 §11.6).
+ * @example derTlv(0x31, concatBytes(...sortDer(attrs)))
+ */
 export function sortDer(items: Uint8Array[]): Uint8Array[] {
   return [...items].sort(compareBytes);
 }

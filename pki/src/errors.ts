@@ -22,6 +22,7 @@ export class PkiError extends Error {
 /**
  * Every code `PkiError` (and a failed path validation) can carry, with its meaning.
  * `docs/errors.md` is kept in sync with this table by a test.
+ * @example PKI_ERROR_CODES.PKI_ERR_REVOKED // 'a certificate is listed in a valid CRL of its issuer'
  */
 export const PKI_ERROR_CODES = {
   PKI_ERR_ASN1: 'input is not well-formed DER of the expected ASN.1 structure',

@@ -49,7 +49,10 @@ const KU_ORDER: KeyUsageName[] = [
   'decipherOnly',
 ];
 
-/** Extended key usage by short name; dotted OIDs are accepted too. */
+/**
+ * Extended key usage by short name; dotted OIDs are accepted too.
+ * @example EKU.serverAuth // '1.3.6.1.5.5.7.3.1'
+ */
 export const EKU: Record<string, string> = {
   serverAuth: OID.serverAuth,
   clientAuth: OID.clientAuth,

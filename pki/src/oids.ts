@@ -1,5 +1,6 @@
 /**
  * Object identifiers used by this package, with their sources.
+ * @example OID.sm2WithSm3 // '1.2.156.10197.1.501'
  */
 export const OID = {
   // GM/T 0006-2012 / GB/T 33560-2017
@@ -57,7 +58,10 @@ export const OID = {
   ocspNonce: '1.3.6.1.5.5.7.48.1.2',
 } as const;
 
-/** Short attribute names of distinguished names (RFC 4514 §3 plus common ones). */
+/**
+ * Short attribute names of distinguished names (RFC 4514 §3 plus common ones).
+ * @example NAME_ATTRS.CN // '2.5.4.3'
+ */
 export const NAME_ATTRS: Record<string, string> = {
   CN: '2.5.4.3',
   SN: '2.5.4.4',

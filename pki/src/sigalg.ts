@@ -74,7 +74,10 @@ export function parsePublicKey(spkiDer: Uint8Array): PublicKeyInfo {
   return { kind, spki: spkiDer, key, algorithm: alg };
 }
 
-/** SHA-1 of the subjectPublicKey bits: the key identifier of RFC 5280 §4.2.1.2 method (1). */
+/**
+ * SHA-1 of the subjectPublicKey bits: the key identifier of RFC 5280 §4.2.1.2 method (1).
+ * @example keyIdentifier(cert.spki).length // 20
+ */
 export function keyIdentifier(spkiDer: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha1').update(parsePublicKey(spkiDer).key).digest());
 }
@@ -89,7 +92,10 @@ export interface SignatureOptions {
   sm2Id?: Uint8Array;
 }
 
-/** The empty SM2 ID that OpenSSL 3.0 uses when no `distid` is set. */
+/**
+ * The empty SM2 ID that OpenSSL 3.0 uses when no `distid` is set.
+ * @example sm2Signer(key, { sm2Id: SM2_OPENSSL_EMPTY_ID })
+ */
 export const SM2_OPENSSL_EMPTY_ID: Uint8Array = new Uint8Array(0);
 
 const NODE_HASH: Record<string, { hash: string | null; kinds: PublicKeyKind[] }> = {

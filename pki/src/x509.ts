@@ -12,7 +12,10 @@ import { buildName, nameToString, type NameInput } from './name.js';
 import { keyIdentifier, parsePublicKey, verifySignature, type PublicKeyInfo, type Signer } from './sigalg.js';
 import { decodePem, derOrPem } from './pem.js';
 
-/** A parsed certificate. Immutable; `der` is the exact input. */
+/**
+ * A parsed certificate. Immutable; `der` is the exact input.
+ * @example X509Certificate.parse(fs.readFileSync('leaf.pem')).verify(issuer)
+ */
 export class X509Certificate {
   /** The certificate's DER bytes. */
   readonly der: Uint8Array;
@@ -234,7 +237,10 @@ export function randomSerial(random: (n: number) => Uint8Array = defaultRandom, 
   return s;
 }
 
-/** `crypto.getRandomValues` as a byte source. */
+/**
+ * `crypto.getRandomValues` as a byte source.
+ * @example defaultRandom(16)
+ */
 export function defaultRandom(n: number): Uint8Array {
   return globalThis.crypto.getRandomValues(new Uint8Array(n));
 }
