@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { CollectorError, type EcsEvent } from '@xiangan/collectors';
 import { DurableBuffer } from '../src/buffer/durable.js';
+import { BufferCheckpointStore } from '../src/buffer/checkpoints.js';
 import { StoreConsumer } from '../src/pipeline/consumer.js';
 import { openSqliteStore } from '../src/storage/sqlite.js';
 import { SocError } from '../src/errors.js';
@@ -86,6 +87,29 @@ describe('durable buffer', () => {
       assert.equal(buf.getCheckpoint('/var/log/auth.log'), '{"offset":120}');
       assert.equal(buf.depth, 3);
       assert.equal(buf.getCheckpoint('/nope'), undefined);
+    } finally {
+      buf.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the file tailer CheckpointStore lives in the buffer database', async () => {
+    const dir = tmp();
+    let buf = new DurableBuffer({ dir });
+    try {
+      let cps = new BufferCheckpointStore(buf);
+      const cp = { path: '/var/log/a%_b.log', fileKey: '2049:131', offset: 4096, updatedAt: 1 };
+      await cps.set('tail|2049:131', cp);
+      await cps.set('tail|2049:132', { ...cp, fileKey: '2049:132', offset: 10 });
+      await cps.set('other|1:1', { ...cp, fileKey: '1:1' });
+      buf.close();
+      buf = new DurableBuffer({ dir });
+      cps = new BufferCheckpointStore(buf);
+      assert.deepEqual(await cps.get('tail|2049:131'), cp);
+      assert.deepEqual((await cps.list('tail|')).map(([k, v]) => [k, v.offset]), [['tail|2049:131', 4096], ['tail|2049:132', 10]]);
+      await cps.delete('tail|2049:131');
+      assert.equal(await cps.get('tail|2049:131'), undefined);
+      assert.equal((await cps.list('tail|')).length, 1);
     } finally {
       buf.close();
       rmSync(dir, { recursive: true, force: true });

@@ -4,15 +4,8 @@
  * durable before the lines it covers are (the tailer sets it after `append` resolved) and both
  * survive the same crashes.
  */
+import type { Checkpoint as FileCheckpoint, CheckpointStore } from '@xiangan/collectors';
 import type { DurableBuffer } from './durable.js';
-
-/** Where a file tailer stands in one file (the shape of collectors' `Checkpoint`). */
-export interface FileCheckpoint {
-  path: string;
-  fileKey: string;
-  offset: number;
-  updatedAt: number;
-}
 
 /**
  * Checkpoints stored in `buffer.db`.
@@ -23,7 +16,7 @@ export interface FileCheckpoint {
  * await startSource({ id: 'auth', type: 'file', paths: ['/var/log/auth.log'] }, { sink: buffer, checkpoints });
  * ```
  */
-export class BufferCheckpointStore {
+export class BufferCheckpointStore implements CheckpointStore {
   constructor(private readonly buffer: DurableBuffer) {}
 
   async get(key: string): Promise<FileCheckpoint | undefined> {

@@ -71,7 +71,7 @@ export function batchDocs(batches: readonly RawBatch[]): string[] {
 }
 
 /** A file tailer's resume point, stored next to the events it produced. */
-export interface Checkpoint {
+export interface BufferCheckpoint {
   key: string;
   value: string;
 }
@@ -79,7 +79,7 @@ export interface Checkpoint {
 interface Pending {
   docs: string[];
   bytes: number;
-  checkpoints: Checkpoint[];
+  checkpoints: BufferCheckpoint[];
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -189,7 +189,7 @@ export class DurableBuffer implements EventSink {
    * Append events and move a file checkpoint in the same transaction: after a crash either both
    * the lines and the new offset are there or neither is.
    */
-  appendWithCheckpoint(events: EcsEvent[], checkpoint: Checkpoint): Promise<void> {
+  appendWithCheckpoint(events: EcsEvent[], checkpoint: BufferCheckpoint): Promise<void> {
     if (typeof checkpoint?.key !== 'string' || typeof checkpoint.value !== 'string') throw new TypeError('appendWithCheckpoint: checkpoint needs string key and value');
     return this.enqueue(events, [checkpoint]);
   }
@@ -228,7 +228,7 @@ export class DurableBuffer implements EventSink {
     if (this.closed) throw new SocError('SOC_ERR_STORE_CLOSED', 'buffer is closed');
   }
 
-  private async enqueue(events: EcsEvent[], checkpoints: Checkpoint[]): Promise<void> {
+  private async enqueue(events: EcsEvent[], checkpoints: BufferCheckpoint[]): Promise<void> {
     this.check();
     if (!Array.isArray(events)) throw new TypeError('append: events must be an array');
     if (events.length === 0 && checkpoints.length === 0) return;
