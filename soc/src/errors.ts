@@ -41,6 +41,9 @@ export const SOC_ERROR_CODES = {
   SOC_ERR_PAYLOAD_TOO_LARGE: 'an HTTP ingest body exceeds the configured maximum size',
   SOC_ERR_BACKPRESSURE: 'the durable buffer is full; the client should retry later (HTTP 429)',
   SOC_ERR_UNAVAILABLE: 'the server is starting or shutting down, or the buffer cannot be written (HTTP 503)',
+  SOC_ERR_ALERT_NOT_FOUND: 'no alert, suppression or rule with the given id (HTTP 404)',
+  SOC_ERR_ALERT_TRANSITION: 'the alert lifecycle does not allow this status change (HTTP 409)',
+  SOC_ERR_NOTIFY: 'a notification channel refused or failed a delivery; the outbox retries it with back-off',
 } as const;
 
 /** A code `SocError` can carry. */
@@ -60,4 +63,7 @@ export const SOC_ERROR_STATUS: Record<SocErrorCode, number> = {
   SOC_ERR_PAYLOAD_TOO_LARGE: 413,
   SOC_ERR_BACKPRESSURE: 429,
   SOC_ERR_UNAVAILABLE: 503,
+  SOC_ERR_ALERT_NOT_FOUND: 404,
+  SOC_ERR_ALERT_TRANSITION: 409,
+  SOC_ERR_NOTIFY: 502,
 };
