@@ -199,7 +199,7 @@ static void mod_sub(u32 r[8], const u32 a[8], const u32 b[8], const u32 m[8]) {
 /* ---------------------------------------------------------------- field mod p */
 
 /* Montgomery reduction of a 512-bit product w (16 words) by the special form of p. */
-static void fp_redc(u32 r[8], const u32 w[16]) {
+static inline __attribute__((always_inline)) void fp_redc(u32 r[8], const u32 w[16]) {
   i64 s[17];
   for (int i = 0; i < 16; i++) s[i] = w[i];
   s[16] = 0;
