@@ -6,9 +6,13 @@ export type JsonSchema = { [k: string]: unknown };
 /** ISO 8601 date-time with seconds and an explicit offset (RFC 3339 §5.6 `date-time`). */
 export const DATE_PATTERN = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$';
 const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-/** Dotted-quad IPv4 (RFC 791 text form) or an IPv6 text form (RFC 4291 §2.2), zone id allowed. */
+/**
+ * Dotted-quad IPv4 (RFC 791 text form) or an IPv6 text form (RFC 4291 §2.2, including the
+ * IPv4-compatible `::1.2.3.4` and mapped `::ffff:1.2.3.4` forms), zone id allowed. A loose
+ * shape check: parsers and `coerceEcs` admit only what `net.isIP` accepts.
+ */
 export const IP_PATTERN =
-  `^(${OCTET}(\\.${OCTET}){3}|[0-9A-Fa-f]{0,4}(:[0-9A-Fa-f]{0,4}){2,7}(:${OCTET}(\\.${OCTET}){3})?(%[0-9A-Za-z._-]+)?|::ffff:${OCTET}(\\.${OCTET}){3})$`;
+  `^(${OCTET}(\\.${OCTET}){3}|[0-9A-Fa-f]{0,4}(:[0-9A-Fa-f]{0,4}){1,8}(:${OCTET}(\\.${OCTET}){3})?(%[0-9A-Za-z._-]+)?|::ffff:${OCTET}(\\.${OCTET}){3})$`;
 
 /** Values ECS allows for `event.kind` and `event.outcome` (ECS categorisation fields). */
 export const ECS_ENUMS: Readonly<Record<string, readonly string[]>> = {

@@ -47,12 +47,15 @@ const ENCODED = new Set([
   'old-disk', 'ocomm', 'path', 'proctitle', 'root_dir', 'sw', 'vm', 'watch',
 ]);
 
+/** Stateless (non-streaming) decoder shared by all records; invalid UTF-8 becomes U+FFFD. */
+const UTF8 = new TextDecoder('utf-8');
+
 function decodeHex(v: string): string | undefined {
   if (v.length < 2 || v.length % 2 !== 0 || !/^[0-9A-F]+$/.test(v)) return undefined;
   const bytes = new Uint8Array(v.length / 2);
   for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(v.slice(i * 2, i * 2 + 2), 16);
   // proctitle separates argv with NUL bytes (fs/proc/base.c): show them as spaces.
-  return new TextDecoder('utf-8').decode(bytes).replace(/\0+$/, '').replace(/\0/g, ' ');
+  return UTF8.decode(bytes).replace(/\0+$/, '').replace(/\0/g, ' ');
 }
 
 /**

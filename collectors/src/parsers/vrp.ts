@@ -7,7 +7,7 @@
 import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
-import { asInt, categorise, lookup, observer, safeKey, setEndpoint, splitPairs, transportName, verdict } from './util.js';
+import { asInt, asIp, categorise, lookup, observer, safeKey, setEndpoint, splitPairs, transportName, verdict } from './util.js';
 
 const HEAD = /^%%(\d{2})([A-Z][A-Z0-9_]{0,31})\/(\d)\/([A-Za-z0-9_]{1,64})(?:\(([a-z])\))?(?:\[(\d{1,10})\])?: ?/;
 
@@ -207,9 +207,12 @@ export const parseH3c: LineParser = (input, ev) => {
   let text = body;
   const kv: Record<string, string> = {};
   // Optional device prefix of security products: `-DevIP=10.0.0.1; `.
-  const dev = /^-DevIP=([0-9a-fA-F.:]+); ?/.exec(text);
+  const dev = /^-DevIP=([^;]*); ?/.exec(text);
   if (dev) {
-    setField(ev, 'observer.ip', [dev[1]]);
+    // The device's own address; the syslog peer (already in observer.ip) may be a relay.
+    const ip = asIp(dev[1]);
+    const o = (ev.observer ??= {});
+    if (ip !== undefined && !o.ip?.includes(ip)) o.ip = [...(o.ip ?? []), ip];
     text = text.slice(dev[0].length);
   }
   let r: RegExpExecArray | null;

@@ -1,8 +1,10 @@
 /** The ECS field catalogue, the generated schema and the event helpers. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isIP } from 'node:net';
+import fc from 'fast-check';
 import { ECS_FIELDS, fieldType } from '../../src/ecs/fields.js';
-import { ECS_EVENT_SCHEMA } from '../../src/ecs/schema.js';
+import { ECS_EVENT_SCHEMA, IP_PATTERN } from '../../src/ecs/schema.js';
 import { coerceEcs } from '../../src/ecs/coerce.js';
 import { finaliseEvent, flattenEvent, getField, setField } from '../../src/ecs/helpers.js';
 import type { EcsEvent } from '../../src/types.js';
@@ -35,6 +37,19 @@ describe('ECS_FIELDS and schema', () => {
     assert.equal(fieldType('winlog.event_data.TargetUserName'), 'keyword');
     assert.equal(fieldType('fortinet.firewall.logdesc'), 'keyword');
     assert.equal(fieldType('no.such.field'), undefined);
+  });
+
+  test('the ip pattern accepts every address net.isIP accepts (parsers use isIP)', () => {
+    const re = new RegExp(IP_PATTERN, 'u');
+    for (const ip of ['::203.0.113.9', '::', '::1', '1::', 'fe80::1%eth0', '::ffff:10.0.0.1', '2001:db8:0:0:0:0:0:1', '255.255.255.255'])
+      assert.ok(re.test(ip), ip);
+    fc.assert(
+      fc.property(fc.oneof(fc.ipV4(), fc.ipV6(), fc.ipV4Extended()), (ip) => {
+        if (isIP(ip) !== 0) assert.ok(re.test(ip), ip);
+      }),
+      { numRuns: 3000 },
+    );
+    for (const bad of ['10.0.0.256', '1.2.3', 'host', '1.2.3.4.5']) assert.ok(!re.test(bad), bad);
   });
 
   test('schema accepts a full event and rejects wrong types', () => {
