@@ -2,7 +2,8 @@
  * Key derivation with SM3: the SM2 KDF (GB/T 32918.4-2016 §5.4.3), PBKDF2-HMAC-SM3 (RFC 8018 §5.2)
  * and HKDF-SM3 (RFC 5869, as RFC 8998 uses it).
  */
-import { sm3, type Sm3Hash } from './sm3.js';
+import { sm3, defaultSm3Kernel, type Sm3Hash } from './sm3.js';
+import type { Sm3Kernel } from './sm3-ref.js';
 import { HmacSm3 } from './hmac.js';
 
 function abytes(b: unknown, what: string): asserts b is Uint8Array {
@@ -13,8 +14,8 @@ function aint(n: unknown, what: string, min: number, max: number): asserts n is 
   if (n < min || n > max) throw new RangeError(`${what} must be in [${min}, ${max}], got ${n}`);
 }
 
-/** @internal The KDFs over a given SM3 (tests loop over kernels). @example makeKdfs(makeSm3(sm3RefKernel)).sm2Kdf(z, 16) */
-export function makeKdfs(hash: Sm3Hash): {
+/** @internal The KDFs over a given SM3 and its kernel (tests loop over kernels). @example makeKdfs(makeSm3(sm3RefKernel), sm3RefKernel).sm2Kdf(z, 16) */
+export function makeKdfs(hash: Sm3Hash, kernel: Sm3Kernel): {
   sm2Kdf: (z: Uint8Array, klenBytes: number) => Uint8Array;
   pbkdf2HmacSm3: (password: Uint8Array, salt: Uint8Array, iterations: number, dkLen: number) => Uint8Array;
   hkdfSm3: (ikm: Uint8Array, salt: Uint8Array | undefined, info: Uint8Array | undefined, length: number) => Uint8Array;
@@ -44,25 +45,22 @@ export function makeKdfs(hash: Sm3Hash): {
     abytes(salt, 'pbkdf2 salt');
     aint(iterations, 'pbkdf2 iterations', 1, 0x7fffffff);
     aint(dkLen, 'pbkdf2 dkLen', 1, 32 * 0xffff);
-    const prf = new HmacSm3(hash, password);
+    // The HMAC key block: the password, hashed first if longer than the block (RFC 2104 §2).
+    const keyBlock = new Uint8Array(64);
+    keyBlock.set(password.length > 64 ? hash(password) : password);
     const out = new Uint8Array(dkLen);
     const idx = new Uint8Array(4);
     for (let i = 1, off = 0; off < dkLen; i++, off += 32) {
-      // T_i = U_1 ^ … ^ U_c, U_1 = PRF(P, S ‖ INT(i)), U_j = PRF(P, U_{j-1}) (RFC 8018 §5.2).
+      // T_i = U_1 ^ … ^ U_c, U_1 = PRF(P, S ‖ INT(i)), U_j = PRF(P, U_{j-1}) (RFC 8018 §5.2);
+      // the kernel runs the c - 1 further HMACs in one call.
       new DataView(idx.buffer).setUint32(0, i);
-      let u: Uint8Array = prf.clone().update(salt).update(idx).digest();
-      const t = u.slice();
-      for (let j = 1; j < iterations; j++) {
-        const next = prf.clone().update(u).digest();
-        u.fill(0);
-        u = next;
-        for (let k = 0; k < 32; k++) t[k] ^= u[k];
-      }
-      u.fill(0);
+      const u1 = new HmacSm3(hash, password).update(salt).update(idx).digest();
+      const t = kernel.pbkdf2Iterate(keyBlock, u1, iterations);
+      u1.fill(0);
       out.set(t.subarray(0, Math.min(32, dkLen - off)), off);
       t.fill(0);
     }
-    prf.destroy();
+    keyBlock.fill(0);
     return out;
   }
 
@@ -92,7 +90,7 @@ export function makeKdfs(hash: Sm3Hash): {
   return { sm2Kdf, pbkdf2HmacSm3, hkdfSm3 };
 }
 
-const kdfs = makeKdfs(sm3);
+const kdfs = makeKdfs(sm3, defaultSm3Kernel);
 
 /**
  * The SM2 key derivation function (GB/T 32918.4-2016 §5.4.3): SM3(Z ‖ ct) for ct = 1, 2, … as

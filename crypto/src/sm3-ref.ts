@@ -15,6 +15,12 @@ export interface Sm3Kernel {
   blocks(state: Uint32Array, data: Uint8Array, offset: number, nblocks: number): void;
   /** One-shot digest of `data` (32 bytes). */
   digest(data: Uint8Array): Uint8Array;
+  /**
+   * PBKDF2's inner loop (RFC 8018 §5.2): from the HMAC key block `keyBlock` (the key, hashed
+   * if longer than 64 bytes, zero-padded to 64) and U_1, returns T = U_1 ^ … ^ U_c with
+   * U_j = HMAC-SM3(K, U_{j-1}).
+   */
+  pbkdf2Iterate(keyBlock: Uint8Array, u1: Uint8Array, iterations: number): Uint8Array;
 }
 
 /** The initial value IV (§4.1). @example const state = Uint32Array.from(SM3_IV); */
@@ -79,6 +85,39 @@ export function sm3Finish(kernel: Sm3Kernel, state: Uint32Array, tail: Uint8Arra
   return out;
 }
 
+/** {@link Sm3Kernel.pbkdf2Iterate} over any compression function. */
+function pbkdf2IterateWith(blocks: Sm3Kernel['blocks'], keyBlock: Uint8Array, u1: Uint8Array, iterations: number): Uint8Array {
+  const pad = new Uint8Array(64);
+  const ist = Uint32Array.from(SM3_IV);
+  const ost = Uint32Array.from(SM3_IV);
+  for (let i = 0; i < 64; i++) pad[i] = keyBlock[i] ^ 0x36;
+  blocks(ist, pad, 0, 1);
+  for (let i = 0; i < 64; i++) pad[i] = keyBlock[i] ^ 0x5c;
+  blocks(ost, pad, 0, 1);
+  // The second block of both hashes: U ‖ 0x80 ‖ 0… ‖ [(64 + 32)·8]_64 (§5.2).
+  const blk = new Uint8Array(64);
+  blk.set(u1);
+  blk[32] = 0x80;
+  blk[62] = 0x03;
+  const t = u1.slice();
+  const v = new Uint32Array(8);
+  const dv = new DataView(blk.buffer);
+  for (let it = 1; it < iterations; it++) {
+    for (const st of [ist, ost]) {
+      v.set(st);
+      blocks(v, blk, 0, 1);
+      for (let i = 0; i < 8; i++) dv.setUint32(4 * i, v[i]);
+    }
+    for (let i = 0; i < 32; i++) t[i] ^= blk[i];
+  }
+  pad.fill(0);
+  blk.fill(0);
+  ist.fill(0);
+  ost.fill(0);
+  v.fill(0);
+  return t;
+}
+
 /**
  * The reference kernel.
  *
@@ -94,4 +133,5 @@ export const sm3RefKernel: Sm3Kernel = {
     compressRef(st, data, 0, full / 64);
     return sm3Finish(sm3RefKernel, st, data.subarray(full), data.length);
   },
+  pbkdf2Iterate: (keyBlock, u1, iterations) => pbkdf2IterateWith(compressRef, keyBlock, u1, iterations),
 };

@@ -10,6 +10,7 @@ interface Sm3Exports extends KernelExports {
   sm3_init(): void;
   sm3_blocks(n: number): void;
   sm3_finish(len: number, totalHi: number, totalLo: number, fresh: number): void;
+  sm3_pbkdf2(iterations: number): void;
 }
 
 /** The lazily instantiated `sm3` module. @example await sm3Module.ready(); */
@@ -67,5 +68,15 @@ export const sm3WasmKernel: Sm3Kernel = {
     mem.set(data.subarray(off), io);
     ex.sm3_finish(total - off, Math.floor(total / 0x100000000), total >>> 0, 0);
     return mem.slice(io, io + 32);
+  },
+  pbkdf2Iterate(keyBlock: Uint8Array, u1: Uint8Array, iterations: number): Uint8Array {
+    const { ex, mem, io } = v();
+    mem.set(keyBlock, io);
+    mem.set(u1, io + 64);
+    // The whole loop runs in the module; it zeroes io[0..96) except the result.
+    ex.sm3_pbkdf2(iterations);
+    const t = mem.slice(io, io + 32);
+    mem.fill(0, io, io + 32);
+    return t;
   },
 };

@@ -20,7 +20,7 @@ interface V {
 const file = JSON.parse(readFileSync(join(shared, 'vectors', 'kdf.json'), 'utf8')) as { vectors: V[] };
 
 for (const kernel of [sm3WasmKernel, sm3RefKernel]) {
-  const k = makeKdfs(makeSm3(kernel));
+  const k = makeKdfs(makeSm3(kernel), kernel);
   describe(`KDF vectors (${kernel.name} kernel)`, () => {
     assert.ok(file.vectors.length >= 151);
     for (const v of file.vectors) {

@@ -104,6 +104,47 @@ EXPORT("sm3_finish") void sm3_finish(uint32_t len, uint32_t total_hi, uint32_t t
   for (int i = 0; i < 8; i++) put_be32(io + 4 * i, state[i]);
 }
 
+/*
+ * PBKDF2-HMAC-SM3 inner loop (RFC 8018 §5.2, RFC 2104): io[0..64) holds the HMAC key block
+ * (K zero-padded to 64 bytes) and io[64..96) holds U_1. Computes U_j = HMAC(K, U_{j-1}) for
+ * j = 2..iterations and writes T = U_1 ^ … ^ U_c to io[0..32); everything else it touched is
+ * zeroed. Each step is two compressions from the precomputed inner and outer pad states.
+ */
+EXPORT("sm3_pbkdf2") void sm3_pbkdf2(uint32_t iterations) {
+  static const uint32_t iv0[8] = {0x7380166fu, 0x4914b2b9u, 0x172442d7u, 0xda8a0600u,
+                                  0xa96f30bcu, 0x163138aau, 0xe38dee4du, 0xb0fb0e4eu};
+  uint32_t ist[8], ost[8], v[8], t[8];
+  uint8_t blk[64];
+  for (int i = 0; i < 64; i++) blk[i] = io[i] ^ 0x36;
+  for (int i = 0; i < 8; i++) ist[i] = iv0[i];
+  compress(ist, blk, 1);
+  for (int i = 0; i < 64; i++) blk[i] = io[i] ^ 0x5c;
+  for (int i = 0; i < 8; i++) ost[i] = iv0[i];
+  compress(ost, blk, 1);
+  /* blk = U ‖ 0x80 ‖ 0… ‖ [(64 + 32) · 8]_64: the padded second block of both hashes (§5.2). */
+  for (int i = 0; i < 32; i++) blk[i] = io[64 + i];
+  blk[32] = 0x80;
+  for (int i = 33; i < 62; i++) blk[i] = 0;
+  blk[62] = 0x03;
+  blk[63] = 0x00;
+  for (int i = 0; i < 8; i++) t[i] = be32(blk + 4 * i);
+  for (uint32_t it = 1; it < iterations; it++) {
+    for (int i = 0; i < 8; i++) v[i] = ist[i];
+    compress(v, blk, 1);
+    for (int i = 0; i < 8; i++) put_be32(blk + 4 * i, v[i]);
+    for (int i = 0; i < 8; i++) v[i] = ost[i];
+    compress(v, blk, 1);
+    for (int i = 0; i < 8; i++) {
+      put_be32(blk + 4 * i, v[i]);
+      t[i] ^= v[i];
+    }
+  }
+  for (int i = 0; i < 96; i++) ((volatile uint8_t *)io)[i] = 0;
+  for (int i = 0; i < 8; i++) put_be32(io + 4 * i, t[i]);
+  for (int i = 0; i < 64; i++) ((volatile uint8_t *)blk)[i] = 0;
+  for (int i = 0; i < 8; i++) { ((volatile uint32_t *)ist)[i] = 0; ((volatile uint32_t *)ost)[i] = 0; ((volatile uint32_t *)v)[i] = 0; ((volatile uint32_t *)t)[i] = 0; }
+}
+
 /* Reset the chaining value to the IV (§4.1). */
 static void init(void) {
   static const uint32_t iv[8] = {0x7380166fu, 0x4914b2b9u, 0x172442d7u, 0xda8a0600u,
