@@ -47,7 +47,11 @@ export function makeKdfs(hash: Sm3Hash, kernel: Sm3Kernel): {
     aint(dkLen, 'pbkdf2 dkLen', 1, 32 * 0xffff);
     // The HMAC key block: the password, hashed first if longer than the block (RFC 2104 §2).
     const keyBlock = new Uint8Array(64);
-    keyBlock.set(password.length > 64 ? hash(password) : password);
+    if (password.length > 64) {
+      const hk = hash(password);
+      keyBlock.set(hk);
+      hk.fill(0);
+    } else keyBlock.set(password);
     const out = new Uint8Array(dkLen);
     const idx = new Uint8Array(4);
     for (let i = 1, off = 0; off < dkLen; i++, off += 32) {
