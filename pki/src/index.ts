@@ -26,6 +26,7 @@ export {
   parsePublicKey,
   sm2Signer,
   sm2Spki,
+  SM2_DEFAULT_ID,
   SM2_OPENSSL_EMPTY_ID,
   verifySignature,
   type PublicKeyInfo,

@@ -93,6 +93,12 @@ export interface SignatureOptions {
 }
 
 /**
+ * The GM/T 0009-2012 §10 default SM2 ID, `1234567812345678` (what `sm2Id` defaults to).
+ * @example validatePath(leaf, { …, sm2Ids: [SM2_DEFAULT_ID, SM2_OPENSSL_EMPTY_ID] })
+ */
+export const SM2_DEFAULT_ID: Uint8Array = new TextEncoder().encode('1234567812345678');
+
+/**
  * The empty SM2 ID that OpenSSL 3.0 uses when no `distid` is set.
  * @example sm2Signer(key, { sm2Id: SM2_OPENSSL_EMPTY_ID })
  */

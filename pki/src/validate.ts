@@ -45,6 +45,12 @@ export interface ValidationOptions {
    * validating many leaves under the same intermediates and CRLs verifies each of those once.
    */
   cache?: SignatureCache;
+  /**
+   * SM2 IDs to accept, tried in order; default only 1234567812345678 (GM/T 0009-2012 §10).
+   * `[SM2_DEFAULT_ID, SM2_OPENSSL_EMPTY_ID]` also accepts certificates and CRLs that OpenSSL
+   * 3.0 signed without `-sigopt distid:…`. Use a separate {@link SignatureCache} per setting.
+   */
+  sm2Ids?: Uint8Array[];
 }
 
 /**
@@ -94,21 +100,27 @@ function sameName(a: X509Certificate, issuerOf: X509Certificate): boolean {
 }
 
 /** Prefer candidates whose SKI matches the child's AKI (RFC 5280 §4.2.1.1), then whose signature verifies. */
-function pickIssuer(child: X509Certificate, cands: X509Certificate[]): X509Certificate | undefined {
+function pickIssuer(child: X509Certificate, cands: X509Certificate[], ids?: Uint8Array[]): X509Certificate | undefined {
   const named = cands.filter((c) => c !== child && sameName(c, child));
   if (named.length <= 1) return named[0];
   const aki = child.extensions.authorityKeyIdentifier;
   const byKid = aki ? named.filter((c) => c.extensions.subjectKeyIdentifier && bytesEqual(c.extensions.subjectKeyIdentifier, aki)) : named;
   const pool = byKid.length ? byKid : named;
-  return pool.find((c) => safeVerify(child, c)) ?? pool[0];
+  return pool.find((c) => safeVerify(child, c, ids)) ?? pool[0];
 }
 
-function safeVerify(cert: X509Certificate, issuer: X509Certificate): boolean {
+function safeVerify(cert: X509Certificate, issuer: X509Certificate, ids?: Uint8Array[]): boolean {
   try {
-    return cert.verify(issuer);
+    return verifyAny((sm2Id) => cert.verify(issuer, { sm2Id }), ids);
   } catch {
     return false;
   }
+}
+
+/** True when the signature verifies under one of the SM2 IDs (the default when none are given). */
+function verifyAny(check: (sm2Id: Uint8Array | undefined) => boolean, ids: Uint8Array[] | undefined): boolean {
+  if (!ids?.length) return check(undefined);
+  return ids.some((id) => check(id));
 }
 
 function hasKu(c: X509Certificate, any: KeyUsageName[]): boolean {
@@ -164,12 +176,12 @@ export function validatePath(leaf: X509Certificate, o: ValidationOptions): Valid
   let cur = leaf;
   for (;;) {
     if (anchors.some((a) => bytesEqual(a.der, cur.der))) break;
-    const anchor = pickIssuer(cur, anchors);
+    const anchor = pickIssuer(cur, anchors, o.sm2Ids);
     if (anchor) {
       path.push(anchor);
       break;
     }
-    const next = pickIssuer(cur, inter.filter((c) => !path.includes(c)));
+    const next = pickIssuer(cur, inter.filter((c) => !path.includes(c)), o.sm2Ids);
     if (!next) return fail('PKI_ERR_UNKNOWN_ISSUER', `no trusted or intermediate certificate is the issuer ${cur.issuerName}`, cur);
     path.push(next);
     if (path.length >= maxLength) return fail('PKI_ERR_PATH_LEN', `path longer than ${maxLength} certificates`, next);
@@ -187,7 +199,8 @@ export function validatePath(leaf: X509Certificate, o: ValidationOptions): Valid
     if (!isAnchor) {
       let good = false;
       try {
-        good = o.cache ? o.cache.check(c, issuer, () => c.verify(issuer)) : c.verify(issuer);
+        const check = (): boolean => verifyAny((sm2Id) => c.verify(issuer, { sm2Id }), o.sm2Ids);
+        good = o.cache ? o.cache.check(c, issuer, check) : check();
       } catch (e) {
         // An algorithm we cannot check is reported as such, anything else as a bad signature.
         const code = e instanceof PkiError && e.code === 'PKI_ERR_UNSUPPORTED_ALGORITHM' ? e.code : 'PKI_ERR_BAD_SIGNATURE';
@@ -202,7 +215,7 @@ export function validatePath(leaf: X509Certificate, o: ValidationOptions): Valid
     }
     if (!isAnchor && mode !== 'none') {
       const byOcsp = checkOcsp(c, issuer, o.ocsp ?? [], time);
-      const r = byOcsp !== undefined ? byOcsp : checkRevocation(c, issuer, crls, time, mode === 'required', o.cache);
+      const r = byOcsp !== undefined ? byOcsp : checkRevocation(c, issuer, crls, time, mode === 'required', o.cache, o.sm2Ids);
       if (r) return fail(r.code, r.message, c);
     }
     if (i > 0) {
@@ -258,6 +271,7 @@ function checkRevocation(
   time: number,
   required: boolean,
   cache: SignatureCache | undefined,
+  ids: Uint8Array[] | undefined,
 ): { code: PkiErrorCode; message: string } | null {
   const ski = issuer.extensions.subjectKeyIdentifier;
   // Same issuer name, and (when both carry key identifiers) the same key: a CRL of a re-keyed
@@ -272,7 +286,8 @@ function checkRevocation(
   for (const crl of mine) {
     let good = false;
     try {
-      good = cache ? cache.check(crl, issuer, () => crl.verify(issuer)) : crl.verify(issuer);
+      const check = (): boolean => verifyAny((sm2Id) => crl.verify(issuer, { sm2Id }), ids);
+      good = cache ? cache.check(crl, issuer, check) : check();
     } catch {
       good = false;
     }

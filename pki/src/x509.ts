@@ -9,7 +9,7 @@ import { ab, assertDer, bytesEqual, parseDer, toDer, u8 } from './der.js';
 import { PkiError } from './errors.js';
 import { buildExtensions, parseExtensions, type ExtensionOptions, type ParsedExtensions } from './extensions.js';
 import { buildName, nameToString, type NameInput } from './name.js';
-import { keyIdentifier, parsePublicKey, verifySignature, type PublicKeyInfo, type Signer } from './sigalg.js';
+import { keyIdentifier, parsePublicKey, verifySignature, type PublicKeyInfo, type SignatureOptions, type Signer } from './sigalg.js';
 import { decodePem, derOrPem } from './pem.js';
 
 /**
@@ -141,14 +141,14 @@ export class X509Certificate {
 
   /**
    * Verify this certificate's signature with the issuer's public key (SPKI DER or
-   * certificate). SM2 uses the default ID 1234567812345678 (GM/T 0009-2012 §10).
+   * certificate). SM2 uses the default ID 1234567812345678 (GM/T 0009-2012 §10) unless `sm2Id`.
    *
    * @example
    * leaf.verify(intermediate) // true or false
    */
-  verify(issuer: X509Certificate | Uint8Array): boolean {
+  verify(issuer: X509Certificate | Uint8Array, o: SignatureOptions = {}): boolean {
     const spki = issuer instanceof X509Certificate ? issuer.spki : issuer;
-    return verifySignature(spki, this.asn.signatureAlgorithm, this.tbs, this.signature);
+    return verifySignature(spki, this.asn.signatureAlgorithm, this.tbs, this.signature, o);
   }
 }
 

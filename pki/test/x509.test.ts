@@ -8,6 +8,8 @@ import {
   createCsr,
   nodeSigner,
   PkiError,
+  SM2_DEFAULT_ID,
+  SM2_OPENSSL_EMPTY_ID,
   validatePath,
   X509Certificate,
 } from '../src/index.js';
@@ -258,6 +260,28 @@ test('a certificate with a key algorithm we do not verify (RSA-PSS) parses; chec
     const { leaf } = hierarchy();
     const r = validatePath(cert, { trustAnchors: [leaf], time: new Date() });
     assert.equal(r.ok ? 'ok' : r.code, 'PKI_ERR_UNKNOWN_ISSUER');
+  } finally {
+    cleanup();
+  }
+});
+
+test('certificates OpenSSL 3.0 signed without -sigopt distid (empty SM2 ID) validate only when that ID is accepted', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    opensslOk(['genpkey', '-algorithm', 'sm2', '-out', 'ca.key'], { cwd: dir });
+    opensslOk(['req', '-x509', '-new', '-key', 'ca.key', '-sm3', '-subj', '/CN=no distid CA', '-days', '5', '-out', 'ca.pem',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], { cwd: dir });
+    opensslOk(['genpkey', '-algorithm', 'sm2', '-out', 'l.key'], { cwd: dir });
+    opensslOk(['req', '-new', '-key', 'l.key', '-sm3', '-subj', '/CN=no distid leaf', '-out', 'l.csr'], { cwd: dir });
+    opensslOk(['x509', '-req', '-in', 'l.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-sm3', '-days', '2', '-set_serial', '77', '-out', 'l.pem'], { cwd: dir });
+    // OpenSSL itself accepts this chain with its defaults.
+    assert.match(opensslOk(['verify', '-CAfile', `${dir}/ca.pem`, `${dir}/l.pem`]), /OK/);
+    const ca = X509Certificate.parse(openssl(['x509', '-in', `${dir}/ca.pem`]).stdout.toString());
+    const leaf = X509Certificate.parse(openssl(['x509', '-in', `${dir}/l.pem`]).stdout.toString());
+    const strict = validatePath(leaf, { trustAnchors: [ca], time: new Date() });
+    assert.equal(strict.ok ? 'ok' : strict.code, 'PKI_ERR_BAD_SIGNATURE');
+    assert.equal(validatePath(leaf, { trustAnchors: [ca], time: new Date(), sm2Ids: [SM2_DEFAULT_ID, SM2_OPENSSL_EMPTY_ID] }).ok, true);
+    assert.equal(leaf.verify(ca, { sm2Id: SM2_OPENSSL_EMPTY_ID }), true);
   } finally {
     cleanup();
   }

@@ -12,7 +12,7 @@
  * xiangan ca list [--dir DIR]
  * xiangan x509 req --key key.pem --subject DN [--dns NAME]… [--ip ADDR]… [--out req.pem]
  * xiangan x509 show CERT
- * xiangan x509 verify --ca root.pem [--untrusted chain.pem] [--crl crl.pem]… [--require-crl] [--purpose P] [--at ISO] CERT
+ * xiangan x509 verify --ca root.pem [--untrusted chain.pem] [--crl crl.pem]… [--require-crl] [--openssl-compat] [--purpose P] [--at ISO] CERT
  * xiangan cms sign --cert cert.pem --key key.pem [--chain chain.pem] [--detached] [--no-attrs]
  *                  [--openssl-compat] [--gm-oids] [--pem] [--in FILE] [--out FILE]
  * xiangan cms verify [--content FILE] [--ca root.pem [--untrusted chain.pem] [--purpose P]] [--openssl-compat] [--in FILE] [--out FILE]
@@ -25,8 +25,9 @@
  * from the variable named by `--passphrase-env VAR`, or from the first line of
  * `--passphrase-file FILE` — never from the command line, where `ps` would show it. Key files
  * for `x509`/`cms` may be encrypted PKCS#8; their passphrase comes from `--key-passphrase-env VAR`.
- * `--openssl-compat` signs (or verifies) SM2 with the empty ID that OpenSSL 3.0's
- * `cms -verify` uses instead of the GM/T 0009 default ID.
+ * `--openssl-compat` signs (or verifies) SM2 with the empty ID that OpenSSL 3.0 uses without
+ * `distid` (its `cms -verify`, `crl -verify`) instead of the GM/T 0009 default ID; for
+ * `x509 verify` it accepts either ID.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -44,6 +45,7 @@ import {
   parseCertificates,
   REVOCATION_REASONS,
   sm2Signer,
+  SM2_DEFAULT_ID,
   SM2_OPENSSL_EMPTY_ID,
   validatePath,
   X509Certificate,
@@ -234,7 +236,7 @@ async function runX509(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     case 'verify': {
-      const { v, pos } = parse(rest, ['ca', 'untrusted', 'crl', 'purpose', 'at'], ['require-crl'], ['crl']);
+      const { v, pos } = parse(rest, ['ca', 'untrusted', 'crl', 'purpose', 'at'], ['require-crl', 'openssl-compat'], ['crl']);
       if (pos.length !== 1) throw new UsageError('usage: xiangan x509 verify --ca root.pem CERT');
       const at = str(v, 'at');
       if (at && Number.isNaN(Date.parse(at))) throw new UsageError('--at must be a date, e.g. 2026-05-01T00:00:00Z');
@@ -245,6 +247,7 @@ async function runX509(argv: string[], io: CliIo): Promise<number> {
         purpose: (str(v, 'purpose') ?? 'any') as Purpose,
         time: at ? new Date(at) : new Date(),
         revocation: v['require-crl'] === true ? 'required' : 'available',
+        sm2Ids: v['openssl-compat'] === true ? [SM2_DEFAULT_ID, SM2_OPENSSL_EMPTY_ID] : undefined,
       });
       if (r.ok) {
         io.stdout.write(`${pos[0]}: OK (${r.path.map((c) => c.subjectName).join(' ← ')})\n`);
