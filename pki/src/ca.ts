@@ -17,7 +17,7 @@ import { PkiError } from './errors.js';
 import type { ExtensionOptions, KeyUsageName } from './extensions.js';
 import { Sm2PrivateKey, sm2PublicPoint, type Sm2Key } from './gm.js';
 import type { OcspCertStatus } from './ocsp.js';
-import { sm2Signer, sm2Spki, type SignatureOptions, type Signer } from './sigalg.js';
+import { sm2Signer, sm2Spki, SM2_OPENSSL_EMPTY_ID, type SignatureOptions, type Signer } from './sigalg.js';
 import { createCertificate, defaultRandom, randomSerial, X509Certificate } from './x509.js';
 
 /** Issuance profiles (GM/T 0015-2012 §6 dual certificates: `sign` and `enc`). */
@@ -284,7 +284,11 @@ export class CertificateAuthority {
     const p = PROFILES[o.profile];
     if (!p) throw new RangeError(`unknown profile '${String(o.profile)}' (server, client, sign, enc)`);
     const req = csr instanceof CertificateRequest ? csr : CertificateRequest.parse(csr);
-    if (!req.verify()) throw new PkiError('PKI_ERR_BAD_SIGNATURE', 'the request signature (proof of possession) does not verify');
+    // Proof of possession (RFC 2986 §3): any SM2 ID proves it, so requests from OpenSSL 3.0
+    // without -sigopt distid (empty ID) are accepted as well as GM/T 0009 default-ID ones.
+    if (!req.verify() && !(req.publicKey.kind === 'sm2' && req.verify({ sm2Id: SM2_OPENSSL_EMPTY_ID }))) {
+      throw new PkiError('PKI_ERR_BAD_SIGNATURE', 'the request signature (proof of possession) does not verify');
+    }
     if (o.profile === 'enc' && req.publicKey.kind !== 'sm2') throw new PkiError('PKI_ERR_CA_PROFILE', 'an encryption certificate needs an SM2 key');
     const now = o.now ?? new Date();
     const days = o.days ?? 365;

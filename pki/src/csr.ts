@@ -10,7 +10,7 @@ import { PkiError } from './errors.js';
 import { buildExtensions, parseExtensions, type AltNames, type ExtensionOptions, type ParsedExtensions } from './extensions.js';
 import { buildName, nameToString, type NameInput } from './name.js';
 import { derOrPem } from './pem.js';
-import { parsePublicKey, verifySignature, type PublicKeyInfo, type Signer } from './sigalg.js';
+import { parsePublicKey, verifySignature, type PublicKeyInfo, type SignatureOptions, type Signer } from './sigalg.js';
 
 /** PKCS#9 extensionRequest (RFC 2985 §5.4.2). */
 const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
@@ -60,11 +60,12 @@ export class CertificateRequest {
   }
 
   /**
-   * Verify the proof of possession: the signature by the enclosed public key.
+   * Verify the proof of possession: the signature by the enclosed public key (SM2: default
+   * ID unless `sm2Id`).
    * @example if (!req.verify()) throw …
    */
-  verify(): boolean {
-    return verifySignature(this.spki, this.asn.signatureAlgorithm, this.tbs, u8(this.asn.signature));
+  verify(o: SignatureOptions = {}): boolean {
+    return verifySignature(this.spki, this.asn.signatureAlgorithm, this.tbs, u8(this.asn.signature), o);
   }
 
   /** PEM text. */

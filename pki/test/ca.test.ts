@@ -126,6 +126,21 @@ describe('CertificateAuthority in a directory', () => {
     }
   });
 
+  test('a request made by openssl req without -sigopt distid (empty SM2 ID) is accepted', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const ca = CertificateAuthority.init(dir, fast);
+      opensslOk(['genpkey', '-algorithm', 'sm2', '-out', 'k.pem'], { cwd: dir });
+      opensslOk(['req', '-new', '-key', 'k.pem', '-sm3', '-subj', '/C=CN/CN=plain openssl request', '-out', 'r.csr'], { cwd: dir });
+      const csr = readFileSync(join(dir, 'r.csr'), 'utf8');
+      const cert = ca.issue(csr, { profile: 'client' });
+      assert.equal(cert.subjectName, 'CN=plain openssl request,C=CN');
+      assert.equal(cert.verify(ca.certificate), true);
+    } finally {
+      cleanup();
+    }
+  });
+
   test('a request whose proof of possession fails is refused; a corrupt state file is a typed error', () => {
     const { dir, cleanup } = tempDir();
     try {
