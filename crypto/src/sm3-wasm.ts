@@ -20,8 +20,8 @@ interface View { ex: Sm3Exports; mem: Uint8Array; state: Uint32Array; io: number
 let view: View | undefined;
 function v(): View {
   const ex = sm3Module.exports();
-  // Memory never grows (static buffers), so the views stay valid; re-check cheaply anyway.
-  if (view === undefined || view.mem.buffer !== ex.memory.buffer) {
+  // Memory never grows (static buffers only); a grown memory would detach the old view (length 0).
+  if (view === undefined || view.mem.byteLength === 0) {
     const mem = new Uint8Array(ex.memory.buffer);
     view = { ex, mem, state: new Uint32Array(ex.memory.buffer, ex.state_ptr(), 8), io: ex.io_ptr(), ioSize: ex.io_size() };
   }

@@ -32,7 +32,8 @@ interface View { ex: Sm4Exports; mem: Uint8Array; rk: Uint32Array; io: number; i
 let view: View | undefined;
 function v(): View {
   const ex = sm4Module.exports();
-  if (view === undefined || view.mem.buffer !== ex.memory.buffer) {
+  // Memory never grows (static buffers only); a grown memory would detach the old view (length 0).
+  if (view === undefined || view.mem.byteLength === 0) {
     view = {
       ex,
       mem: new Uint8Array(ex.memory.buffer),
