@@ -1015,13 +1015,13 @@ EXPORT("sm2_decompress") u32 sm2_decompress(u32 odd) {
   return 1;
 }
 
-/* [k]G for k at io[0..32) (constant-time); writes x || y to io[0..64). 0 for O. */
-EXPORT("sm2_mul_g") u32 sm2_mul_g(void) {
+/* [k]base by the masked comb over `tab`, k at io[0..32); x || y to io[0..64); 0 for O. */
+static u32 comb_export(aff tab[COMB_WINDOWS][COMB_ENTRIES]) {
   u32 k[8];
   from_be(k, io);
   jac acc;
   aff a;
-  comb_mul_ct(&acc, comb_g, k);
+  comb_mul_ct(&acc, tab, k);
   int ok = pt_to_affine(&a, &acc);
   store_affine(io, &a);
   secure_zero(k, sizeof k);
@@ -1030,6 +1030,9 @@ EXPORT("sm2_mul_g") u32 sm2_mul_g(void) {
   burn_stack();
   return (u32)ok;
 }
+
+/* [k]G for k at io[0..32) (constant-time); writes x || y to io[0..64). 0 for O. */
+EXPORT("sm2_mul_g") u32 sm2_mul_g(void) { return comb_export(comb_g); }
 
 /* [k]P for k at io[0..32), P at io[32..96) (constant-time in k); x || y to io[0..64). */
 EXPORT("sm2_mul") u32 sm2_mul(void) {
@@ -1181,18 +1184,7 @@ EXPORT("sm2_key_slots") u32 sm2_key_slots(void) { return KEY_SLOTS; }
  * masked comb as [k]G, so encrypting repeatedly to one public key costs two combs. */
 EXPORT("sm2_mul_slot") u32 sm2_mul_slot(u32 slot) {
   if (slot >= KEY_SLOTS) return 0;
-  u32 k[8];
-  from_be(k, io);
-  jac acc;
-  aff a;
-  comb_mul_ct(&acc, comb_key[slot], k);
-  int ok = pt_to_affine(&a, &acc);
-  store_affine(io, &a);
-  secure_zero(k, sizeof k);
-  secure_zero(&acc, sizeof acc);
-  secure_zero(&a, sizeof a);
-  burn_stack();
-  return (u32)ok;
+  return comb_export(comb_key[slot]);
 }
 
 /* (a + b*c) mod n, constant-time: a at io[0..32), b at io[32..64), c at io[64..96). */
