@@ -54,8 +54,8 @@ const SIGNED = new Set<string>([OID.signedData, OID.gmSignedData]);
 const ENVELOPED = new Set<string>([OID.envelopedData, OID.gmEnvelopedData]);
 const DATA = new Set<string>([OID.data, OID.gmData]);
 // GM/T 0010 §6 names sm2-1 (1.2.156.10197.1.301.1) for SignerInfo; OpenSSL writes SM2-with-SM3.
-const SM2_SIGNATURE_OIDS = new Set<string>([OID.sm2WithSm3, '1.2.156.10197.1.301.1', OID.sm2Curve, OID.ecPublicKey]);
-const SM2_KEY_TRANSPORT_OIDS = new Set<string>([OID.sm2Encryption, OID.sm2Curve, OID.ecPublicKey, '1.2.156.10197.1.301.1']);
+const SM2_SIGNATURE_OIDS = new Set<string>([OID.sm2WithSm3, OID.sm2Sign, OID.sm2Curve, OID.ecPublicKey]);
+const SM2_KEY_TRANSPORT_OIDS = new Set<string>([OID.sm2Encryption, OID.sm2Curve, OID.ecPublicKey]);
 
 function cmsError(msg: string, cause?: unknown): never {
   throw new PkiError('PKI_ERR_CMS', msg, cause === undefined ? undefined : { cause });
@@ -136,7 +136,11 @@ export function cmsSign(o: CmsSignOptions): Uint8Array {
     sid: new SignerIdentifier({ issuerAndSerialNumber: issuerAndSerial(o.certificate) }),
     digestAlgorithm: digestAlg,
     signedAttrs,
-    signatureAlgorithm: new SignatureAlgorithmIdentifier(signer.algorithm()),
+    // GM/T 0010-2012 names sm2-1 (1.2.156.10197.1.301.1) as the signer's algorithm; OpenSSL writes and reads SM2-with-SM3.
+    signatureAlgorithm:
+      gm && signer.algorithm().algorithm === OID.sm2WithSm3
+        ? new SignatureAlgorithmIdentifier({ algorithm: OID.sm2Sign })
+        : new SignatureAlgorithmIdentifier(signer.algorithm()),
     signature: new OctetString(signer.sign(toSign)),
   });
   const certs = [o.certificate, ...(o.extraCertificates ?? [])].map((c) => new CertificateChoices({ certificate: AsnConvert.parse(c.der, Certificate) }));

@@ -46,6 +46,8 @@ describe('SignedData (RFC 5652 §5 / GM/T 0010 §7)', () => {
     assert.equal(r.contentType, OID.gmData);
     // The outer ContentInfo carries 1.2.156.10197.6.1.4.2.2.
     assert.ok(Buffer.from(p7).includes(Buffer.from([0x06, 0x0a, 0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x06, 0x01, 0x04, 0x02, 0x02])));
+    // …and names the signer's algorithm sm2-1 (1.2.156.10197.1.301.1) as GM/T 0010 does.
+    assert.ok(Buffer.from(p7).includes(Buffer.from([0x06, 0x09, 0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x01, 0x82, 0x2d, 0x01])));
   });
 
   test('a tampered signature or a signer certificate that is missing', () => {
