@@ -14,6 +14,7 @@ import type { Runtime } from './pipeline/runtime.js';
 import { parseQuery } from './query/parse.js';
 import { parseDuration } from './query/time.js';
 import type { SearchRequest } from './storage/types.js';
+import { alertRoutes } from './alerts/routes.js';
 
 /**
  * Decides whether a request may use the API. The console will bring sessions and roles; until
@@ -204,6 +205,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       return ev;
     },
   );
+
+  if (runtime.detection) await app.register(alertRoutes, { alerts: runtime.detection.alerts, events: runtime.store, auth, detector: runtime.detection.detector, notifier: runtime.detection.notifier });
 
   return app;
 }

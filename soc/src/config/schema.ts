@@ -4,6 +4,7 @@
  * default in the schema, so `{}` is a complete configuration; unknown keys are errors.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { AlertsConfigSchema, NotifyConfigSchema } from '../notify/config.js';
 
 const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def });
 const Charset = Type.Union([Type.Literal('auto'), Type.Literal('utf-8'), Type.Literal('gb18030'), Type.Literal('gbk'), Type.Literal('latin1')], { default: 'auto' });
@@ -98,6 +99,10 @@ export const ConfigSchema = Type.Object(
       ),
       { default: [] },
     ),
+    /** Detection and the alert store (soc/src/notify/config.ts). */
+    alerts: AlertsConfigSchema,
+    /** Notification channels and routes (soc/src/notify/config.ts). */
+    notify: NotifyConfigSchema,
   },
   { additionalProperties: false, $id: 'https://xiangan.dev/schemas/soc-config.json' },
 );

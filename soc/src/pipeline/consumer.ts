@@ -67,6 +67,11 @@ export interface StoreConsumerOptions {
   onError?: (error: unknown) => void;
   /** Upper bound of the retry back-off (ms); default 5,000. */
   maxBackoffMs?: number;
+  /**
+   * Runs after the store commit and before the buffer acknowledgement (detection): a rejection
+   * keeps the batch buffered and retries it like a failed write (the store is idempotent).
+   */
+  afterWrite?: (batches: RawBatch[]) => Promise<void>;
 }
 
 /**
@@ -123,6 +128,7 @@ export class StoreConsumer {
     let n = 0;
     for (const b of batches) n += b.count;
     const info = await this.writer(batches);
+    await this.opts.afterWrite?.(batches);
     buffer.ack(batches[batches.length - 1]!.seq);
     this.opts.onStored?.({ ...info, events: n, oldestAppendedAt: batches[0]!.appendedAt });
     return n;

@@ -16,6 +16,7 @@ import type { EventStore } from '../storage/types.js';
 import { StoreConsumer } from './consumer.js';
 import { WorkerWriter } from './store-worker.js';
 import { readFileSync } from 'node:fs';
+import { startDetection, type DetectionRuntime } from '../detection/wire.js';
 
 /** What {@link startRuntime} needs besides the configuration. */
 export interface RuntimeDeps {
@@ -35,6 +36,8 @@ export interface Runtime {
   metrics: MetricsRegistry;
   /** Counters the HTTP ingest route updates. */
   ingestCounters: { accepted: Counter; rejected: Counter };
+  /** Detection, alert store and notifier (absent with `alerts.enabled: false`). */
+  detection?: DetectionRuntime;
   /** Stop everything in the safe order; idempotent. */
   stop(): Promise<void>;
 }
@@ -90,8 +93,10 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
   const workerWriter = config.storage.worker
     ? new WorkerWriter({ dir: config.data, synchronous: config.storage.synchronous, cacheMb: config.storage.cacheMb })
     : undefined;
+  const detection = config.alerts.enabled ? await startDetection(config, { logger: child(log, 'detection'), metrics, now }) : undefined;
   const consumer = new StoreConsumer({
     buffer,
+    ...(detection ? { afterWrite: detection.afterWrite } : {}),
     ...(workerWriter ? { writer: (b) => workerWriter.write(b) } : { store }),
     batchEvents: config.storage.batchEvents,
     logger: child(log, 'consumer'),
@@ -142,6 +147,7 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
     await stopAll();
     await consumer.stop();
     await workerWriter?.close();
+    await detection?.stop();
     buffer.close();
     await store.close();
     throw e;
@@ -191,6 +197,7 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
     sources,
     metrics,
     ingestCounters,
+    ...(detection ? { detection } : {}),
     stop() {
       stopping ??= (async () => {
         clearInterval(retentionTimer);
@@ -198,6 +205,7 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
         buffer.flush();
         await consumer.stop();
         await workerWriter?.close();
+        await detection?.stop();
         buffer.close();
         await store.close();
       })();

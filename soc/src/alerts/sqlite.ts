@@ -1,0 +1,492 @@
+/**
+ * The SQLite {@link AlertStore}: `alerts.db` in the data directory (WAL, beside `events.db`).
+ * Alerts, their history and comments, suppressions, rule switches, the detector's checkpoint and
+ * the notification outbox (`../notify/outbox.ts`) share one database, so one transaction records
+ * alerts, enqueues their notifications and advances the checkpoint: a crash leaves all or none.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { bytesToHex, sm3, utf8ToBytes } from '@xiangan/crypto';
+import type { RuleLevel } from '@xiangan/rules';
+import { SocError } from '../errors.js';
+import {
+  ALERT_STATUSES,
+  ALERT_TRANSITIONS,
+  LEVEL_RANK,
+  MAX_ALERT_EVENT_IDS,
+  OPEN_STATUSES,
+  RISK_BY_LEVEL,
+  type Alert,
+  type AlertCandidate,
+  type AlertComment,
+  type AlertFilter,
+  type AlertHistoryEntry,
+  type AlertPage,
+  type AlertStatus,
+  type AlertStore,
+  type RecordOptions,
+  type RecordResult,
+  type Suppression,
+  type SuppressionInput,
+} from './types.js';
+
+/** Options of {@link openSqliteAlertStore}. */
+export interface SqliteAlertStoreOptions {
+  /** Data directory (`alerts.db` inside it); created if missing. */
+  dir: string;
+  /** Matches of one rule and group within this span of event time fold into one alert; default 1 h. */
+  dedupWindowMs?: number;
+  /** Wall clock for `createdAt`/`updatedAt` and history entries. */
+  now?: () => number;
+  /** Ids of suppressions (default `randomUUID`). */
+  newId?: () => string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS alerts (
+  id TEXT PRIMARY KEY, rule_id TEXT NOT NULL, group_key TEXT NOT NULL, title TEXT NOT NULL,
+  severity TEXT NOT NULL, severity_rank INTEGER NOT NULL, risk INTEGER NOT NULL, tags TEXT NOT NULL,
+  kind TEXT NOT NULL, grp TEXT NOT NULL, status TEXT NOT NULL, assignee TEXT, count INTEGER NOT NULL,
+  first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  event_ids TEXT NOT NULL, correlation TEXT);
+CREATE INDEX IF NOT EXISTS alerts_dedup ON alerts(rule_id, group_key, last_seen);
+CREATE INDEX IF NOT EXISTS alerts_status ON alerts(status, last_seen);
+CREATE INDEX IF NOT EXISTS alerts_seen ON alerts(last_seen);
+CREATE TABLE IF NOT EXISTS alert_history (
+  alert_id TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+  from_s TEXT, to_s TEXT, note TEXT);
+CREATE INDEX IF NOT EXISTS alert_history_id ON alert_history(alert_id);
+CREATE TABLE IF NOT EXISTS alert_comments (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, text TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS alert_comments_id ON alert_comments(alert_id);
+CREATE TABLE IF NOT EXISTS suppressions (
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, rule_id TEXT, match TEXT NOT NULL, expires_at TEXT,
+  reason TEXT NOT NULL, created_by TEXT NOT NULL, created_at TEXT NOT NULL, hits INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rule_state (rule_id TEXT PRIMARY KEY, enabled INTEGER NOT NULL, actor TEXT NOT NULL, at TEXT NOT NULL);
+`;
+
+interface AlertRow {
+  id: string;
+  rule_id: string;
+  group_key: string;
+  title: string;
+  severity: RuleLevel;
+  risk: number;
+  tags: string;
+  kind: 'detection' | 'correlation';
+  grp: string;
+  status: AlertStatus;
+  assignee: string | null;
+  count: number;
+  first_seen: string;
+  last_seen: string;
+  created_at: string;
+  updated_at: string;
+  event_ids: string;
+  correlation: string | null;
+}
+
+function fromRow(r: AlertRow): Alert {
+  const a: Alert = {
+    id: r.id,
+    ruleId: r.rule_id,
+    title: r.title,
+    severity: r.severity,
+    riskScore: r.risk,
+    tags: JSON.parse(r.tags) as string[],
+    kind: r.kind,
+    groupKey: r.group_key,
+    group: JSON.parse(r.grp) as Record<string, string>,
+    status: r.status,
+    assignee: r.assignee,
+    count: r.count,
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    eventIds: JSON.parse(r.event_ids) as string[],
+  };
+  if (r.correlation) a.correlation = JSON.parse(r.correlation) as Alert['correlation'];
+  return a;
+}
+
+/**
+ * Deterministic alert id: SM3 over rule, group, first event time and first event id, so the same
+ * match replayed after a crash names the same alert (GB/T 32905-2016).
+ */
+function alertId(c: AlertCandidate): string {
+  const m = c.match;
+  return bytesToHex(sm3(utf8ToBytes(`${m.ruleId}\u001f${c.groupKey}\u001f${m.time}\u001f${m.eventIds[0] ?? ''}`))).slice(0, 32);
+}
+
+function suppressionMatches(s: Suppression, c: AlertCandidate): boolean {
+  if (s.ruleId !== null && s.ruleId !== c.match.ruleId) return false;
+  if (s.expiresAt !== null && Date.parse(c.match.time) >= Date.parse(s.expiresAt)) return false;
+  for (const [field, allowed] of Object.entries(s.match)) {
+    const have = c.field(field).map((v) => v.toLowerCase());
+    if (!allowed.some((v) => have.includes(v.toLowerCase()))) return false;
+  }
+  return true;
+}
+
+/**
+ * Open (or create) the SQLite alert store in `opts.dir`.
+ *
+ * @example
+ * ```ts
+ * const alerts = await openSqliteAlertStore({ dir: './data', dedupWindowMs: 3_600_000 });
+ * ```
+ */
+export async function openSqliteAlertStore(opts: SqliteAlertStoreOptions): Promise<SqliteAlertStore> {
+  return new SqliteAlertStore(opts);
+}
+
+/** See {@link openSqliteAlertStore}. */
+export class SqliteAlertStore implements AlertStore {
+  readonly backend = 'sqlite';
+  /** The connection, shared with the notification outbox (same transaction). */
+  readonly db: Database.Database;
+  private readonly now: () => number;
+  private readonly newId: () => string;
+  private readonly windowMs: number;
+  private suppressions: Suppression[] | undefined;
+  private closed = false;
+
+  constructor(opts: SqliteAlertStoreOptions) {
+    if (typeof opts?.dir !== 'string' || !opts.dir) throw new TypeError('SqliteAlertStore: dir must be a non-empty string');
+    this.windowMs = opts.dedupWindowMs ?? 3_600_000;
+    if (!Number.isFinite(this.windowMs) || this.windowMs < 0) throw new RangeError('SqliteAlertStore: dedupWindowMs must be ≥ 0');
+    this.now = opts.now ?? Date.now;
+    this.newId = opts.newId ?? randomUUID;
+    try {
+      mkdirSync(opts.dir, { recursive: true });
+      this.db = new Database(join(opts.dir, 'alerts.db'));
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('busy_timeout = 5000');
+      this.db.exec(SCHEMA);
+    } catch (e) {
+      throw new SocError('SOC_ERR_STORE_OPEN', `alert store in ${opts.dir}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  private iso(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  private check(): void {
+    if (this.closed) throw new SocError('SOC_ERR_STORE_CLOSED', 'alert store is closed');
+  }
+
+  private activeSuppressions(): Suppression[] {
+    this.suppressions ??= (this.db.prepare('SELECT * FROM suppressions').all() as Record<string, unknown>[]).map(suppressionFromRow);
+    return this.suppressions;
+  }
+
+  /** Synchronous {@link record} (the detector calls it inside its own flow). */
+  recordSync(candidates: readonly AlertCandidate[], opts: RecordOptions = {}): RecordResult {
+    this.check();
+    const created = new Map<string, Alert>();
+    const updated = new Map<string, Alert>();
+    let suppressed = 0;
+    const sups = this.activeSuppressions();
+    const findOpen = this.db.prepare(
+      `SELECT * FROM alerts WHERE rule_id = ? AND group_key = ? AND status IN (${OPEN_STATUSES.map(() => '?').join(',')}) ORDER BY last_seen DESC LIMIT 1`,
+    );
+    const insert = this.db.prepare(
+      `INSERT OR IGNORE INTO alerts (id, rule_id, group_key, title, severity, severity_rank, risk, tags, kind, grp, status, assignee, count, first_seen, last_seen, created_at, updated_at, event_ids, correlation)
+       VALUES (@id, @rule_id, @group_key, @title, @severity, @severity_rank, @risk, @tags, @kind, @grp, 'new', NULL, @count, @first_seen, @last_seen, @created_at, @updated_at, @event_ids, @correlation)`,
+    );
+    const update = this.db.prepare('UPDATE alerts SET count = @count, last_seen = @last_seen, updated_at = @updated_at, event_ids = @event_ids, correlation = @correlation WHERE id = @id');
+    const hit = this.db.prepare('UPDATE suppressions SET hits = hits + 1 WHERE id = ?');
+    const hist = this.db.prepare('INSERT INTO alert_history (alert_id, at, actor, action, from_s, to_s, note) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const saveCp = this.db.prepare('INSERT INTO checkpoints (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value');
+    const run = this.db.transaction(() => {
+      const at = this.iso();
+      // Alerts touched in this batch, by dedup key (one lookup per key per batch).
+      const open = new Map<string, Alert | null>();
+      for (const c of candidates) {
+        const m = c.match;
+        const sup = sups.find((s) => suppressionMatches(s, c));
+        if (sup) {
+          hit.run(sup.id);
+          sup.hits++;
+          suppressed++;
+          continue;
+        }
+        const key = `${m.ruleId}\u001f${c.groupKey}`;
+        let cur = open.get(key);
+        if (cur === undefined) {
+          const row = findOpen.get(m.ruleId, c.groupKey, ...OPEN_STATUSES) as AlertRow | undefined;
+          cur = row ? fromRow(row) : null;
+        }
+        const t = Date.parse(m.time);
+        if (cur && (!Number.isFinite(t) || t - Date.parse(cur.lastSeen) <= this.windowMs)) {
+          cur.count++;
+          if (Number.isFinite(t) && t > Date.parse(cur.lastSeen)) cur.lastSeen = m.time;
+          const ids = new Set(cur.eventIds);
+          for (const id of m.eventIds) ids.add(id);
+          cur.eventIds = [...ids].slice(-MAX_ALERT_EVENT_IDS);
+          if (m.correlation) cur.correlation = m.correlation;
+          cur.updatedAt = at;
+          update.run({ id: cur.id, count: cur.count, last_seen: cur.lastSeen, updated_at: at, event_ids: JSON.stringify(cur.eventIds), correlation: cur.correlation ? JSON.stringify(cur.correlation) : null });
+          if (!created.has(cur.id)) updated.set(cur.id, cur);
+          open.set(key, cur);
+          continue;
+        }
+        const a: Alert = {
+          id: alertId(c),
+          ruleId: m.ruleId,
+          title: m.title,
+          severity: m.level,
+          riskScore: RISK_BY_LEVEL[m.level] ?? 0,
+          tags: m.tags,
+          kind: m.kind,
+          groupKey: c.groupKey,
+          group: c.group,
+          status: 'new',
+          assignee: null,
+          count: 1,
+          firstSeen: m.time,
+          lastSeen: m.time,
+          createdAt: at,
+          updatedAt: at,
+          eventIds: m.eventIds.slice(-MAX_ALERT_EVENT_IDS),
+          ...(m.correlation ? { correlation: m.correlation } : {}),
+        };
+        const r = insert.run({
+          id: a.id,
+          rule_id: a.ruleId,
+          group_key: a.groupKey,
+          title: a.title,
+          severity: a.severity,
+          severity_rank: LEVEL_RANK[a.severity] ?? 0,
+          risk: a.riskScore,
+          tags: JSON.stringify(a.tags),
+          kind: a.kind,
+          grp: JSON.stringify(a.group),
+          count: 1,
+          first_seen: a.firstSeen,
+          last_seen: a.lastSeen,
+          created_at: at,
+          updated_at: at,
+          event_ids: JSON.stringify(a.eventIds),
+          correlation: a.correlation ? JSON.stringify(a.correlation) : null,
+        });
+        open.set(key, a);
+        // Same deterministic id already stored (a replayed match): nothing new.
+        if (r.changes === 0) continue;
+        hist.run(a.id, at, 'detector', 'created', null, 'new', null);
+        created.set(a.id, a);
+        opts.onCreated?.(a);
+      }
+      if (opts.checkpoint) saveCp.run(opts.checkpoint.name, opts.checkpoint.value);
+    });
+    try {
+      run();
+    } catch (e) {
+      this.suppressions = undefined;
+      if (e instanceof SocError) throw e;
+      throw new SocError('SOC_ERR_STORE_WRITE', `alert store: ${(e as Error).message}`, { cause: e });
+    }
+    return { created: [...created.values()], updated: [...updated.values()], suppressed };
+  }
+
+  async record(candidates: readonly AlertCandidate[], opts?: RecordOptions): Promise<RecordResult> {
+    return this.recordSync(candidates, opts);
+  }
+
+  async list(filter: AlertFilter = {}): Promise<AlertPage> {
+    this.check();
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.status?.length) {
+      for (const s of filter.status) if (!ALERT_STATUSES.includes(s)) throw new RangeError(`unknown alert status ${s}`);
+      where.push(`status IN (${filter.status.map(() => '?').join(',')})`);
+      args.push(...filter.status);
+    }
+    if (filter.minSeverity !== undefined) {
+      const rank = LEVEL_RANK[filter.minSeverity];
+      if (rank === undefined) throw new RangeError(`unknown severity ${filter.minSeverity}`);
+      where.push('severity_rank >= ?');
+      args.push(rank);
+    }
+    if (filter.ruleId !== undefined) {
+      where.push('rule_id = ?');
+      args.push(filter.ruleId);
+    }
+    if (filter.assignee !== undefined) {
+      where.push('assignee = ?');
+      args.push(filter.assignee);
+    }
+    if (filter.from !== undefined) {
+      where.push('last_seen >= ?');
+      args.push(filter.from);
+    }
+    if (filter.to !== undefined) {
+      where.push('last_seen < ?');
+      args.push(filter.to);
+    }
+    const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const size = Math.min(filter.size ?? 50, 1000);
+    const offset = filter.offset ?? 0;
+    if (!Number.isInteger(size) || size < 0 || !Number.isInteger(offset) || offset < 0) throw new RangeError('size and offset must be non-negative integers');
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM alerts ${w}`).get(...args) as { n: number }).n;
+    const rows = this.db.prepare(`SELECT * FROM alerts ${w} ORDER BY last_seen DESC, id LIMIT ? OFFSET ?`).all(...args, size, offset) as AlertRow[];
+    return { total, alerts: rows.map(fromRow) };
+  }
+
+  async get(id: string): Promise<Alert | undefined> {
+    this.check();
+    const r = this.db.prepare('SELECT * FROM alerts WHERE id = ?').get(id) as AlertRow | undefined;
+    return r ? fromRow(r) : undefined;
+  }
+
+  private mustGet(id: string): Alert {
+    const r = this.db.prepare('SELECT * FROM alerts WHERE id = ?').get(id) as AlertRow | undefined;
+    if (!r) throw new SocError('SOC_ERR_ALERT_NOT_FOUND', `no alert with id ${id}`);
+    return fromRow(r);
+  }
+
+  async transition(id: string, to: AlertStatus, actor: string, note?: string): Promise<Alert> {
+    this.check();
+    if (!ALERT_STATUSES.includes(to)) throw new RangeError(`unknown alert status ${String(to)}`);
+    if (typeof actor !== 'string' || !actor) throw new TypeError('actor must be a non-empty string');
+    return this.db.transaction(() => {
+      const a = this.mustGet(id);
+      if (!ALERT_TRANSITIONS[a.status].includes(to)) {
+        throw new SocError('SOC_ERR_ALERT_TRANSITION', `alert ${id} cannot go from ${a.status} to ${to} (allowed: ${ALERT_TRANSITIONS[a.status].join(', ')})`, {
+          details: { from: a.status, to, allowed: ALERT_TRANSITIONS[a.status] },
+        });
+      }
+      const at = this.iso();
+      this.db.prepare('UPDATE alerts SET status = ?, updated_at = ? WHERE id = ?').run(to, at, id);
+      this.db.prepare('INSERT INTO alert_history (alert_id, at, actor, action, from_s, to_s, note) VALUES (?, ?, ?, ?, ?, ?, ?)').run(id, at, actor, 'transition', a.status, to, note ?? null);
+      return { ...a, status: to, updatedAt: at };
+    })();
+  }
+
+  async assign(id: string, assignee: string | null, actor: string): Promise<Alert> {
+    this.check();
+    if (assignee !== null && (typeof assignee !== 'string' || !assignee)) throw new TypeError('assignee must be a non-empty string or null');
+    return this.db.transaction(() => {
+      const a = this.mustGet(id);
+      const at = this.iso();
+      this.db.prepare('UPDATE alerts SET assignee = ?, updated_at = ? WHERE id = ?').run(assignee, at, id);
+      this.db.prepare('INSERT INTO alert_history (alert_id, at, actor, action, from_s, to_s, note) VALUES (?, ?, ?, ?, ?, ?, ?)').run(id, at, actor, 'assign', a.assignee, assignee, null);
+      return { ...a, assignee, updatedAt: at };
+    })();
+  }
+
+  async comment(id: string, actor: string, text: string): Promise<AlertComment> {
+    this.check();
+    if (typeof text !== 'string' || !text) throw new TypeError('comment text must be a non-empty string');
+    return this.db.transaction(() => {
+      this.mustGet(id);
+      const at = this.iso();
+      const r = this.db.prepare('INSERT INTO alert_comments (alert_id, at, actor, text) VALUES (?, ?, ?, ?)').run(id, at, actor, text);
+      this.db.prepare('INSERT INTO alert_history (alert_id, at, actor, action, from_s, to_s, note) VALUES (?, ?, ?, ?, ?, ?, ?)').run(id, at, actor, 'comment', null, null, text);
+      this.db.prepare('UPDATE alerts SET updated_at = ? WHERE id = ?').run(at, id);
+      return { id: Number(r.lastInsertRowid), at, actor, text };
+    })();
+  }
+
+  async comments(id: string): Promise<AlertComment[]> {
+    this.check();
+    this.mustGet(id);
+    return this.db.prepare('SELECT id, at, actor, text FROM alert_comments WHERE alert_id = ? ORDER BY id').all(id) as AlertComment[];
+  }
+
+  async history(id: string): Promise<AlertHistoryEntry[]> {
+    this.check();
+    this.mustGet(id);
+    const rows = this.db.prepare('SELECT at, actor, action, from_s, to_s, note FROM alert_history WHERE alert_id = ? ORDER BY rowid').all(id) as {
+      at: string;
+      actor: string;
+      action: AlertHistoryEntry['action'];
+      from_s: string | null;
+      to_s: string | null;
+      note: string | null;
+    }[];
+    return rows.map((r) => ({ at: r.at, actor: r.actor, action: r.action, from: r.from_s, to: r.to_s, ...(r.note !== null ? { note: r.note } : {}) }));
+  }
+
+  async addSuppression(s: SuppressionInput): Promise<Suppression> {
+    this.check();
+    if (s.kind !== 'suppression' && s.kind !== 'exception') throw new TypeError("kind must be 'suppression' or 'exception'");
+    if (typeof s.reason !== 'string' || !s.reason) throw new TypeError('a suppression needs a reason');
+    if (typeof s.createdBy !== 'string' || !s.createdBy) throw new TypeError('a suppression needs createdBy');
+    if (s.expiresAt != null && !Number.isFinite(Date.parse(s.expiresAt))) throw new RangeError('expiresAt must be an ISO 8601 time');
+    const match = s.match ?? {};
+    for (const [k, v] of Object.entries(match)) if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new TypeError(`match.${k} must be an array of strings`);
+    if (s.kind === 'suppression' && s.expiresAt == null) throw new RangeError('a suppression window needs expiresAt');
+    const out: Suppression = {
+      id: this.newId(),
+      kind: s.kind,
+      ruleId: s.ruleId ?? null,
+      match,
+      expiresAt: s.expiresAt ?? null,
+      reason: s.reason,
+      createdBy: s.createdBy,
+      createdAt: this.iso(),
+      hits: 0,
+    };
+    this.db
+      .prepare('INSERT INTO suppressions (id, kind, rule_id, match, expires_at, reason, created_by, created_at, hits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)')
+      .run(out.id, out.kind, out.ruleId, JSON.stringify(out.match), out.expiresAt, out.reason, out.createdBy, out.createdAt);
+    this.suppressions = undefined;
+    return out;
+  }
+
+  async listSuppressions(): Promise<Suppression[]> {
+    this.check();
+    return (this.db.prepare('SELECT * FROM suppressions ORDER BY created_at, id').all() as Record<string, unknown>[]).map(suppressionFromRow);
+  }
+
+  async deleteSuppression(id: string): Promise<boolean> {
+    this.check();
+    const r = this.db.prepare('DELETE FROM suppressions WHERE id = ?').run(id);
+    this.suppressions = undefined;
+    return r.changes > 0;
+  }
+
+  async loadCheckpoint(name: string): Promise<string | undefined> {
+    this.check();
+    return (this.db.prepare('SELECT value FROM checkpoints WHERE name = ?').get(name) as { value: string } | undefined)?.value;
+  }
+
+  async disabledRules(): Promise<Set<string>> {
+    this.check();
+    return new Set((this.db.prepare('SELECT rule_id FROM rule_state WHERE enabled = 0').all() as { rule_id: string }[]).map((r) => r.rule_id));
+  }
+
+  async setRuleEnabled(ruleId: string, enabled: boolean, actor: string): Promise<void> {
+    this.check();
+    this.db
+      .prepare('INSERT INTO rule_state (rule_id, enabled, actor, at) VALUES (?, ?, ?, ?) ON CONFLICT(rule_id) DO UPDATE SET enabled = excluded.enabled, actor = excluded.actor, at = excluded.at')
+      .run(ruleId, enabled ? 1 : 0, actor, this.iso());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+function suppressionFromRow(r: Record<string, unknown>): Suppression {
+  return {
+    id: String(r.id),
+    kind: r.kind as Suppression['kind'],
+    ruleId: (r.rule_id as string | null) ?? null,
+    match: JSON.parse(String(r.match)) as Record<string, string[]>,
+    expiresAt: (r.expires_at as string | null) ?? null,
+    reason: String(r.reason),
+    createdBy: String(r.created_by),
+    createdAt: String(r.created_at),
+    hits: Number(r.hits),
+  };
+}

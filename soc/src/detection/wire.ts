@@ -1,0 +1,80 @@
+/**
+ * Builds detection for a running pipeline from the configuration: the alert store in the data
+ * directory, the compiled rules, the detector and the notifier. `pipeline/runtime.ts` calls
+ * {@link startDetection} and passes {@link DetectionRuntime.afterWrite} to the consumer.
+ */
+import { resolve } from 'node:path';
+import type { Logger } from '@xiangan/collectors';
+import type { SocConfig } from '../config/schema.js';
+import { openSqliteAlertStore, type SqliteAlertStore } from '../alerts/sqlite.js';
+import { Notifier } from '../notify/notifier.js';
+import type { RawBatch } from '../buffer/durable.js';
+import { Counter, type MetricsRegistry } from '../metrics.js';
+import { Detector, loadDetectionEngine } from './detector.js';
+
+/** What {@link startDetection} gives the runtime. */
+export interface DetectionRuntime {
+  alerts: SqliteAlertStore;
+  detector: Detector;
+  notifier: Notifier;
+  afterWrite: (batches: RawBatch[]) => Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Open the alert store, compile the rules, restore the detector's checkpoint and start the
+ * notifier.
+ *
+ * @example
+ * ```ts
+ * const det = await startDetection(config, { logger, metrics });
+ * new StoreConsumer({ buffer, store, afterWrite: det.afterWrite });
+ * ```
+ */
+export async function startDetection(config: SocConfig, deps: { logger: Logger; metrics?: MetricsRegistry; now?: () => number }): Promise<DetectionRuntime> {
+  const a = config.alerts;
+  const { engine, rejected } = loadDetectionEngine({
+    builtin: a.builtinRules,
+    dirs: a.ruleDirs.map((d) => resolve(d)),
+    ...(a.lists ? { lists: resolve(a.lists) } : {}),
+    pipeline: a.pipeline,
+    maxGroups: a.maxGroups,
+  });
+  for (const r of rejected) deps.logger.warn?.({ stage: 'detection', errorCode: r.code, source: r.source, reason: r.reason }, 'Rule not loaded.');
+  const alerts = await openSqliteAlertStore({ dir: config.data, dedupWindowMs: a.dedupWindowSeconds * 1000, ...(deps.now ? { now: deps.now } : {}) });
+  let notifier: Notifier;
+  try {
+    notifier = new Notifier({ db: alerts.db, config: config.notify, logger: deps.logger, ...(deps.now ? { now: deps.now } : {}) });
+  } catch (e) {
+    await alerts.close();
+    throw e;
+  }
+  const m = deps.metrics;
+  const alertsTotal = m?.add(new Counter('xiangan_alerts_total', 'Alert candidates recorded, by result (created, updated, suppressed).'));
+  const detector = await Detector.open({
+    engine,
+    alerts,
+    groupBy: a.groupBy,
+    logger: deps.logger,
+    onCreated: (al) => notifier.enqueue(al),
+    onRecorded: (r) => {
+      alertsTotal?.inc({ result: 'created' }, r.created.length);
+      alertsTotal?.inc({ result: 'updated' }, r.updated.length);
+      alertsTotal?.inc({ result: 'suppressed' }, r.suppressed);
+      if (r.created.length) notifier.wake();
+    },
+  });
+  m?.add(new Counter('xiangan_detection_events_total', 'Events run through the rule engine.', () => [{ value: detector.stats().events }]));
+  m?.add(new Counter('xiangan_notify_total', 'Notification deliveries, by result.', () => Object.entries(notifier.stats()).map(([result, value]) => ({ labels: { result }, value }))));
+  notifier.start();
+  return {
+    alerts,
+    detector,
+    notifier,
+    afterWrite: (b) => detector.afterWrite(b),
+    async stop() {
+      await notifier.stop();
+      await alerts.close();
+    },
+  };
+}
