@@ -100,13 +100,20 @@ export const parseAuditd: LineParser = (input, ev) => {
   let body: string;
   const h = HEAD.exec(text);
   if (h) {
-    [, node, type, secs, ms, serial] = h as unknown as [string, string | undefined, string, string, string, string];
+    // Indexing, not array destructuring: a RegExp result destructures through the iterator protocol.
+    node = h[1];
+    type = h[2]!;
+    secs = h[3]!;
+    ms = h[4]!;
+    serial = h[5]!;
     body = text.slice(h[0].length);
   } else {
     const k = KERNEL_HEAD.exec(text);
     if (!k) return false;
     type = lookup(TYPE_NUMBERS, k[1]!) ?? k[1]!;
-    [secs, ms, serial] = [k[2]!, k[3]!, k[4]!];
+    secs = k[2]!;
+    ms = k[3]!;
+    serial = k[4]!;
     body = text.slice(k[0].length);
   }
   ev.event.module = 'auditd';

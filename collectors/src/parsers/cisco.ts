@@ -58,7 +58,9 @@ export const parseCiscoIos: LineParser = (input, ev) => {
   const tagText = input.text.slice(start);
   const m = IOS_TAG.exec(tagText);
   if (!m || m.index !== 0) return false;
-  const [, facility, sev, mnemonic] = m as unknown as [string, string, string, string];
+  const facility = m[1]!;
+  const sev = m[2]!;
+  const mnemonic = m[3]!;
   const body = tagText.slice(m[0].length);
   ev.event.module = 'cisco';
   ev.event.dataset = 'cisco.ios';
@@ -146,7 +148,9 @@ export const parseCiscoAsa: LineParser = (input, ev) => {
   const tagText = input.text.slice(start);
   const m = ASA_TAG.exec(tagText);
   if (!m || m.index !== 0) return false;
-  const [, product, sev, id] = m as unknown as [string, string, string, string];
+  const product = m[1]!;
+  const sev = m[2]!;
+  const id = m[3]!;
   const body = tagText.slice(m[0].length);
   ev.event.module = 'cisco';
   ev.event.dataset = 'cisco.asa';

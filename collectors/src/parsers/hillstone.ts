@@ -46,7 +46,9 @@ export const parseHillstone: LineParser = (input, ev) => {
   const s = input.text.slice(start);
   const m = HEAD.exec(s);
   if (!m) return false;
-  const [, id, kind, module] = m as unknown as [string, string | undefined, string, string];
+  const id = m[1];
+  const kind = m[2]!;
+  const module = m[3]!;
   const body = s.slice(m.index + m[0].length);
   ev.event.module = 'hillstone';
   ev.event.dataset = `hillstone.${kind.toLowerCase()}`;

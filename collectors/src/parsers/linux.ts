@@ -108,7 +108,10 @@ export const parsePam: LineParser = (input, ev) => {
   const text = input.text;
   const h = PAM_HEAD.exec(text);
   if (h) {
-    const [, module, service, kind, rest] = h as unknown as [string, string, string, string, string];
+    const module = h[1]!;
+    const service = h[2]!;
+    const kind = h[3]!;
+    const rest = h[4]!;
     let m: RegExpExecArray | null;
     if (rest.startsWith('authentication failure')) {
       linux(ev, 'system.auth');

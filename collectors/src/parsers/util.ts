@@ -322,12 +322,36 @@ export function isoFromParts(date: string, time: string, offset: string): string
   return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
 }
 
+const pad2 = (n: number): string => (n < 10 ? '0' : '') + n;
+
 /**
- * Milliseconds since the epoch to ISO 8601, or `undefined` outside the years 1970..9999.
+ * Milliseconds since the epoch to ISO 8601 UTC (`Date#toISOString` format), or `undefined`
+ * outside the years 1970..9999. Computed with integer arithmetic (days to civil date,
+ * H. Hinnant's `civil_from_days`) because `toISOString` was a measurable share of per-event cost.
  *
  * @example
  * isoFromMs(0); // '1970-01-01T00:00:00.000Z'
  */
 export function isoFromMs(ms: number): string | undefined {
-  return Number.isFinite(ms) && ms >= 0 && ms < 253402300800000 ? new Date(ms).toISOString() : undefined;
+  if (!(ms >= 0 && ms < 253402300800000)) return undefined;
+  const t = Math.floor(ms);
+  const days = Math.floor(t / 86400000);
+  let rem = t - days * 86400000;
+  const hh = Math.floor(rem / 3600000);
+  rem -= hh * 3600000;
+  const mi = Math.floor(rem / 60000);
+  rem -= mi * 60000;
+  const ss = Math.floor(rem / 1000);
+  const milli = rem - ss * 1000;
+  // Civil date from days since 1970-01-01 (proleptic Gregorian, eras of 400 years).
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  return `${y}-${pad2(m)}-${pad2(d)}T${pad2(hh)}:${pad2(mi)}:${pad2(ss)}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
 }

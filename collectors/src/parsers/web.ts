@@ -22,7 +22,12 @@ export function clfTime(s: string): string | undefined {
   const m = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(s);
   const month = m ? lookup(MONTHS, m[2]!) : undefined;
   if (!m || month === undefined) return undefined;
-  const [day, hour, min, sec, oh, om] = [m[1], m[4], m[5], m[6], m[8], m[9]].map(Number) as [number, number, number, number, number, number];
+  const day = Number(m[1]);
+  const hour = Number(m[4]);
+  const min = Number(m[5]);
+  const sec = Number(m[6]);
+  const oh = Number(m[8]);
+  const om = Number(m[9]);
   if (day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60 || om > 59) return undefined;
   // Arithmetic, not Date.parse of a rebuilt string: this runs once per access-log line.
   const offset = (m[7] === '-' ? -1 : 1) * (oh * 60 + om) * 60000;

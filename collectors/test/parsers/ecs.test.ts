@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { ECS_FIELDS, fieldType } from '../../src/ecs/fields.js';
 import { ECS_EVENT_SCHEMA, IP_PATTERN } from '../../src/ecs/schema.js';
 import { coerceEcs } from '../../src/ecs/coerce.js';
+import { isoFromMs } from '../../src/parsers/util.js';
 import { finaliseEvent, flattenEvent, getField, setField } from '../../src/ecs/helpers.js';
 import type { EcsEvent } from '../../src/types.js';
 import { schemaErrors } from './helpers.js';
@@ -145,5 +146,20 @@ describe('coerceEcs', () => {
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
     assert.equal(Object.getPrototypeOf(value), Object.prototype);
     assert.deepEqual(value, { a: {} });
+  });
+});
+
+describe('isoFromMs', () => {
+  test('agrees with Date#toISOString from 1970 to 9999 (differential)', () => {
+    for (const ms of [0, 951782400000, 951868799999, 4107542399999, 253402300799999, 1795910400123]) assert.equal(isoFromMs(ms), new Date(ms).toISOString(), String(ms));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 253402300799999 }), (ms) => {
+        assert.equal(isoFromMs(ms), new Date(ms).toISOString());
+      }),
+      { numRuns: 20000 },
+    );
+    assert.equal(isoFromMs(-1), undefined);
+    assert.equal(isoFromMs(253402300800000), undefined);
+    assert.equal(isoFromMs(NaN), undefined);
   });
 });
