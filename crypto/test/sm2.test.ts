@@ -544,6 +544,12 @@ describe('wasm kernel against the BigInt reference (differential)', () => {
     }
   });
 
+  test('the whole kernel memory (comb tables, per-key slots, stack) stays within 1 MiB', () => {
+    const ex = wasmModule.sm2Module.exports();
+    assert.ok(ex.memory.buffer.byteLength <= 1 << 20, `${ex.memory.buffer.byteLength} bytes`);
+    assert.equal(ex.sm2_key_slots(), 4);
+  });
+
   test('secret inputs and outputs do not stay in the kernel I/O region', () => {
     const { sm2Module } = wasmModule;
     const ex = sm2Module.exports();
