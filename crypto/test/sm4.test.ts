@@ -208,6 +208,14 @@ describe('SM4 streaming = one-shot', () => {
       { numRuns: 150 },
     );
   });
+  test('a finished stream refuses more input (no silent output under a wiped key)', () => {
+    const key = new Uint8Array(16), iv = new Uint8Array(16);
+    for (const c of [W.createSm4CtrCipher(key, iv), W.createSm4CbcEncrypt(key, iv, { padding: 'pkcs7' }), W.createSm4CbcDecrypt(key, iv, { padding: 'none' }), W.createSm4GcmEncrypt(key, iv.subarray(0, 12))]) {
+      c.final();
+      assert.throws(() => c.update(new Uint8Array(16)), /finished/);
+      assert.throws(() => c.final(), /finished/);
+    }
+  });
   test('GCM streaming decrypt with a bad tag releases nothing', () => {
     const key = new Uint8Array(16), nonce = new Uint8Array(12);
     const sealed = W.sm4GcmEncrypt(key, nonce, new Uint8Array(40).fill(1));

@@ -565,9 +565,19 @@ export function makeSm4(k: Sm4Kernel) {
   function createCtr(key: Uint8Array, iv: Uint8Array): Sm4StreamCipher {
     abytes(iv, 'SM4-CTR initial counter block', 16);
     const c = new CtrStream(k, enc(key), iv.slice(), false);
+    let done = false;
     return {
-      update(data: Uint8Array): Uint8Array { abytes(data, 'data'); return c.update(data); },
-      final(): Uint8Array { c.wipe(); return new Uint8Array(0); },
+      update(data: Uint8Array): Uint8Array {
+        abytes(data, 'data');
+        if (done) throw new Error('SM4-CTR stream already finished');
+        return c.update(data);
+      },
+      final(): Uint8Array {
+        if (done) throw new Error('SM4-CTR stream already finished');
+        done = true;
+        c.wipe();
+        return new Uint8Array(0);
+      },
     };
   }
   /** Streaming CBC in either direction; whole blocks go through as they arrive. */
@@ -579,9 +589,11 @@ export function makeSm4(k: Sm4Kernel) {
     const chain = iv.slice();
     const cbc = (d: Uint8Array): Uint8Array => (decrypt ? k.cbcDecrypt(rk, chain, d) : k.cbcEncrypt(rk, chain, d));
     let pending: Uint8Array = new Uint8Array(0);
+    let done = false;
     return {
       update(data: Uint8Array): Uint8Array {
         abytes(data, 'data');
+        if (done) throw new Error(`${name}: stream already finished`);
         const all = concat(pending, data);
         let whole = all.length & ~15;
         // Decrypting with PKCS#7, the last whole block may be padding: hold it back until final().
@@ -592,6 +604,8 @@ export function makeSm4(k: Sm4Kernel) {
         return out;
       },
       final(): Uint8Array {
+        if (done) throw new Error(`${name}: stream already finished`);
+        done = true;
         try {
           if (padding === 'none') {
             if (pending.length) throw new RangeError(`${name}: input is not a multiple of 16 bytes (padding none)`);
