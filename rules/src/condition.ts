@@ -5,7 +5,7 @@
  * rules replace it.
  */
 import { RuleError } from './errors.js';
-import type { Hint, Pred } from './values.js';
+import type { Hint, HintAlt, Pred } from './values.js';
 import type { EventLike } from './types.js';
 
 /** Parsed condition. */
@@ -89,24 +89,41 @@ function globToRe(p: string): RegExp {
   return new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
 }
 
-/** Necessary conditions of a disjunction: those every branch has on the same field and kind. */
+/** Keys a hint may carry before it stops being worth indexing. */
+export const MAX_HINT_KEYS = 256;
+
+function hintSize(h: Hint): number {
+  return h.reduce((n, a) => n + a.keys.length, 0);
+}
+
+/**
+ * How much a hint narrows: exact lookups beat basename lookups beat substring scans, then
+ * fewer keys win. The engine indexes each rule under its cheapest hint.
+ */
+export function hintCost(h: Hint): number {
+  const rank = Math.max(...h.map((a) => (a.kind === 'exact' ? 0 : a.kind === 'basename' ? 1 : 2)));
+  return rank * 1000 + hintSize(h);
+}
+
+/**
+ * Necessary condition of a disjunction: one necessary condition from every branch, joined
+ * (if any branch has none, the disjunction has none).
+ */
 export function orHints(parts: Hint[][]): Hint[] {
-  if (!parts.length) return [];
-  const out: Hint[] = [];
-  for (const h of parts[0]) {
-    const keys = new Set(h.keys);
-    let ok = true;
-    for (const other of parts.slice(1)) {
-      const m = other.find((o) => o.field === h.field && o.kind === h.kind);
-      if (!m) {
-        ok = false;
-        break;
-      }
-      for (const k of m.keys) keys.add(k);
+  if (!parts.length || parts.some((p) => !p.length)) return [];
+  const merged = new Map<string, HintAlt & { keys: string[]; set: Set<string> }>();
+  for (const p of parts) {
+    // The branch's cheapest hint (see hintCost).
+    const best = [...p].sort((a, b) => hintCost(a) - hintCost(b))[0];
+    for (const a of best) {
+      const k = `${a.kind}\u0000${a.field}`;
+      let m = merged.get(k);
+      if (!m) merged.set(k, (m = { field: a.field, kind: a.kind, keys: [], set: new Set() }));
+      for (const key of a.keys) m.set.add(key);
     }
-    if (ok) out.push({ field: h.field, kind: h.kind, keys: [...keys] });
   }
-  return out;
+  const alts: HintAlt[] = [...merged.values()].map((m) => ({ field: m.field, kind: m.kind, keys: [...m.set] }));
+  return hintSize(alts) > MAX_HINT_KEYS ? [] : [alts];
 }
 
 /**

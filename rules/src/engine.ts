@@ -9,7 +9,9 @@ import { compileDocument, type CompileOptions, type CompiledCorrelation, type Co
 import { RuleError } from './errors.js';
 import type { Pipeline } from './pipeline.js';
 import type { EventLike, LoadedRule, RejectedRule, RuleMatch } from './types.js';
-import { basenameOf, makeGetter, type Getter, type MatchCounters } from './values.js';
+import { AhoCorasick } from './aho.js';
+import { hintCost, MAX_HINT_KEYS } from './condition.js';
+import { basenameOf, DEFAULT_LIMITS, makeGetter, type Getter, type MatchCounters } from './values.js';
 
 /** Options of {@link compileRules}. */
 export interface EngineOptions extends CompileOptions {
@@ -23,6 +25,11 @@ export interface EngineOptions extends CompileOptions {
   maxEventIds?: number;
   /** `throw` (default): the first bad rule throws. `skip`: bad rules land in `engine.rejected`. */
   onError?: 'throw' | 'skip';
+  /**
+   * `false` evaluates every rule's logsource and condition for every event: the naive engine,
+   * kept as the baseline the benchmark and the differential test compare the index against.
+   */
+  index?: boolean;
 }
 
 /** Counters of an engine (all monotonic except `groups`). */
@@ -93,17 +100,27 @@ interface Corr extends CompiledCorrelation {
 
 interface Bucket {
   key: string;
+  stamp: number;
   rest: { field: string; values: Set<string>; get: Getter }[];
-  indexes: { field: string; kind: 'exact' | 'basename'; get: Getter; map: Map<string, Det[]> }[];
+  indexes: { field: string; kind: 'exact' | 'basename' | 'substr'; get: Getter; map: Map<string, Det[]>; ac: AhoCorasick | null; acLists: Det[][] }[];
   unindexed: Det[];
 }
 
 const SEP = '\u001f';
 
-function lowerScalars(v: unknown, f: (s: string) => void): void {
+/** Lower-cased scalar values of a field into `out` (reused, no allocation); returns how many. */
+function lowerAll(v: unknown, out: string[]): number {
+  if (v === undefined || v === null) return 0;
   if (Array.isArray(v)) {
-    for (const x of v) if (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean') f(String(x).toLowerCase());
-  } else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') f(String(v).toLowerCase());
+    let n = 0;
+    for (const x of v) if (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean') out[n++] = String(x).toLowerCase();
+    return n;
+  }
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+    out[0] = String(v).toLowerCase();
+    return 1;
+  }
+  return 0;
 }
 
 function firstText(v: unknown): string {
@@ -140,6 +157,13 @@ export class RuleEngine {
   private readonly maxGroups: number;
   private readonly maxPerGroup: number;
   private readonly maxEventIds: number;
+  private readonly maxScan: number;
+  private readonly dispatchList: { get: Getter; map: Map<string, Bucket[]> }[];
+  private readonly bufDispatch: string[] = [];
+  private readonly bufTake: string[] = [];
+  private readonly bufIds: number[] = [];
+  private cands: Det[] = [];
+  private stamp = 0;
   private seq = 0;
   private s = { events: 0, evaluations: 0, detectionMatches: 0, correlationMatches: 0, evictions: 0, groupOverflows: 0, noTimestamp: 0, restoreDropped: 0 };
 
@@ -156,18 +180,30 @@ export class RuleEngine {
     this.maxGroups = args.opts.maxGroups ?? 100_000;
     this.maxPerGroup = args.opts.maxPerGroup ?? 10_000;
     this.maxEventIds = args.opts.maxEventIds ?? 100;
+    // Scan as much of a value as the predicates will look at (they match on the same prefix).
+    this.maxScan = args.opts.limits?.maxEventValueLength ?? DEFAULT_LIMITS.maxEventValueLength;
     for (const c of this.corrs) this.corrById.set(c.id, c);
     this.tsGet = makeGetter(args.pipeline.timestamp_field);
-    this.buildIndex();
+    this.buildIndex(args.opts.index !== false);
+    this.dispatchList = [...this.dispatch.values()];
   }
 
-  private buildIndex(): void {
+  private buildIndex(useIndex: boolean): void {
     const buckets = new Map<string, Bucket>();
     for (const d of this.dets) {
       let b = buckets.get(d.logsource.key);
+      if (!useIndex) {
+        if (!b) {
+          b = { key: d.logsource.key, stamp: 0, rest: d.logsource.conditions.map((c) => ({ field: c.field, values: new Set(c.values), get: makeGetter(c.field) })), indexes: [], unindexed: [] };
+          buckets.set(d.logsource.key, b);
+          this.always.push(b);
+        }
+        b.unindexed.push(d);
+        continue;
+      }
       if (!b) {
         const [first, ...rest] = d.logsource.conditions;
-        b = { key: d.logsource.key, rest: rest.map((c) => ({ field: c.field, values: new Set(c.values), get: makeGetter(c.field) })), indexes: [], unindexed: [] };
+        b = { key: d.logsource.key, stamp: 0, rest: rest.map((c) => ({ field: c.field, values: new Set(c.values), get: makeGetter(c.field) })), indexes: [], unindexed: [] };
         buckets.set(d.logsource.key, b);
         if (!first) this.always.push(b);
         else {
@@ -180,20 +216,70 @@ export class RuleEngine {
           }
         }
       }
-      // Index on the narrowest exact hint, else a basename hint; else evaluate for every event of the logsource.
-      const exact = d.hints.filter((h) => h.kind === 'exact').sort((x, y) => x.keys.length - y.keys.length);
-      const h = exact[0] ?? d.hints.find((x) => x.kind === 'basename');
-      if (!h || h.keys.length > 256) {
+      // Index on the narrowest hint (exact lookups preferred); else evaluate for every event of the logsource.
+      const h = [...d.hints].sort((x, y) => hintCost(x) - hintCost(y))[0];
+      if (!h || !h.length || hintCost(h) % 1000 > MAX_HINT_KEYS) {
         b.unindexed.push(d);
         continue;
       }
-      let idx = b.indexes.find((i) => i.field === h.field && i.kind === h.kind);
-      if (!idx) b.indexes.push((idx = { field: h.field, kind: h.kind, get: makeGetter(h.field), map: new Map() }));
-      for (const k of h.keys) {
-        const l = idx.map.get(k);
-        if (l) l.push(d);
-        else idx.map.set(k, [d]);
+      for (const alt of h) {
+        let idx = b.indexes.find((i) => i.field === alt.field && i.kind === alt.kind);
+        if (!idx) b.indexes.push((idx = { field: alt.field, kind: alt.kind, get: makeGetter(alt.field), map: new Map(), ac: null, acLists: [] }));
+        for (const k of alt.keys) {
+          const l = idx.map.get(k);
+          if (l) l.push(d);
+          else idx.map.set(k, [d]);
+        }
       }
+    }
+    // Substring hints: one Aho-Corasick automaton per logsource and field finds every literal
+    // present in one pass over the value.
+    for (const b of buckets.values())
+      for (const idx of b.indexes) {
+        if (idx.kind !== 'substr') continue;
+        const ac = new AhoCorasick();
+        for (const [lit, dets] of idx.map) ac.add(lit, idx.acLists.push(dets) - 1);
+        ac.build();
+        idx.ac = ac;
+      }
+  }
+
+  /** Collect the candidate rules of one logsource bucket whose conditions hold. */
+  private take(b: Bucket, event: EventLike): void {
+    const buf = this.bufTake;
+    for (const r of b.rest) {
+      const n = lowerAll(r.get(event), buf);
+      let ok = false;
+      for (let i = 0; i < n && !ok; i++) ok = r.values.has(buf[i]);
+      if (!ok) return;
+    }
+    const stamp = this.stamp;
+    const cands = this.cands;
+    const add = (l: Det[] | undefined) => {
+      if (l) for (const d of l) if (d.stamp !== stamp) {
+        d.stamp = stamp;
+        cands.push(d);
+      }
+    };
+    for (const idx of b.indexes) {
+      const n = lowerAll(idx.get(event), buf);
+      for (let i = 0; i < n; i++) {
+        let s = buf[i];
+        if (idx.ac) {
+          if (s.length > this.maxScan) {
+            this.counters.truncatedValues++;
+            s = s.slice(0, this.maxScan);
+          }
+          const ids = this.bufIds;
+          ids.length = 0;
+          idx.ac.scanInto(s, ids);
+          for (const id of ids) add(idx.acLists[id]);
+        } else add(idx.map.get(idx.kind === 'exact' ? s : basenameOf(s)));
+      }
+    }
+    for (const d of b.unindexed) if (d.stamp !== stamp) {
+      d.stamp = stamp;
+      cands.push(d);
     }
   }
 
@@ -214,42 +300,19 @@ export class RuleEngine {
     this.s.events++;
     const stamp = ++this.seq;
     const cands: Det[] = [];
-    const take = (b: Bucket) => {
-      for (const r of b.rest) {
-        let ok = false;
-        lowerScalars(r.get(event), (s) => {
-          if (r.values.has(s)) ok = true;
-        });
-        if (!ok) return;
-      }
-      for (const idx of b.indexes) {
-        const v = idx.get(event);
-        if (v === undefined) continue;
-        lowerScalars(v, (s) => {
-          const l = idx.map.get(idx.kind === 'exact' ? s : basenameOf(s));
-          if (l) for (const d of l) if (d.stamp !== stamp) {
-            d.stamp = stamp;
-            cands.push(d);
-          }
-        });
-      }
-      for (const d of b.unindexed) if (d.stamp !== stamp) {
-        d.stamp = stamp;
-        cands.push(d);
-      }
-    };
-    for (const b of this.always) take(b);
-    for (const disp of this.dispatch.values()) {
-      const v = disp.get(event);
-      if (v === undefined) continue;
-      const seen = new Set<Bucket>();
-      lowerScalars(v, (s) => {
-        const bs = disp.map.get(s);
-        if (bs) for (const b of bs) if (!seen.has(b)) {
-          seen.add(b);
-          take(b);
+    this.cands = cands;
+    this.stamp = stamp;
+    for (const b of this.always) this.take(b, event);
+    const dv = this.bufDispatch;
+    for (const disp of this.dispatchList) {
+      const n = lowerAll(disp.get(event), dv);
+      for (let i = 0; i < n; i++) {
+        const bs = disp.map.get(dv[i]);
+        if (bs) for (const b of bs) if (b.stamp !== stamp) {
+          b.stamp = stamp;
+          this.take(b, event);
         }
-      });
+      }
     }
     if (!cands.length) return [];
     const out: RuleMatch[] = [];

@@ -8,6 +8,7 @@
  * comparisons (STIX 2.1 §9 Patterning; e.g. `[ipv4-addr:value = '203.0.113.7']`).
  */
 import { RuleError } from './errors.js';
+import { isIPv4 } from 'node:net';
 import { cidrContains, parseCidr, parseIp, type Cidr } from './ip.js';
 
 /** Most entries one list may hold (bounded memory, DESIGN.md convention 6). */
@@ -25,6 +26,9 @@ export class ThreatList {
   readonly name: string;
   private readonly ips = new Set<string>();
   private readonly cidrs: Cidr[] = [];
+  // IPv4 fast path (most log addresses): dotted quads and 32-bit network/mask pairs.
+  private readonly v4 = new Set<string>();
+  private readonly v4nets: { net: number; mask: number }[] = [];
   private readonly domains = new Set<string>();
   private readonly values = new Set<string>();
   private n = 0;
@@ -46,10 +50,17 @@ export class ThreatList {
     const ip = parseIp(v);
     if (ip) {
       this.ips.add(ipKey(ip));
+      if (isIPv4(v)) this.v4.add(v);
       return;
     }
     if (v.includes('/') && parseIp(v.slice(0, v.indexOf('/')))) {
-      this.cidrs.push(parseCidr(v));
+      const c = parseCidr(v);
+      this.cidrs.push(c);
+      if (isIPv4(v.slice(0, v.indexOf('/')))) {
+        const bits = c.prefix - 96;
+        const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+        this.v4nets.push({ net: (v4int(c.bytes.subarray(12)) & mask) >>> 0, mask });
+      }
       return;
     }
     if (/^[a-z0-9_-]+(\.[a-z0-9_-]+)+\.?$/.test(v)) {
@@ -62,6 +73,12 @@ export class ThreatList {
   has(value: unknown): boolean {
     if (typeof value !== 'string' && typeof value !== 'number') return false;
     const v = String(value).trim().toLowerCase();
+    if (V4.test(v) && isIPv4(v)) {
+      if (this.v4.has(v)) return true;
+      const n = v4int(v.split('.').map(Number));
+      for (const c of this.v4nets) if (((n & c.mask) >>> 0) === c.net) return true;
+      return false;
+    }
     if (this.values.has(v)) return true;
     const ip = parseIp(v);
     if (ip) {
@@ -79,6 +96,12 @@ export class ThreatList {
     }
     return false;
   }
+}
+
+const V4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+
+function v4int(b: ArrayLike<number>): number {
+  return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
 }
 
 function ipKey(b: Uint8Array): string {

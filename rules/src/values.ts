@@ -7,6 +7,7 @@
  * non-trivial runs through RE2, so every match is linear in the value length.
  */
 import RE2 from 're2';
+import { AhoCorasick } from './aho.js';
 import { RuleError } from './errors.js';
 import { cidrContains, parseCidr, parseIp } from './ip.js';
 import type { ThreatList } from './lists.js';
@@ -15,15 +16,21 @@ import type { EventLike } from './types.js';
 /** Read one value (possibly an array) from an event. */
 export type Getter = (ev: EventLike) => unknown;
 
-/**
- * A necessary condition the engine indexes on: if the rule matches, the event's `field` has a
- * value whose key (the lower-cased value, or its last path segment) is in `keys`.
- */
-export interface Hint {
+/** One way an index lookup can find a rule: the event's `field` has a value whose key is in `keys`. */
+export interface HintAlt {
   field: string;
-  kind: 'exact' | 'basename';
+  /** `exact`: lower-cased value; `basename`: its last path segment; `substr`: a literal the lower-cased value contains. */
+  kind: 'exact' | 'basename' | 'substr';
   keys: string[];
 }
+
+/**
+ * A necessary condition the engine indexes on: if the rule matches, at least one alternative
+ * holds — the event's field has a value whose key (the lower-cased value, or its last path
+ * segment) is in that alternative's keys. Disjunctions come from OR'ed selections such as
+ * `Image|endswith: '\x.exe'` or `OriginalFileName: 'x.exe'`.
+ */
+export type Hint = HintAlt[];
 
 /** A compiled predicate with the index hints it implies. */
 export interface Pred {
@@ -137,6 +144,21 @@ function anyText(v: unknown, f: (s: string) => boolean, lim: Limits, c: MatchCou
 
 // ---- wildcard strings -----------------------------------------------------------------
 
+// Many rules test the same few fields of one event in a row (CommandLine, Image…): a tiny
+// memo of recent lower-casings saves most of the repeated work.
+const MEMO = 4;
+const memoIn: string[] = new Array(MEMO).fill('');
+const memoOut: string[] = new Array(MEMO).fill('');
+let memoNext = 0;
+function lower(s: string): string {
+  for (let i = 0; i < MEMO; i++) if (memoIn[i] === s) return memoOut[i];
+  const l = s.toLowerCase();
+  memoIn[memoNext] = s;
+  memoOut[memoNext] = l;
+  memoNext = (memoNext + 1) % MEMO;
+  return l;
+}
+
 type Tok = { lit: string } | { wild: '*' | '?' };
 
 /** Split a Sigma string into literals and wildcards, resolving `\*`, `\?`, `\\` escapes. */
@@ -169,14 +191,26 @@ interface StrMatcher {
   f: (s: string) => boolean;
   exactKey?: string;
   basenameKey?: string;
+  /** The longest literal of the pattern, lower-cased: every match contains it. */
+  lit?: string;
+  /** The pattern is `*literal*` (a plain substring test). */
+  substring?: boolean;
 }
 
 function compileWildcard(toks: Tok[], cased: boolean, ctx: ValueContext): StrMatcher {
+  const m = compileWildcardFn(toks, cased, ctx);
+  let lit = '';
+  for (const t of toks) if ('lit' in t && t.lit.length > lit.length) lit = t.lit;
+  if (lit) m.lit = lit.toLowerCase();
+  return m;
+}
+
+function compileWildcardFn(toks: Tok[], cased: boolean, ctx: ValueContext): StrMatcher {
   const norm = (x: string): string => (cased ? x : x.toLowerCase());
   const lits = toks.map((t) => ('lit' in t ? norm(t.lit) : null));
   const shape = toks.map((t) => ('lit' in t ? 'L' : t.wild)).join('');
   const L = (i: number): string => lits[i] as string;
-  const low = cased ? (s: string) => s : (s: string) => s.toLowerCase();
+  const low = cased ? (s: string) => s : lower;
   switch (shape) {
     case '':
       return { f: (s) => s.length === 0, exactKey: '' };
@@ -189,7 +223,7 @@ function compileWildcard(toks: Tok[], cased: boolean, ctx: ValueContext): StrMat
       return { f: () => true };
     case '*L*': {
       const a = L(1);
-      return { f: (s) => low(s).includes(a) };
+      return { f: (s) => low(s).includes(a), substring: true };
     }
     case 'L*': {
       const a = L(0);
@@ -229,6 +263,68 @@ function makeRe(src: string, flags: string, ctx: ValueContext): RE2 {
   } catch (e) {
     throw new RuleError('RULE_ERR_REGEX', `regular expression not supported by RE2 (linear time): ${(e as Error).message}`, { path: ctx.path, cause: e });
   }
+}
+
+/**
+ * Whether a literal is selective enough for the substring automaton: three characters, or two
+ * non-ASCII ones (an emoji or a CJK pair is rare enough in logs).
+ */
+function usefulLit(l: string): boolean {
+  return l.length >= 3 || (l.length === 2 && /[^\x00-\x7f]/.test(l));
+}
+
+/**
+ * The longest run of plain characters a regular expression requires, lower-cased, or '' when
+ * unsure. Conservative: any top-level alternation gives up; a quantified character, a class,
+ * a group or an escape ends the run (and a character followed by `?`, `*` or `{` is dropped).
+ */
+export function regexLiteral(src: string): string {
+  let depth = 0;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i];
+    if (c === '\\') i++;
+    else if (c === '[') {
+      while (i < src.length && src[i] !== ']') i += src[i] === '\\' ? 2 : 1;
+    } else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|' && depth === 0) return '';
+  }
+  let best = '';
+  let run = '';
+  const end = () => {
+    if (run.length > best.length) best = run;
+    run = '';
+  };
+  depth = 0;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i];
+    const nx = src[i + 1];
+    if (depth > 0) {
+      if (c === '\\') i++;
+      else if (c === '(') depth++;
+      else if (c === ')') depth--;
+      continue;
+    }
+    if (/[A-Za-z0-9 _\-:;,'"=<>!@#%&~`/]/.test(c)) {
+      if (nx === '?' || nx === '*' || nx === '{') {
+        end();
+        continue;
+      }
+      run += c;
+      if (nx === '+') end();
+      continue;
+    }
+    end();
+    if (c === '\\') {
+      // An escaped punctuation character is literal; \d, \s, \w… are classes.
+      if (nx !== undefined && /[.\\/()[\]{}|*+?^$-]/.test(nx) && !(src[i + 2] === '?' || src[i + 2] === '*' || src[i + 2] === '{')) run += nx;
+      i++;
+    } else if (c === '[') {
+      while (i < src.length && src[i] !== ']') i += src[i] === '\\' ? 2 : 1;
+    } else if (c === '(') depth++;
+  }
+  end();
+  return best.toLowerCase();
 }
 
 // ---- value transformations ------------------------------------------------------------
@@ -371,13 +467,23 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
   // Keyword detection: no field, search the pipeline's keyword fields (substring by default).
   if (field === null) {
     if (special) throw unsupported(`modifier ${special} on keywords`);
-    const ms = values.map((v) => compileWildcard(tokenize(`*${String(v)}*`), cased, ctx).f);
+    const cs = values.map((v) => compileWildcard(tokenize(`*${String(v)}*`), cased, ctx));
+    const ms = cs.map((c) => c.f);
     const getters = ctx.keywordFields === '*' ? null : ctx.keywordFields.map(makeGetter);
+    // With one keyword field, the keywords' literals are substring hints on it.
+    const kwHints: Hint[] = [];
+    if (ctx.keywordFields !== '*' && ctx.keywordFields.length === 1) {
+      const lits = cs.map((c) => c.lit ?? '');
+      if (all) {
+        const best = lits.reduce((a, b) => (b.length > a.length ? b : a), '');
+        if (usefulLit(best)) kwHints.push([{ field: ctx.keywordFields[0], kind: 'substr', keys: [best] }]);
+      } else if (lits.every(usefulLit)) kwHints.push([{ field: ctx.keywordFields[0], kind: 'substr', keys: [...new Set(lits)] }]);
+    }
     const one = (s: string) => ms.some((f) => f(s));
     const test = all
       ? (ev: EventLike) => ms.every((f) => searchText(ev, getters, f, lim, cnt))
       : (ev: EventLike) => searchText(ev, getters, one, lim, cnt);
-    return { test, hints: [] };
+    return { test, hints: kwHints };
   }
 
   const path = ctx.mapField(field);
@@ -396,14 +502,20 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
 
   let tests: ((s: string) => boolean)[] = [];
   let evTests: ((ev: EventLike) => boolean)[] | null = null;
-  const hintKeys: { exact: string[]; basename: string[]; ok: boolean } = { exact: [], basename: [], ok: !all && !hasNull };
+  const hintKeys: { exact: string[]; basename: string[]; substr: string[]; ok: boolean } = { exact: [], basename: [], substr: [], ok: !all && !hasNull };
 
   if (special === 're') {
+    const lits: string[] = [];
     tests = nonNull.map((v) => {
       const re = makeRe(String(v), reFlags, ctx);
-      return (s: string) => re.test(s);
+      // A literal every match contains lets most values skip the (native, costlier) RE2 call.
+      const lit = regexLiteral(String(v));
+      lits.push(lit);
+      return usefulLit(lit) ? (s: string) => lower(s).includes(lit) && re.test(s) : (s: string) => re.test(s);
     });
     hintKeys.ok = false;
+    if (!all && lits.length && lits.every(usefulLit)) hintKeys.substr = [...new Set(lits)];
+    else if (all && lits.some(usefulLit)) hintKeys.substr = [lits.reduce((a, b) => (b.length > a.length ? b : a), '')];
   } else if (special === 'cidr') {
     const nets = nonNull.map((v) => {
       try {
@@ -513,6 +625,21 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
       else if (compiled.every((c) => c.basenameKey !== undefined || c.exactKey !== undefined))
         hintKeys.basename = compiled.map((c) => c.basenameKey ?? basenameOf(c.exactKey!));
     }
+    // Otherwise a literal every match must contain, for the engine's substring automaton.
+    if (!hintKeys.exact.length && !hintKeys.basename.length && !hasNull && compiled.length) {
+      const lits = compiled.map((c) => c.lit ?? '');
+      if (all) {
+        const best = lits.reduce((a, b) => (b.length > a.length ? b : a), '');
+        if (usefulLit(best)) hintKeys.substr = [best];
+      } else if (lits.every(usefulLit)) hintKeys.substr = lits;
+    }
+    // Many case-insensitive substrings: one automaton pass instead of one search per value.
+    if (!all && !cs && compiled.length >= 8 && compiled.every((c) => c.substring && c.lit)) {
+      const ac = new AhoCorasick();
+      compiled.forEach((c, i) => ac.add(c.lit!, i));
+      ac.build();
+      tests = [(s: string) => ac.has(lower(s))];
+    }
     // A plain case-insensitive value list is one set lookup.
     if (!all && compiled.length > 4 && compiled.every((c) => c.exactKey !== undefined) && !cs) {
       const set = new Set(compiled.map((c) => c.exactKey!));
@@ -521,9 +648,10 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
   }
 
   const hints: Hint[] = [];
-  if (hintKeys.ok && nonNull.length) {
-    if (hintKeys.exact.length) hints.push({ field: path, kind: 'exact', keys: [...new Set(hintKeys.exact)] });
-    else if (hintKeys.basename.length) hints.push({ field: path, kind: 'basename', keys: [...new Set(hintKeys.basename)] });
+  if (hintKeys.substr.length) hints.push([{ field: path, kind: 'substr', keys: [...new Set(hintKeys.substr)] }]);
+  else if (hintKeys.ok && nonNull.length) {
+    if (hintKeys.exact.length) hints.push([{ field: path, kind: 'exact', keys: [...new Set(hintKeys.exact)] }]);
+    else if (hintKeys.basename.length) hints.push([{ field: path, kind: 'basename', keys: [...new Set(hintKeys.basename)] }]);
   }
 
   let valueTest: (ev: EventLike) => boolean;
