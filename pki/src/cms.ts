@@ -36,7 +36,7 @@ import {
 } from '@peculiar/asn1-cms';
 import { createHash } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import { Certificate, Time } from '@peculiar/asn1-x509';
+import { Time } from '@peculiar/asn1-x509';
 import { concatBytes, derDecode, derOctetString, derOid, derReadOctetString, derTlv, pemEncode } from '@xiangan/crypto';
 import { ab, assertDer, berToDefinite, bytesEqual, sortDer, toDer, u8, type AsnType } from './der.js';
 import { PkiError } from './errors.js';
@@ -143,7 +143,7 @@ export function cmsSign(o: CmsSignOptions): Uint8Array {
         : new SignatureAlgorithmIdentifier(signer.algorithm()),
     signature: new OctetString(signer.sign(toSign)),
   });
-  const certs = [o.certificate, ...(o.extraCertificates ?? [])].map((c) => new CertificateChoices({ certificate: AsnConvert.parse(c.der, Certificate) }));
+  const certs = [o.certificate, ...(o.extraCertificates ?? [])].map((c) => new CertificateChoices({ certificate: c.asn }));
   const sd = new SignedData({
     version: CMSVersion.v1,
     digestAlgorithms: new DigestAlgorithmIdentifiers([digestAlg]),

@@ -4,7 +4,7 @@
  * passes its own Fastify instance, so this package does not depend on Fastify).
  */
 import { createHash } from 'node:crypto';
-import { AlgorithmIdentifier, Certificate, Extension, CRLReason } from '@peculiar/asn1-x509';
+import { AlgorithmIdentifier, Extension, CRLReason } from '@peculiar/asn1-x509';
 import {
   BasicOCSPResponse,
   CertID,
@@ -20,7 +20,7 @@ import {
   SingleResponse,
   TBSRequest,
 } from '@peculiar/asn1-ocsp';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { OctetString } from '@peculiar/asn1-schema';
 import { bytesToHex } from '@xiangan/crypto';
 import { ab, bytesEqual, parseDer, toDer, u8 } from './der.js';
 import { PkiError } from './errors.js';
@@ -177,7 +177,7 @@ export function createOcspResponse(o: OcspResponseOptions): Uint8Array {
     tbsResponseData: data,
     signatureAlgorithm: o.signer.algorithm(),
     signature: ab(o.signer.sign(tbs)),
-    certs: o.includeCertificate ? [AsnConvert.parse(o.responder.der, Certificate)] : undefined,
+    certs: o.includeCertificate ? [o.responder.asn] : undefined,
   });
   return toDer(
     new OCSPResponse({
