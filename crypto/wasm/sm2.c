@@ -54,7 +54,7 @@ static const u32 GY_STD[8] = {0x2139f0a0, 0x02df32e5, 0xc62a4740, 0xd0a9877c,
                               0x6b692153, 0x59bdcee3, 0xf4f6779c, 0xbc3736a2};
 
 /* Filled by init(): R^2 mod p and mod n, -n^-1 mod 2^32, exponents, b and 1 in Montgomery form. */
-static u32 RR_P[8], RR_N[8], ONE_P[8], B_M[8], EXP_P_SQRT[8], EXP_N_INV[8];
+static u32 RR_P[8], RR_N[8], ONE_P[8], B_M[8], EXP_P_SQRT[8];
 static u32 N0INV;
 
 /* ---------------------------------------------------------------- memory regions */
@@ -386,21 +386,22 @@ static void fp_sqr_as_mul(u32 r[8], const u32 a[8], const u32 b[8]) {
   else fp_mul(r, a, b);
 }
 
-/* ---------------------------------------------------------------- inversion mod p (safegcd) */
+/* ---------------------------------------------------------------- inversion (safegcd) */
 
 /* Constant-time inversion by Bernstein-Yang "safegcd" divsteps (the half-delta variant,
  * "Fast constant-time gcd computation and modular inversion", 2019, §11; layout as in
  * libsecp256k1's modinv32): signed 30-bit limbs, 20 rounds of 30 branch-free divsteps
  * (600 >= 590, the bound for 256-bit inputs), each round applying its 2x2 transition
- * matrix to (f, g) and, modulo p, to (d, e). The number of steps is fixed and every
- * choice is a mask, so timing does not depend on the input. */
+ * matrix to (f, g) and, modulo the modulus, to (d, e). The number of steps is fixed and
+ * every choice is a mask, so timing does not depend on the input. Used mod p (field
+ * inversion) and mod n ((1 + d)^-1 for signing). */
 #define M30 0x3fffffffu
 typedef struct { int32_t v[9]; } s30;
 typedef struct { int32_t u, v, q, r; } trans30;
-static s30 P30;
+/* A modulus in signed 30-bit limbs with its inverse mod 2^30. */
+typedef struct { s30 m; u32 inv30; } mod30;
+static mod30 MOD_P, MOD_N;
 static u32 R3_P[8];
-/* p^-1 mod 2^30: p = -1 (mod 2^64), so it is -1. */
-#define P_INV30 M30
 
 static void to_s30(s30 *r, const u32 a[8]) {
   for (int i = 0; i < 9; i++) {
@@ -455,28 +456,30 @@ static int32_t divsteps_30(int32_t zeta, u32 f, u32 g, trans30 *t) {
   return zeta;
 }
 
-/* (a, b) <- t (a, b) / 2^30. For (f, g) (`modular` = 0) the division is exact. For (d, e)
- * (`modular` = 1) it is modulo p: multiples md, me of p are added so the low 30 bits vanish
- * first, keeping d, e in (-2p, p). `modular` is a constant of each call site. */
-static void update_30(s30 *a, s30 *b, const trans30 *t, int modular) {
+/* (a, b) <- t (a, b) / 2^30. For (f, g) (`mod` = 0) the division is exact. For (d, e) it is
+ * modulo mod->m: multiples ma, mb of the modulus are added so the low 30 bits vanish first,
+ * keeping d, e in (-2m, m). Whether `mod` is null is a property of the call site. */
+static void update_30(s30 *a, s30 *b, const trans30 *t, const mod30 *mod) {
   const i64 u = t->u, v = t->v, q = t->q, r = t->r;
   i64 ca = u * a->v[0] + v * b->v[0];
   i64 cb = q * a->v[0] + r * b->v[0];
   int32_t ma = 0, mb = 0;
-  if (modular) {
+  static const s30 zero30;
+  const s30 *m = mod ? &mod->m : &zero30;
+  if (mod) {
     int32_t sa = a->v[8] >> 31, sb = b->v[8] >> 31;
     ma = (t->u & sa) + (t->v & sb);
     mb = (t->q & sa) + (t->r & sb);
-    ma -= (int32_t)((P_INV30 * (u32)ca + (u32)ma) & M30);
-    mb -= (int32_t)((P_INV30 * (u32)cb + (u32)mb) & M30);
-    ca += (i64)P30.v[0] * ma;
-    cb += (i64)P30.v[0] * mb;
+    ma -= (int32_t)((mod->inv30 * (u32)ca + (u32)ma) & M30);
+    mb -= (int32_t)((mod->inv30 * (u32)cb + (u32)mb) & M30);
+    ca += (i64)m->v[0] * ma;
+    cb += (i64)m->v[0] * mb;
   }
   ca >>= 30;
   cb >>= 30;
   for (int i = 1; i < 9; i++) {
-    ca += u * a->v[i] + v * b->v[i] + (i64)P30.v[i] * ma;
-    cb += q * a->v[i] + r * b->v[i] + (i64)P30.v[i] * mb;
+    ca += u * a->v[i] + v * b->v[i] + (i64)m->v[i] * ma;
+    cb += q * a->v[i] + r * b->v[i] + (i64)m->v[i] * mb;
     a->v[i - 1] = (int32_t)((u32)ca & M30);
     ca >>= 30;
     b->v[i - 1] = (int32_t)((u32)cb & M30);
@@ -493,22 +496,21 @@ static void carry_30(s30 *r) {
   }
 }
 
-/* r in (-2p, p) times sign(f) (f = +-1) brought into [0, p), with masks only. */
-static void normalize_30(s30 *r, int32_t fsign) {
+/* r in (-2m, m) times sign(f) (f = +-1) brought into [0, m), with masks only. */
+static void normalize_30(s30 *r, int32_t fsign, const s30 *m) {
   int32_t add = r->v[8] >> 31;
-  for (int i = 0; i < 9; i++) r->v[i] += P30.v[i] & add;
+  for (int i = 0; i < 9; i++) r->v[i] += m->v[i] & add;
   int32_t neg = fsign >> 31;
   for (int i = 0; i < 9; i++) r->v[i] = (r->v[i] ^ neg) - neg;
   carry_30(r);
   add = r->v[8] >> 31;
-  for (int i = 0; i < 9; i++) r->v[i] += P30.v[i] & add;
+  for (int i = 0; i < 9; i++) r->v[i] += m->v[i] & add;
   carry_30(r);
 }
 
-/* r = a^-1 for a in Montgomery form (a = 0 gives 0). The plain inverse of aR is
- * a^-1 R^-1; multiplying by R^3 in the Montgomery domain gives a^-1 R. */
-static void fp_inv(u32 r[8], const u32 a[8]) {
-  s30 f = P30, g, d, e;
+/* r = a^-1 mod m for a plain integer a in [0, m) (0 gives 0). */
+static void safegcd_inv(u32 r[8], const u32 a[8], const mod30 *mod) {
+  s30 f = mod->m, g, d, e;
   for (int i = 0; i < 9; i++) {
     d.v[i] = 0;
     e.v[i] = 0;
@@ -519,12 +521,18 @@ static void fp_inv(u32 r[8], const u32 a[8]) {
   trans30 t;
   for (int i = 0; i < 20; i++) {
     zeta = divsteps_30(zeta, (u32)f.v[0], (u32)g.v[0], &t);
-    update_30(&d, &e, &t, 1);
+    update_30(&d, &e, &t, mod);
     update_30(&f, &g, &t, 0);
   }
-  normalize_30(&d, f.v[8]);
+  normalize_30(&d, f.v[8], &mod->m);
+  from_s30(r, &d);
+}
+
+/* r = a^-1 for a in Montgomery form (a = 0 gives 0). The plain inverse of aR is
+ * a^-1 R^-1; multiplying by R^3 in the Montgomery domain gives a^-1 R. */
+static void fp_inv(u32 r[8], const u32 a[8]) {
   u32 plain[8];
-  from_s30(plain, &d);
+  safegcd_inv(plain, a, &MOD_P);
   fp_mul(r, plain, R3_P);
 }
 
@@ -904,7 +912,8 @@ static void init(void) {
   cpy(ONE_P, r);
   for (int i = 0; i < 256; i++) fp_add(r, r, r);
   cpy(RR_P, r);
-  to_s30(&P30, P);
+  to_s30(&MOD_P.m, P);
+  MOD_P.inv30 = M30; /* p = -1 (mod 2^64), so p^-1 = -1 (mod 2^30) */
   fp_mul(R3_P, RR_P, RR_P); /* R^2 * R^2 / R = R^3 mod p */
   /* R mod n = 2^256 - n (n > 2^255). */
   {
@@ -921,9 +930,9 @@ static void init(void) {
   u32 inv = 1;
   for (int i = 0; i < 5; i++) inv *= 2 - N[0] * inv;
   N0INV = 0u - inv;
-  /* Exponents p - 2, (p + 1) / 4, n - 2. */
-  cpy(EXP_N_INV, N);
-  EXP_N_INV[0] -= 2;
+  to_s30(&MOD_N.m, N);
+  MOD_N.inv30 = inv & M30; /* n^-1 mod 2^30 */
+  /* The square-root exponent (p + 1) / 4. */
   {
     u32 t[8];
     u64 c = 1;
@@ -1071,13 +1080,10 @@ EXPORT("sm2_mul_add") u32 sm2_mul_add(void) {
 
 /* (1 + d)^-1 mod n for d at io[0..32) (d <= n - 2), constant-time; result to io[0..32). */
 EXPORT("sm2_sign_prep") void sm2_sign_prep(void) {
-  u32 d[8], one[8] = {1, 0, 0, 0, 0, 0, 0, 0}, a[8], onem[8], inv[8];
+  u32 d[8], one[8] = {1, 0, 0, 0, 0, 0, 0, 0}, a[8], inv[8];
   from_be(d, io);
   mod_add(a, d, one, N);
-  fn_mul(a, a, RR_N);     /* to Montgomery form */
-  fn_mul(onem, one, RR_N);
-  mont_pow(inv, a, EXP_N_INV, onem, fn_mul);
-  fn_mul(inv, inv, one);  /* out of Montgomery form */
+  safegcd_inv(inv, a, &MOD_N);
   to_be(io, inv);
   secure_zero(d, sizeof d);
   secure_zero(a, sizeof a);
