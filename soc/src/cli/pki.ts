@@ -328,7 +328,10 @@ async function runCms(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-/** Entry point for `ca`, `x509` and `cms`. */
+/**
+ * Entry point for `ca`, `x509` and `cms`; resolves to the exit code.
+ * @example await run('ca', ['crl', '--dir', 'ca', '--out', 'crl.pem'], io) // 0
+ */
 export async function run(command: string, argv: string[], io: CliIo): Promise<number> {
   if (command === 'ca') return runCa(argv, io);
   if (command === 'x509') return runX509(argv, io);
