@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sm2PrivateKey } from '@xiangan/crypto';
 import {
@@ -153,6 +153,24 @@ describe('CertificateAuthority in a directory', () => {
       writeFileSync(join(dir, 'state.json'), '{"version":1,');
       assert.throws(() => ca.issue(req.der, { profile: 'server' }), (e: unknown) => code(e) === 'PKI_ERR_CA_STATE');
       assert.throws(() => CertificateAuthority.open(join(dir, 'nothing-here'), { passphrase: PASS }), (e: unknown) => code(e) === 'PKI_ERR_CA_STATE');
+    } finally {
+      cleanup();
+    }
+  });
+
+  test('a held lock refuses changes; a temporary left by a crash does not disturb the state', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const ca = CertificateAuthority.init(dir, fast);
+      const req = createCsr({ subject: '/CN=locked out', signer: sm2Signer(Sm2PrivateKey.generate()) });
+      writeFileSync(join(dir, '.lock'), '');
+      assert.throws(() => ca.issue(req.der, { profile: 'client' }), (e: unknown) => code(e) === 'PKI_ERR_CA_STATE');
+      assert.equal(ca.issued().length, 0);
+      rmSync(join(dir, '.lock'));
+      // A process that died between writing and renaming leaves only a temporary file behind.
+      writeFileSync(join(dir, 'state.json.tmp-999-x'), '{"version":1,"garbage":');
+      const cert = ca.issue(req.der, { profile: 'client' });
+      assert.deepEqual(CertificateAuthority.open(dir, { passphrase: PASS }).issued().map((i) => i.serial), [cert.serialHex]);
     } finally {
       cleanup();
     }
