@@ -15,6 +15,7 @@ import {
   validatePath,
   verifyOcspResponse,
   type OcspCertStatus,
+  X509Certificate,
 } from '../src/index.js';
 import { DAY, hierarchy, opensslOk, put, sm2Pair, tempDir } from './helpers.js';
 
@@ -115,4 +116,29 @@ test('validatePath takes verified OCSP responses: revoked fails, good satisfies 
   const forged = createOcspResponder({ issuer: h.ica, responder: other.ica, signer: other.ik.signer, lookup: () => ({ status: 'good' }) });
   const r3 = validatePath(h.leaf, { ...base, revocation: 'required', ocsp: [parseOcspResponse(forged(createOcspRequest(h.leaf, h.ica))), answers[1]] });
   assert.equal(r3.ok ? 'ok' : r3.code, 'PKI_ERR_REVOCATION_UNKNOWN');
+});
+
+test('an SM2 OCSP response made by openssl ocsp (-rsigopt distid) for a request made here verifies here', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    opensslOk(['genpkey', '-algorithm', 'sm2', '-out', 'ca.key'], { cwd: dir });
+    opensslOk(['req', '-x509', '-new', '-key', 'ca.key', '-sm3', '-sigopt', 'distid:1234567812345678', '-subj', '/CN=OpenSSL OCSP CA', '-days', '5', '-out', 'ca.pem',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'], { cwd: dir });
+    opensslOk(['genpkey', '-algorithm', 'sm2', '-out', 'l.key'], { cwd: dir });
+    opensslOk(['req', '-new', '-key', 'l.key', '-sm3', '-sigopt', 'distid:1234567812345678', '-subj', '/CN=ocsp leaf', '-out', 'l.csr'], { cwd: dir });
+    opensslOk(['x509', '-req', '-in', 'l.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-sm3', '-sigopt', 'distid:1234567812345678', '-vfyopt', 'distid:1234567812345678', '-days', '2', '-set_serial', '0x5a5a', '-out', 'l.pem'], { cwd: dir });
+    put(dir, 'index.txt', '');
+    put(dir, 'ca.cnf', '[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\ndefault_md=sm3\n');
+    opensslOk(['ca', '-config', 'ca.cnf', '-revoke', 'l.pem', '-crl_reason', 'keyCompromise', '-keyfile', 'ca.key', '-cert', 'ca.pem'], { cwd: dir });
+    const ca = X509Certificate.parse(readFileSync(join(dir, 'ca.pem')));
+    const leaf = X509Certificate.parse(readFileSync(join(dir, 'l.pem')));
+    const nonce = Uint8Array.of(9, 8, 7, 6, 5, 4, 3, 2);
+    put(dir, 'req.der', createOcspRequest(leaf, ca, { nonce }));
+    opensslOk(['ocsp', '-index', 'index.txt', '-CA', 'ca.pem', '-rsigner', 'ca.pem', '-rkey', 'ca.key', '-rsigopt', 'distid:1234567812345678', '-reqin', 'req.der', '-respout', 'resp.der', '-ndays', '1'], { cwd: dir });
+    const st = verifyOcspResponse(parseOcspResponse(new Uint8Array(readFileSync(join(dir, 'resp.der')))), leaf, ca, { nonce });
+    assert.equal(st.status, 'revoked');
+    assert.equal(st.status === 'revoked' && st.reason, 'keyCompromise');
+  } finally {
+    cleanup();
+  }
 });
