@@ -122,8 +122,8 @@ export const defaultSm3Kernel: Sm3Kernel = wasmAvailable() ? sm3WasmKernel : sm3
 /**
  * Node's OpenSSL `sm3`, reached without a static `node:` import (the main entry must load in
  * browsers) through `process.getBuiltinModule` (Node >= 20.16). Measured faster than the wasm
- * kernel only for long one-shot inputs (about 1.2x at 1 MiB, slower below ~8 KiB because of its
- * per-call overhead), so it serves one-shot inputs from {@link NODE_SM3_MIN_BYTES} up. SM3 has no
+ * kernel only for long one-shot inputs (about 1.2x at 1 MiB, 1.15x at 4 KiB, even at ~2 KiB: its
+ * per-call overhead dominates below), so it serves one-shot inputs from {@link NODE_SM3_MIN_BYTES} up. SM3 has no
  * secret-dependent memory access in either implementation, and the tests cross-check both.
  */
 type NodeHashFactory = (alg: string) => { update(d: Uint8Array): { digest(): Uint8Array } };
@@ -137,7 +137,7 @@ const nodeCreateHash: NodeHashFactory | undefined = (() => {
   }
 })();
 /** One-shot inputs at least this long go to Node's built-in SM3 when present. @example sm3(new Uint8Array(NODE_SM3_MIN_BYTES)) */
-export const NODE_SM3_MIN_BYTES = 16384;
+export const NODE_SM3_MIN_BYTES = 4096;
 
 const defaultDigest = (data: Uint8Array): Uint8Array =>
   nodeCreateHash !== undefined && data.length >= NODE_SM3_MIN_BYTES
