@@ -39,7 +39,7 @@ export const parseSangfor: LineParser = (input, ev) => {
   const text = input.text;
   const i = text.indexOf('日志类型');
   if (i < 0 || i > 64) return false;
-  const kv = splitPairs(text.slice(i).replace(/，/g, ','), ',', /[:：]/);
+  const kv = splitPairs(text.slice(i), ',，', ':：');
   const logType = kv['日志类型'];
   if (logType === undefined) return false;
   ev.event.module = 'sangfor';

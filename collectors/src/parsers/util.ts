@@ -177,36 +177,62 @@ export function scanKv(s: string, sep = 32): Record<string, string> {
   return out;
 }
 
+const isSpace = (c: number): boolean => c === 32 || c === 9;
+
 /**
- * Splits a delimited list of `key<kvSep>value` items (`a=1, b=2` or `源IP:1.2.3.4, 目的IP:…`),
- * trimming both sides. A value may contain the key separator (URLs); items without it are
- * appended to the previous value (a comma inside a value).
+ * Splits a delimited list of `key<kv>value` items (`a=1, b=2` or `源IP:1.2.3.4，目的IP:…`):
+ * any character of `itemSeps` ends an item, the first character of `kvSeps` in it splits key
+ * from value (one or two characters each); both sides are trimmed and a double-quoted value is unquoted. An item without a
+ * key separator belongs to the previous value (a comma inside a value). One pass over char
+ * codes, slicing only keys and values.
  *
  * @example
  * splitPairs('User=admin, Ip=10.0.0.1', ',', '='); // { User: 'admin', Ip: '10.0.0.1' }
+ * splitPairs('源IP：1.2.3.4，动作：拒绝', ',，', ':：'); // { 源IP: '1.2.3.4', 动作: '拒绝' }
  */
-export function splitPairs(s: string, itemSep: string, kvSep: string | RegExp): Record<string, string> {
+export function splitPairs(s: string, itemSeps: string, kvSeps: string): Record<string, string> {
+  if (itemSeps.length < 1 || itemSeps.length > 2 || kvSeps.length < 1 || kvSeps.length > 2)
+    throw new RangeError('splitPairs: one or two separator characters each');
+  // Up to two separators each (ASCII and full-width forms), compared as char codes.
+  const i1 = itemSeps.charCodeAt(0);
+  const i2 = itemSeps.length > 1 ? itemSeps.charCodeAt(1) : i1;
+  const k1 = kvSeps.charCodeAt(0);
+  const k2 = kvSeps.length > 1 ? kvSeps.charCodeAt(1) : k1;
   const out: Record<string, string> = {};
   let last: string | undefined;
-  for (const item of s.split(itemSep)) {
-    let idx: number;
-    let sepLen = 1;
-    if (typeof kvSep === 'string') idx = item.indexOf(kvSep);
-    else {
-      const m = kvSep.exec(item);
-      idx = m ? m.index : -1;
-      sepLen = m ? m[0].length : 1;
+  const n = s.length;
+  let start = 0;
+  while (start <= n) {
+    let end = start;
+    let kv = -1;
+    for (; end < n; end++) {
+      const c = s.charCodeAt(end);
+      if (c === i1 || c === i2) break;
+      if (kv < 0 && (c === k1 || c === k2)) kv = end;
     }
-    if (idx <= 0) {
-      if (last !== undefined && item.trim() !== '') out[last] += itemSep + item;
-      continue;
+    let ks = start;
+    while (ks < end && isSpace(s.charCodeAt(ks))) ks++;
+    if (kv <= ks) {
+      // No key: a continuation of the previous value (or an empty item).
+      if (last !== undefined && ks < end) out[last] += s.slice(start - 1, end);
+    } else {
+      let ke = kv;
+      while (ke > ks && isSpace(s.charCodeAt(ke - 1))) ke--;
+      let vs = kv + 1;
+      let ve = end;
+      while (vs < ve && isSpace(s.charCodeAt(vs))) vs++;
+      while (ve > vs && isSpace(s.charCodeAt(ve - 1))) ve--;
+      if (ve - vs >= 2 && s.charCodeAt(vs) === 34 && s.charCodeAt(ve - 1) === 34) {
+        vs++;
+        ve--;
+      }
+      const key = s.slice(ks, ke);
+      if (ke - ks <= 64 && safeKey(key)) {
+        out[key] = s.slice(vs, ve);
+        last = key;
+      }
     }
-    const key = item.slice(0, idx).trim();
-    if (!safeKey(key) || key.length > 64) continue;
-    let v = item.slice(idx + sepLen).trim();
-    if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
-    out[key] = v;
-    last = key;
+    start = end + 1;
   }
   return out;
 }
