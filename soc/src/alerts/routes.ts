@@ -322,6 +322,16 @@ export const ALERT_ROUTES: readonly AlertRoute[] = [
  * ```
  */
 export async function alertRoutes(app: FastifyInstance, o: AlertRoutesOptions): Promise<void> {
+  // The app takes every body as text (its ingest route parses NDJSON itself); these routes take
+  // JSON objects, parsed here inside the plugin's own context.
+  if (app.hasContentTypeParser('application/json')) app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, body === '' ? undefined : JSON.parse(String(body)));
+    } catch (e) {
+      done(new SocError('SOC_ERR_QUERY', `body is not JSON: ${(e as Error).message}`), undefined);
+    }
+  });
   const onRequest = async (req: FastifyRequest): Promise<void> => {
     if (!(await o.auth(req))) throw new SocError('SOC_ERR_UNAUTHORIZED', 'a valid bearer token is required');
   };

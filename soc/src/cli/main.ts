@@ -21,6 +21,7 @@ export const COMMANDS: Record<string, { load: Loader; summary: string }> = {
   tail: { load: () => import('./soc.js'), summary: 'follow new events as they are stored' },
   ingest: { load: () => import('./soc.js'), summary: 'import a log file (syslog, ndjson, evtx-json) into storage' },
   rules: { load: () => import('./rules.js'), summary: 'rules validate|test|match|import-sigma|hunt: Sigma detection rules' },
+  alerts: { load: () => import('./alerts.js'), summary: 'alerts list|ack|resolve: the alert lifecycle (--data DIR or --api URL)' },
 };
 
 function usage(io: CliIo): void {

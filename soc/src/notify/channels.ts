@@ -12,7 +12,7 @@ import nodemailer from 'nodemailer';
 import { bytesToHex, hmacSm3, utf8ToBytes } from '@xiangan/crypto';
 import { SocError } from '../errors.js';
 import type { Alert } from '../alerts/types.js';
-import type { ChannelConfig } from './config.js';
+import { CHANNEL_DEFAULTS, type ChannelConfig } from './config.js';
 
 /** Header names of the generic webhook. */
 export const SIGNATURE_HEADER = 'x-xiangan-signature';
@@ -186,40 +186,41 @@ export type Sender = (channel: ChannelConfig, alert: Alert, nowMs: number) => Pr
  */
 export const sendAlert: Sender = async (ch, alert, nowMs) => {
   const text = alertText(alert);
+  const timeout = ch.timeoutMs ?? CHANNEL_DEFAULTS.timeoutMs;
   switch (ch.type) {
     case 'webhook': {
       const { body, headers } = webhookRequest(alert, ch.secret, nowMs);
-      return postJson(ch.url, body, headers, ch.timeoutMs, () => true);
+      return postJson(ch.url, body, headers, timeout, () => true);
     }
     case 'dingtalk':
-      return postJson(dingtalkUrl(ch.url, ch.secret, nowMs), JSON.stringify({ msgtype: 'text', text: { content: text } }), {}, ch.timeoutMs, robotOk);
+      return postJson(dingtalkUrl(ch.url, ch.secret, nowMs), JSON.stringify({ msgtype: 'text', text: { content: text } }), {}, timeout, robotOk);
     case 'wecom':
-      return postJson(ch.url, JSON.stringify({ msgtype: 'text', text: { content: text } }), {}, ch.timeoutMs, robotOk);
+      return postJson(ch.url, JSON.stringify({ msgtype: 'text', text: { content: text } }), {}, timeout, robotOk);
     case 'feishu': {
       const ts = Math.floor(nowMs / 1000);
       const body = { ...(ch.secret ? { timestamp: String(ts), sign: feishuSign(ch.secret, ts) } : {}), msg_type: 'text', content: { text } };
-      return postJson(ch.url, JSON.stringify(body), {}, ch.timeoutMs, robotOk);
+      return postJson(ch.url, JSON.stringify(body), {}, timeout, robotOk);
     }
     case 'email': {
       const transport = nodemailer.createTransport({
         host: ch.host,
-        port: ch.port,
-        secure: ch.secure,
+        port: ch.port ?? CHANNEL_DEFAULTS.smtpPort,
+        secure: ch.secure ?? false,
         ...(ch.user ? { auth: { user: ch.user, pass: ch.pass ?? '' } } : {}),
-        connectionTimeout: ch.timeoutMs,
-        greetingTimeout: ch.timeoutMs,
-        socketTimeout: ch.timeoutMs,
+        connectionTimeout: timeout,
+        greetingTimeout: timeout,
+        socketTimeout: timeout,
       });
       try {
         await transport.sendMail({ from: ch.from, to: ch.to, subject: `[湘安告警][${alert.severity}] ${alert.title}`, text, headers: { 'X-Xiangan-Alert': alert.id } });
       } catch (e) {
-        throw new SocError('SOC_ERR_NOTIFY', `smtp ${ch.host}:${ch.port}: ${(e as Error).message}`, { cause: e });
+        throw new SocError('SOC_ERR_NOTIFY', `smtp ${ch.host}:${ch.port ?? CHANNEL_DEFAULTS.smtpPort}: ${(e as Error).message}`, { cause: e });
       } finally {
         transport.close();
       }
       return;
     }
     case 'syslog':
-      return sendSyslog(ch.host, ch.port, ch.protocol, cefLine(alert, nowMs), ch.timeoutMs);
+      return sendSyslog(ch.host, ch.port ?? CHANNEL_DEFAULTS.syslogPort, ch.protocol ?? 'udp', cefLine(alert, nowMs), timeout);
   }
 };

@@ -6,10 +6,12 @@
 import { Type, type Static } from '@sinclair/typebox';
 
 const Level = Type.Union(['informational', 'low', 'medium', 'high', 'critical'].map((l) => Type.Literal(l)));
-const Rate = Type.Integer({ minimum: 1, maximum: 100_000, default: 60, description: 'deliveries per minute at most (token bucket)' });
+// ajv applies no defaults inside anyOf branches, so channel options are optional here and their
+// defaults live in code: CHANNEL_DEFAULTS.
+const Rate = Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'deliveries per minute at most (token bucket); default 60, syslog 6000' }));
 const Id = Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' });
 const Url = Type.String({ minLength: 1, maxLength: 2048, pattern: '^https?://' });
-const Timeout = Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 });
+const Timeout = Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000, description: 'default 10000' }));
 
 /** Channels, one object per `type`. */
 export const ChannelSchema = Type.Union([
@@ -30,9 +32,9 @@ export const ChannelSchema = Type.Union([
       id: Id,
       type: Type.Literal('email'),
       host: Type.String({ minLength: 1 }),
-      port: Type.Integer({ minimum: 1, maximum: 65535, default: 25 }),
+      port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'default 25' })),
       /** Implicit TLS (port 465); otherwise STARTTLS when the server offers it. */
-      secure: Type.Boolean({ default: false }),
+      secure: Type.Optional(Type.Boolean({ description: 'default false' })),
       user: Type.Optional(Type.String()),
       pass: Type.Optional(Type.String()),
       from: Type.String({ minLength: 3 }),
@@ -56,9 +58,9 @@ export const ChannelSchema = Type.Union([
       id: Id,
       type: Type.Literal('syslog'),
       host: Type.String({ minLength: 1 }),
-      port: Type.Integer({ minimum: 1, maximum: 65535, default: 514 }),
-      protocol: Type.Union([Type.Literal('udp'), Type.Literal('tcp')], { default: 'udp' }),
-      ratePerMinute: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 6000 }),
+      port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'default 514' })),
+      protocol: Type.Optional(Type.Union([Type.Literal('udp'), Type.Literal('tcp')], { description: "default 'udp'" })),
+      ratePerMinute: Rate,
       timeoutMs: Timeout,
     },
     { additionalProperties: false },
@@ -67,6 +69,14 @@ export const ChannelSchema = Type.Union([
 
 /** A notification channel. */
 export type ChannelConfig = Static<typeof ChannelSchema>;
+
+/** Defaults of the optional channel options. */
+export const CHANNEL_DEFAULTS = { ratePerMinute: 60, syslogRatePerMinute: 6000, timeoutMs: 10_000, smtpPort: 25, syslogPort: 514 } as const;
+
+/** Deliveries per minute of a channel. */
+export function channelRate(c: ChannelConfig): number {
+  return c.ratePerMinute ?? (c.type === 'syslog' ? CHANNEL_DEFAULTS.syslogRatePerMinute : CHANNEL_DEFAULTS.ratePerMinute);
+}
 
 /** A route: new alerts at least `minSeverity`, with any of `tags` (prefixes) if given, go to `channels`. */
 export const RouteSchema = Type.Object(

@@ -11,7 +11,7 @@
 import type Database from 'better-sqlite3';
 import type { Logger } from '@xiangan/collectors';
 import { LEVEL_RANK, type Alert } from '../alerts/types.js';
-import type { ChannelConfig, NotifyConfig, RouteConfig } from './config.js';
+import { channelRate, type ChannelConfig, type NotifyConfig, type RouteConfig } from './config.js';
 import { sendAlert, type Sender } from './channels.js';
 
 const SCHEMA = `
@@ -137,7 +137,7 @@ export class Notifier {
 
   private take(channel: ChannelConfig, t: number): boolean {
     // Token bucket: `ratePerMinute` tokens refilled continuously, burst up to the same number.
-    const cap = channel.ratePerMinute;
+    const cap = channelRate(channel);
     const b = this.tokens.get(channel.id) ?? { tokens: cap, at: t };
     b.tokens = Math.min(cap, b.tokens + ((t - b.at) * cap) / 60_000);
     b.at = t;

@@ -1,0 +1,131 @@
+/**
+ * `xiangan alerts`: the alert lifecycle from the command line, against the files of a data
+ * directory (`--data DIR`, default `./data`) or a running server (`--api URL`, bearer token from
+ * `--token-env VAR`, default `XIANGAN_TOKEN`), like `xiangan search`.
+ *
+ * ```
+ * xiangan alerts list [--status S[,S…]] [--severity LEVEL] [--size N] [--json]
+ * xiangan alerts ack ID [--actor NAME] [--note TEXT]
+ * xiangan alerts resolve ID [--false-positive] [--actor NAME] [--note TEXT]
+ * ```
+ *
+ * Exit codes: 0 done, 1 refused (unknown alert, a move the lifecycle forbids), 2 usage.
+ */
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { openSqliteAlertStore } from '../alerts/sqlite.js';
+import { ALERT_STATUSES, type Alert, type AlertFilter, type AlertPage, type AlertStatus } from '../alerts/types.js';
+import { UsageError, type CliIo } from './io.js';
+
+const USAGE = `usage:
+  xiangan alerts list [--status S[,S...]] [--severity LEVEL] [--size N] [--json] [--data DIR | --api URL]
+  xiangan alerts ack ID [--actor NAME] [--note TEXT] [--data DIR | --api URL]
+  xiangan alerts resolve ID [--false-positive] [--actor NAME] [--note TEXT] [--data DIR | --api URL]
+`;
+
+const OPTIONS = {
+  data: { type: 'string' },
+  api: { type: 'string' },
+  'token-env': { type: 'string' },
+  json: { type: 'boolean' },
+  status: { type: 'string' },
+  severity: { type: 'string' },
+  size: { type: 'string' },
+  actor: { type: 'string' },
+  note: { type: 'string' },
+  'false-positive': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const LEVELS = ['informational', 'low', 'medium', 'high', 'critical'] as const;
+
+/** Where the CLI reads and changes alerts. */
+interface AlertTarget {
+  list(f: AlertFilter): Promise<AlertPage>;
+  transition(id: string, to: AlertStatus, actor: string, note?: string): Promise<Alert>;
+  close(): Promise<void>;
+}
+
+async function openTarget(v: { data?: string; api?: string; 'token-env'?: string }, io: CliIo): Promise<AlertTarget> {
+  if (v.data !== undefined && v.api !== undefined) throw new UsageError('give --data or --api, not both');
+  if (v.api !== undefined) {
+    const base = v.api.replace(/\/+$/, '');
+    const token = io.env[v['token-env'] ?? 'XIANGAN_TOKEN'];
+    const call = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
+      const res = await fetch(`${base}${path}`, {
+        ...init,
+        headers: { ...(init.body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      });
+      const body = (await res.json()) as T & { code?: string; message?: string };
+      if (!res.ok) throw Object.assign(new Error(body.message ?? `HTTP ${res.status}`), { code: body.code });
+      return body;
+    };
+    return {
+      list: (f) => {
+        const q = new URLSearchParams();
+        if (f.status) q.set('status', f.status.join(','));
+        if (f.minSeverity) q.set('severity', f.minSeverity);
+        if (f.size !== undefined) q.set('size', String(f.size));
+        return call<AlertPage>(`/api/v1/alerts?${q.toString()}`);
+      },
+      transition: (id, to, actor, note) =>
+        call<Alert>(`/api/v1/alerts/${encodeURIComponent(id)}/transition`, { method: 'POST', body: JSON.stringify({ to, actor, ...(note ? { note } : {}) }) }),
+      async close() {},
+    };
+  }
+  const store = await openSqliteAlertStore({ dir: resolve(io.cwd, v.data ?? './data') });
+  return { list: (f) => store.list(f), transition: (id, to, a, n) => store.transition(id, to, a, n), close: () => store.close() };
+}
+
+function line(a: Alert): string {
+  const g = Object.values(a.group).filter(Boolean).join(' ');
+  return `${a.id}  ${a.status.padEnd(14)} ${a.severity.padEnd(8)} ×${String(a.count).padEnd(5)} ${a.lastSeen}  ${a.title}${g ? `  [${g}]` : ''}\n`;
+}
+
+/** Run `xiangan alerts …`. */
+export async function run(_command: string, argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
+  }
+  const { values: v, positionals } = parsed;
+  const [sub, ...rest] = positionals;
+  if (v.help || !sub) {
+    io.stderr.write(USAGE);
+    return v.help ? 0 : 2;
+  }
+  const actor = v.actor ?? io.env.USER ?? 'cli';
+  if (sub === 'list') {
+    if (rest.length) throw new UsageError(`list takes no arguments\n${USAGE}`);
+    const status = v.status?.split(',').map((s) => s.trim());
+    for (const s of status ?? []) if (!ALERT_STATUSES.includes(s as AlertStatus)) throw new UsageError(`--status: ${s} is not one of ${ALERT_STATUSES.join(', ')}`);
+    if (v.severity !== undefined && !LEVELS.includes(v.severity as (typeof LEVELS)[number])) throw new UsageError(`--severity is one of ${LEVELS.join(', ')}`);
+    const size = v.size === undefined ? 100 : Number(v.size);
+    if (!Number.isInteger(size) || size < 0 || size > 1000) throw new UsageError('--size must be 0..1000');
+    const t = await openTarget(v, io);
+    try {
+      const page = await t.list({ ...(status ? { status: status as AlertStatus[] } : {}), ...(v.severity ? { minSeverity: v.severity as (typeof LEVELS)[number] } : {}), size });
+      for (const a of page.alerts) io.stdout.write(v.json ? `${JSON.stringify(a)}\n` : line(a));
+      if (!v.json) io.stderr.write(`${page.alerts.length} of ${page.total} alerts\n`);
+    } finally {
+      await t.close();
+    }
+    return 0;
+  }
+  if (sub === 'ack' || sub === 'resolve') {
+    if (rest.length !== 1) throw new UsageError(`${sub} takes one alert id\n${USAGE}`);
+    if (sub === 'ack' && v['false-positive']) throw new UsageError('--false-positive goes with resolve');
+    const to: AlertStatus = sub === 'ack' ? 'acknowledged' : v['false-positive'] ? 'false_positive' : 'resolved';
+    const t = await openTarget(v, io);
+    try {
+      const a = await t.transition(rest[0]!, to, actor, v.note);
+      io.stdout.write(v.json ? `${JSON.stringify(a)}\n` : line(a));
+    } finally {
+      await t.close();
+    }
+    return 0;
+  }
+  throw new UsageError(`unknown sub-command ${sub}\n${USAGE}`);
+}
