@@ -29,8 +29,8 @@ export const FORMATS = {
   account: parseAccount,
   auditd: parseAuditd,
   netfilter: parseNetfilter,
-  nginx: (input, ev) => parseAccessLog({ text: input.text, app: 'nginx' }, ev),
-  apache: (input, ev) => parseAccessLog({ text: input.text, app: 'apache' }, ev),
+  nginx: (input, ev) => parseAccessLog({ ...input, app: 'nginx' }, ev),
+  apache: (input, ev) => parseAccessLog({ ...input, app: 'apache' }, ev),
   cisco_ios: parseCiscoIos,
   cisco_asa: parseCiscoAsa,
   huawei: parseHuawei,
@@ -170,11 +170,12 @@ export function normalise(msg: SyslogMessage, ctx: SourceContext, options: Norma
     body = `${msg.appname}${msg.procid !== undefined ? `[${msg.procid}]` : ''}: ${text}`;
     app = '';
   }
-  let parsed = dispatch({ text: body, app }, ev, format);
+  const zone = msg.time?.zone ?? ctx.timezone;
+  let parsed = dispatch({ text: body, app, zone }, ev, format);
   if (!parsed && format === 'auto' && typeof msg.raw === 'string' && msg.raw !== body) {
     // Vendor markers after a header the syslog grammar misread (devices with their own time formats).
     const shaped = byShape(msg.raw);
-    parsed = shaped !== undefined && shaped({ text: msg.raw, app: '' }, ev);
+    parsed = shaped !== undefined && shaped({ text: msg.raw, app: '', zone }, ev);
   }
   if (!parsed) {
     if (syslogNetwork !== undefined) ev.network = syslogNetwork;

@@ -6,6 +6,8 @@ export interface ParseInput {
   text: string;
   /** Lower-cased syslog APP-NAME / TAG, `''` when absent. */
   app: string;
+  /** Zone for device times written without an offset (the source's zone, e.g. `Asia/Shanghai`). */
+  zone?: string;
 }
 
 /**

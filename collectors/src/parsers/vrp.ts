@@ -7,7 +7,8 @@
 import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
-import { asInt, asIp, categorise, lookup, observer, safeKey, setEndpoint, splitPairs, transportName, verdict } from './util.js';
+import { wallToInstant } from '../syslog/time.js';
+import { asInt, asIp, categorise, isoFromMs, lookup, observer, safeKey, setEndpoint, splitPairs, transportName, verdict } from './util.js';
 
 const HEAD = /^%%(\d{2})([A-Z][A-Z0-9_]{0,31})\/(\d)\/([A-Za-z0-9_]{1,64})(?:\(([a-z])\))?(?:\[(\d{1,10})\])?: ?/;
 
@@ -135,12 +136,12 @@ function huaweiBody(body: string): { desc: string; kv: Record<string, string> } 
   return { desc: body, kv: {} };
 }
 
-function header(input: string): { m: RegExpExecArray; body: string } | undefined {
+function header(input: string): { m: RegExpExecArray; body: string; at: number } | undefined {
   const i = input.indexOf('%%');
   if (i < 0 || i >= 160) return undefined;
   HEAD_AT.lastIndex = i;
   const m = HEAD_AT.exec(input);
-  return m ? { m, body: input.slice(i + m[0].length) } : undefined;
+  return m ? { m, body: input.slice(i + m[0].length), at: i } : undefined;
 }
 
 const SEV_NAMES = ['emergency', 'alert', 'critical', 'error', 'warning', 'notice', 'informational', 'debug'];
@@ -170,6 +171,47 @@ function classify(ev: EcsEvent, module: string, mnemonic: string, result: string
   else categorise(ev, ['host'], ['info'], mnemonic.toLowerCase());
 }
 
+const MON: Readonly<Record<string, number>> = { Jan: 1, Feb: 2, Mar: 3, Apr: 4, May: 5, Jun: 6, Jul: 7, Aug: 8, Sep: 9, Oct: 10, Nov: 11, Dec: 12 };
+// Huawei's own header, which RFC 3164 readers miss: `Nov 29 2026 08:00:00[+08:00] HOST` (VRP)
+// or `2026-11-29 08:00:00 HOST` (USG), with the year and an optional UTC offset.
+const VRP_TIME =
+  /^(?:([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{4})|(\d{4})-(\d{2})-(\d{2})) (\d{2}):(\d{2}):(\d{2})(?:\.\d{1,6})?(?: ?(?:UTC|GMT|DST)?([+-])(\d{2}):?(\d{2}))? (\S{1,64})$/;
+
+/**
+ * Reads the device header before `%%` (time and host name) when the syslog grammar did not:
+ * sets `@timestamp` (offset from the line, else the source zone) and the host names.
+ */
+function vrpPrefix(ev: EcsEvent, prefix: string, zone: string | undefined): void {
+  const m = VRP_TIME.exec(prefix);
+  if (!m) return;
+  const year = Number(m[3] ?? m[4]);
+  const month = m[1] !== undefined ? lookup(MON, m[1]) : Number(m[5]);
+  const day = Number(m[2] ?? m[6]);
+  const hh = Number(m[7]);
+  const mi = Number(m[8]);
+  const ss = Number(m[9]);
+  if (month === undefined || month < 1 || month > 12 || day < 1 || day > 31 || hh > 23 || mi > 59 || ss > 60) return;
+  let t: number | undefined;
+  if (m[10] !== undefined) {
+    const off = (m[10] === '-' ? -1 : 1) * (Number(m[11]) * 60 + Number(m[12])) * 60000;
+    t = Date.UTC(year, month - 1, day, hh, mi, ss) - off;
+  } else if (zone !== undefined) {
+    try {
+      t = wallToInstant(zone, year, month, day, hh, mi, ss, 0);
+    } catch {
+      // A zone Intl does not know: keep the receive time rather than guess.
+      t = undefined;
+    }
+  }
+  const iso = t !== undefined ? isoFromMs(t) : undefined;
+  if (iso !== undefined) ev['@timestamp'] = iso;
+  const host = m[13]!;
+  if (ev.host?.hostname === undefined && /^[A-Za-z0-9][\w.-]*$/.test(host)) {
+    ev.host = { ...ev.host, hostname: host, name: host };
+    (ev.observer ??= {}).hostname = host;
+  }
+}
+
 /**
  * Huawei VRP routers/switches and USG firewalls (`%%01…`).
  *
@@ -180,6 +222,7 @@ export const parseHuawei: LineParser = (input, ev) => {
   const h = header(input.text);
   if (!h) return false;
   const { m, body } = h;
+  if (h.at > 0) vrpPrefix(ev, input.text.slice(0, h.at).trim(), input.zone);
   common(ev, m, 'huawei', m[2] === 'POLICY' || m[2] === 'SECLOG' ? 'huawei.usg' : 'huawei.vrp');
   observer(ev, 'Huawei', m[2] === 'POLICY' || m[2] === 'SECLOG' ? 'USG' : 'VRP', m[2] === 'POLICY' || m[2] === 'SECLOG' ? 'firewall' : 'network');
   const { desc, kv } = huaweiBody(body);
