@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { AlertsConfigSchema, NotifyConfigSchema } from '../notify/config.js';
+import { AuthConfigSchema, LevelConfigSchema } from '../auth/config.js';
 
 const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def });
 const Charset = Type.Union([Type.Literal('auto'), Type.Literal('utf-8'), Type.Literal('gb18030'), Type.Literal('gbk'), Type.Literal('latin1')], { default: 'auto' });
@@ -103,6 +104,10 @@ export const ConfigSchema = Type.Object(
     alerts: AlertsConfigSchema,
     /** Notification channels and routes (soc/src/notify/config.ts). */
     notify: NotifyConfigSchema,
+    /** Graded-protection level (soc/src/auth/config.ts): 3 makes TOTP mandatory. */
+    level: LevelConfigSchema,
+    /** Users, sessions, lockout and API limits (soc/src/auth/config.ts). */
+    auth: AuthConfigSchema,
   },
   { additionalProperties: false, $id: 'https://xiangan.dev/schemas/soc-config.json' },
 );
