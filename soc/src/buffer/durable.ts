@@ -111,6 +111,7 @@ export class DurableBuffer implements EventSink {
   private readonly stCheckpoint: Database.Statement;
   private readonly stGetCheckpoint: Database.Statement;
   private readonly stOldest: Database.Statement;
+  private readonly stHasData: Database.Statement;
   private pending: Pending[] = [];
   private pendingEvents = 0;
   private pendingBytes = 0;
@@ -153,6 +154,7 @@ export class DurableBuffer implements EventSink {
       this.stCheckpoint = this.db.prepare('INSERT INTO checkpoints (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
       this.stGetCheckpoint = this.db.prepare('SELECT value FROM checkpoints WHERE key = ?');
       this.stOldest = this.db.prepare('SELECT appended_at FROM batches ORDER BY seq LIMIT 1');
+      this.stHasData = this.db.prepare('SELECT 1 FROM batches WHERE seq > ? LIMIT 1');
     } catch (e) {
       throw new SocError('SOC_ERR_BUFFER_IO', `cannot open buffer ${this.path}: ${(e as Error).message}`, { cause: e });
     }
@@ -315,12 +317,13 @@ export class DurableBuffer implements EventSink {
     this.check();
     const out: RawBatch[] = [];
     let n = 0;
-    const rows = this.stRead.all(this.readSeq, 64) as Array<{ seq: number; appended_at: number; count: number; data: string }>;
-    for (const r of rows) {
+    // Row by row, stopping at the limit: a backlog must not be pulled into memory at once.
+    for (const r of this.stRead.iterate(this.readSeq, 1_000_000) as IterableIterator<{ seq: number; appended_at: number; count: number; data: string }>) {
       if (out.length > 0 && n + r.count > maxEvents) break;
       out.push({ seq: r.seq, appendedAt: r.appended_at, count: r.count, data: r.data });
       n += r.count;
       this.readSeq = r.seq;
+      if (n >= maxEvents) break;
     }
     return out;
   }
@@ -333,7 +336,7 @@ export class DurableBuffer implements EventSink {
   /** Resolves when a batch is available to read, or after `timeoutMs`. */
   waitForData(timeoutMs: number): Promise<void> {
     if (this.closed) return Promise.resolve();
-    const has = this.stRead.get(this.readSeq, 1) !== undefined;
+    const has = this.stHasData.get(this.readSeq) !== undefined;
     if (has) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const t = setTimeout(done, timeoutMs);
