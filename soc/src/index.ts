@@ -11,3 +11,4 @@ export type * from './query/ast.js';
 export { parseQuery } from './query/parse.js';
 export { openSqliteStore, SqliteEventStore } from './storage/sqlite.js';
 export type { SqliteStoreOptions } from './storage/sqlite.js';
+export { auditLog, AuditStore, type AuditEntry, type AuditRecord, type AuditStoreOptions } from './audit/index.js';

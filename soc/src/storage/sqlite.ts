@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EcsEvent } from '@xiangan/collectors';
 import { SocError } from '../errors.js';
+import { canonicalJson } from '../integrity/canonical.js';
+import { LeafWriter, leafTable } from '../integrity/leaves.js';
+import { leafHashText } from '../integrity/merkle.js';
 import { bytesToIp } from '../query/parse.js';
 import { compileQuery } from './sqlite-query.js';
 import { COLUMN_BY_FIELD, COLUMNS, columnValues, dayTableDdl, daySuffix, ipKey, keyBytes } from './sqlite-schema.js';
@@ -38,6 +41,11 @@ export interface SqliteStoreOptions {
   cacheMb?: number;
   /** Clock for events whose `@timestamp` does not parse (they are stored at write time, never dropped). */
   now?: () => number;
+  /**
+   * Tamper evidence (`../integrity`): store each document in its RFC 8785 canonical form and
+   * append its SM3 leaf hash to the day's leaf index in the same transaction. Default off.
+   */
+  chain?: boolean;
 }
 
 const SCHEMA_VERSION = 1;
@@ -69,6 +77,7 @@ export class SqliteEventStore implements EventStore {
   private readonly days = new Map<string, DayStatements>();
   private readonly now: () => number;
   private readonly bumpDay: Database.Statement;
+  private readonly leaves: LeafWriter | undefined;
   private closed = false;
 
   constructor(opts: SqliteStoreOptions) {
@@ -97,6 +106,7 @@ export class SqliteEventStore implements EventStore {
         : this.db.prepare(
             'INSERT INTO days (day, events) VALUES (?, ?) ON CONFLICT(day) DO UPDATE SET events = events + excluded.events',
           );
+      this.leaves = opts.chain && !opts.readonly ? new LeafWriter(this.db) : undefined;
     } catch (e) {
       throw new SocError('SOC_ERR_STORE_OPEN', `cannot open event store ${this.path}: ${(e as Error).message}`, { cause: e });
     }
@@ -137,6 +147,7 @@ export class SqliteEventStore implements EventStore {
       // this connection had statements for: forget them and try once more.
       if (e instanceof SocError && /no such table/.test(e.message)) {
         this.days.clear();
+        this.leaves?.reset();
         return this.writeOnce(events, docs);
       }
       throw e;
@@ -155,8 +166,10 @@ export class SqliteEventStore implements EventStore {
         const day = new Date(ts).toISOString().slice(0, 10);
         const st = this.dayStatements(day);
         const message = typeof ev.message === 'string' ? ev.message : null;
-        const info = st.insert.run(ev.id, ...columnValues(ev, ts), message, docs ? docs[i]! : JSON.stringify(ev));
+        const doc = this.leaves ? canonicalJson(ev) : docs ? docs[i]! : JSON.stringify(ev);
+        const info = st.insert.run(ev.id, ...columnValues(ev, ts), message, doc);
         if (info.changes === 1) {
+          this.leaves?.append(day, ev.id, leafHashText(doc));
           written++;
           perDay.set(day, (perDay.get(day) ?? 0) + 1);
           if (message !== null) st.fts.run(info.lastInsertRowid, message);
@@ -336,7 +349,7 @@ export class SqliteEventStore implements EventStore {
     const drop = this.db.transaction(() => {
       for (const g of gone) {
         const s = daySuffix(g.day);
-        this.db.exec(`DROP TABLE IF EXISTS fts_${s}; DROP TABLE IF EXISTS ev_${s};`);
+        this.db.exec(`DROP TABLE IF EXISTS fts_${s}; DROP TABLE IF EXISTS ev_${s}; DROP TABLE IF EXISTS ${leafTable(g.day)};`);
         this.db.prepare('DELETE FROM days WHERE day = ?').run(g.day);
         this.days.delete(g.day);
       }
