@@ -5,6 +5,7 @@
 import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
+import { wallToInstant } from '../syslog/time.js';
 import { asInt, categorise, isoFromMs, isoFromParts, lookup, observer, scanKv, setEndpoint, transportName, tzOffset } from './util.js';
 
 /**
@@ -23,6 +24,21 @@ function eventTime(v: string | undefined): string | undefined {
   if (v === undefined || !/^\d{10,19}$/.test(v)) return undefined;
   const scale = v.length >= 19 ? 1e6 : v.length >= 16 ? 1e3 : v.length >= 13 ? 1 : 1e-3;
   return isoFromMs(Math.floor(Number(v) / scale));
+}
+
+/** `date=` + `time=` read with `tz=` when given, else in the source's zone (FortiOS logs local time). */
+function deviceTime(date: string | undefined, time: string | undefined, offset: string | undefined, zone: string | undefined): string | undefined {
+  if (date === undefined || time === undefined) return undefined;
+  if (offset !== undefined) return isoFromParts(date, time, offset);
+  const d = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
+  const t = /^(\d{2}):(\d{2}):(\d{2})$/.exec(time);
+  if (!d || !t || zone === undefined) return undefined;
+  try {
+    return isoFromMs(wallToInstant(zone, Number(d[1]), Number(d[2]), Number(d[3]), Number(t[1]), Number(t[2]), Number(t[3]), 0));
+  } catch {
+    // A zone Intl does not know: keep the receive time rather than guess.
+    return undefined;
+  }
 }
 
 const ALLOWED = /^(accept|accepted|allow|close|timeout|start|pass|passthrough|monitored|client-rst|server-rst)$/;
@@ -61,9 +77,7 @@ export const parseFortigate: LineParser = (input, ev) => {
   ev.event.module = 'fortinet';
   ev.event.dataset = 'fortinet.firewall';
   observer(ev, 'Fortinet', 'FortiGate', 'firewall');
-  const ts =
-    eventTime(kv.eventtime) ??
-    (kv.date !== undefined && kv.time !== undefined && tzOffset(kv.tz) !== undefined ? isoFromParts(kv.date, kv.time, tzOffset(kv.tz)!) : undefined);
+  const ts = eventTime(kv.eventtime) ?? deviceTime(kv.date, kv.time, tzOffset(kv.tz), input.zone);
   if (ts !== undefined) ev['@timestamp'] = ts;
   ev.event.code = kv.logid;
   setField(ev, 'log.level', kv.level);
