@@ -114,6 +114,10 @@ describe('xiangan ca / x509 / cms', () => {
       assert.equal(readFileSync(join(dir, 'out.txt'), 'utf8'), '等级保护测评报告\n');
       // Path validation of the signer: revoked certificates are caught only with CRLs; here the chain is fine.
       assert.equal((await cli(['cms', 'verify', '--in', 'report.p7s', '--ca', 'ca/root.pem'], dir)).code, 0);
+      // With the CA's CRL the (revoked) signing certificate is refused.
+      const revokedSigner = await cli(['cms', 'verify', '--in', 'report.p7s', '--ca', 'ca/root.pem', '--crl', 'ca.crl'], dir);
+      assert.equal(revokedSigner.code, 1);
+      assert.match(revokedSigner.stderr, /PKI_ERR_REVOKED/);
       assert.equal((await cli(['cms', 'sign', '--cert', 'sign.pem', '--key', 'sign.key', '--detached', '--openssl-compat', '--in', 'report.txt', '--out', 'det.p7s'], dir)).code, 0);
       assert.match(openssl(['cms', '-verify', '-inform', 'DER', '-in', 'det.p7s', '-content', 'report.txt', '-noverify', '-binary', '-out', '/dev/null'], dir).out, /Verification successful/);
       assert.equal((await cli(['cms', 'verify', '--in', 'det.p7s', '--content', 'report.txt', '--openssl-compat'], dir)).code, 0);

@@ -15,7 +15,8 @@
  * xiangan x509 verify --ca root.pem [--untrusted chain.pem] [--crl crl.pem]… [--require-crl] [--openssl-compat] [--purpose P] [--at ISO] CERT
  * xiangan cms sign --cert cert.pem --key key.pem [--chain chain.pem] [--detached] [--no-attrs]
  *                  [--openssl-compat] [--gm-oids] [--pem] [--in FILE] [--out FILE]
- * xiangan cms verify [--content FILE] [--ca root.pem [--untrusted chain.pem] [--purpose P]] [--openssl-compat] [--in FILE] [--out FILE]
+ * xiangan cms verify [--content FILE] [--ca root.pem [--untrusted chain.pem] [--crl crl.pem]… [--purpose P]]
+ *                    [--openssl-compat] [--in FILE] [--out FILE]
  * xiangan cms encrypt --cert recipient.pem… [--gm-oids] [--pem] [--in FILE] [--out FILE]
  * xiangan cms decrypt --cert cert.pem --key key.pem [--in FILE] [--out FILE]
  * ```
@@ -280,7 +281,7 @@ async function runCms(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     case 'verify': {
-      const { v } = parse(rest, ['content', 'ca', 'untrusted', 'in', 'out', 'purpose'], ['openssl-compat']);
+      const { v } = parse(rest, ['content', 'ca', 'untrusted', 'crl', 'in', 'out', 'purpose'], ['openssl-compat'], ['crl']);
       const contentFile = str(v, 'content');
       const r = cmsVerify(await input(io, str(v, 'in')), {
         content: contentFile ? readBytes(io, contentFile) : undefined,
@@ -298,6 +299,7 @@ async function runCms(argv: string[], io: CliIo): Promise<number> {
             intermediates: [...r.certificates, ...loadCerts(io, str(v, 'untrusted'))],
             time: s.signingTime ?? new Date(),
             purpose: (str(v, 'purpose') ?? 'sign') as Purpose,
+            crls: list(v, 'crl').map((p) => CertificateRevocationList.parse(readBytes(io, p))),
           });
           if (!pr.ok) {
             io.stderr.write(`Verification failure: signer ${s.certificate!.subjectName}: ${pr.code}: ${pr.message}\n`);
