@@ -354,16 +354,8 @@ export class CertificateAuthority {
       const number = BigInt(s.crlNumber) + 1n;
       s.crlNumber = number.toString();
       this.saveState(s);
-      const crl = createCrl({
-        issuer: this.certificate,
-        signer: o.sm2Id ? sm2Signer(this.key, { sm2Id: o.sm2Id }) : this.signer,
-        thisUpdate: new Date(now.getTime() - 60_000),
-        nextUpdate: new Date(now.getTime() + (o.nextUpdateDays ?? 7) * DAY),
-        crlNumber: number,
-        revoked: s.revoked.map((r) => ({ serialNumber: serialBytes(r.serial), revocationDate: new Date(r.date), reason: r.reason })),
-      });
-      writeFileAtomic(join(this.dir, 'crl.pem'), crl.toPem());
-      return crl;
+      const signer = o.sm2Id ? sm2Signer(this.key, { sm2Id: o.sm2Id }) : this.signer;
+      return this.publishCrl('crl.pem', this.certificate, signer, number, s.revoked, now, o.nextUpdateDays ?? 7);
     });
   }
 
@@ -391,17 +383,30 @@ export class CertificateAuthority {
       const number = BigInt(r.crlNumber) + 1n;
       r.crlNumber = number.toString();
       this.saveState(s);
-      const crl = createCrl({
-        issuer: this.root,
-        signer: sm2Signer(rootKey, { sm2Id: o.sm2Id }),
-        thisUpdate: new Date(now.getTime() - 60_000),
-        nextUpdate: new Date(now.getTime() + (o.nextUpdateDays ?? 30) * DAY),
-        crlNumber: number,
-        revoked: r.revoked.map((x) => ({ serialNumber: serialBytes(x.serial), revocationDate: new Date(x.date), reason: x.reason })),
-      });
-      writeFileAtomic(join(this.dir, 'root-crl.pem'), crl.toPem());
-      return crl;
+      return this.publishCrl('root-crl.pem', this.root, sm2Signer(rootKey, { sm2Id: o.sm2Id }), number, r.revoked, now, o.nextUpdateDays ?? 30);
     });
+  }
+
+  /** Sign a CRL over the recorded revocations (thisUpdate a minute back for clock skew) and store it. */
+  private publishCrl(
+    file: string,
+    issuer: X509Certificate,
+    signer: Signer,
+    number: bigint,
+    revoked: RevokedRecord[],
+    now: Date,
+    days: number,
+  ): CertificateRevocationList {
+    const crl = createCrl({
+      issuer,
+      signer,
+      thisUpdate: new Date(now.getTime() - 60_000),
+      nextUpdate: new Date(now.getTime() + days * DAY),
+      crlNumber: number,
+      revoked: revoked.map((x) => ({ serialNumber: serialBytes(x.serial), revocationDate: new Date(x.date), reason: x.reason })),
+    });
+    writeFileAtomic(join(this.dir, file), crl.toPem());
+    return crl;
   }
 
   /**
