@@ -45,7 +45,7 @@ export const SOC_ERROR_CODES = {
   SOC_ERR_ALERT_TRANSITION: 'the alert lifecycle does not allow this status change (HTTP 409)',
   SOC_ERR_NOTIFY: 'a notification channel refused or failed a delivery; the outbox retries it with back-off',
   SOC_ERR_INTEGRITY: 'tamper evidence cannot work: the signing key or certificate cannot be loaded, the checkpoint database cannot be written, or an event has no inclusion proof yet',
-  SOC_ERR_FORBIDDEN: 'the caller's role or API token lacks the permission the route needs (HTTP 403)',
+  SOC_ERR_FORBIDDEN: "the caller's role or API token lacks the permission the route needs (HTTP 403)",
   SOC_ERR_LOGIN_FAILED: 'wrong user name, password, TOTP code or SM2 signature (never says which; HTTP 401)',
   SOC_ERR_LOCKED: 'the user is locked after repeated login failures or disabled (HTTP 423)',
   SOC_ERR_TOTP_REQUIRED: 'the password was right but a TOTP code is required; post again with `totp` (HTTP 401)',
