@@ -5,7 +5,6 @@
  * contain spaces, quotes or control characters (audit_log_untrustedstring in kernel/audit.c):
  * those fields, written unquoted in hex, are decoded here.
  */
-import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
 import { asInt, baseName, categorise, isoFromMs, lookup, safeKey, setEndpoint } from './util.js';
