@@ -79,7 +79,7 @@ export interface DetectorOptions {
   /** Called inside the alert transaction for each new alert (the notifier's `enqueue`). */
   onCreated?: (alert: Alert) => void;
   /** Called after each recorded batch (metrics, notifier wake-up, tests). */
-  onRecorded?: (r: RecordResult & { events: number }) => void;
+  onRecorded?: (r: DetectionResult) => void;
   logger?: Logger;
   /** Checkpoint name in the alert store; default `detector`. */
   name?: string;
@@ -90,6 +90,14 @@ interface Checkpoint {
   /** Newest event time seen (ms), for closing tumbling windows. */
   maxTime: number;
   snapshot: unknown;
+}
+
+/** What one detection pass did. */
+export interface DetectionResult extends RecordResult {
+  /** Events run through the engine. */
+  events: number;
+  /** `event.ingested` (ms) of each event that raised an alert candidate (for latency). */
+  raisedIngestedMs: number[];
 }
 
 /** Counters of a {@link Detector}. */
@@ -176,28 +184,31 @@ export class Detector {
   }
 
   /** The consumer hook: detect on batches the store has just committed. */
-  async afterWrite(batches: readonly RawBatch[]): Promise<void> {
-    if (batches.length === 0) return;
+  async afterWrite(batches: readonly RawBatch[]): Promise<DetectionResult | undefined> {
+    if (batches.length === 0) return undefined;
     const last = batches[batches.length - 1]!.seq;
     const fresh = batches.filter((b) => b.seq > this.seq);
     this.s.replayedBatches += batches.length - fresh.length;
-    if (fresh.length === 0) return;
+    if (fresh.length === 0) return undefined;
     const events = batchDocs(fresh).map((d) => JSON.parse(d) as EcsEvent);
-    await this.process(events, last);
+    return this.process(events, last);
   }
 
   /**
    * Detect on events (in order) and record alerts; `seq` (a buffer sequence number) is saved with
    * the checkpoint. Returns what the alert store did.
    */
-  async process(events: readonly EcsEvent[], seq = this.seq): Promise<RecordResult> {
+  async process(events: readonly EcsEvent[], seq = this.seq): Promise<DetectionResult> {
     const engine = this.opts.engine;
     const cands: AlertCandidate[] = [];
+    const raised: number[] = [];
     for (const ev of events) {
       const e = ev as unknown as EventLike;
       const t = Date.parse(String(ev['@timestamp']));
       if (Number.isFinite(t) && t > this.maxTime) this.maxTime = t;
+      const before = cands.length;
       for (const m of engine.match(e)) this.candidate(m, e, cands);
+      if (cands.length > before) raised.push(Date.parse(String(ev.event?.ingested)));
     }
     // Tumbling (lt/lte) windows close on event time; check at most once per second of it.
     if (this.maxTime - this.lastFlush >= 1000) {
@@ -227,8 +238,9 @@ export class Detector {
     this.s.alertsCreated += r.created.length;
     this.s.alertsUpdated += r.updated.length;
     this.s.suppressed += r.suppressed;
-    this.opts.onRecorded?.({ ...r, events: events.length });
-    return r;
+    const out: DetectionResult = { ...r, events: events.length, raisedIngestedMs: raised };
+    this.opts.onRecorded?.(out);
+    return out;
   }
 
   private candidate(m: RuleMatch, ev: EventLike | undefined, out: AlertCandidate[]): void {

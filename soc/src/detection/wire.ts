@@ -9,8 +9,16 @@ import type { SocConfig } from '../config/schema.js';
 import { openSqliteAlertStore, type SqliteAlertStore } from '../alerts/sqlite.js';
 import { Notifier } from '../notify/notifier.js';
 import type { RawBatch } from '../buffer/durable.js';
-import { Counter, type MetricsRegistry } from '../metrics.js';
+import { Counter, Histogram, LATENCY_BUCKETS, type MetricsRegistry } from '../metrics.js';
 import { Detector, loadDetectionEngine } from './detector.js';
+
+/** One latency sample of a detection pass that raised alerts. */
+export interface AlertLatencySample {
+  /** Store commit of the batch → alert transaction committed, ms. */
+  storedToAlertMs: number;
+  /** Per raising event: receipt (`event.ingested`) → alert committed, ms. */
+  receiptToAlertMs: number[];
+}
 
 /** What {@link startDetection} gives the runtime. */
 export interface DetectionRuntime {
@@ -18,6 +26,8 @@ export interface DetectionRuntime {
   detector: Detector;
   notifier: Notifier;
   afterWrite: (batches: RawBatch[]) => Promise<void>;
+  /** Set to receive latency samples (the benchmark). */
+  onLatency?: (s: AlertLatencySample) => void;
   stop(): Promise<void>;
 }
 
@@ -66,15 +76,26 @@ export async function startDetection(config: SocConfig, deps: { logger: Logger; 
   });
   m?.add(new Counter('xiangan_detection_events_total', 'Events run through the rule engine.', () => [{ value: detector.stats().events }]));
   m?.add(new Counter('xiangan_notify_total', 'Notification deliveries, by result.', () => Object.entries(notifier.stats()).map(([result, value]) => ({ labels: { result }, value }))));
+  const storedToAlert = m?.add(new Histogram('xiangan_stored_to_alert_seconds', 'Store commit of a batch → its alerts committed (batches that raised alerts).', LATENCY_BUCKETS));
+  const wall = deps.now ?? Date.now;
   notifier.start();
-  return {
+  const out: DetectionRuntime = {
     alerts,
     detector,
     notifier,
-    afterWrite: (b) => detector.afterWrite(b),
+    afterWrite: async (b) => {
+      // The consumer calls this right after the store commit: that is the "stored" instant.
+      const t0 = wall();
+      const r = await detector.afterWrite(b);
+      if (!r || r.created.length + r.updated.length === 0) return;
+      const t1 = wall();
+      storedToAlert?.observe((t1 - t0) / 1000);
+      out.onLatency?.({ storedToAlertMs: t1 - t0, receiptToAlertMs: r.raisedIngestedMs.filter(Number.isFinite).map((t) => t1 - t) });
+    },
     async stop() {
       await notifier.stop();
       await alerts.close();
     },
   };
+  return out;
 }
