@@ -8,7 +8,7 @@ import { finaliseEvent, setField } from '../ecs/helpers.js';
 import { baselineNormalise } from '../syslog/normalise.js';
 import { coerceEcs } from '../ecs/coerce.js';
 import type { LineParser, ParseInput } from './types.js';
-import { parseAccount, parsePam, parseSshd, parseSu, parseSudo } from './linux.js';
+import { parseAccount, parseLogin, parsePam, parseSshd, parseSu, parseSudo } from './linux.js';
 import { looksLikeAudit, parseAuditd } from './auditd.js';
 import { netfilterStart, parseNetfilter } from './netfilter.js';
 import { looksLikeAccessLog, parseAccessLog } from './web.js';
@@ -27,6 +27,7 @@ export const FORMATS = {
   sudo: parseSudo,
   su: parseSu,
   account: parseAccount,
+  login: parseLogin,
   auditd: parseAuditd,
   netfilter: parseNetfilter,
   nginx: (input, ev) => parseAccessLog({ ...input, app: 'nginx' }, ev),
@@ -64,6 +65,8 @@ const BY_APP: Readonly<Record<string, LineParser>> = {
   passwd: parseAccount,
   chpasswd: parseAccount,
   chage: parseAccount,
+  'systemd-logind': parseLogin,
+  login: parseLogin,
   audit: parseAuditd,
   auditd: parseAuditd,
   audispd: parseAuditd,

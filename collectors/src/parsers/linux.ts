@@ -308,3 +308,41 @@ export const parseAccount: LineParser = (input, ev) => {
   } else return false;
   return true;
 };
+
+/**
+ * systemd-logind sessions and util-linux `login`: `New session 12 of user root.`,
+ * `Removed session 12.`, `FAILED LOGIN 1 FROM tty1 FOR root, Authentication failure`,
+ * `ROOT LOGIN ON tty1`.
+ *
+ * @example
+ * parseLogin({ text: 'New session 12 of user root.', app: 'systemd-logind' }, ev); // event.type ['start']
+ */
+export const parseLogin: LineParser = (input, ev) => {
+  const text = input.text.trim();
+  if (text.startsWith('pam_')) return parsePam({ text, app: input.app }, ev);
+  let m: RegExpExecArray | null;
+  if ((m = /^New session (\S+) of user (\S+?)\.?$/.exec(text))) {
+    linux(ev, 'system.auth');
+    categorise(ev, ['session'], ['start'], 'session_started', 'success');
+    setField(ev, 'user.name', m[2]);
+    setField(ev, 'system.auth.session.id', m[1]);
+  } else if ((m = /^(?:Removed session|Session) (\S+?)(?: logged out\. Waiting for processes to exit)?\.?$/.exec(text))) {
+    linux(ev, 'system.auth');
+    categorise(ev, ['session'], ['end'], 'session_removed', 'success');
+    setField(ev, 'system.auth.session.id', m[1]);
+  } else if ((m = /^FAILED LOGIN (?:\(?\d+\)? )?(?:ON|FROM) (\S+?),? (?:FROM (\S+) )?FOR (\S+?),? (.*)$/.exec(text))) {
+    linux(ev, 'system.auth');
+    categorise(ev, ['authentication'], ['start'], 'login_failed', 'failure');
+    setField(ev, 'system.auth.login.tty', m[1]);
+    setEndpoint(ev, 'source', m[2]);
+    setField(ev, 'user.name', m[3]);
+    ev.event.reason = m[4];
+  } else if ((m = /^ROOT LOGIN +ON (\S+)(?: FROM (\S+))?/.exec(text))) {
+    linux(ev, 'system.auth');
+    categorise(ev, ['authentication'], ['start'], 'root_login', 'success');
+    setField(ev, 'user.name', 'root');
+    setField(ev, 'system.auth.login.tty', m[1]);
+    setEndpoint(ev, 'source', m[2]);
+  } else return false;
+  return true;
+};
