@@ -195,6 +195,8 @@ interface StrMatcher {
   lit?: string;
   /** The pattern is `*literal*` (a plain substring test). */
   substring?: boolean;
+  /** The pattern is `*literal` (a plain suffix test). */
+  suffix?: boolean;
 }
 
 function compileWildcard(toks: Tok[], cased: boolean, ctx: ValueContext): StrMatcher {
@@ -231,7 +233,7 @@ function compileWildcardFn(toks: Tok[], cased: boolean, ctx: ValueContext): StrM
     }
     case '*L': {
       const a = L(1);
-      const m: StrMatcher = { f: (s) => low(s).endsWith(a) };
+      const m: StrMatcher = { f: (s) => low(s).endsWith(a), suffix: true };
       const sep = Math.max(a.lastIndexOf('\\'), a.lastIndexOf('/'));
       if (sep >= 0 && sep < a.length - 1) m.basenameKey = a.slice(sep + 1).toLowerCase();
       return m;
@@ -639,6 +641,25 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
       compiled.forEach((c, i) => ac.add(c.lit!, i));
       ac.build();
       tests = [(s: string) => ac.has(lower(s))];
+    }
+    // Many case-insensitive path suffixes (`Image|endswith: ['\\a.exe', …]`): look the value's
+    // basename up first, then confirm the few suffixes filed under it.
+    if (!all && !cs && compiled.length >= 8 && compiled.every((c) => c.suffix && c.basenameKey && c.lit)) {
+      const byBase = new Map<string, string[]>();
+      for (const c of compiled) {
+        const l = byBase.get(c.basenameKey!);
+        if (l) l.push(c.lit!);
+        else byBase.set(c.basenameKey!, [c.lit!]);
+      }
+      tests = [
+        (s: string) => {
+          const l = byBase.get(basenameOf(s));
+          if (!l) return false;
+          const x = lower(s);
+          for (const suf of l) if (x.endsWith(suf)) return true;
+          return false;
+        },
+      ];
     }
     // A plain case-insensitive value list is one set lookup.
     if (!all && compiled.length > 4 && compiled.every((c) => c.exactKey !== undefined) && !cs) {
