@@ -15,6 +15,7 @@ import { parseQuery } from './query/parse.js';
 import { parseDuration } from './query/time.js';
 import type { SearchRequest } from './storage/types.js';
 import { alertRoutes } from './alerts/routes.js';
+import { actorOf, installSecurity, principalAuthHook, type SecurityOptions } from './security.js';
 
 /**
  * Decides whether a request may use the API. The console will bring sessions and roles; until
@@ -58,6 +59,8 @@ export interface AppOptions {
   /** Turns posted JSON objects into ECS events (collectors' `normaliseJson`); default: fields kept as posted. */
   normaliseJson?: JsonNormaliser;
   now?: () => number;
+  /** Users, sessions, roles and the live stream (`security.ts`); the server always passes it. */
+  security?: SecurityOptions;
 }
 
 const ErrorBody = Type.Object({ code: Type.String(), message: Type.String() }, { additionalProperties: false });
@@ -103,7 +106,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { runtime } = opts;
   const cfg = runtime.config.api;
   const now = opts.now ?? Date.now;
-  const auth = opts.auth ?? bearerTokenAuth(cfg.tokens);
+  const auth = opts.auth ?? (opts.security ? principalAuthHook : bearerTokenAuth(cfg.tokens));
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: cfg.maxBodyBytes,
@@ -136,11 +139,21 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(500).send({ code: 'SOC_ERR_UNAVAILABLE', message: 'internal error' });
   });
 
+  // Before any route, so the permission hook and the route table see every one.
+  if (opts.security) await installSecurity(app, opts.security);
+
   const requireAuth = async (req: FastifyRequest): Promise<void> => {
     if (!(await auth(req))) throw new SocError('SOC_ERR_UNAUTHORIZED', 'a valid bearer token is required');
   };
 
-  app.get('/api/v1/health', async () => ({ status: 'ok', buffer: { depth: runtime.buffer.depth, full: runtime.buffer.full } }));
+  app.get('/api/v1/health', async () => {
+    const m = process.memoryUsage();
+    return {
+      status: 'ok',
+      buffer: { depth: runtime.buffer.depth, full: runtime.buffer.full },
+      memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers },
+    };
+  });
 
   app.get('/metrics', async (_req, reply) => reply.type(PROMETHEUS_CONTENT_TYPE).send(runtime.metrics.render()));
 
@@ -206,7 +219,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   );
 
-  if (runtime.detection) await app.register(alertRoutes, { alerts: runtime.detection.alerts, events: runtime.store, auth, detector: runtime.detection.detector, notifier: runtime.detection.notifier });
+  if (runtime.detection) await app.register(alertRoutes, { alerts: runtime.detection.alerts, events: runtime.store, auth, detector: runtime.detection.detector, notifier: runtime.detection.notifier, ...(opts.security ? { actorOf } : {}) });
 
   return app;
 }

@@ -106,7 +106,6 @@ export class DurableBuffer implements EventSink {
   private readonly now: () => number;
   private readonly db: Database.Database;
   private readonly stInsert: Database.Statement;
-  private readonly stRead: Database.Statement;
   private readonly stAck: Database.Statement;
   private readonly stCheckpoint: Database.Statement;
   private readonly stGetCheckpoint: Database.Statement;
@@ -134,7 +133,7 @@ export class DurableBuffer implements EventSink {
     this.groupMs = opts.groupCommitMs ?? 5;
     this.groupEvents = positive(opts.groupCommitEvents ?? 5000, 'groupCommitEvents');
     this.now = opts.now ?? Date.now;
-    this.path = join(opts.dir, 'buffer.db');
+    this.path = bufferPath(opts.dir);
     try {
       mkdirSync(opts.dir, { recursive: true });
       this.db = new Database(this.path);
@@ -149,7 +148,6 @@ export class DurableBuffer implements EventSink {
       this.depthEvents = agg.n;
       this.depthBytes = agg.b;
       this.stInsert = this.db.prepare('INSERT INTO batches (appended_at, count, bytes, data) VALUES (?, ?, ?, ?)');
-      this.stRead = this.db.prepare('SELECT seq, appended_at, count, bytes, data FROM batches WHERE seq > ? ORDER BY seq LIMIT ?');
       this.stAck = this.db.prepare('DELETE FROM batches WHERE seq <= ? RETURNING count, bytes');
       this.stCheckpoint = this.db.prepare('INSERT INTO checkpoints (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
       this.stGetCheckpoint = this.db.prepare('SELECT value FROM checkpoints WHERE key = ?');
@@ -315,17 +313,15 @@ export class DurableBuffer implements EventSink {
   /** Like {@link read}, but each event as its serialised JSON document. */
   readRaw(maxEvents: number): RawBatch[] {
     this.check();
-    const out: RawBatch[] = [];
-    let n = 0;
-    // Row by row, stopping at the limit: a backlog must not be pulled into memory at once.
-    for (const r of this.stRead.iterate(this.readSeq, 1_000_000) as IterableIterator<{ seq: number; appended_at: number; count: number; data: string }>) {
-      if (out.length > 0 && n + r.count > maxEvents) break;
-      out.push({ seq: r.seq, appendedAt: r.appended_at, count: r.count, data: r.data });
-      n += r.count;
-      this.readSeq = r.seq;
-      if (n >= maxEvents) break;
-    }
+    const out = readBatchesAfter(this.db, this.readSeq, maxEvents);
+    if (out.length) this.readSeq = out[out.length - 1]!.seq;
     return out;
+  }
+
+  /** Batches after `seq` (stateless form of {@link readRaw}, for a consumer that tracks its own position). */
+  readAfter(seq: number, maxEvents: number): RawBatch[] {
+    this.check();
+    return readBatchesAfter(this.db, seq, maxEvents);
   }
 
   /** Forget what was read but not acknowledged, so the next `read` returns it again (after a store failure). */
@@ -333,10 +329,10 @@ export class DurableBuffer implements EventSink {
     this.readSeq = 0;
   }
 
-  /** Resolves when a batch is available to read, or after `timeoutMs`. */
-  waitForData(timeoutMs: number): Promise<void> {
+  /** Resolves when a batch after `afterSeq` (default: the last one read) is available, or after `timeoutMs`. */
+  waitForData(timeoutMs: number, afterSeq = this.readSeq): Promise<void> {
     if (this.closed) return Promise.resolve();
-    const has = this.stHasData.get(this.readSeq) !== undefined;
+    const has = this.stHasData.get(afterSeq) !== undefined;
     if (has) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const t = setTimeout(done, timeoutMs);
@@ -389,4 +385,33 @@ export class DurableBuffer implements EventSink {
 function positive(v: number, name: string): number {
   if (!Number.isInteger(v) || v <= 0) throw new RangeError(`DurableBuffer: ${name} must be a positive integer`);
   return v;
+}
+
+const readStatements = new WeakMap<Database.Database, Database.Statement>();
+
+/**
+ * Committed batches after `afterSeq`, oldest first, up to about `maxEvents` events (at least one
+ * batch), read row by row so a backlog is never loaded whole. Works on any connection to
+ * `buffer.db`: the store worker reads through its own.
+ */
+export function readBatchesAfter(db: Database.Database, afterSeq: number, maxEvents: number): RawBatch[] {
+  let st = readStatements.get(db);
+  if (!st) {
+    st = db.prepare('SELECT seq, appended_at, count, data FROM batches WHERE seq > ? ORDER BY seq');
+    readStatements.set(db, st);
+  }
+  const out: RawBatch[] = [];
+  let n = 0;
+  for (const r of st.iterate(afterSeq) as IterableIterator<{ seq: number; appended_at: number; count: number; data: string }>) {
+    if (out.length > 0 && n + r.count > maxEvents) break;
+    out.push({ seq: r.seq, appendedAt: r.appended_at, count: r.count, data: r.data });
+    n += r.count;
+    if (n >= maxEvents) break;
+  }
+  return out;
+}
+
+/** The path of the buffer database in a data directory. */
+export function bufferPath(dir: string): string {
+  return join(dir, 'buffer.db');
 }

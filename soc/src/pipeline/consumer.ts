@@ -10,7 +10,6 @@
 import type { EcsEvent, Logger } from '@xiangan/collectors';
 import { batchDocs, type DurableBuffer, type RawBatch } from '../buffer/durable.js';
 import type { SqliteEventStore } from '../storage/sqlite.js';
-import type { EventStore } from '../storage/types.js';
 
 /** What one store write reports back. */
 export interface WriteInfo {
@@ -22,25 +21,50 @@ export interface WriteInfo {
   receiptToStoredMs?: Float64Array;
 }
 
-/** Writes buffered batches to the store; resolves after the commit. */
-export type BatchWriter = (batches: RawBatch[]) => Promise<WriteInfo>;
+/** One step of a writer: which batches it stored and how it went. */
+export interface StepInfo extends WriteInfo {
+  /** Last buffer batch stored: the consumer acknowledges up to here. */
+  lastSeq: number;
+  events: number;
+  oldestAppendedAt: number;
+}
 
 /**
- * A writer that stores in this thread.
+ * Stores the buffered batches after `afterSeq` (about `maxEvents` events) and resolves after the
+ * commit, or with `undefined` when there is nothing to store. Reading the batches is the writer's
+ * job, so a worker thread can read them through its own connection.
+ */
+export type BatchWriter = (afterSeq: number, maxEvents: number) => Promise<StepInfo | undefined>;
+
+/** Parse raw batches and store them in one transaction; shared by this thread and the worker. */
+export function storeBatches(store: SqliteEventStore, batches: readonly RawBatch[], now: () => number): StepInfo {
+  const docs = batchDocs(batches);
+  const events = docs.map((d) => JSON.parse(d) as EcsEvent);
+  const t0 = performance.now();
+  const res = store.writeSync(events, docs);
+  const ms = performance.now() - t0;
+  return {
+    ...res,
+    ms,
+    receiptToStoredMs: receiptLatencies(events, now()),
+    lastSeq: batches[batches.length - 1]!.seq,
+    events: events.length,
+    oldestAppendedAt: batches[0]!.appendedAt,
+  };
+}
+
+/**
+ * A writer that reads the buffer and stores in this thread.
  *
  * @example
  * ```ts
- * new StoreConsumer({ buffer, writer: inProcessWriter(store) });
+ * new StoreConsumer({ buffer, writer: inProcessWriter(buffer, store) });
  * ```
  */
-export function inProcessWriter(store: EventStore | SqliteEventStore, now: () => number = Date.now): BatchWriter {
-  return async (batches) => {
-    const docs = batchDocs(batches);
-    const events = docs.map((d) => JSON.parse(d) as EcsEvent);
-    const t0 = performance.now();
-    const res = 'writeSync' in store ? store.writeSync(events, docs) : await store.write(events);
-    const ms = performance.now() - t0;
-    return { ...res, ms, receiptToStoredMs: receiptLatencies(events, now()) };
+export function inProcessWriter(buffer: DurableBuffer, store: SqliteEventStore, now: () => number = Date.now): BatchWriter {
+  return async (afterSeq, maxEvents) => {
+    const batches = buffer.readAfter(afterSeq, maxEvents);
+    return batches.length ? storeBatches(store, batches, now) : undefined;
   };
 }
 
@@ -55,23 +79,18 @@ export function receiptLatencies(events: readonly EcsEvent[], t: number): Float6
 export interface StoreConsumerOptions {
   buffer: DurableBuffer;
   /** The store to write to in this thread (ignored when `writer` is given). */
-  store?: EventStore | SqliteEventStore;
-  /** How batches are written; default {@link inProcessWriter} over `store`. */
+  store?: SqliteEventStore;
+  /** How batches are read and written; default {@link inProcessWriter} over `store`. */
   writer?: BatchWriter;
   /** Events per store transaction; default 10,000. */
   batchEvents?: number;
   logger?: Logger;
   /** Called after each committed store write (metrics). */
-  onStored?: (info: WriteInfo & { events: number; oldestAppendedAt: number }) => void;
+  onStored?: (info: StepInfo) => void;
   /** Called when a store write fails (before the retry). */
   onError?: (error: unknown) => void;
   /** Upper bound of the retry back-off (ms); default 5,000. */
   maxBackoffMs?: number;
-  /**
-   * Runs after the store commit and before the buffer acknowledgement (detection): a rejection
-   * keeps the batch buffered and retries it like a failed write (the store is idempotent).
-   */
-  afterWrite?: (batches: RawBatch[]) => Promise<void>;
 }
 
 /**
@@ -89,13 +108,15 @@ export class StoreConsumer {
   private running = false;
   private loop: Promise<void> | undefined;
   private backoff = 0;
+  /** Last batch acknowledged: the next write starts after it (0 after a restart: the buffer only holds unacknowledged batches). */
+  private acked = 0;
   private readonly batchEvents: number;
   private readonly writer: BatchWriter;
   constructor(private readonly opts: StoreConsumerOptions) {
     this.batchEvents = opts.batchEvents ?? 10_000;
     if (!Number.isInteger(this.batchEvents) || this.batchEvents <= 0) throw new RangeError('StoreConsumer: batchEvents must be a positive integer');
     if (opts.writer) this.writer = opts.writer;
-    else if (opts.store) this.writer = inProcessWriter(opts.store);
+    else if (opts.store) this.writer = inProcessWriter(opts.buffer, opts.store);
     else throw new TypeError('StoreConsumer: give a store or a writer');
   }
 
@@ -122,16 +143,12 @@ export class StoreConsumer {
 
   /** Move at most one read's worth of batches; returns the number of events stored. */
   async step(): Promise<number> {
-    const { buffer } = this.opts;
-    const batches = buffer.readRaw(this.batchEvents);
-    if (batches.length === 0) return 0;
-    let n = 0;
-    for (const b of batches) n += b.count;
-    const info = await this.writer(batches);
-    await this.opts.afterWrite?.(batches);
-    buffer.ack(batches[batches.length - 1]!.seq);
-    this.opts.onStored?.({ ...info, events: n, oldestAppendedAt: batches[0]!.appendedAt });
-    return n;
+    const info = await this.writer(this.acked, this.batchEvents);
+    if (!info) return 0;
+    this.opts.buffer.ack(info.lastSeq);
+    this.acked = info.lastSeq;
+    this.opts.onStored?.(info);
+    return info.events;
   }
 
   private async run(): Promise<void> {
@@ -140,11 +157,10 @@ export class StoreConsumer {
       try {
         const n = await this.step();
         this.backoff = 0;
-        if (n === 0) await buffer.waitForData(200);
+        if (n === 0) await buffer.waitForData(200, this.acked);
         else await new Promise<void>((r) => setImmediate(r));
       } catch (e) {
         this.opts.onError?.(e);
-        buffer.rewind();
         this.backoff = Math.min(Math.max(this.backoff * 2, 50), this.opts.maxBackoffMs ?? 5000);
         const code = (e as { code?: string }).code;
         logger?.error({ err: e, errorCode: code, stage: 'store', retryInMs: this.backoff }, 'Store write failed; the batch stays buffered and will be retried.');

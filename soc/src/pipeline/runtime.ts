@@ -97,7 +97,7 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
   const consumer = new StoreConsumer({
     buffer,
     ...(detection ? { afterWrite: detection.afterWrite } : {}),
-    ...(workerWriter ? { writer: (b) => workerWriter.write(b) } : { store }),
+    ...(workerWriter ? { writer: (after, max) => workerWriter.write(after, max) } : { store }),
     batchEvents: config.storage.batchEvents,
     logger: child(log, 'consumer'),
     onStored: (info) => {

@@ -5,35 +5,39 @@
  * `events.db`; the main thread keeps one for searches and retention (WAL lets them coexist).
  *
  * This module is both sides: {@link WorkerWriter} runs in the main thread; when loaded as a
- * worker it serves write requests until told to close.
+ * worker it serves write requests until told to close. The worker reads the buffered batches
+ * itself (a second connection to `buffer.db`; WAL readers never block the appender), so the main
+ * thread only sends sequence numbers and acknowledges.
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import type { EcsEvent } from '@xiangan/collectors';
-import type { RawBatch } from '../buffer/durable.js';
+import Database from 'better-sqlite3';
+import { bufferPath, readBatchesAfter } from '../buffer/durable.js';
 import { SocError } from '../errors.js';
 import { SqliteEventStore, type SqliteStoreOptions } from '../storage/sqlite.js';
-import { receiptLatencies, type WriteInfo } from './consumer.js';
+import { storeBatches, type StepInfo } from './consumer.js';
 
 const ROLE = 'xiangan-store-writer';
 
 interface WriteRequest {
   type: 'write';
   id: number;
-  /** `RawBatch.data` of each batch: splitting them is left to the worker. */
-  data: string[];
+  afterSeq: number;
+  maxEvents: number;
 }
 type Reply =
-  | { type: 'written'; id: number; written: number; duplicates: number; ms: number; lat: Float64Array }
+  | ({ type: 'written'; id: number } & StepInfo)
+  | { type: 'empty'; id: number }
   | { type: 'failed'; id: number; code?: string; message: string }
   | { type: 'closed' };
 
 /**
- * A {@link BatchWriter} backed by a worker thread.
+ * A {@link BatchWriter} backed by a worker thread that reads the buffer through its own
+ * connection, so batch text never passes through the main thread.
  *
  * @example
  * ```ts
  * const writer = new WorkerWriter({ dir: './data', synchronous: 'full' });
- * const consumer = new StoreConsumer({ buffer, writer: (b) => writer.write(b) });
+ * const consumer = new StoreConsumer({ buffer, writer: (after, max) => writer.write(after, max) });
  * …
  * await writer.close();
  * ```
@@ -41,9 +45,10 @@ type Reply =
 export class WorkerWriter {
   private worker: Worker | undefined;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (i: WriteInfo) => void; reject: (e: unknown) => void }>();
+  private readonly pending = new Map<number, { resolve: (i: StepInfo | undefined) => void; reject: (e: unknown) => void }>();
   private closing: Promise<void> | undefined;
 
+  /** `storeOptions.dir` is the data directory: `events.db` and `buffer.db` are both there. */
   constructor(private readonly storeOptions: SqliteStoreOptions) {}
 
   private spawn(): Worker {
@@ -53,7 +58,10 @@ export class WorkerWriter {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
-      if (m.type === 'written') p.resolve({ written: m.written, duplicates: m.duplicates, ms: m.ms, receiptToStoredMs: m.lat });
+      if (m.type === 'written') {
+        const { type: _t, id: _i, ...info } = m;
+        p.resolve(info);
+      } else if (m.type === 'empty') p.resolve(undefined);
       else p.reject(new SocError((m.code as 'SOC_ERR_STORE_WRITE') ?? 'SOC_ERR_STORE_WRITE', m.message));
     });
     const fail = (why: string): void => {
@@ -68,19 +76,18 @@ export class WorkerWriter {
     return w;
   }
 
-  /** Write batches; resolves after the worker's commit. A dead worker is restarted on the next call. */
-  write(batches: RawBatch[]): Promise<WriteInfo> {
+  /** Store the batches after `afterSeq`; resolves after the worker's commit. A dead worker is restarted on the next call. */
+  write(afterSeq: number, maxEvents: number): Promise<StepInfo | undefined> {
     if (this.closing) return Promise.reject(new SocError('SOC_ERR_STORE_CLOSED', 'store writer is closed'));
     this.worker ??= this.spawn();
-    const data = batches.map((b) => b.data);
     const id = this.nextId++;
-    return new Promise<WriteInfo>((resolve, reject) => {
+    return new Promise<StepInfo | undefined>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker!.postMessage({ type: 'write', id, data } satisfies WriteRequest);
+      this.worker!.postMessage({ type: 'write', id, afterSeq, maxEvents } satisfies WriteRequest);
     });
   }
 
-  /** Let the worker finish its write, close its connection and exit. */
+  /** Let the worker finish its write, close its connections and exit. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       const w = this.worker;
@@ -93,26 +100,29 @@ export class WorkerWriter {
   }
 }
 
-/** Worker side: one store connection, requests served in order. */
+/** Worker side: one store connection and one buffer connection, requests served in order. */
 function serveWorker(): void {
   const opts = (workerData as { store: SqliteStoreOptions }).store;
   const store = new SqliteEventStore(opts);
+  const buffer = new Database(bufferPath(opts.dir));
+  buffer.pragma('busy_timeout = 5000');
   parentPort!.on('message', async (m: WriteRequest | { type: 'close' }) => {
     if (m.type === 'close') {
+      buffer.close();
       await store.close();
       parentPort!.postMessage({ type: 'closed' } satisfies Reply);
       parentPort!.close();
       return;
     }
     try {
-      const docs: string[] = [];
-      for (const d of m.data) for (const line of d.split('\n')) docs.push(line);
-      const events = docs.map((d) => JSON.parse(d) as EcsEvent);
-      const t0 = performance.now();
-      const res = store.writeSync(events, docs);
-      const ms = performance.now() - t0;
-      const lat = receiptLatencies(events, Date.now());
-      parentPort!.postMessage({ type: 'written', id: m.id, ...res, ms, lat } satisfies Reply, [lat.buffer as ArrayBuffer]);
+      const batches = readBatchesAfter(buffer, m.afterSeq, m.maxEvents);
+      if (batches.length === 0) {
+        parentPort!.postMessage({ type: 'empty', id: m.id } satisfies Reply);
+        return;
+      }
+      const info = storeBatches(store, batches, Date.now);
+      const transfer = info.receiptToStoredMs ? [info.receiptToStoredMs.buffer as ArrayBuffer] : [];
+      parentPort!.postMessage({ type: 'written', id: m.id, ...info } satisfies Reply, transfer);
     } catch (e) {
       parentPort!.postMessage({ type: 'failed', id: m.id, code: (e as { code?: string }).code, message: (e as Error).message } satisfies Reply);
     }
