@@ -111,15 +111,9 @@ export class AhoCorasick {
 
   /** Report the id of every pattern occurring in `text` (once per occurrence). */
   scan(text: string, found: (id: number) => void): void {
-    if (!this.built) throw new RangeError('AhoCorasick: scan before build');
-    let s = 0;
-    const delta = this.delta;
-    const out = this.out;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      s = c < 128 ? delta[s * 128 + c] : this.step(s, c);
-      const o = out[s];
-      for (let k = 0; k < o.length; k++) found(o[k]);
-    }
+    const ids: number[] = [];
+    this.scanInto(text, ids);
+    for (const id of ids) found(id);
   }
+
 }

@@ -17,29 +17,27 @@ export interface CompileOptions {
   limits?: Partial<Limits>;
 }
 
-/** A compiled detection rule. */
-export interface CompiledDetection {
-  kind: 'detection';
+/** What every compiled rule carries from its document. */
+export interface CompiledMeta {
   id: string;
   name?: string;
   title: string;
   level: RuleLevel;
   tags: string[];
   source: string;
+}
+
+/** A compiled detection rule. */
+export interface CompiledDetection extends CompiledMeta {
+  kind: 'detection';
   logsource: ResolvedLogsource;
   test: Pred['test'];
   hints: Hint[];
 }
 
 /** A compiled correlation rule (Sigma correlation rules specification). */
-export interface CompiledCorrelation {
+export interface CompiledCorrelation extends CompiledMeta {
   kind: 'correlation';
-  id: string;
-  name?: string;
-  title: string;
-  level: RuleLevel;
-  tags: string[];
-  source: string;
   type: CorrelationType;
   /** Referenced rule ids or names, as written. */
   refs: string[];

@@ -350,19 +350,7 @@ export class RuleEngine {
       const fired = this.step(c, ci, st, t, event, input);
       if (fired) {
         this.s.correlationMatches++;
-        const m: RuleMatch = {
-          ruleId: c.id,
-          title: c.title,
-          level: c.level,
-          tags: c.tags,
-          kind: 'correlation',
-          alert: c.alert,
-          eventIds: fired.ids,
-          time: input.time,
-          groupKey,
-          group,
-          correlation: { type: c.type, ...fired.ctx, windowStart: new Date(fired.start).toISOString(), windowEnd: new Date(fired.end).toISOString() },
-        };
+        const m = corrMatch(c, fired.ids, input.time, groupKey, group, { ...fired.ctx }, fired.start, fired.end);
         out.push(m);
         if (c.corrs.length && depth < 8) this.feed(c.corrs, event, m, depth + 1, out);
       }
@@ -478,19 +466,7 @@ export class RuleEngine {
       this.state.delete(key);
       if (!(c.op === 'lt' ? n < c.threshold : n <= c.threshold)) continue;
       this.s.correlationMatches++;
-      out.push({
-        ruleId: c.id,
-        title: c.title,
-        level: c.level,
-        tags: c.tags,
-        kind: 'correlation',
-        alert: c.alert,
-        eventIds: st.ids.slice(),
-        time: new Date(st.start + c.timespanMs).toISOString(),
-        groupKey: key.slice(key.indexOf(SEP) + 1),
-        group: st.group,
-        correlation: { type: c.type, count: n, windowStart: new Date(st.start).toISOString(), windowEnd: new Date(st.start + c.timespanMs).toISOString() },
-      });
+      out.push(corrMatch(c, st.ids.slice(), new Date(st.start + c.timespanMs).toISOString(), key.slice(key.indexOf(SEP) + 1), st.group, { count: n }, st.start, st.start + c.timespanMs));
     }
     return out;
   }
@@ -545,6 +521,23 @@ export class RuleEngine {
   reset(): void {
     this.state.clear();
   }
+}
+
+/** The match a correlation window produces. */
+function corrMatch(c: Corr, eventIds: string[], time: string, groupKey: string, group: Record<string, string>, ctx: { count?: number; rules?: string[] }, start: number, end: number): RuleMatch {
+  return {
+    ruleId: c.id,
+    title: c.title,
+    level: c.level,
+    tags: c.tags,
+    kind: 'correlation',
+    alert: c.alert,
+    eventIds,
+    time,
+    groupKey,
+    group,
+    correlation: { type: c.type, ...ctx, windowStart: new Date(start).toISOString(), windowEnd: new Date(end).toISOString() },
+  };
 }
 
 function validState(x: unknown): x is GroupState {
