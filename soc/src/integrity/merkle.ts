@@ -4,7 +4,9 @@
  * two prefixes keep a leaf from ever passing for a node (second-preimage resistance, RFC 6962 §2.1).
  * Inclusion proofs and their verification follow RFC 9162 §2.1.3.
  */
-import { sm3 } from '@xiangan/crypto';
+import { equalBytes, sm3 } from '@xiangan/crypto';
+
+export { equalBytes };
 
 const ENCODER = new TextEncoder();
 
@@ -158,11 +160,4 @@ export function verifyInclusion(leaf: Uint8Array, index: number, size: number, p
     sn = Math.floor(sn / 2);
   }
   return sn === 0 && equalBytes(r, root);
-}
-
-/** Byte equality (the values compared are public hashes: no constant time needed). */
-export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

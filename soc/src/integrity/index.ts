@@ -1,0 +1,23 @@
+/**
+ * Tamper evidence for stored events and the audit trail: SM3 Merkle trees per day, SM2-signed
+ * checkpoints, verification, inclusion proofs and signed deletion records. See soc/README.md
+ * "Tamper evidence".
+ * @packageDocumentation
+ */
+export { canonicalJson } from './canonical.js';
+export { leafHash, leafHashText, nodeHash, merkleRoot, inclusionProof, verifyInclusion, MerkleFrontier } from './merkle.js';
+export { LeafWriter, leafTable, leafDays, readLeaves, type LeafRow } from './leaves.js';
+export { loadOrCreateIdentity, identityFiles, type SigningIdentity, type IdentityOptions } from './identity.js';
+export {
+  Checkpointer,
+  checkpointsPath,
+  checkpointHash,
+  readCheckpoints,
+  type Checkpoint,
+  type CheckpointBody,
+  type CheckpointerOptions,
+  type LeafSource,
+} from './checkpoints.js';
+export { verifyIntegrity, type Finding, type FindingKind, type IntegrityReport, type ExpiredDay, type RecordSource, type VerifyOptions } from './verify.js';
+export { openIntegrity, sqliteEventSource, sqliteAuditSource, type OpenedIntegrity } from './sources.js';
+export { proveInclusion, checkInclusionProof, exportCheckpoints, type InclusionProof, type CheckpointExport } from './proof.js';
