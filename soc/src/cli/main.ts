@@ -22,6 +22,7 @@ export const COMMANDS: Record<string, { load: Loader; summary: string }> = {
   ingest: { load: () => import('./soc.js'), summary: 'import a log file (syslog, ndjson, evtx-json) into storage' },
   rules: { load: () => import('./rules.js'), summary: 'rules validate|test|match|import-sigma|hunt: Sigma detection rules' },
   alerts: { load: () => import('./alerts.js'), summary: 'alerts list|ack|resolve: the alert lifecycle (--data DIR or --api URL)' },
+  audit: { load: () => import('./audit.js'), summary: 'audit verify|prove|export|checkpoint|list: tamper evidence (SM3 Merkle trees, SM2-signed checkpoints)' },
 };
 
 function usage(io: CliIo): void {
