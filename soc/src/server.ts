@@ -16,6 +16,7 @@ import { loadConfig, type ConfigOverrides } from './config/load.js';
 import type { SocConfig } from './config/schema.js';
 import { createLogger, type Logger } from './logger.js';
 import { startRuntime, type Runtime } from './pipeline/runtime.js';
+import { serverSecurity } from './security.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -39,13 +40,21 @@ export async function startServer(config: SocConfig, opts: { logger: Logger }): 
   const log = opts.logger;
   const runtime = await startRuntime(config, { logger: log, normalise });
   let app: FastifyInstance;
+  let closeSecurity = (): void => undefined;
   try {
     // Fastify logs every request at info; at ingest rates that would drown the log, so the API's
     // logger starts at warn (errors and refusals still appear).
     const apiLevel = log.levelVal > 40 ? log.level : 'warn';
-    app = await buildApp({ runtime, logger: log.child({ component: 'api' }, { level: apiLevel }) });
+    const sec = serverSecurity(config, runtime);
+    closeSecurity = sec.close;
+    if (sec.firstAdmin) {
+      // Printed once, on the first start only, and never logged: there is no default password.
+      process.stdout.write(`\nFirst start: user '${sec.firstAdmin.username}' (security administrator) has the one-time password ${sec.firstAdmin.password}\nIt must be changed at the first login.\n\n`);
+    }
+    app = await buildApp({ runtime, logger: log.child({ component: 'api' }, { level: apiLevel }), security: sec.security });
     await app.listen({ host: config.api.host, port: config.api.port });
   } catch (e) {
+    closeSecurity();
     await runtime.stop();
     throw e;
   }
@@ -63,6 +72,7 @@ export async function startServer(config: SocConfig, opts: { logger: Logger }): 
     stop() {
       stopped ??= (async () => {
         await app.close();
+        closeSecurity();
         await runtime.stop();
         log.info({}, 'Xiangan SOC stopped.');
       })();

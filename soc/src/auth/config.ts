@@ -30,8 +30,6 @@ export const AuthConfigSchema = Type.Object(
     loginRateLimit: Type.Integer({ minimum: 1, maximum: 10_000, default: 20 }),
     /** Ingest requests per client address per minute. */
     ingestRateLimit: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 60_000 }),
-    /** Messages the live stream keeps for `Last-Event-ID` resume. */
-    streamRing: Type.Integer({ minimum: 16, maximum: 1_000_000, default: 10_000 }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -140,7 +140,8 @@ export class AuthService {
   readonly level: 2 | 3;
   private readonly db: Database.Database;
   private readonly now: () => number;
-  private readonly onLoginFailure: ((f: LoginFailure) => void) | undefined;
+  /** Called on every failed login; the security layer sets it (audit trail, pipeline event). */
+  onLoginFailure: ((f: LoginFailure) => void) | undefined;
   private readonly challenges = new Map<string, { username: string; challenge: string; expires: number }>();
 
   private constructor(opts: AuthServiceOptions) {
@@ -526,6 +527,11 @@ export class AuthService {
     // Last use at minute resolution: one write a minute per token, not one per request.
     if (r.last_used === null || t - r.last_used > 60_000) this.db.prepare('UPDATE tokens SET last_used = ? WHERE id = ?').run(t, r.id);
     return { kind: 'token', name: `token:${r.name}`, permissions: new Set(JSON.parse(r.permissions) as Permission[]), id: r.id };
+  }
+
+  /** Permissions of a role (for `/auth/me`). */
+  permissionsOfUser(role: Role): ReadonlySet<Permission> {
+    return permissionsOf(role);
   }
 
   /** Close the database. */
