@@ -601,8 +601,14 @@ export function compileRules(rules: readonly LoadedRule[], pipeline: Pipeline, o
     byRef.set(d.id, d);
     if (d.name) byRef.set(d.name, d);
   }
-  for (const f of filters) {
+  for (const f of [...filters]) {
     const targets = f.refs.map((x) => byRef.get(x)).filter((x): x is Det => !!x && x.kind === 'detection');
+    if (!targets.length) {
+      // A filter that narrows nothing is reported, not kept as if it worked.
+      filters.splice(filters.indexOf(f), 1);
+      fail({ doc: { id: f.id, title: f.title }, source: f.source }, new RuleError('RULE_ERR_REFERENCE', `${f.source}: filter references no loaded rule (${f.refs.join(', ')})`, { path: '/filter/rules' }));
+      continue;
+    }
     for (const d of targets) {
       const orig = d.test;
       const ft = f.test;

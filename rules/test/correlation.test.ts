@@ -154,5 +154,10 @@ describe('state: snapshot/restore across a restart, bounds', () => {
     const e = compileRules([fail, filt], P);
     assert.equal(e.match(ev(0, 'failure', '10.9.9.9')).length, 0);
     assert.equal(e.match(ev(0, 'failure', '10.9.9.8')).length, 1);
+    // A filter whose rules are not loaded is reported, not silently kept.
+    const lone = compileRules([filt], P, { onError: 'skip' });
+    assert.equal(lone.filters.length, 0);
+    assert.equal(lone.rejected[0]?.code, 'RULE_ERR_REFERENCE');
+    assert.throws(() => compileRules([filt], P), (x: unknown) => x instanceof RuleError && x.code === 'RULE_ERR_REFERENCE');
   });
 });
