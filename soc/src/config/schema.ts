@@ -28,9 +28,9 @@ export const ConfigSchema = Type.Object(
         /** Whole days kept; the Cybersecurity Law asks for at least six months. */
         retentionDays: Type.Integer({ minimum: 1, default: 180 }),
         synchronous: Sync('full'),
-        cacheMb: Type.Integer({ minimum: 1, maximum: 4096, default: 64 }),
+        cacheMb: Type.Integer({ minimum: 1, maximum: 4096, default: 32 }),
         /** Events per store transaction. */
-        batchEvents: Type.Integer({ minimum: 1, maximum: 100_000, default: 10_000 }),
+        batchEvents: Type.Integer({ minimum: 1, maximum: 100_000, default: 4000 }),
         /** Write to the store from a worker thread (uses the second core). */
         worker: Type.Boolean({ default: true }),
       },
