@@ -17,7 +17,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { EcsEvent } from '@xiangan/collectors';
 import { auditLog } from './audit/index.js';
 import { AuthService, type LoginFailure, type Principal } from './auth/service.js';
-import { routeAccess, type RouteAccess } from './auth/permissions.js';
+import { routeAccess, TOKEN_PERMISSIONS, type RouteAccess } from './auth/permissions.js';
 import { socBus, type EventBus } from './bus.js';
 import { SocError } from './errors.js';
 import { authRoutes } from './routes/auth.js';
@@ -49,7 +49,10 @@ export interface SecurityOptions {
   auth: AuthService;
   /** Bus of the live stream; default the process-wide `socBus`. */
   bus?: EventBus;
-  /** Static bearer tokens from `api.tokens` in the config: accepted for ingest only. */
+  /**
+   * Static bearer tokens from `api.tokens` in the config (older deployments, collector agents):
+   * they hold every machine permission ({@link TOKEN_PERMISSIONS}), never account management.
+   */
   ingestTokens?: readonly string[];
   /** Put an event into the pipeline (login failures). */
   emitEvent?: (e: EcsEvent) => void | Promise<void>;
@@ -261,7 +264,7 @@ function ingestTokenPrincipal(given: string, keys: readonly Buffer[]): Principal
   const g = Buffer.from(given);
   let ok = false;
   for (const k of keys) if (k.length === g.length && timingSafeEqual(k, g)) ok = true;
-  return ok ? { kind: 'token', name: 'token:config', permissions: new Set(['events:ingest']), id: 'config' } : undefined;
+  return ok ? { kind: 'token', name: 'token:config', permissions: new Set(TOKEN_PERMISSIONS), id: 'config' } : undefined;
 }
 
 /** The caller's name for audit records and alert actions. */

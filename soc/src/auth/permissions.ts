@@ -93,7 +93,8 @@ export type RouteAccess = Permission | 'authenticated' | 'public';
  */
 export const ROUTE_PERMISSIONS: Readonly<Record<string, RouteAccess>> = {
   'GET /api/v1/health': 'public',
-  'GET /metrics': 'metrics:read',
+  // Prometheus scrapes without credentials, as before this layer; the text carries counts only.
+  'GET /metrics': 'public',
   'POST /api/v1/ingest': 'events:ingest',
   'GET /api/v1/events': 'events:read',
   'GET /api/v1/events/:id': 'events:read',
