@@ -62,7 +62,8 @@ function decodeHex(v: string): string | undefined {
  */
 function fields(body: string): Map<string, { v: string; quoted: boolean }> {
   const out = new Map<string, { v: string; quoted: boolean }>();
-  const re = /([A-Za-z0-9_-]+)=("[^"]*"|'[^']*'|\S*)/g;
+  // Keys are bounded and must start a token, so a long run of key characters cannot make this quadratic.
+  const re = /(?<![A-Za-z0-9_-])([A-Za-z0-9_-]{1,64})=("[^"]*"|'[^']*'|\S*)/g;
   let m: RegExpExecArray | null;
   while ((m = re.exec(body))) {
     const raw = m[2]!;

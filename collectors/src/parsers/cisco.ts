@@ -5,7 +5,7 @@
 import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
-import { asInt, asPort, categorise, observer, setEndpoint, transportName } from './util.js';
+import { asInt, asPort, categorise, head, observer, setEndpoint, transportName } from './util.js';
 
 const IOS_TAG = /%([A-Z][A-Z0-9_]{0,30})-([0-7])-([A-Z0-9_]{1,40}): ?/;
 const ASA_TAG = /%(ASA|FTD|PIX|FWSM)-([0-7])-(\d{6}): ?/;
@@ -61,13 +61,14 @@ export const parseCiscoIos: LineParser = (input, ev) => {
   const facility = m[1]!;
   const sev = m[2]!;
   const mnemonic = m[3]!;
-  const body = tagText.slice(m[0].length);
+  const full = tagText.slice(m[0].length);
+  const body = head(full);
   ev.event.module = 'cisco';
   ev.event.dataset = 'cisco.ios';
   observer(ev, 'Cisco', 'IOS', 'router');
   ev.event.code = `${facility}-${sev}-${mnemonic}`;
   setField(ev, 'log.level', SEV_NAMES[Number(sev)]);
-  ev.message = body;
+  ev.message = full;
   ev.cisco = { ios: { facility, mnemonic } };
   const key = `${facility}-${mnemonic}`;
   let r: RegExpExecArray | null;
@@ -151,13 +152,14 @@ export const parseCiscoAsa: LineParser = (input, ev) => {
   const product = m[1]!;
   const sev = m[2]!;
   const id = m[3]!;
-  const body = tagText.slice(m[0].length);
+  const full = tagText.slice(m[0].length);
+  const body = head(full);
   ev.event.module = 'cisco';
   ev.event.dataset = 'cisco.asa';
   observer(ev, 'Cisco', product, 'firewall');
   ev.event.code = id;
   setField(ev, 'log.level', SEV_NAMES[Number(sev)]);
-  ev.message = body;
+  ev.message = full;
   let r: RegExpExecArray | null;
   switch (id) {
     case '302013':

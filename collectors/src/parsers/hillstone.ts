@@ -7,7 +7,7 @@
 import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
-import { asInt, categorise, observer, setEndpoint, transportName, verdict } from './util.js';
+import { asInt, categorise, head, observer, setEndpoint, transportName, verdict } from './util.js';
 
 const HEAD = /(?:^|\s)(?:(\d{1,12}): )?(Traffic|Security|Event|Configuration|Network|Threat|Alarm|Debug)@([A-Z][A-Z0-9_]{0,15}): ?/;
 
@@ -49,11 +49,12 @@ export const parseHillstone: LineParser = (input, ev) => {
   const id = m[1];
   const kind = m[2]!;
   const module = m[3]!;
-  const body = s.slice(m.index + m[0].length);
+  const full = s.slice(m.index + m[0].length);
+  const body = head(full);
   ev.event.module = 'hillstone';
   ev.event.dataset = `hillstone.${kind.toLowerCase()}`;
   observer(ev, 'Hillstone', 'StoneOS', 'firewall');
-  ev.message = body;
+  ev.message = full;
   if (id !== undefined) ev.event.code = id;
   const hs: Record<string, unknown> = { type: kind, module };
   // The flow tuple follows the `SESSION:` tag: look only near the start (bounded work on hostile input).

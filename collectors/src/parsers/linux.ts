@@ -136,10 +136,11 @@ export const parsePam: LineParser = (input, ev) => {
       linux(ev, 'system.auth');
       categorise(ev, ['authentication'], ['start'], 'pam_user_unknown', 'failure');
       ev.event.reason = 'user unknown';
-    } else if ((m = /(?:Consecutive login failures|account temporarily locked|locked)[^]*?user (\S+)/i.exec(rest))) {
+    } else if ((m = /^(?:Consecutive login failures for user (\S+)|user (\S+) \(\d+\) tally \d+)/.exec(rest))) {
+      // pam_faillock / pam_tally2 lock-outs (anchored: no scanning of long hostile text).
       linux(ev, 'system.auth');
       categorise(ev, ['authentication'], ['info'], 'account_locked', 'failure');
-      setField(ev, 'user.name', m[1]);
+      setField(ev, 'user.name', m[1] ?? m[2]);
     } else {
       linux(ev, 'system.auth');
       categorise(ev, ['authentication'], ['info'], `${module}_${kind}`);

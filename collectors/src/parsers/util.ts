@@ -16,6 +16,19 @@ export function lookup<T>(table: Readonly<Record<string, T>>, key: string): T | 
   return Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
+/** How much of a message the secondary field regexes look at: device lines are short, and a hostile 64 KiB line must stay linear. */
+export const SCAN_LIMIT = 4096;
+
+/**
+ * The first {@link SCAN_LIMIT} characters of `s` (the whole message stays in `message` and `event.original`).
+ *
+ * @example
+ * head('x'.repeat(10000)).length; // 4096
+ */
+export function head(s: string): string {
+  return s.length > SCAN_LIMIT ? s.slice(0, SCAN_LIMIT) : s;
+}
+
 /**
  * A key from the wire that is safe to use as a property name (no prototype pollution via vendor keys).
  *

@@ -8,7 +8,7 @@ import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
 import { wallToInstant } from '../syslog/time.js';
-import { asInt, asIp, categorise, isoFromMs, lookup, observer, safeKey, setEndpoint, splitPairs, transportName, verdict } from './util.js';
+import { asInt, asIp, categorise, head, isoFromMs, lookup, observer, safeKey, setEndpoint, splitPairs, transportName, verdict } from './util.js';
 
 const HEAD = /^%%(\d{2})([A-Z][A-Z0-9_]{0,31})\/(\d)\/([A-Za-z0-9_]{1,64})(?:\(([a-z])\))?(?:\[(\d{1,10})\])?: ?/;
 
@@ -247,7 +247,7 @@ export const parseH3c: LineParser = (input, ev) => {
   common(ev, m, 'h3c', 'h3c.comware');
   observer(ev, 'H3C', 'Comware', m[2] === 'FILTER' || m[2] === 'SESSION' ? 'firewall' : 'network');
   ev.message = body;
-  let text = body;
+  let text = head(body);
   const kv: Record<string, string> = {};
   // Optional device prefix of security products: `-DevIP=10.0.0.1; `.
   const dev = /^-DevIP=([^;]*); ?/.exec(text);

@@ -112,6 +112,11 @@ describe('parser fuzzing', () => {
       'type=SYSCALL msg=audit(1.1:1): ' + 'a0='.repeat(n / 3),
       'Disconnected from user ' + 'x '.repeat(n / 2) + 'port',
       'pam_unix(sshd:auth): ' + 'locked '.repeat(n / 7),
+      // Found by scaling tests: each of these was quadratic (seconds at 80 KiB) before its fix.
+      'type=SYSCALL msg=audit(1.1:1): ' + 'a'.repeat(n),
+      'type=SYSCALL msg=audit(1.1:1): ' + '-'.repeat(n),
+      '%SEC_LOGIN-4-LOGIN_FAILED: ' + '[a: '.repeat(n / 4),
+      'Event@MGMT: ' + 'user "'.repeat(n / 6),
     ];
     for (const h of hostile) check(h);
   });
