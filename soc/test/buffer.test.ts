@@ -1,7 +1,7 @@
 // The durable buffer and its consumer with real SQLite databases on disk: order, group commit,
 // bounds, survival across reopen, and "advance only after the store committed" — including a
 // real disk-full store (a tiny tmpfs) when the test runs as root.
-import { test, describe } from 'node:test';
+import { test, describe, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +22,23 @@ const ev = (i: number, pad = ''): EcsEvent => ({
 });
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, k) => ev(a + k));
 const tmp = () => mkdtempSync(join(tmpdir(), 'xa-buf-'));
+
+/**
+ * A real full disk: a tmpfs of `size` mounted at `dir/name` (root only). Returns the mount point,
+ * or skips the test and returns undefined where mounting is not allowed.
+ */
+function tinyDisk(t: TestContext, dir: string, name: string, size: string): string | undefined {
+  const mnt = join(dir, name);
+  mkdirSync(mnt);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt], { stdio: 'ignore' });
+    return mnt;
+  } catch {
+    t.skip('needs root to mount a tiny tmpfs for a real disk-full test');
+    rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+}
 
 describe('durable buffer', () => {
   test('reads batches in append order and ack removes them', async () => {
@@ -168,15 +185,8 @@ describe('durable buffer', () => {
 
   test('a full disk under the buffer rejects appends with SOC_ERR_BUFFER_IO and loses nothing committed', async (t) => {
     const dir = tmp();
-    const mnt = join(dir, 'buf');
-    mkdirSync(mnt);
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', mnt], { stdio: 'ignore' });
-    } catch {
-      t.skip('needs root to mount a tiny tmpfs');
-      rmSync(dir, { recursive: true, force: true });
-      return;
-    }
+    const mnt = tinyDisk(t, dir, 'buf', '512k');
+    if (!mnt) return;
     const buf = new DurableBuffer({ dir: mnt });
     try {
       let committed = 0;
@@ -237,15 +247,8 @@ describe('store consumer', () => {
 
   test('a store failure leaves the batch buffered and it is stored after recovery', async (t) => {
     const dir = tmp();
-    const mnt = join(dir, 'store');
-    mkdirSync(mnt);
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt], { stdio: 'ignore' });
-    } catch {
-      t.skip('needs root to mount a tiny tmpfs for a real disk-full store');
-      rmSync(dir, { recursive: true, force: true });
-      return;
-    }
+    const mnt = tinyDisk(t, dir, 'store', '1m');
+    if (!mnt) return;
     const buf = new DurableBuffer({ dir });
     const store = await openSqliteStore({ dir: mnt, synchronous: 'normal', cacheMb: 1 });
     const errors: unknown[] = [];
