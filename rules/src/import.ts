@@ -3,7 +3,7 @@
  * for the others, why not.
  */
 import { compileRules, type EngineOptions, type RuleEngine } from './engine.js';
-import { loadRules } from './loader.js';
+import { loadRules, type LoadResult } from './loader.js';
 import type { Pipeline } from './pipeline.js';
 import type { RejectedRule } from './types.js';
 
@@ -19,14 +19,16 @@ export interface ImportReport {
 }
 
 /**
- * Load and compile every rule under `dir`; nothing is dropped without a reason.
+ * Load and compile every rule under `source` (a directory, or rules already loaded with
+ * {@link loadRules}); nothing is dropped without a reason.
  *
  * @example
  * const r = importSigma('../shared/sigma/rules', builtinPipeline('ecs'));
  * console.log(r.accepted, r.rejected.length);
  */
-export function importSigma(dir: string, pipeline: Pipeline, opts: EngineOptions = {}): ImportReport {
-  const { rules, errors } = loadRules(dir);
+export function importSigma(source: string | LoadResult, pipeline: Pipeline, opts: EngineOptions = {}): ImportReport {
+  // A LoadResult lets one load of a large corpus be compiled through several pipelines.
+  const { rules, errors } = typeof source === 'string' ? loadRules(source) : source;
   const engine = compileRules(rules, pipeline, { ...opts, onError: 'skip' });
   const rejected = [...errors, ...engine.rejected];
   const byCode: Record<string, number> = {};
