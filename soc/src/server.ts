@@ -128,6 +128,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const overrides = { ...args.overrides };
   if (overrides.data === undefined && io.env.XIANGAN_DATA) overrides.data = io.env.XIANGAN_DATA;
   const config = loadConfig({ ...(file !== undefined ? { file } : {}), overrides, cwd: io.cwd });
+  if (!config.integrity.passphrase && io.env.XIANGAN_INTEGRITY_PASSPHRASE) config.integrity.passphrase = io.env.XIANGAN_INTEGRITY_PASSPHRASE;
   const logger = createLogger({ level: io.env.XIANGAN_LOG_LEVEL ?? config.log.level });
   let server: RunningServer;
   try {

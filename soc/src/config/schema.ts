@@ -36,6 +36,20 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /** Tamper evidence (soc/README.md "Tamper evidence"). */
+    integrity: Type.Object(
+      {
+        /** Chain stored events and the audit trail (SM3 leaf hashes committed with the records). */
+        enabled: Type.Boolean({ default: true }),
+        /** Passphrase of the checkpoint-signing key; `$XIANGAN_INTEGRITY_PASSPHRASE` when empty. Empty: nothing is signed. */
+        passphrase: Type.String({ default: '' }),
+        /** Seconds between signed checkpoints. */
+        checkpointSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 60 }),
+        /** A CA directory to issue the signing certificate from; default: a CA of the SOC's own. */
+        caDir: Type.Optional(Type.String({ minLength: 1 })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     buffer: Type.Object(
       {
         maxEvents: Type.Integer({ minimum: 1, default: 2_000_000 }),

@@ -21,3 +21,4 @@ export {
 export { verifyIntegrity, type Finding, type FindingKind, type IntegrityReport, type ExpiredDay, type RecordSource, type VerifyOptions } from './verify.js';
 export { openIntegrity, sqliteEventSource, sqliteAuditSource, type OpenedIntegrity } from './sources.js';
 export { proveInclusion, checkInclusionProof, exportCheckpoints, type InclusionProof, type CheckpointExport } from './proof.js';
+export { startIntegrity, type IntegrityService, type IntegrityServiceOptions } from './service.js';

@@ -12,8 +12,9 @@ import { BufferCheckpointStore } from '../buffer/checkpoints.js';
 import type { SocConfig } from '../config/schema.js';
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, MetricsRegistry } from '../metrics.js';
 import { openSqliteStore } from '../storage/sqlite.js';
+import { startIntegrity, type IntegrityService } from '../integrity/service.js';
 import type { EventStore } from '../storage/types.js';
-import { StoreConsumer } from './consumer.js';
+import { StoreConsumer, type StepInfo } from './consumer.js';
 import { WorkerWriter } from './store-worker.js';
 import { readFileSync } from 'node:fs';
 import { startDetection, type DetectionRuntime } from '../detection/wire.js';
@@ -74,7 +75,24 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
   // With a writer thread this connection only searches and runs retention: a small page cache
   // keeps the process's memory bounded (the writer's connection gets the configured one).
   const mainCacheMb = config.storage.worker ? Math.min(16, config.storage.cacheMb) : config.storage.cacheMb;
-  const store = await openSqliteStore({ dir: config.data, synchronous: config.storage.synchronous, cacheMb: mainCacheMb, now });
+  const store = await openSqliteStore({ dir: config.data, synchronous: config.storage.synchronous, cacheMb: mainCacheMb, now, chain: config.integrity.enabled });
+  let integrity: IntegrityService | undefined;
+  try {
+    integrity = config.integrity.enabled
+      ? startIntegrity({
+          dir: config.data,
+          passphrase: config.integrity.passphrase,
+          intervalSeconds: config.integrity.checkpointSeconds,
+          ...(config.integrity.caDir ? { caDir: config.integrity.caDir } : {}),
+          logger: child(log, 'integrity'),
+          now,
+        })
+      : undefined;
+  } catch (e) {
+    buffer.close();
+    await store.close();
+    throw e;
+  }
 
   const metrics = new MetricsRegistry();
   const storeErrors = metrics.add(new Counter('xiangan_store_errors_total', 'Store writes that failed and were retried.'));
@@ -91,12 +109,12 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
     ),
   );
   const workerWriter = config.storage.worker
-    ? new WorkerWriter({ dir: config.data, synchronous: config.storage.synchronous, cacheMb: config.storage.cacheMb })
+    ? new WorkerWriter({ dir: config.data, synchronous: config.storage.synchronous, cacheMb: config.storage.cacheMb, chain: config.integrity.enabled })
     : undefined;
   const detection = config.alerts.enabled ? await startDetection(config, { logger: child(log, 'detection'), metrics, now }) : undefined;
   const consumer = new StoreConsumer({
     buffer,
-    ...(detection ? { afterWrite: detection.afterWrite } : {}),
+    ...(detection ? { afterWrite: (info: StepInfo, from: number) => detection.afterWrite(buffer.readAfter(from, info.events).filter((b) => b.seq <= info.lastSeq)) } : {}),
     ...(workerWriter ? { writer: (after, max) => workerWriter.write(after, max) } : { store }),
     batchEvents: config.storage.batchEvents,
     logger: child(log, 'consumer'),
@@ -150,6 +168,7 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
     await detection?.stop();
     buffer.close();
     await store.close();
+    integrity?.close();
     throw e;
   }
 
@@ -178,6 +197,8 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
   const retention = async (): Promise<void> => {
     const cutoff = new Date(now() - config.storage.retentionDays * DAY_MS).toISOString().slice(0, 10);
     try {
+      // Signed deletion records first, so lawful expiry is never mistaken for tampering.
+      integrity?.beforeRetention((await store.stats()).days.map((d) => d.day).filter((d) => d < cutoff));
       const r = await store.deleteBefore(cutoff);
       if (r.days.length) log.info({ component: 'retention', days: r.days, events: r.events }, 'Dropped days past retention.');
     } catch (e) {
@@ -208,6 +229,7 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
         await detection?.stop();
         buffer.close();
         await store.close();
+        integrity?.close();
       })();
       return stopping;
     },

@@ -1,0 +1,88 @@
+/**
+ * Tamper evidence in the running SOC: attach the audit trail, sign checkpoints at a fixed
+ * interval (and at day end, since each run closes ended days), and sign deletion records before
+ * retention drops days. Without a passphrase the records are still chained (leaf hashes commit
+ * with them) but nothing is signed until the SOC runs with one.
+ */
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { AuditStore, auditLog } from '../audit/log.js';
+import { Checkpointer } from './checkpoints.js';
+import { loadOrCreateIdentity } from './identity.js';
+
+/** Options of {@link startIntegrity}. */
+export interface IntegrityServiceOptions {
+  dir: string;
+  /** Passphrase of the signing key; empty: chain only, no checkpoints. */
+  passphrase: string;
+  /** Seconds between checkpoints. */
+  intervalSeconds: number;
+  caDir?: string;
+  caPassphrase?: string;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** The running service. */
+export interface IntegrityService {
+  audit: AuditStore;
+  checkpointer: Checkpointer | undefined;
+  /** Sign deletion records for the days retention is about to drop (before it drops them). */
+  beforeRetention(days: readonly string[]): void;
+  close(): void;
+}
+
+/**
+ * Start tamper evidence for a data directory.
+ * @example const integrity = startIntegrity({ dir: './data', passphrase, intervalSeconds: 60, logger });
+ */
+export function startIntegrity(o: IntegrityServiceOptions): IntegrityService {
+  const audit = AuditStore.open({ dir: o.dir, ...(o.now ? { now: o.now } : {}) });
+  auditLog.attach(audit);
+  let checkpointer: Checkpointer | undefined;
+  let eventsDb: Database.Database | undefined;
+  if (o.passphrase) {
+    const identity = loadOrCreateIdentity({
+      dir: o.dir,
+      passphrase: o.passphrase,
+      ...(o.caDir ? { caDir: o.caDir } : {}),
+      ...(o.caPassphrase ? { caPassphrase: o.caPassphrase } : {}),
+    });
+    // Its own connection: the checkpointer only reads the leaf index (WAL readers never block the writer).
+    eventsDb = new Database(join(o.dir, 'events.db'));
+    eventsDb.pragma('busy_timeout = 5000');
+    checkpointer = new Checkpointer({
+      dir: o.dir,
+      identity,
+      sources: [
+        { stream: 'events', db: eventsDb },
+        { stream: 'audit', db: audit.database },
+      ],
+      ...(o.now ? { now: o.now } : {}),
+    });
+    checkpointer.start(o.intervalSeconds * 1000, (e) =>
+      o.logger.error({ err: e, errorCode: (e as { code?: string }).code, stage: 'integrity' }, 'Checkpoint failed.'),
+    );
+    o.logger.info({ signer: identity.certificate.subjectName, intervalSeconds: o.intervalSeconds }, 'Tamper evidence on: checkpoints are signed.');
+  } else {
+    o.logger.warn('No integrity passphrase: records are chained but no checkpoint is signed (set XIANGAN_INTEGRITY_PASSPHRASE).');
+  }
+  return {
+    audit,
+    checkpointer,
+    beforeRetention(days) {
+      if (!checkpointer || days.length === 0) return;
+      checkpointer.expire('events', days);
+    },
+    close() {
+      try {
+        checkpointer?.close();
+      } finally {
+        eventsDb?.close();
+        auditLog.detach();
+        audit.close();
+      }
+    },
+  };
+}
