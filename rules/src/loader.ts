@@ -35,7 +35,13 @@ export function parseRuleText(text: string, source: string): LoadedRule[] {
   const out: LoadedRule[] = [];
   docs.forEach((d, i) => {
     if (d.errors.length) throw new RuleError('RULE_ERR_YAML', `${source}: ${d.errors[0].message}`);
-    const v = d.toJS({ maxAliasCount: 100 }) as unknown;
+    let v: unknown;
+    try {
+      v = d.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      // The yaml package refuses alias expansion bombs ("billion laughs") with a plain Error.
+      throw new RuleError('RULE_ERR_LIMIT', `${source}: ${(e as Error).message}`, { cause: e });
+    }
     if (v === null || v === undefined) return;
     if (typeof v !== 'object' || Array.isArray(v)) throw new RuleError('RULE_ERR_SCHEMA', `${source}: a rule document must be a mapping`);
     out.push({ doc: v as Record<string, unknown>, source: docs.length > 1 ? `${source}#${i}` : source });

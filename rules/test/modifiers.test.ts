@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { RuleError } from '../src/index.js';
+import { parseRuleText, RuleError } from '../src/index.js';
 import { engineOf, hits } from './helpers.js';
 
 const sel = (item: Record<string, unknown>) => ({ sel: item, condition: 'sel' });
@@ -223,6 +223,12 @@ describe('bounds: nothing stalls the engine', () => {
     assert.deepEqual(e.match({ a: big }), []);
     assert.ok(e.stats().truncatedValues >= 1);
     assert.equal(e.match({ a: `needle${'x'.repeat(10 * 1024 * 1024)}` }).length, 1);
+  });
+  test('a YAML alias bomb and an oversized rule file are RULE_ERR_LIMIT', () => {
+    const rows = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (const [n, p] of [['b', 'a'], ['c', 'b'], ['d', 'c'], ['e', 'd'], ['f', 'e']]) rows.push(`${n}: &${n} [${new Array(9).fill(`*${p}`).join(', ')}]`);
+    code(() => parseRuleText(`${rows.join('\n')}\n`, 'bomb.yml'), 'RULE_ERR_LIMIT');
+    code(() => parseRuleText(`title: x\ndescription: ${'x'.repeat(10 * 1024 * 1024)}\n`, 'big.yml'), 'RULE_ERR_LIMIT');
   });
   test('too many rules is RULE_ERR_LIMIT', () => {
     code(() => engineOf(sel({ a: 1 }), { maxRules: 0 }), 'RULE_ERR_LIMIT');
