@@ -24,7 +24,7 @@ export interface ImportReport {
  *
  * @example
  * const r = importSigma('../shared/sigma/rules', builtinPipeline('ecs'));
- * console.log(r.accepted, r.rejected.length);
+ * const share = r.accepted / r.total;
  */
 export function importSigma(source: string | LoadResult, pipeline: Pipeline, opts: EngineOptions = {}): ImportReport {
   // A LoadResult lets one load of a large corpus be compiled through several pipelines.

@@ -19,7 +19,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { eventId, normaliseJson, parseSyslog, normalise, type EcsEvent, type SourceContext } from '@xiangan/collectors';
+import { eventId, normaliseJson, parseSyslog, normalise, type SourceContext } from '@xiangan/collectors';
 import {
   BUILTIN_LISTS_DIR,
   builtinPipeline,
@@ -239,4 +239,3 @@ async function hunt(path: string, values: Values, io: CliIo): Promise<number> {
   return 0;
 }
 
-export type { EcsEvent };
