@@ -283,7 +283,7 @@ export class SqliteAlertStore implements AlertStore {
         created.set(a.id, a);
         opts.onCreated?.(a);
       }
-      if (opts.checkpoint) saveCp.run(opts.checkpoint.name, opts.checkpoint.value);
+      for (const cp of opts.checkpoints ?? []) saveCp.run(cp.name, cp.value);
     });
     try {
       run();
@@ -456,6 +456,11 @@ export class SqliteAlertStore implements AlertStore {
   async loadCheckpoint(name: string): Promise<string | undefined> {
     this.check();
     return (this.db.prepare('SELECT value FROM checkpoints WHERE name = ?').get(name) as { value: string } | undefined)?.value;
+  }
+
+  async saveCheckpoint(name: string, value: string): Promise<void> {
+    this.check();
+    this.db.prepare('INSERT INTO checkpoints (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value').run(name, value);
   }
 
   async disabledRules(): Promise<Set<string>> {

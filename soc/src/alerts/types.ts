@@ -161,8 +161,8 @@ export interface AlertPage {
 
 /** Options of {@link AlertStore.record}. */
 export interface RecordOptions {
-  /** A state blob to save in the same transaction (the detector's checkpoint). */
-  checkpoint?: { name: string; value: string };
+  /** State blobs to save in the same transaction (the detector's checkpoints). */
+  checkpoints?: { name: string; value: string }[];
   /** Called inside the transaction with each new alert (the notifier enqueues from here). */
   onCreated?: (alert: Alert) => void;
 }
@@ -192,8 +192,9 @@ export interface AlertStore {
   addSuppression(s: SuppressionInput): Promise<Suppression>;
   listSuppressions(): Promise<Suppression[]>;
   deleteSuppression(id: string): Promise<boolean>;
-  /** A checkpoint saved by {@link record}. */
+  /** A checkpoint saved by {@link record} or {@link saveCheckpoint}. */
   loadCheckpoint(name: string): Promise<string | undefined>;
+  saveCheckpoint(name: string, value: string): Promise<void>;
   /** Rule ids switched off (persisted). */
   disabledRules(): Promise<Set<string>>;
   setRuleEnabled(ruleId: string, enabled: boolean, actor: string): Promise<void>;

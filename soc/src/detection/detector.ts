@@ -4,9 +4,12 @@
  *
  * Exactly-once for alerts across crashes: the consumer calls {@link Detector.afterWrite} after the
  * store commit and before it acknowledges the buffer. One alert-store transaction records the
- * alerts, enqueues their notifications and saves the checkpoint — the engine's correlation
- * snapshot plus the buffer sequence number of the batch. A replay after a crash skips batches at
- * or below that sequence number, and a restart restores the open correlation windows.
+ * alerts, enqueues their notifications and saves the buffer sequence number of the batch, so a
+ * replay after a crash skips batches at or below it. The engine's correlation snapshot (open
+ * windows) is O(groups) to serialise, so it is saved in the same transaction at most every
+ * `checkpointIntervalMs` (default 5 s) and at {@link Detector.checkpoint} (clean shutdown): a
+ * clean restart keeps every open window; a crash loses at most that interval's contributions to
+ * windows, never an alert.
  * Time is the events' own `@timestamp`, never the wall clock (rules/README "Correlation").
  */
 import type { EcsEvent, Logger } from '@xiangan/collectors';
@@ -81,15 +84,18 @@ export interface DetectorOptions {
   /** Called after each recorded batch (metrics, notifier wake-up, tests). */
   onRecorded?: (r: DetectionResult) => void;
   logger?: Logger;
-  /** Checkpoint name in the alert store; default `detector`. */
+  /** Checkpoint name in the alert store; default `detector` (windows under `<name>.windows`). */
   name?: string;
+  /** Least wall time between two saved correlation snapshots; default 5,000 ms, 0 = every batch. */
+  checkpointIntervalMs?: number;
+  /** Wall clock for the snapshot interval. */
+  now?: () => number;
 }
 
 interface Checkpoint {
   seq: number;
   /** Newest event time seen (ms), for closing tumbling windows. */
   maxTime: number;
-  snapshot: unknown;
 }
 
 /** What one detection pass did. */
@@ -127,8 +133,9 @@ export class Detector {
   private seq = 0;
   private maxTime = 0;
   private lastFlush = 0;
-  /** The last committed checkpoint: a failed record rolls the engine back to it. */
-  private committed: Checkpoint | undefined;
+  /** The last saved windows: a failed record rolls the engine back to them. */
+  private committed: { snapshot: unknown; maxTime: number } | undefined;
+  private snapshotAt = -Infinity;
   private disabled = new Set<string>();
   private readonly getters: { field: string; get: (e: EventLike) => unknown }[];
   private readonly s: DetectorStats = { events: 0, matches: 0, alertsCreated: 0, alertsUpdated: 0, suppressed: 0, disabled: 0, replayedBatches: 0 };
@@ -142,13 +149,17 @@ export class Detector {
     const d = new Detector(opts);
     d.disabled = await opts.alerts.disabledRules();
     const saved = await opts.alerts.loadCheckpoint(d.name);
+    const windows = await opts.alerts.loadCheckpoint(`${d.name}.windows`);
     if (saved !== undefined) {
+      const cp = JSON.parse(saved) as Checkpoint;
+      d.seq = Number(cp.seq) || 0;
+      d.maxTime = Number(cp.maxTime) || 0;
+    }
+    if (windows !== undefined) {
       try {
-        const cp = JSON.parse(saved) as Checkpoint;
-        opts.engine.restore(cp.snapshot);
-        d.committed = cp;
-        d.seq = Number(cp.seq) || 0;
-        d.maxTime = Number(cp.maxTime) || 0;
+        const w = JSON.parse(windows) as { snapshot: unknown; maxTime: number };
+        opts.engine.restore(w.snapshot);
+        d.committed = w;
       } catch (e) {
         // A checkpoint of rules that changed shape: start with empty windows, say so.
         opts.logger?.warn?.({ err: e, errorCode: (e as { code?: string }).code, stage: 'detection' }, 'Detector checkpoint not restored; correlation windows start empty.');
@@ -181,6 +192,14 @@ export class Detector {
   /** Whether a rule is switched on. */
   isRuleEnabled(ruleId: string): boolean {
     return !this.disabled.has(ruleId);
+  }
+
+  /** Save the open correlation windows now (clean shutdown). */
+  async checkpoint(): Promise<void> {
+    const windows = { snapshot: this.opts.engine.snapshot(), maxTime: this.maxTime };
+    await this.opts.alerts.saveCheckpoint(`${this.name}.windows`, JSON.stringify(windows));
+    this.committed = windows;
+    this.snapshotAt = (this.opts.now ?? Date.now)();
   }
 
   /** The consumer hook: detect on batches the store has just committed. */
@@ -218,11 +237,18 @@ export class Detector {
     this.s.events += events.length;
     const prevSeq = this.seq;
     this.seq = Math.max(this.seq, seq);
-    const cp: Checkpoint = { seq: this.seq, maxTime: this.maxTime, snapshot: engine.snapshot() };
+    const cp: Checkpoint = { seq: this.seq, maxTime: this.maxTime };
+    const checkpoints = [{ name: this.name, value: JSON.stringify(cp) }];
+    const wall = (this.opts.now ?? Date.now)();
+    let windows: { snapshot: unknown; maxTime: number } | undefined;
+    if (wall - this.snapshotAt >= (this.opts.checkpointIntervalMs ?? 5000)) {
+      windows = { snapshot: engine.snapshot(), maxTime: this.maxTime };
+      checkpoints.push({ name: `${this.name}.windows`, value: JSON.stringify(windows) });
+    }
     let r: RecordResult;
     try {
       r = await this.opts.alerts.record(cands, {
-        checkpoint: { name: this.name, value: JSON.stringify(cp) },
+        checkpoints,
         ...(this.opts.onCreated ? { onCreated: this.opts.onCreated } : {}),
       });
     } catch (e) {
@@ -234,7 +260,10 @@ export class Detector {
       } else engine.reset();
       throw e;
     }
-    this.committed = cp;
+    if (windows) {
+      this.committed = windows;
+      this.snapshotAt = wall;
+    }
     this.s.alertsCreated += r.created.length;
     this.s.alertsUpdated += r.updated.length;
     this.s.suppressed += r.suppressed;

@@ -93,6 +93,7 @@ export async function startDetection(config: SocConfig, deps: { logger: Logger; 
       out.onLatency?.({ storedToAlertMs: t1 - t0, receiptToAlertMs: r.raisedIngestedMs.filter(Number.isFinite).map((t) => t1 - t) });
     },
     async stop() {
+      await detector.checkpoint();
       await notifier.stop();
       await alerts.close();
     },

@@ -91,6 +91,12 @@ export interface StoreConsumerOptions {
   onError?: (error: unknown) => void;
   /** Upper bound of the retry back-off (ms); default 5,000. */
   maxBackoffMs?: number;
+  /**
+   * Runs after the store commit and before the buffer acknowledgement (detection reads the
+   * batches after `afterSeq` up to `info.lastSeq`): a rejection keeps them buffered and retries
+   * them like a failed write (the store is idempotent).
+   */
+  afterWrite?: (info: StepInfo, afterSeq: number) => Promise<void>;
 }
 
 /**
@@ -145,6 +151,7 @@ export class StoreConsumer {
   async step(): Promise<number> {
     const info = await this.writer(this.acked, this.batchEvents);
     if (!info) return 0;
+    await this.opts.afterWrite?.(info, this.acked);
     this.opts.buffer.ack(info.lastSeq);
     this.acked = info.lastSeq;
     this.opts.onStored?.(info);

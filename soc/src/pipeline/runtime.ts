@@ -14,7 +14,7 @@ import { Counter, Gauge, Histogram, LATENCY_BUCKETS, MetricsRegistry } from '../
 import { openSqliteStore } from '../storage/sqlite.js';
 import { startIntegrity, type IntegrityService } from '../integrity/service.js';
 import type { EventStore } from '../storage/types.js';
-import { StoreConsumer } from './consumer.js';
+import { StoreConsumer, type StepInfo } from './consumer.js';
 import { WorkerWriter } from './store-worker.js';
 import { readFileSync } from 'node:fs';
 import { startDetection, type DetectionRuntime } from '../detection/wire.js';
@@ -114,7 +114,7 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
   const detection = config.alerts.enabled ? await startDetection(config, { logger: child(log, 'detection'), metrics, now }) : undefined;
   const consumer = new StoreConsumer({
     buffer,
-    ...(detection ? { afterWrite: detection.afterWrite } : {}),
+    ...(detection ? { afterWrite: (info: StepInfo, from: number) => detection.afterWrite(buffer.readAfter(from, info.events).filter((b) => b.seq <= info.lastSeq)) } : {}),
     ...(workerWriter ? { writer: (after, max) => workerWriter.write(after, max) } : { store }),
     batchEvents: config.storage.batchEvents,
     logger: child(log, 'consumer'),
