@@ -22,3 +22,4 @@ export { sendAlert, webhookRequest, dingtalkUrl, feishuSign, cefLine, alertText,
 export type { ChannelConfig, RouteConfig, NotifyConfig, AlertsConfig } from './notify/config.js';
 export { startRuntime, type Runtime } from './pipeline/runtime.js';
 export { validateConfig } from './config/load.js';
+export * from './integrity/index.js';

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Logger } from 'pino';
+import type { Logger } from '@xiangan/collectors';
 import { AuditStore, auditLog } from '../audit/log.js';
 import { Checkpointer } from './checkpoints.js';
 import { loadOrCreateIdentity } from './identity.js';
@@ -66,7 +66,7 @@ export function startIntegrity(o: IntegrityServiceOptions): IntegrityService {
     );
     o.logger.info({ signer: identity.certificate.subjectName, intervalSeconds: o.intervalSeconds }, 'Tamper evidence on: checkpoints are signed.');
   } else {
-    o.logger.warn('No integrity passphrase: records are chained but no checkpoint is signed (set XIANGAN_INTEGRITY_PASSPHRASE).');
+    o.logger.warn({}, 'No integrity passphrase: records are chained but no checkpoint is signed (set XIANGAN_INTEGRITY_PASSPHRASE).');
   }
   return {
     audit,

@@ -1,0 +1,119 @@
+/**
+ * `node bench/dist/src/integrity.js` (issue 7, "Speed"): the SQLite store's write rate with
+ * tamper-evidence chaining off and on, in the same process and run, alternating rounds over the
+ * same events (canonical JSON, SM3 leaf hash and the leaf-index insert in the store
+ * transaction); then `verifyIntegrity` over the chained store (every record re-hashed, every
+ * root recomputed, every checkpoint signature checked). Targets: overhead ≤ 10 % of events/s,
+ * verify ≥ 200,000 records/s. The numbers go into `bench/results/ingest.json` under `integrity`,
+ * leaving the other keys of that file as they are.
+ *
+ * Environment: `XIANGAN_BENCH_EVENTS` (default 100,000) events per round.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { EcsEvent } from '@xiangan/collectors';
+import { Checkpointer, loadOrCreateIdentity, openIntegrity, SqliteEventStore, verifyIntegrity } from '@xiangan/soc';
+import { fmtOps, formatTable, machineInfo, resultsDir } from './harness.js';
+
+const N = Number(process.env.XIANGAN_BENCH_EVENTS ?? 100_000);
+const BATCH = 4000;
+const ROUNDS = 3;
+
+/** Events shaped like the normalised sshd/firewall records the ingest benchmark stores. */
+function makeEvent(i: number): EcsEvent {
+  const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+  const user = ['root', 'admin', 'alice', 'bob', 'zhangwei', 'oracle'][i % 6]!;
+  const ts = new Date(Date.UTC(2026, 10, 28, 2, 0, 0) + (i % 3_600_000)).toISOString();
+  return {
+    id: `bench-${i.toString(16).padStart(8, '0')}`,
+    '@timestamp': ts,
+    message: `Failed password for ${user} from ${ip} port ${20000 + (i % 40000)} ssh2`,
+    event: { category: ['authentication'], action: 'ssh_login', outcome: 'failure', dataset: 'linux.auth', ingested: ts, original: `<38>Nov 28 10:00:01 bastion sshd[${1000 + (i % 5000)}]: Failed password for ${user} from ${ip}` },
+    source: { ip, port: 20000 + (i % 40000) },
+    user: { name: user },
+    host: { name: 'bastion' },
+    log: { syslog: { appname: 'sshd', hostname: 'bastion', priority: 38 } },
+  } as EcsEvent;
+}
+
+function writeRound(dir: string, chain: boolean, events: EcsEvent[], docs: string[]): number {
+  const store = new SqliteEventStore({ dir, chain });
+  const t0 = performance.now();
+  for (let i = 0; i < events.length; i += BATCH) store.writeSync(events.slice(i, i + BATCH), docs.slice(i, i + BATCH));
+  const s = (performance.now() - t0) / 1000;
+  void store.close();
+  return events.length / s;
+}
+
+const events = Array.from({ length: N }, (_, i) => makeEvent(i));
+const docs = events.map((e) => JSON.stringify(e));
+const rates: Record<'off' | 'on', number[]> = { off: [], on: [] };
+let keep = '';
+for (let r = 0; r < ROUNDS; r++) {
+  for (const mode of r % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+    const dir = mkdtempSync(join(tmpdir(), `xa-bench-integrity-${mode}-`));
+    rates[mode].push(writeRound(dir, mode === 'on', events, docs));
+    if (mode === 'on' && !keep) keep = dir;
+    else rmSync(dir, { recursive: true, force: true });
+  }
+}
+const best = (a: number[]): number => Math.max(...a);
+const off = best(rates.off);
+const on = best(rates.on);
+const overheadPct = (1 - on / off) * 100;
+
+// Verify speed over the kept chained store, with checkpoints signed over it.
+const identity = loadOrCreateIdentity({ dir: keep, passphrase: 'bench passphrase', kdfIterations: 1000 });
+const db = new Database(join(keep, 'events.db'));
+const cp = new Checkpointer({ dir: keep, identity, sources: [{ stream: 'events', db }] });
+const tCp = performance.now();
+cp.run();
+const checkpointMs = performance.now() - tCp;
+cp.close();
+db.close();
+const verifyRates: number[] = [];
+let findings = -1;
+for (let r = 0; r < ROUNDS; r++) {
+  const o = openIntegrity(keep);
+  const t0 = performance.now();
+  const rep = await verifyIntegrity(o);
+  verifyRates.push(rep.records / ((performance.now() - t0) / 1000));
+  findings = rep.findings.length;
+  o.close();
+}
+rmSync(keep, { recursive: true, force: true });
+const verifyRate = best(verifyRates);
+
+process.stdout.write(
+  formatTable(
+    ['measure', 'value', 'target'],
+    [
+      ['store write, chaining off (events/s)', fmtOps(off), ''],
+      ['store write, chaining on (events/s)', fmtOps(on), ''],
+      ['chaining overhead', `${overheadPct.toFixed(1)} %`, '≤ 10 %'],
+      ['first checkpoint over all events (ms)', checkpointMs.toFixed(0), ''],
+      ['audit verify (records/s)', fmtOps(verifyRate), '≥ 200,000'],
+    ],
+  ) + '\n',
+);
+
+const path = join(resultsDir(), 'ingest.json');
+const existing = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>) : { benchmark: 'ingest' };
+existing.integrity = {
+  machine: machineInfo(),
+  events: N,
+  batch: BATCH,
+  rounds: ROUNDS,
+  storeWriteEventsPerSec: { off, on, runs: rates },
+  overheadPct,
+  checkpointMs,
+  verifyRecordsPerSec: verifyRate,
+  verifyRuns: verifyRates,
+  verifyFindings: findings,
+  targets: { overheadPctMax: 10, verifyRecordsPerSecMin: 200_000 },
+  note: 'store-level (SqliteEventStore.writeSync, synchronous=full, batches of 4000) in one process; best of alternating rounds',
+};
+writeFileSync(path, JSON.stringify(existing, null, 2) + '\n');
+process.stdout.write(`results: ${path} (key "integrity")\n`);
