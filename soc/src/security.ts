@@ -246,8 +246,20 @@ export async function installSecurity(app: FastifyInstance, opts: SecurityOption
     });
   });
 
-  await app.register(authRoutes, { auth, now });
-  await app.register(adminRoutes, { auth });
+  await app.register(async (scope) => {
+    // The app takes every body as text for its ingest route; these routes take JSON objects,
+    // parsed in their own encapsulated context.
+    if (scope.hasContentTypeParser('application/json')) scope.removeContentTypeParser('application/json');
+    scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+      try {
+        done(null, body === '' ? undefined : JSON.parse(String(body)));
+      } catch (e) {
+        done(new SocError('SOC_ERR_QUERY', `body is not JSON: ${(e as Error).message}`), undefined);
+      }
+    });
+    await scope.register(authRoutes, { auth, now });
+    await scope.register(adminRoutes, { auth });
+  });
   await app.register(streamRoutes, { bus, ...(opts.countEvents ? { countEvents: opts.countEvents } : {}) });
 }
 
