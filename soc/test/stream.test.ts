@@ -1,0 +1,128 @@
+// The live stream over real loopback HTTP: Server-Sent Events, resume with Last-Event-ID without
+// gaps, reset when the id is too old, and permissions.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { request, type IncomingMessage } from 'node:http';
+import { EventBus } from '../src/bus.js';
+import { firstLogin, harness, userOf, type Harness, type Session } from './auth-helpers.js';
+
+interface Frame { id?: string; event?: string; data?: string }
+
+/** A minimal SSE reader (WHATWG HTML §9.2.6 field parsing). */
+class SseClient {
+  readonly frames: Frame[] = [];
+  res!: IncomingMessage;
+  private buf = '';
+  private waiters: Array<() => void> = [];
+  static open(port: number, cookie: string, lastEventId?: string): Promise<SseClient> {
+    const c = new SseClient();
+    return new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/api/v1/stream', headers: { cookie, accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) } }, (res) => {
+        c.res = res;
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => c.feed(d));
+        resolve(c);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+  private feed(d: string): void {
+    this.buf += d;
+    let i;
+    while ((i = this.buf.indexOf('\n\n')) >= 0) {
+      const block = this.buf.slice(0, i);
+      this.buf = this.buf.slice(i + 2);
+      const f: Frame = {};
+      for (const line of block.split('\n')) {
+        if (line.startsWith(':') || line === '') continue;
+        const k = line.slice(0, line.indexOf(':'));
+        const v = line.slice(line.indexOf(':') + 1).replace(/^ /, '');
+        if (k === 'id' || k === 'event' || k === 'data') f[k] = v;
+      }
+      if (f.event) this.frames.push(f);
+    }
+    for (const w of this.waiters.splice(0)) w();
+  }
+  async waitFor(n: number): Promise<Frame[]> {
+    const t0 = Date.now();
+    while (this.frames.length < n) {
+      if (Date.now() - t0 > 10_000) assert.fail(`only ${this.frames.length} of ${n} frames`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 200);
+      });
+    }
+    return this.frames;
+  }
+  close(): void {
+    this.res.destroy();
+  }
+}
+
+test('EventBus ring: replays what is missed, refuses ids it cannot fill', () => {
+  const bus = new EventBus(100);
+  const ids = Array.from({ length: 150 }, (_, i) => bus.publish('alert', { n: i }).id);
+  assert.equal(bus.since(ids[10]!), undefined, 'older than the ring');
+  const tail = bus.since(ids[60]!)!;
+  assert.deepEqual(tail.map((m) => (m.data as { n: number }).n), Array.from({ length: 89 }, (_, i) => 61 + i));
+  assert.deepEqual(bus.since(ids[149]!), []);
+  assert.equal(bus.since(`00000000-5`), undefined, 'another process');
+  assert.equal(bus.since('garbage'), undefined);
+  assert.throws(() => bus.publish('Bad Type', {}), TypeError);
+});
+
+describe('live stream over HTTP', () => {
+  let h: Harness;
+  let port: number;
+  let viewer: Session;
+  let sysadmin: Session;
+  before(async () => {
+    h = await harness();
+    const admin = await firstLogin(h.app, 'admin', h.admin.password);
+    viewer = await userOf(h, admin, 'viewer');
+    sysadmin = await userOf(h, admin, 'sysadmin');
+    await h.app.listen({ host: '127.0.0.1', port: 0 });
+    port = (h.app.server.address() as { port: number }).port;
+  });
+  after(async () => h.close());
+
+  test('alerts arrive live; a reconnect with Last-Event-ID gets exactly the missed ones, then live ones', async () => {
+    const a = await SseClient.open(port, viewer.cookie);
+    assert.equal(a.res.statusCode, 200);
+    assert.match(String(a.res.headers['content-type']), /^text\/event-stream/);
+    for (let i = 0; i < 5; i++) h.bus.publish('alert', { id: `a${i}`, title: 'live' });
+    const first = await a.waitFor(5);
+    assert.deepEqual(first.map((f) => JSON.parse(f.data!).id), ['a0', 'a1', 'a2', 'a3', 'a4']);
+    const lastSeen = first[4]!.id!;
+    a.close();
+    for (let i = 5; i < 12; i++) h.bus.publish('alert', { id: `a${i}`, title: 'while away' });
+    const b = await SseClient.open(port, viewer.cookie, lastSeen);
+    const replay = await b.waitFor(7);
+    assert.deepEqual(replay.map((f) => JSON.parse(f.data!).id), ['a5', 'a6', 'a7', 'a8', 'a9', 'a10', 'a11']);
+    h.bus.publish('alert', { id: 'a12' });
+    const all = await b.waitFor(8);
+    assert.equal(JSON.parse(all[7]!.data!).id, 'a12');
+    const ids = all.map((f) => Number(f.id!.split('-')[1]));
+    for (let i = 1; i < ids.length; i++) assert.equal(ids[i], ids[i - 1]! + 1, 'no gap, no duplicate');
+    b.close();
+  });
+
+  test('an id older than the ring gets a reset event', async () => {
+    const old = h.bus.publish('alert', { id: 'old' }).id;
+    for (let i = 0; i < 120; i++) h.bus.publish('counts', { events: i });
+    const c = await SseClient.open(port, viewer.cookie, old);
+    const f = await c.waitFor(1);
+    assert.equal(f[0]!.event, 'reset');
+    c.close();
+  });
+
+  test('the stream needs stream:read', async () => {
+    const none = await SseClient.open(port, 'xa_session=nothing');
+    assert.equal(none.res.statusCode, 401);
+    none.close();
+    const sys = await SseClient.open(port, sysadmin.cookie);
+    assert.equal(sys.res.statusCode, 403);
+    sys.close();
+  });
+});
