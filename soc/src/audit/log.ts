@@ -121,8 +121,10 @@ export class AuditStore {
       this.db.transaction(() => {
         this.insert.run(rec.id, day, at, doc);
         this.leaves.append(day, rec.id, leafHashText(doc));
+        this.leaves.flush();
       })();
     } catch (e) {
+      this.leaves.discard();
       throw new SocError('SOC_ERR_STORE_WRITE', `audit trail write failed: ${(e as Error).message}`, { cause: e });
     }
     return rec;

@@ -1,9 +1,9 @@
 /**
- * The canonical encoding of a stored document: the JSON Canonicalization Scheme (RFC 8785).
+ * The JSON Canonicalization Scheme (RFC 8785), for what is small and signed or hashed once: audit
+ * records and checkpoint bodies (events are hashed over their stored text, see soc/README.md).
  * Object members sorted by the UTF-16 code units of their names (§3.2.3), no whitespace, strings
  * and numbers serialised as ECMAScript's JSON.stringify does (§3.2.2.2, §3.2.2.3), which is what
- * RFC 8785 prescribes. Two backends that hand back the same document (SQLite text, an
- * Elasticsearch `_source`) therefore hash the same, whatever key order or spacing they keep.
+ * RFC 8785 prescribes, so any implementation of RFC 8785 reproduces the signed bytes.
  */
 
 /**

@@ -30,26 +30,50 @@ export interface LeafRow {
 }
 
 /**
- * Appends leaves inside the caller's transaction.
+ * Appends leaves inside the caller's transaction. Leaves are gathered per day and written as one
+ * row per day and batch (`ids` as a JSON array, `hashes` as n × 32 bytes) by {@link flush}: one
+ * insert per batch instead of one per record keeps the chaining cost of a write small.
  *
  * @example
  * const leaves = new LeafWriter(db);
- * db.transaction(() => { insertRecord(); leaves.append('2026-11-28', id, leafHashText(doc)); })();
+ * db.transaction(() => { insertRecord(); leaves.append('2026-11-28', id, leafHashText(doc)); leaves.flush(); })();
  */
 export class LeafWriter {
   private readonly stmts = new Map<string, Database.Statement>();
+  private readonly pending = new Map<string, { ids: string[]; hashes: Uint8Array[] }>();
   constructor(private readonly db: Database.Database) {}
 
-  /** Append one leaf to `day`'s index (creates the table on first use). */
+  /** Queue one leaf of `day`; written by the next {@link flush} (call it before the commit). */
   append(day: string, id: string, hash: Uint8Array): void {
-    let st = this.stmts.get(day);
-    if (!st) {
-      const t = leafTable(day);
-      this.db.exec(`CREATE TABLE IF NOT EXISTS ${t} (idx INTEGER PRIMARY KEY, id TEXT NOT NULL, hash BLOB NOT NULL)`);
-      st = this.db.prepare(`INSERT INTO ${t} (id, hash) VALUES (?, ?)`);
-      this.stmts.set(day, st);
+    let p = this.pending.get(day);
+    if (!p) {
+      p = { ids: [], hashes: [] };
+      this.pending.set(day, p);
     }
-    st.run(id, hash);
+    p.ids.push(id);
+    p.hashes.push(hash);
+  }
+
+  /** Write the queued leaves (one row per day), creating day tables on first use. */
+  flush(): void {
+    for (const [day, p] of this.pending) {
+      let st = this.stmts.get(day);
+      if (!st) {
+        const t = leafTable(day);
+        this.db.exec(`CREATE TABLE IF NOT EXISTS ${t} (seq INTEGER PRIMARY KEY, ids TEXT NOT NULL, hashes BLOB NOT NULL)`);
+        st = this.db.prepare(`INSERT INTO ${t} (ids, hashes) VALUES (?, ?)`);
+        this.stmts.set(day, st);
+      }
+      const blob = Buffer.allocUnsafe(p.hashes.length * 32);
+      for (let i = 0; i < p.hashes.length; i++) blob.set(p.hashes[i]!, i * 32);
+      st.run(JSON.stringify(p.ids), blob);
+    }
+    this.pending.clear();
+  }
+
+  /** Drop queued leaves (the transaction they belonged to rolled back). */
+  discard(): void {
+    this.pending.clear();
   }
 
   /** Drop `day`'s index (retention, inside the caller's transaction). */
@@ -61,6 +85,7 @@ export class LeafWriter {
   /** Forget prepared statements (another connection may have dropped tables). */
   reset(): void {
     this.stmts.clear();
+    this.pending.clear();
   }
 }
 
@@ -70,11 +95,34 @@ export function leafDays(db: Database.Database): string[] {
   return rows.map((r) => dayOfLeafTable(r.name)).filter((d): d is string => d !== undefined).sort();
 }
 
-/** Every leaf of `day` in order (empty when the day has no index). */
+/**
+ * Every leaf of `day` in order from position `after` (empty when the day has no index). A row
+ * whose `ids` and `hashes` disagree in length yields what both hold (verification then reports
+ * the root mismatch).
+ */
 export function readLeaves(db: Database.Database, day: string, after = 0): LeafRow[] {
   const t = leafTable(day);
   const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t);
   if (!exists) return [];
-  const rows = db.prepare(`SELECT id, hash FROM ${t} ORDER BY idx LIMIT -1 OFFSET ?`).raw().all(after) as Array<[string, Buffer]>;
-  return rows.map((r, i) => ({ index: after + i, id: r[0], hash: new Uint8Array(r[1].buffer, r[1].byteOffset, r[1].byteLength) }));
+  const out: LeafRow[] = [];
+  let pos = 0;
+  for (const [idsText, blob] of db.prepare(`SELECT ids, hashes FROM ${t} ORDER BY seq`).raw().iterate() as IterableIterator<[string, Buffer]>) {
+    let ids: unknown;
+    try {
+      ids = JSON.parse(idsText);
+    } catch {
+      ids = [];
+    }
+    const list = Array.isArray(ids) ? ids : [];
+    const n = Math.min(list.length, Math.floor(blob.byteLength / 32));
+    if (pos + n <= after) {
+      pos += n;
+      continue;
+    }
+    for (let i = 0; i < n; i++, pos++) {
+      if (pos < after) continue;
+      out.push({ index: pos, id: String(list[i]), hash: new Uint8Array(blob.buffer, blob.byteOffset + i * 32, 32) });
+    }
+  }
+  return out;
 }

@@ -17,7 +17,6 @@
 import { bytesToHex, hexToBytes, importSm2PublicKey, sm2Verify, utf8ToBytes } from '@xiangan/crypto';
 import { validatePath, type X509Certificate } from '@xiangan/pki';
 import type Database from 'better-sqlite3';
-import { canonicalJson } from './canonical.js';
 import { checkpointHash, readCheckpoints, type Checkpoint } from './checkpoints.js';
 import { leafDays, readLeaves, type LeafRow } from './leaves.js';
 import { equalBytes, leafHashText, MerkleFrontier } from './merkle.js';
@@ -109,17 +108,20 @@ export interface VerifyOptions {
   to?: string;
 }
 
-/** Leaf hash of a stored document: its bytes as stored when they are canonical, else re-canonicalised. */
+/**
+ * Leaf hash of a stored document: over its text exactly as stored. A backend that hands the
+ * document back parsed (an Elasticsearch `_source`) or re-serialised with other spacing is
+ * compared through `JSON.stringify`, which reproduces the stored text because that text was
+ * itself written by `JSON.stringify` (ECMA-262 §25.5.2: member order kept, shortest number
+ * forms); text that no longer parses as JSON has certainly changed.
+ */
 function docHash(doc: string | object): { hash: Uint8Array; alt?: () => Uint8Array } {
-  if (typeof doc !== 'string') return { hash: leafHashText(canonicalJson(doc)) };
+  if (typeof doc !== 'string') return { hash: leafHashText(JSON.stringify(doc)) };
   return {
     hash: leafHashText(doc),
-    // A backend may hand the document back re-serialised (other key order or spacing): the
-    // canonical form of its parsed value is what was hashed (RFC 8785), so try that before
-    // calling it changed. Text that no longer parses as JSON has certainly changed.
     alt: () => {
       try {
-        return leafHashText(canonicalJson(JSON.parse(doc)));
+        return leafHashText(JSON.stringify(JSON.parse(doc)));
       } catch {
         return new Uint8Array(0);
       }
@@ -235,26 +237,37 @@ function checkRoot(stream: string, day: string, leaves: LeafRow[], cp: Checkpoin
 
 async function checkRecords(src: RecordSource, day: string, leaves: LeafRow[], findings: Finding[]): Promise<number> {
   const byId = new Map<string, LeafRow>();
-  const byHash = new Map<string, number>();
-  for (const l of leaves) {
-    byId.set(l.id, l);
-    byHash.set(bytesToHex(l.hash), l.index);
-  }
+  for (const l of leaves) byId.set(l.id, l);
+  // Built only when some record does not match its own leaf.
+  let byHashCache: Map<string, number> | undefined;
+  const byHash = (): Map<string, number> => (byHashCache ??= new Map(leaves.map((l) => [bytesToHex(l.hash), l.index])));
   const seen = new Set<string>();
   let n = 0;
-  for await (const r of src.records(day)) {
-    n++;
+  const it = src.records(day);
+  // Synchronous sources (SQLite) are read without an await per record.
+  if (Symbol.iterator in it) {
+    for (const rec of it) {
+      n++;
+      checkOne(rec);
+    }
+  } else {
+    for await (const rec of it) {
+      n++;
+      checkOne(rec);
+    }
+  }
+  function checkOne(r: { id: string; doc: string | object }): void {
     seen.add(r.id);
     const leaf = byId.get(r.id);
     if (!leaf) {
       findings.push({ kind: 'inserted', stream: src.stream, day, id: r.id, message: `${src.stream} ${day}: record ${r.id} has no leaf (inserted)` });
-      continue;
+      return;
     }
     const h = docHash(r.doc);
-    if (equalBytes(h.hash, leaf.hash)) continue;
+    if (equalBytes(h.hash, leaf.hash)) return;
     const alt = h.alt?.();
-    if (alt && equalBytes(alt, leaf.hash)) continue;
-    const other = byHash.get(bytesToHex(h.hash)) ?? (alt && alt.length ? byHash.get(bytesToHex(alt)) : undefined);
+    if (alt && equalBytes(alt, leaf.hash)) return;
+    const other = byHash().get(bytesToHex(h.hash)) ?? (alt && alt.length ? byHash().get(bytesToHex(alt)) : undefined);
     if (other !== undefined && other !== leaf.index) {
       findings.push({
         kind: 'reordered',

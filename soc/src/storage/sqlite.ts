@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EcsEvent } from '@xiangan/collectors';
 import { SocError } from '../errors.js';
-import { canonicalJson } from '../integrity/canonical.js';
 import { LeafWriter, leafTable } from '../integrity/leaves.js';
 import { leafHashText } from '../integrity/merkle.js';
 import { bytesToIp } from '../query/parse.js';
@@ -42,8 +41,8 @@ export interface SqliteStoreOptions {
   /** Clock for events whose `@timestamp` does not parse (they are stored at write time, never dropped). */
   now?: () => number;
   /**
-   * Tamper evidence (`../integrity`): store each document in its RFC 8785 canonical form and
-   * append its SM3 leaf hash to the day's leaf index in the same transaction. Default off.
+   * Tamper evidence (`../integrity`): append each stored document's SM3 leaf hash (over the
+   * document text exactly as stored) to the day's leaf index in the same transaction. Default off.
    */
   chain?: boolean;
 }
@@ -166,7 +165,7 @@ export class SqliteEventStore implements EventStore {
         const day = new Date(ts).toISOString().slice(0, 10);
         const st = this.dayStatements(day);
         const message = typeof ev.message === 'string' ? ev.message : null;
-        const doc = this.leaves ? canonicalJson(ev) : docs ? docs[i]! : JSON.stringify(ev);
+        const doc = docs ? docs[i]! : JSON.stringify(ev);
         const info = st.insert.run(ev.id, ...columnValues(ev, ts), message, doc);
         if (info.changes === 1) {
           this.leaves?.append(day, ev.id, leafHashText(doc));
@@ -176,10 +175,12 @@ export class SqliteEventStore implements EventStore {
         }
       }
       for (const [day, n] of perDay) this.bumpDay.run(day, n);
+      this.leaves?.flush();
     });
     try {
       run();
     } catch (e) {
+      this.leaves?.discard();
       if (e instanceof TypeError || e instanceof SocError) throw e;
       throw new SocError('SOC_ERR_STORE_WRITE', `event store write failed: ${(e as Error).message}`, { cause: e });
     }
