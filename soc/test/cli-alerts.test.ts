@@ -141,3 +141,19 @@ describe('syslog → alert → webhook, and the alerts CLI', () => {
     assert.match(missing.err, /SOC_ERR_ALERT_NOT_FOUND/);
   });
 });
+
+test('a route naming an unknown channel is a configuration error at start', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xa-cfg-'));
+  try {
+    const cfg = validateConfig({
+      data: dir,
+      log: { level: 'silent' },
+      api: { port: 0 },
+      syslog: { enabled: false },
+      notify: { channels: [{ id: 'a', type: 'wecom', url: 'http://127.0.0.1:9/x' }], routes: [{ channels: ['b'] }] },
+    });
+    await assert.rejects(startServer(cfg, { logger: createLogger({ level: 'silent' }) }), (e: unknown) => (e as { code?: string }).code === 'SOC_ERR_CONFIG' && /unknown channel b/.test((e as Error).message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -9,6 +9,7 @@ import type { SocConfig } from '../config/schema.js';
 import { openSqliteAlertStore, type SqliteAlertStore } from '../alerts/sqlite.js';
 import { Notifier } from '../notify/notifier.js';
 import type { RawBatch } from '../buffer/durable.js';
+import { SocError } from '../errors.js';
 import { Counter, Histogram, LATENCY_BUCKETS, type MetricsRegistry } from '../metrics.js';
 import { Detector, loadDetectionEngine } from './detector.js';
 
@@ -57,6 +58,8 @@ export async function startDetection(config: SocConfig, deps: { logger: Logger; 
     notifier = new Notifier({ db: alerts.db, config: config.notify, logger: deps.logger, ...(deps.now ? { now: deps.now } : {}) });
   } catch (e) {
     await alerts.close();
+    // A route naming an unknown channel, a channel id used twice: configuration errors.
+    if (e instanceof RangeError) throw new SocError('SOC_ERR_CONFIG', `config: ${e.message}`, { cause: e });
     throw e;
   }
   const m = deps.metrics;
