@@ -11,7 +11,7 @@ import type { Pipeline } from './pipeline.js';
 import type { EventLike, LoadedRule, RejectedRule, RuleMatch } from './types.js';
 import { AhoCorasick } from './aho.js';
 import { hintCost, MAX_HINT_KEYS } from './condition.js';
-import { basenameOf, DEFAULT_LIMITS, makeGetter, type Getter, type MatchCounters } from './values.js';
+import { basenameOf, DEFAULT_LIMITS, lower, makeGetter, type Getter, type MatchCounters } from './values.js';
 
 /** Options of {@link compileRules}. */
 export interface EngineOptions extends CompileOptions {
@@ -113,11 +113,15 @@ function lowerAll(v: unknown, out: string[]): number {
   if (v === undefined || v === null) return 0;
   if (Array.isArray(v)) {
     let n = 0;
-    for (const x of v) if (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean') out[n++] = String(x).toLowerCase();
+    for (const x of v) if (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean') out[n++] = lower(String(x));
     return n;
   }
-  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
-    out[0] = String(v).toLowerCase();
+  if (typeof v === 'string') {
+    out[0] = lower(v);
+    return 1;
+  }
+  if (typeof v === 'number' || typeof v === 'boolean') {
+    out[0] = String(v);
     return 1;
   }
   return 0;

@@ -146,11 +146,18 @@ function anyText(v: unknown, f: (s: string) => boolean, lim: Limits, c: MatchCou
 
 // Many rules test the same few fields of one event in a row (CommandLine, Image…): a tiny
 // memo of recent lower-casings saves most of the repeated work.
-const MEMO = 4;
+const MEMO = 8;
 const memoIn: string[] = new Array(MEMO).fill('');
 const memoOut: string[] = new Array(MEMO).fill('');
 let memoNext = 0;
-function lower(s: string): string {
+/**
+ * `s.toLowerCase()` through a four-entry memo shared by the engine's index lookups and the
+ * predicates, which lower-case the same few values of one event again and again.
+ *
+ * @example
+ * lower('C:\\Windows\\CMD.EXE') // 'c:\\windows\\cmd.exe'
+ */
+export function lower(s: string): string {
   for (let i = 0; i < MEMO; i++) if (memoIn[i] === s) return memoOut[i];
   const l = s.toLowerCase();
   memoIn[memoNext] = s;
