@@ -23,3 +23,8 @@ export type { ChannelConfig, RouteConfig, NotifyConfig, AlertsConfig } from './n
 export { startRuntime, type Runtime } from './pipeline/runtime.js';
 export { validateConfig } from './config/load.js';
 export * from './integrity/index.js';
+export { buildApp, type AppOptions } from './app.js';
+export { AuthService, sm2LoginMessage, type Principal, type UserInfo, type TokenInfo, type LoginFailure } from './auth/service.js';
+export { PERMISSIONS, ROLES, ROLE_DEFINITIONS, TOKEN_PERMISSIONS, ROUTE_PERMISSIONS, routeAccess, type Permission, type Role, type RouteAccess } from './auth/permissions.js';
+export { EventBus, socBus, type BusMessage } from './bus.js';
+export { installSecurity, serverSecurity, routeTable, SESSION_COOKIE, CSRF_COOKIE, CSRF_HEADER, type SecurityOptions } from './security.js';
