@@ -90,7 +90,28 @@ export function makeGetter(path: string): Getter {
   if (g) return g;
   const segs = path.split('.');
   if (segs.length === 1) g = (ev) => ev[path];
-  else
+  else if (segs.length === 2) {
+    // The common ECS depths get straight-line property reads; arrays fall back to the walk.
+    const [a, b] = segs;
+    g = (ev) => {
+      const d = ev[path];
+      if (d !== undefined) return d;
+      const x = ev[a] as Record<string, unknown> | undefined;
+      if (x === null || typeof x !== 'object') return undefined;
+      return Array.isArray(x) ? walk(ev, segs, 0) : x[b];
+    };
+  } else if (segs.length === 3) {
+    const [a, b, c] = segs;
+    g = (ev) => {
+      const d = ev[path];
+      if (d !== undefined) return d;
+      const x = ev[a] as Record<string, unknown> | undefined;
+      if (x === null || typeof x !== 'object' || Array.isArray(x)) return x === undefined || x === null ? undefined : walk(ev, segs, 0);
+      const y = x[b] as Record<string, unknown> | undefined;
+      if (y === null || typeof y !== 'object') return undefined;
+      return Array.isArray(y) ? walk(ev, segs, 0) : y[c];
+    };
+  } else
     g = (ev) => {
       const d = ev[path];
       if (d !== undefined) return d;

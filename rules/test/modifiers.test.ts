@@ -53,6 +53,12 @@ describe('plain values and wildcards (Sigma v2 §Wildcards)', () => {
   test('nested and flattened dotted paths', () => {
     assert.equal(hits(sel({ 'process.name': 'sshd' }), { process: { name: 'sshd' } }), true);
     assert.equal(hits(sel({ 'process.name': 'sshd' }), { 'process.name': 'sshd' }), true);
+    // Arrays of objects on the way (ECS multi-valued objects) are searched element by element.
+    assert.equal(hits(sel({ 'a.b': 2 }), { a: [{ b: 1 }, { b: 2 }] }), true);
+    assert.equal(hits(sel({ 'a.b.c': 'x' }), { a: { b: [{ c: 'y' }, { c: 'x' }] } }), true);
+    assert.equal(hits(sel({ 'a.b.c': 'x' }), { a: [{ b: { c: 'x' } }] }), true);
+    assert.equal(hits(sel({ 'a.b.c.d': 'x' }), { a: { b: { c: { d: 'X' } } } }), true);
+    assert.equal(hits(sel({ 'a.b.c': 'x' }), { a: 'str' }), false);
   });
   test('keywords search string values (identity pipeline: every string)', () => {
     assert.equal(hits({ kw: ['Accepted password', 'other'], condition: 'kw' }, { message: 'sshd: accepted PASSWORD for root' }), true);
