@@ -7,8 +7,9 @@
  *
  * Reports p50/p99 of "event stored → alert stored" (the store commit of the batch → the alert
  * transaction committed) and, for context, "receipt → alert stored" (`event.ingested` → alert
- * committed, which includes buffering and the store write). Writes them into
- * bench/results/rules.json under `alertLatency`, keeping what the rules benchmark wrote there.
+ * committed, which includes buffering and the store write). Writes bench/results/alerts.json and
+ * merges the same numbers into bench/results/rules.json under `alertLatency`, keeping what the
+ * rules benchmark wrote there.
  *
  * Environment: `XIANGAN_BENCH_SECONDS` (default 20), `XIANGAN_BENCH_RATE` (default 20,000).
  */
@@ -17,7 +18,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normalise, parseSyslog, type EcsEvent } from '@xiangan/collectors';
 import { startRuntime, validateConfig, type AlertLatencySample } from '@xiangan/soc';
-import { formatTable, resultsDir } from './harness.js';
+import { formatTable, resultsDir, writeResults } from './harness.js';
 
 const SECONDS = Number(process.env.XIANGAN_BENCH_SECONDS ?? 20);
 const RATE = Number(process.env.XIANGAN_BENCH_RATE ?? 20_000);
@@ -136,7 +137,8 @@ async function main(): Promise<void> {
   process.stdout.write(`detector ${JSON.stringify(det)} engine ${JSON.stringify(eng)}\n`);
   process.stdout.write(`${i} events at ${result.achievedRate}/s (target ${RATE}/s), ${alerts.total} alerts, ${stored.length} raising events\n`);
 
-  // Merge into rules.json: the rules benchmark owns the rest of the file.
+  process.stdout.write(`wrote ${writeResults('alerts', { alertLatency: result })}\n`);
+  // Also merged into rules.json, beside the engine numbers (the rules benchmark owns the rest of that file).
   const path = join(resultsDir(), 'rules.json');
   const prev = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>) : { benchmark: 'rules' };
   writeFileSync(path, JSON.stringify({ ...prev, alertLatency: result }, null, 2) + '\n');

@@ -69,6 +69,7 @@ export async function startDetection(config: SocConfig, deps: { logger: Logger; 
     alerts,
     groupBy: a.groupBy,
     logger: deps.logger,
+    ...(deps.now ? { now: deps.now } : {}),
     onCreated: (al) => notifier.enqueue(al),
     onRecorded: (r) => {
       alertsTotal?.inc({ result: 'created' }, r.created.length);
@@ -91,7 +92,7 @@ export async function startDetection(config: SocConfig, deps: { logger: Logger; 
       const t0 = wall();
       const r = await detector.afterWrite(b);
       if (!r || r.created.length + r.updated.length === 0) return;
-      const t1 = wall();
+      const t1 = r.recordedAt;
       storedToAlert?.observe((t1 - t0) / 1000);
       out.onLatency?.({ storedToAlertMs: t1 - t0, receiptToAlertMs: r.raisedIngestedMs.filter(Number.isFinite).map((t) => t1 - t) });
     },
