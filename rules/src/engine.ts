@@ -259,12 +259,6 @@ export class RuleEngine {
     }
     const stamp = this.stamp;
     const cands = this.cands;
-    const add = (l: Det[] | undefined) => {
-      if (l) for (const d of l) if (d.stamp !== stamp) {
-        d.stamp = stamp;
-        cands.push(d);
-      }
-    };
     for (const idx of b.indexes) {
       const n = lowerAll(idx.get(event), buf);
       for (let i = 0; i < n; i++) {
@@ -277,8 +271,17 @@ export class RuleEngine {
           const ids = this.bufIds;
           ids.length = 0;
           idx.ac.scanInto(s, ids);
-          for (const id of ids) add(idx.acLists[id]);
-        } else add(idx.map.get(idx.kind === 'exact' ? s : basenameOf(s)));
+          for (const id of ids) for (const d of idx.acLists[id]) if (d.stamp !== stamp) {
+            d.stamp = stamp;
+            cands.push(d);
+          }
+        } else {
+          const l = idx.map.get(idx.kind === 'exact' ? s : basenameOf(s));
+          if (l) for (const d of l) if (d.stamp !== stamp) {
+            d.stamp = stamp;
+            cands.push(d);
+          }
+        }
       }
     }
     for (const d of b.unindexed) if (d.stamp !== stamp) {
