@@ -9,6 +9,7 @@ import { equalBytes, sm3 } from '@xiangan/crypto';
 export { equalBytes };
 
 const ENCODER = new TextEncoder();
+let scratch = new Uint8Array(4096);
 
 /**
  * RFC 6962 leaf hash: SM3(0x00 ‖ data).
@@ -26,10 +27,12 @@ export function leafHash(data: Uint8Array): Uint8Array {
  * @example leafHashText('{"id":"a"}')
  */
 export function leafHashText(text: string): Uint8Array {
+  // One scratch buffer for all calls (synchronous, so never shared): no allocation per record.
   const max = text.length * 3 + 1;
-  const buf = new Uint8Array(max);
-  const { written } = ENCODER.encodeInto(text, buf.subarray(1));
-  return sm3(buf.subarray(0, written + 1));
+  if (scratch.length < max) scratch = new Uint8Array(Math.max(max, scratch.length * 2));
+  scratch[0] = 0x00;
+  const { written } = ENCODER.encodeInto(text, scratch.subarray(1));
+  return sm3(scratch.subarray(0, written + 1));
 }
 
 /**
