@@ -16,7 +16,7 @@ import { join } from 'node:path';
 
 /** Options of {@link measure}. */
 export interface MeasureOptions {
-  /** Warm-up time before measuring (JIT, caches, lazy tables), ms. Default 150. */
+  /** Warm-up time before measuring (JIT, caches, lazy tables), ms; 0 for none. Default 150. */
   warmupMs?: number;
   /** Measuring time, ms. Default 600. */
   timeMs?: number;
@@ -51,11 +51,12 @@ function* schedule(opts: MeasureOptions): Generator<number, Measurement, undefin
   const maxCalls = opts.maxCalls ?? Number.MAX_SAFE_INTEGER;
   let t0 = now();
   let warm = 0;
-  do {
+  // warmupMs 0 skips warm-up (for calls that take seconds and were warmed elsewhere); one call per batch then.
+  while (now() - t0 < warmupMs && warm < maxCalls) {
     yield 1;
     warm++;
-  } while (now() - t0 < warmupMs && warm < maxCalls);
-  const perCall = (now() - t0) / warm;
+  }
+  const perCall = warm > 0 ? (now() - t0) / warm : Infinity;
   const batch = Math.max(1, Math.min(maxCalls, Math.round(20 / Math.max(perCall, 1e-6))));
   const rates: number[] = [];
   let calls = 0;
