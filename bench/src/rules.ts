@@ -151,7 +151,7 @@ const rows = [
 process.stdout.write(`\nrules: ${rules.length} enabled (${detections} detection, ${correlations} correlation; 50 ours + ${rules.length - 50} SigmaHQ), events: ${TOTAL}, one thread\n\n`);
 process.stdout.write(formatTable(['engine', 'events/s per core (CPU time)', 'evals/event', 'matches', 'indexed ÷ this'], rows));
 process.stdout.write(`wall clock: ${fmtOps(wallEps)} events/s (1-minute load average ${load.toFixed(1)} on ${(await import('node:os')).cpus().length} cores during the run)\n`);
-process.stdout.write(`\ncorrelation state after the run: ${stats.groups} groups, ${stats.evictions} evictions, snapshot ${(snapshotBytes / 1024).toFixed(0)} KiB, heap ${((heapWithState - heapWithout) / 1048576).toFixed(1)} MiB\n`);
+process.stdout.write(`\ncorrelation state after the run: ${stats.groups} groups, ${stats.evictions} evictions, ${stats.expired} expired, snapshot ${(snapshotBytes / 1024).toFixed(0)} KiB, heap ${((heapWithState - heapWithout) / 1048576).toFixed(1)} MiB\n`);
 process.stdout.write(`target ≥ 100,000 events/s per core through 1,000 rules: ${eps >= 100_000 ? 'met' : 'not met'} (${fmtOps(eps)})\n`);
 process.stdout.write('alert latency p50/p99 at 20k events/s: not measured here (needs the alert store in soc)\n');
 
@@ -163,7 +163,7 @@ const path = writeResults('rules', {
   indexed: { eventsPerSecondPerCore: Math.round(eps), cpuMs: Math.round(run.cpuMs), wallMs: Math.round(run.ms), wallEventsPerSecond: Math.round(wallEps), loadAverage1m: load, matches: run.matches, evaluationsPerEvent: stats.evaluations / stats.events },
   naive: { sampleEvents: SAMPLE, eventsPerSecondPerCore: Math.round(naiveEps), evaluationsPerEvent: naive.stats().evaluations / naive.stats().events, sameMatches: a.matches === b.matches },
   ratioIndexedOverNaive: eps / naiveEps,
-  correlationState: { groups: stats.groups, evictions: stats.evictions, groupOverflows: stats.groupOverflows, snapshotBytes, heapBytes: heapWithState - heapWithout, heapBeforeRun: heapBefore, maxGroups: 100_000 },
+  correlationState: { groups: stats.groups, evictions: stats.evictions, expired: stats.expired, groupOverflows: stats.groupOverflows, snapshotBytes, heapBytes: heapWithState - heapWithout, heapBeforeRun: heapBefore, maxGroups: 100_000 },
   stats,
   targets: { eventsPerSecondPerCore: { target: 100_000, met: eps >= 100_000 } },
   notMeasured: ['alert latency event stored → alert stored (p50/p99 at 20k events/s): needs the soc alert store'],

@@ -26,6 +26,12 @@ export interface EngineOptions extends CompileOptions {
   /** `throw` (default): the first bad rule throws. `skip`: bad rules land in `engine.rejected`. */
   onError?: 'throw' | 'skip';
   /**
+   * How long past its timespan a quiet group is kept before it is dropped (default 1 hour).
+   * Time is the newest event time seen, across all sources, so this is the lateness (clock skew
+   * between devices) a correlation tolerates.
+   */
+  expiryGraceMs?: number;
+  /**
    * `false` evaluates every rule's logsource and condition for every event: the naive engine,
    * kept as the baseline the benchmark and the differential test compare the index against.
    */
@@ -43,6 +49,8 @@ export interface EngineStats {
   groups: number;
   /** Groups evicted because `maxGroups` was reached. */
   evictions: number;
+  /** Groups dropped because their window ended (no event of theirs within the timespan). */
+  expired: number;
   /** Timestamps/values dropped from a group at `maxPerGroup`. */
   groupOverflows: number;
   /** Events that matched a correlated rule but had no parsable timestamp (not correlated). */
@@ -75,6 +83,8 @@ export interface GroupState {
   /** Tumbling window start (lt/lte), else 0. */
   start: number;
   count: number;
+  /** Event time (ms) of the group's newest event; absent in snapshots of older versions. */
+  last?: number;
 }
 
 interface Det extends CompiledDetection {
@@ -162,6 +172,7 @@ export class RuleEngine {
   private readonly maxPerGroup: number;
   private readonly maxEventIds: number;
   private readonly maxScan: number;
+  private readonly grace: number;
   private readonly dispatchList: { get: Getter; map: Map<string, Bucket[]> }[];
   private readonly bufDispatch: string[] = [];
   private readonly bufTake: string[] = [];
@@ -169,7 +180,9 @@ export class RuleEngine {
   private cands: Det[] = [];
   private stamp = 0;
   private seq = 0;
-  private s = { events: 0, evaluations: 0, detectionMatches: 0, correlationMatches: 0, evictions: 0, groupOverflows: 0, noTimestamp: 0, restoreDropped: 0 };
+  private s = { events: 0, evaluations: 0, detectionMatches: 0, correlationMatches: 0, evictions: 0, expired: 0, groupOverflows: 0, noTimestamp: 0, restoreDropped: 0 };
+  /** Newest event time fed to a correlation (ms): the engine's clock. */
+  private maxTime = -Infinity;
 
   /** @internal use {@link compileRules}. */
   constructor(args: { pipeline: Pipeline; dets: Det[]; corrs: Corr[]; filters: CompiledFilter[]; rejected: RejectedRule[]; counters: MatchCounters; opts: EngineOptions }) {
@@ -184,6 +197,7 @@ export class RuleEngine {
     this.maxGroups = args.opts.maxGroups ?? 100_000;
     this.maxPerGroup = args.opts.maxPerGroup ?? 10_000;
     this.maxEventIds = args.opts.maxEventIds ?? 100;
+    this.grace = args.opts.expiryGraceMs ?? 3_600_000;
     // Scan as much of a value as the predicates will look at (they match on the same prefix).
     this.maxScan = args.opts.limits?.maxEventValueLength ?? DEFAULT_LIMITS.maxEventValueLength;
     for (const c of this.corrs) this.corrById.set(c.id, c);
@@ -343,6 +357,8 @@ export class RuleEngine {
       this.s.noTimestamp++;
       return;
     }
+    if (t > this.maxTime) this.maxTime = t;
+    this.expire(8);
     for (const ci of ins) {
       const c = ci.corr;
       const group: Record<string, string> = {};
@@ -354,6 +370,7 @@ export class RuleEngine {
       let st = this.state.get(key);
       if (st) this.state.delete(key);
       else st = { ts: [], vals: [], chain: [], ids: [], group, start: t, count: 0 };
+      st.last = Math.max(st.last ?? t, t);
       const fired = this.step(c, ci, st, t, event, input);
       if (fired) {
         this.s.correlationMatches++;
@@ -369,6 +386,24 @@ export class RuleEngine {
           this.s.evictions++;
         }
       }
+    }
+  }
+
+  /**
+   * Drop up to `n` groups whose window ended more than the grace period ago by the engine's
+   * clock (the newest event time).
+   * The state map is in least-recently-touched order, so ended groups gather at its front: a
+   * few checks per event keep memory and snapshots to the open windows. Tumbling windows
+   * (lt/lte) stay until the next event of their group or `flush()` evaluates them.
+   */
+  private expire(n: number): void {
+    for (const [key, st] of this.state) {
+      if (n-- <= 0) return;
+      const c = this.corrs[Number(key.slice(0, key.indexOf(SEP)))];
+      if (!c || c.op === 'lt' || c.op === 'lte') return;
+      if ((st.last ?? st.start) >= this.maxTime - c.timespanMs - this.grace) return;
+      this.state.delete(key);
+      this.s.expired++;
     }
   }
 
@@ -524,9 +559,10 @@ export class RuleEngine {
     }
   }
 
-  /** Forget all correlation state (counters are kept). */
+  /** Forget all correlation state and the engine's clock (counters are kept). */
   reset(): void {
     this.state.clear();
+    this.maxTime = -Infinity;
   }
 }
 
@@ -563,7 +599,8 @@ function validState(x: unknown): x is GroupState {
     !!s.group &&
     typeof s.group === 'object' &&
     typeof s.start === 'number' &&
-    typeof s.count === 'number'
+    typeof s.count === 'number' &&
+    (s.last === undefined || typeof s.last === 'number')
   );
 }
 

@@ -139,6 +139,21 @@ describe('state: snapshot/restore across a restart, bounds', () => {
     e.match(ev(3, 'failure', '1.1.1.1'));
     assert.equal(of(e.match(ev(4, 'failure', '1.1.1.1')), 'brute').length, 0);
   });
+  test('groups whose window ended are dropped as time moves on (counted), so snapshots hold open windows', () => {
+    const lenient = compileRules([fail, brute], P);
+    lenient.match(ev(0, 'failure', '1.1.1.1'));
+    lenient.match(ev(1200, 'failure', '3.3.3.3'));
+    assert.equal(lenient.stats().expired, 0, 'within the default hour of grace (clock skew between sources)');
+    const e = compileRules([fail, brute], P, { expiryGraceMs: 0 });
+    e.match(ev(0, 'failure', '1.1.1.1'));
+    e.match(ev(1, 'failure', '2.2.2.2'));
+    assert.equal(e.stats().groups, 2);
+    // Twenty minutes later (timespan 10m, no grace) another source fails: the two old groups have ended.
+    e.match(ev(1200, 'failure', '3.3.3.3'));
+    assert.equal(e.stats().expired, 2);
+    assert.equal(e.stats().groups, 1);
+    assert.deepEqual(e.snapshot().groups.map((g) => g[1]), ['3.3.3.3']);
+  });
   test('events without a timestamp are counted, not correlated', () => {
     const e = compileRules([fail, brute], P);
     const x = ev(0, 'failure');
