@@ -179,6 +179,10 @@ describe('outbox', () => {
       assert.equal(e?.status, 'sent');
       assert.equal(e?.attempts, 4);
       assert.equal(received.filter((x) => x.path === '/flaky').length, 1);
+      // A week later the delivered entry is pruned.
+      clock.t += 7 * 86_400_000 + 1;
+      await second.notifier.runOnce();
+      assert.deepEqual(second.notifier.entries(), []);
       await second.alerts.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

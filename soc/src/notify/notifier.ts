@@ -22,6 +22,9 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_at);
 `;
 
+/** How long delivered entries stay in the outbox. */
+export const SENT_RETENTION_MS = 7 * 86_400_000;
+
 /** One outbox entry. */
 export interface OutboxEntry {
   id: number;
@@ -170,6 +173,9 @@ export class Notifier {
     }[];
     const sent = db.prepare("UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL WHERE id = ?");
     const failed = db.prepare('UPDATE outbox SET status = ?, attempts = ?, next_at = ?, last_error = ? WHERE id = ?');
+    // Delivered entries are kept a week for inspection, then pruned (`next_at` of a sent entry is
+    // its last scheduled attempt, covered by the index).
+    db.prepare("DELETE FROM outbox WHERE status = 'sent' AND next_at < ?").run(this.now() - SENT_RETENTION_MS);
     let n = 0;
     for (const e of due) {
       const ch = this.channels.get(e.channel);
