@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { validateConfig } from '../src/config/load.js';
 import { startServer } from '../src/server.js';
 import { createLogger } from '../src/logger.js';
-import { auditLog } from '../src/audit/index.js';
+import { AuditStore, auditLog } from '../src/audit/index.js';
 import { openIntegrity, verifyIntegrity, identityFiles } from '../src/integrity/index.js';
 
 const TOKEN = 'integrity-token-0123456789abcdef';
@@ -59,6 +59,9 @@ describe('tamper evidence in the running server', () => {
       assert.equal(r.unanchored, 0);
       assert.ok(r.records >= 6, `records ${r.records}`);
       assert.ok(r.checkpoints >= 2);
+      const trail = AuditStore.open({ dir, readonly: true });
+      assert.deepEqual(trail.list().map((a) => a.action), ['key.create', 'config.change']);
+      trail.close();
 
       srv = await startServer(cfgFor(dir), { logger: silent });
       await ingestAndWait(srv.api.port, '2026-11-28', 10, 3, 8, srv);

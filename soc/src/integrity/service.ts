@@ -4,12 +4,13 @@
  * retention drops days. Without a passphrase the records are still chained (leaf hashes commit
  * with them) but nothing is signed until the SOC runs with one.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from '@xiangan/collectors';
 import { AuditStore, auditLog } from '../audit/log.js';
 import { Checkpointer } from './checkpoints.js';
-import { loadOrCreateIdentity } from './identity.js';
+import { identityFiles, loadOrCreateIdentity } from './identity.js';
 
 /** Options of {@link startIntegrity}. */
 export interface IntegrityServiceOptions {
@@ -43,12 +44,23 @@ export function startIntegrity(o: IntegrityServiceOptions): IntegrityService {
   let checkpointer: Checkpointer | undefined;
   let eventsDb: Database.Database | undefined;
   if (o.passphrase) {
+    const created = !existsSync(identityFiles(o.dir).cert);
     const identity = loadOrCreateIdentity({
       dir: o.dir,
       passphrase: o.passphrase,
       ...(o.caDir ? { caDir: o.caDir } : {}),
       ...(o.caPassphrase ? { caPassphrase: o.caPassphrase } : {}),
     });
+    // Key operations belong in the audit trail (GB/T 39786-2021: key lifecycle is auditable).
+    if (created) {
+      auditLog.record({
+        actor: 'system',
+        action: 'key.create',
+        target: 'integrity-signing-key',
+        outcome: 'success',
+        details: { subject: identity.certificate.subjectName, serial: identity.certificate.serialHex },
+      });
+    }
     // Its own connection: the checkpointer only reads the leaf index (WAL readers never block the writer).
     eventsDb = new Database(join(o.dir, 'events.db'));
     eventsDb.pragma('busy_timeout = 5000');
@@ -73,7 +85,8 @@ export function startIntegrity(o: IntegrityServiceOptions): IntegrityService {
     checkpointer,
     beforeRetention(days) {
       if (!checkpointer || days.length === 0) return;
-      checkpointer.expire('events', days);
+      const made = checkpointer.expire('events', days);
+      auditLog.record({ actor: 'system', action: 'retention.expire', target: 'events', outcome: 'success', details: { days: [...days], deletionRecords: made.map((c) => c.body.seq) } });
     },
     close() {
       try {
