@@ -26,6 +26,8 @@ export interface Harness {
   dir: string;
   admin: { username: string; password: string };
   clock: { t: number };
+  /** What `countEvents` answers (the live stream's per-second counts). */
+  counted: { n: number };
   close(): Promise<void>;
 }
 
@@ -47,9 +49,10 @@ export async function harness(opts: { level?: 2 | 3; auth?: Record<string, unkno
   const admin = auth.ensureAdmin();
   assert.ok(admin);
   const bus = new EventBus(100);
-  const app = await buildApp({ runtime, security: { auth, bus, ingestTokens: config.api.tokens, emitEvent: (e) => runtime.buffer.append([e]), now: () => clock.t } });
+  const counted = { n: 0 };
+  const app = await buildApp({ runtime, security: { auth, bus, ingestTokens: config.api.tokens, emitEvent: (e) => runtime.buffer.append([e]), now: () => clock.t, countEvents: () => counted.n } });
   return {
-    app, auth, runtime, bus, dir, admin, clock,
+    app, auth, runtime, bus, dir, admin, clock, counted,
     async close() {
       await app.close();
       auth.close();

@@ -117,6 +117,20 @@ describe('live stream over HTTP', () => {
     c.close();
   });
 
+  test('counts: once a second, the events stored since the last one', async () => {
+    const c = await SseClient.open(port, viewer.cookie);
+    h.counted.n += 1234;
+    const t0 = Date.now();
+    let hit: Frame | undefined;
+    while (!hit && Date.now() - t0 < 10_000) {
+      await c.waitFor(c.frames.length + 1);
+      hit = c.frames.find((f) => f.event === 'counts' && JSON.parse(f.data!).events === 1234);
+    }
+    assert.ok(hit, 'a counts frame with the difference');
+    assert.match(JSON.parse(hit.data!).t, /^\d{4}-\d{2}-\d{2}T/);
+    c.close();
+  });
+
   test('the stream needs stream:read', async () => {
     const none = await SseClient.open(port, 'xa_session=nothing');
     assert.equal(none.res.statusCode, 401);
