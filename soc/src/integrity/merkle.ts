@@ -10,6 +10,9 @@ export { equalBytes };
 
 const ENCODER = new TextEncoder();
 let scratch = new Uint8Array(4096);
+/** 0x01 ‖ left ‖ right, reused by every (synchronous) node hash. */
+const NODE_SCRATCH = new Uint8Array(65);
+NODE_SCRATCH[0] = 0x01;
 
 /**
  * RFC 6962 leaf hash: SM3(0x00 ‖ data).
@@ -40,11 +43,9 @@ export function leafHashText(text: string): Uint8Array {
  * @example nodeHash(leafHash(a), leafHash(b))
  */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  const buf = new Uint8Array(65);
-  buf[0] = 0x01;
-  buf.set(left, 1);
-  buf.set(right, 33);
-  return sm3(buf);
+  NODE_SCRATCH.set(left, 1);
+  NODE_SCRATCH.set(right, 33);
+  return sm3(NODE_SCRATCH);
 }
 
 /** SM3 of the empty string: the root of an empty tree (RFC 6962 §2.1: MTH({}) = HASH()). */
