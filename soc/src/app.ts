@@ -15,6 +15,7 @@ import { parseQuery } from './query/parse.js';
 import { parseDuration } from './query/time.js';
 import type { SearchRequest } from './storage/types.js';
 import { alertRoutes } from './alerts/routes.js';
+import { kmsRoutes, type KmsService } from './kms/index.js';
 import { actorOf, installSecurity, principalAuthHook, type SecurityOptions } from './security.js';
 
 /**
@@ -61,6 +62,8 @@ export interface AppOptions {
   now?: () => number;
   /** Users, sessions, roles and the live stream (`security.ts`); the server always passes it. */
   security?: SecurityOptions;
+  /** The crypto service (`kms/`): its routes under `/api/v1/kms` with their own application tokens. */
+  kms?: KmsService;
 }
 
 const ErrorBody = Type.Object({ code: Type.String(), message: Type.String() }, { additionalProperties: false });
@@ -220,6 +223,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   );
 
   if (runtime.detection) await app.register(alertRoutes, { alerts: runtime.detection.alerts, events: runtime.store, auth, detector: runtime.detection.detector, notifier: runtime.detection.notifier, ...(opts.security ? { actorOf } : {}) });
+
+  if (opts.kms) await app.register(kmsRoutes, { service: opts.kms });
 
   return app;
 }

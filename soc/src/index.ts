@@ -28,3 +28,4 @@ export { AuthService, sm2LoginMessage, type Principal, type UserInfo, type Token
 export { PERMISSIONS, ROLES, ROLE_DEFINITIONS, TOKEN_PERMISSIONS, ROUTE_PERMISSIONS, routeAccess, type Permission, type Role, type RouteAccess } from './auth/permissions.js';
 export { EventBus, socBus, type BusMessage } from './bus.js';
 export { installSecurity, serverSecurity, routeTable, SESSION_COOKIE, CSRF_COOKIE, CSRF_HEADER, type SecurityOptions } from './security.js';
+export * from './kms/index.js';

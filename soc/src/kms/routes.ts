@@ -1,0 +1,165 @@
+/**
+ * HTTP routes of the crypto service under `/api/v1/kms`, as an encapsulated Fastify plugin:
+ * its own per-application bearer tokens (the SOC's user sessions do not apply, so the routes
+ * are marked `public` for the SOC permission hook), its own JSON body parsing and error mapping.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { bytesToBase64, bytesToHex, CryptoError, type Sm2CipherOrder, type Sm2SignatureFormat } from '@xiangan/crypto';
+import { KmsError, KMS_ERROR_STATUS } from './errors.js';
+import { b64, verifyResult, type KmsCaller, type KmsService, type KmsPolicy } from './service.js';
+import type { KmsKeyType } from './store.js';
+
+/** Options of {@link kmsRoutes}. */
+export interface KmsRoutesOptions {
+  service: KmsService;
+}
+
+type Body = Record<string, unknown>;
+
+function bodyOf(req: FastifyRequest): Body {
+  let b: unknown = req.body;
+  if (typeof b === 'string') {
+    if (b.trim() === '') return {};
+    try {
+      b = JSON.parse(b);
+    } catch (e) {
+      throw new KmsError('SOC_ERR_KMS_REQUEST', 'the body is not JSON', { cause: e });
+    }
+  }
+  if (b === undefined || b === null) return {};
+  if (typeof b !== 'object' || Array.isArray(b)) throw new KmsError('SOC_ERR_KMS_REQUEST', 'the body must be a JSON object');
+  return b as Body;
+}
+
+function str(b: Body, f: string): string {
+  const v = b[f];
+  if (typeof v !== 'string') throw new KmsError('SOC_ERR_KMS_REQUEST', `${f}: expected a string`);
+  return v;
+}
+function optB64(b: Body, f: string): Uint8Array | undefined {
+  return b[f] === undefined ? undefined : b64(f, b[f]);
+}
+function order(b: Body): { order?: Sm2CipherOrder } {
+  const o = b.order;
+  if (o === undefined) return {};
+  if (o !== 'c1c3c2' && o !== 'c1c2c3') throw new KmsError('SOC_ERR_KMS_REQUEST', "order: 'c1c3c2' or 'c1c2c3'");
+  return { order: o };
+}
+function signOpts(b: Body): { id?: Uint8Array; format?: Sm2SignatureFormat } {
+  const id = optB64(b, 'id');
+  const f = b.format;
+  if (f !== undefined && f !== 'der' && f !== 'raw') throw new KmsError('SOC_ERR_KMS_REQUEST', "format: 'der' or 'raw'");
+  return { ...(id ? { id } : {}), ...(f ? { format: f } : {}) };
+}
+function aadOrder(b: Body): { aad?: Uint8Array; order?: Sm2CipherOrder } {
+  const aad = optB64(b, 'aad');
+  return { ...(aad ? { aad } : {}), ...order(b) };
+}
+
+/**
+ * Register the KMS routes. Every call needs `Authorization: Bearer <application token>`.
+ *
+ * @example
+ * await app.register(kmsRoutes, { service: KmsService.open({ dir, masterSecret }) });
+ * // POST /api/v1/kms/sign/orders-sign  { "input": "<base64>" }  →  { "signature": "xiangan:v1:…", "version": 1 }
+ */
+export async function kmsRoutes(app: FastifyInstance, opts: KmsRoutesOptions): Promise<void> {
+  const kms = opts.service;
+  const callers = new WeakMap<FastifyRequest, KmsCaller>();
+  const caller = (req: FastifyRequest): KmsCaller => callers.get(req)!;
+  const config = { public: true };
+
+  app.setErrorHandler((err, req, reply) => {
+    const e = err as Error & { code?: string; statusCode?: number };
+    if (e instanceof KmsError) return reply.code(KMS_ERROR_STATUS[e.code]).send({ code: e.code, message: e.message });
+    if (e instanceof CryptoError) return reply.code(400).send({ code: 'SOC_ERR_KMS_REQUEST', message: e.message });
+    if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ code: 'SOC_ERR_KMS_REQUEST', message: e.message });
+    req.log.error({ err: e, stage: 'kms' }, 'KMS request failed.');
+    return reply.code(500).send({ code: 'SOC_ERR_KMS_STORE', message: 'internal error' });
+  });
+
+  app.addHook('onRequest', async (req) => {
+    const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    callers.set(req, kms.authenticate(token, req.socket.remoteAddress));
+  });
+
+  const p = '/api/v1/kms';
+  app.get(`${p}/keys`, { config }, async (req) => ({ keys: kms.listKeys(caller(req)) }));
+  app.post(`${p}/keys`, { config }, async (req) => {
+    const b = bodyOf(req);
+    return kms.createKey(caller(req), str(b, 'name'), str(b, 'type') as KmsKeyType, { exportable: b.exportable === true });
+  });
+  app.get<{ Params: { name: string } }>(`${p}/keys/:name`, { config }, async (req) => kms.getKey(caller(req), req.params.name));
+  app.post<{ Params: { name: string } }>(`${p}/keys/:name/rotate`, { config }, async (req) => kms.rotateKey(caller(req), req.params.name));
+  app.post<{ Params: { name: string } }>(`${p}/keys/:name/config`, { config }, async (req) => {
+    const b = bodyOf(req);
+    const change: { minDecryptionVersion?: number; disabled?: boolean; destroyAfterMs?: number | null } = {};
+    if (b.minDecryptionVersion !== undefined) change.minDecryptionVersion = b.minDecryptionVersion as number;
+    if (b.disabled !== undefined) change.disabled = b.disabled === true;
+    if (b.destroyAfterMs !== undefined) change.destroyAfterMs = b.destroyAfterMs as number | null;
+    return kms.configureKey(caller(req), req.params.name, change);
+  });
+  app.post<{ Params: { name: string } }>(`${p}/keys/:name/export`, { config }, async (req) => {
+    const b = bodyOf(req);
+    return kms.exportKey(caller(req), req.params.name, typeof b.publicKey === 'string' ? { publicKey: b.publicKey } : { key: str(b, 'key') });
+  });
+  app.post<{ Params: { name: string } }>(`${p}/keys/:name/import`, { config }, async (req) => {
+    const b = bodyOf(req);
+    const aad = optB64(b, 'aad');
+    return kms.importKey(caller(req), req.params.name, str(b, 'type') as KmsKeyType, str(b, 'wrappingKey'), str(b, 'wrapped'), { exportable: b.exportable === true, ...(aad ? { aad } : {}) });
+  });
+
+  app.post<{ Params: { name: string } }>(`${p}/sign/:name`, { config }, async (req) => {
+    const b = bodyOf(req);
+    return kms.sign(caller(req), req.params.name, b64('input', b.input), signOpts(b));
+  });
+  app.post<{ Params: { name: string } }>(`${p}/verify/:name`, { config }, async (req) => {
+    const b = bodyOf(req);
+    return verifyResult(() => kms.verify(caller(req), req.params.name, b64('input', b.input), str(b, 'signature'), signOpts(b)));
+  });
+  app.post<{ Params: { name: string } }>(`${p}/encrypt/:name`, { config }, async (req) => {
+    const b = bodyOf(req);
+    return kms.encrypt(caller(req), req.params.name, b64('plaintext', b.plaintext), aadOrder(b));
+  });
+  app.post<{ Params: { name: string } }>(`${p}/decrypt/:name`, { config }, async (req) => {
+    const b = bodyOf(req);
+    const r = kms.decrypt(caller(req), req.params.name, str(b, 'ciphertext'), aadOrder(b));
+    return { plaintext: bytesToBase64(r.plaintext), version: r.version };
+  });
+  app.post<{ Params: { name: string } }>(`${p}/rewrap/:name`, { config }, async (req) => {
+    const b = bodyOf(req);
+    return kms.rewrap(caller(req), req.params.name, str(b, 'ciphertext'), aadOrder(b));
+  });
+  app.post<{ Params: { name: string } }>(`${p}/datakey/:name`, { config }, async (req) => {
+    const b = bodyOf(req);
+    const r = kms.dataKey(caller(req), req.params.name, b.bytes === undefined ? 16 : (b.bytes as number));
+    return { plaintext: bytesToBase64(r.plaintext), ciphertext: r.ciphertext, version: r.version };
+  });
+  app.post<{ Params: { name: string } }>(`${p}/hmac/:name`, { config }, async (req) => kms.hmac(caller(req), req.params.name, b64('input', bodyOf(req).input)));
+  app.post<{ Params: { name: string } }>(`${p}/hmac-verify/:name`, { config }, async (req) => {
+    const b = bodyOf(req);
+    return verifyResult(() => kms.hmacVerify(caller(req), req.params.name, b64('input', b.input), str(b, 'mac')));
+  });
+  app.post(`${p}/digest`, { config }, async (req) => ({ digest: bytesToHex(kms.digest(caller(req), b64('input', bodyOf(req).input))) }));
+
+  app.post(`${p}/backup`, { config }, async (req) => ({ backup: kms.backup(caller(req)) }));
+  app.post(`${p}/restore`, { config }, async (req) => {
+    const b = bodyOf(req);
+    return kms.restore(caller(req), str(b, 'backup'), undefined, { replace: b.replace === true });
+  });
+
+  app.get(`${p}/apps`, { config }, async (req) => {
+    kms.checkAppsAccess(caller(req));
+    return { apps: kms.listApps() };
+  });
+  app.post(`${p}/apps`, { config }, async (req) => {
+    kms.checkAppsAccess(caller(req));
+    const b = bodyOf(req);
+    return kms.createApp(str(b, 'name'), { keys: b.keys, ops: b.ops } as KmsPolicy);
+  });
+  app.delete<{ Params: { name: string } }>(`${p}/apps/:name`, { config }, async (req) => {
+    kms.checkAppsAccess(caller(req));
+    kms.revokeApp(req.params.name);
+    return { revoked: req.params.name };
+  });
+}

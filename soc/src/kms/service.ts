@@ -1,0 +1,702 @@
+/**
+ * The crypto service: named, versioned SM2/SM4/HMAC-SM3 keys and the operations of a
+ * signing/verification server (GM/T 0029) or a Vault-style transit engine, with per-application
+ * policies and an audit event for every call.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import {
+  Sm2PrivateKey, Sm2PublicKey, sm2Sign, sm2Verify, sm2Encrypt, sm2Decrypt, sm3, hmacSm3, randomBytes, base64ToBytes, bytesToBase64,
+  sm4GcmEncrypt, sm4GcmDecrypt, concatBytes, utf8ToBytes, bytesToUtf8, CryptoError, importSm2PublicKey, sm2PublicKeyToPem,
+  type Sm2CipherOrder, type Sm2SignatureFormat,
+} from '@xiangan/crypto';
+import type { EcsEvent, EventSink } from '@xiangan/collectors';
+import { auditLog } from '../audit/index.js';
+import { KmsError } from './errors.js';
+import { KmsStore, KMS_KEY_TYPES, gcmUnwrap, gcmWrap, materialAad, deriveKek, type KmsKeyMeta, type KmsKeyType, type KmsStoreOptions, type KmsAppRow } from './store.js';
+
+/** Operations a policy may name; `*` allows all of them. */
+export const KMS_OPERATIONS = [
+  'read', 'sign', 'verify', 'encrypt', 'decrypt', 'rewrap', 'datakey', 'hmac', 'hmac-verify', 'digest', 'export',
+  'create', 'rotate', 'configure', 'destroy', 'import', 'backup', 'restore', 'apps',
+] as const;
+/** One of {@link KMS_OPERATIONS}. */
+export type KmsOperation = (typeof KMS_OPERATIONS)[number];
+
+/** An authenticated caller. */
+export interface KmsCaller {
+  app: string;
+  /** Client address, for the audit event (`client.ip`). */
+  ip?: string;
+}
+
+/** Policy of an application: key-name patterns (exact or `prefix*`) and operations. */
+export interface KmsPolicy {
+  keys: string[];
+  ops: Array<KmsOperation | '*'>;
+}
+
+/** One audit record of a call; never plaintext or key bytes. */
+export interface KmsAuditRecord {
+  app: string;
+  key?: string;
+  version?: number;
+  operation: string;
+  outcome: 'success' | 'failure';
+  /** Input size in bytes. */
+  size?: number;
+  errorCode?: string;
+  ip?: string;
+}
+
+/** Options of {@link KmsService.open}. */
+export interface KmsServiceOptions extends KmsStoreOptions {
+  /** The SOC pipeline's durable buffer: every call becomes an ECS event with `event.dataset: xiangan.kms`. */
+  sink?: EventSink;
+  /** Called for every audit record (tests, metrics). */
+  onAudit?: (r: KmsAuditRecord) => void;
+  now?: () => number;
+}
+
+interface LoadedVersion {
+  version: number;
+  material: Uint8Array;
+  priv?: Sm2PrivateKey;
+  pub?: Sm2PublicKey;
+}
+interface LoadedKey {
+  meta: KmsKeyMeta;
+  versions: Map<number, LoadedVersion>;
+}
+
+const ENVELOPE = /^xiangan:v([1-9]\d{0,8}):([A-Za-z0-9+/=_-]+)$/;
+
+/** Encode a versioned envelope `xiangan:v<N>:<base64>` (Vault's `vault:v1:` shape). @example envelope(2, ct) */
+export function envelope(version: number, bytes: Uint8Array): string {
+  return `xiangan:v${version}:${bytesToBase64(bytes)}`;
+}
+
+/** Decode an envelope; `SOC_ERR_KMS_CIPHERTEXT` when malformed. @example parseEnvelope('xiangan:v1:AAEC') */
+export function parseEnvelope(s: string): { version: number; bytes: Uint8Array } {
+  const m = typeof s === 'string' ? ENVELOPE.exec(s) : null;
+  if (!m) throw new KmsError('SOC_ERR_KMS_CIPHERTEXT', "not a 'xiangan:v<N>:<base64>' envelope");
+  let bytes: Uint8Array;
+  try {
+    bytes = base64ToBytes(m[2]!);
+  } catch (e) {
+    throw new KmsError('SOC_ERR_KMS_CIPHERTEXT', 'the envelope payload is not base64', { cause: e });
+  }
+  return { version: Number(m[1]), bytes };
+}
+
+/** Decode request base64 or throw `SOC_ERR_KMS_REQUEST`. */
+export function b64(field: string, s: unknown): Uint8Array {
+  if (typeof s !== 'string') throw new KmsError('SOC_ERR_KMS_REQUEST', `${field}: expected a base64 string`);
+  try {
+    return base64ToBytes(s);
+  } catch (e) {
+    throw new KmsError('SOC_ERR_KMS_REQUEST', `${field}: not base64`, { cause: e });
+  }
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+function checkName(what: string, n: unknown): string {
+  if (typeof n !== 'string' || !NAME.test(n)) throw new KmsError('SOC_ERR_KMS_REQUEST', `${what}: 1-128 characters of A-Z a-z 0-9 . _ -`);
+  return n;
+}
+
+function materialLength(type: KmsKeyType): number {
+  return type === 'sm4' ? 16 : 32;
+}
+
+function newMaterial(type: KmsKeyType): Uint8Array {
+  if (type === 'sm2-sign' || type === 'sm2-encrypt') return Sm2PrivateKey.generate().toBytes();
+  return randomBytes(materialLength(type));
+}
+
+function tokenHash(token: string): Uint8Array {
+  return sm3(utf8ToBytes(token));
+}
+
+/** Options of a sign/verify call. */
+export interface KmsSignOptions {
+  /** Signer ID for Z_A (GB/T 32918.2 §5.5); default `1234567812345678`. */
+  id?: Uint8Array;
+  format?: Sm2SignatureFormat;
+}
+
+/**
+ * The crypto service over a {@link KmsStore}.
+ *
+ * @example
+ * const kms = KmsService.open({ dir, masterSecret: 'correct horse battery staple' });
+ * const { token } = kms.createApp('orders', { keys: ['orders-*'], ops: ['sign', 'verify'] });
+ * const caller = kms.authenticate(token);
+ * kms.createKey(kms.root, 'orders-sign', 'sm2-sign');
+ * const { signature } = kms.sign(caller, 'orders-sign', msg);
+ */
+export class KmsService {
+  readonly store: KmsStore;
+  /** A caller with every right, for local administration (CLI, bootstrap); never reachable over HTTP. */
+  readonly root: KmsCaller = { app: '(local)' };
+  private readonly keys = new Map<string, LoadedKey>();
+  private readonly apps = new Map<string, KmsAppRow>();
+  private readonly sink: EventSink | undefined;
+  private readonly onAudit: ((r: KmsAuditRecord) => void) | undefined;
+  private readonly now: () => number;
+  private pending: EcsEvent[] = [];
+  private flushing: Promise<void> | undefined;
+  /** Audit events the sink refused (buffer full or failing). */
+  auditDropped = 0;
+
+  private constructor(store: KmsStore, opts: KmsServiceOptions) {
+    this.store = store;
+    this.sink = opts.sink;
+    this.onAudit = opts.onAudit;
+    this.now = opts.now ?? Date.now;
+    for (const m of store.keys()) this.keys.set(m.name, this.loadKey(m));
+    for (const a of store.apps()) this.apps.set(a.name, a);
+  }
+
+  /** Open the store (checking the master secret) and unwrap every key into memory. */
+  static open(opts: KmsServiceOptions): KmsService {
+    return new KmsService(KmsStore.open(opts), opts);
+  }
+
+  private loadKey(meta: KmsKeyMeta): LoadedKey {
+    const versions = new Map<number, LoadedVersion>();
+    for (const v of this.store.versions(meta.name)) {
+      const material = gcmUnwrap(this.store.kek, v.wrapped, materialAad(meta.name, v.version));
+      if (!material) throw new KmsError('SOC_ERR_KMS_STORE', `key ${meta.name} v${v.version} fails authentication in the store`);
+      versions.set(v.version, this.expand(meta.type, v.version, material));
+    }
+    return { meta, versions };
+  }
+
+  private expand(type: KmsKeyType, version: number, material: Uint8Array): LoadedVersion {
+    if (type === 'sm2-sign' || type === 'sm2-encrypt') {
+      const priv = Sm2PrivateKey.fromBytes(material);
+      return { version, material, priv, pub: priv.publicKey };
+    }
+    return { version, material };
+  }
+
+  // ---- applications and policies ----------------------------------------------------------
+
+  /** Register an application; returns its token once (only the SM3 hash is stored). */
+  createApp(name: string, policy: KmsPolicy): { name: string; token: string } {
+    checkName('app', name);
+    if (this.apps.has(name)) throw new KmsError('SOC_ERR_KMS_KEY_EXISTS', `application ${name} exists`);
+    return this.issueToken(name, policy);
+  }
+
+  private issueToken(name: string, policy: KmsPolicy): { name: string; token: string } {
+    checkPolicy(policy);
+    const token = `xkms_${bytesToBase64(randomBytes(24), true)}`;
+    const row: KmsAppRow = { name, tokenHash: tokenHash(token), keys: [...policy.keys], ops: [...policy.ops], revoked: false };
+    this.store.putApp(row);
+    this.apps.set(name, row);
+    auditLog.record({ actor: this.root.app, action: 'kms.app.create', target: name, outcome: 'success', details: { keys: policy.keys, ops: policy.ops } });
+    return { name, token };
+  }
+
+  /** Replace an application's policy and token (the old token stops working). */
+  reissueApp(name: string, policy: KmsPolicy): { name: string; token: string } {
+    if (!this.apps.has(name)) throw new KmsError('SOC_ERR_KMS_KEY_NOT_FOUND', `no application ${name}`);
+    return this.issueToken(name, policy);
+  }
+
+  /** Revoke an application's token. */
+  revokeApp(name: string): void {
+    const a = this.apps.get(name);
+    if (!a) throw new KmsError('SOC_ERR_KMS_KEY_NOT_FOUND', `no application ${name}`);
+    a.revoked = true;
+    this.store.putApp(a);
+    auditLog.record({ actor: this.root.app, action: 'kms.app.revoke', target: name, outcome: 'success' });
+  }
+
+  /** Managing applications needs the `apps` operation on every key (`keys: ['*']`). */
+  checkAppsAccess(caller: KmsCaller): void {
+    this.run(caller, 'apps', undefined, undefined, () => ({ value: undefined }));
+  }
+
+  /** Applications and policies (no token hashes). */
+  listApps(): Array<{ name: string; keys: string[]; ops: string[]; revoked: boolean }> {
+    return [...this.apps.values()].map((a) => ({ name: a.name, keys: a.keys, ops: a.ops, revoked: a.revoked }));
+  }
+
+  /**
+   * The caller a bearer token belongs to; `SOC_ERR_KMS_UNAUTHENTICATED` for an unknown or revoked
+   * token (audited with app `(unknown)` so bursts show up as unusual callers).
+   */
+  authenticate(token: string | undefined, ip?: string): KmsCaller {
+    if (token) {
+      const h = tokenHash(token);
+      for (const a of this.apps.values()) {
+        if (timingSafeEqual(a.tokenHash, h)) {
+          if (a.revoked) {
+            this.audit({ app: a.name, operation: 'authenticate', outcome: 'failure', errorCode: 'SOC_ERR_KMS_UNAUTHENTICATED', ...(ip ? { ip } : {}) });
+            throw new KmsError('SOC_ERR_KMS_UNAUTHENTICATED', 'the application token is revoked');
+          }
+          return ip ? { app: a.name, ip } : { app: a.name };
+        }
+      }
+    }
+    this.audit({ app: '(unknown)', operation: 'authenticate', outcome: 'failure', errorCode: 'SOC_ERR_KMS_UNAUTHENTICATED', ...(ip ? { ip } : {}) });
+    throw new KmsError('SOC_ERR_KMS_UNAUTHENTICATED', 'a valid application token is required (Authorization: Bearer …)');
+  }
+
+  private authorize(caller: KmsCaller, op: KmsOperation, key: string | undefined): void {
+    if (caller === this.root) return;
+    const a = this.apps.get(caller.app);
+    if (!a || a.revoked) throw new KmsError('SOC_ERR_KMS_UNAUTHENTICATED', 'the application token is revoked');
+    const opOk = a.ops.includes('*') || a.ops.includes(op);
+    const keyOk = key === undefined ? a.keys.includes('*') : a.keys.some((p) => (p.endsWith('*') ? key.startsWith(p.slice(0, -1)) : p === key));
+    if (!opOk || !keyOk) throw new KmsError('SOC_ERR_KMS_DENIED', `application ${caller.app} may not ${op}${key ? ` with key ${key}` : ''}`);
+  }
+
+  // ---- audit ----------------------------------------------------------------------------
+
+  private audit(r: KmsAuditRecord): void {
+    this.onAudit?.(r);
+    if (!this.sink) return;
+    const ts = new Date(this.now()).toISOString();
+    const ev: EcsEvent = {
+      '@timestamp': ts,
+      event: {
+        kind: 'event',
+        module: 'xiangan',
+        dataset: 'xiangan.kms',
+        category: r.operation === 'authenticate' || r.operation === 'verify' || r.operation === 'hmac-verify' ? ['authentication'] : ['configuration'],
+        action: actionName(r.operation, r.key ? this.keys.get(r.key)?.meta.type : undefined),
+        outcome: r.outcome,
+        ...(r.errorCode ? { reason: r.errorCode } : {}),
+      },
+      service: { name: 'xiangan-kms' },
+      user: { name: r.app },
+      ...(r.ip ? { client: { ip: r.ip } } : {}),
+      xiangan: { kms: { app: r.app, operation: r.operation, ...(r.key ? { key: r.key } : {}), ...(r.version ? { version: r.version } : {}), ...(r.size !== undefined ? { size: r.size } : {}), ...(r.errorCode ? { error_code: r.errorCode } : {}) } },
+    } as unknown as EcsEvent;
+    this.pending.push(ev);
+    // One append per event loop turn: the buffer commits a batch at a time (group commit).
+    if (!this.flushing) this.flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    this.flushing = undefined;
+    if (batch.length === 0 || !this.sink) return;
+    try {
+      await this.sink.append(batch);
+    } catch {
+      this.auditDropped += batch.length;
+    }
+  }
+
+  /** Wait until queued audit events reached the sink. */
+  async drainAudit(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  /** Run one operation: authorize, execute, audit with the outcome (and the typed error code on failure). */
+  private run<T>(caller: KmsCaller, op: KmsOperation, key: string | undefined, size: number | undefined, fn: () => { value: T; version?: number }): T {
+    try {
+      this.authorize(caller, op, key);
+      const { value, version } = fn();
+      this.audit({ app: caller.app, operation: op, outcome: 'success', ...(key ? { key } : {}), ...(version ? { version } : {}), ...(size !== undefined ? { size } : {}), ...(caller.ip ? { ip: caller.ip } : {}) });
+      return value;
+    } catch (e) {
+      const code = e instanceof VerifyFailed ? 'invalid' : e instanceof KmsError || e instanceof CryptoError ? e.code : e instanceof TypeError || e instanceof RangeError ? 'SOC_ERR_KMS_REQUEST' : 'SOC_ERR_KMS_STORE';
+      this.audit({ app: caller.app, operation: op, outcome: 'failure', errorCode: code, ...(key ? { key } : {}), ...(size !== undefined ? { size } : {}), ...(caller.ip ? { ip: caller.ip } : {}) });
+      if (e instanceof TypeError || e instanceof RangeError) throw new KmsError('SOC_ERR_KMS_REQUEST', e.message, { cause: e });
+      throw e;
+    }
+  }
+
+  // ---- key lifecycle --------------------------------------------------------------------
+
+  private key(name: string): LoadedKey {
+    const k = this.keys.get(name);
+    if (!k) throw new KmsError('SOC_ERR_KMS_KEY_NOT_FOUND', `no key ${name}`);
+    if (k.meta.destroyAt !== undefined && this.now() >= k.meta.destroyAt) {
+      // The destruction delay has passed: erase the material now (GM/T 0054 §7.3.6 key destruction).
+      this.store.deleteKey(name);
+      for (const v of k.versions.values()) {
+        v.material.fill(0);
+        v.priv?.destroy();
+      }
+      this.keys.delete(name);
+      throw new KmsError('SOC_ERR_KMS_KEY_NOT_FOUND', `key ${name} was destroyed`);
+    }
+    return k;
+  }
+
+  private usable(name: string, types: readonly KmsKeyType[]): LoadedKey {
+    const k = this.key(name);
+    if (!types.includes(k.meta.type)) throw new KmsError('SOC_ERR_KMS_KEY_TYPE', `key ${name} is ${k.meta.type}; this operation needs ${types.join(' or ')}`);
+    if (k.meta.disabled) throw new KmsError('SOC_ERR_KMS_KEY_STATE', `key ${name} is disabled`);
+    if (k.meta.destroyAt !== undefined) throw new KmsError('SOC_ERR_KMS_KEY_STATE', `key ${name} is scheduled for destruction`);
+    return k;
+  }
+
+  private version(k: LoadedKey, v: number | undefined, forDecrypt: boolean): LoadedVersion {
+    const n = v ?? k.meta.latestVersion;
+    const lv = k.versions.get(n);
+    if (!lv) throw new KmsError(forDecrypt ? 'SOC_ERR_KMS_CIPHERTEXT' : 'SOC_ERR_KMS_KEY_NOT_FOUND', `key ${k.meta.name} has no version ${n}`);
+    if (forDecrypt && n < k.meta.minDecryptionVersion) {
+      throw new KmsError('SOC_ERR_KMS_KEY_STATE', `key ${k.meta.name} v${n} is below the minimum decryption version ${k.meta.minDecryptionVersion}`);
+    }
+    return lv;
+  }
+
+  private persistVersion(k: LoadedKey, version: number, material: Uint8Array): LoadedVersion {
+    const lv = this.expand(k.meta.type, version, material);
+    this.store.addVersion(k.meta, {
+      name: k.meta.name,
+      version,
+      wrapped: gcmWrap(this.store.kek, material, materialAad(k.meta.name, version)),
+      publicKey: lv.pub ? lv.pub.toBytes() : null,
+      createdAt: this.now(),
+    });
+    k.versions.set(version, lv);
+    return lv;
+  }
+
+  /** Create a key (version 1). */
+  createKey(caller: KmsCaller, name: string, type: KmsKeyType, opts: { exportable?: boolean; material?: Uint8Array } = {}): KmsKeyInfo {
+    return this.run(caller, opts.material ? 'import' : 'create', name, undefined, () => {
+      checkName('key', name);
+      if (!KMS_KEY_TYPES.includes(type)) throw new KmsError('SOC_ERR_KMS_REQUEST', `type must be one of ${KMS_KEY_TYPES.join(', ')}`);
+      if (this.keys.has(name)) throw new KmsError('SOC_ERR_KMS_KEY_EXISTS', `key ${name} exists`);
+      const material = opts.material ?? newMaterial(type);
+      if (material.length !== materialLength(type)) throw new KmsError('SOC_ERR_KMS_REQUEST', `${type} key material is ${materialLength(type)} bytes`);
+      const meta: KmsKeyMeta = { name, type, exportable: opts.exportable === true, latestVersion: 1, minDecryptionVersion: 1, disabled: false, createdAt: this.now() };
+      const k: LoadedKey = { meta, versions: new Map() };
+      this.persistVersion(k, 1, material);
+      this.keys.set(name, k);
+      auditLog.record({ actor: caller.app, action: opts.material ? 'kms.key.import' : 'kms.key.create', target: name, outcome: 'success', details: { type } });
+      return { value: this.info(k), version: 1 };
+    });
+  }
+
+  /** New version; old versions still decrypt and verify. */
+  rotateKey(caller: KmsCaller, name: string): KmsKeyInfo {
+    return this.run(caller, 'rotate', name, undefined, () => {
+      const k = this.key(name);
+      if (k.meta.destroyAt !== undefined) throw new KmsError('SOC_ERR_KMS_KEY_STATE', `key ${name} is scheduled for destruction`);
+      k.meta.latestVersion += 1;
+      this.persistVersion(k, k.meta.latestVersion, newMaterial(k.meta.type));
+      auditLog.record({ actor: caller.app, action: 'kms.key.rotate', target: name, outcome: 'success', details: { version: k.meta.latestVersion } });
+      return { value: this.info(k), version: k.meta.latestVersion };
+    });
+  }
+
+  /** Change the minimum decryption version, disable/enable, schedule or cancel destruction. */
+  configureKey(caller: KmsCaller, name: string, change: { minDecryptionVersion?: number; disabled?: boolean; destroyAfterMs?: number | null }): KmsKeyInfo {
+    return this.run(caller, change.destroyAfterMs != null ? 'destroy' : 'configure', name, undefined, () => {
+      const k = this.key(name);
+      if (change.minDecryptionVersion !== undefined) {
+        const v = change.minDecryptionVersion;
+        if (!Number.isInteger(v) || v < 1 || v > k.meta.latestVersion) throw new KmsError('SOC_ERR_KMS_REQUEST', `minDecryptionVersion must be 1..${k.meta.latestVersion}`);
+        k.meta.minDecryptionVersion = v;
+      }
+      if (change.disabled !== undefined) k.meta.disabled = change.disabled;
+      if (change.destroyAfterMs === null) delete k.meta.destroyAt;
+      else if (change.destroyAfterMs !== undefined) {
+        if (!Number.isInteger(change.destroyAfterMs) || change.destroyAfterMs < 0) throw new KmsError('SOC_ERR_KMS_REQUEST', 'destroyAfterMs must be a non-negative integer');
+        k.meta.destroyAt = this.now() + change.destroyAfterMs;
+      }
+      this.store.putKey(k.meta);
+      auditLog.record({ actor: caller.app, action: 'kms.key.configure', target: name, outcome: 'success', details: { ...change } });
+      return { value: this.info(k) };
+    });
+  }
+
+  /** Metadata and public keys of one key. */
+  getKey(caller: KmsCaller, name: string): KmsKeyInfo {
+    return this.run(caller, 'read', name, undefined, () => ({ value: this.info(this.key(name)) }));
+  }
+
+  /** Names and metadata of the keys the caller may read. */
+  listKeys(caller: KmsCaller): KmsKeyInfo[] {
+    const out: KmsKeyInfo[] = [];
+    for (const name of [...this.keys.keys()].sort()) {
+      try {
+        this.authorize(caller, 'read', name);
+        out.push(this.info(this.key(name)));
+      } catch (e) {
+        if (!(e instanceof KmsError)) throw e;
+      }
+    }
+    return out;
+  }
+
+  private info(k: LoadedKey): KmsKeyInfo {
+    const info: KmsKeyInfo = { ...k.meta, versions: [...k.versions.keys()].sort((a, b) => a - b) };
+    if (k.meta.type === 'sm2-sign' || k.meta.type === 'sm2-encrypt') {
+      info.publicKeys = {};
+      for (const v of k.versions.values()) info.publicKeys[v.version] = sm2PublicKeyToPem(v.pub!);
+    }
+    return info;
+  }
+
+  // ---- operations -----------------------------------------------------------------------
+
+  /** SM2 signature with the latest version; envelope `xiangan:v<N>:<base64 signature>`. */
+  sign(caller: KmsCaller, name: string, msg: Uint8Array, opts: KmsSignOptions = {}): { signature: string; version: number } {
+    return this.run(caller, 'sign', name, msg.length, () => {
+      const v = this.version(this.usable(name, ['sm2-sign']), undefined, false);
+      const sig = sm2Sign(v.priv!, msg, { ...(opts.id ? { id: opts.id } : {}), format: opts.format ?? 'der' });
+      return { value: { signature: envelope(v.version, sig), version: v.version }, version: v.version };
+    });
+  }
+
+  /** Verify a signature envelope (its version picks the public key). */
+  verify(caller: KmsCaller, name: string, msg: Uint8Array, signature: string, opts: KmsSignOptions = {}): { valid: boolean; version: number } {
+    return this.run(caller, 'verify', name, msg.length, () => {
+      const { version, bytes } = parseEnvelope(signature);
+      const v = this.version(this.usable(name, ['sm2-sign']), version, false);
+      const valid = sm2Verify(v.pub!, msg, bytes, { ...(opts.id ? { id: opts.id } : {}), format: opts.format ?? 'der' });
+      // A false result is audited as a failure so the pack's verification-failure rules see it.
+      if (!valid) throw new VerifyFailed({ valid, version });
+      return { value: { valid, version }, version };
+    });
+  }
+
+  /** Encrypt: SM4-GCM (random 96-bit nonce, optional AAD) or SM2 (either component order). */
+  encrypt(caller: KmsCaller, name: string, plaintext: Uint8Array, opts: { aad?: Uint8Array; order?: Sm2CipherOrder } = {}): { ciphertext: string; version: number } {
+    return this.run(caller, 'encrypt', name, plaintext.length, () => {
+      const k = this.usable(name, ['sm4', 'sm2-encrypt']);
+      const v = this.version(k, undefined, false);
+      return { value: { ciphertext: this.encryptWith(k, v, plaintext, opts), version: v.version }, version: v.version };
+    });
+  }
+
+  private encryptWith(k: LoadedKey, v: LoadedVersion, pt: Uint8Array, opts: { aad?: Uint8Array; order?: Sm2CipherOrder }): string {
+    if (k.meta.type === 'sm2-encrypt') return envelope(v.version, sm2Encrypt(v.pub!, pt, { order: opts.order ?? 'c1c3c2' }));
+    const nonce = randomBytes(12);
+    return envelope(v.version, concatBytes(nonce, sm4GcmEncrypt(v.material, nonce, pt, opts.aad ? { aad: opts.aad } : {})));
+  }
+
+  private decryptWith(k: LoadedKey, ciphertext: string, opts: { aad?: Uint8Array; order?: Sm2CipherOrder }): { plaintext: Uint8Array; version: number } {
+    const { version, bytes } = parseEnvelope(ciphertext);
+    const v = this.version(k, version, true);
+    try {
+      if (k.meta.type === 'sm2-encrypt') return { plaintext: sm2Decrypt(v.priv!, bytes, { order: opts.order ?? 'c1c3c2' }), version };
+      if (bytes.length < 12 + 16) throw new KmsError('SOC_ERR_KMS_CIPHERTEXT', 'SM4-GCM ciphertext shorter than nonce and tag');
+      return { plaintext: sm4GcmDecrypt(v.material, bytes.subarray(0, 12), bytes.subarray(12), opts.aad ? { aad: opts.aad } : {}), version };
+    } catch (e) {
+      if (e instanceof CryptoError) throw new KmsError('SOC_ERR_KMS_CIPHERTEXT', `ciphertext fails authentication under ${k.meta.name} v${version}`, { cause: e });
+      throw e;
+    }
+  }
+
+  /** Decrypt an envelope made by {@link encrypt} (any version ≥ the minimum decryption version). */
+  decrypt(caller: KmsCaller, name: string, ciphertext: string, opts: { aad?: Uint8Array; order?: Sm2CipherOrder } = {}): { plaintext: Uint8Array; version: number } {
+    return this.run(caller, 'decrypt', name, ciphertext.length, () => {
+      const r = this.decryptWith(this.usable(name, ['sm4', 'sm2-encrypt']), ciphertext, opts);
+      return { value: r, version: r.version };
+    });
+  }
+
+  /** Decrypt under the old version and encrypt under the newest, without returning the plaintext. */
+  rewrap(caller: KmsCaller, name: string, ciphertext: string, opts: { aad?: Uint8Array; order?: Sm2CipherOrder } = {}): { ciphertext: string; version: number } {
+    return this.run(caller, 'rewrap', name, ciphertext.length, () => {
+      const k = this.usable(name, ['sm4', 'sm2-encrypt']);
+      const { plaintext } = this.decryptWith(k, ciphertext, opts);
+      const v = this.version(k, undefined, false);
+      const out = this.encryptWith(k, v, plaintext, opts);
+      plaintext.fill(0);
+      return { value: { ciphertext: out, version: v.version }, version: v.version };
+    });
+  }
+
+  /** A fresh data key: plaintext (for the caller's envelope encryption) and the same key wrapped under `name`. */
+  dataKey(caller: KmsCaller, name: string, bytes = 16): { plaintext: Uint8Array; ciphertext: string; version: number } {
+    return this.run(caller, 'datakey', name, bytes, () => {
+      if (!Number.isInteger(bytes) || bytes < 16 || bytes > 64) throw new KmsError('SOC_ERR_KMS_REQUEST', 'data key size must be 16..64 bytes');
+      const k = this.usable(name, ['sm4', 'sm2-encrypt']);
+      const v = this.version(k, undefined, false);
+      const plaintext = randomBytes(bytes);
+      return { value: { plaintext, ciphertext: this.encryptWith(k, v, plaintext, {}), version: v.version }, version: v.version };
+    });
+  }
+
+  /** HMAC-SM3 (RFC 2104 over GB/T 32905) with the latest version; envelope output. */
+  hmac(caller: KmsCaller, name: string, msg: Uint8Array): { mac: string; version: number } {
+    return this.run(caller, 'hmac', name, msg.length, () => {
+      const v = this.version(this.usable(name, ['hmac-sm3']), undefined, false);
+      return { value: { mac: envelope(v.version, hmacSm3(v.material, msg)), version: v.version }, version: v.version };
+    });
+  }
+
+  /** Check an HMAC envelope in constant time. */
+  hmacVerify(caller: KmsCaller, name: string, msg: Uint8Array, mac: string): { valid: boolean; version: number } {
+    return this.run(caller, 'hmac-verify', name, msg.length, () => {
+      const { version, bytes } = parseEnvelope(mac);
+      const v = this.version(this.usable(name, ['hmac-sm3']), version, false);
+      const want = hmacSm3(v.material, msg);
+      const valid = bytes.length === want.length && timingSafeEqual(bytes, want);
+      if (!valid) throw new VerifyFailed({ valid, version });
+      return { value: { valid, version }, version };
+    });
+  }
+
+  /** SM3 digest (GB/T 32905); needs no key but is audited like every call. */
+  digest(caller: KmsCaller, msg: Uint8Array): Uint8Array {
+    return this.run(caller, 'digest', undefined, msg.length, () => ({ value: sm3(msg) }));
+  }
+
+  /**
+   * Export every version of an exportable key, wrapped under an SM2 public key (SM2 encryption,
+   * C1C3C2) or under another managed SM4 key (SM4-GCM envelope); never in clear.
+   */
+  exportKey(caller: KmsCaller, name: string, wrapping: { publicKey: string } | { key: string }): { type: KmsKeyType; versions: Array<{ version: number; wrapped: string }> } {
+    return this.run(caller, 'export', name, undefined, () => {
+      const k = this.key(name);
+      if (!k.meta.exportable) throw new KmsError('SOC_ERR_KMS_NOT_EXPORTABLE', `key ${name} is not exportable`);
+      let wrap: (m: Uint8Array) => string;
+      if ('publicKey' in wrapping) {
+        let pub: Sm2PublicKey;
+        try {
+          pub = importSm2PublicKey(wrapping.publicKey);
+        } catch (e) {
+          throw new KmsError('SOC_ERR_KMS_REQUEST', `publicKey: ${(e as Error).message}`, { cause: e });
+        }
+        wrap = (m) => bytesToBase64(sm2Encrypt(pub, m));
+      } else {
+        this.authorize(caller, 'encrypt', wrapping.key);
+        const wk = this.usable(wrapping.key, ['sm4']);
+        const wv = this.version(wk, undefined, false);
+        wrap = (m) => this.encryptWith(wk, wv, m, { aad: utf8ToBytes(`xiangan-kms export|${name}`) });
+      }
+      const versions = [...k.versions.values()].map((v) => ({ version: v.version, wrapped: wrap(v.material) }));
+      auditLog.record({ actor: caller.app, action: 'kms.key.export', target: name, outcome: 'success' });
+      return { value: { type: k.meta.type, versions } };
+    });
+  }
+
+  /** Import key material that arrives wrapped under a managed key (an envelope of `wrappingKey`). */
+  importKey(caller: KmsCaller, name: string, type: KmsKeyType, wrappingKey: string, wrapped: string, opts: { exportable?: boolean; aad?: Uint8Array } = {}): KmsKeyInfo {
+    this.authorize(caller, 'decrypt', wrappingKey);
+    const { plaintext } = this.decryptWith(this.usable(wrappingKey, ['sm4', 'sm2-encrypt']), wrapped, opts.aad ? { aad: opts.aad } : {});
+    try {
+      return this.createKey(caller, name, type, { material: plaintext, ...(opts.exportable !== undefined ? { exportable: opts.exportable } : {}) });
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
+  // ---- backup ---------------------------------------------------------------------------
+
+  /**
+   * Encrypted backup of every key and application: a JSON document whose payload is SM4-GCM under
+   * the KEK; restoring needs the same master secret.
+   */
+  backup(caller: KmsCaller): string {
+    return this.run(caller, 'backup', undefined, undefined, () => {
+      const doc = {
+        keys: [...this.keys.values()].map((k) => ({ meta: k.meta, versions: [...k.versions.values()].map((v) => ({ version: v.version, material: bytesToBase64(v.material) })) })),
+        apps: [...this.apps.values()].map((a) => ({ ...a, tokenHash: bytesToBase64(a.tokenHash) })),
+      };
+      const payload = gcmWrap(this.store.kek, utf8ToBytes(JSON.stringify(doc)), BACKUP_AAD);
+      auditLog.record({ actor: caller.app, action: 'kms.backup', outcome: 'success', details: { keys: doc.keys.length } });
+      return { value: JSON.stringify({ format: 'xiangan-kms-backup', v: 1, salt: bytesToBase64(this.store.salt), iterations: this.store.iterations, payload: bytesToBase64(payload) }) };
+    });
+  }
+
+  /**
+   * Restore keys and applications from {@link backup}, unwrapping with `masterSecret` (the secret
+   * of the store that made it; omitted: the backup must come from this store, so the master secret
+   * never travels over HTTP); existing keys with the same name are kept unless `replace`.
+   */
+  restore(caller: KmsCaller, blob: string, masterSecret: string | Uint8Array | undefined, opts: { replace?: boolean } = {}): { keys: number; apps: number } {
+    return this.run(caller, 'restore', undefined, blob.length, () => {
+      let outer: { format?: unknown; salt?: unknown; iterations?: unknown; payload?: unknown };
+      try {
+        outer = JSON.parse(blob) as typeof outer;
+      } catch (e) {
+        throw new KmsError('SOC_ERR_KMS_BACKUP', 'the backup is not JSON', { cause: e });
+      }
+      if (outer.format !== 'xiangan-kms-backup' || typeof outer.salt !== 'string' || typeof outer.payload !== 'string' || !Number.isInteger(outer.iterations)) {
+        throw new KmsError('SOC_ERR_KMS_BACKUP', 'not a xiangan-kms-backup document');
+      }
+      let kek: Uint8Array;
+      if (masterSecret !== undefined) kek = deriveKek(masterSecret, base64ToBytes(outer.salt), outer.iterations as number).kek;
+      else if (outer.salt === bytesToBase64(this.store.salt)) kek = this.store.kek;
+      else throw new KmsError('SOC_ERR_KMS_BACKUP', "the backup comes from another key store: restore it locally with that store's master secret");
+      const plain = gcmUnwrap(kek, base64ToBytes(outer.payload), BACKUP_AAD);
+      if (!plain) throw new KmsError('SOC_ERR_KMS_BACKUP', 'the backup fails authentication (wrong master secret or altered)');
+      const doc = JSON.parse(bytesToUtf8(plain)) as { keys: Array<{ meta: KmsKeyMeta; versions: Array<{ version: number; material: string }> }>; apps: Array<Omit<KmsAppRow, 'tokenHash'> & { tokenHash: string }> };
+      let nk = 0;
+      let na = 0;
+      for (const bk of doc.keys) {
+        if (this.keys.has(bk.meta.name) && !opts.replace) continue;
+        if (this.keys.has(bk.meta.name)) this.store.deleteKey(bk.meta.name);
+        const k: LoadedKey = { meta: bk.meta, versions: new Map() };
+        for (const v of bk.versions) this.persistVersion(k, v.version, base64ToBytes(v.material));
+        this.keys.set(bk.meta.name, k);
+        nk++;
+      }
+      for (const a of doc.apps) {
+        if (this.apps.has(a.name) && !opts.replace) continue;
+        const row: KmsAppRow = { ...a, tokenHash: base64ToBytes(a.tokenHash) };
+        this.store.putApp(row);
+        this.apps.set(a.name, row);
+        na++;
+      }
+      auditLog.record({ actor: caller.app, action: 'kms.restore', outcome: 'success', details: { keys: nk, apps: na } });
+      return { value: { keys: nk, apps: na } };
+    });
+  }
+
+  /** Flush audit events and close the store. */
+  async close(): Promise<void> {
+    await this.drainAudit();
+    for (const k of this.keys.values()) for (const v of k.versions.values()) v.material.fill(0);
+    this.store.close();
+  }
+}
+
+const BACKUP_AAD = utf8ToBytes('xiangan-kms backup v1');
+
+/** Key metadata plus version list and SM2 public keys (PEM by version). */
+export interface KmsKeyInfo extends KmsKeyMeta {
+  versions: number[];
+  publicKeys?: Record<number, string>;
+}
+
+/**
+ * A verification that returned false: carried through `run` so the call is audited as a failure,
+ * then turned back into a normal `{ valid: false }` answer by {@link verifyResult}.
+ */
+export class VerifyFailed extends Error {
+  readonly result: { valid: false; version: number };
+  constructor(result: { valid: boolean; version: number }) {
+    super('verification failed');
+    this.result = { valid: false, version: result.version };
+  }
+}
+
+/** Run a verify call and turn {@link VerifyFailed} into its `{ valid: false }` result. @example verifyResult(() => kms.verify(c, k, m, s)) */
+export function verifyResult(fn: () => { valid: boolean; version: number }): { valid: boolean; version: number } {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof VerifyFailed) return e.result;
+    throw e;
+  }
+}
+
+function actionName(op: string, type: KmsKeyType | undefined): string {
+  if (type === 'sm2-sign' || type === 'sm2-encrypt') return `sm2-${op}`;
+  if (type === 'sm4') return `sm4-${op}`;
+  if (type === 'hmac-sm3') return op.startsWith('hmac') ? `${op.replace('hmac', 'hmac-sm3')}` : `hmac-sm3-${op}`;
+  return op === 'digest' ? 'sm3-digest' : op;
+}
+
+function checkPolicy(p: KmsPolicy): void {
+  if (!p || !Array.isArray(p.keys) || !Array.isArray(p.ops)) throw new KmsError('SOC_ERR_KMS_REQUEST', 'policy needs keys[] and ops[]');
+  for (const k of p.keys) if (typeof k !== 'string' || k.length === 0 || k.length > 129) throw new KmsError('SOC_ERR_KMS_REQUEST', 'policy keys are names or prefix* patterns');
+  for (const o of p.ops) if (o !== '*' && !(KMS_OPERATIONS as readonly string[]).includes(o)) throw new KmsError('SOC_ERR_KMS_REQUEST', `unknown operation ${String(o)}`);
+}
