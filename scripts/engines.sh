@@ -8,6 +8,13 @@
 #   scripts/engines.sh start [es|os|all]   start and wait until green (default: all)
 #   scripts/engines.sh stop  [es|os|all]
 #   scripts/engines.sh status
+#   scripts/engines.sh node es|os NAME HTTP TRANSPORT [SEEDS MASTERS]
+#                                          one extra node with its own config and data under
+#                                          .cache/engines/nodes/NAME (SEEDS: comma-separated
+#                                          host:transport list, MASTERS: node names; both absent:
+#                                          single-node); returns once it answers on HTTP
+#   scripts/engines.sh stop-node NAME      SIGTERM that node (its data stays for a restart)
+#   scripts/engines.sh rm-node NAME        stop it and delete its directory
 #
 # Ports: Elasticsearch http 19200 / transport 19300, OpenSearch http 19201 / transport 19301.
 # The test suites find them through XIANGAN_ES_URL and XIANGAN_OS_URL (defaults the same).
@@ -84,10 +91,73 @@ stop_one() {
   pkill -u "$user" -f "$pat" 2>/dev/null || true
 }
 
+node_dir() { echo "$dir/nodes/$1"; }
+
+start_node() { # es|os NAME HTTP TRANSPORT [SEEDS MASTERS]
+  ensure_user
+  local kind=$1 name=$2 port=$3 tport=$4 seeds=${5:-} masters=${6:-} home conf javaenv optsenv confenv bin nd
+  if [ "$kind" = es ]; then
+    home=$(fetch org.elasticsearch.distribution.integ-test-zip elasticsearch "$ES_VERSION")
+    conf=elasticsearch.yml; javaenv=ES_JAVA_HOME; optsenv=ES_JAVA_OPTS; confenv=ES_PATH_CONF; bin=elasticsearch
+  else
+    home=$(fetch org.opensearch.distribution.integ-test-zip opensearch "$OS_VERSION")
+    conf=opensearch.yml; javaenv=OPENSEARCH_JAVA_HOME; optsenv=OPENSEARCH_JAVA_OPTS; confenv=OPENSEARCH_PATH_CONF; bin=opensearch
+  fi
+  nd=$(node_dir "$name")
+  mkdir -p "$nd/data" "$nd/logs"
+  # A config directory per node (the distribution's defaults plus our settings), so nodes of one
+  # distribution run side by side without sharing elasticsearch.yml / opensearch.yml.
+  [ -d "$nd/config" ] || cp -r "$home/config" "$nd/config"
+  {
+    # Nodes of one cluster share the masters list, so its first name names the cluster.
+    if [ -n "$seeds" ]; then echo "cluster.name: xiangan-$kind-${masters%%,*}"; else echo "cluster.name: xiangan-$kind-$name"; fi
+    echo "node.name: $name"
+    echo "network.host: 127.0.0.1"
+    echo "http.port: $port"
+    echo "transport.port: $tport"
+    echo "path.data: $nd/data"
+    echo "path.logs: $nd/logs"
+    echo "cluster.routing.allocation.disk.threshold_enabled: false"
+    if [ -n "$seeds" ]; then
+      echo "discovery.seed_hosts: [$seeds]"
+      [ "$kind" = es ] && echo "cluster.initial_master_nodes: [$masters]" || echo "cluster.initial_cluster_manager_nodes: [$masters]"
+    else
+      echo "discovery.type: single-node"
+    fi
+    [ "$kind" = es ] && echo "xpack.security.enabled: false"
+    true
+  } > "$nd/config/$conf"
+  chown -R "$user" "$nd"
+  env "$javaenv=$JAVA17" "$optsenv=-Xms$HEAP -Xmx$HEAP" "$confenv=$nd/config" \
+    setsid runuser -u "$user" -- "$home/bin/$bin" -p "$nd/pid" > "$nd/out.log" 2>&1 < /dev/null &
+  for _ in $(seq 1 180); do
+    if [ -f "$nd/pid" ] && ! kill -0 "$(cat "$nd/pid")" 2>/dev/null; then break; fi
+    curl -sf "http://127.0.0.1:$port/_cluster/health?timeout=1s" >/dev/null 2>&1 && { echo "node $name is up on $port"; return 0; }
+    curl -s "http://127.0.0.1:$port/" >/dev/null 2>&1 && { echo "node $name answers on $port"; return 0; }
+    sleep 1
+  done
+  echo "node $name did not start; last log lines:" >&2
+  tail -n 40 "$nd/out.log" >&2 || true
+  return 1
+}
+
+stop_node() { # NAME: SIGTERM by the node's own pid file, wait until it is gone
+  local nd pid; nd=$(node_dir "$1")
+  [ -f "$nd/pid" ] || return 0
+  pid=$(cat "$nd/pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$nd/pid"
+}
+
 cmd=${1:-start}; which=${2:-all}
 case "$cmd" in
   start) if [ "$which" = all ]; then start_one es; start_one os; else start_one "$which"; fi ;;
   stop) if [ "$which" = all ]; then stop_one es; stop_one os; else stop_one "$which"; fi ;;
+  node) shift; start_node "$@" ;;
+  stop-node) stop_node "$2" ;;
+  rm-node) stop_node "$2"; rm -rf "$(node_dir "$2")" ;;
   status) curl -s http://127.0.0.1:19200/_cluster/health || true; echo; curl -s http://127.0.0.1:19201/_cluster/health || true; echo ;;
-  *) echo "usage: $0 start|stop|status [es|os|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status [es|os|all] | node es|os NAME HTTP TRANSPORT [SEEDS MASTERS] | stop-node NAME | rm-node NAME" >&2; exit 2 ;;
 esac

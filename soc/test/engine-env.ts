@@ -50,3 +50,29 @@ export async function openEngineStore(kind: EngineKind, opts: SearchEngineStoreO
     },
   };
 }
+
+/**
+ * Start an extra engine node through scripts/engines.sh (its own config and data dir); throws when
+ * it does not come up. `seeds`/`masters` make it a member of a multi-node cluster.
+ */
+export function startNode(kind: EngineKind, name: string, http: number, transport: number, seeds?: string, masters?: string): void {
+  const args = [resolve(REPO, 'scripts/engines.sh'), 'node', kind, name, String(http), String(transport), ...(seeds && masters ? [seeds, masters] : [])];
+  const r = spawnSync('bash', args, { stdio: 'inherit', env: { ...process.env, XIANGAN_ENGINE_HEAP: process.env['XIANGAN_ENGINE_HEAP'] ?? '512m' } });
+  if (r.status !== 0) throw new Error(`engine node ${name} did not start`);
+}
+
+/** SIGTERM an extra node (`rm: true` also deletes its data). */
+export function stopNode(name: string, rm = false): void {
+  spawnSync('bash', [resolve(REPO, 'scripts/engines.sh'), rm ? 'rm-node' : 'stop-node', name], { stdio: 'inherit' });
+}
+
+/** Start a node in the background; the promise settles when scripts/engines.sh returns. */
+export function startNodeAsync(kind: EngineKind, name: string, http: number, transport: number, seeds?: string, masters?: string): Promise<void> {
+  return new Promise((ok, fail) => {
+    import('node:child_process').then(({ spawn }) => {
+      const args = [resolve(REPO, 'scripts/engines.sh'), 'node', kind, name, String(http), String(transport), ...(seeds && masters ? [seeds, masters] : [])];
+      const p = spawn('bash', args, { stdio: 'inherit', env: { ...process.env, XIANGAN_ENGINE_HEAP: process.env['XIANGAN_ENGINE_HEAP'] ?? '512m' } });
+      p.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`engine node ${name} did not start`))));
+    }, fail);
+  });
+}

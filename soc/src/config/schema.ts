@@ -24,7 +24,22 @@ export const ConfigSchema = Type.Object(
     ),
     storage: Type.Object(
       {
-        backend: Type.Literal('sqlite', { default: 'sqlite' }),
+        backend: Type.Union([Type.Literal('sqlite'), Type.Literal('elasticsearch'), Type.Literal('opensearch')], { default: 'sqlite' }),
+        /** Cluster of the `elasticsearch` / `opensearch` backends (soc/README.md "Elasticsearch and OpenSearch"). */
+        engine: Type.Object(
+          {
+            nodes: Type.Array(Type.String({ pattern: '^https?://' }), { minItems: 1, default: ['http://127.0.0.1:9200'] }),
+            prefix: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]*$', default: 'xiangan' }),
+            username: Type.Optional(Type.String()),
+            password: Type.Optional(Type.String()),
+            apiKey: Type.Optional(Type.String()),
+            caFile: Type.Optional(Type.String({ minLength: 1 })),
+            replicas: Type.Integer({ minimum: 0, maximum: 10, default: 0 }),
+            shards: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+            refresh: Type.Union([Type.Literal('wait_for'), Type.Literal(false)], { default: 'wait_for' }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
         /** Whole days kept; the Cybersecurity Law asks for at least six months. */
         retentionDays: Type.Integer({ minimum: 1, default: 180 }),
         synchronous: Sync('full'),

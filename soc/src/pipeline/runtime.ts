@@ -12,6 +12,7 @@ import { BufferCheckpointStore } from '../buffer/checkpoints.js';
 import type { SocConfig } from '../config/schema.js';
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, MetricsRegistry } from '../metrics.js';
 import { openSqliteStore } from '../storage/sqlite.js';
+import { engineWriter, openConfiguredEngine } from '../storage/search-engine-open.js';
 import { startIntegrity, type IntegrityService } from '../integrity/service.js';
 import type { EventStore } from '../storage/types.js';
 import { StoreConsumer, type StepInfo } from './consumer.js';
@@ -75,7 +76,9 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
   // With a writer thread this connection only searches and runs retention: a small page cache
   // keeps the process's memory bounded (the writer's connection gets the configured one).
   const mainCacheMb = config.storage.worker ? Math.min(16, config.storage.cacheMb) : config.storage.cacheMb;
-  const store = await openSqliteStore({ dir: config.data, synchronous: config.storage.synchronous, cacheMb: mainCacheMb, now, chain: config.integrity.enabled });
+  const engine = config.storage.backend === 'sqlite' ? undefined : await openConfiguredEngine(config.storage.backend, config.storage.engine, config.storage.retentionDays);
+  const sqlite = engine ? undefined : await openSqliteStore({ dir: config.data, synchronous: config.storage.synchronous, cacheMb: mainCacheMb, now, chain: config.integrity.enabled });
+  const store: EventStore = engine ?? sqlite!;
   let integrity: IntegrityService | undefined;
   try {
     integrity = config.integrity.enabled
@@ -108,14 +111,14 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
       [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2, 5, 10, 30],
     ),
   );
-  const workerWriter = config.storage.worker
+  const workerWriter = config.storage.worker && !engine
     ? new WorkerWriter({ dir: config.data, synchronous: config.storage.synchronous, cacheMb: config.storage.cacheMb, chain: config.integrity.enabled })
     : undefined;
   const detection = config.alerts.enabled ? await startDetection(config, { logger: child(log, 'detection'), metrics, now }) : undefined;
   const consumer = new StoreConsumer({
     buffer,
     ...(detection ? { afterWrite: (info: StepInfo, from: number) => detection.afterWrite(buffer.readAfter(from, info.events).filter((b) => b.seq <= info.lastSeq)) } : {}),
-    ...(workerWriter ? { writer: (after, max) => workerWriter.write(after, max) } : { store }),
+    ...(engine ? { writer: engineWriter(buffer, engine, now) } : workerWriter ? { writer: (after, max) => workerWriter.write(after, max) } : { store: sqlite! }),
     batchEvents: config.storage.batchEvents,
     logger: child(log, 'consumer'),
     onStored: (info) => {
