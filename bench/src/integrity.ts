@@ -5,7 +5,7 @@
  * transaction); then `verifyIntegrity` over the chained store (every record re-hashed, every
  * root recomputed, every checkpoint signature checked). Targets: overhead ≤ 10 % of events/s,
  * verify ≥ 200,000 records/s. The numbers go into `bench/results/ingest.json` under `integrity`,
- * leaving the other keys of that file as they are.
+ * leaving the other keys of that file as they are, and into `bench/results/integrity.json`.
  *
  * Environment: `XIANGAN_BENCH_EVENTS` (default 20,000) events per round, `XIANGAN_BENCH_ROUNDS`
  * (default 8) pairs of rounds. The store runs with `synchronous = normal` so that fsync waits on a
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EcsEvent } from '@xiangan/collectors';
 import { Checkpointer, loadOrCreateIdentity, openIntegrity, SqliteEventStore, verifyIntegrity } from '@xiangan/soc';
-import { fmtOps, formatTable, machineInfo, resultsDir } from './harness.js';
+import { fmtOps, formatTable, machineInfo, resultsDir, writeResults } from './harness.js';
 
 const N = Number(process.env.XIANGAN_BENCH_EVENTS ?? 20_000);
 const BATCH = 4000;
@@ -128,4 +128,6 @@ existing.integrity = {
   note: 'store-level (SqliteEventStore.writeSync, synchronous=normal, batches of 4000) in one process; median of back-to-back off/on pairs; verify: best of 3',
 };
 writeFileSync(path, JSON.stringify(existing, null, 2) + '\n');
-process.stdout.write(`results: ${path} (key "integrity")\n`);
+// A copy of its own, which a later run of bench/src/ingest.ts (rewriting ingest.json) keeps.
+const own = writeResults('integrity', existing.integrity as Record<string, unknown>);
+process.stdout.write(`results: ${path} (key "integrity") and ${own}\n`);
