@@ -2,7 +2,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sm2PrivateKey, bytesToHex, sm2Sign } from '@xiangan/crypto';
 import { auditLog, AuditStore } from '../src/audit/index.js';
@@ -127,6 +129,26 @@ describe('accounts at level 2', () => {
     assert.equal(good.json().user.username, 'ukey');
     const replay = await h.app.inject({ method: 'POST', url: '/api/v1/auth/sm2/login', payload: { challengeId: c2.challengeId, signature: sign(key, c2) } });
     assert.equal(replay.json().code, 'SOC_ERR_LOGIN_FAILED', 'a challenge is single-use');
+  });
+
+  test('SM2 login with a key and signature made by the openssl CLI (GB/T 32918 default ID)', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'xa-sm2-'));
+    try {
+      const keyPem = join(tmp, 'k.pem');
+      execFileSync('openssl', ['genpkey', '-algorithm', 'SM2', '-out', keyPem]);
+      const pub = execFileSync('openssl', ['pkey', '-in', keyPem, '-pubout', '-outform', 'DER']).subarray(-65).toString('hex');
+      const u = await as(h.app, admin, 'POST', '/api/v1/users', { username: 'osslkey', role: 'viewer', sm2PublicKey: pub });
+      assert.equal(u.statusCode, 201, u.body);
+      await firstLogin(h.app, 'osslkey', u.json().password);
+      const c = (await h.app.inject({ method: 'POST', url: '/api/v1/auth/sm2/challenge', payload: { username: 'osslkey' } })).json() as { challengeId: string; challenge: string };
+      writeFileSync(join(tmp, 'msg'), sm2LoginMessage('osslkey', c.challenge));
+      const sig = execFileSync('openssl', ['pkeyutl', '-sign', '-inkey', keyPem, '-in', join(tmp, 'msg'), '-rawin', '-digest', 'sm3', '-pkeyopt', 'distid:1234567812345678']);
+      const r = await h.app.inject({ method: 'POST', url: '/api/v1/auth/sm2/login', payload: { challengeId: c.challengeId, signature: sig.toString('hex') } });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(r.json().user.username, 'osslkey');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   test('API tokens: scoped, stored as SM3 hashes, revocable; never account permissions', async () => {
