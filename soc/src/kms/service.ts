@@ -145,6 +145,7 @@ export class KmsService {
   private readonly now: () => number;
   private pending: EcsEvent[] = [];
   private flushing: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
   /** Audit events the sink refused (buffer full or failing). */
   auditDropped = 0;
 
@@ -286,16 +287,17 @@ export class KmsService {
     this.pending = [];
     this.flushing = undefined;
     if (batch.length === 0 || !this.sink) return;
-    try {
-      await this.sink.append(batch);
-    } catch {
+    const p = this.sink.append(batch).catch(() => {
       this.auditDropped += batch.length;
-    }
+    });
+    this.inFlight.add(p);
+    await p;
+    this.inFlight.delete(p);
   }
 
   /** Wait until queued audit events reached the sink. */
   async drainAudit(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    while (this.flushing || this.inFlight.size > 0) await (this.flushing ?? Promise.all(this.inFlight));
   }
 
   /** Run one operation: authorize, execute, audit with the outcome (and the typed error code on failure). */
@@ -368,7 +370,7 @@ export class KmsService {
       checkName('key', name);
       if (!KMS_KEY_TYPES.includes(type)) throw new KmsError('SOC_ERR_KMS_REQUEST', `type must be one of ${KMS_KEY_TYPES.join(', ')}`);
       if (this.keys.has(name)) throw new KmsError('SOC_ERR_KMS_KEY_EXISTS', `key ${name} exists`);
-      const material = opts.material ?? newMaterial(type);
+      const material = opts.material ? opts.material.slice() : newMaterial(type);
       if (material.length !== materialLength(type)) throw new KmsError('SOC_ERR_KMS_REQUEST', `${type} key material is ${materialLength(type)} bytes`);
       const meta: KmsKeyMeta = { name, type, exportable: opts.exportable === true, latestVersion: 1, minDecryptionVersion: 1, disabled: false, createdAt: this.now() };
       const k: LoadedKey = { meta, versions: new Map() };
