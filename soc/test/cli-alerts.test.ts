@@ -98,6 +98,21 @@ describe('syslog → alert → webhook, and the alerts CLI', () => {
     assert.equal(one.events.length, 1);
     assert.match(one.events[0]!.message, /Accepted password for root/);
     assert.deepEqual(one.history.map((h) => h.action), ['created']);
+    const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    const rules = (await (await fetch(`http://127.0.0.1:${srv.api.port}/api/v1/detection/rules`, { headers: auth })).json()) as { rules: { id: string; enabled: boolean }[]; rejected: unknown[] };
+    assert.ok(rules.rules.length >= 40 && rules.rules.every((r) => r.enabled));
+    assert.deepEqual(rules.rejected, []);
+    const off = await fetch(`http://127.0.0.1:${srv.api.port}/api/v1/detection/rules/${ROOT_LOGIN}`, { method: 'PUT', headers: auth, body: JSON.stringify({ enabled: false }) });
+    assert.deepEqual(await off.json(), { id: ROOT_LOGIN, enabled: false });
+    assert.equal((await fetch(`http://127.0.0.1:${srv.api.port}/api/v1/detection/rules/no-such-rule`, { method: 'PUT', headers: auth, body: '{"enabled":false}' })).status, 404);
+    await fetch(`http://127.0.0.1:${srv.api.port}/api/v1/detection/rules/${ROOT_LOGIN}`, { method: 'PUT', headers: auth, body: JSON.stringify({ enabled: true }) });
+    // The notifier marks the entry sent once the receiver's answer is in: poll briefly.
+    let outbox: { entries: { alertId: string; channel: string }[] } = { entries: [] };
+    for (let i = 0; i < 200 && outbox.entries.length === 0; i++) {
+      outbox = (await (await fetch(`http://127.0.0.1:${srv.api.port}/api/v1/notify/outbox?status=sent`, { headers: auth })).json()) as typeof outbox;
+      if (!outbox.entries.length) await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.deepEqual(outbox.entries.map((e) => [e.alertId, e.channel]), [[alert.id, 'soc-hook']]);
     const metrics = await (await fetch(`http://127.0.0.1:${srv.api.port}/metrics`)).text();
     assert.match(metrics, /xiangan_alerts_total\{result="created"\} 1/);
   });
