@@ -72,18 +72,24 @@ export interface RouteEntry {
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-/** The routes registered so far with their access (filled by {@link installSecurity}'s `onRoute`). */
+/**
+ * The routes registered so far with their access (filled by {@link installSecurity}'s `onRoute`).
+ * @example routeTable(app).filter((r) => r.access === undefined) // routes nobody may call
+ */
 export function routeTable(app: FastifyInstance): RouteEntry[] {
   return (app as unknown as { [ROUTES]?: RouteEntry[] })[ROUTES] ?? [];
 }
 const ROUTES = Symbol.for('xiangan.routeTable');
 
-/** The client address for logs and lockout records. */
+/** The client address for logs and lockout records. @example clientIp(req) // '127.0.0.1' */
 export function clientIp(req: FastifyRequest): string {
   return req.ip ?? req.socket.remoteAddress ?? '';
 }
 
-/** The login-failure event as the rule pack reads it (ECS authentication category). */
+/**
+ * The login-failure event as the rule pack reads it (ECS authentication category).
+ * @example loginFailureEvent({ username: 'bob', ip: '10.0.0.1', reason: 'bad_password', method: 'password' }, Date.now())
+ */
 export function loginFailureEvent(f: LoginFailure, at: number): EcsEvent {
   const ts = new Date(at).toISOString();
   return {
@@ -269,7 +275,10 @@ export async function installSecurity(app: FastifyInstance, opts: SecurityOption
   await app.register(streamRoutes, { bus, ...(opts.countEvents ? { countEvents: opts.countEvents } : {}) });
 }
 
-/** The `AuthHook` `buildApp` uses with the security layer: the hook above already decided. */
+/**
+ * The `AuthHook` `buildApp` uses with the security layer: the hook above already decided.
+ * @example buildApp({ runtime, auth: principalAuthHook, security })
+ */
 export function principalAuthHook(req: FastifyRequest): boolean {
   return req.principal !== undefined;
 }
@@ -285,12 +294,12 @@ function ingestTokenPrincipal(given: string, keys: readonly Buffer[]): Principal
   return ok ? { kind: 'token', name: 'token:config', permissions: new Set(TOKEN_PERMISSIONS), id: 'config' } : undefined;
 }
 
-/** The caller's name for audit records and alert actions. */
+/** The caller's name for audit records and alert actions. @example actorOf(req) // 'alice' or 'token:collector' */
 export function actorOf(req: FastifyRequest): string {
   return req.principal?.name ?? 'api';
 }
 
-/** Set the session and CSRF cookies after a login. */
+/** Set the session and CSRF cookies after a login. @example setSessionCookies(reply, auth, session) */
 export function setSessionCookies(reply: FastifyReply, auth: AuthService, s: { sessionId: string; csrfToken: string }): void {
   const secure = auth.config.cookieSecure;
   const maxAge = auth.config.absoluteTimeoutHours * 3600;
@@ -298,7 +307,7 @@ export function setSessionCookies(reply: FastifyReply, auth: AuthService, s: { s
   reply.setCookie(CSRF_COOKIE, s.csrfToken, { path: '/', httpOnly: false, secure, sameSite: 'strict', maxAge });
 }
 
-/** Clear both cookies (logout). */
+/** Clear both cookies (logout). @example clearSessionCookies(reply) */
 export function clearSessionCookies(reply: FastifyReply): void {
   reply.clearCookie(SESSION_COOKIE, { path: '/' });
   reply.clearCookie(CSRF_COOKIE, { path: '/' });

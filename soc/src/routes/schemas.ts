@@ -66,7 +66,7 @@ export const PageQuery = Type.Object(
   { additionalProperties: false },
 );
 
-/** `{ total, items }` of a list. */
+/** `{ total, items }` of a list. @example Page(UserSchema) */
 export function Page<T extends TSchema>(item: T) {
   return Type.Object({ total: Type.Integer(), items: Type.Array(item) });
 }
