@@ -14,14 +14,9 @@ const { rules, errors } = loadRules(PACKS);
 const lists = loadLists(join(PKG_ROOT, 'lists'));
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-/**
- * Fields our packs may use that ECS_FIELDS does not list yet, with the reason. `x509.*` is the
- * ECS x509 field set as the PKI reports it (ECS nests it under tls/file; the PKI emits it top-level).
- */
-const EXTENSION_FIELDS = new Set(['x509.not_after']);
 
 function known(path: string): boolean {
-  if (ECS_FIELDS[path] || EXTENSION_FIELDS.has(path)) return true;
+  if (ECS_FIELDS[path]) return true;
   // Leaves under an `object` field (winlog.event_data.*, vendor namespaces) are stored verbatim.
   const segs = path.split('.');
   for (let i = segs.length - 1; i > 0; i--) if (ECS_FIELDS[segs.slice(0, i).join('.')]?.type === 'object') return true;

@@ -197,6 +197,17 @@ export const ECS_FIELDS: Readonly<Record<string, EcsFieldSpec>> = Object.freeze(
   'rule.id': k,
   'rule.name': k,
   'rule.ruleset': k,
+  // ECS x509 field set, top-level as the PKI and the crypto service report certificates
+  // (ECS nests it under tls.*/file.*; a certificate event has no other home for it).
+  'x509.serial_number': k,
+  'x509.not_before': d,
+  'x509.not_after': d,
+  'x509.subject.common_name': kA,
+  'x509.subject.distinguished_name': k,
+  'x509.issuer.common_name': kA,
+  'x509.issuer.distinguished_name': k,
+  'x509.signature_algorithm': k,
+  'x509.public_key_algorithm': k,
 
   'dns.question.name': k,
   'dns.question.type': k,
