@@ -13,7 +13,7 @@
 import 'reflect-metadata';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { pemEncode, Sm2PrivateKey } from '@xiangan/crypto';
@@ -207,6 +207,8 @@ process.stdout.write(
     `with a SignatureCache and a new leaf per call ${fmtOps(m.chainCached.opsPerSec)}/s (${m.chainCached.opsPerSec >= target ? 'met' : 'not met'})\n`,
 );
 const path = writeResults('pki', {
+  // The machine is shared: the 1-minute load average at the end of the run says how far the absolute numbers are from an idle run; the ratios are measured side by side.
+  conditions: { loadAverage1m: loadavg()[0], timeMsPerRow: timeMs },
   results: {
     parseVerifyLeaf: { ours: m.parseVerify, peculiarX509P256: m.peerParseVerify },
     chainWithCrl: { ours: m.chain, peculiarX509P256: m.peerChain },
@@ -217,4 +219,4 @@ const path = writeResults('pki', {
   },
   targets: { sm2ChainValidationsPerSec: { target, uncached: m.chain.opsPerSec, cachedNewLeaf: m.chainCached.opsPerSec, met } },
 });
-process.stdout.write(`wrote ${path}\n`);
+process.stdout.write(`load average (1 min) ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores; wrote ${path}\n`);
