@@ -17,6 +17,7 @@ import type { SearchRequest } from './storage/types.js';
 import { alertRoutes } from './alerts/routes.js';
 import { kmsRoutes, type KmsService } from './kms/index.js';
 import { actorOf, installSecurity, principalAuthHook, type SecurityOptions } from './security.js';
+import { consoleRoutes } from './console.js';
 
 /**
  * Decides whether a request may use the API. The console will bring sessions and roles; until
@@ -225,6 +226,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (runtime.detection) await app.register(alertRoutes, { alerts: runtime.detection.alerts, events: runtime.store, auth, detector: runtime.detection.detector, notifier: runtime.detection.notifier, ...(opts.security ? { actorOf } : {}) });
 
   if (opts.kms) await app.register(kmsRoutes, { service: opts.kms });
+
+  await app.register(consoleRoutes);
 
   return app;
 }

@@ -1,0 +1,53 @@
+// The console's dictionary: Chinese first, English as the toggle. Keys are English identifiers.
+import { signalLike } from './state.js';
+
+export type Lang = 'zh' | 'en';
+
+const zh = {
+  appName: '湘安 安全运营中心',
+  login: '登录', username: '用户名', password: '密码', totp: '动态口令', totpHint: '请输入身份验证器中的 6 位动态口令',
+  loginFailed: '用户名、密码或动态口令错误', locked: '账户已锁定，请稍后再试', rateLimited: '尝试过于频繁，请稍后再试', sessionExpired: '会话已过期，请重新登录',
+  logout: '退出', overview: '总览', alerts: '告警', events: '事件检索', rules: '规则', compliance: '合规报告', keys: '密钥与证书', users: '用户与角色', audit: '审计日志',
+  eventsPerSec: '事件/秒', alertsBySeverity: '各级别告警', topSources: '主要来源', topRules: '主要规则', live: '实时', offline: '离线',
+  status: '状态', severity: '级别', rule: '规则', assignee: '处置人', count: '次数', lastSeen: '最近发生', title: '标题', actions: '操作',
+  acknowledge: '确认', startWork: '开始处置', resolve: '解决', falsePositive: '误报', reopen: '重新打开', assign: '指派', comment: '评论', suppress: '抑制',
+  addComment: '添加评论', reason: '原因', expiresAt: '到期时间', history: '处置记录', comments: '评论', relatedEvents: '相关事件', searchEvents: '检索这些事件',
+  query: '查询', search: '检索', last: '时间范围', total: '共', facets: '字段分布', noResults: '无结果', enabled: '已启用', disabled: '已停用', enable: '启用', disable: '停用',
+  rejectedRules: '未加载的规则', role: '角色', totpOn: '动态口令', notAvailable: '此功能在本服务器上不可用（接口未安装）。', noPermission: '无权限', all: '全部',
+  new: '新建', acknowledged: '已确认', in_progress: '处置中', resolved: '已解决', false_positive: '误报',
+  informational: '信息', low: '低', medium: '中', high: '高', critical: '严重', error: '错误', loading: '加载中…', changePassword: '修改密码', mustChange: '首次登录须修改密码',
+  current: '当前密码', next: '新密码', save: '保存', enrolTotp: '绑定动态口令', confirm: '确认', secret: '密钥',
+};
+
+const en: typeof zh = {
+  appName: 'Xiangan SOC',
+  login: 'Sign in', username: 'Username', password: 'Password', totp: 'One-time code', totpHint: 'Enter the 6-digit code from your authenticator',
+  loginFailed: 'Wrong username, password or code', locked: 'Account locked; try again later', rateLimited: 'Too many attempts; try again later', sessionExpired: 'Session expired; please sign in again',
+  logout: 'Sign out', overview: 'Overview', alerts: 'Alerts', events: 'Event search', rules: 'Rules', compliance: 'Compliance', keys: 'Keys & certificates', users: 'Users & roles', audit: 'Audit trail',
+  eventsPerSec: 'Events/s', alertsBySeverity: 'Alerts by severity', topSources: 'Top sources', topRules: 'Top rules', live: 'Live', offline: 'Offline',
+  status: 'Status', severity: 'Severity', rule: 'Rule', assignee: 'Assignee', count: 'Count', lastSeen: 'Last seen', title: 'Title', actions: 'Actions',
+  acknowledge: 'Acknowledge', startWork: 'Start work', resolve: 'Resolve', falsePositive: 'False positive', reopen: 'Reopen', assign: 'Assign', comment: 'Comment', suppress: 'Suppress',
+  addComment: 'Add comment', reason: 'Reason', expiresAt: 'Expires at', history: 'History', comments: 'Comments', relatedEvents: 'Related events', searchEvents: 'Search these events',
+  query: 'Query', search: 'Search', last: 'Time range', total: 'Total', facets: 'Facets', noResults: 'No results', enabled: 'Enabled', disabled: 'Disabled', enable: 'Enable', disable: 'Disable',
+  rejectedRules: 'Rejected rules', role: 'Role', totpOn: 'TOTP', notAvailable: 'Not available on this server (the API is not installed).', noPermission: 'No permission', all: 'All',
+  new: 'New', acknowledged: 'Acknowledged', in_progress: 'In progress', resolved: 'Resolved', false_positive: 'False positive',
+  informational: 'Info', low: 'Low', medium: 'Medium', high: 'High', critical: 'Critical', error: 'Error', loading: 'Loading…', changePassword: 'Change password', mustChange: 'Change your password at first sign-in',
+  current: 'Current password', next: 'New password', save: 'Save', enrolTotp: 'Enrol TOTP', confirm: 'Confirm', secret: 'Secret',
+};
+
+export type Key = keyof typeof zh;
+const dicts: Record<Lang, typeof zh> = { zh, en };
+
+/** The current language; persisted so a reload keeps it. */
+export const lang = signalLike<Lang>((localStorage.getItem('xa.lang') as Lang | null) ?? 'zh');
+
+/** Translate a key (unknown keys, e.g. server values, are shown as given). */
+export function t(key: Key | string): string {
+  return (dicts[lang.value] as Record<string, string>)[key] ?? key;
+}
+
+export function setLang(l: Lang): void {
+  localStorage.setItem('xa.lang', l);
+  document.documentElement.lang = l === 'zh' ? 'zh-CN' : 'en';
+  lang.value = l;
+}
