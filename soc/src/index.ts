@@ -29,3 +29,10 @@ export { PERMISSIONS, ROLES, ROLE_DEFINITIONS, TOKEN_PERMISSIONS, ROUTE_PERMISSI
 export { EventBus, socBus, type BusMessage } from './bus.js';
 export { installSecurity, serverSecurity, routeTable, SESSION_COOKIE, CSRF_COOKIE, CSRF_HEADER, type SecurityOptions } from './security.js';
 export * from './kms/index.js';
+export { openElasticStore, type ElasticStoreOptions } from './storage/elastic.js';
+export { openOpenSearchStore, type OpenSearchStoreOptions } from './storage/opensearch.js';
+export { SearchEngineEventStore, engineIndexNames, ecsMappings, openEngine, type EngineIndexNames, type EngineTransport, type EngineResponse, type EngineWriteResult, type SearchEngineStoreOptions } from './storage/search-engine.js';
+export { engineWriter, openConfiguredEngine, type EngineConfig } from './storage/search-engine-open.js';
+export { toDsl, type DslQuery } from './storage/dsl.js';
+export { DurableBuffer, type DurableBufferOptions } from './buffer/durable.js';
+export { StoreConsumer, type StoreConsumerOptions, type StepInfo } from './pipeline/consumer.js';

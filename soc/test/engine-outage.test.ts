@@ -60,7 +60,9 @@ test(`engine stopped for ${OUTAGE_S} s mid-stream: every event arrives exactly o
     assert.ok(failures > 0, 'writes failed while the node was down (and were retried)');
     await fetch(`http://127.0.0.1:${PORT}/outage-events-*/_refresh`, { method: 'POST' });
     const res = await store.search({ size: 0, facets: ['id'], facetSize: 1 });
-    assert.equal(res.total, BATCHES * PER, 'every event stored');
+    const perIndex = await (await fetch(`http://127.0.0.1:${PORT}/_cat/indices?format=json&h=index,docs.count`)).text();
+    const top = await store.search({ size: 3, sort: 'desc' });
+    assert.equal(res.total, BATCHES * PER, `every event stored (indices ${perIndex}; facets ${JSON.stringify(res.facets)}; newest ${JSON.stringify(top.events)})`);
     assert.equal(res.facets['id']![0]!.count, 1, 'no event stored twice');
     const card = (await (await fetch(`http://127.0.0.1:${PORT}/outage-events-*/_search`, {
       method: 'POST', headers: { 'content-type': 'application/json' },

@@ -4,8 +4,7 @@
  */
 import { Client } from '@elastic/elasticsearch';
 import type { ConnectionOptions } from 'node:tls';
-import { SocError } from '../errors.js';
-import { SearchEngineEventStore, type EngineTransport, type SearchEngineStoreOptions } from './search-engine.js';
+import { openEngine, type EngineTransport, type SearchEngineEventStore, type SearchEngineStoreOptions } from './search-engine.js';
 
 /** Where the cluster is and how to authenticate; plus the store options. */
 export interface ElasticStoreOptions extends SearchEngineStoreOptions {
@@ -45,23 +44,12 @@ export async function openElasticStore(opts: ElasticStoreOptions): Promise<Searc
     // Our store retries item by item with backoff; the client's own retries would hide a down cluster.
     maxRetries: 1,
   });
-  const transport: EngineTransport = {
-    async request(method, path, body, ndjson) {
-      const r = await client.transport.request(
-        { method, path, ...(ndjson !== undefined ? { bulkBody: ndjson } : body !== undefined ? { body: body as Record<string, unknown> } : {}) },
-        { meta: true, ignore: [400, 401, 403, 404, 409, 429, 500, 502, 503, 504], headers: ndjson !== undefined ? NDJSON_HEADERS : JSON_HEADERS },
-      );
-      return { status: r.statusCode ?? 0, body: r.body };
-    },
-    close: () => client.close(),
+  const request: EngineTransport['request'] = async (method, path, body, ndjson) => {
+    const r = await client.transport.request(
+      { method, path, ...(ndjson !== undefined ? { bulkBody: ndjson } : body !== undefined ? { body: body as Record<string, unknown> } : {}) },
+      { meta: true, ignore: [400, 401, 403, 404, 409, 429, 500, 502, 503, 504], headers: ndjson !== undefined ? NDJSON_HEADERS : JSON_HEADERS },
+    );
+    return { status: r.statusCode ?? 0, body: r.body };
   };
-  const store = new SearchEngineEventStore('elasticsearch', transport, opts);
-  try {
-    await store.init(opts, opts.retentionDays);
-  } catch (e) {
-    await client.close();
-    if (e instanceof SocError) throw e;
-    throw new SocError('SOC_ERR_STORE_OPEN', `cannot reach Elasticsearch at ${String(opts.node)}: ${(e as Error).message}`, { cause: e });
-  }
-  return store;
+  return openEngine('elasticsearch', opts.node, request, () => client.close(), opts);
 }

@@ -4,8 +4,7 @@
  */
 import { Client } from '@opensearch-project/opensearch';
 import type { ConnectionOptions } from 'node:tls';
-import { SocError } from '../errors.js';
-import { SearchEngineEventStore, type EngineTransport, type SearchEngineStoreOptions } from './search-engine.js';
+import { openEngine, type EngineTransport, type SearchEngineEventStore, type SearchEngineStoreOptions } from './search-engine.js';
 
 /** Where the cluster is and how to authenticate; plus the store options. */
 export interface OpenSearchStoreOptions extends SearchEngineStoreOptions {
@@ -39,23 +38,12 @@ export async function openOpenSearchStore(opts: OpenSearchStoreOptions): Promise
     requestTimeout: opts.requestTimeoutMs ?? 30_000,
     maxRetries: 1,
   });
-  const transport: EngineTransport = {
-    async request(method, path, body, ndjson) {
-      const r = await client.transport.request(
-        { method, path, ...(ndjson !== undefined ? { bulkBody: ndjson } : body !== undefined ? { body: body as Record<string, unknown> } : {}) },
-        { ignore: [400, 401, 403, 404, 409, 429, 500, 502, 503, 504] },
-      );
-      return { status: r.statusCode ?? 0, body: r.body };
-    },
-    close: () => client.close(),
+  const request: EngineTransport['request'] = async (method, path, body, ndjson) => {
+    const r = await client.transport.request(
+      { method, path, ...(ndjson !== undefined ? { bulkBody: ndjson } : body !== undefined ? { body: body as Record<string, unknown> } : {}) },
+      { ignore: [400, 401, 403, 404, 409, 429, 500, 502, 503, 504] },
+    );
+    return { status: r.statusCode ?? 0, body: r.body };
   };
-  const store = new SearchEngineEventStore('opensearch', transport, opts);
-  try {
-    await store.init(opts, opts.retentionDays);
-  } catch (e) {
-    await client.close();
-    if (e instanceof SocError) throw e;
-    throw new SocError('SOC_ERR_STORE_OPEN', `cannot reach OpenSearch at ${String(opts.node)}: ${(e as Error).message}`, { cause: e });
-  }
-  return store;
+  return openEngine('opensearch', opts.node, request, () => client.close(), opts);
 }

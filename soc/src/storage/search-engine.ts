@@ -12,6 +12,7 @@
 import { ECS_FIELDS, type EcsEvent } from '@xiangan/collectors';
 import { SocError } from '../errors.js';
 import { toDsl, type DslQuery } from './dsl.js';
+import { decodeCursor, encodeCursor, parseTime } from './sqlite.js';
 import type { DeleteResult, EventStore, FacetBucket, SearchRequest, SearchResult, StoreStats, WriteResult } from './types.js';
 
 /** One HTTP exchange with the engine. */
@@ -434,26 +435,29 @@ function reason(body: unknown): string {
   return e?.reason ?? e?.type ?? JSON.stringify(body)?.slice(0, 200) ?? '';
 }
 
-function parseTime(v: string, name: string): number {
-  const t = Date.parse(v);
-  if (!Number.isFinite(t)) throw new SocError('SOC_ERR_QUERY', `search: '${name}' is not an ISO 8601 time: ${v}`);
-  return t;
-}
-
-// Same cursor format as the SQLite backend: [order, epoch ms, id], base64url JSON.
-function encodeCursor(order: 'asc' | 'desc', ts: number, id: string): string {
-  return Buffer.from(JSON.stringify([order, ts, id])).toString('base64url');
-}
-
-function decodeCursor(c: string, order: 'asc' | 'desc'): { ts: number; id: string } {
+/**
+ * Wrap a client's request function as an {@link EngineTransport}, build the store and install its
+ * template and lifecycle policy; closes the client when that fails. Shared by the two adapters.
+ *
+ * @example
+ * ```ts
+ * const store = await openEngine('opensearch', 'http://127.0.0.1:9200', (m, p, b, nd) => …, () => client.close(), opts);
+ * ```
+ */
+export async function openEngine(
+  backend: 'elasticsearch' | 'opensearch',
+  where: string | string[],
+  request: EngineTransport['request'],
+  close: () => Promise<void>,
+  opts: SearchEngineStoreOptions & { retentionDays?: number },
+): Promise<SearchEngineEventStore> {
+  const store = new SearchEngineEventStore(backend, { request, close }, opts);
   try {
-    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 3 && (v[0] === 'asc' || v[0] === 'desc') && Number.isFinite(v[1]) && typeof v[2] === 'string') {
-      if (v[0] !== order) throw new SocError('SOC_ERR_CURSOR', 'search: cursor was made for the other sort order');
-      return { ts: v[1] as number, id: v[2] as string };
-    }
+    await store.init(opts, opts.retentionDays);
   } catch (e) {
+    await close();
     if (e instanceof SocError) throw e;
+    throw new SocError('SOC_ERR_STORE_OPEN', `cannot reach ${backend} at ${String(where)}: ${(e as Error).message}`, { cause: e });
   }
-  throw new SocError('SOC_ERR_CURSOR', 'search: malformed cursor');
+  return store;
 }

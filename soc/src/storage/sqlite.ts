@@ -384,17 +384,20 @@ export class SqliteEventStore implements EventStore {
   }
 }
 
-function parseTime(v: string, name: string): number {
+/** `from`/`to` of a search as epoch ms; `SOC_ERR_QUERY` when not ISO 8601 (shared with the engine stores). */
+export function parseTime(v: string, name: string): number {
   const t = Date.parse(v);
   if (!Number.isFinite(t)) throw new SocError('SOC_ERR_QUERY', `search: '${name}' is not an ISO 8601 time: ${v}`);
   return t;
 }
 
-function encodeCursor(order: 'asc' | 'desc', ts: number, id: string): string {
+/** The opaque `search_after` cursor of every backend: base64url JSON `[order, ts, id]`. */
+export function encodeCursor(order: 'asc' | 'desc', ts: number, id: string): string {
   return Buffer.from(JSON.stringify([order, ts, id])).toString('base64url');
 }
 
-function decodeCursor(c: string, order: 'asc' | 'desc'): { ts: number; id: string } {
+/** Inverse of {@link encodeCursor}; `SOC_ERR_CURSOR` when malformed or made for the other order. */
+export function decodeCursor(c: string, order: 'asc' | 'desc'): { ts: number; id: string } {
   try {
     const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as unknown;
     if (Array.isArray(v) && v.length === 3 && (v[0] === 'asc' || v[0] === 'desc') && Number.isFinite(v[1]) && typeof v[2] === 'string') {
