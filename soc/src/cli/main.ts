@@ -23,6 +23,7 @@ export const COMMANDS: Record<string, { load: Loader; summary: string }> = {
   rules: { load: () => import('./rules.js'), summary: 'rules validate|test|match|import-sigma|hunt: Sigma detection rules' },
   alerts: { load: () => import('./alerts.js'), summary: 'alerts list|ack|resolve: the alert lifecycle (--data DIR or --api URL)' },
   audit: { load: () => import('./audit.js'), summary: 'audit verify|prove|export|checkpoint|list: tamper evidence (SM3 Merkle trees, SM2-signed checkpoints)' },
+  kms: { load: () => import('./kms.js'), summary: 'kms init|serve|create|rotate|list|sign|verify|encrypt|decrypt|datakey|backup|restore: the crypto service' },
 };
 
 function usage(io: CliIo): void {

@@ -1,0 +1,173 @@
+/**
+ * `xiangan kms …`: operate the crypto service. `init` and `serve` work on a local key store
+ * (master secret from `--master-file` or `XIANGAN_KMS_MASTER`); the other sub-commands call a
+ * running service through `@xiangan/crypto/kms-client` (`--api URL --token T`, or
+ * `XIANGAN_KMS_URL` / `XIANGAN_KMS_TOKEN`).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import Fastify from 'fastify';
+import { bytesToBase64 } from '@xiangan/crypto';
+import { KmsClient, type KmsKeyType } from '@xiangan/crypto/kms-client';
+import { KmsService, kmsRoutes, KMS_KEY_TYPES } from '../kms/index.js';
+import { readAll, UsageError, type CliIo } from './io.js';
+
+const USAGE = `usage: xiangan kms <sub-command> [options]
+  init --data DIR [--app NAME]            create a key store and an all-rights application; prints its token once
+  serve --data DIR [--host H] [--port N]  serve /api/v1/kms on its own
+  create NAME --type sm2-sign|sm2-encrypt|sm4|hmac-sm3 [--exportable]
+  rotate NAME | list
+  sign NAME [--in FILE] [--id ID] [--raw]     prints xiangan:v<N>:<base64>
+  verify NAME --sig SIG [--in FILE] [--id ID] [--raw]   exit 0 valid, 1 invalid
+  encrypt NAME [--in FILE] [--aad TEXT]       prints xiangan:v<N>:<base64>
+  decrypt NAME --ct CT [--aad TEXT] [--out FILE]
+  datakey NAME [--bytes N]                    prints {"plaintext": base64, "ciphertext": envelope}
+  backup [--out FILE] | restore --in FILE [--replace]
+options: --api URL --token T (or XIANGAN_KMS_URL, XIANGAN_KMS_TOKEN), --master-file FILE (or XIANGAN_KMS_MASTER)
+`;
+
+const OPTIONS = {
+  data: { type: 'string' },
+  app: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  api: { type: 'string' },
+  token: { type: 'string' },
+  'master-file': { type: 'string' },
+  type: { type: 'string' },
+  exportable: { type: 'boolean' },
+  in: { type: 'string' },
+  out: { type: 'string' },
+  id: { type: 'string' },
+  raw: { type: 'boolean' },
+  sig: { type: 'string' },
+  ct: { type: 'string' },
+  aad: { type: 'string' },
+  bytes: { type: 'string' },
+  replace: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+function masterSecret(v: Values, io: CliIo): Uint8Array | string {
+  if (v['master-file']) return new Uint8Array(readFileSync(resolve(io.cwd, v['master-file'])));
+  const env = io.env.XIANGAN_KMS_MASTER;
+  if (!env) throw new UsageError('a master secret is required: --master-file FILE or XIANGAN_KMS_MASTER');
+  return env;
+}
+
+function openLocal(v: Values, io: CliIo): KmsService {
+  if (!v.data) throw new UsageError(`--data DIR is required\n${USAGE}`);
+  return KmsService.open({ dir: resolve(io.cwd, v.data), masterSecret: masterSecret(v, io) });
+}
+
+function client(v: Values, io: CliIo): KmsClient {
+  const url = v.api ?? io.env.XIANGAN_KMS_URL;
+  const token = v.token ?? io.env.XIANGAN_KMS_TOKEN;
+  if (!url || !token) throw new UsageError(`--api URL and --token T (or XIANGAN_KMS_URL, XIANGAN_KMS_TOKEN) are required\n${USAGE}`);
+  return new KmsClient({ url, token });
+}
+
+async function input(v: Values, io: CliIo): Promise<Uint8Array> {
+  return v.in ? new Uint8Array(readFileSync(resolve(io.cwd, v.in))) : readAll(io.stdin);
+}
+
+function one(rest: string[], sub: string): string {
+  if (rest.length !== 1) throw new UsageError(`${sub} takes one key name\n${USAGE}`);
+  return rest[0]!;
+}
+
+/** Run `xiangan kms …`. */
+export async function run(_command: string, argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
+  }
+  const v = parsed.values as Values;
+  const [sub, ...rest] = parsed.positionals;
+  if (v.help || !sub) {
+    io.stderr.write(USAGE);
+    return v.help ? 0 : 2;
+  }
+  const signOpts = { ...(v.id ? { id: v.id } : {}), ...(v.raw ? { format: 'raw' as const } : {}) };
+  switch (sub) {
+    case 'init': {
+      const kms = openLocal(v, io);
+      try {
+        const { token } = kms.createApp(v.app ?? 'admin', { keys: ['*'], ops: ['*'] });
+        io.stdout.write(`${token}\n`);
+      } finally {
+        await kms.close();
+      }
+      return 0;
+    }
+    case 'serve': {
+      const kms = openLocal(v, io);
+      const app = Fastify({ logger: false });
+      await app.register(kmsRoutes, { service: kms });
+      const url = await app.listen({ host: v.host ?? '127.0.0.1', port: v.port ? Number(v.port) : 8200 });
+      io.stderr.write(`kms listening on ${url}\n`);
+      await new Promise<void>((done) => {
+        const stop = (): void => done();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await app.close();
+      await kms.close();
+      return 0;
+    }
+    case 'create': {
+      const type = v.type as KmsKeyType | undefined;
+      if (!type || !KMS_KEY_TYPES.includes(type)) throw new UsageError(`--type is one of ${KMS_KEY_TYPES.join(', ')}`);
+      io.stdout.write(`${JSON.stringify(await client(v, io).createKey(one(rest, sub), type, { exportable: v.exportable === true }))}\n`);
+      return 0;
+    }
+    case 'rotate':
+      io.stdout.write(`${JSON.stringify(await client(v, io).rotateKey(one(rest, sub)))}\n`);
+      return 0;
+    case 'list':
+      for (const k of await client(v, io).listKeys()) io.stdout.write(`${k.name}\t${k.type}\tv${k.latestVersion}\tmin v${k.minDecryptionVersion}${k.disabled ? '\tdisabled' : ''}\n`);
+      return 0;
+    case 'sign':
+      io.stdout.write(`${(await client(v, io).sign(one(rest, sub), await input(v, io), signOpts)).signature}\n`);
+      return 0;
+    case 'verify': {
+      if (!v.sig) throw new UsageError('verify needs --sig');
+      const r = await client(v, io).verify(one(rest, sub), await input(v, io), v.sig, signOpts);
+      io.stdout.write(r.valid ? 'valid\n' : 'INVALID\n');
+      return r.valid ? 0 : 1;
+    }
+    case 'encrypt':
+      io.stdout.write(`${(await client(v, io).encrypt(one(rest, sub), await input(v, io), v.aad ? { aad: v.aad } : {})).ciphertext}\n`);
+      return 0;
+    case 'decrypt': {
+      if (!v.ct) throw new UsageError('decrypt needs --ct');
+      const r = await client(v, io).decrypt(one(rest, sub), v.ct, v.aad ? { aad: v.aad } : {});
+      if (v.out) writeFileSync(resolve(io.cwd, v.out), r.plaintext, { mode: 0o600 });
+      else io.stdout.write(r.plaintext);
+      return 0;
+    }
+    case 'datakey': {
+      const r = await client(v, io).dataKey(one(rest, sub), v.bytes ? Number(v.bytes) : 16);
+      io.stdout.write(`${JSON.stringify({ plaintext: bytesToBase64(r.plaintext), ciphertext: r.ciphertext, version: r.version })}\n`);
+      return 0;
+    }
+    case 'backup': {
+      const b = await client(v, io).backup();
+      if (v.out) writeFileSync(resolve(io.cwd, v.out), b, { mode: 0o600 });
+      else io.stdout.write(`${b}\n`);
+      return 0;
+    }
+    case 'restore': {
+      if (!v.in) throw new UsageError('restore needs --in FILE');
+      io.stdout.write(`${JSON.stringify(await client(v, io).restore(readFileSync(resolve(io.cwd, v.in), 'utf8').trim(), { replace: v.replace === true }))}\n`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown sub-command ${sub}\n${USAGE}`);
+  }
+}
