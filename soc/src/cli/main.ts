@@ -24,6 +24,7 @@ export const COMMANDS: Record<string, { load: Loader; summary: string }> = {
   alerts: { load: () => import('./alerts.js'), summary: 'alerts list|ack|resolve: the alert lifecycle (--data DIR or --api URL)' },
   audit: { load: () => import('./audit.js'), summary: 'audit verify|prove|export|checkpoint|list: tamper evidence (SM3 Merkle trees, SM2-signed checkpoints)' },
   kms: { load: () => import('./kms.js'), summary: 'kms init|serve|create|rotate|list|sign|verify|encrypt|decrypt|datakey|backup|restore: the crypto service' },
+  comply: { load: () => import('./comply.js'), summary: 'comply run|assets|verify: GB/T 22239 / GB/T 39786 self-assessment with signed reports' },
 };
 
 function usage(io: CliIo): void {

@@ -1,0 +1,108 @@
+/**
+ * `xiangan comply`: compliance self-assessment (GB/T 22239-2019, GB/T 39786-2021).
+ *
+ * ```
+ * xiangan comply run --system ID [--level 2|3] [--standard djcp|gmcy] [--format html,json] [--lang zh|en]
+ *                    [--out DIR] [--data DIR] [--config FILE] [--passphrase-env VAR] [--unsigned]
+ * xiangan comply assets import FILE.csv [--data DIR]
+ * xiangan comply assets list [--data DIR]
+ * xiangan comply verify REPORT [--sig REPORT.p7s]
+ * ```
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import { loadOrCreateIdentity } from '../integrity/identity.js';
+import { openSqliteStore } from '../storage/sqlite.js';
+import { importAssetsCsv, loadInventory, saveInventory } from '../comply/assets.js';
+import { runAssessment } from '../comply/run.js';
+import { verifyReportFile } from '../comply/sign.js';
+import { writeReports } from '../comply/write.js';
+import { UsageError, type CliIo } from './io.js';
+
+const USAGE = `usage:
+  xiangan comply run --system ID [--level 2|3] [--standard djcp|gmcy] [--format html,json] [--lang zh|en] [--out DIR] [--data DIR] [--config FILE] [--passphrase-env VAR] [--unsigned]
+  xiangan comply assets import FILE.csv [--data DIR]
+  xiangan comply assets list [--data DIR]
+  xiangan comply verify REPORT [--sig FILE]
+`;
+
+const OPTIONS = {
+  data: { type: 'string' },
+  system: { type: 'string' },
+  level: { type: 'string' },
+  standard: { type: 'string' },
+  format: { type: 'string' },
+  lang: { type: 'string' },
+  out: { type: 'string' },
+  config: { type: 'string' },
+  sig: { type: 'string' },
+  unsigned: { type: 'boolean' },
+  'passphrase-env': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Entry point of `xiangan comply`. */
+export async function run(_cmd: string, argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
+  }
+  const { values: v, positionals: p } = parsed;
+  if (v.help || p.length === 0) {
+    io.stdout.write(USAGE);
+    return v.help ? 0 : 2;
+  }
+  const dir = resolve(io.cwd, v.data ?? 'data');
+  const sub = p[0];
+  if (sub === 'assets' && p[1] === 'import') {
+    if (!p[2]) throw new UsageError(USAGE);
+    const { inventory, imported } = importAssetsCsv(loadInventory(dir), readFileSync(resolve(io.cwd, p[2]), 'utf8'));
+    saveInventory(dir, inventory);
+    io.stdout.write(`imported ${imported} assets; ${inventory.systems.length} systems, ${inventory.assets.length} assets in total\n`);
+    return 0;
+  }
+  if (sub === 'assets' && p[1] === 'list') {
+    io.stdout.write(`${JSON.stringify(loadInventory(dir), null, 2)}\n`);
+    return 0;
+  }
+  if (sub === 'verify') {
+    if (!p[1]) throw new UsageError(USAGE);
+    const file = resolve(io.cwd, p[1]);
+    const r = verifyReportFile(file, v.sig ? resolve(io.cwd, v.sig) : undefined);
+    io.stdout.write(r.ok ? `OK: signed by ${r.signer ?? '?'} at ${r.signingTime ?? '?'}; chain ${r.chainOk ? 'valid' : 'NOT valid'}\n` : `FAILED: ${r.reason ?? 'bad signature'}\n`);
+    return r.ok && r.chainOk ? 0 : 1;
+  }
+  if (sub === 'run') {
+    if (!v.system) throw new UsageError(`--system is required\n${USAGE}`);
+    const level = v.level === undefined ? undefined : Number(v.level);
+    if (level !== undefined && level !== 2 && level !== 3) throw new UsageError('--level must be 2 or 3');
+    const standard = v.standard ?? 'djcp';
+    if (standard !== 'djcp' && standard !== 'gmcy') throw new UsageError('--standard must be djcp or gmcy');
+    const lang = v.lang ?? 'zh';
+    if (lang !== 'zh' && lang !== 'en') throw new UsageError('--lang must be zh or en');
+    const formats = (v.format ?? 'html,json').split(',').map((s) => s.trim());
+    const socConfig = v.config ? loadConfig({ file: resolve(io.cwd, v.config), cwd: io.cwd }) : {};
+    let identity;
+    if (!v.unsigned) {
+      const envName = v['passphrase-env'] ?? 'XIANGAN_INTEGRITY_PASSPHRASE';
+      const pass = io.env[envName];
+      if (!pass) throw new UsageError(`set $${envName} (the SOC signing key passphrase) or pass --unsigned`);
+      identity = loadOrCreateIdentity({ dir, passphrase: pass });
+    }
+    const store = await openSqliteStore({ dir });
+    try {
+      const a = await runAssessment({ store, dataDir: dir, inventory: loadInventory(dir), systemId: v.system, ...(level ? { level } : {}), standard, socConfig: socConfig as never });
+      const files = writeReports(a, { outDir: resolve(io.cwd, v.out ?? '.'), formats, lang, ...(identity ? { identity } : {}) });
+      io.stdout.write(`overall ${a.overall === null ? '—' : `${a.overall}%`} over ${a.items.length} items (${a.durationMs} ms)\n`);
+      for (const f of files) io.stdout.write(`${f}${identity ? ` (+ ${f}.p7s)` : ''}\n`);
+      return 0;
+    } finally {
+      await store.close();
+    }
+  }
+  throw new UsageError(USAGE);
+}

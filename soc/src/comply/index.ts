@@ -1,0 +1,13 @@
+/**
+ * Compliance self-assessment (GB/T 22239-2019 等级保护, GB/T 39786-2021 商用密码应用): systems and
+ * assets, automated checks over the SOC's evidence, scoring, signed HTML/JSON reports.
+ * See soc/README.md "Compliance".
+ * @packageDocumentation
+ */
+export { ComplyError, COMPLY_ERROR_CODES, type ComplyErrorCode } from './errors.js';
+export { ASSET_TYPES, loadInventory, saveInventory, upsertSystem, upsertAsset, importAssetsCsv, inventoryPath, type Asset, type AssetType, type ComplySystem, type Inventory } from './assets.js';
+export { runChecks, RETENTION_MIN_DAYS, type CheckContext, type CheckResult, type Evidence } from './checks.js';
+export { runAssessment, type Assessment, type ItemJudgement, type RunOptions } from './run.js';
+export { renderHtml, renderJson, type ReportLang } from './report.js';
+export { signReportFile, verifyReportFile, assertReportSigned, type ReportVerification } from './sign.js';
+export { writeReports, type WriteReportsOptions } from './write.js';

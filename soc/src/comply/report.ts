@@ -1,0 +1,107 @@
+/**
+ * Reports laid out like an assessment report (被测对象描述, 单项测评结果, 安全问题风险分析, 整改建议,
+ * appendices): self-contained HTML (inline CSS and SVG, no external requests) and JSON.
+ */
+import type { Assessment, ItemJudgement } from './run.js';
+
+/** Report language: Chinese (default) or English. */
+export type ReportLang = 'zh' | 'en';
+
+const T = {
+  zh: {
+    title: '网络安全等级保护自评估报告',
+    titleGm: '商用密码应用安全性自评估报告',
+    notice: '本报告为自评估结果，不构成等级测评结论（等级测评结论仅由具备资质的测评机构出具）。',
+    object: '一、被测对象描述',
+    results: '二、单项测评结果',
+    risks: '三、安全问题风险分析',
+    fixes: '四、整改建议',
+    appendix: '附录 A 资产清单',
+    evidence: '附录 B 测评证据',
+    system: '定级对象', level: '等级', generated: '生成时间', overall: '综合符合率',
+    layer: '层面', clause: '条款', point: '控制点', item: '测评项', result: '结果', objects: '测评对象', summary: '说明',
+    id: '编号', type: '类型', name: '名称', hosts: '主机名', ips: '地址', grade: '重要程度',
+    none: '未发现不符合项。', highRisk: '高风险', paraphrase: '（条文为转述）',
+  },
+  en: {
+    title: 'Graded Protection Self-Assessment Report',
+    titleGm: 'Commercial Cryptography Self-Assessment Report',
+    notice: 'This is a self-assessment; it is not an assessment conclusion (only a licensed assessment body issues one).',
+    object: '1. Object under assessment',
+    results: '2. Results per item',
+    risks: '3. Risk analysis',
+    fixes: '4. Remediation',
+    appendix: 'Appendix A. Assets',
+    evidence: 'Appendix B. Evidence',
+    system: 'System', level: 'Level', generated: 'Generated', overall: 'Overall compliance',
+    layer: 'Layer', clause: 'Clause', point: 'Control point', item: 'Requirement', result: 'Result', objects: 'Objects', summary: 'Finding',
+    id: 'ID', type: 'Type', name: 'Name', hosts: 'Host names', ips: 'Addresses', grade: 'Importance',
+    none: 'No non-compliant item found.', highRisk: 'High risk', paraphrase: ' (paraphrased)',
+  },
+} as const;
+
+const EN_STATUS: Record<string, string> = { pass: 'Compliant', partial: 'Partially compliant', fail: 'Non-compliant', na: 'Not applicable', manual: 'Manual' };
+
+function esc(s: unknown): string {
+  return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function judgement(i: ItemJudgement, lang: ReportLang): string {
+  return lang === 'zh' ? i.judgement : (EN_STATUS[i.status] ?? i.status);
+}
+
+// One horizontal bar per layer; widths are the layer percentage.
+function chart(a: Assessment): string {
+  const rows = a.layers;
+  const h = 28 * rows.length + 10;
+  const bars = rows
+    .map((l, i) => {
+      const y = 5 + i * 28;
+      const w = l.percent === null ? 0 : Math.round(l.percent * 3);
+      return `<text x="0" y="${y + 16}" font-size="13">${esc(l.layer)}</text><rect x="150" y="${y}" width="300" height="20" fill="#eee"/><rect x="150" y="${y}" width="${w}" height="20" fill="${(l.percent ?? 0) >= 80 ? '#2e7d32' : (l.percent ?? 0) >= 50 ? '#f9a825' : '#c62828'}"/><text x="460" y="${y + 16}" font-size="13">${l.percent === null ? '—' : `${l.percent}%`}</text>`;
+    })
+    .join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="520" height="${h}" role="img">${bars}</svg>`;
+}
+
+/**
+ * Render the HTML report.
+ * @example writeFileSync('report.html', renderHtml(assessment, 'zh'));
+ */
+export function renderHtml(a: Assessment, lang: ReportLang = 'zh'): string {
+  const t = T[lang];
+  const title = a.standard === 'gmcy' ? t.titleGm : t.title;
+  const bad = a.items.filter((i) => i.status === 'fail' || i.status === 'partial');
+  const row = (cells: unknown[]): string => `<tr>${cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`;
+  const head = (cells: string[]): string => `<tr>${cells.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>`;
+  return `<!DOCTYPE html>
+<html lang="${lang === 'zh' ? 'zh-CN' : 'en'}"><head><meta charset="utf-8"><title>${esc(title)} — ${esc(a.system.name)}</title>
+<style>body{font-family:"Noto Sans CJK SC","Source Han Sans SC",sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;width:100%;margin:1em 0}td,th{border:1px solid #999;padding:4px 6px;font-size:13px;vertical-align:top}th{background:#f0f0f0}.notice{border:2px solid #c62828;padding:.5em}.fail{color:#c62828}.pass{color:#2e7d32}</style></head><body>
+<h1>${esc(title)}</h1>
+<p class="notice">${esc(t.notice)}</p>
+<h2>${esc(t.object)}</h2>
+<table>${row([t.system, `${a.system.name} (${a.system.id})`])}${row([t.level, a.level])}${row([t.generated, a.generatedAt])}${row([t.overall, a.overall === null ? '—' : `${a.overall}%`])}</table>
+${chart(a)}
+<h2>${esc(t.results)}</h2>
+<table>${head([t.layer, t.clause, t.point, t.item, t.objects, t.result, t.summary])}${a.items
+    .map((i) => `<tr><td>${esc(i.layer)}</td><td>${esc(i.clause)}</td><td>${esc(i.controlPoint)}</td><td>${esc(i.text)}${i.paraphrase ? esc(t.paraphrase) : ''}${i.algorithm ? ` [${esc(i.algorithm)}]` : ''}</td><td>${esc(i.objects.join(', '))}</td><td class="${i.status}">${esc(judgement(i, lang))}</td><td>${esc(i.summary)}</td></tr>`)
+    .join('')}</table>
+<h2>${esc(t.risks)}</h2>
+${bad.length ? `<ul>${bad.map((i) => `<li>${esc(i.clause)} ${esc(i.controlPoint)}: ${esc(i.summary)}${i.highRisk ? ` — <b>${esc(t.highRisk)}</b>: ${esc(i.highRisk)}` : ''}</li>`).join('')}</ul>` : `<p>${esc(t.none)}</p>`}
+<h2>${esc(t.fixes)}</h2>
+${bad.length ? `<ul>${bad.map((i) => `<li>${esc(i.clause)}: ${esc(i.text)}</li>`).join('')}</ul>` : `<p>${esc(t.none)}</p>`}
+<h2>${esc(t.appendix)}</h2>
+<table>${head([t.id, t.type, t.name, t.hosts, t.ips, t.grade])}${a.assets.map((x) => row([x.id, x.type, x.name, x.hostNames.join('; '), x.ips.join('; '), x.importance ?? 2])).join('')}</table>
+<h2>${esc(t.evidence)}</h2>
+${a.items
+    .filter((i) => i.evidence)
+    .map((i) => `<h3>${esc(i.clause)} ${esc(i.controlPoint)}</h3><pre>${esc(JSON.stringify(i.evidence, null, 2))}</pre>`)
+    .join('\n')}
+</body></html>
+`;
+}
+
+/** The JSON report: the assessment itself, pretty-printed. */
+export function renderJson(a: Assessment): string {
+  return `${JSON.stringify(a, null, 2)}\n`;
+}
