@@ -15,12 +15,12 @@
  * The same stream is then sent for 10 s with detection off, as the baseline rate the pipeline
  * sustains on this machine without it (the 2 cores are shared, so both rates matter).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normalise, parseSyslog, type EcsEvent } from '@xiangan/collectors';
 import { startRuntime, validateConfig, type AlertLatencySample } from '@xiangan/soc';
-import { formatTable, resultsDir, writeResults } from './harness.js';
+import { formatTable, mergeResults, writeResults } from './harness.js';
 
 const SECONDS = Number(process.env.XIANGAN_BENCH_SECONDS ?? 20);
 const RATE = Number(process.env.XIANGAN_BENCH_RATE ?? 20_000);
@@ -150,11 +150,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${i} events at ${result.achievedRate}/s (target ${RATE}/s), ${alerts.total} alerts, ${stored.length} raising events; without detection ${result.withoutDetection.achievedRate}/s\n`);
 
   process.stdout.write(`wrote ${writeResults('alerts', { alertLatency: result })}\n`);
-  // Also merged into rules.json, beside the engine numbers (the rules benchmark owns the rest of that file).
-  const path = join(resultsDir(), 'rules.json');
-  const prev = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>) : { benchmark: 'rules' };
-  writeFileSync(path, JSON.stringify({ ...prev, alertLatency: result }, null, 2) + '\n');
-  process.stdout.write(`wrote ${path}\n`);
+  process.stdout.write(`wrote ${mergeResults('rules', 'alertLatency', result)}\n`);
 }
 
 await main();

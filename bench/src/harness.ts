@@ -10,7 +10,7 @@
  * writeResults('crypto', { rows });
  */
 import { cpus, totalmem, platform, arch, release, loadavg } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
@@ -187,9 +187,39 @@ export function resultsDir(): string {
  */
 export function writeResults(name: string, data: Record<string, unknown>): string {
   if (!/^[a-z0-9-]+$/.test(name)) throw new TypeError('writeResults: name must be lower-case words and dashes');
+  const path = resultsPath(name);
+  // Sections other benchmarks merged into this file (see mergeResults) survive a rewrite.
+  const prev = readResults(path);
+  const kept: Record<string, unknown> = {};
+  for (const key of (prev.merged as string[] | undefined) ?? []) kept[key] = prev[key];
+  if (Object.keys(kept).length) kept.merged = Object.keys(kept);
+  writeFileSync(path, JSON.stringify({ benchmark: name, machine: machineInfo(), ...data, ...kept }, null, 2) + '\n');
+  return path;
+}
+
+/**
+ * Put one section measured by another benchmark into `bench/results/<name>.json` under `key`
+ * (e.g. the alert latency beside the rules engine numbers), keeping the rest of the file; a
+ * later {@link writeResults} of that file's own benchmark keeps the section too.
+ *
+ * @example
+ * mergeResults('rules', 'alertLatency', result);
+ */
+export function mergeResults(name: string, key: string, data: unknown): string {
+  if (!/^[a-z0-9-]+$/.test(name)) throw new TypeError('mergeResults: name must be lower-case words and dashes');
+  const path = resultsPath(name);
+  const prev = readResults(path);
+  const merged = new Set([...((prev.merged as string[] | undefined) ?? []), key]);
+  writeFileSync(path, JSON.stringify({ benchmark: name, ...prev, [key]: data, merged: [...merged] }, null, 2) + '\n');
+  return path;
+}
+
+function resultsPath(name: string): string {
   const dir = resultsDir();
   mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${name}.json`);
-  writeFileSync(path, JSON.stringify({ benchmark: name, machine: machineInfo(), ...data }, null, 2) + '\n');
-  return path;
+  return join(dir, `${name}.json`);
+}
+
+function readResults(path: string): Record<string, unknown> {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>) : {};
 }

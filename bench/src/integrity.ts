@@ -4,20 +4,21 @@
  * same events (canonical JSON, SM3 leaf hash and the leaf-index insert in the store
  * transaction); then `verifyIntegrity` over the chained store (every record re-hashed, every
  * root recomputed, every checkpoint signature checked). Targets: overhead ≤ 10 % of events/s,
- * verify ≥ 200,000 records/s. The numbers go into `bench/results/ingest.json` under `integrity`,
- * leaving the other keys of that file as they are, and into `bench/results/integrity.json`.
+ * verify ≥ 200,000 records/s. The numbers go into `bench/results/ingest.json` under `integrity`
+ * (harness `mergeResults`: the ingest benchmark keeps that section when it rewrites the file) and
+ * into `bench/results/integrity.json`.
  *
  * Environment: `XIANGAN_BENCH_EVENTS` (default 20,000) events per round, `XIANGAN_BENCH_ROUNDS`
  * (default 8) pairs of rounds. The store runs with `synchronous = normal` so that fsync waits on a
  * shared disk do not hide the CPU cost chaining adds.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EcsEvent } from '@xiangan/collectors';
 import { Checkpointer, loadOrCreateIdentity, openIntegrity, SqliteEventStore, verifyIntegrity } from '@xiangan/soc';
-import { fmtOps, formatTable, machineInfo, resultsDir, writeResults } from './harness.js';
+import { fmtOps, formatTable, machineInfo, mergeResults, writeResults } from './harness.js';
 
 const N = Number(process.env.XIANGAN_BENCH_EVENTS ?? 20_000);
 const BATCH = 4000;
@@ -110,9 +111,7 @@ process.stdout.write(
   ) + '\n',
 );
 
-const path = join(resultsDir(), 'ingest.json');
-const existing = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>) : { benchmark: 'ingest' };
-existing.integrity = {
+const integrity = {
   machine: machineInfo(),
   events: N,
   batch: BATCH,
@@ -127,7 +126,6 @@ existing.integrity = {
   targets: { overheadPctMax: 10, verifyRecordsPerSecMin: 200_000 },
   note: 'store-level (SqliteEventStore.writeSync, synchronous=normal, batches of 4000) in one process; median of back-to-back off/on pairs; verify: best of 3',
 };
-writeFileSync(path, JSON.stringify(existing, null, 2) + '\n');
-// A copy of its own, which a later run of bench/src/ingest.ts (rewriting ingest.json) keeps.
-const own = writeResults('integrity', existing.integrity as Record<string, unknown>);
+const path = mergeResults('ingest', 'integrity', integrity);
+const own = writeResults('integrity', integrity);
 process.stdout.write(`results: ${path} (key "integrity") and ${own}\n`);
