@@ -60,6 +60,8 @@ export interface SecurityOptions {
   countEvents?: () => number;
   /** Clock (tests). */
   now?: () => number;
+  /** Live-stream heartbeat and session re-check interval (default 15 s; tests shorten it). */
+  streamHeartbeatMs?: number;
 }
 
 /** One route as the security layer sees it; the authorisation matrix test walks this table. */
@@ -272,7 +274,12 @@ export async function installSecurity(app: FastifyInstance, opts: SecurityOption
     await scope.register(authRoutes, { auth, now });
     await scope.register(adminRoutes, { auth });
   });
-  await app.register(streamRoutes, { bus, ...(opts.countEvents ? { countEvents: opts.countEvents } : {}) });
+  await app.register(streamRoutes, {
+    bus,
+    stillValid: (req) => req.principal !== undefined && auth.stillValid(req.principal),
+    ...(opts.countEvents ? { countEvents: opts.countEvents } : {}),
+    ...(opts.streamHeartbeatMs ? { heartbeatMs: opts.streamHeartbeatMs } : {}),
+  });
 }
 
 /**

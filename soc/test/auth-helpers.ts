@@ -50,7 +50,7 @@ export async function harness(opts: { level?: 2 | 3; auth?: Record<string, unkno
   assert.ok(admin);
   const bus = new EventBus(100);
   const counted = { n: 0 };
-  const app = await buildApp({ runtime, security: { auth, bus, ingestTokens: config.api.tokens, emitEvent: (e) => runtime.buffer.append([e]), now: () => clock.t, countEvents: () => counted.n } });
+  const app = await buildApp({ runtime, security: { auth, bus, ingestTokens: config.api.tokens, emitEvent: (e) => runtime.buffer.append([e]), now: () => clock.t, countEvents: () => counted.n, streamHeartbeatMs: 200 } });
   return {
     app, auth, runtime, bus, dir, admin, clock, counted,
     async close() {

@@ -131,6 +131,18 @@ describe('live stream over HTTP', () => {
     c.close();
   });
 
+  test('an open stream ends when its session passes the idle timeout', async () => {
+    const c = await SseClient.open(port, viewer.cookie);
+    assert.equal(c.res.statusCode, 200);
+    const ended = new Promise<void>((resolve) => c.res.on('end', () => resolve()));
+    h.clock.t += 16 * 60_000;
+    await ended;
+    const again = await SseClient.open(port, viewer.cookie);
+    assert.equal(again.res.statusCode, 401, 'the session is over');
+    again.close();
+    h.clock.t = Date.now();
+  });
+
   test('the stream needs stream:read', async () => {
     const none = await SseClient.open(port, 'xa_session=nothing');
     assert.equal(none.res.statusCode, 401);

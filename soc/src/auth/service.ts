@@ -429,6 +429,21 @@ export class AuthService {
     };
   }
 
+  /**
+   * Whether a principal may still act, without touching the idle clock (long-lived requests such
+   * as the live stream re-check with this): a session within both timeouts, an unrevoked token.
+   */
+  stillValid(p: Principal): boolean {
+    const t = this.now();
+    if (p.kind === 'token') {
+      if (p.id === 'config') return true;
+      const r = this.db.prepare('SELECT revoked_at, expires_at FROM tokens WHERE id = ?').get(p.id) as { revoked_at: number | null; expires_at: number | null } | undefined;
+      return !!r && r.revoked_at === null && (r.expires_at === null || r.expires_at > t);
+    }
+    const s = this.db.prepare('SELECT created_at, last_seen FROM sessions WHERE id_hash = ?').get(p.id) as { created_at: number; last_seen: number } | undefined;
+    return !!s && t - s.last_seen <= this.config.idleTimeoutMinutes * 60_000 && t - s.created_at <= this.config.absoluteTimeoutHours * 3_600_000;
+  }
+
   /** Whether a CSRF token belongs to a session principal. */
   static csrfMatches(p: Principal, tokenValue: string | undefined): boolean {
     return p.csrfHash !== undefined && typeof tokenValue === 'string' && tokenValue !== '' && hashHex(tokenValue) === p.csrfHash;

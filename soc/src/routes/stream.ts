@@ -7,7 +7,7 @@
  * resumes from its last id instead of holding the server's memory.
  */
 import type { ServerResponse } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { BusMessage, EventBus } from '../bus.js';
 import { SocError } from '../errors.js';
@@ -25,6 +25,13 @@ export interface StreamRoutesOptions {
   bus: EventBus;
   /** Monotone count of stored events; when given, `counts` is published every second. */
   countEvents?: () => number;
+  /**
+   * Re-checked at every heartbeat: a stream whose session timed out or whose token was revoked
+   * is ended (the idle timeout is not bypassed by leaving a console open).
+   */
+  stillValid?: (req: FastifyRequest) => boolean;
+  /** Heartbeat and re-check interval (default 15 s). */
+  heartbeatMs?: number;
 }
 
 const frames = new WeakMap<BusMessage, string>();
@@ -113,7 +120,14 @@ export async function streamRoutes(app: FastifyInstance, o: StreamRoutesOptions)
         else for (const m of missed) send(sseFrame(m));
       }
       off = bus.subscribe((m) => send(sseFrame(m)));
-      const beat = setInterval(() => send(': keep-alive\n\n'), HEARTBEAT_MS);
+      const beat = setInterval(() => {
+        if (o.stillValid && !o.stillValid(req)) {
+          flush();
+          res.end();
+          return;
+        }
+        send(': keep-alive\n\n');
+      }, o.heartbeatMs ?? HEARTBEAT_MS);
       beat.unref();
       const done = (): void => {
         off();
