@@ -8,6 +8,7 @@ import { bytesToBase64, bytesToHex, CryptoError, type Sm2CipherOrder, type Sm2Si
 import { KmsError, KMS_ERROR_STATUS } from './errors.js';
 import { b64, verifyResult, type KmsCaller, type KmsService, type KmsPolicy } from './service.js';
 import type { KmsKeyType } from './store.js';
+import type { Purpose } from '@xiangan/pki';
 
 /** Options of {@link kmsRoutes}. */
 export interface KmsRoutesOptions {
@@ -35,6 +36,12 @@ function str(b: Body, f: string): string {
   const v = b[f];
   if (typeof v !== 'string') throw new KmsError('SOC_ERR_KMS_REQUEST', `${f}: expected a string`);
   return v;
+}
+function strings(b: Body, f: string): string[] | undefined {
+  const v = b[f];
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new KmsError('SOC_ERR_KMS_REQUEST', `${f}: expected an array of PEM strings`);
+  return v as string[];
 }
 function optB64(b: Body, f: string): Uint8Array | undefined {
   return b[f] === undefined ? undefined : b64(f, b[f]);
@@ -141,6 +148,42 @@ export async function kmsRoutes(app: FastifyInstance, opts: KmsRoutesOptions): P
     return verifyResult(() => kms.hmacVerify(caller(req), req.params.name, b64('input', b.input), str(b, 'mac')));
   });
   app.post(`${p}/digest`, { config }, async (req) => ({ digest: bytesToHex(kms.digest(caller(req), b64('input', bodyOf(req).input))) }));
+
+  app.post<{ Params: { name: string } }>(`${p}/keys/:name/csr`, { config }, async (req) => ({ csr: kms.certificateRequest(caller(req), req.params.name, str(bodyOf(req), 'subject')) }));
+  app.post<{ Params: { name: string } }>(`${p}/keys/:name/certificate`, { config }, async (req) => kms.setCertificate(caller(req), req.params.name, str(bodyOf(req), 'certificate')));
+  app.post<{ Params: { name: string } }>(`${p}/cms/sign/:name`, { config }, async (req) => {
+    const b = bodyOf(req);
+    const r = kms.cmsSign(caller(req), req.params.name, b64('content', b.content), { detached: b.detached === true });
+    return { cms: bytesToBase64(r.cms), version: r.version };
+  });
+  app.post(`${p}/cms/verify`, { config }, async (req) => {
+    const b = bodyOf(req);
+    const content = optB64(b, 'content');
+    const anchors = strings(b, 'trustAnchors');
+    const r = kms.cmsVerify(caller(req), b64('cms', b.cms), { ...(content ? { content } : {}), ...(anchors ? { trustAnchors: anchors } : {}) });
+    return { valid: r.valid, content: bytesToBase64(r.content), signers: r.signers };
+  });
+  app.post(`${p}/cms/envelope`, { config }, async (req) => {
+    const b = bodyOf(req);
+    return { cms: bytesToBase64(kms.cmsEnvelope(caller(req), b64('content', b.content), strings(b, 'recipients') ?? [])) };
+  });
+  app.post<{ Params: { name: string } }>(`${p}/cms/open/:name`, { config }, async (req) => {
+    const r = kms.cmsOpen(caller(req), req.params.name, b64('cms', bodyOf(req).cms));
+    return { content: bytesToBase64(r.content), version: r.version };
+  });
+  app.post(`${p}/validate`, { config }, async (req) => {
+    const b = bodyOf(req);
+    const purpose = b.purpose as Purpose | undefined;
+    const revocation = b.revocation as 'none' | 'available' | 'required' | undefined;
+    return kms.validateCertificate(caller(req), {
+      certificate: str(b, 'certificate'),
+      trustAnchors: strings(b, 'trustAnchors') ?? [],
+      ...(strings(b, 'intermediates') ? { intermediates: strings(b, 'intermediates')! } : {}),
+      ...(strings(b, 'crls') ? { crls: strings(b, 'crls')! } : {}),
+      ...(purpose ? { purpose } : {}),
+      ...(revocation ? { revocation } : {}),
+    });
+  });
 
   app.post(`${p}/backup`, { config }, async (req) => ({ backup: kms.backup(caller(req)) }));
   app.post(`${p}/restore`, { config }, async (req) => {

@@ -10,6 +10,10 @@ import {
   type Sm2CipherOrder, type Sm2SignatureFormat,
 } from '@xiangan/crypto';
 import type { EcsEvent, EventSink } from '@xiangan/collectors';
+import {
+  X509Certificate, CertificateRequest, CertificateRevocationList, PkiError, createCsr, sm2Signer, cmsSign, cmsVerify, cmsEncrypt, cmsDecrypt, validatePath,
+  type NameInput, type Purpose,
+} from '@xiangan/pki';
 import { auditLog } from '../audit/index.js';
 import { KmsError } from './errors.js';
 import { KmsStore, KMS_KEY_TYPES, gcmUnwrap, gcmWrap, materialAad, deriveKek, type KmsKeyMeta, type KmsKeyType, type KmsStoreOptions, type KmsAppRow } from './store.js';
@@ -18,7 +22,11 @@ import { KmsStore, KMS_KEY_TYPES, gcmUnwrap, gcmWrap, materialAad, deriveKek, ty
 export const KMS_OPERATIONS = [
   'read', 'sign', 'verify', 'encrypt', 'decrypt', 'rewrap', 'datakey', 'hmac', 'hmac-verify', 'digest', 'export',
   'create', 'rotate', 'configure', 'destroy', 'import', 'backup', 'restore', 'apps',
+  'certificate', 'cms-sign', 'cms-verify', 'cms-encrypt', 'cms-decrypt', 'validate',
 ] as const;
+
+/** Operations that use no managed key: a policy needs only the operation, not a key pattern. */
+const KEYLESS: ReadonlySet<string> = new Set(['digest', 'cms-verify', 'cms-encrypt', 'validate']);
 /** One of {@link KMS_OPERATIONS}. */
 export type KmsOperation = (typeof KMS_OPERATIONS)[number];
 
@@ -62,6 +70,7 @@ interface LoadedVersion {
   material: Uint8Array;
   priv?: Sm2PrivateKey;
   pub?: Sm2PublicKey;
+  cert?: X509Certificate;
 }
 interface LoadedKey {
   meta: KmsKeyMeta;
@@ -170,6 +179,10 @@ export class KmsService {
       if (!material) throw new KmsError('SOC_ERR_KMS_STORE', `key ${meta.name} v${v.version} fails authentication in the store`);
       versions.set(v.version, this.expand(meta.type, v.version, material));
     }
+    for (const [version, der] of this.store.certificates(meta.name)) {
+      const lv = versions.get(version);
+      if (lv) lv.cert = X509Certificate.fromDer(der);
+    }
     return { meta, versions };
   }
 
@@ -251,7 +264,7 @@ export class KmsService {
     const a = this.apps.get(caller.app);
     if (!a || a.revoked) throw new KmsError('SOC_ERR_KMS_UNAUTHENTICATED', 'the application token is revoked');
     const opOk = a.ops.includes('*') || a.ops.includes(op);
-    const keyOk = key === undefined ? a.keys.includes('*') : a.keys.some((p) => (p.endsWith('*') ? key.startsWith(p.slice(0, -1)) : p === key));
+    const keyOk = key === undefined ? KEYLESS.has(op) || a.keys.includes('*') : a.keys.some((p) => (p.endsWith('*') ? key.startsWith(p.slice(0, -1)) : p === key));
     if (!opOk || !keyOk) throw new KmsError('SOC_ERR_KMS_DENIED', `application ${caller.app} may not ${op}${key ? ` with key ${key}` : ''}`);
   }
 
@@ -437,7 +450,10 @@ export class KmsService {
     const info: KmsKeyInfo = { ...k.meta, versions: [...k.versions.keys()].sort((a, b) => a - b) };
     if (k.meta.type === 'sm2-sign' || k.meta.type === 'sm2-encrypt') {
       info.publicKeys = {};
-      for (const v of k.versions.values()) info.publicKeys[v.version] = sm2PublicKeyToPem(v.pub!);
+      for (const v of k.versions.values()) {
+        info.publicKeys[v.version] = sm2PublicKeyToPem(v.pub!);
+        if (v.cert) (info.certificates ??= {})[v.version] = v.cert.toPem();
+      }
     }
     return info;
   }
@@ -445,11 +461,11 @@ export class KmsService {
   // ---- operations -----------------------------------------------------------------------
 
   /** SM2 signature with the latest version; envelope `xiangan:v<N>:<base64 signature>`. */
-  sign(caller: KmsCaller, name: string, msg: Uint8Array, opts: KmsSignOptions = {}): { signature: string; version: number } {
+  sign(caller: KmsCaller, name: string, msg: Uint8Array, opts: KmsSignOptions = {}): { signature: string; version: number; certificate?: string } {
     return this.run(caller, 'sign', name, msg.length, () => {
       const v = this.version(this.usable(name, ['sm2-sign']), undefined, false);
       const sig = sm2Sign(v.priv!, msg, { ...(opts.id ? { id: opts.id } : {}), format: opts.format ?? 'der' });
-      return { value: { signature: envelope(v.version, sig), version: v.version }, version: v.version };
+      return { value: { signature: envelope(v.version, sig), version: v.version, ...(v.cert ? { certificate: v.cert.toPem() } : {}) }, version: v.version };
     });
   }
 
@@ -589,6 +605,106 @@ export class KmsService {
     }
   }
 
+  // ---- PKI: certificates, CMS, path validation -------------------------------------------
+
+  /** A PKCS#10 request (PEM) for the latest version of an SM2 key, signed by that key, for the SOC CA. */
+  certificateRequest(caller: KmsCaller, name: string, subject: NameInput): string {
+    return this.run(caller, 'certificate', name, undefined, () => {
+      const v = this.version(this.usable(name, ['sm2-sign', 'sm2-encrypt']), undefined, false);
+      return { value: createCsr({ subject, signer: sm2Signer(v.priv!) }).toPem(), version: v.version };
+    });
+  }
+
+  /** Attach a certificate to the key version whose public key it certifies. */
+  setCertificate(caller: KmsCaller, name: string, certificate: string | Uint8Array): { version: number } {
+    return this.run(caller, 'certificate', name, undefined, () => {
+      const cert = pkiCall(() => X509Certificate.parse(certificate));
+      const k = this.usable(name, ['sm2-sign', 'sm2-encrypt']);
+      for (const v of k.versions.values()) {
+        if (v.pub && equalSpki(cert, v.pub)) {
+          this.store.putCertificate(name, v.version, cert.der);
+          v.cert = cert;
+          auditLog.record({ actor: caller.app, action: 'kms.key.certificate', target: name, outcome: 'success', details: { version: v.version, serial: cert.serialHex, subject: cert.subjectName } });
+          return { value: { version: v.version }, version: v.version };
+        }
+      }
+      throw new KmsError('SOC_ERR_KMS_REQUEST', `the certificate's public key is no version of key ${name}`);
+    });
+  }
+
+  /** CMS SignedData (GM/T 0010 / RFC 5652) with the latest version and its certificate; DER. */
+  cmsSign(caller: KmsCaller, name: string, content: Uint8Array, opts: { detached?: boolean } = {}): { cms: Uint8Array; version: number } {
+    return this.run(caller, 'cms-sign', name, content.length, () => {
+      const v = this.version(this.usable(name, ['sm2-sign']), undefined, false);
+      if (!v.cert) throw new KmsError('SOC_ERR_KMS_KEY_STATE', `key ${name} v${v.version} has no certificate; attach one first`);
+      const cms = pkiCall(() => cmsSign({ content, certificate: v.cert!, key: v.priv!, ...(opts.detached ? { detached: true } : {}) }));
+      return { value: { cms, version: v.version }, version: v.version };
+    });
+  }
+
+  /** Verify CMS SignedData; with `trustAnchors` each signer's certificate path is validated too. */
+  cmsVerify(caller: KmsCaller, cms: Uint8Array, opts: { content?: Uint8Array; trustAnchors?: string[] } = {}): { valid: boolean; content: Uint8Array; signers: Array<{ subject?: string; ok: boolean; code?: string }> } {
+    return this.run(caller, 'cms-verify', undefined, cms.length, () => {
+      const r = pkiCall(() => cmsVerify(cms, opts.content ? { content: opts.content } : {}));
+      const anchors = opts.trustAnchors?.map((a) => pkiCall(() => X509Certificate.parse(a)));
+      const signers = r.signers.map((s) => {
+        let ok = s.ok;
+        let code: string | undefined = s.code;
+        if (ok && anchors && s.certificate) {
+          const p = validatePath(s.certificate, { trustAnchors: anchors, intermediates: r.certificates, time: new Date(this.now()), purpose: 'any' });
+          if (!p.ok) {
+            ok = false;
+            code = p.code;
+          }
+        }
+        return { ...(s.certificate ? { subject: s.certificate.subjectName } : {}), ok, ...(code ? { code } : {}) };
+      });
+      const valid = r.ok && signers.every((s) => s.ok);
+      return { value: { valid, content: r.content, signers } };
+    });
+  }
+
+  /** CMS EnvelopedData to recipient certificates (SM4-CBC content key, SM2 key transport). */
+  cmsEnvelope(caller: KmsCaller, content: Uint8Array, recipients: string[]): Uint8Array {
+    return this.run(caller, 'cms-encrypt', undefined, content.length, () => ({
+      value: pkiCall(() => cmsEncrypt({ content, recipients: recipients.map((r) => X509Certificate.parse(r)) })),
+    }));
+  }
+
+  /** Open CMS EnvelopedData addressed to a managed sm2-encrypt key that has a certificate. */
+  cmsOpen(caller: KmsCaller, name: string, cms: Uint8Array): { content: Uint8Array; version: number } {
+    return this.run(caller, 'cms-decrypt', name, cms.length, () => {
+      const k = this.usable(name, ['sm2-encrypt']);
+      for (const v of [...k.versions.values()].reverse()) {
+        if (!v.cert || v.version < k.meta.minDecryptionVersion) continue;
+        try {
+          return { value: { content: cmsDecrypt(cms, { certificate: v.cert, key: v.priv! }), version: v.version }, version: v.version };
+        } catch (e) {
+          if (!(e instanceof PkiError) && !(e instanceof CryptoError)) throw e;
+        }
+      }
+      throw new KmsError('SOC_ERR_KMS_CIPHERTEXT', `the CMS message is not addressed to a certified version of ${name}, or fails to decrypt`);
+    });
+  }
+
+  /** Certificate path validation (RFC 5280 §6) with CRLs, as a signing/verification server offers it. */
+  validateCertificate(caller: KmsCaller, req: { certificate: string; trustAnchors: string[]; intermediates?: string[]; crls?: string[]; purpose?: Purpose; revocation?: 'none' | 'available' | 'required' }): { valid: boolean; code?: string; message?: string; path?: string[] } {
+    return this.run(caller, 'validate', undefined, undefined, () => {
+      const leaf = pkiCall(() => X509Certificate.parse(req.certificate));
+      const r = pkiCall(() =>
+        validatePath(leaf, {
+          trustAnchors: req.trustAnchors.map((a) => X509Certificate.parse(a)),
+          intermediates: (req.intermediates ?? []).map((a) => X509Certificate.parse(a)),
+          crls: (req.crls ?? []).map((c) => CertificateRevocationList.parse(c)),
+          time: new Date(this.now()),
+          ...(req.purpose ? { purpose: req.purpose } : {}),
+          ...(req.revocation ? { revocation: req.revocation } : {}),
+        }),
+      );
+      return { value: r.ok ? { valid: true, path: r.path.map((c) => c.subjectName) } : { valid: false, code: r.code, message: r.message } };
+    });
+  }
+
   // ---- backup ---------------------------------------------------------------------------
 
   /**
@@ -666,6 +782,8 @@ const BACKUP_AAD = utf8ToBytes('xiangan-kms backup v1');
 export interface KmsKeyInfo extends KmsKeyMeta {
   versions: number[];
   publicKeys?: Record<number, string>;
+  /** PEM certificate of each SM2 version that has one. */
+  certificates?: Record<number, string>;
 }
 
 /**
@@ -695,6 +813,24 @@ function actionName(op: string, type: KmsKeyType | undefined): string {
   if (type === 'sm4') return `sm4-${op}`;
   if (type === 'hmac-sm3') return op.startsWith('hmac') ? `${op.replace('hmac', 'hmac-sm3')}` : `hmac-sm3-${op}`;
   return op === 'digest' ? 'sm3-digest' : op;
+}
+
+/** Run a PKI call, turning its typed data errors into `SOC_ERR_KMS_REQUEST` (bad certificate, CMS…). */
+function pkiCall<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof PkiError || e instanceof CryptoError) throw new KmsError('SOC_ERR_KMS_REQUEST', `${e.code}: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
+function equalSpki(cert: X509Certificate, pub: Sm2PublicKey): boolean {
+  try {
+    return Sm2PublicKey.fromBytes(cert.publicKey.key).equals(pub);
+  } catch {
+    return false;
+  }
 }
 
 function checkPolicy(p: KmsPolicy): void {

@@ -128,6 +128,7 @@ export class KmsStore {
           min_version INTEGER NOT NULL, disabled INTEGER NOT NULL, destroy_at INTEGER, created INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS versions (name TEXT NOT NULL, version INTEGER NOT NULL, wrapped BLOB NOT NULL, public BLOB,
           created INTEGER NOT NULL, PRIMARY KEY (name, version));
+        CREATE TABLE IF NOT EXISTS certs (name TEXT NOT NULL, version INTEGER NOT NULL, der BLOB NOT NULL, PRIMARY KEY (name, version));
         CREATE TABLE IF NOT EXISTS apps (name TEXT PRIMARY KEY, token_hash BLOB NOT NULL UNIQUE, keys TEXT NOT NULL, ops TEXT NOT NULL,
           revoked INTEGER NOT NULL);
       `);
@@ -201,8 +202,20 @@ export class KmsStore {
   deleteKey(name: string): void {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM versions WHERE name = ?').run(name);
+      this.db.prepare('DELETE FROM certs WHERE name = ?').run(name);
       this.db.prepare('DELETE FROM keys WHERE name = ?').run(name);
     })();
+  }
+
+  /** Certificates (DER) of one key, by version. */
+  certificates(name: string): Map<number, Uint8Array> {
+    const rows = this.db.prepare('SELECT version, der FROM certs WHERE name = ?').all(name) as Array<{ version: number; der: Buffer }>;
+    return new Map(rows.map((r) => [r.version, new Uint8Array(r.der)]));
+  }
+
+  /** Attach a certificate to a key version. */
+  putCertificate(name: string, version: number, der: Uint8Array): void {
+    this.db.prepare('INSERT OR REPLACE INTO certs (name, version, der) VALUES (?,?,?)').run(name, version, Buffer.from(der));
   }
 
   /** All applications. */
