@@ -10,7 +10,7 @@
  * machine's two cores (and every other job on it), so the HTTP rates are pessimistic.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
@@ -52,9 +52,14 @@ async function main(): Promise<void> {
 
   const app = Fastify({ logger: false });
   await app.register(kmsRoutes, { service: kms });
+  // Baseline: the same server with no crypto, auth or audit, to show what loopback HTTP alone costs here.
+  app.post('/noop', async () => ({ ok: true }));
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const rows: Array<Record<string, unknown>> = [];
+  let baseline: Record<string, unknown> = {};
   try {
+    const nb = await autocannon({ url: `${url}/noop`, method: 'POST', connections: CONNECTIONS, workers: 1, duration: SECONDS, headers: { 'content-type': 'application/json' }, body: '{}' });
+    baseline = { reqPerSec: nb.requests.average, p50Ms: nb.latency.p50, p99Ms: nb.latency.p99, non2xx: nb.non2xx };
     for (const op of ops) {
       const sdk = measure(op.sdk, { timeMs: 1500 });
       const inProcess = measure(op.svc, { timeMs: 1500 });
@@ -91,7 +96,7 @@ async function main(): Promise<void> {
     signP99Ms: { target: 20, measured: signRow.http.p99Ms, met: signRow.http.p99Ms <= 20 },
     overheadMax: { target: 0.5, measured: rows.map((r) => r.httpOverheadVsService as number), met: rows.every((r) => (r.httpOverheadVsService as number) <= 0.5) },
   };
-  const path = writeResults('kms', { seconds: SECONDS, connections: CONNECTIONS, auditSink: 'DurableBuffer (SQLite), drained every 200 ms', autocannon: 'worker thread in the same process', results: rows, targets });
+  const path = writeResults('kms', { loadAverage: loadavg(), emptyRouteBaseline: baseline, seconds: SECONDS, connections: CONNECTIONS, auditSink: 'DurableBuffer (SQLite), drained every 200 ms', autocannon: 'worker thread in the same process', results: rows, targets });
   process.stdout.write(
     formatTable(
       ['operation', 'HTTP req/s', 'p99 ms', 'service in-proc/s', 'SDK in-proc/s', 'overhead'],
@@ -99,7 +104,7 @@ async function main(): Promise<void> {
         const h = r.http as { reqPerSec: number; p99Ms: number };
         return [r.operation as string, fmtOps(h.reqPerSec), String(h.p99Ms), fmtOps((r.inProcessService as { opsPerSec: number }).opsPerSec), fmtOps((r.inProcessSdk as { opsPerSec: number }).opsPerSec), `${Math.round((r.httpOverheadVsService as number) * 100)}%`];
       }),
-    ) + `\nwritten ${path}\n`,
+    ) + `\nempty POST route on the same server: ${fmtOps(baseline.reqPerSec as number)} req/s, p99 ${String(baseline.p99Ms)} ms; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\nwritten ${path}\n`,
   );
 }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { base64ToBytes, bytesToBase64, utf8ToBytes } from '@xiangan/crypto';
 import { CertificateAuthority, X509Certificate, cmsVerify } from '@xiangan/pki';
+import { KmsClient } from '@xiangan/crypto/kms-client';
 import { KmsService, kmsRoutes } from '../src/kms/index.js';
 
 describe('KMS with the SOC CA', () => {
@@ -73,6 +74,10 @@ describe('KMS with the SOC CA', () => {
     const v = await call('/cms/verify', { cms: p7.json.cms, trustAnchors: [root] });
     assert.equal(v.json.valid, true);
     assert.equal(v.json.content, bytesToBase64(content));
+    // The same through the typed client.
+    const client = new KmsClient({ url, token });
+    const viaClient = await client.cmsVerify((await client.cmsSign('contracts', content, { detached: true })).cms, { content, trustAnchors: [root] });
+    assert.equal(viaClient.valid, true);
     const tampered = base64ToBytes(p7.json.cms);
     const at = Buffer.from(tampered).indexOf(Buffer.from(content));
     tampered[at] ^= 1;

@@ -216,6 +216,39 @@ export class KmsClient {
   async digest(input: Bytes): Promise<string> {
     return (await this.request<{ digest: string }>('POST', '/digest', { input: bin(input) }, true)).digest;
   }
+  /** A PKCS#10 request (PEM) signed by the key's latest version, for a CA. */
+  async certificateRequest(name: string, subject: string): Promise<string> {
+    return (await this.request<{ csr: string }>('POST', `/keys/${this.k(name)}/csr`, { subject }, true)).csr;
+  }
+  /** Attach a CA-issued certificate (PEM) to the key version it certifies. */
+  setCertificate(name: string, certificate: string): Promise<{ version: number }> {
+    return this.request('POST', `/keys/${this.k(name)}/certificate`, { certificate }, true);
+  }
+  /** CMS SignedData (DER) with the key's latest certified version. */
+  async cmsSign(name: string, content: Bytes, opts: { detached?: boolean } = {}): Promise<{ cms: Uint8Array; version: number }> {
+    const r = await this.request<{ cms: string; version: number }>('POST', `/cms/sign/${this.k(name)}`, { content: bin(content), detached: opts.detached === true }, true);
+    return { cms: base64ToBytes(r.cms), version: r.version };
+  }
+  /** Verify CMS SignedData; with trust anchors (PEM) the signer paths are validated too. */
+  async cmsVerify(cms: Uint8Array, opts: { content?: Bytes; trustAnchors?: string[] } = {}): Promise<{ valid: boolean; content: Uint8Array; signers: Array<{ subject?: string; ok: boolean; code?: string }> }> {
+    const r = await this.request<{ valid: boolean; content: string; signers: Array<{ subject?: string; ok: boolean; code?: string }> }>(
+      'POST', '/cms/verify', { cms: bin(cms), ...(opts.content !== undefined ? { content: bin(opts.content) } : {}), ...(opts.trustAnchors ? { trustAnchors: opts.trustAnchors } : {}) }, true,
+    );
+    return { valid: r.valid, content: base64ToBytes(r.content), signers: r.signers };
+  }
+  /** CMS EnvelopedData to recipient certificates (PEM). */
+  async cmsEnvelope(content: Bytes, recipients: string[]): Promise<Uint8Array> {
+    return base64ToBytes((await this.request<{ cms: string }>('POST', '/cms/envelope', { content: bin(content), recipients }, false)).cms);
+  }
+  /** Open CMS EnvelopedData addressed to a managed sm2-encrypt key. */
+  async cmsOpen(name: string, cms: Uint8Array): Promise<{ content: Uint8Array; version: number }> {
+    const r = await this.request<{ content: string; version: number }>('POST', `/cms/open/${this.k(name)}`, { cms: bin(cms) }, true);
+    return { content: base64ToBytes(r.content), version: r.version };
+  }
+  /** Certificate path validation (chain + CRLs) by the service. */
+  validateCertificate(req: { certificate: string; trustAnchors: string[]; intermediates?: string[]; crls?: string[]; purpose?: string; revocation?: 'none' | 'available' | 'required' }): Promise<{ valid: boolean; code?: string; message?: string; path?: string[] }> {
+    return this.request('POST', '/validate', req, true);
+  }
   /** Encrypted backup of the whole store (JSON text). */
   async backup(): Promise<string> {
     return (await this.request<{ backup: string }>('POST', '/backup', undefined, true)).backup;
