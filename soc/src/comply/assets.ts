@@ -76,19 +76,22 @@ export function upsertAsset(inv: Inventory, a: Asset): Inventory {
 
 /**
  * Parse an asset CSV: header `id,system,type,name,hosts,ips[,importance]`; `hosts` and `ips` are
- * `;`-separated; `system` rows may also be given as `system,ID,LEVEL,NAME` lines (first column
+ * `;`-separated; `system` rows (anywhere in the file) may also be given as `system,ID,LEVEL,NAME` lines (first column
  * `system`) to declare systems in the same file. Quoted fields ("a,b") are supported.
  * @example importAssetsCsv(inv, 'id,system,type,name,hosts,ips\nfw1,S1,security,FW,fw1,10.0.0.1\n')
  */
 export function importAssetsCsv(inv: Inventory, text: string): { inventory: Inventory; imported: number } {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  const header = splitCsv(lines[0] ?? '').map((h) => h.trim().toLowerCase());
+  const lines = text.split(/\r?\n/);
+  // The header is the first line that is not blank and not a `system,…` declaration.
+  const hi = lines.findIndex((l) => l.trim() !== '' && splitCsv(l)[0] !== 'system');
+  const header = splitCsv(lines[hi] ?? '').map((h) => h.trim().toLowerCase());
   const need = ['id', 'system', 'type', 'name', 'hosts', 'ips'];
-  for (const n of need) if (!header.includes(n)) throw new ComplyError('SOC_ERR_COMPLY_CSV', `line 1: missing column ${n}`);
+  for (const n of need) if (!header.includes(n)) throw new ComplyError('SOC_ERR_COMPLY_CSV', `line ${hi + 1}: missing column ${n}`);
   const col = (row: string[], n: string): string => (row[header.indexOf(n)] ?? '').trim();
   let out = inv;
   let imported = 0;
-  for (let i = 1; i < lines.length; i++) {
+  for (let i = 0; i < lines.length; i++) {
+    if (i === hi || lines[i]!.trim() === '') continue;
     const row = splitCsv(lines[i]!);
     if (row[0] === 'system') {
       const level = Number(row[2]);

@@ -1,0 +1,206 @@
+// Compliance self-assessment over a fixture world: a real SQLite event store, real integrity data
+// (SM3 Merkle trees, SM2-signed checkpoints), real CMS signatures checked by us and by OpenSSL.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import type { EcsEvent } from '@xiangan/collectors';
+import { openSqliteStore } from '../src/storage/sqlite.js';
+import { Checkpointer } from '../src/integrity/checkpoints.js';
+import { loadOrCreateIdentity } from '../src/integrity/identity.js';
+import { importAssetsCsv, runAssessment, runChecks, verifyReportFile, writeReports, ComplyError, type Inventory, type CheckContext } from '../src/comply/index.js';
+
+const FIX = fileURLToPath(new URL('../../test/fixtures/comply/', import.meta.url));
+const NOW = new Date('2026-11-28T12:00:00Z');
+const H = 3_600_000;
+const D = 24 * H;
+const PASS = 'comply-test-passphrase';
+const dirs: string[] = [];
+const tmp = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'xa-comply-'));
+  dirs.push(d);
+  return d;
+};
+after(() => {
+  if (!process.env.KEEP) for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+let n = 0;
+function ev(ago: number, fields: Record<string, unknown>): EcsEvent {
+  n++;
+  return { id: `c-${n}`, '@timestamp': new Date(NOW.getTime() - ago).toISOString(), message: `m${n}`, ...fields } as EcsEvent;
+}
+const complete = (host: Record<string, unknown>): Record<string, unknown> => ({ ...host, user: { name: 'admin' }, event: { category: ['authentication'], action: 'login', outcome: 'success' } });
+
+function inventory(): Inventory {
+  return importAssetsCsv({ systems: [], assets: [] }, readFileSync(join(FIX, 'assets.csv'), 'utf8')).inventory;
+}
+
+/** Good world: every asset sends complete records, lockouts follow failures, SSH only, 200 days kept, signed checkpoints. */
+async function goodWorld(): Promise<string> {
+  const dir = tmp();
+  const store = await openSqliteStore({ dir, chain: true });
+  const events: EcsEvent[] = [
+    ev(H, complete({ observer: { name: 'fw1' } })),
+    ev(2 * H, complete({ observer: { name: 'sw1', ip: '10.1.0.2' } })),
+    ev(3 * H, complete({ host: { name: 'srv1' } })),
+    ev(200 * D, complete({ host: { name: 'srv1' } })),
+    ev(4 * H, complete({ host: { name: 'srv1' }, destination: { ip: '10.1.0.1', port: 22 } })),
+  ];
+  for (let i = 0; i < 6; i++) events.push(ev(5 * H + i, { host: { name: 'srv1' }, user: { name: 'bob' }, event: { category: ['authentication'], action: 'login', outcome: 'failure' } }));
+  events.push(ev(5 * H - 10, { host: { name: 'srv1' }, user: { name: 'bob' }, event: { category: ['iam'], action: 'account-locked', outcome: 'success' } }));
+  await store.write(events);
+  await store.close();
+  const identity = loadOrCreateIdentity({ dir, passphrase: PASS, kdfIterations: 1000, now: new Date(NOW.getTime() - D) });
+  const db = new Database(join(dir, 'events.db'));
+  const cp = new Checkpointer({ dir, identity, sources: [{ stream: 'events', db }], now: () => NOW.getTime() });
+  cp.run();
+  cp.close();
+  db.close();
+  return dir;
+}
+
+/** Bad world: fw1 and sw1 silent, records lack the outcome, telnet to a device, failures without lockout, no tamper evidence. */
+async function badWorld(): Promise<string> {
+  const dir = tmp();
+  const store = await openSqliteStore({ dir });
+  const events: EcsEvent[] = [ev(H, { host: { name: 'srv1' }, event: { action: 'x' } }), ev(2 * H, { host: { name: 'srv1' }, destination: { ip: '10.1.0.1', port: 23 }, event: { action: 'telnet' } })];
+  for (let i = 0; i < 6; i++) events.push(ev(3 * H + i, { host: { name: 'srv1' }, user: { name: 'bob' }, event: { category: ['authentication'], action: 'login', outcome: 'failure' } }));
+  await store.write(events);
+  await store.close();
+  return dir;
+}
+
+async function checks(dir: string, socConfig: CheckContext['socConfig']): Promise<Record<string, string>> {
+  const store = await openSqliteStore({ dir });
+  try {
+    const r = await runChecks({ store, dataDir: dir, assets: inventory().assets, level: 3, socConfig, now: NOW });
+    return Object.fromEntries([...r].map(([k, v]) => [k, v.status]));
+  } finally {
+    await store.close();
+  }
+}
+
+let good = '';
+let bad = '';
+before(async () => {
+  good = await goodWorld();
+  bad = await badWorld();
+});
+
+describe('comply inventory', () => {
+  test('CSV import: systems, quoted names, multi-valued hosts', () => {
+    const inv = inventory();
+    assert.deepEqual(inv.systems, [{ id: 'S1', level: 3, name: '核心业务系统' }]);
+    assert.equal(inv.assets.length, 3);
+    assert.equal(inv.assets.find((a) => a.id === 'fw1')!.name, '边界防火墙, 主');
+    assert.deepEqual(inv.assets.find((a) => a.id === 'srv1')!.hostNames, ['srv1', 'srv1.example']);
+  });
+  test('bad CSV rows are typed errors naming the line', () => {
+    assert.throws(() => importAssetsCsv({ systems: [], assets: [] }, 'id,system,type,name,hosts,ips\nx,S9,server,n,h,1.2.3.4\n'), (e: unknown) => e instanceof ComplyError && e.code === 'SOC_ERR_COMPLY_CSV' && /line 2/.test(e.message));
+    assert.throws(() => importAssetsCsv({ systems: [], assets: [] }, 'id,type\n'), /missing column system/);
+  });
+});
+
+describe('comply automated checks', () => {
+  test('the good world passes every check', async () => {
+    const r = await checks(good, { level: 3, storage: { retentionDays: 180 } });
+    assert.deepEqual(r, { 'log-arrival': 'pass', 'audit-fields': 'pass', retention: 'pass', integrity: 'pass', 'cleartext-management': 'pass', 'login-failure': 'pass', 'two-factor': 'pass' });
+  });
+  test('the bad world fails each check', async () => {
+    const r = await checks(bad, { level: 2, auth: { requireTotp: false }, storage: { retentionDays: 90 } });
+    // audit-fields: 6 of 8 records complete (75 % < 95 %) → partial; the empty store below is the fail case.
+    assert.deepEqual(r, { 'log-arrival': 'partial', 'audit-fields': 'partial', retention: 'fail', integrity: 'fail', 'cleartext-management': 'fail', 'login-failure': 'fail', 'two-factor': 'fail' });
+  });
+  test('retention configured but not yet achieved is partial; all assets silent is fail', async () => {
+    const r = await checks(bad, { storage: { retentionDays: 180 } });
+    assert.equal(r.retention, 'partial');
+    const store = await openSqliteStore({ dir: tmp() });
+    try {
+      const res = await runChecks({ store, dataDir: tmp(), assets: inventory().assets, level: 3, socConfig: {}, now: NOW });
+      assert.equal(res.get('log-arrival')!.status, 'fail');
+      assert.equal(res.get('audit-fields')!.status, 'fail');
+      assert.equal(res.get('login-failure')!.status, 'manual');
+      assert.equal(res.get('cleartext-management')!.status, 'manual');
+      assert.deepEqual(res.get('log-arrival')!.evidence.samples, ['fw1', 'sw1', 'srv1']);
+    } finally {
+      await store.close();
+    }
+  });
+  test('a stored event changed after its checkpoint fails the integrity check', async () => {
+    const dir = await goodWorld();
+    const db = new Database(join(dir, 'events.db'));
+    const table = (db.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'ev_%' ORDER BY name DESC").get() as { name: string }).name;
+    const row = db.prepare(`SELECT id, doc FROM ${table} LIMIT 1`).get() as { id: string; doc: string };
+    db.prepare(`UPDATE ${table} SET doc = ? WHERE id = ?`).run(row.doc.replace('admin', 'nobody').replace('bob', 'eve'), row.id);
+    db.close();
+    const r = await checks(dir, { level: 3 });
+    assert.equal(r.integrity, 'fail');
+  });
+});
+
+describe('comply run and signed reports', () => {
+  test('level-3 run: judgements, per-layer percentages, signed HTML and JSON that verify (also with openssl)', async () => {
+    const store = await openSqliteStore({ dir: bad });
+    let a;
+    try {
+      a = await runAssessment({ store, dataDir: bad, inventory: inventory(), systemId: 'S1', level: 3, socConfig: { level: 3, storage: { retentionDays: 180 } }, now: NOW });
+    } finally {
+      await store.close();
+    }
+    // 安全计算环境 L3 items: 8.1.4.1 b fail, c fail, d pass, 8.1.4.3 a partial, b partial, c fail
+    // → (1 + 2 × 0.5) / 6 = 33.3 %. 安全管理中心: retention partial → 50 %. 安全区域边界: partial → 50 %.
+    const pct = Object.fromEntries(a.layers.map((l) => [l.layer, l.percent]));
+    assert.equal(pct['安全计算环境'], 33.3);
+    assert.equal(pct['安全管理中心'], 50);
+    assert.equal(pct['安全区域边界'], 50);
+    assert.equal(pct['安全物理环境'], null);
+    // overall: pass 1, partial 4 (8.1.4.3 a, b; 8.1.3.5 a; 8.1.5.4 d), fail 3; manual items left out
+    // → (1 + 4 × 0.5) / 8 = 37.5 %.
+    assert.equal(a.overall, 37.5);
+    const cleartext = a.items.find((i) => i.controlId === 'djcp-3-8.1.4.1.c')!;
+    assert.equal(cleartext.judgement, '不符合');
+    assert.match(cleartext.highRisk ?? '', /高风险/);
+    assert.equal(a.items.find((i) => i.controlId === 'djcp-3-8.1.1.1.a')!.judgement, '待人工判定');
+
+    const identity = loadOrCreateIdentity({ dir: good, passphrase: PASS });
+    const out = tmp();
+    const files = writeReports(a, { outDir: out, formats: ['html', 'json'], identity });
+    const html = readFileSync(files[0]!, 'utf8');
+    for (const h of ['被测对象描述', '单项测评结果', '安全问题风险分析', '整改建议', '自评估', '<svg']) assert.ok(html.includes(h), h);
+    assert.ok(!/(src|href)=["']?https?:/.test(html), 'no external requests');
+    assert.equal(JSON.parse(readFileSync(files[1]!, 'utf8')).overall, 37.5);
+    for (const f of files) {
+      const v = verifyReportFile(f);
+      assert.ok(v.ok && v.chainOk, f);
+    }
+    // OpenSSL 3.0 accepts the detached SM2 signature (empty SM2 ID, signed attributes). It checks
+    // certificate signatures with the empty SM2 ID while our CA signs with 1234567812345678
+    // (pki/README.md "OpenSSL interoperability"), so the chain is left to us: -noverify.
+    const openssl = (): Buffer => execFileSync('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', `${files[0]}.p7s`, '-content', files[0]!, '-noverify', '-out', '/dev/null'], { stdio: 'pipe' });
+    openssl();
+    // One changed byte fails.
+    const bytes = readFileSync(files[0]!);
+    bytes[100] = bytes[100]! ^ 1;
+    writeFileSync(files[0]!, bytes);
+    assert.equal(verifyReportFile(files[0]!).ok, false);
+    assert.throws(openssl);
+    assert.equal(verifyReportFile(join(out, 'missing.html')).ok, false);
+  });
+  test('English report and unknown system', async () => {
+    const store = await openSqliteStore({ dir: good });
+    try {
+      await assert.rejects(runAssessment({ store, dataDir: good, inventory: inventory(), systemId: 'nope' }), (e: unknown) => e instanceof ComplyError && e.code === 'SOC_ERR_COMPLY_NOT_FOUND');
+      const a = await runAssessment({ store, dataDir: good, inventory: inventory(), systemId: 'S1', standard: 'gmcy', socConfig: { level: 3 }, now: NOW });
+      assert.ok(a.items.every((i) => i.status !== 'fail'));
+      const [f] = writeReports(a, { outDir: tmp(), formats: ['html'], lang: 'en' });
+      assert.match(readFileSync(f!, 'utf8'), /Commercial Cryptography Self-Assessment Report/);
+    } finally {
+      await store.close();
+    }
+  });
+});
