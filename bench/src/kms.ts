@@ -64,6 +64,10 @@ async function main(): Promise<void> {
       const sdk = measure(op.sdk, { timeMs: 1500 });
       const inProcess = measure(op.svc, { timeMs: 1500 });
       await kms.drainAudit();
+      const load = { url: `${url}${op.path}`, method: 'POST' as const, connections: CONNECTIONS, workers: 1, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(op.body) };
+      // Warm-up (JIT of the route, the parsers and the crypto paths), not recorded.
+      await autocannon({ ...load, duration: 2 });
+      await kms.drainAudit();
       const ac = await autocannon({
         url: `${url}${op.path}`,
         method: 'POST',

@@ -13,7 +13,15 @@ import {
   Sm2PrivateKey, sm2Decrypt, sm2Verify, sm4GcmDecrypt, sm4GcmEncrypt, sm2PublicKeyToPem, importSm2PublicKey, hmacSm3, sm3,
   base64ToBytes, bytesToBase64, bytesToHex, utf8ToBytes, randomBytes, concatBytes,
 } from '@xiangan/crypto';
+import { normalise } from '@xiangan/collectors';
 import { DurableBuffer } from '../src/buffer/durable.js';
+import { buildApp } from '../src/app.js';
+import { AuthService } from '../src/auth/service.js';
+import { EventBus } from '../src/bus.js';
+import { validateConfig } from '../src/config/load.js';
+import { createLogger } from '../src/logger.js';
+import { startRuntime } from '../src/pipeline/runtime.js';
+import { parseQuery } from '../src/query/parse.js';
 import { KmsService, KmsError, kmsRoutes, parseEnvelope, envelope } from '../src/kms/index.js';
 
 const SECRET = 'correct horse battery staple';
@@ -350,5 +358,50 @@ describe('operations over HTTP', () => {
     assert.equal(failed.length, N, 'failed verifications are audited as failures for the pack rule');
     const text = JSON.stringify(mine);
     assert.equal(text.includes(b64('message 1')), false, 'no input in audit events');
+  });
+});
+
+describe('inside the SOC server', () => {
+  test('the routes pass the SOC security layer and every call lands in the event store', async () => {
+    const dir = tmp();
+    const config = validateConfig({
+      data: dir,
+      log: { level: 'silent' },
+      storage: { synchronous: 'normal', worker: false },
+      api: { port: 0, tokens: ['kms-soc-token-0123456789abcdef'] },
+      syslog: { enabled: false },
+      alerts: { enabled: false },
+      auth: { pbkdf2Iterations: 1000 },
+    });
+    const runtime = await startRuntime(config, { logger: createLogger({ level: 'silent' }), normalise });
+    const auth = AuthService.open({ dir, config: config.auth, level: config.level });
+    const kms = KmsService.open({ dir: join(dir, 'kms'), masterSecret: SECRET, iterations: ITER, sink: runtime.buffer });
+    const app = await buildApp({ runtime, kms, security: { auth, bus: new EventBus(10), ingestTokens: config.api.tokens, emitEvent: (e) => runtime.buffer.append([e]), countEvents: () => 0 } });
+    try {
+      const { token } = kms.createApp('payments', { keys: ['pay-*'], ops: ['sign'] });
+      kms.createKey(kms.root, 'pay-sign', 'sm2-sign');
+      const ok = await app.inject({ method: 'POST', url: '/api/v1/kms/sign/pay-sign', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: { input: b64('x') } });
+      assert.equal(ok.statusCode, 200, ok.body);
+      const no = await app.inject({ method: 'POST', url: '/api/v1/kms/sign/pay-sign', headers: { 'content-type': 'application/json' }, payload: { input: b64('x') } });
+      assert.equal(no.statusCode, 401);
+      assert.equal(no.json().code, 'SOC_ERR_KMS_UNAUTHENTICATED');
+      await kms.drainAudit();
+      const t0 = Date.now();
+      let found: Array<Record<string, any>> = [];
+      while (Date.now() - t0 < 20_000) {
+        const r = await runtime.store.search({ query: parseQuery('event.dataset:xiangan.kms'), size: 10 });
+        found = r.events as Array<Record<string, any>>;
+        if (found.length >= 3) break;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      const actions = found.map((e) => `${e.event.action}/${e.event.outcome}`).sort();
+      assert.deepEqual(actions, ['authenticate/failure', 'sm2-create/success', 'sm2-sign/success']);
+    } finally {
+      await app.close();
+      await kms.close();
+      auth.close();
+      await runtime.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

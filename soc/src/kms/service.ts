@@ -3,7 +3,7 @@
  * signing/verification server (GM/T 0029) or a Vault-style transit engine, with per-application
  * policies and an audit event for every call.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import {
   Sm2PrivateKey, Sm2PublicKey, sm2Sign, sm2Verify, sm2Encrypt, sm2Decrypt, sm3, hmacSm3, randomBytes, base64ToBytes, bytesToBase64,
   sm4GcmEncrypt, sm4GcmDecrypt, concatBytes, utf8ToBytes, bytesToUtf8, CryptoError, importSm2PublicKey, sm2PublicKeyToPem,
@@ -275,8 +275,13 @@ export class KmsService {
     if (!this.sink) return;
     const ts = new Date(this.now()).toISOString();
     const ev: EcsEvent = {
+      id: randomUUID().replaceAll('-', ''),
       '@timestamp': ts,
+      message: `Xiangan KMS ${r.operation}${r.key ? ` ${r.key}${r.version ? ` v${r.version}` : ''}` : ''} by ${r.app}: ${r.outcome}${r.errorCode ? ` (${r.errorCode})` : ''}`,
+      observer: { product: 'Xiangan', vendor: 'Xiangan', type: 'kms' },
       event: {
+        ingested: ts,
+        provider: 'xiangan-kms',
         kind: 'event',
         module: 'xiangan',
         dataset: 'xiangan.kms',
