@@ -18,6 +18,7 @@ import { alertRoutes } from './alerts/routes.js';
 import { kmsRoutes, type KmsService } from './kms/index.js';
 import { actorOf, installSecurity, principalAuthHook, type SecurityOptions } from './security.js';
 import { consoleRoutes } from './console.js';
+import { complyRoutes, type ComplyRoutesOptions } from './comply/routes.js';
 
 /**
  * Decides whether a request may use the API. The console will bring sessions and roles; until
@@ -53,6 +54,8 @@ export function bearerTokenAuth(tokens: readonly string[]): AuthHook {
 
 /** Options of {@link buildApp}. */
 export interface AppOptions {
+  /** Compliance self-assessment routes (soc/src/comply/routes.ts); off when absent. */
+  comply?: ComplyRoutesOptions;
   runtime: Runtime;
   /** Default: {@link bearerTokenAuth} over `config.api.tokens`. */
   auth?: AuthHook;
@@ -227,6 +230,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   if (opts.kms) await app.register(kmsRoutes, { service: opts.kms });
 
+  if (opts.comply) await app.register(complyRoutes, opts.comply);
   await app.register(consoleRoutes);
 
   return app;

@@ -11,3 +11,4 @@ export { runAssessment, type Assessment, type ItemJudgement, type RunOptions } f
 export { renderHtml, renderJson, type ReportLang } from './report.js';
 export { signReportFile, verifyReportFile, assertReportSigned, type ReportVerification } from './sign.js';
 export { writeReports, type WriteReportsOptions } from './write.js';
+export { complyRoutes, type ComplyRoutesOptions } from './routes.js';
