@@ -36,3 +36,4 @@ export { engineWriter, openConfiguredEngine, type EngineConfig } from './storage
 export { toDsl, type DslQuery } from './storage/dsl.js';
 export { DurableBuffer, type DurableBufferOptions } from './buffer/durable.js';
 export { StoreConsumer, type StoreConsumerOptions, type StepInfo } from './pipeline/consumer.js';
+export { COMPLY_ERROR_CODES, ComplyError, type ComplyErrorCode } from './comply/errors.js';

@@ -7,6 +7,7 @@
 export const COMPLY_ERROR_CODES = {
   SOC_ERR_COMPLY_CSV: 'an asset CSV file lacks a required column or a row has a bad value (the message names the line)',
   SOC_ERR_COMPLY_NOT_FOUND: 'no system or asset with the given id',
+  SOC_ERR_COMPLY_REQUEST: 'an API request to the compliance routes has a bad body or parameter (HTTP 400)',
   SOC_ERR_COMPLY_SIGNATURE: 'a report signature is missing, malformed, or does not match the report',
 } as const;
 
