@@ -37,3 +37,4 @@ export { toDsl, type DslQuery } from './storage/dsl.js';
 export { DurableBuffer, type DurableBufferOptions } from './buffer/durable.js';
 export { StoreConsumer, type StoreConsumerOptions, type StepInfo } from './pipeline/consumer.js';
 export { COMPLY_ERROR_CODES, ComplyError, type ComplyErrorCode } from './comply/errors.js';
+export { runAssessment, writeReports, verifyReportFile, importAssetsCsv, loadInventory, saveInventory, complyRoutes, renderHtml, renderJson, type Assessment, type Inventory } from './comply/index.js';
