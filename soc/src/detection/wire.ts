@@ -12,6 +12,7 @@ import type { RawBatch } from '../buffer/durable.js';
 import { SocError } from '../errors.js';
 import { Counter, Histogram, LATENCY_BUCKETS, type MetricsRegistry } from '../metrics.js';
 import { Detector, loadDetectionEngine } from './detector.js';
+import { socBus } from '../bus.js';
 
 /** One latency sample of a detection pass that raised alerts. */
 export interface AlertLatencySample {
@@ -76,6 +77,8 @@ export async function startDetection(config: SocConfig, deps: { logger: Logger; 
       alertsTotal?.inc({ result: 'updated' }, r.updated.length);
       alertsTotal?.inc({ result: 'suppressed' }, r.suppressed);
       if (r.created.length) notifier.wake();
+      // The live stream (GET /api/v1/stream): new and re-raised alerts, after their commit.
+      for (const al of [...r.created, ...r.updated]) socBus.publish('alert', al);
     },
   });
   m?.add(new Counter('xiangan_detection_events_total', 'Events run through the rule engine.', () => [{ value: detector.stats().events }]));

@@ -212,7 +212,7 @@ function AlertPanel({ id, onChanged }: { id: string; onChanged: () => void }) {
       <EventTable events={d.events} />
       <h3>{t('history')}</h3>
       <ul class="history">
-        {d.history.map((h, i) => (
+        {d.history.filter((h) => h.action !== 'comment').map((h, i) => (
           <li key={i}>
             {fmtTime(h.at)} {h.actor}: {h.action} {h.from ? `${t(h.from)} → ` : ''}
             {h.to ? t(h.to) : ''} {h.note ?? ''}
