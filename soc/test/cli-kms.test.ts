@@ -89,6 +89,15 @@ describe('xiangan kms', () => {
     assert.equal((await cli(['kms', 'restore', '--in', 'kms.backup'], dir, env)).out.trim(), JSON.stringify({ keys: 0, apps: 0 }));
     assert.equal((await cli(['kms', 'restore', '--in', 'kms.backup', '--replace'], dir, env)).code, 0);
     assert.equal((await cli(['kms', 'decrypt', 'files', '--ct', ct, '--aad', 'file-7'], dir, env)).out, 'top secret');
+    // Into a fresh local store with another master secret.
+    const local = await cli(['kms', 'restore', '--data', 'store2', '--in', 'kms.backup'], dir, { XIANGAN_KMS_MASTER: 'second store secret', XIANGAN_KMS_BACKUP_MASTER: MASTER });
+    assert.equal(local.code, 0, local.err);
+    const second = KmsService.open({ dir: join(dir, 'store2'), masterSecret: 'second store secret' });
+    try {
+      assert.equal(new TextDecoder().decode(second.decrypt(second.root, 'files', ct, { aad: new TextEncoder().encode('file-7') }).plaintext), 'top secret');
+    } finally {
+      await second.close();
+    }
   });
 
   test('the client retries idempotent calls only, and times out', async () => {

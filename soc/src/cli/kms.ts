@@ -24,6 +24,7 @@ const USAGE = `usage: xiangan kms <sub-command> [options]
   decrypt NAME --ct CT [--aad TEXT] [--out FILE]
   datakey NAME [--bytes N]                    prints {"plaintext": base64, "ciphertext": envelope}
   backup [--out FILE] | restore --in FILE [--replace]
+  restore --data DIR --in FILE [--source-master-file F]  into a local store, from another store's backup
 options: --api URL --token T (or XIANGAN_KMS_URL, XIANGAN_KMS_TOKEN), --master-file FILE (or XIANGAN_KMS_MASTER)
 `;
 
@@ -35,6 +36,7 @@ const OPTIONS = {
   api: { type: 'string' },
   token: { type: 'string' },
   'master-file': { type: 'string' },
+  'source-master-file': { type: 'string' },
   type: { type: 'string' },
   exportable: { type: 'boolean' },
   in: { type: 'string' },
@@ -164,6 +166,18 @@ export async function run(_command: string, argv: string[], io: CliIo): Promise<
     }
     case 'restore': {
       if (!v.in) throw new UsageError('restore needs --in FILE');
+      if (v.data) {
+        // Local restore into another store: the backup is opened with its own store's master secret.
+        const source = v['source-master-file'] ? new Uint8Array(readFileSync(resolve(io.cwd, v['source-master-file']))) : io.env.XIANGAN_KMS_BACKUP_MASTER;
+        if (!source) throw new UsageError('a local restore needs --source-master-file FILE or XIANGAN_KMS_BACKUP_MASTER');
+        const kms = openLocal(v, io);
+        try {
+          io.stdout.write(`${JSON.stringify(kms.restore(kms.root, readFileSync(resolve(io.cwd, v.in), 'utf8').trim(), source, { replace: v.replace === true }))}\n`);
+        } finally {
+          await kms.close();
+        }
+        return 0;
+      }
       io.stdout.write(`${JSON.stringify(await client(v, io).restore(readFileSync(resolve(io.cwd, v.in), 'utf8').trim(), { replace: v.replace === true }))}\n`);
       return 0;
     }
