@@ -169,7 +169,11 @@ describe('comply run and signed reports', () => {
 
     const identity = loadOrCreateIdentity({ dir: good, passphrase: PASS });
     const out = tmp();
-    const files = writeReports(a, { outDir: out, formats: ['html', 'json'], identity });
+    const files = writeReports(a, { outDir: out, formats: ['html', 'json', 'csv'], identity });
+    const csv = readFileSync(files[2]!, 'utf8').replace(/^\ufeff/, '').split('\r\n');
+    assert.equal(csv[0], 'control,clause,layer,control_point,status,judgement,objects,summary');
+    assert.equal(csv.filter((l) => l.startsWith('djcp-3-')).length, a.items.length);
+    assert.ok(csv.some((l) => l.startsWith('djcp-3-8.1.4.1.c,') && l.includes(',fail,不符合,')));
     const html = readFileSync(files[0]!, 'utf8');
     for (const h of ['被测对象描述', '单项测评结果', '安全问题风险分析', '整改建议', '自评估', '<svg']) assert.ok(html.includes(h), h);
     assert.ok(!/(src|href)=["']?https?:/.test(html), 'no external requests');

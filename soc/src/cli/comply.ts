@@ -2,7 +2,7 @@
  * `xiangan comply`: compliance self-assessment (GB/T 22239-2019, GB/T 39786-2021).
  *
  * ```
- * xiangan comply run --system ID [--level 2|3] [--standard djcp|gmcy] [--format html,json] [--lang zh|en]
+ * xiangan comply run --system ID [--level 2|3] [--standard djcp|gmcy] [--format html,json,csv] [--lang zh|en]
  *                    [--out DIR] [--data DIR] [--config FILE] [--passphrase-env VAR] [--unsigned]
  * xiangan comply assets import FILE.csv [--data DIR]
  * xiangan comply assets list [--data DIR]
@@ -22,7 +22,7 @@ import { writeReports } from '../comply/write.js';
 import { UsageError, type CliIo } from './io.js';
 
 const USAGE = `usage:
-  xiangan comply run --system ID [--level 2|3] [--standard djcp|gmcy] [--format html,json] [--lang zh|en] [--out DIR] [--data DIR] [--config FILE] [--passphrase-env VAR] [--unsigned]
+  xiangan comply run --system ID [--level 2|3] [--standard djcp|gmcy] [--format html,json,csv] [--lang zh|en] [--out DIR] [--data DIR] [--config FILE] [--passphrase-env VAR] [--unsigned]
   xiangan comply assets import FILE.csv [--data DIR]
   xiangan comply assets list [--data DIR]
   xiangan comply verify REPORT [--sig FILE]

@@ -105,3 +105,18 @@ ${a.items
 export function renderJson(a: Assessment): string {
   return `${JSON.stringify(a, null, 2)}\n`;
 }
+
+/**
+ * The CSV report: one row per item (RFC 4180 quoting), UTF-8 with a BOM so spreadsheet programs
+ * read the Chinese text correctly.
+ * @example writeFileSync('report.csv', renderCsv(assessment));
+ */
+export function renderCsv(a: Assessment): string {
+  const q = (v: unknown): string => {
+    const s = String(v ?? '');
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  const rows = [['control', 'clause', 'layer', 'control_point', 'status', 'judgement', 'objects', 'summary']];
+  for (const i of a.items) rows.push([i.controlId, i.clause, i.layer, i.controlPoint, i.status, i.judgement, i.objects.join(';'), i.summary]);
+  return `\ufeff${rows.map((r) => r.map(q).join(',')).join('\r\n')}\r\n`;
+}

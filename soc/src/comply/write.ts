@@ -2,14 +2,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SigningIdentity } from '../integrity/identity.js';
-import { renderHtml, renderJson, type ReportLang } from './report.js';
+import { renderCsv, renderHtml, renderJson, type ReportLang } from './report.js';
 import type { Assessment } from './run.js';
 import { signReportFile } from './sign.js';
 
 /** Options of {@link writeReports}. */
 export interface WriteReportsOptions {
   outDir: string;
-  /** `html` and/or `json`. */
+  /** Any of `html`, `json`, `csv`. */
   formats: string[];
   lang?: ReportLang;
   /** Signs every written file (`<file>.p7s`); unsigned when absent. */
@@ -21,14 +21,14 @@ export interface WriteReportsOptions {
  * @example writeReports(assessment, { outDir: 'out', formats: ['html', 'json'], identity });
  */
 export function writeReports(a: Assessment, o: WriteReportsOptions): string[] {
-  const bad = o.formats.filter((f) => f !== 'html' && f !== 'json');
-  if (bad.length) throw new RangeError(`unsupported report format(s): ${bad.join(', ')} (html, json)`);
+  const bad = o.formats.filter((f) => f !== 'html' && f !== 'json' && f !== 'csv');
+  if (bad.length) throw new RangeError(`unsupported report format(s): ${bad.join(', ')} (html, json, csv)`);
   mkdirSync(o.outDir, { recursive: true });
   const base = `${a.system.id}-${a.standard}-L${a.level}`;
   const out: string[] = [];
   for (const f of o.formats) {
     const p = join(o.outDir, `${base}.${f}`);
-    writeFileSync(p, f === 'html' ? renderHtml(a, o.lang ?? 'zh') : renderJson(a));
+    writeFileSync(p, f === 'html' ? renderHtml(a, o.lang ?? 'zh') : f === 'csv' ? renderCsv(a) : renderJson(a));
     if (o.identity) signReportFile(p, o.identity);
     out.push(p);
   }
