@@ -45,7 +45,7 @@ try {
   const runMs = performance.now() - t1;
   const identity = loadOrCreateIdentity({ dir, passphrase: 'bench passphrase', kdfIterations: 1000 });
   const t2 = performance.now();
-  writeReports(a, { outDir: join(dir, 'out'), formats: ['html', 'json'], identity });
+  await writeReports(a, { outDir: join(dir, 'out'), formats: ['html', 'json'], identity });
   const reportMs = performance.now() - t2;
   await store.close();
   const result = {

@@ -169,7 +169,7 @@ describe('comply run and signed reports', () => {
 
     const identity = loadOrCreateIdentity({ dir: good, passphrase: PASS });
     const out = tmp();
-    const files = writeReports(a, { outDir: out, formats: ['html', 'json', 'csv'], identity });
+    const files = await writeReports(a, { outDir: out, formats: ['html', 'json', 'csv'], identity });
     const csv = readFileSync(files[2]!, 'utf8').replace(/^\ufeff/, '').split('\r\n');
     assert.equal(csv[0], 'control,clause,layer,control_point,status,judgement,objects,summary');
     assert.equal(csv.filter((l) => l.startsWith('djcp-3-')).length, a.items.length);
@@ -201,7 +201,7 @@ describe('comply run and signed reports', () => {
       await assert.rejects(runAssessment({ store, dataDir: good, inventory: inventory(), systemId: 'nope' }), (e: unknown) => e instanceof ComplyError && e.code === 'SOC_ERR_COMPLY_NOT_FOUND');
       const a = await runAssessment({ store, dataDir: good, inventory: inventory(), systemId: 'S1', standard: 'gmcy', socConfig: { level: 3 }, now: NOW });
       assert.ok(a.items.every((i) => i.status !== 'fail'));
-      const [f] = writeReports(a, { outDir: tmp(), formats: ['html'], lang: 'en' });
+      const [f] = await writeReports(a, { outDir: tmp(), formats: ['html'], lang: 'en' });
       assert.match(readFileSync(f!, 'utf8'), /Commercial Cryptography Self-Assessment Report/);
     } finally {
       await store.close();

@@ -2,7 +2,7 @@
  * `xiangan comply`: compliance self-assessment (GB/T 22239-2019, GB/T 39786-2021).
  *
  * ```
- * xiangan comply run --system ID [--level 2|3] [--standard djcp|gmcy] [--format html,json,csv] [--lang zh|en]
+ * xiangan comply run --system ID [--level 2|3] [--standard djcp|gmcy] [--format html,json,csv,pdf] [--lang zh|en]
  *                    [--out DIR] [--data DIR] [--config FILE] [--passphrase-env VAR] [--unsigned]
  * xiangan comply assets import FILE.csv [--data DIR]
  * xiangan comply assets list [--data DIR]
@@ -22,7 +22,7 @@ import { writeReports } from '../comply/write.js';
 import { UsageError, type CliIo } from './io.js';
 
 const USAGE = `usage:
-  xiangan comply run --system ID [--level 2|3] [--standard djcp|gmcy] [--format html,json,csv] [--lang zh|en] [--out DIR] [--data DIR] [--config FILE] [--passphrase-env VAR] [--unsigned]
+  xiangan comply run --system ID [--level 2|3] [--standard djcp|gmcy] [--format html,json,csv,pdf] [--lang zh|en] [--out DIR] [--data DIR] [--config FILE] [--passphrase-env VAR] [--unsigned]
   xiangan comply assets import FILE.csv [--data DIR]
   xiangan comply assets list [--data DIR]
   xiangan comply verify REPORT [--sig FILE]
@@ -96,7 +96,7 @@ export async function run(_cmd: string, argv: string[], io: CliIo): Promise<numb
     const store = await openSqliteStore({ dir });
     try {
       const a = await runAssessment({ store, dataDir: dir, inventory: loadInventory(dir), systemId: v.system, ...(level ? { level } : {}), standard, socConfig: socConfig as never });
-      const files = writeReports(a, { outDir: resolve(io.cwd, v.out ?? '.'), formats, lang, ...(identity ? { identity } : {}) });
+      const files = await writeReports(a, { outDir: resolve(io.cwd, v.out ?? '.'), formats, lang, ...(identity ? { identity } : {}) });
       io.stdout.write(`overall ${a.overall === null ? '—' : `${a.overall}%`} over ${a.items.length} items (${a.durationMs} ms)\n`);
       for (const f of files) io.stdout.write(`${f}${identity ? ` (+ ${f}.p7s)` : ''}\n`);
       return 0;

@@ -12,3 +12,4 @@ export { renderHtml, renderJson, renderCsv, type ReportLang } from './report.js'
 export { signReportFile, verifyReportFile, assertReportSigned, type ReportVerification } from './sign.js';
 export { writeReports, type WriteReportsOptions } from './write.js';
 export { complyRoutes, type ComplyRoutesOptions } from './routes.js';
+export { renderPdf, CHROMIUM_PATH } from './pdf.js';

@@ -76,7 +76,7 @@ export function renderHtml(a: Assessment, lang: ReportLang = 'zh'): string {
   const head = (cells: string[]): string => `<tr>${cells.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>`;
   return `<!DOCTYPE html>
 <html lang="${lang === 'zh' ? 'zh-CN' : 'en'}"><head><meta charset="utf-8"><title>${esc(title)} — ${esc(a.system.name)}</title>
-<style>body{font-family:"Noto Sans CJK SC","Source Han Sans SC",sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;width:100%;margin:1em 0}td,th{border:1px solid #999;padding:4px 6px;font-size:13px;vertical-align:top}th{background:#f0f0f0}.notice{border:2px solid #c62828;padding:.5em}.fail{color:#c62828}.pass{color:#2e7d32}</style></head><body>
+<style>body{font-family:"Noto Sans CJK SC","Source Han Sans SC","WenQuanYi Zen Hei",sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;width:100%;margin:1em 0}td,th{border:1px solid #999;padding:4px 6px;font-size:13px;vertical-align:top}th{background:#f0f0f0}.notice{border:2px solid #c62828;padding:.5em}.fail{color:#c62828}.pass{color:#2e7d32}</style></head><body>
 <h1>${esc(title)}</h1>
 <p class="notice">${esc(t.notice)}</p>
 <h2>${esc(t.object)}</h2>
