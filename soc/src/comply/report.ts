@@ -76,7 +76,7 @@ export function renderHtml(a: Assessment, lang: ReportLang = 'zh'): string {
   const head = (cells: string[]): string => `<tr>${cells.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>`;
   return `<!DOCTYPE html>
 <html lang="${lang === 'zh' ? 'zh-CN' : 'en'}"><head><meta charset="utf-8"><title>${esc(title)} — ${esc(a.system.name)}</title>
-<style>body{font-family:"Noto Sans CJK SC","Source Han Sans SC","WenQuanYi Zen Hei",sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;width:100%;margin:1em 0}td,th{border:1px solid #999;padding:4px 6px;font-size:13px;vertical-align:top}th{background:#f0f0f0}.notice{border:2px solid #c62828;padding:.5em}.fail{color:#c62828}.pass{color:#2e7d32}</style></head><body>
+<style>body{font-family:"Noto Sans CJK SC","Source Han Sans SC","WenQuanYi Zen Hei",sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;width:100%;margin:1em 0}td,th{border:1px solid #999;padding:4px 6px;font-size:13px;vertical-align:top}th{background:#f0f0f0}.notice{border:2px solid #c62828;padding:.5em}.j{white-space:nowrap}.fail{color:#c62828}.pass{color:#2e7d32}</style></head><body>
 <h1>${esc(title)}</h1>
 <p class="notice">${esc(t.notice)}</p>
 <h2>${esc(t.object)}</h2>
@@ -84,7 +84,7 @@ export function renderHtml(a: Assessment, lang: ReportLang = 'zh'): string {
 ${chart(a)}
 <h2>${esc(t.results)}</h2>
 <table>${head([t.layer, t.clause, t.point, t.item, t.objects, t.result, t.summary])}${a.items
-    .map((i) => `<tr><td>${esc(i.layer)}</td><td>${esc(i.clause)}</td><td>${esc(i.controlPoint)}</td><td>${esc(i.text)}${i.paraphrase ? esc(t.paraphrase) : ''}${i.algorithm ? ` [${esc(i.algorithm)}]` : ''}</td><td>${esc(i.objects.join(', '))}</td><td class="${i.status}">${esc(judgement(i, lang))}</td><td>${esc(i.summary)}</td></tr>`)
+    .map((i) => `<tr><td>${esc(i.layer)}</td><td>${esc(i.clause)}</td><td>${esc(i.controlPoint)}</td><td>${esc(i.text)}${i.paraphrase ? esc(t.paraphrase) : ''}${i.algorithm ? ` [${esc(i.algorithm)}]` : ''}</td><td>${esc(i.objects.join(', '))}</td><td class="${i.status} j">${esc(judgement(i, lang))}</td><td>${esc(i.summary)}</td></tr>`)
     .join('')}</table>
 <h2>${esc(t.risks)}</h2>
 ${bad.length ? `<ul>${bad.map((i) => `<li>${esc(i.clause)} ${esc(i.controlPoint)}: ${esc(i.summary)}${i.highRisk ? ` — <b>${esc(t.highRisk)}</b>: ${esc(i.highRisk)}` : ''}</li>`).join('')}</ul>` : `<p>${esc(t.none)}</p>`}
