@@ -179,13 +179,19 @@ describe('console in Chromium', { skip }, () => {
     await page.locator(`tr[data-rule="${SSH_FAILURE_RULE}"]`).click();
     await page.getByTestId('search-alert-events').click();
     const rows = page.locator('[data-testid=event-table] tbody tr');
-    await rows.first().waitFor();
+    await rows.first().waitFor({ timeout: 10_000 }).catch(async (e: unknown) => {
+      await page.screenshot({ path: join(ARTIFACTS, '04-failed.png') });
+      throw e;
+    });
     assert.match(await rows.first().innerText(), /Failed password for root from 203\.0\.113\.77/);
     assert.match(await page.getByTestId('event-total').innerText(), /10$/);
     // A typed query with a facet click narrows it further.
-    await page.fill('[data-testid=query]', 'sshd AND source.ip:203.0.113.0/24');
+    await page.fill('[data-testid=query]', 'source.ip:203.0.113.0/24 AND user.name:root');
     await page.click('form.toolbar button[type=submit]');
-    await page.locator('.facets button', { hasText: 'web1' }).first().click();
+    await page.locator('.facets button', { hasText: 'web1' }).first().click({ timeout: 10_000 }).catch(async (e: unknown) => {
+      await page.screenshot({ path: join(ARTIFACTS, '04-failed.png') });
+      throw e;
+    });
     await rows.first().waitFor();
     assert.match(await page.inputValue('[data-testid=query]'), /host\.name:"web1"/);
     await page.screenshot({ path: join(ARTIFACTS, '04-event-search.png') });

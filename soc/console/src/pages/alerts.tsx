@@ -159,7 +159,9 @@ function AlertPanel({ id, onChanged }: { id: string; onChanged: () => void }) {
   if (!d) return <div class="pane detail">{error ? <p class="error">{error}</p> : t('loading')}</div>;
   const a = d.alert;
   const base = `/api/v1/alerts/${encodeURIComponent(a.id)}`;
-  const q = `id:(${a.eventIds.slice(0, 50).map((x) => `"${x}"`).join(' OR ')})`;
+  // The events behind the alert: its group values over its first-to-last time span (ids are
+  // listed above; a search by group also shows what happened around them).
+  const q = [...Object.entries(a.group).map(([k, v]) => `${k}:"${v.replace(/["\\]/g, '\\$&')}"`), `@timestamp:[${a.firstSeen} TO ${a.lastSeen}]`].join(' AND ');
   return (
     <div class="pane detail" data-testid="alert-detail">
       <h2>
