@@ -101,7 +101,7 @@ export function Overview() {
           testid="chart-severity"
           option={{
             grid: { left: 40, right: 20, top: 30, bottom: 30 },
-            legend: {},
+            legend: { top: 0 },
             tooltip: { trigger: 'axis' },
             xAxis: { type: 'category', data: hours.map((h) => new Date(h).getHours() + ':00') },
             yAxis: { type: 'value', minInterval: 1 },

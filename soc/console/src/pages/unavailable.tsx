@@ -12,7 +12,7 @@ export function Unavailable({ probe }: { probe: string }) {
   if (state === 'loading') return <p>{t('loading')}</p>;
   return (
     <p class="notice" data-testid="unavailable">
-      {state === 'missing' ? t('notAvailable') : `${probe}: ${t('notAvailable')}`}
+      {state === 'missing' ? t('notAvailable') : `${probe}: ${t('pageMissing')}`}
     </p>
   );
 }
