@@ -5,8 +5,10 @@
  * sources), `app.ts` (HTTP).
  *
  * Environment: `XIANGAN_CONFIG` (config file when `--config` is absent), `XIANGAN_DATA`,
- * `XIANGAN_LOG_LEVEL`.
+ * `XIANGAN_LOG_LEVEL`, `XIANGAN_KMS_MASTER` (when set, the crypto service runs in the same
+ * process with its key store under `<data>/kms`, sealed under this master secret).
  */
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { normalise } from '@xiangan/collectors';
 import { buildApp } from './app.js';
@@ -15,6 +17,7 @@ import { UsageError } from './cli/io.js';
 import { loadConfig, type ConfigOverrides } from './config/load.js';
 import type { SocConfig } from './config/schema.js';
 import { createLogger, type Logger } from './logger.js';
+import { KmsService } from './kms/index.js';
 import { startRuntime, type Runtime } from './pipeline/runtime.js';
 import { serverSecurity } from './security.js';
 
@@ -36,12 +39,20 @@ export interface RunningServer {
  * await srv.stop();
  * ```
  */
-export async function startServer(config: SocConfig, opts: { logger: Logger }): Promise<RunningServer> {
+export async function startServer(
+  config: SocConfig,
+  opts: { logger: Logger; kmsMasterSecret?: string },
+): Promise<RunningServer> {
   const log = opts.logger;
   const runtime = await startRuntime(config, { logger: log, normalise });
   let app: FastifyInstance;
   let closeSecurity = (): void => undefined;
+  let kms: KmsService | undefined;
   try {
+    // The crypto service shares the process and reports every call into the pipeline's buffer.
+    if (opts.kmsMasterSecret) {
+      kms = KmsService.open({ dir: join(config.data, 'kms'), masterSecret: opts.kmsMasterSecret, sink: runtime.buffer });
+    }
     // Fastify logs every request at info; at ingest rates that would drown the log, so the API's
     // logger starts at warn (errors and refusals still appear).
     const apiLevel = log.levelVal > 40 ? log.level : 'warn';
@@ -51,10 +62,17 @@ export async function startServer(config: SocConfig, opts: { logger: Logger }): 
       // Printed once, on the first start only, and never logged: there is no default password.
       process.stdout.write(`\nFirst start: user '${sec.firstAdmin.username}' (security administrator) has the one-time password ${sec.firstAdmin.password}\nIt must be changed at the first login.\n\n`);
     }
-    app = await buildApp({ runtime, logger: log.child({ component: 'api' }, { level: apiLevel }), security: sec.security });
+    app = await buildApp({
+      runtime,
+      logger: log.child({ component: 'api' }, { level: apiLevel }),
+      security: sec.security,
+      comply: { store: runtime.store, dataDir: config.data, socConfig: config },
+      ...(kms ? { kms } : {}),
+    });
     await app.listen({ host: config.api.host, port: config.api.port });
   } catch (e) {
     closeSecurity();
+    await kms?.close();
     await runtime.stop();
     throw e;
   }
@@ -73,6 +91,7 @@ export async function startServer(config: SocConfig, opts: { logger: Logger }): 
       stopped ??= (async () => {
         await app.close();
         closeSecurity();
+        await kms?.close();
         await runtime.stop();
         log.info({}, 'Xiangan SOC stopped.');
       })();
@@ -132,7 +151,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const logger = createLogger({ level: io.env.XIANGAN_LOG_LEVEL ?? config.log.level });
   let server: RunningServer;
   try {
-    server = await startServer(config, { logger });
+    server = await startServer(config, { logger, kmsMasterSecret: io.env.XIANGAN_KMS_MASTER });
   } catch (e) {
     logger.fatal({ err: e, errorCode: (e as { code?: string }).code, stage: 'startup' }, 'Startup failed.');
     throw e;
