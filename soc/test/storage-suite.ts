@@ -179,6 +179,17 @@ export function eventStoreSuite(name: string, open: OpenStore): void {
       check(res.facets['labels.shift']!, failures.map((e) => e.labels!.shift!));
     });
 
+    test('facets over a query on ids (regression: json_each columns made id ambiguous)', async () => {
+      const ids = EVENTS.slice(0, 3).map((e) => e.id);
+      const res = await store.search({ query: parseQuery(`id:(${ids.join(' OR ')})`), size: 10, facets: ['event.category', 'labels.shift', 'user.name'] });
+      assert.equal(res.total, 3);
+      const picked = EVENTS.slice(0, 3);
+      const sum = (f: string) => (res.facets[f] ?? []).reduce((a, b) => a + b.count, 0);
+      assert.equal(sum('event.category'), picked.reduce((a, e) => a + (e.event.category?.length ?? 0), 0));
+      assert.equal(sum('labels.shift'), picked.filter((e) => e.labels?.shift !== undefined).length);
+      assert.equal(sum('user.name'), picked.filter((e) => e.user?.name !== undefined).length);
+    });
+
     test('retention drops whole days', async () => {
       const { store: s2, dispose: dispose2 } = await open();
       try {

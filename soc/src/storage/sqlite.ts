@@ -309,11 +309,15 @@ export class SqliteEventStore implements EventStore {
       if (col && col.kind !== 'array') {
         sql = `SELECT ${col.column} AS v, count(*) AS c FROM ev_${s} WHERE ${w.sql} AND ${col.column} IS NOT NULL GROUP BY v`;
       } else {
-        const src = col ? `json_each(ev_${s}.${col.column})` : `json_each(ev_${s}.doc, ?)`;
+        // Filter in a subquery first: json_each has columns of its own (id, key, path, …) that
+        // would make the query's unqualified column names ambiguous in a join.
+        const src = col ? `json_each(e.x)` : `json_each(e.x, ?)`;
+        params.push(...w.params);
         if (!col) params.push('$' + field.split('.').map((k) => `."${k}"`).join(''));
-        sql = `SELECT j.value AS v, count(*) AS c FROM ev_${s}, ${src} AS j WHERE ${w.sql} AND j.type NOT IN ('object', 'array', 'null') GROUP BY v`;
+        sql = `SELECT j.value AS v, count(*) AS c FROM (SELECT ${col ? col.column : 'doc'} AS x FROM ev_${s} WHERE ${w.sql}) AS e, ${src} AS j WHERE j.type NOT IN ('object', 'array', 'null') GROUP BY v`;
       }
-      for (const row of this.db.prepare(sql).all(...params, ...w.params) as Array<{ v: string | number; c: number }>) {
+      if (col && col.kind !== 'array') params.push(...w.params);
+      for (const row of this.db.prepare(sql).all(...params) as Array<{ v: string | number; c: number }>) {
         let value: string | number | boolean = row.v;
         if (col?.kind === 'ip' && typeof value === 'string') value = bytesToIp(keyBytes(value));
         const key = `${typeof value}:${value}`;
