@@ -11,11 +11,10 @@
  *
  * Exit codes: 0 done, 1 refused (unknown alert, a move the lifecycle forbids), 2 usage.
  */
-import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { openSqliteAlertStore } from '../alerts/sqlite.js';
 import { ALERT_STATUSES, type Alert, type AlertFilter, type AlertPage, type AlertStatus } from '../alerts/types.js';
-import { UsageError, type CliIo } from './io.js';
+import { parseCommandLine, UsageError, type CliIo } from './io.js';
 
 const USAGE = `usage:
   xiangan alerts list [--status S[,S...]] [--severity LEVEL] [--size N] [--json] [--data DIR | --api URL]
@@ -84,12 +83,7 @@ function line(a: Alert): string {
 
 /** Run `xiangan alerts …`. */
 export async function run(_command: string, argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
-  }
+  const parsed = parseCommandLine(argv, OPTIONS, USAGE);
   const { values: v, positionals } = parsed;
   const [sub, ...rest] = positionals;
   if (v.help || !sub) {

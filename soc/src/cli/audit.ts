@@ -13,7 +13,6 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { AuditStore } from '../audit/log.js';
 import { Checkpointer } from '../integrity/checkpoints.js';
@@ -22,7 +21,7 @@ import { exportCheckpoints, proveInclusion } from '../integrity/proof.js';
 import { openIntegrity } from '../integrity/sources.js';
 import { verifyIntegrity, type IntegrityReport } from '../integrity/verify.js';
 import { SocError } from '../errors.js';
-import { UsageError, type CliIo } from './io.js';
+import { parseCommandLine, UsageError, type CliIo } from './io.js';
 
 const USAGE = `usage:
   xiangan audit verify [--from DATE] [--to DATE] [--data DIR] [--backend sqlite] [--json]
@@ -61,12 +60,7 @@ function printReport(r: IntegrityReport, io: CliIo): void {
 
 /** Run `xiangan audit …`; resolves to the exit code. */
 export async function run(_command: string, argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
-  }
+  const parsed = parseCommandLine(argv, OPTIONS, USAGE);
   const { values: v, positionals } = parsed;
   const [sub, ...rest] = positionals;
   if (v.help || !sub) {

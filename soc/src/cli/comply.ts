@@ -11,7 +11,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { loadOrCreateIdentity } from '../integrity/identity.js';
 import { openSqliteStore } from '../storage/sqlite.js';
@@ -19,7 +18,7 @@ import { importAssetsCsv, loadInventory, saveInventory } from '../comply/assets.
 import { runAssessment } from '../comply/run.js';
 import { verifyReportFile } from '../comply/sign.js';
 import { writeReports } from '../comply/write.js';
-import { UsageError, type CliIo } from './io.js';
+import { parseCommandLine, UsageError, type CliIo } from './io.js';
 
 const USAGE = `usage:
   xiangan comply run --system ID [--level 2|3] [--standard djcp|gmcy] [--format html,json,csv,pdf] [--lang zh|en] [--out DIR] [--data DIR] [--config FILE] [--passphrase-env VAR] [--unsigned]
@@ -45,12 +44,7 @@ const OPTIONS = {
 
 /** Entry point of `xiangan comply`. */
 export async function run(_cmd: string, argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
-  }
+  const parsed = parseCommandLine(argv, OPTIONS, USAGE);
   const { values: v, positionals: p } = parsed;
   if (v.help || p.length === 0) {
     io.stdout.write(USAGE);

@@ -4,6 +4,7 @@
  * bind these to the real process.
  */
 import type { Readable, Writable } from 'node:stream';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 export interface CliIo {
   stdin: Readable;
@@ -29,4 +30,30 @@ export async function readAll(stream: Readable): Promise<Uint8Array> {
   for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
   const b = Buffer.concat(chunks);
   return new Uint8Array(b.buffer, b.byteOffset, b.length);
+}
+
+/** The option table of a command, as node:util `parseArgs` takes it. */
+export type CommandOptions = NonNullable<ParseArgsConfig['options']>;
+type CommandLineConfig<O extends CommandOptions> = { args: string[]; options: O; allowPositionals: true; strict: true };
+/** What {@link parseCommandLine} returns: typed `values` and the `positionals`. */
+export type ParsedCommandLine<O extends CommandOptions> = ReturnType<typeof parseArgs<CommandLineConfig<O>>>;
+
+/**
+ * Parse a command's arguments (node:util `parseArgs`, strict, positionals allowed); a parse
+ * error becomes a {@link UsageError} that carries the command's usage text.
+ *
+ * @example
+ * const { values, positionals } = parseCommandLine(argv, { json: { type: 'boolean' } }, USAGE);
+ */
+export function parseCommandLine<O extends CommandOptions>(argv: string[], options: O, usage: string): ParsedCommandLine<O> {
+  try {
+    return parseArgs<CommandLineConfig<O>>({
+      args: argv,
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n${usage}`);
+  }
 }

@@ -6,12 +6,11 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import { bytesToBase64 } from '@xiangan/crypto';
 import { KmsClient, type KmsKeyType } from '@xiangan/crypto/kms-client';
 import { KmsService, kmsRoutes, KMS_KEY_TYPES } from '../kms/index.js';
-import { readAll, UsageError, type CliIo } from './io.js';
+import { parseCommandLine, readAll, UsageError, type CliIo } from './io.js';
 
 const USAGE = `usage: xiangan kms <sub-command> [options]
   init --data DIR [--app NAME]            create a key store and an all-rights application; prints its token once
@@ -83,12 +82,7 @@ function one(rest: string[], sub: string): string {
 
 /** Run `xiangan kms …`. */
 export async function run(_command: string, argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\n${USAGE}`);
-  }
+  const parsed = parseCommandLine(argv, OPTIONS, USAGE);
   const v = parsed.values as Values;
   const [sub, ...rest] = parsed.positionals;
   if (v.help || !sub) {
