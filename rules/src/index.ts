@@ -15,7 +15,7 @@ export { parseCondition, type CondAst } from './condition.js';
 export { compileItem, makeGetter, regexLiteral, DEFAULT_LIMITS, type Limits, type Hint, type HintAlt, type Pred } from './values.js';
 export { compileDocument, parseTimespan, type CompileOptions, type CompiledRule, type CompiledDetection, type CompiledCorrelation, type CompiledFilter } from './compile.js';
 export { compileRules, RuleEngine, type EngineOptions, type EngineStats, type EngineSnapshot, type GroupState } from './engine.js';
-export { ThreatList, listFromCsv, listFromStix, type StixImport } from './lists.js';
+export { ThreatList, listFromCsv, listFromStix, splitCsvLine, type StixImport } from './lists.js';
 export { parseRuleText, loadRules, loadLists, listRuleFiles, MAX_RULE_FILE_BYTES, BUILTIN_PACKS_DIR, BUILTIN_LISTS_DIR, type LoadResult } from './loader.js';
 export { runSamples, type SampleResult } from './samples.js';
 export { importSigma, type ImportReport } from './import.js';

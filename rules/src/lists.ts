@@ -108,7 +108,12 @@ function ipKey(b: Uint8Array): string {
   return Buffer.from(b).toString('hex');
 }
 
-function splitCsvLine(line: string): string[] {
+/**
+ * Split one CSV line (RFC 4180 quoting: `"a,b"`, `""` for a quote); an unterminated quoted field
+ * is `RULE_ERR_LIST`. Used for threat-intel lists and by the SOC's asset import.
+ * @example splitCsvLine('1.2.3.4,"c2, known"') // ['1.2.3.4', 'c2, known']
+ */
+export function splitCsvLine(line: string): string[] {
   const out: string[] = [];
   let cur = '';
   let q = false;

@@ -102,6 +102,8 @@ describe('comply inventory', () => {
   });
   test('bad CSV rows are typed errors naming the line', () => {
     assert.throws(() => importAssetsCsv({ systems: [], assets: [] }, 'id,system,type,name,hosts,ips\nx,S9,server,n,h,1.2.3.4\n'), (e: unknown) => e instanceof ComplyError && e.code === 'SOC_ERR_COMPLY_CSV' && /line 2/.test(e.message));
+    // An unterminated quoted field is refused with its line, not read as one long field.
+    assert.throws(() => importAssetsCsv({ systems: [], assets: [] }, 'system,S1,3,Sys\nid,system,type,name,hosts,ips\nfw1,S1,security,"FW,fw1,10.0.0.1\n'), (e: unknown) => e instanceof ComplyError && e.code === 'SOC_ERR_COMPLY_CSV' && /line 3/.test(e.message));
     assert.throws(() => importAssetsCsv({ systems: [], assets: [] }, 'id,type\n'), /missing column system/);
   });
 });

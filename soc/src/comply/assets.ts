@@ -4,6 +4,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { splitCsvLine } from '@xiangan/rules';
 import { ComplyError } from './errors.js';
 
 /** Asset types: network device, security device, server/OS, database, application, the SOC itself. */
@@ -83,8 +84,8 @@ export function upsertAsset(inv: Inventory, a: Asset): Inventory {
 export function importAssetsCsv(inv: Inventory, text: string): { inventory: Inventory; imported: number } {
   const lines = text.split(/\r?\n/);
   // The header is the first line that is not blank and not a `system,…` declaration.
-  const hi = lines.findIndex((l) => l.trim() !== '' && splitCsv(l)[0] !== 'system');
-  const header = splitCsv(lines[hi] ?? '').map((h) => h.trim().toLowerCase());
+  const hi = lines.findIndex((l, i) => l.trim() !== '' && splitCsv(l, i + 1)[0] !== 'system');
+  const header = splitCsv(lines[hi] ?? '', hi + 1).map((h) => h.trim().toLowerCase());
   const need = ['id', 'system', 'type', 'name', 'hosts', 'ips'];
   for (const n of need) if (!header.includes(n)) throw new ComplyError('SOC_ERR_COMPLY_CSV', `line ${hi + 1}: missing column ${n}`);
   const col = (row: string[], n: string): string => (row[header.indexOf(n)] ?? '').trim();
@@ -92,7 +93,7 @@ export function importAssetsCsv(inv: Inventory, text: string): { inventory: Inve
   let imported = 0;
   for (let i = 0; i < lines.length; i++) {
     if (i === hi || lines[i]!.trim() === '') continue;
-    const row = splitCsv(lines[i]!);
+    const row = splitCsv(lines[i]!, i + 1);
     if (row[0] === 'system') {
       const level = Number(row[2]);
       if (level !== 2 && level !== 3) throw new ComplyError('SOC_ERR_COMPLY_CSV', `line ${i + 1}: system level must be 2 or 3`);
@@ -117,24 +118,11 @@ export function importAssetsCsv(inv: Inventory, text: string): { inventory: Inve
 }
 
 // RFC 4180 fields: commas inside double quotes, "" for a quote.
-function splitCsv(line: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let q = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (q) {
-      if (c === '"' && line[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (c === '"') q = false;
-      else cur += c;
-    } else if (c === '"') q = true;
-    else if (c === ',') {
-      out.push(cur);
-      cur = '';
-    } else cur += c;
+/** One CSV line; a malformed one (an unterminated quote) is SOC_ERR_COMPLY_CSV naming the line. */
+function splitCsv(line: string, lineNo: number): string[] {
+  try {
+    return splitCsvLine(line);
+  } catch (e) {
+    throw new ComplyError('SOC_ERR_COMPLY_CSV', `line ${lineNo}: ${(e as Error).message}`);
   }
-  out.push(cur);
-  return out;
 }
