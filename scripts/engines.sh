@@ -127,7 +127,9 @@ start_node() { # es|os NAME HTTP TRANSPORT [SEEDS MASTERS]
     [ "$kind" = es ] && echo "xpack.security.enabled: false"
     true
   } > "$nd/config/$conf"
-  chown -R "$user" "$nd"
+  # The JVM writes its GC log under the distribution's logs/ (relative to its home), so the engine
+  # user must own the home even when the single-node engine was never started from this clone.
+  chown -R "$user" "$home" "$nd"
   env "$javaenv=$JAVA17" "$optsenv=-Xms$HEAP -Xmx$HEAP" "$confenv=$nd/config" \
     setsid runuser -u "$user" -- "$home/bin/$bin" -p "$nd/pid" > "$nd/out.log" 2>&1 < /dev/null &
   for _ in $(seq 1 180); do
