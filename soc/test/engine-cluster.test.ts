@@ -40,7 +40,7 @@ test('three-node cluster, replicas = 1: a node stopped mid-ingest loses nothing'
   const url = `http://127.0.0.1:${NODES[0]!.http}`;
   const health = (await (await fetch(`${url}/_cluster/health?wait_for_nodes=3&wait_for_status=green&timeout=120s`)).json()) as { number_of_nodes: number };
   assert.equal(health.number_of_nodes, 3);
-  const store = await openElasticStore({ node: NODES.map((n) => `http://127.0.0.1:${n.http}`), prefix: 'cluster', replicas: 1, refresh: false, requestTimeoutMs: 10_000 });
+  const store = await openElasticStore({ node: NODES.map((n) => `http://127.0.0.1:${n.http}`), prefix: 'cluster', replicas: 1, refresh: false, requestTimeoutMs: 30_000 });
   const buffer = new DurableBuffer({ dir });
   const consumer = new StoreConsumer({ buffer, writer: engineWriter(buffer, store), batchEvents: 1000, maxBackoffMs: 1000 });
   const BATCHES = 30;
@@ -55,7 +55,7 @@ test('three-node cluster, replicas = 1: a node stopped mid-ingest loses nothing'
     const deadline = Date.now() + 240_000;
     while (buffer.depth > 0 && Date.now() < deadline) await sleep(200);
     assert.equal(buffer.depth, 0, 'buffer drained');
-    const h2 = (await (await fetch(`${url}/_cluster/health?wait_for_nodes=2&timeout=30s`)).json()) as { number_of_nodes: number; status: string };
+    const h2 = (await (await fetch(`${url}/_cluster/health?wait_for_nodes=2&wait_for_status=yellow&timeout=60s`)).json()) as { number_of_nodes: number; status: string };
     assert.equal(h2.number_of_nodes, 2);
     assert.notEqual(h2.status, 'red', 'every primary still has a copy');
     await fetch(`${url}/cluster-events-*/_refresh`, { method: 'POST' });
