@@ -28,7 +28,8 @@ const ARTIFACTS = join(repoRoot, 'test-artifacts', 'console');
 const SSH_FAILURE_RULE = '8f9c03e0-dcbf-5469-9624-e35c029e1c5c';
 const IDLE_MINUTES = 15;
 
-const skip = !existsSync(CHROMIUM) ? `${CHROMIUM} not installed` : !existsSync(join(defaultConsoleDir(), 'index.html')) ? 'console not built (npm run build)' : false;
+// CI installs Debian's chromium and builds the console: there nothing may be skipped.
+const skip = process.env.CI === 'true' ? false : !existsSync(CHROMIUM) ? `${CHROMIUM} not installed` : !existsSync(join(defaultConsoleDir(), 'index.html')) ? 'console not built (npm run build)' : false;
 
 function sendTcp(port: number, line: string): Promise<void> {
   return new Promise((ok, fail) => {
