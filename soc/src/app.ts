@@ -19,6 +19,8 @@ import { kmsRoutes, type KmsService } from './kms/index.js';
 import { actorOf, installSecurity, principalAuthHook, type SecurityOptions } from './security.js';
 import { consoleRoutes } from './console.js';
 import { complyRoutes, type ComplyRoutesOptions } from './comply/routes.js';
+import { socBus, type EventBus } from './bus.js';
+import type { AlertStore } from './alerts/types.js';
 
 /**
  * Decides whether a request may use the API. The console will bring sessions and roles; until
@@ -226,7 +228,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   );
 
-  if (runtime.detection) await app.register(alertRoutes, { alerts: runtime.detection.alerts, events: runtime.store, auth, detector: runtime.detection.detector, notifier: runtime.detection.notifier, ...(opts.security ? { actorOf } : {}) });
+  if (runtime.detection) await app.register(alertRoutes, { alerts: publishingAlertStore(runtime.detection.alerts, opts.security?.bus ?? socBus), events: runtime.store, auth, detector: runtime.detection.detector, notifier: runtime.detection.notifier, ...(opts.security ? { actorOf } : {}) });
 
   if (opts.kms) await app.register(kmsRoutes, { service: opts.kms });
 
@@ -234,6 +236,40 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(consoleRoutes);
 
   return app;
+}
+
+/**
+ * The alert store as the API uses it: every lifecycle change made through the API (transition,
+ * assignment, comment) is published as an `alert` message after it is committed, so every open
+ * console sees it live, as it sees the detector's new and re-raised alerts. Everything else is
+ * the store's own method.
+ *
+ * @example
+ * const alerts = publishingAlertStore(runtime.detection.alerts, socBus);
+ * await alerts.transition(id, 'acknowledged', 'alice'); // bus gets { type: 'alert', data: alert }
+ */
+export function publishingAlertStore(store: AlertStore, bus: EventBus): AlertStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'transition' || prop === 'assign') {
+        return async (...args: unknown[]) => {
+          const a = await (target[prop] as (...x: unknown[]) => Promise<unknown>).apply(target, args);
+          bus.publish('alert', a);
+          return a;
+        };
+      }
+      if (prop === 'comment') {
+        return async (id: string, actor: string, text: string) => {
+          const c = await target.comment(id, actor, text);
+          const a = await target.get(id);
+          if (a) bus.publish('alert', a);
+          return c;
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }
 
 /**

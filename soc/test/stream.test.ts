@@ -4,7 +4,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, type IncomingMessage } from 'node:http';
 import { EventBus } from '../src/bus.js';
-import { firstLogin, harness, userOf, type Harness, type Session } from './auth-helpers.js';
+import { as, firstLogin, harness, userOf, type Harness, type Session } from './auth-helpers.js';
 
 interface Frame { id?: string; event?: string; data?: string }
 
@@ -151,4 +151,41 @@ describe('live stream over HTTP', () => {
     assert.equal(sys.res.statusCode, 403);
     sys.close();
   });
+});
+
+test('alert changes made through the API are published to the live stream', async () => {
+  const h = await harness({ alerts: true });
+  try {
+    const admin = await firstLogin(h.app, 'admin', h.admin.password);
+    const analyst = await userOf(h, admin, 'analyst');
+    const seen: Array<{ type: string; data: { id: string; status: string; assignee: string | null } }> = [];
+    h.bus.subscribe((m) => seen.push(m as never));
+    const fields: Record<string, string> = { 'source.ip': '192.0.2.7' };
+    const r = await h.runtime.detection!.alerts.record([
+      {
+        match: { ruleId: 'r-stream', title: 'stream test', level: 'high', tags: [], kind: 'detection', alert: true, eventIds: ['e1'], time: new Date().toISOString() },
+        groupKey: '192.0.2.7',
+        group: fields,
+        field: (n) => (fields[n] !== undefined ? [fields[n]] : []),
+      },
+    ]);
+    const id = r.created[0]!.id;
+    let res = await as(h.app, analyst, 'POST', `/api/v1/alerts/${id}/transition`, { to: 'acknowledged' });
+    assert.equal(res.statusCode, 200, res.body);
+    res = await as(h.app, analyst, 'POST', `/api/v1/alerts/${id}/assign`, { assignee: 'analyst1' });
+    assert.equal(res.statusCode, 200, res.body);
+    res = await as(h.app, analyst, 'POST', `/api/v1/alerts/${id}/comments`, { text: 'looking' });
+    assert.equal(res.statusCode, 200, res.body);
+    const mine = seen.filter((m) => m.type === 'alert' && m.data.id === id);
+    assert.equal(mine.length, 3, 'one message per change');
+    assert.equal(mine[0]!.data.status, 'acknowledged');
+    assert.equal(mine[1]!.data.assignee, 'analyst1');
+    assert.equal(mine[2]!.data.status, 'acknowledged');
+    // A refused change publishes nothing.
+    res = await as(h.app, analyst, 'POST', `/api/v1/alerts/${id}/transition`, { to: 'new' });
+    assert.equal(res.statusCode, 409, res.body);
+    assert.equal(seen.filter((m) => m.type === 'alert' && m.data.id === id).length, 3);
+  } finally {
+    await h.close();
+  }
 });
