@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS alerts_dedup ON alerts(rule_id, group_key, last_seen);
 CREATE INDEX IF NOT EXISTS alerts_status ON alerts(status, last_seen);
 CREATE INDEX IF NOT EXISTS alerts_seen ON alerts(last_seen);
+-- The list's order (newest first, id as tie-break) per filter it takes, so a page reads only its
+-- rows instead of sorting every match.
+CREATE INDEX IF NOT EXISTS alerts_list ON alerts(last_seen DESC, id);
+CREATE INDEX IF NOT EXISTS alerts_list_status ON alerts(status, last_seen DESC, id);
+CREATE INDEX IF NOT EXISTS alerts_list_rule ON alerts(rule_id, last_seen DESC, id);
+-- Alerts per status, kept by triggers (exact across processes), so a page's total needs no COUNT(*).
+CREATE TABLE IF NOT EXISTS alert_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS alert_history (
   alert_id TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
   from_s TEXT, to_s TEXT, note TEXT);
@@ -66,6 +73,16 @@ CREATE TABLE IF NOT EXISTS suppressions (
   reason TEXT NOT NULL, created_by TEXT NOT NULL, created_at TEXT NOT NULL, hits INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rule_state (rule_id TEXT PRIMARY KEY, enabled INTEGER NOT NULL, actor TEXT NOT NULL, at TEXT NOT NULL);
+`;
+
+const COUNT_TRIGGERS = `
+CREATE TRIGGER IF NOT EXISTS alert_counts_ins AFTER INSERT ON alerts BEGIN
+  UPDATE alert_counts SET n = n + 1 WHERE status = new.status; END;
+CREATE TRIGGER IF NOT EXISTS alert_counts_del AFTER DELETE ON alerts BEGIN
+  UPDATE alert_counts SET n = n - 1 WHERE status = old.status; END;
+CREATE TRIGGER IF NOT EXISTS alert_counts_upd AFTER UPDATE OF status ON alerts WHEN old.status IS NOT new.status BEGIN
+  UPDATE alert_counts SET n = n - 1 WHERE status = old.status;
+  UPDATE alert_counts SET n = n + 1 WHERE status = new.status; END;
 `;
 
 interface AlertRow {
@@ -168,6 +185,13 @@ export class SqliteAlertStore implements AlertStore {
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('busy_timeout = 5000');
       this.db.exec(SCHEMA);
+      this.db.transaction(() => {
+        if ((this.db.prepare('SELECT count(*) AS n FROM alert_counts').get() as { n: number }).n === 0) {
+          for (const st of ALERT_STATUSES) this.db.prepare('INSERT INTO alert_counts (status, n) VALUES (?, 0)').run(st);
+          this.db.exec('UPDATE alert_counts SET n = (SELECT count(*) FROM alerts WHERE alerts.status = alert_counts.status)');
+        }
+        this.db.exec(COUNT_TRIGGERS);
+      })();
     } catch (e) {
       throw new SocError('SOC_ERR_STORE_OPEN', `alert store in ${opts.dir}: ${(e as Error).message}`, { cause: e });
     }
@@ -303,11 +327,8 @@ export class SqliteAlertStore implements AlertStore {
     this.check();
     const where: string[] = [];
     const args: unknown[] = [];
-    if (filter.status?.length) {
-      for (const s of filter.status) if (!ALERT_STATUSES.includes(s)) throw new RangeError(`unknown alert status ${s}`);
-      where.push(`status IN (${filter.status.map(() => '?').join(',')})`);
-      args.push(...filter.status);
-    }
+    const statuses = filter.status?.length ? [...new Set(filter.status)] : undefined;
+    for (const s of statuses ?? []) if (!ALERT_STATUSES.includes(s)) throw new RangeError(`unknown alert status ${s}`);
     if (filter.minSeverity !== undefined) {
       const rank = LEVEL_RANK[filter.minSeverity];
       if (rank === undefined) throw new RangeError(`unknown severity ${filter.minSeverity}`);
@@ -334,9 +355,53 @@ export class SqliteAlertStore implements AlertStore {
     const size = Math.min(filter.size ?? 50, 1000);
     const offset = filter.offset ?? 0;
     if (!Number.isInteger(size) || size < 0 || !Number.isInteger(offset) || offset < 0) throw new RangeError('size and offset must be non-negative integers');
-    const total = (this.db.prepare(`SELECT count(*) AS n FROM alerts ${w}`).get(...args) as { n: number }).n;
-    const rows = this.db.prepare(`SELECT * FROM alerts ${w} ORDER BY last_seen DESC, id LIMIT ? OFFSET ?`).all(...args, size, offset) as AlertRow[];
+    const total = this.countAlerts(statuses, where, args);
+    let rows: AlertRow[];
+    if (!statuses) rows = this.stmt(`SELECT * FROM alerts ${w} ORDER BY last_seen DESC, id LIMIT ? OFFSET ?`).all(...args, size, offset) as AlertRow[];
+    else {
+      // One ordered index range per status, merged: SQLite cannot read `status IN (…)` in
+      // last_seen order from one index and would sort every match otherwise.
+      const rest = where.length ? ` AND ${where.join(' AND ')}` : '';
+      const part = `SELECT * FROM (SELECT * FROM alerts WHERE status = ?${rest} ORDER BY last_seen DESC, id LIMIT ?)`;
+      const sql = `${statuses.map(() => part).join(' UNION ALL ')} ORDER BY last_seen DESC, id LIMIT ? OFFSET ?`;
+      rows = this.stmt(sql).all(...statuses.flatMap((st) => [st, ...args, size + offset]), size, offset) as AlertRow[];
+    }
     return { total, alerts: rows.map(fromRow) };
+  }
+
+  private readonly stmts = new Map<string, Database.Statement>();
+  private readonly counts = new Map<string, { version: string; n: number }>();
+
+  private stmt(sql: string): Database.Statement {
+    let st = this.stmts.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      if (this.stmts.size > 200) this.stmts.clear();
+      this.stmts.set(sql, st);
+    }
+    return st;
+  }
+
+  /**
+   * A list's total: by status from the trigger-kept table; with other filters a COUNT(*) cached
+   * until the database changes (this connection's change count or another connection's commit).
+   */
+  private countAlerts(statuses: AlertStatus[] | undefined, where: string[], args: unknown[]): number {
+    if (where.length === 0) {
+      const rows = this.stmt('SELECT status, n FROM alert_counts').all() as { status: string; n: number }[];
+      return rows.reduce((t, r) => (!statuses || statuses.includes(r.status as AlertStatus) ? t + r.n : t), 0);
+    }
+    const all = statuses ? [`status IN (${statuses.map(() => '?').join(',')})`, ...where] : where;
+    const sql = `SELECT count(*) AS n FROM alerts WHERE ${all.join(' AND ')}`;
+    const params = [...(statuses ?? []), ...args];
+    const key = `${sql}\u0000${JSON.stringify(params)}`;
+    const version = `${this.stmt('SELECT total_changes() AS c').pluck().get() as number}:${this.db.pragma('data_version', { simple: true }) as number}`;
+    const hit = this.counts.get(key);
+    if (hit && hit.version === version) return hit.n;
+    const n = (this.stmt(sql).get(...params) as { n: number }).n;
+    if (this.counts.size > 100) this.counts.clear();
+    this.counts.set(key, { version, n });
+    return n;
   }
 
   async get(id: string): Promise<Alert | undefined> {
