@@ -527,6 +527,30 @@ describe('wasm kernel against the BigInt reference (differential)', () => {
     }
   });
 
+  test('hedged signing in one kernel call equals the reference for the same CSPRNG bytes', () => {
+    // Same d, e (or Z ‖ M) and pool bytes R: the nonce HMAC-SM3(d, R ‖ e ‖ c) and so the whole
+    // signature must be identical; messages around the kernel's buffer size take both paths.
+    const key = Sm2PrivateKey.generate();
+    const z = key.publicKey.zDefault(W);
+    const ws = W.signSetup(key.toBytes());
+    const rs = R.signSetup(key.toBytes());
+    for (const len of [0, 1, 31, 32, 55, 56, 64, 1000, 4064, 4095, 4096, 4097, 9000]) {
+      const msg = new Uint8Array(len).map((_, i) => (i * 7 + len) & 0xff);
+      const random = sm3(Uint8Array.of(len & 0xff, len >> 8));
+      for (const der of [false, true]) {
+        const a = W.signMessage(ws, z, msg, der, random);
+        const b = R.signMessage(rs, z, msg, der, random);
+        assert.equal(bytesToHex(a), bytesToHex(b), `len ${len} der ${der}`);
+        assert.equal(sm2Verify(key.publicKey, msg, a, { format: der ? 'der' : 'raw' }), true);
+      }
+      const e = sm3(concatBytes(z, msg));
+      assert.equal(bytesToHex(W.signHedged(ws, e, false, random)), bytesToHex(R.signHedged(rs, e, false, random)));
+    }
+    // Without injected bytes two signatures of one message differ (fresh pool bytes each time).
+    const m = utf8ToBytes('twice');
+    assert.notEqual(bytesToHex(W.signMessage(ws, z, m, false)), bytesToHex(W.signMessage(ws, z, m, false)));
+  });
+
   test('per-key verification tables: promotion and eviction never change a result', () => {
     // Six keys used in turn, more often than the promotion threshold, over four slots:
     // some keys get a table, others stay on w-NAF; valid and invalid signatures alike.

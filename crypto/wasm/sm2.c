@@ -24,6 +24,8 @@
  *   sm2_mul_add()         u1, P, u2 at 96, Q at 128        -> io[0..64) [u1]P + [u2]Q (public data)
  *   sm2_sign_prep()       io[0..32) d                      -> io[0..32) (1 + d)^-1 mod n
  *   sm2_sign()            dInv, k at 32, e at 64           -> io[0..64) r || s, 0 = retry with new k
+ *   sm2_sign_setup()      io[0..32) d                      -> io[0..96) signing state (dInv, HMAC pads)
+ *   sm2_sign_hedged(hash, len, rnd_off, der)                -> a whole hedged signature (see there)
  *   sm2_verify(slot)      P, e at 64, r at 96, s at 128    -> 1 if valid (slot: per-key table or >= 4)
  *   sm2_precompute(slot)  io[0..64) P                      -> builds that slot's comb table
  *   sm2_mul_slot(slot)    io[0..32) k                      -> io[0..64) [k]P_slot     (constant-time)
@@ -1094,23 +1096,19 @@ EXPORT("sm2_sign_prep") void sm2_sign_prep(void) {
 /* Reduce a 256-bit value mod n (< 2n since n > 2^255): one conditional subtraction. */
 static void reduce_n(u32 r[8], const u32 a[8]) { csub(r, a, 0, N); }
 
-/* GB/T 32918.2 §6.1 A4-A6 with s = dInv (k + r) - r: dInv at io[0..32), k at io[32..64),
- * e at io[64..96); r || s to io[0..64). Returns 0 (retry with a new k) when r = 0,
- * r + k = n or s = 0; those events have probability ~2^-256 and only reveal a retry. */
-EXPORT("sm2_sign") u32 sm2_sign(void) {
-  u32 dinv[8], k[8], e[8], x1[8], r[8], s[8], t[8];
-  from_be(dinv, io);
-  from_be(k, io + 32);
-  from_be(e, io + 64);
+/* GB/T 32918.2 §6.1 A4-A6 with s = dInv (k + r) - r for k in [1, n-1]: r, s to the arrays.
+ * Returns an all-ones mask, or 0 (retry with a new k) when r = 0, r + k = n or s = 0; those
+ * events have probability ~2^-256 and only reveal a retry. */
+static u32 sign_core(u32 r[8], u32 s[8], const u32 dinv[8], const u32 k[8], const u32 ein[8]) {
+  u32 e[8], x1[8], t[8], zi[8];
   jac acc;
-  u32 zi[8];
   comb_mul_ct(&acc, comb_g, k);
   /* x1 = X / Z^2 (y1 is not needed). */
   fp_inv(zi, acc.z);
   fp_sqr(zi, zi);
   fp_mul(x1, acc.x, zi);
   fp_from_mont(x1, x1);
-  reduce_n(e, e);
+  reduce_n(e, ein);
   reduce_n(x1, x1);
   mod_add(r, e, x1, N);
   mod_add(t, r, k, N);
@@ -1118,16 +1116,204 @@ EXPORT("sm2_sign") u32 sm2_sign(void) {
   fn_mulmod(s, dinv, t);
   mod_sub(s, s, r, N);
   ok &= ~is_zero_mask(s);
-  to_be(io, r);
-  to_be(io + 32, s);
-  secure_zero(dinv, sizeof dinv);
-  secure_zero(k, sizeof k);
   secure_zero(t, sizeof t);
   secure_zero(&acc, sizeof acc);
   secure_zero(zi, sizeof zi);
   secure_zero(x1, sizeof x1);
+  return ok;
+}
+
+/* dInv at io[0..32), k at io[32..64), e at io[64..96); r || s to io[0..64); 0 = retry. */
+EXPORT("sm2_sign") u32 sm2_sign(void) {
+  u32 dinv[8], k[8], e[8], r[8], s[8];
+  from_be(dinv, io);
+  from_be(k, io + 32);
+  from_be(e, io + 64);
+  u32 ok = sign_core(r, s, dinv, k, e);
+  to_be(io, r);
+  to_be(io + 32, s);
+  secure_zero(dinv, sizeof dinv);
+  secure_zero(k, sizeof k);
   burn_stack();
   return ok & 1;
+}
+
+/* ---------------------------------------------------------------- hedged signing in one call */
+
+#include "sm3-core.h"
+
+/* CSPRNG bytes for nonces: the host fills the pool with crypto.getRandomValues and passes the
+ * offset of 32 unused bytes to each signing call, which zeroes them after reading. */
+#define RND_SIZE 4096
+static unsigned char rnd[RND_SIZE] __attribute__((aligned(16)));
+EXPORT("rnd_ptr") u32 rnd_ptr(void) { return (u32)(uintptr_t)rnd; }
+EXPORT("rnd_size") u32 rnd_size(void) { return RND_SIZE; }
+
+/* Z_A ‖ M for sm2_sign_msg: Z at msg[0..32), M after it; room for SM3 padding is not needed
+ * (the tail is padded in a local block). */
+#define MSG_MAX 4096
+static unsigned char msg[32 + MSG_MAX] __attribute__((aligned(16)));
+EXPORT("msg_ptr") u32 msg_ptr(void) { return (u32)(uintptr_t)msg; }
+EXPORT("msg_max") u32 msg_max(void) { return MSG_MAX; }
+
+static void state_to_be(unsigned char *b, const u32 v[8]) {
+  for (int i = 0; i < 8; i++) put_be32(b + 4 * i, v[i]);
+}
+
+/* SM3 (GB/T 32905 §5) of buf[0..len) into out (32 bytes big-endian). */
+static void sm3_digest(unsigned char out[32], const unsigned char *buf, u32 len) {
+  u32 v[8];
+  unsigned char blk[128];
+  for (int i = 0; i < 8; i++) v[i] = SM3_IV[i];
+  u32 full = len / 64, rem = len % 64;
+  compress(v, buf, full);
+  const unsigned char *tail = buf + 64 * full;
+  for (u32 i = 0; i < rem; i++) blk[i] = tail[i];
+  blk[rem] = 0x80;
+  u32 nb = rem < 56 ? 64 : 128;
+  for (u32 i = rem + 1; i < nb - 8; i++) blk[i] = 0;
+  put_be32(blk + nb - 8, len >> 29);
+  put_be32(blk + nb - 4, len << 3);
+  compress(v, blk, nb / 64);
+  state_to_be(out, v);
+}
+
+/* d at io[0..32) (in [1, n-2]) -> the key's signing state in io[0..96): (1 + d)^-1 mod n
+ * (big-endian), then the SM3 chaining values after the HMAC-SM3 key blocks (d ‖ 0^32) ^ ipad
+ * and ^ opad (RFC 2104 §2), so each signature's nonce costs three compressions, not five. */
+EXPORT("sm2_sign_setup") void sm2_sign_setup(void) {
+  u32 d[8], one[8] = {1, 0, 0, 0, 0, 0, 0, 0}, a[8], inv[8], ist[8], ost[8];
+  unsigned char blk[64];
+  from_be(d, io);
+  for (int i = 0; i < 64; i++) blk[i] = (unsigned char)((i < 32 ? io[i] : 0) ^ 0x36);
+  for (int i = 0; i < 8; i++) ist[i] = SM3_IV[i];
+  compress(ist, blk, 1);
+  for (int i = 0; i < 64; i++) blk[i] ^= 0x36 ^ 0x5c;
+  for (int i = 0; i < 8; i++) ost[i] = SM3_IV[i];
+  compress(ost, blk, 1);
+  mod_add(a, d, one, N);
+  safegcd_inv(inv, a, &MOD_N);
+  to_be(io, inv);
+  state_to_be(io + 32, ist);
+  state_to_be(io + 64, ost);
+  secure_zero(d, sizeof d);
+  secure_zero(a, sizeof a);
+  secure_zero(inv, sizeof inv);
+  secure_zero(ist, sizeof ist);
+  secure_zero(ost, sizeof ost);
+  secure_zero(blk, sizeof blk);
+  burn_stack();
+}
+
+/* All-ones when a < m, constant-time. */
+static u32 lt_mask(const u32 a[8], const u32 m[8]) {
+  i64 br = 0;
+  for (int i = 0; i < 8; i++) {
+    br += (i64)a[i] - m[i];
+    br >>= 32;
+  }
+  return (u32)br;
+}
+
+/* INTEGER (X.690 §8.3, minimal two's complement) of a 32-byte big-endian positive value. */
+static u32 der_int(unsigned char *o, const unsigned char *x) {
+  u32 i = 0;
+  while (i < 31 && x[i] == 0) i++; /* signatures are public: variable time is fine */
+  u32 pad = x[i] >> 7, n = 32 - i;
+  o[0] = 0x02;
+  o[1] = (unsigned char)(n + pad);
+  o[2] = 0;
+  for (u32 j = 0; j < n; j++) o[2 + pad + j] = x[i + j];
+  return 2 + pad + n;
+}
+
+/*
+ * A whole hedged signature (GB/T 32918.2 §6.1 A1-A7) in one call. io[0..96) holds the key's
+ * signing state from sm2_sign_setup; with `hash` set, msg[0..32+len) holds Z_A ‖ M and
+ * e = SM3(Z_A ‖ M) is computed here, else e is at io[96..128). The nonce candidate for counter
+ * c is k = HMAC-SM3(d, R ‖ e ‖ c) with R the 32 pool bytes at rnd[rnd_off] (RFC 6979 §3.6
+ * "additional data" in spirit: a broken RNG still gives a secret k determined by (d, e)); it is
+ * kept when in [1, n-1] and when A5/A6 do not ask for a retry. Writes the signature to io[0..)
+ * as DER SEQUENCE { r, s } (der = 1) or r ‖ s and returns its length; 0 if 256 candidates all
+ * failed (probability ~2^-256 each). Zeroes the state, the pool bytes and the message buffer.
+ */
+EXPORT("sm2_sign_hedged") u32 sm2_sign_hedged(u32 hash, u32 len, u32 rnd_off, u32 der) {
+  u32 dinv[8], ist[8], ost[8], v[8], k[8], e[8], r[8], s[8];
+  unsigned char blk1[64], blk2[64], ebytes[32];
+  from_be(dinv, io);
+  for (int i = 0; i < 8; i++) {
+    ist[i] = be32(io + 32 + 4 * i);
+    ost[i] = be32(io + 64 + 4 * i);
+  }
+  if (hash) {
+    if (len > MSG_MAX) len = MSG_MAX;
+    sm3_digest(ebytes, msg, 32 + len);
+    secure_zero(msg, 32 + len);
+  } else {
+    for (int i = 0; i < 32; i++) ebytes[i] = io[96 + i];
+  }
+  from_be(e, ebytes);
+  if (rnd_off > RND_SIZE - 32) rnd_off = RND_SIZE - 32;
+  /* Inner hash: (K ^ ipad) ‖ R ‖ e ‖ c, 64 + 65 = 129 bytes: block 1 is R ‖ e, block 2 is
+   * c ‖ 0x80 ‖ 0… ‖ [129 · 8]_64. Outer: (K ^ opad) ‖ inner, 96 bytes: one padded block. */
+  for (int i = 0; i < 32; i++) {
+    blk1[i] = rnd[rnd_off + i];
+    blk1[32 + i] = ebytes[i];
+  }
+  secure_zero(rnd + rnd_off, 32);
+  compress(ist, blk1, 1);
+  for (int i = 0; i < 64; i++) blk2[i] = 0;
+  blk2[1] = 0x80;
+  blk2[62] = (unsigned char)((129 * 8) >> 8);
+  blk2[63] = (unsigned char)(129 * 8);
+  u32 ok = 0, out = 0;
+  for (u32 c = 0; c < 256 && !ok; c++) {
+    unsigned char ob[64], kb[32];
+    blk2[0] = (unsigned char)c;
+    for (int i = 0; i < 8; i++) v[i] = ist[i];
+    compress(v, blk2, 1);
+    state_to_be(ob, v);
+    ob[32] = 0x80;
+    for (int i = 33; i < 62; i++) ob[i] = 0;
+    ob[62] = (unsigned char)((96 * 8) >> 8);
+    ob[63] = (unsigned char)(96 * 8);
+    for (int i = 0; i < 8; i++) v[i] = ost[i];
+    compress(v, ob, 1);
+    state_to_be(kb, v);
+    from_be(k, kb);
+    secure_zero(ob, sizeof ob);
+    secure_zero(kb, sizeof kb);
+    /* Only whether a candidate was rejected is revealed (a retry), never anything about k. */
+    ok = ~is_zero_mask(k) & lt_mask(k, N);
+    if (ok) ok = sign_core(r, s, dinv, k, e);
+  }
+  secure_zero(io, IO_SIZE);
+  if (ok) {
+    unsigned char rb[32], sb[32];
+    to_be(rb, r);
+    to_be(sb, s);
+    if (der) {
+      u32 n = der_int(io + 2, rb);
+      n += der_int(io + 2 + n, sb);
+      io[0] = 0x30;
+      io[1] = (unsigned char)n;
+      out = 2 + n;
+    } else {
+      for (int i = 0; i < 32; i++) {
+        io[i] = rb[i];
+        io[32 + i] = sb[i];
+      }
+      out = 64;
+    }
+  }
+  secure_zero(dinv, sizeof dinv);
+  secure_zero(ist, sizeof ist);
+  secure_zero(ost, sizeof ost);
+  secure_zero(v, sizeof v);
+  secure_zero(k, sizeof k);
+  secure_zero(blk1, sizeof blk1);
+  burn_stack();
+  return out;
 }
 
 /* GB/T 32918.2 §7.1 B1-B7 for P at io[0..64) (already validated), e at io[64..96),

@@ -15,63 +15,7 @@ EXPORT("io_ptr") uint8_t *io_ptr(void) { return io; }
 EXPORT("io_size") uint32_t io_size(void) { return IO_SIZE; }
 EXPORT("state_ptr") uint32_t *state_ptr(void) { return state; }
 
-/* i32.rotl; every call site passes a constant in 1..31. */
-static inline uint32_t rol(uint32_t x, unsigned n) { return __builtin_rotateleft32(x, n); }
-static inline uint32_t be32(const uint8_t *p) {
-  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-static inline void put_be32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
-}
-#define P0(x) ((x) ^ rol((x), 9) ^ rol((x), 17))
-#define P1(x) ((x) ^ rol((x), 15) ^ rol((x), 23))
-
-/* T_j <<< (j mod 32), §4.2 and §5.3.3; public constants. */
-static const uint32_t TJ[64] = {
-#define T0(j) (uint32_t)((0x79cc4519u << (j)) | (0x79cc4519u >> ((32 - (j)) & 31)))
-#define T1(j) (uint32_t)((0x7a879d8au << ((j) % 32)) | (0x7a879d8au >> ((32 - ((j) % 32)) & 31)))
-  0x79cc4519u, T0(1), T0(2), T0(3), T0(4), T0(5), T0(6), T0(7), T0(8), T0(9), T0(10), T0(11), T0(12), T0(13), T0(14), T0(15),
-  T1(16), T1(17), T1(18), T1(19), T1(20), T1(21), T1(22), T1(23), T1(24), T1(25), T1(26), T1(27), T1(28), T1(29), T1(30), T1(31),
-  0x7a879d8au, T1(33), T1(34), T1(35), T1(36), T1(37), T1(38), T1(39), T1(40), T1(41), T1(42), T1(43), T1(44), T1(45), T1(46), T1(47),
-  T1(48), T1(49), T1(50), T1(51), T1(52), T1(53), T1(54), T1(55), T1(56), T1(57), T1(58), T1(59), T1(60), T1(61), T1(62), T1(63),
-};
-
-static void compress(uint32_t *v, const uint8_t *p, uint32_t nblocks) {
-  uint32_t w[68];
-  while (nblocks--) {
-    /* Fully unrolled, so w[] becomes wasm locals (registers), not linear memory. */
-#pragma clang loop unroll(full)
-    for (int j = 0; j < 16; j++) w[j] = be32(p + 4 * j);
-    /* Message expansion, §5.3.2. */
-#pragma clang loop unroll(full)
-    for (int j = 16; j < 68; j++) w[j] = P1(w[j - 16] ^ w[j - 9] ^ rol(w[j - 3], 15)) ^ rol(w[j - 13], 7) ^ w[j - 6];
-    uint32_t a = v[0], b = v[1], c = v[2], d = v[3], e = v[4], f = v[5], g = v[6], h = v[7];
-    /* Rounds 0..15 use FF = GG = x^y^z, rounds 16..63 majority/choice (§4.3). */
-#pragma clang loop unroll(full)
-    for (int j = 0; j < 16; j++) {
-      uint32_t a12 = rol(a, 12);
-      uint32_t ss1 = rol(a12 + e + TJ[j], 7);
-      uint32_t ss2 = ss1 ^ a12;
-      uint32_t tt1 = (a ^ b ^ c) + d + ss2 + (w[j] ^ w[j + 4]);
-      uint32_t tt2 = (e ^ f ^ g) + h + ss1 + w[j];
-      d = c; c = rol(b, 9); b = a; a = tt1;
-      h = g; g = rol(f, 19); f = e; e = P0(tt2);
-    }
-#pragma clang loop unroll(full)
-    for (int j = 16; j < 64; j++) {
-      uint32_t a12 = rol(a, 12);
-      uint32_t ss1 = rol(a12 + e + TJ[j], 7);
-      uint32_t ss2 = ss1 ^ a12;
-      uint32_t tt1 = ((a & b) | (c & (a | b))) + d + ss2 + (w[j] ^ w[j + 4]);
-      uint32_t tt2 = (g ^ (e & (f ^ g))) + h + ss1 + w[j];
-      d = c; c = rol(b, 9); b = a; a = tt1;
-      h = g; g = rol(f, 19); f = e; e = P0(tt2);
-    }
-    v[0] ^= a; v[1] ^= b; v[2] ^= c; v[3] ^= d; v[4] ^= e; v[5] ^= f; v[6] ^= g; v[7] ^= h;
-    p += 64;
-  }
-  /* No wipe of w[]: it lives in wasm locals, outside linear memory, once unrolled. */
-}
+#include "sm3-core.h"
 
 /* Compress n whole blocks from io into state. */
 EXPORT("sm3_blocks") void sm3_blocks(uint32_t nblocks) { compress(state, io, nblocks); }
@@ -111,15 +55,13 @@ EXPORT("sm3_finish") void sm3_finish(uint32_t len, uint32_t total_hi, uint32_t t
  * zeroed. Each step is two compressions from the precomputed inner and outer pad states.
  */
 EXPORT("sm3_pbkdf2") void sm3_pbkdf2(uint32_t iterations) {
-  static const uint32_t iv0[8] = {0x7380166fu, 0x4914b2b9u, 0x172442d7u, 0xda8a0600u,
-                                  0xa96f30bcu, 0x163138aau, 0xe38dee4du, 0xb0fb0e4eu};
   uint32_t ist[8], ost[8], v[8], t[8];
   uint8_t blk[64];
   for (int i = 0; i < 64; i++) blk[i] = io[i] ^ 0x36;
-  for (int i = 0; i < 8; i++) ist[i] = iv0[i];
+  for (int i = 0; i < 8; i++) ist[i] = SM3_IV[i];
   compress(ist, blk, 1);
   for (int i = 0; i < 64; i++) blk[i] = io[i] ^ 0x5c;
-  for (int i = 0; i < 8; i++) ost[i] = iv0[i];
+  for (int i = 0; i < 8; i++) ost[i] = SM3_IV[i];
   compress(ost, blk, 1);
   /* blk = U ‖ 0x80 ‖ 0… ‖ [(64 + 32) · 8]_64: the padded second block of both hashes (§5.2). */
   for (int i = 0; i < 32; i++) blk[i] = io[64 + i];
@@ -147,8 +89,6 @@ EXPORT("sm3_pbkdf2") void sm3_pbkdf2(uint32_t iterations) {
 
 /* Reset the chaining value to the IV (§4.1). */
 static void init(void) {
-  static const uint32_t iv[8] = {0x7380166fu, 0x4914b2b9u, 0x172442d7u, 0xda8a0600u,
-                                 0xa96f30bcu, 0x163138aau, 0xe38dee4du, 0xb0fb0e4eu};
-  for (int i = 0; i < 8; i++) state[i] = iv[i];
+  for (int i = 0; i < 8; i++) state[i] = SM3_IV[i];
 }
 EXPORT("sm3_init") void sm3_init(void) { init(); }

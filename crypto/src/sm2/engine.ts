@@ -9,6 +9,9 @@
  * @internal
  */
 import { RefCurve, SM2P256V1, bigToBytes, bytesToBig, invMod, type CurveParams } from './curve.js';
+import { concatBytes, randomBytes } from '../bytes.js';
+import { sm3 } from '../sm3.js';
+import { derSignature, signHedgedRef } from './protocol.js';
 
 /** Arithmetic used by the SM2 protocols; see the module comment for conventions. @internal */
 export interface Sm2Engine {
@@ -36,6 +39,19 @@ export interface Sm2Engine {
    * or `null` when r = 0, r + k = n or s = 0 and a new k is needed. `e` is any 32 bytes.
    */
   signWithK(dInv: Uint8Array, k: Uint8Array, e: Uint8Array): Uint8Array | null;
+  /**
+   * The secret per-key state of {@link Sm2Engine.signHedged} for d in [1, n-2], computed once
+   * per key (engine-specific layout; the wasm kernel keeps (1+d)⁻¹ and the HMAC-SM3 pad states).
+   */
+  signSetup(d: Uint8Array): Uint8Array;
+  /**
+   * A whole hedged signature of digest e (GB/T 32918.2 §6.1 A3–A7, nonces as in
+   * `protocol.ts` hedgedNonce): DER when `der`, else r ‖ s. `random` (32 bytes) replaces the
+   * CSPRNG draw — tests only, to compare engines.
+   */
+  signHedged(state: Uint8Array, e: Uint8Array, der: boolean, random?: Uint8Array): Uint8Array;
+  /** As {@link Sm2Engine.signHedged} for the message: e = SM3(z ‖ msg) (GB/T 32918.2 §6.1 A1–A2). */
+  signMessage(state: Uint8Array, z: Uint8Array, msg: Uint8Array, der: boolean, random?: Uint8Array): Uint8Array;
   /** GB/T 32918.2 §7.1 B1–B7 for r, s (32 bytes each) against a valid public key. */
   verify(pub: Uint8Array, e: Uint8Array, r: Uint8Array, s: Uint8Array): boolean;
   /** (a + b·c) mod n, constant-time (key exchange t = d + x̄·r, GB/T 32918.3 §6.1 A5). */
@@ -85,7 +101,7 @@ export function referenceEngine(params: CurveParams = SM2P256V1): Sm2Engine {
     if (out === null) throw new RangeError('scalar multiplication gave the point at infinity');
     return out;
   };
-  return {
+  const engine: Sm2Engine = {
     name: 'reference',
     curve: params,
     validPoint: (xy) => xy.length === 2 * L && c.isValid(pt(xy)),
@@ -122,5 +138,13 @@ export function referenceEngine(params: CurveParams = SM2P256V1): Sm2Engine {
       return (bytesToBig(e) + q.x) % n === rr;
     },
     mulAddN: (a, b, cc) => bigToBytes((bytesToBig(a) + bytesToBig(b) * bytesToBig(cc)) % n, L),
+    // State: (1 + d)⁻¹ ‖ d.
+    signSetup: (d) => concatBytes(engine.signPrep(d), d),
+    signHedged(state, e, der, random) {
+      const rs = signHedgedRef(engine, state.subarray(L), state.subarray(0, L), e, random ?? randomBytes(32));
+      return der ? derSignature(rs) : rs;
+    },
+    signMessage: (state, z, msg, der, random) => engine.signHedged(state, sm3(concatBytes(z, msg)), der, random),
   };
+  return engine;
 }

@@ -29,6 +29,7 @@ import {
   SM2_DEFAULT_ID,
   SM2_MAX_ID_BYTES,
   decryptParts,
+  derSignature,
   encryptParts,
   kxDerive,
   randomScalar,
@@ -131,6 +132,7 @@ const PRIV = Symbol('sm2-private');
 export class Sm2PrivateKey {
   #d: Uint8Array;
   #dInv: Uint8Array | undefined;
+  #signState: { engine: Sm2Engine; state: Uint8Array } | undefined;
   /** The matching public key. */
   readonly publicKey: Sm2PublicKey;
 
@@ -168,14 +170,25 @@ export class Sm2PrivateKey {
   destroy(): void {
     wipe(this.#d);
     if (this.#dInv) wipe(this.#dInv);
+    if (this.#signState) wipe(this.#signState.state);
     this.#d = new Uint8Array(0);
     this.#dInv = undefined;
+    this.#signState = undefined;
   }
 
   /** @internal the scalar, not copied */
   get d(): Uint8Array {
     if (this.#d.length !== 32) throw new TypeError('this SM2 private key was destroyed');
     return this.#d;
+  }
+
+  /** @internal the engine's signing state for this key (secret), computed once per key and engine */
+  signState(engine: Sm2Engine): Uint8Array {
+    if (this.#signState?.engine !== engine) {
+      if (this.#signState) wipe(this.#signState.state);
+      this.#signState = { engine, state: engine.signSetup(this.d) };
+    }
+    return this.#signState.state;
   }
 
   /** @internal (1 + d)⁻¹ mod n, computed once per key for signing */
@@ -239,8 +252,7 @@ function formatOf(f: unknown, what: string): Sm2SignatureFormat {
 }
 
 function encodeSignature(rs: Uint8Array, format: Sm2SignatureFormat): Uint8Array {
-  if (format === 'raw') return rs;
-  return derSequence(derUnsignedInteger(rs.subarray(0, 32)), derUnsignedInteger(rs.subarray(32)));
+  return format === 'raw' ? rs : derSignature(rs);
 }
 
 /** Strict decoding; `null` for anything malformed (verify then returns false). */
@@ -264,13 +276,11 @@ export function sm2SignDigest(key: Sm2PrivateKey, e: Uint8Array, opts: Sm2SignDi
   checkPriv(key, 'sm2SignDigest');
   abytes(e, 'sm2SignDigest: e', 32);
   const format = formatOf(opts.format, 'sm2SignDigest');
-  let k: Uint8Array | undefined;
-  if (opts.unsafeK !== undefined) {
-    abytes(opts.unsafeK, 'sm2SignDigest: unsafeK', 32);
-    if (!scalarInRange(opts.unsafeK, sm2Engine().curve.n)) throw new RangeError('sm2SignDigest: unsafeK must be in [1, n-1]');
-    k = opts.unsafeK;
-  }
-  return encodeSignature(signDigest(sm2Engine(), key.d, key.dInv, e, k), format);
+  const engine = sm2Engine();
+  if (opts.unsafeK === undefined) return engine.signHedged(key.signState(engine), e, format === 'der');
+  abytes(opts.unsafeK, 'sm2SignDigest: unsafeK', 32);
+  if (!scalarInRange(opts.unsafeK, engine.curve.n)) throw new RangeError('sm2SignDigest: unsafeK must be in [1, n-1]');
+  return encodeSignature(signDigest(engine, key.d, key.dInv, e, opts.unsafeK), format);
 }
 
 /**
@@ -307,7 +317,10 @@ export function sm2Sign(key: Sm2PrivateKey, msg: Uint8Array, opts: Sm2SignOption
   abytes(msg, 'sm2Sign: msg');
   const id = idOf(opts.id, 'sm2Sign');
   const format = formatOf(opts.format, 'sm2Sign');
-  return sm2SignDigest(key, digestOf(key.publicKey, msg, id), { format });
+  const engine = sm2Engine();
+  const z = id === SM2_DEFAULT_ID ? key.publicKey.zDefault(engine) : za(engine, key.publicKey.xy, id);
+  // e = SM3(Z_A ‖ M), the nonce and the signature in one engine call (GB/T 32918.2 §6.1).
+  return engine.signMessage(key.signState(engine), z, msg, format === 'der');
 }
 
 /**

@@ -11,6 +11,7 @@ import { sm3 } from '../sm3.js';
 import { hmacSm3 } from '../hmac.js';
 import { sm2Kdf } from '../kdf.js';
 import { bigToBytes } from './curve.js';
+import { derSequence, derUnsignedInteger } from '../der.js';
 import { scalarInRange, type Sm2Engine } from './engine.js';
 
 /**
@@ -43,45 +44,42 @@ export function za(engine: Sm2Engine, pubXY: Uint8Array, id: Uint8Array): Uint8A
 }
 
 /**
- * CSPRNG bytes for nonces, drawn from `crypto.getRandomValues` in 4 KiB batches (one call
- * per 128 signatures instead of one each); bytes are zeroed in the pool as they are handed
- * out, so no nonce material stays behind.
+ * Hedged nonce candidate `counter` (in the spirit of RFC 6979 §3.6, "additional data"):
+ * k = HMAC-SM3 keyed with the private key d over (32 fresh CSPRNG bytes R ‖ e ‖ counter), kept
+ * by the caller when it lies in [1, n-1]. With a working RNG k is uniformly random; with a broken
+ * or repeating RNG k is still a secret pseudo-random function of (d, e), so equal nonces can
+ * only come with equal digests and a weak RNG cannot leak the key. The wasm kernel computes
+ * the same function (crypto/wasm/sm2.c, sm2_sign_hedged); this is its readable reference.
  */
-const POOL_SIZE = 4096;
-let pool: Uint8Array = new Uint8Array(0);
-let poolOff = 0;
-function takeRandom(out: Uint8Array): void {
-  if (poolOff + out.length > pool.length) {
-    pool = randomBytes(POOL_SIZE);
-    poolOff = 0;
-  }
-  const part = pool.subarray(poolOff, poolOff + out.length);
-  out.set(part);
-  part.fill(0);
-  poolOff += out.length;
+export function hedgedNonce(d: Uint8Array, random: Uint8Array, e: Uint8Array, counter: number): Uint8Array {
+  const input = new Uint8Array(32 + 32 + 1);
+  input.set(random, 0);
+  input.set(e, 32);
+  input[64] = counter;
+  const k = hmacSm3(d, input);
+  wipe(input);
+  return k;
 }
 
 /**
- * Hedged nonces (in the spirit of RFC 6979 §3.6, "additional data"): candidate i is
- * HMAC-SM3 keyed with the private key d over (32 fresh CSPRNG bytes ‖ e ‖ i), kept when it
- * lies in [1, n-1]. With a working RNG k is uniformly random; with a broken or repeating
- * RNG k is still a secret pseudo-random function of (d, e), so equal nonces can only come
- * with equal digests and a weak RNG cannot leak the key.
+ * The reference of {@link Sm2Engine.signHedged}: candidates k_c = {@link hedgedNonce}(d, R, e, c)
+ * for c = 0, 1, … until one is in [1, n-1] and A5/A6 accept it; r ‖ s (64 bytes).
  */
-export function hedgedNonce(d: Uint8Array, n: bigint, e: Uint8Array, counter: number): Uint8Array {
-  const input = new Uint8Array(32 + 32 + 1);
-  takeRandom(input.subarray(0, 32));
-  input.set(e, 32);
-  for (let i = counter; ; i++) {
-    if (i > 255) throw new CryptoError('CRYPTO_ERR_RNG', 'sm2: no nonce in [1, n-1] after 256 candidates');
-    input[64] = i;
-    const k = hmacSm3(d, input);
-    if (scalarInRange(k, n)) {
-      wipe(input);
-      return k;
-    }
+export function signHedgedRef(engine: Sm2Engine, d: Uint8Array, dInv: Uint8Array, e: Uint8Array, random: Uint8Array): Uint8Array {
+  // A5/A6 retries (r = 0, r + k = n, s = 0) take the next candidate; each has
+  // probability ~2^-256, so the counter bound is never reached in practice.
+  for (let c = 0; c < 256; c++) {
+    const k = hedgedNonce(d, random, e, c);
+    const rs = scalarInRange(k, engine.curve.n) ? engine.signWithK(dInv, k, e) : null;
     wipe(k);
+    if (rs !== null) return rs;
   }
+  throw new CryptoError('CRYPTO_ERR_RNG', 'sm2: no valid signature after 256 nonces');
+}
+
+/** DER `SEQUENCE { r INTEGER, s INTEGER }` (GM/T 0009 §7.2) of a raw r ‖ s. */
+export function derSignature(rs: Uint8Array): Uint8Array {
+  return derSequence(derUnsignedInteger(rs.subarray(0, 32)), derUnsignedInteger(rs.subarray(32)));
 }
 
 /** A uniformly random scalar in [1, n - 1 - below] by rejection sampling (keys, encryption k). */
@@ -95,7 +93,7 @@ export function randomScalar(n: bigint, below = 0n): Uint8Array {
 
 /**
  * GB/T 32918.2 §6.1 A3–A7 for a digest e: r ‖ s (64 bytes). `unsafeK` fixes the nonce
- * (standard vectors only); without it nonces are hedged and retried per A5/A6.
+ * (standard vectors only); without it the nonce is hedged ({@link Sm2Engine.signHedged}).
  */
 export function signDigest(
   engine: Sm2Engine,
@@ -109,15 +107,10 @@ export function signDigest(
     if (rs === null) throw new RangeError('sm2: the fixed k gives r = 0, r + k = n or s = 0');
     return rs;
   }
-  // A5/A6 retries (r = 0, r + k = n, s = 0) take the next candidate; each has
-  // probability ~2^-256, so the counter bound is never reached in practice.
-  for (let i = 0; i < 256; i++) {
-    const k = hedgedNonce(d, engine.curve.n, e, i);
-    const rs = engine.signWithK(dInv, k, e);
-    wipe(k);
-    if (rs !== null) return rs;
-  }
-  throw new CryptoError('CRYPTO_ERR_RNG', 'sm2: no valid signature after 256 nonces');
+  const state = engine.signSetup(d);
+  const rs = engine.signHedged(state, e, false);
+  wipe(state);
+  return rs;
 }
 
 /** C1 (x1 ‖ y1), C3 and C2 of an SM2 ciphertext (GB/T 32918.4 §6.1). */

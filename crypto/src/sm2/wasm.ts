@@ -9,6 +9,9 @@ import { defineKernel, type KernelExports } from '../wasm/load.js';
 import { wasmBase64 } from '../wasm/sm2.generated.js';
 import { SM2P256V1 } from './curve.js';
 import type { Sm2Engine } from './engine.js';
+import { CryptoError } from '../errors.js';
+import { concatBytes } from '../bytes.js';
+import { sm3 } from '../sm3.js';
 
 interface Sm2Exports extends KernelExports {
   sm2_init(): void;
@@ -24,6 +27,12 @@ interface Sm2Exports extends KernelExports {
   sm2_mul_slot(slot: number): number;
   sm2_key_slots(): number;
   sm2_muladd_n(): void;
+  sm2_sign_setup(): void;
+  sm2_sign_hedged(hash: number, len: number, rndOff: number, der: number): number;
+  rnd_ptr(): number;
+  rnd_size(): number;
+  msg_ptr(): number;
+  msg_max(): number;
   sm2_wipe(): void;
 }
 
@@ -34,6 +43,10 @@ interface View {
   ex: Sm2Exports;
   mem: Uint8Array;
   io: number;
+  rnd: number;
+  rndSize: number;
+  msg: number;
+  msgMax: number;
 }
 let view: View | undefined;
 
@@ -42,7 +55,15 @@ function v(): View {
   if (view === undefined || view.mem.buffer !== ex.memory.buffer) {
     // First use: build the fixed-base comb table for G (a few milliseconds).
     if (view === undefined) ex.sm2_init();
-    view = { ex, mem: new Uint8Array(ex.memory.buffer), io: ex.io_ptr() };
+    view = {
+      ex,
+      mem: new Uint8Array(ex.memory.buffer),
+      io: ex.io_ptr(),
+      rnd: ex.rnd_ptr(),
+      rndSize: ex.rnd_size(),
+      msg: ex.msg_ptr(),
+      msgMax: ex.msg_max(),
+    };
   }
   return view;
 }
@@ -68,6 +89,40 @@ function secretCall(inputs: [number, Uint8Array][], run: (ex: Sm2Exports) => num
   const out = get(0, outLen);
   ex.sm2_wipe();
   return { out, status };
+}
+
+/**
+ * Nonce randomness: the kernel's pool is filled with `crypto.getRandomValues` in one call per
+ * 128 signatures; each signature takes the next 32 bytes and the kernel zeroes them as it reads
+ * them, so no nonce input stays behind. `random` (tests) overwrites the slot instead.
+ */
+let rndOff = Infinity;
+function nonceSlot(random?: Uint8Array): number {
+  const { mem, rnd, rndSize } = v();
+  if (rndOff + 32 > rndSize) {
+    const c = (globalThis as { crypto?: Crypto }).crypto;
+    if (!c || typeof c.getRandomValues !== 'function') throw new CryptoError('CRYPTO_ERR_RNG', 'crypto.getRandomValues is not available');
+    c.getRandomValues(mem.subarray(rnd, rnd + rndSize));
+    rndOff = 0;
+  }
+  const off = rndOff;
+  rndOff += 32;
+  if (random !== undefined) mem.set(random, rnd + off);
+  return off;
+}
+
+/** Runs sm2_sign_hedged with the key state in io[0..96) and returns the signature it wrote. */
+function signCall(state: Uint8Array, hash: number, len: number, der: boolean, random?: Uint8Array): Uint8Array {
+  const { ex, mem, io } = v();
+  const off = nonceSlot(random);
+  mem.set(state, io);
+  const n = ex.sm2_sign_hedged(hash, len, off, der ? 1 : 0);
+  // The kernel zeroed the state, the message and the pool bytes; the signature is public
+  // but io is left clean as after every call.
+  const sig = mem.slice(io, io + n);
+  mem.fill(0, io, io + n);
+  if (n === 0) throw new CryptoError('CRYPTO_ERR_RNG', 'sm2: no valid signature after 256 nonces');
+  return sig;
 }
 
 function pointOrThrow(r: { out: Uint8Array; status: number }): Uint8Array {
@@ -177,6 +232,19 @@ const engine: Sm2Engine = {
   signWithK(dInv, k, e) {
     const r = secretCall([[0, dInv], [32, k], [64, e]], (ex) => ex.sm2_sign(), 64);
     return r.status === 1 ? r.out : null;
+  },
+  signSetup: (d) => secretCall([[0, d]], (ex) => ex.sm2_sign_setup(), 96).out,
+  signHedged(state, e, der, random) {
+    put(96, e);
+    return signCall(state, 0, 0, der, random);
+  },
+  signMessage(state, z, msg, der, random) {
+    const { mem, msg: at, msgMax } = v();
+    // Long messages are hashed by the SM3 kernel (Node's sm3 for the largest), then signed as e.
+    if (msg.length > msgMax) return engine.signHedged(state, sm3(concatBytes(z, msg)), der, random);
+    mem.set(z, at);
+    mem.set(msg, at + 32);
+    return signCall(state, 1, msg.length, der, random);
   },
   verify(pub, e, r, s) {
     const { ex } = v();
