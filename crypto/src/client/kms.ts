@@ -25,8 +25,11 @@ export class KmsClientError extends Error {
 export interface KmsClientOptions {
   /** Base URL of the SOC server, e.g. `https://soc.example:8443`. */
   url: string;
-  /** Application token (`xkms_…`). */
-  token: string;
+  /**
+   * Application token (`xkms_…`). Omit it only when `fetch` presents a TLS client certificate
+   * bound to the application (Node: a fetch whose dispatcher carries `cert`/`key`).
+   */
+  token?: string;
   /** Per-attempt timeout in ms (default 10,000). */
   timeoutMs?: number;
   /** Extra attempts for idempotent calls (default 2). */
@@ -86,7 +89,7 @@ function cipherBody(o: KmsCipherOptions): Record<string, unknown> {
  */
 export class KmsClient {
   private readonly base: string;
-  private readonly token: string;
+  private readonly token: string | undefined;
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly backoffMs: number;
@@ -94,7 +97,8 @@ export class KmsClient {
 
   constructor(opts: KmsClientOptions) {
     if (typeof opts?.url !== 'string' || !/^https?:\/\//.test(opts.url)) throw new TypeError('KmsClient: url must be an http(s) URL');
-    if (typeof opts.token !== 'string' || opts.token.length === 0) throw new TypeError('KmsClient: token is required');
+    if (opts.token !== undefined && (typeof opts.token !== 'string' || opts.token.length === 0)) throw new TypeError('KmsClient: token must be a non-empty string');
+    if (opts.token === undefined && !opts.fetch) throw new TypeError('KmsClient: a token is required (or a fetch that presents a client certificate)');
     this.base = `${opts.url.replace(/\/+$/, '')}/api/v1/kms`;
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
@@ -113,7 +117,7 @@ export class KmsClient {
       res = await this.fetchFn(`${this.base}${path}`, {
         method,
         signal: ctl.signal,
-        headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
       const text = await res.text();
@@ -163,8 +167,12 @@ export class KmsClient {
     return this.request('GET', `/keys/${this.k(name)}`, undefined, true);
   }
   /** Create a key. */
-  createKey(name: string, type: KmsKeyType, opts: { exportable?: boolean } = {}): Promise<KmsKeyInfo> {
-    return this.request('POST', '/keys', { name, type, exportable: opts.exportable === true }, false);
+  createKey(name: string, type: KmsKeyType, opts: { exportable?: boolean; certificateSubject?: string } = {}): Promise<KmsKeyInfo> {
+    return this.request('POST', '/keys', { name, type, exportable: opts.exportable === true, ...(opts.certificateSubject !== undefined ? { certificateSubject: opts.certificateSubject } : {}) }, false);
+  }
+  /** Have the service's CA certify the latest version of an SM2 key (the service must be started with a CA). */
+  issueCertificate(name: string, subject: string): Promise<{ version: number; certificate: string; chain: string[] }> {
+    return this.request('POST', `/keys/${this.k(name)}/issue`, { subject }, false);
   }
   /** New key version. */
   rotateKey(name: string): Promise<KmsKeyInfo> {
@@ -245,8 +253,20 @@ export class KmsClient {
     const r = await this.request<{ content: string; version: number }>('POST', `/cms/open/${this.k(name)}`, { cms: bin(cms) }, true);
     return { content: base64ToBytes(r.content), version: r.version };
   }
-  /** Certificate path validation (chain + CRLs) by the service. */
-  validateCertificate(req: { certificate: string; trustAnchors: string[]; intermediates?: string[]; crls?: string[]; purpose?: string; revocation?: 'none' | 'available' | 'required' }): Promise<{ valid: boolean; code?: string; message?: string; path?: string[] }> {
+  /**
+   * Certificate path validation by the service: chain, CRLs, OCSP responses given (base64 DER),
+   * and with `fetchOcsp` the responders named in the path's certificates are asked online.
+   */
+  validateCertificate(req: {
+    certificate: string;
+    trustAnchors: string[];
+    intermediates?: string[];
+    crls?: string[];
+    ocsp?: string[];
+    fetchOcsp?: boolean;
+    purpose?: string;
+    revocation?: 'none' | 'available' | 'required';
+  }): Promise<{ valid: boolean; code?: string; message?: string; path?: string[]; ocsp?: Array<{ subject: string; url: string; status: string; error?: string }> }> {
     return this.request('POST', '/validate', req, true);
   }
   /** Encrypted backup of the whole store (JSON text). */
@@ -260,6 +280,10 @@ export class KmsClient {
   /** Register an application; the token is returned once. */
   createApp(name: string, policy: { keys: string[]; ops: string[] }): Promise<{ name: string; token: string }> {
     return this.request('POST', '/apps', { name, ...policy }, false);
+  }
+  /** Bind a TLS client certificate (PEM) to an application; returns its SM3 fingerprint. */
+  bindAppCertificate(name: string, certificate: string): Promise<{ app: string; fingerprint: string; subject: string; notAfter: string }> {
+    return this.request('POST', `/apps/${this.k(name)}/certificates`, { certificate }, false);
   }
   /** Revoke an application's token. */
   revokeApp(name: string): Promise<{ revoked: string }> {

@@ -6,16 +6,23 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { bytesToBase64 } from '@xiangan/crypto';
+import { CertificateAuthority } from '@xiangan/pki';
 import { KmsClient, type KmsKeyType } from '@xiangan/crypto/kms-client';
 import { KmsService, kmsRoutes, KMS_KEY_TYPES } from '../kms/index.js';
 import { parseCommandLine, readAll, UsageError, type CliIo } from './io.js';
 
 const USAGE = `usage: xiangan kms <sub-command> [options]
   init --data DIR [--app NAME]            create a key store and an all-rights application; prints its token once
-  serve --data DIR [--host H] [--port N]  serve /api/v1/kms on its own
-  create NAME --type sm2-sign|sm2-encrypt|sm4|hmac-sm3 [--exportable]
+  serve --data DIR [--host H] [--port N] [--tls-cert PEM --tls-key PEM [--client-ca PEM]] [--ca-dir DIR]
+                                          serve /api/v1/kms on its own; with --client-ca, TLS client
+                                          certificates bound to an application authenticate it;
+                                          with --ca-dir (passphrase in XIANGAN_CA_PASSPHRASE) that CA
+                                          certifies SM2 keys created with --subject and their rotations
+  create NAME --type sm2-sign|sm2-encrypt|sm4|hmac-sm3 [--exportable] [--subject DN]
+  issue NAME --subject DN                     certificate for the latest version from the service's CA
+  bind-cert APP --cert PEM                    bind a TLS client certificate to an application
   rotate NAME | list
   sign NAME [--in FILE] [--id ID] [--raw]     prints xiangan:v<N>:<base64>
   verify NAME --sig SIG [--in FILE] [--id ID] [--raw]   exit 0 valid, 1 invalid
@@ -47,6 +54,12 @@ const OPTIONS = {
   aad: { type: 'string' },
   bytes: { type: 'string' },
   replace: { type: 'boolean' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'client-ca': { type: 'string' },
+  'ca-dir': { type: 'string' },
+  subject: { type: 'string' },
+  cert: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -61,7 +74,23 @@ function masterSecret(v: Values, io: CliIo): Uint8Array | string {
 
 function openLocal(v: Values, io: CliIo): KmsService {
   if (!v.data) throw new UsageError(`--data DIR is required\n${USAGE}`);
-  return KmsService.open({ dir: resolve(io.cwd, v.data), masterSecret: masterSecret(v, io) });
+  let ca: CertificateAuthority | undefined;
+  if (v['ca-dir']) {
+    const passphrase = io.env.XIANGAN_CA_PASSPHRASE;
+    if (!passphrase) throw new UsageError('--ca-dir needs the CA passphrase in XIANGAN_CA_PASSPHRASE');
+    ca = CertificateAuthority.open(resolve(io.cwd, v['ca-dir']), { passphrase });
+  }
+  return KmsService.open({ dir: resolve(io.cwd, v.data), masterSecret: masterSecret(v, io), ...(ca ? { ca } : {}) });
+}
+
+/** HTTPS options for `serve`: a server certificate, and client CAs when client certificates may authenticate. */
+function tlsOptions(v: Values, io: CliIo): { key: Buffer; cert: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean } | undefined {
+  if (!v['tls-cert'] && !v['tls-key'] && !v['client-ca']) return undefined;
+  if (!v['tls-cert'] || !v['tls-key']) throw new UsageError('--tls-cert and --tls-key go together (and --client-ca needs both)');
+  const file = (f: string): Buffer => readFileSync(resolve(io.cwd, f));
+  // requestCert without rejectUnauthorized: callers may still use bearer tokens; only a verified
+  // certificate (socket.authorized) is ever mapped to an application.
+  return { key: file(v['tls-key']), cert: file(v['tls-cert']), ...(v['client-ca'] ? { ca: file(v['client-ca']), requestCert: true, rejectUnauthorized: false } : {}) };
 }
 
 function client(v: Values, io: CliIo): KmsClient {
@@ -103,7 +132,9 @@ export async function run(_command: string, argv: string[], io: CliIo): Promise<
     }
     case 'serve': {
       const kms = openLocal(v, io);
-      const app = Fastify({ logger: false });
+      const https = tlsOptions(v, io);
+      // One type for both: Fastify's http and https instances differ only in the raw server.
+      const app = (https ? Fastify({ logger: false, https }) : Fastify({ logger: false })) as unknown as FastifyInstance;
       await app.register(kmsRoutes, { service: kms });
       const url = await app.listen({ host: v.host ?? '127.0.0.1', port: v.port ? Number(v.port) : 8200 });
       io.stderr.write(`kms listening on ${url}\n`);
@@ -119,7 +150,18 @@ export async function run(_command: string, argv: string[], io: CliIo): Promise<
     case 'create': {
       const type = v.type as KmsKeyType | undefined;
       if (!type || !KMS_KEY_TYPES.includes(type)) throw new UsageError(`--type is one of ${KMS_KEY_TYPES.join(', ')}`);
-      io.stdout.write(`${JSON.stringify(await client(v, io).createKey(one(rest, sub), type, { exportable: v.exportable === true }))}\n`);
+      io.stdout.write(`${JSON.stringify(await client(v, io).createKey(one(rest, sub), type, { exportable: v.exportable === true, ...(v.subject ? { certificateSubject: v.subject } : {}) }))}\n`);
+      return 0;
+    }
+    case 'issue': {
+      if (!v.subject) throw new UsageError('issue needs --subject DN');
+      const r = await client(v, io).issueCertificate(one(rest, sub), v.subject);
+      io.stdout.write(r.certificate + r.chain.join(''));
+      return 0;
+    }
+    case 'bind-cert': {
+      if (!v.cert) throw new UsageError('bind-cert needs --cert PEM');
+      io.stdout.write(`${JSON.stringify(await client(v, io).bindAppCertificate(one(rest, sub), readFileSync(resolve(io.cwd, v.cert), 'utf8')))}\n`);
       return 0;
     }
     case 'rotate':

@@ -20,7 +20,7 @@ export class KmsError extends Error {
 export const KMS_ERROR_CODES = {
   SOC_ERR_KMS_MASTER_SECRET: 'the master secret does not match the key-check value of the key store (the service refuses to start)',
   SOC_ERR_KMS_STORE: 'the key store cannot be opened, read or written, or a stored key fails authentication',
-  SOC_ERR_KMS_UNAUTHENTICATED: 'a KMS call carried no application token, an unknown one, or a revoked one (HTTP 401)',
+  SOC_ERR_KMS_UNAUTHENTICATED: 'a KMS call carried no application token or bound client certificate, an unknown one, or a revoked one (HTTP 401)',
   SOC_ERR_KMS_DENIED: "the application's policy does not allow this operation on this key (HTTP 403)",
   SOC_ERR_KMS_KEY_NOT_FOUND: 'no key, key version or application with this name (HTTP 404)',
   SOC_ERR_KMS_KEY_EXISTS: 'a key or application with this name exists already (HTTP 409)',

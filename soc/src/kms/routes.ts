@@ -3,6 +3,7 @@
  * its own per-application bearer tokens (the SOC's user sessions do not apply, so the routes
  * are marked `public` for the SOC permission hook), its own JSON body parsing and error mapping.
  */
+import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { bytesToBase64, bytesToHex, CryptoError, type Sm2CipherOrder, type Sm2SignatureFormat } from '@xiangan/crypto';
 import { KmsError, KMS_ERROR_STATUS } from './errors.js';
@@ -87,14 +88,19 @@ export async function kmsRoutes(app: FastifyInstance, opts: KmsRoutesOptions): P
 
   app.addHook('onRequest', async (req) => {
     const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    callers.set(req, kms.authenticate(token, req.socket.remoteAddress));
+    // Without a bearer token, a TLS client certificate that the TLS layer verified against the
+    // configured client CAs (socket.authorized) may authenticate, if it is bound to an application.
+    const sock = req.socket as Partial<TLSSocket>;
+    const peer = !token && sock.encrypted && sock.authorized ? sock.getPeerCertificate?.() : undefined;
+    callers.set(req, peer?.raw ? kms.authenticateCertificate(new Uint8Array(peer.raw), req.socket.remoteAddress) : kms.authenticate(token, req.socket.remoteAddress));
   });
 
   const p = '/api/v1/kms';
   app.get(`${p}/keys`, { config }, async (req) => ({ keys: kms.listKeys(caller(req)) }));
   app.post(`${p}/keys`, { config }, async (req) => {
     const b = bodyOf(req);
-    return kms.createKey(caller(req), str(b, 'name'), str(b, 'type') as KmsKeyType, { exportable: b.exportable === true });
+    const subject = b.certificateSubject === undefined ? undefined : str(b, 'certificateSubject');
+    return kms.createKey(caller(req), str(b, 'name'), str(b, 'type') as KmsKeyType, { exportable: b.exportable === true, ...(subject !== undefined ? { certificateSubject: subject } : {}) });
   });
   app.get<{ Params: { name: string } }>(`${p}/keys/:name`, { config }, async (req) => kms.getKey(caller(req), req.params.name));
   app.post<{ Params: { name: string } }>(`${p}/keys/:name/rotate`, { config }, async (req) => kms.rotateKey(caller(req), req.params.name));
@@ -151,6 +157,7 @@ export async function kmsRoutes(app: FastifyInstance, opts: KmsRoutesOptions): P
 
   app.post<{ Params: { name: string } }>(`${p}/keys/:name/csr`, { config }, async (req) => ({ csr: kms.certificateRequest(caller(req), req.params.name, str(bodyOf(req), 'subject')) }));
   app.post<{ Params: { name: string } }>(`${p}/keys/:name/certificate`, { config }, async (req) => kms.setCertificate(caller(req), req.params.name, str(bodyOf(req), 'certificate')));
+  app.post<{ Params: { name: string } }>(`${p}/keys/:name/issue`, { config }, async (req) => kms.issueCertificate(caller(req), req.params.name, str(bodyOf(req), 'subject')));
   app.post<{ Params: { name: string } }>(`${p}/cms/sign/:name`, { config }, async (req) => {
     const b = bodyOf(req);
     const r = kms.cmsSign(caller(req), req.params.name, b64('content', b.content), { detached: b.detached === true });
@@ -173,16 +180,19 @@ export async function kmsRoutes(app: FastifyInstance, opts: KmsRoutesOptions): P
   });
   app.post(`${p}/validate`, { config }, async (req) => {
     const b = bodyOf(req);
-    const purpose = b.purpose as Purpose | undefined;
-    const revocation = b.revocation as 'none' | 'available' | 'required' | undefined;
-    return kms.validateCertificate(caller(req), {
+    const purpose = b.purpose === undefined ? undefined : (str(b, 'purpose') as Purpose);
+    const revocation = b.revocation === undefined ? undefined : (str(b, 'revocation') as 'none' | 'available' | 'required');
+    const request = {
       certificate: str(b, 'certificate'),
       trustAnchors: strings(b, 'trustAnchors') ?? [],
       ...(strings(b, 'intermediates') ? { intermediates: strings(b, 'intermediates')! } : {}),
       ...(strings(b, 'crls') ? { crls: strings(b, 'crls')! } : {}),
+      ...(strings(b, 'ocsp') ? { ocsp: strings(b, 'ocsp')! } : {}),
       ...(purpose ? { purpose } : {}),
       ...(revocation ? { revocation } : {}),
-    });
+    };
+    if (b.fetchOcsp !== undefined && typeof b.fetchOcsp !== 'boolean') throw new KmsError('SOC_ERR_KMS_REQUEST', 'fetchOcsp: expected a boolean');
+    return b.fetchOcsp === true ? kms.validateCertificateOnline(caller(req), request) : kms.validateCertificate(caller(req), request);
   });
 
   app.post(`${p}/backup`, { config }, async (req) => ({ backup: kms.backup(caller(req)) }));
@@ -204,5 +214,14 @@ export async function kmsRoutes(app: FastifyInstance, opts: KmsRoutesOptions): P
     kms.checkAppsAccess(caller(req));
     kms.revokeApp(req.params.name);
     return { revoked: req.params.name };
+  });
+  app.post<{ Params: { name: string } }>(`${p}/apps/:name/certificates`, { config }, async (req) => {
+    kms.checkAppsAccess(caller(req));
+    return kms.bindAppCertificate(req.params.name, str(bodyOf(req), 'certificate'));
+  });
+  app.delete<{ Params: { name: string; fingerprint: string } }>(`${p}/apps/:name/certificates/:fingerprint`, { config }, async (req) => {
+    kms.checkAppsAccess(caller(req));
+    kms.unbindAppCertificate(req.params.name, req.params.fingerprint);
+    return { removed: req.params.fingerprint };
   });
 }

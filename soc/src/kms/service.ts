@@ -3,20 +3,21 @@
  * signing/verification server (GM/T 0029) or a Vault-style transit engine, with per-application
  * policies and an audit event for every call.
  */
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual, X509Certificate as NodeX509 } from 'node:crypto';
 import {
   Sm2PrivateKey, Sm2PublicKey, sm2Sign, sm2Verify, sm2Encrypt, sm2Decrypt, sm3, hmacSm3, randomBytes, base64ToBytes, bytesToBase64,
-  sm4GcmEncrypt, sm4GcmDecrypt, concatBytes, utf8ToBytes, bytesToUtf8, CryptoError, importSm2PublicKey, sm2PublicKeyToPem,
+  sm4GcmEncrypt, sm4GcmDecrypt, concatBytes, bytesToHex, utf8ToBytes, bytesToUtf8, CryptoError, importSm2PublicKey, sm2PublicKeyToPem,
   type Sm2CipherOrder, type Sm2SignatureFormat,
 } from '@xiangan/crypto';
 import type { EcsEvent, EventSink } from '@xiangan/collectors';
 import {
-  X509Certificate, CertificateRequest, CertificateRevocationList, PkiError, createCsr, sm2Signer, cmsSign, cmsVerify, cmsEncrypt, cmsDecrypt, validatePath,
-  type NameInput, type Purpose,
+  X509Certificate, CertificateRequest, CertificateRevocationList, PkiError, createCsr, sm2Signer, cmsSign, cmsVerify, cmsEncrypt, cmsDecrypt, validatePath, parseOcspResponse,
+  type NameInput, type Purpose, type Profile, type OcspResponseInfo,
 } from '@xiangan/pki';
 import { auditLog } from '../audit/index.js';
 import { KmsError } from './errors.js';
-import { KmsStore, KMS_KEY_TYPES, gcmUnwrap, gcmWrap, materialAad, deriveKek, type KmsKeyMeta, type KmsKeyType, type KmsStoreOptions, type KmsAppRow } from './store.js';
+import { KmsStore, KMS_KEY_TYPES, gcmUnwrap, gcmWrap, materialAad, deriveKek, type KmsKeyMeta, type KmsKeyType, type KmsStoreOptions, type KmsAppRow, type KmsAppCertRow } from './store.js';
+import { fetchOcspForPath, type OcspFetchReport } from './ocsp-fetch.js';
 
 /** Operations a policy may name; `*` allows all of them. */
 export const KMS_OPERATIONS = [
@@ -63,6 +64,42 @@ export interface KmsServiceOptions extends KmsStoreOptions {
   /** Called for every audit record (tests, metrics). */
   onAudit?: (r: KmsAuditRecord) => void;
   now?: () => number;
+  /**
+   * A certificate authority (the SOC's, `CertificateAuthority` from `@xiangan/pki`) that issues a
+   * certificate for every version of an SM2 key created or rotated with a certificate subject.
+   */
+  ca?: KmsIssuer;
+  /** OCSP fetching for `validateCertificateOnline`: per-request timeout (ms, default 5000). */
+  ocspTimeoutMs?: number;
+}
+
+/** What the service needs of a CA: `CertificateAuthority` fits. */
+export interface KmsIssuer {
+  issue(csr: CertificateRequest, o: { profile: Profile }): X509Certificate;
+  /** Issuing CA first, root last. */
+  readonly chain: readonly X509Certificate[];
+}
+
+/** A request of {@link KmsService.validateCertificate}. */
+export interface KmsValidateRequest {
+  certificate: string;
+  trustAnchors: string[];
+  intermediates?: string[];
+  crls?: string[];
+  /** DER OCSP responses (base64), e.g. stapled by the caller. */
+  ocsp?: string[];
+  purpose?: Purpose;
+  revocation?: 'none' | 'available' | 'required';
+}
+
+/** The answer of a certificate validation. */
+export interface KmsValidateResult {
+  valid: boolean;
+  code?: string;
+  message?: string;
+  path?: string[];
+  /** With online checking: which OCSP responders were asked and what came back. */
+  ocsp?: OcspFetchReport[];
 }
 
 interface LoadedVersion {
@@ -152,6 +189,10 @@ export class KmsService {
   readonly root: KmsCaller = { app: '(local)' };
   private readonly keys = new Map<string, LoadedKey>();
   private readonly apps = new Map<string, KmsAppRow>();
+  /** Client-certificate bindings by SM3 fingerprint (hex). */
+  private readonly appCerts = new Map<string, KmsAppCertRow>();
+  private readonly ca: KmsIssuer | undefined;
+  private readonly ocspTimeoutMs: number;
   private readonly sink: EventSink | undefined;
   private readonly onAudit: ((r: KmsAuditRecord) => void) | undefined;
   private readonly now: () => number;
@@ -166,8 +207,11 @@ export class KmsService {
     this.sink = opts.sink;
     this.onAudit = opts.onAudit;
     this.now = opts.now ?? Date.now;
+    this.ca = opts.ca;
+    this.ocspTimeoutMs = opts.ocspTimeoutMs ?? 5000;
     for (const m of store.keys()) this.keys.set(m.name, this.loadKey(m));
     for (const a of store.apps()) this.apps.set(a.name, a);
+    for (const c of store.appCertificates()) this.appCerts.set(hex(c.fingerprint), c);
   }
 
   /** Open the store (checking the master secret) and unwrap every key into memory. */
@@ -237,8 +281,61 @@ export class KmsService {
   }
 
   /** Applications and policies (no token hashes). */
-  listApps(): Array<{ name: string; keys: string[]; ops: string[]; revoked: boolean }> {
-    return [...this.apps.values()].map((a) => ({ name: a.name, keys: a.keys, ops: a.ops, revoked: a.revoked }));
+  listApps(): Array<{ name: string; keys: string[]; ops: string[]; revoked: boolean; certificates: Array<{ fingerprint: string; subject: string; notAfter: string }> }> {
+    const certs = [...this.appCerts.values()];
+    return [...this.apps.values()].map((a) => ({
+      name: a.name,
+      keys: a.keys,
+      ops: a.ops,
+      revoked: a.revoked,
+      certificates: certs.filter((c) => c.app === a.name).map((c) => ({ fingerprint: hex(c.fingerprint), subject: c.subject, notAfter: new Date(c.notAfter).toISOString() })),
+    }));
+  }
+
+  /**
+   * Bind a TLS client certificate (PEM or DER; any key type the TLS layer accepts) to an
+   * application: a request over a TLS connection whose verified client certificate is bound
+   * authenticates as that application without a bearer token. Returns the SM3 fingerprint.
+   */
+  bindAppCertificate(name: string, certificate: string | Uint8Array): { app: string; fingerprint: string; subject: string; notAfter: string } {
+    if (!this.apps.has(name)) throw new KmsError('SOC_ERR_KMS_KEY_NOT_FOUND', `no application ${name}`);
+    let cert: NodeX509;
+    try {
+      cert = new NodeX509(typeof certificate === 'string' ? certificate : Buffer.from(certificate));
+    } catch (e) {
+      throw new KmsError('SOC_ERR_KMS_REQUEST', 'certificate: not an X.509 certificate (PEM or DER)', { cause: e });
+    }
+    const row: KmsAppCertRow = { fingerprint: sm3(new Uint8Array(cert.raw)), app: name, subject: cert.subject.replaceAll('\n', ', '), notAfter: Date.parse(cert.validTo) };
+    this.store.putAppCertificate(row);
+    this.appCerts.set(hex(row.fingerprint), row);
+    auditLog.record({ actor: this.root.app, action: 'kms.app.certificate', target: name, outcome: 'success', details: { fingerprint: hex(row.fingerprint), subject: row.subject } });
+    return { app: name, fingerprint: hex(row.fingerprint), subject: row.subject, notAfter: new Date(row.notAfter).toISOString() };
+  }
+
+  /** Remove a client-certificate binding by its SM3 fingerprint (hex). */
+  unbindAppCertificate(name: string, fingerprintHex: string): void {
+    const row = this.appCerts.get(fingerprintHex.toLowerCase());
+    if (!row || row.app !== name) throw new KmsError('SOC_ERR_KMS_KEY_NOT_FOUND', `no certificate binding ${fingerprintHex}`);
+    this.store.deleteAppCertificate(row.fingerprint);
+    this.appCerts.delete(hex(row.fingerprint));
+    auditLog.record({ actor: this.root.app, action: 'kms.app.certificate.remove', target: row.app, outcome: 'success', details: { fingerprint: hex(row.fingerprint) } });
+  }
+
+  /**
+   * The caller a TLS client certificate belongs to. The TLS layer has already verified the chain
+   * to the configured client CAs and the proof of possession; this maps the exact certificate
+   * (SM3 of its DER) to an application, so a certificate from the same CA that was never bound is
+   * refused. `SOC_ERR_KMS_UNAUTHENTICATED` when unbound, expired or the application is revoked.
+   */
+  authenticateCertificate(der: Uint8Array, ip?: string): KmsCaller {
+    const row = this.appCerts.get(hex(sm3(der)));
+    const a = row ? this.apps.get(row.app) : undefined;
+    const why = !row || !a ? 'the client certificate is not bound to an application' : a.revoked ? 'the application is revoked' : row.notAfter < this.now() ? 'the client certificate has expired' : undefined;
+    if (why) {
+      this.audit({ app: a?.name ?? '(unknown)', operation: 'authenticate', outcome: 'failure', errorCode: 'SOC_ERR_KMS_UNAUTHENTICATED', ...(ip ? { ip } : {}) });
+      throw new KmsError('SOC_ERR_KMS_UNAUTHENTICATED', why);
+    }
+    return ip ? { app: a!.name, ip } : { app: a!.name };
   }
 
   /**
@@ -387,7 +484,7 @@ export class KmsService {
   }
 
   /** Create a key (version 1). */
-  createKey(caller: KmsCaller, name: string, type: KmsKeyType, opts: { exportable?: boolean; material?: Uint8Array } = {}): KmsKeyInfo {
+  createKey(caller: KmsCaller, name: string, type: KmsKeyType, opts: { exportable?: boolean; material?: Uint8Array; certificateSubject?: string } = {}): KmsKeyInfo {
     return this.run(caller, opts.material ? 'import' : 'create', name, undefined, () => {
       checkName('key', name);
       if (!KMS_KEY_TYPES.includes(type)) throw new KmsError('SOC_ERR_KMS_REQUEST', `type must be one of ${KMS_KEY_TYPES.join(', ')}`);
@@ -396,8 +493,10 @@ export class KmsService {
       if (material.length !== materialLength(type)) throw new KmsError('SOC_ERR_KMS_REQUEST', `${type} key material is ${materialLength(type)} bytes`);
       const meta: KmsKeyMeta = { name, type, exportable: opts.exportable === true, latestVersion: 1, minDecryptionVersion: 1, disabled: false, createdAt: this.now() };
       const k: LoadedKey = { meta, versions: new Map() };
-      this.persistVersion(k, 1, material);
+      if (opts.certificateSubject !== undefined) this.checkIssuable(type);
+      const lv = this.persistVersion(k, 1, material);
       this.keys.set(name, k);
+      if (opts.certificateSubject !== undefined) this.issueFor(caller, k, lv, opts.certificateSubject);
       auditLog.record({ actor: caller.app, action: opts.material ? 'kms.key.import' : 'kms.key.create', target: name, outcome: 'success', details: { type } });
       return { value: this.info(k), version: 1 };
     });
@@ -408,8 +507,13 @@ export class KmsService {
     return this.run(caller, 'rotate', name, undefined, () => {
       const k = this.key(name);
       if (k.meta.destroyAt !== undefined) throw new KmsError('SOC_ERR_KMS_KEY_STATE', `key ${name} is scheduled for destruction`);
+      // A key whose latest version was certified by our CA gets the new version certified too,
+      // under the same subject, so a rotation never leaves signers without a certificate.
+      const prev = k.versions.get(k.meta.latestVersion)?.cert;
+      const reissue = this.ca && prev && this.ca.chain.some((c) => c.subjectName === prev.issuerName) ? prev.subject : undefined;
       k.meta.latestVersion += 1;
-      this.persistVersion(k, k.meta.latestVersion, newMaterial(k.meta.type));
+      const lv = this.persistVersion(k, k.meta.latestVersion, newMaterial(k.meta.type));
+      if (reissue !== undefined) this.issueFor(caller, k, lv, reissue);
       auditLog.record({ actor: caller.app, action: 'kms.key.rotate', target: name, outcome: 'success', details: { version: k.meta.latestVersion } });
       return { value: this.info(k), version: k.meta.latestVersion };
     });
@@ -624,6 +728,31 @@ export class KmsService {
     });
   }
 
+  private checkIssuable(type: KmsKeyType): void {
+    if (!this.ca) throw new KmsError('SOC_ERR_KMS_REQUEST', 'no certificate authority is configured for automatic issuance');
+    if (type !== 'sm2-sign' && type !== 'sm2-encrypt') throw new KmsError('SOC_ERR_KMS_KEY_TYPE', 'only SM2 keys get certificates');
+  }
+
+  /** Issue a certificate from the configured CA for one version (profile by key type) and attach it. */
+  private issueFor(caller: KmsCaller, k: LoadedKey, v: LoadedVersion, subject: NameInput): void {
+    this.checkIssuable(k.meta.type);
+    const csr = pkiCall(() => createCsr({ subject, signer: sm2Signer(v.priv!) }));
+    const cert = pkiCall(() => this.ca!.issue(csr, { profile: k.meta.type === 'sm2-sign' ? 'sign' : 'enc' }));
+    this.store.putCertificate(k.meta.name, v.version, cert.der);
+    v.cert = cert;
+    auditLog.record({ actor: caller.app, action: 'kms.key.certificate', target: k.meta.name, outcome: 'success', details: { version: v.version, serial: cert.serialHex, subject: cert.subjectName, issuer: cert.issuerName } });
+  }
+
+  /** Issue a certificate for the latest version of an SM2 key from the configured CA. */
+  issueCertificate(caller: KmsCaller, name: string, subject: string): { version: number; certificate: string; chain: string[] } {
+    return this.run(caller, 'certificate', name, undefined, () => {
+      const k = this.usable(name, ['sm2-sign', 'sm2-encrypt']);
+      const v = this.version(k, undefined, false);
+      this.issueFor(caller, k, v, subject);
+      return { value: { version: v.version, certificate: v.cert!.toPem(), chain: this.ca!.chain.map((c) => c.toPem()) }, version: v.version };
+    });
+  }
+
   /** Attach a certificate to the key version whose public key it certifies. */
   setCertificate(caller: KmsCaller, name: string, certificate: string | Uint8Array): { version: number } {
     return this.run(caller, 'certificate', name, undefined, () => {
@@ -646,7 +775,9 @@ export class KmsService {
     return this.run(caller, 'cms-sign', name, content.length, () => {
       const v = this.version(this.usable(name, ['sm2-sign']), undefined, false);
       if (!v.cert) throw new KmsError('SOC_ERR_KMS_KEY_STATE', `key ${name} v${v.version} has no certificate; attach one first`);
-      const cms = pkiCall(() => cmsSign({ content, certificate: v.cert!, key: v.priv!, ...(opts.detached ? { detached: true } : {}) }));
+      // With our CA's certificate, carry its intermediates so a verifier needs only the root.
+      const chain = this.ca && this.ca.chain[0]?.subjectName === v.cert.issuerName ? this.ca.chain.slice(0, -1) : [];
+      const cms = pkiCall(() => cmsSign({ content, certificate: v.cert!, key: v.priv!, ...(chain.length ? { extraCertificates: [...chain] } : {}), ...(opts.detached ? { detached: true } : {}) }));
       return { value: { cms, version: v.version }, version: v.version };
     });
   }
@@ -696,22 +827,45 @@ export class KmsService {
     });
   }
 
-  /** Certificate path validation (RFC 5280 §6) with CRLs, as a signing/verification server offers it. */
-  validateCertificate(caller: KmsCaller, req: { certificate: string; trustAnchors: string[]; intermediates?: string[]; crls?: string[]; purpose?: Purpose; revocation?: 'none' | 'available' | 'required' }): { valid: boolean; code?: string; message?: string; path?: string[] } {
-    return this.run(caller, 'validate', undefined, undefined, () => {
-      const leaf = pkiCall(() => X509Certificate.parse(req.certificate));
-      const r = pkiCall(() =>
-        validatePath(leaf, {
-          trustAnchors: req.trustAnchors.map((a) => X509Certificate.parse(a)),
-          intermediates: (req.intermediates ?? []).map((a) => X509Certificate.parse(a)),
-          crls: (req.crls ?? []).map((c) => CertificateRevocationList.parse(c)),
-          time: new Date(this.now()),
-          ...(req.purpose ? { purpose: req.purpose } : {}),
-          ...(req.revocation ? { revocation: req.revocation } : {}),
-        }),
-      );
-      return { value: r.ok ? { valid: true, path: r.path.map((c) => c.subjectName) } : { valid: false, code: r.code, message: r.message } };
-    });
+  /**
+   * Certificate path validation (RFC 5280 §6) with CRLs and OCSP responses supplied by the
+   * caller, as a signing/verification server offers it.
+   */
+  validateCertificate(caller: KmsCaller, req: KmsValidateRequest): KmsValidateResult {
+    return this.run(caller, 'validate', undefined, undefined, () => ({ value: this.validateNow(req, []).result }));
+  }
+
+  /**
+   * {@link validateCertificate}, and for every certificate of the path that names an OCSP
+   * responder (authorityInfoAccess) ask that responder first (RFC 6960, with a nonce), then decide
+   * with its answers. Responders are only taken from certificates whose signatures already chain
+   * to the caller's trust anchors, so a request cannot make the service fetch arbitrary URLs.
+   */
+  async validateCertificateOnline(caller: KmsCaller, req: KmsValidateRequest): Promise<KmsValidateResult> {
+    this.authorize(caller, 'validate', undefined);
+    let fetched: { responses: OcspResponseInfo[]; report: OcspFetchReport[] } = { responses: [], report: [] };
+    const { path } = this.validateNow({ ...req, revocation: 'none' }, []);
+    if (path) fetched = await fetchOcspForPath(path, { timeoutMs: this.ocspTimeoutMs });
+    return this.run(caller, 'validate', undefined, undefined, () => ({ value: { ...this.validateNow(req, fetched.responses).result, ocsp: fetched.report } }));
+  }
+
+  private validateNow(req: KmsValidateRequest, extraOcsp: OcspResponseInfo[]): { result: KmsValidateResult; path?: X509Certificate[] } {
+    if (req.purpose !== undefined && !PURPOSES.includes(req.purpose)) throw new KmsError('SOC_ERR_KMS_REQUEST', `purpose must be one of ${PURPOSES.join(', ')}`);
+    if (req.revocation !== undefined && !['none', 'available', 'required'].includes(req.revocation)) throw new KmsError('SOC_ERR_KMS_REQUEST', "revocation must be 'none', 'available' or 'required'");
+    const leaf = pkiCall(() => X509Certificate.parse(req.certificate));
+    const stapled = (req.ocsp ?? []).map((r, i) => pkiCall(() => parseOcspResponse(b64(`ocsp[${i}]`, r))));
+    const r = pkiCall(() =>
+      validatePath(leaf, {
+        trustAnchors: req.trustAnchors.map((a) => X509Certificate.parse(a)),
+        intermediates: (req.intermediates ?? []).map((a) => X509Certificate.parse(a)),
+        crls: (req.crls ?? []).map((c) => CertificateRevocationList.parse(c)),
+        ocsp: [...stapled, ...extraOcsp],
+        time: new Date(this.now()),
+        ...(req.purpose ? { purpose: req.purpose } : {}),
+        ...(req.revocation ? { revocation: req.revocation } : {}),
+      }),
+    );
+    return r.ok ? { result: { valid: true, path: r.path.map((c) => c.subjectName) }, path: r.path } : { result: { valid: false, code: r.code, message: r.message } };
   }
 
   // ---- backup ---------------------------------------------------------------------------
@@ -723,8 +877,12 @@ export class KmsService {
   backup(caller: KmsCaller): string {
     return this.run(caller, 'backup', undefined, undefined, () => {
       const doc = {
-        keys: [...this.keys.values()].map((k) => ({ meta: k.meta, versions: [...k.versions.values()].map((v) => ({ version: v.version, material: bytesToBase64(v.material) })) })),
+        keys: [...this.keys.values()].map((k) => ({
+          meta: k.meta,
+          versions: [...k.versions.values()].map((v) => ({ version: v.version, material: bytesToBase64(v.material), ...(v.cert ? { certificate: bytesToBase64(v.cert.der) } : {}) })),
+        })),
         apps: [...this.apps.values()].map((a) => ({ ...a, tokenHash: bytesToBase64(a.tokenHash) })),
+        appCertificates: [...this.appCerts.values()].map((c) => ({ ...c, fingerprint: bytesToBase64(c.fingerprint) })),
       };
       const payload = gcmWrap(this.store.kek, utf8ToBytes(JSON.stringify(doc)), BACKUP_AAD);
       auditLog.record({ actor: caller.app, action: 'kms.backup', outcome: 'success', details: { keys: doc.keys.length } });
@@ -754,14 +912,24 @@ export class KmsService {
       else throw new KmsError('SOC_ERR_KMS_BACKUP', "the backup comes from another key store: restore it locally with that store's master secret");
       const plain = gcmUnwrap(kek, base64ToBytes(outer.payload), BACKUP_AAD);
       if (!plain) throw new KmsError('SOC_ERR_KMS_BACKUP', 'the backup fails authentication (wrong master secret or altered)');
-      const doc = JSON.parse(bytesToUtf8(plain)) as { keys: Array<{ meta: KmsKeyMeta; versions: Array<{ version: number; material: string }> }>; apps: Array<Omit<KmsAppRow, 'tokenHash'> & { tokenHash: string }> };
+      const doc = JSON.parse(bytesToUtf8(plain)) as {
+        keys: Array<{ meta: KmsKeyMeta; versions: Array<{ version: number; material: string; certificate?: string }> }>;
+        apps: Array<Omit<KmsAppRow, 'tokenHash'> & { tokenHash: string }>;
+        appCertificates?: Array<Omit<KmsAppCertRow, 'fingerprint'> & { fingerprint: string }>;
+      };
       let nk = 0;
       let na = 0;
       for (const bk of doc.keys) {
         if (this.keys.has(bk.meta.name) && !opts.replace) continue;
         if (this.keys.has(bk.meta.name)) this.store.deleteKey(bk.meta.name);
         const k: LoadedKey = { meta: bk.meta, versions: new Map() };
-        for (const v of bk.versions) this.persistVersion(k, v.version, base64ToBytes(v.material));
+        for (const v of bk.versions) {
+          const lv = this.persistVersion(k, v.version, base64ToBytes(v.material));
+          if (v.certificate) {
+            lv.cert = X509Certificate.fromDer(base64ToBytes(v.certificate));
+            this.store.putCertificate(bk.meta.name, v.version, lv.cert.der);
+          }
+        }
         this.keys.set(bk.meta.name, k);
         nk++;
       }
@@ -771,6 +939,12 @@ export class KmsService {
         this.store.putApp(row);
         this.apps.set(a.name, row);
         na++;
+      }
+      for (const c of doc.appCertificates ?? []) {
+        const row: KmsAppCertRow = { ...c, fingerprint: base64ToBytes(c.fingerprint) };
+        if (this.appCerts.has(hex(row.fingerprint)) && !opts.replace) continue;
+        this.store.putAppCertificate(row);
+        this.appCerts.set(hex(row.fingerprint), row);
       }
       auditLog.record({ actor: caller.app, action: 'kms.restore', outcome: 'success', details: { keys: nk, apps: na } });
       return { value: { keys: nk, apps: na } };
@@ -786,6 +960,10 @@ export class KmsService {
 }
 
 const BACKUP_AAD = utf8ToBytes('xiangan-kms backup v1');
+
+const PURPOSES: readonly Purpose[] = ['any', 'serverAuth', 'clientAuth', 'sign', 'enc', 'ocspSigning', 'crlSign'];
+
+const hex = bytesToHex;
 
 /** Key metadata plus version list and SM2 public keys (PEM by version). */
 export interface KmsKeyInfo extends KmsKeyMeta {

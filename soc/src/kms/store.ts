@@ -38,6 +38,16 @@ export interface KmsAppRow {
   revoked: boolean;
 }
 
+/** A client certificate bound to an application (TLS client-certificate authentication). */
+export interface KmsAppCertRow {
+  /** SM3 of the certificate's DER. */
+  fingerprint: Uint8Array;
+  app: string;
+  subject: string;
+  /** Epoch ms. */
+  notAfter: number;
+}
+
 /** One stored key version: material wrapped under the KEK. */
 export interface KmsVersionRow {
   name: string;
@@ -131,6 +141,7 @@ export class KmsStore {
         CREATE TABLE IF NOT EXISTS certs (name TEXT NOT NULL, version INTEGER NOT NULL, der BLOB NOT NULL, PRIMARY KEY (name, version));
         CREATE TABLE IF NOT EXISTS apps (name TEXT PRIMARY KEY, token_hash BLOB NOT NULL UNIQUE, keys TEXT NOT NULL, ops TEXT NOT NULL,
           revoked INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS app_certs (fingerprint BLOB PRIMARY KEY, app TEXT NOT NULL, subject TEXT NOT NULL, not_after INTEGER NOT NULL);
       `);
     } catch (e) {
       throw new KmsError('SOC_ERR_KMS_STORE', `cannot open the key store in ${opts.dir}: ${(e as Error).message}`, { cause: e });
@@ -234,6 +245,26 @@ export class KmsStore {
     this.db
       .prepare('INSERT OR REPLACE INTO apps (name, token_hash, keys, ops, revoked) VALUES (?,?,?,?,?)')
       .run(a.name, Buffer.from(a.tokenHash), JSON.stringify(a.keys), JSON.stringify(a.ops), a.revoked ? 1 : 0);
+  }
+
+  /** Client-certificate bindings: SM3 fingerprint of the certificate DER → application. */
+  appCertificates(): KmsAppCertRow[] {
+    return (this.db.prepare('SELECT * FROM app_certs ORDER BY app, subject').all() as Array<{ fingerprint: Buffer; app: string; subject: string; not_after: number }>).map((r) => ({
+      fingerprint: new Uint8Array(r.fingerprint),
+      app: r.app,
+      subject: r.subject,
+      notAfter: r.not_after,
+    }));
+  }
+
+  /** Bind a client certificate to an application (replacing an earlier binding of the same certificate). */
+  putAppCertificate(c: KmsAppCertRow): void {
+    this.db.prepare('INSERT OR REPLACE INTO app_certs (fingerprint, app, subject, not_after) VALUES (?,?,?,?)').run(Buffer.from(c.fingerprint), c.app, c.subject, c.notAfter);
+  }
+
+  /** Remove a binding; true when one was there. */
+  deleteAppCertificate(fingerprint: Uint8Array): boolean {
+    return this.db.prepare('DELETE FROM app_certs WHERE fingerprint = ?').run(Buffer.from(fingerprint)).changes > 0;
   }
 
   close(): void {
