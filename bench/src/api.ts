@@ -4,28 +4,33 @@
  *
  * 1. Alert list: `GET /api/v1/alerts?size=50` with `XIANGAN_BENCH_ALERTS` (default 100,000)
  *    alerts in the SQLite alert store; autocannon, 10 connections, p99. Target ≤ 100 ms.
- * 2. Event search over `XIANGAN_BENCH_EVENTS` (default 1,000,000; the issue names 10M, which
- *    takes too long to load on the 2-core machine for a routine run) events in the SQLite store
+ *    Also the console's default queue: open statuses, 200 a page.
+ * 2. Event search over `XIANGAN_BENCH_EVENTS` (default 10,000,000) events in the SQLite store
  *    spread over 7 days: a one-day range + two field filters, and a one-day range + a full-text
- *    term; sequential requests, p95. Target ≤ 1 s.
+ *    term; sequential requests, p95. Target ≤ 1 s. The event store is built once, through the
+ *    store's own write path in big transactions (50,000 events each), in a cache directory
+ *    (`XIANGAN_BENCH_CACHE`, default `.cache/` at the repository root) keyed by the generator's
+ *    version, the event count and the store's schema module, and reused by later runs: only the
+ *    first run pays for the load.
  * 3. Live-stream fan-out: 50 SSE clients, alerts published at 1,000/s for
  *    `XIANGAN_BENCH_SECONDS` (default 10) s; per-message lag publish → client receipt, max and
  *    p99. The clients run in the server's process, so their parsing competes with the server for
  *    the same event loop (a pessimistic set-up). Target: no client behind by more than 2 s.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { pino } from 'pino';
 import { normalise, type EcsEvent } from '@xiangan/collectors';
 import type { RuleMatch } from '@xiangan/rules';
-import { buildApp, serverSecurity, socBus, startRuntime, validateConfig, type AlertCandidate } from '@xiangan/soc';
+import { buildApp, openSqliteStore, serverSecurity, socBus, startRuntime, validateConfig, type AlertCandidate } from '@xiangan/soc';
 import { formatTable, writeResults } from './harness.js';
 
-const EVENTS = Number(process.env.XIANGAN_BENCH_EVENTS ?? 1_000_000);
+const EVENTS = Number(process.env.XIANGAN_BENCH_EVENTS ?? 10_000_000);
 const ALERTS = Number(process.env.XIANGAN_BENCH_ALERTS ?? 100_000);
 const SECONDS = Number(process.env.XIANGAN_BENCH_SECONDS ?? 10);
 const CLIENTS = 50;
@@ -85,12 +90,51 @@ function get(port: number, path: string, token: string): Promise<{ status: numbe
   });
 }
 
+/** Bump when {@link event} changes: the cached store is then built anew. */
+const GENERATOR_VERSION = 1;
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/**
+ * The data directory holding the generated event store: built on the first run (the store's own
+ * `write`, one transaction per 50,000 events, integrity chain off as nothing here verifies it),
+ * reused afterwards. Everything but the event database is removed before a run, so alerts,
+ * accounts and the buffer start empty each time.
+ */
+async function eventDataDir(): Promise<{ dir: string; built: boolean; seconds: number }> {
+  const schema = createHash('sha256').update(readFileSync(join(ROOT, 'soc', 'dist', 'src', 'storage', 'sqlite-schema.js'))).digest('hex').slice(0, 12);
+  const cache = process.env.XIANGAN_BENCH_CACHE ?? join(ROOT, '.cache');
+  const dir = join(cache, `bench-api-events-g${GENERATOR_VERSION}-n${EVENTS}-s${schema}`);
+  const done = join(dir, 'COMPLETE');
+  if (existsSync(done)) {
+    for (const f of readdirSync(dir)) if (!/^events\.db(-wal|-shm)?$/.test(f) && f !== 'COMPLETE') rmSync(join(dir, f), { recursive: true, force: true });
+    return { dir, built: false, seconds: Number(readFileSync(done, 'utf8')) };
+  }
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const store = await openSqliteStore({ dir, synchronous: 'normal', cacheMb: 256 });
+  const t0 = performance.now();
+  const BATCH = 50_000;
+  for (let i = 0; i < EVENTS; i += BATCH) {
+    const batch: EcsEvent[] = [];
+    for (let j = i; j < Math.min(EVENTS, i + BATCH); j++) batch.push(event(j));
+    await store.write(batch);
+    if ((i / BATCH) % 20 === 19) process.stderr.write(`  ${i + BATCH} events stored, ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+  }
+  await store.close();
+  const seconds = (performance.now() - t0) / 1000;
+  writeFileSync(done, seconds.toFixed(1));
+  return { dir, built: true, seconds };
+}
+
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'xa-bench-api-'));
+  const data = await eventDataDir();
+  const dir = data.dir;
+  process.stderr.write(`${data.built ? 'built' : 'reused'} the ${EVENTS}-event store in ${dir} (load took ${data.seconds.toFixed(1)} s)\n`);
   const config = validateConfig({
     data: dir,
     log: { level: 'silent' },
-    storage: { synchronous: 'normal', worker: false },
+    storage: { synchronous: 'normal', worker: false, retentionDays: 36_500 },
+    integrity: { enabled: false },
     syslog: { enabled: false },
     api: { port: 0 },
     auth: { ingestRateLimit: 10_000_000 },
@@ -98,16 +142,9 @@ async function main(): Promise<void> {
   const runtime = await startRuntime(config, { logger: pino({ level: 'silent' }), normalise });
   const out: Record<string, unknown> = {};
   try {
-    let t0 = performance.now();
-    for (let i = 0; i < EVENTS; i += 10_000) {
-      const batch: EcsEvent[] = [];
-      for (let j = i; j < Math.min(EVENTS, i + 10_000); j++) batch.push(event(j));
-      await runtime.store.write(batch);
-    }
-    const loadEventsS = (performance.now() - t0) / 1000;
-    process.stderr.write(`loaded ${EVENTS} events in ${loadEventsS.toFixed(1)} s\n`);
+    const loadEventsS = data.seconds;
     const alerts = runtime.detection!.alerts;
-    t0 = performance.now();
+    let t0 = performance.now();
     for (let i = 0; i < ALERTS; i += 1000) {
       const batch: AlertCandidate[] = [];
       for (let j = i; j < Math.min(ALERTS, i + 1000); j++) batch.push(candidate(j));
@@ -126,9 +163,13 @@ async function main(): Promise<void> {
       // 1. Alert list.
       const first = await get(port, '/api/v1/alerts?size=50', token);
       if (first.status !== 200) throw new Error(`alert list answered ${first.status}: ${first.body.slice(0, 200)}`);
-      const ac = await autocannon({ url: `http://127.0.0.1:${port}/api/v1/alerts?size=50`, connections: 10, duration: SECONDS, headers: { authorization: `Bearer ${token}` } });
-      const alertList = { alerts: ALERTS, requests: ac.requests.total, non2xx: ac.non2xx, reqPerSec: ac.requests.average, p50Ms: ac.latency.p50, p99Ms: ac.latency.p99, maxMs: ac.latency.max, targetP99Ms: 100 };
-      out.alertList = alertList;
+      const list = async (path: string) => {
+        const ac = await autocannon({ url: `http://127.0.0.1:${port}${path}`, connections: 10, duration: SECONDS, headers: { authorization: `Bearer ${token}` } });
+        return { path, alerts: ALERTS, requests: ac.requests.total, non2xx: ac.non2xx, reqPerSec: ac.requests.average, p50Ms: ac.latency.p50, p99Ms: ac.latency.p99, maxMs: ac.latency.max, targetP99Ms: 100 };
+      };
+      out.alertList = await list('/api/v1/alerts?size=50');
+      // The console's queue: open statuses, 200 a page.
+      out.alertQueue = await list('/api/v1/alerts?size=200&status=new,acknowledged,in_progress');
 
       // 2. Event search.
       const search = async (name: string, q: (day: number, i: number) => string) => {
@@ -149,7 +190,7 @@ async function main(): Promise<void> {
       };
       out.search = {
         events: EVENTS,
-        note: EVENTS < 10_000_000 ? `the issue names 10M events; ${EVENTS} were loaded to keep the run to minutes on 2 cores` : undefined,
+        note: EVENTS < 10_000_000 ? `the issue names 10M events; ${EVENTS} were loaded (XIANGAN_BENCH_EVENTS)` : undefined,
         queries: [
           await search('1-day range + host.name + event.outcome', (_d, i) => `host.name:web${i % 50} AND event.outcome:failure`),
           await search('1-day range + full-text term', () => 'xianganneedle'),
@@ -213,14 +254,15 @@ async function main(): Promise<void> {
     out.load = { events: EVENTS, eventsSeconds: loadEventsS, alerts: ALERTS, alertsSeconds: loadAlertsS };
   } finally {
     await runtime.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 
   const a = out.alertList as Record<string, number>;
+  const aq = out.alertQueue as Record<string, number>;
   const s = out.search as { queries: Array<Record<string, number | string>> };
   const f = out.fanout as Record<string, number>;
   const rows = [
     ['alert list (size 50)', `${a.alerts} alerts`, `p99 ${a.p99Ms} ms`, `${Math.round(a.reqPerSec)} req/s`, '≤ 100 ms p99'],
+    ['alert queue (open, size 200)', `${aq.alerts} alerts`, `p99 ${aq.p99Ms} ms`, `${Math.round(aq.reqPerSec)} req/s`, '≤ 100 ms p99'],
     ...s.queries.map((q) => [String(q.name), `${EVENTS} events`, `p95 ${Number(q.p95Ms).toFixed(1)} ms`, `${q.meanHits} hits`, '≤ 1 s p95']),
     ['SSE fan-out', `${f.clients} clients × ${f.ratePerSec}/s`, `max lag ${f.lagMaxMs!.toFixed(0)} ms`, `p99 ${f.lagP99Ms!.toFixed(0)} ms, min delivered ${f.deliveredMin}/${f.published}`, '≤ 2 s'],
   ];

@@ -139,6 +139,8 @@ export class AuthService {
   readonly config: AuthConfig;
   readonly level: 2 | 3;
   private readonly db: Database.Database;
+  /** Prepared once: the session and token look-ups run on every API request. */
+  private readonly stmts = new Map<string, Database.Statement>();
   private readonly now: () => number;
   /** Called on every failed login; the security layer sets it (audit trail, pipeline event). */
   onLoginFailure: ((f: LoginFailure) => void) | undefined;
@@ -186,13 +188,19 @@ export class AuthService {
     return this.level === 3 || this.config.requireTotp;
   }
 
+  private stmt(sql: string): Database.Statement {
+    let st = this.stmts.get(sql);
+    if (!st) this.stmts.set(sql, (st = this.db.prepare(sql)));
+    return st;
+  }
+
   /**
    * On the first start (no users at all) create the security administrator `admin` with a random
    * one-time password that must be changed at first login, and return it so the server prints it
    * once. Later starts return `undefined`: no default password exists anywhere.
    */
   ensureAdmin(): { username: string; password: string } | undefined {
-    const n = (this.db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n;
+    const n = (this.stmt('SELECT count(*) AS n FROM users').get() as { n: number }).n;
     if (n > 0) return undefined;
     const password = generatePassword();
     this.insertUser('admin', 'secadmin', '安全管理员 administrator', password, undefined);
@@ -207,7 +215,7 @@ export class AuthService {
   }
 
   private row(username: string): UserRow | undefined {
-    return this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
+    return this.stmt('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
   }
 
   private mustRow(username: string): UserRow {
@@ -238,8 +246,8 @@ export class AuthService {
 
   /** A page of users, by name. */
   listUsers(limit: number, offset: number): { total: number; items: UserInfo[] } {
-    const total = (this.db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n;
-    const rows = this.db.prepare('SELECT * FROM users ORDER BY username LIMIT ? OFFSET ?').all(limit, offset) as UserRow[];
+    const total = (this.stmt('SELECT count(*) AS n FROM users').get() as { n: number }).n;
+    const rows = this.stmt('SELECT * FROM users ORDER BY username LIMIT ? OFFSET ?').all(limit, offset) as UserRow[];
     return { total, items: rows.map((r) => this.info(r)) };
   }
 
@@ -266,7 +274,7 @@ export class AuthService {
   /** Delete a user and end their sessions. */
   deleteUser(username: string): void {
     this.mustRow(username);
-    this.db.prepare('DELETE FROM users WHERE username = ?').run(username);
+    this.stmt('DELETE FROM users WHERE username = ?').run(username);
     this.endSessionsOf(username);
   }
 
@@ -284,14 +292,14 @@ export class AuthService {
   /** Clear a lockout. */
   unlock(username: string): UserInfo {
     this.mustRow(username);
-    this.db.prepare('UPDATE users SET failures = 0, locked_until = 0, updated_at = ? WHERE username = ?').run(this.now(), username);
+    this.stmt('UPDATE users SET failures = 0, locked_until = 0, updated_at = ? WHERE username = ?').run(this.now(), username);
     return this.getUser(username);
   }
 
   /** Remove a user's TOTP enrolment (lost phone); they enrol again at next login. */
   resetTotp(username: string): UserInfo {
     this.mustRow(username);
-    this.db.prepare('UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_last_step = 0, updated_at = ? WHERE username = ?').run(this.now(), username);
+    this.stmt('UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_last_step = 0, updated_at = ? WHERE username = ?').run(this.now(), username);
     return this.getUser(username);
   }
 
@@ -323,7 +331,7 @@ export class AuthService {
     const step = this.totpStep(row.totp_secret, code);
     // RFC 6238 §5.2: a code is accepted once; a step at or before the last one used is a replay.
     if (step === undefined || step <= row.totp_last_step) this.fail({ username: row.username, ip, reason: 'bad_totp', method }, row);
-    this.db.prepare('UPDATE users SET totp_last_step = ? WHERE username = ?').run(step, row.username);
+    this.stmt('UPDATE users SET totp_last_step = ? WHERE username = ?').run(step, row.username);
   }
 
   /** The time step a code matches (±1 step of clock drift, RFC 6238 §6), or undefined. */
@@ -339,8 +347,8 @@ export class AuthService {
     const t = this.now();
     const sessionId = token(32);
     const csrfToken = token(24);
-    this.db.prepare('UPDATE users SET failures = 0, locked_until = 0 WHERE username = ?').run(row.username);
-    this.db.prepare('INSERT INTO sessions (id_hash, username, csrf_hash, created_at, last_seen, ip) VALUES (?, ?, ?, ?, ?, ?)').run(hashHex(sessionId), row.username, hashHex(csrfToken), t, t, ip);
+    this.stmt('UPDATE users SET failures = 0, locked_until = 0 WHERE username = ?').run(row.username);
+    this.stmt('INSERT INTO sessions (id_hash, username, csrf_hash, created_at, last_seen, ip) VALUES (?, ?, ?, ?, ?, ?)').run(hashHex(sessionId), row.username, hashHex(csrfToken), t, t, ip);
     return { sessionId, csrfToken, absoluteExpiresAt: iso(t + this.config.absoluteTimeoutHours * 3_600_000), user: this.getUser(row.username) };
   }
 
@@ -400,23 +408,23 @@ export class AuthService {
    */
   session(sessionId: string): Principal {
     const h = hashHex(sessionId);
-    const s = this.db.prepare('SELECT * FROM sessions WHERE id_hash = ?').get(h) as
+    const s = this.stmt('SELECT * FROM sessions WHERE id_hash = ?').get(h) as
       | { id_hash: string; username: string; csrf_hash: string; created_at: number; last_seen: number }
       | undefined;
     const t = this.now();
     if (!s) throw new SocError('SOC_ERR_SESSION_EXPIRED', 'no such session; log in again');
     // GB/T 22239-2019 8.1.4.1 b: end sessions after idle time; and a hard cap after login.
     if (t - s.last_seen > this.config.idleTimeoutMinutes * 60_000 || t - s.created_at > this.config.absoluteTimeoutHours * 3_600_000) {
-      this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(h);
+      this.stmt('DELETE FROM sessions WHERE id_hash = ?').run(h);
       throw new SocError('SOC_ERR_SESSION_EXPIRED', 'the session timed out; log in again');
     }
     const row = this.row(s.username);
     if (!row || row.disabled === 1) {
-      this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(h);
+      this.stmt('DELETE FROM sessions WHERE id_hash = ?').run(h);
       throw new SocError('SOC_ERR_SESSION_EXPIRED', 'the account is no longer active');
     }
     // The idle clock is kept to the second: a durable write on every request would cost an fsync each.
-    if (t - s.last_seen >= 1000) this.db.prepare('UPDATE sessions SET last_seen = ? WHERE id_hash = ?').run(t, h);
+    if (t - s.last_seen >= 1000) this.stmt('UPDATE sessions SET last_seen = ? WHERE id_hash = ?').run(t, h);
     return {
       kind: 'session',
       name: row.username,
@@ -437,10 +445,10 @@ export class AuthService {
     const t = this.now();
     if (p.kind === 'token') {
       if (p.id === 'config') return true;
-      const r = this.db.prepare('SELECT revoked_at, expires_at FROM tokens WHERE id = ?').get(p.id) as { revoked_at: number | null; expires_at: number | null } | undefined;
+      const r = this.stmt('SELECT revoked_at, expires_at FROM tokens WHERE id = ?').get(p.id) as { revoked_at: number | null; expires_at: number | null } | undefined;
       return !!r && r.revoked_at === null && (r.expires_at === null || r.expires_at > t);
     }
-    const s = this.db.prepare('SELECT created_at, last_seen FROM sessions WHERE id_hash = ?').get(p.id) as { created_at: number; last_seen: number } | undefined;
+    const s = this.stmt('SELECT created_at, last_seen FROM sessions WHERE id_hash = ?').get(p.id) as { created_at: number; last_seen: number } | undefined;
     return !!s && t - s.last_seen <= this.config.idleTimeoutMinutes * 60_000 && t - s.created_at <= this.config.absoluteTimeoutHours * 3_600_000;
   }
 
@@ -451,19 +459,19 @@ export class AuthService {
 
   /** End one session (logout, or an administrator ending it). Returns whether it existed. */
   endSession(idHash: string): boolean {
-    return this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(idHash).changes > 0;
+    return this.stmt('DELETE FROM sessions WHERE id_hash = ?').run(idHash).changes > 0;
   }
 
   private endSessionsOf(username: string): void {
-    this.db.prepare('DELETE FROM sessions WHERE username = ?').run(username);
+    this.stmt('DELETE FROM sessions WHERE username = ?').run(username);
   }
 
   /** Live sessions (expired ones are dropped first). */
   listSessions(limit: number, offset: number): { total: number; items: SessionInfo[] } {
     const t = this.now();
-    this.db.prepare('DELETE FROM sessions WHERE last_seen < ? OR created_at < ?').run(t - this.config.idleTimeoutMinutes * 60_000, t - this.config.absoluteTimeoutHours * 3_600_000);
-    const total = (this.db.prepare('SELECT count(*) AS n FROM sessions').get() as { n: number }).n;
-    const rows = this.db.prepare('SELECT * FROM sessions ORDER BY created_at LIMIT ? OFFSET ?').all(limit, offset) as Array<{ id_hash: string; username: string; created_at: number; last_seen: number; ip: string }>;
+    this.stmt('DELETE FROM sessions WHERE last_seen < ? OR created_at < ?').run(t - this.config.idleTimeoutMinutes * 60_000, t - this.config.absoluteTimeoutHours * 3_600_000);
+    const total = (this.stmt('SELECT count(*) AS n FROM sessions').get() as { n: number }).n;
+    const rows = this.stmt('SELECT * FROM sessions ORDER BY created_at LIMIT ? OFFSET ?').all(limit, offset) as Array<{ id_hash: string; username: string; created_at: number; last_seen: number; ip: string }>;
     return { total, items: rows.map((r) => ({ id: r.id_hash, username: r.username, createdAt: iso(r.created_at), lastSeenAt: iso(r.last_seen), ip: r.ip })) };
   }
 
@@ -473,15 +481,15 @@ export class AuthService {
     if (!verifyPassword(current, row.pw_hash)) throw new SocError('SOC_ERR_LOGIN_FAILED', 'the current password is wrong');
     checkPasswordPolicy(next, row.username);
     if (verifyPassword(next, row.pw_hash)) throw new SocError('SOC_ERR_PASSWORD_POLICY', 'the new password must differ from the old one');
-    this.db.prepare('UPDATE users SET pw_hash = ?, must_change = 0, updated_at = ? WHERE username = ?').run(hashPassword(next, this.config.pbkdf2Iterations), this.now(), row.username);
-    this.db.prepare('DELETE FROM sessions WHERE username = ? AND id_hash != ?').run(row.username, p.id);
+    this.stmt('UPDATE users SET pw_hash = ?, must_change = 0, updated_at = ? WHERE username = ?').run(hashPassword(next, this.config.pbkdf2Iterations), this.now(), row.username);
+    this.stmt('DELETE FROM sessions WHERE username = ? AND id_hash != ?').run(row.username, p.id);
   }
 
   /** Start TOTP enrolment: a new secret, active only after {@link confirmTotp}. */
   enrolTotp(p: Principal): { secret: string; uri: string } {
     const row = this.mustRow(p.name);
     const secret = new OTPAuth.Secret({ size: 20 }).base32;
-    this.db.prepare('UPDATE users SET totp_pending = ? WHERE username = ?').run(secret, row.username);
+    this.stmt('UPDATE users SET totp_pending = ? WHERE username = ?').run(secret, row.username);
     const uri = new OTPAuth.TOTP({ issuer: 'Xiangan', label: row.username, algorithm: 'SHA1', digits: 6, period: TOTP_PERIOD, secret: OTPAuth.Secret.fromBase32(secret) }).toString();
     return { secret, uri };
   }
@@ -492,7 +500,7 @@ export class AuthService {
     if (row.totp_pending === null) throw new SocError('SOC_ERR_LOGIN_FAILED', 'no TOTP enrolment is in progress');
     const step = this.totpStep(row.totp_pending, code);
     if (step === undefined) throw new SocError('SOC_ERR_LOGIN_FAILED', 'the TOTP code does not match');
-    this.db.prepare('UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = ?, updated_at = ? WHERE username = ?').run(step, this.now(), row.username);
+    this.stmt('UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = ?, updated_at = ? WHERE username = ?').run(step, this.now(), row.username);
     return this.getUser(row.username);
   }
 
@@ -514,20 +522,20 @@ export class AuthService {
   }
 
   private tokenInfo(id: string): TokenInfo | undefined {
-    const r = this.db.prepare('SELECT * FROM tokens WHERE id = ?').get(id) as TokenRow | undefined;
+    const r = this.stmt('SELECT * FROM tokens WHERE id = ?').get(id) as TokenRow | undefined;
     return r && tokenRowInfo(r);
   }
 
   /** Tokens, newest first. */
   listTokens(limit: number, offset: number): { total: number; items: TokenInfo[] } {
-    const total = (this.db.prepare('SELECT count(*) AS n FROM tokens').get() as { n: number }).n;
-    const rows = this.db.prepare('SELECT * FROM tokens ORDER BY created_at DESC, id LIMIT ? OFFSET ?').all(limit, offset) as TokenRow[];
+    const total = (this.stmt('SELECT count(*) AS n FROM tokens').get() as { n: number }).n;
+    const rows = this.stmt('SELECT * FROM tokens ORDER BY created_at DESC, id LIMIT ? OFFSET ?').all(limit, offset) as TokenRow[];
     return { total, items: rows.map(tokenRowInfo) };
   }
 
   /** Revoke a token (kept for the record). */
   revokeToken(id: string): TokenInfo {
-    const r = this.db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(this.now(), id);
+    const r = this.stmt('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(this.now(), id);
     const info = this.tokenInfo(id);
     if (!info) throw new SocError('SOC_ERR_USER_NOT_FOUND', `no API token '${id}'`);
     void r;
@@ -537,11 +545,11 @@ export class AuthService {
   /** The principal of a bearer token, or undefined when unknown, revoked or expired. */
   tokenPrincipal(secret: string): Principal | undefined {
     if (!secret.startsWith('xat_')) return undefined;
-    const r = this.db.prepare('SELECT * FROM tokens WHERE hash = ?').get(hashHex(secret)) as TokenRow | undefined;
+    const r = this.stmt('SELECT * FROM tokens WHERE hash = ?').get(hashHex(secret)) as TokenRow | undefined;
     const t = this.now();
     if (!r || r.revoked_at !== null || (r.expires_at !== null && r.expires_at <= t)) return undefined;
     // Last use at minute resolution: one write a minute per token, not one per request.
-    if (r.last_used === null || t - r.last_used > 60_000) this.db.prepare('UPDATE tokens SET last_used = ? WHERE id = ?').run(t, r.id);
+    if (r.last_used === null || t - r.last_used > 60_000) this.stmt('UPDATE tokens SET last_used = ? WHERE id = ?').run(t, r.id);
     return { kind: 'token', name: `token:${r.name}`, permissions: new Set(JSON.parse(r.permissions) as Permission[]), id: r.id };
   }
 
