@@ -52,6 +52,23 @@ export interface SearchEngineStoreOptions {
   random?: () => number;
   /** Clock for events whose `@timestamp` does not parse. */
   now?: () => number;
+  /**
+   * `index.refresh_interval` of new event indices; default `'1s'`. A longer interval (`'30s'`)
+   * makes bulk ingest cheaper (fewer, larger segments) at the cost of events becoming searchable
+   * later; writes with `refresh: 'wait_for'` still resolve once searchable.
+   */
+  refreshInterval?: string;
+  /**
+   * Sort each event index by `@timestamp` then `id`, descending (index sorting): the newest-first
+   * searches stop early instead of visiting every match. Costs some ingest speed; default `false`.
+   */
+  indexSort?: boolean;
+  /**
+   * How far searches count matches: `true` (default) counts them all, so `total` is exact as on
+   * SQLite; a number stops counting there (`total` is then at least that number when reached),
+   * which lets a sorted index end a search after the first page instead of visiting every match.
+   */
+  trackTotalHits?: true | number;
 }
 
 /** The index names a store with this prefix uses. */
@@ -166,6 +183,7 @@ export class SearchEngineEventStore implements EventStore {
   private readonly backoffMs: number;
   private readonly random: () => number;
   private readonly now: () => number;
+  private readonly trackTotalHits: true | number;
   private closed = false;
 
   constructor(backend: string, transport: EngineTransport, opts: SearchEngineStoreOptions = {}) {
@@ -177,6 +195,8 @@ export class SearchEngineEventStore implements EventStore {
     this.backoffMs = opts.backoffMs ?? 100;
     this.random = opts.random ?? Math.random;
     this.now = opts.now ?? Date.now;
+    this.trackTotalHits = opts.trackTotalHits ?? true;
+    if (this.trackTotalHits !== true && !(Number.isInteger(this.trackTotalHits) && this.trackTotalHits >= 0)) throw new RangeError('trackTotalHits must be true or a non-negative integer');
     if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) throw new RangeError('maxAttempts must be a positive integer');
   }
 
@@ -185,7 +205,8 @@ export class SearchEngineEventStore implements EventStore {
    * the `open*Store` functions; idempotent.
    */
   async init(opts: SearchEngineStoreOptions = {}, retentionDays = 180): Promise<{ lifecycle: boolean }> {
-    const settings = { number_of_shards: opts.shards ?? 1, number_of_replicas: opts.replicas ?? 0, refresh_interval: '1s' };
+    const settings: Record<string, unknown> = { number_of_shards: opts.shards ?? 1, number_of_replicas: opts.replicas ?? 0, refresh_interval: opts.refreshInterval ?? '1s' };
+    if (opts.indexSort) Object.assign(settings, { 'sort.field': ['@timestamp', 'id'], 'sort.order': ['desc', 'desc'] });
     const template = { index_patterns: [this.names.eventsPattern], priority: 100, template: { settings, mappings: ecsMappings() } };
     const r = await this.call('PUT', `/_index_template/${this.names.eventsPattern.replace('-*', '')}`, template);
     if (r.status >= 300) throw new SocError('SOC_ERR_STORE_OPEN', `index template refused (${r.status}): ${reason(r.body)}`);
@@ -248,18 +269,57 @@ export class SearchEngineEventStore implements EventStore {
     this.check();
     if (!Array.isArray(events)) throw new TypeError('write: events must be an array');
     for (const ev of events) if (!ev || typeof ev.id !== 'string' || ev.id === '') throw new TypeError('write: every event needs a string id');
-    let pending = events.map((_, i) => i);
+    return this.writeDocs(events.map((ev) => ({ id: ev.id, index: this.names.events(this.dayOf(ev)), json: JSON.stringify(ev) })));
+  }
+
+  /**
+   * {@link write} for events already serialised as JSON (the durable buffer's documents): each
+   * document goes into the `_bulk` body as it is, never parsed and serialised again. Its id and
+   * day are read from the leading `{"id":…,"@timestamp":…` that the normaliser writes (one
+   * anchored regular expression); a document in another shape is parsed once.
+   */
+  async writeSerialised(docs: readonly string[]): Promise<EngineWriteResult> {
+    this.check();
+    if (!Array.isArray(docs)) throw new TypeError('writeSerialised: docs must be an array of JSON strings');
+    const out: BulkDoc[] = new Array(docs.length);
+    for (let i = 0; i < docs.length; i++) {
+      const json = docs[i]!;
+      if (typeof json !== 'string') throw new TypeError('writeSerialised: every doc must be a JSON string');
+      const k = docHead(json);
+      let id: string | undefined;
+      let ts: string | undefined;
+      if (k && Number.isFinite(Date.parse(k[1]))) [id, ts] = k;
+      else {
+        const ev = JSON.parse(json) as Partial<EcsEvent> | null;
+        id = ev?.id;
+        ts = ev?.['@timestamp'];
+        if (!Number.isFinite(Date.parse(String(ts)))) ts = String(ev?.event?.ingested);
+      }
+      if (typeof id !== 'string' || id === '') throw new TypeError('writeSerialised: every event needs a string id');
+      out[i] = { id, index: this.names.events(this.dayOfTime(ts)), json };
+    }
+    return this.writeDocs(out);
+  }
+
+  private dayOfTime(ts: string | undefined): string {
+    let t = Date.parse(String(ts));
+    if (!Number.isFinite(t)) t = this.now();
+    return new Date(t).toISOString().slice(0, 10);
+  }
+
+  private async writeDocs(docs: readonly BulkDoc[]): Promise<EngineWriteResult> {
+    let pending = docs.map((_, i) => i);
     const out: EngineWriteResult = { written: 0, duplicates: 0 };
     const dead: Array<{ i: number; item: BulkItem }> = [];
     for (let attempt = 1; pending.length > 0; attempt++) {
-      const lines: string[] = [];
+      let body = '';
       for (const i of pending) {
-        const ev = events[i]!;
-        lines.push(JSON.stringify({ create: { _index: this.names.events(this.dayOf(ev)), _id: ev.id } }), JSON.stringify(ev));
+        const d = docs[i]!;
+        body += `{"create":{"_index":"${d.index}","_id":${JSON.stringify(d.id)}}}\n${d.json}\n`;
       }
       let items: BulkItem[];
       try {
-        items = await this.bulk(lines);
+        items = await this.bulk(body, pending.length);
       } catch (e) {
         if (attempt >= this.maxAttempts || !(e instanceof RetryableError)) {
           throw new SocError('SOC_ERR_STORE_WRITE', `${this.backend} bulk write failed: ${(e as Error).message}`, { cause: e });
@@ -282,7 +342,7 @@ export class SearchEngineEventStore implements EventStore {
       if (retry.length > 0) await this.backoff(attempt);
     }
     if (dead.length > 0) {
-      await this.deadLetter(dead.map(({ i, item }) => ({ ev: events[i]!, item })));
+      await this.deadLetter(dead.map(({ i, item }) => ({ doc: docs[i]!, item })));
       out.written += dead.length;
       out.deadLettered = dead.length;
     }
@@ -295,32 +355,32 @@ export class SearchEngineEventStore implements EventStore {
     await sleep(this.random() * this.backoffMs * 2 ** (attempt - 1));
   }
 
-  private async bulk(lines: string[]): Promise<BulkItem[]> {
+  private async bulk(body: string, items: number): Promise<BulkItem[]> {
     const q = this.refresh ? '?refresh=wait_for' : '';
     let r: EngineResponse;
     try {
-      r = await this.call('POST', `/_bulk${q}`, undefined, lines.join('\n') + '\n');
+      r = await this.call('POST', `/_bulk${q}`, undefined, body);
     } catch (e) {
       throw new RetryableError((e as Error).message, { cause: e });
     }
     if (r.status === 429 || r.status >= 500) throw new RetryableError(`_bulk answered ${r.status}: ${reason(r.body)}`);
     if (r.status >= 300) throw new Error(`_bulk answered ${r.status}: ${reason(r.body)}`);
-    const body = r.body as { items?: Array<Record<string, BulkItem>> };
-    if (!Array.isArray(body.items) || body.items.length * 2 !== lines.length) throw new RetryableError('_bulk answer does not match the request');
-    return body.items.map((it) => Object.values(it)[0]!);
+    const res = r.body as { items?: Array<Record<string, BulkItem>> };
+    if (!Array.isArray(res.items) || res.items.length !== items) throw new RetryableError('_bulk answer does not match the request');
+    return res.items.map((it) => Object.values(it)[0]!);
   }
 
   /** Refused events are kept with the reason, never dropped (`index` op with the event id: a retry overwrites). */
-  private async deadLetter(list: Array<{ ev: EcsEvent; item: BulkItem }>): Promise<void> {
+  private async deadLetter(list: Array<{ doc: BulkDoc; item: BulkItem }>): Promise<void> {
     const lines: string[] = [];
     const at = new Date(this.now()).toISOString();
-    for (const { ev, item } of list) {
-      lines.push(JSON.stringify({ index: { _index: this.names.deadLetter, _id: ev.id } }));
-      lines.push(JSON.stringify({ id: ev.id, index: this.names.events(this.dayOf(ev)), status: item.status, reason: `${item.error?.type ?? 'error'}: ${item.error?.reason ?? ''}`, at, event: JSON.stringify(ev) }));
+    for (const { doc, item } of list) {
+      lines.push(JSON.stringify({ index: { _index: this.names.deadLetter, _id: doc.id } }));
+      lines.push(JSON.stringify({ id: doc.id, index: doc.index, status: item.status, reason: `${item.error?.type ?? 'error'}: ${item.error?.reason ?? ''}`, at, event: doc.json }));
     }
     let items: BulkItem[];
     try {
-      items = await this.bulk(lines);
+      items = await this.bulk(lines.join('\n') + '\n', list.length);
     } catch (e) {
       throw new SocError('SOC_ERR_STORE_WRITE', `${this.backend}: dead-letter write failed: ${(e as Error).message}`, { cause: e });
     }
@@ -352,7 +412,7 @@ export class SearchEngineEventStore implements EventStore {
     const body: Record<string, unknown> = {
       query: { bool: { filter } },
       size,
-      track_total_hits: true,
+      track_total_hits: this.trackTotalHits,
       sort: [{ '@timestamp': { order } }, { id: { order } }],
       ...(cursor ? { search_after: [cursor.ts, cursor.id] } : { from: offset }),
       ...(facetNames.length ? { aggs } : {}),
@@ -374,6 +434,47 @@ export class SearchEngineEventStore implements EventStore {
     const last = hits.at(-1);
     if (last && hits.length === size) out.nextCursor = encodeCursor(order, Number(last.sort[0]), String(last.sort[1]));
     return out;
+  }
+
+  /**
+   * One request to the engine, for the engine helpers of this directory (hunts, correlation
+   * aggregations, the alert store); resolves with any HTTP status, rejects when there was no answer.
+   */
+  async request(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<EngineResponse> {
+    this.check();
+    return this.call(method, path, body);
+  }
+
+  /**
+   * Every event matching a Query DSL clause with `@timestamp` in [`from`, `to`), oldest first
+   * (then by id), in `search_after` pages of `pageSize`: memory stays bounded whatever the count.
+   *
+   * @example
+   * ```ts
+   * for await (const { event } of store.scan({ term: { 'user.name': 'root' } }, { from: '2026-11-01T00:00:00Z' })) …;
+   * ```
+   */
+  async *scan(query: DslQuery, opts: { from?: string; to?: string; pageSize?: number } = {}): AsyncGenerator<{ event: EcsEvent; sort: [number, string] }> {
+    this.check();
+    const size = opts.pageSize ?? 2000;
+    if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE) throw new RangeError(`scan: pageSize must be an integer in 1..${MAX_PAGE}`);
+    const filter: DslQuery[] = [query];
+    const ts: Record<string, unknown> = {};
+    if (opts.from !== undefined) ts['gte'] = parseTime(opts.from, 'from');
+    if (opts.to !== undefined) ts['lt'] = parseTime(opts.to, 'to');
+    if (Object.keys(ts).length) filter.push({ range: { '@timestamp': { ...ts, format: 'epoch_millis' } } });
+    let after: [number, string] | undefined;
+    for (;;) {
+      const body = { query: { bool: { filter } }, size, track_total_hits: false, sort: [{ '@timestamp': { order: 'asc' } }, { id: { order: 'asc' } }], ...(after ? { search_after: after } : {}) };
+      const r = await this.call('POST', `/${this.names.eventsPattern}/_search?ignore_unavailable=true&allow_no_indices=true`, body).catch((e: Error) => {
+        throw new SocError('SOC_ERR_STORE_WRITE', `${this.backend} unreachable: ${e.message}`, { cause: e });
+      });
+      if (r.status >= 300) throw new SocError('SOC_ERR_QUERY', `${this.backend} refused the search (${r.status}): ${reason(r.body)}`);
+      const hits = (r.body as { hits: { hits: Array<{ _source: EcsEvent; sort: [number, string] }> } }).hits.hits;
+      for (const h of hits) yield { event: h._source, sort: [Number(h.sort[0]), String(h.sort[1])] };
+      if (hits.length < size) return;
+      after = hits[hits.length - 1]!.sort;
+    }
   }
 
   async get(id: string): Promise<EcsEvent | undefined> {
@@ -423,6 +524,24 @@ export class SearchEngineEventStore implements EventStore {
 }
 
 class RetryableError extends Error {}
+
+/** One event ready for `_bulk`: its id, target index and JSON document. */
+interface BulkDoc {
+  id: string;
+  index: string;
+  json: string;
+}
+
+// The normaliser builds every event as `{ id, '@timestamp', … }`, so JSON.stringify puts both
+// first; anchored at the opening brace, the match can only be the top-level keys. Escaped ids or
+// times (a backslash) fall back to JSON.parse.
+const HEAD = /^\{"id":"([^"\\]+)","@timestamp":"([^"\\]*)"/;
+
+/** `[id, @timestamp]` from the head of a serialised event, or `undefined` when it has another shape. */
+export function docHead(json: string): [string, string] | undefined {
+  const m = HEAD.exec(json);
+  return m ? [m[1]!, m[2]!] : undefined;
+}
 
 function facetValue(b: { key: string | number; key_as_string?: string }): string | number | boolean {
   if (typeof b.key === 'number' && b.key_as_string !== undefined && (b.key_as_string === 'true' || b.key_as_string === 'false')) return b.key_as_string === 'true';
