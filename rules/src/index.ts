@@ -21,19 +21,4 @@ export { runSamples, type SampleResult } from './samples.js';
 export { importSigma, type ImportReport } from './import.js';
 export { parseIp, parseCidr, cidrContains, type Cidr } from './ip.js';
 export { AhoCorasick } from './aho.js';
-export {
-  loadCatalogue,
-  validateCatalogue,
-  selectControls,
-  scoreResults,
-  JUDGEMENT,
-  BUILTIN_CATALOGUE,
-  CATALOGUE_SCHEMA_FILE,
-  type Catalogue,
-  type Control,
-  type CheckId,
-  type CheckStatus,
-  type ComplianceStandard,
-  type ItemResult,
-  type LayerScore,
-} from './compliance/index.js';
+export * from './compliance/index.js';

@@ -1,23 +1,60 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadCatalogue, validateCatalogue, selectControls, scoreResults, RuleError } from '../src/index.js';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { loadCatalogue, validateCatalogue, selectControls, scoreResults, combineStatuses, RuleError, BUILTIN_CATALOGUE } from '../src/index.js';
+
+const rawCatalogue = (): { sources: Record<string, unknown>; controls: Record<string, unknown>[] } => parse(readFileSync(BUILTIN_CATALOGUE, 'utf8'));
 
 describe('compliance catalogue', () => {
-  test('the built-in catalogue satisfies its schema and covers both standards and levels', () => {
+  test('the built-in catalogue covers every GB/T 22239 general requirement of levels 2 and 3 and GB/T 39786 levels 2 and 3', () => {
     const cat = loadCatalogue();
-    assert.ok(selectControls(cat, 'djcp', 3).length >= 8);
-    assert.ok(selectControls(cat, 'djcp', 2).length >= 4);
-    assert.ok(selectControls(cat, 'gmcy', 3).length >= 4);
-    for (const c of selectControls(cat, 'gmcy', 3)) assert.ok(c.algorithm, `${c.id} names the expected SM algorithm`);
+    // GB/T 22239-2019 安全通用要求: 135 items at level 2, 211 at level 3 (technical + management).
+    assert.equal(selectControls(cat, 'djcp', 3).length, 211);
+    assert.equal(selectControls(cat, 'djcp', 2).length, 135);
+    const layers = new Set(selectControls(cat, 'djcp', 3).map((c) => c.layer));
+    for (const l of ['安全物理环境', '安全通信网络', '安全区域边界', '安全计算环境', '安全管理中心', '安全管理制度', '安全管理机构', '安全管理人员', '安全建设管理', '安全运维管理']) assert.ok(layers.has(l), l);
+    assert.ok(selectControls(cat, 'gmcy', 3).length >= 25);
+    assert.ok(selectControls(cat, 'gmcy', 2).length >= 20);
+    for (const c of [...selectControls(cat, 'gmcy', 3), ...selectControls(cat, 'gmcy', 2)]) {
+      assert.ok(c.algorithm, `${c.id} names the expected SM algorithm`);
+      assert.ok(c.modality, `${c.id} has its modality`);
+    }
+    for (const c of cat.controls) {
+      assert.match(c.source.url, /^https?:\/\//, `${c.id} cites a URL`);
+      assert.ok(c.source.title, `${c.id} cites a title`);
+      if (c.paraphrase) assert.ok(c.note, `${c.id} says why it is a paraphrase`);
+    }
+    // Level 3 of GB/T 39786 is chapter 8 (level 2 chapter 7).
+    assert.ok(cat.controls.some((c) => c.id === 'gmcy-3-8.3.b' && c.clause === '8.3 b)' && c.modality === '应'));
+    assert.ok(cat.controls.some((c) => c.id === 'gmcy-2-7.3.b' && c.modality === '宜'));
+    assert.deepEqual(cat.controls.find((c) => c.id === 'djcp-3-8.1.4.1.b')!.checks, ['login-failure', 'idle-timeout']);
+    // Management items are the organisation's, judged by an auditor.
+    assert.ok(selectControls(cat, 'djcp', 3).filter((c) => c.layer === '安全运维管理').every((c) => c.objectTypes.includes('org')));
   });
-  test('schema violations and duplicate ids are typed errors naming the path', () => {
-    const good = loadCatalogue();
-    const bad = structuredClone(good) as unknown as { controls: Record<string, unknown>[] };
+  test('schema violations, unknown sources and duplicate ids are typed errors naming the path', () => {
+    const bad = rawCatalogue();
     bad.controls[0]!.layer = '不存在';
     assert.throws(() => validateCatalogue(bad), (e: unknown) => e instanceof RuleError && e.code === 'RULE_ERR_SCHEMA' && /controls\/0\/layer/.test(e.message));
-    const dup = structuredClone(good);
+    const dup = rawCatalogue();
     dup.controls.push({ ...dup.controls[0]! });
     assert.throws(() => validateCatalogue(dup), /duplicate id/);
+    const src = rawCatalogue();
+    src.controls[3]!.source = 'nowhere';
+    assert.throws(() => validateCatalogue(src), /controls\/3\/source: unknown source nowhere/);
+    const noNote = rawCatalogue();
+    const i = noNote.controls.findIndex((c) => c.paraphrase === true);
+    delete noNote.controls[i]!.note;
+    assert.throws(() => validateCatalogue(noNote), /says why/);
+  });
+  test('statuses of several checks bound to one item combine', () => {
+    assert.equal(combineStatuses([]), 'manual');
+    assert.equal(combineStatuses(['pass', 'pass']), 'pass');
+    assert.equal(combineStatuses(['pass', 'fail']), 'partial');
+    assert.equal(combineStatuses(['fail', 'fail', 'na']), 'fail');
+    assert.equal(combineStatuses(['pass', 'manual']), 'pass');
+    assert.equal(combineStatuses(['manual', 'na']), 'manual');
+    assert.equal(combineStatuses(['na', 'na']), 'na');
   });
   test('per-layer percentage: hand-computed example', () => {
     // 安全计算环境: 2 pass, 1 partial, 1 fail, 1 na → (2 + 0.5) / 4 = 62.5 %; 安全管理中心: 1 fail → 0 %;

@@ -9,12 +9,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { EcsEvent } from '@xiangan/collectors';
+import { CertificateAuthority } from '@xiangan/pki';
 import { openSqliteStore } from '../src/storage/sqlite.js';
 import { Checkpointer } from '../src/integrity/checkpoints.js';
 import { loadOrCreateIdentity } from '../src/integrity/identity.js';
-import { importAssetsCsv, runAssessment, runChecks, verifyReportFile, writeReports, ComplyError, type Inventory, type CheckContext } from '../src/comply/index.js';
+import { AuthService } from '../src/auth/service.js';
+import { validateConfig } from '../src/config/load.js';
+import { KmsService } from '../src/kms/index.js';
+import { evaluateStoredConfigs, importAssetsCsv, runAssessment, runChecks, uploadConfig, verifyReportFile, writeReports, ComplyError, type Inventory, type CheckContext } from '../src/comply/index.js';
 
 const FIX = fileURLToPath(new URL('../../test/fixtures/comply/', import.meta.url));
+const CONFIGS = fileURLToPath(new URL('../../../rules/test/compliance-configs/', import.meta.url));
 const NOW = new Date('2026-11-28T12:00:00Z');
 const H = 3_600_000;
 const D = 24 * H;
@@ -40,7 +45,28 @@ function inventory(): Inventory {
   return importAssetsCsv({ systems: [], assets: [] }, readFileSync(join(FIX, 'assets.csv'), 'utf8')).inventory;
 }
 
-/** Good world: every asset sends complete records, lockouts follow failures, SSH only, 200 days kept, signed checkpoints. */
+/** SOC users: the three administrator roles, or only the first security administrator. */
+function users(dir: string, roles: ('sysadmin' | 'secadmin' | 'auditadmin')[]): void {
+  const auth = AuthService.open({ dir, config: validateConfig({ data: dir, auth: { pbkdf2Iterations: 1000 } }).auth, level: 3 });
+  try {
+    auth.ensureAdmin();
+    for (const role of roles) if (role !== 'secadmin') auth.createUser({ username: `${role}1`, role });
+  } finally {
+    auth.close();
+  }
+}
+
+/** Upload fixture configurations (rules/test/compliance-configs) for assets. */
+function configs(dir: string, world: 'good' | 'bad', files: Record<string, string[]>): void {
+  for (const [asset, names] of Object.entries(files))
+    for (const f of names) uploadConfig(dir, inventory(), { asset, fileName: f, text: readFileSync(join(CONFIGS, world, f), 'utf8'), actor: 'tester' });
+}
+
+/**
+ * Good world: every asset sends complete records (NTP, IDS and anti-malware among them), lockouts
+ * follow failures, SSH only, 200 days kept, signed checkpoints, hardened configurations uploaded,
+ * the three administrator roles held, a valid SM2 certificate and an SM4 key in the KMS.
+ */
 async function goodWorld(): Promise<string> {
   const dir = tmp();
   const store = await openSqliteStore({ dir, chain: true });
@@ -50,6 +76,9 @@ async function goodWorld(): Promise<string> {
     ev(3 * H, complete({ host: { name: 'srv1' } })),
     ev(200 * D, complete({ host: { name: 'srv1' } })),
     ev(4 * H, complete({ host: { name: 'srv1' }, destination: { ip: '10.1.0.1', port: 22 } })),
+    ev(5 * H, { host: { name: 'srv1' }, process: { name: 'chronyd' }, event: { category: ['host'], action: 'time-sync', outcome: 'success' } }),
+    ev(6 * H, { observer: { name: 'fw1' }, source: { ip: '203.0.113.9' }, event: { category: ['intrusion_detection'], module: 'suricata', action: 'alert', outcome: 'success' } }),
+    ev(7 * H, { host: { name: 'srv1' }, process: { name: 'clamd' }, event: { category: ['malware'], action: 'scan', outcome: 'success' } }),
   ];
   for (let i = 0; i < 6; i++) events.push(ev(5 * H + i, { host: { name: 'srv1' }, user: { name: 'bob' }, event: { category: ['authentication'], action: 'login', outcome: 'failure' } }));
   events.push(ev(5 * H - 10, { host: { name: 'srv1' }, user: { name: 'bob' }, event: { category: ['iam'], action: 'account-locked', outcome: 'success' } }));
@@ -61,24 +90,52 @@ async function goodWorld(): Promise<string> {
   cp.run();
   cp.close();
   db.close();
+  configs(dir, 'good', { fw1: ['fw1-vrp.cfg'], sw1: ['sw1-comware.cfg'], srv1: ['sshd_config', 'login.defs', 'system-auth', 'auditd.conf'] });
+  users(dir, ['sysadmin', 'secadmin', 'auditadmin']);
+  const kms = KmsService.open({ dir: join(dir, 'kms'), masterSecret: 'comply master secret', iterations: 1000, now: () => NOW.getTime() });
+  kms.createKey(kms.root, 'records', 'sm4');
+  await kms.close();
   return dir;
 }
 
-/** Bad world: fw1 and sw1 silent, records lack the outcome, telnet to a device, failures without lockout, no tamper evidence. */
+/**
+ * Bad world: fw1 and sw1 silent, records lack the outcome, telnet to a device, failures without
+ * lockout, no tamper evidence, a sender not in the inventory, no NTP/IDS/anti-malware logs, loose
+ * configurations for two of three assets, only the security administrator, and a KMS whose key
+ * is over a year old with an expired certificate.
+ */
 async function badWorld(): Promise<string> {
   const dir = tmp();
   const store = await openSqliteStore({ dir });
-  const events: EcsEvent[] = [ev(H, { host: { name: 'srv1' }, event: { action: 'x' } }), ev(2 * H, { host: { name: 'srv1' }, destination: { ip: '10.1.0.1', port: 23 }, event: { action: 'telnet' } })];
+  const events: EcsEvent[] = [
+    ev(H, { host: { name: 'srv1' }, event: { action: 'x' } }),
+    ev(2 * H, { host: { name: 'srv1' }, destination: { ip: '10.1.0.1', port: 23 }, event: { action: 'telnet' } }),
+    ev(2 * H, { host: { name: 'rogue1' }, event: { action: 'y' } }),
+  ];
   for (let i = 0; i < 6; i++) events.push(ev(3 * H + i, { host: { name: 'srv1' }, user: { name: 'bob' }, event: { category: ['authentication'], action: 'login', outcome: 'failure' } }));
   await store.write(events);
   await store.close();
+  configs(dir, 'bad', { sw1: ['sw1-comware.cfg'], srv1: ['sshd_config'] });
+  users(dir, ['secadmin']);
+  const old = new Date(NOW.getTime() - 400 * D);
+  const ca = CertificateAuthority.init(join(dir, 'ca'), { passphrase: 'comply ca passphrase', kdfIterations: 1000, now: old });
+  const kms = KmsService.open({
+    dir: join(dir, 'kms'),
+    masterSecret: 'comply master secret',
+    iterations: 1000,
+    now: () => old.getTime(),
+    ca: { chain: ca.chain, issue: (csr, o) => ca.issue(csr, { ...o, now: old }) },
+  });
+  kms.createKey(kms.root, 'signer', 'sm2-sign', { certificateSubject: '/C=CN/O=Xiangan/CN=old signer' });
+  await kms.close();
   return dir;
 }
 
 async function checks(dir: string, socConfig: CheckContext['socConfig']): Promise<Record<string, string>> {
   const store = await openSqliteStore({ dir });
   try {
-    const r = await runChecks({ store, dataDir: dir, assets: inventory().assets, level: 3, socConfig, now: NOW });
+    const assets = inventory().assets;
+    const r = await runChecks({ store, dataDir: dir, assets, level: 3, socConfig, now: NOW, configResults: evaluateStoredConfigs(dir, assets.map((a) => a.id)) });
     return Object.fromEntries([...r].map(([k, v]) => [k, v.status]));
   } finally {
     await store.close();
@@ -111,12 +168,22 @@ describe('comply inventory', () => {
 describe('comply automated checks', () => {
   test('the good world passes every check', async () => {
     const r = await checks(good, { level: 3, storage: { retentionDays: 180 } });
-    assert.deepEqual(r, { 'log-arrival': 'pass', 'audit-fields': 'pass', retention: 'pass', integrity: 'pass', 'cleartext-management': 'pass', 'login-failure': 'pass', 'two-factor': 'pass' });
+    assert.deepEqual(r, {
+      'log-arrival': 'pass', 'audit-fields': 'pass', retention: 'pass', integrity: 'pass', 'cleartext-management': 'pass', 'login-failure': 'pass', 'two-factor': 'pass',
+      'idle-timeout': 'pass', 'time-sync': 'pass', 'ids-presence': 'pass', 'av-presence': 'pass', 'admin-separation': 'pass', certificates: 'pass', 'kms-keys': 'pass',
+      'asset-inventory': 'pass', 'config-baseline': 'pass',
+    });
   });
   test('the bad world fails each check', async () => {
-    const r = await checks(bad, { level: 2, auth: { requireTotp: false }, storage: { retentionDays: 90 } });
-    // audit-fields: 6 of 8 records complete (75 % < 95 %) → partial; the empty store below is the fail case.
-    assert.deepEqual(r, { 'log-arrival': 'partial', 'audit-fields': 'partial', retention: 'fail', integrity: 'fail', 'cleartext-management': 'fail', 'login-failure': 'fail', 'two-factor': 'fail' });
+    const r = await checks(bad, { level: 2, auth: { requireTotp: false, idleTimeoutMinutes: 60 }, storage: { retentionDays: 90 } });
+    // audit-fields: 6 of 9 records complete (67 % < 95 %) → partial; the empty store below is the fail case.
+    // admin-separation: roles separated but only the security administrator exists → partial;
+    // kms-keys: SM keys only, one not rotated for 400 days → partial; config-baseline: 2 of 3 assets.
+    assert.deepEqual(r, {
+      'log-arrival': 'partial', 'audit-fields': 'partial', retention: 'fail', integrity: 'fail', 'cleartext-management': 'fail', 'login-failure': 'fail', 'two-factor': 'fail',
+      'idle-timeout': 'fail', 'time-sync': 'fail', 'ids-presence': 'fail', 'av-presence': 'fail', 'admin-separation': 'partial', certificates: 'fail', 'kms-keys': 'partial',
+      'asset-inventory': 'partial', 'config-baseline': 'partial',
+    });
   });
   test('retention configured but not yet achieved is partial; all assets silent is fail', async () => {
     const r = await checks(bad, { storage: { retentionDays: 180 } });
@@ -154,16 +221,25 @@ describe('comply run and signed reports', () => {
     } finally {
       await store.close();
     }
-    // 安全计算环境 L3 items: 8.1.4.1 b fail, c fail, d pass, 8.1.4.3 a partial, b partial, c fail
-    // → (1 + 2 × 0.5) / 6 = 33.3 %. 安全管理中心: retention partial → 50 %. 安全区域边界: partial → 50 %.
+    // Hand-computed from the judged items (manual items and 不适用 are left out of the denominator):
+    // 安全计算环境: pass 8.1.4.1 d; partial 8.1.4.1 b, 8.1.4.2 d, 8.1.4.3 a, 8.1.4.3 b; fail 8.1.4.1 a, c,
+    // 8.1.4.2 b, c, 8.1.4.3 c, 8.1.4.4 f, 8.1.4.5 a, 8.1.4.8 a; 8.1.4.11 a, b 不适用 (no application)
+    // → (1 + 4 × 0.5) / 13 = 23.1 %. 安全管理中心: partial 8.1.5.1 a, 8.1.5.2 a, 8.1.5.3 a, 8.1.5.4 c, d;
+    // fail 8.1.5.4 b, f → 2.5 / 7 = 35.7 %. 安全区域边界: partial 8.1.3.5 a, b; fail 8.1.3.3 a, b, d,
+    // 8.1.3.4 a, 8.1.3.5 c → 1 / 7 = 14.3 %. 安全运维管理: 3 partial → 50 %.
     const pct = Object.fromEntries(a.layers.map((l) => [l.layer, l.percent]));
-    assert.equal(pct['安全计算环境'], 33.3);
-    assert.equal(pct['安全管理中心'], 50);
-    assert.equal(pct['安全区域边界'], 50);
+    assert.equal(pct['安全计算环境'], 23.1);
+    assert.equal(pct['安全管理中心'], 35.7);
+    assert.equal(pct['安全区域边界'], 14.3);
+    assert.equal(pct['安全运维管理'], 50);
     assert.equal(pct['安全物理环境'], null);
-    // overall: pass 1, partial 4 (8.1.4.3 a, b; 8.1.3.5 a; 8.1.5.4 d), fail 3; manual items left out
-    // → (1 + 4 × 0.5) / 8 = 37.5 %.
-    assert.equal(a.overall, 37.5);
+    // overall: pass 1, partial 14, fail 15 → (1 + 14 × 0.5) / 30 = 26.7 %.
+    assert.equal(a.overall, 26.7);
+    assert.equal(a.items.length, 211);
+    // Configuration findings are attached to the items they are evidence for.
+    const idle = a.items.find((i) => i.controlId === 'djcp-3-8.1.4.1.b')!;
+    assert.deepEqual(idle.checks, ['login-failure', 'idle-timeout']);
+    assert.ok(idle.configFindings!.some((f) => f.asset === 'sw1' && f.check === 'comware-idle-timeout' && f.status === 'fail'));
     const cleartext = a.items.find((i) => i.controlId === 'djcp-3-8.1.4.1.c')!;
     assert.equal(cleartext.judgement, '不符合');
     assert.match(cleartext.highRisk ?? '', /高风险/);
@@ -173,13 +249,13 @@ describe('comply run and signed reports', () => {
     const out = tmp();
     const files = await writeReports(a, { outDir: out, formats: ['html', 'json', 'csv'], identity });
     const csv = readFileSync(files[2]!, 'utf8').replace(/^\ufeff/, '').split('\r\n');
-    assert.equal(csv[0], 'control,clause,layer,control_point,status,judgement,objects,summary');
+    assert.equal(csv[0], 'control,clause,layer,control_point,status,judgement,objects,summary,paraphrase,source_url');
     assert.equal(csv.filter((l) => l.startsWith('djcp-3-')).length, a.items.length);
     assert.ok(csv.some((l) => l.startsWith('djcp-3-8.1.4.1.c,') && l.includes(',fail,不符合,')));
     const html = readFileSync(files[0]!, 'utf8');
-    for (const h of ['被测对象描述', '单项测评结果', '安全问题风险分析', '整改建议', '自评估', '<svg']) assert.ok(html.includes(h), h);
+    for (const h of ['被测对象描述', '单项测评结果', '安全问题风险分析', '整改建议', '自评估', '<svg', '条文来源', 'HummerRisk-docs']) assert.ok(html.includes(h), h);
     assert.ok(!/(src|href)=["']?https?:/.test(html), 'no external requests');
-    assert.equal(JSON.parse(readFileSync(files[1]!, 'utf8')).overall, 37.5);
+    assert.equal(JSON.parse(readFileSync(files[1]!, 'utf8')).overall, 26.7);
     for (const f of files) {
       const v = verifyReportFile(f);
       assert.ok(v.ok && v.chainOk, f);

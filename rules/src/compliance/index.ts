@@ -17,8 +17,32 @@ export const CATALOGUE_SCHEMA_FILE = fileURLToPath(new URL('../../../compliance/
 
 /** `djcp` = GB/T 22239-2019 (等保), `gmcy` = GB/T 39786-2021 (密评). */
 export type ComplianceStandard = 'djcp' | 'gmcy';
-/** Identifiers of the automated checks a control may be bound to. */
-export type CheckId = 'log-arrival' | 'audit-fields' | 'retention' | 'integrity' | 'cleartext-management' | 'login-failure' | 'two-factor';
+/** Identifiers of the automated checks a control may be bound to (soc/src/comply/checks.ts). */
+export type CheckId =
+  | 'log-arrival'
+  | 'audit-fields'
+  | 'retention'
+  | 'integrity'
+  | 'cleartext-management'
+  | 'login-failure'
+  | 'two-factor'
+  | 'idle-timeout'
+  | 'time-sync'
+  | 'ids-presence'
+  | 'av-presence'
+  | 'admin-separation'
+  | 'certificates'
+  | 'kms-keys'
+  | 'asset-inventory'
+  | 'config-baseline';
+
+/** Where a control's text comes from (catalogue `sources:`). */
+export interface CatalogueSource {
+  id: string;
+  title: string;
+  url: string;
+  note?: string;
+}
 
 /** One control (测评项) of the catalogue. */
 export interface Control {
@@ -29,18 +53,27 @@ export interface Control {
   layer: string;
   controlPoint: string;
   text: string;
-  /** The text is a paraphrase, not the published wording. */
+  /** The text is not verified against a public reproduction of the standard (see `note`). */
   paraphrase: boolean;
-  source: string;
+  /** The source the text was taken from or checked against. */
+  source: CatalogueSource;
+  /** Why the text is a paraphrase, or how it differs from the source. */
+  note?: string;
+  /** Object types: network, security, server, database, application, soc, site (机房), org (管理文档与人员). */
   objectTypes: string[];
-  check?: CheckId;
+  /** Automated checks bound to this item; none means an auditor judges it (manual). */
+  checks?: CheckId[];
+  /** GB/T 39786 modality: 应 (shall), 宜 (should), 可 (may). */
+  modality?: '应' | '宜' | '可';
+  /** GB/T 39786: the SM algorithms / protocols expected. */
   algorithm?: string;
   highRisk?: string;
 }
 
-/** A parsed, schema-valid catalogue. */
+/** A parsed, schema-valid catalogue with sources resolved. */
 export interface Catalogue {
-  version: 1;
+  version: 2;
+  sources: Record<string, Omit<CatalogueSource, 'id'>>;
   controls: Control[];
 }
 
@@ -63,14 +96,21 @@ export function validateCatalogue(doc: unknown): Catalogue {
     const e = validate.errors?.[0];
     throw new RuleError('RULE_ERR_SCHEMA', `catalogue ${e?.instancePath || '/'}: ${e?.message ?? 'invalid'}`);
   }
-  const cat = doc as Catalogue;
+  const raw = doc as { version: 2; sources: Catalogue['sources']; controls: (Omit<Control, 'source'> & { source: string | CatalogueSource })[] };
   const seen = new Set<string>();
-  for (const [i, c] of cat.controls.entries()) {
+  const controls: Control[] = [];
+  for (const [i, c] of raw.controls.entries()) {
     if (seen.has(c.id)) throw new RuleError('RULE_ERR_SCHEMA', `catalogue /controls/${i}/id: duplicate id ${c.id}`);
     seen.add(c.id);
     if (!c.id.startsWith(`${c.standard}-${c.level}-`)) throw new RuleError('RULE_ERR_SCHEMA', `catalogue /controls/${i}/id: must start with ${c.standard}-${c.level}-`);
+    // A re-validated catalogue (already resolved) keeps its source objects.
+    const key = typeof c.source === 'string' ? c.source : c.source.id;
+    const src = raw.sources[key];
+    if (!src) throw new RuleError('RULE_ERR_SCHEMA', `catalogue /controls/${i}/source: unknown source ${key}`);
+    if (c.paraphrase && !c.note) throw new RuleError('RULE_ERR_SCHEMA', `catalogue /controls/${i}/note: a paraphrased item says why`);
+    controls.push({ ...c, source: { id: key, ...src } });
   }
-  return cat;
+  return { version: 2, sources: raw.sources, controls };
 }
 
 /**
@@ -78,18 +118,40 @@ export function validateCatalogue(doc: unknown): Catalogue {
  * @example const { controls } = loadCatalogue();
  */
 export function loadCatalogue(file: string = BUILTIN_CATALOGUE): Catalogue {
+  if (file === BUILTIN_CATALOGUE && builtin) return builtin;
   let doc: unknown;
   try {
     doc = parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new RuleError('RULE_ERR_SCHEMA', `catalogue ${file}: ${(e as Error).message}`, { cause: e });
   }
-  return validateCatalogue(doc);
+  const cat = validateCatalogue(doc);
+  if (file === BUILTIN_CATALOGUE) builtin = cat;
+  return cat;
 }
+// The built-in catalogue is read once per process (about 400 items).
+let builtin: Catalogue | undefined;
 
 /** Controls of one standard and level. */
 export function selectControls(cat: Catalogue, standard: ComplianceStandard, level: 2 | 3): Control[] {
   return cat.controls.filter((c) => c.standard === standard && c.level === level);
+}
+
+/**
+ * Combine the statuses of the checks bound to one item (our method, documented in soc/README.md
+ * "Compliance"): not-applicable checks are left out unless all are; manual ones are left out
+ * unless all are; of the rest, all pass → pass, all fail → fail, anything else → partial.
+ * @example combineStatuses(['pass', 'fail']) // 'partial'
+ */
+export function combineStatuses(list: readonly CheckStatus[]): CheckStatus {
+  if (list.length === 0) return 'manual';
+  const applicable = list.filter((s) => s !== 'na');
+  if (applicable.length === 0) return 'na';
+  const judged = applicable.filter((s) => s !== 'manual');
+  if (judged.length === 0) return 'manual';
+  if (judged.every((s) => s === 'pass')) return 'pass';
+  if (judged.every((s) => s === 'fail')) return 'fail';
+  return 'partial';
 }
 
 /** One judged item. */
@@ -136,3 +198,17 @@ export function scoreResults(items: readonly ItemResult[]): { layers: LayerScore
   const layers = [...by.values()].map((s) => ({ ...s, percent: pct(s) }));
   return { layers, overall: pct(total) };
 }
+
+export {
+  BUILTIN_CONFIG_CHECKS,
+  CONFIG_PLATFORMS,
+  loadConfigChecks,
+  validateConfigChecks,
+  evaluateConfig,
+  detectPlatform,
+  type ConfigPlatform,
+  type ConfigCheck,
+  type ConfigCheckSet,
+  type ConfigCheckResult,
+  type ConfigRuleOutcome,
+} from './config.js';

@@ -18,6 +18,9 @@ const T = {
     fixes: '四、整改建议',
     appendix: '附录 A 资产清单',
     evidence: '附录 B 测评证据',
+    sources: '附录 C 条文来源',
+    configs: '配置核查结果',
+    sourcesNote: '标注“条文为转述”的测评项，其条文未能与公开转载的标准文本核对一致，以所列标准正式文本为准。',
     system: '定级对象', level: '等级', generated: '生成时间', overall: '综合符合率',
     layer: '层面', clause: '条款', point: '控制点', item: '测评项', result: '结果', objects: '测评对象', summary: '说明',
     id: '编号', type: '类型', name: '名称', hosts: '主机名', ips: '地址', grade: '重要程度',
@@ -33,6 +36,9 @@ const T = {
     fixes: '4. Remediation',
     appendix: 'Appendix A. Assets',
     evidence: 'Appendix B. Evidence',
+    sources: 'Appendix C. Sources of the requirement texts',
+    configs: 'Configuration checks',
+    sourcesNote: 'Items marked “paraphrased” could not be checked against a public reproduction of the standard; the published standard prevails.',
     system: 'System', level: 'Level', generated: 'Generated', overall: 'Overall compliance',
     layer: 'Layer', clause: 'Clause', point: 'Control point', item: 'Requirement', result: 'Result', objects: 'Objects', summary: 'Finding',
     id: 'ID', type: 'Type', name: 'Name', hosts: 'Host names', ips: 'Addresses', grade: 'Importance',
@@ -40,6 +46,7 @@ const T = {
   },
 } as const;
 
+const JUDGEMENT_ZH: Record<string, string> = { pass: '符合', partial: '部分符合', fail: '不符合', na: '不适用', manual: '待人工判定' };
 const EN_STATUS: Record<string, string> = { pass: 'Compliant', partial: 'Partially compliant', fail: 'Non-compliant', na: 'Not applicable', manual: 'Manual' };
 
 function esc(s: unknown): string {
@@ -93,10 +100,17 @@ ${bad.length ? `<ul>${bad.map((i) => `<li>${esc(i.clause)}: ${esc(i.text)}</li>`
 <h2>${esc(t.appendix)}</h2>
 <table>${head([t.id, t.type, t.name, t.hosts, t.ips, t.grade])}${a.assets.map((x) => row([x.id, x.type, x.name, x.hostNames.join('; '), x.ips.join('; '), x.importance ?? 2])).join('')}</table>
 <h2>${esc(t.evidence)}</h2>
-${a.items
-    .filter((i) => i.evidence)
-    .map((i) => `<h3>${esc(i.clause)} ${esc(i.controlPoint)}</h3><pre>${esc(JSON.stringify(i.evidence, null, 2))}</pre>`)
+${(a.checkResults ?? [])
+    .map((r) => {
+      const bound = a.items.filter((i) => i.checks.includes(r.check)).map((i) => i.clause);
+      return `<h3>${esc(r.check)} — ${esc(lang === 'zh' ? (JUDGEMENT_ZH[r.status] ?? r.status) : (EN_STATUS[r.status] ?? r.status))}</h3><p>${esc(r.summary)}${bound.length ? ` (${esc(bound.join(', '))})` : ''}</p><pre>${esc(JSON.stringify(r.evidence, null, 2))}</pre>`;
+    })
     .join('\n')}
+${(a.configResults ?? []).length ? `<h3>${esc(t.configs)}</h3><table>${head([t.id, t.point, t.result, t.summary])}${(a.configResults ?? []).map((r) => `<tr><td>${esc(r.asset)}</td><td>${esc(r.title)}</td><td class="${r.status} j">${esc(lang === 'zh' ? (JUDGEMENT_ZH[r.status] ?? r.status) : (EN_STATUS[r.status] ?? r.status))}</td><td>${esc(r.fileName)} (SM3 ${esc(r.configSm3.slice(0, 16))}…)${r.status === 'fail' ? ` — ${esc(r.remediation)}` : ''}</td></tr>`).join('')}</table>` : ''}
+<h2>${esc(t.sources)}</h2>
+<p>${esc(t.sourcesNote)}</p>
+<ul>${[...new Map(a.items.map((i) => [i.source, i.sourceUrl ?? ''])).entries()].map(([title, url]) => `<li>${esc(title)}${url ? ` — ${esc(url)}` : ''}</li>`).join('')}</ul>
+<p>${esc(a.items.filter((i) => i.paraphrase).length)} / ${esc(a.items.length)}${esc(t.paraphrase)}</p>
 </body></html>
 `;
 }
@@ -116,7 +130,7 @@ export function renderCsv(a: Assessment): string {
     const s = String(v ?? '');
     return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
-  const rows = [['control', 'clause', 'layer', 'control_point', 'status', 'judgement', 'objects', 'summary']];
-  for (const i of a.items) rows.push([i.controlId, i.clause, i.layer, i.controlPoint, i.status, i.judgement, i.objects.join(';'), i.summary]);
+  const rows = [['control', 'clause', 'layer', 'control_point', 'status', 'judgement', 'objects', 'summary', 'paraphrase', 'source_url']];
+  for (const i of a.items) rows.push([i.controlId, i.clause, i.layer, i.controlPoint, i.status, i.judgement, i.objects.join(';'), i.summary, String(i.paraphrase), i.sourceUrl ?? '']);
   return `\ufeff${rows.map((r) => r.map(q).join(',')).join('\r\n')}\r\n`;
 }

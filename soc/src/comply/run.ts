@@ -3,9 +3,10 @@
  * per-layer judgements (GB/T 28448-2019 vocabulary) and scores. A self-assessment: only a
  * licensed assessment body issues a 等级测评结论.
  */
-import { JUDGEMENT, loadCatalogue, scoreResults, selectControls, type CheckStatus, type ComplianceStandard, type LayerScore } from '@xiangan/rules';
+import { combineStatuses, JUDGEMENT, loadCatalogue, scoreResults, selectControls, type CheckId, type CheckStatus, type ComplianceStandard, type LayerScore } from '@xiangan/rules';
 import type { EventStore } from '../storage/types.js';
-import { runChecks, type CheckContext, type Evidence } from './checks.js';
+import { runChecks, type CheckContext, type CheckResult, type Evidence } from './checks.js';
+import { evaluateStoredConfigs, type AssetConfigResult } from './configs.js';
 import { ComplyError } from './errors.js';
 import type { Asset, ComplySystem, Inventory } from './assets.js';
 
@@ -17,16 +18,29 @@ export interface ItemJudgement {
   controlPoint: string;
   text: string;
   paraphrase: boolean;
+  /** Title of the source the text was checked against (catalogue `sources:`). */
   source: string;
+  sourceUrl?: string;
+  /** Why the text is a paraphrase / how it differs from the source. */
+  note?: string;
+  /** GB/T 39786 modality 应/宜/可. */
+  modality?: string;
   algorithm?: string;
+  /** Automated checks bound to the item (empty: judged by an auditor). */
+  checks: CheckId[];
   status: CheckStatus;
   judgement: string;
   summary: string;
   /** Assets the item applies to (by object type). */
   objects: string[];
+  /** Evidence of the first bound check (kept for API compatibility). */
   evidence?: Evidence;
+  /** Evidence of every bound check, when more than one. */
+  evidenceByCheck?: Partial<Record<CheckId, Evidence>>;
   /** 高风险 candidate (网络安全等级保护测评高风险判定指引) when the item fails. */
   highRisk?: string;
+  /** Configuration checks bound to the item, per asset. */
+  configFindings?: { asset: string; check: string; title: string; status: 'pass' | 'fail'; remediation: string }[];
 }
 
 /** A finished run. */
@@ -38,6 +52,10 @@ export interface Assessment {
   assets: Asset[];
   generatedAt: string;
   items: ItemJudgement[];
+  /** Every automated check once, with its evidence. */
+  checkResults: CheckResult[];
+  /** Every configuration check over the uploaded configurations. */
+  configResults: AssetConfigResult[];
   layers: LayerScore[];
   overall: number | null;
   durationMs: number;
@@ -69,16 +87,30 @@ export async function runAssessment(o: RunOptions): Promise<Assessment> {
   const standard = o.standard ?? 'djcp';
   const assets = o.inventory.assets.filter((a) => a.systemId === system.id);
   const now = o.now ?? new Date();
-  const results = await runChecks({ store: o.store, dataDir: o.dataDir, assets, level, socConfig: o.socConfig ?? {}, now });
+  const configResults = evaluateStoredConfigs(o.dataDir, assets.map((a) => a.id));
+  const results = await runChecks({ store: o.store, dataDir: o.dataDir, assets, level, socConfig: o.socConfig ?? {}, now, configResults });
+  const byControl = new Map<string, AssetConfigResult[]>();
+  for (const r of configResults) for (const id of r.controls) byControl.set(id, [...(byControl.get(id) ?? []), r]);
   const items: ItemJudgement[] = [];
   for (const c of selectControls(loadCatalogue(), standard, level)) {
-    // The SOC object is implicit: it is the system doing the assessment.
+    // The SOC object is implicit: it is the system doing the assessment. 机房 (site) and 管理 (org)
+    // items are not about registered assets.
     const objects = assets.filter((a) => c.objectTypes.includes(a.type)).map((a) => a.id);
     if (c.objectTypes.includes('soc') && !objects.length) objects.push('SOC');
-    const r = c.check ? results.get(c.check) : undefined;
-    let status: CheckStatus = r ? r.status : 'manual';
-    let summary = r ? r.summary : 'not automated: an auditor records the judgement';
-    if (objects.length === 0 && !c.objectTypes.includes('site')) {
+    const checks = c.checks ?? [];
+    const rs = checks.map((k) => results.get(k)).filter((r): r is NonNullable<typeof r> => r !== undefined);
+    const cfg = byControl.get(c.id) ?? [];
+    const statuses = rs.map((r) => r.status);
+    const summaries = rs.map((r) => r.summary);
+    if (cfg.length) {
+      const ok = cfg.filter((r) => r.status === 'pass').length;
+      statuses.push(ok === cfg.length ? 'pass' : ok === 0 ? 'fail' : 'partial');
+      summaries.push(`configuration checks: ${ok}/${cfg.length} pass`);
+    }
+    let status: CheckStatus = statuses.length ? combineStatuses(statuses) : 'manual';
+    let summary = statuses.length ? summaries.join('; ') : 'not automated: an auditor records the judgement';
+    const physicalOrOrg = c.objectTypes.every((t) => t === 'site' || t === 'org');
+    if (objects.length === 0 && !physicalOrOrg) {
       status = 'na';
       summary = 'no asset of the types this item applies to';
     }
@@ -89,16 +121,35 @@ export async function runAssessment(o: RunOptions): Promise<Assessment> {
       controlPoint: c.controlPoint,
       text: c.text,
       paraphrase: c.paraphrase,
-      source: c.source,
+      source: c.source.title,
+      sourceUrl: c.source.url,
+      ...(c.note ? { note: c.note } : {}),
+      ...(c.modality ? { modality: c.modality } : {}),
       ...(c.algorithm ? { algorithm: c.algorithm } : {}),
+      checks,
       status,
       judgement: JUDGEMENT[status],
       summary,
       objects,
-      ...(r ? { evidence: r.evidence } : {}),
+      ...(rs[0] ? { evidence: rs[0].evidence } : {}),
+      ...(rs.length > 1 ? { evidenceByCheck: Object.fromEntries(rs.map((r) => [r.check, r.evidence])) } : {}),
       ...(c.highRisk && status === 'fail' ? { highRisk: c.highRisk } : {}),
+      ...(cfg.length ? { configFindings: cfg.map((r) => ({ asset: r.asset, check: r.check, title: r.title, status: r.status, remediation: r.remediation })) } : {}),
     });
   }
   const { layers, overall } = scoreResults(items);
-  return { kind: 'self-assessment', standard, level, system, assets, generatedAt: now.toISOString(), items, layers, overall, durationMs: Math.round(performance.now() - t0) };
+  return {
+    kind: 'self-assessment',
+    standard,
+    level,
+    system,
+    assets,
+    generatedAt: now.toISOString(),
+    items,
+    checkResults: [...results.values()],
+    configResults,
+    layers,
+    overall,
+    durationMs: Math.round(performance.now() - t0),
+  };
 }
