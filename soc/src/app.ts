@@ -21,6 +21,8 @@ import { consoleRoutes } from './console.js';
 import { complyRoutes, type ComplyRoutesOptions } from './comply/routes.js';
 import { socBus, type EventBus } from './bus.js';
 import type { AlertStore } from './alerts/types.js';
+import { auditRoutes } from './routes/audit.js';
+import { detectionToolRoutes } from './routes/detection.js';
 
 /**
  * Decides whether a request may use the API. The console will bring sessions and roles; until
@@ -229,6 +231,23 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   );
 
   if (runtime.detection) await app.register(alertRoutes, { alerts: publishingAlertStore(runtime.detection.alerts, opts.security?.bus ?? socBus), events: runtime.store, auth, detector: runtime.detection.detector, notifier: runtime.detection.notifier, ...(opts.security ? { actorOf } : {}) });
+
+  if (opts.security) {
+    // Console tools: the audit trail and rule testing; JSON bodies parsed in their own context
+    // (the app takes every body as text for its ingest route).
+    await app.register(async (scope) => {
+      if (scope.hasContentTypeParser('application/json')) scope.removeContentTypeParser('application/json');
+      scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+        try {
+          done(null, body === '' ? undefined : JSON.parse(String(body)));
+        } catch (e) {
+          done(new SocError('SOC_ERR_QUERY', `body is not JSON: ${(e as Error).message}`), undefined);
+        }
+      });
+      await scope.register(auditRoutes);
+      await scope.register(detectionToolRoutes, { now });
+    });
+  }
 
   if (opts.kms) await app.register(kmsRoutes, { service: opts.kms });
 
