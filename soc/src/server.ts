@@ -17,7 +17,7 @@ import { UsageError } from './cli/io.js';
 import { loadConfig, type ConfigOverrides } from './config/load.js';
 import type { SocConfig } from './config/schema.js';
 import { createLogger, type Logger } from './logger.js';
-import { KmsService } from './kms/index.js';
+import { KmsService, defaultKmsWorkers } from './kms/index.js';
 import { startRuntime, type Runtime } from './pipeline/runtime.js';
 import { serverSecurity } from './security.js';
 
@@ -51,7 +51,7 @@ export async function startServer(
   try {
     // The crypto service shares the process and reports every call into the pipeline's buffer.
     if (opts.kmsMasterSecret) {
-      kms = KmsService.open({ dir: join(config.data, 'kms'), masterSecret: opts.kmsMasterSecret, sink: runtime.buffer });
+      kms = KmsService.open({ dir: join(config.data, 'kms'), masterSecret: opts.kmsMasterSecret, sink: runtime.buffer, workers: defaultKmsWorkers() });
     }
     // Fastify logs every request at info; at ingest rates that would drown the log, so the API's
     // logger starts at warn (errors and refusals still appear).

@@ -10,9 +10,9 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { bytesToBase64, utf8ToBytes } from '@xiangan/crypto';
+import { bytesToBase64, utf8ToBytes, importSm2PublicKey, sm2Verify } from '@xiangan/crypto';
 import { CertificateAuthority, X509Certificate, cmsVerify, createOcspRequest, createOcspResponder, ocspFastifyPlugin } from '@xiangan/pki';
-import { KmsService, kmsRoutes, KmsError } from '../src/kms/index.js';
+import { KmsService, kmsRoutes, KmsError, parseEnvelope, verifyResultAsync } from '../src/kms/index.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'xiangan-kms-online-'));
 
@@ -280,3 +280,36 @@ describe('KMS: TLS client-certificate authentication', () => {
   });
 });
 
+
+describe('KMS: SM2 on worker threads', () => {
+  test('signAsync/verifyAsync give signatures that the SDK and OpenSSL-compatible checks accept; refusals and failures are audited', async () => {
+    const d = tmp();
+    const audits: Array<{ operation: string; outcome: string; errorCode?: string }> = [];
+    const kms = KmsService.open({ dir: d, masterSecret: 'online master secret', iterations: 1000, workers: 1, onAudit: (r) => audits.push(r) });
+    try {
+      const info = kms.createKey(kms.root, 'w', 'sm2-sign');
+      const pub = importSm2PublicKey(info.publicKeys![1]!);
+      const msgs = Array.from({ length: 64 }, (_, i) => utf8ToBytes(`message ${i}`));
+      // Many at once: they travel to the worker in one batch.
+      const sigs = await Promise.all(msgs.map((m, i) => kms.signAsync(kms.root, 'w', m, i % 2 ? { format: 'raw', id: utf8ToBytes('alice@example') } : {})));
+      msgs.forEach((m, i) => {
+        const { bytes } = parseEnvelope(sigs[i]!.signature);
+        assert.equal(sm2Verify(pub, m, bytes, i % 2 ? { format: 'raw', id: utf8ToBytes('alice@example') } : {}), true, `signature ${i}`);
+      });
+      assert.deepEqual(await kms.verifyAsync(kms.root, 'w', msgs[0]!, sigs[0]!.signature), { valid: true, version: 1 });
+      assert.deepEqual(await verifyResultAsync(kms.verifyAsync(kms.root, 'w', msgs[1]!, sigs[0]!.signature)), { valid: false, version: 1 });
+      // After a rotation the new version signs; the old one still verifies.
+      kms.rotateKey(kms.root, 'w');
+      const s2 = await kms.signAsync(kms.root, 'w', msgs[0]!);
+      assert.equal(s2.version, 2);
+      assert.equal((await kms.verifyAsync(kms.root, 'w', msgs[0]!, sigs[0]!.signature)).valid, true);
+      await assert.rejects(kms.signAsync(kms.root, 'nope', msgs[0]!), (e: unknown) => e instanceof KmsError && e.code === 'SOC_ERR_KMS_KEY_NOT_FOUND');
+      await assert.rejects(kms.signAsync(kms.root, 'w', msgs[0]!, { id: new Uint8Array(9000) }), (e: unknown) => e instanceof KmsError && e.code === 'SOC_ERR_KMS_REQUEST');
+      assert.ok(audits.some((a) => a.operation === 'verify' && a.outcome === 'failure' && a.errorCode === 'invalid'));
+      assert.ok(audits.some((a) => a.operation === 'sign' && a.outcome === 'failure' && a.errorCode === 'SOC_ERR_KMS_REQUEST'));
+    } finally {
+      await kms.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});

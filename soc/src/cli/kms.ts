@@ -10,7 +10,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { bytesToBase64 } from '@xiangan/crypto';
 import { CertificateAuthority } from '@xiangan/pki';
 import { KmsClient, type KmsKeyType } from '@xiangan/crypto/kms-client';
-import { KmsService, kmsRoutes, KMS_KEY_TYPES } from '../kms/index.js';
+import { KmsService, kmsRoutes, KMS_KEY_TYPES, defaultKmsWorkers } from '../kms/index.js';
 import { parseCommandLine, readAll, UsageError, type CliIo } from './io.js';
 
 const USAGE = `usage: xiangan kms <sub-command> [options]
@@ -72,7 +72,7 @@ function masterSecret(v: Values, io: CliIo): Uint8Array | string {
   return env;
 }
 
-function openLocal(v: Values, io: CliIo): KmsService {
+function openLocal(v: Values, io: CliIo, serving = false): KmsService {
   if (!v.data) throw new UsageError(`--data DIR is required\n${USAGE}`);
   let ca: CertificateAuthority | undefined;
   if (v['ca-dir']) {
@@ -80,7 +80,7 @@ function openLocal(v: Values, io: CliIo): KmsService {
     if (!passphrase) throw new UsageError('--ca-dir needs the CA passphrase in XIANGAN_CA_PASSPHRASE');
     ca = CertificateAuthority.open(resolve(io.cwd, v['ca-dir']), { passphrase });
   }
-  return KmsService.open({ dir: resolve(io.cwd, v.data), masterSecret: masterSecret(v, io), ...(ca ? { ca } : {}) });
+  return KmsService.open({ dir: resolve(io.cwd, v.data), masterSecret: masterSecret(v, io), ...(ca ? { ca } : {}), ...(serving ? { workers: defaultKmsWorkers() } : {}) });
 }
 
 /** HTTPS options for `serve`: a server certificate, and client CAs when client certificates may authenticate. */
@@ -131,7 +131,7 @@ export async function run(_command: string, argv: string[], io: CliIo): Promise<
       return 0;
     }
     case 'serve': {
-      const kms = openLocal(v, io);
+      const kms = openLocal(v, io, true);
       const https = tlsOptions(v, io);
       // One type for both: Fastify's http and https instances differ only in the raw server.
       const app = (https ? Fastify({ logger: false, https }) : Fastify({ logger: false })) as unknown as FastifyInstance;

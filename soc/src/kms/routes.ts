@@ -7,7 +7,7 @@ import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { bytesToBase64, bytesToHex, CryptoError, type Sm2CipherOrder, type Sm2SignatureFormat } from '@xiangan/crypto';
 import { KmsError, KMS_ERROR_STATUS } from './errors.js';
-import { b64, verifyResult, type KmsCaller, type KmsService, type KmsPolicy } from './service.js';
+import { b64, verifyResult, verifyResultAsync, type KmsCaller, type KmsService, type KmsPolicy } from './service.js';
 import type { KmsKeyType } from './store.js';
 import type { Purpose } from '@xiangan/pki';
 
@@ -124,11 +124,11 @@ export async function kmsRoutes(app: FastifyInstance, opts: KmsRoutesOptions): P
 
   app.post<{ Params: { name: string } }>(`${p}/sign/:name`, { config }, async (req) => {
     const b = bodyOf(req);
-    return kms.sign(caller(req), req.params.name, b64('input', b.input), signOpts(b));
+    return kms.signAsync(caller(req), req.params.name, b64('input', b.input), signOpts(b));
   });
   app.post<{ Params: { name: string } }>(`${p}/verify/:name`, { config }, async (req) => {
     const b = bodyOf(req);
-    return verifyResult(() => kms.verify(caller(req), req.params.name, b64('input', b.input), str(b, 'signature'), signOpts(b)));
+    return verifyResultAsync(kms.verifyAsync(caller(req), req.params.name, b64('input', b.input), str(b, 'signature'), signOpts(b)));
   });
   app.post<{ Params: { name: string } }>(`${p}/encrypt/:name`, { config }, async (req) => {
     const b = bodyOf(req);

@@ -18,6 +18,7 @@ import { auditLog } from '../audit/index.js';
 import { KmsError } from './errors.js';
 import { KmsStore, KMS_KEY_TYPES, gcmUnwrap, gcmWrap, materialAad, deriveKek, type KmsKeyMeta, type KmsKeyType, type KmsStoreOptions, type KmsAppRow, type KmsAppCertRow } from './store.js';
 import { fetchOcspForPath, type OcspFetchReport } from './ocsp-fetch.js';
+import { Sm2Pool } from './pool.js';
 
 /** Operations a policy may name; `*` allows all of them. */
 export const KMS_OPERATIONS = [
@@ -71,6 +72,11 @@ export interface KmsServiceOptions extends KmsStoreOptions {
   ca?: KmsIssuer;
   /** OCSP fetching for `validateCertificateOnline`: per-request timeout (ms, default 5000). */
   ocspTimeoutMs?: number;
+  /**
+   * Worker threads for SM2 sign/verify of {@link KmsService.signAsync}/{@link KmsService.verifyAsync}
+   * (the HTTP routes use those); 0 (default) computes on the calling thread.
+   */
+  workers?: number;
 }
 
 /** What the service needs of a CA: `CertificateAuthority` fits. */
@@ -193,6 +199,7 @@ export class KmsService {
   private readonly appCerts = new Map<string, KmsAppCertRow>();
   private readonly ca: KmsIssuer | undefined;
   private readonly ocspTimeoutMs: number;
+  private readonly pool: Sm2Pool | undefined;
   private readonly sink: EventSink | undefined;
   private readonly onAudit: ((r: KmsAuditRecord) => void) | undefined;
   private readonly now: () => number;
@@ -209,6 +216,7 @@ export class KmsService {
     this.now = opts.now ?? Date.now;
     this.ca = opts.ca;
     this.ocspTimeoutMs = opts.ocspTimeoutMs ?? 5000;
+    this.pool = opts.workers ? new Sm2Pool(opts.workers) : undefined;
     for (const m of store.keys()) this.keys.set(m.name, this.loadKey(m));
     for (const a of store.apps()) this.apps.set(a.name, a);
     for (const c of store.appCertificates()) this.appCerts.set(hex(c.fingerprint), c);
@@ -225,12 +233,18 @@ export class KmsService {
       const material = gcmUnwrap(this.store.kek, v.wrapped, materialAad(meta.name, v.version));
       if (!material) throw new KmsError('SOC_ERR_KMS_STORE', `key ${meta.name} v${v.version} fails authentication in the store`);
       versions.set(v.version, this.expand(meta.type, v.version, material));
+      this.poolKey(meta, versions.get(v.version)!);
     }
     for (const [version, der] of this.store.certificates(meta.name)) {
       const lv = versions.get(version);
       if (lv) lv.cert = X509Certificate.fromDer(der);
     }
     return { meta, versions };
+  }
+
+  /** Make a signing key version known to the worker pool (verification needs only the public key). */
+  private poolKey(meta: KmsKeyMeta, v: LoadedVersion): void {
+    if (this.pool && meta.type === 'sm2-sign') this.pool.setKey(poolId(meta.name, v.version), v.material, v.pub!.toBytes());
   }
 
   private expand(type: KmsKeyType, version: number, material: Uint8Array): LoadedVersion {
@@ -427,11 +441,28 @@ export class KmsService {
       this.audit({ app: caller.app, operation: op, outcome: 'success', ...(key ? { key } : {}), ...(version ? { version } : {}), ...(size !== undefined ? { size } : {}), ...(caller.ip ? { ip: caller.ip } : {}) });
       return value;
     } catch (e) {
-      const code = e instanceof VerifyFailed ? 'invalid' : e instanceof KmsError || e instanceof CryptoError ? e.code : e instanceof TypeError || e instanceof RangeError ? 'SOC_ERR_KMS_REQUEST' : 'SOC_ERR_KMS_STORE';
-      this.audit({ app: caller.app, operation: op, outcome: 'failure', errorCode: code, ...(key ? { key } : {}), ...(size !== undefined ? { size } : {}), ...(caller.ip ? { ip: caller.ip } : {}) });
-      if (e instanceof TypeError || e instanceof RangeError) throw new KmsError('SOC_ERR_KMS_REQUEST', e.message, { cause: e });
-      throw e;
+      throw this.failed(caller, op, key, size, e);
     }
+  }
+
+  /** {@link run} for an operation whose work is asynchronous (a worker-pool signature). */
+  private async runAsync<T>(caller: KmsCaller, op: KmsOperation, key: string | undefined, size: number | undefined, fn: () => Promise<{ value: T; version?: number }>): Promise<T> {
+    try {
+      this.authorize(caller, op, key);
+      const { value, version } = await fn();
+      this.audit({ app: caller.app, operation: op, outcome: 'success', ...(key ? { key } : {}), ...(version ? { version } : {}), ...(size !== undefined ? { size } : {}), ...(caller.ip ? { ip: caller.ip } : {}) });
+      return value;
+    } catch (e) {
+      throw this.failed(caller, op, key, size, e);
+    }
+  }
+
+  /** Audit a failed call and return the error to throw (misuse becomes `SOC_ERR_KMS_REQUEST`). */
+  private failed(caller: KmsCaller, op: KmsOperation, key: string | undefined, size: number | undefined, e: unknown): unknown {
+    const code = e instanceof VerifyFailed ? 'invalid' : e instanceof KmsError || e instanceof CryptoError ? e.code : e instanceof TypeError || e instanceof RangeError ? 'SOC_ERR_KMS_REQUEST' : 'SOC_ERR_KMS_STORE';
+    this.audit({ app: caller.app, operation: op, outcome: 'failure', errorCode: code, ...(key ? { key } : {}), ...(size !== undefined ? { size } : {}), ...(caller.ip ? { ip: caller.ip } : {}) });
+    if (e instanceof TypeError || e instanceof RangeError) return new KmsError('SOC_ERR_KMS_REQUEST', e.message, { cause: e });
+    return e;
   }
 
   // ---- key lifecycle --------------------------------------------------------------------
@@ -445,6 +476,7 @@ export class KmsService {
       for (const v of k.versions.values()) {
         v.material.fill(0);
         v.priv?.destroy();
+        this.pool?.forgetKey(poolId(name, v.version));
       }
       this.keys.delete(name);
       throw new KmsError('SOC_ERR_KMS_KEY_NOT_FOUND', `key ${name} was destroyed`);
@@ -480,6 +512,7 @@ export class KmsService {
       createdAt: this.now(),
     });
     k.versions.set(version, lv);
+    this.poolKey(k.meta, lv);
     return lv;
   }
 
@@ -579,6 +612,30 @@ export class KmsService {
       const v = this.version(this.usable(name, ['sm2-sign']), undefined, false);
       const sig = sm2Sign(v.priv!, msg, { ...(opts.id ? { id: opts.id } : {}), format: opts.format ?? 'der' });
       return { value: { signature: envelope(v.version, sig), version: v.version, ...(v.cert ? { certificate: v.cert.toPem() } : {}) }, version: v.version };
+    });
+  }
+
+  /** {@link sign} on the worker pool when the service has one (same checks, audit and result). */
+  async signAsync(caller: KmsCaller, name: string, msg: Uint8Array, opts: KmsSignOptions = {}): Promise<{ signature: string; version: number; certificate?: string }> {
+    if (!this.pool) return this.sign(caller, name, msg, opts);
+    const pool = this.pool;
+    return this.runAsync(caller, 'sign', name, msg.length, async () => {
+      const v = this.version(this.usable(name, ['sm2-sign']), undefined, false);
+      const sig = await pool.sign(poolId(name, v.version), msg, { ...(opts.id ? { id: opts.id } : {}), format: opts.format ?? 'der' });
+      return { value: { signature: envelope(v.version, sig), version: v.version, ...(v.cert ? { certificate: v.cert.toPem() } : {}) }, version: v.version };
+    });
+  }
+
+  /** {@link verify} on the worker pool when the service has one. */
+  async verifyAsync(caller: KmsCaller, name: string, msg: Uint8Array, signature: string, opts: KmsSignOptions = {}): Promise<{ valid: boolean; version: number }> {
+    if (!this.pool) return this.verify(caller, name, msg, signature, opts);
+    const pool = this.pool;
+    return this.runAsync(caller, 'verify', name, msg.length, async () => {
+      const { version, bytes } = parseEnvelope(signature);
+      this.version(this.usable(name, ['sm2-sign']), version, false);
+      const valid = await pool.verify(poolId(name, version), msg, bytes, { ...(opts.id ? { id: opts.id } : {}), format: opts.format ?? 'der' });
+      if (!valid) throw new VerifyFailed({ valid, version });
+      return { value: { valid, version }, version };
     });
   }
 
@@ -954,6 +1011,7 @@ export class KmsService {
   /** Flush audit events and close the store. */
   async close(): Promise<void> {
     await this.drainAudit();
+    await this.pool?.close();
     for (const k of this.keys.values()) for (const v of k.versions.values()) v.material.fill(0);
     this.store.close();
   }
@@ -964,6 +1022,11 @@ const BACKUP_AAD = utf8ToBytes('xiangan-kms backup v1');
 const PURPOSES: readonly Purpose[] = ['any', 'serverAuth', 'clientAuth', 'sign', 'enc', 'ocspSigning', 'crlSign'];
 
 const hex = bytesToHex;
+
+/** The worker pool's name for one key version. */
+function poolId(name: string, version: number): string {
+  return `${name}\u0000${version}`;
+}
 
 /** Key metadata plus version list and SM2 public keys (PEM by version). */
 export interface KmsKeyInfo extends KmsKeyMeta {
@@ -989,6 +1052,16 @@ export class VerifyFailed extends Error {
 export function verifyResult(fn: () => { valid: boolean; version: number }): { valid: boolean; version: number } {
   try {
     return fn();
+  } catch (e) {
+    if (e instanceof VerifyFailed) return e.result;
+    throw e;
+  }
+}
+
+/** {@link verifyResult} for {@link KmsService.verifyAsync}. @example await verifyResultAsync(kms.verifyAsync(c, k, m, s)) */
+export async function verifyResultAsync(p: Promise<{ valid: boolean; version: number }>): Promise<{ valid: boolean; version: number }> {
+  try {
+    return await p;
   } catch (e) {
     if (e instanceof VerifyFailed) return e.result;
     throw e;
