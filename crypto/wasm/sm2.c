@@ -299,6 +299,45 @@ static void fp_sub(fe r, const fe a, const fe b) {
 
 static void fp_neg(fe r, const fe a) { fp_sub(r, ZERO_FE, a); }
 
+/* Combinations with a single fold (each fold is a carry chain, the costly part of an addition).
+ * The values stay below 2^262, within what fe_fold takes (h = bits 256.. below 64). */
+
+/* a - k b + k 4p for 1 <= k <= 8: positive as b < 2^257 < 4p. */
+static void fp_sub_k(fe r, const fe a, const fe b, int k) {
+  i64 t[10];
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) t[i] = (i64)a[i] + (i64)k * ((i64)P4[i] - b[i]);
+  fe_fold(r, t);
+}
+
+/* a - b - c + 8p (= a - b - c + 2 * 4p). */
+static void fp_sub2(fe r, const fe a, const fe b, const fe c) {
+  i64 t[10];
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) t[i] = (i64)a[i] - b[i] - c[i] + 2 * (i64)P4[i];
+  fe_fold(r, t);
+}
+
+/* a - b - 2c + 12p. */
+static void fp_sub_b2c(fe r, const fe a, const fe b, const fe c) {
+  i64 t[10];
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) t[i] = (i64)a[i] - b[i] - 2 * (i64)c[i] + 3 * (i64)P4[i];
+  fe_fold(r, t);
+}
+
+/* k a for 1 <= k <= 8. */
+static void fp_scale(fe r, const fe a, int k) {
+  i64 t[10];
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) t[i] = (i64)k * a[i];
+  fe_fold(r, t);
+}
+
+/* a + b without the fold: value below 2^258 and limbs below 2^28, which fp_mul and fp_sqr
+ * accept (the product stays below 2^516, so their result is loose). Only as their input. */
+static void fp_add_lazy(fe r, const fe a, const fe b) {
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) r[i] = a[i] + b[i];
+  r[10] = 0;
+  r[11] = 0;
+}
+
 static void fe_copy(fe r, const fe a) {
   _Pragma("clang loop unroll(full)") for (int i = 0; i < 12; i++) r[i] = a[i];
 }
@@ -591,30 +630,24 @@ static void pt_dbl(jac *r, const jac *p) {
   fp_sqr(delta, p->z);
   fp_sqr(gamma, p->y);
   fp_mul(beta, p->x, gamma);
+  /* alpha = 3 (X - delta)(X + delta) */
   fp_sub(t0, p->x, delta);
-  fp_add(t1, p->x, delta);
+  fp_add_lazy(t1, p->x, delta);
   fp_mul(alpha, t0, t1);
-  fp_add(t0, alpha, alpha);
-  fp_add(alpha, t0, alpha);
+  fp_scale(alpha, alpha, 3);
   /* Z3 = (Y + Z)^2 - gamma - delta */
-  fp_add(t0, p->y, p->z);
+  fp_add_lazy(t0, p->y, p->z);
   fp_sqr(t0, t0);
-  fp_sub(t0, t0, gamma);
-  fp_sub(r->z, t0, delta);
+  fp_sub2(r->z, t0, gamma, delta);
   /* X3 = alpha^2 - 8 beta */
-  fp_add(beta, beta, beta);
-  fp_add(beta, beta, beta); /* 4 beta */
+  fp_scale(beta, beta, 4);
   fp_sqr(t0, alpha);
-  fp_add(t1, beta, beta);
-  fp_sub(r->x, t0, t1);
+  fp_sub_k(r->x, t0, beta, 2);
   /* Y3 = alpha (4 beta - X3) - 8 gamma^2 */
   fp_sub(t0, beta, r->x);
   fp_mul(t0, alpha, t0);
   fp_sqr(t1, gamma);
-  fp_add(t1, t1, t1);
-  fp_add(t1, t1, t1);
-  fp_add(t1, t1, t1);
-  fp_sub(r->y, t0, t1);
+  fp_sub_k(r->y, t0, t1, 8);
 }
 
 /* Addition P + Q (add-2007-bl) without exceptional cases; sets h_zero and r_zero to masks
@@ -681,9 +714,7 @@ static void pt_madd_core(jac *out, const jac *p, const aff *q, u32 *h_zero, u32 
   fp_mul(hhh, hh, h);
   fp_mul(v, p->x, hh);
   fp_sqr(t, rr);
-  fp_sub(t, t, hhh);
-  fp_sub(t, t, v);
-  fp_sub(o.x, t, v);
+  fp_sub_b2c(o.x, t, hhh, v);
   fp_sub(t, v, o.x);
   fp_mul(t, rr, t);
   fp_mul(s2, p->y, hhh);
@@ -836,6 +867,39 @@ static void ct_select(void *out, const void *row, u32 entries, u32 vecs, u32 idx
   for (u32 v = 0; v < vecs; v++) wasm_v128_store(o + 16 * v, acc[v]);
 }
 
+/* ct_select for a comb row of 64-byte entries, unrolled: a vector counter compared with idx
+ * (i32x4.eq) makes each entry's mask, and the entries are OR-ed in under it. */
+static inline __attribute__((always_inline)) void ct_select_row(affp *out, const affp *row, u32 idx) {
+  const v128_t want = wasm_i32x4_splat((int32_t)idx), one = wasm_i32x4_splat(1);
+  v128_t cnt = wasm_i32x4_splat(0), a0 = cnt, a1 = cnt, a2 = cnt, a3 = cnt;
+  const unsigned char *e = (const unsigned char *)row;
+  for (u32 j = 0; j < COMB_ENTRIES; j++, e += 64) {
+    cnt = wasm_i32x4_add(cnt, one);
+    v128_t m = wasm_i32x4_eq(cnt, want);
+    a0 = wasm_v128_or(a0, wasm_v128_and(wasm_v128_load(e), m));
+    a1 = wasm_v128_or(a1, wasm_v128_and(wasm_v128_load(e + 16), m));
+    a2 = wasm_v128_or(a2, wasm_v128_and(wasm_v128_load(e + 32), m));
+    a3 = wasm_v128_or(a3, wasm_v128_and(wasm_v128_load(e + 48), m));
+  }
+  unsigned char *o = (unsigned char *)out;
+  wasm_v128_store(o, a0);
+  wasm_v128_store(o + 16, a1);
+  wasm_v128_store(o + 32, a2);
+  wasm_v128_store(o + 48, a3);
+}
+
+/* Unpack a table entry, with y negated under the mask neg: p - y limb by limb is loose (y is
+ * canonical, so the value is in [1, p] and every limb is within (-2^26, 2^26)). */
+static inline __attribute__((always_inline)) void aff_unpack_neg(aff *o, const affp *a, u32 neg) {
+  fe_from_words(o->x, a->x);
+  fe_from_words(o->y, a->y);
+  int32_t m = (int32_t)neg;
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) {
+    int32_t y = o->y[i], ny = (P4[i] >> 2) - y;
+    o->y[i] = (ny & m) | (y & ~m);
+  }
+}
+
 /* Constant-time comb multiplication acc = [k] * base using table tab. */
 static void comb_mul_ct(jac *acc, affp tab[COMB_WINDOWS][COMB_ENTRIES], const u32 k[8]) {
   u32 inf = 0xffffffff;
@@ -844,11 +908,8 @@ static void comb_mul_ct(jac *acc, affp tab[COMB_WINDOWS][COMB_ENTRIES], const u3
   aff t;
   for (int i = 0; i < COMB_WINDOWS; i++) {
     u32 neg, mag = comb_digit(k, i, &neg);
-    ct_select(&tp, tab[i], COMB_ENTRIES, 4, mag);
-    aff_unpack(&t, &tp);
-    fe ny;
-    fp_neg(ny, t.y); /* (t.y = 0 only when mag = 0, then unused) */
-    cmov((u32 *)t.y, (u32 *)ny, 12, neg);
+    ct_select_row(&tp, tab[i], mag);
+    aff_unpack_neg(&t, &tp, neg); /* (t = 0 only when mag = 0, then unused) */
     /* acc + t; if acc = O take t; if the digit is 0 keep acc. The doubling and P = -Q
      * cases cannot occur for k in [1, n-1]: before window i, acc = [v]base where
      * v = (k mod 2^(7i)) - 2^(7i) bit(7i-1), so |v| <= 2^(7i-1), while t = [d 2^(7i)]base
