@@ -58,3 +58,34 @@ test('usage errors exit 2; a run without a passphrase asks for one', async () =>
   assert.match(r.err, /XIANGAN_INTEGRITY_PASSPHRASE/);
   assert.equal((await cli(['comply', 'frobnicate'])).code, 2);
 });
+
+test('comply config upload/list/check and judge/judgements; both land in the audit trail', async () => {
+  const CONFIGS = fileURLToPath(new URL('../../../rules/test/compliance-configs/', import.meta.url));
+  const data = ['--data', 'data2'];
+  assert.equal((await cli(['comply', 'assets', 'import', CSV, ...data])).code, 0);
+  const up = await cli(['comply', 'config', 'upload', '--asset', 'sw1', join(CONFIGS, 'bad', 'rt1-ios.cfg'), '--actor', 'alice', ...data]);
+  assert.equal(up.code, 0, up.err);
+  assert.match(up.out, /stored ios configuration of sw1 \(\d+ bytes, SM3 [0-9a-f]{64}\)/);
+  const list = JSON.parse((await cli(['comply', 'config', 'list', ...data])).out) as { asset: string; platform: string; uploadedBy: string }[];
+  assert.deepEqual(list.map((c) => [c.asset, c.platform, c.uploadedBy]), [['sw1', 'ios', 'alice']]);
+  const check = await cli(['comply', 'config', 'check', '--asset', 'sw1', ...data]);
+  assert.equal(check.code, 1, 'a failing check exits 1');
+  assert.match(check.out, /FAIL {2}ios-ssh-only/);
+  assert.match(check.out, /0\/7 configuration checks pass/);
+  // An unknown platform and an undetectable file are typed errors (exit 1 with the code).
+  const odd = await cli(['comply', 'config', 'upload', '--asset', 'sw1', CSV, ...data]);
+  assert.notEqual(odd.code, 0);
+  assert.match(odd.err, /SOC_ERR_COMPLY_CONFIG/);
+
+  writeFileSync(join(dir, 'photo.txt'), '机房门禁照片');
+  const judge = await cli(['comply', 'judge', '--system', 'S1', '--control', 'djcp-3-8.1.1.2.a', '--status', 'pass', '--comment', '现场核查：已配置电子门禁', '--attach', 'photo.txt', '--actor', 'auditor1', ...data]);
+  assert.equal(judge.code, 0, judge.err);
+  assert.match(judge.out, /recorded pass for S1\/djcp-3-8\.1\.1\.2\.a by auditor1\n {2}photo\.txt SM3 [0-9a-f]{64}/);
+  const js = JSON.parse((await cli(['comply', 'judgements', '--system', 'S1', ...data])).out) as Record<string, { status: string; auditor: string }>;
+  assert.equal(js['djcp-3-8.1.1.2.a']!.auditor, 'auditor1');
+  const trail = await cli(['audit', 'list', ...data]);
+  assert.equal(trail.code, 0, trail.err);
+  assert.match(trail.out, /comply\.config\.upload/);
+  assert.match(trail.out, /comply\.judgement\.record/);
+  assert.equal((await cli(['comply', 'judge', '--system', 'S1', '--control', 'nope', '--status', 'pass', ...data])).code !== 0, true);
+});

@@ -42,3 +42,55 @@ test('import assets, list, run over HTTP; bad input is 400/404, no token is 401'
     await store.close();
   }
 });
+
+test('configurations and judgements over HTTP: upload, results, judgement with an attachment, download', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'xa-comply-api2-'));
+  const store = await openSqliteStore({ dir: d });
+  const app = Fastify();
+  await app.register(complyRoutes, { store, dataDir: d, socConfig: { level: 3 } });
+  const base = await app.listen({ host: '127.0.0.1', port: 0 });
+  const CONFIGS = fileURLToPath(new URL('../../../rules/test/compliance-configs/', import.meta.url));
+  try {
+    assert.equal((await fetch(`${base}/api/v1/comply/assets/import`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: CSV })).status, 200);
+    const up = await fetch(`${base}/api/v1/comply/configs?asset=sw1&name=sw1.cfg`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: readFileSync(join(CONFIGS, 'good', 'sw1-comware.cfg'), 'utf8') });
+    assert.equal(up.status, 200);
+    assert.equal(((await up.json()) as { platform: string }).platform, 'comware');
+    const res = (await (await fetch(`${base}/api/v1/comply/configs/results?asset=sw1`)).json()) as { items: { check: string; status: string }[] };
+    assert.ok(res.items.length >= 6 && res.items.every((r) => r.status === 'pass'));
+    const list = (await (await fetch(`${base}/api/v1/comply/configs`)).json()) as { items: { asset: string }[] };
+    assert.deepEqual(list.items.map((c) => c.asset), ['sw1']);
+    const noAsset = await fetch(`${base}/api/v1/comply/configs?asset=zz`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hostname x\nline vty 0 4\n' });
+    assert.equal(noAsset.status, 404);
+    const unknown = await fetch(`${base}/api/v1/comply/configs?asset=sw1`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'just words' });
+    assert.equal(unknown.status, 400);
+    assert.equal(((await unknown.json()) as { code: string }).code, 'SOC_ERR_COMPLY_CONFIG');
+
+    const content = Buffer.from('门禁记录导出 2026-11');
+    const j = await fetch(`${base}/api/v1/comply/judgements`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ system: 'S1', control: 'djcp-3-8.1.1.2.a', status: 'pass', comment: '现场核查', attachments: [{ name: 'door.csv', content: content.toString('base64') }] }),
+    });
+    assert.equal(j.status, 200);
+    const rec = (await j.json()) as { auditor: string; attachments: { sm3: string }[] };
+    assert.equal(rec.auditor, 'api');
+    const got = await fetch(`${base}/api/v1/comply/attachments/${rec.attachments[0]!.sm3}`);
+    assert.equal(got.status, 200);
+    assert.deepEqual(Buffer.from(await got.arrayBuffer()), content);
+    assert.equal((await fetch(`${base}/api/v1/comply/attachments/${'0'.repeat(64)}`)).status, 404);
+    const badStatus = await fetch(`${base}/api/v1/comply/judgements`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ system: 'S1', control: 'djcp-3-8.1.1.2.a', status: 'maybe' }) });
+    assert.equal(((await badStatus.json()) as { code: string }).code, 'SOC_ERR_COMPLY_JUDGEMENT');
+    // The judgement decides the item in the next run.
+    const run = (await (await fetch(`${base}/api/v1/comply/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ system: 'S1' }) })).json()) as {
+      items: { controlId: string; judgement: string; manual?: { auditor: string } }[];
+    };
+    const door = run.items.find((i) => i.controlId === 'djcp-3-8.1.1.2.a')!;
+    assert.equal(door.judgement, '符合');
+    assert.equal(door.manual!.auditor, 'api');
+    assert.deepEqual(Object.keys((await (await fetch(`${base}/api/v1/comply/judgements?system=S1`)).json()) as object), ['djcp-3-8.1.1.2.a']);
+  } finally {
+    await app.close();
+    await store.close();
+    rmSync(d, { recursive: true, force: true });
+  }
+});

@@ -7,10 +7,20 @@
  * xiangan comply assets import FILE.csv [--data DIR]
  * xiangan comply assets list [--data DIR]
  * xiangan comply verify REPORT [--sig REPORT.p7s]
+ * xiangan comply config upload --asset ID FILE [--platform vrp|comware|ios|sshd|login.defs|pam|auditd] [--data DIR]
+ * xiangan comply config list [--asset ID] [--data DIR]
+ * xiangan comply config check --asset ID [--data DIR]
+ * xiangan comply judge --system ID --control ITEM --status pass|partial|fail|na [--comment TEXT] [--attach FILE]… [--data DIR]
+ * xiangan comply judgements --system ID [--data DIR]
  * ```
+ * Uploads and judgements are recorded in the audit trail under the data directory, with the
+ * operator's name from `--actor` (default `cli:$USER`).
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
+import { auditLog, AuditStore } from '../audit/index.js';
+import { evaluateStoredConfigs, listConfigs, uploadConfig } from '../comply/configs.js';
+import { listJudgements, recordJudgement } from '../comply/judgements.js';
 import { loadConfig } from '../config/load.js';
 import { loadOrCreateIdentity } from '../integrity/identity.js';
 import { openSqliteStore } from '../storage/sqlite.js';
@@ -25,6 +35,11 @@ const USAGE = `usage:
   xiangan comply assets import FILE.csv [--data DIR]
   xiangan comply assets list [--data DIR]
   xiangan comply verify REPORT [--sig FILE]
+  xiangan comply config upload --asset ID FILE [--platform vrp|comware|ios|sshd|login.defs|pam|auditd] [--data DIR] [--actor NAME]
+  xiangan comply config list [--asset ID] [--data DIR]
+  xiangan comply config check --asset ID [--data DIR]
+  xiangan comply judge --system ID --control ITEM --status pass|partial|fail|na [--comment TEXT] [--attach FILE]... [--data DIR] [--actor NAME]
+  xiangan comply judgements --system ID [--data DIR]
 `;
 
 const OPTIONS = {
@@ -39,6 +54,13 @@ const OPTIONS = {
   sig: { type: 'string' },
   unsigned: { type: 'boolean' },
   'passphrase-env': { type: 'string' },
+  asset: { type: 'string' },
+  platform: { type: 'string' },
+  control: { type: 'string' },
+  status: { type: 'string' },
+  comment: { type: 'string' },
+  attach: { type: 'string', multiple: true },
+  actor: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -61,6 +83,41 @@ export async function run(_cmd: string, argv: string[], io: CliIo): Promise<numb
   }
   if (sub === 'assets' && p[1] === 'list') {
     io.stdout.write(`${JSON.stringify(loadInventory(dir), null, 2)}\n`);
+    return 0;
+  }
+  const actor = v.actor ?? `cli:${io.env.USER ?? 'unknown'}`;
+  if (sub === 'config' && p[1] === 'upload') {
+    if (!v.asset || !p[2]) throw new UsageError(`--asset and a FILE are required\n${USAGE}`);
+    const file = resolve(io.cwd, p[2]);
+    const meta = withAudit(dir, () =>
+      uploadConfig(dir, loadInventory(dir), { asset: v.asset!, fileName: basename(file), text: readFileSync(file, 'utf8'), ...(v.platform ? { platform: v.platform } : {}), actor }),
+    );
+    io.stdout.write(`stored ${meta.platform} configuration of ${meta.asset} (${meta.bytes} bytes, SM3 ${meta.sm3})\n`);
+    return 0;
+  }
+  if (sub === 'config' && p[1] === 'list') {
+    io.stdout.write(`${JSON.stringify(listConfigs(dir, v.asset), null, 2)}\n`);
+    return 0;
+  }
+  if (sub === 'config' && p[1] === 'check') {
+    if (!v.asset) throw new UsageError(`--asset is required\n${USAGE}`);
+    const results = evaluateStoredConfigs(dir, [v.asset]);
+    for (const r of results) io.stdout.write(`${r.status === 'pass' ? 'PASS' : 'FAIL'}  ${r.check}  ${r.title}${r.status === 'fail' ? `\n      → ${r.remediation}` : ''}\n`);
+    io.stdout.write(`${results.filter((r) => r.status === 'pass').length}/${results.length} configuration checks pass\n`);
+    return results.every((r) => r.status === 'pass') ? 0 : 1;
+  }
+  if (sub === 'judge') {
+    if (!v.system || !v.control || !v.status) throw new UsageError(`--system, --control and --status are required\n${USAGE}`);
+    const attachments = (v.attach ?? []).map((f) => ({ name: basename(f), content: new Uint8Array(readFileSync(resolve(io.cwd, f))) }));
+    const j = withAudit(dir, () =>
+      recordJudgement(dir, loadInventory(dir), { system: v.system!, control: v.control!, status: v.status!, ...(v.comment ? { comment: v.comment } : {}), auditor: actor, attachments }),
+    );
+    io.stdout.write(`recorded ${j.status} for ${j.system}/${j.control} by ${j.auditor}${j.attachments.map((a) => `\n  ${a.name} SM3 ${a.sm3}`).join('')}\n`);
+    return 0;
+  }
+  if (sub === 'judgements') {
+    if (!v.system) throw new UsageError(`--system is required\n${USAGE}`);
+    io.stdout.write(`${JSON.stringify(listJudgements(dir, v.system), null, 2)}\n`);
     return 0;
   }
   if (sub === 'verify') {
@@ -99,4 +156,17 @@ export async function run(_cmd: string, argv: string[], io: CliIo): Promise<numb
     }
   }
   throw new UsageError(USAGE);
+}
+
+/** Run `fn` with the data directory's audit trail attached, so its records are written before the process exits. */
+function withAudit<T>(dir: string, fn: () => T): T {
+  if (auditLog.store) return fn();
+  const store = AuditStore.open({ dir });
+  auditLog.attach(store);
+  try {
+    return fn();
+  } finally {
+    auditLog.detach();
+    store.close();
+  }
 }

@@ -8,6 +8,7 @@ export { ComplyError, COMPLY_ERROR_CODES, type ComplyErrorCode } from './errors.
 export { ASSET_TYPES, loadInventory, saveInventory, upsertSystem, upsertAsset, importAssetsCsv, inventoryPath, type Asset, type AssetType, type ComplySystem, type Inventory } from './assets.js';
 export { runChecks, RETENTION_MIN_DAYS, type CheckContext, type CheckResult, type Evidence } from './checks.js';
 export { uploadConfig, listConfigs, evaluateStoredConfigs, MAX_CONFIG_BYTES, type StoredConfig, type AssetConfigResult } from './configs.js';
+export { recordJudgement, listJudgements, attachmentPath, MAX_ATTACHMENT_BYTES, JUDGEMENT_STATUSES, type Judgement, type Attachment } from './judgements.js';
 export { runAssessment, type Assessment, type ItemJudgement, type RunOptions } from './run.js';
 export { renderHtml, renderJson, renderCsv, type ReportLang } from './report.js';
 export { signReportFile, verifyReportFile, assertReportSigned, type ReportVerification } from './sign.js';

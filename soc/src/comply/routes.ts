@@ -6,10 +6,20 @@
  * - `GET  /api/v1/comply/inventory` — systems and assets
  * - `POST /api/v1/comply/assets/import` — body: the asset CSV (text/csv)
  * - `POST /api/v1/comply/runs` — body `{ "system": "S1", "level": 3, "standard": "djcp" }` → the assessment JSON
+ * - `POST /api/v1/comply/configs?asset=ID[&platform=P][&name=FILE]` — body: the configuration (text/plain) → its metadata
+ * - `GET  /api/v1/comply/configs[?asset=ID]` — stored configurations' metadata
+ * - `GET  /api/v1/comply/configs/results?asset=ID` — the configuration checks over one asset's configurations
+ * - `POST /api/v1/comply/judgements` — body `{ "system", "control", "status", "comment", "attachments": [{ "name", "content" (base64) }] }`
+ * - `GET  /api/v1/comply/judgements?system=ID` — recorded judgements by item
+ * - `GET  /api/v1/comply/attachments/:sm3` — an attached evidence file
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { createReadStream, existsSync } from 'node:fs';
 import type { EventStore } from '../storage/types.js';
+import { actorOf } from '../security.js';
 import { importAssetsCsv, loadInventory, saveInventory } from './assets.js';
+import { evaluateStoredConfigs, listConfigs, MAX_CONFIG_BYTES, uploadConfig } from './configs.js';
+import { attachmentPath, listJudgements, MAX_ATTACHMENT_BYTES, recordJudgement } from './judgements.js';
 import type { CheckContext } from './checks.js';
 import { ComplyError } from './errors.js';
 import { runAssessment } from './run.js';
@@ -29,7 +39,7 @@ export interface ComplyRoutesOptions {
  */
 export async function complyRoutes(app: FastifyInstance, o: ComplyRoutesOptions): Promise<void> {
   // Parsers scoped to this plugin: the app reads every body as text for its NDJSON ingest route.
-  for (const t of ['application/json', 'text/csv']) if (app.hasContentTypeParser(t)) app.removeContentTypeParser(t);
+  for (const t of ['application/json', 'text/csv', 'text/plain']) if (app.hasContentTypeParser(t)) app.removeContentTypeParser(t);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     try {
       done(null, body === '' ? undefined : JSON.parse(String(body)));
@@ -37,12 +47,13 @@ export async function complyRoutes(app: FastifyInstance, o: ComplyRoutesOptions)
       done(Object.assign(new Error(`body is not JSON: ${(e as Error).message}`), { statusCode: 400 }), undefined);
     }
   });
-  app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, String(body)));
+  app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => done(null, String(body)));
   const onRequest = async (req: FastifyRequest): Promise<void> => {
     if (o.auth && !(await o.auth(req))) throw Object.assign(new Error('a valid bearer token is required'), { statusCode: 401, code: 'SOC_ERR_UNAUTHORIZED' });
   };
   app.setErrorHandler((e: Error, _req, reply) => {
     if (e instanceof ComplyError) return reply.code(e.code === 'SOC_ERR_COMPLY_NOT_FOUND' ? 404 : 400).send({ code: e.code, message: e.message });
+    if ((e as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ code: 'SOC_ERR_COMPLY_REQUEST', message: e.message });
     if (e instanceof RangeError || e instanceof TypeError) return reply.code(400).send({ code: 'SOC_ERR_COMPLY_REQUEST', message: e.message });
     const status = (e as { statusCode?: number }).statusCode ?? 500;
     return reply.code(status).send({ code: (e as { code?: string }).code ?? 'SOC_ERR_COMPLY_REQUEST', message: e.message });
@@ -71,5 +82,67 @@ export async function complyRoutes(app: FastifyInstance, o: ComplyRoutesOptions)
       ...(b.standard ? { standard: b.standard } : {}),
       socConfig: o.socConfig ?? {},
     });
+  });
+
+  app.post<{ Querystring: { asset?: string; platform?: string; name?: string } }>(
+    '/api/v1/comply/configs',
+    { onRequest, bodyLimit: MAX_CONFIG_BYTES + 1024, config: { permission: 'compliance:run' } },
+    async (req) => {
+      if (typeof req.body !== 'string') throw new TypeError('body must be the configuration as text/plain');
+      if (typeof req.query.asset !== 'string') throw new TypeError('asset must be given (?asset=ID)');
+      return uploadConfig(o.dataDir, loadInventory(o.dataDir), {
+        asset: req.query.asset,
+        fileName: req.query.name ?? `${req.query.asset}.cfg`,
+        text: req.body,
+        ...(req.query.platform ? { platform: req.query.platform } : {}),
+        actor: actorOf(req),
+      });
+    },
+  );
+
+  app.get<{ Querystring: { asset?: string } }>('/api/v1/comply/configs', { onRequest, config: { permission: 'compliance:read' } }, async (req) => ({
+    items: listConfigs(o.dataDir, req.query.asset),
+  }));
+
+  app.get<{ Querystring: { asset?: string } }>('/api/v1/comply/configs/results', { onRequest, config: { permission: 'compliance:read' } }, async (req) => {
+    if (typeof req.query.asset !== 'string') throw new TypeError('asset must be given (?asset=ID)');
+    return { items: evaluateStoredConfigs(o.dataDir, [req.query.asset]) };
+  });
+
+  app.post<{ Body: { system?: unknown; control?: unknown; status?: unknown; comment?: unknown; attachments?: unknown } }>(
+    '/api/v1/comply/judgements',
+    // base64 grows the attachments by a third.
+    { onRequest, bodyLimit: Math.ceil(MAX_ATTACHMENT_BYTES * 1.4) + 65_536, config: { permission: 'compliance:run' } },
+    async (req) => {
+      const b = req.body ?? {};
+      if (typeof b.system !== 'string' || typeof b.control !== 'string' || typeof b.status !== 'string') throw new TypeError('system, control and status must be strings');
+      if (b.comment !== undefined && typeof b.comment !== 'string') throw new TypeError('comment must be a string');
+      const raw = b.attachments ?? [];
+      if (!Array.isArray(raw)) throw new TypeError('attachments must be an array');
+      const attachments = raw.map((a: unknown, i) => {
+        const x = a as { name?: unknown; content?: unknown };
+        if (typeof x?.name !== 'string' || typeof x.content !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(x.content)) throw new TypeError(`attachments[${i}] needs a name and base64 content`);
+        return { name: x.name, content: new Uint8Array(Buffer.from(x.content, 'base64')) };
+      });
+      return recordJudgement(o.dataDir, loadInventory(o.dataDir), {
+        system: b.system,
+        control: b.control,
+        status: b.status,
+        ...(b.comment !== undefined ? { comment: b.comment } : {}),
+        auditor: actorOf(req),
+        attachments,
+      });
+    },
+  );
+
+  app.get<{ Querystring: { system?: string } }>('/api/v1/comply/judgements', { onRequest, config: { permission: 'compliance:read' } }, async (req) => {
+    if (typeof req.query.system !== 'string') throw new TypeError('system must be given (?system=ID)');
+    return listJudgements(o.dataDir, req.query.system);
+  });
+
+  app.get<{ Params: { sm3: string } }>('/api/v1/comply/attachments/:sm3', { onRequest, config: { permission: 'compliance:read' } }, async (req, reply) => {
+    const p = attachmentPath(o.dataDir, req.params.sm3);
+    if (!existsSync(p)) throw new ComplyError('SOC_ERR_COMPLY_NOT_FOUND', `no attachment ${req.params.sm3}`);
+    return reply.type('application/octet-stream').send(createReadStream(p));
   });
 }

@@ -7,6 +7,7 @@ import { combineStatuses, JUDGEMENT, loadCatalogue, scoreResults, selectControls
 import type { EventStore } from '../storage/types.js';
 import { runChecks, type CheckContext, type CheckResult, type Evidence } from './checks.js';
 import { evaluateStoredConfigs, type AssetConfigResult } from './configs.js';
+import { listJudgements, type Judgement } from './judgements.js';
 import { ComplyError } from './errors.js';
 import type { Asset, ComplySystem, Inventory } from './assets.js';
 
@@ -39,6 +40,10 @@ export interface ItemJudgement {
   evidenceByCheck?: Partial<Record<CheckId, Evidence>>;
   /** 高风险 candidate (网络安全等级保护测评高风险判定指引) when the item fails. */
   highRisk?: string;
+  /** The auditor's recorded judgement, which decides the item's status. */
+  manual?: Judgement;
+  /** What the automated checks said, when an auditor's judgement overrides them. */
+  automated?: { status: CheckStatus; summary: string };
   /** Configuration checks bound to the item, per asset. */
   configFindings?: { asset: string; check: string; title: string; status: 'pass' | 'fail'; remediation: string }[];
 }
@@ -89,6 +94,7 @@ export async function runAssessment(o: RunOptions): Promise<Assessment> {
   const now = o.now ?? new Date();
   const configResults = evaluateStoredConfigs(o.dataDir, assets.map((a) => a.id));
   const results = await runChecks({ store: o.store, dataDir: o.dataDir, assets, level, socConfig: o.socConfig ?? {}, now, configResults });
+  const judgements = listJudgements(o.dataDir, system.id);
   const byControl = new Map<string, AssetConfigResult[]>();
   for (const r of configResults) for (const id of r.controls) byControl.set(id, [...(byControl.get(id) ?? []), r]);
   const items: ItemJudgement[] = [];
@@ -114,6 +120,13 @@ export async function runAssessment(o: RunOptions): Promise<Assessment> {
       status = 'na';
       summary = 'no asset of the types this item applies to';
     }
+    // An auditor's judgement decides; the automated result stays beside it.
+    const j = judgements[c.id];
+    const automated = j && statuses.length ? { status, summary } : undefined;
+    if (j) {
+      status = j.status;
+      summary = `人工判定 ${j.auditor} ${j.at}${j.comment ? `: ${j.comment}` : ''}${j.attachments.length ? ` (${j.attachments.length} attachment(s))` : ''}`;
+    }
     items.push({
       controlId: c.id,
       clause: c.clause,
@@ -134,6 +147,8 @@ export async function runAssessment(o: RunOptions): Promise<Assessment> {
       ...(rs[0] ? { evidence: rs[0].evidence } : {}),
       ...(rs.length > 1 ? { evidenceByCheck: Object.fromEntries(rs.map((r) => [r.check, r.evidence])) } : {}),
       ...(c.highRisk && status === 'fail' ? { highRisk: c.highRisk } : {}),
+      ...(j ? { manual: j } : {}),
+      ...(automated ? { automated } : {}),
       ...(cfg.length ? { configFindings: cfg.map((r) => ({ asset: r.asset, check: r.check, title: r.title, status: r.status, remediation: r.remediation })) } : {}),
     });
   }
