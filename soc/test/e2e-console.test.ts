@@ -2,10 +2,12 @@
 // with syslog over TCP, SQLite store, detection with the built-in packs, the security layer and
 // the built console) on ephemeral ports; an analyst signs in with password + TOTP, a syslog line
 // raises an alert that appears in the queue without a reload, it is acknowledged and resolved,
-// its events are searched, and after the idle timeout the session is refused.
+// its events are searched, a rule is tested against pasted lines, a compliance report is run
+// and downloaded; the security administrator manages a user and the audit administrator finds
+// that in the audit trail; after the idle timeout the session is refused.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -13,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { normalise } from '@xiangan/collectors';
+import { BUILTIN_PACKS_DIR } from '@xiangan/rules';
+import { saveInventory } from '../src/comply/assets.js';
 import { buildApp } from '../src/app.js';
 import { AuthService } from '../src/auth/service.js';
 import { validateConfig } from '../src/config/load.js';
@@ -75,12 +79,22 @@ describe('console in Chromium', { skip }, () => {
     const p = auth.session(s.sessionId);
     auth.changePassword(p, password, STRONG);
     totpSecret = auth.enrolTotp(p).secret;
+    // A security and an audit administrator with permanent passwords (level 2: no TOTP needed).
+    for (const [username, role] of [['secadmin2', 'secadmin'], ['auditor1', 'auditadmin']] as const) {
+      const one = auth.createUser({ username, role }).password;
+      auth.changePassword(auth.session(auth.loginPassword(username, one, undefined, '127.0.0.1').sessionId), one, STRONG);
+    }
+    saveInventory(config.data, {
+      systems: [{ id: 'S1', name: '门户网站', level: 3 }],
+      assets: [{ id: 'A1', systemId: 'S1', type: 'server', name: 'web1', hostNames: ['web1'], ips: ['192.0.2.10'] }],
+    });
     // The previous 30 s step (accepted within the RFC 6238 §5.2 window): the browser's login then uses
     // a later step, which replay protection allows.
     auth.confirmTotp(p, totpAt(totpSecret, now() - 30_000));
     app = await buildApp({
       runtime,
       security: { auth, ingestTokens: [], emitEvent: (e) => runtime.buffer.append([e]), now, countEvents: () => 0 },
+      comply: { store: runtime.store, dataDir: config.data },
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();
@@ -198,17 +212,79 @@ describe('console in Chromium', { skip }, () => {
     await page.screenshot({ path: join(ARTIFACTS, '04-event-search.png') });
   });
 
-  test('overview charts render; pages without an API say so; English toggle', async () => {
+  test('overview charts render; English toggle', async () => {
     await page.goto(`${base}/#/overview`);
     await page.locator('[data-testid=chart-severity] canvas').waitFor();
     await page.locator('[data-testid=chart-rules] canvas').waitFor();
     await page.screenshot({ path: join(ARTIFACTS, '05-overview.png') });
-    await page.click('a[data-page=compliance]');
-    await page.getByTestId('unavailable').waitFor();
     await page.getByTestId('lang').click();
     assert.equal(await page.locator('a[data-page=alerts]').innerText(), 'Alerts');
     await page.getByTestId('lang').click();
     assert.equal(await page.locator('a[data-page=alerts]').innerText(), '告警');
+  });
+
+  test('a pasted rule is tested against pasted syslog lines', async () => {
+    await page.goto(`${base}/#/rules`);
+    await page.getByTestId('rule-workbench').waitFor();
+    await page.fill('[data-testid=wb-rules]', readFileSync(join(BUILTIN_PACKS_DIR, 'linux', 'ssh_auth_failure.yml'), 'utf8'));
+    await page.fill('[data-testid=wb-events]', ['<38>Nov 30 10:00:00 web1 sshd[123]: Failed password for root from 203.0.113.5 port 52100 ssh2', '<38>Nov 30 10:00:05 web1 sshd[123]: Accepted password for alice from 203.0.113.5 port 52101 ssh2'].join('\n'));
+    await page.getByTestId('wb-test').click();
+    await page.getByTestId('wb-result').waitFor();
+    assert.equal(await page.getByTestId('wb-match').count(), 1);
+    assert.match(await page.getByTestId('wb-match').innerText(), /^1\s/);
+    await page.screenshot({ path: join(ARTIFACTS, '07-rule-test.png') });
+  });
+
+  test('a compliance self-assessment is run and downloaded', async () => {
+    await page.goto(`${base}/#/compliance`);
+    await page.getByTestId('comply-run').locator('button[type=submit]').click();
+    await page.getByTestId('comply-result').waitFor({ timeout: 60_000 });
+    await page.screenshot({ path: join(ARTIFACTS, '08-compliance.png') });
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('comply-download').click()]);
+    const file = join(ARTIFACTS, 'assessment.json');
+    await dl.saveAs(file);
+    const a = JSON.parse(readFileSync(file, 'utf8')) as { system: { id: string }; level: number; items: unknown[] };
+    assert.equal(a.system.id, 'S1');
+    assert.equal(a.level, 3);
+    assert.ok(a.items.length > 0);
+  });
+
+  async function signInAs(username: string): Promise<void> {
+    await page.getByRole('button', { name: '退出' }).click();
+    await page.getByTestId('login-form').waitFor();
+    await page.fill('input[name=username]', username);
+    await page.fill('input[name=password]', STRONG);
+    await page.click('button[type=submit]');
+    await page.locator('nav.side').waitFor();
+  }
+
+  test('the security administrator creates, re-roles and disables a user; the audit administrator sees it in the trail', async () => {
+    await signInAs('secadmin2');
+    await page.goto(`${base}/#/users`);
+    const form = page.getByTestId('create-user');
+    await form.locator('input[name=username]').fill('viewer9');
+    await form.locator('select[name=role]').selectOption('viewer');
+    await form.locator('button[type=submit]').click();
+    assert.match(await page.getByTestId('one-time-password').innerText(), /\S{12,}/);
+    const row = page.locator('tr[data-user=viewer9]');
+    await row.waitFor();
+    await row.getByTestId('role').selectOption('analyst');
+    page.once('dialog', (d) => void d.accept());
+    await row.getByTestId('disable').click();
+    await row.locator('[data-col=status]', { hasText: '已停用' }).waitFor();
+    assert.equal(await row.getByTestId('role').inputValue(), 'analyst');
+    await page.screenshot({ path: join(ARTIFACTS, '09-users.png') });
+    assert.equal(await page.locator('a[data-page=audit]').count(), 0, 'the security administrator does not read the audit trail');
+
+    await signInAs('auditor1');
+    await page.goto(`${base}/#/audit`);
+    await page.fill('[data-testid=audit-action]', 'user.');
+    await page.getByRole('button', { name: '筛选' }).click();
+    const trail = page.getByTestId('audit');
+    await trail.locator('tr', { hasText: 'user.create' }).filter({ hasText: 'viewer9' }).waitFor();
+    assert.ok((await trail.locator('tr', { hasText: 'secadmin2' }).count()) >= 2, 'create and update by secadmin2');
+    await page.screenshot({ path: join(ARTIFACTS, '10-audit.png') });
+    assert.equal(await page.locator('a[data-page=users]').count(), 0, 'the audit administrator does not manage users');
   });
 
   test('after the idle timeout the session is refused and the login page shows', async () => {
@@ -219,7 +295,9 @@ describe('console in Chromium', { skip }, () => {
     });
     assert.equal(r.status, 401);
     assert.equal(r.body.code, 'SOC_ERR_SESSION_EXPIRED');
+    // A hash change alone is no navigation: reload, as a person returning to the console would.
     await page.goto(`${base}/#/alerts`);
+    await page.reload();
     await page.getByTestId('login-form').waitFor();
     await page.screenshot({ path: join(ARTIFACTS, '06-idle-logged-out.png') });
   });

@@ -17,6 +17,13 @@ const zh = {
   new: '新建', acknowledged: '已确认', in_progress: '处置中', resolved: '已解决', false_positive: '误报',
   informational: '信息', low: '低', medium: '中', high: '高', critical: '严重', error: '错误', loading: '加载中…', changePassword: '修改密码', mustChange: '首次登录须修改密码',
   current: '当前密码', next: '新密码', save: '保存', enrolTotp: '绑定动态口令', confirm: '确认', secret: '密钥',
+  createUser: '新建用户', displayName: '显示名', oneTimePassword: '一次性密码', oneTimeHint: '仅显示一次，请当面或经安全渠道交给用户；首次登录须修改。', resetPassword: '重置密码', unlock: '解锁', resetTotp: '重置动态口令',
+  userCreated: '用户已创建', saved: '已保存', confirmDisable: '确定停用该用户？', close: '关闭', you: '（本人）',
+  time: '时间', actor: '操作者', action: '动作', target: '对象', outcome: '结果', details: '详情', more: '更多', filter: '筛选', success: '成功', failure: '失败', unknown: '未知',
+  testRules: '规则测试与 Sigma 导入', ruleText: '规则（YAML，可多份，以 --- 分隔）', eventsText: '事件（每行一条）', format: '格式', pipeline: '字段映射', runTest: '测试', checkImport: '检查导入',
+  matches: '命中', eventCount: '条事件', line: '行', accepted: '可加载', rejectedN: '被拒绝', noMatches: '无命中', parsedEvents: '解析后的事件', importNote: '检查结果不改变运行中的规则；规则文件放入配置的规则目录后加载。',
+  systems: '系统', runAssessment: '运行自评估', level: '等级', standard: '标准', overall: '总体得分', download: '下载 JSON', layers: '层面', items: '条目', noSystems: '尚无系统：请先导入资产清单（xiangan comply assets import 或 API）。',
+  pass: '符合', fail: '不符合', partial: '部分符合', manual: '待人工判定', na: '不适用', running: '运行中…', score: '得分',
 };
 
 const en: typeof zh = {
@@ -33,6 +40,13 @@ const en: typeof zh = {
   new: 'New', acknowledged: 'Acknowledged', in_progress: 'In progress', resolved: 'Resolved', false_positive: 'False positive',
   informational: 'Info', low: 'Low', medium: 'Medium', high: 'High', critical: 'Critical', error: 'Error', loading: 'Loading…', changePassword: 'Change password', mustChange: 'Change your password at first sign-in',
   current: 'Current password', next: 'New password', save: 'Save', enrolTotp: 'Enrol TOTP', confirm: 'Confirm', secret: 'Secret',
+  createUser: 'New user', displayName: 'Display name', oneTimePassword: 'One-time password', oneTimeHint: 'Shown once: hand it over in person or over a safe channel; it must be changed at first sign-in.', resetPassword: 'Reset password', unlock: 'Unlock', resetTotp: 'Reset TOTP',
+  userCreated: 'User created', saved: 'Saved', confirmDisable: 'Disable this user?', close: 'Close', you: '(you)',
+  time: 'Time', actor: 'Actor', action: 'Action', target: 'Target', outcome: 'Outcome', details: 'Details', more: 'More', filter: 'Filter', success: 'Success', failure: 'Failure', unknown: 'Unknown',
+  testRules: 'Rule test and Sigma import', ruleText: 'Rules (YAML; several separated by ---)', eventsText: 'Events (one a line)', format: 'Format', pipeline: 'Field mapping', runTest: 'Test', checkImport: 'Check import',
+  matches: 'Matches', eventCount: 'events', line: 'Line', accepted: 'Loadable', rejectedN: 'Rejected', noMatches: 'No matches', parsedEvents: 'Parsed events', importNote: 'A check does not change the running rules; rule files are loaded from the configured rule directory.',
+  systems: 'Systems', runAssessment: 'Run self-assessment', level: 'Level', standard: 'Standard', overall: 'Overall score', download: 'Download JSON', layers: 'Layers', items: 'Items', noSystems: 'No systems yet: import the asset inventory first (xiangan comply assets import or the API).',
+  pass: 'Pass', fail: 'Fail', partial: 'Partial', manual: 'Manual review', na: 'N/A', running: 'Running…', score: 'Score',
 };
 
 export type Key = keyof typeof zh;

@@ -11,6 +11,8 @@ import { Events } from './pages/events.js';
 import { Rules } from './pages/rules.js';
 import { Users } from './pages/users.js';
 import { Unavailable } from './pages/unavailable.js';
+import { Audit } from './pages/audit.js';
+import { Compliance } from './pages/compliance.js';
 import './style.css';
 
 /** The signed-in user, or null for the login page; undefined while the first /me is pending. */
@@ -21,18 +23,18 @@ interface Page {
   id: string;
   label: string;
   permission?: string;
-  view: () => preact.JSX.Element;
+  view: (user: Me) => preact.JSX.Element;
 }
 
 const PAGES: Page[] = [
   { id: 'overview', label: 'overview', permission: 'events:read', view: () => <Overview /> },
   { id: 'alerts', label: 'alerts', permission: 'alerts:read', view: () => <Alerts /> },
   { id: 'events', label: 'events', permission: 'events:read', view: () => <Events /> },
-  { id: 'rules', label: 'rules', permission: 'rules:read', view: () => <Rules /> },
-  { id: 'compliance', label: 'compliance', view: () => <Unavailable probe="/api/v1/compliance/reports" /> },
-  { id: 'keys', label: 'keys', view: () => <Unavailable probe="/api/v1/pki/certificates" /> },
-  { id: 'users', label: 'users', permission: 'users:read', view: () => <Users /> },
-  { id: 'audit', label: 'audit', view: () => <Unavailable probe="/api/v1/audit" /> },
+  { id: 'rules', label: 'rules', permission: 'rules:read', view: (u) => <Rules canWrite={u.permissions.includes('rules:write')} /> },
+  { id: 'compliance', label: 'compliance', permission: 'compliance:read', view: (u) => <Compliance canRun={u.permissions.includes('compliance:run')} /> },
+  { id: 'keys', label: 'keys', permission: 'keys:read', view: () => <Unavailable probe="/api/v1/pki/certificates" /> },
+  { id: 'users', label: 'users', permission: 'users:read', view: (u) => <Users me={u} /> },
+  { id: 'audit', label: 'audit', permission: 'audit:read', view: () => <Audit /> },
 ];
 
 function useHash(): string {
@@ -78,7 +80,7 @@ function Shell({ user }: { user: Me }) {
             {t('logout')}
           </button>
         </header>
-        <section class="content" data-sub={rest.join('/')}>{page ? page.view() : <p>{t('noPermission')}</p>}</section>
+        <section class="content" data-sub={rest.join('/')}>{page ? page.view(user) : <p>{t('noPermission')}</p>}</section>
       </main>
     </div>
   );

@@ -1,5 +1,6 @@
-// Rule management: the loaded rules with enable/disable (persisted by the server) and the rules
-// the engine rejected with their reasons.
+// Rule management: the loaded rules with enable/disable (persisted by the server), the rules the
+// engine rejected with their reasons, and a workbench that tests pasted rules against pasted
+// events and checks what a Sigma set becomes (POST /api/v1/detection/test, /import-sigma).
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { t } from '../i18n.js';
@@ -14,7 +15,146 @@ interface RuleRow {
   enabled: boolean;
 }
 
-export function Rules() {
+interface TestResult {
+  rules: { id: string; title: string; level: string; kind: string }[];
+  rejected: { source: string; code: string; reason: string }[];
+  events: number;
+  matches: { ruleId: string; title: string; level: string; line: number; eventIds: string[] }[];
+  parsed: Record<string, unknown>[];
+}
+
+interface ImportResult {
+  total: number;
+  accepted: number;
+  rules: { id: string; title: string; level: string; kind: string }[];
+  rejected: { source: string; code: string; reason: string }[];
+}
+
+function RuleWorkbench() {
+  const [rules, setRules] = useState('');
+  const [events, setEvents] = useState('');
+  const [format, setFormat] = useState<'syslog' | 'ndjson'>('syslog');
+  const [pipeline, setPipeline] = useState<'ecs' | 'identity'>('ecs');
+  const [test, setTest] = useState<TestResult | null>(null);
+  const [imported, setImported] = useState<ImportResult | null>(null);
+  const [error, setError] = useState('');
+  const run = async (kind: 'test' | 'import') => {
+    setError('');
+    try {
+      if (kind === 'test') {
+        setImported(null);
+        setTest(await api<TestResult>('POST', '/api/v1/detection/test', { rules, events, format, pipeline }));
+      } else {
+        setTest(null);
+        setImported(await api<ImportResult>('POST', '/api/v1/detection/import-sigma', { rules, pipeline }));
+      }
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+  const rejected = test?.rejected ?? imported?.rejected ?? [];
+  return (
+    <div class="card" data-testid="rule-workbench">
+      <h3>{t('testRules')}</h3>
+      <div class="split">
+        <label class="pane">
+          {t('ruleText')}
+          <textarea rows={14} class="code" value={rules} onInput={(e) => setRules(e.currentTarget.value)} data-testid="wb-rules" />
+        </label>
+        <label class="pane">
+          {t('eventsText')}
+          <textarea rows={14} class="code" value={events} onInput={(e) => setEvents(e.currentTarget.value)} data-testid="wb-events" />
+        </label>
+      </div>
+      <div class="toolbar">
+        <label>
+          {t('format')}{' '}
+          <select value={format} onChange={(e) => setFormat(e.currentTarget.value as 'syslog' | 'ndjson')} data-testid="wb-format">
+            <option value="syslog">syslog</option>
+            <option value="ndjson">NDJSON</option>
+          </select>
+        </label>
+        <label>
+          {t('pipeline')}{' '}
+          <select value={pipeline} onChange={(e) => setPipeline(e.currentTarget.value as 'ecs' | 'identity')}>
+            <option value="ecs">ECS</option>
+            <option value="identity">identity</option>
+          </select>
+        </label>
+        <button onClick={() => run('test')} data-testid="wb-test">
+          {t('runTest')}
+        </button>
+        <button onClick={() => run('import')} data-testid="wb-import">
+          {t('checkImport')}
+        </button>
+      </div>
+      {error && <p class="error">{error}</p>}
+      {test && (
+        <div data-testid="wb-result">
+          <p>
+            {test.rules.length} {t('rules')} · {test.events} {t('eventCount')} · {test.matches.length} {t('matches')}
+          </p>
+          {test.matches.length === 0 ? (
+            <p class="muted">{t('noMatches')}</p>
+          ) : (
+            <table class="grid">
+              <thead>
+                <tr>
+                  <th>{t('line')}</th>
+                  <th>{t('severity')}</th>
+                  <th>{t('title')}</th>
+                  <th>id</th>
+                </tr>
+              </thead>
+              <tbody>
+                {test.matches.map((m, i) => (
+                  <tr key={i} data-testid="wb-match">
+                    <td>{m.line || '—'}</td>
+                    <td>
+                      <Severity level={m.level} />
+                    </td>
+                    <td>{m.title}</td>
+                    <td class="mono">{m.ruleId}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          <details>
+            <summary>{t('parsedEvents')}</summary>
+            <pre class="mono">{test.parsed.map((e) => JSON.stringify(e)).join('\n')}</pre>
+          </details>
+        </div>
+      )}
+      {imported && (
+        <div data-testid="wb-import-result">
+          <p>
+            {t('accepted')} {imported.accepted} / {imported.total} · {t('rejectedN')} {imported.rejected.length}
+          </p>
+          <ul>
+            {imported.rules.map((r) => (
+              <li key={r.id}>
+                <Severity level={r.level} /> {r.title} <code>{r.id}</code>
+              </li>
+            ))}
+          </ul>
+          <p class="muted">{t('importNote')}</p>
+        </div>
+      )}
+      {rejected.length > 0 && (
+        <ul class="error">
+          {rejected.map((r, i) => (
+            <li key={i}>
+              <code>{r.source}</code> {r.code}: {r.reason}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+export function Rules({ canWrite }: { canWrite: boolean }) {
   const [rules, setRules] = useState<RuleRow[]>([]);
   const [rejected, setRejected] = useState<{ source: string; code: string; reason: string }[]>([]);
   const [filter, setFilter] = useState('');
@@ -43,6 +183,7 @@ export function Rules() {
   const shown = rules.filter((r) => !f || r.title.toLowerCase().includes(f) || r.id.toLowerCase().includes(f) || r.tags.some((x) => x.includes(f)));
   return (
     <div>
+      <RuleWorkbench />
       <div class="toolbar">
         <input value={filter} placeholder={t('search')} onInput={(e) => setFilter(e.currentTarget.value)} />
         <span class="muted">
@@ -73,7 +214,7 @@ export function Rules() {
               <td class="mono">{r.id}</td>
               <td>{r.enabled ? t('enabled') : t('disabled')}</td>
               <td>
-                <button onClick={() => toggle(r)}>{r.enabled ? t('disable') : t('enable')}</button>
+                {canWrite && <button onClick={() => toggle(r)}>{r.enabled ? t('disable') : t('enable')}</button>}
               </td>
             </tr>
           ))}
