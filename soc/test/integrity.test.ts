@@ -62,13 +62,13 @@ async function setup(n = 20): Promise<{ dir: string; now: { t: number }; cp: Che
   const identity = loadOrCreateIdentity({ dir, passphrase: PASS, kdfIterations: 1000, now: new Date(DAY1 - 86_400_000) });
   const eventsDb = new Database(join(dir, 'events.db'));
   const cp = new Checkpointer({ dir, identity, sources: [{ stream: 'events', db: eventsDb }, { stream: 'audit', db: audit.database }], now: () => now.t });
-  cp.run();
+  await cp.run();
   return {
     dir,
     now,
     cp,
     close: async () => {
-      cp.close();
+      await cp.close();
       eventsDb.close();
       audit.close();
       await store.close();
@@ -154,9 +154,9 @@ describe('tamper evidence over SQLite', () => {
     const identity = loadOrCreateIdentity({ dir: s.dir, passphrase: PASS });
     const db = new Database(join(s.dir, 'events.db'));
     const cp = new Checkpointer({ dir: s.dir, identity, sources: [{ stream: 'events', db }], now: () => s.now.t });
-    assert.equal(cp.run().length, 1);
-    assert.equal(cp.run().length, 0);
-    cp.close();
+    assert.equal((await cp.run()).length, 1);
+    assert.equal((await cp.run()).length, 0);
+    await cp.close();
     db.close();
     await store.close();
     r = await verify(s.dir);
@@ -191,6 +191,33 @@ describe('tamper evidence over SQLite', () => {
     rmSync(s.dir, { recursive: true, force: true });
   });
 
+  test('a day hashed in worker threads verifies the same: clean, then each tampering named exactly', async () => {
+    const s = await setup(400);
+    await s.close();
+    // Parts of 50 records at least: the calling thread and two workers share each day.
+    const verifySplit = async (): Promise<IntegrityReport> => {
+      const o = openIntegrity(s.dir, { workers: 2, minPerPart: 50 });
+      try {
+        return await verifyIntegrity(o);
+      } finally {
+        o.close();
+      }
+    };
+    let r = await verifySplit();
+    assert.deepEqual(kinds(r), []);
+    assert.equal(r.records, 802);
+    const db = new Database(join(s.dir, 'events.db'));
+    db.prepare("UPDATE ev_20261128 SET doc = replace(doc, 'user301', 'nobody') WHERE id = ?").run(`e-${DAY2}-301`);
+    db.prepare('DELETE FROM ev_20261127 WHERE id = ?').run(`e-${DAY1}-377`);
+    db.prepare("INSERT INTO ev_20261127 (id, ts, doc) VALUES ('forged', ?, '{\"id\":\"forged\"}')").run(DAY1 + 5);
+    db.close();
+    r = await verifySplit();
+    assert.deepEqual(kinds(r), [`changed:e-${DAY2}-301`, `deleted:e-${DAY1}-377`, 'inserted:forged'].sort());
+    assert.equal(r.findings.find((f) => f.kind === 'changed')!.position, 301);
+    assert.deepEqual(kinds(await verify(s.dir)), kinds(r));
+    rmSync(s.dir, { recursive: true, force: true });
+  });
+
   test('a benign re-serialisation (whitespace) is not a change; other key order is', async () => {
     const s = await setup(5);
     await s.close();
@@ -212,7 +239,7 @@ describe('tamper evidence over SQLite', () => {
     s.now.t += 60_000;
     const w = await openSqliteStore({ dir: s.dir, chain: true });
     await w.write([ev(500, DAY2)]);
-    s.cp.run(); // seq 4: a second checkpoint of DAY2
+    await s.cp.run(); // seq 4: a second checkpoint of DAY2
     await w.close();
     await s.close();
     const db = new Database(join(s.dir, 'events.db'));
@@ -259,13 +286,13 @@ describe('tamper evidence over SQLite', () => {
     const s = await setup();
     const store = await openSqliteStore({ dir: s.dir, chain: true });
     s.now.t = DAY2 + 2 * 86_400_000;
-    s.cp.expire('events', ['2026-11-27']);
+    await s.cp.expire('events', ['2026-11-27']);
     await store.deleteBefore('2026-11-28');
     let r = await verify(s.dir);
     assert.deepEqual(kinds(r), []);
     assert.deepEqual(r.expired.map((e) => [e.stream, e.day, e.records, e.pending]), [['events', '2026-11-27', 20, false]]);
     // The same day is checkpointed at day end (final), then dropped by hand: a deletion.
-    s.cp.run();
+    await s.cp.run();
     await store.deleteBefore('2026-11-29');
     r = await verify(s.dir);
     assert.deepEqual(kinds(r), ['day-deleted:2026-11-28']);
@@ -302,7 +329,7 @@ describe('tamper evidence over SQLite', () => {
     db.prepare('INSERT INTO il_20261128 (ids, hashes) VALUES (\'["x"]\', zeroblob(32))').run();
     const identity = loadOrCreateIdentity({ dir: s.dir, passphrase: PASS });
     const cp = new Checkpointer({ dir: s.dir, identity, sources: [{ stream: 'events', db }], now: () => s.now.t });
-    assert.throws(() => cp.run(), (e: unknown) => e instanceof SocError && e.code === 'SOC_ERR_INTEGRITY');
+    await assert.rejects(cp.run(), (e: unknown) => e instanceof SocError && e.code === 'SOC_ERR_INTEGRITY');
     cp.db.close();
     db.close();
     rmSync(s.dir, { recursive: true, force: true });

@@ -12,7 +12,6 @@ import Database from 'better-sqlite3';
 import { SocError } from '../errors.js';
 import { canonicalJson } from '../integrity/canonical.js';
 import { LeafWriter } from '../integrity/leaves.js';
-import { leafHashText } from '../integrity/merkle.js';
 
 /** What a caller records. */
 export interface AuditEntry {
@@ -120,7 +119,7 @@ export class AuditStore {
     try {
       this.db.transaction(() => {
         this.insert.run(rec.id, day, at, doc);
-        this.leaves.append(day, rec.id, leafHashText(doc));
+        this.leaves.appendDoc(day, rec.id, doc);
         this.leaves.flush();
       })();
     } catch (e) {

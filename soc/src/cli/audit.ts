@@ -120,11 +120,11 @@ export async function run(_command: string, argv: string[], io: CliIo): Promise<
       const audit = AuditStore.open({ dir });
       const cp = new Checkpointer({ dir, identity, sources: [{ stream: 'events', db: events }, { stream: 'audit', db: audit.database }] });
       try {
-        const made = cp.run();
+        const made = await cp.run();
         io.stdout.write(`${made.length} checkpoints signed\n`);
         return 0;
       } finally {
-        cp.close();
+        await cp.close();
         audit.close();
         events.close();
       }

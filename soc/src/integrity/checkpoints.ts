@@ -22,7 +22,7 @@ import { bytesToHex, hexToBytes, sm2Sign, sm3, utf8ToBytes } from '@xiangan/cryp
 import { SocError } from '../errors.js';
 import { canonicalJson } from './canonical.js';
 import type { SigningIdentity } from './identity.js';
-import { leafDays, readLeaves } from './leaves.js';
+import { sqliteLeafStore, type DayLeaves, type LeafStore } from './leaves.js';
 import { equalBytes, MerkleFrontier } from './merkle.js';
 
 /** What a checkpoint says (the signed bytes are its RFC 8785 canonical JSON). */
@@ -60,10 +60,28 @@ export interface Checkpoint {
   signature: Uint8Array;
 }
 
-/** Where the checkpointer reads leaves of one stream. */
-export interface LeafSource {
-  stream: string;
-  db: Database.Database;
+/**
+ * Where the checkpointer reads leaves of one stream: a SQLite database with `il_YYYYMMDD` tables
+ * (`db`), or any {@link LeafStore} (`leaves`, e.g. a search engine's integrity index).
+ */
+export type LeafSource = { stream: string; db: Database.Database } | { stream: string; leaves: LeafStore };
+
+/** The leaf store of a source. */
+function storeOf(src: LeafSource): LeafStore {
+  return 'leaves' in src ? src.leaves : sqliteLeafStore(src.db);
+}
+
+/** A value, or a promise of it when it comes from a remote store (see {@link Checkpointer}). */
+type Maybe<T> = T | Promise<T>;
+const isPromise = <T>(v: Maybe<T>): v is Promise<T> => typeof (v as { then?: unknown } | undefined)?.then === 'function';
+/** `f(v)`, after `v` settles only if it is a promise: synchronous sources stay synchronous. */
+const then = <T, U>(v: Maybe<T>, f: (t: T) => Maybe<U>): Maybe<U> => (isPromise(v) ? v.then(f) : f(v));
+/** `fn` over `items` in order, waiting only for the calls that return a promise. */
+function eachInOrder<T>(items: readonly T[], fn: (t: T) => Maybe<void>, from = 0): Maybe<void> {
+  for (let i = from; i < items.length; i++) {
+    const r = fn(items[i]!);
+    if (isPromise(r)) return r.then(() => eachInOrder(items, fn, i + 1));
+  }
 }
 
 /** Path of the checkpoint database under a data directory. */
@@ -112,19 +130,27 @@ export interface CheckpointerOptions {
 /**
  * Makes and stores checkpoints.
  *
+ * `run`, `expire` and `close` are asynchronous because a leaf store may be remote (a search
+ * engine). Over SQLite sources only, they never wait: the work is done when the promise is
+ * returned. Calls are serialised (one run at a time), since each extends cached trees.
+ *
  * @example
  * const cp = new Checkpointer({ dir, identity, sources: [{ stream: 'events', db: eventsDb }] });
- * cp.run();                       // sign what is new
- * const timer = cp.start(60_000); // and every minute
+ * await cp.run();                 // sign what is new
+ * cp.start(60_000);               // and every minute
  */
 export class Checkpointer {
   readonly db: Database.Database;
   private readonly now: () => number;
+  private readonly sources: Array<{ stream: string; store: LeafStore }>;
   private readonly frontiers = new Map<string, MerkleFrontier>();
   private timer: NodeJS.Timeout | undefined;
+  /** The run in progress, if it is waiting on a remote store. */
+  private busy: Promise<unknown> | undefined;
 
   constructor(private readonly opts: CheckpointerOptions) {
     this.now = opts.now ?? Date.now;
+    this.sources = opts.sources.map((src) => ({ stream: src.stream, store: storeOf(src) }));
     try {
       mkdirSync(join(opts.dir, 'integrity'), { recursive: true, mode: 0o700 });
       this.db = new Database(checkpointsPath(opts.dir));
@@ -175,28 +201,62 @@ export class Checkpointer {
   }
 
   /**
-   * Checkpoint every day whose leaves grew since its last checkpoint, and close days that have
-   * ended (a `final` checkpoint). Returns the checkpoints made.
+   * Run `fn` after the run in progress, if one is waiting on a remote store; otherwise at once,
+   * and when `fn` completes synchronously nothing is left pending.
    */
-  run(): Checkpoint[] {
+  private exclusive<T>(fn: () => Maybe<T>): Promise<T> {
+    if (this.busy) {
+      const next = (): Promise<T> => this.exclusive(fn);
+      return this.busy.then(next, next);
+    }
+    let r: Maybe<T>;
+    try {
+      r = fn();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (!isPromise(r)) return Promise.resolve(r);
+    const tracked: Promise<unknown> = r.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.busy = tracked;
+    void tracked.then(() => {
+      if (this.busy === tracked) this.busy = undefined;
+    });
+    return r;
+  }
+
+  /**
+   * Checkpoint every day whose leaves grew since its last checkpoint, and close days that have
+   * ended (a `final` checkpoint). Resolves with the checkpoints made.
+   */
+  run(): Promise<Checkpoint[]> {
+    return this.exclusive(() => this.runNow());
+  }
+
+  private runNow(): Maybe<Checkpoint[]> {
     const made: Checkpoint[] = [];
     const today = new Date(this.now()).toISOString().slice(0, 10);
-    for (const src of this.opts.sources) {
-      for (const day of leafDays(src.db)) {
-        const last = this.latest(src.stream, day);
-        if (last?.body.type === 'deletion') continue;
-        const f = this.extend(src, day, last);
-        const final = day < today;
-        if (last && f.size === last.body.size && (last.body.final || !final)) continue;
-        if (f.size === 0) continue;
-        made.push(this.append({ type: 'checkpoint', stream: src.stream, day, size: f.size, root: bytesToHex(f.root()), final }));
-      }
-    }
-    return made;
+    const done = eachInOrder(this.sources, (src) =>
+      then(src.store.days(), (days) =>
+        eachInOrder(days, (day) => {
+          const last = this.latest(src.stream, day);
+          if (last?.body.type === 'deletion') return;
+          return then(this.extend(src, day, last), (f) => {
+            const final = day < today;
+            if (last && f.size === last.body.size && (last.body.final || !final)) return;
+            if (f.size === 0) return;
+            made.push(this.append({ type: 'checkpoint', stream: src.stream, day, size: f.size, root: bytesToHex(f.root()), final }));
+          });
+        }),
+      ),
+    );
+    return then(done, () => made);
   }
 
   /** Bring the cached tree of a day up to the leaves committed now, checking it against the last checkpoint. */
-  private extend(src: LeafSource, day: string, last: Checkpoint | undefined): MerkleFrontier {
+  private extend(src: { stream: string; store: LeafStore }, day: string, last: Checkpoint | undefined): Maybe<MerkleFrontier> {
     const key = `${src.stream}/${day}`;
     let f = this.frontiers.get(key);
     const fresh = !f;
@@ -204,16 +264,22 @@ export class Checkpointer {
       f = new MerkleFrontier();
       this.frontiers.set(key, f);
     }
-    for (const leaf of readLeaves(src.db, day, f.size)) {
-      f.push(leaf.hash);
-      // After a restart the tree is rebuilt from the database: never sign over leaves that no
-      // longer match what was signed before (they were edited while the SOC was down).
-      if (fresh && last && f.size === last.body.size && !equalBytes(f.root(), hexToBytes(last.body.root))) {
-        this.frontiers.delete(key);
-        throw new SocError('SOC_ERR_INTEGRITY', `leaf index of ${src.stream} ${day} does not match checkpoint ${last.body.seq}; run xiangan audit verify`);
+    const tree = f;
+    const push = (leaves: DayLeaves): MerkleFrontier => {
+      // Leaves read while another run extended the tree are skipped, never pushed twice.
+      for (let i = tree.size - leaves.from; i < leaves.ids.length; i++) {
+        tree.push(leaves.hashes.subarray(32 * i, 32 * i + 32));
+        // After a restart the tree is rebuilt from the database: never sign over leaves that no
+        // longer match what was signed before (they were edited while the SOC was down).
+        if (fresh && last && tree.size === last.body.size && !equalBytes(tree.root(), hexToBytes(last.body.root))) {
+          this.frontiers.delete(key);
+          throw new SocError('SOC_ERR_INTEGRITY', `leaf index of ${src.stream} ${day} does not match checkpoint ${last.body.seq}; run xiangan audit verify`);
+        }
       }
-    }
-    return f;
+      return tree;
+    };
+    const read = src.store.read(day, tree.size);
+    return isPromise(read) ? read.then(push) : push(read);
   }
 
   /**
@@ -221,39 +287,50 @@ export class Checkpointer {
    * crash in between leaves a deletion record for data still there, which verification reports
    * as pending expiry, and the next retention run drops it). The day is checkpointed first.
    */
-  expire(stream: string, days: readonly string[]): Checkpoint[] {
-    this.run();
-    const out: Checkpoint[] = [];
-    for (const day of days) {
-      const last = this.latest(stream, day);
-      if (last?.body.type === 'deletion') continue;
-      out.push(this.append({ type: 'deletion', stream, day, size: last?.body.size ?? 0, root: last?.body.root ?? '', final: true }));
-      this.frontiers.delete(`${stream}/${day}`);
-    }
-    return out;
+  expire(stream: string, days: readonly string[]): Promise<Checkpoint[]> {
+    return this.exclusive(() =>
+      then(this.runNow(), () => {
+        const out: Checkpoint[] = [];
+        for (const day of days) {
+          const last = this.latest(stream, day);
+          if (last?.body.type === 'deletion') continue;
+          out.push(this.append({ type: 'deletion', stream, day, size: last?.body.size ?? 0, root: last?.body.root ?? '', final: true }));
+          this.frontiers.delete(`${stream}/${day}`);
+        }
+        return out;
+      }),
+    );
   }
 
   /** Run every `intervalMs` (unref'd timer); errors go to `onError`. */
   start(intervalMs: number, onError: (e: unknown) => void = () => undefined): void {
     if (!Number.isInteger(intervalMs) || intervalMs < 1000) throw new RangeError('checkpoint interval must be at least 1000 ms');
     this.timer = setInterval(() => {
-      try {
-        this.run();
-      } catch (e) {
-        onError(e);
-      }
+      this.run().catch(onError);
     }, intervalMs);
     this.timer.unref();
   }
 
-  /** Stop the timer, make a last checkpoint and close the database. */
-  close(): void {
+  /** Stop the timer, make a last checkpoint and close the database (also when that fails). */
+  close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    try {
-      this.run();
-    } finally {
-      this.db.close();
-    }
+    const shut = (): void => {
+      if (this.db.open) this.db.close();
+    };
+    return this.exclusive(() => {
+      let r: Maybe<Checkpoint[]>;
+      try {
+        r = this.runNow();
+      } catch (e) {
+        shut();
+        throw e;
+      }
+      if (!isPromise(r)) return shut();
+      return r.then(shut, (e: unknown) => {
+        shut();
+        throw e;
+      });
+    });
   }
 }

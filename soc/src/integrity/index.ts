@@ -5,8 +5,9 @@
  * @packageDocumentation
  */
 export { canonicalJson } from './canonical.js';
-export { leafHash, leafHashText, nodeHash, merkleRoot, inclusionProof, verifyInclusion, MerkleFrontier } from './merkle.js';
-export { LeafWriter, leafTable, leafDays, readLeaves, type LeafRow } from './leaves.js';
+export { leafHash, leafHashText, leafHashDoc, nodeHash, merkleRoot, inclusionProof, verifyInclusion, MerkleFrontier } from './merkle.js';
+export { LeafWriter, leafTable, leafDays, readLeaves, readDayLeaves, sqliteLeafStore, type LeafRow, type DayLeaves, type LeafStore } from './leaves.js';
+export { DigestPool, type DigestPoolOptions, type RecordDigests } from './digest.js';
 export { loadOrCreateIdentity, identityFiles, type SigningIdentity, type IdentityOptions } from './identity.js';
 export {
   Checkpointer,

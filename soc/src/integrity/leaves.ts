@@ -8,6 +8,7 @@
  * as a root mismatch, and any edit of a record alone shows up exactly (which id, how).
  */
 import type Database from 'better-sqlite3';
+import { leafHashDoc } from './merkle.js';
 
 /** `YYYY-MM-DD` → `il_YYYYMMDD`; throws `RangeError` on anything else (names are never user text). */
 export function leafTable(day: string): string {
@@ -30,28 +31,68 @@ export interface LeafRow {
 }
 
 /**
+ * Leaves of a day from some position on, in commit order: `ids[i]` is the record at position
+ * `from + i` and its leaf hash is `hashes[32·i … 32·i + 32)`.
+ */
+export interface DayLeaves {
+  from: number;
+  ids: string[];
+  hashes: Uint8Array;
+}
+
+/**
+ * Where a stream's leaf index lives: SQLite day tables ({@link sqliteLeafStore}) or a search
+ * engine index (`./engine.ts`). Reads may be synchronous (SQLite) or not (an engine).
+ */
+export interface LeafStore {
+  /** Days that have leaves, ascending. */
+  days(): string[] | Promise<string[]>;
+  /** The day's leaves from position `after` on (an empty list when the day has none). */
+  read(day: string, after?: number): DayLeaves | Promise<DayLeaves>;
+}
+
+/**
  * Appends leaves inside the caller's transaction. Leaves are gathered per day and written as one
  * row per day and batch (`ids` as a JSON array, `hashes` as n × 32 bytes) by {@link flush}: one
- * insert per batch instead of one per record keeps the chaining cost of a write small.
+ * insert per batch instead of one per record keeps the chaining cost of a write small. Documents
+ * given to {@link appendDoc} are hashed at the flush, all of a day in one pass straight into the
+ * row's blob (no array per leaf).
  *
  * @example
  * const leaves = new LeafWriter(db);
- * db.transaction(() => { insertRecord(); leaves.append('2026-11-28', id, leafHashText(doc)); leaves.flush(); })();
+ * db.transaction(() => { insertRecord(); leaves.appendDoc('2026-11-28', id, doc); leaves.flush(); })();
  */
 export class LeafWriter {
   private readonly stmts = new Map<string, Database.Statement>();
-  private readonly pending = new Map<string, { ids: string[]; hashes: Uint8Array[] }>();
+  private readonly pending = new Map<string, { ids: string[]; leaves: Array<string | Uint8Array>; hashed: boolean[] }>();
   constructor(private readonly db: Database.Database) {}
 
-  /** Queue one leaf of `day`; written by the next {@link flush} (call it before the commit). */
-  append(day: string, id: string, hash: Uint8Array): void {
+  private day(day: string): { ids: string[]; leaves: Array<string | Uint8Array>; hashed: boolean[] } {
     let p = this.pending.get(day);
     if (!p) {
-      p = { ids: [], hashes: [] };
+      p = { ids: [], leaves: [], hashed: [] };
       this.pending.set(day, p);
     }
+    return p;
+  }
+
+  /** Queue one leaf hash (32 bytes, already `leafHash`ed) of `day`; written by the next {@link flush}. */
+  append(day: string, id: string, hash: Uint8Array): void {
+    const p = this.day(day);
     p.ids.push(id);
-    p.hashes.push(hash);
+    p.leaves.push(hash);
+    p.hashed.push(true);
+  }
+
+  /**
+   * Queue one stored document of `day` (its text exactly as stored, or those bytes); its leaf
+   * hash SM3(0x00 ‖ UTF-8) is computed by the next {@link flush}, with the rest of the batch.
+   */
+  appendDoc(day: string, id: string, doc: string | Uint8Array): void {
+    const p = this.day(day);
+    p.ids.push(id);
+    p.leaves.push(doc);
+    p.hashed.push(false);
   }
 
   /** Write the queued leaves (one row per day), creating day tables on first use. */
@@ -64,8 +105,8 @@ export class LeafWriter {
         st = this.db.prepare(`INSERT INTO ${t} (ids, hashes) VALUES (?, ?)`);
         this.stmts.set(day, st);
       }
-      const blob = Buffer.allocUnsafe(p.hashes.length * 32);
-      for (let i = 0; i < p.hashes.length; i++) blob.set(p.hashes[i]!, i * 32);
+      const blob = Buffer.allocUnsafe(p.leaves.length * 32);
+      for (let i = 0; i < p.leaves.length; i++) blob.set(p.hashed[i] ? (p.leaves[i] as Uint8Array) : leafHashDoc(p.leaves[i]!), i * 32);
       st.run(JSON.stringify(p.ids), blob);
     }
     this.pending.clear();
@@ -96,15 +137,16 @@ export function leafDays(db: Database.Database): string[] {
 }
 
 /**
- * Every leaf of `day` in order from position `after` (empty when the day has no index). A row
- * whose `ids` and `hashes` disagree in length yields what both hold (verification then reports
- * the root mismatch).
+ * The leaves of `day` from position `after` on, read in big pieces: one JSON array and one blob
+ * per stored batch, no object per leaf. A row whose `ids` and `hashes` disagree in length yields
+ * what both hold (verification then reports the root mismatch).
  */
-export function readLeaves(db: Database.Database, day: string, after = 0): LeafRow[] {
+export function readDayLeaves(db: Database.Database, day: string, after = 0): DayLeaves {
   const t = leafTable(day);
+  const out: DayLeaves = { from: after, ids: [], hashes: new Uint8Array(0) };
   const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t);
-  if (!exists) return [];
-  const out: LeafRow[] = [];
+  if (!exists) return out;
+  const parts: Uint8Array[] = [];
   let pos = 0;
   for (const [idsText, blob] of db.prepare(`SELECT ids, hashes FROM ${t} ORDER BY seq`).raw().iterate() as IterableIterator<[string, Buffer]>) {
     let ids: unknown;
@@ -119,10 +161,28 @@ export function readLeaves(db: Database.Database, day: string, after = 0): LeafR
       pos += n;
       continue;
     }
-    for (let i = 0; i < n; i++, pos++) {
-      if (pos < after) continue;
-      out.push({ index: pos, id: String(list[i]), hash: new Uint8Array(blob.buffer, blob.byteOffset + i * 32, 32) });
-    }
+    const skip = Math.max(0, after - pos);
+    for (let i = skip; i < n; i++) out.ids.push(String(list[i]));
+    parts.push(blob.subarray(skip * 32, n * 32));
+    pos += n;
   }
+  out.hashes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   return out;
+}
+
+/**
+ * Every leaf of `day` in order from position `after`, one object per leaf (proofs and tests; bulk
+ * readers use {@link readDayLeaves}).
+ */
+export function readLeaves(db: Database.Database, day: string, after = 0): LeafRow[] {
+  const d = readDayLeaves(db, day, after);
+  return d.ids.map((id, i) => ({ index: d.from + i, id, hash: d.hashes.subarray(32 * i, 32 * i + 32) }));
+}
+
+/**
+ * The {@link LeafStore} of a SQLite database that holds `il_YYYYMMDD` tables (events.db, audit.db).
+ * @example const store = sqliteLeafStore(new Database('data/events.db', { readonly: true }));
+ */
+export function sqliteLeafStore(db: Database.Database): LeafStore {
+  return { days: () => leafDays(db), read: (day, after) => readDayLeaves(db, day, after) };
 }

@@ -19,10 +19,7 @@ NODE_SCRATCH[0] = 0x01;
  * @example leafHash(utf8ToBytes('{"id":"a"}')) // 32 bytes
  */
 export function leafHash(data: Uint8Array): Uint8Array {
-  // One-shot over a joined buffer: measured about 3× faster than two streaming updates.
-  const buf = new Uint8Array(data.length + 1);
-  buf.set(data, 1);
-  return sm3(buf);
+  return leafHashDoc(data);
 }
 
 /**
@@ -36,6 +33,30 @@ export function leafHashText(text: string): Uint8Array {
   scratch[0] = 0x00;
   const { written } = ENCODER.encodeInto(text, scratch.subarray(1));
   return sm3(scratch.subarray(0, written + 1));
+}
+
+/**
+ * Leaf hash of a stored document given as text (hashed as UTF-8) or as those bytes: SM3(0x00 ‖
+ * bytes), through one shared scratch buffer (a one-shot hash over a joined buffer measured about
+ * 3× faster than two streaming updates).
+ * @example equalBytes(leafHashDoc('{"id":"a"}'), leafHashDoc(utf8ToBytes('{"id":"a"}'))) // true
+ */
+export function leafHashDoc(doc: string | Uint8Array): Uint8Array {
+  if (typeof doc === 'string') return leafHashText(doc);
+  if (scratch.length < doc.length + 1) scratch = new Uint8Array(Math.max(doc.length + 1, scratch.length * 2));
+  scratch[0] = 0x00;
+  scratch.set(doc, 1);
+  return sm3(scratch.subarray(0, doc.length + 1));
+}
+
+/**
+ * Leaf hash of bytes that already start with the 0x00 leaf prefix: SM3 of them as they are (no
+ * copy), for readers that lay documents out that way.
+ * @example leafHashPrefixed(new Uint8Array([0, ...utf8ToBytes('{}')])) // = leafHashText('{}')
+ */
+export function leafHashPrefixed(prefixed: Uint8Array): Uint8Array {
+  if (prefixed[0] !== 0x00) throw new RangeError('leafHashPrefixed: the first byte must be the 0x00 leaf prefix');
+  return sm3(prefixed);
 }
 
 /**

@@ -7,7 +7,6 @@ import { bytesToHex, bytesToBase64, base64ToBytes, hexToBytes, importSm2PublicKe
 import type { X509Certificate } from '@xiangan/pki';
 import { SocError } from '../errors.js';
 import { readCheckpoints, type Checkpoint, type CheckpointBody } from './checkpoints.js';
-import { readLeaves } from './leaves.js';
 import { inclusionProof, leafHashText, verifyInclusion } from './merkle.js';
 import type { OpenedIntegrity } from './sources.js';
 
@@ -52,22 +51,16 @@ export async function proveInclusion(o: OpenedIntegrity, id: string): Promise<In
     .map((r) => r.checkpoint)
     .filter((c): c is Checkpoint => c !== undefined);
   for (const src of o.sources) {
-    for (const day of [...(await src.days())].reverse()) {
-      const leaves = readLeaves(src.leafDb, day);
-      const leaf = leaves.find((l) => l.id === id);
-      if (!leaf) continue;
-      let document: string | undefined;
-      for await (const r of src.records(day)) {
-        if (r.id === id) {
-          document = typeof r.doc === 'string' ? r.doc : JSON.stringify(r.doc);
-          break;
-        }
-      }
+    for (const day of [...(await src.leaves.days())].reverse()) {
+      const leaves = await src.leaves.read(day);
+      const index = leaves.ids.indexOf(id);
+      if (index < 0) continue;
+      const document = await src.document(day, id);
       if (document === undefined) throw new SocError('SOC_ERR_INTEGRITY', `record ${id} has a leaf but is no longer stored (deleted)`);
-      const cp = latestCovering(cps, src.stream, day, leaf.index);
+      const cp = latestCovering(cps, src.stream, day, index);
       if (!cp) throw new SocError('SOC_ERR_INTEGRITY', `record ${id} is not covered by a checkpoint yet; try again after the next one`);
-      const hashes = leaves.map((l) => l.hash);
-      const path = inclusionProof(hashes, leaf.index, cp.body.size);
+      const hashes = leaves.ids.map((_, i) => leaves.hashes.subarray(32 * i, 32 * i + 32));
+      const path = inclusionProof(hashes, index, cp.body.size);
       return {
         format: 'xiangan-inclusion-proof/1',
         stream: src.stream,
@@ -75,7 +68,7 @@ export async function proveInclusion(o: OpenedIntegrity, id: string): Promise<In
         day,
         document,
         leafHash: bytesToHex(leafHashText(document)),
-        index: leaf.index,
+        index,
         treeSize: cp.body.size,
         path: path.map(bytesToHex),
         checkpoint: { signed: cp.signed, signature: bytesToBase64(cp.signature), body: cp.body },

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from '@xiangan/collectors';
 import { AuditStore, auditLog } from '../audit/log.js';
-import { Checkpointer } from './checkpoints.js';
+import { Checkpointer, type LeafSource } from './checkpoints.js';
 import { identityFiles, loadOrCreateIdentity } from './identity.js';
 
 /** Options of {@link startIntegrity}. */
@@ -30,8 +30,9 @@ export interface IntegrityService {
   audit: AuditStore;
   checkpointer: Checkpointer | undefined;
   /** Sign deletion records for the days retention is about to drop (before it drops them). */
-  beforeRetention(days: readonly string[]): void;
-  close(): void;
+  beforeRetention(days: readonly string[]): Promise<void>;
+  /** Make a last checkpoint and close. */
+  close(): Promise<void>;
 }
 
 /**
@@ -64,13 +65,11 @@ export function startIntegrity(o: IntegrityServiceOptions): IntegrityService {
     // Its own connection: the checkpointer only reads the leaf index (WAL readers never block the writer).
     eventsDb = new Database(join(o.dir, 'events.db'));
     eventsDb.pragma('busy_timeout = 5000');
+    const events: LeafSource = { stream: 'events', db: eventsDb };
     checkpointer = new Checkpointer({
       dir: o.dir,
       identity,
-      sources: [
-        { stream: 'events', db: eventsDb },
-        { stream: 'audit', db: audit.database },
-      ],
+      sources: [events, { stream: 'audit', db: audit.database }],
       ...(o.now ? { now: o.now } : {}),
     });
     checkpointer.start(o.intervalSeconds * 1000, (e) =>
@@ -83,14 +82,14 @@ export function startIntegrity(o: IntegrityServiceOptions): IntegrityService {
   return {
     audit,
     checkpointer,
-    beforeRetention(days) {
+    async beforeRetention(days) {
       if (!checkpointer || days.length === 0) return;
-      const made = checkpointer.expire('events', days);
+      const made = await checkpointer.expire('events', days);
       auditLog.record({ actor: 'system', action: 'retention.expire', target: 'events', outcome: 'success', details: { days: [...days], deletionRecords: made.map((c) => c.body.seq) } });
     },
-    close() {
+    async close() {
       try {
-        checkpointer?.close();
+        await checkpointer?.close();
       } finally {
         eventsDb?.close();
         auditLog.detach();

@@ -8,7 +8,9 @@ import Database from 'better-sqlite3';
 import { parseCertificates, type X509Certificate } from '@xiangan/pki';
 import { SocError } from '../errors.js';
 import { checkpointsPath } from './checkpoints.js';
+import { DigestPool, digestRange, digestRows, type DigestPoolOptions } from './digest.js';
 import { identityFiles } from './identity.js';
+import { sqliteLeafStore } from './leaves.js';
 import type { RecordSource, VerifyOptions } from './verify.js';
 
 /** Days that have an event table in an events database. */
@@ -22,19 +24,22 @@ function eventDays(db: Database.Database): string[] {
 }
 
 /**
- * The `events` source over an events database (SQLite backend).
+ * The `events` source over an events database (SQLite backend). Big days are hashed by `pool`
+ * in parallel; without one, in the calling thread.
  * @example const src = sqliteEventSource(new Database('data/events.db', { readonly: true }));
  */
-export function sqliteEventSource(db: Database.Database): RecordSource {
+export function sqliteEventSource(db: Database.Database, pool?: DigestPool): RecordSource {
+  const table = (day: string): string => {
+    const t = `ev_${day.replaceAll('-', '')}`;
+    if (!/^ev_\d{8}$/.test(t)) throw new RangeError(`not a day: ${day}`);
+    return t;
+  };
   return {
     stream: 'events',
-    leafDb: db,
+    leaves: sqliteLeafStore(db),
     days: () => eventDays(db),
-    *records(day: string) {
-      const t = `ev_${day.replaceAll('-', '')}`;
-      if (!/^ev_\d{8}$/.test(t)) throw new RangeError(`not a day: ${day}`);
-      for (const r of db.prepare(`SELECT id, doc FROM ${t}`).raw().iterate() as IterableIterator<[string, string]>) yield { id: r[0], doc: r[1] };
-    },
+    digests: (day) => (pool ? pool.digest(table(day)) : digestRange(db, table(day), Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)),
+    document: (day, id) => (db.prepare(`SELECT doc FROM ${table(day)} WHERE id = ?`).pluck().get(id) as string | undefined) ?? undefined,
   };
 }
 
@@ -45,11 +50,10 @@ export function sqliteEventSource(db: Database.Database): RecordSource {
 export function sqliteAuditSource(db: Database.Database): RecordSource {
   return {
     stream: 'audit',
-    leafDb: db,
+    leaves: sqliteLeafStore(db),
     days: () => (db.prepare('SELECT DISTINCT day FROM audit ORDER BY day').all() as Array<{ day: string }>).map((r) => r.day),
-    *records(day: string) {
-      for (const r of db.prepare('SELECT id, doc FROM audit WHERE day = ?').raw().iterate(day) as IterableIterator<[string, string]>) yield { id: r[0], doc: r[1] };
-    },
+    digests: (day) => digestRows(db.prepare('SELECT id, CAST(doc AS BLOB) FROM audit WHERE day = ? ORDER BY seq').raw().iterate(day) as IterableIterator<[string, Buffer]>),
+    document: (day, id) => (db.prepare('SELECT doc FROM audit WHERE day = ? AND id = ?').pluck().get(day, id) as string | undefined) ?? undefined,
   };
 }
 
@@ -64,9 +68,10 @@ export interface OpenedIntegrity extends VerifyOptions {
  * certificate with its chain (no passphrase needed: verification uses only public material).
  * @example const o = openIntegrity('./data'); const report = await verifyIntegrity(o); o.close();
  */
-export function openIntegrity(dir: string, opts: { from?: string; to?: string; trustAnchors?: X509Certificate[] } = {}): OpenedIntegrity {
+export function openIntegrity(dir: string, opts: { from?: string; to?: string; trustAnchors?: X509Certificate[] } & DigestPoolOptions = {}): OpenedIntegrity {
   const f = identityFiles(dir);
   const dbs: Database.Database[] = [];
+  let pool: DigestPool | undefined;
   const open = (p: string): Database.Database => {
     const db = new Database(p, { readonly: true, fileMustExist: true });
     db.pragma('busy_timeout = 5000');
@@ -80,7 +85,12 @@ export function openIntegrity(dir: string, opts: { from?: string; to?: string; t
     const chain = existsSync(f.chain) ? parseCertificates(readFileSync(f.chain, 'utf8')) : [];
     const checkpoints = open(checkpointsPath(dir));
     const sources: RecordSource[] = [];
-    if (existsSync(join(dir, 'events.db'))) sources.push(sqliteEventSource(open(join(dir, 'events.db'))));
+    const eventsPath = join(dir, 'events.db');
+    if (existsSync(eventsPath)) {
+      const db = open(eventsPath);
+      pool = new DigestPool(eventsPath, db, opts);
+      sources.push(sqliteEventSource(db, pool));
+    }
     if (existsSync(join(dir, 'audit.db'))) sources.push(sqliteAuditSource(open(join(dir, 'audit.db'))));
     return {
       checkpoints,
@@ -91,6 +101,7 @@ export function openIntegrity(dir: string, opts: { from?: string; to?: string; t
       ...(opts.from ? { from: opts.from } : {}),
       ...(opts.to ? { to: opts.to } : {}),
       close: () => {
+        void pool?.close();
         for (const d of dbs) d.close();
       },
     };

@@ -18,7 +18,8 @@ import { bytesToHex, hexToBytes, importSm2PublicKey, sm2Verify, utf8ToBytes } fr
 import { validatePath, type X509Certificate } from '@xiangan/pki';
 import type Database from 'better-sqlite3';
 import { checkpointHash, readCheckpoints, type Checkpoint } from './checkpoints.js';
-import { leafDays, readLeaves, type LeafRow } from './leaves.js';
+import type { RecordDigests } from './digest.js';
+import type { DayLeaves, LeafStore } from './leaves.js';
 import { equalBytes, leafHashText, MerkleFrontier } from './merkle.js';
 
 /** Kinds of finding. */
@@ -86,12 +87,19 @@ export interface IntegrityReport {
 export interface RecordSource {
   /** `events` or `audit`. */
   stream: string;
-  /** Days that hold records (the leaf index is read from `leafDb`). */
+  /** Days that hold records. */
   days(): string[] | Promise<string[]>;
-  /** The records of a day: id and stored document (text as stored, or a parsed object). */
-  records(day: string): Iterable<{ id: string; doc: string | object }> | AsyncIterable<{ id: string; doc: string | object }>;
-  /** Database holding the stream's leaf index (`il_YYYYMMDD`). */
-  leafDb: Database.Database;
+  /** The stream's leaf index. */
+  leaves: LeafStore;
+  /**
+   * Leaf hashes of every stored record of a day, in stored order (the commit order where the
+   * backend keeps it, so that a clean day matches its leaves position by position), each over
+   * the document as stored: its text as is (SQLite), or `JSON.stringify` of the document the
+   * engine hands back (which reproduces the stored text, see `docHash`).
+   */
+  digests(day: string): RecordDigests | Promise<RecordDigests>;
+  /** One stored document as text (proofs, and a second look at a record that does not match). */
+  document(day: string, id: string): string | undefined | Promise<string | undefined>;
 }
 
 /** Options of {@link verifyIntegrity}. */
@@ -109,24 +117,18 @@ export interface VerifyOptions {
 }
 
 /**
- * Leaf hash of a stored document: over its text exactly as stored. A backend that hands the
- * document back parsed (an Elasticsearch `_source`) or re-serialised with other spacing is
- * compared through `JSON.stringify`, which reproduces the stored text because that text was
- * itself written by `JSON.stringify` (ECMA-262 §25.5.2: member order kept, shortest number
- * forms); text that no longer parses as JSON has certainly changed.
+ * The second look at a document whose leaf hash does not match: the same document re-serialised
+ * by `JSON.stringify`. The stored text was itself written by `JSON.stringify` (ECMA-262 §25.5.2:
+ * member order kept, shortest number forms), so a benign re-serialisation with other spacing
+ * hashes back to the leaf; text that no longer parses as JSON has certainly changed.
  */
-function docHash(doc: string | object): { hash: Uint8Array; alt?: () => Uint8Array } {
-  if (typeof doc !== 'string') return { hash: leafHashText(JSON.stringify(doc)) };
-  return {
-    hash: leafHashText(doc),
-    alt: () => {
-      try {
-        return leafHashText(JSON.stringify(JSON.parse(doc)));
-      } catch {
-        return new Uint8Array(0);
-      }
-    },
-  };
+function altHash(doc: string | undefined): Uint8Array | undefined {
+  if (doc === undefined) return undefined;
+  try {
+    return leafHashText(JSON.stringify(JSON.parse(doc)));
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -183,30 +185,35 @@ export async function verifyIntegrity(o: VerifyOptions): Promise<IntegrityReport
   let unanchored = 0;
   for (const src of o.sources) {
     const stored = new Set((await src.days()).filter(inRange));
-    const indexed = new Set(leafDays(src.leafDb).filter(inRange));
+    const indexed = new Set((await src.leaves.days()).filter(inRange));
     const signedDays = [...latest.values()].filter((c) => c.body.stream === src.stream && inRange(c.body.day)).map((c) => c.body.day);
     const all = [...new Set([...stored, ...indexed, ...signedDays])].sort();
     for (const day of all) {
       days++;
       const cp = latest.get(`${src.stream}/${day}`);
-      const leaves = indexed.has(day) ? readLeaves(src.leafDb, day) : [];
+      const leaves: DayLeaves = indexed.has(day) ? await src.leaves.read(day) : { from: 0, ids: [], hashes: new Uint8Array(0) };
+      const count = leaves.ids.length;
       if (cp?.body.type === 'deletion') {
-        const pending = stored.has(day) || leaves.length > 0;
+        const pending = stored.has(day) || count > 0;
         expired.push({ stream: src.stream, day, records: cp.body.size, seq: cp.body.seq, pending });
         continue;
       }
-      if (!stored.has(day) && leaves.length === 0) {
+      if (!stored.has(day) && count === 0) {
         findings.push({ kind: 'day-deleted', stream: src.stream, day, ...(cp ? { seq: cp.body.seq } : {}), message: `${src.stream} ${day} is gone without a signed deletion record` });
         continue;
       }
-      if (!cp && leaves.length === 0) {
+      if (!cp && count === 0) {
         findings.push({ kind: 'day-unchained', stream: src.stream, day, message: `${src.stream} ${day} has records but no leaf index or checkpoint` });
         continue;
       }
+      // Started first: a source hashing in worker threads keeps them busy while the root is recomputed here.
+      const hashing = stored.has(day) ? src.digests(day) : { ids: [], hashes: new Uint8Array(0) };
       if (cp) checkRoot(src.stream, day, leaves, cp, findings);
-      if (cp) unanchored += Math.max(0, leaves.length - cp.body.size);
-      else unanchored += leaves.length;
-      records += await checkRecords(src, day, leaves, findings);
+      if (cp) unanchored += Math.max(0, count - cp.body.size);
+      else unanchored += count;
+      const recs = await hashing;
+      await checkRecords(src, day, leaves, recs, findings);
+      records += recs.ids.length;
     }
   }
   return {
@@ -222,70 +229,78 @@ export async function verifyIntegrity(o: VerifyOptions): Promise<IntegrityReport
   };
 }
 
-function checkRoot(stream: string, day: string, leaves: LeafRow[], cp: Checkpoint, findings: Finding[]): void {
+function checkRoot(stream: string, day: string, leaves: DayLeaves, cp: Checkpoint, findings: Finding[]): void {
   const size = cp.body.size;
-  if (leaves.length < size) {
-    findings.push({ kind: 'leaves-truncated', stream, day, seq: cp.body.seq, message: `${stream} ${day}: checkpoint ${cp.body.seq} covers ${size} records, the leaf index holds ${leaves.length}` });
+  if (leaves.ids.length < size) {
+    findings.push({ kind: 'leaves-truncated', stream, day, seq: cp.body.seq, message: `${stream} ${day}: checkpoint ${cp.body.seq} covers ${size} records, the leaf index holds ${leaves.ids.length}` });
     return;
   }
   const f = new MerkleFrontier();
-  for (let i = 0; i < size; i++) f.push(leaves[i]!.hash);
+  for (let i = 0; i < size; i++) f.push(leaves.hashes.subarray(32 * i, 32 * i + 32));
   if (!equalBytes(f.root(), hexToBytes(cp.body.root))) {
     findings.push({ kind: 'root-mismatch', stream, day, seq: cp.body.seq, message: `${stream} ${day}: the leaf index does not hash to the root signed in checkpoint ${cp.body.seq}` });
   }
 }
 
-async function checkRecords(src: RecordSource, day: string, leaves: LeafRow[], findings: Finding[]): Promise<number> {
-  const byId = new Map<string, LeafRow>();
-  for (const l of leaves) byId.set(l.id, l);
-  // Built only when some record does not match its own leaf.
+/** Whether the 32-byte hashes at `a[i]` and `b[j]` are equal. */
+function sameHash(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
+  const x = 32 * i;
+  const y = 32 * j;
+  for (let k = 0; k < 32; k++) if (a[x + k] !== b[y + k]) return false;
+  return true;
+}
+
+/**
+ * Match the stored records of a day against its leaves. A clean day matches position by
+ * position in one pass; otherwise every record is looked up by id, and a record whose hash is
+ * another position's leaf has been moved there (`reordered`).
+ */
+async function checkRecords(src: RecordSource, day: string, leaves: DayLeaves, recs: RecordDigests, findings: Finding[]): Promise<void> {
+  const n = leaves.ids.length;
+  const m = recs.ids.length;
+  let i = 0;
+  while (i < m && i < n && recs.ids[i] === leaves.ids[i] && sameHash(recs.hashes, i, leaves.hashes, i)) i++;
+  if (i === m && i === n) return;
+  // Something differs from position i on: the general match by id.
+  const byId = new Map<string, number>();
+  for (let p = 0; p < n; p++) byId.set(leaves.ids[p]!, p);
   let byHashCache: Map<string, number> | undefined;
-  const byHash = (): Map<string, number> => (byHashCache ??= new Map(leaves.map((l) => [bytesToHex(l.hash), l.index])));
-  const seen = new Set<string>();
-  let n = 0;
-  const it = src.records(day);
-  // Synchronous sources (SQLite) are read without an await per record.
-  if (Symbol.iterator in it) {
-    for (const rec of it) {
-      n++;
-      checkOne(rec);
+  const byHash = (): Map<string, number> => {
+    if (!byHashCache) {
+      byHashCache = new Map();
+      for (let p = 0; p < n; p++) byHashCache.set(bytesToHex(leaves.hashes.subarray(32 * p, 32 * p + 32)), p);
     }
-  } else {
-    for await (const rec of it) {
-      n++;
-      checkOne(rec);
+    return byHashCache;
+  };
+  const seen = new Set<string>(recs.ids.slice(0, i));
+  for (let r = i; r < m; r++) {
+    const id = recs.ids[r]!;
+    seen.add(id);
+    const pos = byId.get(id);
+    if (pos === undefined) {
+      findings.push({ kind: 'inserted', stream: src.stream, day, id, message: `${src.stream} ${day}: record ${id} has no leaf (inserted)` });
+      continue;
     }
-  }
-  function checkOne(r: { id: string; doc: string | object }): void {
-    seen.add(r.id);
-    const leaf = byId.get(r.id);
-    if (!leaf) {
-      findings.push({ kind: 'inserted', stream: src.stream, day, id: r.id, message: `${src.stream} ${day}: record ${r.id} has no leaf (inserted)` });
-      return;
-    }
-    const h = docHash(r.doc);
-    if (equalBytes(h.hash, leaf.hash)) return;
-    const alt = h.alt?.();
-    if (alt && equalBytes(alt, leaf.hash)) return;
-    const other = byHash().get(bytesToHex(h.hash)) ?? (alt && alt.length ? byHash().get(bytesToHex(alt)) : undefined);
-    if (other !== undefined && other !== leaf.index) {
+    if (sameHash(recs.hashes, r, leaves.hashes, pos)) continue;
+    const alt = altHash(await src.document(day, id));
+    if (alt && equalBytes(alt, leaves.hashes.subarray(32 * pos, 32 * pos + 32))) continue;
+    const other = byHash().get(bytesToHex(recs.hashes.subarray(32 * r, 32 * r + 32))) ?? (alt ? byHash().get(bytesToHex(alt)) : undefined);
+    if (other !== undefined && other !== pos) {
       findings.push({
         kind: 'reordered',
         stream: src.stream,
         day,
-        id: r.id,
-        position: leaf.index,
+        id,
+        position: pos,
         holdsPosition: other,
-        message: `${src.stream} ${day}: record ${r.id} (position ${leaf.index}) holds the content of position ${other}`,
+        message: `${src.stream} ${day}: record ${id} (position ${pos}) holds the content of position ${other}`,
       });
     } else {
-      findings.push({ kind: 'changed', stream: src.stream, day, id: r.id, position: leaf.index, message: `${src.stream} ${day}: record ${r.id} (position ${leaf.index}) was changed` });
+      findings.push({ kind: 'changed', stream: src.stream, day, id, position: pos, message: `${src.stream} ${day}: record ${id} (position ${pos}) was changed` });
     }
   }
-  for (const l of leaves) {
-    if (!seen.has(l.id)) {
-      findings.push({ kind: 'deleted', stream: src.stream, day, id: l.id, position: l.index, message: `${src.stream} ${day}: record ${l.id} (position ${l.index}) was deleted` });
-    }
+  for (let p = 0; p < n; p++) {
+    const id = leaves.ids[p]!;
+    if (!seen.has(id)) findings.push({ kind: 'deleted', stream: src.stream, day, id, position: p, message: `${src.stream} ${day}: record ${id} (position ${p}) was deleted` });
   }
-  return n;
 }

@@ -170,8 +170,8 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
     await workerWriter?.close();
     await detection?.stop();
     buffer.close();
+    await integrity?.close();
     await store.close();
-    integrity?.close();
     throw e;
   }
 
@@ -201,7 +201,7 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
     const cutoff = new Date(now() - config.storage.retentionDays * DAY_MS).toISOString().slice(0, 10);
     try {
       // Signed deletion records first, so lawful expiry is never mistaken for tampering.
-      integrity?.beforeRetention((await store.stats()).days.map((d) => d.day).filter((d) => d < cutoff));
+      await integrity?.beforeRetention((await store.stats()).days.map((d) => d.day).filter((d) => d < cutoff));
       const r = await store.deleteBefore(cutoff);
       if (r.days.length) log.info({ component: 'retention', days: r.days, events: r.events }, 'Dropped days past retention.');
     } catch (e) {
@@ -231,8 +231,9 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
         await workerWriter?.close();
         await detection?.stop();
         buffer.close();
+        // Before the store: a last checkpoint may read an engine's integrity index through it.
+        await integrity?.close();
         await store.close();
-        integrity?.close();
       })();
       return stopping;
     },
