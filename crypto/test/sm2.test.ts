@@ -459,7 +459,9 @@ describe('GB/T 32918 Appendix A example curve (reference implementation with cur
 describe('wasm kernel against the BigInt reference (differential)', () => {
   const W: Sm2Engine = wasmEngine();
   const R: Sm2Engine = referenceEngine();
-  const edge = [1n, 2n, 3n, 31n, 32n, 33n, 63n, 64n, 65n, 1n << 128n, (1n << 255n) + 1n, N - 1n, N - 2n, N - 33n, (1n << 252n) * 16n];
+  // k' = 2d 2^252 - n (d = 9, 11, 13, 15) and n - k': the comb's top window meets the doubling case.
+  const topDoubling = [9n, 11n, 13n, 15n].flatMap((d) => [2n * d * (1n << 252n) - N, N - (2n * d * (1n << 252n) - N)]);
+  const edge = [1n, 2n, 3n, 31n, 32n, 33n, 63n, 64n, 65n, 1n << 128n, (1n << 255n) + 1n, N - 1n, N - 2n, N - 33n, (1n << 252n) * 16n, ...topDoubling];
   const scalars = (): bigint[] => {
     const out = [...edge];
     for (let i = 0; i < 12; i++) out.push(bytesToBig(Sm2PrivateKey.generate().toBytes()));

@@ -82,9 +82,9 @@ typedef struct { fe x, y, z; } jac;
 /* Table entry: an affine point packed as two canonical 256-bit Montgomery values (64 bytes). */
 typedef struct { u32 x[8], y[8]; } affp;
 
-/* Fixed-base comb for G: signed 7-bit windows, 37 windows (259 bits cover a 256-bit scalar
- * plus the recoding carry), entries j*2^(7i)*G for j = 1..64: 37 * 64 * 64 bytes = 148 KiB,
- * built by init(). A sign is 37 mixed additions and no doubling. */
+/* Fixed-base comb for G: 37 windows of 7 bits with odd signed digits (comb_digit), entries
+ * (2j+1)*2^(7i)*G for j = 0..63: 37 * 64 * 64 bytes = 148 KiB, built by init(). A sign is 36
+ * mixed additions and no doubling. */
 #define COMB_W 7
 #define COMB_WINDOWS 37
 #define COMB_ENTRIES 64
@@ -784,9 +784,10 @@ static int pt_to_affine(aff *r, const jac *p) {
 
 /* ---------------------------------------------------------------- comb tables */
 
-/* Build tab[i][j] = (j+1) * 2^(7i) * base for an affine base. Each window's 64 Jacobian
- * points share one inversion (Montgomery's trick) to become affine. Public data, variable
- * time. No entry is O: n is prime and every multiple used is a nonzero j * 2^(7i). */
+/* Build tab[i][j] = (2j+1) * 2^(7i) * base (the odd multiples, see comb_digit) for an affine
+ * base. Each window's 64 Jacobian points share one inversion (Montgomery's trick) to become
+ * affine. Public data, variable time. No entry is O: n is prime and every multiple used is a
+ * nonzero (2j+1) * 2^(7i) below n. */
 static void aff_pack(affp *o, const aff *a) {
   fe_canon(o->x, a->x);
   fe_canon(o->y, a->y);
@@ -805,12 +806,12 @@ static void comb_build(affp tab[COMB_WINDOWS][COMB_ENTRIES], const aff *base) {
   fe inv, zi, zi2;
   aff o;
   for (int i = 0; i < COMB_WINDOWS; i++) {
-    jac *row = batch_jac;
+    jac *row = batch_jac, b2;
     row[0] = b;
-    pt_dbl(&row[1], &b);
-    for (int j = 2; j < COMB_ENTRIES; j++) pt_add_vartime(&row[j], &row[j - 1], &b);
-    /* next base = 2^7 * b = 2 * (64 b) */
-    pt_dbl(&b, &row[COMB_ENTRIES - 1]);
+    pt_dbl(&b2, &b);
+    for (int j = 1; j < COMB_ENTRIES; j++) pt_add_vartime(&row[j], &row[j - 1], &b2);
+    /* next base = 2^7 b = 127 b + b */
+    pt_add_vartime(&b, &row[COMB_ENTRIES - 1], &b);
     fe_copy(batch_prod[0], row[0].z);
     for (int k = 1; k < COMB_ENTRIES; k++) fp_mul(batch_prod[k], batch_prod[k - 1], row[k].z);
     fp_inv(inv, batch_prod[COMB_ENTRIES - 1]);
@@ -830,25 +831,38 @@ static void comb_build(affp tab[COMB_WINDOWS][COMB_ENTRIES], const aff *base) {
   }
 }
 
-/* Signed digit of window i of a 256-bit scalar, read from bits [7i-1, 7i+6]:
- * d = ((in + 1) >> 1) - 128 * bit(7i+6) in [-64, 64], so that k = sum d_i 2^(7i)
- * (Booth recoding). Returns |d| and sets *neg to an all-ones mask when d < 0. No branch
- * depends on k (the bit position is public). */
+/* Odd signed-digit recoding (regular windows, every digit odd and nonzero, so no window
+ * adds the point at infinity and no mask is needed for it). For odd k,
+ * k = sum_{i<37} d_i 2^(7i) with d_i = (bits [7i, 7i+7] of k with bit 7i set to 1) - 128 for
+ * i < 36, in {-127, ..., -1, 1, ..., 127} odd, and d_36 = (bits [252, 255] | 1) in [1, 15]:
+ * writing k_0 = k and k_(i+1) = (k_i - d_i) / 2^7, each k_i is odd and k_i mod 2^8 - 128
+ * removes the low 7 bits while setting bit 0 of the quotient, i.e. k_(i+1) = (k_i >> 7) | 1.
+ * Returns the table index (|d| - 1) / 2 and sets *neg to an all-ones mask when d < 0. No branch
+ * or index depends on k (the bit position is public). */
 static u32 comb_digit(const u32 k[8], int i, u32 *neg) {
-  int lo = COMB_W * i - 1;
-  u32 in;
-  if (lo < 0) {
-    in = (k[0] << 1) & 0xff;
-  } else {
-    int w = lo >> 5, s = lo & 31;
-    u64 two = (u64)k[w];
-    if (w + 1 < 8) two |= (u64)k[w + 1] << 32;
-    in = (u32)(two >> s) & 0xff;
-  }
-  i64 d = (i64)((in + 1) >> 1) - (i64)(128 & (0u - (in >> 7)));
+  int lo = COMB_W * i, w = lo >> 5, s = lo & 31;
+  u64 two = (u64)k[w];
+  if (w + 1 < 8) two |= (u64)k[w + 1] << 32;
+  i64 d = (i64)(((u32)(two >> s) & 0xff) | 1) - (i < COMB_WINDOWS - 1 ? 128 : 0);
   u32 sm = (u32)(d >> 63);
   *neg = sm;
-  return ((u32)d ^ sm) - sm;
+  return ((((u32)d ^ sm) - sm) - 1) >> 1;
+}
+
+/* k' = k when k is odd, else n - k (odd, as n is): [k]B = -[k']B then, so the caller flips every
+ * digit's sign under the returned mask (all ones when k was even). Constant-time. */
+static u32 make_odd(u32 out[8], const u32 k[8]) {
+  u32 nk[8];
+  i64 br = 0;
+  for (int i = 0; i < 8; i++) {
+    br += (i64)N[i] - k[i];
+    nk[i] = (u32)br;
+    br >>= 32;
+  }
+  u32 even = (k[0] & 1) - 1;
+  for (int i = 0; i < 8; i++) out[i] = (nk[i] & even) | (k[i] & ~even);
+  secure_zero(nk, sizeof nk);
+  return even;
 }
 
 /* out = the entry idx (1-based) of row, or all zeros when idx = 0: every entry is read and
@@ -900,44 +914,48 @@ static inline __attribute__((always_inline)) void aff_unpack_neg(aff *o, const a
   }
 }
 
-/* Constant-time comb multiplication acc = [k] * base using table tab. */
+/* Constant-time comb multiplication acc = [k] * base using table tab, k in [1, n-1] (k = 0
+ * gives O). With k' odd (make_odd) and its digits d_i, acc = [v]base after window i-1 with
+ * v = +-sum_{j<i} d_j 2^(7j), |v| <= 2^(7i) - 1, and the window adds t = [+-d_i 2^(7i)]base.
+ * For 1 <= i <= 35, v -+ d_i 2^(7i) is odd (d_0 is odd, the rest even) and below 2^252 < n in
+ * absolute value, so acc != +-t and the mixed addition needs no exceptional case. In the top
+ * window (|d| <= 15) acc = -t would mean k' = 0 (mod n), impossible, but acc = t (v - d 2^252
+ * = -n) happens for a few k (e.g. k' = 18 * 2^252 - n): there the doubling is computed as well
+ * and selected under the addition's H = R = 0 mask. */
 static void comb_mul_ct(jac *acc, affp tab[COMB_WINDOWS][COMB_ENTRIES], const u32 k[8]) {
-  u32 inf = 0xffffffff;
-  for (int i = 0; i < 12; i++) { acc->x[i] = 0; acc->y[i] = 0; acc->z[i] = 0; }
+  u32 ko[8], flip = make_odd(ko, k);
   affp tp;
   aff t;
   for (int i = 0; i < COMB_WINDOWS; i++) {
-    u32 neg, mag = comb_digit(k, i, &neg);
-    ct_select_row(&tp, tab[i], mag);
-    aff_unpack_neg(&t, &tp, neg); /* (t = 0 only when mag = 0, then unused) */
-    /* acc + t; if acc = O take t; if the digit is 0 keep acc. The doubling and P = -Q
-     * cases cannot occur for k in [1, n-1]: before window i, acc = [v]base where
-     * v = (k mod 2^(7i)) - 2^(7i) bit(7i-1), so |v| <= 2^(7i-1), while t = [d 2^(7i)]base
-     * with 1 <= |d| <= 64. Below the top window every multiple is smaller than n, so
-     * v = +-d 2^(7i) would have to hold as integers, which the sizes exclude. In the top
-     * window (i = 36, 1 <= d <= 16 as k < 2^256) v = d 2^252 (mod n) forces
-     * v = d 2^252 - n, giving |v| > 2^251 for d <= 15 and k = 2^257 - n > 2^256 for
-     * d = 16; v = -d 2^252 (mod n) would make k = 0 (mod n). */
-    jac sum, lifted;
-    pt_madd_core(&sum, acc, &t, 0, 0);
-    fe_copy(lifted.x, t.x);
-    fe_copy(lifted.y, t.y);
-    fe_copy(lifted.z, ONE_M);
-    cmov((u32 *)&sum, (u32 *)&lifted, 36, inf);
-    u32 nz = (u32)(((u64)mag - 1) >> 32); /* mag == 0 */
-    cmov((u32 *)acc, (u32 *)&sum, 36, ~nz);
-    inf &= nz;
+    u32 neg, idx = comb_digit(ko, i, &neg);
+    ct_select_row(&tp, tab[i], idx + 1);
+    aff_unpack_neg(&t, &tp, neg ^ flip);
+    if (i == 0) {
+      fe_copy(acc->x, t.x);
+      fe_copy(acc->y, t.y);
+      fe_copy(acc->z, ONE_M);
+    } else if (i < COMB_WINDOWS - 1) {
+      pt_madd_core(acc, acc, &t, 0, 0);
+    } else {
+      u32 hz, rz;
+      jac sum, dbl;
+      pt_madd_core(&sum, acc, &t, &hz, &rz);
+      pt_dbl(&dbl, acc);
+      cmov((u32 *)&sum, (u32 *)&dbl, 36, hz & rz);
+      *acc = sum;
+    }
   }
+  secure_zero(ko, sizeof ko);
 }
 
 /* Variable-time comb for public scalars (verification). */
 static void comb_mul_vartime(jac *acc, affp tab[COMB_WINDOWS][COMB_ENTRIES], const u32 k[8]) {
+  u32 ko[8], flip = make_odd(ko, k);
   for (int i = 0; i < COMB_WINDOWS; i++) {
-    u32 neg, mag = comb_digit(k, i, &neg);
-    if (mag == 0) continue;
+    u32 neg, idx = comb_digit(ko, i, &neg);
     aff t;
-    aff_unpack(&t, &tab[i][mag - 1]);
-    if (neg) fp_neg(t.y, t.y);
+    aff_unpack(&t, &tab[i][idx]);
+    if (neg ^ flip) fp_neg(t.y, t.y);
     pt_madd_vartime(acc, acc, &t);
   }
 }
