@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { loadCatalogue, validateCatalogue, selectControls, scoreResults, combineStatuses, RuleError, BUILTIN_CATALOGUE } from '../src/index.js';
+import { loadCatalogue, validateCatalogue, selectControls, scoreResults, combineStatuses, dakScore, scoreGmcy, RuleError, BUILTIN_CATALOGUE, type Dak } from '../src/index.js';
 
 const rawCatalogue = (): { sources: Record<string, unknown>; controls: Record<string, unknown>[] } => parse(readFileSync(BUILTIN_CATALOGUE, 'utf8'));
 
@@ -73,5 +73,37 @@ describe('compliance catalogue', () => {
     assert.equal(r.layers.find((l) => l.layer === '安全管理中心')!.percent, 0);
     assert.equal(r.layers.find((l) => l.layer === '安全物理环境')!.percent, null);
     assert.equal(r.overall, 50);
+  });
+});
+
+describe('GB/T 39786 quantitative score', () => {
+  test('item scores from D/A/K', () => {
+    assert.equal(dakScore({ d: 'pass', a: 'pass', k: 'pass' }), 1);
+    assert.equal(dakScore({ d: 'pass', a: 'fail', k: 'pass' }), 0.5);
+    assert.equal(dakScore({ d: 'pass', a: 'pass', k: 'fail' }), 0.5);
+    assert.equal(dakScore({ d: 'pass', a: 'fail', k: 'fail' }), 0.25);
+    assert.equal(dakScore({ d: 'fail', a: 'pass', k: 'pass' }), 0);
+    assert.equal(dakScore({ d: 'pass', a: 'na', k: 'na' }), 1);
+  });
+  test('hand-computed example: modality and layer weights', () => {
+    const ok: Dak = { d: 'pass', a: 'pass', k: 'pass' };
+    const r = scoreGmcy([
+      // 网络和通信安全: 应 1 × 1 + 宜 0.7 × 0.5 + 可 0.4 × 0 → 1.35 / 2.1 = 0.6429
+      { controlId: 'a', layer: '网络和通信安全', modality: '应', dak: ok },
+      { controlId: 'b', layer: '网络和通信安全', modality: '宜', dak: { d: 'pass', a: 'fail', k: 'pass' } },
+      { controlId: 'c', layer: '网络和通信安全', modality: '可', dak: { d: 'fail', a: 'pass', k: 'pass' } },
+      // 应用和数据安全: 应 0.25 → 0.25
+      { controlId: 'd', layer: '应用和数据安全', modality: '应', dak: { d: 'pass', a: 'fail', k: 'fail' } },
+      // not judged, and a general requirement: left out
+      { controlId: 'e', layer: '设备和计算安全', modality: '应' },
+      { controlId: 'f', layer: '通用要求', modality: '应', dak: ok },
+    ]);
+    const l = Object.fromEntries(r.layers.map((x) => [x.layer, x.score]));
+    assert.equal(l['网络和通信安全'], 0.6429);
+    assert.equal(l['应用和数据安全'], 0.25);
+    assert.equal(l['设备和计算安全'], null);
+    assert.equal(l['通用要求'], undefined);
+    // overall: 100 × (20 × 0.6429 + 30 × 0.25) / (20 + 30) = 40.7
+    assert.equal(r.overall, 40.7);
   });
 });

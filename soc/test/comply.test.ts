@@ -16,7 +16,7 @@ import { loadOrCreateIdentity } from '../src/integrity/identity.js';
 import { AuthService } from '../src/auth/service.js';
 import { validateConfig } from '../src/config/load.js';
 import { KmsService } from '../src/kms/index.js';
-import { evaluateStoredConfigs, importAssetsCsv, runAssessment, runChecks, uploadConfig, verifyReportFile, writeReports, ComplyError, type Inventory, type CheckContext } from '../src/comply/index.js';
+import { evaluateStoredConfigs, importAssetsCsv, recordJudgement, runAssessment, runChecks, uploadConfig, verifyReportFile, writeReports, ComplyError, type Inventory, type CheckContext } from '../src/comply/index.js';
 
 const FIX = fileURLToPath(new URL('../../test/fixtures/comply/', import.meta.url));
 const CONFIGS = fileURLToPath(new URL('../../../rules/test/compliance-configs/', import.meta.url));
@@ -284,5 +284,49 @@ describe('comply run and signed reports', () => {
     } finally {
       await store.close();
     }
+  });
+  test('GB/T 39786 level 3: D/A/K per item, quantitative score, D/A/K judged by an auditor, S/A/G grading', async () => {
+    const dir = await goodWorld();
+    const inv = importAssetsCsv({ systems: [], assets: [] }, readFileSync(join(FIX, 'assets.csv'), 'utf8').replace('system,S1,3,核心业务系统', 'system,S1,3,核心业务系统,3,2')).inventory;
+    assert.deepEqual(inv.systems[0], { id: 'S1', level: 3, name: '核心业务系统', s: 3, a: 2 });
+    const run = async (): Promise<Awaited<ReturnType<typeof runAssessment>>> => {
+      const store = await openSqliteStore({ dir });
+      try {
+        return await runAssessment({ store, dataDir: dir, inventory: inv, systemId: 'S1', standard: 'gmcy', socConfig: { level: 3 }, now: NOW });
+      } finally {
+        await store.close();
+      }
+    };
+    const a = await run();
+    const dak = (id: string): string => {
+      const d = a.items.find((i) => i.controlId === id)!.dak!;
+      return `${d.d}/${d.a}/${d.k}=${d.score}`;
+    };
+    // 8.2 a certificates: SM2-with-SM3 certificates, KMS keys fine → 1; 8.2 c no cleartext, but no
+    // evidence of SM4 on the wire → A not conforming → 0.5; 8.3 a TOTP is HMAC-SHA1 → A × → 0.5;
+    // 8.3 e the SOC's SM3/SM2 tamper evidence → 1.
+    assert.equal(dak('gmcy-3-8.2.a'), 'pass/pass/pass=1');
+    assert.equal(dak('gmcy-3-8.2.c'), 'pass/fail/pass=0.5');
+    assert.equal(dak('gmcy-3-8.3.a'), 'pass/fail/pass=0.5');
+    assert.equal(dak('gmcy-3-8.3.e'), 'pass/pass/pass=1');
+    // Hand-computed: 网络和通信 (应 1 + 应 0.5) / 2 = 0.75; 设备和计算 (应 0.5 + 应 0.5 + 宜 0.7 × 1) / 2.7
+    // = 0.6296; 应用和数据: no application or database asset → not scored; overall
+    // 100 × (20 × 0.75 + 10 × 0.6296) / 30 = 71.0.
+    const layer = Object.fromEntries(a.gmcyScore!.layers.map((l) => [l.layer, l.score]));
+    assert.equal(layer['网络和通信安全'], 0.75);
+    assert.equal(layer['设备和计算安全'], 0.6296);
+    assert.equal(layer['应用和数据安全'], null);
+    assert.equal(a.gmcyScore!.overall, 71);
+    // The auditor judges physical access (宜): all three conform → 物理和环境 1.0 →
+    // 100 × (10 × 1 + 20 × 0.75 + 10 × 0.6296) / 40 = 78.2.
+    recordJudgement(dir, inv, { system: 'S1', control: 'gmcy-3-8.1.a', status: 'pass', comment: 'SM4 门禁卡', auditor: 'auditor1', dak: { d: 'pass', a: 'pass', k: 'pass' } });
+    const b = await run();
+    assert.equal(b.gmcyScore!.overall, 78.2);
+    assert.equal(b.items.find((i) => i.controlId === 'gmcy-3-8.1.a')!.dak!.source, 'auditor');
+    assert.throws(() => recordJudgement(dir, inv, { system: 'S1', control: 'djcp-3-8.1.1.1.a', status: 'pass', auditor: 'x', dak: { d: 'pass', a: 'pass', k: 'pass' } }), /GB\/T 39786 items only/);
+    const [f] = await writeReports(b, { outDir: tmp(), formats: ['html'] });
+    const html = readFileSync(f!, 'utf8');
+    assert.ok(html.includes('S3A2G3') && html.includes('78.2') && html.includes('D/A/K √√√ = 1'));
+    assert.throws(() => importAssetsCsv({ systems: [], assets: [] }, 'system,S9,3,x,2,2\nid,system,type,name,hosts,ips\n'), /line 1: level 3 must be the higher of S2 and A2/);
   });
 });

@@ -212,3 +212,86 @@ export {
   type ConfigCheckResult,
   type ConfigRuleOutcome,
 } from './config.js';
+
+/** One of the D/A/K judgements of a GB/T 39786 item: conforming, not conforming, not applicable. */
+export type DakValue = 'pass' | 'fail' | 'na';
+
+/**
+ * D/A/K of one item (商用密码应用安全性评估量化评估规则): D 密码使用有效性 (cryptography used
+ * effectively), A 密码算法/技术合规性 (algorithms and techniques compliant), K 密钥管理安全性
+ * (keys managed securely).
+ */
+export interface Dak {
+  d: DakValue;
+  a: DakValue;
+  k: DakValue;
+}
+
+/**
+ * Score of one item from its D/A/K, in {0, 0.25, 0.5, 1} as the 2021 rule's value set: D not
+ * conforming → 0; otherwise 1, halved for A not conforming and halved again for K not conforming
+ * (our reading of the rule's table 1; not applicable counts as conforming).
+ * @example dakScore({ d: 'pass', a: 'pass', k: 'fail' }) // 0.5
+ */
+export function dakScore(x: Dak): number {
+  if (x.d === 'fail') return 0;
+  return (x.a === 'fail' ? 0.5 : 1) * (x.k === 'fail' ? 0.5 : 1);
+}
+
+/** Weight of a 测评单元 by its modality: 应 1, 宜 0.7, 可 0.4. */
+export const MODALITY_WEIGHT: Readonly<Record<'应' | '宜' | '可', number>> = { 应: 1, 宜: 0.7, 可: 0.4 };
+
+/**
+ * Weight of each layer in the overall score: technical layers 物理和环境 10, 网络和通信 20,
+ * 设备和计算 10, 应用和数据 30; management layers 管理制度 8, 人员管理 8, 建设运行 8, 应急处置 6.
+ */
+export const GMCY_LAYER_WEIGHT: Readonly<Record<string, number>> = {
+  物理和环境安全: 10,
+  网络和通信安全: 20,
+  设备和计算安全: 10,
+  应用和数据安全: 30,
+  管理制度: 8,
+  人员管理: 8,
+  建设运行: 8,
+  应急处置: 6,
+};
+
+/** One scored GB/T 39786 item. */
+export interface GmcyScoredItem {
+  controlId: string;
+  layer: string;
+  modality: '应' | '宜' | '可';
+  /** Absent: not judged (left out of the score). */
+  dak?: Dak;
+}
+
+/**
+ * The quantitative score of a GB/T 39786 assessment: per layer the modality-weighted mean of the
+ * item scores (0–1), overall 100 × the layer-weighted mean over the layers that have a scored
+ * item. Items of 通用要求 and 密钥管理 are not scored on their own (they feed A and K), as the rule
+ * does not score the general requirements separately. Our implementation of the published
+ * structure; see soc/README.md "Compliance" for what was and was not verified.
+ * @example scoreGmcy([{ controlId: 'x', layer: '网络和通信安全', modality: '应', dak: { d: 'pass', a: 'pass', k: 'pass' } }]).overall // 100
+ */
+export function scoreGmcy(items: readonly GmcyScoredItem[]): { layers: { layer: string; score: number | null; items: number }[]; overall: number | null } {
+  const by = new Map<string, { w: number; s: number; n: number }>();
+  for (const it of items) {
+    if (!(it.layer in GMCY_LAYER_WEIGHT)) continue;
+    const acc = by.get(it.layer) ?? { w: 0, s: 0, n: 0 };
+    by.set(it.layer, acc);
+    if (!it.dak) continue;
+    const w = MODALITY_WEIGHT[it.modality];
+    acc.w += w;
+    acc.s += w * dakScore(it.dak);
+    acc.n++;
+  }
+  const layers = [...by].map(([layer, a]) => ({ layer, score: a.w === 0 ? null : Math.round((a.s / a.w) * 10_000) / 10_000, items: a.n }));
+  let lw = 0;
+  let ls = 0;
+  for (const l of layers) {
+    if (l.score === null) continue;
+    lw += GMCY_LAYER_WEIGHT[l.layer]!;
+    ls += GMCY_LAYER_WEIGHT[l.layer]! * l.score;
+  }
+  return { layers, overall: lw === 0 ? null : Math.round((ls / lw) * 1000) / 10 };
+}

@@ -16,6 +16,17 @@ export interface ComplySystem {
   id: string;
   name: string;
   level: 2 | 3;
+  /**
+   * GB/T 22240-2020 定级: 业务信息安全保护等级 (S) and 系统服务安全保护等级 (A); the system's level
+   * is the higher of the two, and the general requirements (G) follow the level: reported as e.g. S3A2G3.
+   */
+  s?: 1 | 2 | 3;
+  a?: 1 | 2 | 3;
+}
+
+/** The S/A/G grading string of a system (`S3A2G3`), or `G<level>` when S and A are not recorded. */
+export function sagGrade(s: ComplySystem): string {
+  return s.s && s.a ? `S${s.s}A${s.a}G${s.level}` : `G${s.level}`;
 }
 
 /** One asset of a system. */
@@ -65,6 +76,12 @@ export function saveInventory(dataDir: string, inv: Inventory): void {
 export function upsertSystem(inv: Inventory, s: ComplySystem): Inventory {
   if (typeof s.id !== 'string' || !s.id) throw new TypeError('system id must be a non-empty string');
   if (s.level !== 2 && s.level !== 3) throw new RangeError('system level must be 2 or 3');
+  if ((s.s === undefined) !== (s.a === undefined)) throw new RangeError('give both S and A grades or neither');
+  if (s.s !== undefined && s.a !== undefined) {
+    if (![1, 2, 3].includes(s.s) || ![1, 2, 3].includes(s.a)) throw new RangeError('S and A grades must be 1, 2 or 3');
+    // GB/T 22240-2020: the level is the higher of the two grades.
+    if (Math.max(s.s, s.a) !== s.level) throw new RangeError(`level ${s.level} must be the higher of S${s.s} and A${s.a}`);
+  }
   return { ...inv, systems: [...inv.systems.filter((x) => x.id !== s.id), s] };
 }
 
@@ -77,8 +94,8 @@ export function upsertAsset(inv: Inventory, a: Asset): Inventory {
 
 /**
  * Parse an asset CSV: header `id,system,type,name,hosts,ips[,importance]`; `hosts` and `ips` are
- * `;`-separated; `system` rows (anywhere in the file) may also be given as `system,ID,LEVEL,NAME` lines (first column
- * `system`) to declare systems in the same file. Quoted fields ("a,b") are supported.
+ * `;`-separated; `system` rows (anywhere in the file) may also be given as `system,ID,LEVEL,NAME[,S,A]` lines (first column
+ * `system`; S and A the 业务信息/系统服务 grades) to declare systems in the same file. Quoted fields ("a,b") are supported.
  * @example importAssetsCsv(inv, 'id,system,type,name,hosts,ips\nfw1,S1,security,FW,fw1,10.0.0.1\n')
  */
 export function importAssetsCsv(inv: Inventory, text: string): { inventory: Inventory; imported: number } {
@@ -97,7 +114,12 @@ export function importAssetsCsv(inv: Inventory, text: string): { inventory: Inve
     if (row[0] === 'system') {
       const level = Number(row[2]);
       if (level !== 2 && level !== 3) throw new ComplyError('SOC_ERR_COMPLY_CSV', `line ${i + 1}: system level must be 2 or 3`);
-      out = upsertSystem(out, { id: (row[1] ?? '').trim(), level, name: (row[3] ?? row[1] ?? '').trim() });
+      const sa = (row[4] ?? '').trim() !== '' ? { s: Number(row[4]) as 1, a: Number(row[5]) as 1 } : {};
+      try {
+        out = upsertSystem(out, { id: (row[1] ?? '').trim(), level, name: (row[3] ?? row[1] ?? '').trim(), ...sa });
+      } catch (e) {
+        throw new ComplyError('SOC_ERR_COMPLY_CSV', `line ${i + 1}: ${(e as Error).message}`, { cause: e });
+      }
       continue;
     }
     const type = col(row, 'type');

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export { ComplyError, COMPLY_ERROR_CODES, type ComplyErrorCode } from './errors.js';
-export { ASSET_TYPES, loadInventory, saveInventory, upsertSystem, upsertAsset, importAssetsCsv, inventoryPath, type Asset, type AssetType, type ComplySystem, type Inventory } from './assets.js';
+export { ASSET_TYPES, sagGrade, loadInventory, saveInventory, upsertSystem, upsertAsset, importAssetsCsv, inventoryPath, type Asset, type AssetType, type ComplySystem, type Inventory } from './assets.js';
 export { runChecks, RETENTION_MIN_DAYS, type CheckContext, type CheckResult, type Evidence } from './checks.js';
 export { uploadConfig, listConfigs, evaluateStoredConfigs, MAX_CONFIG_BYTES, type StoredConfig, type AssetConfigResult } from './configs.js';
 export { recordJudgement, listJudgements, attachmentPath, MAX_ATTACHMENT_BYTES, JUDGEMENT_STATUSES, type Judgement, type Attachment } from './judgements.js';

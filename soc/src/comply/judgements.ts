@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sm3 } from '@xiangan/crypto';
-import { loadCatalogue } from '@xiangan/rules';
+import { loadCatalogue, type Dak } from '@xiangan/rules';
 import { auditLog } from '../audit/index.js';
 import { ComplyError } from './errors.js';
 import type { Inventory } from './assets.js';
@@ -35,6 +35,8 @@ export interface Judgement {
   auditor: string;
   at: string;
   attachments: Attachment[];
+  /** GB/T 39786 items: the auditor's D/A/K judgements for the quantitative score. */
+  dak?: Dak;
 }
 
 type Store = Record<string, Record<string, Judgement>>;
@@ -61,8 +63,14 @@ export function attachmentPath(dataDir: string, digest: string): string {
 export function recordJudgement(
   dataDir: string,
   inv: Inventory,
-  o: { system: string; control: string; status: string; comment?: string; auditor: string; attachments?: { name: string; content: Uint8Array }[]; now?: Date },
+  o: { system: string; control: string; status: string; comment?: string; auditor: string; attachments?: { name: string; content: Uint8Array }[]; dak?: Dak; now?: Date },
 ): Judgement {
+  if (o.dak !== undefined) {
+    for (const k of ['d', 'a', 'k'] as const) {
+      if (!['pass', 'fail', 'na'].includes(o.dak?.[k] as string)) throw new ComplyError('SOC_ERR_COMPLY_JUDGEMENT', `dak.${k} must be pass, fail or na`);
+    }
+    if (!o.control.startsWith('gmcy-')) throw new ComplyError('SOC_ERR_COMPLY_JUDGEMENT', 'D/A/K judgements apply to GB/T 39786 items only');
+  }
   if (!inv.systems.some((s) => s.id === o.system)) throw new ComplyError('SOC_ERR_COMPLY_NOT_FOUND', `no system ${o.system}`);
   if (!loadCatalogue().controls.some((c) => c.id === o.control)) throw new ComplyError('SOC_ERR_COMPLY_JUDGEMENT', `no catalogue item ${o.control}`);
   if (!(JUDGEMENT_STATUSES as readonly string[]).includes(o.status)) throw new ComplyError('SOC_ERR_COMPLY_JUDGEMENT', `status must be one of ${JUDGEMENT_STATUSES.join(', ')}`);
@@ -88,6 +96,7 @@ export function recordJudgement(
     auditor: o.auditor,
     at: (o.now ?? new Date()).toISOString(),
     attachments,
+    ...(o.dak ? { dak: { d: o.dak.d, a: o.dak.a, k: o.dak.k } } : {}),
   };
   const store = load(dataDir);
   (store[o.system] ??= {})[o.control] = j;
@@ -99,7 +108,7 @@ export function recordJudgement(
     action: 'comply.judgement.record',
     target: `${o.system}/${o.control}`,
     outcome: 'success',
-    details: { status: j.status, comment: j.comment, attachments: attachments.map((a) => ({ name: a.name, sm3: a.sm3, bytes: a.bytes })) },
+    details: { status: j.status, comment: j.comment, ...(j.dak ? { dak: j.dak } : {}), attachments: attachments.map((a) => ({ name: a.name, sm3: a.sm3, bytes: a.bytes })) },
   });
   return j;
 }

@@ -3,7 +3,7 @@
  * per-layer judgements (GB/T 28448-2019 vocabulary) and scores. A self-assessment: only a
  * licensed assessment body issues a 等级测评结论.
  */
-import { combineStatuses, JUDGEMENT, loadCatalogue, scoreResults, selectControls, type CheckId, type CheckStatus, type ComplianceStandard, type LayerScore } from '@xiangan/rules';
+import { combineStatuses, dakScore, JUDGEMENT, loadCatalogue, scoreGmcy, scoreResults, selectControls, type CheckId, type CheckStatus, type ComplianceStandard, type Dak, type DakValue, type LayerScore } from '@xiangan/rules';
 import type { EventStore } from '../storage/types.js';
 import { runChecks, type CheckContext, type CheckResult, type Evidence } from './checks.js';
 import { evaluateStoredConfigs, type AssetConfigResult } from './configs.js';
@@ -44,6 +44,8 @@ export interface ItemJudgement {
   manual?: Judgement;
   /** What the automated checks said, when an auditor's judgement overrides them. */
   automated?: { status: CheckStatus; summary: string };
+  /** GB/T 39786: D/A/K (from the auditor's judgement, else derived from the checks) and the item score. */
+  dak?: Dak & { source: 'auditor' | 'checks'; score: number };
   /** Configuration checks bound to the item, per asset. */
   configFindings?: { asset: string; check: string; title: string; status: 'pass' | 'fail'; remediation: string }[];
 }
@@ -63,7 +65,31 @@ export interface Assessment {
   configResults: AssetConfigResult[];
   layers: LayerScore[];
   overall: number | null;
+  /** GB/T 39786 runs: the quantitative score (商用密码应用安全性评估量化评估规则), 0–100. */
+  gmcyScore?: ReturnType<typeof scoreGmcy>;
   durationMs: number;
+}
+
+/**
+ * D/A/K of a GB/T 39786 item from the automated checks (our rule, stated in soc/README.md): D
+ * conforms when the item's checks pass or partly pass; A only when a bound check evidences SM
+ * algorithms (the SOC's SM3/SM2 tamper evidence, SM2-with-SM3 certificates, SM-only KMS keys); K
+ * only when the KMS or certificate check passes. Unevidenced A or K counts as not conforming.
+ */
+function derivedDak(status: CheckStatus, checks: readonly CheckId[], results: ReadonlyMap<CheckId, CheckResult>): Dak | undefined {
+  if (status === 'manual' || status === 'na') return undefined;
+  const d: DakValue = status === 'fail' ? 'fail' : 'pass';
+  const smEvidence = (k: CheckId): boolean => {
+    const r = results.get(k);
+    if (!r || r.status === 'manual' || r.status === 'na') return false;
+    if (k === 'integrity') return r.status === 'pass';
+    if (k === 'certificates') return (r.evidence.counts.nonSm2 ?? 1) === 0;
+    if (k === 'kms-keys') return (r.evidence.counts.nonSmKeys ?? 1) === 0;
+    return false;
+  };
+  const a: DakValue = checks.some(smEvidence) ? 'pass' : 'fail';
+  const k: DakValue = results.get('kms-keys')?.status === 'pass' || results.get('certificates')?.status === 'pass' ? 'pass' : 'fail';
+  return { d, a, k };
 }
 
 /** Options of {@link runAssessment}. */
@@ -127,6 +153,7 @@ export async function runAssessment(o: RunOptions): Promise<Assessment> {
       status = j.status;
       summary = `人工判定 ${j.auditor} ${j.at}${j.comment ? `: ${j.comment}` : ''}${j.attachments.length ? ` (${j.attachments.length} attachment(s))` : ''}`;
     }
+    const dak = standard === 'gmcy' ? (j?.dak ? { ...j.dak, source: 'auditor' as const } : undefined) ?? withSource(derivedDak(status, checks, results)) : undefined;
     items.push({
       controlId: c.id,
       clause: c.clause,
@@ -148,11 +175,16 @@ export async function runAssessment(o: RunOptions): Promise<Assessment> {
       ...(rs.length > 1 ? { evidenceByCheck: Object.fromEntries(rs.map((r) => [r.check, r.evidence])) } : {}),
       ...(c.highRisk && status === 'fail' ? { highRisk: c.highRisk } : {}),
       ...(j ? { manual: j } : {}),
+      ...(dak ? { dak: { ...dak, score: dakScore(dak) } } : {}),
       ...(automated ? { automated } : {}),
       ...(cfg.length ? { configFindings: cfg.map((r) => ({ asset: r.asset, check: r.check, title: r.title, status: r.status, remediation: r.remediation })) } : {}),
     });
   }
   const { layers, overall } = scoreResults(items);
+  const gmcyScore =
+    standard === 'gmcy'
+      ? scoreGmcy(items.map((i) => ({ controlId: i.controlId, layer: i.layer, modality: (i.modality ?? '应') as '应' | '宜' | '可', ...(i.dak ? { dak: i.dak } : {}) })))
+      : undefined;
   return {
     kind: 'self-assessment',
     standard,
@@ -165,6 +197,11 @@ export async function runAssessment(o: RunOptions): Promise<Assessment> {
     configResults,
     layers,
     overall,
+    ...(gmcyScore ? { gmcyScore } : {}),
     durationMs: Math.round(performance.now() - t0),
   };
+}
+
+function withSource(d: Dak | undefined): (Dak & { source: 'checks' }) | undefined {
+  return d ? { ...d, source: 'checks' } : undefined;
 }
