@@ -47,7 +47,7 @@ export const COLUMNS: readonly ColumnSpec[] = [
   { field: 'destination.ip', column: 'destination_ip', kind: 'ip', indexed: false },
   { field: 'destination.port', column: 'destination_port', kind: 'number', indexed: false },
   { field: 'user.name', column: 'user_name', kind: 'text', indexed: true },
-  { field: 'host.name', column: 'host_name', kind: 'text', indexed: false },
+  { field: 'host.name', column: 'host_name', kind: 'text', indexed: true },
   { field: 'observer.vendor', column: 'observer_vendor', kind: 'text', indexed: false },
   { field: 'observer.product', column: 'observer_product', kind: 'text', indexed: false },
   { field: 'log.syslog.appname', column: 'syslog_appname', kind: 'text', indexed: false },
