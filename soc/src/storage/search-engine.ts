@@ -31,6 +31,20 @@ export interface EngineTransport {
   close(): Promise<void>;
 }
 
+/** One document as written to the engine: its id, daily index and JSON text (the stored `_source`). */
+export interface EngineDoc {
+  id: string;
+  index: string;
+  json: string;
+}
+
+/**
+ * Observer of acknowledged writes, for tamper evidence (`../integrity/engine.ts`): the documents
+ * the engine created and those it answered 409 for. The write resolves after it and rejects when
+ * it rejects, so the buffer keeps the batch and retries.
+ */
+export type EngineWriteHook = (created: readonly EngineDoc[], duplicates: readonly EngineDoc[]) => Promise<void>;
+
 /** Options common to both engines. */
 export interface SearchEngineStoreOptions {
   /** Index name prefix (lowercase); default `xiangan`. */
@@ -184,6 +198,7 @@ export class SearchEngineEventStore implements EventStore {
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly trackTotalHits: true | number;
+  private writeHook: EngineWriteHook | undefined;
   private closed = false;
 
   constructor(backend: string, transport: EngineTransport, opts: SearchEngineStoreOptions = {}) {
@@ -246,6 +261,16 @@ export class SearchEngineEventStore implements EventStore {
 
   private check(): void {
     if (this.closed) throw new SocError('SOC_ERR_STORE_CLOSED', 'event store is closed');
+  }
+
+  /** The engine connection, for components that keep indices of their own (the integrity index). */
+  get transport(): EngineTransport {
+    return this.t;
+  }
+
+  /** Set (or with `undefined` remove) the {@link EngineWriteHook} called after every write. */
+  onWrite(hook: EngineWriteHook | undefined): void {
+    this.writeHook = hook;
   }
 
   private async call(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown, ndjson?: string): Promise<EngineResponse> {
@@ -311,6 +336,8 @@ export class SearchEngineEventStore implements EventStore {
     let pending = docs.map((_, i) => i);
     const out: EngineWriteResult = { written: 0, duplicates: 0 };
     const dead: Array<{ i: number; item: BulkItem }> = [];
+    const created: BulkDoc[] = [];
+    const duplicates: BulkDoc[] = [];
     for (let attempt = 1; pending.length > 0; attempt++) {
       let body = '';
       for (const i of pending) {
@@ -330,8 +357,13 @@ export class SearchEngineEventStore implements EventStore {
       const retry: number[] = [];
       items.forEach((item, k) => {
         const i = pending[k]!;
-        if (item.status === 200 || item.status === 201) out.written++;
-        else if (item.status === 409) out.duplicates++;
+        if (item.status === 200 || item.status === 201) {
+          out.written++;
+          created.push(docs[i]!);
+        } else if (item.status === 409) {
+          out.duplicates++;
+          duplicates.push(docs[i]!);
+        }
         else if (item.status === 429 || item.status >= 500) retry.push(i);
         else dead.push({ i, item });
       });
@@ -346,6 +378,7 @@ export class SearchEngineEventStore implements EventStore {
       out.written += dead.length;
       out.deadLettered = dead.length;
     }
+    if (this.writeHook) await this.writeHook(created, duplicates);
     return out;
   }
 
@@ -526,11 +559,7 @@ export class SearchEngineEventStore implements EventStore {
 class RetryableError extends Error {}
 
 /** One event ready for `_bulk`: its id, target index and JSON document. */
-interface BulkDoc {
-  id: string;
-  index: string;
-  json: string;
-}
+type BulkDoc = EngineDoc;
 
 // The normaliser builds every event as `{ id, '@timestamp', … }`, so JSON.stringify puts both
 // first; anchored at the opening brace, the match can only be the top-level keys. Escaped ids or
