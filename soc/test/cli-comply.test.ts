@@ -88,4 +88,9 @@ test('comply config upload/list/check and judge/judgements; both land in the aud
   assert.match(trail.out, /comply\.config\.upload/);
   assert.match(trail.out, /comply\.judgement\.record/);
   assert.equal((await cli(['comply', 'judge', '--system', 'S1', '--control', 'nope', '--status', 'pass', ...data])).code !== 0, true);
+  const g = await cli(['comply', 'judge', '--system', 'S1', '--control', 'gmcy-3-8.1.a', '--status', 'partial', '--dak', 'pass,fail,pass', ...data]);
+  assert.equal(g.code, 0, g.err);
+  const gj = JSON.parse((await cli(['comply', 'judgements', '--system', 'S1', ...data])).out) as Record<string, { dak?: unknown }>;
+  assert.deepEqual(gj['gmcy-3-8.1.a']!.dak, { d: 'pass', a: 'fail', k: 'pass' });
+  assert.match((await cli(['comply', 'judge', '--system', 'S1', '--control', 'gmcy-3-8.1.a', '--status', 'pass', '--dak', 'yes', ...data])).err, /SOC_ERR_COMPLY_JUDGEMENT/);
 });

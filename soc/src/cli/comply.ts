@@ -10,7 +10,7 @@
  * xiangan comply config upload --asset ID FILE [--platform vrp|comware|ios|sshd|login.defs|pam|auditd] [--data DIR]
  * xiangan comply config list [--asset ID] [--data DIR]
  * xiangan comply config check --asset ID [--data DIR]
- * xiangan comply judge --system ID --control ITEM --status pass|partial|fail|na [--comment TEXT] [--attach FILE]… [--data DIR]
+ * xiangan comply judge --system ID --control ITEM --status pass|partial|fail|na [--comment TEXT] [--attach FILE]… [--dak D,A,K] [--data DIR]
  * xiangan comply judgements --system ID [--data DIR]
  * ```
  * Uploads and judgements are recorded in the audit trail under the data directory, with the
@@ -20,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { auditLog, AuditStore } from '../audit/index.js';
 import { evaluateStoredConfigs, listConfigs, uploadConfig } from '../comply/configs.js';
+import type { Dak } from '@xiangan/rules';
 import { listJudgements, recordJudgement } from '../comply/judgements.js';
 import { loadConfig } from '../config/load.js';
 import { loadOrCreateIdentity } from '../integrity/identity.js';
@@ -38,7 +39,8 @@ const USAGE = `usage:
   xiangan comply config upload --asset ID FILE [--platform vrp|comware|ios|sshd|login.defs|pam|auditd] [--data DIR] [--actor NAME]
   xiangan comply config list [--asset ID] [--data DIR]
   xiangan comply config check --asset ID [--data DIR]
-  xiangan comply judge --system ID --control ITEM --status pass|partial|fail|na [--comment TEXT] [--attach FILE]... [--data DIR] [--actor NAME]
+  xiangan comply judge --system ID --control ITEM --status pass|partial|fail|na [--comment TEXT] [--attach FILE]... [--dak D,A,K] [--data DIR] [--actor NAME]
+      (--dak: GB/T 39786 items, each of D, A, K one of pass|fail|na, e.g. pass,fail,pass)
   xiangan comply judgements --system ID [--data DIR]
 `;
 
@@ -60,6 +62,7 @@ const OPTIONS = {
   status: { type: 'string' },
   comment: { type: 'string' },
   attach: { type: 'string', multiple: true },
+  dak: { type: 'string' },
   actor: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -109,8 +112,11 @@ export async function run(_cmd: string, argv: string[], io: CliIo): Promise<numb
   if (sub === 'judge') {
     if (!v.system || !v.control || !v.status) throw new UsageError(`--system, --control and --status are required\n${USAGE}`);
     const attachments = (v.attach ?? []).map((f) => ({ name: basename(f), content: new Uint8Array(readFileSync(resolve(io.cwd, f))) }));
+    // Checked by recordJudgement (each of d, a, k must be pass|fail|na).
+    const [d, a, k] = (v.dak ?? '').split(',');
+    const dak = v.dak !== undefined ? ({ d, a, k } as Dak) : undefined;
     const j = withAudit(dir, () =>
-      recordJudgement(dir, loadInventory(dir), { system: v.system!, control: v.control!, status: v.status!, ...(v.comment ? { comment: v.comment } : {}), auditor: actor, attachments }),
+      recordJudgement(dir, loadInventory(dir), { system: v.system!, control: v.control!, status: v.status!, ...(v.comment ? { comment: v.comment } : {}), auditor: actor, attachments, ...(dak ? { dak } : {}) }),
     );
     io.stdout.write(`recorded ${j.status} for ${j.system}/${j.control} by ${j.auditor}${j.attachments.map((a) => `\n  ${a.name} SM3 ${a.sm3}`).join('')}\n`);
     return 0;

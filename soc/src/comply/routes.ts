@@ -9,7 +9,7 @@
  * - `POST /api/v1/comply/configs?asset=ID[&platform=P][&name=FILE]` — body: the configuration (text/plain) → its metadata
  * - `GET  /api/v1/comply/configs[?asset=ID]` — stored configurations' metadata
  * - `GET  /api/v1/comply/configs/results?asset=ID` — the configuration checks over one asset's configurations
- * - `POST /api/v1/comply/judgements` — body `{ "system", "control", "status", "comment", "attachments": [{ "name", "content" (base64) }] }`
+ * - `POST /api/v1/comply/judgements` — body `{ "system", "control", "status", "comment", "attachments": [{ "name", "content" (base64) }], "dak": { "d", "a", "k" } }`
  * - `GET  /api/v1/comply/judgements?system=ID` — recorded judgements by item
  * - `GET  /api/v1/comply/attachments/:sm3` — an attached evidence file
  */
@@ -109,7 +109,7 @@ export async function complyRoutes(app: FastifyInstance, o: ComplyRoutesOptions)
     return { items: evaluateStoredConfigs(o.dataDir, [req.query.asset]) };
   });
 
-  app.post<{ Body: { system?: unknown; control?: unknown; status?: unknown; comment?: unknown; attachments?: unknown } }>(
+  app.post<{ Body: { system?: unknown; control?: unknown; status?: unknown; comment?: unknown; attachments?: unknown; dak?: unknown } }>(
     '/api/v1/comply/judgements',
     // base64 grows the attachments by a third.
     { onRequest, bodyLimit: Math.ceil(MAX_ATTACHMENT_BYTES * 1.4) + 65_536, config: { permission: 'compliance:run' } },
@@ -131,6 +131,7 @@ export async function complyRoutes(app: FastifyInstance, o: ComplyRoutesOptions)
         ...(b.comment !== undefined ? { comment: b.comment } : {}),
         auditor: actorOf(req),
         attachments,
+        ...(b.dak !== undefined ? { dak: b.dak as never } : {}),
       });
     },
   );
