@@ -1,12 +1,12 @@
 /*
  * SM2 field, group and scalar arithmetic on sm2p256v1 (GB/T 32918.5-2017) for WebAssembly.
  *
- * Representation: 8 little-endian 32-bit limbs. wasm has i64.mul but no 64x64->128 high
- * multiply, so 32x32->64 products are the widest native step; the field uses Montgomery
- * form (R = 2^256) with a reduction specialised to p = 2^256 - 2^224 - 2^96 + 2^64 - 1:
- * p = -1 (mod 2^64), so the Montgomery quotient digit is the low word itself and adding
- * m*p is four additions/subtractions of m instead of eight multiplications.
- * Scalars mod n use generic Montgomery multiplication (CIOS).
+ * Representation: field elements are ten signed radix-2^26 limbs in Montgomery form with
+ * R = 2^260 (see "field mod p"): wasm's widest multiply is i64, and 26-bit limbs let each
+ * column of a product sum in one i64 with no carry handling; p = -1 (mod 2^64) makes the
+ * Montgomery digit the low limb itself and m*p four shifted additions. Table entries are packed
+ * as canonical 8 x 32-bit words. Scalars mod n use 8 x 32-bit limbs and generic Montgomery
+ * multiplication (CIOS).
  *
  * Points use Jacobian coordinates (GB/T 32918.1 Annex A.1.2.3.2) with a = -3 formulas
  * (the SM2 a is p - 3). Secret-scalar paths (fixed-base comb, variable-base fixed window,
