@@ -35,6 +35,17 @@ export async function ensureEngine(kind: EngineKind): Promise<string> {
   return url;
 }
 
+/**
+ * Delete the indices matching a pattern by name: Elasticsearch 8 refuses wildcard deletes
+ * (`action.destructive_requires_name` defaults to true), which left test indices behind.
+ */
+export async function deleteIndices(url: string, pattern: string): Promise<void> {
+  const r = await fetch(`${url}/_cat/indices/${pattern}?format=json&h=index&expand_wildcards=all`);
+  if (!r.ok) return;
+  const names = ((await r.json()) as Array<{ index: string }>).map((x) => x.index);
+  for (let i = 0; i < names.length; i += 50) await fetch(`${url}/${names.slice(i, i + 50).join(',')}`, { method: 'DELETE' });
+}
+
 /** A fresh, empty store with a unique index prefix, and how to remove its indices again. */
 export async function openEngineStore(kind: EngineKind, opts: SearchEngineStoreOptions = {}): Promise<{ store: SearchEngineEventStore; prefix: string; dispose: () => Promise<void> }> {
   const url = await ensureEngine(kind);
@@ -45,7 +56,7 @@ export async function openEngineStore(kind: EngineKind, opts: SearchEngineStoreO
     prefix,
     dispose: async () => {
       await store.close();
-      await fetch(`${url}/${prefix}-*?expand_wildcards=all`, { method: 'DELETE' });
+      await deleteIndices(url, `${prefix}-*`);
       await fetch(`${url}/_index_template/${prefix}-events`, { method: 'DELETE' });
     },
   };

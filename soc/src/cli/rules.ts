@@ -6,14 +6,15 @@
  * xiangan rules test DIR [--lists DIR]
  * xiangan rules match RULE_OR_DIR --events FILE [--format ndjson|evtx-json|syslog] [--pipeline ecs|identity] [--lists DIR] [--timezone ZONE]
  * xiangan rules import-sigma DIR [--pipeline ecs|identity] [--json]
- * xiangan rules hunt RULE_OR_DIR --from ISO --to ISO [--data DIR] [--lists DIR]
+ * xiangan rules hunt RULE_OR_DIR --from ISO --to ISO [--data DIR | --config FILE] [--lists DIR]
  * ```
  *
  * `match` parses the events as the ingest pipeline would (syslog lines through the collectors'
  * parser and normaliser, evtx-json/ndjson objects through `normaliseJson`; with
  * `--pipeline identity` JSON objects are matched as they are) and prints one JSON line per match:
  * `{ ruleId, title, level, kind, event }` (correlations: `eventIds`, `group`, `correlation`).
- * `hunt` replays stored events of a time range, oldest first, through the same engine.
+ * `hunt` replays stored events of a time range, oldest first, through the same engine; with a
+ * `--config` naming Elasticsearch/OpenSearch it reads only the events the rules' Query DSL selects.
  * Exit codes: 0 fine, 1 invalid rules / failing samples / rejected imports are reported, 2 usage.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -39,7 +40,7 @@ const USAGE = `usage:
   xiangan rules test DIR [--lists DIR]
   xiangan rules match RULE_OR_DIR --events FILE [--format ndjson|evtx-json|syslog] [--pipeline ecs|identity] [--lists DIR]
   xiangan rules import-sigma DIR [--pipeline ecs|identity] [--json]
-  xiangan rules hunt RULE_OR_DIR --from ISO --to ISO [--data DIR] [--lists DIR]
+  xiangan rules hunt RULE_OR_DIR --from ISO --to ISO [--data DIR | --config FILE] [--lists DIR]
 `;
 
 const COMMON = {
@@ -52,6 +53,7 @@ const COMMON = {
   from: { type: 'string' },
   to: { type: 'string' },
   data: { type: 'string' },
+  config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -220,9 +222,27 @@ function importCmd(dir: string, values: Values, io: CliIo): number {
 async function hunt(path: string, values: Values, io: CliIo): Promise<number> {
   if (!values.from || !values.to || !Number.isFinite(Date.parse(values.from)) || !Number.isFinite(Date.parse(values.to))) throw new UsageError(`--from and --to (ISO 8601) are required\n${USAGE}`);
   const engine = engineFor(path, values, io);
+  let dataDir = resolve(io.cwd, values.data ?? './data');
+  if (values.config !== undefined) {
+    if (values.data !== undefined) throw new UsageError('give --data or --config, not both');
+    const { engineHuntSource } = await import('../storage/engine-hunt.js');
+    const src = await engineHuntSource(resolve(io.cwd, values.config), io.cwd, loadRules(path).rules, pipelineOf(values.pipeline), { from: values.from, to: values.to });
+    if (src.dataDir !== undefined) dataDir = src.dataDir;
+    else {
+      try {
+        for await (const ev of src.events) for (const m of engine.match(ev as unknown as EventLike)) printMatch(m, ev as unknown as EventLike, io);
+        for (const m of engine.flush(values.to)) printMatch(m, {}, io);
+      } finally {
+        await src.close();
+      }
+      const s = engine.stats();
+      io.stderr.write(`${s.events} stored events selected by ${src.plan.searches.length} searches (${src.plan.exact} of ${src.plan.rules} rules exact), ${s.detectionMatches} detection matches, ${s.correlationMatches} correlation matches\n`);
+      return 0;
+    }
+  }
   // Loaded here so the other sub-commands do not open SQLite.
   const { openSqliteStore } = await import('../storage/sqlite.js');
-  const store = await openSqliteStore({ dir: resolve(io.cwd, values.data ?? './data') });
+  const store = await openSqliteStore({ dir: dataDir });
   try {
     let cursor: string | undefined;
     do {
