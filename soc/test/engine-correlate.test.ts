@@ -1,0 +1,108 @@
+// Correlation rules as aggregations on real Elasticsearch and OpenSearch nodes: the shipped
+// brute-force rule (event_count over an exactly translated base rule), an inline value_count, and
+// an event_count over a keyword rule whose query is a superset (buckets verified by reading their
+// events). Events sit inside aligned windows, where tumbling and sliding windows agree, so the
+// streaming engine over the same events is the reference.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { BUILTIN_PACKS_DIR, builtinPipeline, compileRules, loadRules, type EventLike, type LoadedRule } from '@xiangan/rules';
+import type { EcsEvent } from '@xiangan/collectors';
+import { SocError } from '../src/errors.js';
+import { correlateByAggregation } from '../src/storage/engine-correlate.js';
+import { openEngineStore, type EngineKind } from './engine-env.js';
+
+const W0 = Date.UTC(2026, 10, 20, 10, 0); // a multiple of 5 minutes
+const FROM = '2026-11-20T00:00:00.000Z';
+const TO = '2026-11-21T00:00:00.000Z';
+
+function failure(i: number, ip: string, t: number, user = 'root'): EcsEvent {
+  return {
+    id: `c${String(i).padStart(5, '0')}`,
+    '@timestamp': new Date(t).toISOString(),
+    message: `Failed password for ${user} from ${ip} port 52100 ssh2`,
+    event: { kind: 'event', module: 'system', dataset: 'system.auth', category: ['authentication'], action: 'ssh_login', outcome: 'failure' },
+    log: { syslog: { appname: 'sshd', hostname: 'web1' } },
+    host: { name: 'web1', os: { type: 'linux' } },
+    user: { name: user },
+    source: { ip, port: 52100 },
+  } as EcsEvent;
+}
+
+function events(): EcsEvent[] {
+  const out: EcsEvent[] = [];
+  let i = 0;
+  // A: 12 failures in one window; B: 9 (below 10); C: 10 in the second window; D: 4 users.
+  for (let k = 0; k < 12; k++) out.push(failure(i++, '203.0.113.1', W0 + k * 20_000));
+  for (let k = 0; k < 9; k++) out.push(failure(i++, '203.0.113.2', W0 + k * 25_000));
+  for (let k = 0; k < 10; k++) out.push(failure(i++, '203.0.113.3', W0 + 300_000 + k * 29_000));
+  ['alice', 'bob', 'carol', 'dave', 'alice'].forEach((u, k) => out.push(failure(i++, '203.0.113.4', W0 + 600_000 + k * 1000, u)));
+  // Noise: successes.
+  for (let k = 0; k < 30; k++) out.push({ ...failure(i++, '203.0.113.1', W0 + k * 7000), event: { kind: 'event', module: 'system', dataset: 'system.auth', category: ['authentication'], action: 'ssh_login', outcome: 'success' }, message: 'Accepted password for root' } as EcsEvent);
+  return out;
+}
+
+const inline = (doc: Record<string, unknown>): LoadedRule => ({ source: `${String(doc['name'])}.yml`, doc });
+const KW_BASE = inline({ title: 'kw failed', id: 'kw-failed', name: 'kw_failed', status: 'test', level: 'low', logsource: { product: 'linux', service: 'sshd' }, detection: { k: ['Failed password'], condition: 'k' } });
+const KW_CORR = inline({ title: 'kw burst', id: 'kw-burst', name: 'kw_burst', status: 'test', level: 'high', correlation: { type: 'event_count', rules: ['kw_failed'], 'group-by': ['source.ip'], timespan: '5m', condition: { gte: 10 } } });
+const SPRAY = inline({ title: 'spray', id: 'spray', name: 'spray', status: 'test', level: 'high', correlation: { type: 'value_count', rules: ['xiangan_ssh_auth_failure'], 'group-by': ['source.ip'], timespan: '5m', condition: { gte: 3, field: 'user.name' } } });
+
+/** Groups the streaming engine reports for one correlation over the same events (the reference). */
+function engineGroups(rules: LoadedRule[], corrId: string, evs: EcsEvent[]): string[] {
+  const engine = compileRules(rules, builtinPipeline('ecs'), { onError: 'skip' });
+  const groups = new Set<string>();
+  for (const ev of [...evs].sort((a, b) => (a['@timestamp'] < b['@timestamp'] ? -1 : a['@timestamp'] > b['@timestamp'] ? 1 : 0))) {
+    for (const m of engine.match(ev as unknown as EventLike)) if (m.ruleId === corrId) groups.add(m.groupKey ?? '');
+  }
+  for (const m of engine.flush(TO)) if (m.ruleId === corrId) groups.add(m.groupKey ?? '');
+  return [...groups].sort();
+}
+
+for (const kind of ['es', 'os'] as EngineKind[]) {
+  describe(`${kind}: correlations as aggregations`, () => {
+    test('event_count (shipped brute-force rule), value_count, and a verified superset', async () => {
+      const { store, dispose } = await openEngineStore(kind);
+      try {
+        const evs = events();
+        await store.write(evs);
+        const packs = loadRules(BUILTIN_PACKS_DIR).rules;
+        const brute = packs.find((r) => r.doc['name'] === 'xiangan_ssh_brute_force')!;
+        const pipeline = builtinPipeline('ecs');
+
+        const r1 = await correlateByAggregation(store, brute, packs, pipeline, { from: FROM, to: TO });
+        assert.equal(r1.exact, true);
+        assert.equal(r1.verified, 0);
+        assert.deepEqual(r1.matches.map((m) => [m.group!['source.ip'], m.correlation!.count, m.correlation!.windowStart]).sort(), [
+          ['203.0.113.1', 12, '2026-11-20T10:00:00.000Z'],
+          ['203.0.113.3', 10, '2026-11-20T10:05:00.000Z'],
+        ]);
+        assert.equal(r1.matches[0]!.eventIds.length, 10);
+        assert.deepEqual(r1.matches.map((m) => m.groupKey).sort(), engineGroups(packs, brute.doc['id'] as string, evs));
+
+        const r2 = await correlateByAggregation(store, SPRAY, packs, pipeline, { from: FROM, to: TO });
+        assert.deepEqual(r2.matches.map((m) => [m.group!['source.ip'], m.correlation!.count]), [['203.0.113.4', 4]]);
+        assert.deepEqual(r2.matches.map((m) => m.groupKey), engineGroups([...packs, SPRAY], 'spray', evs));
+
+        const r3 = await correlateByAggregation(store, KW_CORR, [KW_BASE], pipeline, { from: FROM, to: TO });
+        assert.equal(r3.exact, false);
+        assert.ok(r3.verified >= 2);
+        assert.deepEqual(r3.matches.map((m) => [m.group!['source.ip'], m.correlation!.count]).sort(), [
+          ['203.0.113.1', 12],
+          ['203.0.113.3', 10],
+        ]);
+        assert.deepEqual(r3.matches.map((m) => m.groupKey).sort(), engineGroups([KW_BASE, KW_CORR], 'kw-burst', evs));
+      } finally {
+        await dispose();
+      }
+    });
+  });
+}
+
+test('temporal correlations are refused with SOC_ERR_QUERY (they need the event order)', async () => {
+  const { store, dispose } = await openEngineStore('es');
+  try {
+    const t = inline({ title: 't', id: 't', name: 't', status: 'test', level: 'high', correlation: { type: 'temporal', rules: ['xiangan_ssh_auth_failure', 'kw_failed'], 'group-by': ['source.ip'], timespan: '5m' } });
+    await assert.rejects(correlateByAggregation(store, t, [KW_BASE], builtinPipeline('ecs'), { from: FROM, to: TO }), (e: unknown) => e instanceof SocError && e.code === 'SOC_ERR_QUERY');
+  } finally {
+    await dispose();
+  }
+});
