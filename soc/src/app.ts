@@ -23,6 +23,7 @@ import { socBus, type EventBus } from './bus.js';
 import type { AlertStore } from './alerts/types.js';
 import { auditRoutes } from './routes/audit.js';
 import { detectionToolRoutes } from './routes/detection.js';
+import { keysRoutes } from './routes/keys.js';
 
 /**
  * Decides whether a request may use the API. The console will bring sessions and roles; until
@@ -233,7 +234,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (runtime.detection) await app.register(alertRoutes, { alerts: publishingAlertStore(runtime.detection.alerts, opts.security?.bus ?? socBus), events: runtime.store, auth, detector: runtime.detection.detector, notifier: runtime.detection.notifier, ...(opts.security ? { actorOf } : {}) });
 
   if (opts.security) {
-    // Console tools: the audit trail and rule testing; JSON bodies parsed in their own context
+    // Console tools: the audit trail, rule testing, keys and certificates; JSON bodies parsed in their own context
     // (the app takes every body as text for its ingest route).
     await app.register(async (scope) => {
       if (scope.hasContentTypeParser('application/json')) scope.removeContentTypeParser('application/json');
@@ -246,6 +247,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       });
       await scope.register(auditRoutes);
       await scope.register(detectionToolRoutes, { now });
+      await scope.register(keysRoutes, { dataDir: runtime.config.data, ...(opts.kms ? { kms: opts.kms } : {}), now });
     });
   }
 

@@ -84,4 +84,15 @@ describe('console tools API', () => {
     assert.equal((await as(h.app, analyst, 'GET', '/api/v1/audit')).statusCode, 403);
     assert.equal((await as(h.app, admin, 'GET', '/api/v1/audit')).statusCode, 403, 'the security administrator does not read the trail');
   });
+
+  test('keys overview: certificates with days left, the crypto service when it runs; security administrator only', async () => {
+    const r = await as(h.app, admin, 'GET', '/api/v1/keys/overview');
+    assert.equal(r.statusCode, 200, r.body);
+    const b = r.json() as { warningDays: number; certificates: { daysLeft: number; expiringSoon: boolean }[]; kms: unknown };
+    assert.equal(b.warningDays, 30);
+    assert.equal(b.kms, null, 'no crypto service in this process');
+    for (const c of b.certificates) assert.equal(c.expiringSoon, c.daysLeft < 30);
+    assert.equal((await as(h.app, analyst, 'GET', '/api/v1/keys/overview')).statusCode, 403);
+    assert.equal((await as(h.app, auditor, 'GET', '/api/v1/keys/overview')).statusCode, 403);
+  });
 });

@@ -275,6 +275,8 @@ describe('console in Chromium', { skip }, () => {
     assert.equal(await row.getByTestId('role').inputValue(), 'analyst');
     await page.screenshot({ path: join(ARTIFACTS, '09-users.png') });
     assert.equal(await page.locator('a[data-page=audit]').count(), 0, 'the security administrator does not read the audit trail');
+    await page.click('a[data-page=keys]');
+    await page.getByTestId('certificates').waitFor();
 
     await signInAs('auditor1');
     await page.goto(`${base}/#/audit`);

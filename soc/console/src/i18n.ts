@@ -13,7 +13,7 @@ const zh = {
   acknowledge: '确认', startWork: '开始处置', resolve: '解决', falsePositive: '误报', reopen: '重新打开', assign: '指派', comment: '评论', suppress: '抑制',
   addComment: '添加评论', reason: '原因', expiresAt: '到期时间', history: '处置记录', comments: '评论', relatedEvents: '相关事件', searchEvents: '检索这些事件',
   query: '查询', search: '检索', last: '时间范围', total: '共', facets: '字段分布', noResults: '无结果', enabled: '已启用', disabled: '已停用', enable: '启用', disable: '停用',
-  rejectedRules: '未加载的规则', role: '角色', totpOn: '动态口令', notAvailable: '此功能在本服务器上不可用（接口未安装）。', noPermission: '无权限', all: '全部', pageMissing: '接口已存在，控制台页面尚未实现。',
+  rejectedRules: '未加载的规则', role: '角色', totpOn: '动态口令', notAvailable: '此功能在本服务器上不可用（接口未安装）。', noPermission: '无权限', all: '全部',
   new: '新建', acknowledged: '已确认', in_progress: '处置中', resolved: '已解决', false_positive: '误报',
   informational: '信息', low: '低', medium: '中', high: '高', critical: '严重', error: '错误', loading: '加载中…', changePassword: '修改密码', mustChange: '首次登录须修改密码',
   current: '当前密码', next: '新密码', save: '保存', enrolTotp: '绑定动态口令', confirm: '确认', secret: '密钥',
@@ -23,6 +23,7 @@ const zh = {
   testRules: '规则测试与 Sigma 导入', ruleText: '规则（YAML，可多份，以 --- 分隔）', eventsText: '事件（每行一条）', format: '格式', pipeline: '字段映射', runTest: '测试', checkImport: '检查导入',
   matches: '命中', eventCount: '条事件', line: '行', accepted: '可加载', rejectedN: '被拒绝', noMatches: '无命中', parsedEvents: '解析后的事件', importNote: '检查结果不改变运行中的规则；规则文件放入配置的规则目录后加载。',
   systems: '系统', runAssessment: '运行自评估', level: '等级', standard: '标准', overall: '总体得分', download: '下载 JSON', layers: '层面', items: '条目', noSystems: '尚无系统：请先导入资产清单（xiangan comply assets import 或 API）。',
+  certificates: '证书', expiringWithin: '到期预警', source: '来源', subject: '主体', issuer: '签发者', notAfter: '到期', daysLeft: '剩余天数', expiringSoon: '即将到期', kmsApps: '密码服务应用', kmsOff: '密码服务未在本进程启用（设置 XIANGAN_KMS_MASTER 后启用）。',
   pass: '符合', fail: '不符合', partial: '部分符合', manual: '待人工判定', na: '不适用', running: '运行中…', score: '得分',
 };
 
@@ -36,7 +37,7 @@ const en: typeof zh = {
   acknowledge: 'Acknowledge', startWork: 'Start work', resolve: 'Resolve', falsePositive: 'False positive', reopen: 'Reopen', assign: 'Assign', comment: 'Comment', suppress: 'Suppress',
   addComment: 'Add comment', reason: 'Reason', expiresAt: 'Expires at', history: 'History', comments: 'Comments', relatedEvents: 'Related events', searchEvents: 'Search these events',
   query: 'Query', search: 'Search', last: 'Time range', total: 'Total', facets: 'Facets', noResults: 'No results', enabled: 'Enabled', disabled: 'Disabled', enable: 'Enable', disable: 'Disable',
-  rejectedRules: 'Rejected rules', role: 'Role', totpOn: 'TOTP', notAvailable: 'Not available on this server (the API is not installed).', noPermission: 'No permission', all: 'All', pageMissing: 'The API exists; the console page is not built yet.',
+  rejectedRules: 'Rejected rules', role: 'Role', totpOn: 'TOTP', notAvailable: 'Not available on this server (the API is not installed).', noPermission: 'No permission', all: 'All',
   new: 'New', acknowledged: 'Acknowledged', in_progress: 'In progress', resolved: 'Resolved', false_positive: 'False positive',
   informational: 'Info', low: 'Low', medium: 'Medium', high: 'High', critical: 'Critical', error: 'Error', loading: 'Loading…', changePassword: 'Change password', mustChange: 'Change your password at first sign-in',
   current: 'Current password', next: 'New password', save: 'Save', enrolTotp: 'Enrol TOTP', confirm: 'Confirm', secret: 'Secret',
@@ -46,6 +47,7 @@ const en: typeof zh = {
   testRules: 'Rule test and Sigma import', ruleText: 'Rules (YAML; several separated by ---)', eventsText: 'Events (one a line)', format: 'Format', pipeline: 'Field mapping', runTest: 'Test', checkImport: 'Check import',
   matches: 'Matches', eventCount: 'events', line: 'Line', accepted: 'Loadable', rejectedN: 'Rejected', noMatches: 'No matches', parsedEvents: 'Parsed events', importNote: 'A check does not change the running rules; rule files are loaded from the configured rule directory.',
   systems: 'Systems', runAssessment: 'Run self-assessment', level: 'Level', standard: 'Standard', overall: 'Overall score', download: 'Download JSON', layers: 'Layers', items: 'Items', noSystems: 'No systems yet: import the asset inventory first (xiangan comply assets import or the API).',
+  certificates: 'Certificates', expiringWithin: 'warning within', source: 'Source', subject: 'Subject', issuer: 'Issuer', notAfter: 'Not after', daysLeft: 'Days left', expiringSoon: 'expiring soon', kmsApps: 'Crypto service applications', kmsOff: 'The crypto service is not running in this process (set XIANGAN_KMS_MASTER to enable it).',
   pass: 'Pass', fail: 'Fail', partial: 'Partial', manual: 'Manual review', na: 'N/A', running: 'Running…', score: 'Score',
 };
 

@@ -10,7 +10,7 @@ import { Alerts } from './pages/alerts.js';
 import { Events } from './pages/events.js';
 import { Rules } from './pages/rules.js';
 import { Users } from './pages/users.js';
-import { Unavailable } from './pages/unavailable.js';
+import { Keys } from './pages/keys.js';
 import { Audit } from './pages/audit.js';
 import { Compliance } from './pages/compliance.js';
 import './style.css';
@@ -32,7 +32,7 @@ const PAGES: Page[] = [
   { id: 'events', label: 'events', permission: 'events:read', view: () => <Events /> },
   { id: 'rules', label: 'rules', permission: 'rules:read', view: (u) => <Rules canWrite={u.permissions.includes('rules:write')} /> },
   { id: 'compliance', label: 'compliance', permission: 'compliance:read', view: (u) => <Compliance canRun={u.permissions.includes('compliance:run')} /> },
-  { id: 'keys', label: 'keys', permission: 'keys:read', view: () => <Unavailable probe="/api/v1/pki/certificates" /> },
+  { id: 'keys', label: 'keys', permission: 'keys:read', view: () => <Keys /> },
   { id: 'users', label: 'users', permission: 'users:read', view: (u) => <Users me={u} /> },
   { id: 'audit', label: 'audit', permission: 'audit:read', view: () => <Audit /> },
 ];

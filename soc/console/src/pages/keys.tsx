@@ -1,0 +1,67 @@
+// Keys and certificates: the SOC's own certificates and the crypto service's applications, the
+// soonest to expire first, flagged inside the warning window (GET /api/v1/keys/overview).
+import { useEffect, useState } from 'preact/hooks';
+import { api } from '../api.js';
+import { t } from '../i18n.js';
+
+interface Overview {
+  warningDays: number;
+  certificates: { source: string; subject: string; issuer: string; serial: string; notAfter: string; daysLeft: number; expiringSoon: boolean }[];
+  kms: { apps: { name: string; keys: string[]; ops: string[]; revoked: boolean }[] } | null;
+}
+
+export function Keys() {
+  const [o, setO] = useState<Overview | null>(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    api<Overview>('GET', '/api/v1/keys/overview').then(setO, (e: Error) => setError(e.message));
+  }, []);
+  if (error) return <p class="error">{error}</p>;
+  if (!o) return <p>{t('loading')}</p>;
+  return (
+    <div>
+      <h3>
+        {t('certificates')} <span class="muted">({t('expiringWithin')} {o.warningDays} d)</span>
+      </h3>
+      <table class="grid" data-testid="certificates">
+        <thead>
+          <tr>
+            <th>{t('source')}</th>
+            <th>{t('subject')}</th>
+            <th>{t('issuer')}</th>
+            <th>{t('notAfter')}</th>
+            <th>{t('daysLeft')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {o.certificates.map((c) => (
+            <tr key={c.source + c.serial} class={c.expiringSoon ? 'warn' : ''}>
+              <td class="mono">{c.source}</td>
+              <td>{c.subject}</td>
+              <td>{c.issuer}</td>
+              <td class="nowrap">{c.notAfter.slice(0, 10)}</td>
+              <td>{c.daysLeft}{c.expiringSoon ? ` · ${t('expiringSoon')}` : ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h3>{t('kmsApps')}</h3>
+      {o.kms === null ? (
+        <p class="muted">{t('kmsOff')}</p>
+      ) : (
+        <table class="grid">
+          <tbody>
+            {o.kms.apps.map((a) => (
+              <tr key={a.name}>
+                <td class="mono">{a.name}</td>
+                <td class="tags">{a.keys.join(' ')}</td>
+                <td class="tags">{a.ops.join(' ')}</td>
+                <td>{a.revoked ? t('disabled') : t('enabled')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
