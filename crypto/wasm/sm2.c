@@ -1224,7 +1224,8 @@ EXPORT("sm2_mul_add") u32 sm2_mul_add(void) {
 }
 
 /* (1 + d)^-1 mod n for d at io[0..32) (d <= n - 2), constant-time; result to io[0..32). */
-EXPORT("sm2_sign_prep") void sm2_sign_prep(void) {
+/* (1 + d)^-1 mod n for d at io[0..32), written to io[0..32) (constant-time). */
+static void one_plus_d_inv(void) {
   u32 d[8], one[8] = {1, 0, 0, 0, 0, 0, 0, 0}, a[8], inv[8];
   from_be(d, io);
   mod_add(a, d, one, N);
@@ -1233,6 +1234,10 @@ EXPORT("sm2_sign_prep") void sm2_sign_prep(void) {
   secure_zero(d, sizeof d);
   secure_zero(a, sizeof a);
   secure_zero(inv, sizeof inv);
+}
+
+EXPORT("sm2_sign_prep") void sm2_sign_prep(void) {
+  one_plus_d_inv();
   burn_stack();
 }
 
@@ -1327,23 +1332,17 @@ static void sm3_digest(unsigned char out[32], const unsigned char *buf, u32 len)
  * (big-endian), then the SM3 chaining values after the HMAC-SM3 key blocks (d ‖ 0^32) ^ ipad
  * and ^ opad (RFC 2104 §2), so each signature's nonce costs three compressions, not five. */
 EXPORT("sm2_sign_setup") void sm2_sign_setup(void) {
-  u32 d[8], one[8] = {1, 0, 0, 0, 0, 0, 0, 0}, a[8], inv[8], ist[8], ost[8];
+  u32 ist[8], ost[8];
   unsigned char blk[64];
-  from_be(d, io);
   for (int i = 0; i < 64; i++) blk[i] = (unsigned char)((i < 32 ? io[i] : 0) ^ 0x36);
   for (int i = 0; i < 8; i++) ist[i] = SM3_IV[i];
   compress(ist, blk, 1);
   for (int i = 0; i < 64; i++) blk[i] ^= 0x36 ^ 0x5c;
   for (int i = 0; i < 8; i++) ost[i] = SM3_IV[i];
   compress(ost, blk, 1);
-  mod_add(a, d, one, N);
-  safegcd_inv(inv, a, &MOD_N);
-  to_be(io, inv);
+  one_plus_d_inv();
   state_to_be(io + 32, ist);
   state_to_be(io + 64, ost);
-  secure_zero(d, sizeof d);
-  secure_zero(a, sizeof a);
-  secure_zero(inv, sizeof inv);
   secure_zero(ist, sizeof ist);
   secure_zero(ost, sizeof ost);
   secure_zero(blk, sizeof blk);
