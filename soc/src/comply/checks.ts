@@ -205,7 +205,7 @@ async function cleartextManagement(c: CheckContext): Promise<CheckResult> {
   e.samples = hits.slice(0, 5).map((b) => ({ destination: b.value, sessions: b.count }));
   const { pass, fail } = configFeed(c, 'cleartext-management', e);
   if (fail.length) e.notes.push(`cleartext management enabled in the configuration of: ${fail.join(', ')}`);
-  const fromConfig: CheckStatus | undefined = pass.length + fail.length === 0 ? undefined : fail.length === 0 ? 'pass' : pass.length === 0 ? 'fail' : 'partial';
+  const fromConfig = feedStatus(pass, fail);
   const fromEvents: CheckStatus = all.total === 0 ? 'manual' : cleartext === 0 ? 'pass' : 'fail';
   const status = combineStatuses(fromConfig ? [fromEvents, fromConfig] : [fromEvents]);
   const parts = [
@@ -229,7 +229,7 @@ async function loginFailure(c: CheckContext): Promise<CheckResult> {
   e.counts.lockouts = l.total;
   e.samples = l.events.map((x) => x.id);
   const { pass, fail } = configFeed(c, 'login-failure', e);
-  const fromConfig: CheckStatus | undefined = pass.length + fail.length === 0 ? undefined : fail.length === 0 ? 'pass' : pass.length === 0 ? 'fail' : 'partial';
+  const fromConfig = feedStatus(pass, fail);
   const fromEvents: CheckStatus = l.total > 0 ? 'pass' : f.total >= 5 ? 'fail' : 'manual';
   const status = combineStatuses(fromConfig ? [fromEvents, fromConfig] : [fromEvents]);
   const parts = [
@@ -264,6 +264,12 @@ function configFeed(c: CheckContext, check: CheckId, e: Evidence): { pass: strin
   e.counts.configPass = pass.length;
   e.counts.configFail = fail.length;
   return { pass, fail };
+}
+
+/** The status the configuration feed gives: none → undefined, all pass, all fail, or mixed. */
+function feedStatus(pass: readonly string[], fail: readonly string[]): CheckStatus | undefined {
+  if (pass.length + fail.length === 0) return undefined;
+  return fail.length === 0 ? 'pass' : pass.length === 0 ? 'fail' : 'partial';
 }
 
 /** Devices configured to end idle sessions, and the SOC's own idle timeout (8.1.4.1 b). */
