@@ -24,6 +24,7 @@ import type { AlertStore } from './alerts/types.js';
 import { auditRoutes } from './routes/audit.js';
 import { detectionToolRoutes } from './routes/detection.js';
 import { keysRoutes } from './routes/keys.js';
+import { jsonBodies } from './routes/schemas.js';
 
 /**
  * Decides whether a request may use the API. The console will bring sessions and roles; until
@@ -237,14 +238,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // Console tools: the audit trail, rule testing, keys and certificates; JSON bodies parsed in their own context
     // (the app takes every body as text for its ingest route).
     await app.register(async (scope) => {
-      if (scope.hasContentTypeParser('application/json')) scope.removeContentTypeParser('application/json');
-      scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-        try {
-          done(null, body === '' ? undefined : JSON.parse(String(body)));
-        } catch (e) {
-          done(new SocError('SOC_ERR_QUERY', `body is not JSON: ${(e as Error).message}`), undefined);
-        }
-      });
+      jsonBodies(scope);
       await scope.register(auditRoutes);
       await scope.register(detectionToolRoutes, { now });
       await scope.register(keysRoutes, { dataDir: runtime.config.data, ...(opts.kms ? { kms: opts.kms } : {}), now });

@@ -23,6 +23,7 @@ import { SocError } from './errors.js';
 import { authRoutes } from './routes/auth.js';
 import { adminRoutes } from './routes/admin.js';
 import { streamRoutes } from './routes/stream.js';
+import { jsonBodies } from './routes/schemas.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -261,16 +262,7 @@ export async function installSecurity(app: FastifyInstance, opts: SecurityOption
   });
 
   await app.register(async (scope) => {
-    // The app takes every body as text for its ingest route; these routes take JSON objects,
-    // parsed in their own encapsulated context.
-    if (scope.hasContentTypeParser('application/json')) scope.removeContentTypeParser('application/json');
-    scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-      try {
-        done(null, body === '' ? undefined : JSON.parse(String(body)));
-      } catch (e) {
-        done(new SocError('SOC_ERR_QUERY', `body is not JSON: ${(e as Error).message}`), undefined);
-      }
-    });
+    jsonBodies(scope);
     await scope.register(authRoutes, { auth, now });
     await scope.register(adminRoutes, { auth });
   });

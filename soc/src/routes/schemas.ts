@@ -1,8 +1,27 @@
 /**
- * JSON Schemas (TypeBox) shared by the security routes: users, tokens, sessions, errors, pages.
+ * JSON Schemas (TypeBox) shared by the security routes (users, tokens, sessions, errors, pages) and
+ * their JSON body parser.
  */
+import type { FastifyInstance } from 'fastify';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { PERMISSIONS, ROLES } from '../auth/permissions.js';
+import { SocError } from '../errors.js';
+
+/**
+ * Parse JSON request bodies in an encapsulated scope: the app takes every body as text for its
+ * NDJSON ingest route, the routes registered in `scope` take JSON objects.
+ * @example await app.register(async (scope) => { jsonBodies(scope); await scope.register(adminRoutes, o); });
+ */
+export function jsonBodies(scope: FastifyInstance): void {
+  if (scope.hasContentTypeParser('application/json')) scope.removeContentTypeParser('application/json');
+  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, body === '' ? undefined : JSON.parse(String(body)));
+    } catch (e) {
+      done(new SocError('SOC_ERR_QUERY', `body is not JSON: ${(e as Error).message}`), undefined);
+    }
+  });
+}
 
 /** `{ code, message }`, the body of every error. */
 export const ErrorBody = Type.Object({ code: Type.String(), message: Type.String() });
