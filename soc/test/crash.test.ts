@@ -21,6 +21,8 @@ import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
+import { readBatchesAfter } from '../src/buffer/durable.js';
+import { Preparer } from '../src/pipeline/prepare.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/xiangan.js', import.meta.url));
 const TOTAL = 100_000;
@@ -80,13 +82,19 @@ function storedSeqs(dir: string, app: string): number[] {
   }
 }
 
-/** Events committed to the buffer but not yet stored, by sequence number (one JSON document per line of a batch). */
+/**
+ * Events committed to the buffer but not yet stored, by sequence number: batches of documents
+ * (one JSON document per line, the file tailer's) and batches of raw network frames (parsed
+ * here with the pipeline's own prepare step, as the server would after the restart).
+ */
 function bufferedSeqs(dir: string, app: string): number[] {
   const db = new Database(join(dir, 'buffer.db'));
   try {
     const out: number[] = [];
-    for (const r of db.prepare('SELECT data FROM batches').all() as Array<{ data: string }>) {
-      for (const ev of r.data.split('\n').map((d) => JSON.parse(d) as { message?: string; log?: { syslog?: { appname?: string }; file?: unknown } })) {
+    const preparer = new Preparer('vendor');
+    for (const r of readBatchesAfter(db, 0, Number.MAX_SAFE_INTEGER)) {
+      const docs = r.kind === 'frames' ? preparer.prepare([r])!.batches[0]!.data : r.data;
+      for (const ev of docs.split('\n').map((d) => JSON.parse(d) as { message?: string; log?: { syslog?: { appname?: string }; file?: unknown } })) {
         const isApp = app === 'file' ? ev.log?.file !== undefined : ev.log?.syslog?.appname === app;
         const m = /seq=(\d+)/.exec(ev.message ?? '');
         if (isApp && m) out.push(Number(m[1]));

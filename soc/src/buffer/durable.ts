@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { CollectorError, type EcsEvent, type EventSink } from '@xiangan/collectors';
 import { SocError } from '../errors.js';
+import { encodeFrames, frameSize, RawFrame } from './raw.js';
 
 /** Options of {@link DurableBuffer}. */
 export interface DurableBufferOptions {
@@ -55,18 +56,28 @@ export interface BufferedBatch {
   events: EcsEvent[];
 }
 
-/** One committed batch with its events still serialised: `data` holds one JSON document per line. */
+/**
+ * One committed batch with its events still serialised. `docs` batches (the default, `kind`
+ * absent) hold one JSON document per line in `data`; `frames` batches hold raw network frames
+ * (`./raw.ts`) in `frames` + `meta`, not yet parsed, and an empty `data`.
+ */
 export interface RawBatch {
   seq: number;
   appendedAt: number;
   count: number;
   data: string;
+  kind?: 'docs' | 'frames';
+  frames?: Uint8Array;
+  meta?: string;
 }
 
-/** The documents of raw batches, one per event, in order. */
+/** The documents of `docs` batches, one per event, in order (a `frames` batch is a TypeError: parse it first). */
 export function batchDocs(batches: readonly RawBatch[]): string[] {
   const out: string[] = [];
-  for (const b of batches) for (const d of b.data.split('\n')) out.push(d);
+  for (const b of batches) {
+    if (b.kind === 'frames') throw new TypeError('batchDocs: a batch of raw frames has no documents before it is parsed');
+    for (const d of b.data.split('\n')) out.push(d);
+  }
   return out;
 }
 
@@ -78,6 +89,7 @@ export interface BufferCheckpoint {
 
 interface Pending {
   docs: string[];
+  frames: RawFrame[];
   bytes: number;
   checkpoints: BufferCheckpoint[];
   resolve: () => void;
@@ -142,12 +154,15 @@ export class DurableBuffer implements EventSink {
       this.db.pragma('busy_timeout = 5000');
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY AUTOINCREMENT, appended_at INTEGER NOT NULL,
-          count INTEGER NOT NULL, bytes INTEGER NOT NULL, data TEXT NOT NULL);
+          count INTEGER NOT NULL, bytes INTEGER NOT NULL, data TEXT NOT NULL, kind INTEGER NOT NULL DEFAULT 0, meta TEXT);
         CREATE TABLE IF NOT EXISTS checkpoints (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`);
+      // A buffer written before raw frames existed: add their columns (its rows are all documents).
+      const cols = new Set((this.db.prepare('PRAGMA table_info(batches)').all() as Array<{ name: string }>).map((c) => c.name));
+      if (!cols.has('kind')) this.db.exec('ALTER TABLE batches ADD COLUMN kind INTEGER NOT NULL DEFAULT 0; ALTER TABLE batches ADD COLUMN meta TEXT;');
       const agg = this.db.prepare('SELECT coalesce(sum(count), 0) AS n, coalesce(sum(bytes), 0) AS b FROM batches').get() as { n: number; b: number };
       this.depthEvents = agg.n;
       this.depthBytes = agg.b;
-      this.stInsert = this.db.prepare('INSERT INTO batches (appended_at, count, bytes, data) VALUES (?, ?, ?, ?)');
+      this.stInsert = this.db.prepare('INSERT INTO batches (appended_at, count, bytes, data, kind, meta) VALUES (?, ?, ?, ?, ?, ?)');
       this.stAck = this.db.prepare('DELETE FROM batches WHERE seq <= ? RETURNING count, bytes');
       this.stCheckpoint = this.db.prepare('INSERT INTO checkpoints (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
       this.stGetCheckpoint = this.db.prepare('SELECT value FROM checkpoints WHERE key = ?');
@@ -180,7 +195,11 @@ export class DurableBuffer implements EventSink {
     return r ? Math.max(0, this.now() - r.appended_at) : 0;
   }
 
-  /** Durably append events; resolves after the group commit that holds them. */
+  /**
+   * Durably append events; resolves after the group commit that holds them. The network sources
+   * of the pipeline pass {@link RawFrame}s instead of events (all of one call the same kind):
+   * they are kept as bytes and parsed by the consumer.
+   */
   append(events: EcsEvent[]): Promise<void> {
     return this.enqueue(events, []);
   }
@@ -232,20 +251,31 @@ export class DurableBuffer implements EventSink {
     this.check();
     if (!Array.isArray(events)) throw new TypeError('append: events must be an array');
     if (events.length === 0 && checkpoints.length === 0) return;
-    const docs = events.map((e) => JSON.stringify(e));
+    let docs: string[] = [];
+    let frames: RawFrame[] = [];
     let bytes = 0;
-    for (const d of docs) bytes += d.length;
-    while (this.wouldOverflow(docs.length, bytes)) {
+    if ((events[0] as unknown) instanceof RawFrame) {
+      frames = events as unknown as RawFrame[];
+      for (const f of frames) {
+        if (!(f instanceof RawFrame)) throw new TypeError('append: raw frames and events cannot be mixed in one call');
+        bytes += frameSize(f);
+      }
+    } else {
+      docs = events.map((e) => JSON.stringify(e));
+      for (const d of docs) bytes += d.length;
+    }
+    const count = events.length;
+    while (this.wouldOverflow(count, bytes)) {
       if (this.whenFull === 'reject') {
-        this.counters.rejectedFull += docs.length;
+        this.counters.rejectedFull += count;
         throw new CollectorError('COL_ERR_BUFFER_FULL', `buffer full (${this.depthEvents} events, ${this.depthBytes} bytes)`);
       }
       await new Promise<void>((r) => this.waiters.push(r));
       this.check();
     }
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ docs, bytes, checkpoints, resolve, reject });
-      this.pendingEvents += docs.length;
+      this.pending.push({ docs, frames, bytes, checkpoints, resolve, reject });
+      this.pendingEvents += count;
       this.pendingBytes += bytes;
       if (this.pendingEvents >= this.groupEvents) {
         this.flush();
@@ -280,10 +310,22 @@ export class DurableBuffer implements EventSink {
       this.db.transaction(() => {
         if (n > 0) {
           const all: string[] = [];
-          for (const p of group) for (const d of p.docs) all.push(d);
+          const frames: RawFrame[] = [];
+          let docBytes = 0;
+          for (const p of group) {
+            for (const d of p.docs) all.push(d);
+            if (p.frames.length) {
+              for (const f of p.frames) frames.push(f);
+            } else docBytes += p.bytes;
+          }
+          const at = this.now();
           // One document per line: JSON.stringify never emits a raw newline, and the consumer can
           // hand each line to the store as the stored document without serialising it again.
-          this.stInsert.run(this.now(), n, bytes, all.join('\n'));
+          if (all.length) this.stInsert.run(at, all.length, docBytes, all.join('\n'), 0, null);
+          if (frames.length) {
+            const { data, meta } = encodeFrames(frames);
+            this.stInsert.run(at, frames.length, bytes - docBytes, data, 1, meta);
+          }
         }
         for (const p of group) for (const c of p.checkpoints) this.stCheckpoint.run(c.key, c.value);
       })();
@@ -307,6 +349,7 @@ export class DurableBuffer implements EventSink {
    * (at least one batch). Reading does not remove them: {@link ack} does.
    */
   read(maxEvents: number): BufferedBatch[] {
+    // Documents only: raw frames are parsed by the pipeline's consumer (`pipeline/prepare.ts`).
     return this.readRaw(maxEvents).map((b) => ({ seq: b.seq, appendedAt: b.appendedAt, events: batchDocs([b]).map((d) => JSON.parse(d) as EcsEvent) }));
   }
 
@@ -397,14 +440,15 @@ const readStatements = new WeakMap<Database.Database, Database.Statement>();
 export function readBatchesAfter(db: Database.Database, afterSeq: number, maxEvents: number): RawBatch[] {
   let st = readStatements.get(db);
   if (!st) {
-    st = db.prepare('SELECT seq, appended_at, count, data FROM batches WHERE seq > ? ORDER BY seq');
+    st = db.prepare('SELECT seq, appended_at, count, data, kind, meta FROM batches WHERE seq > ? ORDER BY seq');
     readStatements.set(db, st);
   }
   const out: RawBatch[] = [];
   let n = 0;
-  for (const r of st.iterate(afterSeq) as IterableIterator<{ seq: number; appended_at: number; count: number; data: string }>) {
+  for (const r of st.iterate(afterSeq) as IterableIterator<{ seq: number; appended_at: number; count: number; data: string | Buffer; kind: number; meta: string | null }>) {
     if (out.length > 0 && n + r.count > maxEvents) break;
-    out.push({ seq: r.seq, appendedAt: r.appended_at, count: r.count, data: r.data });
+    if (r.kind === 1) out.push({ seq: r.seq, appendedAt: r.appended_at, count: r.count, data: '', kind: 'frames', frames: r.data as Buffer, meta: r.meta ?? '[]' });
+    else out.push({ seq: r.seq, appendedAt: r.appended_at, count: r.count, data: r.data as string });
     n += r.count;
     if (n >= maxEvents) break;
   }

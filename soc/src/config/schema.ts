@@ -44,6 +44,8 @@ export const ConfigSchema = Type.Object(
         retentionDays: Type.Integer({ minimum: 1, default: 180 }),
         synchronous: Sync('full'),
         cacheMb: Type.Integer({ minimum: 1, maximum: 4096, default: 32 }),
+        /** Memory-mapped reads of the event store (MiB, 0 = off): page-cache hits skip a copy; the mapping counts in RSS only while pages are touched. */
+        mmapMb: Type.Integer({ minimum: 0, maximum: 65_536, default: 0 }),
         /** Events per store transaction. */
         batchEvents: Type.Integer({ minimum: 1, maximum: 100_000, default: 4000 }),
         /** Write to the store from a worker thread (uses the second core). */

@@ -8,8 +8,9 @@
  * the second core while this one reads sockets, parses syslog and appends to the buffer.
  */
 import type { EcsEvent, Logger } from '@xiangan/collectors';
-import { batchDocs, type DurableBuffer, type RawBatch } from '../buffer/durable.js';
+import type { DurableBuffer, RawBatch } from '../buffer/durable.js';
 import type { SqliteEventStore } from '../storage/sqlite.js';
+import { Preparer, type PrepareCounters, type PreparedStep } from './prepare.js';
 
 /** What one store write reports back. */
 export interface WriteInfo {
@@ -27,6 +28,14 @@ export interface StepInfo extends WriteInfo {
   lastSeq: number;
   events: number;
   oldestAppendedAt: number;
+  /**
+   * The stored batches with their events as the documents stored (`docs` batches, buffer order),
+   * when the writer has them: detection reads these instead of the buffer, whose raw frames
+   * would need parsing again.
+   */
+  batches?: RawBatch[];
+  /** Parse counters of raw frames, per source id. */
+  counters?: PrepareCounters;
 }
 
 /**
@@ -36,21 +45,29 @@ export interface StepInfo extends WriteInfo {
  */
 export type BatchWriter = (afterSeq: number, maxEvents: number) => Promise<StepInfo | undefined>;
 
-/** Parse raw batches and store them in one transaction; shared by this thread and the worker. */
-export function storeBatches(store: SqliteEventStore, batches: readonly RawBatch[], now: () => number): StepInfo {
-  const docs = batchDocs(batches);
-  const events = docs.map((d) => JSON.parse(d) as EcsEvent);
+/** Store a prepared step in one transaction; shared by this thread and the store worker. */
+export function storePrepared(store: SqliteEventStore, step: PreparedStep, now: () => number): StepInfo {
   const t0 = performance.now();
-  const res = store.writeSync(events, docs);
+  const res = store.writeColumns(step);
   const ms = performance.now() - t0;
+  const t = now();
+  const lat = new Float64Array(step.count);
+  for (let i = 0; i < step.count; i++) lat[i] = t - step.ingested[i]!;
   return {
     ...res,
     ms,
-    receiptToStoredMs: receiptLatencies(events, now()),
-    lastSeq: batches[batches.length - 1]!.seq,
-    events: events.length,
-    oldestAppendedAt: batches[0]!.appendedAt,
+    receiptToStoredMs: lat,
+    lastSeq: step.lastSeq,
+    events: step.count,
+    oldestAppendedAt: step.oldestAppendedAt,
+    batches: step.batches,
+    counters: step.counters,
   };
+}
+
+/** Prepare (parse raw frames) and store buffered batches in one transaction, in this thread. */
+export function storeBatches(store: SqliteEventStore, batches: readonly RawBatch[], now: () => number, preparer = new Preparer('vendor', now)): StepInfo {
+  return storePrepared(store, preparer.prepare(batches)!, now);
 }
 
 /**
@@ -61,10 +78,10 @@ export function storeBatches(store: SqliteEventStore, batches: readonly RawBatch
  * new StoreConsumer({ buffer, writer: inProcessWriter(buffer, store) });
  * ```
  */
-export function inProcessWriter(buffer: DurableBuffer, store: SqliteEventStore, now: () => number = Date.now): BatchWriter {
+export function inProcessWriter(buffer: DurableBuffer, store: SqliteEventStore, now: () => number = Date.now, preparer = new Preparer('vendor', now)): BatchWriter {
   return async (afterSeq, maxEvents) => {
     const batches = buffer.readAfter(afterSeq, maxEvents);
-    return batches.length ? storeBatches(store, batches, now) : undefined;
+    return batches.length ? storeBatches(store, batches, now, preparer) : undefined;
   };
 }
 
@@ -116,6 +133,8 @@ export class StoreConsumer {
   private backoff = 0;
   /** Last batch acknowledged: the next write starts after it (0 after a restart: the buffer only holds unacknowledged batches). */
   private acked = 0;
+  /** A write started ahead of the acknowledgement (see {@link step}). */
+  private next: { after: number; p: Promise<StepInfo | undefined> } | undefined;
   private readonly batchEvents: number;
   private readonly writer: BatchWriter;
   constructor(private readonly opts: StoreConsumerOptions) {
@@ -138,6 +157,10 @@ export class StoreConsumer {
     this.running = false;
     await this.loop;
     this.loop = undefined;
+    // A write started ahead is committed (idempotent) but not acknowledged: the next start stores it again as duplicates.
+    const n = this.next;
+    this.next = undefined;
+    await n?.p.catch(() => undefined);
   }
 
   /** Resolves once the buffer is empty (or the consumer stopped). */
@@ -147,15 +170,35 @@ export class StoreConsumer {
     }
   }
 
-  /** Move at most one read's worth of batches; returns the number of events stored. */
+  /**
+   * Move at most one read's worth of batches; returns the number of events stored. With an
+   * `afterWrite` hook the next store write starts before the hook runs on this one (the store
+   * worker inserts while this thread detects); acknowledgements stay in order and only follow
+   * the hook, so a crash or a hook failure replays from the last acknowledged batch.
+   */
   async step(): Promise<number> {
-    const info = await this.writer(this.acked, this.batchEvents);
+    const pending = this.next;
+    this.next = undefined;
+    const info = pending && pending.after === this.acked ? await pending.p : await this.settleThenWrite(pending);
     if (!info) return 0;
-    await this.opts.afterWrite?.(info, this.acked);
+    if (this.opts.afterWrite) {
+      if (this.running) {
+        const p = this.writer(info.lastSeq, this.batchEvents);
+        p.catch(() => undefined);
+        this.next = { after: info.lastSeq, p };
+      }
+      await this.opts.afterWrite(info, this.acked);
+    }
     this.opts.buffer.ack(info.lastSeq);
     this.acked = info.lastSeq;
     this.opts.onStored?.(info);
     return info.events;
+  }
+
+  /** A write started ahead for another position is let finish (its rows are idempotent), then the write from the acknowledged one. */
+  private async settleThenWrite(stale: { p: Promise<StepInfo | undefined> } | undefined): Promise<StepInfo | undefined> {
+    if (stale) await stale.p.catch(() => undefined);
+    return this.writer(this.acked, this.batchEvents);
   }
 
   private async run(): Promise<void> {

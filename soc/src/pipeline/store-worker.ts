@@ -1,68 +1,65 @@
 /**
- * The store writer in a worker thread. The main thread reads sockets, parses and normalises
- * events and appends them to the buffer; the worker decodes the buffered documents and inserts
- * them into SQLite (columns, indexes, FTS5) on the other core. It has its own connection to
- * `events.db`; the main thread keeps one for searches and retention (WAL lets them coexist).
+ * The store path in worker threads, so that the main thread only reads sockets, frames messages
+ * and appends them to the durable buffer (and runs detection on what was stored):
  *
- * This module is both sides: {@link WorkerWriter} runs in the main thread; when loaded as a
- * worker it serves write requests until told to close. The worker reads the buffered batches
- * itself (a second connection to `buffer.db`; WAL readers never block the appender), so the main
- * thread only sends sequence numbers and acknowledges.
+ * - the **prepare worker** reads buffered batches through its own connection to `buffer.db`
+ *   (WAL readers never block the appender), parses and normalises raw frames, serialises each
+ *   event once and computes the column values (`./prepare.ts`);
+ * - the **store worker** inserts those values into SQLite (rows, indexes, FTS5, the integrity
+ *   leaf index) in one transaction per step, through its own connection to `events.db`.
+ *
+ * {@link WorkerWriter} runs them as a two-stage pipeline: while the store worker commits step
+ * k, the prepare worker already parses step k+1, so on two cores parsing and inserting overlap.
+ * Steps travel as a few flat arrays and one text per buffer batch (cheap structured clones); the
+ * main thread forwards them and keeps the batches' documents for detection. Bounded: at most one
+ * step is prepared ahead.
+ *
+ * This module is both sides: {@link WorkerWriter} runs in the main thread; loaded as a worker it
+ * serves the role named in its `workerData`.
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { bufferPath, readBatchesAfter } from '../buffer/durable.js';
 import { SocError } from '../errors.js';
 import { SqliteEventStore, type SqliteStoreOptions } from '../storage/sqlite.js';
-import { storeBatches, type StepInfo } from './consumer.js';
+import { storePrepared, type StepInfo } from './consumer.js';
+import { Preparer, type NormaliserName, type PreparedStep } from './prepare.js';
 
-const ROLE = 'xiangan-store-writer';
+const ROLE_STORE = 'xiangan-store-writer';
+const ROLE_PREPARE = 'xiangan-store-prepare';
 
-interface WriteRequest {
-  type: 'write';
-  id: number;
-  afterSeq: number;
-  maxEvents: number;
-}
+type Request =
+  | { type: 'prepare'; id: number; afterSeq: number; maxEvents: number }
+  | { type: 'store'; id: number; step: PreparedStep }
+  | { type: 'close' };
 type Reply =
-  | ({ type: 'written'; id: number } & StepInfo)
-  | { type: 'empty'; id: number }
+  | { type: 'prepared'; id: number; step: PreparedStep | undefined }
+  | { type: 'stored'; id: number; info: StepInfo }
   | { type: 'failed'; id: number; code?: string; message: string }
   | { type: 'closed' };
 
-/**
- * A {@link BatchWriter} backed by a worker thread that reads the buffer through its own
- * connection, so batch text never passes through the main thread.
- *
- * @example
- * ```ts
- * const writer = new WorkerWriter({ dir: './data', synchronous: 'full' });
- * const consumer = new StoreConsumer({ buffer, writer: (after, max) => writer.write(after, max) });
- * …
- * await writer.close();
- * ```
- */
-export class WorkerWriter {
+/** Options of {@link WorkerWriter}. */
+export interface WorkerWriterOptions extends SqliteStoreOptions {
+  /** Normaliser of raw frames in the prepare worker; default `vendor`. */
+  normaliser?: NormaliserName;
+}
+
+/** One worker thread answering requests in order. */
+class Channel {
   private worker: Worker | undefined;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (i: StepInfo | undefined) => void; reject: (e: unknown) => void }>();
-  private closing: Promise<void> | undefined;
-
-  /** `storeOptions.dir` is the data directory: `events.db` and `buffer.db` are both there. */
-  constructor(private readonly storeOptions: SqliteStoreOptions) {}
+  private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: unknown) => void }>();
+  constructor(private readonly data: unknown) {}
 
   private spawn(): Worker {
-    const w = new Worker(new URL(import.meta.url), { workerData: { role: ROLE, store: { ...this.storeOptions, now: undefined } } });
+    const w = new Worker(new URL(import.meta.url), { workerData: this.data });
     w.on('message', (m: Reply) => {
       if (m.type === 'closed') return;
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
-      if (m.type === 'written') {
-        const { type: _t, id: _i, ...info } = m;
-        p.resolve(info);
-      } else if (m.type === 'empty') p.resolve(undefined);
-      else p.reject(new SocError((m.code as 'SOC_ERR_STORE_WRITE') ?? 'SOC_ERR_STORE_WRITE', m.message));
+      if (m.type === 'failed') p.reject(new SocError((m.code as 'SOC_ERR_STORE_WRITE') ?? 'SOC_ERR_STORE_WRITE', m.message));
+      else p.resolve(m);
     });
     const fail = (why: string): void => {
       if (this.worker === w) this.worker = undefined;
@@ -76,57 +73,144 @@ export class WorkerWriter {
     return w;
   }
 
-  /** Store the batches after `afterSeq`; resolves after the worker's commit. A dead worker is restarted on the next call. */
-  write(afterSeq: number, maxEvents: number): Promise<StepInfo | undefined> {
-    if (this.closing) return Promise.reject(new SocError('SOC_ERR_STORE_CLOSED', 'store writer is closed'));
+  /** Send a request (a dead worker is restarted); resolves with the reply. */
+  request(m: Exclude<Request, { type: 'close' }>, transfer: ArrayBuffer[] = []): Promise<Reply> {
     this.worker ??= this.spawn();
-    const id = this.nextId++;
-    return new Promise<StepInfo | undefined>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker!.postMessage({ type: 'write', id, afterSeq, maxEvents } satisfies WriteRequest);
+    return new Promise<Reply>((resolve, reject) => {
+      this.pending.set(m.id, { resolve, reject });
+      this.worker!.postMessage(m, transfer);
     });
   }
 
-  /** Let the worker finish its write, close its connections and exit. */
+  id(): number {
+    return this.nextId++;
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    if (!w) return;
+    const exited = new Promise<void>((r) => w.once('exit', () => r()));
+    w.postMessage({ type: 'close' } satisfies Request);
+    await exited;
+  }
+}
+
+/**
+ * A {@link BatchWriter} backed by the prepare and store workers.
+ *
+ * @example
+ * ```ts
+ * const writer = new WorkerWriter({ dir: './data', synchronous: 'full' });
+ * const consumer = new StoreConsumer({ buffer, writer: (after, max) => writer.write(after, max) });
+ * …
+ * await writer.close();
+ * ```
+ */
+export class WorkerWriter {
+  private readonly prep: Channel;
+  private readonly store: Channel;
+  private ahead: { after: number; max: number; p: Promise<PreparedStep | undefined> } | undefined;
+  private closing: Promise<void> | undefined;
+
+  /** `storeOptions.dir` is the data directory: `events.db` and `buffer.db` are both there. */
+  constructor(storeOptions: WorkerWriterOptions) {
+    const { normaliser, now: _now, ...store } = storeOptions;
+    this.prep = new Channel({ role: ROLE_PREPARE, dir: store.dir, normaliser: normaliser ?? 'vendor', chain: store.chain === true });
+    this.store = new Channel({ role: ROLE_STORE, store });
+  }
+
+  private prepare(afterSeq: number, maxEvents: number): Promise<PreparedStep | undefined> {
+    const id = this.prep.id();
+    return this.prep.request({ type: 'prepare', id, afterSeq, maxEvents }).then((r) => (r as Extract<Reply, { type: 'prepared' }>).step);
+  }
+
+  /** Store the batches after `afterSeq`; resolves after the store worker's commit. A dead worker is restarted on the next call. */
+  async write(afterSeq: number, maxEvents: number): Promise<StepInfo | undefined> {
+    if (this.closing) throw new SocError('SOC_ERR_STORE_CLOSED', 'store writer is closed');
+    const a = this.ahead;
+    this.ahead = undefined;
+    let step = a && a.after === afterSeq && a.max === maxEvents ? await a.p : undefined;
+    // Nothing was there when the step ahead was read: look again now.
+    step ??= await this.prepare(afterSeq, maxEvents);
+    if (!step) return undefined;
+    // Parse the next step while this one is inserted.
+    const p = this.prepare(step.lastSeq, maxEvents);
+    p.catch(() => undefined);
+    this.ahead = { after: step.lastSeq, max: maxEvents, p };
+    const transfer = [step.ts.buffer as ArrayBuffer, step.ingested.buffer as ArrayBuffer, ...(step.leafHashes ? [step.leafHashes.buffer as ArrayBuffer] : [])];
+    const batches = step.batches;
+    const r = (await this.store.request({ type: 'store', id: this.store.id(), step }, transfer)) as Extract<Reply, { type: 'stored' }>;
+    return { ...r.info, batches };
+  }
+
+  /** Let the workers finish, close their connections and exit. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      const w = this.worker;
-      if (!w) return;
-      const exited = new Promise<void>((r) => w.once('exit', () => r()));
-      w.postMessage({ type: 'close' });
-      await exited;
+      await this.ahead?.p.catch(() => undefined);
+      this.ahead = undefined;
+      await Promise.all([this.prep.close(), this.store.close()]);
     })();
     return this.closing;
   }
 }
 
-/** Worker side: one store connection and one buffer connection, requests served in order. */
-function serveWorker(): void {
-  const opts = (workerData as { store: SqliteStoreOptions }).store;
-  const store = new SqliteEventStore(opts);
-  const buffer = new Database(bufferPath(opts.dir));
+function reply(m: Reply, transfer: ArrayBuffer[] = []): void {
+  parentPort!.postMessage(m, transfer);
+}
+
+function failed(id: number, e: unknown): Reply {
+  return { type: 'failed', id, ...((e as { code?: string }).code ? { code: (e as { code: string }).code } : {}), message: (e as Error).message };
+}
+
+/** Prepare worker: one buffer connection, requests served in order. */
+function servePrepare(): void {
+  const d = workerData as { dir: string; normaliser: NormaliserName; chain: boolean };
+  const buffer = new Database(bufferPath(d.dir));
   buffer.pragma('busy_timeout = 5000');
-  parentPort!.on('message', async (m: WriteRequest | { type: 'close' }) => {
+  const preparer = new Preparer(d.normaliser, Date.now, d.chain);
+  parentPort!.on('message', (m: Request) => {
     if (m.type === 'close') {
       buffer.close();
-      await store.close();
-      parentPort!.postMessage({ type: 'closed' } satisfies Reply);
+      reply({ type: 'closed' });
       parentPort!.close();
       return;
     }
+    if (m.type !== 'prepare') return;
     try {
-      const batches = readBatchesAfter(buffer, m.afterSeq, m.maxEvents);
-      if (batches.length === 0) {
-        parentPort!.postMessage({ type: 'empty', id: m.id } satisfies Reply);
-        return;
-      }
-      const info = storeBatches(store, batches, Date.now);
-      const transfer = info.receiptToStoredMs ? [info.receiptToStoredMs.buffer as ArrayBuffer] : [];
-      parentPort!.postMessage({ type: 'written', id: m.id, ...info } satisfies Reply, transfer);
+      const step = preparer.prepare(readBatchesAfter(buffer, m.afterSeq, m.maxEvents));
+      const transfer = step ? [step.ts.buffer as ArrayBuffer, step.ingested.buffer as ArrayBuffer, ...(step.leafHashes ? [step.leafHashes.buffer as ArrayBuffer] : [])] : [];
+      reply({ type: 'prepared', id: m.id, step }, transfer);
     } catch (e) {
-      parentPort!.postMessage({ type: 'failed', id: m.id, code: (e as { code?: string }).code, message: (e as Error).message } satisfies Reply);
+      reply(failed(m.id, e));
     }
   });
 }
 
-if (!isMainThread && (workerData as { role?: string } | null)?.role === ROLE) serveWorker();
+/** Store worker: one store connection, requests served in order. */
+function serveStore(): void {
+  const opts = (workerData as { store: SqliteStoreOptions }).store;
+  const store = new SqliteEventStore(opts);
+  parentPort!.on('message', async (m: Request) => {
+    if (m.type === 'close') {
+      await store.close();
+      reply({ type: 'closed' });
+      parentPort!.close();
+      return;
+    }
+    if (m.type !== 'store') return;
+    try {
+      const info = storePrepared(store, m.step, Date.now);
+      // The documents stay with the caller (it sent them): reply with counts and latencies only.
+      const { batches: _b, ...rest } = info;
+      reply({ type: 'stored', id: m.id, info: rest }, rest.receiptToStoredMs ? [rest.receiptToStoredMs.buffer as ArrayBuffer] : []);
+    } catch (e) {
+      reply(failed(m.id, e));
+    }
+  });
+}
+
+if (!isMainThread) {
+  const role = (workerData as { role?: string } | null)?.role;
+  if (role === ROLE_STORE) serveStore();
+  else if (role === ROLE_PREPARE) servePrepare();
+}

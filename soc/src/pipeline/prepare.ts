@@ -1,0 +1,216 @@
+/**
+ * The "prepare" stage between the durable buffer and the store: buffered batches → the column
+ * values the store inserts. Raw network frames (`../buffer/raw.ts`) are parsed and normalised
+ * here (collectors' processor, the same one a source would run), events already normalised (HTTP
+ * ingest, file tailing) are decoded from their documents. Every event is serialised once, and
+ * that text is both the stored document (and what the integrity chain hashes) and what detection
+ * reads, so nothing downstream parses or serialises an event again.
+ *
+ * Runs in the pipeline's prepare worker (`./store-worker.ts`), or in the calling thread for the
+ * in-process writer; it is pure apart from the per-source counters it reports.
+ */
+import {
+  baselineNormalise,
+  createProcessor,
+  newSourceMetrics,
+  normalise as vendorNormalise,
+  type CharsetName,
+  type EcsEvent,
+  type Normalise,
+  type Processor,
+  type SourceMetrics,
+} from '@xiangan/collectors';
+import { decodeFrames } from '../buffer/raw.js';
+import type { RawBatch } from '../buffer/durable.js';
+import { COLUMNS, columnValues } from '../storage/sqlite-schema.js';
+import { leafHashText } from '../integrity/merkle.js';
+
+/** Which normaliser parses raw frames: collectors' vendor-aware one or the syslog baseline. */
+export type NormaliserName = 'vendor' | 'baseline';
+
+/**
+ * A batch of events ready for the store, column by column (cheap to pass between threads: a few
+ * arrays instead of an object per event). `batches` are the buffer batches it came from with
+ * their events as documents, one per line (`RawBatch` of kind `docs`): the store splits them, and
+ * detection reads them after the commit.
+ */
+export interface PreparedColumns {
+  count: number;
+  ids: string[];
+  /** `@timestamp` in ms (receipt time, then the clock, when it does not parse). */
+  ts: Float64Array;
+  /** Receipt time in ms (`event.ingested`), NaN when unknown. */
+  ingested: Float64Array;
+  /** Per entry of `COLUMNS` except the time column, one value per event. */
+  values: Array<Array<string | number | null>>;
+  messages: Array<string | null>;
+  batches: RawBatch[];
+  /**
+   * Integrity leaf hashes (`leafHashText` of each document, 32 bytes each, in order), computed
+   * here when chaining is on so the store thread only writes them.
+   */
+  leafHashes?: Uint8Array;
+}
+
+/** Parse counters of raw frames by source id (added to the sources' metrics by the runtime). */
+export type PrepareCounters = Record<string, { parseFailures: number; charsetLossy: number }>;
+
+/** What {@link Preparer.prepare} returns. */
+export interface PreparedStep extends PreparedColumns {
+  lastSeq: number;
+  oldestAppendedAt: number;
+  counters: PrepareCounters;
+}
+
+const VALUE_COLUMNS = COLUMNS.filter((c) => c.kind !== 'time');
+
+/** Turns buffered batches into {@link PreparedStep}s; keeps one processor per source. */
+export class Preparer {
+  private readonly processors = new Map<string, { proc: Processor; metrics: SourceMetrics }>();
+  private readonly normalise: Normalise;
+  constructor(
+    normaliser: NormaliserName | Normalise = 'vendor',
+    private readonly now: () => number = Date.now,
+    /** Compute integrity leaf hashes (`PreparedColumns.leafHashes`). */
+    private readonly chain = false,
+  ) {
+    this.normalise = typeof normaliser === 'function' ? normaliser : normaliser === 'vendor' ? vendorNormalise : baselineNormalise;
+  }
+
+  private processor(sourceId: string, charset: string, timezone: string): { proc: Processor; metrics: SourceMetrics } {
+    const key = `${sourceId}\u0000${charset}\u0000${timezone}`;
+    let p = this.processors.get(key);
+    if (!p) {
+      const metrics = newSourceMetrics(sourceId);
+      p = { proc: createProcessor({ charset: charset as CharsetName, timezone, metrics, normalise: this.normalise }), metrics };
+      this.processors.set(key, p);
+    }
+    return p;
+  }
+
+  /** Prepare batches (in buffer order); `undefined` for none. */
+  prepare(batches: readonly RawBatch[]): PreparedStep | undefined {
+    if (batches.length === 0) return undefined;
+    let total = 0;
+    for (const b of batches) total += b.count;
+    const cols = newColumns(total);
+    const counters: PrepareCounters = {};
+    const out: RawBatch[] = [];
+    const leaves = this.chain ? new Uint8Array(total * 32) : undefined;
+    let li = 0;
+    const leaf = (doc: string): void => {
+      if (!leaves) return;
+      // Grows only on a corrupt batch count.
+      if ((li + 1) * 32 > leaves.length) throw new RangeError('prepare: more events than the batches announced');
+      leaves.set(leafHashText(doc), li++ * 32);
+    };
+    for (const b of batches) {
+      if (b.kind === 'frames') {
+        const docs: string[] = [];
+        const touched = new Set<{ metrics: SourceMetrics }>();
+        const before = new Map<SourceMetrics, [number, number]>();
+        decodeFrames(b.frames!, b.meta!, (f) => {
+          const p = this.processor(f.ctx.sourceId, f.charset, f.ctx.timezone);
+          if (!touched.has(p)) {
+            touched.add(p);
+            before.set(p.metrics, [p.metrics.parseFailures, p.metrics.charsetLossy]);
+          }
+          const ev = p.proc(f.bytes, f.ctx);
+          const doc = JSON.stringify(ev);
+          docs.push(doc);
+          leaf(doc);
+          addEvent(cols, ev, f.ctx.receivedAt, this.now);
+        });
+        for (const [m, [pf, cl]] of before) {
+          const c = (counters[m.sourceId] ??= { parseFailures: 0, charsetLossy: 0 });
+          c.parseFailures += m.parseFailures - pf;
+          c.charsetLossy += m.charsetLossy - cl;
+        }
+        out.push({ seq: b.seq, appendedAt: b.appendedAt, count: docs.length, data: docs.join('\n') });
+      } else {
+        for (const d of b.data.split('\n')) {
+          const ev = JSON.parse(d) as EcsEvent;
+          addEvent(cols, ev, Date.parse(String(ev?.event?.ingested)), this.now);
+          leaf(d);
+        }
+        out.push(b);
+      }
+    }
+    return { ...finish(cols), batches: out, ...(leaves ? { leafHashes: leaves } : {}), lastSeq: batches[batches.length - 1]!.seq, oldestAppendedAt: batches[0]!.appendedAt, counters };
+  }
+}
+
+interface Building {
+  n: number;
+  ids: string[];
+  ts: Float64Array;
+  ingested: Float64Array;
+  values: Array<Array<string | number | null>>;
+  messages: Array<string | null>;
+}
+
+function newColumns(capacity: number): Building {
+  return {
+    n: 0,
+    ids: [],
+    ts: new Float64Array(capacity),
+    ingested: new Float64Array(capacity),
+    values: VALUE_COLUMNS.map(() => []),
+    messages: [],
+  };
+}
+
+
+function addEvent(c: Building, ev: EcsEvent, ingested: number, now: () => number): void {
+  if (!ev || typeof ev.id !== 'string' || ev.id === '') throw new TypeError('write: every event needs a string id');
+  let ts = Date.parse(ev['@timestamp']);
+  if (!Number.isFinite(ts)) ts = Date.parse(String(ev.event?.ingested)) || now();
+  const i = c.n++;
+  if (i >= c.ts.length) {
+    // More events than the batches announced (a corrupt count): grow.
+    const grow = (a: Float64Array) => {
+      const b = new Float64Array(Math.max(16, a.length * 2));
+      b.set(a);
+      return b;
+    };
+    c.ts = grow(c.ts);
+    c.ingested = grow(c.ingested);
+  }
+  c.ids.push(ev.id);
+  c.ts[i] = ts;
+  c.ingested[i] = ingested;
+  const vals = columnValues(ev, ts);
+  // columnValues yields every column in COLUMNS order; the time column is kept in `ts`.
+  let k = 0;
+  for (let j = 0; j < COLUMNS.length; j++) {
+    if (COLUMNS[j]!.kind === 'time') continue;
+    c.values[k++]!.push(vals[j]!);
+  }
+  c.messages.push(typeof ev.message === 'string' ? ev.message : null);
+}
+
+function finish(c: Building): PreparedColumns & { batches: RawBatch[] } {
+  return {
+    count: c.n,
+    ids: c.ids,
+    ts: c.ts.length === c.n ? c.ts : c.ts.slice(0, c.n),
+    ingested: c.ingested.length === c.n ? c.ingested : c.ingested.slice(0, c.n),
+    values: c.values,
+    messages: c.messages,
+    batches: [],
+  };
+}
+
+/**
+ * Columns of events given as objects (the store's `write` API and tests), with their documents
+ * when already serialised.
+ */
+export function eventColumns(events: readonly EcsEvent[], docs: readonly string[] | undefined, now: () => number = Date.now): PreparedColumns {
+  const c = newColumns(events.length);
+  for (const ev of events) addEvent(c, ev, Date.parse(String(ev?.event?.ingested)), now);
+  const text = docs ? docs : events.map((e) => JSON.stringify(e));
+  return { ...finish(c), batches: [{ seq: 0, appendedAt: 0, count: text.length, data: text.join('\n') }] };
+}
+
+/** The value columns of {@link PreparedColumns.values}, in order. */
+export const PREPARED_VALUE_COLUMNS = VALUE_COLUMNS;
