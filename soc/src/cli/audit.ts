@@ -2,10 +2,10 @@
  * `xiangan audit`: tamper evidence from the command line, against the files of a data directory.
  *
  * ```
- * xiangan audit verify [--from DATE] [--to DATE] [--data DIR] [--backend sqlite] [--json]
- * xiangan audit prove ID [--data DIR] [--out FILE]
+ * xiangan audit verify [--from DATE] [--to DATE] [--data DIR] [--backend sqlite|elasticsearch|opensearch] [--config FILE] [--json]
+ * xiangan audit prove ID [--data DIR] [--backend …] [--config FILE] [--out FILE]
  * xiangan audit export [--data DIR] [--out FILE]
- * xiangan audit checkpoint [--data DIR] [--passphrase-env VAR]
+ * xiangan audit checkpoint [--data DIR] [--backend …] [--config FILE] [--passphrase-env VAR]
  * xiangan audit list [--from DATE] [--to DATE] [--size N] [--data DIR] [--json]
  * ```
  *
@@ -15,19 +15,22 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { AuditStore } from '../audit/log.js';
-import { Checkpointer } from '../integrity/checkpoints.js';
+import { Checkpointer, type LeafSource } from '../integrity/checkpoints.js';
 import { loadOrCreateIdentity } from '../integrity/identity.js';
 import { exportCheckpoints, proveInclusion } from '../integrity/proof.js';
+import { engineEventSource } from '../integrity/engine.js';
 import { openIntegrity } from '../integrity/sources.js';
-import { verifyIntegrity, type IntegrityReport } from '../integrity/verify.js';
-import { SocError } from '../errors.js';
+import { verifyIntegrity, type IntegrityReport, type RecordSource } from '../integrity/verify.js';
+import { loadConfig } from '../config/load.js';
+import { openConfiguredEngine } from '../storage/search-engine-open.js';
+import type { SearchEngineEventStore } from '../storage/search-engine.js';
 import { parseCommandLine, UsageError, type CliIo } from './io.js';
 
 const USAGE = `usage:
-  xiangan audit verify [--from DATE] [--to DATE] [--data DIR] [--backend sqlite] [--json]
-  xiangan audit prove ID [--data DIR] [--out FILE]
+  xiangan audit verify [--from DATE] [--to DATE] [--data DIR] [--backend sqlite|elasticsearch|opensearch] [--config FILE] [--json]
+  xiangan audit prove ID [--data DIR] [--backend sqlite|elasticsearch|opensearch] [--config FILE] [--out FILE]
   xiangan audit export [--data DIR] [--out FILE]
-  xiangan audit checkpoint [--data DIR] [--passphrase-env VAR]
+  xiangan audit checkpoint [--data DIR] [--backend sqlite|elasticsearch|opensearch] [--config FILE] [--passphrase-env VAR]
   xiangan audit list [--from DATE] [--to DATE] [--size N] [--data DIR] [--json]
 `;
 
@@ -36,6 +39,7 @@ const OPTIONS = {
   from: { type: 'string' },
   to: { type: 'string' },
   backend: { type: 'string' },
+  config: { type: 'string' },
   json: { type: 'boolean' },
   out: { type: 'string' },
   size: { type: 'string' },
@@ -58,6 +62,18 @@ function printReport(r: IntegrityReport, io: CliIo): void {
   for (const f of r.findings) w(`${f.kind}: ${f.message}`);
 }
 
+/**
+ * The engine holding the events for `--backend elasticsearch|opensearch`: the cluster of the
+ * `storage.engine` section of `--config` (defaults otherwise), and its `events` source.
+ */
+async function engineEvents(backend: string | undefined, config: string | undefined, io: CliIo): Promise<{ store: SearchEngineEventStore; events: RecordSource } | undefined> {
+  if (backend === undefined || backend === 'sqlite') return undefined;
+  if (backend !== 'elasticsearch' && backend !== 'opensearch') throw new UsageError('--backend must be sqlite, elasticsearch or opensearch');
+  const c = loadConfig({ ...(config ? { file: config } : {}), cwd: io.cwd });
+  const store = await openConfiguredEngine(backend, c.storage.engine, c.storage.retentionDays);
+  return { store, events: engineEventSource(store.transport, store.names) };
+}
+
 /** Run `xiangan audit …`; resolves to the exit code. */
 export async function run(_command: string, argv: string[], io: CliIo): Promise<number> {
   const parsed = parseCommandLine(argv, OPTIONS, USAGE);
@@ -75,31 +91,36 @@ export async function run(_command: string, argv: string[], io: CliIo): Promise<
   switch (sub) {
     case 'verify': {
       if (rest.length) throw new UsageError(`unexpected ${rest.join(' ')}\n${USAGE}`);
-      const backend = v.backend ?? 'sqlite';
-      if (backend === 'elasticsearch' || backend === 'opensearch') {
-        throw new SocError('SOC_ERR_INTEGRITY', `verification over ${backend} is not implemented yet; verify the SQLite store`);
-      }
-      if (backend !== 'sqlite') throw new UsageError('--backend must be sqlite, elasticsearch or opensearch');
       const from = day(v.from, 'from');
       const to = day(v.to, 'to');
-      const o = openIntegrity(dir, { ...(from ? { from } : {}), ...(to ? { to } : {}) });
+      const engine = await engineEvents(v.backend, v.config, io);
       try {
-        const r = await verifyIntegrity(o);
-        if (v.json) io.stdout.write(JSON.stringify(r, null, 2) + '\n');
-        else printReport(r, io);
-        return r.ok ? 0 : 1;
+        const o = openIntegrity(dir, { ...(from ? { from } : {}), ...(to ? { to } : {}), ...(engine ? { events: engine.events } : {}) });
+        try {
+          const r = await verifyIntegrity(o);
+          if (v.json) io.stdout.write(JSON.stringify(r, null, 2) + '\n');
+          else printReport(r, io);
+          return r.ok ? 0 : 1;
+        } finally {
+          o.close();
+        }
       } finally {
-        o.close();
+        await engine?.store.close();
       }
     }
     case 'prove': {
       if (rest.length !== 1) throw new UsageError(`give one record id\n${USAGE}`);
-      const o = openIntegrity(dir);
+      const engine = await engineEvents(v.backend, v.config, io);
       try {
-        out(JSON.stringify(await proveInclusion(o, rest[0]!), null, 2) + '\n');
-        return 0;
+        const o = openIntegrity(dir, engine ? { events: engine.events } : {});
+        try {
+          out(JSON.stringify(await proveInclusion(o, rest[0]!), null, 2) + '\n');
+          return 0;
+        } finally {
+          o.close();
+        }
       } finally {
-        o.close();
+        await engine?.store.close();
       }
     }
     case 'export': {
@@ -116,9 +137,11 @@ export async function run(_command: string, argv: string[], io: CliIo): Promise<
       const passphrase = io.env[envName];
       if (!passphrase) throw new UsageError(`set $${envName} to the integrity key passphrase`);
       const identity = loadOrCreateIdentity({ dir, passphrase });
-      const events = new Database(join(dir, 'events.db'), { fileMustExist: true });
+      const engine = await engineEvents(v.backend, v.config, io);
+      const eventsDb = engine ? undefined : new Database(join(dir, 'events.db'), { fileMustExist: true });
       const audit = AuditStore.open({ dir });
-      const cp = new Checkpointer({ dir, identity, sources: [{ stream: 'events', db: events }, { stream: 'audit', db: audit.database }] });
+      const events: LeafSource = engine ? { stream: 'events', leaves: engine.events.leaves } : { stream: 'events', db: eventsDb! };
+      const cp = new Checkpointer({ dir, identity, sources: [events, { stream: 'audit', db: audit.database }] });
       try {
         const made = await cp.run();
         io.stdout.write(`${made.length} checkpoints signed\n`);
@@ -126,7 +149,8 @@ export async function run(_command: string, argv: string[], io: CliIo): Promise<
       } finally {
         await cp.close();
         audit.close();
-        events.close();
+        eventsDb?.close();
+        await engine?.store.close();
       }
     }
     case 'list': {

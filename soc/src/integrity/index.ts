@@ -23,3 +23,4 @@ export { verifyIntegrity, type Finding, type FindingKind, type IntegrityReport, 
 export { openIntegrity, sqliteEventSource, sqliteAuditSource, type OpenedIntegrity } from './sources.js';
 export { proveInclusion, checkInclusionProof, exportCheckpoints, type InclusionProof, type CheckpointExport } from './proof.js';
 export { startIntegrity, type IntegrityService, type IntegrityServiceOptions } from './service.js';
+export { attachEngineChain, engineEventSource, EngineLeafIndex, integrityIndex, type ChainableEngine } from './engine.js';

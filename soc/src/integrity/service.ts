@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import type { Logger } from '@xiangan/collectors';
 import { AuditStore, auditLog } from '../audit/log.js';
 import { Checkpointer, type LeafSource } from './checkpoints.js';
+import { attachEngineChain, type ChainableEngine } from './engine.js';
 import { identityFiles, loadOrCreateIdentity } from './identity.js';
 
 /** Options of {@link startIntegrity}. */
@@ -23,6 +24,11 @@ export interface IntegrityServiceOptions {
   caPassphrase?: string;
   logger: Logger;
   now?: () => number;
+  /**
+   * The Elasticsearch/OpenSearch event store, when events are stored there: its writes are
+   * chained into its integrity index (`./engine.ts`). Without it, events are in `<dir>/events.db`.
+   */
+  engine?: ChainableEngine;
 }
 
 /** The running service. */
@@ -31,7 +37,7 @@ export interface IntegrityService {
   checkpointer: Checkpointer | undefined;
   /** Sign deletion records for the days retention is about to drop (before it drops them). */
   beforeRetention(days: readonly string[]): Promise<void>;
-  /** Make a last checkpoint and close. */
+  /** Make a last checkpoint and close (before the event store closes: an engine is read through it). */
   close(): Promise<void>;
 }
 
@@ -40,6 +46,8 @@ export interface IntegrityService {
  * @example const integrity = startIntegrity({ dir: './data', passphrase, intervalSeconds: 60, logger });
  */
 export function startIntegrity(o: IntegrityServiceOptions): IntegrityService {
+  // Engine writes are chained whether or not checkpoints are signed, as SQLite's are.
+  const chain = o.engine ? attachEngineChain(o.engine) : undefined;
   const audit = AuditStore.open({ dir: o.dir, ...(o.now ? { now: o.now } : {}) });
   auditLog.attach(audit);
   let checkpointer: Checkpointer | undefined;
@@ -62,10 +70,14 @@ export function startIntegrity(o: IntegrityServiceOptions): IntegrityService {
         details: { subject: identity.certificate.subjectName, serial: identity.certificate.serialHex },
       });
     }
-    // Its own connection: the checkpointer only reads the leaf index (WAL readers never block the writer).
-    eventsDb = new Database(join(o.dir, 'events.db'));
-    eventsDb.pragma('busy_timeout = 5000');
-    const events: LeafSource = { stream: 'events', db: eventsDb };
+    let events: LeafSource;
+    if (chain) events = { stream: 'events', leaves: chain.leaves.store('events') };
+    else {
+      // Its own connection: the checkpointer only reads the leaf index (WAL readers never block the writer).
+      eventsDb = new Database(join(o.dir, 'events.db'));
+      eventsDb.pragma('busy_timeout = 5000');
+      events = { stream: 'events', db: eventsDb };
+    }
     checkpointer = new Checkpointer({
       dir: o.dir,
       identity,
@@ -85,12 +97,14 @@ export function startIntegrity(o: IntegrityServiceOptions): IntegrityService {
     async beforeRetention(days) {
       if (!checkpointer || days.length === 0) return;
       const made = await checkpointer.expire('events', days);
+      await chain?.leaves.dropDays('events', days);
       auditLog.record({ actor: 'system', action: 'retention.expire', target: 'events', outcome: 'success', details: { days: [...days], deletionRecords: made.map((c) => c.body.seq) } });
     },
     async close() {
       try {
         await checkpointer?.close();
       } finally {
+        chain?.detach();
         eventsDb?.close();
         auditLog.detach();
         audit.close();

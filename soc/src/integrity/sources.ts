@@ -66,9 +66,19 @@ export interface OpenedIntegrity extends VerifyOptions {
 /**
  * Open the checkpoint, event and audit databases of a data directory read-only, and the signing
  * certificate with its chain (no passphrase needed: verification uses only public material).
+ * Events stored in a search engine come in as `opts.events`.
  * @example const o = openIntegrity('./data'); const report = await verifyIntegrity(o); o.close();
  */
-export function openIntegrity(dir: string, opts: { from?: string; to?: string; trustAnchors?: X509Certificate[] } & DigestPoolOptions = {}): OpenedIntegrity {
+export function openIntegrity(
+  dir: string,
+  opts: {
+    from?: string;
+    to?: string;
+    trustAnchors?: X509Certificate[];
+    /** The `events` source when events are not in `<dir>/events.db` (an engine: `engineEventSource`). */
+    events?: RecordSource;
+  } & DigestPoolOptions = {},
+): OpenedIntegrity {
   const f = identityFiles(dir);
   const dbs: Database.Database[] = [];
   let pool: DigestPool | undefined;
@@ -86,7 +96,8 @@ export function openIntegrity(dir: string, opts: { from?: string; to?: string; t
     const checkpoints = open(checkpointsPath(dir));
     const sources: RecordSource[] = [];
     const eventsPath = join(dir, 'events.db');
-    if (existsSync(eventsPath)) {
+    if (opts.events) sources.push(opts.events);
+    else if (existsSync(eventsPath)) {
       const db = open(eventsPath);
       pool = new DigestPool(eventsPath, db, opts);
       sources.push(sqliteEventSource(db, pool));
