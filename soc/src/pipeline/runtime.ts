@@ -6,7 +6,7 @@
  * its write, and whatever is still buffered is stored after the next start.
  */
 import { join } from 'node:path';
-import { startSource, type Logger, type Normalise, type RunningSource, type SourceConfig } from '@xiangan/collectors';
+import { normalise as vendorNormalise, startSource, type Logger, type Normalise, type RunningSource, type SourceConfig } from '@xiangan/collectors';
 import { DurableBuffer } from '../buffer/durable.js';
 import { BufferCheckpointStore } from '../buffer/checkpoints.js';
 import type { SocConfig } from '../config/schema.js';
@@ -19,6 +19,9 @@ import { StoreConsumer, type StepInfo } from './consumer.js';
 import { WorkerWriter } from './store-worker.js';
 import { readFileSync } from 'node:fs';
 import { startDetection, type DetectionRuntime } from '../detection/wire.js';
+import { startRawSource } from '../ingest/raw-sources.js';
+import { inProcessWriter } from './consumer.js';
+import { Preparer, type NormaliserName } from './prepare.js';
 
 /** What {@link startRuntime} needs besides the configuration. */
 export interface RuntimeDeps {
@@ -112,17 +115,48 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
       [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2, 5, 10, 30],
     ),
   );
+  // Network syslog reaches the buffer unparsed and is parsed on the way to the SQLite store (in
+  // the prepare worker): the main thread only frames and appends. The engine backends' writer
+  // sends the buffer's documents as they are, so with them sources parse before the buffer; so
+  // does a custom normaliser (a function cannot be handed to a worker).
+  const normaliser: NormaliserName | undefined =
+    deps.normalise === undefined ? 'baseline' : deps.normalise === vendorNormalise ? 'vendor' : undefined;
+  const rawSyslog = !engine && normaliser !== undefined;
   const workerWriter = config.storage.worker && !engine
-    ? new WorkerWriter({ dir: config.data, synchronous: config.storage.synchronous, cacheMb: config.storage.cacheMb, chain: config.integrity.enabled })
+    ? new WorkerWriter({
+        dir: config.data,
+        synchronous: config.storage.synchronous,
+        cacheMb: config.storage.cacheMb,
+        mmapMb: config.storage.mmapMb,
+        chain: config.integrity.enabled,
+        normaliser: normaliser ?? 'vendor',
+      })
     : undefined;
   const detection = config.alerts.enabled ? await startDetection(config, { logger: child(log, 'detection'), metrics, now }) : undefined;
+  const sources: RunningSource[] = [];
   const consumer = new StoreConsumer({
     buffer,
-    ...(detection ? { afterWrite: (info: StepInfo, from: number) => detection.afterWrite(buffer.readAfter(from, info.events).filter((b) => b.seq <= info.lastSeq)) } : {}),
-    ...(engine ? { writer: engineWriter(buffer, engine, now) } : workerWriter ? { writer: (after, max) => workerWriter.write(after, max) } : { store: sqlite! }),
+    // Detection reads the stored batches' documents from the writer's step (no re-read of the
+    // buffer, whose frames are unparsed); the engine writer's steps come without them.
+    ...(detection
+      ? { afterWrite: (info: StepInfo, from: number) => detection.afterWrite(info.batches ?? buffer.readAfter(from, info.events).filter((b) => b.seq <= info.lastSeq)) }
+      : {}),
+    ...(engine
+      ? { writer: engineWriter(buffer, engine, now) }
+      : workerWriter
+        ? { writer: (after, max) => workerWriter.write(after, max) }
+        : { writer: inProcessWriter(buffer, sqlite!, now, new Preparer(normaliser ?? deps.normalise!, now, config.integrity.enabled)) }),
     batchEvents: config.storage.batchEvents,
     logger: child(log, 'consumer'),
     onStored: (info) => {
+      if (info.counters) {
+        for (const [id, c] of Object.entries(info.counters)) {
+          const src = sources.find((s) => s.id === id);
+          if (!src) continue;
+          src.metrics.parseFailures += c.parseFailures;
+          src.metrics.charsetLossy += c.charsetLossy;
+        }
+      }
       stored.inc({ result: 'written' }, info.written);
       stored.inc({ result: 'duplicate' }, info.duplicates);
       sinkLatency.observe(info.ms / 1000);
@@ -133,7 +167,6 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
   });
   consumer.start();
 
-  const sources: RunningSource[] = [];
   const stopAll = async (): Promise<void> => {
     for (const s of sources.splice(0)) await s.stop().catch(() => undefined);
   };
@@ -164,7 +197,9 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
       }
     }
     for (const f of config.files) cfgs.push({ id: f.id, type: 'file', paths: f.paths, charset: f.charset, timezone: f.timezone, startAt: f.startAt });
-    for (const c of cfgs) sources.push(await startSource(c, srcDeps));
+    for (const c of cfgs) {
+      sources.push(rawSyslog && c.type !== 'file' ? await startRawSource(c, { sink: buffer, logger: srcDeps.logger, now }) : await startSource(c, srcDeps));
+    }
   } catch (e) {
     await stopAll();
     await consumer.stop();
