@@ -255,6 +255,8 @@ describe('comply run and signed reports', () => {
     const html = readFileSync(files[0]!, 'utf8');
     for (const h of ['被测对象描述', '单项测评结果', '安全问题风险分析', '整改建议', '自评估', '<svg', '条文来源', 'HummerRisk-docs']) assert.ok(html.includes(h), h);
     assert.ok(!/(src|href)=["']?https?:/.test(html), 'no external requests');
+    // 整改建议 carries the failed configuration checks' remediation with the assets concerned.
+    assert.ok(html.includes('line vty 0 63 → idle-timeout 10 0 (sw1)'), 'remediation for sw1');
     assert.equal(JSON.parse(readFileSync(files[1]!, 'utf8')).overall, 26.7);
     for (const f of files) {
       const v = verifyReportFile(f);

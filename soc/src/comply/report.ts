@@ -72,6 +72,13 @@ function chart(a: Assessment): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="520" height="${h}" role="img">${bars}</svg>`;
 }
 
+// The remediation of each failed configuration check bound to the item, once per check.
+function fixesOf(i: ItemJudgement): string {
+  const fixes = new Map<string, string>();
+  for (const f of i.configFindings ?? []) if (f.status === 'fail') fixes.set(f.check, `${f.remediation} (${[...new Set((i.configFindings ?? []).filter((x) => x.check === f.check && x.status === 'fail').map((x) => x.asset))].join(', ')})`);
+  return fixes.size ? `<ul>${[...fixes.values()].map((x) => `<li>${esc(x)}</li>`).join('')}</ul>` : '';
+}
+
 /**
  * Render the HTML report.
  * @example writeFileSync('report.html', renderHtml(assessment, 'zh'));
@@ -97,7 +104,7 @@ ${chart(a)}
 <h2>${esc(t.risks)}</h2>
 ${bad.length ? `<ul>${bad.map((i) => `<li>${esc(i.clause)} ${esc(i.controlPoint)}: ${esc(i.summary)}${i.highRisk ? ` — <b>${esc(t.highRisk)}</b>: ${esc(i.highRisk)}` : ''}</li>`).join('')}</ul>` : `<p>${esc(t.none)}</p>`}
 <h2>${esc(t.fixes)}</h2>
-${bad.length ? `<ul>${bad.map((i) => `<li>${esc(i.clause)}: ${esc(i.text)}</li>`).join('')}</ul>` : `<p>${esc(t.none)}</p>`}
+${bad.length ? `<ul>${bad.map((i) => `<li>${esc(i.clause)}: ${esc(i.text)}${fixesOf(i)}</li>`).join('')}</ul>` : `<p>${esc(t.none)}</p>`}
 <h2>${esc(t.appendix)}</h2>
 <table>${head([t.id, t.type, t.name, t.hosts, t.ips, t.grade])}${a.assets.map((x) => row([x.id, x.type, x.name, x.hostNames.join('; '), x.ips.join('; '), x.importance ?? 2])).join('')}</table>
 <h2>${esc(t.evidence)}</h2>
