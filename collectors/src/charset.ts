@@ -7,7 +7,7 @@
  * valid in the chosen charset appear as `\xHH` and the caller keeps the original bytes
  * as base64 (see `SyslogMessage.rawBase64`).
  */
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import iconv from 'iconv-lite';
 import type { CharsetName } from './types.js';
 import { CollectorError } from './errors.js';
@@ -37,13 +37,13 @@ export function charsetName(name: string): CharsetName {
   return n as CharsetName;
 }
 
-function isAscii(b: Uint8Array): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i]! >= 0x80) return false;
-  return true;
+/** The bytes as a Buffer without copying (sources hand over Buffers already). */
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 function latin1(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+  return asBuffer(b).toString('latin1');
 }
 
 function hex2(v: number): string {
@@ -131,8 +131,8 @@ function decodeEscaping(
   return out;
 }
 
-const utf8Run = (s: Uint8Array): string => Buffer.from(s.buffer, s.byteOffset, s.byteLength).toString('utf8');
-const gbRun = (s: Uint8Array): string => iconv.decode(Buffer.from(s.buffer, s.byteOffset, s.byteLength), 'gb18030');
+const utf8Run = (s: Uint8Array): string => asBuffer(s).toString('utf8');
+const gbRun = (s: Uint8Array): string => iconv.decode(asBuffer(s), 'gb18030');
 
 function decodeUtf8(b: Uint8Array): Decoded {
   // isUtf8 validates in native code without the cost of a thrown decoding error.
@@ -159,6 +159,7 @@ function decodeGb(b: Uint8Array): Decoded {
  * decodeBytes(Uint8Array.of(0x61, 0xff), 'utf-8');      // { text: 'a\\xFF', charset: 'utf-8', lossy: true }
  */
 export function decodeBytes(bytes: Uint8Array, charset: CharsetName): Decoded {
+  // Fast path for the common case, checked natively: ASCII reads the same in every charset.
   if (isAscii(bytes)) {
     return { text: latin1(bytes), charset: charset === 'gb18030' || charset === 'gbk' ? 'gb18030' : charset === 'latin1' ? 'latin1' : 'utf-8', lossy: false };
   }
@@ -189,5 +190,5 @@ export function decodeBytes(bytes: Uint8Array, charset: CharsetName): Decoded {
  * bytesToBase64(Uint8Array.of(0xff)); // '/w=='
  */
 export function bytesToBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  return asBuffer(bytes).toString('base64');
 }

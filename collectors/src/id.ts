@@ -61,42 +61,119 @@ export type EventIdInput =
  * // 'a3c1…' — the same for every re-read of that line
  */
 export function eventId(input: EventIdInput): string {
-  // Each text field as "<UTF-16 length>:<text>": an injective encoding built in one string,
-  // encoded once (per-field TextEncoder calls cost more than the hash itself).
-  let h = input.kind.length + ':' + input.kind + input.sourceId.length + ':' + input.sourceId;
-  const add = (v: string): void => {
-    h += v.length + ':' + v;
-  };
+  // The encoding is written straight into one reusable scratch buffer: ASCII fields byte by
+  // byte, decimal numbers digit by digit, anything else through Buffer#write (UTF-8). Ids
+  // are derived synchronously, one at a time, so one buffer serves every call.
+  const bytes = input.bytes;
+  // Worst case: every text field 3 bytes per UTF-16 unit, plus lengths and separators.
+  let need = bytes.length + 64 + 3 * (input.kind.length + input.sourceId.length);
   switch (input.kind) {
     case 'network':
-      add(input.peerAddress);
-      add(String(input.peerPort));
-      add(String(input.receivedAt));
-      add(input.connection);
-      add(String(input.seq));
+      need += 3 * (input.peerAddress.length + input.connection.length) + 96;
       break;
     case 'file':
-      add(input.fileKey);
-      add(String(input.offset));
+      need += 3 * input.fileKey.length + 48;
       break;
     case 'http':
-      add(input.request);
-      add(String(input.index));
+      need += 3 * input.request.length + 48;
       break;
     default:
       throw new TypeError('eventId: unknown kind');
   }
-  h += input.bytes.length + ':';
-  // One reusable scratch buffer (ids are derived synchronously, one at a time).
-  const need = h.length * 3 + input.bytes.length;
-  if (scratch.length < need) scratch = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
-  const n = scratch.write(h, 0, 'utf8');
-  scratch.set(input.bytes, n);
-  const d = sm3(scratch.subarray(0, n + input.bytes.length));
-  let out = '';
-  for (let i = 0; i < 16; i++) out += HEX[d[i]!];
-  return out;
+  if (scratch.length < need) {
+    scratch = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
+    prefixKind = '';
+  }
+  // The fields before the first per-message one are the same for every message of a
+  // connection (or file, or request): kept from the previous call when they match.
+  let n: number;
+  const subject = input.kind === 'network' ? input.peerAddress : input.kind === 'file' ? input.fileKey : input.request;
+  const port = input.kind === 'network' ? input.peerPort : 0;
+  if (input.kind === prefixKind && input.sourceId === prefixSource && subject === prefixSubject && port === prefixPort) n = prefixEnd;
+  else {
+    n = putText(0, input.kind);
+    n = putText(n, input.sourceId);
+    n = putText(n, subject);
+    if (input.kind === 'network') n = putNumber(n, port);
+    prefixKind = input.kind;
+    prefixSource = input.sourceId;
+    prefixSubject = subject;
+    prefixPort = port;
+    prefixEnd = n;
+  }
+  switch (input.kind) {
+    case 'network':
+      n = putNumber(n, input.receivedAt);
+      n = putText(n, input.connection);
+      n = putNumber(n, input.seq);
+      break;
+    case 'file':
+      n = putNumber(n, input.offset);
+      break;
+    case 'http':
+      n = putNumber(n, input.index);
+      break;
+  }
+  n = putDecimal(n, bytes.length);
+  scratch[n++] = 0x3a;
+  scratch.set(bytes, n);
+  const d = sm3(scratch.subarray(0, n + bytes.length));
+  // 32 hex digits as one flat string (concatenating 16 pairs builds a rope the engine flattens later).
+  for (let i = 0; i < 16; i++) {
+    HEX_CODES[2 * i] = HEX_DIGITS[d[i]! >> 4]!;
+    HEX_CODES[2 * i + 1] = HEX_DIGITS[d[i]! & 15]!;
+  }
+  return String.fromCharCode.apply(null, HEX_CODES);
 }
 
+const HEX_DIGITS = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+const HEX_CODES: number[] = new Array<number>(32).fill(0);
+let prefixKind = '';
+let prefixSource = '';
+let prefixSubject = '';
+let prefixPort = 0;
+let prefixEnd = 0;
 let scratch = Buffer.allocUnsafe(4096);
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Writes `<UTF-16 length>:<text as UTF-8>` at `at`; returns the end. */
+function putText(at: number, v: string): number {
+  at = putDecimal(at, v.length);
+  scratch[at++] = 0x3a;
+  const len = v.length;
+  for (let i = 0; i < len; i++) {
+    const c = v.charCodeAt(i);
+    // Any non-ASCII text: the rest through the UTF-8 encoder.
+    if (c >= 0x80) return at + scratch.write(i === 0 ? v : v.slice(i), at, 'utf8');
+    scratch[at++] = c;
+  }
+  return at;
+}
+
+/** Writes a number field as `<length>:<decimal text>` (the text `String(v)` gives); returns the end. */
+function putNumber(at: number, v: number): number {
+  if (!(Number.isSafeInteger(v) && v >= 0)) return putText(at, String(v));
+  at = putDecimal(at, digitCount(v));
+  scratch[at++] = 0x3a;
+  return putDecimal(at, v);
+}
+
+function digitCount(v: number): number {
+  let digits = 1;
+  for (let p = 10; p <= v; p *= 10) digits++;
+  return digits;
+}
+
+/** Writes a non-negative safe integer in decimal; returns the end. */
+function putDecimal(at: number, v: number): number {
+  if (v < 10) {
+    scratch[at] = 0x30 + v;
+    return at + 1;
+  }
+  const end = at + digitCount(v);
+  for (let i = end - 1; i >= at; i--) {
+    const q = Math.floor(v / 10);
+    scratch[i] = 0x30 + (v - q * 10);
+    v = q;
+  }
+  return end;
+}

@@ -222,8 +222,11 @@ export const parseAuditd: LineParser = (input, ev) => {
       }
       categorise(ev, ['process'], ['start'], 'executed', outcome);
       if (args.length) {
-        ev.process = { ...ev.process, args, args_count: argc, command_line: args.join(' ') };
-        if (ev.process.name === undefined) setField(ev, 'process.name', baseName(args[0]!));
+        const proc = (ev.process ??= {});
+        proc.args = args;
+        proc.args_count = argc;
+        proc.command_line = args.join(' ');
+        if (proc.name === undefined) setField(ev, 'process.name', baseName(args[0]!));
       }
       break;
     }

@@ -6,7 +6,7 @@ import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
 import { wallToInstant } from '../syslog/time.js';
-import { asInt, categorise, isoFromMs, isoFromParts, lookup, observer, scanKv, setEndpoint, transportName, tzOffset } from './util.js';
+import { asInt, categorise, digits, isoFromMs, isoFromParts, KvKeys, lookup, observer, scanKv, setEndpoint, transportName, tzOffset } from './util.js';
 
 /**
  * Cheap shape test: FortiOS lines carry `logid=` together with `devid=` or `type=`.
@@ -30,11 +30,21 @@ function eventTime(v: string | undefined): string | undefined {
 function deviceTime(date: string | undefined, time: string | undefined, offset: string | undefined, zone: string | undefined): string | undefined {
   if (date === undefined || time === undefined) return undefined;
   if (offset !== undefined) return isoFromParts(date, time, offset);
-  const d = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
-  const t = /^(\d{2}):(\d{2}):(\d{2})$/.exec(time);
-  if (!d || !t || zone === undefined) return undefined;
+  // `YYYY-MM-DD` and `HH:MM:SS`, read from char codes.
+  if (date.length !== 10 || time.length !== 8 || zone === undefined) return undefined;
+  const year = digits(date, 0, 4);
+  const month = digits(date, 5, 2);
+  const day = digits(date, 8, 2);
+  const hour = digits(time, 0, 2);
+  const minute = digits(time, 3, 2);
+  const second = digits(time, 6, 2);
+  if (
+    year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 || date.charCodeAt(4) !== 0x2d ||
+    date.charCodeAt(7) !== 0x2d || time.charCodeAt(2) !== 0x3a || time.charCodeAt(5) !== 0x3a
+  )
+    return undefined;
   try {
-    return isoFromMs(wallToInstant(zone, Number(d[1]), Number(d[2]), Number(d[3]), Number(t[1]), Number(t[2]), Number(t[3]), 0));
+    return isoFromMs(wallToInstant(zone, year, month, day, hour, minute, second, 0));
   } catch {
     // A zone Intl does not know: keep the receive time rather than guess.
     return undefined;
@@ -63,6 +73,20 @@ const UTM_CATEGORY: Record<string, string> = {
   waf: 'web',
 };
 
+/** Keys kept verbatim under `fortinet.firewall.*`, in this order. */
+const VERBATIM = ['type', 'subtype', 'logdesc', 'vd', 'sessionid', 'msg', 'status', 'cfgpath', 'cfgobj', 'cfgattr', 'attack', 'severity', 'srccountry', 'dstcountry', 'ui'] as const;
+
+/** Every key the parser reads; a key's slot in {@link scanKv}'s result is its index here. */
+const NAMES = [
+  ...VERBATIM,
+  'logid', 'eventtime', 'date', 'time', 'tz', 'level', 'devname', 'devid', 'srcip', 'srcport', 'dstip', 'dstport',
+  'srcintf', 'dstintf', 'proto', 'service', 'app', 'policyid', 'policyname', 'sentbyte', 'rcvdbyte', 'sentpkt',
+  'rcvdpkt', 'transip', 'transport', 'duration', 'user', 'unauthuser', 'hostname', 'url', 'reason', 'action',
+] as const;
+const KEYS = new KvKeys(NAMES);
+/** Slot of each key. */
+const I = Object.fromEntries(NAMES.map((n, i) => [n, i])) as Record<(typeof NAMES)[number], number>;
+
 /**
  * FortiGate traffic, event and UTM logs.
  *
@@ -72,63 +96,82 @@ const UTM_CATEGORY: Record<string, string> = {
 export const parseFortigate: LineParser = (input, ev) => {
   const text = input.text;
   if (!looksLikeFortigate(text)) return false;
-  const kv = scanKv(text);
-  if (kv.logid === undefined) return false;
+  const kv = scanKv(text, KEYS);
+  const logid = kv[I.logid];
+  if (logid === undefined) return false;
   ev.event.module = 'fortinet';
   ev.event.dataset = 'fortinet.firewall';
   observer(ev, 'Fortinet', 'FortiGate', 'firewall');
-  const ts = eventTime(kv.eventtime) ?? deviceTime(kv.date, kv.time, tzOffset(kv.tz), input.zone);
+  const ts = eventTime(kv[I.eventtime]) ?? deviceTime(kv[I.date], kv[I.time], tzOffset(kv[I.tz]), input.zone);
   if (ts !== undefined) ev['@timestamp'] = ts;
-  ev.event.code = kv.logid;
-  setField(ev, 'log.level', kv.level);
-  setField(ev, 'observer.name', kv.devname);
-  setField(ev, 'observer.serial_number', kv.devid);
-  setEndpoint(ev, 'source', kv.srcip, kv.srcport);
-  setEndpoint(ev, 'destination', kv.dstip, kv.dstport);
-  setField(ev, 'observer.ingress.interface.name', kv.srcintf);
-  setField(ev, 'observer.egress.interface.name', kv.dstintf);
-  setField(ev, 'network.transport', transportName(kv.proto));
-  setField(ev, 'network.protocol', kv.service?.toLowerCase());
-  setField(ev, 'network.application', kv.app);
-  setField(ev, 'rule.id', kv.policyid);
-  setField(ev, 'rule.name', kv.policyname ?? kv.attack);
-  setField(ev, 'source.bytes', asInt(kv.sentbyte));
-  setField(ev, 'destination.bytes', asInt(kv.rcvdbyte));
-  setField(ev, 'source.packets', asInt(kv.sentpkt));
-  setField(ev, 'destination.packets', asInt(kv.rcvdpkt));
-  if (kv.transip !== undefined && kv.transip !== '0.0.0.0') setEndpoint(ev, 'source.nat', kv.transip, kv.transport);
-  const duration = asInt(kv.duration);
+  ev.event.code = logid;
+  // Direct writes (this runs for every FortiGate line); empty values are left out, as setField does.
+  const level = kv[I.level];
+  if (level !== undefined && level !== '') (ev.log ??= {}).level = level;
+  const obs = ev.observer!;
+  const devname = kv[I.devname];
+  if (devname !== undefined && devname !== '') obs.name = devname;
+  const devid = kv[I.devid];
+  if (devid !== undefined && devid !== '') obs.serial_number = devid;
+  setEndpoint(ev, 'source', kv[I.srcip], kv[I.srcport]);
+  setEndpoint(ev, 'destination', kv[I.dstip], kv[I.dstport]);
+  setField(ev, 'observer.ingress.interface.name', kv[I.srcintf]);
+  setField(ev, 'observer.egress.interface.name', kv[I.dstintf]);
+  const transport = transportName(kv[I.proto]);
+  if (transport !== undefined) (ev.network ??= {}).transport = transport;
+  const service = kv[I.service]?.toLowerCase();
+  if (service !== undefined && service !== '') (ev.network ??= {}).protocol = service;
+  const app = kv[I.app];
+  if (app !== undefined && app !== '') (ev.network ??= {}).application = app;
+  const policyid = kv[I.policyid];
+  if (policyid !== undefined && policyid !== '') (ev.rule ??= {}).id = policyid;
+  const policyname = kv[I.policyname] ?? kv[I.attack];
+  if (policyname !== undefined && policyname !== '') (ev.rule ??= {}).name = policyname;
+  const sentbyte = asInt(kv[I.sentbyte]);
+  if (sentbyte !== undefined) (ev.source ??= {}).bytes = sentbyte;
+  const rcvdbyte = asInt(kv[I.rcvdbyte]);
+  if (rcvdbyte !== undefined) (ev.destination ??= {}).bytes = rcvdbyte;
+  const sentpkt = asInt(kv[I.sentpkt]);
+  if (sentpkt !== undefined) (ev.source ??= {}).packets = sentpkt;
+  const rcvdpkt = asInt(kv[I.rcvdpkt]);
+  if (rcvdpkt !== undefined) (ev.destination ??= {}).packets = rcvdpkt;
+  const transip = kv[I.transip];
+  if (transip !== undefined && transip !== '0.0.0.0') setEndpoint(ev, 'source.nat', transip, kv[I.transport]);
+  const duration = asInt(kv[I.duration]);
   if (duration !== undefined) ev.event.duration = duration * 1e9;
-  const user = kv.user ?? kv.unauthuser;
+  const user = kv[I.user] ?? kv[I.unauthuser];
   if (user !== undefined && user !== 'N/A') setField(ev, 'user.name', user);
-  setField(ev, 'url.domain', kv.hostname);
-  setField(ev, 'url.path', kv.url);
-  if (kv.reason !== undefined) ev.event.reason = kv.reason;
+  setField(ev, 'url.domain', kv[I.hostname]);
+  setField(ev, 'url.path', kv[I.url]);
+  const reason = kv[I.reason];
+  if (reason !== undefined) ev.event.reason = reason;
   // Admin logins name the interface and peer as ui="ssh(10.1.1.5)".
-  const ui = kv.ui !== undefined ? /^([a-z]+)\(([0-9a-fA-F.:]+)\)$/.exec(kv.ui) : null;
+  const uiText = kv[I.ui];
+  const ui = uiText !== undefined ? /^([a-z]+)\(([0-9a-fA-F.:]+)\)$/.exec(uiText) : null;
   if (ui && ev.source?.ip === undefined) setEndpoint(ev, 'source', ui[2]);
 
-  const type = kv.type ?? '';
-  const subtype = kv.subtype ?? '';
-  const action = kv.action;
-  const desc = (kv.logdesc ?? kv.msg ?? '').toLowerCase();
+  const type = kv[I.type] ?? '';
+  const subtype = kv[I.subtype] ?? '';
+  const action = kv[I.action];
+  const desc = (kv[I.logdesc] ?? kv[I.msg] ?? '').toLowerCase();
   if (type === 'traffic') verdictOf(ev, 'network', action);
   else if (type === 'utm' || type === 'attack') verdictOf(ev, lookup(UTM_CATEGORY, subtype) ?? 'intrusion_detection', action);
   else if (type === 'event') {
-    const status = kv.status?.toLowerCase();
+    const status = kv[I.status]?.toLowerCase();
     const outcome = status === undefined ? undefined : /^(success|succeeded)$/.test(status) ? 'success' : 'failure';
     if (action === 'logout' || /logout|logged out/.test(desc)) categorise(ev, ['authentication'], ['end'], 'logout', outcome ?? 'success');
     else if (action === 'login' || /login/.test(desc))
       categorise(ev, ['authentication'], ['start'], 'login', outcome ?? (/fail/.test(desc) ? 'failure' : 'unknown'));
-    else if (kv.cfgpath !== undefined || /^(add|edit|delete|set|unset)$/i.test(action ?? '')) {
+    else if (kv[I.cfgpath] !== undefined || /^(add|edit|delete|set|unset)$/i.test(action ?? '')) {
       const a = (action ?? '').toLowerCase();
       categorise(ev, ['configuration'], [a === 'add' ? 'creation' : a === 'delete' ? 'deletion' : 'change'], `config-${a || 'change'}`, 'success');
     } else categorise(ev, ['host'], ['info'], action ?? subtype);
   } else categorise(ev, ['network'], ['info'], action ?? type);
 
   const fw: Record<string, unknown> = {};
-  for (const k of ['type', 'subtype', 'logdesc', 'vd', 'sessionid', 'msg', 'status', 'cfgpath', 'cfgobj', 'cfgattr', 'attack', 'severity', 'srccountry', 'dstcountry', 'ui']) {
-    if (kv[k] !== undefined) fw[k] = kv[k];
+  for (let i = 0; i < VERBATIM.length; i++) {
+    const v = kv[i];
+    if (v !== undefined) fw[VERBATIM[i]!] = v;
   }
   ev.fortinet = { firewall: fw };
   return true;

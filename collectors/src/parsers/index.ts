@@ -5,7 +5,7 @@
  */
 import type { EcsEvent, Normalise, SourceContext, SyslogMessage } from '../types.js';
 import { finaliseEvent, setField } from '../ecs/helpers.js';
-import { baselineNormalise } from '../syslog/normalise.js';
+import { syslogEvent, syslogNetwork, syslogProcess, syslogTls } from '../syslog/event.js';
 import { coerceEcs } from '../ecs/coerce.js';
 import type { LineParser, ParseInput } from './types.js';
 import { parseAccount, parseLogin, parsePam, parseSshd, parseSu, parseSudo } from './linux.js';
@@ -150,21 +150,11 @@ export function normalise(msg: SyslogMessage, ctx: SourceContext, options: Norma
   validateCtx(ctx);
   const format = options.format ?? 'auto';
   if (format !== 'auto' && !Object.hasOwn(FORMATS, format)) throw new RangeError(`normalise: unknown format ${String(format)}`);
-  // The syslog-level fields (log.syslog.*, host, labels, tags) come from the baseline mapping.
+  // The syslog-level fields (log.syslog.*, host, labels, tags) are the baseline mapping's.
   // The baseline's network.* describes the syslog transport and process.* the syslog TAG;
   // a vendor parser describes the logged activity instead, so they only return when nothing
-  // parsed. The other fields are copied one by one: neither `delete` (slow dictionary-mode
-  // objects) nor rest-destructuring (a generic copy) on this per-event path.
-  const base = baselineNormalise(msg, ctx);
-  const syslogNetwork = base.network;
-  const syslogProcess = base.process;
-  const ev: EcsEvent = { id: base.id, '@timestamp': base['@timestamp'], message: base.message, event: base.event };
-  if (base.log !== undefined) ev.log = base.log;
-  if (base.host !== undefined) ev.host = base.host;
-  if (base.observer !== undefined) ev.observer = base.observer;
-  if (base.labels !== undefined) ev.labels = base.labels;
-  if (base.tags !== undefined) ev.tags = base.tags;
-  if (base.client !== undefined) ev.client = base.client;
+  // parsed (process.* is merged under the parsed fields for host programs).
+  const ev = syslogEvent(msg, ctx, false);
   const text = typeof msg.msg === 'string' ? msg.msg : '';
   let app = (msg.appname ?? '').toLowerCase();
   let body = text;
@@ -181,14 +171,22 @@ export function normalise(msg: SyslogMessage, ctx: SourceContext, options: Norma
     parsed = shaped !== undefined && shaped({ text: msg.raw, app: '', zone }, ev);
   }
   if (!parsed) {
-    if (syslogNetwork !== undefined) ev.network = syslogNetwork;
-    if (syslogProcess !== undefined) ev.process = syslogProcess;
+    const network = syslogNetwork(ctx);
+    if (network !== undefined) ev.network = network;
+    const process = syslogProcess(msg);
+    if (process !== undefined) ev.process = process;
     tag(ev, 'unparsed');
     if (format !== 'auto') setField(ev, 'error.message', `not a ${format} line`);
-  } else if (syslogProcess !== undefined && ev.observer?.vendor === undefined && !app.startsWith('%')) {
+  } else if (msg.appname !== undefined && ev.observer?.vendor === undefined && !app.startsWith('%')) {
     // Host programs (sshd, sudo, auditd): the TAG names the logging process; parsed fields win.
-    ev.process = { ...syslogProcess, ...(ev.process as EcsEvent['process']) };
+    const process = syslogProcess(msg)!;
+    const parsedProcess = ev.process;
+    if (parsedProcess !== undefined) for (const k in parsedProcess) process[k] = parsedProcess[k];
+    ev.process = process;
   }
+  // The channel was TLS (RFC 5425) whatever the message says.
+  const tls = syslogTls(ctx);
+  if (tls !== undefined) ev.tls = tls;
   return finaliseEvent(ev);
 }
 

@@ -11,7 +11,7 @@ import { asInt, categorise, setEndpoint } from './util.js';
 function linux(ev: EcsEvent, dataset: string): void {
   ev.event.module = 'system';
   ev.event.dataset = dataset;
-  setField(ev, 'host.os.type', 'linux');
+  ((ev.host ??= {}).os ??= {}).type = 'linux';
 }
 
 /** `message repeated N times: [ … ]` (rsyslog's repeat reduction): the inner line counts. */
@@ -44,15 +44,20 @@ export const parseSshd: LineParser = (input, ev) => {
     linux(ev, 'system.auth');
     const ok = m[1] === 'Accepted';
     categorise(ev, ['authentication'], m[1] === 'Postponed' ? ['info'] : ['start'], 'ssh_login', ok ? 'success' : m[1] === 'Failed' ? 'failure' : 'unknown');
-    setField(ev, 'user.name', m[4]);
+    const user = m[4]!;
+    if (user !== '') (ev.user ??= {}).name = user;
     setEndpoint(ev, 'source', m[5], m[6]);
-    setField(ev, 'system.auth.ssh.event', m[1]);
-    setField(ev, 'system.auth.ssh.method', m[2]);
+    // Direct writes on this hot path: the event has no `system.*` yet.
+    const ssh: Record<string, string> = { event: m[1]!, method: m[2]! };
+    ev.system = { auth: { ssh } };
     if (m[3]) {
       ev.event.reason = 'invalid user';
       ev.tags = [...(ev.tags ?? []), 'invalid_user'];
     }
-    if (m[8] !== undefined) setField(ev, 'system.auth.ssh.signature', `${m[8]} ${m[9] ?? ''}`.trim());
+    if (m[8] !== undefined) {
+      const sig = `${m[8]} ${m[9] ?? ''}`.trim();
+      if (sig !== '') ssh.signature = sig;
+    }
     return true;
   }
   if ((m = SSH_INVALID.exec(text))) {
@@ -185,32 +190,46 @@ export const parseSudo: LineParser = (input, ev) => {
   if (colon <= 0 || colon > 64) return false;
   const user = text.slice(0, colon);
   if (/\s/.test(user)) return false;
-  const parts = text.slice(colon + 3).split(' ; ');
-  const kv: Record<string, string> = {};
+  // `KEY=value` items separated by ' ; '; COMMAND= takes the rest of the line (it may contain ' ; ').
+  const rest = text.slice(colon + 3);
+  let tty: string | undefined;
+  let pwd: string | undefined;
+  let runAs: string | undefined;
+  let command: string | undefined;
   let reason: string | undefined;
-  for (let i = 0; i < parts.length; i++) {
-    const p = parts[i]!;
-    const eq = p.indexOf('=');
-    const key = eq > 0 ? p.slice(0, eq) : '';
+  for (let ps = 0, i = 0; ps <= rest.length; i++) {
+    let pe = rest.indexOf(' ; ', ps);
+    if (pe < 0) pe = rest.length;
+    let eq = rest.indexOf('=', ps);
+    if (eq >= pe) eq = -1;
+    const key = eq > ps ? rest.slice(ps, eq) : '';
     if (key === 'COMMAND') {
-      kv.COMMAND = parts.slice(i).join(' ; ').slice(8);
+      command = rest.slice(eq + 1);
       break;
     }
-    if (/^[A-Z]+$/.test(key)) kv[key] = p.slice(eq + 1);
-    else if (i === 0) reason = p;
+    if (key === 'TTY') tty = rest.slice(eq + 1, pe);
+    else if (key === 'PWD') pwd = rest.slice(eq + 1, pe);
+    else if (key === 'USER') runAs = rest.slice(eq + 1, pe);
+    else if (i === 0 && !/^[A-Z]+$/.test(key)) reason = rest.slice(ps, pe);
+    ps = pe + 3;
   }
-  if (kv.COMMAND === undefined && kv.TTY === undefined && kv.USER === undefined) return false;
+  if (command === undefined && tty === undefined && runAs === undefined) return false;
   linux(ev, 'system.auth');
-  setField(ev, 'user.name', user);
-  setField(ev, 'user.effective.name', kv.USER);
-  setField(ev, 'process.working_directory', kv.PWD);
-  if (kv.COMMAND !== undefined) {
-    setField(ev, 'process.command_line', kv.COMMAND);
-    const exe = kv.COMMAND.split(' ', 1)[0]!;
-    setField(ev, 'process.executable', exe);
-    setField(ev, 'process.name', exe.slice(exe.lastIndexOf('/') + 1));
+  // Direct writes (this runs for every sudo line); empty values are left out, as setField does.
+  const u = (ev.user ??= {});
+  if (user !== '') u.name = user;
+  if (runAs !== undefined && runAs !== '') (u.effective ??= {}).name = runAs;
+  if (pwd !== undefined && pwd !== '') (ev.process ??= {}).working_directory = pwd;
+  if (command !== undefined && command !== '') {
+    const proc = (ev.process ??= {});
+    proc.command_line = command;
+    const sp = command.indexOf(' ');
+    const exe = sp < 0 ? command : command.slice(0, sp);
+    if (exe !== '') proc.executable = exe;
+    const name = exe.slice(exe.lastIndexOf('/') + 1);
+    if (name !== '') proc.name = name;
   }
-  setField(ev, 'system.auth.sudo.tty', kv.TTY);
+  if (tty !== undefined && tty !== '') ev.system = { auth: { sudo: { tty } } };
   if (reason === undefined) {
     categorise(ev, ['process'], ['start'], 'sudo_command', 'success');
   } else {

@@ -3,9 +3,8 @@
  * statement (net/netfilter/nf_log_syslog.c): an optional kernel time, a user prefix
  * (`--log-prefix`), then `IN= OUT= [MAC=] SRC= DST= LEN= … PROTO= [SPT= DPT=]` and bare flags.
  */
-import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
-import { asInt, categorise, setEndpoint, transportName, verdict } from './util.js';
+import { asInt, categorise, KvKeys, setEndpoint, transportName, verdict } from './util.js';
 
 /**
  * Index of ` IN=` (or `IN=` at the start): where the netfilter fields begin, else -1.
@@ -18,6 +17,16 @@ export function netfilterStart(text: string): number {
   const i = text.indexOf(' IN=');
   return i >= 0 && text.includes(' OUT=', i) ? i + 1 : -1;
 }
+
+const isCapital = (c: number): boolean => c >= 0x41 && c <= 0x5a;
+
+/** Fields kept under `iptables.*` (lower-cased), in this order. */
+const VERBATIM = ['TTL', 'ID', 'TOS', 'PREC', 'WINDOW', 'TYPE', 'CODE', 'LEN', 'UID', 'GID', 'MARK'] as const;
+const VERBATIM_NAMES = VERBATIM.map((k) => k.toLowerCase());
+/** Every key read; a key's slot is its index here. */
+const NAMES = [...VERBATIM, 'SRC', 'DST', 'SPT', 'DPT', 'IN', 'OUT', 'PROTO', 'MAC'] as const;
+const KEYS = new KvKeys(NAMES);
+const I = Object.fromEntries(NAMES.map((n, i) => [n, i])) as Record<(typeof NAMES)[number], number>;
 
 /**
  * iptables/nftables LOG lines.
@@ -32,42 +41,58 @@ export const parseNetfilter: LineParser = (input, ev) => {
   let prefix = text.slice(0, start).trim();
   // Kernel ring-buffer time `[12345.678901]` precedes the prefix in kern.log.
   prefix = prefix.replace(/^(?:kernel: )?\[\s*\d+\.\d+\]\s*/, '').trim();
-  const kv: Record<string, string> = {};
+  const kv = new Array<string | undefined>(NAMES.length).fill(undefined);
   const flags: string[] = [];
-  for (const tok of text.slice(start).split(' ')) {
-    if (tok === '') continue;
-    const eq = tok.indexOf('=');
-    if (eq > 0) {
-      const key = tok.slice(0, eq);
-      // ICMP errors quote the offending packet in [SRC=… DST=…]: keep the outer values.
-      if (key.startsWith('[') || kv[key] !== undefined) continue;
-      if (/^[A-Z]{1,12}$/.test(key)) kv[key] = tok.slice(eq + 1);
-    } else if (/^[A-Z]{2,4}$/.test(tok)) flags.push(tok);
+  // Space-separated tokens: `KEY=value` (KEY = 1..12 capitals) or bare flags (2..4 capitals).
+  // ICMP errors quote the offending packet in [SRC=… DST=…]: the first (outer) value of a key wins.
+  const n = text.length;
+  let ts = start;
+  while (ts < n) {
+    let te = text.indexOf(' ', ts);
+    if (te < 0) te = n;
+    if (te > ts) {
+      let i = ts;
+      while (i < te && isCapital(text.charCodeAt(i))) i++;
+      if (i < te && text.charCodeAt(i) === 0x3d /* = */) {
+        const slot = i > ts && i - ts <= 12 ? KEYS.slotOf(text, ts, i) : -1;
+        if (slot >= 0 && kv[slot] === undefined) kv[slot] = text.slice(i + 1, te);
+      } else if (i === te && te - ts >= 2 && te - ts <= 4) flags.push(text.slice(ts, te));
+    }
+    ts = te + 1;
   }
-  if (kv.SRC === undefined && kv.DST === undefined) return false;
+  const src = kv[I.SRC];
+  if (src === undefined && kv[I.DST] === undefined) return false;
   ev.event.module = 'iptables';
   ev.event.dataset = 'iptables.log';
-  setField(ev, 'observer.type', 'firewall');
-  setField(ev, 'observer.product', 'netfilter');
-  setField(ev, 'host.os.type', 'linux');
+  // Direct writes (every firewall line comes here); empty values are left out, as setField does.
+  const obs = (ev.observer ??= {}) as Record<string, unknown>;
+  obs.type = 'firewall';
+  obs.product = 'netfilter';
+  ((ev.host ??= {}).os ??= {}).type = 'linux';
   const v = verdict(/(DROP|REJECT|BLOCK|DENY|ACCEPT|ALLOW|PASS)/i.exec(prefix)?.[1]);
   categorise(ev, ['network'], v ? ['connection', v.type] : ['connection'], prefix !== '' ? prefix.replace(/:$/, '') : 'logged', v?.outcome);
-  setEndpoint(ev, 'source', kv.SRC, kv.SPT);
-  setEndpoint(ev, 'destination', kv.DST, kv.DPT);
-  setField(ev, 'observer.ingress.interface.name', kv.IN);
-  setField(ev, 'observer.egress.interface.name', kv.OUT);
-  setField(ev, 'network.transport', transportName(kv.PROTO));
-  setField(ev, 'network.type', kv.SRC?.includes(':') ? 'ipv6' : 'ipv4');
-  setField(ev, 'network.bytes', asInt(kv.LEN));
-  if (kv.MAC !== undefined && /^([0-9a-f]{2}:){13}[0-9a-f]{2}$/.test(kv.MAC)) {
+  setEndpoint(ev, 'source', src, kv[I.SPT]);
+  setEndpoint(ev, 'destination', kv[I.DST], kv[I.DPT]);
+  const inIf = kv[I.IN];
+  if (inIf !== undefined && inIf !== '') obs.ingress = { interface: { name: inIf } };
+  const outIf = kv[I.OUT];
+  if (outIf !== undefined && outIf !== '') obs.egress = { interface: { name: outIf } };
+  const net = (ev.network ??= {});
+  const transport = transportName(kv[I.PROTO]);
+  if (transport !== undefined) net.transport = transport;
+  (net as Record<string, unknown>).type = src?.includes(':') ? 'ipv6' : 'ipv4';
+  const bytes = asInt(kv[I.LEN]);
+  if (bytes !== undefined) net.bytes = bytes;
+  const mac = kv[I.MAC];
+  if (mac !== undefined && /^([0-9a-f]{2}:){13}[0-9a-f]{2}$/.test(mac)) {
     // MAC= is destination MAC, source MAC and ethertype, concatenated (nf_log_dump_mac_header).
-    const b = kv.MAC.split(':');
-    setField(ev, 'destination.mac', b.slice(0, 6).join('-').toUpperCase());
-    setField(ev, 'source.mac', b.slice(6, 12).join('-').toUpperCase());
+    (ev.destination ??= {}).mac = mac.slice(0, 17).replaceAll(':', '-').toUpperCase();
+    (ev.source ??= {}).mac = mac.slice(18, 35).replaceAll(':', '-').toUpperCase();
   }
   const ipt: Record<string, unknown> = {};
-  for (const k of ['TTL', 'ID', 'TOS', 'PREC', 'WINDOW', 'TYPE', 'CODE', 'LEN', 'UID', 'GID', 'MARK']) {
-    if (kv[k] !== undefined) ipt[k.toLowerCase()] = kv[k];
+  for (let i = 0; i < VERBATIM.length; i++) {
+    const value = kv[i];
+    if (value !== undefined) ipt[VERBATIM_NAMES[i]!] = value;
   }
   if (flags.length) ipt.flags = flags;
   if (prefix !== '') ipt.prefix = prefix;

@@ -72,8 +72,11 @@ export const parseSangfor: LineParser = (input, ev) => {
   } else {
     categorise(ev, ['host'], ['info'], logType);
   }
-  if (action !== undefined) setField(ev, 'sangfor.action', action);
-  ev.sangfor = { ...(ev.sangfor as object), log_type: logType, fields: kv };
+  const sangfor: Record<string, unknown> = {};
+  if (action !== undefined && action !== '') sangfor.action = action;
+  sangfor.log_type = logType;
+  sangfor.fields = kv;
+  ev.sangfor = sangfor;
   return true;
 };
 

@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import type { EcsEndpoint, EcsEvent } from '../types.js';
+import { isoTime } from '../syslog/time.js';
 
 /**
  * `table[key]` for own keys only: a key from the wire such as `constructor` or `toString`
@@ -49,7 +50,40 @@ export function safeKey(k: string): boolean {
  */
 export function asIp(v: string | undefined): string | undefined {
   if (v === undefined || v.length < 2 || v.length > 64) return undefined;
-  return isIP(v) !== 0 ? v : undefined;
+  if (isIpv4(v)) return v;
+  // Only an IPv6 text has a colon; the rest of what net.isIP accepts is IPv4, checked above.
+  return v.includes(':') && isIP(v) !== 0 ? v : undefined;
+}
+
+/**
+ * A dotted quad as `net.isIP` accepts it (RFC 791 text form: four decimal octets 0..255, no
+ * leading zeros), checked from char codes (net.isIP runs a regular expression).
+ *
+ * @example
+ * isIpv4('10.0.0.1'); // true
+ * isIpv4('10.0.0.01'); // false
+ */
+export function isIpv4(v: string): boolean {
+  const n = v.length;
+  if (n < 7 || n > 15) return false;
+  let i = 0;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (v.charCodeAt(i) !== 0x2e) return false;
+      i++;
+    }
+    const start = i;
+    let octet = 0;
+    while (i < n && i - start < 4) {
+      const c = v.charCodeAt(i);
+      if (c < 0x30 || c > 0x39) break;
+      octet = octet * 10 + c - 0x30;
+      i++;
+    }
+    const len = i - start;
+    if (len === 0 || len > 3 || octet > 255 || (len > 1 && v.charCodeAt(start) === 0x30)) return false;
+  }
+  return i === n;
 }
 
 /**
@@ -63,11 +97,30 @@ export function asInt(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const len = v.length;
   if (len === 0 || len > 15) return undefined;
+  // Accumulated here (exact below 2^53): Number(text) parses the string a second time.
+  let n = 0;
   for (let i = 0; i < len; i++) {
     const c = v.charCodeAt(i);
     if (c < 48 || c > 57) return undefined;
+    n = n * 10 + c - 48;
   }
-  return Number(v);
+  return n;
+}
+
+/**
+ * `n` decimal digits at `i` of `s` as a number, or -1 when one of them is not a digit.
+ *
+ * @example
+ * digits('2026-11-29', 5, 2); // 11
+ */
+export function digits(s: string, i: number, n: number): number {
+  let v = 0;
+  for (let k = i; k < i + n; k++) {
+    const c = s.charCodeAt(k);
+    if (c < 0x30 || c > 0x39) return -1;
+    v = v * 10 + c - 0x30;
+  }
+  return v;
 }
 
 /**
@@ -94,13 +147,24 @@ export function asHexOrInt(v: unknown): number | undefined {
   return asInt(v);
 }
 
+/** Where {@link setEndpoint} writes. */
+export type EndpointPrefix = 'source' | 'destination' | 'source.nat' | 'destination.nat';
+
 /** The endpoint object at `source`, `destination`, `source.nat` or `destination.nat`, created on demand. */
-function endpoint(ev: EcsEvent, prefix: string): EcsEndpoint {
-  const dot = prefix.indexOf('.');
-  const side = (dot < 0 ? prefix : prefix.slice(0, dot)) as 'source' | 'destination';
-  const ep = (ev[side] ??= {});
-  return dot < 0 ? ep : (ep.nat ??= {});
+function endpoint(ev: EcsEvent, prefix: EndpointPrefix): EcsEndpoint {
+  switch (prefix) {
+    case 'source':
+      return (ev.source ??= {});
+    case 'destination':
+      return (ev.destination ??= {});
+    case 'source.nat':
+      return ((ev.source ??= {}).nat ??= {});
+    default:
+      return ((ev.destination ??= {}).nat ??= {});
+  }
 }
+
+const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
 
 /**
  * Sets `prefix.ip` (or `prefix.domain` when the value is a host name) and `prefix.port`;
@@ -109,11 +173,11 @@ function endpoint(ev: EcsEvent, prefix: string): EcsEndpoint {
  * @example
  * setEndpoint(ev, 'source', '10.0.0.1', '22'); // ev.source = { ip: '10.0.0.1', port: 22 }
  */
-export function setEndpoint(ev: EcsEvent, prefix: string, host: string | undefined, port?: string | number): void {
+export function setEndpoint(ev: EcsEvent, prefix: EndpointPrefix, host: string | undefined, port?: string | number): void {
   if (host !== undefined && host !== '' && host !== '-') {
     const ip = asIp(host);
     if (ip !== undefined) endpoint(ev, prefix).ip = ip;
-    else if (!prefix.endsWith('.nat') && /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/.test(host)) endpoint(ev, prefix).domain = host;
+    else if ((prefix === 'source' || prefix === 'destination') && HOST_NAME.test(host)) endpoint(ev, prefix).domain = host;
   }
   const p = typeof port === 'number' ? (port >= 0 && port <= 65535 ? port : undefined) : asPort(port);
   if (p !== undefined) endpoint(ev, prefix).port = p;
@@ -146,46 +210,93 @@ export function transportName(v: string | undefined): string | undefined {
 }
 
 /**
- * Scans `key=value` pairs separated by spaces, where a value may be double-quoted
- * (FortiOS, auditd, iptables). Quotes are removed; `\"` inside quotes is unescaped.
- * Linear time: one pass, no regex backtracking.
+ * The keys a parser reads from `key=value` text, each with a slot number (its index in
+ * `names`). {@link scanKv} files each value it finds under its key's slot, looking the key up
+ * in place — by length and first character, then `startsWith` — so no key text is sliced,
+ * hashed or made a property (one property per key on a fresh object per line cost more than
+ * the rest of the parse).
  *
  * @example
- * scanKv('a=1 b="x y" c'); // { a: '1', b: 'x y' }   (bare word `c` ignored)
+ * const K = new KvKeys(['srcip', 'dstip']);
+ * scanKv('srcip=10.0.0.1 x=1 dstip=10.0.0.2', K); // ['10.0.0.1', '10.0.0.2']
  */
-export function scanKv(s: string, sep = 32): Record<string, string> {
-  const out: Record<string, string> = {};
+export class KvKeys {
+  /** `length * 128 + first char code` (ASCII) → [name, slot, name, slot, …]. */
+  private readonly buckets: Array<Array<string | number> | undefined> = [];
+
+  constructor(readonly names: readonly string[]) {
+    names.forEach((name, slot) => {
+      const c = name.charCodeAt(0);
+      if (name === '' || c >= 128 || !safeKey(name)) throw new RangeError(`KvKeys: bad key ${JSON.stringify(name)}`);
+      (this.buckets[name.length * 128 + c] ??= []).push(name, slot);
+    });
+  }
+
+  /** Slot of the key `s[start..end)`, or -1 when it is not one of `names`. */
+  slotOf(s: string, start: number, end: number): number {
+    const c = s.charCodeAt(start);
+    if (c >= 128) return -1;
+    const b = this.buckets[(end - start) * 128 + c];
+    if (b === undefined) return -1;
+    for (let j = 0; j < b.length; j += 2) if (s.startsWith(b[j] as string, start)) return b[j + 1] as number;
+    return -1;
+  }
+}
+
+/**
+ * Scans `key=value` pairs separated by spaces, where a value may be double- or single-quoted
+ * (FortiOS, auditd, iptables), and returns the values of the keys in `keys` by slot
+ * (`undefined` when absent; a repeated key: the last value). Quotes are removed; a backslash
+ * inside quotes escapes the next character. Linear time: one pass, no regex backtracking;
+ * values are found with `indexOf` (native) rather than a loop over characters.
+ *
+ * @example
+ * scanKv('a=1 b="x y" c', new KvKeys(['a', 'b'])); // ['1', 'x y']   (bare word `c` ignored)
+ */
+export function scanKv(s: string, keys: KvKeys): Array<string | undefined> {
+  const out = new Array<string | undefined>(keys.names.length).fill(undefined);
   const len = s.length;
+  // Escapes need the slow path; most lines have no backslash at all.
+  const escapes = s.indexOf('\\') >= 0;
   let i = 0;
   while (i < len) {
-    while (i < len && (s.charCodeAt(i) === sep || s.charCodeAt(i) === 32)) i++;
+    while (i < len && s.charCodeAt(i) === 32) i++;
     const ks = i;
-    while (i < len && s.charCodeAt(i) !== 61 && s.charCodeAt(i) !== sep && s.charCodeAt(i) !== 32) i++;
-    if (i >= len || s.charCodeAt(i) !== 61) continue;
-    const key = s.slice(ks, i);
+    let c = 0;
+    while (i < len && (c = s.charCodeAt(i)) !== 61 && c !== 32) i++;
+    if (i >= len || c !== 61) continue;
+    const slot = i > ks ? keys.slotOf(s, ks, i) : -1;
     i++;
     let value: string;
     const q = s.charCodeAt(i);
     if (q === 34 || q === 39) {
       i++;
-      let buf = '';
-      let start = i;
-      while (i < len && s.charCodeAt(i) !== q) {
-        if (s.charCodeAt(i) === 92 && i + 1 < len) {
-          buf += s.slice(start, i);
+      if (!escapes) {
+        let end = s.indexOf(q === 34 ? '"' : "'", i);
+        if (end < 0) end = len;
+        value = slot >= 0 ? s.slice(i, end) : '';
+        i = end + 1;
+      } else {
+        let buf = '';
+        let start = i;
+        while (i < len && s.charCodeAt(i) !== q) {
+          if (s.charCodeAt(i) === 92 && i + 1 < len) {
+            buf += s.slice(start, i);
+            i++;
+            start = i;
+          }
           i++;
-          start = i;
         }
+        value = buf + s.slice(start, i);
         i++;
       }
-      value = buf + s.slice(start, i);
-      i++;
     } else {
-      const vs = i;
-      while (i < len && s.charCodeAt(i) !== sep && s.charCodeAt(i) !== 32) i++;
-      value = s.slice(vs, i);
+      let end = s.indexOf(' ', i);
+      if (end < 0) end = len;
+      value = slot >= 0 ? s.slice(i, end) : '';
+      i = end;
     }
-    if (safeKey(key)) out[key] = value;
+    if (slot >= 0) out[slot] = value;
   }
   return out;
 }
@@ -361,36 +472,14 @@ export function isoFromParts(date: string, time: string, offset: string): string
   return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
 }
 
-const pad2 = (n: number): string => (n < 10 ? '0' : '') + n;
-
 /**
  * Milliseconds since the epoch to ISO 8601 UTC (`Date#toISOString` format), or `undefined`
- * outside the years 1970..9999. Computed with integer arithmetic (days to civil date,
- * H. Hinnant's `civil_from_days`) because `toISOString` was a measurable share of per-event cost.
+ * outside the years 1970..9999. Fractions of a millisecond are dropped.
  *
  * @example
  * isoFromMs(0); // '1970-01-01T00:00:00.000Z'
  */
 export function isoFromMs(ms: number): string | undefined {
   if (!(ms >= 0 && ms < 253402300800000)) return undefined;
-  const t = Math.floor(ms);
-  const days = Math.floor(t / 86400000);
-  let rem = t - days * 86400000;
-  const hh = Math.floor(rem / 3600000);
-  rem -= hh * 3600000;
-  const mi = Math.floor(rem / 60000);
-  rem -= mi * 60000;
-  const ss = Math.floor(rem / 1000);
-  const milli = rem - ss * 1000;
-  // Civil date from days since 1970-01-01 (proleptic Gregorian, eras of 400 years).
-  const z = days + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  return `${y}-${pad2(m)}-${pad2(d)}T${pad2(hh)}:${pad2(mi)}:${pad2(ss)}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+  return isoTime(Math.floor(ms));
 }

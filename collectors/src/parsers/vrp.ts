@@ -8,7 +8,7 @@ import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
 import { wallToInstant } from '../syslog/time.js';
-import { asInt, asIp, categorise, head, isoFromMs, lookup, observer, safeKey, setEndpoint, splitPairs, transportName, verdict } from './util.js';
+import { asInt, asIp, categorise, head, isoFromMs, lookup, observer, safeKey, setEndpoint, splitPairs, transportName, verdict, type EndpointPrefix } from './util.js';
 
 const HEAD = /^%%(\d{2})([A-Z][A-Z0-9_]{0,31})\/(\d)\/([A-Za-z0-9_]{1,64})(?:\(([a-z])\))?(?:\[(\d{1,10})\])?: ?/;
 
@@ -41,50 +41,60 @@ export function vrpBrand(text: string): string {
   return i >= 0 && i < 160 && isDigit(text.charCodeAt(i + 2)) && isDigit(text.charCodeAt(i + 3)) ? text.slice(i + 2, i + 4) : '';
 }
 
-/** Key names of Huawei/H3C logs (lower-cased, `-`/`_` removed) → ECS paths. */
-const KEYS: Record<string, string> = {
-  ip: 'source.ip',
-  userip: 'source.ip',
-  clientip: 'source.ip',
-  sourceip: 'source.ip',
-  srcip: 'source.ip',
-  srcipaddr: 'source.ip',
-  ipaddr: 'source.ip',
-  sourceport: 'source.port',
-  srcport: 'source.port',
-  destinationip: 'destination.ip',
-  dstip: 'destination.ip',
-  dstipaddr: 'destination.ip',
-  destinationport: 'destination.port',
-  dstport: 'destination.port',
-  sourcenatip: 'source.nat.ip',
-  natsrcipaddr: 'source.nat.ip',
-  sourcenatport: 'source.nat.port',
-  natsrcport: 'source.nat.port',
-  destinationnatip: 'destination.nat.ip',
-  natdstipaddr: 'destination.nat.ip',
-  destinationnatport: 'destination.nat.port',
-  natdstport: 'destination.nat.port',
-  user: 'user.name',
-  username: 'user.name',
-  sourcezone: 'observer.ingress.zone',
-  srczonename: 'observer.ingress.zone',
-  destinationzone: 'observer.egress.zone',
-  dstzonename: 'observer.egress.zone',
-  rulename: 'rule.name',
-  policyname: 'rule.name',
-  securitypolicy: 'rule.name',
-  ruleid: 'rule.id',
-  command: 'process.command_line',
-  applicationname: 'network.application',
-  application: 'network.application',
-  sendbytes: 'source.bytes',
-  rcvbytes: 'destination.bytes',
-  sendpkts: 'source.packets',
-  rcvpkts: 'destination.packets',
-  reason: 'event.reason',
-  failedreason: 'event.reason',
-  closereason: 'event.reason',
+/** What a known key of Huawei/H3C logs sets. */
+type Apply = (ev: EcsEvent, v: string) => void;
+const ip = (p: EndpointPrefix): Apply => (ev, v) => setEndpoint(ev, p, v);
+const port = (p: EndpointPrefix): Apply => (ev, v) => setEndpoint(ev, p, undefined, v);
+const count = (path: string): Apply => (ev, v) => setField(ev, path, asInt(v));
+const text = (path: string): Apply => (ev, v) => setField(ev, path, v);
+const reason: Apply = (ev, v) => {
+  ev.event.reason = v;
+};
+
+/** Key names of Huawei/H3C logs (lower-cased, `-`/`_` removed) → what they set in ECS. */
+const KEYS: Record<string, Apply> = {
+  ip: ip('source'),
+  userip: ip('source'),
+  clientip: ip('source'),
+  sourceip: ip('source'),
+  srcip: ip('source'),
+  srcipaddr: ip('source'),
+  ipaddr: ip('source'),
+  sourceport: port('source'),
+  srcport: port('source'),
+  destinationip: ip('destination'),
+  dstip: ip('destination'),
+  dstipaddr: ip('destination'),
+  destinationport: port('destination'),
+  dstport: port('destination'),
+  sourcenatip: ip('source.nat'),
+  natsrcipaddr: ip('source.nat'),
+  sourcenatport: port('source.nat'),
+  natsrcport: port('source.nat'),
+  destinationnatip: ip('destination.nat'),
+  natdstipaddr: ip('destination.nat'),
+  destinationnatport: port('destination.nat'),
+  natdstport: port('destination.nat'),
+  user: text('user.name'),
+  username: text('user.name'),
+  sourcezone: text('observer.ingress.zone'),
+  srczonename: text('observer.ingress.zone'),
+  destinationzone: text('observer.egress.zone'),
+  dstzonename: text('observer.egress.zone'),
+  rulename: text('rule.name'),
+  policyname: text('rule.name'),
+  securitypolicy: text('rule.name'),
+  ruleid: text('rule.id'),
+  command: text('process.command_line'),
+  applicationname: text('network.application'),
+  application: text('network.application'),
+  sendbytes: count('source.bytes'),
+  rcvbytes: count('destination.bytes'),
+  sendpkts: count('source.packets'),
+  rcvpkts: count('destination.packets'),
+  reason,
+  failedreason: reason,
+  closereason: reason,
 };
 
 const NORM_KEYS = new Map<string, string>();
@@ -99,25 +109,39 @@ function normKey(k: string): string {
   return nk;
 }
 
-/** Applies known keys to ECS and keeps every pair verbatim under `vendorNs.fields`. */
-function applyPairs(ev: EcsEvent, kv: Record<string, string>): Record<string, string> {
-  const norm: Record<string, string> = {};
+/** What the classification needs from the pairs (by normalised key; the last value wins). */
+interface PairFacts {
+  result: string | undefined;
+  user: boolean;
+  username: boolean;
+}
+
+/** Applies known keys to ECS (the pairs themselves are kept verbatim by the caller). */
+function applyPairs(ev: EcsEvent, kv: Record<string, string>): PairFacts {
+  const facts: PairFacts = { result: undefined, user: false, username: false };
+  let proto: string | undefined;
   for (const k in kv) {
     const v = kv[k]!;
     const nk = normKey(k);
-    if (!safeKey(nk)) continue;
-    norm[nk] = v;
-    const path = lookup(KEYS, nk);
-    if (path === undefined || v === '' || v === '-') continue;
-    if (path.endsWith('.ip')) setEndpoint(ev, path.slice(0, -3), v);
-    else if (path.endsWith('.port')) setEndpoint(ev, path.slice(0, -5), undefined, v);
-    else if (path.endsWith('.bytes') || path.endsWith('.packets')) setField(ev, path, asInt(v));
-    else if (path === 'event.reason') ev.event.reason = v;
-    else setField(ev, path, v);
+    switch (nk) {
+      case 'protocol':
+        proto = v;
+        break;
+      case 'result':
+        facts.result = v;
+        break;
+      case 'user':
+        facts.user = true;
+        break;
+      case 'username':
+        facts.username = true;
+        break;
+    }
+    const apply = lookup(KEYS, nk);
+    if (apply !== undefined && v !== '' && v !== '-') apply(ev, v);
   }
-  const proto = norm.protocol;
   if (proto !== undefined) setField(ev, 'network.transport', transportName(proto.replace(/^\(\d+\)/, '')));
-  return norm;
+  return facts;
 }
 
 /** `Description. (K=V, K="V", …)` → the description and the pairs (Huawei's usual body shape). */
@@ -207,7 +231,9 @@ function vrpPrefix(ev: EcsEvent, prefix: string, zone: string | undefined): void
   if (iso !== undefined) ev['@timestamp'] = iso;
   const host = m[13]!;
   if (ev.host?.hostname === undefined && /^[A-Za-z0-9][\w.-]*$/.test(host)) {
-    ev.host = { ...ev.host, hostname: host, name: host };
+    const h = (ev.host ??= {});
+    h.hostname = host;
+    h.name = host;
     (ev.observer ??= {}).hostname = host;
   }
 }
@@ -228,9 +254,13 @@ export const parseHuawei: LineParser = (input, ev) => {
   const { desc, kv } = huaweiBody(body);
   const norm = applyPairs(ev, kv);
   ev.message = body;
-  if (desc !== '') setField(ev, 'huawei.description', desc);
-  ev.huawei = { ...(ev.huawei as object), module: m[2], mnemonic: m[4], fields: kv };
-  classify(ev, m[2]!, m[4]!, norm.result, norm.username !== undefined || norm.user !== undefined);
+  const huawei: Record<string, unknown> = {};
+  if (desc !== '') huawei.description = desc;
+  huawei.module = m[2];
+  huawei.mnemonic = m[4];
+  huawei.fields = kv;
+  ev.huawei = huawei;
+  classify(ev, m[2]!, m[4]!, norm.result, norm.username || norm.user);
   return true;
 };
 
@@ -295,6 +325,6 @@ export const parseH3c: LineParser = (input, ev) => {
       return true;
     }
   }
-  classify(ev, m[2]!, m[4]!, norm.result, norm.user !== undefined);
+  classify(ev, m[2]!, m[4]!, norm.result, norm.user);
   return true;
 };

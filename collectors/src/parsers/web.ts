@@ -3,13 +3,12 @@
  * httpd (`LogFormat "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\"" combined`).
  * Scanned by hand, not by one big regex, so hostile quotes cannot cause backtracking.
  */
-import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
-import { asInt, categorise, extName, isoFromMs, lookup, setEndpoint } from './util.js';
+import { asInt, categorise, digits, extName, isoFromMs, lookup, setEndpoint } from './util.js';
+import { utcMs } from '../syslog/time.js';
 
-const MONTHS: Record<string, string> = {
-  Jan: '01', Feb: '02', Mar: '03', Apr: '04', May: '05', Jun: '06',
-  Jul: '07', Aug: '08', Sep: '09', Oct: '10', Nov: '11', Dec: '12',
+const MONTHS: Record<string, number> = {
+  Jan: 1, Feb: 2, Mar: 3, Apr: 4, May: 5, Jun: 6, Jul: 7, Aug: 8, Sep: 9, Oct: 10, Nov: 11, Dec: 12,
 };
 
 /**
@@ -19,19 +18,28 @@ const MONTHS: Record<string, string> = {
  * clfTime('10/Oct/2000:13:55:36 -0700'); // '2000-10-10T20:55:36.000Z'
  */
 export function clfTime(s: string): string | undefined {
-  const m = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(s);
-  const month = m ? lookup(MONTHS, m[2]!) : undefined;
-  if (!m || month === undefined) return undefined;
-  const day = Number(m[1]);
-  const hour = Number(m[4]);
-  const min = Number(m[5]);
-  const sec = Number(m[6]);
-  const oh = Number(m[8]);
-  const om = Number(m[9]);
+  // Fixed layout `dd/Mmm/yyyy:hh:mm:ss ±hhmm`, read from char codes.
+  if (s.length !== 26) return undefined;
+  const day = digits(s, 0, 2);
+  const year = digits(s, 7, 4);
+  const hour = digits(s, 12, 2);
+  const min = digits(s, 15, 2);
+  const sec = digits(s, 18, 2);
+  const oh = digits(s, 22, 2);
+  const om = digits(s, 24, 2);
+  const sign = s.charCodeAt(21);
+  if (
+    day < 0 || year < 0 || hour < 0 || min < 0 || sec < 0 || oh < 0 || om < 0 ||
+    s.charCodeAt(2) !== 0x2f || s.charCodeAt(6) !== 0x2f || s.charCodeAt(11) !== 0x3a || s.charCodeAt(14) !== 0x3a ||
+    s.charCodeAt(17) !== 0x3a || s.charCodeAt(20) !== 0x20 || (sign !== 0x2b && sign !== 0x2d)
+  )
+    return undefined;
+  const month = lookup(MONTHS, s.slice(3, 6));
+  if (month === undefined) return undefined;
   if (day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60 || om > 59) return undefined;
   // Arithmetic, not Date.parse of a rebuilt string: this runs once per access-log line.
-  const offset = (m[7] === '-' ? -1 : 1) * (oh * 60 + om) * 60000;
-  return isoFromMs(Date.UTC(Number(m[3]), Number(month) - 1, day, hour, min, sec) - offset);
+  const offset = (sign === 0x2d ? -1 : 1) * (oh * 60 + om) * 60000;
+  return isoFromMs(utcMs(year, month, day, hour, min, sec, 0) - offset);
 }
 
 /** Reads a double-quoted field at `i` (pointing at the quote); `\"` is an escaped quote (nginx escapes as \x22). */
@@ -85,34 +93,40 @@ export const parseAccessLog: LineParser = (input, ev) => {
   ev.event.dataset = `${ev.event.module}.access`;
   ev['@timestamp'] = time;
   setEndpoint(ev, 'source', client);
-  if (user !== '-' && user !== '') setField(ev, 'user.name', user);
+  // Direct writes (this runs for every access-log line); empty values are left out, as setField does.
+  if (user !== '-' && user !== '') (ev.user ??= {}).name = user;
   const status = Number(sm[1]);
-  setField(ev, 'http.response.status_code', status);
-  setField(ev, 'http.response.body.bytes', asInt(sm[2]));
+  const response: Record<string, unknown> = { status_code: status };
+  const http: Record<string, unknown> = { response };
+  ev.http = http;
+  const bytes = asInt(sm[2]);
+  if (bytes !== undefined) response.body = { bytes };
   const parts = req[0].split(' ');
   if (parts.length === 3 && /^[A-Z]{3,10}$/.test(parts[0]!)) {
-    setField(ev, 'http.request.method', parts[0]);
+    http.request = { method: parts[0] };
     const target = parts[1]!;
-    setField(ev, 'url.original', target);
+    const url: Record<string, unknown> = {};
+    if (target !== '') url.original = target;
     const q = target.indexOf('?');
     const path = q >= 0 ? target.slice(0, q) : target;
-    setField(ev, 'url.path', path);
+    if (path !== '') url.path = path;
     const ext = extName(path.slice(path.lastIndexOf('/') + 1));
-    if (ext !== '') setField(ev, 'url.extension', ext);
-    if (q >= 0) setField(ev, 'url.query', target.slice(q + 1));
+    if (ext !== '') url.extension = ext;
+    if (q >= 0 && q + 1 < target.length) url.query = target.slice(q + 1);
+    if (target !== '') ev.url = url;
     const v = /^HTTP\/(\d(?:\.\d)?)$/.exec(parts[2]!);
-    setField(ev, 'http.version', v?.[1]);
+    if (v !== null) http.version = v[1];
   } else {
     // A non-HTTP request line (scanner noise, TLS bytes on a plain port) is kept as written.
-    setField(ev, 'url.original', req[0]);
+    if (req[0] !== '') ev.url = { original: req[0] };
     ev.tags = [...(ev.tags ?? []), 'malformed_request'];
   }
   const after = rest.slice(sm[0].length).trimStart();
   const ref = quoted(after, 0);
   if (ref) {
-    if (ref[0] !== '-') setField(ev, 'http.request.referrer', ref[0]);
+    if (ref[0] !== '-' && ref[0] !== '') ((http.request ??= {}) as Record<string, unknown>).referrer = ref[0];
     const ua = quoted(after.slice(ref[1]).trimStart(), 0);
-    if (ua && ua[0] !== '-') setField(ev, 'user_agent.original', ua[0]);
+    if (ua && ua[0] !== '-' && ua[0] !== '') ev.user_agent = { original: ua[0] };
   }
   categorise(ev, ['web'], ['access'], 'http_request', status < 400 ? 'success' : 'failure');
   return true;

@@ -19,27 +19,32 @@ export interface ParseOptions {
   charset?: CharsetName;
 }
 
-/** Result of reading `<PRI>` (RFC 5424 §6.2.1: 1–3 digits, no leading zero, 0..191). */
-interface Pri {
-  pri?: number;
-  raw?: string;
-  end: number;
-}
-
-function readPri(s: string): Pri {
-  if (s[0] !== '<') return { end: 0 };
+/**
+ * Reads `<PRI>` (RFC 5424 §6.2.1: 1–3 digits, no leading zero, 0..191) at the start of `s`.
+ * Returns the PRI value (0..191), -1 when there is no `<` (no PRI at all), -2 when the `>`
+ * is missing or too far (not terminated), or -3 when the text between is not a valid PRIVAL;
+ * {@link priEnd} is the index after `>` (0 when absent or unterminated).
+ */
+function readPri(s: string): number {
+  priEnd = 0;
+  if (s.charCodeAt(0) !== 0x3c) return -1;
   const close = s.indexOf('>', 1);
-  if (close === -1 || close > 6) return { end: 0, raw: '' };
+  if (close === -1 || close > 6) return -2;
+  priEnd = close + 1;
   // PRIVAL = 1*3DIGIT without leading zeros, ≤ 191 (RFC 5424 §6.2.1).
+  if (close === 1 || (close > 2 && s.charCodeAt(1) === 0x30)) return -3;
   let v = 0;
-  let ok = close > 1 && (close === 2 || s.charCodeAt(1) !== 0x30);
-  for (let i = 1; ok && i < close; i++) {
+  for (let i = 1; i < close; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) ok = false;
-    else v = v * 10 + (c - 0x30);
+    if (c < 0x30 || c > 0x39) return -3;
+    v = v * 10 + (c - 0x30);
   }
-  return ok && v <= 191 ? { pri: v, end: close + 1 } : { raw: s.slice(0, close + 1), end: close + 1 };
+  return v <= 191 ? v : -3;
 }
+let priEnd = 0;
+
+/** Appends one problem to a `parseError` text ('; '-separated). */
+const addError = (errors: string, e: string): string => (errors === '' ? e : errors + '; ' + e);
 
 /** Copies the header fields both grammars share, leaving absent ones absent. */
 function copyHeader(msg: SyslogMessage, r: { hostname?: string; appname?: string; procid?: string }): void {
@@ -80,19 +85,22 @@ export function parseSyslog(bytes: Uint8Array, opts: ParseOptions): SyslogMessag
     lossy: dec.lossy,
   };
   if (dec.lossy) msg.rawBase64 = bytesToBase64(bytes);
-  const p = readPri(text);
-  if (p.pri !== undefined) {
+  const pri = readPri(text);
+  const end = priEnd;
+  let errors = '';
+  if (pri >= 0) {
     msg.priValid = true;
-    msg.pri = p.pri;
-    msg.facility = p.pri >> 3;
-    msg.severity = p.pri & 7;
-  } else if (p.raw !== undefined && p.raw !== '') {
-    msg.priRaw = p.raw;
+    msg.pri = pri;
+    msg.facility = pri >> 3;
+    msg.severity = pri & 7;
+  } else if (pri === -1) errors = 'PRI missing';
+  else if (pri === -2) errors = 'PRI not terminated';
+  else {
+    const raw = text.slice(0, end);
+    msg.priRaw = raw;
+    errors = `invalid PRI ${raw.slice(0, 8)}`;
   }
-  const body = p.end > 0 ? text.slice(p.end) : text;
-  const errors: string[] = [];
-  if (p.raw !== undefined) errors.push(p.raw === '' ? 'PRI not terminated' : `invalid PRI ${p.raw.slice(0, 8)}`);
-  else if (p.end === 0) errors.push('PRI missing');
+  const body = end > 0 ? text.slice(end) : text;
 
   if (body.charCodeAt(0) >= 0x31 && body.charCodeAt(0) <= 0x39 && body.charCodeAt(1) === 0x20) {
     const r = parseRfc5424Body(body);
@@ -105,9 +113,9 @@ export function parseSyslog(bytes: Uint8Array, opts: ParseOptions): SyslogMessag
       msg.msg = r.msg;
       if (r.timestampText !== undefined) msg.time.deviceText = r.timestampText;
       if (r.timestamp !== undefined) applyIso(msg, r.timestamp, zone);
-      if (r.timestampError !== undefined) errors.push(r.timestampError);
-      if (r.sdError !== undefined) errors.push(r.sdError);
-      if (errors.length > 0) msg.parseError = errors.join('; ');
+      if (r.timestampError !== undefined) errors = addError(errors, r.timestampError);
+      if (r.sdError !== undefined) errors = addError(errors, r.sdError);
+      if (errors !== '') msg.parseError = errors;
       return msg;
     }
   }
@@ -117,8 +125,7 @@ export function parseSyslog(bytes: Uint8Array, opts: ParseOptions): SyslogMessag
   const hasTag = r.appname !== undefined;
   if (!hasTime && !hasTag && !msg.priValid) {
     // Nothing recognisable: keep the whole text as MSG.
-    errors.push('no syslog header');
-    msg.parseError = errors.join('; ');
+    msg.parseError = addError(errors, 'no syslog header');
     return msg;
   }
   msg.format = 'rfc3164';
@@ -137,13 +144,13 @@ export function parseSyslog(bytes: Uint8Array, opts: ParseOptions): SyslogMessag
       if (t !== undefined) {
         msg.time.device = t;
         msg.time.yearInferred = true;
-      } else errors.push('invalid date');
+      } else errors = addError(errors, 'invalid date');
     }
   } else if (r.iso !== undefined) {
     applyIso(msg, r.iso, zone);
   } else {
-    errors.push('no timestamp');
+    errors = addError(errors, 'no timestamp');
   }
-  if (errors.length > 0) msg.parseError = errors.join('; ');
+  if (errors !== '') msg.parseError = errors;
   return msg;
 }
