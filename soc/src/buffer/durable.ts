@@ -261,7 +261,10 @@ export class DurableBuffer implements EventSink {
         bytes += frameSize(f);
       }
     } else {
-      docs = events.map((e) => JSON.stringify(e));
+      docs = events.map((e) => {
+        if ((e as unknown) instanceof RawFrame) throw new TypeError('append: raw frames and events cannot be mixed in one call');
+        return JSON.stringify(e);
+      });
       for (const d of docs) bytes += d.length;
     }
     const count = events.length;
