@@ -473,9 +473,9 @@ export class SearchEngineEventStore implements EventStore {
    * One request to the engine, for the engine helpers of this directory (hunts, correlation
    * aggregations, the alert store); resolves with any HTTP status, rejects when there was no answer.
    */
-  async request(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<EngineResponse> {
+  async request(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown, ndjson?: string): Promise<EngineResponse> {
     this.check();
-    return this.call(method, path, body);
+    return this.call(method, path, body, ndjson);
   }
 
   /**
