@@ -79,6 +79,10 @@ describe('console tools API', () => {
     assert.equal(p1.nextBefore, p1.items[1]!.seq);
     const p2 = (await as(h.app, auditor, 'GET', `/api/v1/audit?action=user.create&limit=2&before=${p1.nextBefore}`)).json() as typeof p1;
     assert.equal(p2.items[0]!.target, 'audit-u1');
+    assert.equal((await as(h.app, admin, 'PATCH', '/api/v1/users/audit-u1', { role: 'analyst' })).statusCode, 200);
+    const upd = (await as(h.app, auditor, 'GET', '/api/v1/audit?action=user.update&limit=1')).json() as { items: { target: string; details: { role: { from: string; to: string } } }[] };
+    assert.equal(upd.items[0]!.target, 'audit-u1');
+    assert.deepEqual(upd.items[0]!.details.role, { from: 'viewer', to: 'analyst' });
     const byActor = (await as(h.app, auditor, 'GET', '/api/v1/audit?actor=nobody')).json() as typeof p1;
     assert.deepEqual(byActor.items, []);
     assert.equal((await as(h.app, analyst, 'GET', '/api/v1/audit')).statusCode, 403);

@@ -85,8 +85,13 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
       if (self && ((req.body.role !== undefined && req.body.role !== 'secadmin') || req.body.disabled === true)) {
         throw new SocError('SOC_ERR_FORBIDDEN', 'you cannot change your own role or disable yourself');
       }
+      const before = auth.getUser(req.params.username);
       const u = auth.updateUser(req.params.username, req.body);
-      auditLog.record({ actor: req.principal!.name, action: 'user.update', target: u.username, outcome: 'success', details: { fields: Object.keys(req.body) } });
+      // The trail names what changed to what (role and state), so a review needs no other record.
+      const details: Record<string, unknown> = { fields: Object.keys(req.body) };
+      if (req.body.role !== undefined) details.role = { from: before.role, to: u.role };
+      if (req.body.disabled !== undefined) details.disabled = { from: before.disabled, to: u.disabled };
+      auditLog.record({ actor: req.principal!.name, action: 'user.update', target: u.username, outcome: 'success', details });
       return u;
     },
   );
