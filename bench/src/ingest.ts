@@ -5,10 +5,20 @@
  * latency (the server's own histogram); the server's peak RSS (VmHWM). In the same run, rsyslog
  * (Debian) receives the same stream over TCP into a file as a native reference.
  *
- * Environment: `XIANGAN_BENCH_LINES` (default 1,000,000) to run a smaller stream.
+ * CPU time per event, per thread of the server (main thread: sockets, framing, ids, buffer
+ * appends, detection; the prepare and store workers; V8's helper threads, mostly GC), is read from
+ * /proc at the start and end of the stream: unlike wall time it is barely disturbed by other
+ * processes on the machine, and `cpuCapacityEventsPerSec` (1e6 / max(total / 2 cores, busiest
+ * thread)) is what that CPU cost allows on two idle cores.
+ *
+ * Environment: `XIANGAN_BENCH_LINES` (default 1,000,000) to run a smaller stream;
+ * `XIANGAN_BENCH_INTEGRITY` `both` (default: a second server run with tamper-evidence chaining off,
+ * for its overhead), `on` or `off`; `XIANGAN_BENCH_ALERTS` `on` (default, detection as configured
+ * by default) or `off`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, readSync, closeSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, openSync, readSync, closeSync, existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +28,8 @@ import { createProcessor, eventId, newSourceMetrics, normalise } from '@xiangan/
 import { formatTable, fmtOps, fmtRatio, writeResults } from './harness.js';
 
 const N = Number(process.env.XIANGAN_BENCH_LINES ?? 1_000_000);
+const INTEGRITY = process.env.XIANGAN_BENCH_INTEGRITY ?? 'both';
+const ALERTS = process.env.XIANGAN_BENCH_ALERTS ?? 'on';
 const BIN = fileURLToPath(new URL('../../../bin/xiangan.js', import.meta.url));
 
 /** A deterministic mix of the formats a Chinese enterprise network sends, RFC 3164 and 5424. */
@@ -103,9 +115,13 @@ interface Started {
   apiPort: number;
 }
 
-async function startXiangan(dir: string): Promise<Started> {
+async function startXiangan(dir: string, integrity: boolean): Promise<Started> {
   const config = join(dir, 'xiangan.yaml');
-  writeFileSync(config, `data: ${JSON.stringify(join(dir, 'data'))}\nlog: { level: info }\napi: { port: 0 }\nsyslog: { host: 127.0.0.1, udpPort: 0, tcpPort: 0 }\n`);
+  writeFileSync(
+    config,
+    `data: ${JSON.stringify(join(dir, 'data'))}\nlog: { level: info }\napi: { port: 0 }\nsyslog: { host: 127.0.0.1, udpPort: 0, tcpPort: 0 }\n` +
+      `integrity: { enabled: ${integrity} }\n${ALERTS === 'off' ? 'alerts: { enabled: false }\n' : ''}`,
+  );
   const child = spawn(process.execPath, [BIN, 'soc', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
   const rl = createInterface({ input: child.stdout! });
   return new Promise((resolve, reject) => {
@@ -146,11 +162,48 @@ function peakRssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-async function benchXiangan(): Promise<Record<string, number>> {
+/** CPU seconds (user + system) of each thread of a process, by thread id. */
+function threadCpu(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const st = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      out.set(t, (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      /* the thread ended */
+    }
+  }
+  return out;
+}
+
+/** Per-thread CPU µs per event between two snapshots: the main thread, the two busiest others (the prepare and store workers), the rest. */
+function cpuPerEvent(pid: number, before: Map<string, number>, after: Map<string, number>, events: number): Record<string, number> {
+  const d = [...after].map(([t, c]) => ({ t, us: ((c - (before.get(t) ?? 0)) * 1e6) / events }));
+  const main = d.find((x) => x.t === String(pid))?.us ?? 0;
+  const others = d.filter((x) => x.t !== String(pid)).sort((a, b) => b.us - a.us);
+  const total = d.reduce((a, x) => a + x.us, 0);
+  const w1 = others[0]?.us ?? 0;
+  const w2 = others[1]?.us ?? 0;
+  return {
+    mainThread: main,
+    busiestWorker: w1,
+    secondWorker: w2,
+    otherThreads: total - main - w1 - w2,
+    total,
+    cpuCapacityEventsPerSec: 1e6 / Math.max(total / 2, main, w1),
+  };
+}
+
+async function benchXiangan(integrity: boolean): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'xa-bench-'));
-  const s = await startXiangan(dir);
+  const s = await startXiangan(dir, integrity);
   try {
     const base = `http://127.0.0.1:${s.apiPort}`;
+    // Let start-up work (rule compilation, first checkpoint) finish before the CPU snapshot.
+    await sleep(1000);
+    const cpu0 = threadCpu(s.child.pid!);
+    const load0 = loadavg()[0]!;
     const t0 = await send(s.tcpPort, N);
     let stored = 0;
     let metricsText = '';
@@ -168,8 +221,14 @@ async function benchXiangan(): Promise<Record<string, number>> {
       await sleep(20);
     }
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = cpuPerEvent(s.child.pid!, cpu0, threadCpu(s.child.pid!), N);
+    const load1 = loadavg()[0]!;
     const total = ((await (await fetch(`${base}/api/v1/events?size=0`)).json()) as { total: number }).total;
     return {
+      integrity,
+      alerts: ALERTS !== 'off',
+      loadAverage1m: [load0, load1],
+      cpuMicrosPerEvent: cpu,
       events: N,
       stored: total,
       seconds,
@@ -258,7 +317,8 @@ async function benchRsyslog(): Promise<Record<string, number> | { skipped: strin
 }
 
 const parseRate = parseOnly();
-const ours = await benchXiangan();
+const ours = await benchXiangan(INTEGRITY !== 'off');
+const chainOff = INTEGRITY === 'both' ? await benchXiangan(false) : undefined;
 const rsyslog = await benchRsyslog();
 const rs = 'eventsPerSec' in rsyslog ? rsyslog : undefined;
 
@@ -267,10 +327,18 @@ process.stdout.write(
   formatTable(
     ['measure', 'Xiangan', 'target', 'rsyslog (file)', 'Xiangan / rsyslog'],
     [
-      ['end to end events/s (TCP → committed)', fmtOps(ours.eventsPerSec!), fmtOps(targets.eventsPerSec), rs ? fmtOps(rs.eventsPerSec!) : 'n/a', fmtRatio(ours.eventsPerSec, rs?.eventsPerSec)],
+      ['end to end events/s (TCP → committed)', fmtOps(ours.eventsPerSec as number), fmtOps(targets.eventsPerSec), rs ? fmtOps(rs.eventsPerSec!) : 'n/a', fmtRatio(ours.eventsPerSec as number, rs?.eventsPerSec)],
       ['parse + normalise lines/s, one core', fmtOps(parseRate), fmtOps(targets.parseLinesPerSecPerCore), '', ''],
-      ['p99 receipt → stored (ms)', ours.p99ReceiptToStoredMs!.toFixed(0), String(targets.p99Ms), '', ''],
-      ['peak RSS (MB)', ours.peakRssMb!.toFixed(0), String(targets.rssMb), rs ? rs.peakRssMb!.toFixed(0) : 'n/a', ''],
+      ['p99 receipt → stored (ms)', (ours.p99ReceiptToStoredMs as number).toFixed(0), String(targets.p99Ms), '', ''],
+      ['peak RSS (MB)', (ours.peakRssMb as number).toFixed(0), String(targets.rssMb), rs ? rs.peakRssMb!.toFixed(0) : 'n/a', ''],
+      ['CPU µs/event (all threads)', (ours.cpuMicrosPerEvent as Record<string, number>).total!.toFixed(1), '', '', ''],
+      ['events/s the CPU cost allows on 2 idle cores', fmtOps((ours.cpuMicrosPerEvent as Record<string, number>).cpuCapacityEventsPerSec!), fmtOps(targets.eventsPerSec), '', ''],
+      ...(chainOff
+        ? [
+            ['end to end events/s, integrity chaining off', fmtOps(chainOff.eventsPerSec as number), '', '', ''],
+            ['CPU µs/event, integrity chaining off', (chainOff.cpuMicrosPerEvent as Record<string, number>).total!.toFixed(1), '', '', ''],
+          ]
+        : []),
     ],
   ),
 );
@@ -278,8 +346,9 @@ const path = writeResults('ingest', {
   lines: N,
   targets,
   xiangan: { ...ours, parseLinesPerSecPerCore: parseRate },
+  ...(chainOff ? { xianganChainingOff: chainOff } : {}),
   rsyslog,
   notes:
-    'Xiangan: real `xiangan soc start` process, RFC 6587 LF framing, full parse + ECS normalise, durable SQLite buffer (WAL, synchronous=NORMAL) then SQLite store (WAL, synchronous=FULL, FTS5, indexes); time from first byte sent to xiangan_store_events_total reaching the line count. p99 from the server histogram xiangan_receipt_to_store_seconds (linear within buckets). rsyslog: imtcp → omfile of the raw message, no parsing or indexing; time until the file holds every line.',
+    'Xiangan: real `xiangan soc start` process with its default configuration (detection on unless XIANGAN_BENCH_ALERTS=off), RFC 6587 LF framing; the main thread frames, derives ids and appends raw frames to the durable SQLite buffer (WAL, synchronous=NORMAL); the prepare worker parses + ECS-normalises them, serialises each event once and computes store columns and integrity leaf hashes; the store worker inserts (WAL, synchronous=FULL, 16 KiB pages, FTS5, indexes) while the next step is prepared; detection runs on the main thread over the stored documents. Time from first byte sent to xiangan_store_events_total reaching the line count. cpuMicrosPerEvent: per-thread CPU time from /proc over the stream (loadAverage1m at its start and end). p99 from the server histogram xiangan_receipt_to_store_seconds (linear within buckets). rsyslog: imtcp → omfile of the raw message, no parsing or indexing; time until the file holds every line.',
 });
 process.stdout.write(`results: ${path}\n`);
