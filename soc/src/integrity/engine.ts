@@ -109,7 +109,8 @@ export class EngineLeafIndex {
 
   private async create(): Promise<void> {
     const r = await call(this.t, 'integrity index', 'PUT', `/${this.index}`, {
-      settings: { number_of_shards: 1, number_of_replicas: 0, refresh_interval: '1s' },
+      // One shard keeps `seq` order and refresh simple; a replica wherever a second node exists.
+      settings: { number_of_shards: 1, auto_expand_replicas: '0-1', refresh_interval: '1s' },
       mappings: {
         dynamic: false,
         properties: {
@@ -320,36 +321,43 @@ export function attachEngineChain(store: ChainableEngine): { leaves: EngineLeafI
     if (recent.size > RECENT_MAX) recent.delete(recent.values().next().value!);
   };
   store.onWrite(async (created, duplicates) => {
+    // Ids are claimed (in `recent`) the moment they are taken into this call, so that a write in
+    // flight beside this one, seeing the same ids as 409s, does not give them a second leaf; a
+    // failure releases them again, so the replay that follows gives them their leaf.
+    const claimed: string[] = [];
     const perDay = new Map<string, EngineDoc[]>();
-    const add = (d: EngineDoc): void => {
+    const take = (d: EngineDoc): void => {
       const day = dayOfIndex(store.names, d.index);
-      if (!day) return;
+      if (!day || recent.has(d.id)) return;
+      remember(d.id);
+      claimed.push(d.id);
       let list = perDay.get(day);
       if (!list) perDay.set(day, (list = []));
       list.push(d);
     };
-    for (const d of created) if (!recent.has(d.id)) add(d);
-    const createdIds = new Set(created.map((d) => d.id));
-    // 409s: stored before. Only those without a leaf (a crash between events and leaves) get one.
-    const unknown = duplicates.filter((d) => !createdIds.has(d.id) && !recent.has(d.id));
-    const dupByDay = new Map<string, EngineDoc[]>();
-    for (const d of unknown) {
-      const day = dayOfIndex(store.names, d.index);
-      if (!day) continue;
-      let list = dupByDay.get(day);
-      if (!list) dupByDay.set(day, (list = []));
-      list.push(d);
-    }
-    for (const [day, list] of dupByDay) {
-      const have = await leaves.withLeaves('events', day, list.map((d) => d.id));
-      for (const d of list) if (!have.has(d.id)) add(d);
-    }
-    for (const [day, list] of perDay) {
-      const hashes = new Uint8Array(32 * list.length);
-      for (let i = 0; i < list.length; i++) hashes.set(leafHashText(list[i]!.json), 32 * i);
-      const ids = list.map((d) => d.id);
-      await leaves.append('events', day, ids, hashes);
-      for (const id of ids) remember(id);
+    try {
+      for (const d of created) take(d);
+      // 409s: stored before. Only those without a leaf (a crash between events and leaves) get one.
+      const dupByDay = new Map<string, EngineDoc[]>();
+      for (const d of duplicates) {
+        const day = dayOfIndex(store.names, d.index);
+        if (!day || recent.has(d.id)) continue;
+        let list = dupByDay.get(day);
+        if (!list) dupByDay.set(day, (list = []));
+        list.push(d);
+      }
+      for (const [day, list] of dupByDay) {
+        const have = await leaves.withLeaves('events', day, list.map((d) => d.id));
+        for (const d of list) if (!have.has(d.id)) take(d);
+      }
+      for (const [day, list] of perDay) {
+        const hashes = new Uint8Array(32 * list.length);
+        for (let i = 0; i < list.length; i++) hashes.set(leafHashText(list[i]!.json), 32 * i);
+        await leaves.append('events', day, list.map((d) => d.id), hashes);
+      }
+    } catch (e) {
+      for (const id of claimed) recent.delete(id);
+      throw e;
     }
   });
   return { leaves, detach: () => store.onWrite(undefined) };
