@@ -93,4 +93,9 @@ test('comply config upload/list/check and judge/judgements; both land in the aud
   const gj = JSON.parse((await cli(['comply', 'judgements', '--system', 'S1', ...data])).out) as Record<string, { dak?: unknown }>;
   assert.deepEqual(gj['gmcy-3-8.1.a']!.dak, { d: 'pass', a: 'fail', k: 'pass' });
   assert.match((await cli(['comply', 'judge', '--system', 'S1', '--control', 'gmcy-3-8.1.a', '--status', 'pass', '--dak', 'yes', ...data])).err, /SOC_ERR_COMPLY_JUDGEMENT/);
+  // Scored: the judged physical item 8.1 a (D ✓ A × K ✓ → 0.5); 8.2 c and 8.3 b, whose bound IOS
+  // configuration allows telnet (D × → 0). 100 × (10 × 0.5 + 20 × 0 + 10 × 0) / 40 = 12.5.
+  const gm = await cli(['comply', 'run', '--system', 'S1', '--standard', 'gmcy', '--unsigned', '--format', 'json', '--out', 'out2', ...data]);
+  assert.equal(gm.code, 0, gm.err);
+  assert.match(gm.out, /GB\/T 39786 quantitative score \(self-assessed\): 12.5\n/);
 });

@@ -155,6 +155,7 @@ export async function run(_cmd: string, argv: string[], io: CliIo): Promise<numb
       const a = await runAssessment({ store, dataDir: dir, inventory: loadInventory(dir), systemId: v.system, ...(level ? { level } : {}), standard, socConfig: socConfig as never });
       const files = await writeReports(a, { outDir: resolve(io.cwd, v.out ?? '.'), formats, lang, ...(identity ? { identity } : {}) });
       io.stdout.write(`overall ${a.overall === null ? '—' : `${a.overall}%`} over ${a.items.length} items (${a.durationMs} ms)\n`);
+      if (a.gmcyScore) io.stdout.write(`GB/T 39786 quantitative score (self-assessed): ${a.gmcyScore.overall ?? '—'}\n`);
       for (const f of files) io.stdout.write(`${f}${identity ? ` (+ ${f}.p7s)` : ''}\n`);
       return 0;
     } finally {
