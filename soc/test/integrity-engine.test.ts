@@ -118,6 +118,23 @@ for (const kind of ['es', 'os'] as EngineKind[]) {
       }
     });
 
+    test('a replay into a cluster that has no integrity index yet gives the stored events their leaves', async () => {
+      const { store, dispose } = await openEngineStore(kind);
+      try {
+        // Stored before chaining was on (no integrity index exists), then replayed by the buffer.
+        await store.write([ev(0, DAY1), ev(1, DAY1)]);
+        const chain = attachEngineChain(store);
+        const r = await store.write([ev(0, DAY1), ev(1, DAY1), ev(2, DAY1)]);
+        assert.deepEqual([r.written, r.duplicates], [1, 2]);
+        await chain.leaves.refresh();
+        const leaves = await chain.leaves.read('events', '2026-11-27');
+        assert.deepEqual([...leaves.ids].sort(), [0, 1, 2].map((i) => `e-${DAY1}-${i}`));
+        chain.detach();
+      } finally {
+        await dispose();
+      }
+    });
+
     test('the running service chains engine writes and the audit trail, signs at close, and retention signs deletion records', async () => {
       const { store, dispose } = await openEngineStore(kind);
       const dir = mkdtempSync(join(tmpdir(), 'xa-integrity-engine-svc-'));

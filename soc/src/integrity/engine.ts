@@ -131,7 +131,8 @@ export class EngineLeafIndex {
   /** Make appended documents searchable now (before a look-up by id). */
   async refresh(): Promise<void> {
     const r = await call(this.t, 'integrity refresh', 'POST', `/${this.index}/_refresh`);
-    if (r.status >= 300) fail(`cannot refresh ${this.index}`, r);
+    // 404: no leaf written yet on this cluster (nothing to look up).
+    if (r.status >= 300 && r.status !== 404) fail(`cannot refresh ${this.index}`, r);
   }
 
   private async lastSeq(stream: string, day: string): Promise<number> {
