@@ -188,6 +188,13 @@ for (const kind of ['es', 'os'] as EngineKind[]) {
       assert.ok(onSqlite.out.split('\n').length > 20);
       assert.equal(onEngine.out, onSqlite.out);
       assert.match(onEngine.err, /selected by \d+ searches/);
+      // xiangan search --config reads the same cluster.
+      const q = ['search', 'event.outcome:failure', '--from', FROM, '--to', TO, '--size', '500', '--json'];
+      const sEngine = await cli([...q, '--config', join(dir, 'engine.yaml')], dir);
+      const sSqlite = await cli([...q, '--data', join(dir, 'data')], dir);
+      assert.equal(sEngine.code, 0, sEngine.err);
+      assert.ok(sSqlite.out.split('\n').length > 10);
+      assert.equal(sEngine.out, sSqlite.out);
     } finally {
       rmSync(dir, { recursive: true, force: true });
       await dispose();

@@ -3,14 +3,15 @@
  *
  * ```
  * xiangan soc start [--config FILE] [--data DIR] [--syslog-port N] [--api-port N]
- * xiangan search QUERY [--data DIR | --api URL] [--last 1h | --from T --to T] [--size N] [--sort asc|desc] [--json]
- * xiangan tail [QUERY] [--data DIR | --api URL] [--json] [--interval MS] [--max N]
+ * xiangan search QUERY [--data DIR | --api URL | --config FILE] [--last 1h | --from T --to T] [--size N] [--sort asc|desc] [--json]
+ * xiangan tail [QUERY] [--data DIR | --api URL | --config FILE] [--json] [--interval MS] [--max N]
  * xiangan ingest FILE [--format syslog|ndjson|evtx-json] [--data DIR | --api URL]
  * ```
  *
  * `--data` (default `./data`) reads or writes the SQLite files directly (safe beside a running
  * server: WAL readers never block it); `--api` talks to a server, with the bearer token from
- * `--token-env VAR` (default `XIANGAN_TOKEN`). `--json` prints one event per line.
+ * `--token-env VAR` (default `XIANGAN_TOKEN`); `--config` opens the store the server's config names
+ * (SQLite in its data directory, or the Elasticsearch/OpenSearch cluster). `--json` prints one event per line.
  */
 import { parseArgs } from 'node:util';
 import { openSync, readSync, closeSync, statSync } from 'node:fs';
@@ -64,8 +65,13 @@ interface Target {
   close(): Promise<void>;
 }
 
-async function openTarget(values: { data?: string; api?: string; 'token-env'?: string }, io: CliIo): Promise<Target> {
-  if (values.data !== undefined && values.api !== undefined) throw new UsageError('give --data or --api, not both');
+async function openTarget(values: { data?: string; api?: string; 'token-env'?: string; config?: string }, io: CliIo): Promise<Target> {
+  if ([values.data, values.api, values.config].filter((v) => v !== undefined).length > 1) throw new UsageError('give one of --data, --api and --config');
+  if (values.config !== undefined) {
+    const { openConfiguredStore } = await import('../storage/search-engine-open.js');
+    const store = await openConfiguredStore(resolve(io.cwd, values.config), io.cwd);
+    return { search: (req) => store.search(req), close: () => store.close() };
+  }
   if (values.api !== undefined) {
     const base = values.api.replace(/\/+$/, '');
     const token = io.env[values['token-env'] ?? 'XIANGAN_TOKEN'];
@@ -104,6 +110,7 @@ function rawParams(q: { q?: string; last?: string; from?: string; to?: string; s
 async function search(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(argv, {
     ...TARGET,
+    config: { type: 'string' },
     last: { type: 'string' },
     from: { type: 'string' },
     to: { type: 'string' },
@@ -135,7 +142,7 @@ async function search(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function tail(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(argv, { ...TARGET, interval: { type: 'string' }, max: { type: 'string' }, last: { type: 'string' } });
+  const { values, positionals } = parse(argv, { ...TARGET, config: { type: 'string' }, interval: { type: 'string' }, max: { type: 'string' }, last: { type: 'string' } });
   const interval = values.interval === undefined ? 1000 : Number(values.interval);
   const max = values.max === undefined ? Infinity : Number(values.max);
   if (!(interval >= 50)) throw new UsageError('--interval must be at least 50 ms');

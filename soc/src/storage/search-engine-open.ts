@@ -9,6 +9,7 @@ import type { BatchWriter, StepInfo } from '../pipeline/consumer.js';
 import { openElasticStore } from './elastic.js';
 import { openOpenSearchStore } from './opensearch.js';
 import type { SearchEngineEventStore } from './search-engine.js';
+import type { EventStore } from './types.js';
 
 /** The `storage.engine` config section (see soc/src/config/schema.ts). */
 export interface EngineConfig {
@@ -43,6 +44,25 @@ export async function openConfiguredEngine(backend: 'elasticsearch' | 'opensearc
   const basic = c.username !== undefined ? { auth: { username: c.username, password: c.password ?? '' } } : {};
   if (backend === 'elasticsearch') return openElasticStore({ ...common, ...(c.apiKey ? { auth: { apiKey: c.apiKey } } : basic) });
   return openOpenSearchStore({ ...common, ...basic });
+}
+
+/**
+ * The event store a config file names, for the CLI's `search` / `tail --config`: SQLite (read
+ * only) in its data directory, or the Elasticsearch/OpenSearch cluster of `storage.engine`.
+ *
+ * @example
+ * ```ts
+ * const store = await openConfiguredStore('xiangan.yaml', process.cwd());
+ * ```
+ */
+export async function openConfiguredStore(configFile: string, cwd: string): Promise<EventStore> {
+  const { loadConfig } = await import('../config/load.js');
+  const cfg = loadConfig({ file: configFile, cwd });
+  if (cfg.storage.backend === 'sqlite') {
+    const { openSqliteStore } = await import('./sqlite.js');
+    return openSqliteStore({ dir: cfg.data, readonly: true });
+  }
+  return openConfiguredEngine(cfg.storage.backend, cfg.storage.engine, cfg.storage.retentionDays);
 }
 
 /** Options of {@link engineWriter}. */
