@@ -82,6 +82,7 @@ export function eventId(input: EventIdInput): string {
   }
   if (scratch.length < need) {
     scratch = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
+    views.fill(undefined);
     prefixKind = '';
   }
   // The fields before the first per-message one are the same for every message of a
@@ -117,7 +118,14 @@ export function eventId(input: EventIdInput): string {
   n = putDecimal(n, bytes.length);
   scratch[n++] = 0x3a;
   scratch.set(bytes, n);
-  const d = sm3(scratch.subarray(0, n + bytes.length));
+  // One view of the scratch buffer per length, kept: a fresh view per id was a measurable allocation.
+  const len = n + bytes.length;
+  let view = views[len];
+  if (view === undefined) {
+    view = scratch.subarray(0, len);
+    if (len < 4096) views[len] = view;
+  }
+  const d = sm3(view);
   // 32 hex digits as one flat string (concatenating 16 pairs builds a rope the engine flattens later).
   for (let i = 0; i < 16; i++) {
     HEX_CODES[2 * i] = HEX_DIGITS[d[i]! >> 4]!;
@@ -134,6 +142,7 @@ let prefixSubject = '';
 let prefixPort = 0;
 let prefixEnd = 0;
 let scratch = Buffer.allocUnsafe(4096);
+const views = new Array<Buffer | undefined>(4096).fill(undefined);
 
 /** Writes `<UTF-16 length>:<text as UTF-8>` at `at`; returns the end. */
 function putText(at: number, v: string): number {
