@@ -227,6 +227,19 @@ export function normaliseText(line: string, ctx: SourceContext, options: Normali
   return ev;
 }
 
+/** ECS subtrees a shipper's Windows document may carry beside the event itself. */
+const SHIPPED = ['agent', 'ecs', 'labels', 'tags', 'host'];
+
+/** The root keys of `o` that are one of `names` or a dotted key under one (`host.name`), in order. */
+function pickRoots(o: Record<string, unknown>, names: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o)) {
+    const dot = k.indexOf('.');
+    if (names.includes(dot < 0 ? k : k.slice(0, dot))) out[k] = o[k];
+  }
+  return out;
+}
+
 /**
  * Normalises a JSON event posted over HTTP or read from a file: Windows events (Winlogbeat
  * or `evtx_dump` layout), events already in ECS (typed fields coerced, the rest kept), or
@@ -252,9 +265,10 @@ export function normaliseJson(obj: unknown, ctx: SourceContext): EcsEvent {
     ev = { id: ctx.eventId, '@timestamp': isoFromMs(t) ?? received, event: { original, ingested: received, kind: 'event' } };
     applyWinEvent(ev, win);
     // Winlogbeat documents carry more ECS (host, agent…): keep them under their own names.
-    const { value } = coerceEcs(obj);
-    for (const k of ['agent', 'ecs', 'labels', 'tags']) {
-      if (value[k] !== undefined && ev[k] === undefined) ev[k] = value[k];
+    // Only those subtrees are coerced (the rest of the document was read into winlog.*).
+    const { value } = coerceEcs(pickRoots(obj as Record<string, unknown>, SHIPPED));
+    for (const k of SHIPPED) {
+      if (k !== 'host' && value[k] !== undefined && ev[k] === undefined) ev[k] = value[k];
     }
     if (typeof value.host === 'object' && value.host !== null) {
       const shipped = value.host as NonNullable<EcsEvent['host']>;
