@@ -104,6 +104,10 @@ for (const kind of ['es', 'os'] as EngineKind[]) {
         // The same through the CLI, with the cluster named by a configuration file.
         writeFileSync(join(dir, 'soc.yaml'), `storage:\n  backend: ${kind === 'es' ? 'elasticsearch' : 'opensearch'}\n  engine:\n    nodes: ['${url}']\n    prefix: ${prefix}\n`);
         const backend = kind === 'es' ? 'elasticsearch' : 'opensearch';
+        // A new checkpointer rebuilds the trees from the engine's leaf index and closes the ended day.
+        const k = await cli(['audit', 'checkpoint', '--data', dir, '--backend', backend, '--config', join(dir, 'soc.yaml')], dir);
+        assert.equal(k.code, 0, k.out);
+        assert.match(k.out, /^1 checkpoints signed/);
         const c = await cli(['audit', 'verify', '--data', dir, '--backend', backend, '--config', join(dir, 'soc.yaml')], dir);
         assert.equal(c.code, 1, c.out);
         assert.match(c.out, /^FINDINGS: 43 records in 2 days/);

@@ -215,8 +215,12 @@ export class EngineLeafIndex {
     }
   }
 
-  /** Days with leaves of a stream, ascending. */
+  /**
+   * Days with leaves of a stream, ascending. Refreshes first, so that the reads that follow (the
+   * checkpointer's, every interval) see every leaf document written so far.
+   */
   async days(stream: string): Promise<string[]> {
+    await this.refresh();
     const r = await call(this.t, 'integrity read', 'POST', `/${this.index}/_search`, {
       size: 0,
       query: { term: { stream } },
@@ -378,6 +382,10 @@ export function engineEventSource(t: EngineTransport, names: EngineIndexNames, l
     stream: 'events',
     leaves: leaves.store('events'),
     async days() {
+      // Make what is written searchable: the events first, then their leaf documents (written
+      // after them), so that every event read has its leaf visible unless its write is in flight
+      // (the leaf store's days() refreshes the leaf index after this).
+      await call(t, 'event refresh', 'POST', `/${names.eventsPattern}/_refresh?ignore_unavailable=true&allow_no_indices=true`);
       const r = await call(t, 'event indices', 'GET', `/_cat/indices/${names.eventsPattern}?format=json&h=index&expand_wildcards=open`);
       if (r.status === 404) return [];
       if (r.status >= 300) fail('cannot list event indices', r);
@@ -388,7 +396,6 @@ export function engineEventSource(t: EngineTransport, names: EngineIndexNames, l
     },
     async digests(day): Promise<RecordDigests> {
       const index = names.events(day);
-      await call(t, 'event refresh', 'POST', `/${index}/_refresh`);
       const ids: string[] = [];
       let hashes = new Uint8Array(32 * SCROLL_PAGE);
       let r = await call(t, 'event scroll', 'POST', `/${index}/_search?scroll=2m`, { size: SCROLL_PAGE, sort: ['_doc'], query: { match_all: {} } });
