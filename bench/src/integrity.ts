@@ -1,5 +1,5 @@
 /**
- * `node bench/dist/src/integrity.js` (issue 7, "Speed"):
+ * `npm run bench:integrity` (issue 7, "Speed"):
  *
  * 1. Chaining overhead: the SQLite store's write rate with tamper-evidence chaining off and on, in
  *    the same process and run, alternating rounds over the same events (SM3 leaf hash of each
