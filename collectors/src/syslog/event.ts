@@ -25,6 +25,22 @@ function pidOf(procid: string | undefined): number | undefined {
   return Number(procid);
 }
 
+const DATASETS: Readonly<Record<SyslogMessage['format'], string>> = { rfc5424: 'syslog.rfc5424', rfc3164: 'syslog.rfc3164', unparsed: 'syslog.unparsed' };
+
+let lastPeerAddress = '';
+let lastPeerPort = NaN;
+let lastPeerText = '';
+
+/** `address:port` of the peer, kept for the next message (a connection's messages share it). */
+function peerText(address: string, port: number): string {
+  if (address !== lastPeerAddress || port !== lastPeerPort) {
+    lastPeerAddress = address;
+    lastPeerPort = port;
+    lastPeerText = `${address}:${port}`;
+  }
+  return lastPeerText;
+}
+
 /**
  * The syslog-level part of an event, shared by {@link baselineNormalise} and the vendor-aware
  * normaliser (collectors/src/parsers): id, times, message, `event.*`, `log.*`, `host.*`, the
@@ -38,7 +54,7 @@ export function syslogEvent(m: SyslogMessage, ctx: SourceContext, baseline: bool
   const device = m.time.device;
   const hasDevice = device !== undefined && Number.isFinite(device);
   const ts = hasDevice ? isoTime(device) : received;
-  const event: EcsEvent['event'] = { original: m.raw, ingested: received, kind: 'event', module: 'syslog', dataset: 'syslog.' + m.format, timezone: m.time.zone };
+  const event: EcsEvent['event'] = { original: m.raw, ingested: received, kind: 'event', module: 'syslog', dataset: DATASETS[m.format], timezone: m.time.zone };
   const ev: EcsEvent = { id: ctx.eventId, '@timestamp': ts, message: m.msg, event };
   if (device !== undefined) event.created = ts;
   const syslog: NonNullable<NonNullable<EcsEvent['log']>['syslog']> = {};
@@ -72,7 +88,7 @@ export function syslogEvent(m: SyslogMessage, ctx: SourceContext, baseline: bool
   if (baseline && m.appname !== undefined) ev.process = syslogProcess(m);
   if (ctx.peer !== undefined) {
     ev.observer = { ip: [ctx.peer.address] };
-    log['source'] = { address: `${ctx.peer.address}:${ctx.peer.port}` };
+    log['source'] = { address: peerText(ctx.peer.address, ctx.peer.port) };
   }
   if (baseline) {
     if (ctx.transport !== 'file') ev.network = syslogNetwork(ctx);
