@@ -140,9 +140,9 @@ function decodeUtf8(b: Uint8Array): Decoded {
   return { text: decodeEscaping(b, utf8SeqLen, utf8Run), charset: 'utf-8', lossy: true };
 }
 
-function decodeGb(b: Uint8Array): Decoded {
+function decodeGb(b: Uint8Array, invalid = invalidCount(b, gbSeqLen)): Decoded {
   // GBK is a subset of GB18030 (GB 18030-2005 §5), so one decoder serves both.
-  if (invalidCount(b, gbSeqLen) === 0) {
+  if (invalid === 0) {
     const text = gbRun(b);
     return { text, charset: 'gb18030', lossy: text.includes('\uFFFD') };
   }
@@ -174,9 +174,9 @@ export function decodeBytes(bytes: Uint8Array, charset: CharsetName): Decoded {
     case 'auto': {
       if (isUtf8(bytes)) return { text: utf8Run(bytes), charset: 'utf-8', lossy: false };
       const badGb = invalidCount(bytes, gbSeqLen);
-      if (badGb === 0) return decodeGb(bytes);
+      if (badGb === 0) return decodeGb(bytes, 0);
       const badUtf8 = invalidCount(bytes, utf8SeqLen);
-      return badGb < badUtf8 ? decodeGb(bytes) : decodeUtf8(bytes);
+      return badGb < badUtf8 ? decodeGb(bytes, badGb) : decodeUtf8(bytes);
     }
     default:
       throw new TypeError(`unknown charset ${String(charset)}`);
