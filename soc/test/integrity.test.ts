@@ -208,12 +208,14 @@ describe('tamper evidence over SQLite', () => {
     assert.equal(r.records, 802);
     const db = new Database(join(s.dir, 'events.db'));
     db.prepare("UPDATE ev_20261128 SET doc = replace(doc, 'user301', 'nobody') WHERE id = ?").run(`e-${DAY2}-301`);
+    // A raw NUL inside a document (JSON text never holds one) must not shift its neighbours.
+    db.prepare("UPDATE ev_20261128 SET doc = doc || char(0) || 'x' WHERE id = ?").run(`e-${DAY2}-120`);
     db.prepare('DELETE FROM ev_20261127 WHERE id = ?').run(`e-${DAY1}-377`);
     db.prepare("INSERT INTO ev_20261127 (id, ts, doc) VALUES ('forged', ?, '{\"id\":\"forged\"}')").run(DAY1 + 5);
     db.close();
     r = await verifySplit();
-    assert.deepEqual(kinds(r), [`changed:e-${DAY2}-301`, `deleted:e-${DAY1}-377`, 'inserted:forged'].sort());
-    assert.equal(r.findings.find((f) => f.kind === 'changed')!.position, 301);
+    assert.deepEqual(kinds(r), [`changed:e-${DAY2}-120`, `changed:e-${DAY2}-301`, `deleted:e-${DAY1}-377`, 'inserted:forged'].sort());
+    assert.equal(r.findings.find((f) => f.id === `e-${DAY2}-301`)!.position, 301);
     assert.deepEqual(kinds(await verify(s.dir)), kinds(r));
     rmSync(s.dir, { recursive: true, force: true });
   });

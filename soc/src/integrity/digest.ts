@@ -43,19 +43,29 @@ export function digestRange(db: Database.Database, table: string, lo: number, hi
     .prepare(`SELECT count(*), json_group_array(id), CAST(char(0) || group_concat(doc, char(0)) AS BLOB) FROM (SELECT id, doc FROM ${table} WHERE rowid >= ? AND rowid < ? ORDER BY rowid)`)
     .raw();
   const bounds = db.prepare(`SELECT min(rowid), max(rowid) FROM ${table} WHERE rowid >= ? AND rowid < ?`).raw().get(lo, hi) as [number | null, number | null];
+  const rows = db.prepare(`SELECT id, CAST(doc AS BLOB) FROM ${table} WHERE rowid >= ? AND rowid < ? ORDER BY rowid`).raw();
   const out = new Growing();
   if (bounds[0] === null || bounds[1] === null) return out.done();
   for (let from = bounds[0]; from <= bounds[1]; from += PAGE_ROWS) {
-    const [n, idsJson, joined] = page.get(from, Math.min(hi, from + PAGE_ROWS)) as [number, string, Buffer | null];
+    const to = Math.min(hi, from + PAGE_ROWS);
+    const [n, idsJson, joined] = page.get(from, to) as [number, string, Buffer | null];
     if (n === 0 || joined === null) continue;
     const ids = JSON.parse(idsJson) as string[];
+    const hashes: Uint8Array[] = [];
     let start = 1;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < n && start <= joined.length; i++) {
       let end = joined.indexOf(0, start);
       if (end < 0) end = joined.length;
-      out.push(ids[i]!, leafHashPrefixed(joined.subarray(start - 1, end)));
+      hashes.push(leafHashPrefixed(joined.subarray(start - 1, end)));
       start = end + 1;
     }
+    if (hashes.length === n && start === joined.length + 1) {
+      for (let i = 0; i < n; i++) out.push(ids[i]!, hashes[i]!);
+      continue;
+    }
+    // A stored document holds a raw NUL (no JSON text does: it was written by someone else), so
+    // the split is off: this page again, row by row.
+    for (const [id, doc] of rows.iterate(from, to) as IterableIterator<[string, Buffer]>) out.push(id, leafHashDoc(doc));
   }
   return out.done();
 }
