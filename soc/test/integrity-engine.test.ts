@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import type { EcsEvent } from '@xiangan/collectors';
 import { main } from '../src/cli/main.js';
 import { attachEngineChain, engineEventSource } from '../src/integrity/engine.js';
 import { Checkpointer, loadOrCreateIdentity, openIntegrity, verifyIntegrity, type IntegrityReport } from '../src/integrity/index.js';
@@ -17,20 +16,10 @@ import { startIntegrity } from '../src/integrity/service.js';
 import { auditLog } from '../src/audit/index.js';
 import { createLogger } from '../src/logger.js';
 import { engineUrl, openEngineStore, type EngineKind } from './engine-env.js';
+import { DAY1, DAY2, ev, kinds } from './integrity-fixtures.js';
 
 const PASS = 'engine integrity passphrase';
-const DAY1 = Date.UTC(2026, 10, 27, 10, 0, 0);
-const DAY2 = Date.UTC(2026, 10, 28, 10, 0, 0);
-const ev = (i: number, base: number): EcsEvent => ({
-  id: `e-${base}-${i}`,
-  '@timestamp': new Date(base + i * 1000).toISOString(),
-  message: `login failed for user${i} from 10.0.0.${i % 250}`,
-  event: { category: ['authentication'], outcome: 'failure', original: `<13>raw ${i}` },
-  user: { name: `user${i}` },
-  source: { ip: `10.0.0.${i % 250}` },
-});
 
-const kinds = (r: IntegrityReport): string[] => r.findings.map((f) => `${f.kind}:${f.id ?? f.day}`).sort();
 
 async function http(method: string, url: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
   const r = await fetch(url, { method, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) });

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import Database from 'better-sqlite3';
-import type { EcsEvent } from '@xiangan/collectors';
 import { openSqliteStore } from '../src/storage/sqlite.js';
 import { AuditStore, auditLog } from '../src/audit/index.js';
 import {
@@ -29,19 +28,10 @@ import {
   type IntegrityReport,
 } from '../src/integrity/index.js';
 import { SocError } from '../src/errors.js';
+import { DAY1, DAY2, ev, kinds } from './integrity-fixtures.js';
 
 const PASS = 'integrity test passphrase';
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'xa-integrity-'));
-const DAY1 = Date.UTC(2026, 10, 27, 10, 0, 0);
-const DAY2 = Date.UTC(2026, 10, 28, 10, 0, 0);
-const ev = (i: number, base: number): EcsEvent => ({
-  id: `e-${base}-${i}`,
-  '@timestamp': new Date(base + i * 1000).toISOString(),
-  message: `login failed for user${i} from 10.0.0.${i % 250}`,
-  event: { category: ['authentication'], outcome: 'failure', original: `<13>raw ${i}` },
-  user: { name: `user${i}` },
-  source: { ip: `10.0.0.${i % 250}` },
-});
 
 function opensslSm3(data: Uint8Array): Uint8Array {
   return new Uint8Array(execFileSync('openssl', ['dgst', '-sm3', '-binary'], { input: data }));
@@ -85,8 +75,6 @@ async function verify(dir: string): Promise<IntegrityReport> {
   }
 }
 
-const kinds = (r: IntegrityReport): string[] =>
-  r.findings.map((f) => `${f.kind}:${f.id ?? (f.kind.startsWith('checkpoint') ? f.seq : f.day)}`).sort();
 
 describe('SM3 Merkle tree (RFC 6962 shape)', () => {
   test('leaf and node hashes match openssl SM3 over the prefixed bytes', () => {
