@@ -90,8 +90,10 @@ async function esJson(method: string, path: string, body?: unknown): Promise<any
   return r.json();
 }
 
+/** Delete a prefix's indices by name (Elasticsearch 8 refuses wildcard deletes: action.destructive_requires_name). */
 async function dropPrefix(prefix: string): Promise<void> {
-  await fetch(`${URL_ES}/${prefix}-*?expand_wildcards=all`, { method: 'DELETE' });
+  const list = (await esJson('GET', `/_cat/indices/${prefix}-*?format=json&h=index&expand_wildcards=all`)) as Array<{ index: string }>;
+  for (let i = 0; i < list.length; i += 50) await fetch(`${URL_ES}/${list.slice(i, i + 50).map((x) => x.index).join(',')}`, { method: 'DELETE' });
   await fetch(`${URL_ES}/_index_template/${prefix}-events`, { method: 'DELETE' });
 }
 
