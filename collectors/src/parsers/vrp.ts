@@ -51,8 +51,8 @@ const reason: Apply = (ev, v) => {
   ev.event.reason = v;
 };
 
-/** Key names of Huawei/H3C logs (lower-cased, `-`/`_` removed) → what they set in ECS. */
-const KEYS: Record<string, Apply> = {
+/** Key names of Huawei/H3C logs (lower-cased, `-`/`_` removed) → what they set in ECS (a Map: looked up per pair). */
+const KEYS: ReadonlyMap<string, Apply> = new Map(Object.entries({
   ip: ip('source'),
   userip: ip('source'),
   clientip: ip('source'),
@@ -95,7 +95,7 @@ const KEYS: Record<string, Apply> = {
   reason,
   failedreason: reason,
   closereason: reason,
-};
+}));
 
 const NORM_KEYS = new Map<string, string>();
 
@@ -137,7 +137,7 @@ function applyPairs(ev: EcsEvent, kv: Record<string, string>): PairFacts {
         facts.username = true;
         break;
     }
-    const apply = lookup(KEYS, nk);
+    const apply = KEYS.get(nk);
     if (apply !== undefined && v !== '' && v !== '-') apply(ev, v);
   }
   if (proto !== undefined) setField(ev, 'network.transport', transportName(proto.replace(/^\(\d+\)/, '')));
