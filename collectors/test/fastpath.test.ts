@@ -11,7 +11,7 @@ import { sm3 } from '@xiangan/crypto';
 import { parseRfc3164Body, type Rfc3164Parts } from '../src/syslog/rfc3164.js';
 import { parseIsoTime, type IsoTime } from '../src/syslog/rfc5424.js';
 import { inferYear, isoTime, utcMs, wallToInstant, zoneOffset } from '../src/syslog/time.js';
-import { asInt, asIp, isIpv4, KvKeys, scanKv } from '../src/parsers/util.js';
+import { asInt, asIp, isIpv4, KvKeys, scanKv, splitPairs } from '../src/parsers/util.js';
 import { eventId, type EventIdInput } from '../src/id.js';
 import { parseSyslog } from '../src/syslog/parse.js';
 import { normalise } from '../src/parsers/index.js';
@@ -333,6 +333,54 @@ describe('fast paths equal the reference implementations', () => {
       { numRuns: 20_000 },
     );
     assert.throws(() => new KvKeys(['__proto__']), RangeError);
+  });
+
+  test('pair splitter = a loop over every character', () => {
+    const sp = (c: number): boolean => c === 32 || c === 9;
+    const ref = (s: string, items: string, kvs: string): Record<string, string> => {
+      const out: Record<string, string> = {};
+      let last: string | undefined;
+      for (let start = 0; start <= s.length; ) {
+        let end = start;
+        let kv = -1;
+        for (; end < s.length; end++) {
+          if (items.includes(s[end]!)) break;
+          if (kv < 0 && kvs.includes(s[end]!)) kv = end;
+        }
+        let ks = start;
+        while (ks < end && sp(s.charCodeAt(ks))) ks++;
+        if (kv <= ks) {
+          if (last !== undefined && ks < end) out[last] += s.slice(start - 1, end);
+        } else {
+          let ke = kv;
+          while (ke > ks && sp(s.charCodeAt(ke - 1))) ke--;
+          let vs = kv + 1;
+          let ve = end;
+          while (vs < ve && sp(s.charCodeAt(vs))) vs++;
+          while (ve > vs && sp(s.charCodeAt(ve - 1))) ve--;
+          if (ve - vs >= 2 && s[vs] === '"' && s[ve - 1] === '"') {
+            vs++;
+            ve--;
+          }
+          const key = s.slice(ks, ke);
+          if (ke - ks <= 64 && key !== '' && key !== '__proto__' && key !== 'constructor' && key !== 'prototype') {
+            out[key] = s.slice(vs, ve);
+            last = key;
+          }
+        }
+        start = end + 1;
+      }
+      return out;
+    };
+    const token = fc.constantFrom('a', 'Key', '=', ',', ' ', '\t', '"', '：', '，', ':', '源IP', 'x y', '__proto__', '1.2.3.4', 'k'.repeat(70));
+    const seps = fc.constantFrom<[string, string]>([',', '='], [',，', ':：'], [';', '=']);
+    fc.assert(
+      fc.property(fc.array(token, { maxLength: 14 }), seps, (parts, [items, kvs]) => {
+        const s = parts.join('');
+        assert.deepEqual(splitPairs(s, items, kvs), ref(s, items, kvs), JSON.stringify(s));
+      }),
+      { numRuns: 20_000 },
+    );
   });
 
   test('eventId = the documented encoding hashed as one string', () => {

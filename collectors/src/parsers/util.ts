@@ -317,23 +317,33 @@ const isSpace = (c: number): boolean => c === 32 || c === 9;
 export function splitPairs(s: string, itemSeps: string, kvSeps: string): Record<string, string> {
   if (itemSeps.length < 1 || itemSeps.length > 2 || kvSeps.length < 1 || kvSeps.length > 2)
     throw new RangeError('splitPairs: one or two separator characters each');
-  // Up to two separators each (ASCII and full-width forms), compared as char codes.
-  const i1 = itemSeps.charCodeAt(0);
-  const i2 = itemSeps.length > 1 ? itemSeps.charCodeAt(1) : i1;
-  const k1 = kvSeps.charCodeAt(0);
-  const k2 = kvSeps.length > 1 ? kvSeps.charCodeAt(1) : k1;
   const out: Record<string, string> = {};
   let last: string | undefined;
   const n = s.length;
+  // Up to two separators each (ASCII and full-width forms). The next position of each at or
+  // after `start` is found with indexOf (native) and searched again only once `start` has
+  // passed it: linear in the length of `s` overall.
+  const c1 = itemSeps[0]!;
+  const c2 = itemSeps.length > 1 ? itemSeps[1]! : c1;
+  const d1 = kvSeps[0]!;
+  const d2 = kvSeps.length > 1 ? kvSeps[1]! : d1;
+  let pi1 = -1;
+  let pi2 = -1;
+  let pk1 = -1;
+  let pk2 = -1;
+  const next = (ch: string, from: number): number => {
+    const i = s.indexOf(ch, from);
+    return i < 0 ? n : i;
+  };
   let start = 0;
   while (start <= n) {
-    let end = start;
-    let kv = -1;
-    for (; end < n; end++) {
-      const c = s.charCodeAt(end);
-      if (c === i1 || c === i2) break;
-      if (kv < 0 && (c === k1 || c === k2)) kv = end;
-    }
+    if (pi1 < start) pi1 = next(c1, start);
+    if (pi2 < start) pi2 = c2 === c1 ? pi1 : next(c2, start);
+    if (pk1 < start) pk1 = next(d1, start);
+    if (pk2 < start) pk2 = d2 === d1 ? pk1 : next(d2, start);
+    const end = pi1 < pi2 ? pi1 : pi2;
+    const k = pk1 < pk2 ? pk1 : pk2;
+    const kv = k < end ? k : -1;
     let ks = start;
     while (ks < end && isSpace(s.charCodeAt(ks))) ks++;
     if (kv <= ks) {
