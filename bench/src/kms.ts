@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const buffer = new DurableBuffer({ dir: join(dir, 'buffer'), maxEvents: 10_000_000 });
   // Stand in for the pipeline consumer: keep the buffer draining as the SOC would.
   const drain = setInterval(() => {
-    const b = buffer.read(100_000);
+    const b = buffer.readRaw(100_000);
     if (b.length) buffer.ack(b.at(-1)!.seq);
   }, 200);
   const workers = defaultKmsWorkers();

@@ -1,8 +1,10 @@
 /**
  * A pool of worker threads for the crypto service's SM2 signatures and verifications, so that on
  * a multi-core machine the HTTP thread parses, authenticates and audits while another core does
- * the curve arithmetic. Jobs that arrive in the same turn of the event loop travel to a worker in
- * one message (the per-message cost of a worker round trip is of the order of one signature).
+ * the curve arithmetic. A worker has at most two batches in flight (one computing, one on its
+ * way): jobs that arrive meanwhile wait and travel together in the next message, so under load
+ * batches grow by themselves (a message costs about as much as a signature) while the worker
+ * never waits for a round trip, and an idle pool still answers a lone job at once.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -35,6 +37,8 @@ export type PoolMessage =
   | { type: 'forget'; key: string }
   | { type: 'jobs'; jobs: PoolJob[] };
 
+const MAX_BATCHES_IN_FLIGHT = 2;
+
 interface Pending {
   resolve(r: PoolReply): void;
   reject(e: Error): void;
@@ -45,6 +49,8 @@ interface Slot {
   known: Set<string>;
   queue: PoolJob[];
   inFlight: Map<number, Pending>;
+  /** Batches at the worker ({@link MAX_BATCHES_IN_FLIGHT} at most). */
+  batches: number;
 }
 
 /**
@@ -70,7 +76,7 @@ export class Sm2Pool {
 
   private spawn(): Slot {
     const worker = new Worker(new URL('./pool-worker.js', import.meta.url));
-    const slot: Slot = { worker, known: new Set(), queue: [], inFlight: new Map() };
+    const slot: Slot = { worker, known: new Set(), queue: [], inFlight: new Map(), batches: 0 };
     worker.unref();
     worker.on('message', (replies: PoolReply[]) => {
       for (const r of replies) {
@@ -78,12 +84,16 @@ export class Sm2Pool {
         slot.inFlight.delete(r.seq);
         p?.resolve(r);
       }
-      if (slot.inFlight.size === 0) worker.unref();
+      slot.batches--;
+      if (slot.queue.length > 0) this.send(slot);
+      else if (slot.inFlight.size === 0) worker.unref();
     });
     const fail = (why: string): void => {
       const err = new KmsError('SOC_ERR_KMS_STORE', `a crypto worker ${why}`);
       for (const p of slot.inFlight.values()) p.reject(err);
       slot.inFlight.clear();
+      slot.queue = [];
+      slot.batches = 0;
       const i = this.slots.indexOf(slot);
       if (i >= 0 && !this.closed) this.slots[i] = this.spawn();
     };
@@ -150,12 +160,14 @@ export class Sm2Pool {
 
   private flush(): void {
     this.flushScheduled = false;
-    for (const s of this.slots) {
-      if (s.queue.length === 0) continue;
-      const jobs = s.queue;
-      s.queue = [];
-      s.worker.postMessage({ type: 'jobs', jobs } satisfies PoolMessage);
-    }
+    for (const s of this.slots) if (s.batches < MAX_BATCHES_IN_FLIGHT && s.queue.length > 0) this.send(s);
+  }
+
+  private send(s: Slot): void {
+    const jobs = s.queue;
+    s.queue = [];
+    s.batches++;
+    s.worker.postMessage({ type: 'jobs', jobs } satisfies PoolMessage);
   }
 
   /** Stop the workers (pending jobs fail). */
