@@ -53,44 +53,73 @@ export class AhoCorasick {
         if (extra.length) this.out[u] = [...this.out[u], ...extra];
       }
     }
-    // A full transition table for ASCII (the bulk of log text), failure links folded in, so
-    // scanning costs one array read per character; other characters take the map path.
-    const n = this.next.length;
-    const delta = new Int32Array(n * 128);
-    for (const u of [0, ...queue]) {
-      const row = u * 128;
-      const frow = this.fail[u] * 128;
-      for (let c = 0; c < 128; c++) {
+    // A full transition table, failure links folded in, so scanning costs one table read per
+    // character. Kept small so the hot rows stay in cache: states are renumbered breadth first
+    // (the shallow states text mostly visits come first) and characters that occur in no
+    // pattern share column 0, which always leads back to the root. ASCII characters find their
+    // column in a 128-entry array, others in a map.
+    const order = [0, ...queue];
+    const n = order.length;
+    const id = new Int32Array(n);
+    order.forEach((u, i) => (id[u] = i));
+    const cls = new Uint8Array(128);
+    const wide = new Map<number, number>();
+    let k = 1;
+    // ASCII columns first (at most 128, so they fit the byte array), then the others.
+    for (const u of order) for (const c of this.next[u].keys()) if (c < 128 && cls[c] === 0) cls[c] = k++;
+    for (const u of order) for (const c of this.next[u].keys()) if (c >= 128 && !wide.has(c)) wide.set(c, k++);
+    const delta = n * k < 1 << 30 && n < 65536 ? new Uint16Array(n * k) : new Int32Array(n * k);
+    const chars: [number, number][] = [];
+    for (let c = 0; c < 128; c++) if (cls[c]) chars.push([c, cls[c]]);
+    for (const [c, col] of wide) chars.push([c, col]);
+    for (const u of order) {
+      const row = id[u] * k;
+      const frow = id[this.fail[u]] * k;
+      for (const [c, col] of chars) {
         const g = this.next[u].get(c);
-        delta[row + c] = g !== undefined ? g : u === 0 ? 0 : delta[frow + c];
+        delta[row + col] = g !== undefined ? id[g] : u === 0 ? 0 : delta[frow + col];
       }
     }
-    this.delta = delta;
+    const term = new Uint8Array(n);
+    const outs: number[][] = new Array(n);
+    for (const u of order) {
+      outs[id[u]] = this.out[u];
+      if (this.out[u].length) term[id[u]] = 1;
+    }
+    this.table = delta;
+    this.width = k;
+    this.cls = cls;
+    this.wide = wide;
+    this.term = term;
+    this.outs = outs;
     this.built = true;
   }
 
-  private delta: Int32Array = new Int32Array(0);
+  private table: Uint16Array | Int32Array = new Uint16Array(0);
+  private width = 1;
+  private cls: Uint8Array = new Uint8Array(128);
+  private wide = new Map<number, number>();
+  /** 1 for states that report patterns (most do not: one typed-array read per character). */
+  private term: Uint8Array = new Uint8Array(0);
+  private outs: number[][] = [];
 
-  private step(s: number, c: number): number {
-    if (c < 128) return this.delta[s * 128 + c];
-    let n = this.next[s].get(c);
-    while (n === undefined && s !== 0) {
-      s = this.fail[s];
-      n = this.next[s].get(c);
-    }
-    return n ?? 0;
+  /** Column of a character in the table (0: in no pattern). */
+  private col(c: number): number {
+    return c < 128 ? this.cls[c] : (this.wide.get(c) ?? 0);
   }
 
   /** Whether any pattern occurs in `text` (stops at the first). */
   has(text: string): boolean {
     if (!this.built) throw new RangeError('AhoCorasick: scan before build');
     let s = 0;
-    const delta = this.delta;
-    const out = this.out;
+    const table = this.table;
+    const w = this.width;
+    const cls = this.cls;
+    const term = this.term;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
-      s = c < 128 ? delta[s * 128 + c] : this.step(s, c);
-      if (out[s].length) return true;
+      s = table[s * w + (c < 128 ? cls[c] : this.col(c))];
+      if (term[s]) return true;
     }
     return false;
   }
@@ -99,12 +128,15 @@ export class AhoCorasick {
   scanInto(text: string, out: number[]): void {
     if (!this.built) throw new RangeError('AhoCorasick: scan before build');
     let s = 0;
-    const delta = this.delta;
-    const outs = this.out;
+    const table = this.table;
+    const w = this.width;
+    const cls = this.cls;
+    const term = this.term;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
-      s = c < 128 ? delta[s * 128 + c] : this.step(s, c);
-      const o = outs[s];
+      s = table[s * w + (c < 128 ? cls[c] : this.col(c))];
+      if (term[s] === 0) continue;
+      const o = this.outs[s];
       for (let k = 0; k < o.length; k++) out.push(o[k]);
     }
   }

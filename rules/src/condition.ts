@@ -101,7 +101,7 @@ function hintSize(h: Hint): number {
  * fewer keys win. The engine indexes each rule under its cheapest hint.
  */
 export function hintCost(h: Hint): number {
-  const rank = Math.max(...h.map((a) => (a.kind === 'exact' ? 0 : a.kind === 'basename' ? 1 : 2)));
+  const rank = Math.max(...h.map((a) => (a.kind === 'exact' ? 0 : a.kind === 'basename' ? 1 : a.kind === 'substr' ? 2 : 3)));
   return rank * 1000 + hintSize(h);
 }
 
@@ -124,6 +124,11 @@ export function orHints(parts: Hint[][]): Hint[] {
   }
   const alts: HintAlt[] = [...merged.values()].map((m) => ({ field: m.field, kind: m.kind, keys: [...m.set] }));
   return hintSize(alts) > MAX_HINT_KEYS ? [] : [alts];
+}
+
+/** Whether a hint only says that fields have values (see `HintAlt.kind`). */
+export function presenceOnly(h: Hint): boolean {
+  return h.some((a) => a.kind === 'exists');
 }
 
 /**

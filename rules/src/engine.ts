@@ -10,8 +10,9 @@ import { RuleError } from './errors.js';
 import type { Pipeline } from './pipeline.js';
 import type { EventLike, LoadedRule, RejectedRule, RuleMatch } from './types.js';
 import { AhoCorasick } from './aho.js';
-import { hintCost, MAX_HINT_KEYS } from './condition.js';
-import { basenameOf, DEFAULT_LIMITS, lower, makeGetter, type Getter, type MatchCounters } from './values.js';
+import { hintCost, MAX_HINT_KEYS, presenceOnly } from './condition.js';
+import { DEFAULT_LIMITS, type MatchCounters } from './values.js';
+import { basenameLow, beginEvent, endEvent, field, lowBasename, lowText, makeGetter, type Field, type Getter } from './fields.js';
 
 /** Options of {@link compileRules}. */
 export interface EngineOptions extends CompileOptions {
@@ -89,9 +90,27 @@ export interface GroupState {
 
 interface Det extends CompiledDetection {
   alert: boolean;
+  /** Switched on (see {@link RuleEngine.setRuleEnabled}). */
+  enabled: boolean;
   corrs: CorrIn[];
+  /** Event stamp of `got`. */
   stamp: number;
+  /** Bits of the indexed hints this event satisfied so far. */
+  got: number;
+  /** Bits of every indexed hint: the rule is a candidate once `got === need`. */
+  need: number;
+  /** Its logsource bucket (indexed engine). */
+  bucket: Bucket | null;
 }
+
+/** A rule filed in an index under one of its hints. */
+interface Entry {
+  d: Det;
+  bit: number;
+}
+
+/** Most hints of one rule the index files it under (all must hold for the rule to be evaluated). */
+const MAX_INDEXED_HINTS = 4;
 
 interface CorrIn {
   corr: Corr;
@@ -99,42 +118,184 @@ interface CorrIn {
   refIndex: number;
   /** Group-by value readers for events of this feeding rule (detections only). */
   groupGetters: Getter[];
+  /** The event paths behind `groupGetters`: equal signatures in one space give equal keys. */
+  sig: string;
   valueGetter?: Getter;
 }
 
 interface Corr extends CompiledCorrelation {
   alert: boolean;
+  enabled: boolean;
   corrs: CorrIn[];
   index: number;
+  /** The groups of every correlation with the same group-by fields live in one map. */
+  space: Space;
+  /** This correlation's position in its space's cells. */
+  slot: number;
+}
+
+/**
+ * Correlations that group by the same fields share one map from group key to a cell holding
+ * each one's group: a detection feeding several of them (SSH failures: brute force and password
+ * spraying, both by source.ip) looks its key up once.
+ */
+interface Space {
+  map: Map<string, Cell>;
+  size: number;
+}
+
+interface Cell {
+  gs: (Group | undefined)[];
+  /** Live groups in `gs`. */
+  n: number;
+  /** Taken out of its map (a cached reference must look the key up again). */
+  dead: boolean;
+}
+
+/** One correlation group in memory (as {@link GroupState}, plus bookkeeping). */
+interface Group {
+  c: Corr;
+  key: string;
+  cell: Cell;
+  group: Record<string, string>;
+  /** event_count: event times (ms). */
+  ts: number[];
+  /** temporal: [rule index, time]. */
+  vals: [string, number][];
+  /** value_count: value → time last seen, oldest first. */
+  vm: Map<string, number> | null;
+  /** value_count: newest time put in `vm`. */
+  vlast: number;
+  /** temporal_ordered: per step, start time of the newest chain through it. */
+  chain: (number | null)[];
+  ids: string[];
+  start: number;
+  count: number;
+  last: number;
+  /** Some event arrived older than the newest one before it (times are then scanned, not trimmed from the front). */
+  unordered: boolean;
+  /** Touched since it last came to the front of the queue (its second chance). */
+  touched: boolean;
+  /** Gone from its cell; the queue skips it. */
+  dead: boolean;
 }
 
 interface Bucket {
   key: string;
   stamp: number;
-  rest: { field: string; values: Set<string>; get: Getter }[];
-  indexes: { field: string; kind: 'exact' | 'basename' | 'substr'; get: Getter; map: Map<string, Det[]>; ac: AhoCorasick | null; acLists: Det[][] }[];
+  /** Logsource conditions still to check (the naive engine only; the index checks them in its trie). */
+  rest: { field: Field; values: Set<string> }[];
+  /** The field indexes its rules' hints are in. */
+  indexes: FieldIndex[];
   unindexed: Det[];
+}
+
+/**
+ * The index of one field, shared by every logsource bucket whose rules have hints on it: an
+ * event reads and probes it once, and only entries of the buckets it reached count.
+ */
+interface FieldIndex {
+  field: Field;
+  /** Event stamp when it was queued for probing. */
+  stamp: number;
+  /** Lower-cased value → rules. */
+  exact: Map<string, Entry[]> | null;
+  /** Lower-cased last path segment → rules. */
+  base: Map<string, Entry[]> | null;
+  /** Lower-cased literal → rules, found by one automaton pass (`acLists` by pattern id). */
+  substr: Map<string, Entry[]> | null;
+  ac: AhoCorasick | null;
+  acLists: Entry[][];
+  /** Rules that only need the field to have a value. */
+  exists: Entry[] | null;
+}
+
+/**
+ * Logsource dispatch: a trie over the (field, lower-cased value) conditions of every logsource,
+ * in field order. An event walks it once, reading each condition field once, and reaches the
+ * buckets whose conditions all hold.
+ */
+interface LsNode {
+  buckets: Bucket[];
+  kids: { field: Field; map: Map<string, LsNode> }[];
 }
 
 const SEP = '\u001f';
 
-/** Lower-cased scalar values of a field into `out` (reused, no allocation); returns how many. */
-function lowerAll(v: unknown, out: string[]): number {
-  if (v === undefined || v === null) return 0;
-  if (Array.isArray(v)) {
-    let n = 0;
-    for (const x of v) if (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean') out[n++] = lower(String(x));
-    return n;
+function newGroup(c: Corr, key: string, cell: Cell, group: Record<string, string>, t: number): Group {
+  return { c, key, cell, group, ts: [], vals: [], vm: c.type === 'value_count' ? new Map() : null, vlast: -Infinity, chain: [], ids: [], start: t, count: 0, last: t, unordered: false, touched: false, dead: false };
+}
+
+function newCell(sp: Space): Cell {
+  return { gs: new Array<Group | undefined>(sp.size).fill(undefined), n: 0, dead: false };
+}
+
+/** `a op threshold` of a count correlation. */
+function compare(c: Corr, n: number): boolean {
+  switch (c.op) {
+    case 'gt':
+      return n > c.threshold;
+    case 'gte':
+      return n >= c.threshold;
+    case 'lt':
+      return n < c.threshold;
+    case 'lte':
+      return n <= c.threshold;
+    default:
+      return n === c.threshold;
   }
-  if (typeof v === 'string') {
-    out[0] = lower(v);
-    return 1;
+}
+
+function minOf(a: number[]): number {
+  let m = Infinity;
+  for (const x of a) if (x < m) m = x;
+  return m;
+}
+
+/**
+ * Milliseconds of an ISO 8601 time: `Date.parse`, with a fast path for the UTC form our events
+ * carry (`2026-11-30T08:00:00.000Z`) whose fields are in the ranges where both agree.
+ */
+export function parseTime(s: string): number {
+  if (s.length === 24 && s.charCodeAt(23) === 90 && s.charCodeAt(10) === 84 && s.charCodeAt(4) === 45 && s.charCodeAt(7) === 45 && s.charCodeAt(13) === 58 && s.charCodeAt(16) === 58 && s.charCodeAt(19) === 46) {
+    const y = digits(s, 0, 4);
+    const mo = digits(s, 5, 2);
+    const d = digits(s, 8, 2);
+    const h = digits(s, 11, 2);
+    const mi = digits(s, 14, 2);
+    const se = digits(s, 17, 2);
+    const ms = digits(s, 20, 3);
+    if (y >= 1000 && mo >= 1 && mo <= 12 && d >= 1 && d <= 28 && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && se >= 0 && se <= 59 && ms >= 0) return Date.UTC(y, mo - 1, d, h, mi, se, ms);
   }
-  if (typeof v === 'number' || typeof v === 'boolean') {
-    out[0] = String(v);
-    return 1;
+  return Date.parse(s);
+}
+
+/** The decimal number in `s` at `i..i+n`, or -1 if any character is not a digit. */
+function digits(s: string, i: number, n: number): number {
+  let v = 0;
+  for (let k = i; k < i + n; k++) {
+    const c = s.charCodeAt(k) - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
   }
-  return 0;
+  return v;
+}
+
+/** Mark the hints of these entries satisfied; a rule whose hints all are becomes a candidate. */
+function hit(l: Entry[], stamp: number, cands: Det[]): void {
+  for (let j = 0; j < l.length; j++) {
+    const e = l[j];
+    const d = e.d;
+    // Rules of logsources the event did not reach share the field's index: not theirs.
+    if ((d.bucket as Bucket).stamp !== stamp) continue;
+    if (d.stamp !== stamp) {
+      d.stamp = stamp;
+      d.got = 0;
+    }
+    if (d.got & e.bit) continue;
+    d.got |= e.bit;
+    if (d.got === d.need) cands.push(d);
+  }
 }
 
 function firstText(v: unknown): string {
@@ -163,9 +324,20 @@ export class RuleEngine {
   private readonly dets: Det[];
   private readonly corrs: Corr[];
   private readonly corrById = new Map<string, Corr>();
-  private readonly dispatch = new Map<string, { get: Getter; map: Map<string, Bucket[]> }>();
+  /** Root of the logsource trie (indexed engine). */
+  private readonly root: LsNode = { buckets: [], kids: [] };
+  /** Every bucket, each checking its whole logsource (naive engine). */
   private readonly always: Bucket[] = [];
-  private readonly state = new Map<string, GroupState>();
+  /**
+   * Every live group (and some dead ones, skipped) in CLOCK order: new groups join the back; a
+   * group touched since it reached the front gets a second chance at the back instead of being
+   * expired or evicted. An approximate least-recently-used order that a touch does not reorder.
+   */
+  private queue: Group[] = [];
+  private qHead = 0;
+  private nGroups = 0;
+  private readonly bufGroup: string[] = [];
+  private readonly byId = new Map<string, Det | Corr>();
   private readonly tsGet: Getter;
   private readonly counters: MatchCounters;
   private readonly maxGroups: number;
@@ -173,10 +345,8 @@ export class RuleEngine {
   private readonly maxEventIds: number;
   private readonly maxScan: number;
   private readonly grace: number;
-  private readonly dispatchList: { get: Getter; map: Map<string, Bucket[]> }[];
-  private readonly bufDispatch: string[] = [];
-  private readonly bufTake: string[] = [];
   private readonly bufIds: number[] = [];
+  private readonly probes: FieldIndex[] = [];
   private cands: Det[] = [];
   private stamp = 0;
   private seq = 0;
@@ -201,18 +371,21 @@ export class RuleEngine {
     // Scan as much of a value as the predicates will look at (they match on the same prefix).
     this.maxScan = args.opts.limits?.maxEventValueLength ?? DEFAULT_LIMITS.maxEventValueLength;
     for (const c of this.corrs) this.corrById.set(c.id, c);
+    for (const d of this.dets) this.byId.set(d.id, d);
+    for (const c of this.corrs) this.byId.set(c.id, c);
     this.tsGet = makeGetter(args.pipeline.timestamp_field);
     this.buildIndex(args.opts.index !== false);
-    this.dispatchList = [...this.dispatch.values()];
   }
 
   private buildIndex(useIndex: boolean): void {
     const buckets = new Map<string, Bucket>();
+    const fieldIdx = new Map<string, FieldIndex>();
+    const cond = (c: { field: string; values: string[] }) => ({ field: field(c.field), values: new Set(c.values) });
     for (const d of this.dets) {
       let b = buckets.get(d.logsource.key);
       if (!useIndex) {
         if (!b) {
-          b = { key: d.logsource.key, stamp: 0, rest: d.logsource.conditions.map((c) => ({ field: c.field, values: new Set(c.values), get: makeGetter(c.field) })), indexes: [], unindexed: [] };
+          b = { key: d.logsource.key, stamp: 0, rest: d.logsource.conditions.map(cond), indexes: [], unindexed: [] };
           buckets.set(d.logsource.key, b);
           this.always.push(b);
         }
@@ -220,93 +393,170 @@ export class RuleEngine {
         continue;
       }
       if (!b) {
-        const [first, ...rest] = d.logsource.conditions;
-        b = { key: d.logsource.key, stamp: 0, rest: rest.map((c) => ({ field: c.field, values: new Set(c.values), get: makeGetter(c.field) })), indexes: [], unindexed: [] };
+        b = { key: d.logsource.key, stamp: 0, rest: [], indexes: [], unindexed: [] };
         buckets.set(d.logsource.key, b);
-        if (!first) this.always.push(b);
-        else {
-          let disp = this.dispatch.get(first.field);
-          if (!disp) this.dispatch.set(first.field, (disp = { get: makeGetter(first.field), map: new Map() }));
-          for (const v of first.values) {
-            const l = disp.map.get(v);
-            if (l) l.push(b);
-            else disp.map.set(v, [b]);
-          }
-        }
+        this.plant(this.root, d.logsource.conditions, 0, b);
       }
-      // Index on the narrowest hint (exact lookups preferred); else evaluate for every event of the logsource.
-      const h = [...d.hints].sort((x, y) => hintCost(x) - hintCost(y))[0];
-      if (!h || !h.length || hintCost(h) % 1000 > MAX_HINT_KEYS) {
+      d.bucket = b;
+      // Index on the narrowest hints (exact lookups preferred), each a necessary condition: the
+      // rule is evaluated only for events that satisfy all of them. No hint: evaluated for every
+      // event of the logsource.
+      let hs = [...d.hints].filter((h) => h.length && hintCost(h) % 1000 <= MAX_HINT_KEYS).sort((x, y) => hintCost(x) - hintCost(y));
+      // Presence hints only when nothing sharper is known (they would add lookups, not selectivity).
+      if (hs.some((h) => !presenceOnly(h))) hs = hs.filter((h) => !presenceOnly(h));
+      hs = hs.slice(0, MAX_INDEXED_HINTS);
+      if (!hs.length) {
         b.unindexed.push(d);
         continue;
       }
-      for (const alt of h) {
-        let idx = b.indexes.find((i) => i.field === alt.field && i.kind === alt.kind);
-        if (!idx) b.indexes.push((idx = { field: alt.field, kind: alt.kind, get: makeGetter(alt.field), map: new Map(), ac: null, acLists: [] }));
-        for (const k of alt.keys) {
-          const l = idx.map.get(k);
-          if (l) l.push(d);
-          else idx.map.set(k, [d]);
+      hs.forEach((h, j) => {
+        const bit = 1 << j;
+        d.need |= bit;
+        for (const alt of h) {
+          let idx = fieldIdx.get(alt.field);
+          if (!idx) fieldIdx.set(alt.field, (idx = { field: field(alt.field), stamp: 0, exact: null, base: null, substr: null, ac: null, acLists: [], exists: null }));
+          if (!b!.indexes.includes(idx)) b!.indexes.push(idx);
+          if (alt.kind === 'exists') {
+            (idx.exists ??= []).push({ d, bit });
+            continue;
+          }
+          const map = alt.kind === 'exact' ? (idx.exact ??= new Map()) : alt.kind === 'basename' ? (idx.base ??= new Map()) : (idx.substr ??= new Map());
+          for (const k of alt.keys) {
+            const l = map.get(k);
+            if (l) l.push({ d, bit });
+            else map.set(k, [{ d, bit }]);
+          }
         }
-      }
+      });
     }
-    // Substring hints: one Aho-Corasick automaton per logsource and field finds every literal
-    // present in one pass over the value.
-    for (const b of buckets.values())
-      for (const idx of b.indexes) {
-        if (idx.kind !== 'substr') continue;
-        const ac = new AhoCorasick();
-        for (const [lit, dets] of idx.map) ac.add(lit, idx.acLists.push(dets) - 1);
-        ac.build();
-        idx.ac = ac;
-      }
+    // Substring hints: one Aho-Corasick automaton per field finds every literal present in one
+    // pass over the value.
+    for (const idx of fieldIdx.values()) {
+      if (!idx.substr) continue;
+      const ac = new AhoCorasick();
+      for (const [lit, entries] of idx.substr) ac.add(lit, idx.acLists.push(entries) - 1);
+      ac.build();
+      idx.ac = ac;
+    }
   }
 
-  /** Collect the candidate rules of one logsource bucket whose conditions hold. */
-  private take(b: Bucket, event: EventLike): void {
-    const buf = this.bufTake;
-    for (const r of b.rest) {
-      const n = lowerAll(r.get(event), buf);
-      let ok = false;
-      for (let i = 0; i < n && !ok; i++) ok = r.values.has(buf[i]);
-      if (!ok) return;
+  /** File a bucket in the logsource trie under every combination of its condition values. */
+  private plant(node: LsNode, conds: readonly { field: string; values: string[] }[], i: number, b: Bucket): void {
+    if (i === conds.length) {
+      node.buckets.push(b);
+      return;
     }
+    const c = conds[i];
+    let kid = node.kids.find((k) => k.field.path === c.field);
+    if (!kid) node.kids.push((kid = { field: field(c.field), map: new Map() }));
+    for (const v of c.values) {
+      let next = kid.map.get(v);
+      if (!next) kid.map.set(v, (next = { buckets: [], kids: [] }));
+      this.plant(next, conds, i + 1, b);
+    }
+  }
+
+  /**
+   * Walk the logsource trie for the current event: mark the buckets it reaches, take their
+   * unindexed rules and queue their field indexes for probing.
+   */
+  private walk(node: LsNode, event: EventLike): void {
     const stamp = this.stamp;
-    const cands = this.cands;
-    for (const idx of b.indexes) {
-      const n = lowerAll(idx.get(event), buf);
-      for (let i = 0; i < n; i++) {
-        let s = buf[i];
-        if (idx.ac) {
-          if (s.length > this.maxScan) {
-            this.counters.truncatedValues++;
-            s = s.slice(0, this.maxScan);
+    for (const b of node.buckets)
+      if (b.stamp !== stamp) {
+        b.stamp = stamp;
+        for (const idx of b.indexes)
+          if (idx.stamp !== stamp) {
+            idx.stamp = stamp;
+            this.probes.push(idx);
           }
-          const ids = this.bufIds;
-          ids.length = 0;
-          idx.ac.scanInto(s, ids);
-          for (const id of ids) for (const d of idx.acLists[id]) if (d.stamp !== stamp) {
-            d.stamp = stamp;
-            cands.push(d);
-          }
-        } else {
-          const l = idx.map.get(idx.kind === 'exact' ? s : basenameOf(s));
-          if (l) for (const d of l) if (d.stamp !== stamp) {
-            d.stamp = stamp;
-            cands.push(d);
-          }
+        for (const d of b.unindexed) {
+          d.stamp = stamp;
+          d.got = 0;
+          this.cands.push(d);
         }
       }
+    for (const kid of node.kids) {
+      const v = lowText(kid.field, event, this.maxScan, this.counters);
+      if (v === undefined) continue;
+      if (typeof v === 'string') {
+        const next = kid.map.get(v);
+        if (next) this.walk(next, event);
+      } else
+        for (const x of v) {
+          const next = kid.map.get(x);
+          if (next) this.walk(next, event);
+        }
     }
-    for (const d of b.unindexed) if (d.stamp !== stamp) {
-      d.stamp = stamp;
-      cands.push(d);
+  }
+
+  /** Probe the queued field indexes with the event's values. */
+  private probe(event: EventLike): void {
+    const stamp = this.stamp;
+    const cands = this.cands;
+    const probes = this.probes;
+    for (let i = 0; i < probes.length; i++) {
+      const idx = probes[i];
+      const v = lowText(idx.field, event, this.maxScan, this.counters);
+      if (v === undefined) continue;
+      if (idx.exists) hit(idx.exists, stamp, cands);
+      if (typeof v === 'string') this.lookup(idx, event, v, true, stamp, cands);
+      else for (const x of v) this.lookup(idx, event, x, false, stamp, cands);
     }
+    probes.length = 0;
+  }
+
+  /** Naive engine: check a bucket's logsource and take all its rules. */
+  private take(b: Bucket, event: EventLike): void {
+    for (const r of b.rest) {
+      const v = lowText(r.field, event, this.maxScan, this.counters);
+      if (v === undefined) return;
+      if (typeof v === 'string' ? !r.values.has(v) : !v.some((x) => r.values.has(x))) return;
+    }
+    for (const d of b.unindexed) this.cands.push(d);
+  }
+
+  private lookup(idx: FieldIndex, event: EventLike, s: string, single: boolean, stamp: number, cands: Det[]): void {
+    if (idx.exact) {
+      const l = idx.exact.get(s);
+      if (l) hit(l, stamp, cands);
+    }
+    if (idx.base) {
+      const l = idx.base.get(single ? lowBasename(idx.field, event, s) : basenameLow(s));
+      if (l) hit(l, stamp, cands);
+    }
+    if (idx.ac) {
+      const ids = this.bufIds;
+      ids.length = 0;
+      idx.ac.scanInto(s, ids);
+      for (let i = 0; i < ids.length; i++) hit(idx.acLists[ids[i]], stamp, cands);
+    }
+  }
+
+  /**
+   * Switch a rule (detection or correlation, by id) on or off; returns false for an unknown id.
+   * A switched-off detection is not evaluated, so it neither matches nor feeds the correlations
+   * that reference it; a switched-off correlation drops its open windows and fires nothing.
+   *
+   * @example
+   * engine.setRuleEnabled('5c1e0f4a-…', false);
+   */
+  setRuleEnabled(ruleId: string, enabled: boolean): boolean {
+    const r = this.byId.get(ruleId);
+    if (!r) return false;
+    r.enabled = enabled;
+    if (r.kind === 'correlation' && !enabled) for (const g of this.live()) if (g.c === r) this.kill(g);
+    return true;
+  }
+
+  /** Whether a rule is switched on (undefined for an unknown id). */
+  isRuleEnabled(ruleId: string): boolean | undefined {
+    return this.byId.get(ruleId)?.enabled;
   }
 
   /** Counters (see {@link EngineStats}). */
   stats(): EngineStats {
-    return { ...this.s, groups: this.state.size, truncatedValues: this.counters.truncatedValues };
+    return { ...this.s, groups: this.nGroups, truncatedValues: this.counters.truncatedValues };
   }
 
   /**
@@ -323,168 +573,268 @@ export class RuleEngine {
     const cands: Det[] = [];
     this.cands = cands;
     this.stamp = stamp;
-    for (const b of this.always) this.take(b, event);
-    const dv = this.bufDispatch;
-    for (const disp of this.dispatchList) {
-      const n = lowerAll(disp.get(event), dv);
-      for (let i = 0; i < n; i++) {
-        const bs = disp.map.get(dv[i]);
-        if (bs) for (const b of bs) if (b.stamp !== stamp) {
-          b.stamp = stamp;
-          this.take(b, event);
+    beginEvent(event);
+    try {
+      if (this.always.length) for (const b of this.always) this.take(b, event);
+      else {
+        this.walk(this.root, event);
+        this.probe(event);
+      }
+      if (!cands.length) return [];
+      const out: RuleMatch[] = [];
+      const id = typeof event.id === 'string' ? event.id : '';
+      let time: string | undefined;
+      let t = NaN;
+      for (const d of cands) {
+        if (!d.enabled) continue;
+        this.s.evaluations++;
+        if (!d.test(event)) continue;
+        this.s.detectionMatches++;
+        time ??= firstText(this.tsGet(event));
+        const m: RuleMatch = { ruleId: d.id, title: d.title, level: d.level, tags: d.tags, kind: 'detection', alert: d.alert, eventIds: id ? [id] : [], time };
+        out.push(m);
+        if (d.corrs.length) {
+          if (t !== t) t = parseTime(time);
+          this.feed(d.corrs, event, m, t, 0, out);
         }
       }
+      return out;
+    } finally {
+      endEvent();
     }
-    if (!cands.length) return [];
-    const out: RuleMatch[] = [];
-    const id = typeof event.id === 'string' ? event.id : '';
-    let time: string | undefined;
-    for (const d of cands) {
-      this.s.evaluations++;
-      if (!d.test(event)) continue;
-      this.s.detectionMatches++;
-      time ??= firstText(this.tsGet(event));
-      const m: RuleMatch = { ruleId: d.id, title: d.title, level: d.level, tags: d.tags, kind: 'detection', alert: d.alert, eventIds: id ? [id] : [], time };
-      out.push(m);
-      if (d.corrs.length) this.feed(d.corrs, event, m, 0, out);
-    }
-    return out;
   }
 
-  private feed(ins: CorrIn[], event: EventLike, input: RuleMatch, depth: number, out: RuleMatch[]): void {
-    const t = Date.parse(input.time);
+  private feed(ins: CorrIn[], event: EventLike, input: RuleMatch, t: number, depth: number, out: RuleMatch[]): void {
     if (!Number.isFinite(t)) {
       this.s.noTimestamp++;
       return;
     }
     if (t > this.maxTime) this.maxTime = t;
     this.expire(8);
+    const parts = this.bufGroup;
+    const det = input.kind === 'detection';
+    let cell: Cell | undefined;
+    let key = '';
+    let prev: CorrIn | undefined;
     for (const ci of ins) {
       const c = ci.corr;
-      const group: Record<string, string> = {};
-      for (let i = 0; i < c.groupBy.length; i++) {
-        group[c.groupBy[i]] = input.kind === 'detection' ? firstText(ci.groupGetters[i](event)) : (input.group?.[c.groupBy[i]] ?? '');
+      if (!c.enabled) continue;
+      const nG = c.groupBy.length;
+      // The same space and the same group-by paths as the previous correlation: the same key and cell.
+      if (!(det && prev && prev.corr.space === c.space && prev.sig === ci.sig && cell && !cell.dead)) {
+        for (let i = 0; i < nG; i++) parts[i] = det ? firstText(ci.groupGetters[i](event)) : (input.group?.[c.groupBy[i]] ?? '');
+        key = nG === 0 ? '' : nG === 1 ? parts[0] : parts.slice(0, nG).join(SEP);
+        cell = c.space.map.get(key);
+        if (!cell) c.space.map.set(key, (cell = newCell(c.space)));
       }
-      const groupKey = c.groupBy.map((g) => group[g]).join(SEP);
-      const key = `${c.index}${SEP}${groupKey}`;
-      let st = this.state.get(key);
-      if (st) this.state.delete(key);
-      else st = { ts: [], vals: [], chain: [], ids: [], group, start: t, count: 0 };
-      st.last = Math.max(st.last ?? t, t);
-      const fired = this.step(c, ci, st, t, event, input);
+      prev = ci;
+      let g = cell.gs[c.slot];
+      if (g) g.touched = true;
+      else {
+        const group: Record<string, string> = {};
+        for (let i = 0; i < nG; i++) group[c.groupBy[i]] = det ? firstText(ci.groupGetters[i](event)) : (input.group?.[c.groupBy[i]] ?? '');
+        g = newGroup(c, key, cell, group, t);
+        cell.gs[c.slot] = g;
+        cell.n++;
+        this.queue.push(g);
+        this.nGroups++;
+      }
+      if (t > g.last) g.last = t;
+      const fired = this.step(c, ci, g, t, event, input);
+      if (fired && !fired.keep) this.kill(g);
       if (fired) {
         this.s.correlationMatches++;
-        const m = corrMatch(c, fired.ids, input.time, groupKey, group, { ...fired.ctx }, fired.start, fired.end);
+        const m = corrMatch(c, fired.ids, input.time, key, { ...g.group }, fired.count, fired.start, fired.end);
         out.push(m);
-        if (c.corrs.length && depth < 8) this.feed(c.corrs, event, m, depth + 1, out);
+        if (c.corrs.length && depth < 8) this.feed(c.corrs, event, m, parseTime(m.time), depth + 1, out);
       }
-      if (!fired || fired.keep) {
-        this.state.set(key, st);
-        if (this.state.size > this.maxGroups) {
-          const oldest = this.state.keys().next().value as string;
-          this.state.delete(oldest);
-          this.s.evictions++;
-        }
+      if (this.nGroups > this.maxGroups) this.evict();
+    }
+  }
+
+  /** Remove a live group from its correlation (the queue drops it when it gets there). */
+  private kill(g: Group): void {
+    const cell = g.cell;
+    cell.gs[g.c.slot] = undefined;
+    if (--cell.n === 0) {
+      g.c.space.map.delete(g.key);
+      cell.dead = true;
+    }
+    g.dead = true;
+    this.nGroups--;
+    // Mostly dead queue (a long-lived group at the front holds the rest back): compact it.
+    if (this.queue.length - this.qHead > 2 * this.nGroups + 1024) {
+      this.queue = this.queue.slice(this.qHead).filter((x) => !x.dead);
+      this.qHead = 0;
+    }
+  }
+
+  /** The live group at the front of the queue (dead ones are dropped on the way). */
+  private front(): Group | undefined {
+    const q = this.queue;
+    while (this.qHead < q.length && q[this.qHead].dead) this.qHead++;
+    if (this.qHead > 4096 && this.qHead * 2 > q.length) {
+      this.queue = q.slice(this.qHead);
+      this.qHead = 0;
+    }
+    return this.queue[this.qHead];
+  }
+
+  /** Move the front group to the back (its second chance). */
+  private rotate(g: Group): void {
+    g.touched = false;
+    this.qHead++;
+    this.queue.push(g);
+  }
+
+  /** Evict groups, least recently used first (CLOCK), until at most `maxGroups` are held. */
+  private evict(): void {
+    while (this.nGroups > this.maxGroups) {
+      const g = this.front();
+      if (!g) return;
+      if (g.touched) {
+        this.rotate(g);
+        continue;
       }
+      this.qHead++;
+      this.kill(g);
+      this.s.evictions++;
     }
   }
 
   /**
-   * Drop up to `n` groups whose window ended more than the grace period ago by the engine's
-   * clock (the newest event time).
-   * The state map is in least-recently-touched order, so ended groups gather at its front: a
-   * few checks per event keep memory and snapshots to the open windows. Tumbling windows
-   * (lt/lte) stay until the next event of their group or `flush()` evaluates them.
+   * Look at up to `n` groups at the front of the queue: drop those whose window ended more than
+   * the grace period ago by the engine's clock (the newest event time), send touched ones to the
+   * back, stop at the first that is still open. Ended groups gather at the front, so a few checks
+   * per event keep memory and snapshots to the open windows. Tumbling windows (lt/lte) stay until
+   * the next event of their group or `flush()` evaluates them.
    */
   private expire(n: number): void {
-    for (const [key, st] of this.state) {
-      if (n-- <= 0) return;
-      const c = this.corrs[Number(key.slice(0, key.indexOf(SEP)))];
-      if (!c || c.op === 'lt' || c.op === 'lte') return;
-      if ((st.last ?? st.start) >= this.maxTime - c.timespanMs - this.grace) return;
-      this.state.delete(key);
+    while (n-- > 0) {
+      const g = this.front();
+      if (!g) return;
+      const c = g.c;
+      if (g.touched || c.op === 'lt' || c.op === 'lte') {
+        this.rotate(g);
+        continue;
+      }
+      if (g.last >= this.maxTime - c.timespanMs - this.grace) return;
+      this.qHead++;
+      this.kill(g);
       this.s.expired++;
     }
   }
 
-  private pushId(st: GroupState, ids: string[]): void {
+  private pushId(g: Group, ids: string[]): void {
     for (const id of ids) {
-      st.ids.push(id);
-      if (st.ids.length > this.maxEventIds) st.ids.shift();
+      g.ids.push(id);
+      if (g.ids.length > this.maxEventIds) g.ids.shift();
     }
   }
 
-  /** Advance one group; returns what fired (and whether the state lives on), or null. */
-  private step(c: Corr, ci: CorrIn, st: GroupState, t: number, event: EventLike, input: RuleMatch): { ids: string[]; start: number; end: number; keep: boolean; ctx: { count?: number; rules?: string[] } } | null {
+  /** Advance one group; returns what fired (and whether the group lives on), or null. */
+  private step(c: Corr, ci: CorrIn, g: Group, t: number, event: EventLike, input: RuleMatch): { ids: string[]; start: number; end: number; keep: boolean; count: number | undefined } | null {
     const T = c.timespanMs;
-    const cmp = (n: number) => (c.op === 'gt' ? n > c.threshold : c.op === 'gte' ? n >= c.threshold : c.op === 'lt' ? n < c.threshold : c.op === 'lte' ? n <= c.threshold : n === c.threshold);
-    const tumbling = c.op === 'lt' || c.op === 'lte';
     if (c.type === 'event_count' || c.type === 'value_count') {
-      const value = c.type === 'value_count' ? (input.kind === 'detection' && ci.valueGetter ? firstText(ci.valueGetter(event)) : (input.group?.[c.field!] ?? '')) : '';
-      if (c.type === 'value_count' && value === '') return null;
-      if (tumbling) {
+      const vc = c.type === 'value_count';
+      const vm = g.vm as Map<string, number>;
+      const value = vc ? (input.kind === 'detection' && ci.valueGetter ? firstText(ci.valueGetter(event)) : (input.group?.[c.field!] ?? '')) : '';
+      if (vc && value === '') return null;
+      if (c.op === 'lt' || c.op === 'lte') {
         // "Fewer than N in the window": only knowable once the window is over (next event of the group or flush()).
         let fired: ReturnType<RuleEngine['step']> = null;
-        if (st.count > 0 && t >= st.start + T) {
-          const n = c.type === 'event_count' ? st.count : st.vals.length;
-          if (cmp(n)) fired = { ids: st.ids.slice(), start: st.start, end: st.start + T, keep: true, ctx: { count: n } };
-          st.start = t;
-          st.count = 0;
-          st.vals = [];
-          st.ids = [];
+        if (g.count > 0 && t >= g.start + T) {
+          const n = vc ? vm.size : g.count;
+          if (compare(c, n)) fired = { ids: g.ids.slice(), start: g.start, end: g.start + T, keep: true, count: n };
+          g.start = t;
+          g.count = 0;
+          if (vc) vm.clear();
+          g.ids = [];
         }
-        if (st.count === 0) st.start = t;
-        st.count++;
-        if (c.type === 'value_count') this.addValue(st, value, t);
-        this.pushId(st, input.eventIds);
+        if (g.count === 0) g.start = t;
+        g.count++;
+        if (vc) this.addValue(g, value, t);
+        this.pushId(g, input.eventIds);
         return fired;
       }
-      if (c.type === 'event_count') {
-        st.ts.push(t);
-        if (st.ts.length > this.maxPerGroup) {
-          st.ts.shift();
+      const lo = t - T;
+      let n: number;
+      let start: number;
+      if (!vc) {
+        const ts = g.ts;
+        if (ts.length && t < ts[ts.length - 1]) g.unordered = true;
+        ts.push(t);
+        if (ts.length > this.maxPerGroup) {
+          ts.shift();
           this.s.groupOverflows++;
         }
-        const lo = t - T;
-        if (st.ts[0] < lo) st.ts = st.ts.filter((x) => x >= lo && x <= t + T);
+        if (ts[0] < lo) {
+          if (g.unordered) g.ts = ts.filter((x) => x >= lo && x <= t + T);
+          else {
+            // In time order: the expired times are a prefix.
+            let k = 1;
+            while (k < ts.length && ts[k] < lo) k++;
+            ts.splice(0, k);
+          }
+        }
+        n = g.ts.length;
+        this.pushId(g, input.eventIds);
+        if (!compare(c, n)) return null;
+        start = g.unordered ? minOf(g.ts) : g.ts[0];
       } else {
-        this.addValue(st, value, t);
-        const lo = t - T;
-        if (st.vals.some(([, x]) => x < lo)) st.vals = st.vals.filter(([, x]) => x >= lo);
+        this.addValue(g, value, t);
+        // Values are kept in the order they were last seen; in time order the expired ones are a prefix.
+        if (g.unordered) {
+          for (const [v, x] of vm) if (x < lo) vm.delete(v);
+        } else
+          for (const [v, x] of vm) {
+            if (x >= lo) break;
+            vm.delete(v);
+          }
+        n = vm.size;
+        this.pushId(g, input.eventIds);
+        if (!compare(c, n)) return null;
+        start = Infinity;
+        for (const x of vm.values()) {
+          if (x < start) start = x;
+          if (!g.unordered) break;
+        }
       }
-      this.pushId(st, input.eventIds);
-      const n = c.type === 'event_count' ? st.ts.length : st.vals.length;
-      if (!cmp(n)) return null;
-      const start = c.type === 'event_count' ? Math.min(...st.ts) : Math.min(...st.vals.map((v) => v[1]));
-      return { ids: st.ids.slice(), start, end: t, keep: false, ctx: { count: n } };
+      return { ids: g.ids.slice(), start, end: t, keep: false, count: n };
     }
     if (c.type === 'temporal') {
       const k = String(ci.refIndex);
-      st.vals = st.vals.filter(([r, x]) => r !== k && x >= t - T);
-      st.vals.push([k, t]);
-      this.pushId(st, input.eventIds);
-      if (st.vals.length < c.refs.length) return null;
-      return { ids: st.ids.slice(), start: Math.min(...st.vals.map((v) => v[1])), end: t, keep: false, ctx: { rules: c.refs.slice() } };
+      g.vals = g.vals.filter((v) => v[0] !== k && v[1] >= t - T);
+      g.vals.push([k, t]);
+      this.pushId(g, input.eventIds);
+      if (g.vals.length < c.refs.length) return null;
+      let start = Infinity;
+      for (const v of g.vals) if (v[1] < start) start = v[1];
+      return { ids: g.ids.slice(), start, end: t, keep: false, count: undefined };
     }
     // temporal_ordered: chain[i] = start of the newest chain that completed steps 0..i in order.
     const i = ci.refIndex;
     const n = c.refs.length;
-    while (st.chain.length < n) st.chain.push(null);
-    for (let j = 0; j < n; j++) if (st.chain[j] !== null && (st.chain[j] as number) < t - T) st.chain[j] = null;
-    if (i === 0) st.chain[0] = t;
-    else if (st.chain[i - 1] !== null) st.chain[i] = st.chain[i - 1];
+    const chain = g.chain;
+    while (chain.length < n) chain.push(null);
+    for (let j = 0; j < n; j++) if (chain[j] !== null && (chain[j] as number) < t - T) chain[j] = null;
+    if (i === 0) chain[0] = t;
+    else if (chain[i - 1] !== null) chain[i] = chain[i - 1];
     else return null;
-    this.pushId(st, input.eventIds);
-    if (st.chain[n - 1] === null) return null;
-    return { ids: st.ids.slice(), start: st.chain[n - 1] as number, end: t, keep: false, ctx: { rules: c.refs.slice() } };
+    this.pushId(g, input.eventIds);
+    if (chain[n - 1] === null) return null;
+    return { ids: g.ids.slice(), start: chain[n - 1] as number, end: t, keep: false, count: undefined };
   }
 
-  private addValue(st: GroupState, value: string, t: number): void {
-    const i = st.vals.findIndex((v) => v[0] === value);
-    if (i >= 0) st.vals.splice(i, 1);
-    st.vals.push([value, t]);
-    if (st.vals.length > this.maxPerGroup) {
-      st.vals.shift();
+  /** value_count: note `value` seen at `t` (moved to the newest end), bounded by `maxPerGroup`. */
+  private addValue(g: Group, value: string, t: number): void {
+    const vm = g.vm as Map<string, number>;
+    if (vm.has(value)) vm.delete(value);
+    if (!g.unordered && vm.size && t < g.vlast) g.unordered = true;
+    vm.set(value, t);
+    if (t > g.vlast) g.vlast = t;
+    if (vm.size > this.maxPerGroup) {
+      vm.delete(vm.keys().next().value as string);
       this.s.groupOverflows++;
     }
   }
@@ -500,16 +850,23 @@ export class RuleEngine {
     const until = Date.parse(untilIso);
     if (!Number.isFinite(until)) throw new RangeError('flush needs an ISO 8601 time');
     const out: RuleMatch[] = [];
-    for (const [key, st] of [...this.state]) {
-      const c = this.corrs[Number(key.slice(0, key.indexOf(SEP)))];
-      if (!c || !(c.op === 'lt' || c.op === 'lte') || !(c.type === 'event_count' || c.type === 'value_count')) continue;
-      if (st.count === 0 || until < st.start + c.timespanMs) continue;
-      const n = c.type === 'event_count' ? st.count : st.vals.length;
-      this.state.delete(key);
-      if (!(c.op === 'lt' ? n < c.threshold : n <= c.threshold)) continue;
-      this.s.correlationMatches++;
-      out.push(corrMatch(c, st.ids.slice(), new Date(st.start + c.timespanMs).toISOString(), key.slice(key.indexOf(SEP) + 1), st.group, { count: n }, st.start, st.start + c.timespanMs));
+    for (const g of this.live()) {
+      const c = g.c;
+      if (!((c.op === 'lt' || c.op === 'lte') && (c.type === 'event_count' || c.type === 'value_count') && g.count > 0 && until >= g.start + c.timespanMs)) continue;
+      const n = c.type === 'event_count' ? g.count : (g.vm as Map<string, number>).size;
+      this.kill(g);
+      if (c.enabled && (c.op === 'lt' ? n < c.threshold : n <= c.threshold)) {
+        this.s.correlationMatches++;
+        out.push(corrMatch(c, g.ids.slice(), new Date(g.start + c.timespanMs).toISOString(), g.key, g.group, n, g.start, g.start + c.timespanMs));
+      }
     }
+    return out;
+  }
+
+  /** The live groups in queue order (a copy: callers may kill groups while iterating). */
+  private live(): Group[] {
+    const out: Group[] = [];
+    for (let i = this.qHead; i < this.queue.length; i++) if (!this.queue[i].dead) out.push(this.queue[i]);
     return out;
   }
 
@@ -522,9 +879,8 @@ export class RuleEngine {
    */
   snapshot(): EngineSnapshot {
     const groups: EngineSnapshot['groups'] = [];
-    for (const [key, st] of this.state) {
-      const sep = key.indexOf(SEP);
-      groups.push([this.corrs[Number(key.slice(0, sep))].id, key.slice(sep + 1), structuredClone(st)]);
+    for (const g of this.live()) {
+      groups.push([g.c.id, g.key, { ts: g.ts.slice(), vals: g.vm ? [...g.vm] : g.vals.map((v) => [v[0], v[1]]), chain: g.chain.slice(), ids: g.ids.slice(), group: { ...g.group }, start: g.start, count: g.count, last: g.last }]);
     }
     return { version: 1, groups };
   }
@@ -539,7 +895,7 @@ export class RuleEngine {
   restore(snap: unknown): void {
     const s = snap as EngineSnapshot;
     if (!s || typeof s !== 'object' || s.version !== 1 || !Array.isArray(s.groups)) throw new RuleError('RULE_ERR_SNAPSHOT', 'not a version 1 engine snapshot');
-    const next = new Map<string, GroupState>();
+    const next: Group[] = [];
     for (const g of s.groups) {
       if (!Array.isArray(g) || g.length !== 3 || typeof g[0] !== 'string' || typeof g[1] !== 'string' || !validState(g[2])) throw new RuleError('RULE_ERR_SNAPSHOT', 'malformed snapshot group');
       const c = this.corrById.get(g[0]);
@@ -547,27 +903,56 @@ export class RuleEngine {
         this.s.restoreDropped++;
         continue;
       }
-      next.set(`${c.index}${SEP}${g[1]}`, structuredClone(g[2]));
+      const st = structuredClone(g[2]);
+      const ng = newGroup(c, g[1], null as unknown as Cell, st.group, st.start);
+      ng.ts = st.ts;
+      ng.chain = st.chain;
+      ng.ids = st.ids;
+      ng.count = st.count;
+      ng.last = st.last ?? st.start;
+      for (let i = 1; i < st.ts.length; i++) if (st.ts[i] < st.ts[i - 1]) ng.unordered = true;
+      if (c.type === 'value_count') {
+        const vm = ng.vm as Map<string, number>;
+        for (const [v, x] of st.vals) {
+          if (x < ng.vlast) ng.unordered = true;
+          if (x > ng.vlast) ng.vlast = x;
+          vm.delete(v);
+          vm.set(v, x);
+        }
+      } else ng.vals = st.vals;
+      next.push(ng);
     }
-    this.state.clear();
-    for (const [k, v] of next) {
-      this.state.set(k, v);
-      if (this.state.size > this.maxGroups) {
-        this.state.delete(this.state.keys().next().value as string);
-        this.s.evictions++;
-      }
+    this.reset(false);
+    for (const g of next) {
+      const sp = g.c.space;
+      let cell = sp.map.get(g.key);
+      if (!cell) sp.map.set(g.key, (cell = newCell(sp)));
+      const old = cell.gs[g.c.slot];
+      if (old) this.kill(old);
+      if (cell.dead) sp.map.set(g.key, (cell = newCell(sp)));
+      g.cell = cell;
+      cell.gs[g.c.slot] = g;
+      cell.n++;
+      this.nGroups++;
+      this.queue.push(g);
+      if (this.nGroups > this.maxGroups) this.evict();
     }
   }
 
-  /** Forget all correlation state and the engine's clock (counters are kept). */
-  reset(): void {
-    this.state.clear();
-    this.maxTime = -Infinity;
+  /** Forget all correlation state and (unless `clock` is false) the engine's clock; counters are kept. */
+  reset(clock = true): void {
+    for (const c of this.corrs) c.space.map.clear();
+    for (const g of this.queue) g.dead = true;
+    this.queue = [];
+    this.qHead = 0;
+    this.nGroups = 0;
+    if (clock) this.maxTime = -Infinity;
   }
 }
 
 /** The match a correlation window produces. */
-function corrMatch(c: Corr, eventIds: string[], time: string, groupKey: string, group: Record<string, string>, ctx: { count?: number; rules?: string[] }, start: number, end: number): RuleMatch {
+function corrMatch(c: Corr, eventIds: string[], time: string, groupKey: string, group: Record<string, string>, count: number | undefined, start: number, end: number): RuleMatch {
+  const ctx = c.type === 'temporal' || c.type === 'temporal_ordered' ? { rules: c.refs.slice() } : { count };
   return {
     ruleId: c.id,
     title: c.title,
@@ -633,7 +1018,7 @@ export function compileRules(rules: readonly LoadedRule[], pipeline: Pipeline, o
       const c = compileDocument(r, pipeline, opts, counters);
       if (ids.has(c.id)) throw new RuleError('RULE_ERR_DUPLICATE_ID', `${r.source}: duplicate rule id ${c.id}`);
       ids.add(c.id);
-      if (c.kind === 'detection') dets.push({ ...c, alert: true, corrs: [], stamp: 0 });
+      if (c.kind === 'detection') dets.push({ ...c, alert: true, enabled: true, corrs: [], stamp: 0, got: 0, need: 0, bucket: null });
       else if (c.kind === 'filter') filters.push(c);
       else corrDefs.push({ r, c });
     } catch (e) {
@@ -669,7 +1054,7 @@ export function compileRules(rules: readonly LoadedRule[], pipeline: Pipeline, o
       const refs = p.c.refs.map((x) => byRef.get(x));
       if (refs.every((x) => x)) {
         try {
-          const corr: Corr = { ...p.c, alert: true, corrs: [], index: corrs.length };
+          const corr: Corr = { ...p.c, alert: true, enabled: true, corrs: [], index: corrs.length, space: { map: new Map(), size: 0 }, slot: 0 };
           const ins = (refs as (Det | Corr)[]).map((ref, refIndex) => wire(corr, ref, refIndex));
           corrs.push(corr);
           byRef.set(corr.id, corr);
@@ -692,6 +1077,24 @@ export function compileRules(rules: readonly LoadedRule[], pipeline: Pipeline, o
     }
     pending = later;
   }
+  // Correlations that group by the same fields share a space; each rule feeds the correlations
+  // of one space one after another, so their shared key is looked up once.
+  const spaces = new Map<string, Space>();
+  const spaceNo = new Map<Space, number>();
+  for (const c of corrs) {
+    const k = c.groupBy.join(SEP);
+    let sp = spaces.get(k);
+    if (!sp) {
+      spaces.set(k, (sp = { map: new Map(), size: 0 }));
+      spaceNo.set(sp, spaceNo.size);
+    }
+    c.space = sp;
+    c.slot = sp.size++;
+  }
+  for (const r of [...dets, ...corrs]) {
+    const order = (ci: CorrIn) => spaceNo.get(ci.corr.space)!;
+    r.corrs.sort((a, b) => order(a) - order(b) || (a.sig < b.sig ? -1 : a.sig > b.sig ? 1 : 0));
+  }
   // Sigma correlation §generate: detection rules referenced only by correlations without
   // `generate: true` are context, not alerts. A correlation that feeds another correlation
   // still alerts (our choice: a correlation is always a deliberate finding).
@@ -704,7 +1107,7 @@ export function compileRules(rules: readonly LoadedRule[], pipeline: Pipeline, o
 function wire(corr: Corr, ref: Det | Corr, refIndex: number): CorrIn {
   const refName = ref.name ?? ref.id;
   const fieldFor = (g: string): string => corr.aliases[g]?.[refName] ?? corr.aliases[g]?.[ref.id] ?? g;
-  if (ref.kind === 'correlation') return { corr, refIndex, groupGetters: [] };
+  if (ref.kind === 'correlation') return { corr, refIndex, groupGetters: [], sig: '' };
   const map = (g: string) => {
     try {
       return makeGetter(ref.logsource.mapField(fieldFor(g)));
@@ -712,5 +1115,6 @@ function wire(corr: Corr, ref: Det | Corr, refIndex: number): CorrIn {
       throw new RuleError('RULE_ERR_UNSUPPORTED_FIELD', `correlation ${corr.id}: ${(e as Error).message}`, { path: '/correlation/group-by' });
     }
   };
-  return { corr, refIndex, groupGetters: corr.groupBy.map(map), valueGetter: corr.field ? map(corr.field) : undefined };
+  const paths = corr.groupBy.map((g) => ref.logsource.mapField(fieldFor(g)));
+  return { corr, refIndex, groupGetters: corr.groupBy.map(map), sig: paths.join(SEP), valueGetter: corr.field ? map(corr.field) : undefined };
 }

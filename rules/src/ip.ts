@@ -3,7 +3,7 @@
  * Addresses become 16-byte arrays (IPv4 as IPv4-mapped IPv6, RFC 4291 §2.5.5.2) so one
  * comparison serves both families.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import { RuleError } from './errors.js';
 
 /** A parsed CIDR block. */
@@ -22,6 +22,43 @@ function v4bytes(s: string): Uint8Array {
 }
 
 /**
+ * A dotted-quad IPv4 address as an unsigned 32-bit number, or -1 when `s` is not exactly one
+ * (the same strings `net.isIPv4` accepts: four decimal octets 0-255 without leading zeros),
+ * without a regular expression or an allocation.
+ *
+ * @example
+ * v4int('10.0.0.1') // 167772161
+ */
+export function v4int(s: string): number {
+  const len = s.length;
+  if (len < 7 || len > 15) return -1;
+  let n = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  let lead = false;
+  for (let i = 0; i < len; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return -1;
+      n = n * 256 + octet;
+      dots++;
+      octet = 0;
+      digits = 0;
+      continue;
+    }
+    const d = c - 48;
+    if (d < 0 || d > 9) return -1;
+    if (digits === 0) lead = d === 0;
+    else if (lead) return -1;
+    octet = octet * 10 + d;
+    if (++digits > 3 || octet > 255) return -1;
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return n * 256 + octet;
+}
+
+/**
  * Parse an IP address into 16 bytes, or return undefined if it is not one.
  *
  * @example
@@ -29,7 +66,9 @@ function v4bytes(s: string): Uint8Array {
  */
 export function parseIp(s: string): Uint8Array | undefined {
   if (s.length > 64) return undefined;
-  if (isIPv4(s)) return v4bytes(s);
+  if (v4int(s) >= 0) return v4bytes(s);
+  // Every IPv6 form has a colon: most non-addresses stop here without the costly isIPv6.
+  if (!s.includes(':')) return undefined;
   let t = s;
   const pct = t.indexOf('%');
   if (pct >= 0) t = t.slice(0, pct);
@@ -74,11 +113,26 @@ export function parseCidr(s: string): Cidr {
   const addr = slash >= 0 ? s.slice(0, slash) : s;
   const bytes = parseIp(addr.trim());
   if (!bytes) throw new RuleError('RULE_ERR_VALUE', `not a CIDR block: ${JSON.stringify(s.slice(0, 80))}`);
-  const v4 = isIPv4(addr.trim());
+  const v4 = v4int(addr.trim()) >= 0;
   const max = v4 ? 32 : 128;
   const n = slash >= 0 ? Number(s.slice(slash + 1)) : max;
   if (!Number.isInteger(n) || n < 0 || n > max) throw new RuleError('RULE_ERR_VALUE', `bad CIDR prefix in ${JSON.stringify(s.slice(0, 80))}`);
   return { bytes, prefix: v4 ? n + 96 : n };
+}
+
+/**
+ * For an IPv4 block (`a.b.c.d/n`, or an IPv4-mapped IPv6 block of /96 or longer): its network
+ * and mask as 32-bit numbers, so IPv4 values are tested with {@link v4int} and no allocation.
+ * Undefined for other IPv6 blocks.
+ */
+export function cidrV4(c: Cidr): { net: number; mask: number } | undefined {
+  if (c.prefix < 96) return undefined;
+  for (let i = 0; i < 10; i++) if (c.bytes[i] !== 0) return undefined;
+  if (c.bytes[10] !== 0xff || c.bytes[11] !== 0xff) return undefined;
+  const bits = c.prefix - 96;
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  const net = ((c.bytes[12] << 24) | (c.bytes[13] << 16) | (c.bytes[14] << 8) | c.bytes[15]) >>> 0;
+  return { net: (net & mask) >>> 0, mask };
 }
 
 /** True when `ip` (16 bytes) lies inside `c`. */

@@ -8,8 +8,7 @@
  * comparisons (STIX 2.1 §9 Patterning; e.g. `[ipv4-addr:value = '203.0.113.7']`).
  */
 import { RuleError } from './errors.js';
-import { isIPv4 } from 'node:net';
-import { cidrContains, parseCidr, parseIp, type Cidr } from './ip.js';
+import { cidrContains, cidrV4, parseCidr, parseIp, v4int, type Cidr } from './ip.js';
 
 /** Most entries one list may hold (bounded memory, DESIGN.md convention 6). */
 export const MAX_LIST_ENTRIES = 1_000_000;
@@ -27,7 +26,7 @@ export class ThreatList {
   private readonly ips = new Set<string>();
   private readonly cidrs: Cidr[] = [];
   // IPv4 fast path (most log addresses): dotted quads and 32-bit network/mask pairs.
-  private readonly v4 = new Set<string>();
+  private readonly v4 = new Set<number>();
   private readonly v4nets: { net: number; mask: number }[] = [];
   private readonly domains = new Set<string>();
   private readonly values = new Set<string>();
@@ -50,17 +49,14 @@ export class ThreatList {
     const ip = parseIp(v);
     if (ip) {
       this.ips.add(ipKey(ip));
-      if (isIPv4(v)) this.v4.add(v);
+      const n = v4int(v);
+      if (n >= 0) this.v4.add(n);
       return;
     }
     if (v.includes('/') && parseIp(v.slice(0, v.indexOf('/')))) {
       const c = parseCidr(v);
       this.cidrs.push(c);
-      if (isIPv4(v.slice(0, v.indexOf('/')))) {
-        const bits = c.prefix - 96;
-        const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-        this.v4nets.push({ net: (v4int(c.bytes.subarray(12)) & mask) >>> 0, mask });
-      }
+      if (v4int(v.slice(0, v.indexOf('/'))) >= 0) this.v4nets.push(cidrV4(c)!);
       return;
     }
     if (/^[a-z0-9_-]+(\.[a-z0-9_-]+)+\.?$/.test(v)) {
@@ -69,16 +65,22 @@ export class ThreatList {
     }
     this.values.add(v);
   }
+  private hasV4(n: number): boolean {
+    if (this.v4.has(n)) return true;
+    for (const c of this.v4nets) if (((n & c.mask) >>> 0) === c.net) return true;
+    return false;
+  }
+
   /** True when the value is listed (subdomains of listed domains included). */
   has(value: unknown): boolean {
-    if (typeof value !== 'string' && typeof value !== 'number') return false;
+    if (typeof value === 'string') {
+      // The common case, an IPv4 address as logs write it: no trimming, no regex, no allocation.
+      const n = v4int(value);
+      if (n >= 0) return this.hasV4(n);
+    } else if (typeof value !== 'number') return false;
     const v = String(value).trim().toLowerCase();
-    if (V4.test(v) && isIPv4(v)) {
-      if (this.v4.has(v)) return true;
-      const n = v4int(v.split('.').map(Number));
-      for (const c of this.v4nets) if (((n & c.mask) >>> 0) === c.net) return true;
-      return false;
-    }
+    const n = v4int(v);
+    if (n >= 0) return this.hasV4(n);
     if (this.values.has(v)) return true;
     const ip = parseIp(v);
     if (ip) {
@@ -98,11 +100,6 @@ export class ThreatList {
   }
 }
 
-const V4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
-
-function v4int(b: ArrayLike<number>): number {
-  return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
-}
 
 function ipKey(b: Uint8Array): string {
   return Buffer.from(b).toString('hex');

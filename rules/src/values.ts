@@ -9,18 +9,21 @@
 import RE2 from 're2';
 import { AhoCorasick } from './aho.js';
 import { RuleError } from './errors.js';
-import { cidrContains, parseCidr, parseIp } from './ip.js';
+import { cidrContains, cidrV4, parseCidr, parseIp, v4int } from './ip.js';
 import type { ThreatList } from './lists.js';
 import type { EventLike } from './types.js';
+import { basenameLow, basenameOf, field as fieldOf, lowText, makeGetter, someLow, type Getter } from './fields.js';
 
-/** Read one value (possibly an array) from an event. */
-export type Getter = (ev: EventLike) => unknown;
+export { basenameOf, makeGetter, type Getter };
 
 /** One way an index lookup can find a rule: the event's `field` has a value whose key is in `keys`. */
 export interface HintAlt {
   field: string;
-  /** `exact`: lower-cased value; `basename`: its last path segment; `substr`: a literal the lower-cased value contains. */
-  kind: 'exact' | 'basename' | 'substr';
+  /**
+   * `exact`: lower-cased value; `basename`: its last path segment; `substr`: a literal the
+   * lower-cased value contains; `exists`: the field has a value at all (`keys` empty).
+   */
+  kind: 'exact' | 'basename' | 'substr' | 'exists';
   keys: string[];
 }
 
@@ -74,68 +77,6 @@ export interface ValueContext {
   timestampField: string;
   /** Path for error messages. */
   path: string;
-}
-
-const getterCache = new Map<string, Getter>();
-
-/**
- * A getter for a dotted path: the literal key first (flattened events), then the nested walk;
- * arrays on the way are flattened (ECS multi-valued fields).
- *
- * @example
- * makeGetter('process.parent.name')({ process: { parent: { name: 'sshd' } } }) // 'sshd'
- */
-export function makeGetter(path: string): Getter {
-  let g = getterCache.get(path);
-  if (g) return g;
-  const segs = path.split('.');
-  if (segs.length === 1) g = (ev) => ev[path];
-  else if (segs.length === 2) {
-    // The common ECS depths get straight-line property reads; arrays fall back to the walk.
-    const [a, b] = segs;
-    g = (ev) => {
-      const d = ev[path];
-      if (d !== undefined) return d;
-      const x = ev[a] as Record<string, unknown> | undefined;
-      if (x === null || typeof x !== 'object') return undefined;
-      return Array.isArray(x) ? walk(ev, segs, 0) : x[b];
-    };
-  } else if (segs.length === 3) {
-    const [a, b, c] = segs;
-    g = (ev) => {
-      const d = ev[path];
-      if (d !== undefined) return d;
-      const x = ev[a] as Record<string, unknown> | undefined;
-      if (x === null || typeof x !== 'object' || Array.isArray(x)) return x === undefined || x === null ? undefined : walk(ev, segs, 0);
-      const y = x[b] as Record<string, unknown> | undefined;
-      if (y === null || typeof y !== 'object') return undefined;
-      return Array.isArray(y) ? walk(ev, segs, 0) : y[c];
-    };
-  } else
-    g = (ev) => {
-      const d = ev[path];
-      if (d !== undefined) return d;
-      return walk(ev, segs, 0);
-    };
-  getterCache.set(path, g);
-  return g;
-}
-
-function walk(v: unknown, segs: string[], i: number): unknown {
-  for (; i < segs.length; i++) {
-    if (v === null || v === undefined || typeof v !== 'object') return undefined;
-    if (Array.isArray(v)) {
-      const out: unknown[] = [];
-      for (const x of v) {
-        const r = walk(x, segs, i);
-        if (Array.isArray(r)) out.push(...r);
-        else if (r !== undefined) out.push(r);
-      }
-      return out.length ? out : undefined;
-    }
-    v = (v as Record<string, unknown>)[segs[i]];
-  }
-  return v;
 }
 
 /** Scalar → string for matching, undefined for objects. */
@@ -210,13 +151,30 @@ function tokenize(s: string): Tok[] {
   return out;
 }
 
+/**
+ * Add the wildcards of `contains`/`startswith`/`endswith` to an already tokenized value: a value
+ * that ends in a backslash (`Image|contains: '\\'`) keeps it literal instead of escaping the
+ * added `*`, as pySigma adds the wildcards after parsing the value.
+ */
+function wrap(toks: Tok[], matchType: 'exact' | 'contains' | 'startswith' | 'endswith'): Tok[] {
+  const star: Tok = { wild: '*' };
+  const isStar = (t: Tok | undefined) => t !== undefined && 'wild' in t && t.wild === '*';
+  const out = toks.slice();
+  if ((matchType === 'contains' || matchType === 'endswith') && !isStar(out[0])) out.unshift(star);
+  if ((matchType === 'contains' || matchType === 'startswith') && !isStar(out[out.length - 1])) out.push(star);
+  return out;
+}
+
 function escapeRe(s: string): string {
   return s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
 }
 
 /** Compiled wildcard pattern plus what the index can learn from it. */
 interface StrMatcher {
+  /** Test on the event's text as it is. */
   f: (s: string) => boolean;
+  /** Case-insensitive patterns: the same test on the already lower-cased text (the engine's memo). */
+  fl?: (sl: string) => boolean;
   exactKey?: string;
   basenameKey?: string;
   /** The longest literal of the pattern, lower-cased: every match contains it. */
@@ -235,33 +193,36 @@ function compileWildcard(toks: Tok[], cased: boolean, ctx: ValueContext): StrMat
   return m;
 }
 
+/** A matcher from a test on text in its matching case (lower-cased unless `cased`). */
+function withCase(cased: boolean, t: (s: string) => boolean, extra: Omit<StrMatcher, 'f' | 'fl'> = {}): StrMatcher {
+  return cased ? { f: t, ...extra } : { f: (s) => t(lower(s)), fl: t, ...extra };
+}
+
 function compileWildcardFn(toks: Tok[], cased: boolean, ctx: ValueContext): StrMatcher {
   const norm = (x: string): string => (cased ? x : x.toLowerCase());
   const lits = toks.map((t) => ('lit' in t ? norm(t.lit) : null));
   const shape = toks.map((t) => ('lit' in t ? 'L' : t.wild)).join('');
   const L = (i: number): string => lits[i] as string;
-  const low = cased ? (s: string) => s : lower;
   switch (shape) {
     case '':
-      return { f: (s) => s.length === 0, exactKey: '' };
+      return withCase(cased, (s) => s.length === 0, { exactKey: '' });
     case 'L': {
       const a = L(0);
-      const m: StrMatcher = { f: (s) => s.length === a.length && low(s) === a, exactKey: a.toLowerCase() };
-      return m;
+      return withCase(cased, (s) => s === a, { exactKey: a.toLowerCase() });
     }
     case '*':
-      return { f: () => true };
+      return withCase(cased, () => true);
     case '*L*': {
       const a = L(1);
-      return { f: (s) => low(s).includes(a), substring: true };
+      return withCase(cased, (s) => s.includes(a), { substring: true });
     }
     case 'L*': {
       const a = L(0);
-      return { f: (s) => low(s).startsWith(a) };
+      return withCase(cased, (s) => s.startsWith(a));
     }
     case '*L': {
       const a = L(1);
-      const m: StrMatcher = { f: (s) => low(s).endsWith(a), suffix: true };
+      const m = withCase(cased, (s) => s.endsWith(a), { suffix: true });
       const sep = Math.max(a.lastIndexOf('\\'), a.lastIndexOf('/'));
       if (sep >= 0 && sep < a.length - 1) m.basenameKey = a.slice(sep + 1).toLowerCase();
       return m;
@@ -269,14 +230,15 @@ function compileWildcardFn(toks: Tok[], cased: boolean, ctx: ValueContext): StrM
     case 'L*L': {
       const a = L(0);
       const b = L(2);
-      return { f: (s) => s.length >= a.length + b.length && low(s).startsWith(a) && low(s).endsWith(b) };
+      return withCase(cased, (s) => s.length >= a.length + b.length && s.startsWith(a) && s.endsWith(b));
     }
   }
   let src = '^';
   for (const t of toks) src += 'lit' in t ? escapeRe(t.lit) : t.wild === '*' ? '.*' : '.';
   src += '$';
   const re = makeRe(src, cased ? 's' : 'is', ctx);
-  const m: StrMatcher = { f: (s) => re.test(s) };
+  // RE2 folds case itself: the lower-cased text matches as the original would.
+  const m: StrMatcher = cased ? { f: (s) => re.test(s) } : { f: (s) => re.test(s), fl: (s) => re.test(s) };
   const last = toks[toks.length - 1];
   if (toks.length >= 2 && 'lit' in last && toks[toks.length - 2] && 'wild' in toks[toks.length - 2] && (toks[toks.length - 2] as { wild: string }).wild === '*') {
     const a = last.lit.toLowerCase();
@@ -497,7 +459,7 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
   // Keyword detection: no field, search the pipeline's keyword fields (substring by default).
   if (field === null) {
     if (special) throw unsupported(`modifier ${special} on keywords`);
-    const cs = values.map((v) => compileWildcard(tokenize(`*${String(v)}*`), cased, ctx));
+    const cs = values.map((v) => compileWildcard(wrap(tokenize(String(v)), 'contains'), cased, ctx));
     const ms = cs.map((c) => c.f);
     const getters = ctx.keywordFields === '*' ? null : ctx.keywordFields.map(makeGetter);
     // With one keyword field, the keywords' literals are substring hints on it.
@@ -509,6 +471,21 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
         if (usefulLit(best)) kwHints.push([{ field: ctx.keywordFields[0], kind: 'substr', keys: [best] }]);
       } else if (lits.every(usefulLit)) kwHints.push([{ field: ctx.keywordFields[0], kind: 'substr', keys: [...new Set(lits)] }]);
     }
+    if (!cased && ctx.keywordFields !== '*') {
+      // Case-insensitive keywords on named fields: the engine's lower-cased memo of each field.
+      const fs = ctx.keywordFields.map((p) => fieldOf(p));
+      const mls = cs.map((c) => c.fl!);
+      const inFields = (ev: EventLike, t: (sl: string) => boolean): boolean => {
+        for (const f of fs) if (someLow(lowText(f, ev, lim.maxEventValueLength, cnt), t)) return true;
+        return false;
+      };
+      const oneL = (sl: string) => {
+        for (const t of mls) if (t(sl)) return true;
+        return false;
+      };
+      const test = all ? (ev: EventLike) => mls.every((t) => inFields(ev, t)) : (ev: EventLike) => inFields(ev, oneL);
+      return { test, hints: kwHints };
+    }
     const one = (s: string) => ms.some((f) => f(s));
     const test = all
       ? (ev: EventLike) => ms.every((f) => searchText(ev, getters, f, lim, cnt))
@@ -517,12 +494,13 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
   }
 
   const path = ctx.mapField(field);
-  const get = makeGetter(path);
+  const fld = fieldOf(path);
+  const get = fld.get;
 
   if (special === 'exists') {
     if (values.length !== 1 || typeof values[0] !== 'boolean') throw new RuleError('RULE_ERR_VALUE', 'exists takes true or false', { path: ctx.path });
     const want = values[0];
-    return { test: (ev) => present(get(ev)) === want, hints: [] };
+    return { test: (ev) => present(get(ev)) === want, hints: want ? [[{ field: path, kind: 'exists', keys: [] }]] : [] };
   }
 
   // Null values: the field is absent or null (Sigma v2 §null).
@@ -531,6 +509,8 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
   if (hasNull && special) throw new RuleError('RULE_ERR_VALUE', `null cannot be used with ${special}`, { path: ctx.path });
 
   let tests: ((s: string) => boolean)[] = [];
+  // Tests on the lower-cased text (case-insensitive strings), read through the engine's memo.
+  let lowTests: ((sl: string) => boolean)[] | null = null;
   let evTests: ((ev: EventLike) => boolean)[] | null = null;
   const hintKeys: { exact: string[]; basename: string[]; substr: string[]; ok: boolean } = { exact: [], basename: [], substr: [], ok: !all && !hasNull };
 
@@ -554,10 +534,27 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
         throw new RuleError('RULE_ERR_VALUE', (e as Error).message, { path: ctx.path });
       }
     });
-    tests = nets.map((n) => (s: string) => {
-      const ip = parseIp(s);
-      return ip !== undefined && cidrContains(n, ip);
-    });
+    // IPv4 values against IPv4 blocks compare 32-bit numbers; anything else goes through the 16-byte form.
+    const inAny = (idx: number[]) => {
+      const v4nets = idx.map((i) => cidrV4(nets[i]));
+      const ns = idx.map((i) => nets[i]);
+      return (s: string) => {
+        const n = v4int(s);
+        let ip: Uint8Array | undefined | null = null;
+        for (let i = 0; i < ns.length; i++) {
+          const v4 = v4nets[i];
+          if (n >= 0 && v4) {
+            if (((n & v4.mask) >>> 0) === v4.net) return true;
+            continue;
+          }
+          if (ip === null) ip = parseIp(s);
+          if (ip !== undefined && cidrContains(ns[i], ip)) return true;
+        }
+        return false;
+      };
+    };
+    // `all`: every block must hold some value, so one test per block; else one test for them all.
+    tests = all ? nets.map((_, i) => inAny([i])) : [inAny(nets.map((_, i) => i))];
     hintKeys.ok = false;
   } else if (special === 'gt' || special === 'gte' || special === 'lt' || special === 'lte') {
     const op = special;
@@ -646,10 +643,10 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
     // Base64 text is case-sensitive by nature.
     const cs = cased || literal;
     const compiled = strs.map((s) => {
-      const p = matchType === 'contains' ? `*${s}*` : matchType === 'startswith' ? `${s}*` : matchType === 'endswith' ? `*${s}` : s;
-      return compileWildcard(tokenize(p), cs, ctx);
+      return compileWildcard(wrap(tokenize(s), matchType), cs, ctx);
     });
     tests = compiled.map((c) => c.f);
+    if (!cs) lowTests = compiled.map((c) => c.fl!);
     if (hintKeys.ok && compiled.length) {
       if (compiled.every((c) => c.exactKey !== undefined)) hintKeys.exact = compiled.map((c) => c.exactKey!);
       else if (compiled.every((c) => c.basenameKey !== undefined || c.exactKey !== undefined))
@@ -668,7 +665,7 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
       const ac = new AhoCorasick();
       compiled.forEach((c, i) => ac.add(c.lit!, i));
       ac.build();
-      tests = [(s: string) => ac.has(lower(s))];
+      lowTests = [(sl: string) => ac.has(sl)];
     }
     // Many case-insensitive path suffixes (`Image|endswith: ['\\a.exe', …]`): look the value's
     // basename up first, then confirm the few suffixes filed under it.
@@ -679,12 +676,11 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
         if (l) l.push(c.lit!);
         else byBase.set(c.basenameKey!, [c.lit!]);
       }
-      tests = [
-        (s: string) => {
-          const l = byBase.get(basenameOf(s));
+      lowTests = [
+        (sl: string) => {
+          const l = byBase.get(basenameLow(sl));
           if (!l) return false;
-          const x = lower(s);
-          for (const suf of l) if (x.endsWith(suf)) return true;
+          for (const suf of l) if (sl.endsWith(suf)) return true;
           return false;
         },
       ];
@@ -692,7 +688,7 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
     // A plain case-insensitive value list is one set lookup.
     if (!all && compiled.length > 4 && compiled.every((c) => c.exactKey !== undefined) && !cs) {
       const set = new Set(compiled.map((c) => c.exactKey!));
-      tests = [(s: string) => set.has(s.toLowerCase())];
+      lowTests = [(sl: string) => set.has(sl)];
     }
   }
 
@@ -702,11 +698,33 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
     if (hintKeys.exact.length) hints.push([{ field: path, kind: 'exact', keys: [...new Set(hintKeys.exact)] }]);
     else if (hintKeys.basename.length) hints.push([{ field: path, kind: 'basename', keys: [...new Set(hintKeys.basename)] }]);
   }
+  // Whatever the test, a value must be there (null values aside): the weakest hint.
+  if (!hints.length && !hasNull && nonNull.length) hints.push([{ field: path, kind: 'exists', keys: [] }]);
 
   let valueTest: (ev: EventLike) => boolean;
   if (evTests) {
     const et = evTests;
     valueTest = all ? (ev) => et.every((t) => t(ev)) : (ev) => et.some((t) => t(ev));
+  } else if (lowTests) {
+    const ts = lowTests;
+    const maxLen = lim.maxEventValueLength;
+    if (all)
+      valueTest = (ev) => {
+        const v = lowText(fld, ev, maxLen, cnt);
+        if (v === undefined || ts.length === 0) return false;
+        for (const t of ts) if (!someLow(v, t)) return false;
+        return true;
+      };
+    else if (ts.length === 1) {
+      const t0 = ts[0];
+      valueTest = (ev) => someLow(lowText(fld, ev, maxLen, cnt), t0);
+    } else {
+      const one = (sl: string) => {
+        for (const t of ts) if (t(sl)) return true;
+        return false;
+      };
+      valueTest = (ev) => someLow(lowText(fld, ev, maxLen, cnt), one);
+    }
   } else if (all) {
     const ts = tests;
     valueTest = (ev) => {
@@ -729,12 +747,6 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
     return { test: (ev) => !present(get(ev)) || vt(ev), hints: [] };
   }
   return { test: valueTest, hints };
-}
-
-/** Key of the basename index: the lower-cased text after the last `\` or `/`. */
-export function basenameOf(s: string): string {
-  const i = Math.max(s.lastIndexOf('\\'), s.lastIndexOf('/'));
-  return (i >= 0 ? s.slice(i + 1) : s).toLowerCase();
 }
 
 function present(v: unknown): boolean {

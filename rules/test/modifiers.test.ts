@@ -73,6 +73,12 @@ describe('string modifiers', () => {
     assert.equal(hits(sel({ 'C|startswith': 'ps' }), { C: 'xps' }), false);
     assert.equal(hits(sel({ 'C|endswith': '\\whoami.exe' }), { C: 'C:\\Windows\\System32\\whoami.exe' }), true);
     assert.equal(hits(sel({ 'C|endswith': '\\whoami.exe' }), { C: 'C:\\x\\notwhoami.exe' }), false);
+    // A value ending in a backslash keeps it literal: the added wildcard is not escaped (as in
+    // pySigma; SigmaHQ's "image missing" rule filters on `Image|contains: '\\'`).
+    assert.equal(hits(sel({ 'C|contains': '\\' }), { C: 'C:\\Windows\\cmd.exe' }), true);
+    assert.equal(hits(sel({ 'C|contains': '\\' }), { C: 'cmd.exe' }), false);
+    assert.equal(hits(sel({ 'C|contains': '\\' }), { C: 'a*b' }), false);
+    assert.equal(hits(sel({ 'C|startswith': 'C:\\' }), { C: 'c:\\x' }), true);
   });
   test('contains|all needs every value', () => {
     const d = sel({ 'C|contains|all': ['-enc', 'hidden'] });
