@@ -59,6 +59,19 @@ describe('event_count', () => {
   test('the same failures spread over more than the timespan do not fire', () => {
     assert.equal(of(run([fail, brute], [ev(0, 'failure'), ev(40, 'failure'), ev(100, 'failure'), ev(170, 'failure')]), 'brute').length, 0);
   });
+  test('a switched-off base rule does not feed the correlation; a switched-off correlation fires nothing', () => {
+    const e = compileRules([fail, brute], P);
+    assert.equal(e.setRuleEnabled(fail.doc.id as string, false), true);
+    assert.equal(e.setRuleEnabled('no-such-rule', false), false);
+    const burst = [ev(0, 'failure'), ev(20, 'failure'), ev(50, 'failure')];
+    assert.deepEqual(burst.flatMap((x) => e.match(x)), []);
+    e.setRuleEnabled(fail.doc.id as string, true);
+    e.setRuleEnabled('brute', false);
+    assert.equal(of(burst.flatMap((x) => e.match(x)), 'brute').length, 0);
+    assert.equal(e.stats().groups, 0);
+    e.setRuleEnabled('brute', true);
+    assert.equal(of(burst.flatMap((x) => e.match(x)), 'brute').length, 1);
+  });
   test('groups are separate', () => {
     assert.equal(of(run([fail, brute], [ev(0, 'failure', '1.1.1.1'), ev(1, 'failure', '2.2.2.2'), ev(2, 'failure', '1.1.1.1'), ev(3, 'failure', '2.2.2.2')]), 'brute').length, 0);
   });

@@ -151,6 +151,8 @@ export class Detector {
   static async open(opts: DetectorOptions): Promise<Detector> {
     const d = new Detector(opts);
     d.disabled = await opts.alerts.disabledRules();
+    // Switched off in the engine too, so a disabled rule no longer feeds the correlations that reference it.
+    for (const id of d.disabled) opts.engine.setRuleEnabled(id, false);
     const saved = await opts.alerts.loadCheckpoint(d.name);
     const windows = await opts.alerts.loadCheckpoint(`${d.name}.windows`);
     if (saved !== undefined) {
@@ -190,6 +192,7 @@ export class Detector {
     await this.opts.alerts.setRuleEnabled(ruleId, enabled, actor);
     if (enabled) this.disabled.delete(ruleId);
     else this.disabled.add(ruleId);
+    this.opts.engine.setRuleEnabled(ruleId, enabled);
   }
 
   /** Whether a rule is switched on. */
