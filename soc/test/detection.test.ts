@@ -85,7 +85,9 @@ test('batches at or below the checkpoint are skipped on replay; switched-off rul
     const later = ev.map((e, i) => ({ ...e, id: `later-${i}`, '@timestamp': new Date(Date.parse(String(e['@timestamp'])) + 86_400_000).toISOString() }));
     await b.detector.afterWrite([batch(2, later as EcsEvent[])]);
     assert.equal((await b.alerts.list()).total, 1, 'no new alert from a switched-off rule');
-    assert.equal(b.detector.stats().disabled, 1);
+    // Off in the engine itself: the rule is not evaluated, so it feeds no correlation either.
+    assert.equal(b.detector.engine.isRuleEnabled(BRUTE), false);
+    assert.equal(b.detector.stats().disabled, 0);
     await b.alerts.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -115,7 +115,7 @@ export interface DetectorStats {
   alertsCreated: number;
   alertsUpdated: number;
   suppressed: number;
-  /** Matches of switched-off rules, dropped. */
+  /** Matches of switched-off rules, dropped (the engine does not evaluate switched-off rules, so only races count here). */
   disabled: number;
   /** Batches skipped on replay (already detected before a restart). */
   replayedBatches: number;
