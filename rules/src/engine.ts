@@ -18,7 +18,7 @@ import { basenameLow, beginEvent, endEvent, field, lowBasename, lowText, makeGet
 export interface EngineOptions extends CompileOptions {
   /** Most rules one engine takes (default 20,000). */
   maxRules?: number;
-  /** Most correlation groups held at once, over all correlations (default 100,000); the least recently used is evicted and counted. */
+  /** Most correlation groups held at once, over all correlations (default 100,000); the least recently used (CLOCK approximation) is evicted and counted. */
   maxGroups?: number;
   /** Most timestamps or distinct values one group keeps (default 10,000). */
   maxPerGroup?: number;
