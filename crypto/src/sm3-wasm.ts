@@ -11,6 +11,11 @@ interface Sm3Exports extends KernelExports {
   sm3_blocks(n: number): void;
   sm3_finish(len: number, totalHi: number, totalLo: number, fresh: number): void;
   sm3_pbkdf2(iterations: number): void;
+  /** Batch SM3 (sm3-many.ts): lengths at many_len_ptr(), messages back to back in io, digests to many_out_ptr(). */
+  many_len_ptr(): number;
+  many_out_ptr(): number;
+  many_max(): number;
+  sm3_many(count: number): void;
 }
 
 /** The lazily instantiated `sm3` module. @example await sm3Module.ready(); */
