@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { sm3 } from '../src/sm3.js';
-import { sm3Many, sm3ManyRef } from '../src/sm3-many.js';
+import { sm3Many, sm3ManyInto, sm3ManyRef } from '../src/sm3-many.js';
 import { bytesToHex, utf8ToBytes } from '../src/bytes.js';
 
 // Node's OpenSSL SM3 is an independent implementation: the expected values come from it.
@@ -15,6 +15,10 @@ function check(messages: Uint8Array[]): void {
   assert.deepEqual(got, messages.map(node));
   assert.deepEqual(got, messages.map((m) => bytesToHex(sm3(m))));
   assert.deepEqual(sm3ManyRef(messages).map(bytesToHex), got);
+  const into = new Uint8Array(32 * messages.length + 5).fill(0xee);
+  sm3ManyInto(messages, into);
+  assert.equal(bytesToHex(into.subarray(0, 32 * messages.length)), got.join(''));
+  assert.equal(bytesToHex(into.subarray(32 * messages.length)), 'eeeeeeeeee');
 }
 
 const filled = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 131 + seed * 17 + 7) & 0xff);
@@ -59,5 +63,7 @@ describe('sm3Many', () => {
     assert.throws(() => sm3Many('abc' as unknown as Uint8Array[]), TypeError);
     assert.throws(() => sm3Many([new Uint8Array(1), [1, 2] as unknown as Uint8Array]), TypeError);
     assert.throws(() => sm3ManyRef([null as unknown as Uint8Array]), TypeError);
+    assert.throws(() => sm3ManyInto([new Uint8Array(1), new Uint8Array(2)], new Uint8Array(63)), RangeError);
+    assert.throws(() => sm3ManyInto([], [] as unknown as Uint8Array), TypeError);
   });
 });

@@ -154,7 +154,7 @@ static void compress4(v128_t *v, const uint8_t *const p[4], v128_t mask) {
       ff = wasm_v128_xor(wasm_v128_xor(a, b), c);
       gg = wasm_v128_xor(wasm_v128_xor(e, f), g);
     } else {
-      ff = wasm_v128_or(wasm_v128_and(a, b), wasm_v128_and(c, wasm_v128_or(a, b)));
+      ff = wasm_v128_bitselect(c, a, wasm_v128_xor(a, b)); /* majority: where a, b differ, c decides */
       gg = wasm_v128_bitselect(f, g, e); /* (e & f) | (~e & g) */
     }
     v128_t tt1 = VADD(VADD(ff, d), VADD(ss2, wasm_v128_xor(w[j], w[j + 4])));
