@@ -4,7 +4,7 @@
  * two prefixes keep a leaf from ever passing for a node (second-preimage resistance, RFC 6962 §2.1).
  * Inclusion proofs and their verification follow RFC 9162 §2.1.3.
  */
-import { equalBytes, sm3 } from '@xiangan/crypto';
+import { equalBytes, sm3, sm3ManyInto } from '@xiangan/crypto';
 
 export { equalBytes };
 
@@ -33,6 +33,20 @@ export function leafHashText(text: string): Uint8Array {
   scratch[0] = 0x00;
   const { written } = ENCODER.encodeInto(text, scratch.subarray(1));
   return sm3(scratch.subarray(0, written + 1));
+}
+
+/**
+ * {@link leafHashText} of many documents at once, digest i written to `out[32i..32i+32)`: the
+ * SM3 runs four documents per SIMD pass (`sm3ManyInto`), about twice the rate of one at a time.
+ * @example const out = new Uint8Array(32 * docs.length); leafHashTextsInto(docs, out);
+ */
+export function leafHashTextsInto(texts: readonly string[], out: Uint8Array): void {
+  const msgs = texts.map((t) => {
+    const m = new Uint8Array(t.length * 3 + 1);
+    const { written } = ENCODER.encodeInto(t, m.subarray(1));
+    return m.subarray(0, written + 1);
+  });
+  sm3ManyInto(msgs, out);
 }
 
 /**

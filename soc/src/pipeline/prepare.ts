@@ -23,7 +23,7 @@ import {
 import { decodeFrames } from '../buffer/raw.js';
 import type { RawBatch } from '../buffer/durable.js';
 import { COLUMNS, columnValues } from '../storage/sqlite-schema.js';
-import { leafHashText } from '../integrity/merkle.js';
+import { leafHashTextsInto } from '../integrity/merkle.js';
 
 /** Which normaliser parses raw frames: collectors' vendor-aware one or the syslog baseline. */
 export type NormaliserName = 'vendor' | 'baseline';
@@ -97,12 +97,13 @@ export class Preparer {
     const counters: PrepareCounters = {};
     const out: RawBatch[] = [];
     const leaves = this.chain ? new Uint8Array(total * 32) : undefined;
-    let li = 0;
+    // Documents to chain, hashed together at the end (four per SIMD pass).
+    const leafDocs: string[] = [];
     const leaf = (doc: string): void => {
       if (!leaves) return;
       // Grows only on a corrupt batch count.
-      if ((li + 1) * 32 > leaves.length) throw new RangeError('prepare: more events than the batches announced');
-      leaves.set(leafHashText(doc), li++ * 32);
+      if ((leafDocs.length + 1) * 32 > leaves.length) throw new RangeError('prepare: more events than the batches announced');
+      leafDocs.push(doc);
     };
     for (const b of batches) {
       if (b.kind === 'frames') {
@@ -136,6 +137,7 @@ export class Preparer {
         out.push(b);
       }
     }
+    if (leaves) leafHashTextsInto(leafDocs, leaves);
     return { ...finish(cols), batches: out, ...(leaves ? { leafHashes: leaves } : {}), lastSeq: batches[batches.length - 1]!.seq, oldestAppendedAt: batches[0]!.appendedAt, counters };
   }
 }
