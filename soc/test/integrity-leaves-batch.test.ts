@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { leafHashText, leafHashTextsInto } from '../src/integrity/merkle.js';
+import { leafHashDoc, leafHashDocsInto, leafHashText, leafHashTextsInto } from '../src/integrity/merkle.js';
 
 test('leafHashTextsInto equals leafHashText and Node SM3 for any batch of documents', () => {
   fc.assert(
@@ -19,5 +19,16 @@ test('leafHashTextsInto equals leafHashText and Node SM3 for any batch of docume
       });
     }),
     { numRuns: 150 },
+  );
+});
+
+test('leafHashDocsInto takes text and bytes in one batch, as leafHashDoc does', () => {
+  fc.assert(
+    fc.property(fc.array(fc.oneof(fc.string({ maxLength: 300 }), fc.uint8Array({ maxLength: 300 })), { maxLength: 11 }), (docs) => {
+      const out = new Uint8Array(32 * docs.length);
+      leafHashDocsInto(docs, out);
+      docs.forEach((d, i) => assert.deepEqual(out.subarray(32 * i, 32 * i + 32), leafHashDoc(d)));
+    }),
+    { numRuns: 100 },
   );
 });

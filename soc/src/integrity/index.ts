@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export { canonicalJson } from './canonical.js';
-export { leafHash, leafHashText, leafHashTextsInto, leafHashDoc, nodeHash, merkleRoot, inclusionProof, verifyInclusion, MerkleFrontier } from './merkle.js';
+export { leafHash, leafHashText, leafHashTextsInto, leafHashDocsInto, leafHashDoc, nodeHash, merkleRoot, inclusionProof, verifyInclusion, MerkleFrontier } from './merkle.js';
 export { LeafWriter, leafTable, leafDays, readLeaves, readDayLeaves, sqliteLeafStore, type LeafRow, type DayLeaves, type LeafStore } from './leaves.js';
 export { DigestPool, type DigestPoolOptions, type RecordDigests } from './digest.js';
 export { loadOrCreateIdentity, identityFiles, type SigningIdentity, type IdentityOptions } from './identity.js';
