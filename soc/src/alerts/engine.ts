@@ -17,6 +17,7 @@ import type { SearchEngineEventStore } from '../storage/search-engine.js';
 import {
   ALERT_STATUSES,
   ALERT_TRANSITIONS,
+  CLOSED_STATUSES,
   LEVEL_RANK,
   MAX_ALERT_EVENT_IDS,
   OPEN_STATUSES,
@@ -29,6 +30,8 @@ import {
   type AlertPage,
   type AlertStatus,
   type AlertStore,
+  type PurgeOptions,
+  type PurgeResult,
   type RecordOptions,
   type RecordResult,
   type Suppression,
@@ -408,6 +411,73 @@ export class EngineAlertStore implements AlertStore {
   }
 
   /** The event store's connection is shared: closing the alert store leaves it open. */
+  /**
+   * Retention of closed alerts (see {@link AlertStore.purgeClosed}): the matching alert ids are
+   * collected first (paged by id), then their history and comments and the alerts themselves are
+   * deleted with the same condition in chunks, children first: an interrupted purge leaves at worst a closed
+   * alert without its history, which the next run deletes (the reverse would orphan history).
+   *
+   * @example
+   * ```ts
+   * const r = await alerts.purgeClosed({ olderThanDays: 365 });
+   * ```
+   */
+  async purgeClosed(opts: PurgeOptions): Promise<PurgeResult> {
+    this.check();
+    const days = opts?.olderThanDays;
+    if (!Number.isInteger(days) || days < 1) throw new RangeError('purgeClosed: olderThanDays must be an integer ≥ 1');
+    const dryRun = opts.dryRun === true;
+    const cutoff = new Date(this.now() - days * 86_400_000).toISOString();
+    const out: PurgeResult = { cutoff, dryRun, alerts: 0, byStatus: { resolved: 0, false_positive: 0 }, history: 0, comments: 0 };
+    const query = { bool: { filter: [{ terms: { status: CLOSED_STATUSES } }, { range: { updatedAt: { lt: cutoff } } }] } };
+    const ids: string[] = [];
+    let after: unknown[] | undefined;
+    for (;;) {
+      const r = await this.req('POST', `/${this.idx.alerts}/_search`, { size: 1000, query, _source: ['status'], sort: [{ id: 'asc' }], ...(after ? { search_after: after } : {}) });
+      const hits = r.body.hits.hits as Array<{ _id: string; _source: { status: 'resolved' | 'false_positive' }; sort: unknown[] }>;
+      for (const h of hits) {
+        ids.push(h._id);
+        out.byStatus[h._source.status]++;
+        out.alerts++;
+      }
+      if (hits.length < 1000) break;
+      after = hits[hits.length - 1]!.sort;
+    }
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const byAlert = { terms: { alertId: chunk } };
+      if (dryRun) {
+        out.history += (await this.req('POST', `/${this.idx.history}/_count`, { query: byAlert })).body.count as number;
+        out.comments += (await this.req('POST', `/${this.idx.comments}/_count`, { query: byAlert })).body.count as number;
+        continue;
+      }
+      out.history += await this.deleteMatching('history', byAlert);
+      out.comments += await this.deleteMatching('comments', byAlert);
+      // The status and age are checked again: an alert reopened since it was listed stays.
+      await this.deleteMatching('alerts', { bool: { filter: [...query.bool.filter, { ids: { values: chunk } }] } });
+    }
+    return out;
+  }
+
+  /**
+   * Delete the documents matching a query: search then `_bulk` delete, page by page. Not
+   * `_delete_by_query`, which lives in the reindex module that minimal distributions leave out.
+   */
+  private async deleteMatching(index: keyof typeof MAPPINGS, query: Record<string, unknown>): Promise<number> {
+    let n = 0;
+    for (;;) {
+      const hits = (await this.req('POST', `/${this.idx[index]}/_search`, { size: 1000, query, _source: false })).body.hits.hits as Array<{ _id: string }>;
+      if (!hits.length) return n;
+      const res = await this.bulk(hits.map((h) => ({ delete: { _index: this.idx[index], _id: h._id } })));
+      const done = res.filter((r) => r.status === 200 || r.status === 404).length;
+      // A page nothing could be deleted from would come back forever.
+      if (done === 0) throw new SocError('SOC_ERR_STORE_WRITE', `alert store: ${this.backend} deleted none of ${hits.length} ${index} documents`);
+      n += res.filter((r) => r.status === 200).length;
+      // The bulk waits for a refresh, so the next search no longer sees these.
+      if (hits.length < 1000) return n;
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
   }

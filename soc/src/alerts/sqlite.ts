@@ -14,6 +14,7 @@ import { SocError } from '../errors.js';
 import {
   ALERT_STATUSES,
   ALERT_TRANSITIONS,
+  CLOSED_STATUSES,
   LEVEL_RANK,
   MAX_ALERT_EVENT_IDS,
   OPEN_STATUSES,
@@ -26,6 +27,8 @@ import {
   type AlertPage,
   type AlertStatus,
   type AlertStore,
+  type PurgeOptions,
+  type PurgeResult,
   type RecordOptions,
   type RecordResult,
   type Suppression,
@@ -84,6 +87,9 @@ CREATE TRIGGER IF NOT EXISTS alert_counts_upd AFTER UPDATE OF status ON alerts W
   UPDATE alert_counts SET n = n - 1 WHERE status = old.status;
   UPDATE alert_counts SET n = n + 1 WHERE status = new.status; END;
 `;
+
+/** Alerts deleted per retention transaction (also under SQLite's 32,766 bound parameters). */
+const PURGE_BATCH = 500;
 
 interface AlertRow {
   id: string;
@@ -538,6 +544,63 @@ export class SqliteAlertStore implements AlertStore {
     this.db
       .prepare('INSERT INTO rule_state (rule_id, enabled, actor, at) VALUES (?, ?, ?, ?) ON CONFLICT(rule_id) DO UPDATE SET enabled = excluded.enabled, actor = excluded.actor, at = excluded.at')
       .run(ruleId, enabled ? 1 : 0, actor, this.iso());
+  }
+
+  /**
+   * Retention of closed alerts (see {@link AlertStore.purgeClosed}). Deletes in transactions of
+   * {@link PURGE_BATCH} alerts, so the detector's writes interleave with a large first purge
+   * instead of waiting behind one long transaction. The `alert_counts` triggers fire per deleted
+   * row, so the per-status totals stay exact.
+   *
+   * @example
+   * ```ts
+   * const r = await alerts.purgeClosed({ olderThanDays: 365, dryRun: true });
+   * ```
+   */
+  async purgeClosed(opts: PurgeOptions): Promise<PurgeResult> {
+    this.check();
+    const days = opts?.olderThanDays;
+    if (!Number.isInteger(days) || days < 1) throw new RangeError('purgeClosed: olderThanDays must be an integer ≥ 1');
+    const dryRun = opts.dryRun === true;
+    const cutoff = new Date(this.now() - days * 86_400_000).toISOString();
+    // updated_at is always written by toISOString(), so text order is time order.
+    const closed = `status IN (${CLOSED_STATUSES.map(() => '?').join(',')}) AND updated_at < ?`;
+    const sel = [...CLOSED_STATUSES, cutoff];
+    const out: PurgeResult = { cutoff, dryRun, alerts: 0, byStatus: { resolved: 0, false_positive: 0 }, history: 0, comments: 0 };
+    const tally = (ids: string[] | undefined): void => {
+      const inIds = ids ? `alert_id IN (${ids.map(() => '?').join(',')})` : `alert_id IN (SELECT id FROM alerts WHERE ${closed})`;
+      const args = ids ?? sel;
+      const byStatus = this.db
+        .prepare(`SELECT status, count(*) AS n FROM alerts WHERE ${ids ? `id IN (${ids.map(() => '?').join(',')})` : closed} GROUP BY status`)
+        .all(...args) as { status: 'resolved' | 'false_positive'; n: number }[];
+      for (const r of byStatus) {
+        out.byStatus[r.status] += r.n;
+        out.alerts += r.n;
+      }
+      out.history += (this.db.prepare(`SELECT count(*) AS n FROM alert_history WHERE ${inIds}`).get(...args) as { n: number }).n;
+      out.comments += (this.db.prepare(`SELECT count(*) AS n FROM alert_comments WHERE ${inIds}`).get(...args) as { n: number }).n;
+    };
+    try {
+      if (dryRun) {
+        this.db.transaction(() => tally(undefined))();
+        return out;
+      }
+      const batch = this.db.transaction((): number => {
+        const ids = (this.db.prepare(`SELECT id FROM alerts WHERE ${closed} LIMIT ${PURGE_BATCH}`).all(...sel) as { id: string }[]).map((r) => r.id);
+        if (ids.length === 0) return 0;
+        tally(ids);
+        const marks = ids.map(() => '?').join(',');
+        this.db.prepare(`DELETE FROM alert_history WHERE alert_id IN (${marks})`).run(...ids);
+        this.db.prepare(`DELETE FROM alert_comments WHERE alert_id IN (${marks})`).run(...ids);
+        this.db.prepare(`DELETE FROM alerts WHERE id IN (${marks})`).run(...ids);
+        return ids.length;
+      });
+      while (batch() === PURGE_BATCH);
+    } catch (e) {
+      if (e instanceof SocError) throw e;
+      throw new SocError('SOC_ERR_STORE_WRITE', `alert store: purge: ${(e as Error).message}`, { cause: e });
+    }
+    return out;
   }
 
   async close(): Promise<void> {

@@ -38,6 +38,9 @@ export const ALERT_TRANSITIONS: Readonly<Record<AlertStatus, readonly AlertStatu
 /** Statuses in which an alert still absorbs duplicates. */
 export const OPEN_STATUSES: readonly AlertStatus[] = ['new', 'acknowledged', 'in_progress'];
 
+/** Closed statuses: the only ones retention ever deletes (an open alert is work not yet done). */
+export const CLOSED_STATUSES: readonly AlertStatus[] = ['resolved', 'false_positive'];
+
 /**
  * Risk score (0–100) of a Sigma level: the defaults Elastic Security maps severities to
  * (low 21, medium 47, high 73, critical 99); informational 5.
@@ -167,6 +170,27 @@ export interface RecordOptions {
   onCreated?: (alert: Alert) => void;
 }
 
+/** Options of {@link AlertStore.purgeClosed}. */
+export interface PurgeOptions {
+  /** Closed alerts whose last change (`updatedAt`) is more than this many days old go. Integer ≥ 1. */
+  olderThanDays: number;
+  /** Count what would go, delete nothing. */
+  dryRun?: boolean;
+}
+
+/** What {@link AlertStore.purgeClosed} deleted (or, in a dry run, would delete). */
+export interface PurgeResult {
+  /** ISO 8601: closed alerts last changed before this instant were selected. */
+  cutoff: string;
+  dryRun: boolean;
+  /** Alerts, in total and per closed status. */
+  alerts: number;
+  byStatus: { resolved: number; false_positive: number };
+  /** History entries and comments of those alerts (their event ids live in the alert itself). */
+  history: number;
+  comments: number;
+}
+
 /**
  * Where alerts live.
  *
@@ -198,5 +222,10 @@ export interface AlertStore {
   /** Rule ids switched off (persisted). */
   disabledRules(): Promise<Set<string>>;
   setRuleEnabled(ruleId: string, enabled: boolean, actor: string): Promise<void>;
+  /**
+   * Retention: delete closed alerts (resolved, false positive) last changed more than
+   * `olderThanDays` ago, with their history and comments. Open alerts are never touched.
+   */
+  purgeClosed(opts: PurgeOptions): Promise<PurgeResult>;
   close(): Promise<void>;
 }

@@ -7,12 +7,19 @@
  * xiangan alerts list [--status S[,S…]] [--severity LEVEL] [--size N] [--json]
  * xiangan alerts ack ID [--actor NAME] [--note TEXT]
  * xiangan alerts resolve ID [--false-positive] [--actor NAME] [--note TEXT]
+ * xiangan alerts purge [--older-than DAYS] [--dry-run] [--json]     (--data only)
  * ```
+ *
+ * `purge` deletes closed alerts (resolved, false positive) last changed more than DAYS ago
+ * (default 365, the `alerts.retentionDays` default) with their history and comments, and writes
+ * an `alerts.purge` record to the data directory's audit trail; `--dry-run` only counts.
  *
  * Exit codes: 0 done, 1 refused (unknown alert, a move the lifecycle forbids), 2 usage.
  */
 import { resolve } from 'node:path';
 import { openSqliteAlertStore } from '../alerts/sqlite.js';
+import { purgeAlerts } from '../alerts/retention.js';
+import { AuditStore } from '../audit/log.js';
 import { ALERT_STATUSES, type Alert, type AlertFilter, type AlertPage, type AlertStatus } from '../alerts/types.js';
 import { parseCommandLine, UsageError, type CliIo } from './io.js';
 
@@ -20,6 +27,7 @@ const USAGE = `usage:
   xiangan alerts list [--status S[,S...]] [--severity LEVEL] [--size N] [--json] [--data DIR | --api URL]
   xiangan alerts ack ID [--actor NAME] [--note TEXT] [--data DIR | --api URL]
   xiangan alerts resolve ID [--false-positive] [--actor NAME] [--note TEXT] [--data DIR | --api URL]
+  xiangan alerts purge [--older-than DAYS] [--dry-run] [--actor NAME] [--json] [--data DIR]
 `;
 
 const OPTIONS = {
@@ -33,6 +41,8 @@ const OPTIONS = {
   actor: { type: 'string' },
   note: { type: 'string' },
   'false-positive': { type: 'boolean' },
+  'older-than': { type: 'string' },
+  'dry-run': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -118,6 +128,30 @@ export async function run(_command: string, argv: string[], io: CliIo): Promise<
       io.stdout.write(v.json ? `${JSON.stringify(a)}\n` : line(a));
     } finally {
       await t.close();
+    }
+    return 0;
+  }
+  if (sub === 'purge') {
+    if (rest.length) throw new UsageError(`purge takes no arguments\n${USAGE}`);
+    if (v.api !== undefined) throw new UsageError('purge works on a data directory (--data), not --api');
+    const days = v['older-than'] === undefined ? 365 : Number(v['older-than']);
+    if (!Number.isInteger(days) || days < 1) throw new UsageError('--older-than must be a whole number of days ≥ 1');
+    const dir = resolve(io.cwd, v.data ?? './data');
+    const store = await openSqliteAlertStore({ dir });
+    // The trail of the data directory, not the process's auditLog: no server runs in this process.
+    const audit = v['dry-run'] ? undefined : AuditStore.open({ dir });
+    try {
+      const r = await purgeAlerts(store, { olderThanDays: days, dryRun: v['dry-run'] === true, actor, auditEmpty: true, ...(audit ? { audit } : {}) });
+      if (v.json) io.stdout.write(`${JSON.stringify(r)}\n`);
+      else {
+        io.stdout.write(
+          `${r.dryRun ? 'would delete' : 'deleted'} ${r.alerts} closed alerts (${r.byStatus.resolved} resolved, ${r.byStatus.false_positive} false positive) ` +
+            `last changed before ${r.cutoff}, with ${r.history} history entries and ${r.comments} comments\n`,
+        );
+      }
+    } finally {
+      audit?.close();
+      await store.close();
     }
     return 0;
   }

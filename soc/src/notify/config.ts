@@ -136,6 +136,8 @@ export const AlertsConfigSchema = Type.Object(
     groupBy: Type.Array(Type.String({ minLength: 1 }), { default: ['host.name', 'source.ip', 'user.name'] }),
     /** Correlation groups held at once (LRU eviction, counted). */
     maxGroups: Type.Integer({ minimum: 1, default: 100_000 }),
+    /** Days a closed (resolved / false-positive) alert is kept after its last change; 0 = forever. Open alerts are always kept. */
+    retentionDays: Type.Integer({ minimum: 0, maximum: 36_500, default: 365 }),
   },
   { additionalProperties: false, default: {} },
 );

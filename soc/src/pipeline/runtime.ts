@@ -22,6 +22,7 @@ import { startDetection, type DetectionRuntime } from '../detection/wire.js';
 import { startRawSource } from '../ingest/raw-sources.js';
 import { inProcessWriter } from './consumer.js';
 import { Preparer, type NormaliserName } from './prepare.js';
+import { purgeAlerts } from '../alerts/retention.js';
 
 /** What {@link startRuntime} needs besides the configuration. */
 export interface RuntimeDeps {
@@ -242,6 +243,15 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
       if (r.days.length) log.info({ component: 'retention', days: r.days, events: r.events }, 'Dropped days past retention.');
     } catch (e) {
       log.error({ component: 'retention', err: e, errorCode: (e as { code?: string }).code }, 'Retention failed.');
+    }
+    // Closed alerts past alerts.retentionDays (0 keeps them forever), apart so one failing spares the other.
+    if (detection && config.alerts.retentionDays > 0) {
+      try {
+        const r = await purgeAlerts(detection.alerts, { olderThanDays: config.alerts.retentionDays, actor: 'system' });
+        if (r.alerts) log.info({ component: 'retention', alerts: r.alerts, history: r.history, comments: r.comments }, 'Purged closed alerts past retention.');
+      } catch (e) {
+        log.error({ component: 'retention', err: e, errorCode: (e as { code?: string }).code }, 'Alert retention failed.');
+      }
     }
   };
   await retention();
