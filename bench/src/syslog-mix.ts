@@ -2,7 +2,7 @@
  * The realistic mixed syslog stream of the ingest benchmarks: a deterministic mix of the
  * formats a Chinese enterprise network sends, RFC 3164 and 5424 — sshd failures and logins,
  * sudo, iptables, nginx, Cisco ASA, FortiGate and Huawei USG, one in eight lines each.
- * Shared by `bench:parse` (parse-only, one core) and usable by `bench:ingest` (end to end),
+ * Shared by `bench:parse` (parse-only, one core) and `bench:ingest` (end to end),
  * so both measure the same lines. No side effects on import.
  */
 
