@@ -11,17 +11,15 @@
  * analysts cannot overwrite each other silently. Writes wait for a refresh (`refresh=wait_for`), so
  * a list right after a change shows it.
  */
-import { bytesToHex, sm3, utf8ToBytes } from '@xiangan/crypto';
 import { SocError } from '../errors.js';
+import { alertId, mergeIntoAlert, newAlert, suppressionMatches } from './dedup.js';
 import type { SearchEngineEventStore } from '../storage/search-engine.js';
 import {
   ALERT_STATUSES,
   ALERT_TRANSITIONS,
   CLOSED_STATUSES,
   LEVEL_RANK,
-  MAX_ALERT_EVENT_IDS,
   OPEN_STATUSES,
-  RISK_BY_LEVEL,
   type Alert,
   type AlertCandidate,
   type AlertComment,
@@ -63,25 +61,6 @@ const MAPPINGS: Record<string, Record<string, unknown>> = {
   suppressions: { id: KW, kind: KW, ruleId: KW, match: OPAQUE, expiresAt: DATE, reason: { type: 'text' }, createdBy: KW, createdAt: DATE, hits: { type: 'long' } },
   state: { kind: KW, name: KW, value: { type: 'keyword', index: false, doc_values: false }, ruleId: KW, enabled: { type: 'boolean' }, actor: KW, at: DATE },
 };
-
-/**
- * Deterministic alert id: SM3 over rule, group, first event time and first event id — the same
- * formula as the SQLite store, so an alert keeps its id whichever backend stored it (GB/T 32905-2016).
- */
-function alertId(c: AlertCandidate): string {
-  const m = c.match;
-  return bytesToHex(sm3(utf8ToBytes(`${m.ruleId}\u001f${c.groupKey}\u001f${m.time}\u001f${m.eventIds[0] ?? ''}`))).slice(0, 32);
-}
-
-function suppressionMatches(s: Suppression, c: AlertCandidate): boolean {
-  if (s.ruleId !== null && s.ruleId !== c.match.ruleId) return false;
-  if (s.expiresAt !== null && Date.parse(c.match.time) >= Date.parse(s.expiresAt)) return false;
-  for (const [field, allowed] of Object.entries(s.match)) {
-    const have = c.field(field).map((v) => v.toLowerCase());
-    if (!allowed.some((v) => have.includes(v.toLowerCase()))) return false;
-  }
-  return true;
-}
 
 type Doc = Alert & { severityRank: number };
 
@@ -198,40 +177,12 @@ export class EngineAlertStore implements AlertStore {
         });
         cur = r.hits[0]?._source ?? null;
       }
-      const t = Date.parse(m.time);
-      if (cur && (!Number.isFinite(t) || t - Date.parse(cur.lastSeen) <= this.windowMs)) {
-        cur.count++;
-        if (Number.isFinite(t) && t > Date.parse(cur.lastSeen)) cur.lastSeen = m.time;
-        const ids = new Set(cur.eventIds);
-        for (const id of m.eventIds) ids.add(id);
-        cur.eventIds = [...ids].slice(-MAX_ALERT_EVENT_IDS);
-        if (m.correlation) cur.correlation = m.correlation;
-        cur.updatedAt = at;
+      if (cur && mergeIntoAlert(cur, c, at, this.windowMs)) {
         if (!fresh.has(cur.id)) updated.set(cur.id, cur);
         open.set(key, cur);
         continue;
       }
-      const a: Doc = {
-        id: alertId(c),
-        ruleId: m.ruleId,
-        title: m.title,
-        severity: m.level,
-        severityRank: LEVEL_RANK[m.level] ?? 0,
-        riskScore: RISK_BY_LEVEL[m.level] ?? 0,
-        tags: m.tags,
-        kind: m.kind,
-        groupKey: c.groupKey,
-        group: c.group,
-        status: 'new',
-        assignee: null,
-        count: 1,
-        firstSeen: m.time,
-        lastSeen: m.time,
-        createdAt: at,
-        updatedAt: at,
-        eventIds: m.eventIds.slice(-MAX_ALERT_EVENT_IDS),
-        ...(m.correlation ? { correlation: m.correlation } : {}),
-      };
+      const a: Doc = { ...newAlert(c, at), severityRank: LEVEL_RANK[m.level] ?? 0 };
       open.set(key, a);
       fresh.set(a.id, a);
     }

@@ -8,17 +8,15 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { bytesToHex, sm3, utf8ToBytes } from '@xiangan/crypto';
 import type { RuleLevel } from '@xiangan/rules';
 import { SocError } from '../errors.js';
+import { mergeIntoAlert, newAlert, suppressionMatches } from './dedup.js';
 import {
   ALERT_STATUSES,
   ALERT_TRANSITIONS,
   CLOSED_STATUSES,
   LEVEL_RANK,
-  MAX_ALERT_EVENT_IDS,
   OPEN_STATUSES,
-  RISK_BY_LEVEL,
   type Alert,
   type AlertCandidate,
   type AlertComment,
@@ -137,25 +135,6 @@ function fromRow(r: AlertRow): Alert {
 }
 
 /**
- * Deterministic alert id: SM3 over rule, group, first event time and first event id, so the same
- * match replayed after a crash names the same alert (GB/T 32905-2016).
- */
-function alertId(c: AlertCandidate): string {
-  const m = c.match;
-  return bytesToHex(sm3(utf8ToBytes(`${m.ruleId}\u001f${c.groupKey}\u001f${m.time}\u001f${m.eventIds[0] ?? ''}`))).slice(0, 32);
-}
-
-function suppressionMatches(s: Suppression, c: AlertCandidate): boolean {
-  if (s.ruleId !== null && s.ruleId !== c.match.ruleId) return false;
-  if (s.expiresAt !== null && Date.parse(c.match.time) >= Date.parse(s.expiresAt)) return false;
-  for (const [field, allowed] of Object.entries(s.match)) {
-    const have = c.field(field).map((v) => v.toLowerCase());
-    if (!allowed.some((v) => have.includes(v.toLowerCase()))) return false;
-  }
-  return true;
-}
-
-/**
  * Open (or create) the SQLite alert store in `opts.dir`.
  *
  * @example
@@ -253,40 +232,13 @@ export class SqliteAlertStore implements AlertStore {
           const row = findOpen.get(m.ruleId, c.groupKey, ...OPEN_STATUSES) as AlertRow | undefined;
           cur = row ? fromRow(row) : null;
         }
-        const t = Date.parse(m.time);
-        if (cur && (!Number.isFinite(t) || t - Date.parse(cur.lastSeen) <= this.windowMs)) {
-          cur.count++;
-          if (Number.isFinite(t) && t > Date.parse(cur.lastSeen)) cur.lastSeen = m.time;
-          const ids = new Set(cur.eventIds);
-          for (const id of m.eventIds) ids.add(id);
-          cur.eventIds = [...ids].slice(-MAX_ALERT_EVENT_IDS);
-          if (m.correlation) cur.correlation = m.correlation;
-          cur.updatedAt = at;
+        if (cur && mergeIntoAlert(cur, c, at, this.windowMs)) {
           update.run({ id: cur.id, count: cur.count, last_seen: cur.lastSeen, updated_at: at, event_ids: JSON.stringify(cur.eventIds), correlation: cur.correlation ? JSON.stringify(cur.correlation) : null });
           if (!created.has(cur.id)) updated.set(cur.id, cur);
           open.set(key, cur);
           continue;
         }
-        const a: Alert = {
-          id: alertId(c),
-          ruleId: m.ruleId,
-          title: m.title,
-          severity: m.level,
-          riskScore: RISK_BY_LEVEL[m.level] ?? 0,
-          tags: m.tags,
-          kind: m.kind,
-          groupKey: c.groupKey,
-          group: c.group,
-          status: 'new',
-          assignee: null,
-          count: 1,
-          firstSeen: m.time,
-          lastSeen: m.time,
-          createdAt: at,
-          updatedAt: at,
-          eventIds: m.eventIds.slice(-MAX_ALERT_EVENT_IDS),
-          ...(m.correlation ? { correlation: m.correlation } : {}),
-        };
+        const a = newAlert(c, at);
         const r = insert.run({
           id: a.id,
           rule_id: a.ruleId,

@@ -1,0 +1,80 @@
+/**
+ * The alert rules both stores apply (SQLite in `sqlite.ts`, Elasticsearch/OpenSearch in
+ * `engine.ts`): deterministic ids, suppression matching, deduplication into an open alert within
+ * the window, and the shape of a new alert. One copy, so an alert is the same on every backend.
+ */
+import { bytesToHex, sm3, utf8ToBytes } from '@xiangan/crypto';
+import { MAX_ALERT_EVENT_IDS, RISK_BY_LEVEL, type Alert, type AlertCandidate, type Suppression } from './types.js';
+
+/**
+ * Deterministic alert id: SM3 over rule, group, first event time and first event id, so the same
+ * match replayed after a crash names the same alert on any backend (GB/T 32905-2016).
+ * @example alertId(candidate) // 32 hex characters
+ */
+export function alertId(c: AlertCandidate): string {
+  const m = c.match;
+  return bytesToHex(sm3(utf8ToBytes(`${m.ruleId}\u001f${c.groupKey}\u001f${m.time}\u001f${m.eventIds[0] ?? ''}`))).slice(0, 32);
+}
+
+/**
+ * Whether a suppression (exception) covers a candidate: same rule (or any), not expired at the
+ * event's time, and every listed field holding one of the allowed values (case-insensitive).
+ * @example sups.find((s) => suppressionMatches(s, c))
+ */
+export function suppressionMatches(s: Suppression, c: AlertCandidate): boolean {
+  if (s.ruleId !== null && s.ruleId !== c.match.ruleId) return false;
+  if (s.expiresAt !== null && Date.parse(c.match.time) >= Date.parse(s.expiresAt)) return false;
+  for (const [field, allowed] of Object.entries(s.match)) {
+    const have = c.field(field).map((v) => v.toLowerCase());
+    if (!allowed.some((v) => have.includes(v.toLowerCase()))) return false;
+  }
+  return true;
+}
+
+/**
+ * Fold a candidate into the open alert `cur` when it falls within `windowMs` of its last sighting
+ * (count, last seen, event ids capped at {@link MAX_ALERT_EVENT_IDS}, latest correlation);
+ * false when it is outside the window and a new alert is due.
+ * @example if (cur && mergeIntoAlert(cur, c, at, windowMs)) save(cur);
+ */
+export function mergeIntoAlert(cur: Alert, c: AlertCandidate, at: string, windowMs: number): boolean {
+  const m = c.match;
+  const t = Date.parse(m.time);
+  if (Number.isFinite(t) && t - Date.parse(cur.lastSeen) > windowMs) return false;
+  cur.count++;
+  if (Number.isFinite(t) && t > Date.parse(cur.lastSeen)) cur.lastSeen = m.time;
+  const ids = new Set(cur.eventIds);
+  for (const id of m.eventIds) ids.add(id);
+  cur.eventIds = [...ids].slice(-MAX_ALERT_EVENT_IDS);
+  if (m.correlation) cur.correlation = m.correlation;
+  cur.updatedAt = at;
+  return true;
+}
+
+/**
+ * A new alert (status `new`) for a candidate.
+ * @example const a = newAlert(c, new Date().toISOString());
+ */
+export function newAlert(c: AlertCandidate, at: string): Alert {
+  const m = c.match;
+  return {
+    id: alertId(c),
+    ruleId: m.ruleId,
+    title: m.title,
+    severity: m.level,
+    riskScore: RISK_BY_LEVEL[m.level] ?? 0,
+    tags: m.tags,
+    kind: m.kind,
+    groupKey: c.groupKey,
+    group: c.group,
+    status: 'new',
+    assignee: null,
+    count: 1,
+    firstSeen: m.time,
+    lastSeen: m.time,
+    createdAt: at,
+    updatedAt: at,
+    eventIds: m.eventIds.slice(-MAX_ALERT_EVENT_IDS),
+    ...(m.correlation ? { correlation: m.correlation } : {}),
+  };
+}
