@@ -42,6 +42,23 @@ ensure_user() {
   id "$user" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$user"
 }
 
+# The engine user must be able to reach the distribution: a clone under a private directory
+# (mktemp -d makes 0700 ones) would refuse it with "Permission denied". Grant search permission
+# (o+x, never read) on the ancestors that lack it, and say so.
+ensure_reachable() { # absolute path
+  runuser -u "$user" -- test -x "$1" 2>/dev/null && return 0
+  local p="" part
+  local IFS=/
+  # Top down, so only the directory that actually blocks the way is changed.
+  for part in ${1#/}; do
+    p="$p/$part"
+    if ! runuser -u "$user" -- test -x "$p" 2>/dev/null; then
+      echo "engines.sh: granting search permission (o+x) on $p so $user can reach the engines" >&2
+      chmod o+x "$p"
+    fi
+  done
+}
+
 wait_green() { # url name
   for _ in $(seq 1 120); do
     if curl -sf "$1/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1; then
@@ -81,6 +98,7 @@ start_one() { # es|os
     true
   } > "$home/config/$conf"
   chown -R "$user" "$home" "$data"
+  ensure_reachable "$home/bin"
   env "$javaenv=$JAVA17" "$optsenv=-Xms$HEAP -Xmx$HEAP" \
     setsid runuser -u "$user" -- "$home/bin/$bin" > "$dir/$kind.log" 2>&1 < /dev/null &
   wait_green "http://127.0.0.1:$port" "$kind"
@@ -130,6 +148,8 @@ start_node() { # es|os NAME HTTP TRANSPORT [SEEDS MASTERS]
   # The JVM writes its GC log under the distribution's logs/ (relative to its home), so the engine
   # user must own the home even when the single-node engine was never started from this clone.
   chown -R "$user" "$home" "$nd"
+  ensure_reachable "$home/bin"
+  ensure_reachable "$nd"
   env "$javaenv=$JAVA17" "$optsenv=-Xms$HEAP -Xmx$HEAP" "$confenv=$nd/config" \
     setsid runuser -u "$user" -- "$home/bin/$bin" -p "$nd/pid" > "$nd/out.log" 2>&1 < /dev/null &
   for _ in $(seq 1 180); do
