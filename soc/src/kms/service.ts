@@ -200,6 +200,7 @@ export class KmsService {
   private readonly ca: KmsIssuer | undefined;
   private readonly ocspTimeoutMs: number;
   private readonly pool: Sm2Pool | undefined;
+  private readonly pems = new WeakMap<X509Certificate, string>();
   private readonly sink: EventSink | undefined;
   private readonly onAudit: ((r: KmsAuditRecord) => void) | undefined;
   private readonly now: () => number;
@@ -438,7 +439,7 @@ export class KmsService {
     try {
       this.authorize(caller, op, key);
       const { value, version } = fn();
-      this.audit({ app: caller.app, operation: op, outcome: 'success', ...(key ? { key } : {}), ...(version ? { version } : {}), ...(size !== undefined ? { size } : {}), ...(caller.ip ? { ip: caller.ip } : {}) });
+      this.succeeded(caller, op, key, size, version);
       return value;
     } catch (e) {
       throw this.failed(caller, op, key, size, e);
@@ -450,11 +451,15 @@ export class KmsService {
     try {
       this.authorize(caller, op, key);
       const { value, version } = await fn();
-      this.audit({ app: caller.app, operation: op, outcome: 'success', ...(key ? { key } : {}), ...(version ? { version } : {}), ...(size !== undefined ? { size } : {}), ...(caller.ip ? { ip: caller.ip } : {}) });
+      this.succeeded(caller, op, key, size, version);
       return value;
     } catch (e) {
       throw this.failed(caller, op, key, size, e);
     }
+  }
+
+  private succeeded(caller: KmsCaller, op: KmsOperation, key: string | undefined, size: number | undefined, version: number | undefined): void {
+    this.audit({ app: caller.app, operation: op, outcome: 'success', ...(key ? { key } : {}), ...(version ? { version } : {}), ...(size !== undefined ? { size } : {}), ...(caller.ip ? { ip: caller.ip } : {}) });
   }
 
   /** Audit a failed call and return the error to throw (misuse becomes `SOC_ERR_KMS_REQUEST`). */
@@ -611,8 +616,20 @@ export class KmsService {
     return this.run(caller, 'sign', name, msg.length, () => {
       const v = this.version(this.usable(name, ['sm2-sign']), undefined, false);
       const sig = sm2Sign(v.priv!, msg, { ...(opts.id ? { id: opts.id } : {}), format: opts.format ?? 'der' });
-      return { value: { signature: envelope(v.version, sig), version: v.version, ...(v.cert ? { certificate: v.cert.toPem() } : {}) }, version: v.version };
+      return { value: this.signed(v, sig), version: v.version };
     });
+  }
+
+  /** A signature's answer: the envelope, and the version's certificate when it has one. */
+  private signed(v: LoadedVersion, sig: Uint8Array): { signature: string; version: number; certificate?: string } {
+    return { signature: envelope(v.version, sig), version: v.version, ...(v.cert ? { certificate: this.pem(v.cert) } : {}) };
+  }
+
+  /** PEM of a certificate, encoded once (every signature answer carries it). */
+  private pem(cert: X509Certificate): string {
+    let p = this.pems.get(cert);
+    if (p === undefined) this.pems.set(cert, (p = cert.toPem()));
+    return p;
   }
 
   /** {@link sign} on the worker pool when the service has one (same checks, audit and result). */
@@ -622,7 +639,7 @@ export class KmsService {
     return this.runAsync(caller, 'sign', name, msg.length, async () => {
       const v = this.version(this.usable(name, ['sm2-sign']), undefined, false);
       const sig = await pool.sign(poolId(name, v.version), msg, { ...(opts.id ? { id: opts.id } : {}), format: opts.format ?? 'der' });
-      return { value: { signature: envelope(v.version, sig), version: v.version, ...(v.cert ? { certificate: v.cert.toPem() } : {}) }, version: v.version };
+      return { value: this.signed(v, sig), version: v.version };
     });
   }
 
