@@ -12,7 +12,7 @@ import {
 import type { EcsEvent, EventSink } from '@xiangan/collectors';
 import {
   X509Certificate, CertificateRequest, CertificateRevocationList, PkiError, createCsr, sm2Signer, cmsSign, cmsVerify, cmsEncrypt, cmsDecrypt, validatePath, parseOcspResponse,
-  type NameInput, type Purpose, type Profile, type OcspResponseInfo,
+  type NameInput, type Purpose, type Profile, type OcspResponseInfo, type ValidationOptions,
 } from '@xiangan/pki';
 import { auditLog } from '../audit/index.js';
 import { KmsError } from './errors.js';
@@ -84,6 +84,13 @@ export interface KmsIssuer {
   issue(csr: CertificateRequest, o: { profile: Profile }): X509Certificate;
   /** Issuing CA first, root last. */
   readonly chain: readonly X509Certificate[];
+}
+
+/** A validation request, parsed. */
+interface ValidationInput {
+  leaf: X509Certificate;
+  stapled: OcspResponseInfo[];
+  options: Omit<ValidationOptions, 'ocsp'>;
 }
 
 /** A request of {@link KmsService.validateCertificate}. */
@@ -906,7 +913,7 @@ export class KmsService {
    * caller, as a signing/verification server offers it.
    */
   validateCertificate(caller: KmsCaller, req: KmsValidateRequest): KmsValidateResult {
-    return this.run(caller, 'validate', undefined, undefined, () => ({ value: this.validateNow(req, []).result }));
+    return this.run(caller, 'validate', undefined, undefined, () => ({ value: this.decide(this.validationInput(req), []).result }));
   }
 
   /**
@@ -916,30 +923,40 @@ export class KmsService {
    * to the caller's trust anchors, so a request cannot make the service fetch arbitrary URLs.
    */
   async validateCertificateOnline(caller: KmsCaller, req: KmsValidateRequest): Promise<KmsValidateResult> {
-    this.authorize(caller, 'validate', undefined);
-    let fetched: { responses: OcspResponseInfo[]; report: OcspFetchReport[] } = { responses: [], report: [] };
-    const { path } = this.validateNow({ ...req, revocation: 'none' }, []);
-    if (path) fetched = await fetchOcspForPath(path, { timeoutMs: this.ocspTimeoutMs });
-    return this.run(caller, 'validate', undefined, undefined, () => ({ value: { ...this.validateNow(req, fetched.responses).result, ocsp: fetched.report } }));
+    let input: ValidationInput;
+    try {
+      this.authorize(caller, 'validate', undefined);
+      input = this.validationInput(req);
+    } catch (e) {
+      throw this.failed(caller, 'validate', undefined, undefined, e);
+    }
+    // The same parsed inputs serve both passes: the path first (no revocation), then the decision.
+    const first = pkiCall(() => validatePath(input.leaf, { ...input.options, revocation: 'none' }));
+    const fetched = first.ok ? await fetchOcspForPath(first.path, { timeoutMs: this.ocspTimeoutMs }) : { responses: [], report: [] };
+    return this.run(caller, 'validate', undefined, undefined, () => ({ value: { ...this.decide(input, fetched.responses).result, ocsp: fetched.report } }));
   }
 
-  private validateNow(req: KmsValidateRequest, extraOcsp: OcspResponseInfo[]): { result: KmsValidateResult; path?: X509Certificate[] } {
+  /** Check and parse a validation request once. */
+  private validationInput(req: KmsValidateRequest): ValidationInput {
     if (req.purpose !== undefined && !PURPOSES.includes(req.purpose)) throw new KmsError('SOC_ERR_KMS_REQUEST', `purpose must be one of ${PURPOSES.join(', ')}`);
     if (req.revocation !== undefined && !['none', 'available', 'required'].includes(req.revocation)) throw new KmsError('SOC_ERR_KMS_REQUEST', "revocation must be 'none', 'available' or 'required'");
-    const leaf = pkiCall(() => X509Certificate.parse(req.certificate));
-    const stapled = (req.ocsp ?? []).map((r, i) => pkiCall(() => parseOcspResponse(b64(`ocsp[${i}]`, r))));
-    const r = pkiCall(() =>
-      validatePath(leaf, {
+    return pkiCall(() => ({
+      leaf: X509Certificate.parse(req.certificate),
+      stapled: (req.ocsp ?? []).map((r, i) => parseOcspResponse(b64(`ocsp[${i}]`, r))),
+      options: {
         trustAnchors: req.trustAnchors.map((a) => X509Certificate.parse(a)),
         intermediates: (req.intermediates ?? []).map((a) => X509Certificate.parse(a)),
         crls: (req.crls ?? []).map((c) => CertificateRevocationList.parse(c)),
-        ocsp: [...stapled, ...extraOcsp],
         time: new Date(this.now()),
         ...(req.purpose ? { purpose: req.purpose } : {}),
         ...(req.revocation ? { revocation: req.revocation } : {}),
-      }),
-    );
-    return r.ok ? { result: { valid: true, path: r.path.map((c) => c.subjectName) }, path: r.path } : { result: { valid: false, code: r.code, message: r.message } };
+      },
+    }));
+  }
+
+  private decide(input: ValidationInput, extraOcsp: OcspResponseInfo[]): { result: KmsValidateResult } {
+    const r = pkiCall(() => validatePath(input.leaf, { ...input.options, ocsp: [...input.stapled, ...extraOcsp] }));
+    return { result: r.ok ? { valid: true, path: r.path.map((c) => c.subjectName) } : { valid: false, code: r.code, message: r.message } };
   }
 
   // ---- backup ---------------------------------------------------------------------------
