@@ -128,7 +128,9 @@ export function lower(s: string): string {
   return l;
 }
 
-type Tok = { lit: string } | { wild: '*' | '?' };
+/** A literal run or a wildcard of a Sigma string value. */
+export type SigmaToken = { lit: string } | { wild: '*' | '?' };
+type Tok = SigmaToken;
 
 /** Split a Sigma string into literals and wildcards, resolving `\*`, `\?`, `\\` escapes. */
 function tokenize(s: string): Tok[] {
@@ -163,6 +165,16 @@ function wrap(toks: Tok[], matchType: 'exact' | 'contains' | 'startswith' | 'end
   if ((matchType === 'contains' || matchType === 'endswith') && !isStar(out[0])) out.unshift(star);
   if ((matchType === 'contains' || matchType === 'startswith') && !isStar(out[out.length - 1])) out.push(star);
   return out;
+}
+
+/**
+ * A Sigma value with its match type as literals and wildcards: escapes resolved, runs of `*`
+ * merged, the `contains`/`startswith`/`endswith` stars added (for backends that translate
+ * patterns, e.g. the Elasticsearch hunts).
+ * @example sigmaWildcardTokens('a\\*b', 'contains') // [{wild:'*'}, {lit:'a*b'}, {wild:'*'}]
+ */
+export function sigmaWildcardTokens(value: string, matchType: 'exact' | 'contains' | 'startswith' | 'endswith'): SigmaToken[] {
+  return wrap(tokenize(value), matchType);
 }
 
 function escapeRe(s: string): string {

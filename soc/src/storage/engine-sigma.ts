@@ -25,7 +25,7 @@
  *
  * Values reach the DSL only as JSON values (no query strings), as in `./dsl.ts`.
  */
-import { parseCondition, regexLiteral, resolveLogsource, ruleKind, validateRuleDoc, RuleError, type CondAst, type LoadedRule, type Logsource, type Pipeline } from '@xiangan/rules';
+import { parseCondition, regexLiteral, resolveLogsource, sigmaWildcardTokens, ruleKind, validateRuleDoc, RuleError, type CondAst, type LoadedRule, type Logsource, type Pipeline, type SigmaToken } from '@xiangan/rules';
 import type { DslQuery } from './dsl.js';
 
 /** Mapping type of an event path in the searched indices (`'conflict'` when they disagree), `undefined` when unmapped. */
@@ -76,36 +76,7 @@ const exists = (path: string): DslQuery => ({ exists: { field: path } });
 const wide = (path: string): SigmaQuery => ({ sup: exists(path), sub: MATCH_NONE });
 const same = (q: DslQuery): SigmaQuery => ({ sup: q, sub: q });
 
-type Tok = { lit: string } | { wild: '*' | '?' };
-
-/** Sigma value → literals and wildcards (`\*`, `\?`, `\\` escape; any other backslash is literal). */
-function tokenize(s: string): Tok[] {
-  const out: Tok[] = [];
-  let lit = '';
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
-    if (c === '\\' && (s[i + 1] === '*' || s[i + 1] === '?' || s[i + 1] === '\\')) {
-      lit += s[i + 1];
-      i++;
-    } else if (c === '*' || c === '?') {
-      if (lit) out.push({ lit });
-      lit = '';
-      const prev = out[out.length - 1];
-      if (!(c === '*' && prev && 'wild' in prev && prev.wild === '*')) out.push({ wild: c });
-    } else lit += c;
-  }
-  if (lit) out.push({ lit });
-  return out;
-}
-
-function anchor(toks: Tok[], how: 'exact' | 'contains' | 'startswith' | 'endswith'): Tok[] {
-  const star: Tok = { wild: '*' };
-  let t = toks;
-  if (how === 'contains' || how === 'endswith') t = [star, ...t];
-  if (how === 'contains' || how === 'startswith') t = [...t, star];
-  // Merge stars made adjacent.
-  return t.filter((x, i) => !('wild' in x && x.wild === '*' && i > 0 && 'wild' in t[i - 1]! && (t[i - 1] as { wild: string }).wild === '*'));
-}
+type Tok = SigmaToken;
 
 /** Any character whose case folding Elasticsearch's ASCII-only `case_insensitive` would miss. */
 function nonAsciiCase(s: string): boolean {
@@ -163,7 +134,7 @@ function isIp(v: string): boolean {
 
 /** One string value against one field, by the field's type. */
 function valueQuery(path: string, type: string | undefined, value: string, how: 'exact' | 'contains' | 'startswith' | 'endswith', cased: boolean): SigmaQuery {
-  const toks = anchor(tokenize(value), how);
+  const toks = sigmaWildcardTokens(value, how);
   const plain = toks.length === 1 && 'lit' in toks[0]!;
   // Unmapped: no stored event has the field, so the keyword query finds none, as the engine would.
   if (type === undefined || KEYWORD_TYPES.has(type)) return keywordPattern(path, toks, cased);
