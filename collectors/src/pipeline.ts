@@ -6,7 +6,7 @@
 import type { CharsetName, EventSink, Logger, Normalise } from './types.js';
 import { charsetName } from './charset.js';
 import { assertTimeZone } from './syslog/time.js';
-import { createProcessor } from './syslog/processor.js';
+import { createProcessor, type Processor } from './syslog/processor.js';
 import { newSourceMetrics, type SourceMetrics } from './sources/common.js';
 import { UdpSource } from './sources/udp.js';
 import { TcpSource, type TlsOptions } from './sources/tcp.js';
@@ -63,6 +63,11 @@ export interface SourceDeps {
   /** Required for file sources. */
   checkpoints?: CheckpointStore;
   now?: () => number;
+  /**
+   * Replaces the parsing processor (then `normalise` is unused): e.g. the SOC's raw sources keep
+   * each framed message unparsed for a parsing worker. Given the source's charset, zone and metrics.
+   */
+  processor?: (o: { charset: CharsetName; timezone: string; metrics: SourceMetrics }) => Processor;
 }
 
 /** A running source. */
@@ -89,13 +94,15 @@ export async function startSource(cfg: SourceConfig, deps: SourceDeps): Promise<
   const timezone = cfg.timezone ?? 'Asia/Shanghai';
   assertTimeZone(timezone);
   const metrics = newSourceMetrics(cfg.id);
-  const process = createProcessor({
-    charset,
-    timezone,
-    metrics,
-    ...(deps.normalise !== undefined ? { normalise: deps.normalise } : {}),
-    ...(deps.logger !== undefined ? { logger: deps.logger } : {}),
-  });
+  const process = deps.processor
+    ? deps.processor({ charset, timezone, metrics })
+    : createProcessor({
+        charset,
+        timezone,
+        metrics,
+        ...(deps.normalise !== undefined ? { normalise: deps.normalise } : {}),
+        ...(deps.logger !== undefined ? { logger: deps.logger } : {}),
+      });
   const common = {
     sourceId: cfg.id,
     sink: deps.sink,

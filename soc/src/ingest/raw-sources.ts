@@ -10,20 +10,7 @@
  * Parse counters (`parseFailures`, `charsetLossy`) are counted where parsing happens and added to
  * these sources' metrics by the runtime after each store step.
  */
-import {
-  assertTimeZone,
-  charsetName,
-  newSourceMetrics,
-  TcpSource,
-  UdpSource,
-  type EcsEvent,
-  type EventSink,
-  type Logger,
-  type Processor,
-  type RunningSource,
-  type TcpSourceConfig,
-  type UdpSourceConfig,
-} from '@xiangan/collectors';
+import { startSource, type EcsEvent, type EventSink, type Logger, type RunningSource, type TcpSourceConfig, type UdpSourceConfig } from '@xiangan/collectors';
 import { RawFrame } from '../buffer/raw.js';
 
 /** What {@link startRawSource} needs. */
@@ -34,49 +21,23 @@ export interface RawSourceDeps {
 }
 
 /**
- * Start a UDP, TCP or TLS syslog source whose messages reach the buffer unparsed.
+ * Start a UDP, TCP or TLS syslog source whose messages reach the buffer unparsed: collectors'
+ * own `startSource`, with a processor that only counts and keeps the frame.
  *
  * @example
  * ```ts
  * const src = await startRawSource({ id: 'syslog-tcp', type: 'tcp', port: 5514 }, { sink: buffer });
  * ```
  */
-export async function startRawSource(cfg: UdpSourceConfig | TcpSourceConfig, deps: RawSourceDeps): Promise<RunningSource> {
-  const charset = charsetName(cfg.charset ?? 'auto');
-  const timezone = cfg.timezone ?? 'Asia/Shanghai';
-  assertTimeZone(timezone);
-  const metrics = newSourceMetrics(cfg.id);
-  // The counting part of collectors' processor; the rest (parse, normalise) runs in the pipeline.
-  const process: Processor = (bytes, ctx) => {
-    metrics.eventsIn++;
-    metrics.bytesIn += bytes.length;
-    if (ctx.truncated === true) metrics.truncations++;
-    return new RawFrame(bytes, ctx, charset) as unknown as EcsEvent;
-  };
-  const common = {
-    sourceId: cfg.id,
-    sink: deps.sink,
-    process,
-    timezone,
-    metrics,
-    ...(deps.logger !== undefined ? { logger: deps.logger } : {}),
-    ...(deps.now !== undefined ? { now: deps.now } : {}),
-    ...(cfg.maxMessageSize !== undefined ? { maxMessageSize: cfg.maxMessageSize } : {}),
-  };
-  if (cfg.type === 'udp') {
-    const s = new UdpSource({ ...common, port: cfg.port, ...(cfg.host !== undefined ? { host: cfg.host } : {}) });
-    const address = await s.start();
-    return { id: cfg.id, type: cfg.type, metrics, address, stop: () => s.stop() };
-  }
-  if (cfg.type === 'tls' && cfg.tls === undefined) throw new TypeError(`source ${cfg.id}: type tls needs tls.key and tls.cert`);
-  const s = new TcpSource({
-    ...common,
-    port: cfg.port,
-    ...(cfg.host !== undefined ? { host: cfg.host } : {}),
-    ...(cfg.type === 'tls' ? { tls: cfg.tls! } : {}),
-    ...(cfg.maxConnections !== undefined ? { maxConnections: cfg.maxConnections } : {}),
-    ...(cfg.idleTimeoutMs !== undefined ? { idleTimeoutMs: cfg.idleTimeoutMs } : {}),
+export function startRawSource(cfg: UdpSourceConfig | TcpSourceConfig, deps: RawSourceDeps): Promise<RunningSource> {
+  return startSource(cfg, {
+    ...deps,
+    // The counting part of collectors' processor; the rest (parse, normalise) runs in the pipeline.
+    processor: ({ charset, metrics }) => (bytes, ctx) => {
+      metrics.eventsIn++;
+      metrics.bytesIn += bytes.length;
+      if (ctx.truncated === true) metrics.truncations++;
+      return new RawFrame(bytes, ctx, charset) as unknown as EcsEvent;
+    },
   });
-  const address = await s.start();
-  return { id: cfg.id, type: cfg.type, metrics, address, stop: (graceMs?: number) => s.stop(graceMs) };
 }
