@@ -231,8 +231,14 @@ export class EngineAlertStore implements AlertStore {
     const size = Math.min(filter.size ?? 50, 1000);
     const offset = filter.offset ?? 0;
     if (!Number.isInteger(size) || size < 0 || !Number.isInteger(offset) || offset < 0) throw new RangeError('size and offset must be non-negative integers');
-    const r = await this.search<Doc>('alerts', { query: { bool: { filter: f } }, size, from: offset, track_total_hits: true, sort: [{ lastSeen: 'desc' }, { id: 'asc' }] });
-    return { total: r.total, alerts: r.hits.map((h) => toAlert(h._source)) };
+    const query = { bool: { filter: f } };
+    // Keyset: after (lastSeen, id) in the list order; the total stays the filter's own.
+    const page = filter.after
+      ? { bool: { filter: [...f, { bool: { should: [{ range: { lastSeen: { lt: filter.after.lastSeen } } }, { bool: { filter: [{ term: { lastSeen: filter.after.lastSeen } }, { range: { id: { gt: filter.after.id } } }] } }], minimum_should_match: 1 } }] } }
+      : query;
+    const r = await this.search<Doc>('alerts', { query: page, size, from: offset, track_total_hits: true, sort: [{ lastSeen: 'desc' }, { id: 'asc' }] });
+    const total = filter.after ? ((await this.req('POST', `/${this.idx.alerts}/_count`, { query })).body.count as number) : r.total;
+    return { total, alerts: r.hits.map((h) => toAlert(h._source)) };
   }
 
   private async getDoc(id: string): Promise<{ doc: Doc; seqNo: number; term: number } | undefined> {

@@ -13,6 +13,7 @@ import type { EventStore } from '../storage/types.js';
 import type { Detector } from '../detection/detector.js';
 import type { Notifier } from '../notify/notifier.js';
 import { LevelSchema } from '../notify/config.js';
+import { decodeAlertCursor, encodeAlertCursor, MAX_ALERT_CURSOR_LENGTH } from '../routes/alert-cursor.js';
 import { ALERT_STATUSES, type AlertStatus, type AlertStore } from './types.js';
 
 const Status = Type.Union(ALERT_STATUSES.map((s) => Type.Literal(s)));
@@ -74,6 +75,8 @@ export const AlertListQuery = Type.Object(
     to: Type.Optional(Type.String({ format: 'date-time' })),
     size: Type.Integer({ minimum: 0, maximum: 1000, default: 50 }),
     offset: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
+    /** Keyset paging: the `next` of the previous page (`../routes/alert-cursor.ts`); not with `offset`. */
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_ALERT_CURSOR_LENGTH })),
   },
   { additionalProperties: false },
 );
@@ -143,12 +146,18 @@ export const ALERT_ROUTES: readonly AlertRoute[] = [
     method: 'GET',
     url: '/api/v1/alerts',
     permission: 'alerts:read',
-    schema: { querystring: AlertListQuery, response: ok(Type.Object({ total: Type.Integer(), alerts: Type.Array(AlertSchema) })) },
+    schema: {
+      querystring: AlertListQuery,
+      // `next`: cursor of the following page, present when this page is full.
+      response: ok(Type.Object({ total: Type.Integer(), alerts: Type.Array(AlertSchema), next: Type.Optional(Type.String()) })),
+    },
     handler: async (o, req) => {
       const q = req.query as Static<typeof AlertListQuery>;
       const status = q.status?.split(',') as AlertStatus[] | undefined;
       for (const s of status ?? []) if (!ALERT_STATUSES.includes(s)) throw new SocError('SOC_ERR_QUERY', `status: '${s}' is not one of ${ALERT_STATUSES.join(', ')}`);
-      return o.alerts.list({
+      if (q.cursor !== undefined && q.offset > 0) throw new SocError('SOC_ERR_QUERY', 'cursor and offset exclude each other');
+      const bound = { ...(status ? { status } : {}), ...(q.severity ? { severity: q.severity } : {}), ...(q.rule ? { rule: q.rule } : {}), ...(q.assignee ? { assignee: q.assignee } : {}), ...(q.from ? { from: q.from } : {}), ...(q.to ? { to: q.to } : {}) };
+      const page = await o.alerts.list({
         ...(status ? { status } : {}),
         ...(q.severity ? { minSeverity: q.severity as never } : {}),
         ...(q.rule ? { ruleId: q.rule } : {}),
@@ -157,7 +166,10 @@ export const ALERT_ROUTES: readonly AlertRoute[] = [
         ...(q.to ? { to: q.to } : {}),
         size: q.size,
         offset: q.offset,
+        ...(q.cursor !== undefined ? { after: decodeAlertCursor(q.cursor, bound) } : {}),
       });
+      const last = page.alerts.at(-1);
+      return q.size > 0 && page.alerts.length === q.size && last ? { ...page, next: encodeAlertCursor(last, bound) } : page;
     },
   },
   {

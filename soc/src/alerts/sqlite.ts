@@ -309,11 +309,17 @@ export class SqliteAlertStore implements AlertStore {
       where.push('last_seen < ?');
       args.push(filter.to);
     }
-    const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const size = Math.min(filter.size ?? 50, 1000);
     const offset = filter.offset ?? 0;
     if (!Number.isInteger(size) || size < 0 || !Number.isInteger(offset) || offset < 0) throw new RangeError('size and offset must be non-negative integers');
     const total = this.countAlerts(statuses, where, args);
+    if (filter.after) {
+      // Keyset: after (lastSeen, id) in the list order. `last_seen <= ?` bounds the index range
+      // scan; the OR breaks ties on id (mixed directions rule out a row-value comparison).
+      where.push('last_seen <= ? AND (last_seen < ? OR id > ?)');
+      args.push(filter.after.lastSeen, filter.after.lastSeen, filter.after.id);
+    }
+    const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
     let rows: AlertRow[];
     if (!statuses) rows = this.stmt(`SELECT * FROM alerts ${w} ORDER BY last_seen DESC, id LIMIT ? OFFSET ?`).all(...args, size, offset) as AlertRow[];
     else {

@@ -154,6 +154,17 @@ export interface AlertFilter {
   /** Default 50, at most 1,000. */
   size?: number;
   offset?: number;
+  /**
+   * Keyset page: only alerts after this one in the list order (`lastSeen` descending, `id`
+   * ascending). Unlike `offset`, alerts inserted meanwhile do not shift the next page.
+   */
+  after?: AlertKey;
+}
+
+/** An alert's position in the list order (what a keyset cursor carries). */
+export interface AlertKey {
+  lastSeen: string;
+  id: string;
 }
 
 /** A page of alerts, newest `lastSeen` first. */
