@@ -31,7 +31,7 @@ export class SocError extends Error {
 export const SOC_ERROR_CODES = {
   SOC_ERR_CONFIG: 'the configuration file is unreadable, not YAML, or fails the schema (the message names the path of the bad key)',
   SOC_ERR_QUERY: 'a search query does not parse or uses a value the field cannot hold (the message names the position)',
-  SOC_ERR_CURSOR: 'a search cursor is malformed or belongs to another sort order',
+  SOC_ERR_CURSOR: 'a search or alert-list cursor is malformed, belongs to another sort order, or was made under other filters (HTTP 400)',
   SOC_ERR_STORE_OPEN: 'the event store could not be opened (unwritable directory, corrupt database, newer schema)',
   SOC_ERR_STORE_WRITE: 'the event store failed to commit a batch (disk full, I/O error); the batch stays buffered and is retried',
   SOC_ERR_STORE_CLOSED: 'the event store or buffer was used after close',
@@ -57,6 +57,7 @@ export const SOC_ERROR_CODES = {
   SOC_ERR_USER_NOT_FOUND: 'no user, API token or session with the given name or id (HTTP 404)',
   SOC_ERR_USER_EXISTS: 'a user with this name exists already (HTTP 409)',
   SOC_ERR_RATE_LIMITED: 'too many requests from this client; retry after the time in `retry-after` (HTTP 429)',
+  SOC_ERR_RULE_INSTALL: 'a rule chosen for installation is not among the pasted rules, clashes with a built-in or configured rule, or does not compile in the running engine; nothing was installed (HTTP 400)',
 } as const;
 
 /** A code `SocError` can carry. */
@@ -92,4 +93,5 @@ export const SOC_ERROR_STATUS: Record<SocErrorCode, number> = {
   SOC_ERR_USER_NOT_FOUND: 404,
   SOC_ERR_USER_EXISTS: 409,
   SOC_ERR_RATE_LIMITED: 429,
+  SOC_ERR_RULE_INSTALL: 400,
 };
