@@ -47,6 +47,20 @@ describe('configuration checks', () => {
     const s = evaluateConfig(set, 'sshd', '#PermitRootLogin no\n').find((x) => x.check === 'sshd-no-root-login')!;
     assert.equal(s.status, 'fail');
   });
+  test('distinct-count rules count distinct capture values, case-folded, and may hold on zero lines', () => {
+    const sep = (text: string) => evaluateConfig(set, 'ios', text).find((x) => x.check === 'ios-admin-separation')!;
+    const three = 'username a privilege 15 secret 9 x\nusername b privilege 7 secret 9 y\nusername c privilege 3 secret 9 z\n';
+    assert.equal(sep(three).status, 'pass');
+    // The same account three times (IOS names are case-insensitive) is one administrator.
+    assert.equal(sep('username a privilege 15 secret 9 x\nusername A privilege 7 secret 9 y\nusername a privilege 3 secret 9 z\n').status, 'fail');
+    // Three accounts at one privilege level: no separation of what they may do.
+    const flat = sep('username a privilege 15 secret 9 x\nusername b privilege 15 secret 9 y\nusername c privilege 15 secret 9 z\n');
+    assert.equal(flat.status, 'fail');
+    assert.deepEqual(flat.rules.map((r) => r.ok), [true, false]);
+    const custom = validateConfigChecks({ version: 1, checks: [{ id: 'few-users', platform: 'sshd', title: 't', remediation: 'r', controls: ['djcp-3-8.1.4.2.d'], condition: 'all', rules: ['d:^AllowUsers\\s+(\\S+) compare < 2'] }] }, known);
+    assert.equal(evaluateConfig(custom, 'sshd', 'Port 22\n')[0]!.status, 'pass', 'zero distinct values compare as 0');
+    assert.throws(() => validateConfigChecks({ version: 1, checks: [{ id: 'x', platform: 'sshd', title: 't', remediation: 'r', controls: ['djcp-3-8.1.4.2.d'], condition: 'all', rules: ['d:^AllowUsers \\S+ compare >= 2'] }] }), /distinct-count rule needs a capture group/);
+  });
   test('bad check files are typed errors naming the path', () => {
     const doc = parse(readFileSync(BUILTIN_CONFIG_CHECKS, 'utf8')) as { checks: { controls: string[]; rules: string[]; id: string }[] };
     const unknown = structuredClone(doc);

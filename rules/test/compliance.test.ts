@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { loadCatalogue, validateCatalogue, selectControls, scoreResults, combineStatuses, dakScore, scoreGmcy, RuleError, BUILTIN_CATALOGUE, type Dak } from '../src/index.js';
+import { loadCatalogue, validateCatalogue, selectControls, scoreResults, combineStatuses, dakScore, scoreGmcy, djcpConclusion, gmcyConclusion, RuleError, BUILTIN_CATALOGUE, type Dak } from '../src/index.js';
 
 const rawCatalogue = (): { sources: Record<string, unknown>; controls: Record<string, unknown>[] } => parse(readFileSync(BUILTIN_CATALOGUE, 'utf8'));
 
@@ -109,5 +109,37 @@ describe('GB/T 39786 quantitative score', () => {
     assert.equal(l['通用要求'], undefined);
     // overall: 100 × (20 × 0.6429 + 30 × 0.25) / (20 + 30) = 40.7
     assert.equal(r.overall, 40.7);
+  });
+});
+
+describe('overall self-assessed conclusions', () => {
+  test('GB/T 22239: 优/良/中/差 at the 90/80/70 thresholds, high risk and non-compliant items', () => {
+    const g = (overall: number | null, failing = 0, highRisk = 0) => djcpConclusion({ overall, failing, highRisk }).grade;
+    assert.equal(g(95), '优');
+    assert.equal(g(90), '优');
+    assert.equal(g(95, 1), '良', 'a non-compliant item may be a medium risk, which 优 excludes');
+    assert.equal(g(89.9), '良');
+    assert.equal(g(80), '良');
+    assert.equal(g(79.9, 3), '中');
+    assert.equal(g(70), '中');
+    assert.equal(g(69.9), '差');
+    assert.equal(g(99, 1, 1), '差', 'a high-risk candidate is 差 whatever the score');
+    assert.equal(g(null), null);
+    assert.match(djcpConclusion({ overall: 85, failing: 2, highRisk: 0 }).reason, /\[80, 90\)/);
+  });
+  test('GB/T 39786: 符合 only at 100, 基本符合 from 60, 不符合 below', () => {
+    assert.equal(gmcyConclusion(100).grade, '符合');
+    assert.equal(gmcyConclusion(99.9).grade, '基本符合');
+    assert.equal(gmcyConclusion(60).grade, '基本符合');
+    assert.equal(gmcyConclusion(59.9).grade, '不符合');
+    assert.equal(gmcyConclusion(null).grade, null);
+    // The hand-computed score above (40.7) is 不符合.
+    const r = scoreGmcy([
+      { controlId: 'a', layer: '网络和通信安全', modality: '应', dak: { d: 'pass', a: 'pass', k: 'pass' } },
+      { controlId: 'b', layer: '应用和数据安全', modality: '应', dak: { d: 'fail', a: 'pass', k: 'pass' } },
+    ]);
+    // 100 × (20 × 1 + 30 × 0) / 50 = 40
+    assert.equal(r.overall, 40);
+    assert.equal(gmcyConclusion(r.overall).grade, '不符合');
   });
 });

@@ -71,7 +71,7 @@ test('comply config upload/list/check and judge/judgements; both land in the aud
   const check = await cli(['comply', 'config', 'check', '--asset', 'sw1', ...data]);
   assert.equal(check.code, 1, 'a failing check exits 1');
   assert.match(check.out, /FAIL {2}ios-ssh-only/);
-  assert.match(check.out, /0\/7 configuration checks pass/);
+  assert.match(check.out, /0\/8 configuration checks pass/);
   // An unknown platform and an undetectable file are typed errors (exit 1 with the code).
   const odd = await cli(['comply', 'config', 'upload', '--asset', 'sw1', CSV, ...data]);
   assert.notEqual(odd.code, 0);

@@ -185,6 +185,29 @@ describe('comply automated checks', () => {
       'asset-inventory': 'partial', 'config-baseline': 'partial',
     });
   });
+  test('administrator separation on devices comes from their uploaded configurations', async () => {
+    const dir = await goodWorld();
+    const ctx = { level: 3 as const };
+    const sep = async () => {
+      const store = await openSqliteStore({ dir });
+      try {
+        const inv = inventory();
+        const res = await runChecks({ store, dataDir: dir, assets: inv.assets, level: 3, socConfig: ctx, now: NOW, configResults: evaluateStoredConfigs(dir, inv.assets.map((a) => a.id)) });
+        return res.get('admin-separation')!;
+      } finally {
+        await store.close();
+      }
+    };
+    const before = await sep();
+    assert.equal(before.status, 'pass');
+    assert.equal(before.evidence.counts.configPass, 2, 'fw1 (VRP) and sw1 (Comware) each have three named administrators');
+    // sw1 now runs the loose configuration: one shared admin account, no security-audit role.
+    configs(dir, 'bad', { sw1: ['sw1-comware.cfg'] });
+    const after = await sep();
+    assert.equal(after.status, 'partial');
+    assert.equal(after.evidence.counts.configFail, 1);
+    assert.ok(after.evidence.notes.some((n) => /not separated .*sw1/.test(n)), after.evidence.notes.join('\n'));
+  });
   test('retention configured but not yet achieved is partial; all assets silent is fail', async () => {
     const r = await checks(bad, { storage: { retentionDays: 180 } });
     assert.equal(r.retention, 'partial');
@@ -235,6 +258,8 @@ describe('comply run and signed reports', () => {
     assert.equal(pct['安全物理环境'], null);
     // overall: pass 1, partial 14, fail 15 → (1 + 14 × 0.5) / 30 = 26.7 %.
     assert.equal(a.overall, 26.7);
+    // 26.7 % < 70 % and cleartext management (a high-risk item, below) fails: 差.
+    assert.equal(a.conclusion.grade, '差');
     assert.equal(a.items.length, 211);
     // Configuration findings are attached to the items they are evidence for.
     const idle = a.items.find((i) => i.controlId === 'djcp-3-8.1.4.1.b')!;
@@ -258,6 +283,7 @@ describe('comply run and signed reports', () => {
     // 整改建议 carries the failed configuration checks' remediation with the assets concerned.
     assert.ok(html.includes('line vty 0 63 → idle-timeout 10 0 (sw1)'), 'remediation for sw1');
     assert.equal(JSON.parse(readFileSync(files[1]!, 'utf8')).overall, 26.7);
+    assert.ok(html.includes('自评结论') && html.includes('差 ('), 'the overall self-assessed conclusion is in the report');
     for (const f of files) {
       const v = verifyReportFile(f);
       assert.ok(v.ok && v.chainOk, f);
@@ -319,6 +345,7 @@ describe('comply run and signed reports', () => {
     assert.equal(layer['设备和计算安全'], 0.6296);
     assert.equal(layer['应用和数据安全'], null);
     assert.equal(a.gmcyScore!.overall, 71);
+    assert.equal(a.conclusion.grade, '基本符合', '71 ≥ 60 with problems found');
     // The auditor judges physical access (宜): all three conform → 物理和环境 1.0 →
     // 100 × (10 × 1 + 20 × 0.75 + 10 × 0.6296) / 40 = 78.2.
     recordJudgement(dir, inv, { system: 'S1', control: 'gmcy-3-8.1.a', status: 'pass', comment: 'SM4 门禁卡', auditor: 'auditor1', dak: { d: 'pass', a: 'pass', k: 'pass' } });

@@ -6,7 +6,10 @@
  * - `r:REGEX` — some line matches;
  * - `!r:REGEX` — no line matches;
  * - `n:REGEX compare OP NUMBER` — some line matches and, on every matching line, the first capture
- *   group compared with NUMBER holds (OP one of `<`, `<=`, `==`, `!=`, `>=`, `>`).
+ *   group compared with NUMBER holds (OP one of `<`, `<=`, `==`, `!=`, `>=`, `>`);
+ * - `d:REGEX compare OP NUMBER` — the number of distinct values of the first capture group over the
+ *   matching lines, compared with NUMBER (e.g. at least three distinct administrator accounts, or at
+ *   least two distinct privilege levels: evidence that administration is split between people).
  *
  * `condition: all` needs every rule true, `any` at least one, `none` none. Regular expressions are
  * case-insensitive; comment lines (first non-blank character `#` or `!`) are ignored. Pure: no I/O
@@ -46,7 +49,7 @@ export interface ConfigCheck {
 
 interface CompiledRule {
   text: string;
-  kind: 'r' | '!r' | 'n';
+  kind: 'r' | '!r' | 'n' | 'd';
   re: RegExp;
   op?: string;
   value?: number;
@@ -94,14 +97,15 @@ function compileRule(text: string, where: string): CompiledRule {
   };
   if (text.startsWith('!r:')) return { text, kind: '!r', re: re(text.slice(3)) };
   if (text.startsWith('r:')) return { text, kind: 'r', re: re(text.slice(2)) };
-  if (text.startsWith('n:')) {
-    const m = /^n:(.*) compare (<=|>=|==|!=|<|>) (-?\d+(?:\.\d+)?)$/.exec(text);
-    if (!m) throw new RuleError('RULE_ERR_SCHEMA', `${where}: numeric rule must be "n:REGEX compare OP NUMBER"`);
+  if (text.startsWith('n:') || text.startsWith('d:')) {
+    const kind = text[0] as 'n' | 'd';
+    const m = /^[nd]:(.*) compare (<=|>=|==|!=|<|>) (-?\d+(?:\.\d+)?)$/.exec(text);
+    if (!m) throw new RuleError('RULE_ERR_SCHEMA', `${where}: ${kind === 'n' ? 'numeric' : 'distinct-count'} rule must be "${kind}:REGEX compare OP NUMBER"`);
     const r = re(m[1]!);
-    if (!/\((?!\?)/.test(m[1]!)) throw new RuleError('RULE_ERR_SCHEMA', `${where}: numeric rule needs a capture group`);
-    return { text, kind: 'n', re: r, op: m[2]!, value: Number(m[3]) };
+    if (!/\((?!\?)/.test(m[1]!)) throw new RuleError('RULE_ERR_SCHEMA', `${where}: ${kind === 'n' ? 'numeric' : 'distinct-count'} rule needs a capture group`);
+    return { text, kind, re: r, op: m[2]!, value: Number(m[3]) };
   }
-  throw new RuleError('RULE_ERR_SCHEMA', `${where}: rule must start with r:, !r: or n:`);
+  throw new RuleError('RULE_ERR_SCHEMA', `${where}: rule must start with r:, !r:, n: or d:`);
 }
 
 /** A validated set of configuration checks. */
@@ -168,6 +172,11 @@ function evalRule(r: CompiledRule, lines: { line: number; text: string }[]): Con
   if (r.kind === 'r') return { rule: r.text, ok: hits.length > 0, lines: hits.slice(0, 5) };
   if (r.kind === '!r') return { rule: r.text, ok: hits.length === 0, lines: hits.slice(0, 5) };
   const cmp = OPS[r.op!]!;
+  if (r.kind === 'd') {
+    // Case-folded, as the expressions are case-insensitive: `Admin` and `admin` are one account on these platforms' CLIs.
+    const distinct = new Set(hits.map((l) => r.re.exec(l.text)![1]?.toLowerCase()).filter((v) => v !== undefined));
+    return { rule: r.text, ok: cmp(distinct.size, r.value!), lines: hits.slice(0, 5) };
+  }
   const ok = hits.length > 0 && hits.every((l) => cmp(Number(r.re.exec(l.text)![1]), r.value!));
   return { rule: r.text, ok, lines: hits.slice(0, 5) };
 }

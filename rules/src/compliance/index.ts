@@ -295,3 +295,52 @@ export function scoreGmcy(items: readonly GmcyScoredItem[]): { layers: { layer: 
   }
   return { layers, overall: lw === 0 ? null : Math.round((ls / lw) * 1000) / 10 };
 }
+
+/** Overall grade of a GB/T 22239 self-assessment, in the vocabulary of the 等级测评报告: 优, 良, 中, 差. */
+export type DjcpGrade = '优' | '良' | '中' | '差';
+
+/** An overall conclusion with the reason it was reached, for the report to print. */
+export interface Conclusion<G extends string> {
+  /** `null` when nothing applicable was judged. */
+  grade: G | null;
+  reason: string;
+}
+
+/**
+ * The overall grade of a GB/T 22239 self-assessment from its overall percentage and findings.
+ *
+ * The thresholds follow the grading published with the 2021 测评报告模板 as it is publicly
+ * described (not checked against the official template): 优 ≥ 90 with no problem that brings a
+ * medium or high risk, 良 ≥ 80 and 中 ≥ 70 with no high risk, 差 with a high risk or below 70.
+ * Two differences, because this self-assessment cannot grade risks the way an assessor does: the
+ * percentage is our own formula ({@link scoreResults}), not the template's 综合得分; and as we do
+ * not tell medium from low risks, 优 also needs no non-compliant item at all.
+ * @example djcpConclusion({ overall: 92, failing: 1, highRisk: 0 }).grade // '良'
+ */
+export function djcpConclusion(x: { overall: number | null; failing: number; highRisk: number }): Conclusion<DjcpGrade> {
+  if (x.highRisk > 0) return { grade: '差', reason: `${x.highRisk} high-risk candidate(s) found` };
+  if (x.overall === null) return { grade: null, reason: 'no applicable item was judged' };
+  if (x.overall < 70) return { grade: '差', reason: `overall ${x.overall}% < 70%` };
+  if (x.overall < 80) return { grade: '中', reason: `overall ${x.overall}% in [70, 80), no high-risk candidate` };
+  if (x.overall < 90 || x.failing > 0)
+    return { grade: '良', reason: x.overall < 90 ? `overall ${x.overall}% in [80, 90), no high-risk candidate` : `overall ${x.overall}% ≥ 90% but ${x.failing} non-compliant item(s)` };
+  return { grade: '优', reason: `overall ${x.overall}% ≥ 90%, no non-compliant item` };
+}
+
+/** Overall conclusion of a GB/T 39786 self-assessment: 符合, 基本符合, 不符合. */
+export type GmcyVerdict = '符合' | '基本符合' | '不符合';
+
+/**
+ * The overall conclusion of a GB/T 39786 self-assessment from its quantitative score
+ * ({@link scoreGmcy}), as the 密评 report conclusion is publicly described (not checked against
+ * an official text): 符合 when no problem was found (score 100), 基本符合 when problems were found
+ * but the score is at least 60 and none is high risk, 不符合 below 60 or with a high risk. The
+ * catalogue carries no GB/T 39786 high-risk mapping, so only the score decides here.
+ * @example gmcyConclusion(75).grade // '基本符合'
+ */
+export function gmcyConclusion(score: number | null): Conclusion<GmcyVerdict> {
+  if (score === null) return { grade: null, reason: 'no item was scored' };
+  if (score >= 100) return { grade: '符合', reason: 'score 100: no problem found in the scored items' };
+  if (score >= 60) return { grade: '基本符合', reason: `score ${score} in [60, 100)` };
+  return { grade: '不符合', reason: `score ${score} < 60` };
+}

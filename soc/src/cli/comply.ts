@@ -156,6 +156,7 @@ export async function run(_cmd: string, argv: string[], io: CliIo): Promise<numb
       const files = await writeReports(a, { outDir: resolve(io.cwd, v.out ?? '.'), formats, lang, ...(identity ? { identity } : {}) });
       io.stdout.write(`overall ${a.overall === null ? '—' : `${a.overall}%`} over ${a.items.length} items (${a.durationMs} ms)\n`);
       if (a.gmcyScore) io.stdout.write(`GB/T 39786 quantitative score (self-assessed): ${a.gmcyScore.overall ?? '—'}\n`);
+      io.stdout.write(`self-assessed conclusion: ${a.conclusion.grade ?? '—'} (${a.conclusion.reason})\n`);
       for (const f of files) io.stdout.write(`${f}${identity ? ` (+ ${f}.p7s)` : ''}\n`);
       return 0;
     } finally {

@@ -334,9 +334,25 @@ const IDS_QUERY =
   'event.category:intrusion_detection OR event.dataset:suricata.eve OR event.dataset:snort.log OR event.dataset:zeek.notice OR observer.product:Suricata OR observer.product:Snort';
 const AV_QUERY = 'event.category:malware OR event.dataset:clamav.log OR log.syslog.appname:clamd OR log.syslog.appname:freshclam OR observer.product:ClamAV';
 
-/** Separation of system, security and audit administrators in the SOC (8.1.4.2 d, 8.1.5.1–8.1.5.3). */
+/**
+ * Separation of system, security and audit administrators (8.1.4.2 d, 8.1.5.1–8.1.5.3): in the SOC
+ * itself (role table and who holds each role) and, where device configurations were uploaded, on
+ * the devices (the `*-admin-separation` configuration checks: named accounts and distinct
+ * privilege levels or roles).
+ */
 function adminSeparation(c: CheckContext): CheckResult {
   const e = ev();
+  const soc = socAdminSeparation(c, e);
+  const { pass, fail } = configFeed(c, 'admin-separation', e);
+  if (fail.length) e.notes.push(`administration not separated in the configuration of: ${fail.join(', ')}`);
+  const fromConfig = feedStatus(pass, fail);
+  const status = combineStatuses(fromConfig ? [soc.status, fromConfig] : [soc.status]);
+  const summary = fromConfig ? `SOC: ${soc.summary}; devices: ${pass.length} separated, ${fail.length} not` : soc.summary;
+  return { check: 'admin-separation', status, summary, evidence: e };
+}
+
+/** The SOC's own part of {@link adminSeparation}. */
+function socAdminSeparation(c: CheckContext, e: Evidence): { status: CheckStatus; summary: string } {
   const roles = ['sysadmin', 'secadmin', 'auditadmin'] as const;
   e.queries.push('ROLE_DEFINITIONS (soc/src/auth/permissions.ts)', `SELECT username, role, disabled FROM users (${join(c.dataDir, 'auth.db')})`);
   // The role table itself: no permission held by two of the three roles.
@@ -361,12 +377,12 @@ function adminSeparation(c: CheckContext): CheckResult {
   const active = users.filter((u) => !u.disabled);
   const by = Object.fromEntries(roles.map((r) => [r, active.filter((u) => u.role === r).map((u) => u.username)]));
   for (const r of roles) e.counts[r] = by[r]!.length;
-  e.samples = roles.map((r) => ({ role: r, users: by[r] }));
-  if (overlap.length) return { check: 'admin-separation', status: 'fail', summary: `${overlap.length} permissions shared between administrator roles`, evidence: e };
-  if (!users.length) return { check: 'admin-separation', status: 'manual', summary: 'roles are separated in the SOC; no user store to check who holds them', evidence: e };
+  e.samples.push(...roles.map((r) => ({ role: r, users: by[r] })));
+  if (overlap.length) return { status: 'fail', summary: `${overlap.length} permissions shared between administrator roles` };
+  if (!users.length) return { status: 'manual', summary: 'roles are separated in the SOC; no user store to check who holds them' };
   const missing = roles.filter((r) => by[r]!.length === 0);
-  if (missing.length === 0) return { check: 'admin-separation', status: 'pass', summary: 'system, security and audit administrator roles are separate and each is held by an enabled account', evidence: e };
-  return { check: 'admin-separation', status: 'partial', summary: `roles are separated but no enabled account holds: ${missing.join(', ')}`, evidence: e };
+  if (missing.length === 0) return { status: 'pass', summary: 'system, security and audit administrator roles are separate and each is held by an enabled account' };
+  return { status: 'partial', summary: `roles are separated but no enabled account holds: ${missing.join(', ')}` };
 }
 
 /** Certificates of the SOC signing identity and the KMS: in validity, SM2-with-SM3 (GB/T 39786 8.2 a, key management). */

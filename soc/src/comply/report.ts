@@ -22,7 +22,7 @@ const T = {
     sources: '附录 C 条文来源',
     configs: '配置核查结果',
     sourcesNote: '标注“条文为转述”的测评项，其条文未能与公开转载的标准文本核对一致，以所列标准正式文本为准。',
-    system: '定级对象', level: '等级', sag: '定级结果（S/A/G）', gmcyScore: '密码应用量化评估得分（自评）', dak: 'D/A/K', generated: '生成时间', overall: '综合符合率',
+    system: '定级对象', level: '等级', sag: '定级结果（S/A/G）', gmcyScore: '密码应用量化评估得分（自评）', dak: 'D/A/K', generated: '生成时间', overall: '综合符合率', conclusion: '自评结论',
     layer: '层面', clause: '条款', point: '控制点', item: '测评项', result: '结果', objects: '测评对象', summary: '说明',
     id: '编号', type: '类型', name: '名称', hosts: '主机名', ips: '地址', grade: '重要程度',
     none: '未发现不符合项。', highRisk: '高风险', paraphrase: '（条文为转述）',
@@ -40,7 +40,7 @@ const T = {
     sources: 'Appendix C. Sources of the requirement texts',
     configs: 'Configuration checks',
     sourcesNote: 'Items marked “paraphrased” could not be checked against a public reproduction of the standard; the published standard prevails.',
-    system: 'System', level: 'Level', sag: 'Grading (S/A/G)', gmcyScore: 'Quantitative score (self-assessed)', dak: 'D/A/K', generated: 'Generated', overall: 'Overall compliance',
+    system: 'System', level: 'Level', sag: 'Grading (S/A/G)', gmcyScore: 'Quantitative score (self-assessed)', dak: 'D/A/K', generated: 'Generated', overall: 'Overall compliance', conclusion: 'Self-assessed conclusion',
     layer: 'Layer', clause: 'Clause', point: 'Control point', item: 'Requirement', result: 'Result', objects: 'Objects', summary: 'Finding',
     id: 'ID', type: 'Type', name: 'Name', hosts: 'Host names', ips: 'Addresses', grade: 'Importance',
     none: 'No non-compliant item found.', highRisk: 'High risk', paraphrase: ' (paraphrased)',
@@ -95,7 +95,7 @@ export function renderHtml(a: Assessment, lang: ReportLang = 'zh'): string {
 <h1>${esc(title)}</h1>
 <p class="notice">${esc(t.notice)}</p>
 <h2>${esc(t.object)}</h2>
-<table>${row([t.system, `${a.system.name} (${a.system.id})`])}${row([t.level, a.level])}${row([t.sag, sagGrade(a.system)])}${a.gmcyScore ? row([t.gmcyScore, a.gmcyScore.overall === null ? '—' : a.gmcyScore.overall]) : ''}${row([t.generated, a.generatedAt])}${row([t.overall, a.overall === null ? '—' : `${a.overall}%`])}</table>
+<table>${row([t.system, `${a.system.name} (${a.system.id})`])}${row([t.level, a.level])}${row([t.sag, sagGrade(a.system)])}${a.gmcyScore ? row([t.gmcyScore, a.gmcyScore.overall === null ? '—' : a.gmcyScore.overall]) : ''}${row([t.generated, a.generatedAt])}${row([t.overall, a.overall === null ? '—' : `${a.overall}%`])}${row([t.conclusion, `${a.conclusion.grade ?? '—'} (${a.conclusion.reason})`])}</table>
 ${chart(a)}
 <h2>${esc(t.results)}</h2>
 <table>${head([t.layer, t.clause, t.point, t.item, t.objects, t.result, t.summary])}${a.items

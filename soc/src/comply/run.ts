@@ -3,7 +3,7 @@
  * per-layer judgements (GB/T 28448-2019 vocabulary) and scores. A self-assessment: only a
  * licensed assessment body issues a 等级测评结论.
  */
-import { combineStatuses, dakScore, JUDGEMENT, loadCatalogue, scoreGmcy, scoreResults, selectControls, type CheckId, type CheckStatus, type ComplianceStandard, type Dak, type DakValue, type LayerScore } from '@xiangan/rules';
+import { combineStatuses, dakScore, djcpConclusion, gmcyConclusion, JUDGEMENT, loadCatalogue, scoreGmcy, scoreResults, selectControls, type CheckId, type CheckStatus, type ComplianceStandard, type Conclusion, type Dak, type DakValue, type DjcpGrade, type GmcyVerdict, type LayerScore } from '@xiangan/rules';
 import type { EventStore } from '../storage/types.js';
 import { runChecks, type CheckContext, type CheckResult, type Evidence } from './checks.js';
 import { evaluateStoredConfigs, type AssetConfigResult } from './configs.js';
@@ -67,6 +67,11 @@ export interface Assessment {
   overall: number | null;
   /** GB/T 39786 runs: the quantitative score (商用密码应用安全性评估量化评估规则), 0–100. */
   gmcyScore?: ReturnType<typeof scoreGmcy>;
+  /**
+   * Overall self-assessed conclusion: 优/良/中/差 for GB/T 22239 ({@link djcpConclusion}),
+   * 符合/基本符合/不符合 for GB/T 39786 ({@link gmcyConclusion}). Not a 测评结论.
+   */
+  conclusion: Conclusion<DjcpGrade | GmcyVerdict>;
   durationMs: number;
 }
 
@@ -185,6 +190,9 @@ export async function runAssessment(o: RunOptions): Promise<Assessment> {
     standard === 'gmcy'
       ? scoreGmcy(items.map((i) => ({ controlId: i.controlId, layer: i.layer, modality: (i.modality ?? '应') as '应' | '宜' | '可', ...(i.dak ? { dak: i.dak } : {}) })))
       : undefined;
+  const conclusion: Conclusion<DjcpGrade | GmcyVerdict> = gmcyScore
+    ? gmcyConclusion(gmcyScore.overall)
+    : djcpConclusion({ overall, failing: items.filter((i) => i.status === 'fail').length, highRisk: items.filter((i) => i.highRisk).length });
   return {
     kind: 'self-assessment',
     standard,
@@ -198,6 +206,7 @@ export async function runAssessment(o: RunOptions): Promise<Assessment> {
     layers,
     overall,
     ...(gmcyScore ? { gmcyScore } : {}),
+    conclusion,
     durationMs: Math.round(performance.now() - t0),
   };
 }
