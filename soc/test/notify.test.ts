@@ -137,7 +137,7 @@ describe('HTTP channels', () => {
     try {
       await raise([cand('x', 'high', [])]);
       await notifier.runOnce();
-      const [e] = notifier.entries();
+      const [e] = await notifier.entries();
       assert.equal(e?.status, 'pending');
       assert.equal(e?.attempts, 1);
       assert.match(e?.lastError ?? '', /310000/);
@@ -161,28 +161,28 @@ describe('outbox', () => {
       await first.raise([cand('flaky', 'high', [])]);
       const t0 = clock.t;
       await first.notifier.runOnce();
-      assert.deepEqual(first.notifier.entries().map((e) => [e.status, e.attempts, e.nextAt - t0]), [['pending', 1, 1000]]);
+      assert.deepEqual((await first.notifier.entries()).map((e) => [e.status, e.attempts, e.nextAt - t0]), [['pending', 1, 1000]]);
       assert.equal(await first.notifier.runOnce(), 0, 'not due yet');
       clock.t += 1000;
       await first.notifier.runOnce();
-      assert.deepEqual(first.notifier.entries().map((e) => [e.attempts, e.nextAt - clock.t]), [[2, 2000]]);
+      assert.deepEqual((await first.notifier.entries()).map((e) => [e.attempts, e.nextAt - clock.t]), [[2, 2000]]);
       await first.alerts.close();
 
       // A new process: the pending entry is still there and keeps its schedule.
       const second = await setup(channels, routes, clock, dir);
       clock.t += 2000;
       await second.notifier.runOnce();
-      assert.deepEqual(second.notifier.entries().map((e) => [e.attempts, e.nextAt - clock.t]), [[3, 4000]]);
+      assert.deepEqual((await second.notifier.entries()).map((e) => [e.attempts, e.nextAt - clock.t]), [[3, 4000]]);
       clock.t += 4000;
       await second.notifier.runOnce();
-      const [e] = second.notifier.entries();
+      const [e] = await second.notifier.entries();
       assert.equal(e?.status, 'sent');
       assert.equal(e?.attempts, 4);
       assert.equal(received.filter((x) => x.path === '/flaky').length, 1);
       // A week later the delivered entry is pruned.
       clock.t += 7 * 86_400_000 + 1;
       await second.notifier.runOnce();
-      assert.deepEqual(second.notifier.entries(), []);
+      assert.deepEqual(await second.notifier.entries(), []);
       await second.alerts.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -199,7 +199,7 @@ describe('outbox', () => {
         await notifier.runOnce();
         clock.t += RETRY.maxMs;
       }
-      const [e] = notifier.entries();
+      const [e] = await notifier.entries();
       assert.equal(e?.status, 'dead');
       assert.equal(e?.attempts, RETRY.maxAttempts);
       assert.equal(notifier.stats().dead, 1);
@@ -273,7 +273,8 @@ describe('e-mail and syslog', () => {
     try {
       const [a] = await raise([cand('mail', 'critical', ['attack.t1110'])]);
       await notifier.runOnce();
-      assert.equal(notifier.entries()[0]?.status, 'sent', notifier.entries()[0]?.lastError ?? '');
+      const [sent] = await notifier.entries();
+      assert.equal(sent?.status, 'sent', sent?.lastError ?? '');
       let files: string[] = [];
       for (let i = 0; i < 100 && files.length === 0; i++) {
         files = readdirSync(sinkDir);
@@ -300,7 +301,7 @@ describe('e-mail and syslog', () => {
     try {
       await raise([cand('mail2', 'high', [])]);
       await notifier.runOnce();
-      const [e] = notifier.entries();
+      const [e] = await notifier.entries();
       assert.equal(e?.status, 'pending');
       assert.match(e?.lastError ?? '', /ECONNREFUSED/);
     } finally {

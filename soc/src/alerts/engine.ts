@@ -12,8 +12,10 @@
  * a list right after a change shows it.
  */
 import { SocError } from '../errors.js';
-import { alertId, mergeIntoAlert, newAlert, suppressionMatches } from './dedup.js';
+import { mergeIntoAlert, newAlert, suppressionMatches } from './dedup.js';
 import type { SearchEngineEventStore } from '../storage/search-engine.js';
+import { EngineIo, type EngineAnswer } from './engine-io.js';
+import { EngineOutbox } from '../notify/engine-outbox.js';
 import {
   ALERT_STATUSES,
   ALERT_TRANSITIONS,
@@ -44,6 +46,11 @@ export interface EngineAlertStoreOptions {
   now?: () => number;
   /** Ids of suppressions (default `crypto.randomUUID`). */
   newId?: () => string;
+  /**
+   * Channels a new alert is announced on (`routeTargets` of the notify routes). Its outbox
+   * entries are written before the alert itself (see {@link EngineAlertStore.record}).
+   */
+  notifyTargets?: (alert: Alert) => readonly string[];
 }
 
 const KW = { type: 'keyword' } as const;
@@ -72,7 +79,10 @@ function toAlert(d: Doc): Alert {
 /** See {@link openEngineAlertStore}. */
 export class EngineAlertStore implements AlertStore {
   readonly backend: string;
-  private readonly s: SearchEngineEventStore;
+  /** The notification outbox beside the alerts (`<prefix>-alerts-outbox`). */
+  readonly outbox: EngineOutbox;
+  private readonly io: EngineIo;
+  private readonly notifyTargets: ((alert: Alert) => readonly string[]) | undefined;
   private readonly idx: Record<keyof typeof MAPPINGS, string>;
   private readonly windowMs: number;
   private readonly now: () => number;
@@ -82,7 +92,7 @@ export class EngineAlertStore implements AlertStore {
   private closed = false;
 
   constructor(store: SearchEngineEventStore, opts: EngineAlertStoreOptions = {}) {
-    this.s = store;
+    this.io = new EngineIo(store, 'alert store');
     this.backend = store.backend;
     const p = store.names.alerts;
     this.idx = { alerts: p, history: `${p}-history`, comments: `${p}-comments`, suppressions: `${p}-suppressions`, state: `${p}-state` };
@@ -90,14 +100,14 @@ export class EngineAlertStore implements AlertStore {
     if (!Number.isFinite(this.windowMs) || this.windowMs < 0) throw new RangeError('EngineAlertStore: dedupWindowMs must be ≥ 0');
     this.now = opts.now ?? Date.now;
     this.newId = opts.newId ?? (() => crypto.randomUUID());
+    this.notifyTargets = opts.notifyTargets;
+    this.outbox = new EngineOutbox(this.io, { outbox: `${p}-outbox`, alerts: p }, opts.now ? { now: opts.now } : {});
   }
 
-  /** Create the five indices (idempotent). */
+  /** Create the five indices and the outbox's (idempotent). */
   async init(): Promise<void> {
-    for (const [k, props] of Object.entries(MAPPINGS)) {
-      const r = await this.s.request('PUT', `/${this.idx[k as keyof typeof MAPPINGS]}`, { settings: { number_of_shards: 1, refresh_interval: '1s' }, mappings: { dynamic: false, properties: props } });
-      if (r.status >= 300 && !/already_exists/.test(JSON.stringify(r.body))) throw new SocError('SOC_ERR_STORE_OPEN', `alert index ${k} refused (${r.status}): ${JSON.stringify(r.body).slice(0, 200)}`);
-    }
+    for (const [k, props] of Object.entries(MAPPINGS)) await this.io.ensureIndex(this.idx[k as keyof typeof MAPPINGS], props);
+    await this.outbox.init();
   }
 
   private check(): void {
@@ -114,33 +124,16 @@ export class EngineAlertStore implements AlertStore {
     return this.seq;
   }
 
-  private async req(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown, ok: number[] = []): Promise<{ status: number; body: any }> {
-    let r;
-    try {
-      r = await this.s.request(method, path, body);
-    } catch (e) {
-      throw new SocError('SOC_ERR_STORE_WRITE', `alert store: ${this.backend} unreachable: ${(e as Error).message}`, { cause: e });
-    }
-    if (r.status >= 300 && !ok.includes(r.status)) throw new SocError('SOC_ERR_STORE_WRITE', `alert store: ${this.backend} answered ${r.status} to ${method} ${path.split('?')[0]}: ${JSON.stringify(r.body).slice(0, 300)}`);
-    return r as { status: number; body: any };
+  private req(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown, ok: number[] = []): Promise<EngineAnswer> {
+    return this.io.req(method, path, body, ok);
   }
 
-  private async search<T>(index: keyof typeof MAPPINGS, body: Record<string, unknown>): Promise<{ total: number; hits: Array<{ _id: string; _source: T }> }> {
-    const r = await this.req('POST', `/${this.idx[index]}/_search`, body);
-    return { total: r.body.hits.total?.value ?? 0, hits: r.body.hits.hits };
+  private search<T>(index: keyof typeof MAPPINGS, body: Record<string, unknown>) {
+    return this.io.search<T>(this.idx[index], body);
   }
 
-  private async bulk(lines: unknown[]): Promise<Array<{ status: number }>> {
-    if (!lines.length) return [];
-    const nd = lines.map((l) => JSON.stringify(l)).join('\n') + '\n';
-    let r;
-    try {
-      r = (await this.s.request('POST', '/_bulk?refresh=wait_for', undefined, nd)) as { status: number; body: any };
-    } catch (e) {
-      throw new SocError('SOC_ERR_STORE_WRITE', `alert store: ${this.backend} unreachable: ${(e as Error).message}`, { cause: e });
-    }
-    if (r.status >= 300) throw new SocError('SOC_ERR_STORE_WRITE', `alert store: _bulk answered ${r.status}`);
-    return (r.body.items as Array<Record<string, { status: number }>>).map((it) => Object.values(it)[0]!);
+  private bulk(lines: unknown[]): ReturnType<EngineIo['bulk']> {
+    return this.io.bulk(lines);
   }
 
   private async activeSuppressions(): Promise<Suppression[]> {
@@ -186,12 +179,17 @@ export class EngineAlertStore implements AlertStore {
       open.set(key, a);
       fresh.set(a.id, a);
     }
-    // New alerts with `create` (a replayed match's id exists: 409, nothing new), then the rest.
     const newDocs = [...fresh.values()];
+    // Notifications first, so no alert is ever stored without them: a failure here leaves
+    // nothing of the batch behind, and the retry writes the same ids again (409 = already there).
+    const announced = await this.outbox.announce(newDocs.map((a) => ({ alert: toAlert(a), channels: this.notifyTargets?.(a) ?? [] })));
+    // New alerts with `create` (a replayed match's id exists: 409, nothing new), then the rest.
     const items = await this.bulk(newDocs.flatMap((a) => [{ create: { _index: this.idx.alerts, _id: a.id } }, a]));
     const lines: unknown[] = [];
     items.forEach((it, k) => {
       const a = newDocs[k]!;
+      // Not new after all: withdraw the entries this call wrote for it (older ones stay).
+      if (it.status === 409) lines.push(...this.outbox.withdrawLines(announced.get(a.id) ?? []));
       if (it.status === 201 || it.status === 200) {
         created.push(toAlert(a));
         lines.push({ index: { _index: this.idx.history } }, { alertId: a.id, seq: this.nextSeq(), at, actor: 'detector', action: 'created', from: null, to: 'new' });
@@ -367,7 +365,6 @@ export class EngineAlertStore implements AlertStore {
     await this.req('PUT', `/${this.idx.state}/_doc/${encodeURIComponent(`rule:${ruleId}`)}?refresh=wait_for`, { kind: 'rule', ruleId, enabled, actor, at: this.iso() });
   }
 
-  /** The event store's connection is shared: closing the alert store leaves it open. */
   /**
    * Retention of closed alerts (see {@link AlertStore.purgeClosed}): the matching alert ids are
    * collected first (paged by id), then their history and comments and the alerts themselves are
@@ -416,25 +413,11 @@ export class EngineAlertStore implements AlertStore {
     return out;
   }
 
-  /**
-   * Delete the documents matching a query: search then `_bulk` delete, page by page. Not
-   * `_delete_by_query`, which lives in the reindex module that minimal distributions leave out.
-   */
-  private async deleteMatching(index: keyof typeof MAPPINGS, query: Record<string, unknown>): Promise<number> {
-    let n = 0;
-    for (;;) {
-      const hits = (await this.req('POST', `/${this.idx[index]}/_search`, { size: 1000, query, _source: false })).body.hits.hits as Array<{ _id: string }>;
-      if (!hits.length) return n;
-      const res = await this.bulk(hits.map((h) => ({ delete: { _index: this.idx[index], _id: h._id } })));
-      const done = res.filter((r) => r.status === 200 || r.status === 404).length;
-      // A page nothing could be deleted from would come back forever.
-      if (done === 0) throw new SocError('SOC_ERR_STORE_WRITE', `alert store: ${this.backend} deleted none of ${hits.length} ${index} documents`);
-      n += res.filter((r) => r.status === 200).length;
-      // The bulk waits for a refresh, so the next search no longer sees these.
-      if (hits.length < 1000) return n;
-    }
+  private deleteMatching(index: keyof typeof MAPPINGS, query: Record<string, unknown>): Promise<number> {
+    return this.io.deleteMatching(this.idx[index], query);
   }
 
+  /** The event store's connection is shared: closing the alert store leaves it open. */
   async close(): Promise<void> {
     this.closed = true;
   }

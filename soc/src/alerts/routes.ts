@@ -320,7 +320,7 @@ export const ALERT_ROUTES: readonly AlertRoute[] = [
     },
     handler: async (o, req) => {
       const status = (req.query as { status?: 'pending' | 'sent' | 'dead' }).status;
-      return { entries: o.notifier ? o.notifier.entries(status ? { status } : {}) : [] };
+      return { entries: o.notifier ? await o.notifier.entries(status ? { status } : {}) : [] };
     },
   },
 ];

@@ -1,13 +1,20 @@
 /**
- * Builds detection for a running pipeline from the configuration: the alert store in the data
- * directory, the compiled rules, the detector and the notifier. `pipeline/runtime.ts` calls
- * {@link startDetection} and passes {@link DetectionRuntime.afterWrite} to the consumer.
+ * Builds detection for a running pipeline from the configuration: the alert store on the
+ * configured backend (SQLite in the data directory, or the Elasticsearch/OpenSearch cluster of
+ * `storage.engine`), the compiled rules, the detector and the notifier with its outbox beside the
+ * alerts. `pipeline/runtime.ts` calls {@link startDetection} and passes
+ * {@link DetectionRuntime.afterWrite} to the consumer.
  */
 import { resolve } from 'node:path';
 import type { Logger } from '@xiangan/collectors';
 import type { SocConfig } from '../config/schema.js';
-import { openSqliteAlertStore, type SqliteAlertStore } from '../alerts/sqlite.js';
-import { Notifier } from '../notify/notifier.js';
+import { openSqliteAlertStore } from '../alerts/sqlite.js';
+import { openEngineAlertStore } from '../alerts/engine.js';
+import type { AlertStore } from '../alerts/types.js';
+import { Notifier, routeTargets, type NotifierOptions } from '../notify/notifier.js';
+import { SqliteOutbox, type Outbox } from '../notify/outbox.js';
+import { openConfiguredEngine } from '../storage/search-engine-open.js';
+import type { SearchEngineEventStore } from '../storage/search-engine.js';
 import type { RawBatch } from '../buffer/durable.js';
 import { SocError } from '../errors.js';
 import { Counter, Histogram, LATENCY_BUCKETS, type MetricsRegistry } from '../metrics.js';
@@ -24,13 +31,25 @@ export interface AlertLatencySample {
 
 /** What {@link startDetection} gives the runtime. */
 export interface DetectionRuntime {
-  alerts: SqliteAlertStore;
+  alerts: AlertStore;
   detector: Detector;
   notifier: Notifier;
   afterWrite: (batches: RawBatch[]) => Promise<void>;
   /** Set to receive latency samples (the benchmark). */
   onLatency?: (s: AlertLatencySample) => void;
   stop(): Promise<void>;
+}
+
+/** What {@link startDetection} needs besides the configuration. */
+export interface DetectionDeps {
+  logger: Logger;
+  metrics?: MetricsRegistry;
+  now?: () => number;
+  /**
+   * The engine event store when `storage.backend` is an engine: the alerts share its connection.
+   * Without it detection opens its own connection to the configured cluster (and closes it).
+   */
+  engine?: SearchEngineEventStore;
 }
 
 /**
@@ -43,7 +62,7 @@ export interface DetectionRuntime {
  * new StoreConsumer({ buffer, store, afterWrite: det.afterWrite });
  * ```
  */
-export async function startDetection(config: SocConfig, deps: { logger: Logger; metrics?: MetricsRegistry; now?: () => number }): Promise<DetectionRuntime> {
+export async function startDetection(config: SocConfig, deps: DetectionDeps): Promise<DetectionRuntime> {
   const a = config.alerts;
   const { engine, rejected } = loadDetectionEngine({
     builtin: a.builtinRules,
@@ -51,14 +70,42 @@ export async function startDetection(config: SocConfig, deps: { logger: Logger; 
     ...(a.lists ? { lists: resolve(a.lists) } : {}),
     pipeline: a.pipeline,
     maxGroups: a.maxGroups,
+    // Rules installed from the console (detector.ts importedRulesDir) load on every start.
+    dataDir: config.data,
   });
   for (const r of rejected) deps.logger.warn?.({ stage: 'detection', errorCode: r.code, source: r.source, reason: r.reason }, 'Rule not loaded.');
-  const alerts = await openSqliteAlertStore({ dir: config.data, dedupWindowMs: a.dedupWindowSeconds * 1000, ...(deps.now ? { now: deps.now } : {}) });
+  const clock = deps.now ? { now: deps.now } : {};
+  const dedupWindowMs = a.dedupWindowSeconds * 1000;
+  let alerts: AlertStore;
+  let outbox: Outbox;
+  let ownEngine: SearchEngineEventStore | undefined;
+  if (config.storage.backend === 'sqlite') {
+    const s = await openSqliteAlertStore({ dir: config.data, dedupWindowMs, ...clock });
+    alerts = s;
+    outbox = new SqliteOutbox(s.db);
+  } else {
+    // No transaction spans an engine's documents: the store writes the outbox entries of new
+    // alerts itself, before the alerts (see notify/engine-outbox.ts).
+    const engine = deps.engine ?? (ownEngine = await openConfiguredEngine(config.storage.backend, config.storage.engine, config.storage.retentionDays));
+    try {
+      const e = await openEngineAlertStore(engine, { dedupWindowMs, ...clock, notifyTargets: (al) => routeTargets(config.notify.routes, al) });
+      alerts = e;
+      outbox = e.outbox;
+    } catch (err) {
+      await ownEngine?.close();
+      throw err;
+    }
+  }
+  const closeAlerts = async (): Promise<void> => {
+    await alerts.close();
+    await ownEngine?.close();
+  };
   let notifier: Notifier;
   try {
-    notifier = new Notifier({ db: alerts.db, config: config.notify, logger: deps.logger, ...(deps.now ? { now: deps.now } : {}) });
+    const nopts: NotifierOptions = { outbox, config: config.notify, logger: deps.logger, ...clock };
+    notifier = new Notifier(nopts);
   } catch (e) {
-    await alerts.close();
+    await closeAlerts();
     // A route naming an unknown channel, a channel id used twice: configuration errors.
     if (e instanceof RangeError) throw new SocError('SOC_ERR_CONFIG', `config: ${e.message}`, { cause: e });
     throw e;
@@ -102,7 +149,7 @@ export async function startDetection(config: SocConfig, deps: { logger: Logger; 
     async stop() {
       await detector.checkpoint();
       await notifier.stop();
-      await alerts.close();
+      await closeAlerts();
     },
   };
   return out;

@@ -1,9 +1,11 @@
 /**
- * The notifier: a durable outbox in the alert database and a sender loop.
+ * The notifier: routing, and a sender loop over a durable outbox kept beside the alerts
+ * (`./outbox.ts`).
  *
- * New alerts are routed (severity, tags, rule ids) to channels and enqueued inside the alert
- * store's transaction ({@link Notifier.enqueue} is its `onCreated`), so an alert and its
- * notifications are committed together and survive a restart. The loop delivers due entries,
+ * New alerts are routed (severity, tags, rule ids) to channels. On SQLite the entries are added
+ * inside the alert store's transaction ({@link Notifier.enqueue} is its `onCreated`); on
+ * Elasticsearch/OpenSearch the engine alert store writes them itself before the alerts (see
+ * `./engine-outbox.ts`). Either way an alert's notifications survive a restart. The loop delivers due entries,
  * within each channel's rate (token bucket), and on failure retries with exponential back-off
  * (`baseMs · 2^(attempt−1)`, capped at `maxMs`) until `maxAttempts`, after which the entry is
  * marked `dead` and kept for inspection — never dropped silently.
@@ -13,31 +15,12 @@ import type { Logger } from '@xiangan/collectors';
 import { LEVEL_RANK, type Alert } from '../alerts/types.js';
 import { channelRate, type ChannelConfig, type NotifyConfig, type RouteConfig } from './config.js';
 import { sendAlert, type Sender } from './channels.js';
+import { SqliteOutbox, type Outbox, type OutboxEntry, type OutboxFilter } from './outbox.js';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS outbox (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, channel TEXT NOT NULL, alert_id TEXT NOT NULL, payload TEXT NOT NULL,
-  status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, last_error TEXT,
-  created_at INTEGER NOT NULL, sent_at INTEGER);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_at);
-`;
+export type { OutboxEntry } from './outbox.js';
 
 /** How long delivered entries stay in the outbox. */
 export const SENT_RETENTION_MS = 7 * 86_400_000;
-
-/** One outbox entry. */
-export interface OutboxEntry {
-  id: number;
-  channel: string;
-  alertId: string;
-  status: 'pending' | 'sent' | 'dead';
-  attempts: number;
-  /** Next attempt (ms since the epoch). */
-  nextAt: number;
-  lastError: string | null;
-  createdAt: number;
-  sentAt: number | null;
-}
 
 /** Counters of a {@link Notifier}. */
 export interface NotifierStats {
@@ -49,15 +32,23 @@ export interface NotifierStats {
   rateLimited: number;
 }
 
-/** Options of {@link Notifier}. */
-export interface NotifierOptions {
-  /** The alert store's connection (`SqliteAlertStore.db`). */
-  db: Database.Database;
+/** Options of {@link Notifier}: an outbox, or the SQLite alert store's connection for its table. */
+export type NotifierOptions = ({ outbox: Outbox; db?: undefined } | { /** `SqliteAlertStore.db`. */ db: Database.Database; outbox?: undefined }) & {
   config: Pick<NotifyConfig, 'channels' | 'routes' | 'retry'> & Partial<Pick<NotifyConfig, 'pollMs'>>;
   now?: () => number;
   /** Default {@link sendAlert}. */
   send?: Sender;
   logger?: Logger;
+};
+
+/** Entries read per delivery pass. */
+const DUE_PAGE = 500;
+
+/** Channels the routes send an alert to (each once). */
+export function routeTargets(routes: readonly RouteConfig[], a: Alert): string[] {
+  const targets = new Set<string>();
+  for (const r of routes) if (routeMatches(r, a)) for (const c of r.channels) targets.add(c);
+  return [...targets];
 }
 
 /** Whether a route takes an alert. */
@@ -73,7 +64,7 @@ export function routeMatches(r: RouteConfig, a: Alert): boolean {
  *
  * @example
  * ```ts
- * const notifier = new Notifier({ db: alerts.db, config: cfg.notify });
+ * const notifier = new Notifier({ outbox: new SqliteOutbox(alerts.db), config: cfg.notify });
  * const detector = await Detector.open({ engine, alerts, onCreated: (a) => notifier.enqueue(a) });
  * notifier.start();
  * …
@@ -90,6 +81,8 @@ export class Notifier {
   private running: Promise<number> | undefined;
   private stopped = true;
   private again = false;
+  /** The outbox delivered from. */
+  readonly outbox: Outbox;
 
   constructor(private readonly opts: NotifierOptions) {
     this.now = opts.now ?? Date.now;
@@ -99,7 +92,7 @@ export class Notifier {
       this.channels.set(c.id, c);
     }
     for (const r of opts.config.routes) for (const id of r.channels) if (!this.channels.has(id)) throw new RangeError(`notify: a route names unknown channel ${id}`);
-    opts.db.exec(SCHEMA);
+    this.outbox = opts.outbox !== undefined ? opts.outbox : new SqliteOutbox(opts.db);
   }
 
   /** Counters. */
@@ -107,35 +100,22 @@ export class Notifier {
     return { ...this.s };
   }
 
-  /** Route a new alert and add its deliveries to the outbox (synchronous: call inside the alert transaction). */
+  /**
+   * Route a new alert and add its deliveries to the outbox (synchronous: call inside the alert
+   * transaction). On an outbox without `add` (the engine store writes its entries with the
+   * alerts) this only counts them. Returns the number of entries.
+   */
   enqueue(alert: Alert): number {
-    const targets = new Set<string>();
-    for (const r of this.opts.config.routes) if (routeMatches(r, alert)) for (const c of r.channels) targets.add(c);
-    if (targets.size === 0) return 0;
-    const t = this.now();
-    const ins = this.opts.db.prepare("INSERT INTO outbox (channel, alert_id, payload, status, attempts, next_at, created_at) VALUES (?, ?, ?, 'pending', 0, ?, ?)");
-    const payload = JSON.stringify(alert);
-    for (const c of targets) ins.run(c, alert.id, payload, t, t);
-    this.s.enqueued += targets.size;
-    return targets.size;
+    const targets = routeTargets(this.opts.config.routes, alert);
+    if (targets.length === 0) return 0;
+    this.outbox.add?.(alert.id, targets, JSON.stringify(alert), this.now());
+    this.s.enqueued += targets.length;
+    return targets.length;
   }
 
   /** Outbox entries, newest first (for the API and tests). */
-  entries(filter: { status?: OutboxEntry['status']; limit?: number } = {}): OutboxEntry[] {
-    const rows = this.opts.db
-      .prepare(`SELECT * FROM outbox ${filter.status ? 'WHERE status = ?' : ''} ORDER BY id DESC LIMIT ?`)
-      .all(...(filter.status ? [filter.status] : []), filter.limit ?? 100) as Record<string, unknown>[];
-    return rows.map((r) => ({
-      id: Number(r.id),
-      channel: String(r.channel),
-      alertId: String(r.alert_id),
-      status: r.status as OutboxEntry['status'],
-      attempts: Number(r.attempts),
-      nextAt: Number(r.next_at),
-      lastError: (r.last_error as string | null) ?? null,
-      createdAt: Number(r.created_at),
-      sentAt: r.sent_at === null ? null : Number(r.sent_at),
-    }));
+  entries(filter: OutboxFilter = {}): Promise<OutboxEntry[]> {
+    return this.outbox.entries(filter);
   }
 
   private take(channel: ChannelConfig, t: number): boolean {
@@ -148,6 +128,11 @@ export class Notifier {
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
+  }
+
+  private refund(channel: ChannelConfig): void {
+    const b = this.tokens.get(channel.id);
+    if (b) b.tokens = Math.min(channelRate(channel), b.tokens + 1);
   }
 
   /** Deliver every due entry once; resolves to the number of attempts made. */
@@ -163,42 +148,40 @@ export class Notifier {
   }
 
   private async deliverDue(): Promise<number> {
-    const db = this.opts.db;
+    const ob = this.outbox;
     const { baseMs, maxMs, maxAttempts } = this.opts.config.retry;
-    const due = db.prepare("SELECT id, channel, payload, attempts FROM outbox WHERE status = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT 500").all(this.now()) as {
-      id: number;
-      channel: string;
-      payload: string;
-      attempts: number;
-    }[];
-    const sent = db.prepare("UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL WHERE id = ?");
-    const failed = db.prepare('UPDATE outbox SET status = ?, attempts = ?, next_at = ?, last_error = ? WHERE id = ?');
-    // Delivered entries are kept a week for inspection, then pruned (`next_at` of a sent entry is
-    // its last scheduled attempt, covered by the index).
-    db.prepare("DELETE FROM outbox WHERE status = 'sent' AND next_at < ?").run(this.now() - SENT_RETENTION_MS);
+    const due = await ob.due(this.now(), DUE_PAGE);
+    // Delivered entries are kept a week for inspection, then pruned.
+    await ob.prune(this.now() - SENT_RETENTION_MS);
     let n = 0;
     for (const e of due) {
       const ch = this.channels.get(e.channel);
       const t = this.now();
       if (!ch) {
-        failed.run('dead', e.attempts, t, `channel ${e.channel} is no longer configured`, e.id);
+        if (!(await ob.claim(e, t))) continue;
+        await ob.failed(e, { status: 'dead', attempts: e.attempts, nextAt: t, error: `channel ${e.channel} is no longer configured` });
         this.s.dead++;
         continue;
       }
+      // The token first: an entry claimed and then held back by the rate would stay leased.
       if (!this.take(ch, t)) {
         this.s.rateLimited++;
+        continue;
+      }
+      if (!(await ob.claim(e, t))) {
+        this.refund(ch);
         continue;
       }
       n++;
       try {
         await this.send(ch, JSON.parse(e.payload) as Alert, t);
-        sent.run(this.now(), e.id);
+        await ob.sent(e, this.now());
         this.s.sent++;
       } catch (err) {
         const attempts = e.attempts + 1;
         const dead = attempts >= maxAttempts;
         const delay = Math.min(baseMs * 2 ** (attempts - 1), maxMs);
-        failed.run(dead ? 'dead' : 'pending', attempts, this.now() + delay, String((err as Error).message ?? err).slice(0, 500), e.id);
+        await ob.failed(e, { status: dead ? 'dead' : 'pending', attempts, nextAt: this.now() + delay, error: String((err as Error).message ?? err).slice(0, 500) });
         this.s.failed++;
         if (dead) this.s.dead++;
         this.opts.logger?.warn?.(
