@@ -24,12 +24,11 @@ export const sm3Module = defineKernel<Sm3Exports>('sm3', wasmBase64);
 interface View { ex: Sm3Exports; mem: Uint8Array; state: Uint32Array; io: number; ioSize: number }
 let view: View | undefined;
 function v(): View {
-  const ex = sm3Module.exports();
+  // The cached view is the whole hot path for short messages: no export lookup per call.
   // Memory never grows (static buffers only); a grown memory would detach the old view (length 0).
-  if (view === undefined || view.mem.byteLength === 0) {
-    const mem = new Uint8Array(ex.memory.buffer);
-    view = { ex, mem, state: new Uint32Array(ex.memory.buffer, ex.state_ptr(), 8), io: ex.io_ptr(), ioSize: ex.io_size() };
-  }
+  if (view !== undefined && view.mem.byteLength !== 0) return view;
+  const ex = sm3Module.exports();
+  view = { ex, mem: new Uint8Array(ex.memory.buffer), state: new Uint32Array(ex.memory.buffer, ex.state_ptr(), 8), io: ex.io_ptr(), ioSize: ex.io_size() };
   return view;
 }
 

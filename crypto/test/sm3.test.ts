@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { makeSm3, sm3 } from '../src/sm3.js';
 import { sm3RefKernel } from '../src/sm3-ref.js';
-import { sm3WasmKernel } from '../src/sm3-wasm.js';
+import { sm3WasmKernel, sm3Module } from '../src/sm3-wasm.js';
 import { bytesToHex, hexToBytes } from '../src/bytes.js';
 
 const shared = process.env.XIANGAN_SHARED ?? resolve(fileURLToPath(import.meta.url), '../../../../../shared');
@@ -78,6 +78,23 @@ describe('SM3 API', () => {
       }),
       { numRuns: 300 },
     );
+  });
+  test('short-message kernel (sm3_finish): every length 0..200 and at the I/O limit matches node:crypto, ignores stale bytes past the message, wipes its input', () => {
+    // sm3_finish reads whole 16-byte vectors past the message and masks them: fill io with 0xff
+    // first so a masking error would show in the digest.
+    const ex = sm3Module.exports();
+    const io = ex.io_ptr();
+    for (const n of [...Array.from({ length: 201 }, (_, i) => i), 65536 - 1, 65536]) {
+      const m = new Uint8Array(n).map((_, i) => (i * 131 + n) & 0xff);
+      new Uint8Array(ex.memory.buffer).fill(0xff, io, io + 65536 + 128);
+      new Uint8Array(ex.memory.buffer).set(m, io);
+      ex.sm3_finish(n, 0, n, 1);
+      const mem = new Uint8Array(ex.memory.buffer);
+      assert.equal(bytesToHex(mem.slice(io, io + 32)), createHash('sm3').update(m).digest('hex'), `length ${n}`);
+      // The digest occupies io[0..32); every input byte after it is zero (crypto/wasm/README.md rule 6).
+      assert.ok(mem.subarray(io + 32, io + Math.max(32, n)).every((b) => b === 0), `input wiped, length ${n}`);
+    }
+    new Uint8Array(ex.memory.buffer).fill(0, io, io + 65536 + 128);
   });
   test('inputs larger than the wasm I/O region (chunked) match node:crypto', () => {
     for (const n of [65535, 65536, 65537, 65536 * 2 + 63, 200_000]) {

@@ -6,6 +6,9 @@
 #ifndef XIANGAN_SM3_CORE_H
 #define XIANGAN_SM3_CORE_H
 #include <stdint.h>
+#ifdef SM3_CORE_VECTOR_LOAD
+#include <wasm_simd128.h>
+#endif
 
 /* The initial value IV (§4.1). */
 static const uint32_t SM3_IV[8] = {0x7380166fu, 0x4914b2b9u, 0x172442d7u, 0xda8a0600u,
@@ -36,8 +39,23 @@ static void compress(uint32_t *v, const uint8_t *p, uint32_t nblocks) {
   uint32_t w[68];
   while (nblocks--) {
     /* Fully unrolled, so w[] becomes wasm locals (registers), not linear memory. */
+#ifdef SM3_CORE_VECTOR_LOAD
+    /* Four big-endian words per 16-byte load and byte shuffle instead of four byte loads and
+     * three shifts per word (about 5% of a compression in V8). sm3.c opts in; sm2.c keeps the
+     * byte loads until its own module is rebuilt with this (its generated file is checked too). */
+#pragma clang loop unroll(full)
+    for (int q = 0; q < 4; q++) {
+      v128_t x = wasm_v128_load(p + 16 * q);
+      x = wasm_i8x16_shuffle(x, x, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12);
+      w[4 * q] = (uint32_t)wasm_i32x4_extract_lane(x, 0);
+      w[4 * q + 1] = (uint32_t)wasm_i32x4_extract_lane(x, 1);
+      w[4 * q + 2] = (uint32_t)wasm_i32x4_extract_lane(x, 2);
+      w[4 * q + 3] = (uint32_t)wasm_i32x4_extract_lane(x, 3);
+    }
+#else
 #pragma clang loop unroll(full)
     for (int j = 0; j < 16; j++) w[j] = be32(p + 4 * j);
+#endif
     /* Message expansion, §5.3.2. */
 #pragma clang loop unroll(full)
     for (int j = 16; j < 68; j++) w[j] = P1(w[j - 16] ^ w[j - 9] ^ rol(w[j - 3], 15)) ^ rol(w[j - 13], 7) ^ w[j - 6];

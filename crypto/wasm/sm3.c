@@ -4,18 +4,24 @@
  * state_ptr() and message bytes to io_ptr(), then calls sm3_blocks(n) or sm3_digest(len).
  */
 #include <stdint.h>
+#include <wasm_simd128.h>
 
 #define EXPORT(name) __attribute__((export_name(name)))
 #define IO_SIZE 65536
 
-static uint32_t state[8];
+static uint32_t state[8] __attribute__((aligned(16)));
 static uint8_t io[IO_SIZE + 128] __attribute__((aligned(16)));
 
 EXPORT("io_ptr") uint8_t *io_ptr(void) { return io; }
 EXPORT("io_size") uint32_t io_size(void) { return IO_SIZE; }
 EXPORT("state_ptr") uint32_t *state_ptr(void) { return state; }
 
+/* Whole-vector block loads in compress() (sm3-core.h). */
+#define SM3_CORE_VECTOR_LOAD 1
 #include "sm3-core.h"
+
+/* Big-endian words: reverse the bytes of each 32-bit lane. */
+#define BSWAP32(x) wasm_i8x16_shuffle((x), (x), 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12)
 
 /* Compress n whole blocks from io into state. */
 EXPORT("sm3_blocks") void sm3_blocks(uint32_t nblocks) { compress(state, io, nblocks); }
@@ -32,20 +38,33 @@ EXPORT("sm3_finish") void sm3_finish(uint32_t len, uint32_t total_hi, uint32_t t
   uint32_t full = len / 64;
   compress(state, io, full);
   uint32_t rem = len % 64;
-  uint8_t *tail = io + full * 64;
-  uint8_t blk[128];
-  for (uint32_t i = 0; i < rem; i++) blk[i] = tail[i];
+  const uint8_t *tail = io + full * 64;
+  /* The padded tail (§5.2) built with 16-byte moves, not byte loops: this call is the whole
+   * cost of a short message besides two compressions. Reading past len stays inside io (its
+   * slack covers a 64-byte over-read); bytes at and past rem are masked to zero. */
+  uint8_t blk[128] __attribute__((aligned(16)));
+  const v128_t idx = wasm_i8x16_make(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const v128_t vrem = wasm_i8x16_splat((int8_t)rem);
+#pragma clang loop unroll(full)
+  for (int q = 0; q < 4; q++) {
+    v128_t keep = wasm_u8x16_lt(wasm_i8x16_add(idx, wasm_i8x16_splat((int8_t)(16 * q))), vrem);
+    wasm_v128_store(blk + 16 * q, wasm_v128_and(wasm_v128_load(tail + 16 * q), keep));
+    wasm_v128_store(blk + 64 + 16 * q, wasm_i64x2_splat(0));
+  }
   blk[rem] = 0x80;
   uint32_t n = rem < 56 ? 64 : 128;
-  for (uint32_t i = rem + 1; i < n - 8; i++) blk[i] = 0;
   /* Length in bits, 64-bit big-endian. */
   put_be32(blk + n - 8, (total_hi << 3) | (total_lo >> 29));
   put_be32(blk + n - 4, total_lo << 3);
   compress(state, blk, n / 64);
-  /* The input may be an HMAC pad: leave no copy (crypto/wasm/README.md rule 6). */
-  for (uint32_t i = 0; i < len; i++) ((volatile uint8_t *)io)[i] = 0;
-  for (uint32_t i = 0; i < n; i++) ((volatile uint8_t *)blk)[i] = 0;
-  for (int i = 0; i < 8; i++) put_be32(io + 4 * i, state[i]);
+  /* The input may be an HMAC pad: leave no copy (crypto/wasm/README.md rule 6). io has slack
+   * past len, so whole 16-byte stores may overshoot. */
+  volatile v128_t *wio = (volatile v128_t *)io, *wblk = (volatile v128_t *)blk;
+  for (uint32_t i = 0; i < (len + 15) / 16; i++) wio[i] = wasm_i64x2_splat(0);
+  for (uint32_t i = 0; i < n / 16; i++) wblk[i] = wasm_i64x2_splat(0);
+  /* Digest out as big-endian words: one byte swap per 16 bytes. */
+  wasm_v128_store(io, BSWAP32(wasm_v128_load(state)));
+  wasm_v128_store(io + 16, BSWAP32(wasm_v128_load(state + 4)));
 }
 
 /*
@@ -101,8 +120,6 @@ EXPORT("sm3_init") void sm3_init(void) { init(); }
  * at many_out[32i..32i+32). Each lane is padded on its own (§5.2); a group runs as many blocks as
  * its longest message and a lane that has finished keeps its chaining value through a mask.
  */
-#include <wasm_simd128.h>
-
 #define MANY_MAX 2048
 static uint32_t many_len[MANY_MAX];
 static uint8_t many_out[MANY_MAX * 32] __attribute__((aligned(16)));
@@ -116,8 +133,6 @@ static inline v128_t vrol(v128_t x, unsigned n) { return wasm_v128_or(wasm_i32x4
 #define VP0(x) wasm_v128_xor(wasm_v128_xor((x), vrol((x), 9)), vrol((x), 17))
 #define VP1(x) wasm_v128_xor(wasm_v128_xor((x), vrol((x), 15)), vrol((x), 23))
 #define VADD(a, b) wasm_i32x4_add((a), (b))
-/* Big-endian words: reverse the bytes of each 32-bit lane. */
-#define BSWAP32(x) wasm_i8x16_shuffle((x), (x), 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12)
 
 /*
  * One block of each of four messages (p[l] for lane l) into v[0..8); lanes whose mask is 0 keep
