@@ -66,7 +66,7 @@ export async function startServer(
       runtime,
       logger: log.child({ component: 'api' }, { level: apiLevel }),
       security: sec.security,
-      comply: { store: runtime.store, dataDir: config.data, socConfig: config },
+      comply: { store: runtime.store, dataDir: config.data, socConfig: config, ...(runtime.signingIdentity ? { identity: runtime.signingIdentity } : {}) },
       ...(kms ? { kms } : {}),
     });
     await app.listen({ host: config.api.host, port: config.api.port });

@@ -11,7 +11,7 @@ import type { Logger } from '@xiangan/collectors';
 import { AuditStore, auditLog } from '../audit/log.js';
 import { Checkpointer, type LeafSource } from './checkpoints.js';
 import { attachEngineChain, type ChainableEngine } from './engine.js';
-import { identityFiles, loadOrCreateIdentity } from './identity.js';
+import { identityFiles, loadOrCreateIdentity, type SigningIdentity } from './identity.js';
 
 /** Options of {@link startIntegrity}. */
 export interface IntegrityServiceOptions {
@@ -35,6 +35,8 @@ export interface IntegrityServiceOptions {
 export interface IntegrityService {
   audit: AuditStore;
   checkpointer: Checkpointer | undefined;
+  /** The SOC's signing identity (with a passphrase): signs checkpoints and compliance reports. */
+  identity: SigningIdentity | undefined;
   /** Sign deletion records for the days retention is about to drop (before it drops them). */
   beforeRetention(days: readonly string[]): Promise<void>;
   /** Make a last checkpoint and close (before the event store closes: an engine is read through it). */
@@ -51,10 +53,11 @@ export function startIntegrity(o: IntegrityServiceOptions): IntegrityService {
   const audit = AuditStore.open({ dir: o.dir, ...(o.now ? { now: o.now } : {}) });
   auditLog.attach(audit);
   let checkpointer: Checkpointer | undefined;
+  let identity: SigningIdentity | undefined;
   let eventsDb: Database.Database | undefined;
   if (o.passphrase) {
     const created = !existsSync(identityFiles(o.dir).cert);
-    const identity = loadOrCreateIdentity({
+    identity = loadOrCreateIdentity({
       dir: o.dir,
       passphrase: o.passphrase,
       ...(o.caDir ? { caDir: o.caDir } : {}),
@@ -94,6 +97,7 @@ export function startIntegrity(o: IntegrityServiceOptions): IntegrityService {
   return {
     audit,
     checkpointer,
+    identity,
     async beforeRetention(days) {
       if (!checkpointer || days.length === 0) return;
       const made = await checkpointer.expire('events', days);

@@ -14,6 +14,7 @@ import { Counter, Gauge, Histogram, LATENCY_BUCKETS, MetricsRegistry } from '../
 import { openSqliteStore } from '../storage/sqlite.js';
 import { engineWriter, openConfiguredEngine } from '../storage/search-engine-open.js';
 import { startIntegrity, type IntegrityService } from '../integrity/service.js';
+import type { SigningIdentity } from '../integrity/identity.js';
 import type { EventStore } from '../storage/types.js';
 import { StoreConsumer, type StepInfo } from './consumer.js';
 import { WorkerWriter } from './store-worker.js';
@@ -44,6 +45,8 @@ export interface Runtime {
   ingestCounters: { accepted: Counter; rejected: Counter };
   /** Detection, alert store and notifier (absent with `alerts.enabled: false`). */
   detection?: DetectionRuntime;
+  /** The SOC's signing identity, when tamper evidence runs with a passphrase (signs compliance reports too). */
+  signingIdentity?: SigningIdentity;
   /** Stop everything in the safe order; idempotent. */
   stop(): Promise<void>;
 }
@@ -268,6 +271,7 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
     metrics,
     ingestCounters,
     ...(detection ? { detection } : {}),
+    ...(integrity?.identity ? { signingIdentity: integrity.identity } : {}),
     stop() {
       stopping ??= (async () => {
         clearInterval(retentionTimer);
