@@ -240,7 +240,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(async (scope) => {
       jsonBodies(scope);
       await scope.register(auditRoutes);
-      await scope.register(detectionToolRoutes, { now });
+      await scope.register(detectionToolRoutes, { now, ...(runtime.detection ? { detector: runtime.detection.detector } : {}) });
       await scope.register(keysRoutes, { dataDir: runtime.config.data, ...(opts.kms ? { kms: opts.kms } : {}), now });
     });
   }

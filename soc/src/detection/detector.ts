@@ -12,6 +12,9 @@
  * window; a crash loses at most that interval's contributions to windows, never an alert.
  * Time is the events' own `@timestamp`, never the wall clock (rules/README "Correlation").
  */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import type { EcsEvent, Logger } from '@xiangan/collectors';
 import {
   BUILTIN_LISTS_DIR,
@@ -21,14 +24,17 @@ import {
   loadLists,
   loadRules,
   makeGetter,
+  type EngineSnapshot,
   type EventLike,
   type LoadedRule,
   type RejectedRule,
   type RuleEngine,
   type RuleMatch,
 } from '@xiangan/rules';
+import { stringify } from 'yaml';
 import { batchDocs, type RawBatch } from '../buffer/durable.js';
 import type { Alert, AlertCandidate, AlertStore, RecordResult } from '../alerts/types.js';
+import { SocError } from '../errors.js';
 
 /** Dedup fields of a detection match when the rule has no group-by of its own. */
 export const DEFAULT_GROUP_BY: readonly string[] = ['host.name', 'source.ip', 'user.name'];
@@ -44,6 +50,58 @@ export interface RuleSourceOptions {
   pipeline?: 'ecs' | 'identity';
   /** Correlation groups held at once (engine `maxGroups`). */
   maxGroups?: number;
+  /**
+   * Data directory: rules installed from the console live in {@link importedRulesDir} under it
+   * and are loaded after the others, so an installed rule survives a restart.
+   */
+  dataDir?: string;
+}
+
+/** Where installed (imported) rules are kept: one YAML file per rule. */
+export function importedRulesDir(dataDir: string): string {
+  return join(dataDir, 'rules', 'imported');
+}
+
+/** What a compiled engine was built from, for {@link Detector.reload}. */
+interface EngineMeta {
+  sources: RuleSourceOptions;
+  /** Rule id → fingerprint of what decides its state (a correlation's own text and its base rules'). */
+  fingerprints: Map<string, string>;
+  /** Ids of rules loaded from the imported directory. */
+  imported: Set<string>;
+  rejected: RejectedRule[];
+}
+
+const META = new WeakMap<RuleEngine, EngineMeta>();
+
+/** The id the rule compiler gives a document (rules/src/compile.ts). */
+function docId(r: LoadedRule): string {
+  const d = r.doc;
+  return typeof d.id === 'string' ? d.id : typeof d.name === 'string' ? d.name : r.source;
+}
+
+/**
+ * Fingerprints of every rule: the document's JSON, and for a correlation also those of the rules
+ * it names (by id or name), since a changed base rule changes what its open windows mean.
+ */
+function fingerprints(rules: readonly LoadedRule[]): Map<string, string> {
+  const own = new Map<string, string>();
+  const byRef = new Map<string, string>();
+  for (const r of rules) {
+    const j = JSON.stringify(r.doc);
+    own.set(docId(r), j);
+    byRef.set(docId(r), j);
+    if (typeof r.doc.name === 'string') byRef.set(r.doc.name, j);
+  }
+  const out = new Map<string, string>();
+  for (const r of rules) {
+    const corr = r.doc.correlation as { rules?: unknown } | undefined;
+    const refs = corr && typeof corr === 'object' ? [corr.rules].flat().filter((x): x is string => typeof x === 'string') : [];
+    const h = createHash('sha256').update(own.get(docId(r))!);
+    for (const ref of refs) h.update('\u0000').update(byRef.get(ref) ?? `missing:${ref}`);
+    out.set(docId(r), h.digest('base64url'));
+  }
+  return out;
 }
 
 /**
@@ -58,9 +116,17 @@ export interface RuleSourceOptions {
 export function loadDetectionEngine(opts: RuleSourceOptions = {}): { engine: RuleEngine; rejected: RejectedRule[] } {
   const rules: LoadedRule[] = [];
   const rejected: RejectedRule[] = [];
+  const imported = new Set<string>();
   const paths = [...(opts.builtin === false ? [] : [BUILTIN_PACKS_DIR]), ...(opts.dirs ?? [])];
   for (const p of paths) {
     const r = loadRules(p);
+    rules.push(...r.rules);
+    rejected.push(...r.errors);
+  }
+  const importedDir = opts.dataDir !== undefined ? importedRulesDir(opts.dataDir) : undefined;
+  if (importedDir !== undefined && existsSync(importedDir)) {
+    const r = loadRules(importedDir);
+    for (const x of r.rules) imported.add(docId(x));
     rules.push(...r.rules);
     rejected.push(...r.errors);
   }
@@ -70,7 +136,37 @@ export function loadDetectionEngine(opts: RuleSourceOptions = {}): { engine: Rul
     ...(opts.maxGroups !== undefined ? { maxGroups: opts.maxGroups } : {}),
   });
   rejected.push(...engine.rejected);
+  META.set(engine, { sources: { ...opts }, fingerprints: fingerprints(rules), imported, rejected });
   return { engine, rejected };
+}
+
+/** One rule chosen for {@link Detector.install}. */
+export interface InstallChoice {
+  id: string;
+  /** Switched on once installed (default true). */
+  enabled?: boolean;
+}
+
+/** What {@link Detector.reload} and {@link Detector.install} did. */
+export interface ReloadResult {
+  /** Detections and correlations loaded now. */
+  rules: number;
+  /** Open correlation groups carried over (their rule and its base rules unchanged). */
+  keptGroups: number;
+  /** Groups of correlations that changed or are gone, started afresh. */
+  droppedGroups: number;
+  rejected: RejectedRule[];
+}
+
+/** One rule {@link Detector.install} wrote. */
+export interface InstalledRule {
+  id: string;
+  title: string;
+  level: string;
+  kind: 'detection' | 'correlation';
+  enabled: boolean;
+  /** An earlier installed version of the same id was replaced. */
+  replaced: boolean;
 }
 
 /** Options of {@link Detector.open}. */
@@ -140,10 +236,14 @@ export class Detector {
   private snapshotAt = -Infinity;
   private snapshotCostMs = 0;
   private disabled = new Set<string>();
+  private engineNow: RuleEngine;
+  /** Detection passes, reloads and installs run one at a time, in call order. */
+  private queue: Promise<unknown> = Promise.resolve();
   private readonly getters: { field: string; get: (e: EventLike) => unknown }[];
   private readonly s: DetectorStats = { events: 0, matches: 0, alertsCreated: 0, alertsUpdated: 0, suppressed: 0, disabled: 0, replayedBatches: 0 };
 
   private constructor(private readonly opts: DetectorOptions) {
+    this.engineNow = opts.engine;
     this.getters = (opts.groupBy ?? DEFAULT_GROUP_BY).map((field) => ({ field, get: makeGetter(field) }));
   }
 
@@ -177,9 +277,107 @@ export class Detector {
     return this.opts.name ?? 'detector';
   }
 
-  /** The engine in use. */
+  /** The engine in use (a new one after {@link reload} or {@link install}). */
   get engine(): RuleEngine {
-    return this.opts.engine;
+    return this.engineNow;
+  }
+
+  /** Ids of the loaded rules that were installed through {@link install}. */
+  installedRules(): Set<string> {
+    return new Set(META.get(this.engineNow)?.imported);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const r = this.queue.then(fn);
+    this.queue = r.catch(() => undefined);
+    return r;
+  }
+
+  private meta(): EngineMeta {
+    const m = META.get(this.engineNow);
+    if (!m) throw new SocError('SOC_ERR_UNAVAILABLE', 'this detector was given a ready engine, not rule sources; it cannot reload');
+    return m;
+  }
+
+  /**
+   * Re-read every rule source and swap in the new engine between two detection passes (events
+   * wait in the durable buffer meanwhile; none is dropped). Open correlation windows move over
+   * for each correlation whose own text and base rules are unchanged; the others start afresh
+   * (their windows counted something else). Switched-off rules stay off. The new windows are
+   * checkpointed at once, so a crash right after keeps them.
+   */
+  reload(): Promise<ReloadResult> {
+    return this.serial(async () => this.swap(loadDetectionEngine(this.meta().sources).engine));
+  }
+
+  private async swap(next: RuleEngine): Promise<ReloadResult> {
+    const before = this.meta();
+    const after = META.get(next)!;
+    const snap = this.engineNow.snapshot();
+    const kept = snap.groups.filter(([cid]) => before.fingerprints.get(cid) !== undefined && before.fingerprints.get(cid) === after.fingerprints.get(cid));
+    next.restore({ version: 1, groups: kept } satisfies EngineSnapshot);
+    for (const id of this.disabled) next.setRuleEnabled(id, false);
+    this.engineNow = next;
+    await this.checkpoint();
+    this.opts.logger?.info?.({ stage: 'detection', rules: next.detections.length + next.correlations.length, keptGroups: kept.length, droppedGroups: snap.groups.length - kept.length }, 'Detection rules reloaded.');
+    return { rules: next.detections.length + next.correlations.length, keptGroups: kept.length, droppedGroups: snap.groups.length - kept.length, rejected: after.rejected };
+  }
+
+  /**
+   * Install chosen rules (already parsed, e.g. a pasted Sigma import) into the running engine:
+   * each is written as `<id>.yml` into {@link importedRulesDir} (atomically; a rule of the same id
+   * installed before is replaced), the engine is rebuilt from every source as a restart would,
+   * and only if every chosen rule compiles there is it swapped in ({@link reload}); otherwise
+   * the files are put back as they were and `SOC_ERR_RULE_INSTALL` names the reasons. An id that
+   * the built-in packs or a configured directory already load is refused (edit it there).
+   */
+  install(rules: readonly LoadedRule[], choices: readonly InstallChoice[], actor: string): Promise<{ installed: InstalledRule[]; reload: ReloadResult }> {
+    return this.serial(async () => {
+      const meta = this.meta();
+      if (meta.sources.dataDir === undefined) throw new SocError('SOC_ERR_UNAVAILABLE', 'the detector has no data directory to install rules into');
+      const dir = importedRulesDir(meta.sources.dataDir);
+      const byId = new Map(rules.map((r) => [docId(r), r]));
+      const loaded = new Set([...this.engineNow.detections, ...this.engineNow.correlations].map((r) => r.id));
+      const problems: string[] = [];
+      for (const c of choices) {
+        if (!byId.has(c.id)) problems.push(`${c.id}: not among the pasted rules`);
+        else if (loaded.has(c.id) && !meta.imported.has(c.id)) problems.push(`${c.id}: already loaded from the built-in packs or a configured rule directory`);
+      }
+      if (problems.length) throw new SocError('SOC_ERR_RULE_INSTALL', problems.join('; '), { details: { problems } });
+      mkdirSync(dir, { recursive: true });
+      // Write every file, remembering what it replaced, so a failed compile restores the directory.
+      const undo: { path: string; old: string | undefined }[] = [];
+      try {
+        for (const c of choices) {
+          const path = join(dir, ruleFileName(c.id));
+          undo.push({ path, old: existsSync(path) ? readFileSync(path, 'utf8') : undefined });
+          writeAtomic(path, stringify(byId.get(c.id)!.doc));
+        }
+        const next = loadDetectionEngine(meta.sources).engine;
+        const compiled = new Map([...next.detections, ...next.correlations].map((r) => [r.id, r]));
+        const why = new Map(META.get(next)!.rejected.map((r) => [r.source, `${r.code}: ${r.reason}`]));
+        const failed = choices.filter((c) => !compiled.has(c.id)).map((c) => `${c.id}: ${why.get(join(dir, ruleFileName(c.id))) ?? 'not compiled (a correlation whose base rules are not loaded?)'}`);
+        if (failed.length) throw new SocError('SOC_ERR_RULE_INSTALL', failed.join('; '), { details: { problems: failed } });
+        for (const c of choices) {
+          const on = c.enabled !== false;
+          if (on !== this.isRuleEnabled(c.id)) await this.opts.alerts.setRuleEnabled(c.id, on, actor);
+          if (on) this.disabled.delete(c.id);
+          else this.disabled.add(c.id);
+        }
+        const reload = await this.swap(next);
+        const installed = choices.map((c) => {
+          const r = compiled.get(c.id)!;
+          return { id: c.id, title: r.title, level: r.level, kind: r.kind, enabled: c.enabled !== false, replaced: meta.imported.has(c.id) };
+        });
+        return { installed, reload };
+      } catch (e) {
+        for (const u of undo.reverse()) {
+          if (u.old === undefined) rmSync(u.path, { force: true });
+          else writeAtomic(u.path, u.old);
+        }
+        throw e;
+      }
+    });
   }
 
   /** Counters. */
@@ -192,7 +390,7 @@ export class Detector {
     await this.opts.alerts.setRuleEnabled(ruleId, enabled, actor);
     if (enabled) this.disabled.delete(ruleId);
     else this.disabled.add(ruleId);
-    this.opts.engine.setRuleEnabled(ruleId, enabled);
+    this.engineNow.setRuleEnabled(ruleId, enabled);
   }
 
   /** Whether a rule is switched on. */
@@ -202,7 +400,7 @@ export class Detector {
 
   /** Save the open correlation windows now (clean shutdown). */
   async checkpoint(): Promise<void> {
-    const windows = { snapshot: this.opts.engine.snapshot(), maxTime: this.maxTime };
+    const windows = { snapshot: this.engineNow.snapshot(), maxTime: this.maxTime };
     await this.opts.alerts.saveCheckpoint(`${this.name}.windows`, JSON.stringify(windows));
     this.committed = windows;
     this.snapshotAt = (this.opts.now ?? Date.now)();
@@ -223,8 +421,12 @@ export class Detector {
    * Detect on events (in order) and record alerts; `seq` (a buffer sequence number) is saved with
    * the checkpoint. Returns what the alert store did.
    */
-  async process(events: readonly EcsEvent[], seq = this.seq): Promise<DetectionResult> {
-    const engine = this.opts.engine;
+  process(events: readonly EcsEvent[], seq = this.seq): Promise<DetectionResult> {
+    return this.serial(() => this.detect(events, seq));
+  }
+
+  private async detect(events: readonly EcsEvent[], seq: number): Promise<DetectionResult> {
+    const engine = this.engineNow;
     const cands: AlertCandidate[] = [];
     const raised: number[] = [];
     for (const ev of events) {
@@ -307,6 +509,24 @@ export class Detector {
       field: (name) => (fixed[name] !== undefined ? [fixed[name]!] : ev ? scalars(makeGetter(name)(ev)) : []),
     });
   }
+}
+
+/** A file name for a rule id: the id itself when it is a plain token (Sigma ids are UUIDs), else its hash. */
+function ruleFileName(id: string): string {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id) ? `${id}.yml` : `${createHash('sha256').update(id).digest('hex')}.yml`;
+}
+
+/** Write then rename, so a crash leaves the old file or the new one, never half of one (POSIX rename(2)). */
+function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
 }
 
 function scalars(v: unknown): string[] {
