@@ -330,8 +330,24 @@ static inline uint64_t rev64(uint64_t x) {
   return bswap64(x);
 }
 
-/* GHASH key (as 64-bit halves, plain and bit-reversed) and accumulator Y = y1 ‖ y0. */
-typedef struct { uint64_t h0, h1, h2, h0r, h1r, h2r, y0, y1; } gh_t;
+/*
+ * Byte and bit reversals on vectors. wasm has no byte-swap instruction, so a scalar bswap64 is a
+ * dozen shifts and masks and rev64 two dozen; GHASH needs two byte swaps and five bit reversals
+ * per block. On a vector both halves go at once: bytes with one shuffle, bits inside each byte
+ * with a 16-entry nibble table (constant index data: the table is public, the swizzle is
+ * data-independent in time like every SIMD instruction).
+ */
+#define BSWAP64X2(v) wasm_i8x16_shuffle(v, v, 7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8)
+static const uint8_t REV4[16] __attribute__((aligned(16))) = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
+static inline v128_t bitrev_bytes(v128_t x) {
+  const v128_t lo4 = wasm_i8x16_const_splat(0x0f), t = wasm_v128_load(REV4);
+  v128_t lo = wasm_i8x16_swizzle(t, wasm_v128_and(x, lo4)), hi = wasm_i8x16_swizzle(t, wasm_v128_and(wasm_u16x8_shr(x, 4), lo4));
+  /* lo < 16 in every byte, so a 16-bit shift by 4 cannot carry into the next byte. */
+  return wasm_v128_or(wasm_i16x8_shl(lo, 4), hi);
+}
+
+/* GHASH key (as 64-bit halves, plain and bit-reversed) and accumulator Y in GCM byte order. */
+typedef struct { uint64_t h0, h1, h2, h0r, h1r, h2r; v128_t y; } gh_t;
 
 static inline void gh_load(gh_t *g, const uint8_t *y) {
   g->h1 = bswap64(*(const uint64_t *)hkey);
@@ -340,30 +356,34 @@ static inline void gh_load(gh_t *g, const uint8_t *y) {
   g->h0r = rev64(g->h0);
   g->h1r = rev64(g->h1);
   g->h2r = g->h0r ^ g->h1r;
-  g->y1 = bswap64(*(const uint64_t *)y);
-  g->y0 = bswap64(*(const uint64_t *)(y + 8));
+  g->y = wasm_v128_load(y);
 }
-static inline void gh_store(const gh_t *g, uint8_t *y) {
-  *(uint64_t *)y = bswap64(g->y1);
-  *(uint64_t *)(y + 8) = bswap64(g->y0);
-}
+static inline void gh_store(const gh_t *g, uint8_t *y) { wasm_v128_store(y, g->y); }
 
 /*
  * One GHASH step (SP 800-38D §6.4): Y = (Y ^ X) · H in GF(2^128) with GCM's reflected bit order.
  * Karatsuba over 64-bit halves; the high halves of the carry-less products come from
- * bit-reversed operands. Reduction by x^128 + x^7 + x^2 + x + 1.
+ * bit-reversed operands (a reversed low half is the high half of the reversed product).
+ * Reduction by x^128 + x^7 + x^2 + x + 1.
  */
 static inline __attribute__((always_inline)) void gh_block(gh_t *g, const uint8_t *b) {
-  uint64_t y1 = g->y1 ^ bswap64(*(const uint64_t *)b);
-  uint64_t y0 = g->y0 ^ bswap64(*(const uint64_t *)(b + 8));
-  uint64_t y0r = rev64(y0), y1r = rev64(y1), y2 = y0 ^ y1, y2r = y0r ^ y1r;
+  v128_t x = wasm_v128_xor(g->y, wasm_v128_load(b));
+  /* Big-endian halves: lane 0 is the high half y1, lane 1 the low half y0. Bit-reversing a
+   * byte-swapped half is the same as reversing the bits of each byte in place. */
+  v128_t xs = BSWAP64X2(x), xr = bitrev_bytes(x);
+  uint64_t y1 = (uint64_t)wasm_i64x2_extract_lane(xs, 0), y0 = (uint64_t)wasm_i64x2_extract_lane(xs, 1);
+  uint64_t y1r = (uint64_t)wasm_i64x2_extract_lane(xr, 0), y0r = (uint64_t)wasm_i64x2_extract_lane(xr, 1);
+  uint64_t y2 = y0 ^ y1, y2r = y0r ^ y1r;
   uint64_t z0 = bmul64(y0, g->h0), z1 = bmul64(y1, g->h1), z2 = bmul64(y2, g->h2);
   uint64_t z0h = bmul64(y0r, g->h0r), z1h = bmul64(y1r, g->h1r), z2h = bmul64(y2r, g->h2r);
   z2 ^= z0 ^ z1;
   z2h ^= z0h ^ z1h;
-  z0h = rev64(z0h) >> 1;
-  z1h = rev64(z1h) >> 1;
-  z2h = rev64(z2h) >> 1;
+  /* rev64 of the three high products, two lanes at a time. */
+  v128_t ha = BSWAP64X2(bitrev_bytes(wasm_i64x2_make((int64_t)z0h, (int64_t)z1h)));
+  v128_t hb = BSWAP64X2(bitrev_bytes(wasm_i64x2_splat((int64_t)z2h)));
+  z0h = (uint64_t)wasm_i64x2_extract_lane(ha, 0) >> 1;
+  z1h = (uint64_t)wasm_i64x2_extract_lane(ha, 1) >> 1;
+  z2h = (uint64_t)wasm_i64x2_extract_lane(hb, 0) >> 1;
   uint64_t v0 = z0, v1 = z0h ^ z2, v2 = z1 ^ z2h, v3 = z1h;
   v3 = (v3 << 1) | (v2 >> 63);
   v2 = (v2 << 1) | (v1 >> 63);
@@ -373,8 +393,8 @@ static inline __attribute__((always_inline)) void gh_block(gh_t *g, const uint8_
   v1 ^= (v0 << 63) ^ (v0 << 62) ^ (v0 << 57);
   v3 ^= v1 ^ (v1 >> 1) ^ (v1 >> 2) ^ (v1 >> 7);
   v2 ^= (v1 << 63) ^ (v1 << 62) ^ (v1 << 57);
-  g->y0 = v2;
-  g->y1 = v3;
+  /* Y = v3 ‖ v2 (high ‖ low), back to GCM byte order. */
+  g->y = BSWAP64X2(wasm_i64x2_make((int64_t)v3, (int64_t)v2));
 }
 
 /* GHASH over n blocks of io; Y lives in iv[], H in hkey[]. */
@@ -398,39 +418,78 @@ static void gh_bytes(gh_t *g, const uint8_t *p, uint32_t len) {
 }
 
 /*
- * SM4-GCM in one call for a 12-byte nonce and a message that fits io (RFC 8998 §3.1 with
- * SP 800-38D §7.1/§7.2): the key is in key[] (expanded here, then wiped), the nonce in iv[0..12),
- * io holds AAD (aad_len bytes) then, from the next 16-byte boundary, the data (len bytes). The
- * data is replaced by the ciphertext (or plaintext), and hkey[] receives the full 16-byte tag
- * (or, decrypting, the expected tag, which the caller compares in constant time).
+ * SM4-GCM for a 12-byte nonce (RFC 8998 §3.1 with SP 800-38D §7.1/§7.2), as begin / update… / end
+ * so that a message longer than io streams through in io-sized chunks with one key schedule and
+ * one GHASH state; sm4_gcm12 is the three in one call for a message that fits io.
+ * State between the calls: round keys in rk[], H in hkey[], the counter in iv[], Y in gcm_y[]
+ * and E_K(J0) in gcm_mask[]; wipe() clears all of them.
  */
-EXPORT("sm4_gcm12") void sm4_gcm12(uint32_t aad_len, uint32_t len, uint32_t decrypt) {
+static uint8_t gcm_y[16] __attribute__((aligned(16)));
+static uint8_t gcm_mask[16] __attribute__((aligned(16)));
+
+/*
+ * The key is in key[] (expanded here, then wiped), the nonce in iv[0..12), the AAD in
+ * io[0..aad_len). Leaves H = E_K(0^128), E_K(J0) with J0 = IV ‖ 0^31 ‖ 1, Y = GHASH(AAD ‖ 0^v)
+ * and the counter at inc32(J0).
+ */
+EXPORT("sm4_gcm12_begin") void sm4_gcm12_begin(uint32_t aad_len) {
   sm4_expand_key(0);
-  /* H = E_K(0^128) and E_K(J0), J0 = IV ‖ 0^31 ‖ 1, in one four-block pass. */
+  /* H and E_K(J0) in one four-block pass. */
   uint8_t blk[64] __attribute__((aligned(16)));
   for (int i = 0; i < 64; i += 16) st(blk + i, wasm_i64x2_splat(0));
   for (int i = 0; i < 12; i++) blk[16 + i] = iv[i];
   blk[31] = 1;
   encrypt_groups(blk, 1);
   st(hkey, ld(blk));
+  st(gcm_mask, ld(blk + 16));
   gh_t g;
-  st(blk + 48, wasm_i64x2_splat(0));
-  gh_load(&g, blk + 48); /* Y = 0 */
+  st(gcm_y, wasm_i64x2_splat(0));
+  gh_load(&g, gcm_y);
   gh_bytes(&g, io, aad_len);
-  uint8_t *data = io + ((aad_len + 15) & ~15u);
-  /* Counter blocks start at inc32(J0). */
+  gh_store(&g, gcm_y);
   iv[12] = 0; iv[13] = 0; iv[14] = 0; iv[15] = 2;
+  zero16(blk, sizeof blk);
+}
+
+/*
+ * Encrypts (or decrypts) len bytes at io + off in place and absorbs the ciphertext into Y. Every
+ * chunk but the last must be a whole number of blocks (GHASH pads only the end of C).
+ */
+EXPORT("sm4_gcm12_update") void sm4_gcm12_update(uint32_t off, uint32_t len, uint32_t decrypt) {
+  uint8_t *data = io + off;
+  gh_t g;
+  gh_load(&g, gcm_y);
   if (decrypt) gh_bytes(&g, data, len);
   ctr_core(data, len, 1);
   if (!decrypt) gh_bytes(&g, data, len);
-  /* Lengths block [len(A)]_64 ‖ [len(C)]_64 in bits. */
+  gh_store(&g, gcm_y);
+}
+
+/*
+ * Absorbs the lengths block [len(A)]_64 ‖ [len(C)]_64 in bits (len(C) = len_hi · 2^32 + len_lo
+ * bytes) and writes the full 16-byte tag (decrypting: the expected tag, which the caller compares
+ * in constant time) to hkey[].
+ */
+EXPORT("sm4_gcm12_end") void sm4_gcm12_end(uint32_t aad_len, uint32_t len_hi, uint32_t len_lo) {
   uint8_t lb[16] __attribute__((aligned(16)));
   *(uint64_t *)lb = bswap64((uint64_t)aad_len * 8);
-  *(uint64_t *)(lb + 8) = bswap64((uint64_t)len * 8);
+  *(uint64_t *)(lb + 8) = bswap64((((uint64_t)len_hi << 32) | len_lo) * 8);
+  gh_t g;
+  gh_load(&g, gcm_y);
   gh_block(&g, lb);
-  gh_store(&g, hkey);
-  st(hkey, wasm_v128_xor(ld(hkey), ld(blk + 16)));
-  zero16(blk, sizeof blk);
+  st(hkey, wasm_v128_xor(g.y, ld(gcm_mask)));
+  zero16(gcm_y, 16);
+  zero16(gcm_mask, 16);
+}
+
+/*
+ * The whole of SM4-GCM in one call for a message that fits io: io holds the AAD (aad_len bytes)
+ * then, from the next 16-byte boundary, the data (len bytes), replaced by the output.
+ */
+EXPORT("sm4_gcm12") void sm4_gcm12(uint32_t aad_len, uint32_t len, uint32_t decrypt) {
+  sm4_gcm12_begin(aad_len);
+  sm4_gcm12_update((aad_len + 15) & ~15u, len, decrypt);
+  sm4_gcm12_end(aad_len, 0, len);
 }
 
 /* Zeroes the key material and the first len bytes of io. */
@@ -438,6 +497,8 @@ EXPORT("wipe") void wipe(uint32_t len) {
   zero16(io, ((len < IO_SIZE + SLACK ? len : IO_SIZE + SLACK) + 15) & ~15u);
   zero16(batch, batch_used);
   batch_used = 0;
+  zero16(gcm_y, 16);
+  zero16(gcm_mask, 16);
   for (int i = 0; i < 32; i++) ((volatile uint32_t *)rk)[i] = 0;
   for (int i = 0; i < 16; i++) { ((volatile uint8_t *)key)[i] = 0; ((volatile uint8_t *)iv)[i] = 0; ((volatile uint8_t *)hkey)[i] = 0; }
 }

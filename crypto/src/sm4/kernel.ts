@@ -37,8 +37,8 @@ export interface Sm4Kernel {
   /**
    * Optional fast path: all of SM4-GCM in one call for a 12-byte nonce (key schedule included).
    * Returns the output (ciphertext, or unauthenticated plaintext when `decrypt`) and the full
-   * 16-byte tag (computed over the ciphertext either way), or `undefined` when the message is too
-   * long for it; the mode layer then takes the general path.
+   * 16-byte tag (computed over the ciphertext either way), or `undefined` when the AAD is too
+   * long for it; the mode layer then takes the general path. Messages of any length go through.
    */
   gcm12?(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, data: Uint8Array, decrypt: boolean): { out: Uint8Array; tag: Uint8Array } | undefined;
 }

@@ -22,6 +22,9 @@ interface Sm4Exports extends KernelExports {
   sm4_cfb_decrypt(len: number): void;
   ghash(n: number): void;
   sm4_gcm12(aadLen: number, len: number, decrypt: number): void;
+  sm4_gcm12_begin(aadLen: number): void;
+  sm4_gcm12_update(off: number, len: number, decrypt: number): void;
+  sm4_gcm12_end(aadLen: number, lenHi: number, lenLo: number): void;
   wipe(len: number): void;
 }
 
@@ -97,17 +100,31 @@ export const sm4WasmKernel: Sm4Kernel = {
     const w = v();
     const { ex, mem, io, ioSize } = w;
     const ap = Math.ceil(aad.length / 16) * 16;
-    if (ap + data.length > ioSize) return undefined;
+    if (ap > ioSize) return undefined;
     mem.set(key, w.key);
     mem.set(nonce, w.iv);
     mem.set(aad, io);
     mem.fill(0, io + aad.length, io + ap);
-    mem.set(data, io + ap);
     try {
-      ex.sm4_gcm12(aad.length, data.length, decrypt ? 1 : 0);
-      return { out: mem.slice(io + ap, io + ap + data.length), tag: mem.slice(w.h, w.h + 16) };
+      if (ap + data.length <= ioSize) {
+        mem.set(data, io + ap);
+        ex.sm4_gcm12(aad.length, data.length, decrypt ? 1 : 0);
+        return { out: mem.slice(io + ap, io + ap + data.length), tag: mem.slice(w.h, w.h + 16) };
+      }
+      // Longer messages stream through io in whole-block chunks with one key schedule and one
+      // GHASH state in the module: one copy in and one out per byte, no intermediate arrays.
+      ex.sm4_gcm12_begin(aad.length);
+      const out = new Uint8Array(data.length);
+      for (let off = 0; off < data.length; off += ioSize) {
+        const n = Math.min(ioSize, data.length - off);
+        mem.set(data.subarray(off, off + n), io);
+        ex.sm4_gcm12_update(0, n, decrypt ? 1 : 0);
+        out.set(mem.subarray(io, io + n), off);
+      }
+      ex.sm4_gcm12_end(aad.length, Math.floor(data.length / 0x100000000), data.length >>> 0);
+      return { out, tag: mem.slice(w.h, w.h + 16) };
     } finally {
-      mem.fill(0, io, io + ap + data.length + 128);
+      mem.fill(0, io, io + Math.min(ioSize, ap + data.length) + 128);
       ex.wipe(0);
     }
   },
