@@ -1,13 +1,14 @@
 // The compliance routes on a real Fastify instance over a real SQLite store, via real HTTP.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { openSqliteStore } from '../src/storage/sqlite.js';
-import { complyRoutes } from '../src/comply/index.js';
+import { complyRoutes, verifyReportFile } from '../src/comply/index.js';
+import { loadOrCreateIdentity } from '../src/integrity/identity.js';
 
 const CSV = readFileSync(fileURLToPath(new URL('../../test/fixtures/comply/assets.csv', import.meta.url)), 'utf8');
 const dir = mkdtempSync(join(tmpdir(), 'xa-comply-api-'));
@@ -88,6 +89,48 @@ test('configurations and judgements over HTTP: upload, results, judgement with a
     assert.equal(door.judgement, '符合');
     assert.equal(door.manual!.auditor, 'api');
     assert.deepEqual(Object.keys((await (await fetch(`${base}/api/v1/comply/judgements?system=S1`)).json()) as object), ['djcp-3-8.1.1.2.a']);
+  } finally {
+    await app.close();
+    await store.close();
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('reports over HTTP: the HTML report with its detached SM2 signature verifies as written by the CLI; a changed byte does not', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'xa-comply-api3-'));
+  const store = await openSqliteStore({ dir: d });
+  const identity = loadOrCreateIdentity({ dir: d, passphrase: 'report signing passphrase', kdfIterations: 1000 });
+  const app = Fastify();
+  await app.register(complyRoutes, { store, dataDir: d, socConfig: { level: 3 }, identity });
+  const base = await app.listen({ host: '127.0.0.1', port: 0 });
+  const post = (body: unknown) => fetch(`${base}/api/v1/comply/reports`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  try {
+    assert.equal((await fetch(`${base}/api/v1/comply/assets/import`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: CSV })).status, 200);
+    const r = await post({ system: 'S1', level: 3, format: 'html', lang: 'zh' });
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type') ?? '', /^text\/html/);
+    assert.equal(r.headers.get('content-disposition'), 'attachment; filename="S1-djcp-L3.html"');
+    const html = Buffer.from(await r.arrayBuffer());
+    assert.ok(html.toString('utf8').includes('自评结论'));
+    const sig = r.headers.get('x-xiangan-signature');
+    assert.ok(sig, 'signed with the server identity');
+    const out = mkdtempSync(join(tmpdir(), 'xa-comply-report-'));
+    writeFileSync(join(out, 'r.html'), html);
+    writeFileSync(join(out, 'r.html.p7s'), Buffer.from(sig, 'base64'));
+    const v = verifyReportFile(join(out, 'r.html'));
+    assert.ok(v.ok && v.chainOk, JSON.stringify(v));
+    html[html.length - 10] ^= 1;
+    writeFileSync(join(out, 'r.html'), html);
+    assert.equal(verifyReportFile(join(out, 'r.html')).ok, false);
+    const csv = await post({ system: 'S1', format: 'csv', standard: 'gmcy' });
+    assert.equal(csv.status, 200);
+    assert.match(csv.headers.get('content-disposition') ?? '', /S1-gmcy-L3\.csv/);
+    assert.match((await csv.text()).replace(/^\ufeff/, ''), /^control,clause,layer/);
+    const bad = await post({ system: 'S1', format: 'docx' });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { code: string }).code, 'SOC_ERR_COMPLY_REQUEST');
+    assert.equal((await post({ system: 'S1', lang: 'fr' })).status, 400);
+    assert.equal((await post({ system: 'nope' })).status, 404);
   } finally {
     await app.close();
     await store.close();

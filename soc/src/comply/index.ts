@@ -11,7 +11,7 @@ export { uploadConfig, listConfigs, evaluateStoredConfigs, MAX_CONFIG_BYTES, typ
 export { recordJudgement, listJudgements, attachmentPath, MAX_ATTACHMENT_BYTES, JUDGEMENT_STATUSES, type Judgement, type Attachment } from './judgements.js';
 export { runAssessment, type Assessment, type ItemJudgement, type RunOptions } from './run.js';
 export { renderHtml, renderJson, renderCsv, type ReportLang } from './report.js';
-export { signReportFile, verifyReportFile, assertReportSigned, type ReportVerification } from './sign.js';
-export { writeReports, type WriteReportsOptions } from './write.js';
+export { signReport, signReportFile, verifyReportFile, assertReportSigned, type ReportVerification } from './sign.js';
+export { writeReports, renderReport, reportFileName, REPORT_FORMATS, type ReportFormat, type WriteReportsOptions } from './write.js';
 export { complyRoutes, type ComplyRoutesOptions } from './routes.js';
 export { renderPdf, CHROMIUM_PATH } from './pdf.js';

@@ -6,6 +6,10 @@
  * - `GET  /api/v1/comply/inventory` — systems and assets
  * - `POST /api/v1/comply/assets/import` — body: the asset CSV (text/csv)
  * - `POST /api/v1/comply/runs` — body `{ "system": "S1", "level": 3, "standard": "djcp" }` → the assessment JSON
+ * - `POST /api/v1/comply/reports` — body as for runs plus `"format": "html"|"pdf"|"csv"|"json"` and
+ *   `"lang": "zh"|"en"` → the report file (`Content-Disposition: attachment`), with its detached
+ *   CMS signature (SM2/SM3, the `.p7s` that `xiangan comply verify` reads) base64 in the
+ *   `X-Xiangan-Signature` header when the server has a signing identity
  * - `POST /api/v1/comply/configs?asset=ID[&platform=P][&name=FILE]` — body: the configuration (text/plain) → its metadata
  * - `GET  /api/v1/comply/configs[?asset=ID]` — stored configurations' metadata
  * - `GET  /api/v1/comply/configs/results?asset=ID` — the configuration checks over one asset's configurations
@@ -21,14 +25,19 @@ import { importAssetsCsv, loadInventory, saveInventory } from './assets.js';
 import { evaluateStoredConfigs, listConfigs, MAX_CONFIG_BYTES, uploadConfig } from './configs.js';
 import { attachmentPath, listJudgements, MAX_ATTACHMENT_BYTES, recordJudgement } from './judgements.js';
 import type { CheckContext } from './checks.js';
+import type { SigningIdentity } from '../integrity/identity.js';
 import { ComplyError } from './errors.js';
 import { runAssessment } from './run.js';
+import { signReport } from './sign.js';
+import { REPORT_FORMATS, renderReport, reportFileName, type ReportFormat } from './write.js';
 
 /** Options of {@link complyRoutes}. */
 export interface ComplyRoutesOptions {
   store: EventStore;
   dataDir: string;
   socConfig?: CheckContext['socConfig'];
+  /** Signs rendered reports (the SOC's integrity identity); reports are unsigned without it. */
+  identity?: SigningIdentity;
   /** Resolves true when the request may pass (the app's bearer-token check). */
   auth?: (req: FastifyRequest) => boolean | Promise<boolean>;
 }
@@ -68,8 +77,7 @@ export async function complyRoutes(app: FastifyInstance, o: ComplyRoutesOptions)
     return { imported, systems: inventory.systems.length, assets: inventory.assets.length };
   });
 
-  app.post<{ Body: { system?: unknown; level?: unknown; standard?: unknown } }>('/api/v1/comply/runs', { onRequest, config: { permission: 'compliance:run' } }, async (req) => {
-    const b = req.body ?? {};
+  const assess = (b: { system?: unknown; level?: unknown; standard?: unknown }) => {
     if (typeof b.system !== 'string') throw new TypeError('system must be a string');
     if (b.level !== undefined && b.level !== 2 && b.level !== 3) throw new RangeError('level must be 2 or 3');
     if (b.standard !== undefined && b.standard !== 'djcp' && b.standard !== 'gmcy') throw new RangeError('standard must be djcp or gmcy');
@@ -82,7 +90,25 @@ export async function complyRoutes(app: FastifyInstance, o: ComplyRoutesOptions)
       ...(b.standard ? { standard: b.standard } : {}),
       socConfig: o.socConfig ?? {},
     });
-  });
+  };
+
+  app.post<{ Body: { system?: unknown; level?: unknown; standard?: unknown } }>('/api/v1/comply/runs', { onRequest, config: { permission: 'compliance:run' } }, async (req) => assess(req.body ?? {}));
+
+  app.post<{ Body: { system?: unknown; level?: unknown; standard?: unknown; format?: unknown; lang?: unknown } }>(
+    '/api/v1/comply/reports',
+    { onRequest, config: { permission: 'compliance:run' } },
+    async (req, reply) => {
+      const b = req.body ?? {};
+      const format = (b.format ?? 'html') as ReportFormat;
+      if (!REPORT_FORMATS.includes(format)) throw new RangeError(`format must be one of ${REPORT_FORMATS.join(', ')}`);
+      if (b.lang !== undefined && b.lang !== 'zh' && b.lang !== 'en') throw new RangeError('lang must be zh or en');
+      const a = await assess(b);
+      const bytes = await renderReport(a, format, (b.lang as 'zh' | 'en' | undefined) ?? 'zh');
+      if (o.identity) reply.header('x-xiangan-signature', Buffer.from(signReport(bytes, o.identity)).toString('base64'));
+      const type = { html: 'text/html; charset=utf-8', pdf: 'application/pdf', csv: 'text/csv; charset=utf-8', json: 'application/json; charset=utf-8' }[format];
+      return reply.type(type).header('content-disposition', `attachment; filename="${reportFileName(a, format)}"`).send(Buffer.from(bytes));
+    },
+  );
 
   app.post<{ Querystring: { asset?: string; platform?: string; name?: string } }>(
     '/api/v1/comply/configs',

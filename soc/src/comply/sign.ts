@@ -14,9 +14,16 @@ import { ComplyError } from './errors.js';
  * @example signReportFile('out/report.html', loadOrCreateIdentity({ dir, passphrase }));
  */
 export function signReportFile(file: string, id: SigningIdentity): string {
-  const der = cmsSign({ content: readFileSync(file), certificate: id.certificate, key: id.key, detached: true, extraCertificates: id.chain, sm2Id: SM2_OPENSSL_EMPTY_ID });
-  writeFileSync(`${file}.p7s`, der);
+  writeFileSync(`${file}.p7s`, signReport(readFileSync(file), id));
   return `${file}.p7s`;
+}
+
+/**
+ * The detached signature (DER) of a report's bytes, as {@link signReportFile} writes it.
+ * @example const p7s = signReport(new TextEncoder().encode(html), identity);
+ */
+export function signReport(content: Uint8Array, id: SigningIdentity): Uint8Array {
+  return cmsSign({ content, certificate: id.certificate, key: id.key, detached: true, extraCertificates: id.chain, sm2Id: SM2_OPENSSL_EMPTY_ID });
 }
 
 /** Outcome of {@link verifyReportFile}. */

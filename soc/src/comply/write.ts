@@ -22,16 +22,34 @@ export interface WriteReportsOptions {
  * @example await writeReports(assessment, { outDir: 'out', formats: ['html', 'json'], identity });
  */
 export async function writeReports(a: Assessment, o: WriteReportsOptions): Promise<string[]> {
-  const bad = o.formats.filter((f) => !['html', 'json', 'csv', 'pdf'].includes(f));
-  if (bad.length) throw new RangeError(`unsupported report format(s): ${bad.join(', ')} (html, json, csv, pdf)`);
+  const bad = o.formats.filter((f) => !(REPORT_FORMATS as readonly string[]).includes(f));
+  if (bad.length) throw new RangeError(`unsupported report format(s): ${bad.join(', ')} (${REPORT_FORMATS.join(', ')})`);
   mkdirSync(o.outDir, { recursive: true });
-  const base = `${a.system.id}-${a.standard}-L${a.level}`;
   const out: string[] = [];
-  for (const f of o.formats) {
-    const p = join(o.outDir, `${base}.${f}`);
-    writeFileSync(p, f === 'html' ? renderHtml(a, o.lang ?? 'zh') : f === 'csv' ? renderCsv(a) : f === 'pdf' ? await renderPdf(renderHtml(a, o.lang ?? 'zh')) : renderJson(a));
+  for (const f of o.formats as ReportFormat[]) {
+    const p = join(o.outDir, reportFileName(a, f));
+    writeFileSync(p, await renderReport(a, f, o.lang ?? 'zh'));
     if (o.identity) signReportFile(p, o.identity);
     out.push(p);
   }
   return out;
+}
+
+/** Report formats: self-contained HTML, JSON, CSV, and PDF (Chromium). */
+export const REPORT_FORMATS = ['html', 'json', 'csv', 'pdf'] as const;
+/** One of {@link REPORT_FORMATS}. */
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+/** `<system>-<standard>-L<level>.<format>`, the name every report is written and offered under. */
+export function reportFileName(a: Assessment, f: ReportFormat): string {
+  return `${a.system.id}-${a.standard}-L${a.level}.${f}`;
+}
+
+/**
+ * The bytes of one report format (what {@link writeReports} writes and the API returns).
+ * @example const html = await renderReport(assessment, 'html', 'zh');
+ */
+export async function renderReport(a: Assessment, f: ReportFormat, lang: ReportLang): Promise<Uint8Array> {
+  if (f === 'pdf') return renderPdf(renderHtml(a, lang));
+  return new TextEncoder().encode(f === 'html' ? renderHtml(a, lang) : f === 'csv' ? renderCsv(a) : renderJson(a));
 }
