@@ -25,6 +25,8 @@ const zh = {
   systems: '系统', runAssessment: '运行自评估', level: '等级', standard: '标准', overall: '总体得分', download: '下载 JSON', layers: '层面', items: '条目', noSystems: '尚无系统：请先导入资产清单（xiangan comply assets import 或 API）。',
   certificates: '证书', expiringWithin: '到期预警', source: '来源', subject: '主体', issuer: '签发者', notAfter: '到期', daysLeft: '剩余天数', expiringSoon: '即将到期', kmsApps: '密码服务应用', kmsOff: '密码服务未在本进程启用（设置 XIANGAN_KMS_MASTER 后启用）。',
   pass: '符合', fail: '不符合', partial: '部分符合', manual: '待人工判定', na: '不适用', running: '运行中…', score: '得分',
+  conclusion: '自评结论', importAssets: '导入资产清单（CSV）', imported: '已导入', uploadConfig: '上传设备配置', asset: '资产', file: '文件', upload: '上传', configChecks: '配置核查',
+  report: '报告', signed: '已签名（SM2）', unsigned: '未签名', judge: '人工判定', recordJudgement: '记录判定', judged: '已记录', control: '测评项',
 };
 
 const en: typeof zh = {
@@ -49,6 +51,8 @@ const en: typeof zh = {
   systems: 'Systems', runAssessment: 'Run self-assessment', level: 'Level', standard: 'Standard', overall: 'Overall score', download: 'Download JSON', layers: 'Layers', items: 'Items', noSystems: 'No systems yet: import the asset inventory first (xiangan comply assets import or the API).',
   certificates: 'Certificates', expiringWithin: 'warning within', source: 'Source', subject: 'Subject', issuer: 'Issuer', notAfter: 'Not after', daysLeft: 'Days left', expiringSoon: 'expiring soon', kmsApps: 'Crypto service applications', kmsOff: 'The crypto service is not running in this process (set XIANGAN_KMS_MASTER to enable it).',
   pass: 'Pass', fail: 'Fail', partial: 'Partial', manual: 'Manual review', na: 'N/A', running: 'Running…', score: 'Score',
+  conclusion: 'Self-assessed conclusion', importAssets: 'Import asset inventory (CSV)', imported: 'Imported', uploadConfig: 'Upload device configuration', asset: 'Asset', file: 'File', upload: 'Upload', configChecks: 'Configuration checks',
+  report: 'Report', signed: 'signed (SM2)', unsigned: 'unsigned', judge: 'Manual judgement', recordJudgement: 'Record judgement', judged: 'Recorded', control: 'Requirement',
 };
 
 export type Key = keyof typeof zh;
