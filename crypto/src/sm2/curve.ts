@@ -220,3 +220,28 @@ export class RefCurve {
     return this.toA(acc);
   }
 }
+
+/** Upper bounds as bytes (n − 1, n − 2 of each curve in use; a handful of entries). */
+const bounds = new Map<bigint, Uint8Array>();
+
+/**
+ * Whether a 32-byte big-endian scalar lies in [1, n − 1 − `below`]. Constant-time in k (the
+ * scalar may be a private key or a nonce): one pass of byte subtraction with borrow against
+ * the public bound and an OR over all bytes, no early exit.
+ */
+export function scalarInRange(k: Uint8Array, n: bigint, below = 0n): boolean {
+  const top = n - 1n - below;
+  let bound = bounds.get(top);
+  if (bound === undefined) {
+    bound = bigToBytes(top, 32);
+    bounds.set(top, bound);
+  }
+  let borrow = 0;
+  let any = 0;
+  for (let i = 31; i >= 0; i--) {
+    const d = bound[i] - k[i] - borrow;
+    borrow = (d >>> 31) & 1;
+    any |= k[i];
+  }
+  return k.length === 32 && borrow === 0 && any !== 0;
+}

@@ -23,8 +23,11 @@ import {
   derSequence,
   derUnsignedInteger,
 } from '../der.js';
-import { sm2Engine } from './backend.js';
-import { scalarInRange, type Sm2Engine } from './engine.js';
+// The engine holder lives in wasm.ts, so the entry point does not load the BigInt reference
+// engine (engine.ts) nor the test switch (backend.ts): two modules fewer at import.
+import { sm2Engine } from './wasm.js';
+import { scalarInRange } from './curve.js';
+import type { Sm2Engine } from './engine.js';
 import {
   SM2_DEFAULT_ID,
   SM2_MAX_ID_BYTES,

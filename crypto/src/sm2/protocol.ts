@@ -10,9 +10,9 @@ import { concatBytes, equalBytes, randomBytes, wipe } from '../bytes.js';
 import { sm3 } from '../sm3.js';
 import { hmacSm3 } from '../hmac.js';
 import { sm2Kdf } from '../kdf.js';
-import { bigToBytes } from './curve.js';
+import { bigToBytes, scalarInRange } from './curve.js';
 import { derSequence, derUnsignedInteger } from '../der.js';
-import { scalarInRange, type Sm2Engine } from './engine.js';
+import type { Sm2Engine } from './engine.js';
 
 /**
  * Default distinguishing ID (GB/T 32918.5 Annex A; GM/T 0009 §10): UTF-8 "1234567812345678".

@@ -5,7 +5,7 @@
  * out; regions that held secrets are zeroed before returning (README rule 6).
  * @internal
  */
-import { defineKernel, type KernelExports } from '../wasm/load.js';
+import { defineKernel, wasmAvailable, type KernelExports } from '../wasm/load.js';
 import { wasmBase64 } from '../wasm/sm2.generated.js';
 import { SM2P256V1 } from './curve.js';
 import type { Sm2Engine } from './engine.js';
@@ -50,11 +50,17 @@ interface View {
 }
 let view: View | undefined;
 
+/**
+ * The module's exports and a view of its memory. The memory never grows (every buffer of the
+ * kernel is static, fixed at link time, and nothing here calls `grow`), so the view made on
+ * first use stays valid: the hot path skips the `memory.buffer` getter, which costs about as
+ * much as the rest of the JavaScript side of a signature.
+ */
 function v(): View {
-  const ex = sm2Module.exports();
-  if (view === undefined || view.mem.buffer !== ex.memory.buffer) {
+  if (view === undefined) {
+    const ex = sm2Module.exports();
     // First use: build the fixed-base comb table for G (a few milliseconds).
-    if (view === undefined) ex.sm2_init();
+    ex.sm2_init();
     view = {
       ex,
       mem: new Uint8Array(ex.memory.buffer),
@@ -97,8 +103,8 @@ function secretCall(inputs: [number, Uint8Array][], run: (ex: Sm2Exports) => num
  * them, so no nonce input stays behind. `random` (tests) overwrites the slot instead.
  */
 let rndOff = Infinity;
-function nonceSlot(random?: Uint8Array): number {
-  const { mem, rnd, rndSize } = v();
+function nonceSlot(vw: View, random?: Uint8Array): number {
+  const { mem, rnd, rndSize } = vw;
   if (rndOff + 32 > rndSize) {
     const c = (globalThis as { crypto?: Crypto }).crypto;
     if (!c || typeof c.getRandomValues !== 'function') throw new CryptoError('CRYPTO_ERR_RNG', 'crypto.getRandomValues is not available');
@@ -112,9 +118,9 @@ function nonceSlot(random?: Uint8Array): number {
 }
 
 /** Runs sm2_sign_hedged with the key state in io[0..96) and returns the signature it wrote. */
-function signCall(state: Uint8Array, hash: number, len: number, der: boolean, random?: Uint8Array): Uint8Array {
-  const { ex, mem, io } = v();
-  const off = nonceSlot(random);
+function signCall(vw: View, state: Uint8Array, hash: number, len: number, der: boolean, random?: Uint8Array): Uint8Array {
+  const { ex, mem, io } = vw;
+  const off = nonceSlot(vw, random);
   mem.set(state, io);
   const n = ex.sm2_sign_hedged(hash, len, off, der ? 1 : 0);
   // The kernel zeroed the state, the message and the pool bytes; the signature is public
@@ -198,6 +204,27 @@ export function wasmEngine(): Sm2Engine {
   return engine;
 }
 
+let current: Sm2Engine | undefined;
+
+/**
+ * The engine behind the public SM2 API: the wasm kernel unless a test selected the reference
+ * (`_setSm2Backend` in backend.ts). Without WebAssembly there is no silent fallback to the
+ * BigInt reference, which is not constant-time: SM2 then fails with `CRYPTO_ERR_UNSUPPORTED`.
+ * @internal
+ */
+export function sm2Engine(): Sm2Engine {
+  if (current === undefined) {
+    if (!wasmAvailable()) throw new CryptoError('CRYPTO_ERR_UNSUPPORTED', 'SM2 needs WebAssembly, which this runtime lacks');
+    current = engine;
+  }
+  return current;
+}
+
+/** Test-only: the engine {@link sm2Engine} returns from now on. @internal */
+export function _useSm2Engine(e: Sm2Engine): void {
+  current = e;
+}
+
 const engine: Sm2Engine = {
   name: 'wasm',
   curve: SM2P256V1,
@@ -235,16 +262,17 @@ const engine: Sm2Engine = {
   },
   signSetup: (d) => secretCall([[0, d]], (ex) => ex.sm2_sign_setup(), 96).out,
   signHedged(state, e, der, random) {
-    put(96, e);
-    return signCall(state, 0, 0, der, random);
+    const vw = v();
+    vw.mem.set(e, vw.io + 96);
+    return signCall(vw, state, 0, 0, der, random);
   },
   signMessage(state, z, msg, der, random) {
-    const { mem, msg: at, msgMax } = v();
+    const vw = v();
     // Long messages are hashed by the SM3 kernel (Node's sm3 for the largest), then signed as e.
-    if (msg.length > msgMax) return engine.signHedged(state, sm3(concatBytes(z, msg)), der, random);
-    mem.set(z, at);
-    mem.set(msg, at + 32);
-    return signCall(state, 1, msg.length, der, random);
+    if (msg.length > vw.msgMax) return engine.signHedged(state, sm3(concatBytes(z, msg)), der, random);
+    vw.mem.set(z, vw.msg);
+    vw.mem.set(msg, vw.msg + 32);
+    return signCall(vw, state, 1, msg.length, der, random);
   },
   verify(pub, e, r, s) {
     const { ex } = v();
