@@ -5,7 +5,9 @@
  * alerts. `pipeline/runtime.ts` calls {@link startDetection} and passes
  * {@link DetectionRuntime.afterWrite} to the consumer.
  */
-import { resolve } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '@xiangan/collectors';
 import type { SocConfig } from '../config/schema.js';
 import { openSqliteAlertStore } from '../alerts/sqlite.js';
@@ -79,6 +81,7 @@ export async function startDetection(config: SocConfig, deps: DetectionDeps): Pr
   let alerts: AlertStore;
   let outbox: Outbox;
   let ownEngine: SearchEngineEventStore | undefined;
+  let checkpointName: string | undefined;
   if (config.storage.backend === 'sqlite') {
     const s = await openSqliteAlertStore({ dir: config.data, dedupWindowMs, ...clock });
     alerts = s;
@@ -91,6 +94,7 @@ export async function startDetection(config: SocConfig, deps: DetectionDeps): Pr
       const e = await openEngineAlertStore(engine, { dedupWindowMs, ...clock, notifyTargets: (al) => routeTargets(config.notify.routes, al) });
       alerts = e;
       outbox = e.outbox;
+      checkpointName = `detector-${detectorId(config.data)}`;
     } catch (err) {
       await ownEngine?.close();
       throw err;
@@ -117,6 +121,7 @@ export async function startDetection(config: SocConfig, deps: DetectionDeps): Pr
     alerts,
     groupBy: a.groupBy,
     logger: deps.logger,
+    ...(checkpointName ? { name: checkpointName } : {}),
     ...(deps.now ? { now: deps.now } : {}),
     onCreated: (al) => notifier.enqueue(al),
     onRecorded: (r) => {
@@ -153,4 +158,23 @@ export async function startDetection(config: SocConfig, deps: DetectionDeps): Pr
     },
   };
   return out;
+}
+
+/**
+ * This data directory's detector name on a shared cluster. The detector's checkpoint holds a
+ * sequence number of the local buffer and the correlation windows fed by it, so on an engine
+ * (where several servers may share the indices, and a data directory may be replaced) it is
+ * kept per data directory: a new buffer starts a new checkpoint instead of skipping its first
+ * batches as "already detected".
+ */
+function detectorId(dataDir: string): string {
+  const file = join(dataDir, 'detector-id');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    mkdirSync(dataDir, { recursive: true });
+    const id = randomUUID();
+    writeFileSync(file, `${id}\n`, { flag: 'wx' });
+    return id;
+  }
 }
