@@ -17,6 +17,9 @@ import type { FastifyInstance } from 'fastify';
 import { normalise } from '@xiangan/collectors';
 import { BUILTIN_PACKS_DIR } from '@xiangan/rules';
 import { saveInventory } from '../src/comply/assets.js';
+import { listJudgements } from '../src/comply/judgements.js';
+import { verifyReportFile } from '../src/comply/sign.js';
+import { loadOrCreateIdentity } from '../src/integrity/identity.js';
 import { buildApp } from '../src/app.js';
 import { AuthService } from '../src/auth/service.js';
 import { validateConfig } from '../src/config/load.js';
@@ -94,7 +97,7 @@ describe('console in Chromium', { skip }, () => {
     app = await buildApp({
       runtime,
       security: { auth, ingestTokens: [], emitEvent: (e) => runtime.buffer.append([e]), now, countEvents: () => 0 },
-      comply: { store: runtime.store, dataDir: config.data },
+      comply: { store: runtime.store, dataDir: config.data, identity: loadOrCreateIdentity({ dir: config.data, passphrase: 'e2e report signing', kdfIterations: 1000 }) },
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();
@@ -247,6 +250,51 @@ describe('console in Chromium', { skip }, () => {
     assert.equal(a.system.id, 'S1');
     assert.equal(a.level, 3);
     assert.ok(a.items.length > 0);
+  });
+
+  test('compliance in the console: CSV import, configuration upload and checks, signed HTML report, conclusion, a judgement', async () => {
+    const fixtures = join(repoRoot, 'soc', 'test', 'fixtures', 'comply');
+    await page.goto(`${base}/#/compliance`);
+    await page.getByTestId('comply-import').locator('input[type=file]').setInputFiles(join(fixtures, 'assets.csv'));
+    await page.getByTestId('comply-import-result').filter({ hasText: '已导入: 3' }).waitFor();
+    // The uploaded configuration is checked at once (the good sshd_config passes every sshd check).
+    const cfg = page.getByTestId('comply-config');
+    await cfg.locator('select').selectOption('srv1');
+    await cfg.locator('input[type=file]').setInputFiles(join(repoRoot, 'rules', 'test', 'compliance-configs', 'good', 'sshd_config'));
+    await page.getByTestId('comply-config-results').waitFor();
+    const rows = await page.getByTestId('comply-config-results').locator('tr').allInnerTexts();
+    assert.ok(rows.length >= 5 && rows.every((r) => r.includes('符合') && !r.includes('不符合')), rows.join('\n'));
+    // The HTML report and its detached signature arrive as two downloads that verify together.
+    const got: string[] = [];
+    const two = new Promise<void>((ok) =>
+      page.on('download', async (d) => {
+        const file = join(ARTIFACTS, d.suggestedFilename());
+        await d.saveAs(file);
+        got.push(file);
+        if (got.length === 2) ok();
+      }),
+    );
+    await page.getByTestId('comply-report-html').click();
+    await two;
+    const html = got.find((f) => f.endsWith('.html'))!;
+    assert.ok(html && got.includes(`${html}.p7s`), got.join(', '));
+    assert.ok(readFileSync(html, 'utf8').includes('自评结论'));
+    const v = verifyReportFile(html);
+    assert.ok(v.ok && v.chainOk, JSON.stringify(v));
+    await page.getByText(/\.html: 已签名/).waitFor();
+    // The run shows the conclusion; an auditor's judgement on an open item is recorded under their name.
+    await page.getByTestId('comply-run').locator('button[type=submit]').click();
+    await page.getByTestId('comply-conclusion').waitFor({ timeout: 60_000 });
+    assert.match(await page.getByTestId('comply-conclusion').innerText(), /自评结论: (优|良|中|差)/);
+    const row = page.locator('tr[data-control="djcp-3-8.1.1.1.a"]');
+    await row.getByRole('button').click();
+    await row.getByTestId('comply-judge').locator('input').fill('机房位于有防震防风防雨能力的建筑内');
+    await row.getByTestId('comply-judge').locator('button[type=submit]').click();
+    await row.getByText('已记录').waitFor();
+    const j = listJudgements(runtime.config.data, 'S1')['djcp-3-8.1.1.1.a'];
+    assert.equal(j?.status, 'pass');
+    assert.equal(j?.auditor, 'analyst1');
+    await page.screenshot({ path: join(ARTIFACTS, '09-compliance-import.png') });
   });
 
   async function signInAs(username: string): Promise<void> {

@@ -40,13 +40,34 @@ export async function api<T>(method: string, url: string, body?: unknown): Promi
   } catch {
     data = undefined;
   }
-  if (!res.ok) {
-    const e = (data ?? {}) as { code?: string; message?: string };
-    const err = new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? res.statusText);
-    if (res.status === 401 && !url.startsWith('/api/v1/auth/login')) onUnauthorized(err.code);
-    throw err;
-  }
+  if (!res.ok) throw failure(res, url, data);
   return data as T;
+}
+
+function failure(res: Response, url: string, data: unknown): ApiError {
+  const e = (data ?? {}) as { code?: string; message?: string };
+  const err = new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? res.statusText);
+  if (res.status === 401 && !url.startsWith('/api/v1/auth/login')) onUnauthorized(err.code);
+  return err;
+}
+
+/**
+ * A request with a raw body (a CSV, a device configuration) or a file answer (a report): the
+ * response itself on success, the same {@link ApiError} as {@link api} on failure.
+ */
+export async function apiRaw(method: string, url: string, body?: string | Blob, contentType?: string): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (contentType) headers['content-type'] = contentType;
+  if (method !== 'GET' && method !== 'HEAD') headers['x-csrf-token'] = csrf();
+  const res = await fetch(url, { method, headers, credentials: 'same-origin', ...(body !== undefined ? { body } : {}) });
+  if (res.ok) return res;
+  let data: unknown;
+  try {
+    data = await res.json();
+  } catch {
+    data = undefined;
+  }
+  throw failure(res, url, data);
 }
 
 /** Whether a route exists on this server (404 means the part is not installed). */

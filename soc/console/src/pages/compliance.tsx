@@ -1,14 +1,30 @@
-// Compliance self-assessment (GB/T 22239 等级保护 / GB/T 39786 商用密码): pick a system from the
-// asset inventory, run the assessment (POST /api/v1/comply/runs), read the score per layer and the
-// failing items, and download the result as JSON.
+// Compliance self-assessment (GB/T 22239 等级保护 / GB/T 39786 商用密码), the console's side of
+// `xiangan comply`: import the asset inventory (CSV), upload device configurations and see their
+// checks, run the assessment (POST /api/v1/comply/runs), read the conclusion, the score per layer
+// and the failing items, record an auditor's judgement on an item, and download the JSON or the
+// rendered report (HTML, PDF, CSV) with its detached SM2 signature (`.p7s`, for `xiangan comply verify`).
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError } from '../api.js';
+import { api, apiRaw, ApiError } from '../api.js';
 import { t } from '../i18n.js';
 
 interface System {
   id: string;
   name: string;
   level: 2 | 3;
+}
+
+interface AssetRow {
+  id: string;
+  systemId: string;
+  name: string;
+  type: string;
+}
+
+interface ConfigResult {
+  asset: string;
+  check: string;
+  title: string;
+  status: 'pass' | 'fail';
 }
 
 interface Item {
@@ -29,11 +45,17 @@ interface Assessment {
   items: Item[];
   layers: { layer: string; pass: number; partial: number; fail: number; na: number; manual: number; percent: number | null }[];
   overall: number | null;
+  conclusion?: { grade: string | null; reason: string };
 }
 
-/** Offer a JSON value as a file download (a blob URL: no inline script, CSP unaffected). */
+/** Offer a JSON value as a file download. */
 function download(name: string, value: unknown): void {
-  const url = URL.createObjectURL(new Blob([JSON.stringify(value, null, 2)], { type: 'application/json' }));
+  save(name, new Blob([JSON.stringify(value, null, 2)], { type: 'application/json' }));
+}
+
+/** Offer a blob as a file download (a blob URL: no inline script, CSP unaffected). */
+function save(name: string, blob: Blob): void {
+  const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
   a.download = name;
@@ -43,26 +65,154 @@ function download(name: string, value: unknown): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+/** Bytes of a base64 string (the report signature header). */
+function unbase64(b64: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Import the asset inventory from a CSV file (the format of `xiangan comply assets import`). */
+function ImportAssets({ onDone }: { onDone: () => void }) {
+  const [msg, setMsg] = useState('');
+  const pick = async (e: Event) => {
+    const f = (e.currentTarget as HTMLInputElement).files?.[0];
+    if (!f) return;
+    try {
+      const r = (await (await apiRaw('POST', '/api/v1/comply/assets/import', await f.text(), 'text/csv')).json()) as { imported: number; assets: number };
+      setMsg(`${t('imported')}: ${r.imported} (${r.assets} ${t('asset')})`);
+      onDone();
+    } catch (x) {
+      setMsg((x as Error).message);
+    }
+  };
+  return (
+    <label class="toolbar" data-testid="comply-import">
+      {t('importAssets')} <input type="file" accept=".csv,text/csv" onChange={pick} /> <span data-testid="comply-import-result">{msg}</span>
+    </label>
+  );
+}
+
+/** Upload a device configuration for an asset and show its configuration checks. */
+function UploadConfig({ assets }: { assets: AssetRow[] }) {
+  const [asset, setAsset] = useState(assets[0]?.id ?? '');
+  const [results, setResults] = useState<ConfigResult[] | null>(null);
+  const [msg, setMsg] = useState('');
+  const pick = async (e: Event) => {
+    const f = (e.currentTarget as HTMLInputElement).files?.[0];
+    if (!f || !asset) return;
+    setMsg('');
+    try {
+      const q = `asset=${encodeURIComponent(asset)}&name=${encodeURIComponent(f.name)}`;
+      await apiRaw('POST', `/api/v1/comply/configs?${q}`, await f.text(), 'text/plain');
+      setResults((await api<{ items: ConfigResult[] }>('GET', `/api/v1/comply/configs/results?asset=${encodeURIComponent(asset)}`)).items);
+    } catch (x) {
+      setMsg((x as Error).message);
+    }
+  };
+  return (
+    <div data-testid="comply-config">
+      <label class="toolbar">
+        {t('uploadConfig')}{' '}
+        <select value={asset} onChange={(e) => setAsset(e.currentTarget.value)}>
+          {assets.map((a) => (
+            <option key={a.id} value={a.id}>
+              {a.name} ({a.id})
+            </option>
+          ))}
+        </select>{' '}
+        <input type="file" onChange={pick} />
+      </label>
+      {msg && <p class="error">{msg}</p>}
+      {results && (
+        <table class="grid" data-testid="comply-config-results">
+          <tbody>
+            {results.map((r) => (
+              <tr key={`${r.asset}/${r.check}`}>
+                <td class="mono nowrap">{r.check}</td>
+                <td>{r.title}</td>
+                <td>{t(r.status)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+/** Record an auditor's judgement on one item (it decides the item in the next run). */
+function Judge({ system, item }: { system: string; item: Item }) {
+  const [status, setStatus] = useState('pass');
+  const [comment, setComment] = useState('');
+  const [msg, setMsg] = useState('');
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    try {
+      await api('POST', '/api/v1/comply/judgements', { system, control: item.controlId, status, comment });
+      setMsg(t('judged'));
+    } catch (x) {
+      setMsg((x as Error).message);
+    }
+  };
+  return (
+    <form class="toolbar" onSubmit={submit} data-testid="comply-judge">
+      <select value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
+        {['pass', 'partial', 'fail', 'na'].map((s) => (
+          <option key={s} value={s}>
+            {t(s)}
+          </option>
+        ))}
+      </select>
+      <input value={comment} placeholder={t('comment')} onInput={(e) => setComment(e.currentTarget.value)} />
+      <button type="submit">{t('recordJudgement')}</button> {msg}
+    </form>
+  );
+}
+
 export function Compliance({ canRun }: { canRun: boolean }) {
   const [systems, setSystems] = useState<System[] | null>(null);
+  const [assets, setAssets] = useState<AssetRow[]>([]);
+  const [judging, setJudging] = useState('');
+  const [reportNote, setReportNote] = useState('');
   const [system, setSystem] = useState('');
   const [level, setLevel] = useState<2 | 3>(3);
   const [standard, setStandard] = useState<'djcp' | 'gmcy'>('djcp');
   const [result, setResult] = useState<Assessment | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
-  useEffect(() => {
-    api<{ systems: System[] }>('GET', '/api/v1/comply/inventory').then(
+  const load = () =>
+    api<{ systems: System[]; assets: AssetRow[] }>('GET', '/api/v1/comply/inventory').then(
       (inv) => {
         setSystems(inv.systems);
-        if (inv.systems[0]) {
+        setAssets(inv.assets);
+        if (inv.systems[0] && !inv.systems.some((x) => x.id === system)) {
           setSystem(inv.systems[0].id);
           setLevel(inv.systems[0].level);
         }
       },
       (e: Error) => setError(e instanceof ApiError && e.status === 404 ? t('notAvailable') : e.message),
     );
+  useEffect(() => {
+    void load();
   }, []);
+  const report = async (format: 'html' | 'pdf' | 'csv') => {
+    setBusy(true);
+    setError('');
+    try {
+      const res = await apiRaw('POST', '/api/v1/comply/reports', JSON.stringify({ system, level, standard, format }), 'application/json');
+      const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? `report.${format}`;
+      save(name, await res.blob());
+      const sig = res.headers.get('x-xiangan-signature');
+      if (sig) save(`${name}.p7s`, new Blob([unbase64(sig)], { type: 'application/pkcs7-signature' }));
+      setReportNote(`${name}: ${sig ? t('signed') : t('unsigned')}`);
+    } catch (x) {
+      setError((x as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
   const run = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
@@ -77,10 +227,19 @@ export function Compliance({ canRun }: { canRun: boolean }) {
   };
   if (error && !systems) return <p class="notice">{error}</p>;
   if (!systems) return <p>{t('loading')}</p>;
-  if (systems.length === 0) return <p class="notice">{t('noSystems')}</p>;
-  const open = result?.items.filter((i) => i.status === 'fail' || i.status === 'partial') ?? [];
+  const importer = canRun && <ImportAssets onDone={() => void load()} />;
+  if (systems.length === 0)
+    return (
+      <div>
+        <p class="notice">{t('noSystems')}</p>
+        {importer}
+      </div>
+    );
+  const open = result?.items.filter((i) => i.status === 'fail' || i.status === 'partial' || i.status === 'manual') ?? [];
   return (
     <div>
+      {importer}
+      {canRun && assets.length > 0 && <UploadConfig assets={assets} />}
       <form class="toolbar" onSubmit={run} data-testid="comply-run">
         <label>
           {t('systems')}{' '}
@@ -116,6 +275,13 @@ export function Compliance({ canRun }: { canRun: boolean }) {
             {t('download')}
           </button>
         )}
+        {canRun &&
+          (['html', 'pdf', 'csv'] as const).map((f) => (
+            <button key={f} type="button" disabled={busy} data-testid={`comply-report-${f}`} onClick={() => void report(f)}>
+              {t('report')} {f.toUpperCase()}
+            </button>
+          ))}
+        <span data-testid="comply-report-note">{reportNote}</span>
       </form>
       {error && <p class="error">{error}</p>}
       {result && (
@@ -123,6 +289,11 @@ export function Compliance({ canRun }: { canRun: boolean }) {
           <p>
             {t('overall')}: <b>{result.overall === null ? '—' : `${result.overall.toFixed(1)}`}</b> · {result.items.length} {t('items')} · {result.generatedAt}
           </p>
+          {result.conclusion && (
+            <p data-testid="comply-conclusion">
+              {t('conclusion')}: <b>{result.conclusion.grade ?? '—'}</b> ({result.conclusion.reason})
+            </p>
+          )}
           <table class="grid">
             <thead>
               <tr>
@@ -150,16 +321,26 @@ export function Compliance({ canRun }: { canRun: boolean }) {
             </tbody>
           </table>
           <h3>
-            {t('fail')} / {t('partial')} ({open.length})
+            {t('fail')} / {t('partial')} / {t('manual')} ({open.length})
           </h3>
           <table class="grid">
             <tbody>
               {open.map((i) => (
-                <tr key={i.controlId}>
+                <tr key={i.controlId} data-control={i.controlId}>
                   <td class="mono nowrap">{i.clause}</td>
                   <td>{i.controlPoint}</td>
                   <td>{i.judgement}</td>
                   <td class="msg">{i.summary}</td>
+                  <td>
+                    {canRun &&
+                      (judging === i.controlId ? (
+                        <Judge system={result.system.id} item={i} />
+                      ) : (
+                        <button type="button" onClick={() => setJudging(i.controlId)}>
+                          {t('judge')}
+                        </button>
+                      ))}
+                  </td>
                 </tr>
               ))}
             </tbody>
