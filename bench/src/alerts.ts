@@ -1,30 +1,50 @@
 /**
- * `npm run bench:alerts` (issue 4, "Speed"): alert latency through the real pipeline — durable
- * buffer, the store writer thread, detection with the rule packs enabled, the alert store — at a
+ * `npm run bench:alerts` (issue 4, "Speed"): alert latency "event stored → alert stored" at a
  * steady 20,000 events/s. Events are syslog lines shaped by the collectors' parser and
- * normaliser (SSH failures and successes, sudo, firewall drops, web access), appended to the
- * buffer as a source would, 1 % of them raising alerts (root logins, brute-force windows).
+ * normaliser (SSH failures and successes, sudo, firewall drops, web access), 1 % of them raising
+ * alerts (root logins, brute-force windows).
  *
- * Reports p50/p99 of "event stored → alert stored" (the store commit of the batch → the alert
- * transaction committed) and, for context, "receipt → alert stored" (`event.ingested` → alert
- * committed, which includes buffering and the store write). Writes bench/results/alerts.json and
- * merges the same numbers into bench/results/rules.json under `alertLatency`, keeping what the
- * rules benchmark wrote there.
+ * Two measurements:
  *
- * Environment: `XIANGAN_BENCH_SECONDS` (default 20), `XIANGAN_BENCH_RATE` (default 20,000).
- * The same stream is then sent for 10 s with detection off, as the baseline rate the pipeline
- * sustains on this machine without it (the 2 cores are shared, so both rates matter).
+ * 1. **Stored batches at exactly the target rate** (the figure the issue asks for). Every 50 ms a
+ *    batch of committed documents (a buffer `RawBatch`, one JSON document per line, as the store
+ *    writer hands it on) is given to the detection runtime's `afterWrite` hook — the hook the
+ *    consumer calls right after the store commit. What is timed, from that call to the alert
+ *    transaction's commit: parsing the stored documents, matching them through the engine,
+ *    deduplication and suppression, and the SQLite alert transaction (with the notifier's outbox
+ *    and the detector checkpoint); batches queue behind each other if detection falls behind, and
+ *    that waiting counts. Not included: the source, the durable buffer and the event store write
+ *    (upstream of "stored"; `bench:ingest` measures them). Rules: our packs; with
+ *    `XIANGAN_BENCH_SIGMA=1` also the whole SigmaHQ corpus (`../shared/sigma/rules`, ECS
+ *    pipeline), under which about a quarter of these syslog events raise alert candidates.
+ * 2. **The whole pipeline** for context: the same stream appended to the durable buffer as a
+ *    source would, through the store writer thread into detection (our packs only, as before),
+ *    and then with detection off as the rate the pipeline sustains on this machine without it.
+ *    Here the rate is what the machine reaches, which on a loaded 2-core machine may stay below
+ *    the target.
+ *
+ * Writes bench/results/alerts.json and merges the stored-batch numbers into
+ * bench/results/rules.json under `alertLatency`, keeping what the rules benchmark wrote there.
+ *
+ * Environment: `XIANGAN_BENCH_SECONDS` (default 20), `XIANGAN_BENCH_RATE` (default 20,000),
+ * `XIANGAN_BENCH_PIPELINE=0` skips measurement 2, `XIANGAN_BENCH_SIGMA=1`, `XIANGAN_SHARED`
+ * (default `../shared`).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { normalise, parseSyslog, type EcsEvent } from '@xiangan/collectors';
-import { startRuntime, validateConfig, type AlertLatencySample } from '@xiangan/soc';
+import { startDetection, startRuntime, validateConfig, type AlertLatencySample } from '@xiangan/soc';
 import { formatTable, mergeResults, writeResults } from './harness.js';
 
 const SECONDS = Number(process.env.XIANGAN_BENCH_SECONDS ?? 20);
 const RATE = Number(process.env.XIANGAN_BENCH_RATE ?? 20_000);
+const PIPELINE = process.env.XIANGAN_BENCH_PIPELINE !== '0';
+const SIGMA = process.env.XIANGAN_BENCH_SIGMA === '1';
 const TICK_MS = 50;
+const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
+const sigmaDir = join(process.env.XIANGAN_SHARED ?? join(root, '..', 'shared'), 'sigma', 'rules');
 
 const enc = new TextEncoder();
 
@@ -109,48 +129,133 @@ async function run(detection: boolean, seconds: number, pool: EcsEvent[]) {
   return { i, sentMs, drainedMs, behind, det, eng, alerts, stored, receipt };
 }
 
+/** A pool event as a stored document, split around its receipt time so a copy costs two concatenations. */
+function template(e: EcsEvent): [string, string] {
+  const doc = JSON.stringify({ ...e, id: undefined, '@timestamp': undefined, event: { ...e.event, ingested: '\u0000' } });
+  const k = doc.indexOf('"\\u0000"');
+  return [doc.slice(1, k + 1), doc.slice(k + 7)];
+}
+
+/**
+ * Measurement 1: committed batches handed to detection's `afterWrite` at exactly RATE (see the
+ * header). Returns when every batch's alerts are committed.
+ */
+async function runStored(seconds: number, pool: EcsEvent[]) {
+  const dir = mkdtempSync(join(tmpdir(), 'xiangan-bench-alerts-'));
+  const log = { info() {}, warn() {}, error() {}, debug() {}, child() { return log; } } as never;
+  const ruleDirs = SIGMA && existsSync(sigmaDir) ? [sigmaDir] : [];
+  const cfg = validateConfig({ data: dir, log: { level: 'silent' }, syslog: { enabled: false }, alerts: { enabled: true, ruleDirs } });
+  const det = await startDetection(cfg, { logger: log });
+  const rules = det.detector.engine.detections.length + det.detector.engine.correlations.length;
+  const tpls = pool.map(template);
+  const stored: number[] = [];
+  det.onLatency = (s: AlertLatencySample) => {
+    for (let k = 0; k < s.receiptToAlertMs.length; k++) stored.push(s.storedToAlertMs);
+  };
+  const perTick = Math.round((RATE * TICK_MS) / 1000);
+  const ticks = Math.round((seconds * 1000) / TICK_MS);
+  const pending: Promise<void>[] = [];
+  let i = 0;
+  let behind = 0;
+  let maxQueued = 0;
+  let done = 0;
+  const c0 = process.cpuUsage();
+  const t0 = Date.now();
+  for (let k = 0; k < ticks; k++) {
+    const due = t0 + k * TICK_MS;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    else {
+      behind++;
+      // Late: still let detection run between batches, as it would beside a store writer thread.
+      await new Promise((r) => setImmediate(r));
+    }
+    const now = Date.now();
+    const received = new Date(now).toISOString();
+    const docs: string[] = [];
+    for (let j = 0; j < perTick; j++, i++) {
+      const [a, b] = tpls[i % POOL]!;
+      docs.push(`{"id":"al-${i}","@timestamp":"${new Date(EVENT_BASE + i * (1000 / RATE)).toISOString()}",${a}${received}${b}`);
+    }
+    // Handed on without waiting, as the consumer does while its next store write runs: a slow
+    // batch makes the following ones queue, and their latency counts that wait.
+    pending.push(det.afterWrite([{ seq: k + 1, appendedAt: now, count: perTick, data: docs.join('\n') }]).then(() => void done++));
+    maxQueued = Math.max(maxQueued, pending.length - done);
+  }
+  const sentMs = Date.now() - t0;
+  await Promise.all(pending);
+  const drainedMs = Date.now() - t0;
+  const c = process.cpuUsage(c0);
+  const detStats = det.detector.stats();
+  const eng = det.detector.engine.stats();
+  const alerts = await det.alerts.list({ size: 0 });
+  await det.stop();
+  rmSync(dir, { recursive: true, force: true });
+  return { i, rules, sigma: ruleDirs.length > 0, sentMs, drainedMs, behind, maxQueued, cpuMs: (c.user + c.system) / 1000, det: detStats, eng, alerts, stored };
+}
+
 async function main(): Promise<void> {
   // Parsing and normalising happen in the sources, on another path: build a pool up front and
-  // stamp each appended copy with its own id, event time and receipt time.
+  // stamp each copy with its own id, event time and receipt time.
   const pool: EcsEvent[] = [];
   for (let p = 0; p < POOL; p++) pool.push(event(p, EVENT_BASE + p));
-  const { i, sentMs, drainedMs, behind, det, eng, alerts, stored, receipt } = await run(true, SECONDS, pool);
-  const base = await run(false, Math.min(SECONDS, 10), pool);
-
+  const st = await runStored(SECONDS, pool);
   const result = {
-    events: i,
+    path: 'committed batches → detection afterWrite (parse, match, dedup, SQLite alert transaction); buffer and event store excluded',
+    events: st.i,
     targetRate: RATE,
-    achievedRate: Math.round((i * 1000) / sentMs),
-    ticksBehind: behind,
-    drainedAfterMs: drainedMs - sentMs,
-    rules: 'rules/packs (built-in)',
-    alertsStored: alerts.total,
-    alertCandidates: det ? det.alertsCreated + det.alertsUpdated + det.suppressed : 0,
-    correlationGroups: eng?.groups ?? 0,
-    /** The same stream with detection off: what the pipeline sustains here without it. */
-    withoutDetection: { events: base.i, achievedRate: Math.round((base.i * 1000) / base.sentMs), drainedAfterMs: base.drainedMs - base.sentMs },
-    samples: stored.length,
-    storedToAlertMs: { p50: pct(stored, 50), p99: pct(stored, 99), max: pct(stored, 100) },
-    receiptToAlertMs: { p50: pct(receipt, 50), p99: pct(receipt, 99), max: pct(receipt, 100) },
+    achievedRate: Math.round((st.i * 1000) / st.sentMs),
+    ticksBehind: st.behind,
+    batchesQueuedMax: st.maxQueued,
+    drainedAfterMs: st.drainedMs - st.sentMs,
+    /** CPU of this process (detection, alert store, batch building) over the run, in cores. */
+    cpuCores: st.cpuMs / st.drainedMs,
+    rules: st.rules,
+    ruleSets: st.sigma ? 'rules/packs + SigmaHQ corpus (ECS pipeline)' : 'rules/packs (built-in)',
+    alertsStored: st.alerts.total,
+    alertCandidates: st.det.alertsCreated + st.det.alertsUpdated + st.det.suppressed,
+    correlationGroups: st.eng.groups,
+    samples: st.stored.length,
+    storedToAlertMs: { p50: pct(st.stored, 50), p99: pct(st.stored, 99), max: pct(st.stored, 100) },
     targetP99Ms: 1000,
+    met: pct(st.stored, 99) <= 1000 && Math.round((st.i * 1000) / st.sentMs) >= RATE * 0.99,
     /** Other work on the machine during the run (1-minute load average at the end). */
     loadAverage1m: loadavg()[0],
     measuredAt: new Date().toISOString(),
   };
-  process.stdout.write(
-    formatTable(
-      ['latency', 'p50 ms', 'p99 ms', 'max ms'],
-      [
-        ['event stored → alert stored', ...[result.storedToAlertMs.p50, result.storedToAlertMs.p99, result.storedToAlertMs.max].map((x) => x.toFixed(1))],
-        ['receipt → alert stored', ...[result.receiptToAlertMs.p50, result.receiptToAlertMs.p99, result.receiptToAlertMs.max].map((x) => x.toFixed(1))],
-      ],
-    ),
-  );
-  process.stdout.write(`detector ${JSON.stringify(det)} engine ${JSON.stringify(eng)}\n`);
-  process.stdout.write(`${i} events at ${result.achievedRate}/s (target ${RATE}/s), ${alerts.total} alerts, ${stored.length} raising events; without detection ${result.withoutDetection.achievedRate}/s\n`);
+  process.stdout.write(`stored batches → alerts: ${st.i} events at ${result.achievedRate}/s (target ${RATE}/s) through ${st.rules} rules, ${st.alerts.total} alerts, ${st.stored.length} raising events, ${result.cpuCores.toFixed(2)} cores, at most ${st.maxQueued} batches queued\n`);
+  process.stdout.write(`detector ${JSON.stringify(st.det)} engine ${JSON.stringify(st.eng)}\n`);
 
-  process.stdout.write(`wrote ${writeResults('alerts', { alertLatency: result })}\n`);
-  process.stdout.write(`wrote ${mergeResults('rules', 'alertLatency', result)}\n`);
+  let pipeline: Record<string, unknown> | undefined;
+  const rows: string[][] = [['event stored → alert stored, stored batches at the target rate', ...[result.storedToAlertMs.p50, result.storedToAlertMs.p99, result.storedToAlertMs.max].map((x) => x.toFixed(1))]];
+  if (PIPELINE) {
+    const { i, sentMs, drainedMs, behind, det, eng, alerts, stored, receipt } = await run(true, SECONDS, pool);
+    const base = await run(false, Math.min(SECONDS, 10), pool);
+    pipeline = {
+      events: i,
+      targetRate: RATE,
+      achievedRate: Math.round((i * 1000) / sentMs),
+      ticksBehind: behind,
+      drainedAfterMs: drainedMs - sentMs,
+      rules: 'rules/packs (built-in)',
+      alertsStored: alerts.total,
+      alertCandidates: det ? det.alertsCreated + det.alertsUpdated + det.suppressed : 0,
+      correlationGroups: eng?.groups ?? 0,
+      /** The same stream with detection off: what the pipeline sustains here without it. */
+      withoutDetection: { events: base.i, achievedRate: Math.round((base.i * 1000) / base.sentMs), drainedAfterMs: base.drainedMs - base.sentMs },
+      samples: stored.length,
+      storedToAlertMs: { p50: pct(stored, 50), p99: pct(stored, 99), max: pct(stored, 100) },
+      receiptToAlertMs: { p50: pct(receipt, 50), p99: pct(receipt, 99), max: pct(receipt, 100) },
+      loadAverage1m: loadavg()[0],
+    };
+    rows.push(['event stored → alert stored, whole pipeline', ...[pct(stored, 50), pct(stored, 99), pct(stored, 100)].map((x) => x.toFixed(1))]);
+    rows.push(['receipt → alert stored, whole pipeline', ...[pct(receipt, 50), pct(receipt, 99), pct(receipt, 100)].map((x) => x.toFixed(1))]);
+    process.stdout.write(`whole pipeline: ${i} events at ${pipeline.achievedRate}/s (target ${RATE}/s); without detection ${(pipeline.withoutDetection as { achievedRate: number }).achievedRate}/s\n`);
+  }
+  process.stdout.write(formatTable(['latency', 'p50 ms', 'p99 ms', 'max ms'], rows));
+  const out = { ...result, ...(pipeline ? { pipeline } : {}) };
+  process.stdout.write(`wrote ${writeResults('alerts', { alertLatency: out })}\n`);
+  process.stdout.write(`wrote ${mergeResults('rules', 'alertLatency', out)}\n`);
 }
 
 await main();
