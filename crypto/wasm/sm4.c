@@ -53,7 +53,7 @@ static const uint8_t T_I_HI[16] __attribute__((aligned(16))) = {0x0f, 0x00, 0x0c
  * S-box on 16 bytes with nine i8x16.swizzle lookups into 16-entry tables held in registers (a
  * tower-field inversion, see crypto/wasm/sm4-sbox-tables.py): no memory address depends on data.
  */
-static inline __attribute__((always_inline)) v128_t sbox16(v128_t x) {
+static inline __attribute__((always_inline)) v128_t sbox16_nc(v128_t x) {
   const v128_t lo4 = wasm_i8x16_const_splat(0x0f);
   const v128_t inv = wasm_v128_load(T_INV);
   v128_t t = wasm_v128_xor(wasm_i8x16_swizzle(wasm_v128_load(T_IN_LO), wasm_v128_and(x, lo4)),
@@ -64,8 +64,12 @@ static inline __attribute__((always_inline)) v128_t sbox16(v128_t x) {
   v128_t jak = wasm_v128_xor(wasm_i8x16_swizzle(inv, j), ak);
   v128_t io = wasm_v128_xor(wasm_i8x16_swizzle(inv, iak), j);
   v128_t jo = wasm_v128_xor(wasm_i8x16_swizzle(inv, jak), i);
-  return wasm_v128_xor(wasm_v128_xor(wasm_i8x16_swizzle(wasm_v128_load(T_OUT1), io), wasm_i8x16_swizzle(wasm_v128_load(T_OUT2), jo)),
-                       wasm_i8x16_const_splat((int8_t)T_OUT_CONST));
+  return wasm_v128_xor(wasm_i8x16_swizzle(wasm_v128_load(T_OUT1), io), wasm_i8x16_swizzle(wasm_v128_load(T_OUT2), jo));
+}
+
+/* The full S-box (key schedule): sbox16_nc plus the output constant. */
+static inline __attribute__((always_inline)) v128_t sbox16(v128_t x) {
+  return wasm_v128_xor(sbox16_nc(x), wasm_i8x16_const_splat((int8_t)T_OUT_CONST));
 }
 
 /*
@@ -85,23 +89,46 @@ static inline __attribute__((always_inline)) v128_t sbox16_serial(v128_t x) {
   v128_t jak = wasm_v128_xor(wasm_i8x16_swizzle(inv, j), ak);
   v128_t io = wasm_v128_xor(wasm_i8x16_swizzle(inv, iak), j);
   v128_t jo = wasm_v128_xor(wasm_i8x16_swizzle(inv, jak), i);
-  return wasm_v128_xor(wasm_v128_xor(wasm_i8x16_swizzle(wasm_v128_load(T_OUT1), io), wasm_i8x16_swizzle(wasm_v128_load(T_OUT2), jo)),
-                       wasm_i8x16_const_splat((int8_t)T_OUT_CONST));
+  return wasm_v128_xor(wasm_i8x16_swizzle(wasm_v128_load(T_OUT1), io), wasm_i8x16_swizzle(wasm_v128_load(T_OUT2), jo));
 }
 
-/* Rotations of each 32-bit lane (little-endian lanes) by whole bytes are byte shuffles. */
-#define ROT8(v) wasm_i8x16_shuffle(v, v, 3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14)
-#define ROT16(v) wasm_i8x16_shuffle(v, v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13)
-#define ROT24(v) wasm_i8x16_shuffle(v, v, 1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12)
-#define BSWAP32(v) wasm_i8x16_shuffle(v, v, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12)
+/*
+ * Byte permutations (rotations of each 32-bit lane by whole bytes, byte swaps) as i8x16.swizzle
+ * with constant in-range indices: V8 emits a bare pshufb for that, whereas a generic
+ * i8x16.shuffle rebuilds its 16-byte mask in a register at every use (about 18% of a CTR pass
+ * measured). The index vectors are read through volatile loads, once per call, so that clang
+ * cannot fold the swizzles back into shuffles.
+ */
+static const uint8_t PERM_IDX[4][16] __attribute__((aligned(16))) = {
+  {3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14},   /* rotl 8 */
+  {2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13},   /* rotl 16 */
+  {1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12},   /* rotl 24 */
+  {3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12},   /* byte swap of each word */
+};
+typedef struct { v128_t rot8, rot16, rot24, bswap32; } perm_t;
+static inline __attribute__((always_inline)) perm_t perms(void) {
+  const volatile v128_t *q = (const volatile v128_t *)PERM_IDX;
+  perm_t r = {q[0], q[1], q[2], q[3]};
+  return r;
+}
 
 /* T = L ∘ τ (§6.2): L(B) = B ^ (B<<<2) ^ (B<<<10) ^ (B<<<18) ^ (B<<<24), four words per vector. */
-static inline v128_t lin_l(v128_t s) {
+static inline __attribute__((always_inline)) v128_t lin_l(v128_t s, const perm_t *P) {
   v128_t r2 = wasm_v128_or(wasm_i32x4_shl(s, 2), wasm_u32x4_shr(s, 30));
-  return wasm_v128_xor(wasm_v128_xor(s, r2), wasm_v128_xor(wasm_v128_xor(ROT8(r2), ROT16(r2)), ROT24(s)));
+  return wasm_v128_xor(wasm_v128_xor(s, r2),
+                       wasm_v128_xor(wasm_v128_xor(wasm_i8x16_swizzle(r2, P->rot8), wasm_i8x16_swizzle(r2, P->rot16)), wasm_i8x16_swizzle(s, P->rot24)));
 }
-static inline v128_t round_t(v128_t s) { return lin_l(sbox16(s)); }
-static inline v128_t round_t_serial(v128_t s) { return lin_l(sbox16_serial(s)); }
+/*
+ * The rounds use the S-box without its output constant c = 0xd3 (one XOR fewer per vector).
+ * L is linear, so L(S(t)) = L(S_nc(t)) ^ L(c c c c) = L(S_nc(t)) ^ D with D = (c c c c) <<< 2
+ * = 0x4f4f4f4f (the byte rotations of a word of equal bytes cancel in pairs). The state then
+ * runs as X'_j = X_j ^ e_j, e_j = D when floor(j/4) is odd, else 0, which the round key absorbs:
+ * rk'_i = rk_i ^ e_{i+1} ^ e_{i+2} ^ e_{i+3} = rk_i ^ D exactly when floor(i/4) + i mod 4 is odd.
+ * e_32..e_35 = 0, so the output needs no correction. The offsets are public constants.
+ */
+#define RK_OFFSET(i) ((((i) / 4 + (i) % 4) & 1) ? 0x4f4f4f4fu : 0u)
+static inline __attribute__((always_inline)) v128_t round_t(v128_t s, const perm_t *P) { return lin_l(sbox16_nc(s), P); }
+static inline __attribute__((always_inline)) v128_t round_t_serial(v128_t s, const perm_t *P) { return lin_l(sbox16_serial(s), P); }
 
 static inline uint32_t rol32(uint32_t x, unsigned n) { return (x << n) | (x >> (32 - n)); }
 static inline uint32_t be32(const uint8_t *p) {
@@ -127,18 +154,19 @@ static inline __attribute__((always_inline)) void transpose4(v128_t *v) {
  * x[g][j] holds word j of the four blocks; two groups interleave to fill the SIMD pipeline.
  */
 static inline __attribute__((always_inline)) void encrypt_groups(uint8_t *p, int G) {
+  const perm_t P = perms();
   v128_t x[4][4];
   for (int g = 0; g < G; g++) {
-    for (int j = 0; j < 4; j++) x[g][j] = BSWAP32(wasm_v128_load(p + 64 * g + 16 * j));
+    for (int j = 0; j < 4; j++) x[g][j] = wasm_i8x16_swizzle(wasm_v128_load(p + 64 * g + 16 * j), P.bswap32);
     transpose4(x[g]);
   }
   /* X_{i+4} = X_i ^ T(X_{i+1} ^ X_{i+2} ^ X_{i+3} ^ rk_i), §7.1; unrolled by 4 to rotate names. */
   for (int i = 0; i < 32; i += 4) {
     for (int j = 0; j < 4; j++) {
-      v128_t k = wasm_i32x4_splat((int32_t)rk[i + j]);
+      v128_t k = wasm_i32x4_splat((int32_t)(rk[i + j] ^ RK_OFFSET(i + j)));
       for (int g = 0; g < G; g++) {
         v128_t t = wasm_v128_xor(wasm_v128_xor(x[g][(j + 1) & 3], x[g][(j + 2) & 3]), wasm_v128_xor(x[g][(j + 3) & 3], k));
-        x[g][j] = wasm_v128_xor(x[g][j], round_t(t));
+        x[g][j] = wasm_v128_xor(x[g][j], round_t(t, &P));
       }
     }
   }
@@ -146,7 +174,7 @@ static inline __attribute__((always_inline)) void encrypt_groups(uint8_t *p, int
   for (int g = 0; g < G; g++) {
     v128_t o[4] = {x[g][3], x[g][2], x[g][1], x[g][0]};
     transpose4(o);
-    for (int j = 0; j < 4; j++) wasm_v128_store(p + 64 * g + 16 * j, BSWAP32(o[j]));
+    for (int j = 0; j < 4; j++) wasm_v128_store(p + 64 * g + 16 * j, wasm_i8x16_swizzle(o[j], P.bswap32));
   }
 }
 
@@ -165,12 +193,13 @@ static void encrypt_many(uint8_t *p, uint32_t n) {
 static void encrypt_one(uint8_t *b) {
   /* Every lane carries the same word: the whole round stays in vector registers (no lane
    * extraction on the serial critical path). */
+  const perm_t P = perms();
   v128_t x[4];
   for (int j = 0; j < 4; j++) x[j] = wasm_i32x4_splat((int32_t)be32(b + 4 * j));
   for (int i = 0; i < 32; i += 4)
     for (int j = 0; j < 4; j++) {
-      v128_t t = wasm_v128_xor(wasm_v128_xor(x[(j + 1) & 3], x[(j + 2) & 3]), wasm_v128_xor(x[(j + 3) & 3], wasm_i32x4_splat((int32_t)rk[i + j])));
-      x[j] = wasm_v128_xor(x[j], round_t_serial(t));
+      v128_t t = wasm_v128_xor(wasm_v128_xor(x[(j + 1) & 3], x[(j + 2) & 3]), wasm_v128_xor(x[(j + 3) & 3], wasm_i32x4_splat((int32_t)(rk[i + j] ^ RK_OFFSET(i + j)))));
+      x[j] = wasm_v128_xor(x[j], round_t_serial(t, &P));
     }
   for (int j = 0; j < 4; j++) put_be32(b + 4 * j, (uint32_t)wasm_i32x4_extract_lane(x[3 - j], 0));
 }
@@ -333,11 +362,11 @@ static inline uint64_t rev64(uint64_t x) {
 /*
  * Byte and bit reversals on vectors. wasm has no byte-swap instruction, so a scalar bswap64 is a
  * dozen shifts and masks and rev64 two dozen; GHASH needs two byte swaps and five bit reversals
- * per block. On a vector both halves go at once: bytes with one shuffle, bits inside each byte
- * with a 16-entry nibble table (constant index data: the table is public, the swizzle is
- * data-independent in time like every SIMD instruction).
+ * per block. On a vector both halves go at once: bytes with one swizzle, bits inside each byte
+ * with a 16-entry nibble table held in a register (i8x16.swizzle reads a register, not memory,
+ * so a secret index leaves no cache trace, as for the S-box).
  */
-#define BSWAP64X2(v) wasm_i8x16_shuffle(v, v, 7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8)
+static const uint8_t BSWAP64_IDX[16] __attribute__((aligned(16))) = {7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8};
 static const uint8_t REV4[16] __attribute__((aligned(16))) = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
 static inline v128_t bitrev_bytes(v128_t x) {
   const v128_t lo4 = wasm_i8x16_const_splat(0x0f), t = wasm_v128_load(REV4);
@@ -347,7 +376,7 @@ static inline v128_t bitrev_bytes(v128_t x) {
 }
 
 /* GHASH key (as 64-bit halves, plain and bit-reversed) and accumulator Y in GCM byte order. */
-typedef struct { uint64_t h0, h1, h2, h0r, h1r, h2r; v128_t y; } gh_t;
+typedef struct { uint64_t h0, h1, h2, h0r, h1r, h2r; v128_t y, bswap64; } gh_t;
 
 static inline void gh_load(gh_t *g, const uint8_t *y) {
   g->h1 = bswap64(*(const uint64_t *)hkey);
@@ -357,6 +386,9 @@ static inline void gh_load(gh_t *g, const uint8_t *y) {
   g->h1r = rev64(g->h1);
   g->h2r = g->h0r ^ g->h1r;
   g->y = wasm_v128_load(y);
+  /* Byte swap of each 64-bit half as a swizzle whose index comes from a volatile load, as in
+   * perms(): a bare pshufb in V8. */
+  g->bswap64 = *(const volatile v128_t *)BSWAP64_IDX;
 }
 static inline void gh_store(const gh_t *g, uint8_t *y) { wasm_v128_store(y, g->y); }
 
@@ -370,7 +402,7 @@ static inline __attribute__((always_inline)) void gh_block(gh_t *g, const uint8_
   v128_t x = wasm_v128_xor(g->y, wasm_v128_load(b));
   /* Big-endian halves: lane 0 is the high half y1, lane 1 the low half y0. Bit-reversing a
    * byte-swapped half is the same as reversing the bits of each byte in place. */
-  v128_t xs = BSWAP64X2(x), xr = bitrev_bytes(x);
+  v128_t xs = wasm_i8x16_swizzle(x, g->bswap64), xr = bitrev_bytes(x);
   uint64_t y1 = (uint64_t)wasm_i64x2_extract_lane(xs, 0), y0 = (uint64_t)wasm_i64x2_extract_lane(xs, 1);
   uint64_t y1r = (uint64_t)wasm_i64x2_extract_lane(xr, 0), y0r = (uint64_t)wasm_i64x2_extract_lane(xr, 1);
   uint64_t y2 = y0 ^ y1, y2r = y0r ^ y1r;
@@ -379,8 +411,8 @@ static inline __attribute__((always_inline)) void gh_block(gh_t *g, const uint8_
   z2 ^= z0 ^ z1;
   z2h ^= z0h ^ z1h;
   /* rev64 of the three high products, two lanes at a time. */
-  v128_t ha = BSWAP64X2(bitrev_bytes(wasm_i64x2_make((int64_t)z0h, (int64_t)z1h)));
-  v128_t hb = BSWAP64X2(bitrev_bytes(wasm_i64x2_splat((int64_t)z2h)));
+  v128_t ha = wasm_i8x16_swizzle(bitrev_bytes(wasm_i64x2_make((int64_t)z0h, (int64_t)z1h)), g->bswap64);
+  v128_t hb = wasm_i8x16_swizzle(bitrev_bytes(wasm_i64x2_splat((int64_t)z2h)), g->bswap64);
   z0h = (uint64_t)wasm_i64x2_extract_lane(ha, 0) >> 1;
   z1h = (uint64_t)wasm_i64x2_extract_lane(ha, 1) >> 1;
   z2h = (uint64_t)wasm_i64x2_extract_lane(hb, 0) >> 1;
@@ -394,7 +426,7 @@ static inline __attribute__((always_inline)) void gh_block(gh_t *g, const uint8_
   v3 ^= v1 ^ (v1 >> 1) ^ (v1 >> 2) ^ (v1 >> 7);
   v2 ^= (v1 << 63) ^ (v1 << 62) ^ (v1 << 57);
   /* Y = v3 ‖ v2 (high ‖ low), back to GCM byte order. */
-  g->y = BSWAP64X2(wasm_i64x2_make((int64_t)v3, (int64_t)v2));
+  g->y = wasm_i8x16_swizzle(wasm_i64x2_make((int64_t)v3, (int64_t)v2), g->bswap64);
 }
 
 /* GHASH over n blocks of io; Y lives in iv[], H in hkey[]. */
