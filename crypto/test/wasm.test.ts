@@ -64,6 +64,19 @@ describe('browser compatibility', () => {
     walk(dist);
     assert.deepEqual(offenders, []);
   });
+  test('the main entry does not load the test-only SM2 modules (BigInt reference engine, backend switch)', () => {
+    // Every module in the static graph costs import time (crypto/README, "Module load").
+    const dist = join(cryptoDir, 'dist', 'src');
+    const seen = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const m of readFileSync(file, 'utf8').matchAll(/(?:import|export)[^'";]*?from\s+['"](\.[^'"]+)['"]/g)) visit(resolve(file, '..', m[1]!));
+    };
+    visit(join(dist, 'index.js'));
+    assert.ok(seen.has(join(dist, 'sm2', 'wasm.js')), 'the walk reaches the SM2 kernel wrapper');
+    assert.deepEqual([...seen].filter((f) => f.endsWith(join('sm2', 'engine.js')) || f.endsWith(join('sm2', 'backend.js'))), []);
+  });
 });
 
 describe('@xiangan/crypto/node Transform streams', () => {
