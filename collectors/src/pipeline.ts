@@ -68,6 +68,8 @@ export interface SourceDeps {
    * each framed message unparsed for a parsing worker. Given the source's charset, zone and metrics.
    */
   processor?: (o: { charset: CharsetName; timezone: string; metrics: SourceMetrics }) => Processor;
+  /** Network sources derive no ids at receipt (see `NetworkSourceOptions.deferIds`); needs `processor`. */
+  deferIds?: boolean;
 }
 
 /** A running source. */
@@ -94,6 +96,8 @@ export async function startSource(cfg: SourceConfig, deps: SourceDeps): Promise<
   const timezone = cfg.timezone ?? 'Asia/Shanghai';
   assertTimeZone(timezone);
   const metrics = newSourceMetrics(cfg.id);
+  // The built-in processor puts ctx.eventId in the event: with deferred ids it would be empty.
+  if (deps.deferIds === true && deps.processor === undefined) throw new TypeError(`source ${cfg.id}: deferIds needs a processor that keeps the id inputs`);
   const process = deps.processor
     ? deps.processor({ charset, timezone, metrics })
     : createProcessor({
@@ -115,7 +119,7 @@ export async function startSource(cfg: SourceConfig, deps: SourceDeps): Promise<
   };
   switch (cfg.type) {
     case 'udp': {
-      const s = new UdpSource({ ...common, port: cfg.port, ...(cfg.host !== undefined ? { host: cfg.host } : {}) });
+      const s = new UdpSource({ ...common, port: cfg.port, ...(deps.deferIds === true ? { deferIds: true } : {}), ...(cfg.host !== undefined ? { host: cfg.host } : {}) });
       const address = await s.start();
       return { id: cfg.id, type: cfg.type, metrics, address, stop: () => s.stop() };
     }
@@ -125,6 +129,7 @@ export async function startSource(cfg: SourceConfig, deps: SourceDeps): Promise<
       const s = new TcpSource({
         ...common,
         port: cfg.port,
+        ...(deps.deferIds === true ? { deferIds: true } : {}),
         ...(cfg.host !== undefined ? { host: cfg.host } : {}),
         ...(cfg.type === 'tls' ? { tls: cfg.tls! } : {}),
         ...(cfg.maxConnections !== undefined ? { maxConnections: cfg.maxConnections } : {}),

@@ -131,8 +131,13 @@ export interface SourceContext {
   receivedAt: number;
   /** IANA zone used for device timestamps without an offset (RFC 3164); default `Asia/Shanghai`. */
   timezone: string;
-  /** Deterministic event id derived once at receipt (see `eventId`). */
+  /**
+   * Deterministic event id derived once at receipt (see `eventId`); `''` from a network source
+   * started with `deferIds`, whose consumer derives it from `connection` and the sequence.
+   */
   eventId: string;
+  /** Network sources with `deferIds`: the connection id that enters the event id (`EventIdInput.connection`). */
+  connection?: string;
   /** For file sources: the path and the byte offset of the line's first byte. */
   file?: { path: string; offset: number };
   /** For TLS sources: whether the client certificate was verified, and its subject. */

@@ -4,9 +4,9 @@ import net from 'node:net';
 import iconv from 'iconv-lite';
 import { startSource } from '../src/pipeline.js';
 import { MemorySink } from '../src/sources/memory-sink.js';
-import { eventId } from '../src/id.js';
+import { eventId, eventIds } from '../src/id.js';
 import { sm3 } from '@xiangan/crypto';
-import type { Normalise } from '../src/types.js';
+import type { EcsEvent, Normalise, SourceContext } from '../src/types.js';
 import { baselineNormalise } from '../src/syslog/normalise.js';
 import { CollectorError } from '../src/errors.js';
 
@@ -80,6 +80,33 @@ describe('pipeline', () => {
     assert.deepEqual(codes.sort(), ['COL_ERR_FRAME_TOO_LARGE', 'COL_ERR_PARSE']);
   });
 
+  test('deferIds: messages carry their connection and sequence, and eventIds derives the documented ids from them', { timeout: 60_000 }, async () => {
+    const sink = new MemorySink();
+    const got: Array<{ bytes: Buffer; ctx: SourceContext; seq: number | undefined }> = [];
+    const processor = () => (bytes: Uint8Array, ctx: SourceContext, seq?: number) => {
+      got.push({ bytes: Buffer.from(bytes), ctx: { ...ctx }, seq });
+      return { id: `m${got.length}` } as unknown as EcsEvent;
+    };
+    await assert.rejects(startSource({ id: 'd', type: 'tcp', host: '127.0.0.1', port: 0 }, { sink, deferIds: true }), TypeError, 'the built-in processor would store empty ids');
+    const src = await startSource({ id: 'd', type: 'tcp', host: '127.0.0.1', port: 0, maxMessageSize: 64 }, { sink, processor, deferIds: true });
+    await send(src.address!.port, Buffer.from(`<13>Nov 29 10:00:00 h a: one\n<13>Nov 29 10:00:00 h a: one\n${'x'.repeat(100)}\n`));
+    await sink.waitFor(3);
+    await src.stop();
+    assert.deepEqual(got.map((g) => g.seq), [0, 1, 2]);
+    assert.ok(got.every((g) => g.ctx.eventId === '' && typeof g.ctx.connection === 'string' && g.ctx.connection === got[0]!.ctx.connection));
+    assert.deepEqual(got.map((g) => g.ctx.truncated === true), [false, false, true]);
+    const ids = eventIds(
+      got.map((g) => ({ kind: 'network' as const, sourceId: 'd', peerAddress: g.ctx.peer!.address, peerPort: g.ctx.peer!.port, receivedAt: g.ctx.receivedAt, connection: g.ctx.connection!, seq: g.seq!, bytes: g.bytes })),
+    );
+    // The documented encoding (module comment of id.ts), hashed here independently.
+    const f = (v: string | number): string => `${String(v).length}:${v}`;
+    got.forEach((g, i) => {
+      const head = [f('network'), f('d'), f(g.ctx.peer!.address), f(g.ctx.peer!.port), f(g.ctx.receivedAt), f(g.ctx.connection!), f(g.seq!), `${g.bytes.length}:`].join('');
+      assert.equal(ids[i], Buffer.from(sm3(Buffer.concat([Buffer.from(head), g.bytes]))).subarray(0, 16).toString('hex'));
+    });
+    assert.notEqual(ids[0], ids[1], 'identical lines differ by sequence');
+  });
+
   test('configuration misuse fails fast', { timeout: 60_000 }, async () => {
     const sink = new MemorySink();
     await assert.rejects(startSource({ id: 'x', type: 'udp', port: 0, timezone: 'Mars/Olympus' }, { sink }), RangeError);
@@ -113,6 +140,12 @@ describe('eventId', () => {
     const big = Buffer.alloc(70_000, 0x41);
     assert.equal(eventId({ ...f, sourceId: '源', bytes: big }), doc(`4:file1:源3:1:22:1070000:`, big));
     assert.equal(eventId(net1), doc(`7:network1:s8:10.0.0.13:5141:11:c1:0${bytes.length}:`, bytes), 'after the scratch buffer grew');
+    // The batch form gives exactly the single ids, across its chunk bound and for big and non-ASCII inputs.
+    const many = Array.from({ length: 3000 }, (_, i) =>
+      i % 3 === 0 ? { ...f, sourceId: '源', offset: i, bytes: i === 300 ? big : Buffer.from(`line ${i} ${'y'.repeat(i % 200)}`) } : { ...net1, seq: i, bytes: Buffer.from(`<13>x ${i}`) },
+    );
+    assert.deepEqual(eventIds(many), many.map(eventId));
+    assert.deepEqual(eventIds([]), []);
     // Length-prefixed fields: moving a character between fields changes the id.
     assert.notEqual(eventId({ ...f, sourceId: 's1', fileKey: ':2' }), eventId({ ...f, sourceId: 's', fileKey: '1:2' }));
   });

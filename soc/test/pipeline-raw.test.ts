@@ -44,6 +44,17 @@ function frames(n: number, receivedAt = Date.UTC(2026, 10, 28, 2, 0, 5)): RawFra
   return out;
 }
 
+/**
+ * The same receipt as a raw source started with `deferIds` hands it over: no id, one shared
+ * context per receipt with the connection, the sequence beside each frame.
+ */
+function deferredFrames(n: number): RawFrame[] {
+  return frames(n).map((f, i) => {
+    const { eventId: _id, truncated, ...rest } = f.ctx;
+    return new RawFrame(f.bytes, { ...rest, eventId: '', connection: 'c1', ...(truncated ? { truncated } : {}) }, f.charset, i);
+  });
+}
+
 /** What the source would have stored: collectors' processor on the same bytes and context. */
 function atSource(fs: RawFrame[]): EcsEvent[] {
   const proc = createProcessor({ charset: 'auto', timezone: 'Asia/Shanghai', metrics: newSourceMetrics('syslog-tcp'), normalise });
@@ -63,6 +74,21 @@ describe('raw frames', () => {
       assert.deepEqual(b.ctx, fs[i]!.ctx);
       assert.equal(b.charset, 'auto');
     });
+  });
+
+  test('deferred ids: decoding derives the ids the source would have derived at receipt', () => {
+    const fs = deferredFrames(8);
+    const { data, meta } = encodeFrames(fs);
+    const back: SourceContext[] = [];
+    decodeFrames(data, meta, (f) => back.push(f.ctx));
+    // frames() derives its ids with receivedAt of the first receipt for all eight: so do these.
+    const expected = fs.map((f, i) => eventId({ kind: 'network', sourceId: 'syslog-tcp', peerAddress: '127.0.0.1', peerPort: 40000, receivedAt: f.ctx.receivedAt, connection: 'c1', seq: i, bytes: f.bytes }));
+    assert.deepEqual(back.map((c) => c.eventId), expected);
+    assert.deepEqual(back.map((c) => c.truncated === true), fs.map((f) => f.ctx.truncated === true));
+    const step = new Preparer('vendor').prepare([{ seq: 1, appendedAt: 1, count: fs.length, data: '', kind: 'frames', frames: data, meta }])!;
+    assert.deepEqual(step.ids, expected);
+    const withIds = fs.map((f, i) => new RawFrame(f.bytes, { ...f.ctx, eventId: expected[i]! }, f.charset));
+    assert.deepEqual(step.batches[0]!.data.split('\n').map((d) => JSON.parse(d)), JSON.parse(JSON.stringify(atSource(withIds))).map((e: EcsEvent) => e));
   });
 
   test('the prepare step makes the events the source processor makes', () => {

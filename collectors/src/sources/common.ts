@@ -167,4 +167,11 @@ export interface NetworkSourceOptions {
   metrics?: SourceMetrics;
   /** Clock, injectable for tests; default `Date.now`. */
   now?: () => number;
+  /**
+   * Derive no ids at receipt: `process` gets `ctx.eventId === ''`, `ctx.connection` and the
+   * message's sequence as its third argument, and must keep them so that the consumer derives
+   * the same id `eventId` would have (a raw-frame buffer does it in batches, off the thread
+   * that reads sockets). Messages of one read may share one `ctx` object.
+   */
+  deferIds?: boolean;
 }

@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import type { EcsEvent, Logger, Transport } from '../types.js';
+import type { EcsEvent, Logger, SourceContext, Transport } from '../types.js';
 import { CollectorError } from '../errors.js';
 import { StreamFramer, type Frame } from '../syslog/framing.js';
 import { eventId } from '../id.js';
@@ -178,34 +178,32 @@ export class TcpSource {
     const receivedAt = this.now();
     const peer = c.peer;
     const events: EcsEvent[] = [];
+    const defer = this.o.deferIds === true;
+    // With deferred ids the messages of one read share one context (the id inputs that differ
+    // per message, sequence and bytes, travel beside it).
+    const shared: SourceContext = {
+      sourceId: this.o.sourceId,
+      transport: this.transport,
+      peer,
+      receivedAt,
+      timezone: this.o.timezone,
+      eventId: '',
+      ...(c.tls !== undefined ? { tls: c.tls } : {}),
+      ...(defer ? { connection: c.id } : {}),
+    };
     for (const f of frames) {
       if (f.truncated && !c.warnedTruncation) {
         // Once per connection: a sender with oversized messages should not flood the log.
         c.warnedTruncation = true;
         this.logger.warn({ sourceId: this.o.sourceId, errorCode: 'COL_ERR_FRAME_TOO_LARGE', peer: peer.address, max: c.framer.maxMessageSize }, 'Message truncated at the maximum size.');
       }
-      const id = eventId({
-        kind: 'network',
-        sourceId: this.o.sourceId,
-        peerAddress: peer.address,
-        peerPort: peer.port,
-        receivedAt,
-        connection: c.id,
-        seq: c.seq++,
-        bytes: f.bytes,
-      });
-      events.push(
-        this.o.process(f.bytes, {
-          sourceId: this.o.sourceId,
-          transport: this.transport,
-          peer,
-          receivedAt,
-          timezone: this.o.timezone,
-          eventId: id,
-          ...(c.tls !== undefined ? { tls: c.tls } : {}),
-          ...(f.truncated ? { truncated: true } : {}),
-        }),
-      );
+      const seq = c.seq++;
+      if (defer) {
+        events.push(this.o.process(f.bytes, f.truncated ? { ...shared, truncated: true } : shared, seq));
+        continue;
+      }
+      const id = eventId({ kind: 'network', sourceId: this.o.sourceId, peerAddress: peer.address, peerPort: peer.port, receivedAt, connection: c.id, seq, bytes: f.bytes });
+      events.push(this.o.process(f.bytes, { ...shared, eventId: id, ...(f.truncated ? { truncated: true } : {}) }));
     }
     c.pending++;
     this.updatePause(c);

@@ -5,7 +5,7 @@
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import type { EcsEvent, Logger } from '../types.js';
+import type { EcsEvent, Logger, SourceContext } from '../types.js';
 import { CollectorError } from '../errors.js';
 import { datagramFrame } from '../syslog/framing.js';
 import { eventId } from '../id.js';
@@ -83,27 +83,23 @@ export class UdpSource {
     const receivedAt = this.now();
     const frame = datagramFrame(b, this.o.maxMessageSize ?? 65507);
     if (frame.bytes.length === 0) return;
-    const id = eventId({
-      kind: 'network',
+    const seq = this.seq++;
+    const ctx: SourceContext = {
       sourceId: this.o.sourceId,
-      peerAddress: rinfo.address,
-      peerPort: rinfo.port,
+      transport: 'udp',
+      peer: { address: rinfo.address, port: rinfo.port },
       receivedAt,
-      connection: this.startedAt,
-      seq: this.seq++,
-      bytes: frame.bytes,
-    });
-    this.batch.push(
-      this.o.process(frame.bytes, {
-        sourceId: this.o.sourceId,
-        transport: 'udp',
-        peer: { address: rinfo.address, port: rinfo.port },
-        receivedAt,
-        timezone: this.o.timezone,
-        eventId: id,
-        ...(frame.truncated ? { truncated: true } : {}),
-      }),
-    );
+      timezone: this.o.timezone,
+      eventId: '',
+      ...(frame.truncated ? { truncated: true } : {}),
+    };
+    if (this.o.deferIds === true) {
+      ctx.connection = this.startedAt;
+      this.batch.push(this.o.process(frame.bytes, ctx, seq));
+    } else {
+      ctx.eventId = eventId({ kind: 'network', sourceId: this.o.sourceId, peerAddress: rinfo.address, peerPort: rinfo.port, receivedAt, connection: this.startedAt, seq, bytes: frame.bytes });
+      this.batch.push(this.o.process(frame.bytes, ctx));
+    }
     if (this.batch.length >= (this.o.maxBatch ?? 1000)) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;

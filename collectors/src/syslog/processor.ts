@@ -19,8 +19,12 @@ export interface ProcessorOptions {
   logger?: Logger;
 }
 
-/** Turns one framed message into an ECS event. Never throws on data. */
-export type Processor = (bytes: Uint8Array, ctx: SourceContext) => EcsEvent;
+/**
+ * Turns one framed message into an ECS event. Never throws on data. `seq` is the message's
+ * sequence on its connection, given by network sources started with `deferIds` (whose
+ * `ctx.eventId` is empty and whose `ctx` may be shared by the messages of one read).
+ */
+export type Processor = (bytes: Uint8Array, ctx: SourceContext, seq?: number) => EcsEvent;
 
 /**
  * Builds the processor of one source.

@@ -2,8 +2,8 @@
  * Network syslog sources that leave parsing to the pipeline's prepare worker. They are
  * collectors' own `UdpSource` and `TcpSource` (framing, ids at receipt, back-pressure, TLS,
  * connection limits — unchanged), given a processor that keeps each framed message as a
- * {@link RawFrame} instead of parsing it: the main thread frames, derives the id and appends the
- * bytes to the durable buffer; `pipeline/prepare.ts` parses them from there with the same
+ * {@link RawFrame} instead of parsing it: the main thread frames and appends the bytes with the
+ * id inputs (connection, sequence) to the durable buffer, the id itself is derived on decoding; `pipeline/prepare.ts` parses them from there with the same
  * collectors processor `startSource` would have used (same charset, zone and normaliser), so the
  * stored events are the same.
  *
@@ -32,12 +32,14 @@ export interface RawSourceDeps {
 export function startRawSource(cfg: UdpSourceConfig | TcpSourceConfig, deps: RawSourceDeps): Promise<RunningSource> {
   return startSource(cfg, {
     ...deps,
+    // Ids are derived in the prepare worker, in batches, from the context and sequence kept here.
+    deferIds: true,
     // The counting part of collectors' processor; the rest (parse, normalise) runs in the pipeline.
-    processor: ({ charset, metrics }) => (bytes, ctx) => {
+    processor: ({ charset, metrics }) => (bytes, ctx, seq) => {
       metrics.eventsIn++;
       metrics.bytesIn += bytes.length;
       if (ctx.truncated === true) metrics.truncations++;
-      return new RawFrame(bytes, ctx, charset) as unknown as EcsEvent;
+      return new RawFrame(bytes, ctx, charset, seq) as unknown as EcsEvent;
     },
   });
 }

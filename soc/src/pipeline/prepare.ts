@@ -108,13 +108,14 @@ export class Preparer {
     for (const b of batches) {
       if (b.kind === 'frames') {
         const docs: string[] = [];
-        const touched = new Set<{ metrics: SourceMetrics }>();
+        // The processor of each receive context of the row, looked up once per context.
+        const procs: Array<{ proc: Processor; metrics: SourceMetrics }> = [];
         const before = new Map<SourceMetrics, [number, number]>();
-        decodeFrames(b.frames!, b.meta!, (f) => {
-          const p = this.processor(f.ctx.sourceId, f.charset, f.ctx.timezone);
-          if (!touched.has(p)) {
-            touched.add(p);
-            before.set(p.metrics, [p.metrics.parseFailures, p.metrics.charsetLossy]);
+        decodeFrames(b.frames!, b.meta!, (f, context) => {
+          let p = procs[context];
+          if (p === undefined) {
+            p = procs[context] = this.processor(f.ctx.sourceId, f.charset, f.ctx.timezone);
+            if (!before.has(p.metrics)) before.set(p.metrics, [p.metrics.parseFailures, p.metrics.charsetLossy]);
           }
           const ev = p.proc(f.bytes, f.ctx);
           const doc = JSON.stringify(ev);
