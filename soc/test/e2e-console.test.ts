@@ -4,7 +4,9 @@
 // raises an alert that appears in the queue without a reload, it is acknowledged and resolved,
 // its events are searched, a rule is tested against pasted lines, a compliance report is run
 // and downloaded; the security administrator manages a user and the audit administrator finds
-// that in the audit trail; after the idle timeout the session is refused.
+// that in the audit trail; the security administrator imports Sigma rules, installs the chosen
+// ones into the running detector and toggles them; the alert queue pages with its keyset cursor;
+// after the idle timeout the session is refused.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -27,6 +29,7 @@ import { defaultConsoleDir } from '../src/console.js';
 import { createLogger } from '../src/logger.js';
 import { startRuntime, type Runtime } from '../src/pipeline/runtime.js';
 import { STRONG, totpAt } from './auth-helpers.js';
+import { cand } from './alert-store-suite.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -34,6 +37,17 @@ const ARTIFACTS = join(repoRoot, 'test-artifacts', 'console');
 // rules/packs/linux/ssh_brute_force.yml: ten failed SSH logins from one source within minutes.
 const SSH_FAILURE_RULE = '8f9c03e0-dcbf-5469-9624-e35c029e1c5c';
 const IDLE_MINUTES = 15;
+const ORACLE_RULE = '6d0f3e1a-2b4c-4d5e-8f70-9a1b2c3d4e01';
+const AUDIT_ONLY_RULE = '6d0f3e1a-2b4c-4d5e-8f70-9a1b2c3d4e02';
+const LEFT_OUT_RULE = '6d0f3e1a-2b4c-4d5e-8f70-9a1b2c3d4e03';
+/** Three Sigma rules pasted into the import: each is chosen differently in the install. */
+const SIGMA_IMPORT = [
+  ['SSH login attempt for the oracle account', ORACLE_RULE, 'user.name: oracle', 'medium'],
+  ['SSH login attempt for the audit account', AUDIT_ONLY_RULE, 'user.name: audit', 'low'],
+  ['SSH login attempt for the backup account', LEFT_OUT_RULE, 'user.name: backup', 'low'],
+]
+  .map(([title, id, sel, level]) => `title: ${title}\nid: ${id}\nlogsource:\n  product: linux\n  service: sshd\ndetection:\n  selection:\n    event.dataset: system.auth\n    ${sel}\n  condition: selection\nlevel: ${level}\n`)
+  .join('---\n');
 
 // CI installs Debian's chromium and builds the console: there nothing may be skipped.
 const skip = process.env.CI === 'true' ? false : !existsSync(CHROMIUM) ? `${CHROMIUM} not installed` : !existsSync(join(defaultConsoleDir(), 'index.html')) ? 'console not built (npm run build)' : false;
@@ -335,6 +349,58 @@ describe('console in Chromium', { skip }, () => {
     assert.ok((await trail.locator('tr', { hasText: 'secadmin2' }).count()) >= 2, 'create and update by secadmin2');
     await page.screenshot({ path: join(ARTIFACTS, '10-audit.png') });
     assert.equal(await page.locator('a[data-page=users]').count(), 0, 'the audit administrator does not manage users');
+  });
+
+  test('the security administrator imports Sigma rules, installs the chosen ones live, and toggles them', async () => {
+    await signInAs('secadmin2');
+    await page.goto(`${base}/#/rules`);
+    await page.fill('[data-testid=wb-rules]', SIGMA_IMPORT);
+    await page.getByTestId('wb-import').click();
+    const report = page.getByTestId('wb-import-result');
+    await report.waitFor();
+    assert.equal(await page.getByTestId('wb-import-rule').count(), 3);
+    // Choose: the oracle rule on, the audit-only rule installed but off, the third left out.
+    await page.locator(`[data-testid=wb-import-rule][data-rule-id="${AUDIT_ONLY_RULE}"] [data-testid=wb-on]`).uncheck();
+    await page.locator(`[data-testid=wb-import-rule][data-rule-id="${LEFT_OUT_RULE}"] [data-testid=wb-pick]`).uncheck();
+    await page.screenshot({ path: join(ARTIFACTS, '11-sigma-import.png') });
+    await page.getByTestId('wb-install').click();
+    await page.getByTestId('wb-installed').waitFor();
+    const oracle = page.locator(`[data-testid=rule-row][data-rule-id="${ORACLE_RULE}"]`);
+    const auditOnly = page.locator(`[data-testid=rule-row][data-rule-id="${AUDIT_ONLY_RULE}"]`);
+    await oracle.locator('[data-col=enabled]', { hasText: '已启用' }).waitFor();
+    await auditOnly.locator('[data-col=enabled]', { hasText: '已停用' }).waitFor();
+    assert.equal(await page.locator(`[data-testid=rule-row][data-rule-id="${LEFT_OUT_RULE}"]`).count(), 0);
+    await auditOnly.getByTestId('rule-toggle').click();
+    await auditOnly.locator('[data-col=enabled]', { hasText: '已启用' }).waitFor();
+    await oracle.getByTestId('rule-toggle').click();
+    await oracle.locator('[data-col=enabled]', { hasText: '已停用' }).waitFor();
+    await oracle.getByTestId('rule-toggle').click();
+    await oracle.locator('[data-col=enabled]', { hasText: '已启用' }).waitFor();
+    await page.screenshot({ path: join(ARTIFACTS, '12-sigma-installed.png') });
+
+    // The running detector has the installed rule: a matching syslog line raises its alert live.
+    await page.goto(`${base}/#/alerts`);
+    await page.locator('[data-testid=live].on').waitFor();
+    await sendTcp(syslogPort, `<38>1 ${new Date(now()).toISOString()} web1 sshd 4243 - - Failed password for oracle from 198.51.100.23 port 52200 ssh2`);
+    await page.locator(`tr[data-rule="${ORACLE_RULE}"]`).waitFor({ timeout: 15_000 });
+  });
+
+  test('the alert queue pages with a keyset cursor: load more appends the next page', async () => {
+    // 130 older alerts behind the live ones: more than one page of the queue (100).
+    const old = Array.from({ length: 130 }, (_, i) => cand({ ruleId: `paging-rule-${i}`, title: `分页测试 ${i}`, time: new Date(Date.parse('2026-01-01T00:00:00Z') + i * 60_000).toISOString(), groupKey: `p${i}` }));
+    await runtime.detection!.alerts.record(old);
+    const { total } = await runtime.detection!.alerts.list({ size: 0 });
+    await page.goto(`${base}/#/alerts`);
+    await page.getByTestId('status-filter').selectOption('');
+    const rows = page.locator('[data-testid=alert-table] tbody tr');
+    await page.getByTestId('alerts-more').waitFor();
+    assert.equal(await rows.count(), 100);
+    await page.getByTestId('alerts-more').click();
+    await page.getByTestId('alerts-more').waitFor({ state: 'detached' });
+    assert.equal(await rows.count(), total);
+    // Oldest last: the first seeded alert closes the list.
+    assert.match(await rows.last().innerText(), /分页测试 0\b/);
+    await page.screenshot({ path: join(ARTIFACTS, '13-alerts-paged.png') });
   });
 
   test('after the idle timeout the session is refused and the login page shows', async () => {

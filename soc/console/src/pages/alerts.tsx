@@ -6,6 +6,8 @@ import { t } from '../i18n.js';
 import { EventTable } from './events.js';
 
 const OPEN = 'new,acknowledged,in_progress';
+/** Alerts per page of the queue. */
+const PAGE = 100;
 
 /** Moves the alert API allows (soc/README.md "Lifecycle"), as buttons. */
 const MOVES: Record<string, { to: string; label: string }[]> = {
@@ -34,16 +36,34 @@ export function Alerts() {
   const [status, setStatus] = useState(OPEN);
   const [alerts, setAlerts] = useState<Alert[]>([]);
   const [total, setTotal] = useState(0);
+  /** Keyset cursor of the next page (GET /api/v1/alerts `next`); stable while alerts arrive. */
+  const [next, setNext] = useState<string | undefined>(undefined);
   const [selected, setSelected] = useState<string | null>(null);
   const [live, setLive] = useState(false);
   const [error, setError] = useState('');
 
   const load = async () => {
     try {
-      const r = await api<{ total: number; alerts: Alert[] }>('GET', `/api/v1/alerts?size=200${status ? `&status=${status}` : ''}`);
+      const r = await api<{ total: number; alerts: Alert[]; next?: string }>('GET', `/api/v1/alerts?size=${PAGE}${status ? `&status=${status}` : ''}`);
       setAlerts(r.alerts);
       setTotal(r.total);
+      setNext(r.next);
       setError('');
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+  const more = async () => {
+    if (!next) return;
+    try {
+      const r = await api<{ total: number; alerts: Alert[]; next?: string }>('GET', `/api/v1/alerts?size=${PAGE}${status ? `&status=${status}` : ''}&cursor=${encodeURIComponent(next)}`);
+      // An alert may already be on screen (it moved up through a live update): keep one row each.
+      setAlerts((list) => {
+        const have = new Set(list.map((a) => a.id));
+        return [...list, ...r.alerts.filter((a) => !have.has(a.id))];
+      });
+      setTotal(r.total);
+      setNext(r.next);
     } catch (e) {
       setError((e as Error).message);
     }
@@ -118,6 +138,11 @@ export function Alerts() {
             ))}
           </tbody>
         </table>
+        {next && (
+          <button onClick={() => void more()} data-testid="alerts-more">
+            {t('loadMore')}
+          </button>
+        )}
       </div>
       {selected && <AlertPanel id={selected} onChanged={load} />}
     </div>

@@ -1,6 +1,7 @@
 // Rule management: the loaded rules with enable/disable (persisted by the server), the rules the
 // engine rejected with their reasons, and a workbench that tests pasted rules against pasted
-// events and checks what a Sigma set becomes (POST /api/v1/detection/test, /import-sigma).
+// events, checks what a Sigma set becomes and installs the chosen rules of it into the running
+// detector (POST /api/v1/detection/test, /import-sigma, /install-sigma).
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { t } from '../i18n.js';
@@ -30,7 +31,12 @@ interface ImportResult {
   rejected: { source: string; code: string; reason: string }[];
 }
 
-function RuleWorkbench() {
+interface InstallResult {
+  installed: { id: string; title: string; enabled: boolean; replaced: boolean }[];
+  reload: { rules: number; keptGroups: number; droppedGroups: number };
+}
+
+function RuleWorkbench({ canWrite, onInstalled }: { canWrite: boolean; onInstalled: () => void }) {
   const [rules, setRules] = useState('');
   const [events, setEvents] = useState('');
   const [format, setFormat] = useState<'syslog' | 'ndjson'>('syslog');
@@ -38,20 +44,38 @@ function RuleWorkbench() {
   const [test, setTest] = useState<TestResult | null>(null);
   const [imported, setImported] = useState<ImportResult | null>(null);
   const [error, setError] = useState('');
+  /** Per accepted rule of the import: install it, and switched on or off. */
+  const [choice, setChoice] = useState<Record<string, { pick: boolean; on: boolean }>>({});
+  const [installed, setInstalled] = useState<InstallResult | null>(null);
   const run = async (kind: 'test' | 'import') => {
     setError('');
+    setInstalled(null);
     try {
       if (kind === 'test') {
         setImported(null);
         setTest(await api<TestResult>('POST', '/api/v1/detection/test', { rules, events, format, pipeline }));
       } else {
         setTest(null);
-        setImported(await api<ImportResult>('POST', '/api/v1/detection/import-sigma', { rules, pipeline }));
+        const r = await api<ImportResult>('POST', '/api/v1/detection/import-sigma', { rules, pipeline });
+        setChoice(Object.fromEntries(r.rules.map((x) => [x.id, { pick: true, on: true }])));
+        setImported(r);
       }
     } catch (e) {
       setError((e as Error).message);
     }
   };
+  const install = async () => {
+    setError('');
+    const chosen = (imported?.rules ?? []).filter((r) => choice[r.id]?.pick).map((r) => ({ id: r.id, enabled: choice[r.id]!.on }));
+    if (!chosen.length) return;
+    try {
+      setInstalled(await api<InstallResult>('POST', '/api/v1/detection/install-sigma', { rules, install: chosen }));
+      onInstalled();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+  const setFor = (id: string, k: 'pick' | 'on', v: boolean) => setChoice((c) => ({ ...c, [id]: { ...(c[id] ?? { pick: true, on: true }), [k]: v } }));
   const rejected = test?.rejected ?? imported?.rejected ?? [];
   return (
     <div class="card" data-testid="rule-workbench">
@@ -133,13 +157,33 @@ function RuleWorkbench() {
           </p>
           <ul>
             {imported.rules.map((r) => (
-              <li key={r.id}>
+              <li key={r.id} data-testid="wb-import-rule" data-rule-id={r.id}>
+                {canWrite && (
+                  <>
+                    <label>
+                      <input type="checkbox" checked={choice[r.id]?.pick ?? true} onChange={(e) => setFor(r.id, 'pick', e.currentTarget.checked)} data-testid="wb-pick" /> {t('installPick')}
+                    </label>{' '}
+                    <label>
+                      <input type="checkbox" checked={choice[r.id]?.on ?? true} onChange={(e) => setFor(r.id, 'on', e.currentTarget.checked)} data-testid="wb-on" /> {t('installOn')}
+                    </label>{' '}
+                  </>
+                )}
                 <Severity level={r.level} /> {r.title} <code>{r.id}</code>
               </li>
             ))}
           </ul>
           <p class="muted">{t('importNote')}</p>
+          {canWrite && imported.rules.length > 0 && (
+            <button onClick={() => void install()} data-testid="wb-install">
+              {t('installRules')}
+            </button>
+          )}
         </div>
+      )}
+      {installed && (
+        <p data-testid="wb-installed">
+          {t('installedN')} {installed.installed.length}: {installed.installed.map((x) => `${x.title} (${x.enabled ? t('enabled') : t('disabled')})`).join(', ')}
+        </p>
       )}
       {rejected.length > 0 && (
         <ul class="error">
@@ -183,7 +227,7 @@ export function Rules({ canWrite }: { canWrite: boolean }) {
   const shown = rules.filter((r) => !f || r.title.toLowerCase().includes(f) || r.id.toLowerCase().includes(f) || r.tags.some((x) => x.includes(f)));
   return (
     <div>
-      <RuleWorkbench />
+      <RuleWorkbench canWrite={canWrite} onInstalled={() => void load()} />
       <div class="toolbar">
         <input value={filter} placeholder={t('search')} onInput={(e) => setFilter(e.currentTarget.value)} />
         <span class="muted">
@@ -203,7 +247,7 @@ export function Rules({ canWrite }: { canWrite: boolean }) {
         </thead>
         <tbody>
           {shown.map((r) => (
-            <tr key={r.id}>
+            <tr key={r.id} data-testid="rule-row" data-rule-id={r.id}>
               <td>
                 <Severity level={r.level} />
               </td>
@@ -212,9 +256,13 @@ export function Rules({ canWrite }: { canWrite: boolean }) {
                 <div class="tags">{r.tags.join(' ')}</div>
               </td>
               <td class="mono">{r.id}</td>
-              <td>{r.enabled ? t('enabled') : t('disabled')}</td>
+              <td data-col="enabled">{r.enabled ? t('enabled') : t('disabled')}</td>
               <td>
-                {canWrite && <button onClick={() => toggle(r)}>{r.enabled ? t('disable') : t('enable')}</button>}
+                {canWrite && (
+                  <button onClick={() => toggle(r)} data-testid="rule-toggle">
+                    {r.enabled ? t('disable') : t('enable')}
+                  </button>
+                )}
               </td>
             </tr>
           ))}
