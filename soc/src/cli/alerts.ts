@@ -1,13 +1,14 @@
 /**
  * `xiangan alerts`: the alert lifecycle from the command line, against the files of a data
- * directory (`--data DIR`, default `./data`) or a running server (`--api URL`, bearer token from
- * `--token-env VAR`, default `XIANGAN_TOKEN`), like `xiangan search`.
+ * directory (`--data DIR`, default `./data`), the alert store a config file names (`--config FILE`:
+ * its data directory, or its Elasticsearch/OpenSearch cluster), or a running server (`--api URL`,
+ * bearer token from `--token-env VAR`, default `XIANGAN_TOKEN`), like `xiangan search`.
  *
  * ```
  * xiangan alerts list [--status S[,S…]] [--severity LEVEL] [--size N] [--json]
  * xiangan alerts ack ID [--actor NAME] [--note TEXT]
  * xiangan alerts resolve ID [--false-positive] [--actor NAME] [--note TEXT]
- * xiangan alerts purge [--older-than DAYS] [--dry-run] [--json]     (--data only)
+ * xiangan alerts purge [--older-than DAYS] [--dry-run] [--json]     (--data or --config)
  * ```
  *
  * `purge` deletes closed alerts (resolved, false positive) last changed more than DAYS ago
@@ -18,20 +19,24 @@
  */
 import { resolve } from 'node:path';
 import { openSqliteAlertStore } from '../alerts/sqlite.js';
+import { openEngineAlertStore } from '../alerts/engine.js';
+import type { AlertStore } from '../alerts/types.js';
+import { openConfiguredEngine } from '../storage/search-engine-open.js';
 import { purgeAlerts } from '../alerts/retention.js';
 import { AuditStore } from '../audit/log.js';
 import { ALERT_STATUSES, type Alert, type AlertFilter, type AlertPage, type AlertStatus } from '../alerts/types.js';
 import { parseCommandLine, UsageError, type CliIo } from './io.js';
 
 const USAGE = `usage:
-  xiangan alerts list [--status S[,S...]] [--severity LEVEL] [--size N] [--json] [--data DIR | --api URL]
-  xiangan alerts ack ID [--actor NAME] [--note TEXT] [--data DIR | --api URL]
-  xiangan alerts resolve ID [--false-positive] [--actor NAME] [--note TEXT] [--data DIR | --api URL]
-  xiangan alerts purge [--older-than DAYS] [--dry-run] [--actor NAME] [--json] [--data DIR]
+  xiangan alerts list [--status S[,S...]] [--severity LEVEL] [--size N] [--json] [--data DIR | --config FILE | --api URL]
+  xiangan alerts ack ID [--actor NAME] [--note TEXT] [--data DIR | --config FILE | --api URL]
+  xiangan alerts resolve ID [--false-positive] [--actor NAME] [--note TEXT] [--data DIR | --config FILE | --api URL]
+  xiangan alerts purge [--older-than DAYS] [--dry-run] [--actor NAME] [--json] [--data DIR | --config FILE]
 `;
 
 const OPTIONS = {
   data: { type: 'string' },
+  config: { type: 'string' },
   api: { type: 'string' },
   'token-env': { type: 'string' },
   json: { type: 'boolean' },
@@ -55,8 +60,38 @@ interface AlertTarget {
   close(): Promise<void>;
 }
 
-async function openTarget(v: { data?: string; api?: string; 'token-env'?: string }, io: CliIo): Promise<AlertTarget> {
-  if (v.data !== undefined && v.api !== undefined) throw new UsageError('give --data or --api, not both');
+/**
+ * The alert store of `--data DIR` or `--config FILE` (SQLite in the data directory, or the
+ * engine cluster of an `elasticsearch`/`opensearch` backend), and the data directory (its audit trail).
+ */
+async function openLocal(v: { data?: string; config?: string }, io: CliIo): Promise<{ store: AlertStore; dir: string; close: () => Promise<void> }> {
+  if (v.data !== undefined && v.config !== undefined) throw new UsageError('give --data or --config, not both');
+  let dir = resolve(io.cwd, v.data ?? './data');
+  if (v.config !== undefined) {
+    const { loadConfig } = await import('../config/load.js');
+    const cfg = loadConfig({ file: resolve(io.cwd, v.config), cwd: io.cwd });
+    dir = cfg.data;
+    if (cfg.storage.backend !== 'sqlite') {
+      const events = await openConfiguredEngine(cfg.storage.backend, cfg.storage.engine, cfg.storage.retentionDays);
+      try {
+        const store = await openEngineAlertStore(events, { dedupWindowMs: cfg.alerts.dedupWindowSeconds * 1000 });
+        const close = async (): Promise<void> => {
+          await store.close();
+          await events.close();
+        };
+        return { store, dir, close };
+      } catch (e) {
+        await events.close();
+        throw e;
+      }
+    }
+  }
+  const store = await openSqliteAlertStore({ dir });
+  return { store, dir, close: () => store.close() };
+}
+
+async function openTarget(v: { data?: string; config?: string; api?: string; 'token-env'?: string }, io: CliIo): Promise<AlertTarget> {
+  if ((v.data !== undefined || v.config !== undefined) && v.api !== undefined) throw new UsageError('give --data, --config or --api, not two of them');
   if (v.api !== undefined) {
     const base = v.api.replace(/\/+$/, '');
     const token = io.env[v['token-env'] ?? 'XIANGAN_TOKEN'];
@@ -82,8 +117,8 @@ async function openTarget(v: { data?: string; api?: string; 'token-env'?: string
       async close() {},
     };
   }
-  const store = await openSqliteAlertStore({ dir: resolve(io.cwd, v.data ?? './data') });
-  return { list: (f) => store.list(f), transition: (id, to, a, n) => store.transition(id, to, a, n), close: () => store.close() };
+  const { store, close } = await openLocal(v, io);
+  return { list: (f) => store.list(f), transition: (id, to, a, n) => store.transition(id, to, a, n), close };
 }
 
 function line(a: Alert): string {
@@ -133,11 +168,10 @@ export async function run(_command: string, argv: string[], io: CliIo): Promise<
   }
   if (sub === 'purge') {
     if (rest.length) throw new UsageError(`purge takes no arguments\n${USAGE}`);
-    if (v.api !== undefined) throw new UsageError('purge works on a data directory (--data), not --api');
+    if (v.api !== undefined) throw new UsageError('purge works on a data directory (--data) or a config (--config), not --api');
     const days = v['older-than'] === undefined ? 365 : Number(v['older-than']);
     if (!Number.isInteger(days) || days < 1) throw new UsageError('--older-than must be a whole number of days ≥ 1');
-    const dir = resolve(io.cwd, v.data ?? './data');
-    const store = await openSqliteAlertStore({ dir });
+    const { store, dir, close } = await openLocal(v, io);
     // The trail of the data directory, not the process's auditLog: no server runs in this process.
     const audit = v['dry-run'] ? undefined : AuditStore.open({ dir });
     try {
@@ -151,7 +185,7 @@ export async function run(_command: string, argv: string[], io: CliIo): Promise<
       }
     } finally {
       audit?.close();
-      await store.close();
+      await close();
     }
     return 0;
   }
