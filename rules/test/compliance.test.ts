@@ -32,6 +32,11 @@ describe('compliance catalogue', () => {
     // Level 3 of GB/T 39786 is chapter 8 (level 2 chapter 7).
     assert.ok(cat.controls.some((c) => c.id === 'gmcy-3-8.3.b' && c.clause === '8.3 b)' && c.modality === '应'));
     assert.ok(cat.controls.some((c) => c.id === 'gmcy-2-7.3.b' && c.modality === '宜'));
+    // Level-3 items read against third-party reproductions (8.1–8.2 and 8.3 a: bzko OCR; 8.4 a–g: kler.cn),
+    // including the closing service and product items of 8.1 and 8.2.
+    const read = selectControls(cat, 'gmcy', 3).filter((c) => !c.paraphrase).map((c) => c.id);
+    for (const id of ['gmcy-3-8.1.d', 'gmcy-3-8.1.e', 'gmcy-3-8.2.f', 'gmcy-3-8.2.g', 'gmcy-3-8.3.a', 'gmcy-3-8.4.g']) assert.ok(read.includes(id), id);
+    assert.match(cat.controls.find((c) => c.id === 'gmcy-3-8.2.g')!.text, /GB\/T 37092二级及以上/);
     assert.deepEqual(cat.controls.find((c) => c.id === 'djcp-3-8.1.4.1.b')!.checks, ['login-failure', 'idle-timeout']);
     // Management items are the organisation's, judged by an auditor.
     assert.ok(selectControls(cat, 'djcp', 3).filter((c) => c.layer === '安全运维管理').every((c) => c.objectTypes.includes('org')));
