@@ -10,7 +10,6 @@ import Database from 'better-sqlite3';
 import type { EcsEvent } from '@xiangan/collectors';
 import { SocError } from '../errors.js';
 import { LeafWriter, leafTable } from '../integrity/leaves.js';
-import { leafHashText } from '../integrity/merkle.js';
 import { bytesToIp } from '../query/parse.js';
 import { compileQuery } from './sqlite-query.js';
 import { COLUMN_BY_FIELD, COLUMNS, dayTableDdl, daySuffix, ipKey, keyBytes } from './sqlite-schema.js';
@@ -65,7 +64,10 @@ const PAGE_SIZE = 16_384;
 
 interface DayStatements {
   insert: Database.Statement;
-  fts: Database.Statement;
+  /** Highest rowid of the day table (its rightmost B-tree entry, so a cheap read). */
+  maxRowid: Database.Statement;
+  /** Index the messages of the rows after a rowid in the day's FTS5 table. */
+  ftsAfter: Database.Statement;
 }
 
 /**
@@ -102,9 +104,12 @@ export class SqliteEventStore implements EventStore {
       this.db.pragma(`cache_size = ${-1024 * (opts.cacheMb ?? 64)}`);
       this.db.pragma('busy_timeout = 5000');
       if (!opts.readonly) {
-        // auto_vacuum must be chosen before the first table exists; incremental lets retention
-        // hand freed pages back to the file system without a full VACUUM.
-        this.db.pragma('auto_vacuum = INCREMENTAL');
+        // New stores keep auto_vacuum off (SQLite's default): with it, every page SQLite allocates
+        // or moves also updates a pointer-map page, measured at about 7 µs of store CPU per event
+        // (a quarter of it). Retention drops whole days, and their pages go to the freelist that
+        // the next days' inserts take pages from first, so at a steady retention the file stops
+        // growing instead of shrinking and growing again. Stores made with INCREMENTAL (before
+        // this change) keep it: the mode of an existing database changes only by a full VACUUM.
         this.db.pragma(`page_size = ${PAGE_SIZE}`);
         this.db.pragma('journal_mode = WAL');
         this.db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
@@ -140,7 +145,8 @@ export class SqliteEventStore implements EventStore {
       insert: this.db.prepare(
         `INSERT OR IGNORE INTO ev_${s} (id, ${cols.join(', ')}, message, doc) VALUES (?, ${cols.map(() => '?').join(', ')}, ?, ?)`,
       ),
-      fts: this.db.prepare(`INSERT INTO fts_${s} (rowid, message) VALUES (?, ?)`),
+      maxRowid: this.db.prepare(`SELECT coalesce(max(rowid), 0) FROM ev_${s}`).pluck(),
+      ftsAfter: this.db.prepare(`INSERT INTO fts_${s} (rowid, message) SELECT rowid, message FROM ev_${s} WHERE rowid > ? AND message IS NOT NULL`),
     };
     this.days.set(day, st);
     return st;
@@ -187,17 +193,19 @@ export class SqliteEventStore implements EventStore {
 
   private writeOnce(cols: PreparedColumns, docs: readonly string[]): WriteResult {
     let written = 0;
-    const perDay = new Map<string, number>();
+    /** Per day touched: its statements, the table's highest rowid before this write, rows written. */
+    const touched = new Map<string, { st: DayStatements; before: number; rows: number }>();
     const n = cols.count;
     // One parameter array reused for every row: id, the COLUMNS values (time in its place), message, doc.
     const params: Array<string | number | null> = new Array(COLUMNS.length + 3).fill(null);
     const slot: number[] = [];
     for (let j = 0, k = 0; j < COLUMNS.length; j++) slot.push(COLUMNS[j]!.kind === 'time' ? -1 : k++);
+    const hashes = cols.leafHashes;
     const run = this.db.transaction(() => {
       let dayStart = NaN;
       let dayEnd = NaN;
       let day = '';
-      let st: DayStatements | undefined;
+      let cur: { st: DayStatements; before: number; rows: number } | undefined;
       for (let i = 0; i < n; i++) {
         const id = cols.ids[i]!;
         if (typeof id !== 'string' || id === '') throw new TypeError('write: every event needs a string id');
@@ -206,23 +214,37 @@ export class SqliteEventStore implements EventStore {
           dayStart = Math.floor(ts / DAY_MS) * DAY_MS;
           dayEnd = dayStart + DAY_MS;
           day = new Date(dayStart).toISOString().slice(0, 10);
-          st = this.dayStatements(day);
+          cur = touched.get(day);
+          if (!cur) {
+            const st = this.dayStatements(day);
+            cur = { st, before: st.maxRowid.get() as number, rows: 0 };
+            touched.set(day, cur);
+          }
         }
-        const message = cols.messages[i] ?? null;
         const doc = docs[i]!;
         params[0] = id;
         for (let j = 0; j < slot.length; j++) params[1 + j] = slot[j] === -1 ? ts : cols.values[slot[j]!]![i]!;
-        params[COLUMNS.length + 1] = message;
+        params[COLUMNS.length + 1] = cols.messages[i] ?? null;
         params[COLUMNS.length + 2] = doc;
-        const info = st!.insert.run(params);
-        if (info.changes === 1) {
-          this.leaves?.append(day, id, cols.leafHashes ? cols.leafHashes.subarray(i * 32, i * 32 + 32) : leafHashText(doc));
+        if (cur!.st.insert.run(params).changes === 1) {
+          if (this.leaves) {
+            if (hashes) this.leaves.append(day, id, hashes.subarray(i * 32, i * 32 + 32));
+            else this.leaves.appendDoc(day, id, doc);
+          }
           written++;
-          perDay.set(day, (perDay.get(day) ?? 0) + 1);
-          if (message !== null) st!.fts.run(info.lastInsertRowid, message);
+          cur!.rows++;
         }
       }
-      for (const [d, k] of perDay) this.bumpDay.run(d, k);
+      for (const [d, t] of touched) {
+        if (t.rows === 0) continue;
+        // Full-text rows for the whole write at once, one statement per day instead of one per
+        // event: the rows this transaction added are exactly those above the rowid it started
+        // from (an INTEGER PRIMARY KEY given no value takes max(rowid) + 1, SQLite §"ROWIDs and
+        // the INTEGER PRIMARY KEY"; ignored duplicates take none). Measured: about a quarter
+        // less store CPU per event than one FTS5 insert per row.
+        t.st.ftsAfter.run(t.before);
+        this.bumpDay.run(d, t.rows);
+      }
       this.leaves?.flush();
     });
     try {
@@ -408,6 +430,8 @@ export class SqliteEventStore implements EventStore {
       }
     });
     drop();
+    // Hands the freed pages back to the file system on stores made with auto_vacuum=INCREMENTAL;
+    // a no-op elsewhere (SQLite PRAGMA incremental_vacuum).
     if (gone.length) this.db.pragma('incremental_vacuum');
     return { days: gone.map((g) => g.day), events: gone.reduce((a, g) => a + g.events, 0) };
   }
