@@ -3,21 +3,29 @@
  * aggregations, for windows too large for the streaming engine's memory (months of history, many
  * groups): the engine counts, Xiangan reads only the buckets.
  *
- * One `composite` aggregation pages through (group-by fields × `date_histogram` windows of the
- * rule's timespan) over the events the referenced rules select (`./engine-sigma.ts`), with the
- * event count per bucket, the distinct values of the counted field (`terms`, sized threshold + 1,
- * so the count is exact up to where it matters — `cardinality` would be approximate), and the
- * first event ids (`top_hits`).
+ * One `composite` aggregation pages through (group-by fields × `date_histogram` blocks of the
+ * rule's timespan T) over the events the referenced rules select (`./engine-sigma.ts`), with the
+ * event count per block and the distinct values of the counted field (`terms`, sized
+ * threshold + 1, so the count is exact up to where it matters — `cardinality` would be
+ * approximate). The engine counts; Xiangan reads only the blocks, then replays the few places that
+ * can fire, so the answers are the streaming engine's, sliding windows included:
  *
- * Windows here are tumbling (aligned to multiples of the timespan since the epoch, UTC), where the
- * streaming engine's `gt`/`gte` windows slide: a burst that straddles a boundary is counted in two
- * windows. Use `xiangan rules hunt` for the sliding semantics over a range the engine can hold.
+ * - A sliding window `[t − T, t]` touches at most two adjacent blocks, so a window that reaches
+ *   the threshold (`gt`/`gte`/`eq`: counts only grow one event at a time) lies in an adjacent pair
+ *   of blocks whose count (or union of distinct values) reaches it. Pairs that do not are skipped.
+ *   Counts come from the rules' query, a superset of their matches, so this never skips a match.
+ * - Around each run of qualifying pairs, the group's events are read in time order and run through
+ *   the compiled rules, starting from an empty window at the run's first block. That start is
+ *   exact: the pair before it does not qualify, so no match ends in that block, and a window ending
+ *   in the next block reaches back no further than the run's first block; the streaming engine's
+ *   reset after a match therefore sees the same events here as over the whole range.
+ * - `lt`/`lte` windows are tumbling from a group's first event (known only in event order): each
+ *   group's events are replayed whole, as a hunt would.
  *
- * Where a referenced rule's query is not exact (its `sup` selects more than it matches), every
- * bucket that could qualify is verified: its events are read and run through the compiled rules,
- * and the exact count decides.
+ * The matches are the streaming engine's own (time, window start, count, event ids), the same as
+ * `xiangan rules hunt` prints for the correlation over the same range.
  */
-import { compileDocument, compileRules, makeGetter, resolveLogsource, type CompiledCorrelation, type EventLike, type LoadedRule, type Logsource, type Pipeline, type RuleMatch } from '@xiangan/rules';
+import { compileDocument, compileRules, resolveLogsource, type EventLike, type LoadedRule, type Logsource, type Pipeline, type RuleMatch } from '@xiangan/rules';
 import { SocError } from '../errors.js';
 import type { DslQuery } from './dsl.js';
 import { engineFieldTypes } from './engine-hunt.js';
@@ -33,25 +41,19 @@ export interface AggregationOptions {
   to: string;
   /** Buckets per composite page; default 1000. */
   pageSize?: number;
-  /** Event ids kept per match (oldest first); default 10. */
-  maxEventIds?: number;
 }
 
 /** Outcome of {@link correlateByAggregation}. */
 export interface AggregationResult {
   matches: RuleMatch[];
-  /** Buckets (group × window) the engine returned. */
+  /** Blocks (group × timespan) the engine returned. */
   buckets: number;
-  /** Buckets whose events were read and counted exactly (inexact rule queries only). */
+  /** Runs of blocks whose events were read and replayed through the compiled rules. */
   verified: number;
-  /** Every referenced rule translated exactly: the engine's counts were used as they are. */
+  /** Events read for those replays. */
+  eventsRead: number;
+  /** Every referenced rule translated exactly (the counts were exact, not only an upper bound). */
   exact: boolean;
-}
-
-const SEP = '\u001f';
-
-function compare(op: CompiledCorrelation['op'], n: number, threshold: number): boolean {
-  return op === 'gt' ? n > threshold : op === 'gte' ? n >= threshold : op === 'lt' ? n < threshold : op === 'lte' ? n <= threshold : n === threshold;
 }
 
 function refOf(rules: readonly LoadedRule[], ref: string): LoadedRule | undefined {
@@ -100,77 +102,75 @@ export async function correlateByAggregation(store: SearchEngineEventStore, corr
   const from = parseTime(opts.from, 'from');
   const to = parseTime(opts.to, 'to');
   const T = c.timespanMs;
-  const maxIds = opts.maxEventIds ?? 10;
   const query = dslAnd([base, { range: { '@timestamp': { gte: from, lt: to, format: 'epoch_millis' } } }]);
   const sources: Array<Record<string, unknown>> = groupPaths.map((p, i) => ({ [`g${i}`]: { terms: { field: p, missing_bucket: true } } }));
   sources.push({ w: { date_histogram: { field: '@timestamp', fixed_interval: `${T / 1000}s` } } });
-  const aggs: Record<string, unknown> = { ids: { top_hits: { size: maxIds, sort: [{ '@timestamp': { order: 'asc' } }, { id: { order: 'asc' } }], _source: false, docvalue_fields: ['id'] } } };
-  if (valuePath) aggs['v'] = { terms: { field: valuePath, size: Math.min(c.threshold + 1, 65_536) } };
+  const aggs: Record<string, unknown> = valuePath ? { v: { terms: { field: valuePath, size: Math.min(c.threshold + 1, 65_536) } } } : {};
+  const sliding = c.op !== 'lt' && c.op !== 'lte';
+  // Least count of an adjacent pair of blocks in which a sliding window can fire.
+  const need = c.op === 'gt' ? c.threshold + 1 : c.threshold;
 
-  // Verification of inexact buckets: the referenced rules compiled alone, as the engine runs them.
-  const engine = exact ? undefined : compileRules(refs, pipeline, { onError: 'skip' });
-  const refIds = new Set(refs.map((r) => String(r.doc['id'] ?? r.doc['name'])));
-  const valueGet = valuePath ? makeGetter(valuePath) : undefined;
-  const exactCount = async (key: Record<string, unknown>, start: number): Promise<{ n: number; ids: string[] }> => {
+  const out: AggregationResult = { matches: [], buckets: 0, verified: 0, eventsRead: 0, exact };
+  const replay = async (key: Record<string, unknown>, start: number, end: number): Promise<void> => {
     const terms: DslQuery[] = groupPaths.map((p, i) => (key[`g${i}`] === null ? { bool: { must_not: [{ exists: { field: p } }] } } : { term: { [p]: key[`g${i}`] } }));
-    const values = new Set<string>();
-    const ids: string[] = [];
-    let n = 0;
-    for await (const { event } of store.scan(dslAnd([base, ...terms]), { from: new Date(Math.max(start, from)).toISOString(), to: new Date(Math.min(start + T, to)).toISOString() })) {
-      if (!engine!.match(event as unknown as EventLike).some((m) => m.kind === 'detection' && refIds.has(m.ruleId))) continue;
-      if (valueGet) {
-        const v = valueGet(event as unknown as EventLike);
-        const x = Array.isArray(v) ? v[0] : v;
-        if (x === undefined || x === null || typeof x === 'object') continue;
-        values.add(String(x));
-      }
-      n++;
-      if (ids.length < maxIds) ids.push(event.id);
+    // The referenced rules and this correlation alone, as the streaming engine runs them.
+    const engine = compileRules([...refs, corrRule], pipeline, { onError: 'skip' });
+    out.verified++;
+    for await (const { event } of store.scan(dslAnd([base, ...terms]), { from: new Date(Math.max(start, from)).toISOString(), to: new Date(Math.min(end, to)).toISOString() })) {
+      out.eventsRead++;
+      for (const m of engine.match(event as unknown as EventLike)) if (m.ruleId === c.id) out.matches.push(m);
     }
-    return { n: valueGet ? values.size : n, ids };
+    for (const m of engine.flush(new Date(to).toISOString())) if (m.ruleId === c.id) out.matches.push(m);
+  };
+  /** One group's blocks (in time order): replay the runs of blocks that can hold a match. */
+  const group = async (key: Record<string, unknown>, blocks: Bucket[]): Promise<void> => {
+    if (!sliding) return replay(key, Number(blocks[0]!.key['w']), Number(blocks[blocks.length - 1]!.key['w']) + T);
+    const size = (b: Bucket): number => (valuePath ? (b.v?.buckets.length ?? 0) : b.doc_count);
+    const pairN = (a: Bucket, b: Bucket | undefined): number => {
+      if (!b || Number(b.key['w']) !== Number(a.key['w']) + T) return size(a);
+      if (!valuePath) return a.doc_count + b.doc_count;
+      const vs = new Set([...a.v!.buckets, ...b.v!.buckets].map((x) => String((x as { key: unknown }).key)));
+      return vs.size;
+    };
+    let run: [number, number] | undefined;
+    for (let i = 0; i < blocks.length; i++) {
+      if (pairN(blocks[i]!, blocks[i + 1]) < need) continue;
+      const s0 = Number(blocks[i]!.key['w']);
+      const e0 = s0 + 2 * T;
+      if (run && s0 <= run[1]) run[1] = e0;
+      else {
+        if (run) await replay(key, run[0], run[1]);
+        run = [s0, e0];
+      }
+    }
+    if (run) await replay(key, run[0], run[1]);
   };
 
-  const out: AggregationResult = { matches: [], buckets: 0, verified: 0, exact };
   let after: unknown;
+  let cur: { id: string; key: Record<string, unknown>; blocks: Bucket[] } | undefined;
   for (;;) {
-    const body = { size: 0, query, aggs: { c: { composite: { size: opts.pageSize ?? 1000, sources, ...(after ? { after } : {}) }, aggregations: aggs } } };
+    const body = { size: 0, query, aggs: { c: { composite: { size: opts.pageSize ?? 1000, sources, ...(after ? { after } : {}) }, ...(valuePath ? { aggregations: aggs } : {}) } } };
     const r = await store.request('POST', `/${store.names.eventsPattern}/_search?ignore_unavailable=true&allow_no_indices=true`, body);
     if (r.status >= 300) throw new SocError('SOC_ERR_QUERY', `${store.backend} refused the correlation aggregation (${r.status}): ${JSON.stringify(r.body).slice(0, 300)}`);
     const agg = (r.body as { aggregations?: { c?: { buckets: Bucket[]; after_key?: unknown } } }).aggregations?.c;
     const buckets = agg?.buckets ?? [];
+    // The composite sorts by its sources in order: one group's blocks arrive together, in time order.
     for (const b of buckets) {
       out.buckets++;
-      const start = Number(b.key['w']);
-      let n = valuePath ? (b.v?.buckets.length ?? 0) : b.doc_count;
-      let ids = b.ids.hits.hits.map((h) => String(h.fields?.['id']?.[0] ?? h._id));
-      if (!exact) {
-        // A superset can only count more: for gt/gte a bucket below the threshold is out already.
-        if ((c.op === 'gt' || c.op === 'gte') && !compare(c.op, n, c.threshold)) continue;
-        out.verified++;
-        ({ n, ids } = await exactCount(b.key, start));
-        if (n === 0) continue;
+      const { w: _w, ...key } = b.key;
+      const id = JSON.stringify(key);
+      if (cur?.id !== id) {
+        if (cur) await group(cur.key, cur.blocks);
+        cur = { id, key, blocks: [] };
       }
-      if (!compare(c.op, n, c.threshold)) continue;
-      const group: Record<string, string> = {};
-      c.groupBy.forEach((g, i) => (group[g] = b.key[`g${i}`] === null ? '' : String(b.key[`g${i}`])));
-      const parts = c.groupBy.map((g) => group[g]!);
-      const end = start + T;
-      out.matches.push({
-        ruleId: c.id,
-        title: c.title,
-        level: c.level,
-        tags: c.tags,
-        kind: 'correlation',
-        alert: true,
-        eventIds: ids,
-        time: new Date(end).toISOString(),
-        ...(parts.length ? { groupKey: parts.join(SEP), group } : {}),
-        correlation: { type: c.type, count: n, windowStart: new Date(start).toISOString(), windowEnd: new Date(end).toISOString() },
-      });
+      cur.blocks.push(b);
     }
     if (!agg?.after_key || buckets.length === 0) break;
     after = agg.after_key;
   }
+  if (cur) await group(cur.key, cur.blocks);
+  // Time order across groups, as a hunt prints them.
+  out.matches.sort((x, y) => (x.time < y.time ? -1 : x.time > y.time ? 1 : 0));
   return out;
 }
 
@@ -178,5 +178,4 @@ interface Bucket {
   key: Record<string, unknown>;
   doc_count: number;
   v?: { buckets: unknown[] };
-  ids: { hits: { hits: Array<{ _id: string; fields?: Record<string, unknown[]> }> } };
 }
