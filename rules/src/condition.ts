@@ -92,17 +92,25 @@ function globToRe(p: string): RegExp {
 /** Keys a hint may carry before it stops being worth indexing. */
 export const MAX_HINT_KEYS = 256;
 
-function hintSize(h: Hint): number {
+/** Keys of a hint over all its alternatives. */
+export function hintSize(h: Hint): number {
   return h.reduce((n, a) => n + a.keys.length, 0);
 }
 
+/** A substring key this short (`.exe`) occurs in most values of its field: it counts as this many keys. */
+const SHORT_SUBSTR = 5;
+const SHORT_SUBSTR_WEIGHT = 4;
+
 /**
  * How much a hint narrows: exact lookups beat basename lookups beat substring scans, then
- * fewer keys win. The engine indexes each rule under its cheapest hint.
+ * fewer keys win, a short substring key weighing as several. The engine indexes each rule
+ * under its cheapest hints.
  */
 export function hintCost(h: Hint): number {
   const rank = Math.max(...h.map((a) => (a.kind === 'exact' ? 0 : a.kind === 'basename' ? 1 : a.kind === 'substr' ? 2 : 3)));
-  return rank * 1000 + hintSize(h);
+  let w = 0;
+  for (const a of h) for (const k of a.keys) w += a.kind === 'substr' && k.length < SHORT_SUBSTR ? SHORT_SUBSTR_WEIGHT : 1;
+  return rank * 1000 + Math.min(999, w);
 }
 
 /**

@@ -10,7 +10,7 @@ import { RuleError } from './errors.js';
 import type { Pipeline } from './pipeline.js';
 import type { EventLike, LoadedRule, RejectedRule, RuleMatch } from './types.js';
 import { AhoCorasick } from './aho.js';
-import { hintCost, MAX_HINT_KEYS, presenceOnly } from './condition.js';
+import { hintCost, hintSize, MAX_HINT_KEYS, presenceOnly } from './condition.js';
 import { DEFAULT_LIMITS, type MatchCounters } from './values.js';
 import { basenameLow, beginEvent, endEvent, field, lowBasename, lowText, makeGetter, type Field, type Getter } from './fields.js';
 
@@ -347,7 +347,7 @@ export class RuleEngine {
   private readonly grace: number;
   private readonly bufIds: number[] = [];
   private readonly probes: FieldIndex[] = [];
-  private cands: Det[] = [];
+  private readonly cands: Det[] = [];
   private stamp = 0;
   private seq = 0;
   private s = { events: 0, evaluations: 0, detectionMatches: 0, correlationMatches: 0, evictions: 0, expired: 0, groupOverflows: 0, noTimestamp: 0, restoreDropped: 0 };
@@ -401,7 +401,7 @@ export class RuleEngine {
       // Index on the narrowest hints (exact lookups preferred), each a necessary condition: the
       // rule is evaluated only for events that satisfy all of them. No hint: evaluated for every
       // event of the logsource.
-      let hs = [...d.hints].filter((h) => h.length && hintCost(h) % 1000 <= MAX_HINT_KEYS).sort((x, y) => hintCost(x) - hintCost(y));
+      let hs = [...d.hints].filter((h) => h.length && hintSize(h) <= MAX_HINT_KEYS).sort((x, y) => hintCost(x) - hintCost(y));
       // Presence hints only when nothing sharper is known (they would add lookups, not selectivity).
       if (hs.some((h) => !presenceOnly(h))) hs = hs.filter((h) => !presenceOnly(h));
       hs = hs.slice(0, MAX_INDEXED_HINTS);
@@ -570,8 +570,9 @@ export class RuleEngine {
     if (event === null || typeof event !== 'object' || Array.isArray(event)) throw new TypeError('event must be an object');
     this.s.events++;
     const stamp = ++this.seq;
-    const cands: Det[] = [];
-    this.cands = cands;
+    // One candidate list reused for every event (match is synchronous and not re-entered).
+    const cands = this.cands;
+    cands.length = 0;
     this.stamp = stamp;
     beginEvent(event);
     try {

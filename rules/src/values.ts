@@ -274,7 +274,10 @@ function makeRe(src: string, flags: string, ctx: ValueContext): RE2 {
  * non-ASCII ones (an emoji or a CJK pair is rare enough in logs).
  */
 function usefulLit(l: string): boolean {
-  return l.length >= 3 || (l.length === 2 && /[^\x00-\x7f]/.test(l));
+  if (l.length >= 3) return true;
+  // Short literals narrow well when they hold no letter or digit: `^^`, `;;` (cmd.exe
+  // obfuscation) or a symbol such as an emoji, rare in ordinary command lines and messages.
+  return l.length > 0 && !/[\p{L}\p{N}\s]/u.test(l) && (l.length === 2 || /[^\x00-\x7f]/.test(l));
 }
 
 /**
