@@ -30,6 +30,7 @@ export const KMS_ERROR_CODES = {
   SOC_ERR_KMS_CIPHERTEXT: 'a ciphertext envelope is malformed, names a wrong key version, or fails authentication (HTTP 400)',
   SOC_ERR_KMS_REQUEST: 'a request field is missing or malformed (bad base64, unknown option) (HTTP 400)',
   SOC_ERR_KMS_BACKUP: 'a backup blob is malformed or fails authentication under the master secret (HTTP 400)',
+  SOC_ERR_KMS_AUDIT: "the call's audit event could not be committed to the SOC buffer (full or failing), so the answer is withheld (HTTP 503)",
 } as const;
 
 /** A code of {@link KMS_ERROR_CODES}. */
@@ -49,4 +50,5 @@ export const KMS_ERROR_STATUS: Record<KmsErrorCode, number> = {
   SOC_ERR_KMS_CIPHERTEXT: 400,
   SOC_ERR_KMS_REQUEST: 400,
   SOC_ERR_KMS_BACKUP: 400,
+  SOC_ERR_KMS_AUDIT: 503,
 };

@@ -95,6 +95,20 @@ export async function kmsRoutes(app: FastifyInstance, opts: KmsRoutesOptions): P
     callers.set(req, peer?.raw ? kms.authenticateCertificate(new Uint8Array(peer.raw), req.socket.remoteAddress) : kms.authenticate(token, req.socket.remoteAddress));
   });
 
+  // Every answer, refusals included, waits until the call's audit event is committed to the SOC
+  // buffer (KmsService.auditCommitted): the durability point of the audit trail is before the
+  // response. When the buffer refuses the events the answer is replaced by 503 SOC_ERR_KMS_AUDIT.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    try {
+      await kms.auditCommitted();
+    } catch (e) {
+      if (!(e instanceof KmsError)) throw e;
+      reply.code(KMS_ERROR_STATUS[e.code]).header('content-type', 'application/json; charset=utf-8');
+      return JSON.stringify({ code: e.code, message: e.message });
+    }
+    return payload;
+  });
+
   const p = '/api/v1/kms';
   app.get(`${p}/keys`, { config }, async (req) => ({ keys: kms.listKeys(caller(req)) }));
   app.post(`${p}/keys`, { config }, async (req) => {

@@ -127,8 +127,6 @@ interface LoadedKey {
   versions: Map<number, LoadedVersion>;
 }
 
-/** Longest time an audit event waits before it is appended to the SOC buffer (ms). */
-const AUDIT_BATCH_MS = 20;
 
 const ENVELOPE = /^xiangan:v([1-9]\d{0,8}):([A-Za-z0-9+/=_-]+)$/;
 
@@ -212,8 +210,9 @@ export class KmsService {
   private readonly onAudit: ((r: KmsAuditRecord) => void) | undefined;
   private readonly now: () => number;
   private pending: EcsEvent[] = [];
-  private flushing: Promise<void> | undefined;
-  private readonly inFlight = new Set<Promise<void>>();
+  /** The next audit append, scheduled; it resolves to the error when the sink refused the batch. */
+  private flushing: Promise<KmsError | undefined> | undefined;
+  private readonly inFlight = new Set<Promise<KmsError | undefined>>();
   /** Audit events the sink refused (buffer full or failing). */
   auditDropped = 0;
 
@@ -418,25 +417,52 @@ export class KmsService {
       xiangan: { kms: { app: r.app, operation: r.operation, ...(r.key ? { key: r.key } : {}), ...(r.version ? { version: r.version } : {}), ...(r.size !== undefined ? { size: r.size } : {}), ...(r.errorCode ? { error_code: r.errorCode } : {}) } },
     } as unknown as EcsEvent;
     this.pending.push(ev);
-    // Appends are batched over a short window: each append costs a buffer transaction, so one per
-    // request would make the audit trail, not the cryptography, the limit on throughput.
-    if (!this.flushing) this.flushing = new Promise<void>((resolve) => setTimeout(resolve, AUDIT_BATCH_MS)).then(() => this.flush());
+    // One append (one buffer transaction) per event-loop turn for every call the turn served: one
+    // per call would make the audit trail, not the cryptography, the limit on throughput, while a
+    // turn is short enough for the HTTP routes to hold each answer until its event is committed
+    // (see auditCommitted).
+    if (!this.flushing) this.flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
   }
 
-  private async flush(): Promise<void> {
+  private async flush(): Promise<KmsError | undefined> {
     const batch = this.pending;
     this.pending = [];
     this.flushing = undefined;
-    if (batch.length === 0 || !this.sink) return;
-    const p = this.sink.append(batch).catch(() => {
-      this.auditDropped += batch.length;
-    });
+    if (batch.length === 0 || !this.sink) return undefined;
+    const sink = this.sink as EventSink & { flush?: () => void };
+    const p = sink.append(batch).then(
+      () => undefined,
+      (e: unknown) => {
+        this.auditDropped += batch.length;
+        return new KmsError('SOC_ERR_KMS_AUDIT', `the audit events could not be appended to the SOC buffer: ${(e as Error).message}`, { cause: e });
+      },
+    );
+    // The SOC's DurableBuffer groups appends for a few milliseconds before it commits; the batch
+    // is already one turn's worth, so commit it now rather than add that wait to every answer.
+    sink.flush?.();
     this.inFlight.add(p);
-    await p;
+    const failure = await p;
     this.inFlight.delete(p);
+    return failure;
   }
 
-  /** Wait until queued audit events reached the sink. */
+  /**
+   * Resolves when every audit event recorded so far is committed to the sink (the SOC's durable
+   * buffer: a resolved append survives a crash of the process); rejects with
+   * `SOC_ERR_KMS_AUDIT` when the sink refused them. The HTTP routes wait for it before they answer,
+   * so a caller never holds a result whose audit event could still be lost — the durability point
+   * of the audit trail is the buffer commit, before the response (as Vault refuses to answer when
+   * it cannot write its audit log). Events recorded later are not waited for.
+   */
+  auditCommitted(): Promise<void> {
+    const wait = this.flushing ?? (this.inFlight.size > 0 ? Promise.all([...this.inFlight]).then((fs) => fs.find((f) => f !== undefined)) : undefined);
+    if (!wait) return Promise.resolve();
+    return wait.then((f) => {
+      if (f) throw f;
+    });
+  }
+
+  /** Wait until queued audit events reached the sink (refusals are counted in {@link auditDropped}). */
   async drainAudit(): Promise<void> {
     while (this.flushing || this.inFlight.size > 0) await (this.flushing ?? Promise.all(this.inFlight));
   }
