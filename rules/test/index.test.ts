@@ -58,3 +58,30 @@ test('Aho-Corasick finds every occurrence (differential against indexOf)', () =>
     { numRuns: 500, seed: 7 },
   );
 });
+
+test('short punctuation literals index a rule; a long substring key wins over .exe (no evaluation for events without them)', () => {
+  const rule = (id: string, detection: Record<string, unknown>) => ({ source: `${id}.yml`, doc: { title: id, id, logsource: { product: 'windows', category: 'process_creation' }, detection } });
+  const rules = [
+    // Dosfuscation-style: every literal is two punctuation characters or longer.
+    rule('caret', { selection: { 'CommandLine|contains': ['^^', ',;,', ' c^md'] }, condition: 'selection' }),
+    // EDR-Freeze-style: the `.exe` ending is necessary but says little; `\edr-freeze` is kept.
+    rule('edr', { selection_img: { 'Image|contains': ['\\EDR-Freeze', '\\EDRFreeze'], 'Image|endswith': '.exe' }, selection_hash: { 'Hashes|contains': ['IMPHASH=1195F7935954A2CD09157390C33F8E8C'] }, condition: '1 of selection_*' }),
+  ];
+  const engine = compileRules(rules, builtinPipeline('ecs'));
+  const naive = compileRules(rules, builtinPipeline('ecs'), { index: false });
+  const ev = (img: string, cmd: string) => normaliseJson({ Event: { System: { EventID: 1, Channel: 'Microsoft-Windows-Sysmon/Operational', Computer: 'PC1' }, EventData: { Image: img, CommandLine: cmd } } }, ctx) as unknown as EventLike;
+  const plain = ev('C:\\Windows\\System32\\cmd.exe', 'cmd.exe /c dir');
+  assert.deepEqual(engine.match(plain), []);
+  assert.equal(engine.stats().evaluations, 0, 'neither rule is evaluated for an ordinary cmd.exe');
+  const cases: [EventLike, string[]][] = [
+    [ev('C:\\Windows\\System32\\cmd.exe', 'cmd.exe /c e^^cho x'), ['caret']],
+    [ev('C:\\Windows\\System32\\cmd.exe', 'cmd /c ,;,set x'), ['caret']],
+    [ev('C:\\Tools\\EDR-Freeze.exe', 'EDR-Freeze.exe 1234'), ['edr']],
+    [ev('C:\\Tools\\edrfreeze.exe', 'x c^md'), ['caret', 'edr']],
+    [ev('C:\\Tools\\EDR-Freeze.dll', 'x'), []],
+  ];
+  for (const [e, want] of cases) {
+    assert.deepEqual(engine.match(e).map((m) => m.ruleId).sort(), want);
+    assert.deepEqual(naive.match(e).map((m) => m.ruleId).sort(), want);
+  }
+});
