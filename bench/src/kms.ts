@@ -1,7 +1,7 @@
 /**
  * `npm run bench:kms` (issue 10, "Speed"): the crypto service over HTTP on loopback, through
  * per-application token auth, policy checks and audit events into the real durable buffer, with
- * autocannon: SM2 sign, SM2 verify, SM4-GCM encrypt of 1 KiB and data-key generation —
+ * wrk: SM2 sign, SM2 verify, SM4-GCM encrypt of 1 KiB and data-key generation —
  * requests/s and p99 — beside the in-process rate of the same service calls and of the bare SDK
  * calls, measured in the same run. Targets: ≥ 10,000 signs/s over HTTP with p99 ≤ 20 ms; HTTP +
  * auth + audit overhead ≤ 50 % of the in-process rate.
@@ -10,11 +10,14 @@
  * JavaScript needed most of a core for itself at these rates, which on a 2-core machine measured
  * the client rather than the service. The service computes SM2 on a worker thread
  * (`workers: defaultKmsWorkers()`, as `xiangan soc start` and `kms serve` do), so the HTTP thread
- * and the curve arithmetic use one core each; client and server still share the machine.
+ * and the curve arithmetic use one core each; client and server still share the machine, so each
+ * row also records CPU time per request of the server's HTTP thread, of the whole server process
+ * and of wrk itself (its Lua `os.clock()`), which say what a request costs independently of how
+ * busy the machine was.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
@@ -73,11 +76,15 @@ async function main(): Promise<void> {
       // Warm-up (JIT of the route, the parsers and the crypto paths), not recorded.
       await wrk(dir, `${url}${op.path}`, headers, JSON.stringify(op.body), 2);
       await kms.drainAudit();
+      const cpu0 = cpuNow();
       const ac = await wrk(dir, `${url}${op.path}`, headers, JSON.stringify(op.body), SECONDS);
+      const cpu = cpuSince(cpu0, ac.requests);
       const httpRate = ac.reqPerSec;
       rows.push({
         operation: op.name,
         http: { reqPerSec: httpRate, p50Ms: ac.p50Ms, p99Ms: ac.p99Ms, maxMs: ac.maxMs, requests: ac.requests, non2xx: ac.non2xx, errors: ac.errors, connections: CONNECTIONS, seconds: SECONDS },
+        // CPU per request: the HTTP thread, the whole server process (worker and V8 threads too) and wrk.
+        cpuMicrosPerRequest: { serverMainThread: cpu.mainUs, serverProcess: cpu.processUs, wrk: (ac.wrkCpuSeconds * 1e6) / ac.requests },
         inProcessService: { opsPerSec: inProcess.opsPerSec, spread: inProcess.spread },
         inProcessSdk: { opsPerSec: sdk.opsPerSec, spread: sdk.spread },
         httpOverheadVsService: 1 - httpRate / inProcess.opsPerSec,
@@ -99,16 +106,43 @@ async function main(): Promise<void> {
   const path = writeResults('kms', { loadAverage: loadavg(), emptyRouteBaseline: baseline, seconds: SECONDS, connections: CONNECTIONS, auditSink: 'DurableBuffer (SQLite), drained every 200 ms', loadGenerator: 'wrk 4.1 (Debian), 1 thread, separate process', sm2Workers: workers, results: rows, targets });
   process.stdout.write(
     formatTable(
-      ['operation', 'HTTP req/s', 'p99 ms', 'service in-proc/s', 'SDK in-proc/s', 'overhead'],
+      ['operation', 'HTTP req/s', 'p99 ms', 'service in-proc/s', 'SDK in-proc/s', 'overhead', 'CPU µs/req main/process/wrk'],
       rows.map((r) => {
         const h = r.http as { reqPerSec: number; p99Ms: number };
-        return [r.operation as string, fmtOps(h.reqPerSec), String(h.p99Ms), fmtOps((r.inProcessService as { opsPerSec: number }).opsPerSec), fmtOps((r.inProcessSdk as { opsPerSec: number }).opsPerSec), `${Math.round((r.httpOverheadVsService as number) * 100)}%`];
+        const c = r.cpuMicrosPerRequest as { serverMainThread?: number; serverProcess: number; wrk: number };
+        return [r.operation as string, fmtOps(h.reqPerSec), String(h.p99Ms), fmtOps((r.inProcessService as { opsPerSec: number }).opsPerSec), fmtOps((r.inProcessSdk as { opsPerSec: number }).opsPerSec), `${Math.round((r.httpOverheadVsService as number) * 100)}%`, [c.serverMainThread ?? NaN, c.serverProcess, c.wrk].map((x) => x.toFixed(0)).join(' / ')];
       }),
     ) + `\nempty POST route on the same server: ${fmtOps(baseline.reqPerSec as number)} req/s, p99 ${String(baseline.p99Ms)} ms; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\nwritten ${path}\n`,
   );
 }
 
-interface WrkResult { reqPerSec: number; p50Ms: number; p99Ms: number; maxMs: number; requests: number; errors: number; non2xx: number }
+interface CpuMark { process: NodeJS.CpuUsage; mainTicks: number | undefined }
+
+/** CPU time so far: the whole process, and the main thread from /proc (Linux; undefined elsewhere). */
+function cpuNow(): CpuMark {
+  return { process: process.cpuUsage(), mainTicks: mainThreadTicks() };
+}
+
+/** CPU microseconds per request since `m`. */
+function cpuSince(m: CpuMark, requests: number): { processUs: number; mainUs: number | undefined } {
+  const d = process.cpuUsage(m.process);
+  const t = mainThreadTicks();
+  // /proc/<pid>/task/<pid>/stat counts in clock ticks, 100 per second on Linux (USER_HZ).
+  return { processUs: (d.user + d.system) / requests, mainUs: t === undefined || m.mainTicks === undefined ? undefined : ((t - m.mainTicks) * 1e4) / requests };
+}
+
+function mainThreadTicks(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat (utime, stime) are 12 and 13 after the command name.
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return undefined;
+  }
+}
+
+interface WrkResult { reqPerSec: number; p50Ms: number; p99Ms: number; maxMs: number; requests: number; errors: number; non2xx: number; wrkCpuSeconds: number }
 
 /** Run `wrk` with a POST body for `seconds`; its Lua `done` hook prints one JSON line we parse. */
 async function wrk(dir: string, url: string, headers: Record<string, string>, body: string, seconds: number): Promise<WrkResult> {
@@ -120,8 +154,9 @@ async function wrk(dir: string, url: string, headers: Record<string, string>, bo
     ...Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`),
     'done = function(s, l, r)',
     '  local e = s.errors',
-    '  io.write(string.format("WRKJSON {\\"requests\\":%d,\\"us\\":%d,\\"errors\\":%d,\\"non2xx\\":%d,\\"p50\\":%d,\\"p99\\":%d,\\"max\\":%d}\\n",',
-    '    s.requests, s.duration, e.connect + e.read + e.write + e.timeout, e.status, l:percentile(50), l:percentile(99), l.max))',
+    // os.clock() is wrk's own CPU time (all its threads), so the report can say what the client took.
+    '  io.write(string.format("WRKJSON {\\"requests\\":%d,\\"us\\":%d,\\"errors\\":%d,\\"non2xx\\":%d,\\"p50\\":%d,\\"p99\\":%d,\\"max\\":%d,\\"cpu\\":%.3f}\\n",',
+    '    s.requests, s.duration, e.connect + e.read + e.write + e.timeout, e.status, l:percentile(50), l:percentile(99), l.max, os.clock()))',
     'end',
   ].join('\n');
   writeFileSync(script, lua);
@@ -134,8 +169,8 @@ async function wrk(dir: string, url: string, headers: Record<string, string>, bo
   }
   const line = out.split('\n').find((l) => l.startsWith('WRKJSON '));
   if (!line) throw new Error(`no result line from wrk:\n${out}`);
-  const j = JSON.parse(line.slice(8)) as { requests: number; us: number; errors: number; non2xx: number; p50: number; p99: number; max: number };
-  return { reqPerSec: j.requests / (j.us / 1e6), p50Ms: j.p50 / 1000, p99Ms: j.p99 / 1000, maxMs: j.max / 1000, requests: j.requests, errors: j.errors, non2xx: j.non2xx };
+  const j = JSON.parse(line.slice(8)) as { requests: number; us: number; errors: number; non2xx: number; p50: number; p99: number; max: number; cpu: number };
+  return { reqPerSec: j.requests / (j.us / 1e6), p50Ms: j.p50 / 1000, p99Ms: j.p99 / 1000, maxMs: j.max / 1000, requests: j.requests, errors: j.errors, non2xx: j.non2xx, wrkCpuSeconds: j.cpu };
 }
 
 await main();
