@@ -11,7 +11,23 @@ import { BUILTIN_PACKS_DIR, builtinPipeline, compileRules, loadRules, type Event
 import type { EcsEvent } from '@xiangan/collectors';
 import { SocError } from '../src/errors.js';
 import { correlateByAggregation } from '../src/storage/engine-correlate.js';
-import { openEngineStore, type EngineKind } from './engine-env.js';
+import { engineUrl, openEngineStore, type EngineKind } from './engine-env.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { main } from '../src/cli/main.js';
+
+async function cli(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d) => (out += d));
+  stderr.on('data', (d) => (err += d));
+  const code = await main(args, { stdin: new PassThrough(), stdout, stderr, env: {}, cwd });
+  return { code, out, err };
+}
 
 const W0 = Date.UTC(2026, 10, 20, 10, 0); // a multiple of 5 minutes
 const FROM = '2026-11-20T00:00:00.000Z';
@@ -70,7 +86,7 @@ const view = (ms: RuleMatch[]): unknown[] => ms.map((m) => [m.time, m.groupKey, 
 for (const kind of ['es', 'os'] as EngineKind[]) {
   describe(`${kind}: correlations as aggregations`, () => {
     test('event_count (shipped brute-force rule), value_count, and a verified superset', async () => {
-      const { store, dispose } = await openEngineStore(kind);
+      const { store, dispose, prefix } = await openEngineStore(kind);
       try {
         const evs = events();
         await store.write(evs);
@@ -99,6 +115,25 @@ for (const kind of ['es', 'os'] as EngineKind[]) {
         assert.equal(r3.exact, false);
         assert.deepEqual(view(r3.matches), engineMatches([KW_BASE, KW_CORR], 'kw-burst', evs));
         assert.equal(r3.matches.length, 3);
+
+        // The CLI over the shipped packs prints the correlation lines a hunt prints for the same rules.
+        const dir = mkdtempSync(join(tmpdir(), 'xa-agg-'));
+        try {
+          writeFileSync(join(dir, 'x.yaml'), `data: ${join(dir, 'data')}\nstorage:\n  backend: ${kind === 'es' ? 'elasticsearch' : 'opensearch'}\n  engine:\n    nodes: ['${engineUrl(kind)}']\n    prefix: ${prefix}\n`);
+          const args = [BUILTIN_PACKS_DIR, '--from', FROM, '--to', TO, '--config', join(dir, 'x.yaml')];
+          const agg = await cli(['rules', 'aggregate', ...args], dir);
+          assert.equal(agg.code, 0, agg.err);
+          const hunt = await cli(['rules', 'hunt', ...args], dir);
+          assert.equal(hunt.code, 0, hunt.err);
+          const lines = (out: string) => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { ruleId: string; kind: string; correlation?: { type: string }; eventIds?: string[]; group?: unknown });
+          const key = (l: ReturnType<typeof lines>[number]) => JSON.stringify([l.ruleId, l.correlation, l.eventIds, l.group]);
+          const aggregated = lines(agg.out);
+          assert.ok(aggregated.filter((l) => l.ruleId === brute.doc['id']).length === 3, agg.out);
+          const hunted = lines(hunt.out).filter((l) => l.kind === 'correlation' && (l.correlation?.type === 'event_count' || l.correlation?.type === 'value_count'));
+          assert.deepEqual(aggregated.map(key).sort(), hunted.map(key).sort());
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
       } finally {
         await dispose();
       }
