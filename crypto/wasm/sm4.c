@@ -271,6 +271,8 @@ EXPORT("sm4_cbc_decrypt") void sm4_cbc_decrypt(uint32_t n) {
 }
 
 static inline uint64_t bswap64(uint64_t v) { return __builtin_bswap64(v); }
+/* Byte swap of each 64-bit half, as swizzle indices (read through a volatile load, see perms()). */
+static const uint8_t BSWAP64_IDX[16] __attribute__((aligned(16))) = {7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8};
 
 /*
  * CTR: XOR len bytes of io with E(ctr), E(ctr+1), …; iv[] holds the big-endian counter block and
@@ -279,14 +281,29 @@ static inline uint64_t bswap64(uint64_t v) { return __builtin_bswap64(v); }
  */
 static void ctr_core(uint8_t *p, uint32_t len, uint32_t inc32) {
   uint64_t hi = bswap64(*(uint64_t *)iv), lo = bswap64(*(uint64_t *)(iv + 8));
+  /* Counter blocks as vectors: (hi, lo) in two 64-bit lanes, one add and one byte-swapping
+   * swizzle per block (the scalar form costs two wasm bswap64 sequences, ~13% of a CTR pass).
+   * The counter is public (IV/nonce), so choosing the path by its value leaks nothing. */
+  const v128_t bswap = *(const volatile v128_t *)BSWAP64_IDX, one = wasm_i64x2_make(0, 1);
   uint32_t nb = (len + 15) / 16;
   for (uint32_t i = 0; i < nb; i += BATCH) {
     uint32_t m = nb - i < BATCH ? nb - i : BATCH;
     use_batch(m);
-    for (uint32_t j = 0; j < m; j++) {
-      st(batch + 16 * j, wasm_i64x2_make((int64_t)bswap64(hi), (int64_t)bswap64(lo)));
-      if (inc32) lo = (lo & 0xffffffff00000000ull) | (uint32_t)(lo + 1);
-      else { lo++; hi += (lo == 0); }
+    /* Plain 64-bit lane adds are exact unless the incremented part wraps within this batch. */
+    int fast = inc32 ? (uint64_t)(uint32_t)lo + m <= 0xffffffffull : lo <= ~0ull - m;
+    if (fast) {
+      v128_t c = wasm_i64x2_make((int64_t)hi, (int64_t)lo);
+      for (uint32_t j = 0; j < m; j++) {
+        st(batch + 16 * j, wasm_i8x16_swizzle(c, bswap));
+        c = wasm_i64x2_add(c, one);
+      }
+      lo += m;
+    } else {
+      for (uint32_t j = 0; j < m; j++) {
+        st(batch + 16 * j, wasm_i64x2_make((int64_t)bswap64(hi), (int64_t)bswap64(lo)));
+        if (inc32) lo = (lo & 0xffffffff00000000ull) | (uint32_t)(lo + 1);
+        else { lo++; hi += (lo == 0); }
+      }
     }
     encrypt_many(batch, m);
     uint8_t *b = p + 16 * i;
@@ -366,7 +383,6 @@ static inline uint64_t rev64(uint64_t x) {
  * with a 16-entry nibble table held in a register (i8x16.swizzle reads a register, not memory,
  * so a secret index leaves no cache trace, as for the S-box).
  */
-static const uint8_t BSWAP64_IDX[16] __attribute__((aligned(16))) = {7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8};
 static const uint8_t REV4[16] __attribute__((aligned(16))) = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
 static inline v128_t bitrev_bytes(v128_t x) {
   const v128_t lo4 = wasm_i8x16_const_splat(0x0f), t = wasm_v128_load(REV4);
