@@ -70,7 +70,10 @@ export function dayTableDdl(day: string): string[] {
   const ddl = [
     `CREATE TABLE IF NOT EXISTS ev_${s} (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, ${cols.join(', ')}, message TEXT, doc TEXT NOT NULL)`,
     // External-content FTS5 (SQLite FTS5 §4.4.3): the text lives once, in ev_*.message.
-    `CREATE VIRTUAL TABLE IF NOT EXISTS fts_${s} USING fts5(message, content='ev_${s}', content_rowid='rowid')`,
+    // columnsize=0 (§4.5) drops the per-row token counts (the %_docsize table, one more B-tree
+    // insert per event); they serve only bm25()/rank ordering, which search never asks for (it
+    // sorts by time). Day tables made before keep their docsize table; both answer MATCH alike.
+    `CREATE VIRTUAL TABLE IF NOT EXISTS fts_${s} USING fts5(message, content='ev_${s}', content_rowid='rowid', columnsize=0)`,
   ];
   for (const c of COLUMNS) {
     if (!c.indexed) continue;
