@@ -6,7 +6,8 @@
 // and downloaded; the security administrator manages a user and the audit administrator finds
 // that in the audit trail; the security administrator imports Sigma rules, installs the chosen
 // ones into the running detector and toggles them; the alert queue pages with its keyset cursor;
-// after the idle timeout the session is refused.
+// a user with an SM2 key signs in by challenge-response; after the idle timeout the session is
+// refused.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { normalise } from '@xiangan/collectors';
+import { bytesToHex, sm2Sign, Sm2PrivateKey } from '@xiangan/crypto';
 import { BUILTIN_PACKS_DIR } from '@xiangan/rules';
 import { saveInventory } from '../src/comply/assets.js';
 import { listJudgements } from '../src/comply/judgements.js';
@@ -401,6 +403,32 @@ describe('console in Chromium', { skip }, () => {
     // Oldest last: the first seeded alert closes the list.
     assert.match(await rows.last().innerText(), /分页测试 0\b/);
     await page.screenshot({ path: join(ARTIFACTS, '13-alerts-paged.png') });
+  });
+
+  test('a user holding an SM2 key signs in by challenge-response', async () => {
+    // The security administrator registers the key's public half with the new user.
+    const key = Sm2PrivateKey.generate();
+    await page.goto(`${base}/#/users`);
+    const form = page.getByTestId('create-user');
+    await form.locator('input[name=username]').fill('ukey1');
+    await form.locator('input[name=sm2PublicKey]').fill(bytesToHex(key.publicKey.toBytes()));
+    await form.locator('select[name=role]').selectOption('viewer');
+    await form.locator('button[type=submit]').click();
+    const one = (await page.getByTestId('one-time-password').innerText()).trim();
+    auth.changePassword(auth.session(auth.loginPassword('ukey1', one, undefined, '127.0.0.1').sessionId), one, STRONG);
+    await page.getByRole('button', { name: '退出' }).click();
+    await page.getByTestId('login-form').waitFor();
+    await page.getByTestId('sm2-mode').click();
+    await page.getByTestId('sm2-form').locator('input[name=username]').fill('ukey1');
+    await page.getByTestId('sm2-form').locator('button[type=submit]').click();
+    // The key signs exactly the text the page shows (GB/T 32918.2 with SM3, default ID).
+    const shown = await page.getByTestId('sm2-message').textContent();
+    assert.ok(shown?.startsWith('xiangan-sm2-login\nukey1\n'), JSON.stringify(shown));
+    await page.getByTestId('sm2-form').locator('textarea[name=signature]').fill(bytesToHex(sm2Sign(key, new TextEncoder().encode(shown!))));
+    await page.screenshot({ path: join(ARTIFACTS, '14-sm2-login.png') });
+    await page.getByTestId('sm2-form').locator('button[type=submit]').click();
+    await page.locator('nav.side').waitFor();
+    assert.match(await page.locator('header').innerText(), /ukey1/);
   });
 
   test('after the idle timeout the session is refused and the login page shows', async () => {

@@ -318,7 +318,13 @@ export class Detector {
     next.restore({ version: 1, groups: kept } satisfies EngineSnapshot);
     for (const id of this.disabled) next.setRuleEnabled(id, false);
     this.engineNow = next;
-    await this.checkpoint();
+    try {
+      await this.checkpoint();
+    } catch (e) {
+      // The swap stands (the rule files are in place); the older windows stay the restart point
+      // until the next pass saves them.
+      this.opts.logger?.error?.({ err: e, errorCode: (e as { code?: string }).code, stage: 'detection' }, 'Saving correlation windows after a reload failed; will retry.');
+    }
     this.opts.logger?.info?.({ stage: 'detection', rules: next.detections.length + next.correlations.length, keptGroups: kept.length, droppedGroups: snap.groups.length - kept.length }, 'Detection rules reloaded.');
     return { rules: next.detections.length + next.correlations.length, keptGroups: kept.length, droppedGroups: snap.groups.length - kept.length, rejected: after.rejected };
   }
@@ -340,7 +346,10 @@ export class Detector {
       const loaded = new Set([...this.engineNow.detections, ...this.engineNow.correlations].map((r) => r.id));
       const problems: string[] = [];
       for (const c of choices) {
-        if (!byId.has(c.id)) problems.push(`${c.id}: not among the pasted rules`);
+        const r = byId.get(c.id);
+        if (!r) problems.push(`${c.id}: not among the pasted rules`);
+        // Loaded from its file, a rule without id or name would be named by the file path instead.
+        else if (typeof r.doc.id !== 'string' && typeof r.doc.name !== 'string') problems.push(`${c.id}: a rule needs an id (or a name) to be installed`);
         else if (loaded.has(c.id) && !meta.imported.has(c.id)) problems.push(`${c.id}: already loaded from the built-in packs or a configured rule directory`);
       }
       if (problems.length) throw new SocError('SOC_ERR_RULE_INSTALL', problems.join('; '), { details: { problems } });

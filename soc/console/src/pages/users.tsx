@@ -28,7 +28,7 @@ export function Users({ me }: { me: Me }) {
   const [roles, setRoles] = useState<RoleInfo[]>([]);
   const [error, setError] = useState('');
   const [secret, setSecret] = useState<{ username: string; password: string } | null>(null);
-  const [form, setForm] = useState({ username: '', role: 'analyst', displayName: '' });
+  const [form, setForm] = useState({ username: '', role: 'analyst', displayName: '', sm2PublicKey: '' });
   const load = async () => {
     try {
       const [u, r] = await Promise.all([api<{ items: User[] }>('GET', '/api/v1/users?limit=1000'), api<RoleInfo[]>('GET', '/api/v1/roles')]);
@@ -54,10 +54,11 @@ export function Users({ me }: { me: Me }) {
   const create = (e: Event) => {
     e.preventDefault();
     void act(async () => {
-      const body = { username: form.username, role: form.role, ...(form.displayName ? { displayName: form.displayName } : {}) };
+      // An SM2 public key (uncompressed or compressed point, hex) lets the user sign in with the key.
+      const body = { username: form.username, role: form.role, ...(form.displayName ? { displayName: form.displayName } : {}), ...(form.sm2PublicKey.trim() ? { sm2PublicKey: form.sm2PublicKey.trim() } : {}) };
       const r = await api<{ user: User; password: string }>('POST', '/api/v1/users', body);
       setSecret({ username: r.user.username, password: r.password });
-      setForm({ username: '', role: form.role, displayName: '' });
+      setForm({ username: '', role: form.role, displayName: '', sm2PublicKey: '' });
     });
   };
   const reset = (u: User) =>
@@ -80,6 +81,7 @@ export function Users({ me }: { me: Me }) {
           <b>{t('createUser')}</b>
           <input required pattern="[A-Za-z0-9][A-Za-z0-9._\-]{0,63}" placeholder={t('username')} value={form.username} onInput={(e) => setForm({ ...form, username: e.currentTarget.value })} name="username" />
           <input placeholder={t('displayName')} value={form.displayName} onInput={(e) => setForm({ ...form, displayName: e.currentTarget.value })} name="displayName" />
+          <input placeholder={t('sm2PublicKey')} pattern="[0-9a-fA-F]{66}|[0-9a-fA-F]{130}" value={form.sm2PublicKey} onInput={(e) => setForm({ ...form, sm2PublicKey: e.currentTarget.value })} name="sm2PublicKey" class="mono" />
           <select value={form.role} onChange={(e) => setForm({ ...form, role: e.currentTarget.value })} name="role">
             {roles.map((r) => (
               <option key={r.name} value={r.name}>
