@@ -127,22 +127,30 @@ export const defaultSm3Kernel: Sm3Kernel = wasmAvailable() ? sm3WasmKernel : sm3
  * secret-dependent memory access in either implementation, and the tests cross-check both.
  */
 type NodeHashFactory = (alg: string) => { update(d: Uint8Array): { digest(): Uint8Array } };
-const nodeCreateHash: NodeHashFactory | undefined = (() => {
+/**
+ * Looked up on the first long one-shot input, not at import: `getBuiltinModule('crypto')` loads
+ * node:crypto and its ~30 internal modules (6–8 ms), which every importer would otherwise pay.
+ * `null` once looked up and absent.
+ */
+let nodeCreateHash: NodeHashFactory | null | undefined;
+function nodeSm3(): NodeHashFactory | null {
+  if (nodeCreateHash !== undefined) return nodeCreateHash;
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   try {
     const c = proc?.getBuiltinModule?.('crypto') as { createHash?: NodeHashFactory; getHashes?: () => string[] } | undefined;
-    return c?.createHash && c.getHashes?.().includes('sm3') ? c.createHash : undefined;
+    nodeCreateHash = c?.createHash && c.getHashes?.().includes('sm3') ? c.createHash : null;
   } catch {
-    return undefined;
+    nodeCreateHash = null;
   }
-})();
+  return nodeCreateHash;
+}
 /** One-shot inputs at least this long go to Node's built-in SM3 when present. @example sm3(new Uint8Array(NODE_SM3_MIN_BYTES)) */
 export const NODE_SM3_MIN_BYTES = 4096;
 
-const defaultDigest = (data: Uint8Array): Uint8Array =>
-  nodeCreateHash !== undefined && data.length >= NODE_SM3_MIN_BYTES
-    ? new Uint8Array(nodeCreateHash('sm3').update(data).digest())
-    : defaultSm3Kernel.digest(data);
+const defaultDigest = (data: Uint8Array): Uint8Array => {
+  const node = data.length >= NODE_SM3_MIN_BYTES ? nodeSm3() : null;
+  return node ? new Uint8Array(node('sm3').update(data).digest()) : defaultSm3Kernel.digest(data);
+};
 
 /**
  * SM3 digest (32 bytes) of `data`. `sm3.create()` gives a streaming hash.
