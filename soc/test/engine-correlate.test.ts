@@ -15,19 +15,8 @@ import { engineUrl, openEngineStore, type EngineKind } from './engine-env.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../src/cli/main.js';
+import { runCli } from './cli-run.js';
 
-async function cli(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { stdin: new PassThrough(), stdout, stderr, env: {}, cwd });
-  return { code, out, err };
-}
 
 const W0 = Date.UTC(2026, 10, 20, 10, 0); // a multiple of 5 minutes
 const FROM = '2026-11-20T00:00:00.000Z';
@@ -121,9 +110,9 @@ for (const kind of ['es', 'os'] as EngineKind[]) {
         try {
           writeFileSync(join(dir, 'x.yaml'), `data: ${join(dir, 'data')}\nstorage:\n  backend: ${kind === 'es' ? 'elasticsearch' : 'opensearch'}\n  engine:\n    nodes: ['${engineUrl(kind)}']\n    prefix: ${prefix}\n`);
           const args = [BUILTIN_PACKS_DIR, '--from', FROM, '--to', TO, '--config', join(dir, 'x.yaml')];
-          const agg = await cli(['rules', 'aggregate', ...args], dir);
+          const agg = await runCli(['rules', 'aggregate', ...args], dir);
           assert.equal(agg.code, 0, agg.err);
-          const hunt = await cli(['rules', 'hunt', ...args], dir);
+          const hunt = await runCli(['rules', 'hunt', ...args], dir);
           assert.equal(hunt.code, 0, hunt.err);
           const lines = (out: string) => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { ruleId: string; kind: string; correlation?: { type: string }; eventIds?: string[]; group?: unknown });
           const key = (l: ReturnType<typeof lines>[number]) => JSON.stringify([l.ruleId, l.correlation, l.eventIds, l.group]);

@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import net from 'node:net';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -18,7 +17,7 @@ import { validateConfig } from '../src/config/load.js';
 import { startServer, type RunningServer } from '../src/server.js';
 import { createLogger } from '../src/logger.js';
 import { socBus, type BusMessage } from '../src/bus.js';
-import { main } from '../src/cli/main.js';
+import { runCli } from './cli-run.js';
 import { deleteIndices, ensureEngine, type EngineKind } from './engine-env.js';
 
 const TOKEN = 'engine-alerts-token-0123456789';
@@ -43,16 +42,6 @@ function sendTcp(port: number, line: string): Promise<void> {
   });
 }
 
-async function cli(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { stdin: new PassThrough(), stdout, stderr, env: {}, cwd });
-  return { code, out, err };
-}
 
 const rootLogin = (ip: string, sec: number): string => `<38>1 2026-11-30T02:00:${String(sec).padStart(2, '0')}.000Z web1 sshd 123 - - Accepted password for root from ${ip} port 52100 ssh2\n`;
 
@@ -192,14 +181,14 @@ for (const kind of ['es', 'os'] as EngineKind[]) {
         const cfgDir = dirs[dirs.length - 1]!;
         const cfgFile = join(cfgDir, 'xiangan.yaml');
         writeFileSync(cfgFile, `data: ${join(cfgDir, 'data')}\nstorage:\n  backend: ${backend}\n  engine:\n    nodes: ['${url}']\n    prefix: ${prefix}\n`);
-        const listed = await cli(['alerts', 'list', '--status', 'acknowledged', '--config', cfgFile, '--json'], cfgDir);
+        const listed = await runCli(['alerts', 'list', '--status', 'acknowledged', '--config', cfgFile, '--json'], cfgDir);
         assert.equal(listed.code, 0, listed.err);
         assert.deepEqual(listed.out.trim().split('\n').map((l) => JSON.parse(l).id), [alert.id]);
-        const resolved = await cli(['alerts', 'resolve', alert.id, '--config', cfgFile, '--actor', 'bob', '--json'], cfgDir);
+        const resolved = await runCli(['alerts', 'resolve', alert.id, '--config', cfgFile, '--actor', 'bob', '--json'], cfgDir);
         assert.equal(resolved.code, 0, resolved.err);
         assert.equal(JSON.parse(resolved.out).status, 'resolved');
         assert.equal((await json<{ alert: { status: string } }>(`/api/v1/alerts/${alert.id}`)).alert.status, 'resolved', 'the server sees the CLI change');
-        const purge = await cli(['alerts', 'purge', '--config', cfgFile, '--dry-run', '--json'], cfgDir);
+        const purge = await runCli(['alerts', 'purge', '--config', cfgFile, '--dry-run', '--json'], cfgDir);
         assert.equal(purge.code, 0, purge.err);
         assert.equal(JSON.parse(purge.out).alerts, 0, 'resolved just now: within retention');
       } finally {
