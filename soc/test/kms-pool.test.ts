@@ -101,6 +101,28 @@ describe('KMS: SM2 worker pool ring', () => {
     }
   });
 
+  test('a key set while the worker is busy is found by its first job', async () => {
+    const pool = new Sm2Pool(1);
+    const keys = Array.from({ length: 8 }, () => Sm2PrivateKey.generate());
+    try {
+      // Keep the worker awake with background jobs, and give it a new key version before each sign.
+      pool.setKey('bg@1', keys[0]!.toBytes(), keys[0]!.publicKey.toBytes());
+      const results: Array<Promise<boolean>> = [];
+      for (let i = 0; i < 300; i++) {
+        results.push(pool.sign('bg@1', utf8ToBytes(`bg ${i}`), { format: 'der' }).then(() => true));
+        const k = keys[i % keys.length]!;
+        pool.setKey(`fresh@${i}`, k.toBytes(), k.publicKey.toBytes());
+        const m = utf8ToBytes(`fresh ${i}`);
+        results.push(pool.sign(`fresh@${i}`, m, { format: 'der' }).then((sig) => sm2Verify(k.publicKey, m, sig)));
+        if (i % 16 === 0) await new Promise((r) => setImmediate(r));
+      }
+      assert.ok((await Promise.all(results)).every(Boolean));
+    } finally {
+      await pool.close();
+      for (const k of keys) k.destroy();
+    }
+  });
+
   test('a worker that dies fails its jobs with a typed error and is replaced; a closed pool refuses', async () => {
     const pool = new Sm2Pool(1);
     const key = Sm2PrivateKey.generate();

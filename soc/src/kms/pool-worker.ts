@@ -67,13 +67,15 @@ function runJob(i: number): void {
   const msg = bytes.slice(at, (at += msgLen));
   const id = idLen >= 0 ? bytes.slice(at, (at += idLen)) : undefined;
   const opts = { ...(id ? { id } : {}), format: op & 2 ? ('raw' as const) : ('der' as const) };
+  // A key is posted before the first job that names it, but may land after this round's readKeys():
+  // an unknown index is looked up once more after reading the port.
   let a: PoolAnswer;
   try {
     if ((op & 1) === 0) {
-      const key = privs.get(index);
+      const key = privs.get(index) ?? (readKeys(), privs.get(index));
       a = key ? { status: S_SIGNED, bytes: sm2Sign(key, msg, opts) } : { status: S_UNKNOWN_KEY, bytes: new Uint8Array(0) };
     } else {
-      const pub = pubs.get(index);
+      const pub = pubs.get(index) ?? (readKeys(), pubs.get(index));
       const sig = bytes.slice(at, at + sigLen);
       a = pub ? { status: sm2Verify(pub, msg, sig, opts) ? S_VALID : S_INVALID, bytes: new Uint8Array(0) } : { status: S_UNKNOWN_KEY, bytes: new Uint8Array(0) };
     }
