@@ -6,8 +6,8 @@
 // and downloaded; the security administrator manages a user and the audit administrator finds
 // that in the audit trail; the security administrator imports Sigma rules, installs the chosen
 // ones into the running detector and toggles them; the alert queue pages with its keyset cursor;
-// a user with an SM2 key signs in by challenge-response; after the idle timeout the session is
-// refused.
+// an API token is issued and revoked; a user with an SM2 key signs in by challenge-response;
+// after the idle timeout the session is refused.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -403,6 +403,26 @@ describe('console in Chromium', { skip }, () => {
     // Oldest last: the first seeded alert closes the list.
     assert.match(await rows.last().innerText(), /分页测试 0\b/);
     await page.screenshot({ path: join(ARTIFACTS, '13-alerts-paged.png') });
+  });
+
+  test('the security administrator issues a scoped API token for a collector and revokes it', async () => {
+    await page.goto(`${base}/#/users`);
+    const form = page.getByTestId('create-token');
+    await form.locator('input[name=name]').fill('collector1');
+    await form.locator('input[value="events:ingest"]').check();
+    assert.equal(await form.locator('input[value="users:write"]').count(), 0, 'account administration is never offered for a token');
+    await form.locator('button[type=submit]').click();
+    const token = (await page.getByTestId('token-secret').innerText()).trim();
+    const row = page.locator('[data-testid=tokens] tr[data-token=collector1]');
+    await row.waitFor();
+    const ingest = () =>
+      fetch(`${base}/api/v1/ingest`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-ndjson' }, body: `${JSON.stringify({ message: 'token e2e' })}\n` });
+    assert.ok((await ingest()).ok, 'the new token may ingest');
+    page.once('dialog', (d) => void d.accept());
+    await row.getByTestId('revoke').click();
+    await row.locator('[data-col=status]', { hasText: '已吊销' }).waitFor();
+    assert.equal((await ingest()).status, 401, 'a revoked token is refused');
+    await page.screenshot({ path: join(ARTIFACTS, '15-api-tokens.png') });
   });
 
   test('a user holding an SM2 key signs in by challenge-response', async () => {

@@ -5,6 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, type Me } from '../api.js';
 import { t } from '../i18n.js';
 import { fmtTime } from './alerts.js';
+import { Tokens } from './tokens.js';
 
 interface User {
   username: string;
@@ -149,6 +150,7 @@ export function Users({ me }: { me: Me }) {
           })}
         </tbody>
       </table>
+      {me.permissions.includes('tokens:read') && <Tokens canWrite={me.permissions.includes('tokens:write')} roles={roles} />}
       <h3>{t('role')}</h3>
       <table class="grid">
         <tbody>
