@@ -198,7 +198,10 @@ static void encrypt_one(uint8_t *b) {
   for (int j = 0; j < 4; j++) x[j] = wasm_i32x4_splat((int32_t)be32(b + 4 * j));
   for (int i = 0; i < 32; i += 4)
     for (int j = 0; j < 4; j++) {
-      v128_t t = wasm_v128_xor(wasm_v128_xor(x[(j + 1) & 3], x[(j + 2) & 3]), wasm_v128_xor(x[(j + 3) & 3], wasm_i32x4_splat((int32_t)(rk[i + j] ^ RK_OFFSET(i + j)))));
+      /* x[(j + 3) & 3] is the word the previous round produced: XOR it last, so that only one
+       * XOR of the round input lies on the serial dependency chain. */
+      v128_t k = wasm_i32x4_splat((int32_t)(rk[i + j] ^ RK_OFFSET(i + j)));
+      v128_t t = wasm_v128_xor(wasm_v128_xor(wasm_v128_xor(x[(j + 1) & 3], x[(j + 2) & 3]), k), x[(j + 3) & 3]);
       x[j] = wasm_v128_xor(x[j], round_t_serial(t, &P));
     }
   for (int j = 0; j < 4; j++) put_be32(b + 4 * j, (uint32_t)wasm_i32x4_extract_lane(x[3 - j], 0));
