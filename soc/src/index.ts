@@ -36,5 +36,7 @@ export { engineWriter, openConfiguredEngine, type EngineConfig } from './storage
 export { toDsl, type DslQuery } from './storage/dsl.js';
 export { DurableBuffer, type DurableBufferOptions } from './buffer/durable.js';
 export { StoreConsumer, type StoreConsumerOptions, type StepInfo } from './pipeline/consumer.js';
+export { Preparer, type PreparedStep } from './pipeline/prepare.js';
+export { RawFrame, encodeFrames } from './buffer/raw.js';
 export { COMPLY_ERROR_CODES, ComplyError, type ComplyErrorCode } from './comply/errors.js';
 export { runAssessment, writeReports, verifyReportFile, importAssetsCsv, loadInventory, saveInventory, complyRoutes, renderHtml, renderJson, type Assessment, type Inventory } from './comply/index.js';
