@@ -14,6 +14,7 @@ import { Preparer } from '../src/pipeline/prepare.js';
 import { WorkerWriter } from '../src/pipeline/store-worker.js';
 import { openSqliteStore } from '../src/storage/sqlite.js';
 import { parseQuery } from '../src/query/parse.js';
+import { leafHashText } from '../src/integrity/merkle.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'xa-raw-'));
 
@@ -89,6 +90,22 @@ describe('raw frames', () => {
     assert.deepEqual(step.ids, expected);
     const withIds = fs.map((f, i) => new RawFrame(f.bytes, { ...f.ctx, eventId: expected[i]! }, f.charset));
     assert.deepEqual(step.batches[0]!.data.split('\n').map((d) => JSON.parse(d)), JSON.parse(JSON.stringify(atSource(withIds))).map((e: EcsEvent) => e));
+  });
+
+  test('a step of several chunks: documents joined per batch in order, one leaf hash per document in order', () => {
+    // 600 frames (more than two chunks of the preparer), a batch of documents, 300 more frames.
+    const first = deferredFrames(600);
+    const docsBatch = atSource(frames(5)).map((e) => JSON.stringify(e));
+    const last = deferredFrames(300);
+    const row = (fs: RawFrame[], seq: number) => ({ seq, appendedAt: 1, count: fs.length, data: '', kind: 'frames' as const, ...(({ data, meta }) => ({ frames: data, meta }))(encodeFrames(fs)) });
+    const step = new Preparer('vendor', Date.now, true).prepare([row(first, 1), { seq: 2, appendedAt: 1, count: 5, data: docsBatch.join('\n') }, row(last, 3)])!;
+    assert.equal(step.count, 905);
+    assert.deepEqual(step.batches.map((b) => b.data.split('\n').length), [600, 5, 300]);
+    const docs = step.batches.flatMap((b) => b.data.split('\n'));
+    assert.deepEqual(docs.slice(600, 605), docsBatch);
+    assert.deepEqual(docs.map((d) => JSON.parse(d).id), step.ids);
+    const expected = Buffer.concat(docs.map((d) => leafHashText(d)));
+    assert.deepEqual(Buffer.from(step.leafHashes!), expected);
   });
 
   test('the prepare step makes the events the source processor makes', () => {

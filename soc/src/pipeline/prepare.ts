@@ -64,6 +64,9 @@ export interface PreparedStep extends PreparedColumns {
 
 const VALUE_COLUMNS = COLUMNS.filter((c) => c.kind !== 'time');
 
+/** Documents per chunk of a step's leaf hashing and joining (see {@link Preparer.prepare}). */
+const DOC_CHUNK = 256;
+
 /** Turns buffered batches into {@link PreparedStep}s; keeps one processor per source. */
 export class Preparer {
   private readonly processors = new Map<string, { proc: Processor; metrics: SourceMetrics }>();
@@ -97,17 +100,25 @@ export class Preparer {
     const counters: PrepareCounters = {};
     const out: RawBatch[] = [];
     const leaves = this.chain ? new Uint8Array(total * 32) : undefined;
-    // Documents to chain, hashed together at the end (four per SIMD pass).
-    const leafDocs: string[] = [];
-    const leaf = (doc: string): void => {
-      if (!leaves) return;
-      // Grows only on a corrupt batch count.
-      if ((leafDocs.length + 1) * 32 > leaves.length) throw new RangeError('prepare: more events than the batches announced');
-      leafDocs.push(doc);
+    // Documents are hashed (and a frames batch's are joined) in chunks as they are made, so each
+    // one dies young: only the chunk's joined text lives on to the end of the step (kept in V8's
+    // large-object space, never copied by a scavenge), not thousands of documents that every
+    // scavenge of the worker's small young generation would copy and then promote.
+    let pending: string[] = [];
+    let hashed = 0;
+    const hashPending = (): void => {
+      if (leaves && pending.length > 0) {
+        // Grows only on a corrupt batch count.
+        if ((hashed + pending.length) * 32 > leaves.length) throw new RangeError('prepare: more events than the batches announced');
+        leafHashTextsInto(pending, leaves.subarray(32 * hashed));
+      }
+      hashed += pending.length;
+      pending = [];
     };
     for (const b of batches) {
       if (b.kind === 'frames') {
-        const docs: string[] = [];
+        const parts: string[] = [];
+        let count = 0;
         // The processor of each receive context of the row, looked up once per context.
         const procs: Array<{ proc: Processor; metrics: SourceMetrics }> = [];
         const before = new Map<SourceMetrics, [number, number]>();
@@ -118,27 +129,37 @@ export class Preparer {
             if (!before.has(p.metrics)) before.set(p.metrics, [p.metrics.parseFailures, p.metrics.charsetLossy]);
           }
           const ev = p.proc(f.bytes, f.ctx);
-          const doc = JSON.stringify(ev);
-          docs.push(doc);
-          leaf(doc);
+          pending.push(JSON.stringify(ev));
+          count++;
           addEvent(cols, ev, f.ctx.receivedAt, this.now);
+          if (pending.length >= DOC_CHUNK) {
+            parts.push(pending.join('\n'));
+            hashPending();
+          }
         });
+        if (pending.length > 0) {
+          parts.push(pending.join('\n'));
+          hashPending();
+        }
         for (const [m, [pf, cl]] of before) {
           const c = (counters[m.sourceId] ??= { parseFailures: 0, charsetLossy: 0 });
           c.parseFailures += m.parseFailures - pf;
           c.charsetLossy += m.charsetLossy - cl;
         }
-        out.push({ seq: b.seq, appendedAt: b.appendedAt, count: docs.length, data: docs.join('\n') });
+        out.push({ seq: b.seq, appendedAt: b.appendedAt, count, data: parts.length === 1 ? parts[0]! : parts.join('\n') });
       } else {
         for (const d of b.data.split('\n')) {
           const ev = JSON.parse(d) as EcsEvent;
           addEvent(cols, ev, Date.parse(String(ev?.event?.ingested)), this.now);
-          leaf(d);
+          if (leaves) {
+            pending.push(d);
+            if (pending.length >= DOC_CHUNK) hashPending();
+          }
         }
+        hashPending();
         out.push(b);
       }
     }
-    if (leaves) leafHashTextsInto(leafDocs, leaves);
     return { ...finish(cols), batches: out, ...(leaves ? { leafHashes: leaves } : {}), lastSeq: batches[batches.length - 1]!.seq, oldestAppendedAt: batches[0]!.appendedAt, counters };
   }
 }
