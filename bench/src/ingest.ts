@@ -9,7 +9,7 @@
  * just achieved (`paced`): the p99 receipt → stored of that phase is the pipeline's own delay,
  * whereas the flat-out p99 mostly measures how long the sender's backlog waited in the buffer.
  *
- * CPU time per event, per thread of the server (main thread: sockets, framing, ids, buffer
+ * CPU time per event, per thread of the server (main thread: sockets, framing, buffer
  * appends, detection; the prepare and store workers; V8's helper threads, mostly GC), is read from
  * /proc at the start and end of the stream: unlike wall time it is barely disturbed by other
  * processes on the machine, and `cpuCapacityEventsPerSec` (1e6 / max(total / 2 cores, busiest
@@ -28,7 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createProcessor, eventId, newSourceMetrics, normalise } from '@xiangan/collectors';
+import { createProcessor, eventIds, newSourceMetrics, normalise } from '@xiangan/collectors';
 import { formatTable, fmtOps, fmtRatio, writeResults } from './harness.js';
 import { makeLine } from './syslog-mix.js';
 
@@ -70,16 +70,23 @@ async function send(port: number, n: number): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Parse + normalise on this one thread: lines/s per core. */
+/** Parse + normalise + ids (batch SM3 per 1,000 lines, as the prepare worker derives them per buffered row) on this one thread: lines/s per core. */
 function parseOnly(): number {
   const metrics = newSourceMetrics('bench');
   const proc = createProcessor({ charset: 'auto', timezone: 'Asia/Shanghai', metrics, normalise });
   const lines = Array.from({ length: 20_000 }, (_, i) => Buffer.from(makeLine(i)));
   const run = (k: number) => {
-    for (let i = 0; i < k; i++) {
-      const bytes = lines[i % lines.length]!;
-      const id = eventId({ kind: 'network', sourceId: 'bench', peerAddress: '127.0.0.1', peerPort: 1, receivedAt: 0, connection: 'c', seq: i, bytes });
-      proc(bytes, { sourceId: 'bench', transport: 'tcp', receivedAt: 1_795_000_000_000, timezone: 'Asia/Shanghai', eventId: id });
+    for (let start = 0; start < k; start += 1000) {
+      const n = Math.min(1000, k - start);
+      const ids = eventIds(
+        Array.from({ length: n }, (_, j) => {
+          const i = start + j;
+          return { kind: 'network' as const, sourceId: 'bench', peerAddress: '127.0.0.1', peerPort: 1, receivedAt: 0, connection: 'c', seq: i, bytes: lines[i % lines.length]! };
+        }),
+      );
+      for (let j = 0; j < n; j++) {
+        proc(lines[(start + j) % lines.length]!, { sourceId: 'bench', transport: 'tcp', receivedAt: 1_795_000_000_000, timezone: 'Asia/Shanghai', eventId: ids[j]! });
+      }
     }
   };
   run(20_000);
@@ -379,6 +386,6 @@ const path = writeResults('ingest', {
   ...(chainOff ? { xianganChainingOff: chainOff } : {}),
   rsyslog,
   notes:
-    'Xiangan: real `xiangan soc start` process with its default configuration (detection on unless XIANGAN_BENCH_ALERTS=off), RFC 6587 LF framing; the main thread frames, derives ids and appends raw frames to the durable SQLite buffer (WAL, synchronous=NORMAL); the prepare worker parses + ECS-normalises them, serialises each event once and computes store columns and integrity leaf hashes; the store worker inserts (WAL, synchronous=FULL, 16 KiB pages, FTS5, indexes) while the next step is prepared; detection runs on the main thread over the stored documents. Time from first byte sent to xiangan_store_events_total reaching the line count. cpuMicrosPerEvent: per-thread CPU time from /proc over the stream (loadAverage1m at its start and end). p99 from the server histogram xiangan_receipt_to_store_seconds (linear within buckets). rsyslog: imtcp → omfile of the raw message, no parsing or indexing; time until the file holds every line.',
+    'Xiangan: real `xiangan soc start` process with its default configuration (detection on unless XIANGAN_BENCH_ALERTS=off), RFC 6587 LF framing; the main thread frames and appends raw frames (bytes, connection, sequence) to the durable SQLite buffer (WAL, synchronous=NORMAL); the prepare worker derives their SM3 ids in batches, parses + ECS-normalises them, serialises each event once and computes store columns and integrity leaf hashes; the store worker inserts (WAL, synchronous=FULL, 16 KiB pages, FTS5, indexes) while the next step is prepared; detection runs on the main thread over the stored documents. Time from first byte sent to xiangan_store_events_total reaching the line count. cpuMicrosPerEvent: per-thread CPU time from /proc over the stream (loadAverage1m at its start and end). p99 from the server histogram xiangan_receipt_to_store_seconds (linear within buckets). rsyslog: imtcp → omfile of the raw message, no parsing or indexing; time until the file holds every line.',
 });
 process.stdout.write(`results: ${path}\n`);

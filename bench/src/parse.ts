@@ -1,7 +1,8 @@
 /**
  * `npm run bench:parse` (issue 3, "Speed": ≥ 200,000 lines/s parse-only per core): the pure
  * middle of the pipeline on one thread — charset decoding, RFC 3164/5424 parsing, the vendor
- * parsers, ECS normalisation and the deterministic SM3 event id — over
+ * parsers, ECS normalisation and the deterministic SM3 event id (batch SM3 per block of lines,
+ * as the prepare worker derives ids per buffered row) — over
  *
  * - the ingest mix (`syslog-mix.ts`, the lines `bench:ingest` sends: sshd, sudo, iptables,
  *   nginx, Cisco ASA, FortiGate, Huawei USG), exactly as `bench:ingest` measures parse-only;
@@ -22,10 +23,12 @@ import iconv from 'iconv-lite';
 import {
   createProcessor,
   eventId,
+  eventIds,
   newSourceMetrics,
   normalise,
   normaliseJson,
   parseSyslog,
+  type EventIdInput,
   type SourceContext,
 } from '@xiangan/collectors';
 import { formatTable, fmtOps, fmtRatio, writeResults } from './harness.js';
@@ -72,11 +75,30 @@ function tcpCtx(eventId: string): SourceContext {
   return { sourceId: 'bench', transport: 'tcp', peer: { address: '127.0.0.1', port: 40000 }, receivedAt: RECEIVED_AT, timezone: 'Asia/Shanghai', eventId };
 }
 
-/** The processor of a TCP source with the vendor-aware normaliser, as the server builds it. */
-function pipelineStep(): (input: Input, i: number) => unknown {
+/** Ids are derived per block of lines with the batch SM3, as the prepare worker derives them per buffered row. */
+const ID_BLOCK = 1000;
+
+const idInput = (input: Input, i: number): EventIdInput => ({ kind: 'network', sourceId: 'bench', peerAddress: '127.0.0.1', peerPort: 40000, receivedAt: RECEIVED_AT, connection: 'c1', seq: i, bytes: input.bytes });
+
+/** The ids of lines i … i + ID_BLOCK - 1 (`eventIds`), computed when line i is reached. */
+function blockIds(inputs: Input[]): (i: number) => string {
+  let ids: string[] = [];
+  let first = 0;
+  return (i) => {
+    if (i % ID_BLOCK === 0) {
+      first = i;
+      ids = eventIds(Array.from({ length: ID_BLOCK }, (_, k) => idInput(inputs[(i + k) % inputs.length]!, i + k)));
+    }
+    return ids[i - first]!;
+  };
+}
+
+/** The processor of a TCP source with the vendor-aware normaliser, as the server builds it; ids in blocks. */
+function pipelineStep(inputs: Input[]): (input: Input, i: number) => unknown {
   const proc = createProcessor({ charset: 'auto', timezone: 'Asia/Shanghai', metrics: newSourceMetrics('bench'), normalise });
+  const idOf = blockIds(inputs);
   return (input, i) => {
-    const id = eventId({ kind: 'network', sourceId: 'bench', peerAddress: '127.0.0.1', peerPort: 40000, receivedAt: RECEIVED_AT, connection: 'c1', seq: i, bytes: input.bytes });
+    const id = idOf(i);
     if ('json' in input) return normaliseJson(input.json, { sourceId: 'bench', transport: 'http', receivedAt: RECEIVED_AT, timezone: 'Asia/Shanghai', eventId: id });
     return proc(input.bytes, tcpCtx(id));
   };
@@ -84,8 +106,11 @@ function pipelineStep(): (input: Input, i: number) => unknown {
 
 const parseStep = (input: Input): unknown => parseSyslog(input.bytes, { receivedAt: RECEIVED_AT, timezone: 'Asia/Shanghai', charset: 'auto' });
 const normaliseStep = (input: Input): unknown => normalise(parseSyslog(input.bytes, { receivedAt: RECEIVED_AT, timezone: 'Asia/Shanghai', charset: 'auto' }), tcpCtx('x'));
-const idStep = (input: Input, i: number): unknown =>
-  eventId({ kind: 'network', sourceId: 'bench', peerAddress: '127.0.0.1', peerPort: 40000, receivedAt: RECEIVED_AT, connection: 'c1', seq: i, bytes: input.bytes });
+const idStep = (input: Input, i: number): unknown => eventId(idInput(input, i));
+const blockIdStep = (inputs: Input[]): ((input: Input, i: number) => unknown) => {
+  const idOf = blockIds(inputs);
+  return (_input, i) => idOf(i);
+};
 
 /** The ingest mix: 20,000 distinct lines, as `bench:ingest` measures parse-only. */
 const ingestMix: Input[] = Array.from({ length: 20_000 }, (_, i) => ({ bytes: Buffer.from(makeLine(i)) }));
@@ -122,13 +147,14 @@ const syslogOnly = everyParser.filter((x) => !('json' in x));
 
 const load0 = loadavg()[0]!;
 const ingest = {
-  full: best(ingestMix, pipelineStep()),
+  full: best(ingestMix, pipelineStep(ingestMix)),
   parse: best(ingestMix, parseStep),
   parseNormalise: best(ingestMix, normaliseStep),
   eventId: best(ingestMix, idStep),
+  eventIdBatch: best(ingestMix, blockIdStep(ingestMix)),
 };
 const fixtures = {
-  full: best(everyParser, pipelineStep()),
+  full: best(everyParser, pipelineStep(everyParser)),
   parse: best(syslogOnly, parseStep),
   parseNormalise: best(syslogOnly, normaliseStep),
 };
@@ -142,7 +168,8 @@ process.stdout.write(
       row('ingest mix: decode + parse + normalise + SM3 id', ingest.full, TARGET),
       row('ingest mix: decode + parse (RFC 3164/5424)', ingest.parse),
       row('ingest mix: decode + parse + normalise', ingest.parseNormalise),
-      row('ingest mix: SM3 event id alone', ingest.eventId),
+      row('ingest mix: SM3 event id alone, one by one', ingest.eventId),
+      row(`ingest mix: SM3 event id alone, batches of ${ID_BLOCK}`, ingest.eventIdBatch),
       row('every parser: decode + parse + normalise + SM3 id', fixtures.full, TARGET),
       row('every parser (syslog): decode + parse', fixtures.parse),
       row('every parser (syslog): decode + parse + normalise', fixtures.parseNormalise),
@@ -155,10 +182,10 @@ const path = writeResults('parse', {
   linesPerRound: N,
   target: { parseLinesPerSecPerCore: TARGET },
   parseLinesPerSecPerCore: Math.round(ingest.full.cpu),
-  ingestMix: { distinctLines: ingestMix.length, full: rounded(ingest.full), parse: rounded(ingest.parse), parseNormalise: rounded(ingest.parseNormalise), eventId: rounded(ingest.eventId) },
+  ingestMix: { distinctLines: ingestMix.length, full: rounded(ingest.full), parse: rounded(ingest.parse), parseNormalise: rounded(ingest.parseNormalise), eventId: rounded(ingest.eventId), eventIdBatch: rounded(ingest.eventIdBatch) },
   everyParser: { inputs: everyParser.length, full: rounded(fixtures.full), parse: rounded(fixtures.parse), parseNormalise: rounded(fixtures.parseNormalise) },
   loadAverage: { start: load0, end: load1 },
   notes:
-    'One thread. `full` = createProcessor (charset auto, Asia/Shanghai, vendor-aware normalise) + eventId (SM3) per line, as the server and bench:ingest run them; Windows events through normaliseJson. Rates: lines per CPU-second of this process (cpu) and per wall-second (wall), best of three rounds. parseLinesPerSecPerCore is the ingest mix `full` rate per CPU-second.',
+    'One thread. `full` = createProcessor (charset auto, Asia/Shanghai, vendor-aware normalise) + the SM3 event id, derived per block of 1,000 lines with eventIds (batch SM3) as the prepare worker derives them per buffered row; Windows events through normaliseJson. Rates: lines per CPU-second of this process (cpu) and per wall-second (wall), best of three rounds. parseLinesPerSecPerCore is the ingest mix `full` rate per CPU-second.',
 });
 process.stdout.write(`results: ${path}\n`);
