@@ -89,6 +89,26 @@ for (const kind of ['es', 'os'] as EngineKind[]) {
       assert.equal((await a.outbox.entries()).length, before, 'only the entry of alert 4, deleted above, is missing');
     });
 
+    test('an entry held by a sender that died is delivered by another once the lease runs out', async () => {
+      const [al] = await raise(a, [cand(5)]);
+      await events.store.request('POST', `/${events.store.names.alerts}-outbox/_refresh`);
+      // Sender A claims the entry and dies before sending.
+      const [e] = (await a.outbox.due(clock.t, 500)).filter((x) => x.alertId === al!.id);
+      assert.ok(e);
+      assert.equal(await a.outbox.claim(e, clock.t), true);
+      await events.store.request('POST', `/${events.store.names.alerts}-outbox/_refresh`);
+      const sent = got.length;
+      const nb = notifier(b);
+      await nb.runOnce();
+      assert.equal(got.length, sent, 'held by A: B leaves it');
+      clock.t += 61_000;
+      await until(async () => {
+        await nb.runOnce();
+        return got.includes(al!.id);
+      }, 'B sends after the lease');
+      assert.equal(got.filter((x) => x === al!.id).length, 1);
+    });
+
     test('an entry whose alert never landed waits, then is closed as dead with the reason', async () => {
       const ghost = { ...(await a.get((await a.list({ size: 1 })).alerts[0]!.id))!, id: 'ffffffffffffffffffffffffffffffff' };
       await a.outbox.announce([{ alert: ghost, channels: ['hook'] }]);
