@@ -99,4 +99,15 @@ describe('console tools API', () => {
     assert.equal((await as(h.app, analyst, 'GET', '/api/v1/keys/overview')).statusCode, 403);
     assert.equal((await as(h.app, auditor, 'GET', '/api/v1/keys/overview')).statusCode, 403);
   });
+  test('三权分立 for API tokens: the security administrator cannot issue audit or system permissions, but can issue a collector token', async () => {
+    for (const permissions of [['audit:read'], ['system:write', 'events:ingest']]) {
+      const r = await as(h.app, admin, 'POST', '/api/v1/tokens', { name: 'lend', permissions });
+      assert.equal(r.statusCode, 403, r.body);
+      assert.equal(r.json().code, 'SOC_ERR_FORBIDDEN');
+    }
+    const ok = await as(h.app, admin, 'POST', '/api/v1/tokens', { name: 'collector', permissions: ['events:ingest', 'metrics:read'] });
+    assert.equal(ok.statusCode, 201, ok.body);
+    // The collector's token reads no audit trail: that stays the auditor's.
+    assert.equal((await h.app.inject({ method: 'GET', url: '/api/v1/audit', headers: { authorization: `Bearer ${ok.json().token}` } })).statusCode, 403);
+  });
 });

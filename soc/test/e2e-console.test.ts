@@ -411,6 +411,7 @@ describe('console in Chromium', { skip }, () => {
     await form.locator('input[name=name]').fill('collector1');
     await form.locator('input[value="events:ingest"]').check();
     assert.equal(await form.locator('input[value="users:write"]').count(), 0, 'account administration is never offered for a token');
+    assert.equal(await form.locator('input[value="audit:read"]').count(), 0, "the audit administrator's job is not the security administrator's to lend");
     await form.locator('button[type=submit]').click();
     const token = (await page.getByTestId('token-secret').innerText()).trim();
     const row = page.locator('[data-testid=tokens] tr[data-token=collector1]');

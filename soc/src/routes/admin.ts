@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { auditLog } from '../audit/index.js';
-import { ROLE_DEFINITIONS, ROLES, TOKEN_PERMISSIONS } from '../auth/permissions.js';
+import { ROLE_DEFINITIONS, ROLES, TOKEN_PERMISSIONS, type Permission } from '../auth/permissions.js';
 import type { AuthService } from '../auth/service.js';
 import { SocError } from '../errors.js';
 import { ERRORS, Page, PageQuery, PermissionSchema, RoleSchema, SessionSchema, Sm2PubSchema, TokenSchema, UserSchema, UsernameSchema } from './schemas.js';
@@ -34,6 +34,15 @@ const CreateTokenBody = Type.Object(
   },
   { additionalProperties: false },
 );
+/**
+ * Permissions of another administrator's job (三权分立, GB/T 22239-2019 8.1.4.2: the audit
+ * administrator's trail, the system administrator's configuration). A token carries one only when
+ * its creator holds it, so the security administrator, who issues tokens, cannot lend themselves
+ * either job. Machine feeds (`events:ingest`, `metrics:read`) stay grantable for collectors and
+ * scrapers.
+ */
+const SEPARATED = /^(audit|system):/;
+
 const OneTimePassword = Type.Object({ user: UserSchema, password: Type.String() });
 const RoleInfo = Type.Object({ name: RoleSchema, description: Type.String(), permissions: Type.Array(Type.String()) });
 
@@ -156,6 +165,8 @@ export async function adminRoutes(app: FastifyInstance, o: AdminRoutesOptions): 
       schema: { tags, body: CreateTokenBody, response: { 201: Type.Object({ token: Type.String(), info: TokenSchema, grantable: Type.Array(Type.String()) }), ...ERRORS } },
     },
     async (req, reply) => {
+      const lent = req.body.permissions.filter((p) => SEPARATED.test(p) && !req.principal!.permissions.has(p as Permission));
+      if (lent.length) throw new SocError('SOC_ERR_FORBIDDEN', `a token cannot carry ${lent.join(', ')}: that is another administrator's job, which its creator does not hold`);
       const r = auth.createToken(req.body, req.principal!.name);
       auditLog.record({ actor: req.principal!.name, action: 'token.create', target: r.info.id, outcome: 'success', details: { name: r.info.name, permissions: r.info.permissions } });
       return reply.code(201).send({ ...r, grantable: [...TOKEN_PERMISSIONS] });

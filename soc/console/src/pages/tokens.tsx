@@ -18,15 +18,16 @@ interface TokenRow {
 }
 
 /**
- * Permissions a token may carry: those of the roles, less account administration, which the
- * server refuses for tokens (soc/src/auth/permissions.ts TOKEN_PERMISSIONS) so a leaked token
- * cannot mint administrators.
+ * Permissions a token may carry: those of the roles, less account administration (never on a
+ * token, soc/src/auth/permissions.ts TOKEN_PERMISSIONS, so a leaked token cannot mint
+ * administrators) and less the audit and system administrators' jobs unless the creator holds
+ * them (三权分立, soc/src/routes/admin.ts).
  */
-function grantable(roles: { permissions: string[] }[]): string[] {
-  return [...new Set(roles.flatMap((r) => r.permissions))].filter((p) => !/^(users|tokens|sessions|security):/.test(p)).sort();
+function grantable(roles: { permissions: string[] }[], mine: readonly string[]): string[] {
+  return [...new Set(roles.flatMap((r) => r.permissions))].filter((p) => !/^(users|tokens|sessions|security):/.test(p) && (!/^(audit|system):/.test(p) || mine.includes(p))).sort();
 }
 
-export function Tokens({ canWrite, roles }: { canWrite: boolean; roles: { permissions: string[] }[] }) {
+export function Tokens({ canWrite, roles, mine }: { canWrite: boolean; roles: { permissions: string[] }[]; mine: readonly string[] }) {
   const [tokens, setTokens] = useState<TokenRow[]>([]);
   const [name, setName] = useState('');
   const [perms, setPerms] = useState<string[]>([]);
@@ -73,7 +74,7 @@ export function Tokens({ canWrite, roles }: { canWrite: boolean; roles: { permis
       {canWrite && (
         <form class="card" onSubmit={create} data-testid="create-token">
           <input required pattern="[A-Za-z0-9][A-Za-z0-9._\-]{0,63}" placeholder={t('tokenName')} value={name} onInput={(e) => setName(e.currentTarget.value)} name="name" />{' '}
-          {grantable(roles).map((p) => (
+          {grantable(roles, mine).map((p) => (
             <label key={p} class="nowrap">
               <input type="checkbox" value={p} checked={perms.includes(p)} onChange={(e) => setPerms(e.currentTarget.checked ? [...perms, p] : perms.filter((x) => x !== p))} /> {p}{' '}
             </label>

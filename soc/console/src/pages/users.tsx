@@ -150,7 +150,7 @@ export function Users({ me }: { me: Me }) {
           })}
         </tbody>
       </table>
-      {me.permissions.includes('tokens:read') && <Tokens canWrite={me.permissions.includes('tokens:write')} roles={roles} />}
+      {me.permissions.includes('tokens:read') && <Tokens canWrite={me.permissions.includes('tokens:write')} roles={roles} mine={me.permissions} />}
       <h3>{t('role')}</h3>
       <table class="grid">
         <tbody>
