@@ -4,7 +4,7 @@
 // keep flowing.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EcsEvent } from '@xiangan/collectors';
 import { BUILTIN_PACKS_DIR } from '@xiangan/rules';
@@ -207,5 +207,18 @@ describe('installing imported Sigma rules into the running detector', () => {
     assert.equal((await alertsOf(ORACLE_BURST)).filter((a) => a.group['source.ip'] === '192.0.2.77').length, 0);
     await det.process([sshFailure(at(3, 20), 'oracle', '192.0.2.77')]);
     assert.equal((await alertsOf(ORACLE_BURST)).filter((a) => a.group['source.ip'] === '192.0.2.77').length, 1);
+  });
+  test('a rule file dropped into a rule directory is loaded by POST /api/v1/detection/reload, windows kept', async () => {
+    const det = h.runtime.detection!.detector;
+    await det.process([sshFailure(at(5, 0), 'root', '192.0.2.200')]);
+    const id = '7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+    writeFileSync(join(importedRulesDir(h.dir), 'dropped.yml'), `title: Dropped in\nid: ${id}\nlogsource:\n  product: linux\n  service: sshd\ndetection:\n  selection:\n    user.name: dropped\n  condition: selection\nlevel: low\n`);
+    assert.equal((await as(h.app, analyst, 'POST', '/api/v1/detection/reload')).statusCode, 403);
+    const r = await as(h.app, secadmin, 'POST', '/api/v1/detection/reload');
+    assert.equal(r.statusCode, 200, r.body);
+    assert.ok((r.json() as { keptGroups: number }).keptGroups >= 1);
+    assert.ok(det.engine.detections.some((d) => d.id === id));
+    await det.process([sshFailure(at(5, 10), 'dropped', '192.0.2.201')]);
+    assert.equal((await alertsOf(id)).length, 1);
   });
 });

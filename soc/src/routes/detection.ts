@@ -149,8 +149,9 @@ function matchOut(m: RuleMatch, line: number) {
 }
 
 /**
- * `POST /api/v1/detection/test`, `POST /api/v1/detection/import-sigma` and
- * `POST /api/v1/detection/install-sigma` (the last needs the running `detector`).
+ * `POST /api/v1/detection/test`, `POST /api/v1/detection/import-sigma`,
+ * `POST /api/v1/detection/install-sigma` and `POST /api/v1/detection/reload` (the last two need
+ * the running `detector`).
  *
  * @example
  * await app.register(detectionToolRoutes, { now: Date.now, detector });
@@ -198,6 +199,18 @@ export async function detectionToolRoutes(app: FastifyInstance, o: { now: () => 
         rejected: r.rejected.map((x) => ({ source: x.source, code: x.code, reason: x.reason })),
         byCode: r.byCode,
       };
+    },
+  );
+
+  app.post(
+    '/api/v1/detection/reload',
+    { config: { permission: 'rules:write' }, schema: { tags, response: { 200: Type.Object({ rules: Type.Integer(), keptGroups: Type.Integer(), droppedGroups: Type.Integer(), rejected: Type.Array(Rejected) }), ...ERRORS } } },
+    async (req) => {
+      if (!o.detector) throw new SocError('SOC_ERR_UNAVAILABLE', 'detection is not enabled on this server (alerts.enabled)');
+      // Rule files edited or added in the configured directories take effect without a restart.
+      const r = await o.detector.reload();
+      auditLog.record({ actor: req.principal!.name, action: 'rule.reload', target: 'detection', outcome: 'success', details: { rules: r.rules, keptGroups: r.keptGroups, droppedGroups: r.droppedGroups, rejected: r.rejected.length } });
+      return { rules: r.rules, keptGroups: r.keptGroups, droppedGroups: r.droppedGroups, rejected: r.rejected.map((x) => ({ source: x.source, code: x.code, reason: x.reason })) };
     },
   );
 
