@@ -128,6 +128,9 @@ interface LoadedKey {
 }
 
 
+/** Verified bearer tokens remembered at most (see KmsService.verifiedTokens). */
+const VERIFIED_TOKENS_MAX = 1024;
+
 const ENVELOPE = /^xiangan:v([1-9]\d{0,8}):([A-Za-z0-9+/=_-]+)$/;
 
 /** Encode a versioned envelope `xiangan:v<N>:<base64>` (Vault's `vault:v1:` shape). @example envelope(2, ct) */
@@ -200,6 +203,11 @@ export class KmsService {
   readonly root: KmsCaller = { app: '(local)' };
   private readonly keys = new Map<string, LoadedKey>();
   private readonly apps = new Map<string, KmsAppRow>();
+  /**
+   * Bearer tokens already verified, with their application's row: the SM3 of the token and the
+   * constant-time scan over every application are done once per token, not once per request.
+   */
+  private readonly verifiedTokens = new Map<string, KmsAppRow>();
   /** Client-certificate bindings by SM3 fingerprint (hex). */
   private readonly appCerts = new Map<string, KmsAppCertRow>();
   private readonly ca: KmsIssuer | undefined;
@@ -365,6 +373,10 @@ export class KmsService {
    */
   authenticate(token: string | undefined, ip?: string): KmsCaller {
     if (token) {
+      // A token verified before maps to its application's row; the row must still be the current,
+      // unrevoked one (a new token or a restore replaces the row object, a revocation flags it).
+      const known = this.verifiedTokens.get(token);
+      if (known && !known.revoked && this.apps.get(known.name) === known) return ip ? { app: known.name, ip } : { app: known.name };
       const h = tokenHash(token);
       for (const a of this.apps.values()) {
         if (timingSafeEqual(a.tokenHash, h)) {
@@ -372,6 +384,10 @@ export class KmsService {
             this.audit({ app: a.name, operation: 'authenticate', outcome: 'failure', errorCode: 'SOC_ERR_KMS_UNAUTHENTICATED', ...(ip ? { ip } : {}) });
             throw new KmsError('SOC_ERR_KMS_UNAUTHENTICATED', 'the application token is revoked');
           }
+          // Only verified tokens are remembered, so guessing cannot grow the map; the bound is for
+          // a deployment that keeps issuing new tokens.
+          if (this.verifiedTokens.size >= VERIFIED_TOKENS_MAX) this.verifiedTokens.clear();
+          this.verifiedTokens.set(token, a);
           return ip ? { app: a.name, ip } : { app: a.name };
         }
       }
