@@ -20,8 +20,14 @@ EXPORT("state_ptr") uint32_t *state_ptr(void) { return state; }
 #define SM3_CORE_VECTOR_LOAD 1
 #include "sm3-core.h"
 
-/* Big-endian words: reverse the bytes of each 32-bit lane. */
-#define BSWAP32(x) wasm_i8x16_shuffle((x), (x), 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12)
+/* Big-endian words: reverse the bytes of each 32-bit lane. A swizzle whose constant index goes
+ * through an empty asm, as in compress() (sm3-core.h): one pshufb in V8. */
+static inline __attribute__((always_inline)) v128_t bswap32x4(v128_t x) {
+  v128_t idx = wasm_i8x16_make(3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12);
+  __asm__("" : "+r"(idx));
+  return wasm_i8x16_swizzle(x, idx);
+}
+#define BSWAP32(x) bswap32x4(x)
 
 /* Compress n whole blocks from io into state. */
 EXPORT("sm3_blocks") void sm3_blocks(uint32_t nblocks) { compress(state, io, nblocks); }
