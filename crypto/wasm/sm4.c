@@ -1,7 +1,7 @@
 /*
  * SM4 (GB/T 32907-2016) and GHASH (NIST SP 800-38D §6.4) kernels, freestanding C for wasm32 + SIMD128.
  *
- * Constant time: no secret-dependent memory address or branch. sbox16() evaluates the S-box on 16
+ * Constant time: no secret-dependent memory address or branch. sbox16_nc() evaluates the S-box on 16
  * bytes as a tower-field inversion whose nine 16-entry tables live in SIMD registers and are read
  * with i8x16.swizzle (crypto/wasm/sm4-sbox-tables.py derives and checks them). Sixteen blocks go
  * through the rounds together (4 groups of 4, words transposed into lanes). A bitsliced variant
@@ -95,7 +95,7 @@ static inline __attribute__((always_inline)) v128_t sbox16_serial(v128_t x) {
 /*
  * Byte permutations (rotations of each 32-bit lane by whole bytes, byte swaps) as i8x16.swizzle
  * with constant in-range indices: V8 emits a bare pshufb for that, whereas a generic
- * i8x16.shuffle rebuilds its 16-byte mask in a register at every use (about 18% of a CTR pass
+ * i8x16.shuffle rebuilds its 16-byte mask in a register at every use (10–18% of a CTR pass
  * measured). Each index vector passes through an empty asm statement so that clang cannot fold
  * the swizzle back into a shuffle, while V8 still sees a constant index: one bare pshufb, without
  * the clamp (`vpaddusb`) it adds for data indices.
