@@ -830,7 +830,7 @@ export class RuleEngine {
   /** value_count: note `value` seen at `t` (moved to the newest end), bounded by `maxPerGroup`. */
   private addValue(g: Group, value: string, t: number): void {
     const vm = g.vm as Map<string, number>;
-    if (vm.has(value)) vm.delete(value);
+    vm.delete(value);
     if (!g.unordered && vm.size && t < g.vlast) g.unordered = true;
     vm.set(value, t);
     if (t > g.vlast) g.vlast = t;
