@@ -190,7 +190,12 @@ function cpuPerEvent(pid: number, before: Map<string, number>, after: Map<string
   };
 }
 
-/** Scrape /metrics until the store has committed `target` events, or nothing moved for 60 s (reported as is). */
+/**
+ * Scrape /metrics until the store has committed `target` events, or nothing moved for 60 s
+ * (reported as is). Every 100 ms: a scrape costs the server's main thread about 1 ms of CPU
+ * (measured under load), which at every 20 ms added over 10 µs per event to the main thread’s share
+ * of a 100k-line run at 2.5k events/s; the end time is late by at most one interval.
+ */
 async function waitStored(base: string, target: number): Promise<{ stored: number; metricsText: string }> {
   let stored = 0;
   let metricsText = '';
@@ -204,7 +209,7 @@ async function waitStored(base: string, target: number): Promise<{ stored: numbe
       last = stored;
       lastChange = performance.now();
     } else if (performance.now() - lastChange > 60_000) break;
-    await sleep(20);
+    await sleep(100);
   }
   return { stored, metricsText };
 }
