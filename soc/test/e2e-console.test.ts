@@ -379,6 +379,11 @@ describe('console in Chromium', { skip }, () => {
     await oracle.getByTestId('rule-toggle').click();
     await oracle.locator('[data-col=enabled]', { hasText: '已启用' }).waitFor();
     await page.screenshot({ path: join(ARTIFACTS, '12-sigma-installed.png') });
+    // An installed rule can be removed again; the built-in ones cannot.
+    assert.equal(await page.locator(`[data-testid=rule-row][data-rule-id="${SSH_FAILURE_RULE}"] [data-testid=rule-remove]`).count(), 0);
+    page.once('dialog', (d) => void d.accept());
+    await auditOnly.getByTestId('rule-remove').click();
+    await auditOnly.waitFor({ state: 'detached' });
 
     // The running detector has the installed rule: a matching syslog line raises its alert live.
     await page.goto(`${base}/#/alerts`);

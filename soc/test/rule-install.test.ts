@@ -221,4 +221,20 @@ describe('installing imported Sigma rules into the running detector', () => {
     await det.process([sshFailure(at(5, 10), 'dropped', '192.0.2.201')]);
     assert.equal((await alertsOf(id)).length, 1);
   });
+  test('installed rules are listed and removed; a base rule a correlation still needs is kept', async () => {
+    const ids = async () => ((await as(h.app, analyst, 'GET', '/api/v1/detection/installed')).json() as { ids: string[] }).ids;
+    assert.ok((await ids()).includes(ORACLE) && (await ids()).includes(ORACLE_BURST));
+    assert.equal((await as(h.app, analyst, 'DELETE', `/api/v1/detection/installed/${ORACLE_BURST}`)).statusCode, 403);
+    const needed = await as(h.app, secadmin, 'DELETE', `/api/v1/detection/installed/${ORACLE}`);
+    assert.equal(needed.statusCode, 400, needed.body);
+    assert.equal(needed.json().code, 'SOC_ERR_RULE_INSTALL');
+    assert.match(needed.json().message, new RegExp(ORACLE_BURST));
+    assert.ok(readdirSync(importedRulesDir(h.dir)).includes(`${ORACLE}.yml`), 'the refused removal left the file');
+    for (const id of [ORACLE_BURST, ORACLE]) assert.equal((await as(h.app, secadmin, 'DELETE', `/api/v1/detection/installed/${id}`)).statusCode, 200);
+    assert.equal((await as(h.app, secadmin, 'DELETE', '/api/v1/detection/installed/never-installed')).statusCode, 404);
+    const det = h.runtime.detection!.detector;
+    assert.ok(!det.engine.detections.some((d) => d.id === ORACLE) && !det.engine.correlations.some((c) => c.id === ORACLE_BURST));
+    assert.deepEqual(readdirSync(importedRulesDir(h.dir)), ['dropped.yml']);
+    assert.ok(!(await ids()).includes(ORACLE));
+  });
 });

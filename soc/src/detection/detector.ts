@@ -394,6 +394,31 @@ export class Detector {
     return { ...this.s };
   }
 
+  /**
+   * Remove a rule installed by {@link install}: its file goes and the engine is rebuilt as in
+   * {@link reload}. Refused (`SOC_ERR_RULE_INSTALL`, nothing changed) when a loaded correlation
+   * still needs it; `SOC_ERR_ALERT_NOT_FOUND` when no installed rule has this id.
+   */
+  uninstall(id: string): Promise<ReloadResult> {
+    return this.serial(async () => {
+      const meta = this.meta();
+      const path = meta.sources.dataDir !== undefined ? join(importedRulesDir(meta.sources.dataDir), ruleFileName(id)) : undefined;
+      if (!path || !meta.imported.has(id) || !existsSync(path)) throw new SocError('SOC_ERR_ALERT_NOT_FOUND', `no rule with id ${id} was installed from the console`);
+      const old = readFileSync(path, 'utf8');
+      rmSync(path);
+      try {
+        const next = loadDetectionEngine(meta.sources).engine;
+        const after = new Set([...next.detections, ...next.correlations].map((r) => r.id));
+        const orphaned = this.engineNow.correlations.filter((c) => c.id !== id && !after.has(c.id)).map((c) => c.id);
+        if (orphaned.length) throw new SocError('SOC_ERR_RULE_INSTALL', `${id} is still needed by the correlation(s) ${orphaned.join(', ')}`, { details: { problems: orphaned } });
+        return await this.swap(next);
+      } catch (e) {
+        writeAtomic(path, old);
+        throw e;
+      }
+    });
+  }
+
   /** Switch a rule on or off (persisted; matches of a switched-off rule are dropped and counted). */
   async setRuleEnabled(ruleId: string, enabled: boolean, actor: string): Promise<void> {
     await this.opts.alerts.setRuleEnabled(ruleId, enabled, actor);

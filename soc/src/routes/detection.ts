@@ -150,8 +150,9 @@ function matchOut(m: RuleMatch, line: number) {
 
 /**
  * `POST /api/v1/detection/test`, `POST /api/v1/detection/import-sigma`,
- * `POST /api/v1/detection/install-sigma` and `POST /api/v1/detection/reload` (the last two need
- * the running `detector`).
+ * `POST /api/v1/detection/install-sigma`, `GET /api/v1/detection/installed`,
+ * `DELETE /api/v1/detection/installed/:id` and `POST /api/v1/detection/reload` (these need the
+ * running `detector`).
  *
  * @example
  * await app.register(detectionToolRoutes, { now: Date.now, detector });
@@ -199,6 +200,26 @@ export async function detectionToolRoutes(app: FastifyInstance, o: { now: () => 
         rejected: r.rejected.map((x) => ({ source: x.source, code: x.code, reason: x.reason })),
         byCode: r.byCode,
       };
+    },
+  );
+
+  app.get(
+    '/api/v1/detection/installed',
+    { config: { permission: 'rules:read' }, schema: { tags, response: { 200: Type.Object({ ids: Type.Array(Type.String()) }), ...ERRORS } } },
+    async () => ({ ids: o.detector ? [...o.detector.installedRules()].sort() : [] }),
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/api/v1/detection/installed/:id',
+    {
+      config: { permission: 'rules:write' },
+      schema: { tags, params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) }), response: { 200: Type.Object({ rules: Type.Integer(), keptGroups: Type.Integer(), droppedGroups: Type.Integer() }), ...ERRORS } },
+    },
+    async (req) => {
+      if (!o.detector) throw new SocError('SOC_ERR_UNAVAILABLE', 'detection is not enabled on this server (alerts.enabled)');
+      const r = await o.detector.uninstall(req.params.id);
+      auditLog.record({ actor: req.principal!.name, action: 'rule.uninstall', target: req.params.id, outcome: 'success' });
+      return { rules: r.rules, keptGroups: r.keptGroups, droppedGroups: r.droppedGroups };
     },
   );
 

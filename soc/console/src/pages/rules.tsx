@@ -203,11 +203,14 @@ export function Rules({ canWrite }: { canWrite: boolean }) {
   const [rejected, setRejected] = useState<{ source: string; code: string; reason: string }[]>([]);
   const [filter, setFilter] = useState('');
   const [error, setError] = useState('');
+  /** Ids of rules installed from the console (removable). */
+  const [installed, setInstalled] = useState<Set<string>>(new Set());
   const load = async () => {
     try {
       const r = await api<{ rules: RuleRow[]; rejected: typeof rejected }>('GET', '/api/v1/detection/rules');
       setRules(r.rules);
       setRejected(r.rejected);
+      setInstalled(new Set((await api<{ ids: string[] }>('GET', '/api/v1/detection/installed')).ids));
     } catch (e) {
       setError((e as Error).message);
     }
@@ -218,6 +221,15 @@ export function Rules({ canWrite }: { canWrite: boolean }) {
   const toggle = async (r: RuleRow) => {
     try {
       await api('PUT', `/api/v1/detection/rules/${encodeURIComponent(r.id)}`, { enabled: !r.enabled });
+      await load();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+  const remove = async (r: RuleRow) => {
+    if (!confirm(t('confirmRemoveRule'))) return;
+    try {
+      await api('DELETE', `/api/v1/detection/installed/${encodeURIComponent(r.id)}`);
       await load();
     } catch (e) {
       setError((e as Error).message);
@@ -252,7 +264,7 @@ export function Rules({ canWrite }: { canWrite: boolean }) {
                 <Severity level={r.level} />
               </td>
               <td>
-                {r.title}
+                {r.title} {installed.has(r.id) && <span class="badge">{t('installedRule')}</span>}
                 <div class="tags">{r.tags.join(' ')}</div>
               </td>
               <td class="mono">{r.id}</td>
@@ -261,6 +273,11 @@ export function Rules({ canWrite }: { canWrite: boolean }) {
                 {canWrite && (
                   <button onClick={() => toggle(r)} data-testid="rule-toggle">
                     {r.enabled ? t('disable') : t('enable')}
+                  </button>
+                )}
+                {canWrite && installed.has(r.id) && (
+                  <button onClick={() => void remove(r)} data-testid="rule-remove">
+                    {t('removeRule')}
                   </button>
                 )}
               </td>
