@@ -35,24 +35,51 @@ export function leafHashText(text: string): Uint8Array {
   return sm3(scratch.subarray(0, written + 1));
 }
 
+/** Bytes of documents laid out by {@link leafHashDocsInto} per pass, reused (a step is ~10 MB of documents). */
+const BATCH_BYTES = 1 << 20;
+let batchScratch: Uint8Array | undefined;
+
 /**
  * {@link leafHashDoc} of many documents at once (text hashed as UTF-8, or those bytes), digest i
  * written to `out[32i..32i+32)`: the SM3 runs four documents per SIMD pass (`sm3ManyInto`),
- * about twice the rate of one at a time.
+ * about twice the rate of one at a time. The prefixed documents are laid out one after another in
+ * one reused buffer, about 1 MiB per pass, instead of a new array each: measured 8.0 → 5.5 CPU-µs
+ * per 1.35 KB document, of which the SM3 itself is 4.9.
  * @example const out = new Uint8Array(32 * docs.length); leafHashDocsInto(docs, out);
  */
 export function leafHashDocsInto(docs: ReadonlyArray<string | Uint8Array>, out: Uint8Array): void {
-  const msgs = docs.map((d) => {
-    if (typeof d !== 'string') {
-      const m = new Uint8Array(d.length + 1);
-      m.set(d, 1);
-      return m;
+  if (out.length < 32 * docs.length) throw new RangeError('leafHashDocsInto: out must hold 32 bytes per document');
+  batchScratch ??= new Uint8Array(BATCH_BYTES);
+  let buf = batchScratch;
+  let msgs: Uint8Array[] = [];
+  let first = 0;
+  let pos = 0;
+  const pass = (): void => {
+    if (msgs.length > 0) sm3ManyInto(msgs, out.subarray(32 * first, 32 * (first + msgs.length)));
+    first += msgs.length;
+    msgs = [];
+    pos = 0;
+  };
+  for (let i = 0; i < docs.length; i++) {
+    const d = docs[i]!;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 bytes for 2 units).
+    const max = 1 + (typeof d === 'string' ? 3 * d.length : d.length);
+    if (pos + max > buf.length) {
+      pass();
+      // One document larger than the whole buffer gets a buffer of its own.
+      buf = max > batchScratch.length ? new Uint8Array(max) : batchScratch;
     }
-    const m = new Uint8Array(d.length * 3 + 1);
-    const { written } = ENCODER.encodeInto(d, m.subarray(1));
-    return m.subarray(0, written + 1);
-  });
-  sm3ManyInto(msgs, out);
+    buf[pos] = 0x00;
+    let n: number;
+    if (typeof d === 'string') n = ENCODER.encodeInto(d, buf.subarray(pos + 1)).written;
+    else {
+      buf.set(d, pos + 1);
+      n = d.length;
+    }
+    msgs.push(buf.subarray(pos, pos + 1 + n));
+    pos += 1 + n;
+  }
+  pass();
 }
 
 /** {@link leafHashDocsInto} for text documents. @example leafHashTextsInto(['{"id":"a"}'], out) */
