@@ -6,6 +6,9 @@
  *    stored document and the leaf-index insert in the store transaction). Reported as events/s
  *    (median of back-to-back off/on pairs) and as CPU time per event, which a shared machine
  *    disturbs far less than wall time.
+ *    Then the ingest pipeline's split: bench:ingest's syslog lines as raw frames through the
+ *    prepare step (which hashes the leaves when chaining is on) and the store step, CPU per event
+ *    of each, chaining off and on; the overhead of their sum is what a CPU-bound ingest loses.
  * 2. Verification: `verifyIntegrity` over one chained store of 1,000,000 records with a signed
  *    checkpoint (every record re-hashed from its stored bytes, every root recomputed, every
  *    checkpoint signature and the certificate path checked), with the default worker threads and
@@ -24,9 +27,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { EcsEvent } from '@xiangan/collectors';
-import { Checkpointer, loadOrCreateIdentity, openIntegrity, SqliteEventStore, verifyIntegrity } from '@xiangan/soc';
+import { eventId, type EcsEvent } from '@xiangan/collectors';
+import { Checkpointer, encodeFrames, loadOrCreateIdentity, openIntegrity, Preparer, RawFrame, SqliteEventStore, verifyIntegrity, type PreparedStep } from '@xiangan/soc';
 import { fmtOps, formatTable, machineInfo, mergeResults, writeResults } from './harness.js';
+import { makeLine } from './syslog-mix.js';
 
 const N = Number(process.env.XIANGAN_BENCH_EVENTS ?? 40_000);
 const BATCH = 4000;
@@ -96,6 +100,61 @@ for (let r = 0; r < ROUNDS; r++) {
 const overheadPct = (1 - median(ratios)) * 100;
 const cpuOverheadPct = (median(cpuRatios) - 1) * 100;
 
+// 1b. The ingest pipeline's split (`soc/src/pipeline`): the prepare worker parses raw frames of
+// bench:ingest's syslog mix and, with chaining on, hashes the leaves (batch SM3); the store worker
+// only inserts them. CPU per event of each stage, chaining off and on, alternating rounds. Their
+// sum is the work per event on a CPU-bound machine, so its growth is the events/s overhead of
+// chaining when both cores are busy (the main thread's framing and detection left out, which
+// would only dilute it).
+const PIPE_STEP = 10_000;
+function rawSteps(n: number): Array<{ seq: number; appendedAt: number; count: number; data: string; kind: 'frames'; frames: Uint8Array; meta: string }> {
+  const peer = { address: '127.0.0.1', port: 40000 };
+  const receivedAt = Date.UTC(2026, 10, 28, 2, 0, 5);
+  const out = [];
+  for (let s = 0; s < n; s += PIPE_STEP) {
+    const frames: RawFrame[] = [];
+    for (let i = s; i < Math.min(n, s + PIPE_STEP); i++) {
+      const bytes = Buffer.from(makeLine(i));
+      const id = eventId({ kind: 'network', sourceId: 'syslog-tcp', peerAddress: peer.address, peerPort: peer.port, receivedAt, connection: 'bench', seq: i, bytes });
+      frames.push(new RawFrame(bytes, { sourceId: 'syslog-tcp', transport: 'tcp', peer, receivedAt: receivedAt + i, timezone: 'Asia/Shanghai', eventId: id }, 'auto'));
+    }
+    const { data, meta } = encodeFrames(frames);
+    out.push({ seq: s + 1, appendedAt: receivedAt, count: frames.length, data: '', kind: 'frames' as const, frames: data, meta });
+  }
+  return out;
+}
+const raw = rawSteps(N);
+const pipe: Record<'off' | 'on', { prepare: number[]; store: number[] }> = { off: { prepare: [], store: [] }, on: { prepare: [], store: [] } };
+const pipeRatios: number[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  const sum: Partial<Record<'off' | 'on', number>> = {};
+  for (const mode of r % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+    const preparer = new Preparer('vendor', Date.now, mode === 'on');
+    let c0 = cpuMs();
+    const steps: PreparedStep[] = raw.map((b) => preparer.prepare([b])!);
+    const prepUs = ((cpuMs() - c0) * 1000) / N;
+    const dir = mkdtempSync(join(tmpdir(), `xa-bench-integrity-pipe-${mode}-`));
+    const store = new SqliteEventStore({ dir, chain: mode === 'on', synchronous: 'normal' });
+    c0 = cpuMs();
+    for (const st of steps) store.writeColumns(st);
+    const storeUs = ((cpuMs() - c0) * 1000) / N;
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+    pipe[mode].prepare.push(prepUs);
+    pipe[mode].store.push(storeUs);
+    sum[mode] = prepUs + storeUs;
+  }
+  pipeRatios.push(sum.on! / sum.off!);
+}
+const pipeOverheadPct = (median(pipeRatios) - 1) * 100;
+const pipeline = {
+  prepareCpuUsPerEvent: { off: median(pipe.off.prepare), on: median(pipe.on.prepare) },
+  storeCpuUsPerEvent: { off: median(pipe.off.store), on: median(pipe.on.store) },
+  runs: pipe,
+  pairRatios: pipeRatios,
+  overheadPct: pipeOverheadPct,
+};
+
 // 2. Verification over VERIFY_N records in one day, with a signed checkpoint.
 const vdir = mkdtempSync(join(tmpdir(), 'xa-bench-integrity-verify-'));
 {
@@ -146,6 +205,9 @@ process.stdout.write(
       ['chaining overhead, events/s (median of pairs)', `${overheadPct.toFixed(1)} %`, '≤ 10 %'],
       ['store write CPU µs/event off → on (median)', `${median(cpu.off).toFixed(1)} → ${median(cpu.on).toFixed(1)}`, ''],
       ['chaining overhead, CPU per event (median of pairs)', `${cpuOverheadPct.toFixed(1)} %`, ''],
+      ['pipeline prepare CPU µs/event off → on', `${pipeline.prepareCpuUsPerEvent.off.toFixed(1)} → ${pipeline.prepareCpuUsPerEvent.on.toFixed(1)}`, ''],
+      ['pipeline store CPU µs/event off → on', `${pipeline.storeCpuUsPerEvent.off.toFixed(1)} → ${pipeline.storeCpuUsPerEvent.on.toFixed(1)}`, ''],
+      ['chaining overhead, pipeline prepare + store CPU (median of pairs)', `${pipeOverheadPct.toFixed(1)} %`, '≤ 10 %'],
       [`first checkpoint over ${fmtOps(VERIFY_N)} records (ms)`, checkpointMs.toFixed(0), ''],
       [`audit verify, ${fmtOps(parallel.records)} records (records/s, best of 3)`, fmtOps(Math.max(...parallel.rates)), '≥ 200,000'],
       ['audit verify, calling thread only (records/s, best of 2)', fmtOps(Math.max(...single.rates)), ''],
@@ -165,6 +227,7 @@ const integrity = {
   pairRatios: ratios,
   overheadPct,
   cpuOverheadPct,
+  pipeline,
   checkpointMs,
   verifyRecords: parallel.records,
   verifyRecordsPerSec: Math.max(...parallel.rates),
@@ -175,7 +238,7 @@ const integrity = {
   verifyFindings: parallel.findings,
   loadAverage: { before: load0, beforeVerify: load1, after: load2 },
   targets: { overheadPctMax: 10, verifyRecordsPerSecMin: 200_000 },
-  note: 'store-level (SqliteEventStore.writeSync, synchronous=normal, batches of 4000) in one process; overhead: median of back-to-back off/on pairs, by events/s and by CPU time per event; verify: one day of records with a signed checkpoint, best of 3 (default worker threads) and of 2 (calling thread only)',
+  note: 'store-level (SqliteEventStore.writeSync, synchronous=normal, batches of 4000) in one process; pipeline: bench:ingest lines as raw frames through the prepare step (steps of 10,000) and writeColumns, CPU per event of each stage, overhead by their sum; overhead: median of back-to-back off/on pairs, by events/s and by CPU time per event; verify: one day of records with a signed checkpoint, best of 3 (default worker threads) and of 2 (calling thread only)',
 };
 const path = mergeResults('ingest', 'integrity', integrity);
 const own = writeResults('integrity', integrity);
