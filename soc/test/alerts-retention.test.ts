@@ -8,31 +8,21 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { openSqliteAlertStore, type SqliteAlertStore } from '../src/alerts/sqlite.js';
 import { purgeAlerts } from '../src/alerts/retention.js';
 import { openEngineAlertStore } from '../src/alerts/engine.js';
 import { ALERT_STATUSES, type AlertStore } from '../src/alerts/types.js';
 import { openEngineStore } from './engine-env.js';
 import { AuditStore } from '../src/audit/log.js';
-import { main } from '../src/cli/main.js';
 import { validateConfig } from '../src/config/load.js';
 import { startServer } from '../src/server.js';
 import { createLogger } from '../src/logger.js';
 import { cand } from './alert-store-suite.js';
+import { runCli } from './cli-run.js';
 
 const DAY = 86_400_000;
 
-async function cli(args: string[], cwd: string) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { stdin: new PassThrough(), stdout, stderr, env: { USER: 'carol' }, cwd });
-  return { code, out, err };
-}
+const cli = (args: string[], cwd: string) => runCli(args, cwd, { USER: 'carol' });
 
 /** Per-status totals as the list reports them (trigger-kept) and as COUNT(*) finds them. */
 async function totals(s: SqliteAlertStore): Promise<{ kept: Record<string, number>; counted: Record<string, number> }> {

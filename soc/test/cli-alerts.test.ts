@@ -8,26 +8,16 @@ import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { bytesToHex, hmacSm3, utf8ToBytes } from '@xiangan/crypto';
-import { main } from '../src/cli/main.js';
 import { validateConfig } from '../src/config/load.js';
 import { startServer, type RunningServer } from '../src/server.js';
 import { createLogger } from '../src/logger.js';
+import { runCli } from './cli-run.js';
 
 const TOKEN = 'alerts-token-0123456789abcdef';
 const ROOT_LOGIN = 'efdd0f95-004a-5f65-a0f3-33bc37c13d37';
 
-async function cli(args: string[], cwd: string, env: Record<string, string> = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { stdin: new PassThrough(), stdout, stderr, env, cwd });
-  return { code, out, err };
-}
+const cli = runCli;
 
 async function waitFor(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
   const t0 = Date.now();

@@ -9,25 +9,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { PassThrough } from 'node:stream';
 import Database from 'better-sqlite3';
-import { main } from '../src/cli/main.js';
 import { openSqliteStore } from '../src/storage/sqlite.js';
 import { AuditStore } from '../src/audit/index.js';
+import { runCli } from './cli-run.js';
 
 const VERIFIER = resolve(dirname(fileURLToPath(import.meta.url)), '../../../tools/verify-proof/verify_proof.py');
 const ENV = { XIANGAN_INTEGRITY_PASSPHRASE: 'cli audit passphrase' };
 
-async function cli(args: string[], cwd: string, env: Record<string, string> = ENV): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { stdin: new PassThrough(), stdout, stderr, env, cwd });
-  return { code, out, err };
-}
+const cli = (args: string[], cwd: string, env: Record<string, string> = ENV) => runCli(args, cwd, env);
 
 function verifyProof(file: string, ...extra: string[]): { code: number; out: string } {
   const r = spawnSync('python3', [VERIFIER, file, ...extra], { encoding: 'utf8' });

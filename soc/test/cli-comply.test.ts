@@ -5,25 +5,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PassThrough } from 'node:stream';
-import { main } from '../src/cli/main.js';
 import { openSqliteStore } from '../src/storage/sqlite.js';
+import { runCli } from './cli-run.js';
 
 const ENV = { XIANGAN_INTEGRITY_PASSPHRASE: 'cli comply passphrase' };
 const CSV = fileURLToPath(new URL('../../test/fixtures/comply/assets.csv', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'xa-cli-comply-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(args: string[], env: Record<string, string> = ENV): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { stdin: new PassThrough(), stdout, stderr, env, cwd: dir });
-  return { code, out, err };
-}
+const cli = (args: string[], env: Record<string, string> = ENV) => runCli(args, dir, env);
 
 test('comply assets import, run, verify; a changed byte fails verification', async () => {
   const store = await openSqliteStore({ dir: join(dir, 'data') });

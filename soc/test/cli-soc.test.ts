@@ -5,22 +5,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../src/cli/main.js';
 import { validateConfig } from '../src/config/load.js';
 import { startServer, type RunningServer } from '../src/server.js';
 import { createLogger } from '../src/logger.js';
+import { runCli } from './cli-run.js';
 
-async function cli(args: string[], cwd: string, env: Record<string, string> = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await main(args, { stdin: new PassThrough(), stdout, stderr, env, cwd });
-  return { code, out, err };
-}
+const cli = runCli;
 
 const SYSLOG = [
   '<38>Nov 28 09:15:01 bastion sshd[811]: Failed password for root from 10.1.2.3 port 40022 ssh2',
