@@ -136,7 +136,7 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
         normaliser: normaliser ?? 'vendor',
       })
     : undefined;
-  const detection = config.alerts.enabled ? await startDetection(config, { logger: child(log, 'detection'), metrics, now }) : undefined;
+  const detection = config.alerts.enabled ? await startDetection(config, { logger: child(log, 'detection'), metrics, now, ...(engine ? { engine } : {}) }) : undefined;
   const sources: RunningSource[] = [];
   const consumer = new StoreConsumer({
     buffer,
