@@ -137,3 +137,40 @@ test('reports over HTTP: the HTML report with its detached SM2 signature verifie
     rmSync(d, { recursive: true, force: true });
   }
 });
+
+test('asset status over HTTP: registered assets sending or silent, unregistered senders, from stored events', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'xa-comply-api4-'));
+  const store = await openSqliteStore({ dir: d });
+  const app = Fastify();
+  await app.register(complyRoutes, { store, dataDir: d, socConfig: { level: 3 } });
+  const base = await app.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    assert.equal((await fetch(`${base}/api/v1/comply/assets/import`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body: CSV })).status, 200);
+    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+    const events = [
+      // fw1 by its observer name, three times; srv1 by its second host name; sw1 silent; a stranger; and one too old to count.
+      ...[1, 2, 3].map((m, i) => ({ id: `fw${i}`, '@timestamp': at(m), observer: { name: 'fw1' }, message: 'deny' })),
+      { id: 'srv', '@timestamp': at(5), host: { name: 'srv1.example' }, message: 'login' },
+      { id: 'x1', '@timestamp': at(6), host: { name: 'rogue-host', ip: ['198.51.100.7'] }, message: 'hello' },
+      { id: 'old', '@timestamp': at(60 * 30), observer: { name: 'sw1' }, message: 'yesterday' },
+    ];
+    await store.write(events as never);
+    const r = await fetch(`${base}/api/v1/comply/assets/status`);
+    assert.equal(r.status, 200);
+    const st = (await r.json()) as { total: number; assets: { id: string; events: number; sending: boolean }[]; unregistered: { name: string; events: number }[] };
+    assert.equal(st.total, 5, 'the 30-hour-old event is outside the 24 h window');
+    const by = Object.fromEntries(st.assets.map((a) => [a.id, [a.sending, a.events]]));
+    assert.deepEqual(by, { fw1: [true, 3], sw1: [false, 0], srv1: [true, 1] });
+    assert.deepEqual(st.unregistered.map((u) => u.name).sort(), ['198.51.100.7', 'rogue-host']);
+    // A 48-hour window sees sw1's event too.
+    const wide = (await (await fetch(`${base}/api/v1/comply/assets/status?hours=48`)).json()) as { assets: { id: string; sending: boolean }[] };
+    assert.ok(wide.assets.find((a) => a.id === 'sw1')!.sending);
+    const bad = await fetch(`${base}/api/v1/comply/assets/status?hours=-1`);
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as { code: string }).code, 'SOC_ERR_COMPLY_REQUEST');
+  } finally {
+    await app.close();
+    await store.close();
+    rmSync(d, { recursive: true, force: true });
+  }
+});

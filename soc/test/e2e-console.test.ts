@@ -313,6 +313,20 @@ describe('console in Chromium', { skip }, () => {
     await page.screenshot({ path: join(ARTIFACTS, '09-compliance-import.png') });
   });
 
+  test('assets and systems: the silent imported devices stand out beside the server whose logs arrive', async () => {
+    await page.goto(`${base}/#/assets`);
+    await page.getByTestId('assets').waitFor();
+    // web1 (A1) sent the syslog lines of the earlier tests; fw1 and sw1 (imported from CSV) sent nothing.
+    assert.match(await page.locator('tr[data-asset="A1"]').innerText(), /有日志/);
+    for (const id of ['fw1', 'sw1']) {
+      const row = page.locator(`tr[data-asset="${id}"]`);
+      assert.match(await row.innerText(), /静默/);
+      assert.match((await row.getAttribute('class')) ?? '', /warn/);
+    }
+    assert.match(await page.getByTestId('systems').innerText(), /S1/);
+    await page.screenshot({ path: join(ARTIFACTS, '10-assets.png') });
+  });
+
   async function signInAs(username: string): Promise<void> {
     await page.getByRole('button', { name: '退出' }).click();
     await page.getByTestId('login-form').waitFor();

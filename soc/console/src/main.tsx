@@ -13,6 +13,7 @@ import { Users } from './pages/users.js';
 import { Keys } from './pages/keys.js';
 import { Audit } from './pages/audit.js';
 import { Compliance } from './pages/compliance.js';
+import { Assets } from './pages/assets.js';
 import './style.css';
 
 /** The signed-in user, or null for the login page; undefined while the first /me is pending. */
@@ -31,6 +32,7 @@ const PAGES: Page[] = [
   { id: 'alerts', label: 'alerts', permission: 'alerts:read', view: () => <Alerts /> },
   { id: 'events', label: 'events', permission: 'events:read', view: () => <Events /> },
   { id: 'rules', label: 'rules', permission: 'rules:read', view: (u) => <Rules canWrite={u.permissions.includes('rules:write')} /> },
+  { id: 'assets', label: 'assets', permission: 'compliance:read', view: (u) => <Assets canImport={u.permissions.includes('compliance:run')} /> },
   { id: 'compliance', label: 'compliance', permission: 'compliance:read', view: (u) => <Compliance canRun={u.permissions.includes('compliance:run')} /> },
   { id: 'keys', label: 'keys', permission: 'keys:read', view: () => <Keys /> },
   { id: 'users', label: 'users', permission: 'users:read', view: (u) => <Users me={u} /> },

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { OID, parseCertificates, X509Certificate } from '@xiangan/pki';
 import { combineStatuses, type CheckId, type CheckStatus } from '@xiangan/rules';
+import { SENDER_FACETS } from './discovery.js';
 import { ROLE_DEFINITIONS } from '../auth/permissions.js';
 import { identityFiles } from '../integrity/identity.js';
 import type { AssetConfigResult } from './configs.js';
@@ -66,7 +67,6 @@ function ev(): Evidence {
   return { queries: [], counts: {}, samples: [], notes: [] };
 }
 
-const SENDER_FACETS = ['host.name', 'observer.name', 'host.ip', 'observer.ip'];
 const senderCache = new WeakMap<CheckContext, Promise<{ total: number; seen: Set<string> }>>();
 
 /** Names and addresses of every sender in the last 24 h (one facet query shared by the checks). */
@@ -74,7 +74,7 @@ function senders(c: CheckContext): Promise<{ total: number; seen: Set<string> }>
   let p = senderCache.get(c);
   if (!p) {
     p = c.store
-      .search({ from: new Date(c.now.getTime() - DAY).toISOString(), to: c.now.toISOString(), size: 0, facets: SENDER_FACETS, facetSize: 10_000 })
+      .search({ from: new Date(c.now.getTime() - DAY).toISOString(), to: c.now.toISOString(), size: 0, facets: [...SENDER_FACETS], facetSize: 10_000 })
       .then((res) => ({ total: res.total, seen: new Set(Object.values(res.facets).flat().map((b) => String(b.value))) }));
     senderCache.set(c, p);
   }

@@ -14,4 +14,5 @@ export { renderHtml, renderJson, renderCsv, type ReportLang } from './report.js'
 export { signReport, signReportFile, verifyReportFile, assertReportSigned, type ReportVerification } from './sign.js';
 export { writeReports, renderReport, reportFileName, REPORT_FORMATS, type ReportFormat, type WriteReportsOptions } from './write.js';
 export { complyRoutes, type ComplyRoutesOptions } from './routes.js';
+export { assetStatus, SENDER_FACETS, type AssetStatus, type AssetStatusReport } from './discovery.js';
 export { renderPdf, CHROMIUM_PATH } from './pdf.js';

@@ -5,6 +5,7 @@
  *
  * - `GET  /api/v1/comply/inventory` — systems and assets
  * - `POST /api/v1/comply/assets/import` — body: the asset CSV (text/csv)
+ * - `GET  /api/v1/comply/assets/status[?hours=24]` — registered assets sending or silent, and senders not registered
  * - `POST /api/v1/comply/runs` — body `{ "system": "S1", "level": 3, "standard": "djcp" }` → the assessment JSON
  * - `POST /api/v1/comply/reports` — body as for runs plus `"format": "html"|"pdf"|"csv"|"json"` and
  *   `"lang": "zh"|"en"` → the report file (`Content-Disposition: attachment`), with its detached
@@ -28,6 +29,7 @@ import type { CheckContext } from './checks.js';
 import type { SigningIdentity } from '../integrity/identity.js';
 import { ComplyError } from './errors.js';
 import { runAssessment } from './run.js';
+import { assetStatus } from './discovery.js';
 import { signReport } from './sign.js';
 import { REPORT_FORMATS, renderReport, reportFileName, type ReportFormat } from './write.js';
 
@@ -91,6 +93,10 @@ export async function complyRoutes(app: FastifyInstance, o: ComplyRoutesOptions)
       socConfig: o.socConfig ?? {},
     });
   };
+
+  app.get<{ Querystring: { hours?: string } }>('/api/v1/comply/assets/status', { onRequest, config: { permission: 'compliance:read' } }, async (req) =>
+    assetStatus(o.store, loadInventory(o.dataDir), new Date(), req.query.hours === undefined ? 24 : Number(req.query.hours)),
+  );
 
   app.post<{ Body: { system?: unknown; level?: unknown; standard?: unknown } }>('/api/v1/comply/runs', { onRequest, config: { permission: 'compliance:run' } }, async (req) => assess(req.body ?? {}));
 

@@ -74,7 +74,7 @@ function unbase64(b64: string): Uint8Array<ArrayBuffer> {
 }
 
 /** Import the asset inventory from a CSV file (the format of `xiangan comply assets import`). */
-function ImportAssets({ onDone }: { onDone: () => void }) {
+export function ImportAssets({ onDone }: { onDone: () => void }) {
   const [msg, setMsg] = useState('');
   const pick = async (e: Event) => {
     const f = (e.currentTarget as HTMLInputElement).files?.[0];
