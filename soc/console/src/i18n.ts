@@ -27,7 +27,7 @@ const zh = {
   pass: '符合', fail: '不符合', partial: '部分符合', manual: '待人工判定', na: '不适用', running: '运行中…', score: '得分',
   conclusion: '自评结论', importAssets: '导入资产清单（CSV）', imported: '已导入', uploadConfig: '上传设备配置', asset: '资产', file: '文件', upload: '上传', configChecks: '配置核查',
   report: '报告', signed: '已签名（SM2）', unsigned: '未签名', judge: '人工判定', recordJudgement: '记录判定', judged: '已记录', control: '测评项',
-  assets: '资产与系统', sending: '有日志', silent: '静默', unregistered: '日志中出现但未登记的发送方', last24h: '最近 24 小时', type: '类型', hosts: '主机名', ips: '地址', importance: '重要程度', grading: '定级', id: '编号', name: '名称', assetList: '资产',
+  assets: '资产与系统', sending: '有日志', silent: '静默', unregistered: '日志中出现但未登记的发送方', last24h: '最近 24 小时', type: '类型', hosts: '主机名', ips: '地址', importance: '重要程度', grading: '定级', id: '编号', name: '名称', assetList: '资产', kmsKeys: '密码服务密钥', version: '版本', createdAt: '创建时间', destroyAt: '计划销毁',
 };
 
 const en: typeof zh = {
@@ -54,7 +54,7 @@ const en: typeof zh = {
   pass: 'Pass', fail: 'Fail', partial: 'Partial', manual: 'Manual review', na: 'N/A', running: 'Running…', score: 'Score',
   conclusion: 'Self-assessed conclusion', importAssets: 'Import asset inventory (CSV)', imported: 'Imported', uploadConfig: 'Upload device configuration', asset: 'Asset', file: 'File', upload: 'Upload', configChecks: 'Configuration checks',
   report: 'Report', signed: 'signed (SM2)', unsigned: 'unsigned', judge: 'Manual judgement', recordJudgement: 'Record judgement', judged: 'Recorded', control: 'Requirement',
-  assets: 'Assets and systems', sending: 'sending', silent: 'silent', unregistered: 'Senders in the logs that are not registered', last24h: 'last 24 h', type: 'Type', hosts: 'Host names', ips: 'Addresses', importance: 'Importance', grading: 'Grading', id: 'ID', name: 'Name', assetList: 'Assets',
+  assets: 'Assets and systems', sending: 'sending', silent: 'silent', unregistered: 'Senders in the logs that are not registered', last24h: 'last 24 h', type: 'Type', hosts: 'Host names', ips: 'Addresses', importance: 'Importance', grading: 'Grading', id: 'ID', name: 'Name', assetList: 'Assets', kmsKeys: 'Crypto service keys', version: 'Version', createdAt: 'Created', destroyAt: 'Destroy at',
 };
 
 export type Key = keyof typeof zh;

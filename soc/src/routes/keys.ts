@@ -2,7 +2,8 @@
  * `GET /api/v1/keys/overview`: what the security administrator watches in "keys and
  * certificates": the SOC's own certificates (the checkpoint-signing certificate and its chain,
  * `integrity/`) and, when the crypto service runs in this process, its applications with their
- * bound client certificates, each with the days left before `notAfter` (RFC 5280 §4.1.2.5) and
+ * bound client certificates and its keys (metadata only: type, versions, state; the certificate of
+ * each SM2 key version), each certificate with the days left before `notAfter` (RFC 5280 §4.1.2.5) and
  * whether that is within the warning window. Read-only: key operations stay on `/api/v1/kms`
  * with application tokens.
  */
@@ -29,6 +30,16 @@ const CertInfo = Type.Object({
   expiringSoon: Type.Boolean(),
 });
 const AppInfo = Type.Object({ name: Type.String(), keys: Type.Array(Type.String()), ops: Type.Array(Type.String()), revoked: Type.Boolean() });
+const KeyInfo = Type.Object({
+  name: Type.String(),
+  type: Type.String(),
+  latestVersion: Type.Integer(),
+  versions: Type.Integer(),
+  disabled: Type.Boolean(),
+  exportable: Type.Boolean(),
+  createdAt: Type.String(),
+  destroyAt: Type.Union([Type.String(), Type.Null()]),
+});
 
 /** Options of {@link keysRoutes}. */
 export interface KeysRoutesOptions {
@@ -48,7 +59,7 @@ export async function keysRoutes(app: FastifyInstance, o: KeysRoutesOptions): Pr
       config: { permission: 'keys:read' },
       schema: {
         tags: ['keys'],
-        response: { 200: Type.Object({ warningDays: Type.Integer(), certificates: Type.Array(CertInfo), kms: Type.Union([Type.Object({ apps: Type.Array(AppInfo) }), Type.Null()]) }), ...ERRORS },
+        response: { 200: Type.Object({ warningDays: Type.Integer(), certificates: Type.Array(CertInfo), kms: Type.Union([Type.Object({ apps: Type.Array(AppInfo), keys: Type.Array(KeyInfo) }), Type.Null()]) }), ...ERRORS },
       },
     },
     async () => {
@@ -68,10 +79,27 @@ export async function keysRoutes(app: FastifyInstance, o: KeysRoutesOptions): Pr
           add(source, c.notBefore, c.notAfter, c.subjectName, c.issuerName, c.serialHex);
         }
       }
-      let kms: { apps: Array<{ name: string; keys: string[]; ops: string[]; revoked: boolean }> } | null = null;
+      let kms: { apps: Array<{ name: string; keys: string[]; ops: string[]; revoked: boolean }>; keys: Array<typeof KeyInfo.static> } | null = null;
       if (o.kms) {
         const apps = o.kms.listApps();
-        kms = { apps: apps.map((a) => ({ name: a.name, keys: a.keys, ops: a.ops, revoked: a.revoked })) };
+        // The service's own caller reads every key's metadata (no key material; not an operation, so not audited per key).
+        const keys = o.kms.listKeys(o.kms.root);
+        kms = {
+          apps: apps.map((a) => ({ name: a.name, keys: a.keys, ops: a.ops, revoked: a.revoked })),
+          keys: keys.map((k) => ({
+            name: k.name,
+            type: k.type,
+            latestVersion: k.latestVersion,
+            versions: k.versions.length,
+            disabled: k.disabled,
+            exportable: k.exportable,
+            createdAt: new Date(k.createdAt).toISOString(),
+            destroyAt: k.destroyAt === undefined ? null : new Date(k.destroyAt).toISOString(),
+          })),
+        };
+        for (const k of keys)
+          for (const [version, pem] of Object.entries(k.certificates ?? {}))
+            for (const c of parseCertificates(pem).slice(0, 1)) add(`kms.key:${k.name}@v${version}`, c.notBefore, c.notAfter, c.subjectName, c.issuerName, c.serialHex);
         for (const a of apps) {
           for (const c of a.certificates) {
             const notAfter = new Date(c.notAfter);

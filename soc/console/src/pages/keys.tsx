@@ -1,5 +1,6 @@
-// Keys and certificates: the SOC's own certificates and the crypto service's applications, the
-// soonest to expire first, flagged inside the warning window (GET /api/v1/keys/overview).
+// Keys and certificates: the SOC's own certificates, the crypto service's keys (metadata and the
+// certificates of SM2 key versions) and applications; certificates soonest to expire first, flagged
+// inside the warning window (GET /api/v1/keys/overview).
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { t } from '../i18n.js';
@@ -7,7 +8,10 @@ import { t } from '../i18n.js';
 interface Overview {
   warningDays: number;
   certificates: { source: string; subject: string; issuer: string; serial: string; notAfter: string; daysLeft: number; expiringSoon: boolean }[];
-  kms: { apps: { name: string; keys: string[]; ops: string[]; revoked: boolean }[] } | null;
+  kms: {
+    apps: { name: string; keys: string[]; ops: string[]; revoked: boolean }[];
+    keys: { name: string; type: string; latestVersion: number; versions: number; disabled: boolean; exportable: boolean; createdAt: string; destroyAt: string | null }[];
+  } | null;
 }
 
 export function Keys() {
@@ -45,6 +49,35 @@ export function Keys() {
           ))}
         </tbody>
       </table>
+      {o.kms && (
+        <>
+          <h3>{t('kmsKeys')}</h3>
+          <table class="grid" data-testid="kms-keys">
+            <thead>
+              <tr>
+                <th>{t('name')}</th>
+                <th>{t('type')}</th>
+                <th>{t('version')}</th>
+                <th>{t('createdAt')}</th>
+                <th>{t('status')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {o.kms.keys.map((k) => (
+                <tr key={k.name} class={k.disabled || k.destroyAt ? 'warn' : ''}>
+                  <td class="mono">{k.name}</td>
+                  <td class="mono">{k.type}</td>
+                  <td>
+                    v{k.latestVersion} ({k.versions})
+                  </td>
+                  <td class="nowrap">{k.createdAt.slice(0, 10)}</td>
+                  <td>{k.destroyAt ? `${t('destroyAt')} ${k.destroyAt.slice(0, 10)}` : k.disabled ? t('disabled') : t('enabled')}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
       <h3>{t('kmsApps')}</h3>
       {o.kms === null ? (
         <p class="muted">{t('kmsOff')}</p>
