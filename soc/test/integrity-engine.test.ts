@@ -13,6 +13,7 @@ import { main } from '../src/cli/main.js';
 import { attachEngineChain, engineEventSource } from '../src/integrity/engine.js';
 import { Checkpointer, loadOrCreateIdentity, openIntegrity, verifyIntegrity, type IntegrityReport } from '../src/integrity/index.js';
 import { startIntegrity } from '../src/integrity/service.js';
+import { runChecks } from '../src/comply/checks.js';
 import { auditLog } from '../src/audit/index.js';
 import { createLogger } from '../src/logger.js';
 import { engineUrl, openEngineStore, type EngineKind } from './engine-env.js';
@@ -73,6 +74,11 @@ for (const kind of ['es', 'os'] as EngineKind[]) {
         assert.deepEqual(kinds(r), []);
         assert.equal(r.records, 43);
         assert.equal(r.unanchored, 0);
+        // The compliance check for audit-record protection runs the same verification on the engine.
+        const complyIntegrity = async () => (await runChecks({ store, dataDir: dir, assets: [], level: 3, socConfig: {}, now: new Date(DAY2 + 3_600_000) })).get('integrity')!;
+        let ci = await complyIntegrity();
+        assert.equal(ci.status, 'pass', ci.summary);
+        assert.equal(ci.evidence.counts.records, 43);
 
         // The administrator's edits, straight to the engine.
         const i1 = store.names.events('2026-11-27');
@@ -89,6 +95,9 @@ for (const kind of ['es', 'os'] as EngineKind[]) {
         assert.equal(r.ok, false);
         assert.deepEqual(kinds(r), [`changed:e-${DAY2}-3`, `deleted:e-${DAY1}-7`, 'inserted:forged', `reordered:e-${DAY2}-10`, `reordered:e-${DAY2}-11`].sort());
         assert.equal(r.findings.find((f) => f.kind === 'changed')!.position, 3);
+        ci = await complyIntegrity();
+        assert.equal(ci.status, 'fail', ci.summary);
+        assert.equal(ci.evidence.counts.findings, 5);
 
         // The same through the CLI, with the cluster named by a configuration file.
         writeFileSync(join(dir, 'soc.yaml'), `storage:\n  backend: ${kind === 'es' ? 'elasticsearch' : 'opensearch'}\n  engine:\n    nodes: ['${url}']\n    prefix: ${prefix}\n`);

@@ -14,7 +14,8 @@ import { identityFiles } from '../integrity/identity.js';
 import type { AssetConfigResult } from './configs.js';
 import type { EventStore } from '../storage/types.js';
 import { parseQuery } from '../query/parse.js';
-import { openIntegrity, verifyIntegrity } from '../integrity/index.js';
+import { engineEventSource, openIntegrity, verifyIntegrity } from '../integrity/index.js';
+import { SearchEngineEventStore } from '../storage/search-engine.js';
 import type { Asset } from './assets.js';
 
 /** Evidence of one check. */
@@ -159,13 +160,17 @@ async function retention(c: CheckContext): Promise<CheckResult> {
 /** Stored records protected: SM3 Merkle trees with SM2-signed checkpoints verify (8.1.4.3 c; GB/T 39786 9.3 e). */
 async function integrity(c: CheckContext): Promise<CheckResult> {
   const e = ev();
-  e.queries.push(`verifyIntegrity(openIntegrity(${c.dataDir}))`);
+  // On Elasticsearch/OpenSearch the events and their leaves are in the cluster (the integrity index),
+  // the checkpoints and the audit trail in the data directory: the same verification as
+  // `xiangan audit verify --backend`.
+  const engine = c.store instanceof SearchEngineEventStore ? c.store : undefined;
+  e.queries.push(`verifyIntegrity(openIntegrity(${c.dataDir}${engine ? `, events from ${engine.backend} ${engine.names.eventsPattern}` : ''}))`);
   if (!existsSync(join(c.dataDir, 'integrity'))) {
     return { check: 'integrity', status: 'fail', summary: 'tamper evidence is not enabled (no integrity data)', evidence: e };
   }
   let opened;
   try {
-    opened = openIntegrity(c.dataDir);
+    opened = openIntegrity(c.dataDir, engine ? { events: engineEventSource(engine.transport, engine.names) } : {});
   } catch (err) {
     e.notes.push((err as Error).message);
     return { check: 'integrity', status: 'fail', summary: 'integrity data cannot be opened', evidence: e };
