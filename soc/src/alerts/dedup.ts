@@ -4,7 +4,7 @@
  * the window, and the shape of a new alert. One copy, so an alert is the same on every backend.
  */
 import { bytesToHex, sm3, utf8ToBytes } from '@xiangan/crypto';
-import { MAX_ALERT_EVENT_IDS, RISK_BY_LEVEL, type Alert, type AlertCandidate, type Suppression } from './types.js';
+import { MAX_ALERT_EVENT_IDS, RISK_BY_LEVEL, type Alert, type AlertCandidate, type PurgeOptions, type PurgeResult, type Suppression } from './types.js';
 
 /**
  * Deterministic alert id: SM3 over rule, group, first event time and first event id, so the same
@@ -77,4 +77,18 @@ export function newAlert(c: AlertCandidate, at: string): Alert {
     eventIds: m.eventIds.slice(-MAX_ALERT_EVENT_IDS),
     ...(m.correlation ? { correlation: m.correlation } : {}),
   };
+}
+
+/**
+ * The start of a purge of closed alerts, the same for every store: the option check, the cutoff
+ * (`olderThanDays` before `now`, as the ISO text the stores compare `updatedAt` with) and the
+ * empty tally.
+ * @example const { cutoff, out } = purgeStart({ olderThanDays: 365 }, Date.now());
+ */
+export function purgeStart(opts: PurgeOptions, now: number): { cutoff: string; dryRun: boolean; out: PurgeResult } {
+  const days = opts?.olderThanDays;
+  if (!Number.isInteger(days) || days < 1) throw new RangeError('purgeClosed: olderThanDays must be an integer ≥ 1');
+  const dryRun = opts.dryRun === true;
+  const cutoff = new Date(now - days * 86_400_000).toISOString();
+  return { cutoff, dryRun, out: { cutoff, dryRun, alerts: 0, byStatus: { resolved: 0, false_positive: 0 }, history: 0, comments: 0 } };
 }

@@ -12,7 +12,7 @@
  * a list right after a change shows it.
  */
 import { SocError } from '../errors.js';
-import { mergeIntoAlert, newAlert, suppressionMatches } from './dedup.js';
+import { mergeIntoAlert, newAlert, purgeStart, suppressionMatches } from './dedup.js';
 import type { SearchEngineEventStore } from '../storage/search-engine.js';
 import { EngineIo, type EngineAnswer } from './engine-io.js';
 import { EngineOutbox } from '../notify/engine-outbox.js';
@@ -378,11 +378,7 @@ export class EngineAlertStore implements AlertStore {
    */
   async purgeClosed(opts: PurgeOptions): Promise<PurgeResult> {
     this.check();
-    const days = opts?.olderThanDays;
-    if (!Number.isInteger(days) || days < 1) throw new RangeError('purgeClosed: olderThanDays must be an integer ≥ 1');
-    const dryRun = opts.dryRun === true;
-    const cutoff = new Date(this.now() - days * 86_400_000).toISOString();
-    const out: PurgeResult = { cutoff, dryRun, alerts: 0, byStatus: { resolved: 0, false_positive: 0 }, history: 0, comments: 0 };
+    const { cutoff, dryRun, out } = purgeStart(opts, this.now());
     const query = { bool: { filter: [{ terms: { status: CLOSED_STATUSES } }, { range: { updatedAt: { lt: cutoff } } }] } };
     const ids: string[] = [];
     let after: unknown[] | undefined;

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { RuleLevel } from '@xiangan/rules';
 import { SocError } from '../errors.js';
-import { mergeIntoAlert, newAlert, suppressionMatches } from './dedup.js';
+import { mergeIntoAlert, newAlert, purgeStart, suppressionMatches } from './dedup.js';
 import {
   ALERT_STATUSES,
   ALERT_TRANSITIONS,
@@ -517,14 +517,10 @@ export class SqliteAlertStore implements AlertStore {
    */
   async purgeClosed(opts: PurgeOptions): Promise<PurgeResult> {
     this.check();
-    const days = opts?.olderThanDays;
-    if (!Number.isInteger(days) || days < 1) throw new RangeError('purgeClosed: olderThanDays must be an integer ≥ 1');
-    const dryRun = opts.dryRun === true;
-    const cutoff = new Date(this.now() - days * 86_400_000).toISOString();
+    const { cutoff, dryRun, out } = purgeStart(opts, this.now());
     // updated_at is always written by toISOString(), so text order is time order.
     const closed = `status IN (${CLOSED_STATUSES.map(() => '?').join(',')}) AND updated_at < ?`;
     const sel = [...CLOSED_STATUSES, cutoff];
-    const out: PurgeResult = { cutoff, dryRun, alerts: 0, byStatus: { resolved: 0, false_positive: 0 }, history: 0, comments: 0 };
     const tally = (ids: string[] | undefined): void => {
       const inIds = ids ? `alert_id IN (${ids.map(() => '?').join(',')})` : `alert_id IN (SELECT id FROM alerts WHERE ${closed})`;
       const args = ids ?? sel;
