@@ -15,7 +15,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Download, type Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { normalise } from '@xiangan/collectors';
 import { bytesToHex, sm2Sign, Sm2PrivateKey } from '@xiangan/crypto';
@@ -282,16 +282,19 @@ describe('console in Chromium', { skip }, () => {
     assert.ok(rows.length >= 5 && rows.every((r) => r.includes('符合') && !r.includes('不符合')), rows.join('\n'));
     // The HTML report and its detached signature arrive as two downloads that verify together.
     const got: string[] = [];
-    const two = new Promise<void>((ok) =>
-      page.on('download', async (d) => {
+    let saved: (d: Download) => Promise<void> = async () => undefined;
+    const two = new Promise<void>((ok) => {
+      saved = async (d) => {
         const file = join(ARTIFACTS, d.suggestedFilename());
         await d.saveAs(file);
         got.push(file);
         if (got.length === 2) ok();
-      }),
-    );
+      };
+      page.on('download', saved);
+    });
     await page.getByTestId('comply-report-html').click();
     await two;
+    page.off('download', saved);
     const html = got.find((f) => f.endsWith('.html'))!;
     assert.ok(html && got.includes(`${html}.p7s`), got.join(', '));
     assert.ok(readFileSync(html, 'utf8').includes('自评结论'));
