@@ -1319,12 +1319,7 @@ static void sm3_digest(unsigned char out[32], const unsigned char *buf, u32 len)
   compress(v, buf, full);
   const unsigned char *tail = buf + 64 * full;
   for (u32 i = 0; i < rem; i++) blk[i] = tail[i];
-  blk[rem] = 0x80;
-  u32 nb = rem < 56 ? 64 : 128;
-  for (u32 i = rem + 1; i < nb - 8; i++) blk[i] = 0;
-  put_be32(blk + nb - 8, len >> 29);
-  put_be32(blk + nb - 4, len << 3);
-  compress(v, blk, nb / 64);
+  compress(v, blk, sm3_pad_tail(blk, rem, len) / 64);
   state_to_be(out, v);
 }
 

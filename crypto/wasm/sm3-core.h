@@ -22,6 +22,17 @@ static inline uint32_t be32(const uint8_t *p) {
 static inline void put_be32(uint8_t *p, uint32_t v) {
   p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
 }
+/* The padding after a message's last partial block (§5.2): blk[0..rem) holds the tail; writes the
+ * 1 bit, the zeros and the 64-bit length in bits (len_bytes < 2^32), and returns the bytes to
+ * compress from blk (64 or 128). */
+static inline uint32_t sm3_pad_tail(uint8_t *blk, uint32_t rem, uint32_t len_bytes) {
+  blk[rem] = 0x80;
+  uint32_t n = rem < 56 ? 64 : 128;
+  for (uint32_t i = rem + 1; i < n - 8; i++) blk[i] = 0;
+  put_be32(blk + n - 8, len_bytes >> 29);
+  put_be32(blk + n - 4, len_bytes << 3);
+  return n;
+}
 #define P0(x) ((x) ^ rol((x), 9) ^ rol((x), 17))
 #define P1(x) ((x) ^ rol((x), 15) ^ rol((x), 23))
 

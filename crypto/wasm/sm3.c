@@ -215,12 +215,7 @@ EXPORT("sm3_many") void sm3_many(uint32_t count) {
       uint32_t rem = len % 64;
       const uint8_t *src = data[l] + 64 * full[l];
       for (uint32_t i = 0; i < rem; i++) t[i] = src[i];
-      t[rem] = 0x80;
-      uint32_t n = rem < 56 ? 64 : 128;
-      for (uint32_t i = rem + 1; i < n - 8; i++) t[i] = 0;
-      put_be32(t + n - 8, len >> 29);
-      put_be32(t + n - 4, len << 3);
-      nb[l] = full[l] + n / 64;
+      nb[l] = full[l] + sm3_pad_tail(t, rem, len) / 64;
       if (nb[l] > maxnb) maxnb = nb[l];
     }
     v128_t st[8];
