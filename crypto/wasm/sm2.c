@@ -1,8 +1,8 @@
 /*
  * SM2 field, group and scalar arithmetic on sm2p256v1 (GB/T 32918.5-2017) for WebAssembly.
  *
- * Representation: field elements are ten signed radix-2^26 limbs in Montgomery form with
- * R = 2^260 (see "field mod p"): wasm's widest multiply is i64, and 26-bit limbs let each
+ * Representation: field elements are nine signed radix-2^29 limbs in Montgomery form with
+ * R = 2^261 (see "field mod p"): wasm's widest multiply is i64, and 29-bit limbs let each
  * column of a product sum in one i64 with no carry handling; p = -1 (mod 2^64) makes the
  * Montgomery digit the low limb itself and m*p four shifted additions. Table entries are packed
  * as canonical 8 x 32-bit words. Scalars mod n use 8 x 32-bit limbs and generic Montgomery
@@ -55,10 +55,10 @@ static const u32 GX_STD[8] = {0x334c74c7, 0x715a4589, 0xf2660be1, 0x8fe30bbf,
 static const u32 GY_STD[8] = {0x2139f0a0, 0x02df32e5, 0xc62a4740, 0xd0a9877c,
                               0x6b692153, 0x59bdcee3, 0xf4f6779c, 0xbc3736a2};
 
-/* Montgomery constants of the field (R = 2^260, see "field mod p"): R, R^2 and R^3 mod p. */
-static const u32 R1_STD[8] = {0x10, 0x0, 0xfffffff0, 0xf, 0x0, 0x0, 0x0, 0x10};
-static const u32 R2_STD[8] = {0x300, 0x200, 0xffffff00, 0x2ff, 0x100, 0x100, 0x200, 0x400};
-static const u32 R3_STD[8] = {0x16000, 0x12000, 0xffff8000, 0xefff, 0xc000, 0xa000, 0x9000, 0x1b000};
+/* Montgomery constants of the field (R = 2^261, see "field mod p"): R, R^2 and R^3 mod p. */
+static const u32 R1_STD[8] = {0x20, 0x0, 0xffffffe0, 0x1f, 0x0, 0x0, 0x0, 0x20};
+static const u32 R2_STD[8] = {0xc00, 0x800, 0xfffffc00, 0xbff, 0x400, 0x400, 0x800, 0x1000};
+static const u32 R3_STD[8] = {0xb0000, 0x90000, 0xfffc0000, 0x77fff, 0x60000, 0x50000, 0x48000, 0xd8000};
 
 /* Filled by init(): R^2 mod n (R = 2^256 there), -n^-1 mod 2^32, the square-root exponent. */
 static u32 RR_N[8], EXP_P_SQRT[8];
@@ -72,7 +72,7 @@ static unsigned char io[IO_SIZE] __attribute__((aligned(16)));
 EXPORT("io_ptr") u32 io_ptr(void) { return (u32)(uintptr_t)io; }
 EXPORT("io_size") u32 io_size(void) { return IO_SIZE; }
 
-/* Field element: ten signed radix-2^26 limbs in Montgomery form (see "field mod p"); two
+/* Field element: nine signed radix-2^29 limbs in Montgomery form (see "field mod p"); three
  * padding words make it 48 bytes, three v128s, for the masked selects. */
 typedef int32_t fe[12];
 /* Affine point in Montgomery form. */
@@ -205,95 +205,105 @@ static void mod_sub(u32 r[8], const u32 a[8], const u32 b[8], const u32 m[8]) {
 /* ---------------------------------------------------------------- field mod p */
 
 /*
- * Radix 2^26: a field element is ten signed limbs l_i, value sum l_i 2^(26 i), in Montgomery
- * form x R with R = 2^260. wasm's widest multiply is i64 = i32 x i32, and with 26-bit limbs a
- * whole column of the 10 x 10 schoolbook product (at most 10 terms below 2^54 each) sums in one
- * i64 without carry handling, where 32-bit limbs need each 64-bit product split. Measured in
- * V8 this makes a multiplication ~1.5x and an addition ~2x faster than 8 x 32-bit limbs.
+ * Radix 2^29: a field element is nine signed limbs l_i, value sum l_i 2^(29 i), in Montgomery
+ * form x R with R = 2^261. wasm's widest multiply is i64 = i32 x i32; with 29-bit limbs a
+ * column of the 9 x 9 schoolbook product (at most 9 terms below 2^59.2 each, see "loose")
+ * still sums in one i64 without carry handling, and a multiplication is 81 products where
+ * ten 26-bit limbs took 100. V8 turns a product into an imul, whose throughput (one a cycle)
+ * bounds the multiplication, so fewer products is what makes it faster.
  *
- * Every fe produced here is "loose": value in [0, 2^257), |l_i| < 2^27 and l_9 < 2^23; it is
- * congruent to the intended value mod p but not necessarily below p. fe_canon gives [0, p).
+ * Every fe here is "loose": value in [0, 2^257), limbs 0..7 in (-2^29, 1.25 * 2^29) (a fold
+ * leaves them in (-2^13, 2^29 + 2^15) except limb 7, which takes h << 21; a negated table entry has
+ * them in (-2^29, 2^29)) and |l_8| < 2^25 (bits 232..256). It is congruent to the intended
+ * value mod p but not necessarily below p; fe_canon gives [0, p). A product of two loose
+ * limbs is below 1.57 * 2^58, a column of nine below 2^61.9, and the reduction adds less than
+ * 2^56: an i64 holds it. A sum of loose values is not loose (its limbs reach 2^30.3 and nine
+ * such products overflow), so every addition folds (the 26-bit limbs had room for unfolded
+ * sums as multiplication inputs; the doubling now pays two folds for them).
  */
-#define M26 0x3ffffffLL
+#define FE_N 9
+#define FE_RB 29
+#define FE_MASK ((1LL << FE_RB) - 1)
+/* Limb index and shift of bit b: 2^b = 2^FE_SH(b) at limb FE_AT(b). */
+#define FE_AT(b) ((b) / FE_RB)
+#define FE_SH(b) ((b) % FE_RB)
 
 /* P as limbs times 4 (value 4p), the offset that keeps a - b positive in fp_sub. */
 static fe P4;
 static fe ONE_M, RR_M, R3_M, B_M, ZERO_FE;
 
-/* Carry-propagate t (limbs of any sign, value in [0, 2^260)) to limbs 0..8 in [0, 2^26) and
- * fold the bits at 2^256 and above back with 2^256 = 2^224 + 2^96 - 2^64 + 1 (mod p):
- * limb 8 (bit 208) << 16, limb 3 (bit 78) << 18, limb 2 (bit 52) << 12, limb 0. The result is
+/* Carry-propagate t (limbs of any sign, value in [0, 2^262)) to limbs 0..7 in [0, 2^29) and
+ * fold the bits at 2^256 and above (h < 2^6) back with 2^256 = 2^224 + 2^96 - 2^64 + 1
+ * (mod p): limb 7 += h << 21, limb 3 += h << 9, limb 2 -= h << 6, limb 0 += h. The result is
  * loose. */
-static inline __attribute__((always_inline)) void fe_fold(fe r, i64 t[10]) {
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 9; i++) {
-    t[i + 1] += t[i] >> 26;
-    t[i] &= M26;
+static inline __attribute__((always_inline)) void fe_fold(fe r, i64 t[FE_N]) {
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N - 1; i++) {
+    t[i + 1] += t[i] >> FE_RB;
+    t[i] &= FE_MASK;
   }
-  i64 h = t[9] >> 22;
-  t[9] &= 0x3fffff;
+  i64 h = t[FE_N - 1] >> FE_SH(256);
+  t[FE_N - 1] &= (1LL << FE_SH(256)) - 1;
   t[0] += h;
-  t[2] -= h << 12;
-  t[3] += h << 18;
-  t[8] += h << 16;
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) r[i] = (int32_t)t[i];
-  r[10] = 0;
-  r[11] = 0;
+  t[FE_AT(64)] -= h << FE_SH(64);
+  t[FE_AT(96)] += h << FE_SH(96);
+  t[FE_AT(224)] += h << FE_SH(224);
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) r[i] = (int32_t)t[i];
+  _Pragma("clang loop unroll(full)") for (int i = FE_N; i < 12; i++) r[i] = 0;
 }
 
-/* Montgomery reduction of the 20 column sums t of a product (value < 2^514): ten steps each
- * add m p 2^(26 i) with m = t_i mod 2^26 (-p^-1 = 1 mod 2^26 as p = -1 mod 2^64), which clears
+/* Montgomery reduction of the 18 column sums t of a product (value < 2^514): nine steps each
+ * add m p 2^(29 i) with m = t_i mod 2^29 (-p^-1 = 1 mod 2^29 as p = -1 mod 2^64), which clears
  * limb i. p + 1 = 2^256 - 2^224 - 2^96 + 2^64, so m p is -m at limb i (the carry of t_i
- * itself), +m << 12 at i+2, -m << 18 at i+3, -m << 16 at i+8 and +m << 22 at i+9. The result
- * (t + M p) / 2^260 < a b / 2^260 + p is below 2^257 for loose inputs. */
-static inline __attribute__((always_inline)) void fe_redc(fe r, i64 t[20]) {
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) {
-    i64 m = t[i] & M26;
-    t[i + 1] += t[i] >> 26;
-    t[i + 2] += m << 12;
-    t[i + 3] -= m << 18;
-    t[i + 8] -= m << 16;
-    t[i + 9] += m << 22;
+ * itself), +m << 6 at i+2, -m << 9 at i+3, -m << 21 at i+7 and +m << 24 at i+8. The result
+ * (t + M p) / 2^261 < a b / 2^261 + p is below 2^257 for loose inputs. */
+static inline __attribute__((always_inline)) void fe_redc(fe r, i64 t[2 * FE_N]) {
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) {
+    i64 m = t[i] & FE_MASK;
+    t[i + 1] += t[i] >> FE_RB;
+    t[i + FE_AT(64)] += m << FE_SH(64);
+    t[i + FE_AT(96)] -= m << FE_SH(96);
+    t[i + FE_AT(224)] -= m << FE_SH(224);
+    t[i + FE_AT(256)] += m << FE_SH(256);
   }
-  _Pragma("clang loop unroll(full)") for (int j = 10; j < 19; j++) {
-    r[j - 10] = (int32_t)(t[j] & M26);
-    t[j + 1] += t[j] >> 26;
+  _Pragma("clang loop unroll(full)") for (int j = FE_N; j < 2 * FE_N - 1; j++) {
+    r[j - FE_N] = (int32_t)(t[j] & FE_MASK);
+    t[j + 1] += t[j] >> FE_RB;
   }
-  r[9] = (int32_t)t[19];
-  r[10] = 0;
-  r[11] = 0;
+  r[FE_N - 1] = (int32_t)t[2 * FE_N - 1];
+  _Pragma("clang loop unroll(full)") for (int i = FE_N; i < 12; i++) r[i] = 0;
 }
 
 static void fp_mul(fe r, const fe a, const fe b) {
-  i64 t[20];
-  _Pragma("clang loop unroll(full)") for (int k = 0; k < 20; k++) t[k] = 0;
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++)
-    _Pragma("clang loop unroll(full)") for (int j = 0; j < 10; j++) t[i + j] += (i64)a[i] * (i64)b[j];
+  i64 t[2 * FE_N];
+  _Pragma("clang loop unroll(full)") for (int k = 0; k < 2 * FE_N; k++) t[k] = 0;
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++)
+    _Pragma("clang loop unroll(full)") for (int j = 0; j < FE_N; j++) t[i + j] += (i64)a[i] * (i64)b[j];
   fe_redc(r, t);
 }
 
-/* Squaring: 55 products instead of 100 (off-diagonal terms once, with a doubled factor). */
+/* Squaring: 45 products instead of 81 (off-diagonal terms once, with a doubled factor). */
 static void fp_sqr(fe r, const fe a) {
-  i64 t[20], a2[10];
-  _Pragma("clang loop unroll(full)") for (int k = 0; k < 20; k++) t[k] = 0;
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) a2[i] = 2 * (i64)a[i];
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) {
+  i64 t[2 * FE_N], a2[FE_N];
+  _Pragma("clang loop unroll(full)") for (int k = 0; k < 2 * FE_N; k++) t[k] = 0;
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) a2[i] = 2 * (i64)a[i];
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) {
     t[2 * i] += (i64)a[i] * (i64)a[i];
-    _Pragma("clang loop unroll(full)") for (int j = i + 1; j < 10; j++) t[i + j] += a2[i] * (i64)a[j];
+    _Pragma("clang loop unroll(full)") for (int j = i + 1; j < FE_N; j++) t[i + j] += a2[i] * (i64)a[j];
   }
   fe_redc(r, t);
 }
 
 /* a + b: value below 2^258 before the fold. */
 static void fp_add(fe r, const fe a, const fe b) {
-  i64 t[10];
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) t[i] = (i64)a[i] + b[i];
+  i64 t[FE_N];
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) t[i] = (i64)a[i] + b[i];
   fe_fold(r, t);
 }
 
 /* a - b + 4p: value in (4p - 2^257, 2^257 + 4p), positive as 4p > 2^257, below 2^259. */
 static void fp_sub(fe r, const fe a, const fe b) {
-  i64 t[10];
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) t[i] = (i64)a[i] - b[i] + P4[i];
+  i64 t[FE_N];
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) t[i] = (i64)a[i] - b[i] + P4[i];
   fe_fold(r, t);
 }
 
@@ -304,38 +314,30 @@ static void fp_neg(fe r, const fe a) { fp_sub(r, ZERO_FE, a); }
 
 /* a - k b + k 4p for 1 <= k <= 8: positive as b < 2^257 < 4p. */
 static void fp_sub_k(fe r, const fe a, const fe b, int k) {
-  i64 t[10];
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) t[i] = (i64)a[i] + (i64)k * ((i64)P4[i] - b[i]);
+  i64 t[FE_N];
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) t[i] = (i64)a[i] + (i64)k * ((i64)P4[i] - b[i]);
   fe_fold(r, t);
 }
 
 /* a - b - c + 8p (= a - b - c + 2 * 4p). */
 static void fp_sub2(fe r, const fe a, const fe b, const fe c) {
-  i64 t[10];
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) t[i] = (i64)a[i] - b[i] - c[i] + 2 * (i64)P4[i];
+  i64 t[FE_N];
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) t[i] = (i64)a[i] - b[i] - c[i] + 2 * (i64)P4[i];
   fe_fold(r, t);
 }
 
 /* a - b - 2c + 12p. */
 static void fp_sub_b2c(fe r, const fe a, const fe b, const fe c) {
-  i64 t[10];
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) t[i] = (i64)a[i] - b[i] - 2 * (i64)c[i] + 3 * (i64)P4[i];
+  i64 t[FE_N];
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) t[i] = (i64)a[i] - b[i] - 2 * (i64)c[i] + 3 * (i64)P4[i];
   fe_fold(r, t);
 }
 
 /* k a for 1 <= k <= 8. */
 static void fp_scale(fe r, const fe a, int k) {
-  i64 t[10];
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) t[i] = (i64)k * a[i];
+  i64 t[FE_N];
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) t[i] = (i64)k * a[i];
   fe_fold(r, t);
-}
-
-/* a + b without the fold: value below 2^258 and limbs below 2^28, which fp_mul and fp_sqr
- * accept (the product stays below 2^516, so their result is loose). Only as their input. */
-static void fp_add_lazy(fe r, const fe a, const fe b) {
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) r[i] = a[i] + b[i];
-  r[10] = 0;
-  r[11] = 0;
 }
 
 static void fe_copy(fe r, const fe a) {
@@ -344,40 +346,39 @@ static void fe_copy(fe r, const fe a) {
 
 /* 256-bit little-endian words to limbs (no reduction). */
 static void fe_from_words(fe r, const u32 a[8]) {
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) {
-    int o = 26 * i, w = o >> 5, s = o & 31;
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) {
+    int o = FE_RB * i, w = o >> 5, s = o & 31;
     u64 two = (u64)a[w];
     if (w + 1 < 8) two |= (u64)a[w + 1] << 32;
-    r[i] = (int32_t)((two >> s) & M26);
+    r[i] = (int32_t)((two >> s) & FE_MASK);
   }
-  r[10] = 0;
-  r[11] = 0;
+  _Pragma("clang loop unroll(full)") for (int i = FE_N; i < 12; i++) r[i] = 0;
 }
 
 /* The canonical value in [0, p) as 8 little-endian words, constant-time: fold twice (the
- * first fold leaves a value below 2^256 + 2^225 < 2p), then subtract p when that does not
+ * first fold leaves a value below 2^256 + 2^230 < 2p), then subtract p when that does not
  * borrow. */
 static void fe_canon(u32 out[8], const fe a) {
-  i64 t[10], s[10];
+  i64 t[FE_N], s[FE_N];
   fe f;
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) t[i] = a[i];
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) t[i] = a[i];
   fe_fold(f, t);
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) t[i] = f[i];
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 9; i++) {
-    t[i + 1] += t[i] >> 26;
-    t[i] &= M26;
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) t[i] = f[i];
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N - 1; i++) {
+    t[i + 1] += t[i] >> FE_RB;
+    t[i] &= FE_MASK;
   }
   /* s = t - p; its sign after carrying says whether t >= p. */
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) s[i] = t[i] - (P4[i] >> 2);
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 9; i++) {
-    s[i + 1] += s[i] >> 26;
-    s[i] &= M26;
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) s[i] = t[i] - (P4[i] >> 2);
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N - 1; i++) {
+    s[i + 1] += s[i] >> FE_RB;
+    s[i] &= FE_MASK;
   }
-  i64 keep = s[9] >> 63; /* all ones: t < p, keep t */
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) t[i] = (t[i] & keep) | (s[i] & ~keep);
+  i64 keep = s[FE_N - 1] >> 63; /* all ones: t < p, keep t */
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) t[i] = (t[i] & keep) | (s[i] & ~keep);
   _Pragma("clang loop unroll(full)") for (int i = 0; i < 8; i++) out[i] = 0;
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) {
-    int o = 26 * i, w = o >> 5, sh = o & 31;
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) {
+    int o = FE_RB * i, w = o >> 5, sh = o & 31;
     u64 v = (u64)t[i] << sh;
     out[w] |= (u32)v;
     if (w + 1 < 8) out[w + 1] |= (u32)(v >> 32);
@@ -632,11 +633,11 @@ static void pt_dbl(jac *r, const jac *p) {
   fp_mul(beta, p->x, gamma);
   /* alpha = 3 (X - delta)(X + delta) */
   fp_sub(t0, p->x, delta);
-  fp_add_lazy(t1, p->x, delta);
+  fp_add(t1, p->x, delta);
   fp_mul(alpha, t0, t1);
   fp_scale(alpha, alpha, 3);
   /* Z3 = (Y + Z)^2 - gamma - delta */
-  fp_add_lazy(t0, p->y, p->z);
+  fp_add(t0, p->y, p->z);
   fp_sqr(t0, t0);
   fp_sub2(r->z, t0, gamma, delta);
   /* X3 = alpha^2 - 8 beta */
@@ -903,12 +904,12 @@ static inline __attribute__((always_inline)) void ct_select_row(affp *out, const
 }
 
 /* Unpack a table entry, with y negated under the mask neg: p - y limb by limb is loose (y is
- * canonical, so the value is in [1, p] and every limb is within (-2^26, 2^26)). */
+ * canonical, so the value is in [1, p] and every limb is within (-2^29, 2^29)). */
 static inline __attribute__((always_inline)) void aff_unpack_neg(aff *o, const affp *a, u32 neg) {
   fe_from_words(o->x, a->x);
   fe_from_words(o->y, a->y);
   int32_t m = (int32_t)neg;
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < 10; i++) {
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) {
     int32_t y = o->y[i], ny = (P4[i] >> 2) - y;
     o->y[i] = (ny & m) | (y & ~m);
   }
@@ -1052,7 +1053,7 @@ static int ready = 0;
 static void init(void) {
   u32 r[8];
   fe_from_words(P4, P);
-  for (int i = 0; i < 10; i++) P4[i] *= 4;
+  for (int i = 0; i < FE_N; i++) P4[i] *= 4;
   for (int i = 0; i < 12; i++) ZERO_FE[i] = 0;
   fe_from_words(ONE_M, R1_STD);
   fe_from_words(RR_M, R2_STD);
