@@ -1,5 +1,6 @@
 /**
- * Worker thread of {@link Sm2Pool}: SM2 sign/verify for the crypto service off the HTTP thread.
+ * Worker thread of {@link Sm2Pool}: SM2 sign/verify and SM4-GCM sealing for the crypto service
+ * off the HTTP thread.
  * It runs one synchronous loop over its job ring (see pool.ts for the layout): answer every
  * published job in its slot, bump the done counter and notify, and sleep in `Atomics.wait` only
  * when the ring is empty. Keys arrive on a port that is read synchronously before each round, so a
@@ -8,12 +9,16 @@
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { ready, Sm2PrivateKey, Sm2PublicKey, sm2Sign, sm2Verify } from '@xiangan/crypto';
 import {
-  C_CLOSING, C_DONE, C_PUBLISHED, C_SLEEPING, CONTROL_BYTES, H_ID, H_KEY, H_LEN, H_MSG, H_OP, H_SIG, H_STATUS, RING_SLOTS, SLOT_BYTES, SLOT_HEADER,
-  S_INVALID, S_SIGNED, S_UNKNOWN_KEY, S_VALID, failure, type PoolAnswer, type PoolKeyMessage, type PoolWorkerData,
+  C_CLOSING, C_DONE, C_PUBLISHED, C_SLEEPING, CONTROL_BYTES, H_ARG, H_ID, H_KEY, H_LEN, H_MSG, H_OP, H_SIG, H_STATUS, OP_GCM, RING_SLOTS, SLOT_BYTES, SLOT_HEADER,
+  S_INVALID, S_SIGNED, S_UNKNOWN_KEY, S_VALID, failure, seal, type PoolAnswer, type PoolKeyMessage, type PoolWorkerData,
 } from './pool.js';
+import { RandomSource } from './codec.js';
 
 const privs = new Map<number, Sm2PrivateKey>();
 const pubs = new Map<number, Sm2PublicKey>();
+/** SM4 key bytes by index: this thread's own copies, wiped when forgotten or when the loop ends. */
+const sm4s = new Map<number, Uint8Array>();
+const random = new RandomSource();
 const { ring, keys } = workerData as PoolWorkerData;
 const ctrl = new Int32Array(ring);
 const bytes = new Uint8Array(ring);
@@ -53,10 +58,14 @@ function readKeys(): void {
       if (k.material) privs.set(k.index, Sm2PrivateKey.fromBytes(k.material));
       pubs.set(k.index, Sm2PublicKey.fromBytes(k.publicKey));
       k.material?.fill(0);
+    } else if (k.type === 'sm4') {
+      sm4s.set(k.index, k.material);
     } else {
       privs.get(k.index)?.destroy();
       privs.delete(k.index);
       pubs.delete(k.index);
+      sm4s.get(k.index)?.fill(0);
+      sm4s.delete(k.index);
     }
   }
 }
@@ -79,7 +88,10 @@ function runJob(i: number): void {
   // an unknown index is looked up once more after reading the port.
   let a: PoolAnswer;
   try {
-    if ((op & 1) === 0) {
+    if (op >= OP_GCM) {
+      const key = sm4s.get(index) ?? (readKeys(), sm4s.get(index));
+      a = key ? seal(op, key, msg, id, ctrl[h + H_ARG]!, random) : { status: S_UNKNOWN_KEY, bytes: new Uint8Array(0) };
+    } else if ((op & 1) === 0) {
       const key = privs.get(index) ?? (readKeys(), privs.get(index));
       a = key ? { status: S_SIGNED, bytes: sm2Sign(key, msg, opts) } : { status: S_UNKNOWN_KEY, bytes: new Uint8Array(0) };
     } else {
@@ -127,4 +139,5 @@ while (Atomics.load(ctrl, C_CLOSING) === 0) {
     Atomics.notify(ctrl, C_DONE);
   }
 }
+for (const k of sm4s.values()) k.fill(0);
 keys.close();

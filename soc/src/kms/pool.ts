@@ -1,7 +1,7 @@
 /**
- * A pool of worker threads for the crypto service's SM2 signatures and verifications, so that on
- * a multi-core machine the HTTP thread parses, authenticates and audits while another core does
- * the curve arithmetic.
+ * A pool of worker threads for the crypto service's SM2 signatures and verifications and its
+ * SM4-GCM encryptions and data keys, so that on a multi-core machine the HTTP thread parses,
+ * authenticates and audits while another core does the cryptography.
  *
  * Jobs travel through a ring of fixed-size slots in a SharedArrayBuffer per worker, not through
  * `postMessage`: a profile of the sign route under load showed the HTTP thread spending about a
@@ -13,14 +13,18 @@
  * one. Key material, which changes rarely, still goes by message on a dedicated port, which the
  * worker reads synchronously (`receiveMessageOnPort`) before the jobs that need it.
  *
- * A job whose message, ID and signature do not fit in a slot ({@link Sm2Pool.slotCapacity}) is
- * computed on the calling thread instead: hashing a large message costs about as much as copying
- * it to a worker.
+ * A job whose input or answer does not fit in a slot ({@link Sm2Pool.slotCapacity}) is computed
+ * on the calling thread instead: hashing or encrypting a large message costs about as much as
+ * copying it to a worker.
+ *
+ * SM4 keys reach a worker only when a job needs them; the worker keeps its copy in memory until
+ * the key version is forgotten (destruction, replacement) or the pool closes, and wipes it then.
  */
 import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { CryptoError, Sm2PrivateKey, Sm2PublicKey, sm2Sign, sm2Verify, type CryptoErrorCode, type Sm2SignatureFormat } from '@xiangan/crypto';
+import { CryptoError, Sm2PrivateKey, Sm2PublicKey, sm2Sign, sm2Verify, sm4GcmEncrypt, type CryptoErrorCode, type Sm2SignatureFormat } from '@xiangan/crypto';
 import { KmsError } from './errors.js';
+import { RandomSource } from './codec.js';
 
 /** Slots per worker ring (a power of two, so a wrapped 32-bit counter still indexes it). */
 export const RING_SLOTS = 256;
@@ -42,13 +46,13 @@ export const C_CLOSING = 3;
 export const CONTROL_BYTES = 64;
 
 // Slot header fields (Int32 indices relative to the slot).
-/** Operation: 0 sign, 1 verify; +2 for the raw (r ‖ s) signature format. */
+/** Operation: 0 sign, 1 verify (+2 for the raw r ‖ s signature format), {@link OP_GCM}, {@link OP_DATAKEY}. */
 export const H_OP = 0;
 /** Key index given by {@link Sm2Pool.setKey}. */
 export const H_KEY = 1;
 /** Message length. */
 export const H_MSG = 2;
-/** ID length, or -1 for the default ID. */
+/** ID length (sign/verify) or AAD length (SM4-GCM), or -1 for none. */
 export const H_ID = 3;
 /** Signature length (verify). */
 export const H_SIG = 4;
@@ -56,6 +60,15 @@ export const H_SIG = 4;
 export const H_STATUS = 5;
 /** Answer length in bytes after the header. */
 export const H_LEN = 6;
+/** Data-key length in bytes ({@link OP_DATAKEY}). */
+export const H_ARG = 7;
+
+/** Operation: SM4-GCM encryption of the message under a fresh 96-bit nonce; answer nonce ‖ ciphertext ‖ tag. */
+export const OP_GCM = 4;
+/** Operation: a fresh data key of `H_ARG` bytes sealed with SM4-GCM; answer key ‖ nonce ‖ ciphertext ‖ tag. */
+export const OP_DATAKEY = 5;
+/** Bytes SM4-GCM adds to a plaintext here: the 96-bit nonce and the 128-bit tag (NIST SP 800-38D). */
+export const GCM_OVERHEAD = 12 + 16;
 
 /** Answer: signature bytes follow. */
 export const S_SIGNED = 1;
@@ -71,9 +84,14 @@ export const S_CRYPTO = 5;
 export const S_RANGE = 6;
 /** Answer: another failure. */
 export const S_FAILED = 7;
+/** Answer: SM4-GCM output follows (see {@link OP_GCM}, {@link OP_DATAKEY}). */
+export const S_SEALED = 8;
 
 /** Messages to a worker on its key port (internal wire format). */
-export type PoolKeyMessage = { type: 'key'; index: number; material?: Uint8Array; publicKey: Uint8Array } | { type: 'forget'; index: number };
+export type PoolKeyMessage =
+  | { type: 'key'; index: number; material?: Uint8Array; publicKey: Uint8Array }
+  | { type: 'sm4'; index: number; material: Uint8Array }
+  | { type: 'forget'; index: number };
 
 /** What a worker is started with (internal). */
 export interface PoolWorkerData {
@@ -98,12 +116,15 @@ interface Queued {
 }
 
 interface Job {
-  op: 'sign' | 'verify';
+  op: 'sign' | 'verify' | 'gcm' | 'datakey';
   index: number;
   msg: Uint8Array;
+  /** SM2 signer ID, or the GCM additional authenticated data. */
   id?: Uint8Array;
   sig?: Uint8Array;
   format: Sm2SignatureFormat;
+  /** Data-key length. */
+  size?: number;
 }
 
 /** A job's answer as read from its slot (internal). */
@@ -133,15 +154,18 @@ interface Slot {
 
 interface PoolKey {
   index: number;
+  /** SM2 private key or SM4 key bytes. */
   material?: Uint8Array;
+  /** Empty for an SM4 key. */
   publicKey: Uint8Array;
+  sm4: boolean;
   /** Calling-thread key objects for jobs too large for a slot, made on first need. */
   priv?: Sm2PrivateKey;
   pub?: Sm2PublicKey;
 }
 
 /**
- * SM2 sign/verify on `size` worker threads.
+ * SM2 sign/verify and SM4-GCM encryption on `size` worker threads.
  *
  * @example
  * const pool = new Sm2Pool(1);
@@ -156,6 +180,8 @@ export class Sm2Pool {
   private readonly keys = new Map<string, PoolKey>();
   private nextIndex = 1;
   private closed = false;
+  /** Nonces and data keys of jobs computed on the calling thread. */
+  private readonly random = new RandomSource();
 
   constructor(readonly size: number) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError('Sm2Pool: size must be a positive integer');
@@ -201,7 +227,13 @@ export class Sm2Pool {
   setKey(key: string, material: Uint8Array | undefined, publicKey: Uint8Array): void {
     const old = this.keys.get(key);
     if (old) this.forgetKey(key);
-    this.keys.set(key, { index: this.nextIndex++, ...(material ? { material } : {}), publicKey });
+    this.keys.set(key, { index: this.nextIndex++, ...(material ? { material } : {}), publicKey, sm4: false });
+  }
+
+  /** Make an SM4 key version known for {@link gcmEncrypt} and {@link dataKey}. The pool keeps a reference, not a copy. */
+  setSymmetricKey(key: string, material: Uint8Array): void {
+    if (this.keys.has(key)) this.forgetKey(key);
+    this.keys.set(key, { index: this.nextIndex++, material, publicKey: new Uint8Array(0), sm4: true });
   }
 
   /** Forget a key version in every worker (its copy there is wiped). */
@@ -230,17 +262,30 @@ export class Sm2Pool {
     return a.status === S_VALID;
   }
 
+  /** SM4-GCM encryption under a fresh random 96-bit nonce: nonce ‖ ciphertext ‖ tag. */
+  async gcmEncrypt(key: string, plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> {
+    return (await this.submit(key, { op: 'gcm', msg: plaintext, format: 'der', ...(aad ? { id: aad } : {}) })).bytes;
+  }
+
+  /** A fresh random data key of `size` bytes and the same key sealed with SM4-GCM (nonce ‖ ciphertext ‖ tag). */
+  async dataKey(key: string, size: number): Promise<{ plaintext: Uint8Array; sealed: Uint8Array }> {
+    const a = await this.submit(key, { op: 'datakey', msg: new Uint8Array(0), format: 'der', size });
+    return { plaintext: a.bytes.slice(0, size), sealed: a.bytes.subarray(size) };
+  }
+
   private submit(key: string, j: Omit<Job, 'index'>): Promise<PoolAnswer> {
     if (this.closed) return Promise.reject(new KmsError('SOC_ERR_KMS_STORE', 'the crypto worker pool is closed'));
     const k = this.keys.get(key);
     if (!k) return Promise.reject(new KmsError('SOC_ERR_KMS_KEY_NOT_FOUND', 'key version not loaded in the worker pool'));
+    if (k.sm4 !== (j.op === 'gcm' || j.op === 'datakey')) return Promise.reject(new KmsError('SOC_ERR_KMS_KEY_TYPE', `${j.op}: not a key of that type`));
     const job: Job = { ...j, index: k.index };
-    if (j.msg.length + (j.id?.length ?? 0) + (j.sig?.length ?? 0) > Sm2Pool.slotCapacity) return Promise.resolve().then(() => answer(job, this.inline(k, job)));
+    if (jobBytes(job) > Sm2Pool.slotCapacity) return Promise.resolve().then(() => answer(job, this.inline(k, job)));
     // Least-loaded worker: jobs in its ring plus those waiting for room.
     let slot = this.slots[0]!;
     for (const s of this.slots) if (load(s) < load(slot)) slot = s;
     if (!slot.known.has(k.index)) {
-      slot.port.postMessage({ type: 'key', index: k.index, ...(k.material ? { material: k.material.slice() } : {}), publicKey: k.publicKey } satisfies PoolKeyMessage);
+      const m: PoolKeyMessage = k.sm4 ? { type: 'sm4', index: k.index, material: k.material!.slice() } : { type: 'key', index: k.index, ...(k.material ? { material: k.material.slice() } : {}), publicKey: k.publicKey };
+      slot.port.postMessage(m);
       slot.known.add(k.index);
     }
     return new Promise<PoolAnswer>((resolve, reject) => {
@@ -258,7 +303,7 @@ export class Sm2Pool {
     const base = CONTROL_BYTES + (seq & MASK) * SLOT_BYTES;
     const h = base >> 2;
     const c = slot.ctrl;
-    c[h + H_OP] = (job.op === 'sign' ? 0 : 1) + (job.format === 'raw' ? 2 : 0);
+    c[h + H_OP] = job.op === 'gcm' ? OP_GCM : job.op === 'datakey' ? OP_DATAKEY : (job.op === 'sign' ? 0 : 1) + (job.format === 'raw' ? 2 : 0);
     c[h + H_KEY] = job.index;
     c[h + H_MSG] = job.msg.length;
     c[h + H_ID] = job.id ? job.id.length : -1;
@@ -271,6 +316,7 @@ export class Sm2Pool {
       at += job.id.length;
     }
     if (job.sig) slot.bytes.set(job.sig, at);
+    c[h + H_ARG] = job.size ?? 0;
     slot.pending[seq & MASK] = pending;
     slot.published = (seq + 1) | 0;
     // The store is sequentially consistent: the worker that reads the new count also reads the slot.
@@ -319,6 +365,7 @@ export class Sm2Pool {
   private inline(k: PoolKey, job: Job): PoolAnswer {
     const opts = { ...(job.id ? { id: job.id } : {}), format: job.format };
     try {
+      if (job.op === 'gcm' || job.op === 'datakey') return seal(job.op === 'gcm' ? OP_GCM : OP_DATAKEY, k.material!, job.msg, job.id, job.size ?? 0, this.random);
       if (job.op === 'sign') {
         if (!k.material) return { status: S_UNKNOWN_KEY, bytes: new Uint8Array(0) };
         k.priv ??= Sm2PrivateKey.fromBytes(k.material);
@@ -344,6 +391,39 @@ export class Sm2Pool {
   }
 }
 
+/** The larger of a job's input and its answer, which share the slot. */
+function jobBytes(j: Job): number {
+  const input = j.msg.length + (j.id?.length ?? 0) + (j.sig?.length ?? 0);
+  if (j.op === 'gcm') return Math.max(input, j.msg.length + GCM_OVERHEAD);
+  if (j.op === 'datakey') return 2 * (j.size ?? 0) + GCM_OVERHEAD;
+  return input;
+}
+
+/**
+ * The SM4 jobs, shared by the worker and the calling thread: {@link OP_GCM} seals `msg` (with
+ * `aad`) under a fresh nonce; {@link OP_DATAKEY} draws a `size`-byte key and seals it.
+ * @example seal(OP_GCM, key16, plaintext, undefined, 0, new RandomSource())
+ */
+export function seal(op: number, key: Uint8Array, msg: Uint8Array, aad: Uint8Array | undefined, size: number, random: RandomSource): PoolAnswer {
+  const nonce = random.bytes(12);
+  const o = aad ? { aad } : {};
+  if (op === OP_GCM) return { status: S_SEALED, bytes: concat(nonce, sm4GcmEncrypt(key, nonce, msg, o)) };
+  const dk = random.bytes(size);
+  const out = concat(dk, nonce, sm4GcmEncrypt(key, nonce, dk, o));
+  dk.fill(0);
+  return { status: S_SEALED, bytes: out };
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 function load(s: Slot): number {
   return ((s.published - s.collected) | 0) + s.overflow.length;
 }
@@ -363,11 +443,12 @@ export function failure(e: unknown): PoolAnswer {
 
 /** Turn an answer into a result or the typed error the service audits. */
 function answer(job: Job, a: PoolAnswer): PoolAnswer {
-  if (a.status === S_SIGNED || a.status === S_VALID || a.status === S_INVALID) return a;
+  if (a.status === S_SIGNED || a.status === S_VALID || a.status === S_INVALID || a.status === S_SEALED) return a;
   if (a.status === S_RANGE) throw new KmsError('SOC_ERR_KMS_REQUEST', text.decode(a.bytes));
-  if (a.status === S_CRYPTO) throw new CryptoError(text.decode(a.bytes) as CryptoErrorCode, `SM2 ${job.op} failed in a crypto worker`);
-  if (a.status === S_UNKNOWN_KEY) throw new KmsError('SOC_ERR_KMS_KEY_NOT_FOUND', `SM2 ${job.op} failed: unknown key`);
-  throw new KmsError('SOC_ERR_KMS_REQUEST', `SM2 ${job.op} failed`);
+  const what = job.op === 'gcm' || job.op === 'datakey' ? `SM4 ${job.op}` : `SM2 ${job.op}`;
+  if (a.status === S_CRYPTO) throw new CryptoError(text.decode(a.bytes) as CryptoErrorCode, `${what} failed in a crypto worker`);
+  if (a.status === S_UNKNOWN_KEY) throw new KmsError('SOC_ERR_KMS_KEY_NOT_FOUND', `${what} failed: unknown key`);
+  throw new KmsError('SOC_ERR_KMS_REQUEST', `${what} failed`);
 }
 
 /**
