@@ -134,6 +134,8 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
         mmapMb: config.storage.mmapMb,
         chain: config.integrity.enabled,
         normaliser: normaliser ?? 'vendor',
+        // Only detection reads the stored documents in this thread.
+        documents: config.alerts.enabled,
       })
     : undefined;
   const detection = config.alerts.enabled ? await startDetection(config, { logger: child(log, 'detection'), metrics, now, ...(engine ? { engine } : {}) }) : undefined;

@@ -10,38 +10,66 @@
  *
  * {@link WorkerWriter} runs them as a two-stage pipeline: while the store worker commits step
  * k, the prepare worker already parses step k+1, so on two cores parsing and inserting overlap.
- * Steps travel as a few flat arrays and one text per buffer batch (cheap structured clones); the
- * main thread forwards them and keeps the batches' documents for detection. Bounded: at most one
- * step is prepared ahead.
+ * A prepared step goes from the prepare worker to the store worker directly, over a
+ * `MessageChannel` the two share (its time and latency columns transferred, not copied): the main
+ * thread, which also reads the sockets, never deserialises and re-serialises the column arrays.
+ * It only learns each step's position and counters, and the stored documents when detection
+ * reads them (`documents`), then names the step the store worker is to commit next; so which
+ * step is stored, and when, is still the main thread's decision (acknowledgements, retries and
+ * crash replays work as before). Bounded: at most one step is prepared ahead.
  *
  * This module is both sides: {@link WorkerWriter} runs in the main thread; loaded as a worker it
  * serves the role named in its `workerData`.
  */
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { MessageChannel, Worker, isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { bufferPath, readBatchesAfter } from '../buffer/durable.js';
+import { bufferPath, readBatchesAfter, type RawBatch } from '../buffer/durable.js';
 import { SocError } from '../errors.js';
 import { SqliteEventStore, type SqliteStoreOptions } from '../storage/sqlite.js';
 import { storePrepared, type StepInfo } from './consumer.js';
-import { Preparer, type NormaliserName, type PreparedStep } from './prepare.js';
+import { Preparer, type NormaliserName, type PrepareCounters, type PreparedStep } from './prepare.js';
 
 const ROLE_STORE = 'xiangan-store-writer';
 const ROLE_PREPARE = 'xiangan-store-prepare';
 
+/** What the main thread learns of a prepared step (the step itself went to the store worker). */
+interface StepMeta {
+  lastSeq: number;
+  events: number;
+  oldestAppendedAt: number;
+  counters: PrepareCounters;
+  /** The step's stored documents, when the writer was asked for them. */
+  batches?: RawBatch[];
+}
+
 type Request =
+  /** A new prepare → store channel (after either worker was started or restarted). */
+  | { type: 'link'; port: MessagePort }
+  /** Prepare the batches after `afterSeq` and send them to the store worker as step `id`. */
   | { type: 'prepare'; id: number; afterSeq: number; maxEvents: number }
-  | { type: 'store'; id: number; step: PreparedStep }
+  /** Commit step `step` (the id of its prepare request); earlier steps not stored are dropped. */
+  | { type: 'store'; id: number; step: number }
   | { type: 'close' };
 type Reply =
-  | { type: 'prepared'; id: number; step: PreparedStep | undefined }
+  | { type: 'prepared'; id: number; meta: StepMeta | undefined }
   | { type: 'stored'; id: number; info: StepInfo }
   | { type: 'failed'; id: number; code?: string; message: string }
   | { type: 'closed' };
+/** On the prepare → store channel: a prepared step, numbered by its prepare request. */
+interface StepMessage {
+  step: number;
+  data: PreparedStep;
+}
 
 /** Options of {@link WorkerWriter}. */
 export interface WorkerWriterOptions extends SqliteStoreOptions {
   /** Normaliser of raw frames in the prepare worker; default `vendor`. */
   normaliser?: NormaliserName;
+  /**
+   * Whether each {@link StepInfo} carries the stored documents (`batches`, what detection reads);
+   * default true. Without them the documents only go to the store worker.
+   */
+  documents?: boolean;
   /**
    * Old-generation heap limit of each worker in MiB; default 256 (a step's live data is a few
    * MiB; a worker that runs out is restarted by the next write, which retries the step). The
@@ -51,10 +79,17 @@ export interface WorkerWriterOptions extends SqliteStoreOptions {
   heapMb?: number;
 }
 
+/** The buffers of a step that move to the receiving thread instead of being copied. */
+function stepTransfer(step: PreparedStep): ArrayBuffer[] {
+  return [step.ts.buffer as ArrayBuffer, step.ingested.buffer as ArrayBuffer, ...(step.leafHashes ? [step.leafHashes.buffer as ArrayBuffer] : [])];
+}
+
 /** One worker thread answering requests in order. */
 class Channel {
   private worker: Worker | undefined;
   private nextId = 1;
+  /** Counts the workers started, so the writer can tell a restarted one (it needs a new link). */
+  generation = 0;
   private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: unknown) => void }>();
   constructor(
     private readonly data: unknown,
@@ -63,6 +98,7 @@ class Channel {
 
   private spawn(): Worker {
     const w = new Worker(new URL(import.meta.url), { workerData: this.data, resourceLimits: { maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: 16 } });
+    this.generation++;
     w.on('message', (m: Reply) => {
       if (m.type === 'closed') return;
       const p = this.pending.get(m.id);
@@ -83,12 +119,23 @@ class Channel {
     return w;
   }
 
-  /** Send a request (a dead worker is restarted); resolves with the reply. */
-  request(m: Exclude<Request, { type: 'close' }>, transfer: ArrayBuffer[] = []): Promise<Reply> {
+  /** Start the worker if it is not running (a dead one is replaced). */
+  ensure(): void {
     this.worker ??= this.spawn();
+  }
+
+  /** Send a message that has no reply (a dead worker is restarted). */
+  post(m: Request, transfer: Array<ArrayBuffer | MessagePort> = []): void {
+    this.ensure();
+    this.worker!.postMessage(m, transfer);
+  }
+
+  /** Send a request (a dead worker is restarted); resolves with the reply. */
+  request(m: Extract<Request, { id: number }>): Promise<Reply> {
+    this.ensure();
     return new Promise<Reply>((resolve, reject) => {
       this.pending.set(m.id, { resolve, reject });
-      this.worker!.postMessage(m, transfer);
+      this.worker!.postMessage(m);
     });
   }
 
@@ -119,38 +166,63 @@ class Channel {
 export class WorkerWriter {
   private readonly prep: Channel;
   private readonly store: Channel;
-  private ahead: { after: number; max: number; p: Promise<PreparedStep | undefined> } | undefined;
+  /** Worker generations the current prepare → store link joins, and how many links were made. */
+  private linkedFor = '';
+  private link = 0;
+  private ahead: { after: number; max: number; link: number; p: Promise<{ id: number; meta: StepMeta | undefined }> } | undefined;
   private closing: Promise<void> | undefined;
 
   /** `storeOptions.dir` is the data directory: `events.db` and `buffer.db` are both there. */
   constructor(storeOptions: WorkerWriterOptions) {
-    const { normaliser, heapMb, now: _now, ...store } = storeOptions;
-    this.prep = new Channel({ role: ROLE_PREPARE, dir: store.dir, normaliser: normaliser ?? 'vendor', chain: store.chain === true }, heapMb ?? 256);
+    const { normaliser, heapMb, documents, now: _now, ...store } = storeOptions;
+    this.prep = new Channel(
+      { role: ROLE_PREPARE, dir: store.dir, normaliser: normaliser ?? 'vendor', chain: store.chain === true, documents: documents !== false },
+      heapMb ?? 256,
+    );
     this.store = new Channel({ role: ROLE_STORE, store }, heapMb ?? 256);
   }
 
-  private prepare(afterSeq: number, maxEvents: number): Promise<PreparedStep | undefined> {
+  /**
+   * Both workers running and joined by a channel: a worker that was (re)started gets a new one,
+   * and so does the other, so no step is ever sent to a port nobody reads. Returns the link's
+   * number: a step prepared over an older link never reached the current store worker.
+   */
+  private linked(): number {
+    this.prep.ensure();
+    this.store.ensure();
+    const g = `${this.prep.generation}/${this.store.generation}`;
+    if (g !== this.linkedFor) {
+      const { port1, port2 } = new MessageChannel();
+      this.prep.post({ type: 'link', port: port1 }, [port1]);
+      this.store.post({ type: 'link', port: port2 }, [port2]);
+      this.linkedFor = g;
+      this.link++;
+    }
+    return this.link;
+  }
+
+  private prepare(afterSeq: number, maxEvents: number): Promise<{ id: number; meta: StepMeta | undefined }> {
     const id = this.prep.id();
-    return this.prep.request({ type: 'prepare', id, afterSeq, maxEvents }).then((r) => (r as Extract<Reply, { type: 'prepared' }>).step);
+    return this.prep.request({ type: 'prepare', id, afterSeq, maxEvents }).then((r) => ({ id, meta: (r as Extract<Reply, { type: 'prepared' }>).meta }));
   }
 
   /** Store the batches after `afterSeq`; resolves after the store worker's commit. A dead worker is restarted on the next call. */
   async write(afterSeq: number, maxEvents: number): Promise<StepInfo | undefined> {
     if (this.closing) throw new SocError('SOC_ERR_STORE_CLOSED', 'store writer is closed');
+    const link = this.linked();
     const a = this.ahead;
     this.ahead = undefined;
-    let step = a && a.after === afterSeq && a.max === maxEvents ? await a.p : undefined;
-    // Nothing was there when the step ahead was read: look again now.
-    step ??= await this.prepare(afterSeq, maxEvents);
-    if (!step) return undefined;
+    let step = a && a.after === afterSeq && a.max === maxEvents && a.link === link ? await a.p : undefined;
+    // Nothing was there when the step ahead was read (or it went over a link that is gone): look again now.
+    if (!step?.meta) step = await this.prepare(afterSeq, maxEvents);
+    const meta = step.meta;
+    if (!meta) return undefined;
     // Parse the next step while this one is inserted.
-    const p = this.prepare(step.lastSeq, maxEvents);
+    const p = this.prepare(meta.lastSeq, maxEvents);
     p.catch(() => undefined);
-    this.ahead = { after: step.lastSeq, max: maxEvents, p };
-    const transfer = [step.ts.buffer as ArrayBuffer, step.ingested.buffer as ArrayBuffer, ...(step.leafHashes ? [step.leafHashes.buffer as ArrayBuffer] : [])];
-    const batches = step.batches;
-    const r = (await this.store.request({ type: 'store', id: this.store.id(), step }, transfer)) as Extract<Reply, { type: 'stored' }>;
-    return { ...r.info, batches };
+    this.ahead = { after: meta.lastSeq, max: maxEvents, link, p };
+    const r = (await this.store.request({ type: 'store', id: this.store.id(), step: step.id })) as Extract<Reply, { type: 'stored' }>;
+    return { ...r.info, counters: meta.counters, ...(meta.batches ? { batches: meta.batches } : {}) };
   }
 
   /** Let the workers finish, close their connections and exit. */
@@ -172,14 +244,21 @@ function failed(id: number, e: unknown): Reply {
   return { type: 'failed', id, ...((e as { code?: string }).code ? { code: (e as { code: string }).code } : {}), message: (e as Error).message };
 }
 
-/** Prepare worker: one buffer connection, requests served in order. */
+/** Prepare worker: one buffer connection, requests served in order; steps go to the store worker. */
 function servePrepare(): void {
-  const d = workerData as { dir: string; normaliser: NormaliserName; chain: boolean };
+  const d = workerData as { dir: string; normaliser: NormaliserName; chain: boolean; documents: boolean };
   const buffer = new Database(bufferPath(d.dir));
   buffer.pragma('busy_timeout = 5000');
   const preparer = new Preparer(d.normaliser, Date.now, d.chain);
+  let out: MessagePort | undefined;
   parentPort!.on('message', (m: Request) => {
+    if (m.type === 'link') {
+      out?.close();
+      out = m.port;
+      return;
+    }
     if (m.type === 'close') {
+      out?.close();
       buffer.close();
       reply({ type: 'closed' });
       parentPort!.close();
@@ -188,34 +267,80 @@ function servePrepare(): void {
     if (m.type !== 'prepare') return;
     try {
       const step = preparer.prepare(readBatchesAfter(buffer, m.afterSeq, m.maxEvents));
-      const transfer = step ? [step.ts.buffer as ArrayBuffer, step.ingested.buffer as ArrayBuffer, ...(step.leafHashes ? [step.leafHashes.buffer as ArrayBuffer] : [])] : [];
-      reply({ type: 'prepared', id: m.id, step }, transfer);
+      if (!step) {
+        reply({ type: 'prepared', id: m.id, meta: undefined });
+        return;
+      }
+      if (!out) throw new SocError('SOC_ERR_STORE_WRITE', 'prepare worker has no store worker to send to');
+      const meta: StepMeta = { lastSeq: step.lastSeq, events: step.count, oldestAppendedAt: step.oldestAppendedAt, counters: step.counters };
+      // Posted before the reply: once the main thread names this step, it is on its way.
+      out.postMessage({ step: m.id, data: step } satisfies StepMessage, stepTransfer(step));
+      reply({ type: 'prepared', id: m.id, meta: d.documents ? { ...meta, batches: step.batches } : meta });
     } catch (e) {
       reply(failed(m.id, e));
     }
   });
 }
 
-/** Store worker: one store connection, requests served in order. */
+/** Store worker: one store connection; steps arrive from the prepare worker, commits in the order the main thread asks. */
 function serveStore(): void {
   const opts = (workerData as { store: SqliteStoreOptions }).store;
   const store = new SqliteEventStore(opts);
-  parentPort!.on('message', async (m: Request) => {
+  /** Steps received and not yet stored or dropped, by number. */
+  const steps = new Map<number, PreparedStep>();
+  /** A store request waiting for its step to arrive. */
+  let waiting: { step: number; resolve: (s: PreparedStep) => void; reject: (e: unknown) => void } | undefined;
+  let input: MessagePort | undefined;
+  const take = (n: number): PreparedStep | undefined => {
+    // Steps before the one named were prepared ahead and then not used (the main thread moved
+    // on or retried from elsewhere): they will never be asked for.
+    for (const k of steps.keys()) if (k < n) steps.delete(k);
+    const s = steps.get(n);
+    steps.delete(n);
+    return s;
+  };
+  const stepFor = (n: number): Promise<PreparedStep> => {
+    const s = take(n);
+    return s ? Promise.resolve(s) : new Promise((resolve, reject) => (waiting = { step: n, resolve, reject }));
+  };
+  let queue: Promise<void> = Promise.resolve();
+  parentPort!.on('message', (m: Request) => {
+    if (m.type === 'link') {
+      input?.close();
+      steps.clear();
+      waiting?.reject(new SocError('SOC_ERR_STORE_WRITE', 'prepare worker restarted before the step arrived'));
+      waiting = undefined;
+      input = m.port;
+      input.on('message', (s: StepMessage) => {
+        steps.set(s.step, s.data);
+        if (waiting && waiting.step === s.step) {
+          const w = waiting;
+          waiting = undefined;
+          w.resolve(take(s.step)!);
+        }
+      });
+      return;
+    }
     if (m.type === 'close') {
-      await store.close();
-      reply({ type: 'closed' });
-      parentPort!.close();
+      queue = queue.then(async () => {
+        input?.close();
+        await store.close();
+        reply({ type: 'closed' });
+        parentPort!.close();
+      });
       return;
     }
     if (m.type !== 'store') return;
-    try {
-      const info = storePrepared(store, m.step, Date.now);
-      // The documents stay with the caller (it sent them): reply with counts and latencies only.
-      const { batches: _b, ...rest } = info;
-      reply({ type: 'stored', id: m.id, info: rest }, rest.receiptToStoredMs ? [rest.receiptToStoredMs.buffer as ArrayBuffer] : []);
-    } catch (e) {
-      reply(failed(m.id, e));
-    }
+    // One step at a time, in the order asked, even while one waits for its data.
+    queue = queue.then(async () => {
+      try {
+        const step = await stepFor(m.step);
+        const { batches: _b, counters: _c, ...info } = storePrepared(store, step, Date.now);
+        reply({ type: 'stored', id: m.id, info }, info.receiptToStoredMs ? [info.receiptToStoredMs.buffer as ArrayBuffer] : []);
+      } catch (e) {
+        reply(failed(m.id, e));
+      }
+    });
   });
 }
 
