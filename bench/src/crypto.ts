@@ -21,6 +21,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import * as nodeCrypto from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { sm2 as v2sm2, sm3 as v2sm3, sm4 as v2sm4 } from 'sm-crypto-v2';
 import { SM2 as gmSM2, SM3 as gmSM3, SM4 as gmSM4 } from 'gm-crypto';
 import {
@@ -91,6 +93,16 @@ const quick: MeasureOptions = { warmupMs: 100, timeMs: 400 };
 /** Interleaved rounds per row: load from other work on a shared machine hits every implementation alike. */
 const ROUNDS = 3;
 
+/**
+ * A full garbage collection, run (untimed) before every implementation's round. Without it the
+ * garbage one implementation leaves (sm-crypto's and gm-crypto's MiB-sized number arrays and hex
+ * strings: a 200+ MB heap) is collected on whoever runs next: traced with --trace-gc, three
+ * collections totalling 47 ms fell inside our three 1 MiB ECB rounds and a 10 ms mark-compact
+ * inside one 1 MiB CTR round. Each implementation still pays for the garbage it makes while timed.
+ */
+setFlagsFromString('--expose-gc');
+const fullGc = runInNewContext('gc') as () => void;
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function bench(group: string, op: string, bytes: number | undefined, impls: Partial<Record<Impl, () => unknown>>): void {
@@ -105,6 +117,7 @@ function bench(group: string, op: string, bytes: number | undefined, impls: Part
       const opts: MeasureOptions = slow(name)
         ? { warmupMs: 1, timeMs: 0, maxCalls: 1 }
         : { warmupMs: round === 0 ? quick.warmupMs : 20, timeMs: (quick.timeMs ?? 400) / ROUNDS };
+      fullGc();
       rates.get(name)!.push(measure(fn, opts).opsPerSec);
     }
   }
