@@ -115,16 +115,17 @@ interface Queued {
   pending: Pending;
 }
 
+/** A job; every field always present, so that jobs share one object shape on the hot path. */
 interface Job {
   op: 'sign' | 'verify' | 'gcm' | 'datakey';
   index: number;
   msg: Uint8Array;
   /** SM2 signer ID, or the GCM additional authenticated data. */
-  id?: Uint8Array;
-  sig?: Uint8Array;
+  id: Uint8Array | undefined;
+  sig: Uint8Array | undefined;
   format: Sm2SignatureFormat;
-  /** Data-key length. */
-  size?: number;
+  /** Data-key length (0 for other jobs). */
+  size: number;
 }
 
 /** A job's answer as read from its slot (internal). */
@@ -252,33 +253,33 @@ export class Sm2Pool {
 
   /** Sign `msg` with a key given to {@link setKey}; the signature bytes. */
   async sign(key: string, msg: Uint8Array, o: { id?: Uint8Array; format: Sm2SignatureFormat }): Promise<Uint8Array> {
-    const a = await this.submit(key, { op: 'sign', msg, format: o.format, ...(o.id ? { id: o.id } : {}) });
+    const a = await this.submit(key, 'sign', msg, o.id, undefined, o.format, 0);
     return a.bytes;
   }
 
   /** Verify a signature with a key given to {@link setKey}. */
   async verify(key: string, msg: Uint8Array, sig: Uint8Array, o: { id?: Uint8Array; format: Sm2SignatureFormat }): Promise<boolean> {
-    const a = await this.submit(key, { op: 'verify', msg, sig, format: o.format, ...(o.id ? { id: o.id } : {}) });
+    const a = await this.submit(key, 'verify', msg, o.id, sig, o.format, 0);
     return a.status === S_VALID;
   }
 
   /** SM4-GCM encryption under a fresh random 96-bit nonce: nonce ‖ ciphertext ‖ tag. */
   async gcmEncrypt(key: string, plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> {
-    return (await this.submit(key, { op: 'gcm', msg: plaintext, format: 'der', ...(aad ? { id: aad } : {}) })).bytes;
+    return (await this.submit(key, 'gcm', plaintext, aad, undefined, 'der', 0)).bytes;
   }
 
   /** A fresh random data key of `size` bytes and the same key sealed with SM4-GCM (nonce ‖ ciphertext ‖ tag). */
   async dataKey(key: string, size: number): Promise<{ plaintext: Uint8Array; sealed: Uint8Array }> {
-    const a = await this.submit(key, { op: 'datakey', msg: new Uint8Array(0), format: 'der', size });
+    const a = await this.submit(key, 'datakey', EMPTY, undefined, undefined, 'der', size);
     return { plaintext: a.bytes.slice(0, size), sealed: a.bytes.subarray(size) };
   }
 
-  private submit(key: string, j: Omit<Job, 'index'>): Promise<PoolAnswer> {
+  private submit(key: string, op: Job['op'], msg: Uint8Array, id: Uint8Array | undefined, sig: Uint8Array | undefined, format: Sm2SignatureFormat, size: number): Promise<PoolAnswer> {
     if (this.closed) return Promise.reject(new KmsError('SOC_ERR_KMS_STORE', 'the crypto worker pool is closed'));
     const k = this.keys.get(key);
     if (!k) return Promise.reject(new KmsError('SOC_ERR_KMS_KEY_NOT_FOUND', 'key version not loaded in the worker pool'));
-    if (k.sm4 !== (j.op === 'gcm' || j.op === 'datakey')) return Promise.reject(new KmsError('SOC_ERR_KMS_KEY_TYPE', `${j.op}: not a key of that type`));
-    const job: Job = { ...j, index: k.index };
+    if (k.sm4 !== (op === 'gcm' || op === 'datakey')) return Promise.reject(new KmsError('SOC_ERR_KMS_KEY_TYPE', `${op}: not a key of that type`));
+    const job: Job = { op, index: k.index, msg, id, sig, format, size };
     if (jobBytes(job) > Sm2Pool.slotCapacity) return Promise.resolve().then(() => answer(job, this.inline(k, job)));
     // Least-loaded worker: jobs in its ring plus those waiting for room.
     let slot = this.slots[0]!;
@@ -316,7 +317,7 @@ export class Sm2Pool {
       at += job.id.length;
     }
     if (job.sig) slot.bytes.set(job.sig, at);
-    c[h + H_ARG] = job.size ?? 0;
+    c[h + H_ARG] = job.size;
     slot.pending[seq & MASK] = pending;
     slot.published = (seq + 1) | 0;
     // The store is sequentially consistent: the worker that reads the new count also reads the slot.
@@ -365,7 +366,7 @@ export class Sm2Pool {
   private inline(k: PoolKey, job: Job): PoolAnswer {
     const opts = { ...(job.id ? { id: job.id } : {}), format: job.format };
     try {
-      if (job.op === 'gcm' || job.op === 'datakey') return seal(job.op === 'gcm' ? OP_GCM : OP_DATAKEY, k.material!, job.msg, job.id, job.size ?? 0, this.random);
+      if (job.op === 'gcm' || job.op === 'datakey') return seal(job.op === 'gcm' ? OP_GCM : OP_DATAKEY, k.material!, job.msg, job.id, job.size, this.random);
       if (job.op === 'sign') {
         if (!k.material) return { status: S_UNKNOWN_KEY, bytes: new Uint8Array(0) };
         k.priv ??= Sm2PrivateKey.fromBytes(k.material);
@@ -395,7 +396,7 @@ export class Sm2Pool {
 function jobBytes(j: Job): number {
   const input = j.msg.length + (j.id?.length ?? 0) + (j.sig?.length ?? 0);
   if (j.op === 'gcm') return Math.max(input, j.msg.length + GCM_OVERHEAD);
-  if (j.op === 'datakey') return 2 * (j.size ?? 0) + GCM_OVERHEAD;
+  if (j.op === 'datakey') return 2 * j.size + GCM_OVERHEAD;
   return input;
 }
 
@@ -428,6 +429,7 @@ function load(s: Slot): number {
   return ((s.published - s.collected) | 0) + s.overflow.length;
 }
 
+const EMPTY = new Uint8Array(0);
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 
