@@ -18,7 +18,10 @@
  * Environment: `XIANGAN_BENCH_LINES` (default 1,000,000) to run a smaller stream;
  * `XIANGAN_BENCH_INTEGRITY` `both` (default: a second server run with tamper-evidence chaining off,
  * for its overhead), `on` or `off`; `XIANGAN_BENCH_ALERTS` `on` (default, detection as configured
- * by default) or `off`.
+ * by default) or `off`; `XIANGAN_BENCH_PACED_RATE` events/s of the steady phase (default 80 % of
+ * the rate just achieved); `XIANGAN_BENCH_RSYSLOG=off` skips the rsyslog reference. A run of
+ * another size than the default writes `bench/results/ingest-short.json`, so a quick look does
+ * not replace the full run's `ingest.json`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, openSync, readSync, closeSync, existsSync } from 'node:fs';
@@ -35,6 +38,9 @@ import { makeLine } from './syslog-mix.js';
 const N = Number(process.env.XIANGAN_BENCH_LINES ?? 1_000_000);
 const INTEGRITY = process.env.XIANGAN_BENCH_INTEGRITY ?? 'both';
 const ALERTS = process.env.XIANGAN_BENCH_ALERTS ?? 'on';
+const PACED_RATE = process.env.XIANGAN_BENCH_PACED_RATE === undefined ? undefined : Number(process.env.XIANGAN_BENCH_PACED_RATE);
+const RSYSLOG = process.env.XIANGAN_BENCH_RSYSLOG ?? 'on';
+const FULL_RUN = N === 1_000_000;
 const BIN = fileURLToPath(new URL('../../../bin/xiangan.js', import.meta.url));
 
 /** Lines in chunks of ~256 KiB, generated on the fly so the sender holds little memory. */
@@ -153,7 +159,12 @@ function histogramQuantile(text: string, name: string, q: number, since?: string
 }
 
 function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return procStatusMb(pid, 'VmHWM');
+}
+
+/** A `… kB` field of /proc/PID/status in MB (`RssAnon`: heaps and malloc, `RssFile`: mapped files and code). */
+function procStatusMb(pid: number, field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
@@ -239,6 +250,16 @@ async function sendPaced(port: number, from: number, n: number, rate: number): P
 async function benchXiangan(integrity: boolean): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'xa-bench-'));
   const s = await startXiangan(dir, integrity);
+  // Peak anonymous memory (V8 heaps of the three threads, SQLite caches, malloc), sampled: VmHWM
+  // alone does not tell it from mapped files.
+  let peakAnonMb = 0;
+  const sampler = setInterval(() => {
+    try {
+      peakAnonMb = Math.max(peakAnonMb, procStatusMb(s.child.pid!, 'RssAnon'));
+    } catch {
+      /* the server is exiting */
+    }
+  }, 100);
   try {
     const base = `http://127.0.0.1:${s.apiPort}`;
     // Let start-up work (rule compilation, first checkpoint) finish before the CPU snapshot.
@@ -252,7 +273,7 @@ async function benchXiangan(integrity: boolean): Promise<Record<string, unknown>
     const load1 = loadavg()[0]!;
     // Latency at a steady rate the server keeps up with (80 % of the rate just achieved, 20 s):
     // the flat-out run above measures how long its own backlog waited, not the pipeline's delay.
-    const pacedRate = Math.max(100, Math.round((0.8 * stored) / seconds));
+    const pacedRate = PACED_RATE ?? Math.max(100, Math.round((0.8 * stored) / seconds));
     const pacedLines = Math.min(N, pacedRate * 20);
     await sendPaced(s.tcpPort, N, pacedLines, pacedRate);
     const after = await waitStored(base, stored + pacedLines);
@@ -276,10 +297,12 @@ async function benchXiangan(integrity: boolean): Promise<Record<string, unknown>
       p99ReceiptToStoredMs: histogramQuantile(metricsText, 'xiangan_receipt_to_store_seconds', 0.99) * 1000,
       p50ReceiptToStoredMs: histogramQuantile(metricsText, 'xiangan_receipt_to_store_seconds', 0.5) * 1000,
       peakRssMb: peakRssMb(s.child.pid!),
+      peakRssAnonMb: peakAnonMb,
       parseFailures: metric(metricsText, 'xiangan_parse_failures_total', '{source="syslog-tcp"}'),
       paced,
     };
   } finally {
+    clearInterval(sampler);
     const exit = new Promise((r) => s.child.once('exit', r));
     s.child.kill('SIGTERM');
     await exit;
@@ -360,7 +383,7 @@ async function benchRsyslog(): Promise<Record<string, number> | { skipped: strin
 const parseRate = parseOnly();
 const ours = await benchXiangan(INTEGRITY !== 'off');
 const chainOff = INTEGRITY === 'both' ? await benchXiangan(false) : undefined;
-const rsyslog = await benchRsyslog();
+const rsyslog = RSYSLOG === 'off' ? { skipped: 'XIANGAN_BENCH_RSYSLOG=off' } : await benchRsyslog();
 const rs = 'eventsPerSec' in rsyslog ? rsyslog : undefined;
 
 const targets = { eventsPerSec: 50_000, parseLinesPerSecPerCore: 200_000, p99Ms: 500, rssMb: 300 };
@@ -373,6 +396,7 @@ process.stdout.write(
       ['p99 receipt → stored (ms), flat out', (ours.p99ReceiptToStoredMs as number).toFixed(0), String(targets.p99Ms), '', ''],
       [`p99 receipt → stored (ms) at a steady ${fmtOps((ours.paced as { eventsPerSec: number }).eventsPerSec)}/s`, (ours.paced as { p99ReceiptToStoredMs: number }).p99ReceiptToStoredMs.toFixed(0), String(targets.p99Ms), '', ''],
       ['peak RSS (MB)', (ours.peakRssMb as number).toFixed(0), String(targets.rssMb), rs ? rs.peakRssMb!.toFixed(0) : 'n/a', ''],
+      ['peak anonymous RSS (MB: heaps, caches)', (ours.peakRssAnonMb as number).toFixed(0), '', '', ''],
       ['CPU µs/event (all threads)', (ours.cpuMicrosPerEvent as Record<string, number>).total!.toFixed(1), '', '', ''],
       ['events/s the CPU cost allows on 2 idle cores', fmtOps((ours.cpuMicrosPerEvent as Record<string, number>).cpuCapacityEventsPerSec!), fmtOps(targets.eventsPerSec), '', ''],
       ...(chainOff
@@ -384,7 +408,7 @@ process.stdout.write(
     ],
   ),
 );
-const path = writeResults('ingest', {
+const path = writeResults(FULL_RUN ? 'ingest' : 'ingest-short', {
   lines: N,
   targets,
   xiangan: { ...ours, parseLinesPerSecPerCore: parseRate },
