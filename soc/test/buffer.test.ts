@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { CollectorError, type EcsEvent } from '@xiangan/collectors';
-import { DurableBuffer } from '../src/buffer/durable.js';
+import Database from 'better-sqlite3';
+import { batchDocs, bufferPath, DurableBuffer, readBatchesAfter } from '../src/buffer/durable.js';
 import { BufferCheckpointStore } from '../src/buffer/checkpoints.js';
 import { StoreConsumer } from '../src/pipeline/consumer.js';
 import { openSqliteStore } from '../src/storage/sqlite.js';
@@ -71,6 +72,41 @@ describe('durable buffer', () => {
       const ids = buf.read(10_000).flatMap((b) => b.events.map((e) => e.id));
       assert.deepEqual(ids, range(0, 1000).map((e) => e.id));
     } finally {
+      buf.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('large events: group commits and reads are bounded by bytes as well as events, and lose nothing', async () => {
+    const dir = tmp();
+    // 64 KiB messages (the largest syslog message a source takes by default), 4 per 256 KiB.
+    const big = (i: number) => ev(i, 'x'.repeat(64 * 1024));
+    const buf = new DurableBuffer({ dir, groupCommitMs: 50, groupCommitEvents: 100_000, groupCommitBytes: 256 * 1024 });
+    // Read as the prepare worker does, through a connection of its own.
+    const reader = new Database(bufferPath(dir), { readonly: true });
+    try {
+      await Promise.all(Array.from({ length: 40 }, (_, i) => buf.append([big(i)])));
+      assert.equal(buf.depth, 40);
+      assert.ok(buf.counters.commits >= 10, `a group stops at its byte bound: expected ≥ 10 commits, got ${buf.counters.commits}`);
+      const seen: string[] = [];
+      let after = 0;
+      for (;;) {
+        const batches = readBatchesAfter(reader, after, 100_000, 512 * 1024);
+        if (batches.length === 0) break;
+        const docs = batchDocs(batches);
+        const bytes = docs.reduce((a, d) => a + d.length, 0);
+        assert.ok(batches.length === 1 || bytes <= 512 * 1024, `a read of ${batches.length} batches holds ${bytes} bytes`);
+        for (const d of docs) seen.push((JSON.parse(d) as EcsEvent).id);
+        after = batches.at(-1)!.seq;
+      }
+      assert.deepEqual(seen, Array.from({ length: 40 }, (_, i) => `b-${i}`));
+      // The same position and bounds give the same cut (detection re-reads an engine writer's step this way).
+      assert.deepEqual(
+        buf.readAfter(0, 100_000).map((b) => b.seq),
+        buf.readAfter(0, 100_000).map((b) => b.seq),
+      );
+    } finally {
+      reader.close();
       buf.close();
       rmSync(dir, { recursive: true, force: true });
     }

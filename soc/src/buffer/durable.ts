@@ -43,6 +43,11 @@ export interface DurableBufferOptions {
   groupCommitMs?: number;
   /** A group commits at once when it reaches this many events; default 5,000. */
   groupCommitEvents?: number;
+  /**
+   * A group commits at once when it holds this many bytes; default 4 MiB. With the event bound
+   * it keeps every row, and so every read of a few rows, small whatever the messages' size.
+   */
+  groupCommitBytes?: number;
   /** Clock for batch ages. */
   now?: () => number;
 }
@@ -115,6 +120,7 @@ export class DurableBuffer implements EventSink {
   private readonly whenFull: 'reject' | 'block';
   private readonly groupMs: number;
   private readonly groupEvents: number;
+  private readonly groupBytes: number;
   private readonly now: () => number;
   private readonly db: Database.Database;
   private readonly stInsert: Database.Statement;
@@ -144,6 +150,7 @@ export class DurableBuffer implements EventSink {
     if (this.whenFull !== 'reject' && this.whenFull !== 'block') throw new RangeError("DurableBuffer: whenFull must be 'reject' or 'block'");
     this.groupMs = opts.groupCommitMs ?? 5;
     this.groupEvents = positive(opts.groupCommitEvents ?? 5000, 'groupCommitEvents');
+    this.groupBytes = positive(opts.groupCommitBytes ?? 4 * 1024 * 1024, 'groupCommitBytes');
     this.now = opts.now ?? Date.now;
     this.path = bufferPath(opts.dir);
     try {
@@ -280,7 +287,7 @@ export class DurableBuffer implements EventSink {
       this.pending.push({ docs, frames, bytes, checkpoints, resolve, reject });
       this.pendingEvents += count;
       this.pendingBytes += bytes;
-      if (this.pendingEvents >= this.groupEvents) {
+      if (this.pendingEvents >= this.groupEvents || this.pendingBytes >= this.groupBytes) {
         this.flush();
       } else if (!this.timer) {
         this.timer = setTimeout(() => this.flush(), this.groupMs);
@@ -348,8 +355,8 @@ export class DurableBuffer implements EventSink {
   }
 
   /**
-   * Committed batches after the last one read, oldest first, up to about `maxEvents` events
-   * (at least one batch). Reading does not remove them: {@link ack} does.
+   * Committed batches after the last one read, oldest first, up to about `maxEvents` events and
+   * {@link READ_MAX_BYTES} (at least one batch). Reading does not remove them: {@link ack} does.
    */
   read(maxEvents: number): BufferedBatch[] {
     // Documents only: raw frames are parsed by the pipeline's consumer (`pipeline/prepare.ts`).
@@ -436,24 +443,35 @@ function positive(v: number, name: string): number {
 const readStatements = new WeakMap<Database.Database, Database.Statement>();
 
 /**
- * Committed batches after `afterSeq`, oldest first, up to about `maxEvents` events (at least one
- * batch), read row by row so a backlog is never loaded whole. Works on any connection to
- * `buffer.db`: the store worker reads through its own.
+ * Most buffered bytes one read returns (besides its first batch), whatever `maxEvents` allows: a
+ * step of large messages (up to `syslog.maxMessageBytes` each) stays a few tens of MiB in the
+ * threads that parse, store and detect it instead of `maxEvents` times the message size.
  */
-export function readBatchesAfter(db: Database.Database, afterSeq: number, maxEvents: number): RawBatch[] {
+export const READ_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Committed batches after `afterSeq`, oldest first, up to about `maxEvents` events and `maxBytes`
+ * buffered bytes (at least one batch), read row by row so a backlog is never loaded whole. The
+ * cut depends only on the rows and the bounds, so two reads from one position with the same
+ * bounds return the same batches. Works on any connection to `buffer.db`: the store worker
+ * reads through its own.
+ */
+export function readBatchesAfter(db: Database.Database, afterSeq: number, maxEvents: number, maxBytes: number = READ_MAX_BYTES): RawBatch[] {
   let st = readStatements.get(db);
   if (!st) {
-    st = db.prepare('SELECT seq, appended_at, count, data, kind, meta FROM batches WHERE seq > ? ORDER BY seq');
+    st = db.prepare('SELECT seq, appended_at, count, bytes, data, kind, meta FROM batches WHERE seq > ? ORDER BY seq');
     readStatements.set(db, st);
   }
   const out: RawBatch[] = [];
   let n = 0;
-  for (const r of st.iterate(afterSeq) as IterableIterator<{ seq: number; appended_at: number; count: number; data: string | Buffer; kind: number; meta: string | null }>) {
-    if (out.length > 0 && n + r.count > maxEvents) break;
+  let size = 0;
+  for (const r of st.iterate(afterSeq) as IterableIterator<{ seq: number; appended_at: number; count: number; bytes: number; data: string | Buffer; kind: number; meta: string | null }>) {
+    if (out.length > 0 && (n + r.count > maxEvents || size + r.bytes > maxBytes)) break;
+    size += r.bytes;
     if (r.kind === 1) out.push({ seq: r.seq, appendedAt: r.appended_at, count: r.count, data: '', kind: 'frames', frames: r.data as Buffer, meta: r.meta ?? '[]' });
     else out.push({ seq: r.seq, appendedAt: r.appended_at, count: r.count, data: r.data as string });
     n += r.count;
-    if (n >= maxEvents) break;
+    if (n >= maxEvents || size >= maxBytes) break;
   }
   return out;
 }
