@@ -65,6 +65,34 @@ for (const kind of ['es', 'os'] as EngineKind[]) {
         await dispose();
       }
     });
+
+    test('a red daily index: the write rejects naming the index and the reason; the other days are stored', async () => {
+      const { store, prefix, dispose } = await openEngineStore(kind, { bulkTimeoutMs: 300, maxAttempts: 2, backoffMs: 10 });
+      try {
+        const url = engineUrl(kind);
+        const day = EVENTS[0]!['@timestamp'].slice(0, 10).replaceAll('-', '.');
+        const red = `${prefix}-events-${day}`;
+        // A primary that can go to no node: what a cluster shows when the node with the only
+        // started copy has left.
+        const c = await fetch(`${url}/${red}?wait_for_active_shards=0`, {
+          method: 'PUT', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ settings: { 'index.number_of_replicas': 0, 'index.routing.allocation.require._name': 'no-such-node' } }),
+        });
+        assert.equal(c.status, 200, await c.text());
+        const other = EVENTS.find((e) => e['@timestamp'].slice(0, 10) !== EVENTS[0]!['@timestamp'].slice(0, 10))!;
+        await assert.rejects(store.write([EVENTS[0]!, other]), (e: unknown) => {
+          assert.ok(e instanceof SocError && e.code === 'SOC_ERR_STORE_WRITE');
+          assert.ok(e.message.includes(red), e.message);
+          assert.match(e.message, /unavailable_shards_exception|primary shard is not active/);
+          return true;
+        });
+        // Writes wait for refresh (the store's default): no _refresh here, which waits a minute on a red index.
+        const got = await store.search({ size: 10 });
+        assert.deepEqual(got.events.map((e) => e.id), [other.id]);
+      } finally {
+        await dispose();
+      }
+    });
   });
 }
 

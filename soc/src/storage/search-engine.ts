@@ -62,6 +62,14 @@ export interface SearchEngineStoreOptions {
   maxAttempts?: number;
   /** First backoff delay in ms (doubled each attempt, full jitter); default 100. */
   backoffMs?: number;
+  /**
+   * How long the engine may wait for an unavailable shard before it answers an item 503
+   * (`_bulk?timeout=`); default 10,000 ms. Keep it below the client's request timeout: the
+   * engine's own default (1 min) lets the client time out first, and the write then fails with a
+   * bare "Request timed out" instead of the index and reason (e.g. a red daily index whose only
+   * started copy was on a node that left).
+   */
+  bulkTimeoutMs?: number;
   /** Random source for jitter (tests pass a fixed one). */
   random?: () => number;
   /** Clock for events whose `@timestamp` does not parse. */
@@ -195,6 +203,7 @@ export class SearchEngineEventStore implements EventStore {
   private readonly refresh: 'wait_for' | false;
   private readonly maxAttempts: number;
   private readonly backoffMs: number;
+  private readonly bulkTimeout: string;
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly trackTotalHits: true | number;
@@ -208,6 +217,9 @@ export class SearchEngineEventStore implements EventStore {
     this.refresh = opts.refresh ?? 'wait_for';
     this.maxAttempts = opts.maxAttempts ?? 5;
     this.backoffMs = opts.backoffMs ?? 100;
+    const bulkTimeoutMs = opts.bulkTimeoutMs ?? 10_000;
+    if (!Number.isInteger(bulkTimeoutMs) || bulkTimeoutMs < 1) throw new RangeError('bulkTimeoutMs must be a positive integer');
+    this.bulkTimeout = `${bulkTimeoutMs}ms`;
     this.random = opts.random ?? Math.random;
     this.now = opts.now ?? Date.now;
     this.trackTotalHits = opts.trackTotalHits ?? true;
@@ -355,6 +367,7 @@ export class SearchEngineEventStore implements EventStore {
         continue;
       }
       const retry: number[] = [];
+      let refusal = '';
       items.forEach((item, k) => {
         const i = pending[k]!;
         if (item.status === 200 || item.status === 201) {
@@ -364,11 +377,14 @@ export class SearchEngineEventStore implements EventStore {
           out.duplicates++;
           duplicates.push(docs[i]!);
         }
-        else if (item.status === 429 || item.status >= 500) retry.push(i);
+        else if (item.status === 429 || item.status >= 500) {
+          retry.push(i);
+          refusal ||= `${docs[i]!.index} ${item.status} ${item.error?.type ?? 'error'}: ${item.error?.reason ?? ''}`;
+        }
         else dead.push({ i, item });
       });
       if (retry.length > 0 && attempt >= this.maxAttempts) {
-        throw new SocError('SOC_ERR_STORE_WRITE', `${this.backend}: ${retry.length} events still refused (429/5xx) after ${attempt} attempts`);
+        throw new SocError('SOC_ERR_STORE_WRITE', `${this.backend}: ${retry.length} events still refused (429/5xx) after ${attempt} attempts, e.g. ${refusal}`);
       }
       pending = retry;
       if (retry.length > 0) await this.backoff(attempt);
@@ -389,7 +405,7 @@ export class SearchEngineEventStore implements EventStore {
   }
 
   private async bulk(body: string, items: number): Promise<BulkItem[]> {
-    const q = this.refresh ? '?refresh=wait_for' : '';
+    const q = `?timeout=${this.bulkTimeout}${this.refresh ? '&refresh=wait_for' : ''}`;
     let r: EngineResponse;
     try {
       r = await this.call('POST', `/_bulk${q}`, undefined, body);
