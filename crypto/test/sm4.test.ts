@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { makeSm4, type Sm4Suite } from '../src/sm4/modes.js';
 import { sm4RefKernel } from '../src/sm4/ref.js';
-import { sm4WasmKernel } from '../src/sm4/wasm.js';
+import { sm4WasmKernel, sm4Module } from '../src/sm4/wasm.js';
 import type { Sm4Kernel } from '../src/sm4/kernel.js';
 import { bytesToHex, hexToBytes } from '../src/bytes.js';
 import { CryptoError } from '../src/errors.js';
@@ -224,6 +224,41 @@ describe('SM4 streaming = one-shot', () => {
     const d = W.createSm4GcmDecrypt(key, nonce);
     assert.equal(d.update(sealed).length, 0);
     assert.throws(() => d.final(), (e: unknown) => e instanceof CryptoError && e.code === 'CRYPTO_ERR_AUTH_TAG');
+  });
+});
+
+describe('SM4 kernel memory after use (round keys wiped, README rule 6)', () => {
+  // The round keys GB/T 32907-2016 Appendix A lists for its example key (shared/vectors/sm4.json).
+  const ex1 = blockFile.vectors.find((v) => v.round_keys !== undefined)!;
+  const words = ex1.round_keys!.map((w) => parseInt(w, 16));
+  /** Every 4-byte form a round key can take in the module: as stored (little-endian words) or
+   * big-endian, plain or with the public S-box offset 0x4f4f4f4f folded in (sm4.c, RK_OFFSET). */
+  const patterns = words.flatMap((w) => [w, (w ^ 0x4f4f4f4f) >>> 0]).flatMap((w) => {
+    const be = Uint8Array.of(w >>> 24, (w >>> 16) & 0xff, (w >>> 8) & 0xff, w & 0xff);
+    return [be, be.slice().reverse()];
+  });
+  const found = (mem: Uint8Array): string[] => {
+    const hits: string[] = [];
+    for (const p of patterns) {
+      for (let i = mem.indexOf(p[0]); i !== -1 && i + 4 <= mem.length; i = mem.indexOf(p[0], i + 1)) {
+        if (mem[i + 1] === p[1] && mem[i + 2] === p[2] && mem[i + 3] === p[3]) hits.push(`${hex(p)} at ${i}`);
+      }
+    }
+    return hits;
+  };
+  test('no round key is left in the module after CTR, CBC, ECB and GCM (one chunk and streamed)', () => {
+    const key = h(ex1.key);
+    const iv = new Uint8Array(16).fill(1);
+    // All-zero data: outputs are keystream, which is wiped too; nothing in them can match by chance
+    // in a way that differs between runs.
+    for (const n of [64, 70_000]) {
+      const data = new Uint8Array(n);
+      W.sm4CtrEncrypt(key, iv, data);
+      W.sm4CbcDecrypt(key, iv, W.sm4CbcEncrypt(key, iv, data, { padding: 'none' }), { padding: 'none' });
+      W.unsafeSm4EcbEncrypt(key, data, { padding: 'none' });
+      W.sm4GcmDecrypt(key, iv.subarray(0, 12), W.sm4GcmEncrypt(key, iv.subarray(0, 12), data));
+      assert.deepEqual(found(new Uint8Array(sm4Module.exports().memory.buffer)), [], `after ${n} bytes`);
+    }
   });
 });
 
