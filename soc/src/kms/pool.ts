@@ -387,7 +387,9 @@ export class Sm2Pool {
       this.abandon(s, err);
       Atomics.notify(s.ctrl, C_PUBLISHED);
     }
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    // A woken worker leaves its loop, wipes its SM4 key copies and exits by itself; it is only
+    // terminated (memory released unwiped) when that takes longer than CLOSE_WAIT_MS.
+    await Promise.all(this.slots.map((s) => exited(s.worker, CLOSE_WAIT_MS).then((gone) => (gone ? undefined : s.worker.terminate()))));
     for (const k of this.keys.values()) k.priv?.destroy();
   }
 }
@@ -423,6 +425,25 @@ function concat(...parts: Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return out;
+}
+
+/** How long {@link Sm2Pool.close} lets a worker exit on its own (ms). */
+const CLOSE_WAIT_MS = 500;
+
+/** Resolves true when the worker exits within `ms`, false otherwise. */
+function exited(w: Worker, ms: number): Promise<boolean> {
+  if (w.threadId === -1) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      w.off('exit', done);
+      resolve(false);
+    }, ms);
+    const done = (): void => {
+      clearTimeout(t);
+      resolve(true);
+    };
+    w.once('exit', done);
+  });
 }
 
 function load(s: Slot): number {
