@@ -273,11 +273,38 @@ static inline __attribute__((always_inline)) void fe_redc(fe r, i64 t[2 * FE_N])
   _Pragma("clang loop unroll(full)") for (int i = FE_N; i < 12; i++) r[i] = 0;
 }
 
+/* The 81 products two at a time with i64x2.extmul (V8: two unpacks and one pmuldq): row i
+ * multiplies a_i by the pairs (b_0, b_1), (b_2, b_3), ..., whose columns i + 2q, i + 2q + 1
+ * start at an even column for even i; odd rows use b shifted by one limb, (0, b_0), (b_1, b_2),
+ * ..., so every pair lands in one of nine accumulators of two adjacent columns. The empty asm
+ * statement hides the splat of a_i from clang, which would otherwise rewrite each extmul as an
+ * i64x2.mul of sign-extended lanes (three pmuludq and shifts in V8, twice as slow). Measured
+ * ~10 % faster than the scalar 81 products in V8; the squaring stays scalar (45 products, a
+ * SIMD version with its doubled row vectors measured slower). */
 static void fp_mul(fe r, const fe a, const fe b) {
+  const v128_t zero = wasm_i64x2_splat(0);
+  v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4), b2 = wasm_v128_load32_zero(b + 8);
+  v128_t s0 = wasm_i32x4_shuffle(zero, b0, 0, 4, 5, 6);
+  v128_t s1 = wasm_i32x4_shuffle(b0, b1, 3, 4, 5, 6);
+  v128_t s2 = wasm_i32x4_shuffle(b1, b2, 3, 4, 5, 6);
+  v128_t e[FE_N];
+  _Pragma("clang loop unroll(full)") for (int m = 0; m < FE_N; m++) e[m] = zero;
+  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) {
+    v128_t x = wasm_i32x4_splat(a[i]);
+    __asm__("" : "+r"(x));
+    int m = i / 2;
+    v128_t p0 = i & 1 ? s0 : b0, p1 = i & 1 ? s1 : b1, p2 = i & 1 ? s2 : b2;
+    e[m] = wasm_i64x2_add(e[m], wasm_i64x2_extmul_low_i32x4(x, p0));
+    e[m + 1] = wasm_i64x2_add(e[m + 1], wasm_i64x2_extmul_high_i32x4(x, p0));
+    e[m + 2] = wasm_i64x2_add(e[m + 2], wasm_i64x2_extmul_low_i32x4(x, p1));
+    e[m + 3] = wasm_i64x2_add(e[m + 3], wasm_i64x2_extmul_high_i32x4(x, p1));
+    e[m + 4] = wasm_i64x2_add(e[m + 4], wasm_i64x2_extmul_low_i32x4(x, p2));
+  }
   i64 t[2 * FE_N];
-  _Pragma("clang loop unroll(full)") for (int k = 0; k < 2 * FE_N; k++) t[k] = 0;
-  _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++)
-    _Pragma("clang loop unroll(full)") for (int j = 0; j < FE_N; j++) t[i + j] += (i64)a[i] * (i64)b[j];
+  _Pragma("clang loop unroll(full)") for (int m = 0; m < FE_N; m++) {
+    t[2 * m] = wasm_i64x2_extract_lane(e[m], 0);
+    t[2 * m + 1] = wasm_i64x2_extract_lane(e[m], 1);
+  }
   fe_redc(r, t);
 }
 
