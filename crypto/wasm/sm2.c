@@ -273,24 +273,23 @@ static inline __attribute__((always_inline)) void fe_redc(fe r, i64 t[2 * FE_N])
   _Pragma("clang loop unroll(full)") for (int i = FE_N; i < 12; i++) r[i] = 0;
 }
 
-/* The 81 products two at a time with i64x2.extmul (V8: two unpacks and one pmuldq): row i
+/* Products two at a time with i64x2.extmul (V8: two unpacks and one pmuldq): adds a b to (or,
+ * with sub, subtracts it from) the column sums e[m] = (column 2m, column 2m + 1). Row i
  * multiplies a_i by the pairs (b_0, b_1), (b_2, b_3), ..., whose columns i + 2q, i + 2q + 1
  * start at an even column for even i; odd rows use b shifted by one limb, (0, b_0), (b_1, b_2),
- * ..., so every pair lands in one of nine accumulators of two adjacent columns. The empty asm
- * statement hides the splat of a_i from clang, which would otherwise rewrite each extmul as an
- * i64x2.mul of sign-extended lanes (three pmuludq and shifts in V8, twice as slow). Measured
- * ~10 % faster than the scalar 81 products in V8; the squaring stays scalar (45 products, a
- * SIMD version with its doubled row vectors measured slower). */
-static void fp_mul(fe r, const fe a, const fe b) {
+ * ..., so every pair lands in one accumulator. The empty asm statement hides the splat of a_i
+ * from clang, which would otherwise rewrite each extmul as an i64x2.mul of sign-extended lanes
+ * (three pmuludq and shifts in V8, twice as slow). Measured ~10 % faster than 81 scalar
+ * products in V8; the squaring stays scalar (45 products; a SIMD version with doubled row
+ * vectors measured slower). */
+static inline __attribute__((always_inline)) void fe_mul_cols(v128_t e[FE_N], const fe a, const fe b, int sub) {
   const v128_t zero = wasm_i64x2_splat(0);
   v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4), b2 = wasm_v128_load32_zero(b + 8);
   v128_t s0 = wasm_i32x4_shuffle(zero, b0, 0, 4, 5, 6);
   v128_t s1 = wasm_i32x4_shuffle(b0, b1, 3, 4, 5, 6);
   v128_t s2 = wasm_i32x4_shuffle(b1, b2, 3, 4, 5, 6);
-  v128_t e[FE_N];
-  _Pragma("clang loop unroll(full)") for (int m = 0; m < FE_N; m++) e[m] = zero;
   _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) {
-    v128_t x = wasm_i32x4_splat(a[i]);
+    v128_t x = wasm_i32x4_splat(sub ? -a[i] : a[i]);
     __asm__("" : "+r"(x));
     int m = i / 2;
     v128_t p0 = i & 1 ? s0 : b0, p1 = i & 1 ? s1 : b1, p2 = i & 1 ? s2 : b2;
@@ -300,12 +299,53 @@ static void fp_mul(fe r, const fe a, const fe b) {
     e[m + 3] = wasm_i64x2_add(e[m + 3], wasm_i64x2_extmul_high_i32x4(x, p1));
     e[m + 4] = wasm_i64x2_add(e[m + 4], wasm_i64x2_extmul_low_i32x4(x, p2));
   }
+}
+
+/* Reduce the column sums e; with c (not null), first add (4p - c) R: c R is c's limbs at
+ * columns 9..17 as R = 2^261 = 2^(29 * 9), so the result is e / R + 4p - c (mod p). */
+static inline __attribute__((always_inline)) void fe_redc_cols(fe r, const v128_t e[FE_N], const int32_t *c) {
   i64 t[2 * FE_N];
   _Pragma("clang loop unroll(full)") for (int m = 0; m < FE_N; m++) {
     t[2 * m] = wasm_i64x2_extract_lane(e[m], 0);
     t[2 * m + 1] = wasm_i64x2_extract_lane(e[m], 1);
   }
+  if (c) _Pragma("clang loop unroll(full)") for (int i = 0; i < FE_N; i++) t[FE_N + i] += (i64)P4[i] - c[i];
   fe_redc(r, t);
+}
+
+static void fp_mul(fe r, const fe a, const fe b) {
+  v128_t e[FE_N];
+  _Pragma("clang loop unroll(full)") for (int m = 0; m < FE_N; m++) e[m] = wasm_i64x2_splat(0);
+  fe_mul_cols(e, a, b, 0);
+  fe_redc_cols(r, e, 0);
+}
+
+/* a b - c + 4p with one reduction and no fold (the mixed addition's H and R): the result
+ * a b / R + 4p - c + M p / R is in (0, 2^253 + 5p), limbs 0..7 in [0, 2^29) and limb 8 below
+ * 2^27. Not loose (it may reach 2^258.4), but a valid factor for fp_mul, fp_sqr and fp_mul_sub:
+ * its columns stay far below 2^63, and its product with a loose factor, below 2^515.4, still
+ * reduces to a loose value. */
+static void fp_mul_subv(fe r, const fe a, const fe b, const fe c) {
+  v128_t e[FE_N];
+  _Pragma("clang loop unroll(full)") for (int m = 0; m < FE_N; m++) e[m] = wasm_i64x2_splat(0);
+  fe_mul_cols(e, a, b, 0);
+  fe_redc_cols(r, e, c);
+}
+
+/* p 2^259 as column sums (limbs of p 2^27 at columns 8..17), filled by init(). */
+static i64 KP_COLS[2 * FE_N];
+
+/* a b - c d with one reduction (the mixed addition's Y3): the columns of c d are subtracted
+ * from those of a b and p 2^259 (> 2^514 > c d) added, so (a b - c d + p 2^259 + M p) / 2^261
+ * is in [0, 2^254.4 + 2^254 + p), loose, for a b < 2^515.4. A column is below
+ * 2^61.3 + 2^61.1 + 2^56 < 2^63 in absolute value (at most 8.5 products of two limbs of
+ * 1.25 * 2^29 and 2^29 in a column). */
+static void fp_mul_sub(fe r, const fe a, const fe b, const fe c, const fe d) {
+  v128_t e[FE_N];
+  _Pragma("clang loop unroll(full)") for (int m = 0; m < FE_N; m++) e[m] = wasm_v128_load(KP_COLS + 2 * m);
+  fe_mul_cols(e, a, b, 0);
+  fe_mul_cols(e, c, d, 1);
+  fe_redc_cols(r, e, 0);
 }
 
 /* Squaring: 45 products instead of 81 (off-diagonal terms once, with a doubled factor). */
@@ -722,17 +762,16 @@ static void pt_add_core(jac *out, const jac *p, const jac *q, u32 *h_zero, u32 *
 
 /* Mixed addition P + Q with Q affine (Z2 = 1), no exceptional cases handled: with
  * H = X2 Z1^2 - X1 and R = Y2 Z1^3 - Y1, X3 = R^2 - H^3 - 2 X1 H^2,
- * Y3 = R (X1 H^2 - X3) - Y1 H^3, Z3 = Z1 H (8M + 3S and 7 additions, fewer additions
- * than madd-2007-bl). */
+ * Y3 = R (X1 H^2 - X3) - Y1 H^3, Z3 = Z1 H: 8M + 3S, fewer additions than madd-2007-bl. H, R
+ * and Y3 are each reduced once with their subtraction (fp_mul_subv, fp_mul_sub), so only X3
+ * and X1 H^2 - X3 pay a fold; 11 reductions and 2 folds in all. */
 static void pt_madd_core(jac *out, const jac *p, const aff *q, u32 *h_zero, u32 *r_zero) {
-  fe z1z1, z3, u2, s2, h, hh, hhh, rr, v, t;
+  fe z1z1, z3, h, hh, hhh, rr, v, t;
   jac o;
   fp_sqr(z1z1, p->z);
   fp_mul(z3, z1z1, p->z);
-  fp_mul(u2, q->x, z1z1);
-  fp_mul(s2, q->y, z3);
-  fp_sub(h, u2, p->x);
-  fp_sub(rr, s2, p->y);
+  fp_mul_subv(h, q->x, z1z1, p->x);
+  fp_mul_subv(rr, q->y, z3, p->y);
   if (h_zero) {
     *h_zero = fe_is_zero(h);
     *r_zero = fe_is_zero(rr);
@@ -744,9 +783,7 @@ static void pt_madd_core(jac *out, const jac *p, const aff *q, u32 *h_zero, u32 
   fp_sqr(t, rr);
   fp_sub_b2c(o.x, t, hhh, v);
   fp_sub(t, v, o.x);
-  fp_mul(t, rr, t);
-  fp_mul(s2, p->y, hhh);
-  fp_sub(o.y, t, s2);
+  fp_mul_sub(o.y, rr, t, p->y, hhh);
   *out = o;
 }
 
@@ -1081,6 +1118,14 @@ static void init(void) {
   u32 r[8];
   fe_from_words(P4, P);
   for (int i = 0; i < FE_N; i++) P4[i] *= 4;
+  /* Column 8 + i of p 2^259 is bits [29 i - 27, 29 i + 2) of p: limb i of p 2^27. */
+  for (int i = 0; i < 2 * FE_N; i++) KP_COLS[i] = 0;
+  for (int i = 0; i <= FE_N; i++) {
+    for (int bit = 0; bit < FE_RB; bit++) {
+      int src_bit = FE_RB * i + bit - 27;
+      if (src_bit >= 0 && src_bit < 256 && ((P[src_bit >> 5] >> (src_bit & 31)) & 1)) KP_COLS[8 + i] |= (i64)1 << bit;
+    }
+  }
   for (int i = 0; i < 12; i++) ZERO_FE[i] = 0;
   fe_from_words(ONE_M, R1_STD);
   fe_from_words(RR_M, R2_STD);
