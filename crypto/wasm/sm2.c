@@ -579,32 +579,36 @@ static void from_s30(u32 r[8], const s30 *a) {
 }
 
 /* 30 divsteps on the low bits of f and g; returns the new zeta = -(delta + 1/2). The
- * matrix t satisfies 2^30 (f', g') = (u f + v g, q f + r g). */
-static int32_t divsteps_30(int32_t zeta, u32 f, u32 g, trans30 *t) {
-  u32 u = 1, v = 0, q = 0, r = 1, c1, c2, x, y, z;
-  for (int i = 0; i < 30; i++) {
-    c1 = (u32)(zeta >> 31);  /* delta > 0 */
-    c2 = 0u - (g & 1);       /* g odd */
-    x = (f ^ c1) - c1;
-    y = (u ^ c1) - c1;
-    z = (v ^ c1) - c1;
-    g += x & c2;
-    q += y & c2;
-    r += z & c2;
-    c1 &= c2;                /* swap: delta > 0 and g odd */
-    zeta = (zeta ^ (int32_t)c1) - 1;
-    f += g & c1;
-    u += q & c1;
-    v += r & c1;
+ * matrix t satisfies 2^30 (f', g') = (u f + v g, q f + r g). The pairs (u, v) and (q, r) are
+ * kept packed as uv = u + v 2^32 and qr = q + r 2^32 in one i64 each: every update of a pair
+ * is linear (add, negate under a mask, double), so one 64-bit operation updates both halves,
+ * and |u|, |v|, |q|, |r| <= 2^30 keeps them apart (libsecp256k1's bound). With the loop
+ * unrolled twice (V8 checks the stack on every back edge and spilled g across it) the 30 steps
+ * measured ~25 % faster than four 32-bit entries in a plain loop; the divsteps are ~70 % of an
+ * inversion (full unrolling measured slower). */
+static int32_t divsteps_30(int32_t zeta, u32 f0, u32 g0, trans30 *t) {
+  i64 uv = 1, qr = (i64)1 << 32, z = zeta, c1, c2, x, y;
+  u64 f = f0, g = g0;
+  _Pragma("clang loop unroll_count(2)") for (int i = 0; i < 30; i++) {
+    c1 = z >> 63;                /* delta > 0 */
+    c2 = -(i64)(g & 1);          /* g odd */
+    x = ((i64)f ^ c1) - c1;
+    y = (uv ^ c1) - c1;
+    g += (u64)(x & c2);
+    qr += y & c2;
+    c1 &= c2;                    /* swap: delta > 0 and g odd */
+    z = (z ^ c1) - 1;
+    f += g & (u64)c1;
+    uv += qr & c1;
     g >>= 1;
-    u <<= 1;
-    v <<= 1;
+    uv = (i64)((u64)uv << 1);
   }
-  t->u = (int32_t)u;
-  t->v = (int32_t)v;
-  t->q = (int32_t)q;
-  t->r = (int32_t)r;
-  return zeta;
+  int32_t u = (int32_t)uv, q = (int32_t)qr;
+  t->u = u;
+  t->v = (int32_t)((uv - u) >> 32);
+  t->q = q;
+  t->r = (int32_t)((qr - q) >> 32);
+  return (int32_t)z;
 }
 
 /* (a, b) <- t (a, b) / 2^30. For (f, g) (`mod` = 0) the division is exact. For (d, e) it is
@@ -764,7 +768,7 @@ static void pt_add_core(jac *out, const jac *p, const jac *q, u32 *h_zero, u32 *
  * H = X2 Z1^2 - X1 and R = Y2 Z1^3 - Y1, X3 = R^2 - H^3 - 2 X1 H^2,
  * Y3 = R (X1 H^2 - X3) - Y1 H^3, Z3 = Z1 H: 8M + 3S, fewer additions than madd-2007-bl. H, R
  * and Y3 are each reduced once with their subtraction (fp_mul_subv, fp_mul_sub), so only X3
- * and X1 H^2 - X3 pay a fold; 11 reductions and 2 folds in all. */
+ * and X1 H^2 - X3 pay a fold: 10 reductions and 2 folds (were 11 and 5). */
 static void pt_madd_core(jac *out, const jac *p, const aff *q, u32 *h_zero, u32 *r_zero) {
   fe z1z1, z3, h, hh, hhh, rr, v, t;
   jac o;
