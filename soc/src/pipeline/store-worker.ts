@@ -31,6 +31,8 @@ import { Preparer, type NormaliserName, type PrepareCounters, type PreparedStep 
 
 const ROLE_STORE = 'xiangan-store-writer';
 const ROLE_PREPARE = 'xiangan-store-prepare';
+/** Steps committed between WAL checkpoints at most, while store requests keep arriving. */
+const CHECKPOINT_STEPS = 4;
 
 /** What the main thread learns of a prepared step (the step itself went to the store worker). */
 interface StepMeta {
@@ -285,7 +287,13 @@ function servePrepare(): void {
 /** Store worker: one store connection; steps arrive from the prepare worker, commits in the order the main thread asks. */
 function serveStore(): void {
   const opts = (workerData as { store: SqliteStoreOptions }).store;
-  const store = new SqliteEventStore(opts);
+  // The WAL is checkpointed here, after the reply, instead of inside whichever commit fills it:
+  // the main thread learns of the commit (and acknowledges the buffer) without waiting for the
+  // copy, which then overlaps its detection of that step.
+  const store = new SqliteEventStore({ ...opts, autoCheckpoint: false });
+  /** Store requests received and not yet started; steps committed since the last checkpoint. */
+  let queued = 0;
+  let sinceCheckpoint = 0;
   /** Steps received and not yet stored or dropped, by number. */
   const steps = new Map<number, PreparedStep>();
   /** A store request waiting for its step to arrive. */
@@ -331,14 +339,28 @@ function serveStore(): void {
       return;
     }
     if (m.type !== 'store') return;
+    queued++;
     // One step at a time, in the order asked, even while one waits for its data.
     queue = queue.then(async () => {
+      queued--;
       try {
         const step = await stepFor(m.step);
         const { batches: _b, counters: _c, ...info } = storePrepared(store, step, Date.now);
         reply({ type: 'stored', id: m.id, info }, info.receiptToStoredMs ? [info.receiptToStoredMs.buffer as ArrayBuffer] : []);
+        sinceCheckpoint++;
       } catch (e) {
         reply(failed(m.id, e));
+        return;
+      }
+      // Let the reply go and a next request arrive first; checkpoint when none is waiting, and
+      // at least every fourth step under a steady backlog, so the WAL stays a few steps long.
+      await new Promise<void>((r) => setImmediate(r));
+      if (queued > 0 && sinceCheckpoint < CHECKPOINT_STEPS) return;
+      sinceCheckpoint = 0;
+      try {
+        store.checkpoint();
+      } catch {
+        // A failed checkpoint loses nothing (the pages stay in the WAL); the next one copies them.
       }
     });
   });

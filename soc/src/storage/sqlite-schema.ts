@@ -78,8 +78,18 @@ export function dayTableDdl(day: string): string[] {
   for (const c of COLUMNS) {
     if (!c.indexed) continue;
     // The ts index carries id so that ORDER BY ts, id and search_after cursors use it alone.
-    const cols = c.kind === 'time' ? 'ts, id' : `${c.column}, ts`;
-    ddl.push(`CREATE INDEX IF NOT EXISTS ix_${s}_${c.column} ON ev_${s} (${cols})`);
+    if (c.kind === 'time') {
+      ddl.push(`CREATE INDEX IF NOT EXISTS ix_${s}_${c.column} ON ev_${s} (ts, id)`);
+      continue;
+    }
+    // Partial (SQLite "Partial Indexes" §1): an event without the field adds no index entry.
+    // In bench:ingest's mix a quarter of the events have no source.ip or host.name and three
+    // in five no user.name; the source.ip index takes its inserts at random places (one per
+    // address), so every entry left out is a page less to rewrite per commit. Filters that can
+    // use the index all imply the column is not null (=, IN, BETWEEN, ranges, IS NOT NULL for
+    // facets: §2.2), so the planner still picks it. Day tables made before keep full indexes
+    // (`IF NOT EXISTS` leaves them as they are); both answer alike.
+    ddl.push(`CREATE INDEX IF NOT EXISTS ix_${s}_${c.column} ON ev_${s} (${c.column}, ts) WHERE ${c.column} IS NOT NULL`);
   }
   return ddl;
 }

@@ -50,6 +50,12 @@ export interface SqliteStoreOptions {
    * document text exactly as stored) to the day's leaf index in the same transaction. Default off.
    */
   chain?: boolean;
+  /**
+   * Let SQLite checkpoint the WAL inside the commit that fills it past 1,000 pages (its default,
+   * SQLite "Write-Ahead Logging" §6); default true. A writer that turns it off calls
+   * {@link SqliteEventStore.checkpoint} itself, after it has answered for the commit.
+   */
+  autoCheckpoint?: boolean;
 }
 
 const SCHEMA_VERSION = 1;
@@ -119,6 +125,7 @@ export class SqliteEventStore implements EventStore {
         this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
       }
       if (opts.mmapMb) this.db.pragma(`mmap_size = ${opts.mmapMb * 1024 * 1024}`);
+      if (opts.autoCheckpoint === false && !opts.readonly) this.db.pragma('wal_autocheckpoint = 0');
       this.db.function('xa_ipkey', { deterministic: true }, (v: unknown) => ipKey(v));
       this.bumpDay = opts.readonly
         ? this.db.prepare('SELECT 1')
@@ -255,6 +262,17 @@ export class SqliteEventStore implements EventStore {
       throw new SocError('SOC_ERR_STORE_WRITE', `event store write failed: ${(e as Error).message}`, { cause: e });
     }
     return { written, duplicates: n - written };
+  }
+
+  /**
+   * Copy the WAL's committed pages into the database file as far as no reader still needs them
+   * (`PRAGMA wal_checkpoint(PASSIVE)`: never waits for a reader or blocks a writer); the next
+   * write then starts the WAL over from its beginning. Returns the WAL's pages and those copied.
+   */
+  checkpoint(): { walPages: number; copied: number } {
+    this.check();
+    const r = this.db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+    return { walPages: r[0]?.log ?? 0, copied: r[0]?.checkpointed ?? 0 };
   }
 
   async write(events: readonly EcsEvent[]): Promise<WriteResult> {
