@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import { ready, sm4GcmDecrypt, randomBytes, utf8ToBytes, Sm2PrivateKey, CryptoError } from '@xiangan/crypto';
+import { ready, sm4GcmDecrypt, sm4GcmEncrypt, randomBytes, utf8ToBytes, Sm2PrivateKey, CryptoError } from '@xiangan/crypto';
 import type { EcsEvent, EventSink } from '@xiangan/collectors';
 import { Sm2Pool, KmsService, KmsError, kmsRoutes, parseEnvelope } from '../src/kms/index.js';
 import { RING_SLOTS } from '../src/kms/pool.js';
@@ -72,6 +72,28 @@ describe('KMS: SM4 jobs on the worker ring', () => {
     }
   });
 
+  test('decryption on the ring: SDK-sealed inputs open, altered ones and a wrong AAD fail authentication', async () => {
+    const pool = new Sm2Pool(1);
+    const key = randomBytes(16);
+    try {
+      pool.setSymmetricKey('box@1', key);
+      const aad = utf8ToBytes('header');
+      const pts = Array.from({ length: 50 }, (_, i) => randomBytes(i * 31));
+      const sealed = pts.map((p) => {
+        const nonce = randomBytes(12);
+        return new Uint8Array([...nonce, ...sm4GcmEncrypt(key, nonce, p, { aad })]);
+      });
+      assert.deepEqual(await Promise.all(sealed.map((s) => pool.gcmDecrypt('box@1', s, aad))), pts);
+      const altered = sealed[7]!.slice();
+      altered[20]! ^= 1;
+      await assert.rejects(pool.gcmDecrypt('box@1', altered, aad), (e: unknown) => e instanceof CryptoError);
+      await assert.rejects(pool.gcmDecrypt('box@1', sealed[7]!, utf8ToBytes('other')), (e: unknown) => e instanceof CryptoError);
+      await assert.rejects(pool.gcmDecrypt('box@1', sealed[0]!.subarray(0, 27)), RangeError);
+    } finally {
+      await pool.close();
+    }
+  });
+
   test('a forgotten SM4 key is refused, and a key is only used for its own kind of job', async () => {
     const pool = new Sm2Pool(1);
     const sm2 = Sm2PrivateKey.generate();
@@ -102,7 +124,7 @@ describe('KMS: encrypt and data-key routes on the worker ring', () => {
     const app = Fastify({ logger: false });
     try {
       await app.register(kmsRoutes, { service: kms });
-      const { token } = kms.createApp('app', { keys: ['box'], ops: ['encrypt', 'datakey'] });
+      const { token } = kms.createApp('app', { keys: ['box'], ops: ['encrypt', 'decrypt', 'datakey'] });
       kms.createKey(kms.root, 'box', 'sm4');
       const ask = (url: string, payload: object) => app.inject({ method: 'POST', url: `/api/v1/kms/${url}`, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload });
       const count = (op: string): number => committed.filter((e) => (e as Record<string, any>).xiangan.kms.operation === op && (e as Record<string, any>).event.outcome === 'success').length;
@@ -121,6 +143,18 @@ describe('KMS: encrypt and data-key routes on the worker ring', () => {
           assert.equal(bytes.length, 12 + pt.length + 16);
         }),
       );
+      // Decryption over HTTP (on the ring): the answers open; altered and wrong-AAD ones are refused and audited.
+      const sealedOne = (await ask('encrypt/box', { plaintext: toBase64(utf8ToBytes('open me')), aad: toBase64(aad) })).json().ciphertext as string;
+      const ok = await ask('decrypt/box', { ciphertext: sealedOne, aad: toBase64(aad) });
+      assert.equal(ok.statusCode, 200, ok.body);
+      assert.deepEqual(fromBase64(ok.json().plaintext), utf8ToBytes('open me'));
+      const raw = parseEnvelope(sealedOne).bytes;
+      raw[13]! ^= 1;
+      const bad = await ask('decrypt/box', { ciphertext: `xiangan:v1:${toBase64(raw)}`, aad: toBase64(aad) });
+      assert.equal(bad.statusCode, 400);
+      assert.equal(bad.json().code, 'SOC_ERR_KMS_CIPHERTEXT');
+      assert.equal((await ask('decrypt/box', { ciphertext: sealedOne })).json().code, 'SOC_ERR_KMS_CIPHERTEXT');
+      assert.ok(committed.some((e) => (e as Record<string, any>).xiangan.kms.operation === 'decrypt' && (e as Record<string, any>).event.reason === 'SOC_ERR_KMS_CIPHERTEXT'));
       const dk = await ask('datakey/box', { bytes: 32 });
       assert.equal(dk.statusCode, 200, dk.body);
       assert.equal(count('datakey'), 1);
@@ -132,6 +166,9 @@ describe('KMS: encrypt and data-key routes on the worker ring', () => {
       const v2 = await ask('encrypt/box', { plaintext: toBase64(utf8ToBytes('v2')) });
       assert.equal(v2.json().version, 2);
       assert.deepEqual(kms.decrypt(kms.root, 'box', v2.json().ciphertext).plaintext, utf8ToBytes('v2'));
+      // Below the minimum decryption version, the ring is not asked to open v1 ciphertexts.
+      kms.configureKey(kms.root, 'box', { minDecryptionVersion: 2 });
+      assert.equal((await ask('decrypt/box', { ciphertext: sealedOne, aad: toBase64(aad) })).json().code, 'SOC_ERR_KMS_KEY_STATE');
       // Destroyed: refused, and audited as a failure.
       kms.configureKey(kms.root, 'box', { destroyAfterMs: 0 });
       const gone = await ask('encrypt/box', { plaintext: toBase64(utf8ToBytes('late')) });

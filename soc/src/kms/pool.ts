@@ -22,7 +22,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { CryptoError, Sm2PrivateKey, Sm2PublicKey, sm2Sign, sm2Verify, sm4GcmEncrypt, type CryptoErrorCode, type Sm2SignatureFormat } from '@xiangan/crypto';
+import { CryptoError, Sm2PrivateKey, Sm2PublicKey, sm2Sign, sm2Verify, sm4GcmEncrypt, sm4GcmDecrypt, type CryptoErrorCode, type Sm2SignatureFormat } from '@xiangan/crypto';
 import { KmsError } from './errors.js';
 import { RandomSource } from './codec.js';
 
@@ -46,7 +46,7 @@ export const C_CLOSING = 3;
 export const CONTROL_BYTES = 64;
 
 // Slot header fields (Int32 indices relative to the slot).
-/** Operation: 0 sign, 1 verify (+2 for the raw r ‖ s signature format), {@link OP_GCM}, {@link OP_DATAKEY}. */
+/** Operation: 0 sign, 1 verify (+2 for the raw r ‖ s signature format), {@link OP_GCM}, {@link OP_DATAKEY}, {@link OP_GCM_OPEN}. */
 export const H_OP = 0;
 /** Key index given by {@link Sm2Pool.setKey}. */
 export const H_KEY = 1;
@@ -67,6 +67,8 @@ export const H_ARG = 7;
 export const OP_GCM = 4;
 /** Operation: a fresh data key of `H_ARG` bytes sealed with SM4-GCM; answer key ‖ nonce ‖ ciphertext ‖ tag. */
 export const OP_DATAKEY = 5;
+/** Operation: SM4-GCM decryption of nonce ‖ ciphertext ‖ tag; answer the plaintext, or `S_CRYPTO` when it fails authentication. */
+export const OP_GCM_OPEN = 6;
 /** Bytes SM4-GCM adds to a plaintext here: the 96-bit nonce and the 128-bit tag (NIST SP 800-38D). */
 export const GCM_OVERHEAD = 12 + 16;
 
@@ -84,7 +86,7 @@ export const S_CRYPTO = 5;
 export const S_RANGE = 6;
 /** Answer: another failure. */
 export const S_FAILED = 7;
-/** Answer: SM4-GCM output follows (see {@link OP_GCM}, {@link OP_DATAKEY}). */
+/** Answer: SM4-GCM output follows (see {@link OP_GCM}, {@link OP_DATAKEY}, {@link OP_GCM_OPEN}). */
 export const S_SEALED = 8;
 
 /** Messages to a worker on its key port (internal wire format). */
@@ -117,7 +119,7 @@ interface Queued {
 
 /** A job; every field always present, so that jobs share one object shape on the hot path. */
 interface Job {
-  op: 'sign' | 'verify' | 'gcm' | 'datakey';
+  op: 'sign' | 'verify' | 'gcm' | 'datakey' | 'open';
   index: number;
   msg: Uint8Array;
   /** SM2 signer ID, or the GCM additional authenticated data. */
@@ -268,6 +270,12 @@ export class Sm2Pool {
     return (await this.submit(key, 'gcm', plaintext, aad, undefined, 'der', 0)).bytes;
   }
 
+  /** SM4-GCM decryption of nonce ‖ ciphertext ‖ tag (at least 28 bytes); a `CryptoError` when it fails authentication. */
+  async gcmDecrypt(key: string, sealed: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> {
+    if (sealed.length < GCM_OVERHEAD) throw new RangeError('SM4-GCM input shorter than nonce and tag');
+    return (await this.submit(key, 'open', sealed, aad, undefined, 'der', 0)).bytes;
+  }
+
   /** A fresh random data key of `size` bytes and the same key sealed with SM4-GCM (nonce ‖ ciphertext ‖ tag). */
   async dataKey(key: string, size: number): Promise<{ plaintext: Uint8Array; sealed: Uint8Array }> {
     const a = await this.submit(key, 'datakey', EMPTY, undefined, undefined, 'der', size);
@@ -278,7 +286,7 @@ export class Sm2Pool {
     if (this.closed) return Promise.reject(new KmsError('SOC_ERR_KMS_STORE', 'the crypto worker pool is closed'));
     const k = this.keys.get(key);
     if (!k) return Promise.reject(new KmsError('SOC_ERR_KMS_KEY_NOT_FOUND', 'key version not loaded in the worker pool'));
-    if (k.sm4 !== (op === 'gcm' || op === 'datakey')) return Promise.reject(new KmsError('SOC_ERR_KMS_KEY_TYPE', `${op}: not a key of that type`));
+    if (k.sm4 !== isSm4(op)) return Promise.reject(new KmsError('SOC_ERR_KMS_KEY_TYPE', `${op}: not a key of that type`));
     const job: Job = { op, index: k.index, msg, id, sig, format, size };
     if (jobBytes(job) > Sm2Pool.slotCapacity) return Promise.resolve().then(() => answer(job, this.inline(k, job)));
     // Least-loaded worker: jobs in its ring plus those waiting for room.
@@ -304,7 +312,7 @@ export class Sm2Pool {
     const base = CONTROL_BYTES + (seq & MASK) * SLOT_BYTES;
     const h = base >> 2;
     const c = slot.ctrl;
-    c[h + H_OP] = job.op === 'gcm' ? OP_GCM : job.op === 'datakey' ? OP_DATAKEY : (job.op === 'sign' ? 0 : 1) + (job.format === 'raw' ? 2 : 0);
+    c[h + H_OP] = isSm4(job.op) ? sm4Op(job.op) : (job.op === 'sign' ? 0 : 1) + (job.format === 'raw' ? 2 : 0);
     c[h + H_KEY] = job.index;
     c[h + H_MSG] = job.msg.length;
     c[h + H_ID] = job.id ? job.id.length : -1;
@@ -366,7 +374,7 @@ export class Sm2Pool {
   private inline(k: PoolKey, job: Job): PoolAnswer {
     const opts = { ...(job.id ? { id: job.id } : {}), format: job.format };
     try {
-      if (job.op === 'gcm' || job.op === 'datakey') return seal(job.op === 'gcm' ? OP_GCM : OP_DATAKEY, k.material!, job.msg, job.id, job.size, this.random);
+      if (isSm4(job.op)) return sm4Job(sm4Op(job.op), k.material!, job.msg, job.id, job.size, this.random);
       if (job.op === 'sign') {
         if (!k.material) return { status: S_UNKNOWN_KEY, bytes: new Uint8Array(0) };
         k.priv ??= Sm2PrivateKey.fromBytes(k.material);
@@ -402,14 +410,24 @@ function jobBytes(j: Job): number {
   return input;
 }
 
+function isSm4(op: Job['op']): boolean {
+  return op === 'gcm' || op === 'datakey' || op === 'open';
+}
+
+function sm4Op(op: Job['op']): number {
+  return op === 'gcm' ? OP_GCM : op === 'datakey' ? OP_DATAKEY : OP_GCM_OPEN;
+}
+
 /**
  * The SM4 jobs, shared by the worker and the calling thread: {@link OP_GCM} seals `msg` (with
- * `aad`) under a fresh nonce; {@link OP_DATAKEY} draws a `size`-byte key and seals it.
- * @example seal(OP_GCM, key16, plaintext, undefined, 0, new RandomSource())
+ * `aad`) under a fresh nonce; {@link OP_DATAKEY} draws a `size`-byte key and seals it;
+ * {@link OP_GCM_OPEN} opens nonce ‖ ciphertext ‖ tag (throwing `CryptoError` when it fails).
+ * @example sm4Job(OP_GCM, key16, plaintext, undefined, 0, new RandomSource())
  */
-export function seal(op: number, key: Uint8Array, msg: Uint8Array, aad: Uint8Array | undefined, size: number, random: RandomSource): PoolAnswer {
-  const nonce = random.bytes(12);
+export function sm4Job(op: number, key: Uint8Array, msg: Uint8Array, aad: Uint8Array | undefined, size: number, random: RandomSource): PoolAnswer {
   const o = aad ? { aad } : {};
+  if (op === OP_GCM_OPEN) return { status: S_SEALED, bytes: sm4GcmDecrypt(key, msg.subarray(0, 12), msg.subarray(12), o) };
+  const nonce = random.bytes(12);
   if (op === OP_GCM) return { status: S_SEALED, bytes: concat(nonce, sm4GcmEncrypt(key, nonce, msg, o)) };
   const dk = random.bytes(size);
   const out = concat(dk, nonce, sm4GcmEncrypt(key, nonce, dk, o));
@@ -468,7 +486,7 @@ export function failure(e: unknown): PoolAnswer {
 function answer(job: Job, a: PoolAnswer): PoolAnswer {
   if (a.status === S_SIGNED || a.status === S_VALID || a.status === S_INVALID || a.status === S_SEALED) return a;
   if (a.status === S_RANGE) throw new KmsError('SOC_ERR_KMS_REQUEST', text.decode(a.bytes));
-  const what = job.op === 'gcm' || job.op === 'datakey' ? `SM4 ${job.op}` : `SM2 ${job.op}`;
+  const what = isSm4(job.op) ? `SM4 ${job.op}` : `SM2 ${job.op}`;
   if (a.status === S_CRYPTO) throw new CryptoError(text.decode(a.bytes) as CryptoErrorCode, `${what} failed in a crypto worker`);
   if (a.status === S_UNKNOWN_KEY) throw new KmsError('SOC_ERR_KMS_KEY_NOT_FOUND', `${what} failed: unknown key`);
   throw new KmsError('SOC_ERR_KMS_REQUEST', `${what} failed`);

@@ -187,7 +187,7 @@ export async function kmsRoutes(app: FastifyInstance, opts: KmsRoutesOptions): P
   });
   app.post<{ Params: { name: string } }>(`${p}/decrypt/:name`, { config }, async (req) => {
     const b = bodyOf(req);
-    const r = kms.decrypt(caller(req), req.params.name, str(b, 'ciphertext'), aadOrder(b));
+    const r = await kms.decryptAsync(caller(req), req.params.name, str(b, 'ciphertext'), aadOrder(b));
     return { plaintext: toBase64(r.plaintext), version: r.version };
   });
   app.post<{ Params: { name: string } }>(`${p}/rewrap/:name`, { config }, async (req) => {

@@ -809,6 +809,25 @@ export class KmsService {
     });
   }
 
+  /** {@link decrypt} on the worker pool for an SM4 key when the service has one (same checks, audit and result). */
+  async decryptAsync(caller: KmsCaller, name: string, ciphertext: string, opts: { aad?: Uint8Array; order?: Sm2CipherOrder } = {}): Promise<{ plaintext: Uint8Array; version: number }> {
+    const pool = this.pool;
+    if (!pool || this.keys.get(name)?.meta.type !== 'sm4') return this.decrypt(caller, name, ciphertext, opts);
+    return this.runAsync(caller, 'decrypt', name, ciphertext.length, async () => {
+      const k = this.usable(name, ['sm4']);
+      const { version, bytes } = parseEnvelope(ciphertext);
+      this.version(k, version, true);
+      if (bytes.length < 12 + 16) throw new KmsError('SOC_ERR_KMS_CIPHERTEXT', 'SM4-GCM ciphertext shorter than nonce and tag');
+      try {
+        const plaintext = await pool.gcmDecrypt(poolId(name, version), bytes, opts.aad);
+        return { value: { plaintext, version }, version };
+      } catch (e) {
+        if (e instanceof CryptoError) throw new KmsError('SOC_ERR_KMS_CIPHERTEXT', `ciphertext fails authentication under ${name} v${version}`, { cause: e });
+        throw e;
+      }
+    });
+  }
+
   /** {@link dataKey} on the worker pool for an SM4 key when the service has one. */
   async dataKeyAsync(caller: KmsCaller, name: string, bytes = 16): Promise<{ plaintext: Uint8Array; ciphertext: string; version: number }> {
     const pool = this.pool;
