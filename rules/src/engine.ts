@@ -12,6 +12,7 @@ import type { EventLike, LoadedRule, RejectedRule, RuleMatch } from './types.js'
 import { AhoCorasick } from './aho.js';
 import { hintCost, hintSize, MAX_HINT_KEYS, presenceOnly } from './condition.js';
 import { DEFAULT_LIMITS, type MatchCounters } from './values.js';
+import { GroupStore, Space, TOUCHED, UNORDERED, type GroupKind } from './groups.js';
 import { basenameLow, beginEvent, endEvent, field, lowBasename, lowText, makeGetter, type Field, type Getter } from './fields.js';
 
 /** Options of {@link compileRules}. */
@@ -128,56 +129,12 @@ interface Corr extends CompiledCorrelation {
   enabled: boolean;
   corrs: CorrIn[];
   index: number;
-  /** The groups of every correlation with the same group-by fields live in one map. */
+  /** The groups of every correlation with the same group-by fields live in one space. */
   space: Space;
-  /** This correlation's position in its space's cells. */
+  /** This correlation's position in its space's rows. */
   slot: number;
-}
-
-/**
- * Correlations that group by the same fields share one map from group key to a cell holding
- * each one's group: a detection feeding several of them (SSH failures: brute force and password
- * spraying, both by source.ip) looks its key up once.
- */
-interface Space {
-  map: Map<string, Cell>;
-  size: number;
-}
-
-interface Cell {
-  gs: (Group | undefined)[];
-  /** Live groups in `gs`. */
-  n: number;
-  /** Taken out of its map (a cached reference must look the key up again). */
-  dead: boolean;
-}
-
-/** One correlation group in memory (as {@link GroupState}, plus bookkeeping). */
-interface Group {
-  c: Corr;
-  key: string;
-  cell: Cell;
-  group: Record<string, string>;
-  /** event_count: event times (ms). */
-  ts: number[];
-  /** temporal: [rule index, time]. */
-  vals: [string, number][];
-  /** value_count: value → time last seen, oldest first. */
-  vm: Map<string, number> | null;
-  /** value_count: newest time put in `vm`. */
-  vlast: number;
-  /** temporal_ordered: per step, start time of the newest chain through it. */
-  chain: (number | null)[];
-  ids: string[];
-  start: number;
-  count: number;
-  last: number;
-  /** Some event arrived older than the newest one before it (times are then scanned, not trimmed from the front). */
-  unordered: boolean;
-  /** Touched since it last came to the front of the queue (its second chance). */
-  touched: boolean;
-  /** Gone from its cell; the queue skips it. */
-  dead: boolean;
+  /** What its groups keep. */
+  keeps: GroupKind;
 }
 
 interface Bucket {
@@ -221,14 +178,6 @@ interface LsNode {
 }
 
 const SEP = '\u001f';
-
-function newGroup(c: Corr, key: string, cell: Cell, group: Record<string, string>, t: number): Group {
-  return { c, key, cell, group, ts: [], vals: [], vm: c.type === 'value_count' ? new Map() : null, vlast: -Infinity, chain: [], ids: [], start: t, count: 0, last: t, unordered: false, touched: false, dead: false };
-}
-
-function newCell(sp: Space): Cell {
-  return { gs: new Array<Group | undefined>(sp.size).fill(undefined), n: 0, dead: false };
-}
 
 /** `a op threshold` of a count correlation. */
 function compare(c: Corr, n: number): boolean {
@@ -333,8 +282,10 @@ export class RuleEngine {
    * group touched since it reached the front gets a second chance at the back instead of being
    * expired or evicted. An approximate least-recently-used order that a touch does not reorder.
    */
-  private queue: Group[] = [];
+  private queue: number[] = [];
   private qHead = 0;
+  /** Correlation groups (ids in `queue`, cells of the spaces). */
+  private readonly g = new GroupStore();
   private nGroups = 0;
   private readonly bufGroup: string[] = [];
   private readonly byId = new Map<string, Det | Corr>();
@@ -545,7 +496,7 @@ export class RuleEngine {
     const r = this.byId.get(ruleId);
     if (!r) return false;
     r.enabled = enabled;
-    if (r.kind === 'correlation' && !enabled) for (const g of this.live()) if (g.c === r) this.kill(g);
+    if (r.kind === 'correlation' && !enabled) for (const g of this.live()) if (this.g.corr[g] === r.index) this.kill(g);
     return true;
   }
 
@@ -612,40 +563,49 @@ export class RuleEngine {
     }
     if (t > this.maxTime) this.maxTime = t;
     this.expire(8);
+    const G = this.g;
     const parts = this.bufGroup;
     const det = input.kind === 'detection';
-    let cell: Cell | undefined;
+    let cell = -1;
     let key = '';
     let prev: CorrIn | undefined;
     for (const ci of ins) {
       const c = ci.corr;
       if (!c.enabled) continue;
+      const sp = c.space;
       const nG = c.groupBy.length;
-      // The same space and the same group-by paths as the previous correlation: the same key and cell.
-      if (!(det && prev && prev.corr.space === c.space && prev.sig === ci.sig && cell && !cell.dead)) {
+      // The same space and group-by paths as the previous correlation: the same key, and its cell
+      // unless that emptied meanwhile (a live cell with this key is the one in the map).
+      if (!(det && prev && prev.corr.space === sp && prev.sig === ci.sig && cell >= 0 && sp.n[cell] > 0 && sp.keys[cell] === key)) {
         for (let i = 0; i < nG; i++) parts[i] = det ? firstText(ci.groupGetters[i](event)) : (input.group?.[c.groupBy[i]] ?? '');
         key = nG === 0 ? '' : nG === 1 ? parts[0] : parts.slice(0, nG).join(SEP);
-        cell = c.space.map.get(key);
-        if (!cell) c.space.map.set(key, (cell = newCell(c.space)));
+        const found = sp.map.get(key);
+        cell = found === undefined ? sp.alloc(key) : found;
       }
       prev = ci;
-      let g = cell.gs[c.slot];
-      if (g) g.touched = true;
+      const row = cell * sp.size + c.slot;
+      let g = sp.gs[row] - 1;
+      if (g >= 0) G.flags[g] |= TOUCHED;
       else {
-        const group: Record<string, string> = {};
-        for (let i = 0; i < nG; i++) group[c.groupBy[i]] = det ? firstText(ci.groupGetters[i](event)) : (input.group?.[c.groupBy[i]] ?? '');
-        g = newGroup(c, key, cell, group, t);
-        cell.gs[c.slot] = g;
-        cell.n++;
-        this.queue.push(g);
+        // One group-by field: its value is the key (see groupOf); several: kept as read.
+        let group: Record<string, string> | null = null;
+        if (nG > 1) {
+          group = {};
+          for (let i = 0; i < nG; i++) group[c.groupBy[i]] = det ? firstText(ci.groupGetters[i](event)) : (input.group?.[c.groupBy[i]] ?? '');
+        }
+        g = G.add(c.keeps, key, cell, group, t);
+        sp.gs[row] = g + 1;
+        sp.n[cell]++;
+        this.enqueue(g);
         this.nGroups++;
       }
-      if (t > g.last) g.last = t;
+      if (t > G.last[g]) G.last[g] = t;
       const fired = this.step(c, ci, g, t, event, input);
-      if (fired && !fired.keep) this.kill(g);
       if (fired) {
+        const group = this.groupOf(g);
+        if (!fired.keep) this.kill(g);
         this.s.correlationMatches++;
-        const m = corrMatch(c, fired.ids, input.time, key, { ...g.group }, fired.count, fired.start, fired.end);
+        const m = corrMatch(c, fired.ids, input.time, key, group, fired.count, fired.start, fired.end);
         out.push(m);
         if (c.corrs.length && depth < 8) this.feed(c.corrs, event, m, parseTime(m.time), depth + 1, out);
       }
@@ -653,47 +613,75 @@ export class RuleEngine {
     }
   }
 
-  /** Remove a live group from its correlation (the queue drops it when it gets there). */
-  private kill(g: Group): void {
-    const cell = g.cell;
-    cell.gs[g.c.slot] = undefined;
-    if (--cell.n === 0) {
-      g.c.space.map.delete(g.key);
-      cell.dead = true;
-    }
-    g.dead = true;
-    this.nGroups--;
-    // Mostly dead queue (a long-lived group at the front holds the rest back): compact it.
-    if (this.queue.length - this.qHead > 2 * this.nGroups + 1024) {
-      this.queue = this.queue.slice(this.qHead).filter((x) => !x.dead);
-      this.qHead = 0;
-    }
+  /** A group's group-by values as a new record. */
+  private groupOf(g: number): Record<string, string> {
+    const G = this.g;
+    const kept = G.group[g];
+    if (kept) return { ...kept };
+    const by = this.corrs[G.corr[g]].groupBy;
+    return by.length ? { [by[0]]: G.key[g] } : {};
   }
 
-  /** The live group at the front of the queue (dead ones are dropped on the way). */
-  private front(): Group | undefined {
+  /** Put a group at the back of the queue (its only live entry). */
+  private enqueue(g: number): void {
+    this.g.qpos[g] = this.queue.length;
+    this.queue.push(g);
+  }
+
+  /** Whether queue entry `i` is its group's live entry (ids are reused; older entries are stale). */
+  private liveAt(i: number): boolean {
+    const g = this.queue[i];
+    return this.g.corr[g] >= 0 && this.g.qpos[g] === i;
+  }
+
+  /** Drop the queue before `qHead` (and, with `stale`, every stale entry), renumbering positions. */
+  private compact(stale: boolean): void {
     const q = this.queue;
-    while (this.qHead < q.length && q[this.qHead].dead) this.qHead++;
-    if (this.qHead > 4096 && this.qHead * 2 > q.length) {
-      this.queue = q.slice(this.qHead);
-      this.qHead = 0;
+    const next: number[] = [];
+    for (let i = this.qHead; i < q.length; i++) {
+      const live = this.liveAt(i);
+      if (!live && stale) continue;
+      if (live) this.g.qpos[q[i]] = next.length;
+      next.push(q[i]);
     }
-    return this.queue[this.qHead];
+    this.queue = next;
+    this.qHead = 0;
+  }
+
+  /** Remove a live group from its correlation (the queue drops it when it gets there). */
+  private kill(g: number): void {
+    const G = this.g;
+    const c = this.corrs[G.corr[g]];
+    const sp = c.space;
+    const cell = G.cell[g];
+    sp.gs[cell * sp.size + c.slot] = 0;
+    if (--sp.n[cell] === 0) sp.release(cell);
+    G.remove(g);
+    this.nGroups--;
+    // Mostly stale queue (a long-lived group at the front holds the rest back): compact it.
+    if (this.queue.length - this.qHead > 2 * this.nGroups + 1024) this.compact(true);
+  }
+
+  /** The live group at the front of the queue (stale entries are dropped on the way), or -1. */
+  private front(): number {
+    while (this.qHead < this.queue.length && !this.liveAt(this.qHead)) this.qHead++;
+    if (this.qHead > 4096 && this.qHead * 2 > this.queue.length) this.compact(false);
+    return this.qHead < this.queue.length ? this.queue[this.qHead] : -1;
   }
 
   /** Move the front group to the back (its second chance). */
-  private rotate(g: Group): void {
-    g.touched = false;
+  private rotate(g: number): void {
+    this.g.flags[g] &= ~TOUCHED;
     this.qHead++;
-    this.queue.push(g);
+    this.enqueue(g);
   }
 
   /** Evict groups, least recently used first (CLOCK), until at most `maxGroups` are held. */
   private evict(): void {
     while (this.nGroups > this.maxGroups) {
       const g = this.front();
-      if (!g) return;
-      if (g.touched) {
+      if (g < 0) return;
+      if (this.g.flags[g] & TOUCHED) {
         this.rotate(g);
         continue;
       }
@@ -711,49 +699,52 @@ export class RuleEngine {
    * the next event of their group or `flush()` evaluates them.
    */
   private expire(n: number): void {
+    const G = this.g;
     while (n-- > 0) {
       const g = this.front();
-      if (!g) return;
-      const c = g.c;
-      if (g.touched || c.op === 'lt' || c.op === 'lte') {
+      if (g < 0) return;
+      const c = this.corrs[G.corr[g]];
+      if (G.flags[g] & TOUCHED || c.op === 'lt' || c.op === 'lte') {
         this.rotate(g);
         continue;
       }
-      if (g.last >= this.maxTime - c.timespanMs - this.grace) return;
+      if (G.last[g] >= this.maxTime - c.timespanMs - this.grace) return;
       this.qHead++;
       this.kill(g);
       this.s.expired++;
     }
   }
 
-  private pushId(g: Group, ids: string[]): void {
+  private pushId(g: number, ids: string[]): void {
+    const l = this.g.ids[g];
     for (const id of ids) {
-      g.ids.push(id);
-      if (g.ids.length > this.maxEventIds) g.ids.shift();
+      l.push(id);
+      if (l.length > this.maxEventIds) l.shift();
     }
   }
 
   /** Advance one group; returns what fired (and whether the group lives on), or null. */
-  private step(c: Corr, ci: CorrIn, g: Group, t: number, event: EventLike, input: RuleMatch): { ids: string[]; start: number; end: number; keep: boolean; count: number | undefined } | null {
+  private step(c: Corr, ci: CorrIn, g: number, t: number, event: EventLike, input: RuleMatch): { ids: string[]; start: number; end: number; keep: boolean; count: number | undefined } | null {
+    const G = this.g;
     const T = c.timespanMs;
     if (c.type === 'event_count' || c.type === 'value_count') {
       const vc = c.type === 'value_count';
-      const vm = g.vm as Map<string, number>;
+      const vm = G.vm[g] as Map<string, number>;
       const value = vc ? (input.kind === 'detection' && ci.valueGetter ? firstText(ci.valueGetter(event)) : (input.group?.[c.field!] ?? '')) : '';
       if (vc && value === '') return null;
       if (c.op === 'lt' || c.op === 'lte') {
         // "Fewer than N in the window": only knowable once the window is over (next event of the group or flush()).
         let fired: ReturnType<RuleEngine['step']> = null;
-        if (g.count > 0 && t >= g.start + T) {
-          const n = vc ? vm.size : g.count;
-          if (compare(c, n)) fired = { ids: g.ids.slice(), start: g.start, end: g.start + T, keep: true, count: n };
-          g.start = t;
-          g.count = 0;
+        if (G.count[g] > 0 && t >= G.start[g] + T) {
+          const n = vc ? vm.size : G.count[g];
+          if (compare(c, n)) fired = { ids: G.ids[g].slice(), start: G.start[g], end: G.start[g] + T, keep: true, count: n };
+          G.start[g] = t;
+          G.count[g] = 0;
           if (vc) vm.clear();
-          g.ids = [];
+          G.ids[g] = [];
         }
-        if (g.count === 0) g.start = t;
-        g.count++;
+        if (G.count[g] === 0) G.start[g] = t;
+        G.count[g]++;
         if (vc) this.addValue(g, value, t);
         this.pushId(g, input.eventIds);
         return fired;
@@ -762,15 +753,15 @@ export class RuleEngine {
       let n: number;
       let start: number;
       if (!vc) {
-        const ts = g.ts;
-        if (ts.length && t < ts[ts.length - 1]) g.unordered = true;
+        let ts = G.ts[g];
+        if (ts.length && t < ts[ts.length - 1]) G.flags[g] |= UNORDERED;
         ts.push(t);
         if (ts.length > this.maxPerGroup) {
           ts.shift();
           this.s.groupOverflows++;
         }
         if (ts[0] < lo) {
-          if (g.unordered) g.ts = ts.filter((x) => x >= lo && x <= t + T);
+          if (G.flags[g] & UNORDERED) G.ts[g] = ts = ts.filter((x) => x >= lo && x <= t + T);
           else {
             // In time order: the expired times are a prefix.
             let k = 1;
@@ -778,18 +769,18 @@ export class RuleEngine {
             ts.splice(0, k);
           }
         }
-        n = g.ts.length;
+        n = ts.length;
         this.pushId(g, input.eventIds);
         if (!compare(c, n)) return null;
-        start = g.unordered ? minOf(g.ts) : g.ts[0];
+        start = G.flags[g] & UNORDERED ? minOf(ts) : ts[0];
       } else {
         this.addValue(g, value, t);
         // Values are kept in the order they were last seen; in time order the expired ones are a prefix.
-        if (g.unordered) {
-          for (const [v, x] of vm) if (x < lo) vm.delete(v);
+        if (G.flags[g] & UNORDERED) {
+          for (const v of vm.keys()) if ((vm.get(v) as number) < lo) vm.delete(v);
         } else
-          for (const [v, x] of vm) {
-            if (x >= lo) break;
+          for (const v of vm.keys()) {
+            if ((vm.get(v) as number) >= lo) break;
             vm.delete(v);
           }
         n = vm.size;
@@ -798,25 +789,25 @@ export class RuleEngine {
         start = Infinity;
         for (const x of vm.values()) {
           if (x < start) start = x;
-          if (!g.unordered) break;
+          if (!(G.flags[g] & UNORDERED)) break;
         }
       }
-      return { ids: g.ids.slice(), start, end: t, keep: false, count: n };
+      return { ids: G.ids[g].slice(), start, end: t, keep: false, count: n };
     }
     if (c.type === 'temporal') {
       const k = String(ci.refIndex);
-      g.vals = g.vals.filter((v) => v[0] !== k && v[1] >= t - T);
-      g.vals.push([k, t]);
+      const vals = (G.vals[g] = G.vals[g].filter((v) => v[0] !== k && v[1] >= t - T));
+      vals.push([k, t]);
       this.pushId(g, input.eventIds);
-      if (g.vals.length < c.refs.length) return null;
+      if (vals.length < c.refs.length) return null;
       let start = Infinity;
-      for (const v of g.vals) if (v[1] < start) start = v[1];
-      return { ids: g.ids.slice(), start, end: t, keep: false, count: undefined };
+      for (const v of vals) if (v[1] < start) start = v[1];
+      return { ids: G.ids[g].slice(), start, end: t, keep: false, count: undefined };
     }
     // temporal_ordered: chain[i] = start of the newest chain that completed steps 0..i in order.
     const i = ci.refIndex;
     const n = c.refs.length;
-    const chain = g.chain;
+    const chain = G.chain[g];
     while (chain.length < n) chain.push(null);
     for (let j = 0; j < n; j++) if (chain[j] !== null && (chain[j] as number) < t - T) chain[j] = null;
     if (i === 0) chain[0] = t;
@@ -824,16 +815,17 @@ export class RuleEngine {
     else return null;
     this.pushId(g, input.eventIds);
     if (chain[n - 1] === null) return null;
-    return { ids: g.ids.slice(), start: chain[n - 1] as number, end: t, keep: false, count: undefined };
+    return { ids: G.ids[g].slice(), start: chain[n - 1] as number, end: t, keep: false, count: undefined };
   }
 
   /** value_count: note `value` seen at `t` (moved to the newest end), bounded by `maxPerGroup`. */
-  private addValue(g: Group, value: string, t: number): void {
-    const vm = g.vm as Map<string, number>;
+  private addValue(g: number, value: string, t: number): void {
+    const G = this.g;
+    const vm = G.vm[g] as Map<string, number>;
     vm.delete(value);
-    if (!g.unordered && vm.size && t < g.vlast) g.unordered = true;
+    if (!(G.flags[g] & UNORDERED) && vm.size && t < G.vlast[g]) G.flags[g] |= UNORDERED;
     vm.set(value, t);
-    if (t > g.vlast) g.vlast = t;
+    if (t > G.vlast[g]) G.vlast[g] = t;
     if (vm.size > this.maxPerGroup) {
       vm.delete(vm.keys().next().value as string);
       this.s.groupOverflows++;
@@ -850,24 +842,29 @@ export class RuleEngine {
   flush(untilIso: string): RuleMatch[] {
     const until = Date.parse(untilIso);
     if (!Number.isFinite(until)) throw new RangeError('flush needs an ISO 8601 time');
+    const G = this.g;
     const out: RuleMatch[] = [];
     for (const g of this.live()) {
-      const c = g.c;
-      if (!((c.op === 'lt' || c.op === 'lte') && (c.type === 'event_count' || c.type === 'value_count') && g.count > 0 && until >= g.start + c.timespanMs)) continue;
-      const n = c.type === 'event_count' ? g.count : (g.vm as Map<string, number>).size;
+      const c = this.corrs[G.corr[g]];
+      const start = G.start[g];
+      if (!((c.op === 'lt' || c.op === 'lte') && (c.type === 'event_count' || c.type === 'value_count') && G.count[g] > 0 && until >= start + c.timespanMs)) continue;
+      const n = c.type === 'event_count' ? G.count[g] : (G.vm[g] as Map<string, number>).size;
+      const ids = G.ids[g];
+      const key = G.key[g];
+      const group = this.groupOf(g);
       this.kill(g);
       if (c.enabled && (c.op === 'lt' ? n < c.threshold : n <= c.threshold)) {
         this.s.correlationMatches++;
-        out.push(corrMatch(c, g.ids.slice(), new Date(g.start + c.timespanMs).toISOString(), g.key, g.group, n, g.start, g.start + c.timespanMs));
+        out.push(corrMatch(c, ids.slice(), new Date(start + c.timespanMs).toISOString(), key, group, n, start, start + c.timespanMs));
       }
     }
     return out;
   }
 
   /** The live groups in queue order (a copy: callers may kill groups while iterating). */
-  private live(): Group[] {
-    const out: Group[] = [];
-    for (let i = this.qHead; i < this.queue.length; i++) if (!this.queue[i].dead) out.push(this.queue[i]);
+  private live(): number[] {
+    const out: number[] = [];
+    for (let i = this.qHead; i < this.queue.length; i++) if (this.liveAt(i)) out.push(this.queue[i]);
     return out;
   }
 
@@ -879,9 +876,12 @@ export class RuleEngine {
    * writeFileSync('corr.json', JSON.stringify(engine.snapshot()));
    */
   snapshot(): EngineSnapshot {
+    const G = this.g;
     const groups: EngineSnapshot['groups'] = [];
     for (const g of this.live()) {
-      groups.push([g.c.id, g.key, { ts: g.ts.slice(), vals: g.vm ? [...g.vm] : g.vals.map((v) => [v[0], v[1]]), chain: g.chain.slice(), ids: g.ids.slice(), group: { ...g.group }, start: g.start, count: g.count, last: g.last }]);
+      const vm = G.vm[g];
+      const state: GroupState = { ts: G.ts[g].slice(), vals: vm ? [...vm] : G.vals[g].map((v) => [v[0], v[1]]), chain: G.chain[g].slice(), ids: G.ids[g].slice(), group: this.groupOf(g), start: G.start[g], count: G.count[g], last: G.last[g] };
+      groups.push([this.corrs[G.corr[g]].id, G.key[g], state]);
     }
     return { version: 1, groups };
   }
@@ -896,7 +896,7 @@ export class RuleEngine {
   restore(snap: unknown): void {
     const s = snap as EngineSnapshot;
     if (!s || typeof s !== 'object' || s.version !== 1 || !Array.isArray(s.groups)) throw new RuleError('RULE_ERR_SNAPSHOT', 'not a version 1 engine snapshot');
-    const next: Group[] = [];
+    const next: { c: Corr; key: string; st: GroupState }[] = [];
     for (const g of s.groups) {
       if (!Array.isArray(g) || g.length !== 3 || typeof g[0] !== 'string' || typeof g[1] !== 'string' || !validState(g[2])) throw new RuleError('RULE_ERR_SNAPSHOT', 'malformed snapshot group');
       const c = this.corrById.get(g[0]);
@@ -904,46 +904,45 @@ export class RuleEngine {
         this.s.restoreDropped++;
         continue;
       }
-      const st = structuredClone(g[2]);
-      const ng = newGroup(c, g[1], null as unknown as Cell, st.group, st.start);
-      ng.ts = st.ts;
-      ng.chain = st.chain;
-      ng.ids = st.ids;
-      ng.count = st.count;
-      ng.last = st.last ?? st.start;
-      for (let i = 1; i < st.ts.length; i++) if (st.ts[i] < st.ts[i - 1]) ng.unordered = true;
-      if (c.type === 'value_count') {
-        const vm = ng.vm as Map<string, number>;
+      next.push({ c, key: g[1], st: structuredClone(g[2]) });
+    }
+    this.reset(false);
+    const G = this.g;
+    for (const { c, key, st } of next) {
+      const sp = c.space;
+      let cell = sp.map.get(key);
+      if (cell === undefined) cell = sp.alloc(key);
+      const old = sp.gs[cell * sp.size + c.slot] - 1;
+      if (old >= 0) this.kill(old);
+      if (sp.map.get(key) !== cell) cell = sp.alloc(key);
+      const g = G.add(c.keeps, key, cell, st.group, st.start);
+      G.ts[g] = st.ts;
+      G.chain[g] = st.chain;
+      G.ids[g] = st.ids;
+      G.count[g] = st.count;
+      G.last[g] = st.last ?? st.start;
+      for (let i = 1; i < st.ts.length; i++) if (st.ts[i] < st.ts[i - 1]) G.flags[g] |= UNORDERED;
+      const vm = G.vm[g];
+      if (vm) {
         for (const [v, x] of st.vals) {
-          if (x < ng.vlast) ng.unordered = true;
-          if (x > ng.vlast) ng.vlast = x;
+          if (x < G.vlast[g]) G.flags[g] |= UNORDERED;
+          if (x > G.vlast[g]) G.vlast[g] = x;
           vm.delete(v);
           vm.set(v, x);
         }
-      } else ng.vals = st.vals;
-      next.push(ng);
-    }
-    this.reset(false);
-    for (const g of next) {
-      const sp = g.c.space;
-      let cell = sp.map.get(g.key);
-      if (!cell) sp.map.set(g.key, (cell = newCell(sp)));
-      const old = cell.gs[g.c.slot];
-      if (old) this.kill(old);
-      if (cell.dead) sp.map.set(g.key, (cell = newCell(sp)));
-      g.cell = cell;
-      cell.gs[g.c.slot] = g;
-      cell.n++;
+      } else G.vals[g] = st.vals;
+      sp.gs[cell * sp.size + c.slot] = g + 1;
+      sp.n[cell]++;
       this.nGroups++;
-      this.queue.push(g);
+      this.enqueue(g);
       if (this.nGroups > this.maxGroups) this.evict();
     }
   }
 
   /** Forget all correlation state and (unless `clock` is false) the engine's clock; counters are kept. */
   reset(clock = true): void {
-    for (const c of this.corrs) c.space.map.clear();
-    for (const g of this.queue) g.dead = true;
+    for (const c of this.corrs) c.space.clear();
+    this.g.clear();
     this.queue = [];
     this.qHead = 0;
     this.nGroups = 0;
@@ -1055,7 +1054,10 @@ export function compileRules(rules: readonly LoadedRule[], pipeline: Pipeline, o
       const refs = p.c.refs.map((x) => byRef.get(x));
       if (refs.every((x) => x)) {
         try {
-          const corr: Corr = { ...p.c, alert: true, enabled: true, corrs: [], index: corrs.length, space: { map: new Map(), size: 0 }, slot: 0 };
+          const type = p.c.type;
+          const sliding = p.c.op !== 'lt' && p.c.op !== 'lte';
+          const kind: GroupKind = { corr: corrs.length, times: type === 'event_count' && sliding, values: type === 'value_count', pairs: type === 'temporal', chain: type === 'temporal_ordered' };
+          const corr: Corr = { ...p.c, alert: true, enabled: true, corrs: [], index: corrs.length, space: new Space(), slot: 0, keeps: kind };
           const ins = (refs as (Det | Corr)[]).map((ref, refIndex) => wire(corr, ref, refIndex));
           corrs.push(corr);
           byRef.set(corr.id, corr);
@@ -1086,7 +1088,7 @@ export function compileRules(rules: readonly LoadedRule[], pipeline: Pipeline, o
     const k = c.groupBy.join(SEP);
     let sp = spaces.get(k);
     if (!sp) {
-      spaces.set(k, (sp = { map: new Map(), size: 0 }));
+      spaces.set(k, (sp = new Space()));
       spaceNo.set(sp, spaceNo.size);
     }
     c.space = sp;

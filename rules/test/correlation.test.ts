@@ -131,6 +131,52 @@ describe('state: snapshot/restore across a restart, bounds', () => {
     const c = compileRules([fail, brute], P);
     assert.equal(of(c.match(ev(20, 'failure')), 'brute').length, 0, 'without the snapshot the window is lost');
   });
+  test('a snapshot written by earlier engine versions (group objects; without `last`) loads and round-trips', () => {
+    // Literal state as the version-1 format has always been written; times are 2026-11-30T00:00:00Z + n s.
+    const t0 = Date.UTC(2026, 10, 30, 0, 0, 0);
+    const old = {
+      version: 1,
+      groups: [
+        ['brute', '203.0.113.5', { ts: [t0, t0 + 10_000], vals: [], chain: [], ids: ['e0-failure-203.0.113.5-root', 'e10-failure-203.0.113.5-root'], group: { 'source.ip': '203.0.113.5' }, start: t0, count: 0 }],
+        ['brute', '198.51.100.7', { ts: [t0 + 5_000], vals: [], chain: [], ids: ['x'], group: { 'source.ip': '198.51.100.7' }, start: t0 + 5_000, count: 0, last: t0 + 5_000 }],
+      ],
+    };
+    const e = compileRules([fail, brute], P);
+    e.restore(structuredClone(old));
+    assert.equal(e.stats().groups, 2);
+    // Round trip: the same groups in the same order, `last` filled in from `start` where it was absent.
+    const back = e.snapshot();
+    assert.deepEqual(back.groups[1], old.groups[1]);
+    assert.deepEqual(back.groups[0], ['brute', '203.0.113.5', { ...(old.groups[0][2] as object), last: t0 }]);
+    const c = of(e.match(ev(20, 'failure')), 'brute');
+    assert.equal(c.length, 1);
+    assert.equal(c[0].correlation?.count, 3);
+    assert.deepEqual(c[0].eventIds, ['e0-failure-203.0.113.5-root', 'e10-failure-203.0.113.5-root', 'e20-failure-203.0.113.5-root']);
+    assert.equal(c[0].correlation?.windowStart, '2026-11-30T00:00:00.000Z');
+    // The fired group restarted; the other one is untouched.
+    assert.deepEqual(e.snapshot().groups.map((g) => g[1]), ['198.51.100.7']);
+  });
+  test('a group that ends (evicted, fired) frees its slot; the next group there starts empty', () => {
+    // Cap 1: every new source evicts the previous one, so groups keep taking over freed slots.
+    const e = compileRules([fail, brute], P, { maxGroups: 1 });
+    e.match(ev(0, 'failure', '1.1.1.1'));
+    e.match(ev(1, 'failure', '1.1.1.1'));
+    e.match(ev(2, 'failure', '2.2.2.2'));
+    assert.deepEqual([e.stats().groups, e.stats().evictions], [1, 1]);
+    e.match(ev(3, 'failure', '1.1.1.1'));
+    e.match(ev(4, 'failure', '1.1.1.1'));
+    const c = of(e.match(ev(5, 'failure', '1.1.1.1')), 'brute');
+    assert.equal(c.length, 1);
+    // Only this group's own events: none of the evicted 1.1.1.1 group's nor 2.2.2.2's.
+    assert.deepEqual(c[0].eventIds, ['e3-failure-1.1.1.1-root', 'e4-failure-1.1.1.1-root', 'e5-failure-1.1.1.1-root']);
+    assert.equal(c[0].correlation?.windowStart, '2026-11-30T00:00:03.000Z');
+    // It fired and restarted: one event later the window holds one event.
+    e.match(ev(6, 'failure', '1.1.1.1'));
+    const s = e.snapshot().groups;
+    assert.equal(s.length, 1);
+    assert.deepEqual(s[0][2].ids, ['e6-failure-1.1.1.1-root']);
+    assert.deepEqual(s[0][2].ts, [Date.UTC(2026, 10, 30, 0, 0, 6)]);
+  });
   test('malformed snapshots are RULE_ERR_SNAPSHOT; groups of removed rules are dropped and counted', () => {
     const a = compileRules([fail, brute], P);
     assert.throws(() => a.restore({ version: 2, groups: [] }), (e: unknown) => e instanceof RuleError && e.code === 'RULE_ERR_SNAPSHOT');
