@@ -35,12 +35,21 @@ function checkSealed(key: Uint8Array, pt: Uint8Array, sealed: Uint8Array, aad?: 
   assert.deepEqual(sm4GcmDecrypt(key, nonce, sealed.subarray(12), aad ? { aad } : {}), pt);
 }
 
+/** A pool of `workers` with one SM4 key `box@1`, closed after `fn`. */
+async function withSm4Pool(workers: number, fn: (pool: Sm2Pool, key: Uint8Array) => Promise<void>): Promise<void> {
+  const pool = new Sm2Pool(workers);
+  const key = randomBytes(16);
+  try {
+    pool.setSymmetricKey('box@1', key);
+    await fn(pool, key);
+  } finally {
+    await pool.close();
+  }
+}
+
 describe('KMS: SM4 jobs on the worker ring', () => {
   test('more concurrent encryptions than ring slots, with and without AAD, and one too large for a slot', async () => {
-    const pool = new Sm2Pool(2);
-    const key = randomBytes(16);
-    try {
-      pool.setSymmetricKey('box@1', key);
+    await withSm4Pool(2, async (pool, key) => {
       const n = RING_SLOTS * 2 + 5;
       const aad = utf8ToBytes('context');
       const pts = Array.from({ length: n }, (_, i) => randomBytes(i % 97 === 0 ? 0 : 1 + (i % 1500)));
@@ -51,32 +60,22 @@ describe('KMS: SM4 jobs on the worker ring', () => {
       // Too large for a slot: computed on the calling thread, same format.
       const big = randomBytes(Sm2Pool.slotCapacity);
       checkSealed(key, big, await pool.gcmEncrypt('box@1', big));
-    } finally {
-      await pool.close();
-    }
+    });
   });
 
   test('data keys: fresh random keys of the asked size, each sealed under the key', async () => {
-    const pool = new Sm2Pool(1);
-    const key = randomBytes(16);
-    try {
-      pool.setSymmetricKey('box@1', key);
+    await withSm4Pool(1, async (pool, key) => {
       const keys = await Promise.all(Array.from({ length: 64 }, (_, i) => pool.dataKey('box@1', 16 + (i % 49))));
       keys.forEach((k, i) => {
         assert.equal(k.plaintext.length, 16 + (i % 49));
         checkSealed(key, k.plaintext, k.sealed);
       });
       assert.equal(new Set(keys.map((k) => toBase64(k.plaintext))).size, 64);
-    } finally {
-      await pool.close();
-    }
+    });
   });
 
   test('decryption on the ring: SDK-sealed inputs open, altered ones and a wrong AAD fail authentication', async () => {
-    const pool = new Sm2Pool(1);
-    const key = randomBytes(16);
-    try {
-      pool.setSymmetricKey('box@1', key);
+    await withSm4Pool(1, async (pool, key) => {
       const aad = utf8ToBytes('header');
       const pts = Array.from({ length: 50 }, (_, i) => randomBytes(i * 31));
       const sealed = pts.map((p) => {
@@ -89,9 +88,7 @@ describe('KMS: SM4 jobs on the worker ring', () => {
       await assert.rejects(pool.gcmDecrypt('box@1', altered, aad), (e: unknown) => e instanceof CryptoError);
       await assert.rejects(pool.gcmDecrypt('box@1', sealed[7]!, utf8ToBytes('other')), (e: unknown) => e instanceof CryptoError);
       await assert.rejects(pool.gcmDecrypt('box@1', sealed[0]!.subarray(0, 27)), RangeError);
-    } finally {
-      await pool.close();
-    }
+    });
   });
 
   test('a forgotten SM4 key is refused, and a key is only used for its own kind of job', async () => {

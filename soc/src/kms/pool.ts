@@ -22,7 +22,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { CryptoError, Sm2PrivateKey, Sm2PublicKey, sm2Sign, sm2Verify, sm4GcmEncrypt, sm4GcmDecrypt, type CryptoErrorCode, type Sm2SignatureFormat } from '@xiangan/crypto';
+import { CryptoError, concatBytes, Sm2PrivateKey, Sm2PublicKey, sm2Sign, sm2Verify, sm4GcmEncrypt, sm4GcmDecrypt, type CryptoErrorCode, type Sm2SignatureFormat } from '@xiangan/crypto';
 import { KmsError } from './errors.js';
 import { RandomSource } from './codec.js';
 
@@ -428,21 +428,11 @@ export function sm4Job(op: number, key: Uint8Array, msg: Uint8Array, aad: Uint8A
   const o = aad ? { aad } : {};
   if (op === OP_GCM_OPEN) return { status: S_SEALED, bytes: sm4GcmDecrypt(key, msg.subarray(0, 12), msg.subarray(12), o) };
   const nonce = random.bytes(12);
-  if (op === OP_GCM) return { status: S_SEALED, bytes: concat(nonce, sm4GcmEncrypt(key, nonce, msg, o)) };
+  if (op === OP_GCM) return { status: S_SEALED, bytes: concatBytes(nonce, sm4GcmEncrypt(key, nonce, msg, o)) };
   const dk = random.bytes(size);
-  const out = concat(dk, nonce, sm4GcmEncrypt(key, nonce, dk, o));
+  const out = concatBytes(dk, nonce, sm4GcmEncrypt(key, nonce, dk, o));
   dk.fill(0);
   return { status: S_SEALED, bytes: out };
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** How long {@link Sm2Pool.close} lets a worker exit on its own (ms). */
