@@ -55,9 +55,9 @@ describe('worker writer (prepare → store channel)', () => {
     }
   });
 
-  test('a step prepared ahead and not used is dropped; retries and new sizes store the right batches', async () => {
+  test('a step prepared ahead and not used is dropped; steps grow while a backlog waits and restart at the size asked', async () => {
     const dir = tmp();
-    const buf = await buffered(dir, 6);
+    const buf = await buffered(dir, 8);
     const writer = new WorkerWriter({ dir, synchronous: 'normal' });
     const ids = (info: { batches?: Array<{ data: string }> } | undefined) =>
       info!.batches!.flatMap((b) => b.data.split('\n')).map((d) => (JSON.parse(d) as EcsEvent).id);
@@ -66,27 +66,45 @@ describe('worker writer (prepare → store channel)', () => {
       assert.deepEqual([first!.written, first!.duplicates], [2, 0]);
       assert.deepEqual(ids(first), ['sw-1', 'sw-2']);
       // The same position again (a retry after a failed detection hook): the step prepared
-      // ahead (events 3 and 4) is not the one asked for.
+      // ahead (events 3 to 6) is not the one asked for, and is never stored in its place.
       const retry = await writer.write(0, 2);
       assert.deepEqual([retry!.written, retry!.duplicates], [0, 2]);
       assert.deepEqual(ids(retry), ['sw-1', 'sw-2']);
+      // Events waited behind the first step: the step prepared ahead was twice the size.
       const second = await writer.write(retry!.lastSeq, 2);
-      assert.deepEqual([second!.written, second!.duplicates], [2, 0]);
-      assert.deepEqual(ids(second), ['sw-3', 'sw-4']);
+      assert.deepEqual([second!.written, second!.duplicates], [4, 0]);
+      assert.deepEqual(ids(second), ['sw-3', 'sw-4', 'sw-5', 'sw-6']);
       // Another step size than the one prepared ahead: prepared again at that size.
-      const rest = await writer.write(second!.lastSeq, 10);
-      assert.deepEqual([rest!.written, rest!.duplicates], [2, 0]);
-      assert.deepEqual(ids(rest), ['sw-5', 'sw-6']);
-      assert.equal(await writer.write(rest!.lastSeq, 10), undefined);
+      const seventh = await writer.write(second!.lastSeq, 1);
+      assert.deepEqual(ids(seventh), ['sw-7']);
+      const eighth = await writer.write(seventh!.lastSeq, 1);
+      assert.deepEqual(ids(eighth), ['sw-8']);
+      assert.equal(await writer.write(eighth!.lastSeq, 1), undefined);
     } finally {
       await writer.close();
       buf.close();
     }
     const store = await openSqliteStore({ dir });
     const all = await store.search({ size: 10, sort: 'asc' });
-    assert.deepEqual(all.events.map((e) => e.id), ['sw-1', 'sw-2', 'sw-3', 'sw-4', 'sw-5', 'sw-6']);
+    assert.deepEqual(all.events.map((e) => e.id), [1, 2, 3, 4, 5, 6, 7, 8].map((i) => `sw-${i}`));
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('stepGrowth 1 keeps every step at the size asked', async () => {
+    const dir = tmp();
+    const buf = await buffered(dir, 4);
+    const writer = new WorkerWriter({ dir, synchronous: 'normal', stepGrowth: 1 });
+    try {
+      const sizes: number[] = [];
+      for (let after = 0, info = await writer.write(0, 1); info; after = info.lastSeq, info = await writer.write(after, 1)) sizes.push(info.events);
+      assert.deepEqual(sizes, [1, 1, 1, 1]);
+    } finally {
+      await writer.close();
+      buf.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assert.throws(() => new WorkerWriter({ dir, stepGrowth: 0 }), RangeError);
   });
 
   test('a closed writer refuses writes', async () => {
