@@ -88,12 +88,16 @@ typedef struct { u32 x[8], y[8]; } affp;
 #define COMB_W 7
 #define COMB_WINDOWS 37
 #define COMB_ENTRIES 64
-static affp comb_g[COMB_WINDOWS][COMB_ENTRIES];
+/* A comb table: the rows, and [d 2^253]B for d = 9, 11, 13, 15, which are the results for the
+ * few scalars whose top window meets the doubling case (comb_top_fix). */
+#define COMB_TOP2 4
+typedef struct { affp row[COMB_WINDOWS][COMB_ENTRIES]; affp top2[COMB_TOP2]; } comb_table;
+static comb_table comb_g;
 
 /* Per-key comb tables for repeated verification with the same public key (same layout);
  * 4 slots = 592 KiB, so all tables together stay under 1 MiB. */
 #define KEY_SLOTS 4
-static affp comb_key[KEY_SLOTS][COMB_WINDOWS][COMB_ENTRIES];
+static comb_table comb_key[KEY_SLOTS];
 
 /* Scratch for the batch inversion of one window while building a table. */
 static fe batch_prod[COMB_ENTRIES];
@@ -876,7 +880,7 @@ static void aff_unpack(aff *o, const affp *a) {
   fe_from_words(o->y, a->y);
 }
 
-static void comb_build(affp tab[COMB_WINDOWS][COMB_ENTRIES], const aff *base) {
+static void comb_build(comb_table *tab, const aff *base) {
   jac b;
   fe_copy(b.x, base->x);
   fe_copy(b.y, base->y);
@@ -904,8 +908,19 @@ static void comb_build(affp tab[COMB_WINDOWS][COMB_ENTRIES], const aff *base) {
       fp_mul(o.x, row[k].x, zi2);
       fp_mul(zi2, zi2, zi);
       fp_mul(o.y, row[k].y, zi2);
-      aff_pack(&tab[i][k], &o);
+      aff_pack(&tab->row[i][k], &o);
     }
+  }
+  /* [d 2^253]B = 2 [d 2^252]B, doubling the top row's entries for d = 9, 11, 13, 15. */
+  for (int j = 0; j < COMB_TOP2; j++) {
+    jac t;
+    aff_unpack(&o, &tab->row[COMB_WINDOWS - 1][4 + j]);
+    fe_copy(t.x, o.x);
+    fe_copy(t.y, o.y);
+    fe_copy(t.z, ONE_M);
+    pt_dbl(&t, &t);
+    pt_to_affine(&o, &t);
+    aff_pack(&tab->top2[j], &o);
   }
 }
 
@@ -992,47 +1007,71 @@ static inline __attribute__((always_inline)) void aff_unpack_neg(aff *o, const a
   }
 }
 
+/* The top window's doubling case (see comb_mul_ct): acc = t there exactly when
+ * k' + n = 2 d_36 2^252 = d_36 2^253, with d_36 = (k' >> 252) | 1, and then the sum is
+ * [d_36 2^253]base, negated under flip. Tested on the scalar with masks and taken from the
+ * table's top2 entries (all four read) instead of computing a doubling every time. */
+static void comb_top_fix(jac *acc, const comb_table *tab, const u32 ko[8], u32 flip) {
+  u32 s[9], d = (ko[7] >> 28) | 1;
+  u64 c = 0;
+  for (int i = 0; i < 8; i++) {
+    c += (u64)ko[i] + N[i];
+    s[i] = (u32)c;
+    c >>= 32;
+  }
+  s[8] = (u32)c;
+  u32 diff = (s[7] ^ (d << 29)) | (s[8] ^ (d >> 3));
+  for (int i = 0; i < 7; i++) diff |= s[i];
+  u32 exc = (u32)(((u64)diff - 1) >> 32); /* all ones when k' + n = d 2^253 */
+  affp tp;
+  aff t;
+  jac fix;
+  /* Index (d - 9) / 2 + 1; for d < 9 (never the doubling case) it matches no entry. */
+  ct_select(&tp, tab->top2, COMB_TOP2, 4, ((d - 9) >> 1) + 1);
+  aff_unpack_neg(&t, &tp, flip);
+  fe_copy(fix.x, t.x);
+  fe_copy(fix.y, t.y);
+  fe_copy(fix.z, ONE_M);
+  cmov((u32 *)acc, (const u32 *)&fix, 36, exc);
+  secure_zero(s, sizeof s);
+  secure_zero(&tp, sizeof tp);
+}
+
 /* Constant-time comb multiplication acc = [k] * base using table tab, k in [1, n-1] (k = 0
  * gives O). With k' odd (make_odd) and its digits d_i, acc = [v]base after window i-1 with
  * v = +-sum_{j<i} d_j 2^(7j), |v| <= 2^(7i) - 1, and the window adds t = [+-d_i 2^(7i)]base.
  * For 1 <= i <= 35, v -+ d_i 2^(7i) is odd (d_0 is odd, the rest even) and below 2^252 < n in
  * absolute value, so acc != +-t and the mixed addition needs no exceptional case. In the top
  * window (|d| <= 15) acc = -t would mean k' = 0 (mod n), impossible, but acc = t (v - d 2^252
- * = -n) happens for a few k (e.g. k' = 18 * 2^252 - n): there the doubling is computed as well
- * and selected under the addition's H = R = 0 mask. */
-static void comb_mul_ct(jac *acc, affp tab[COMB_WINDOWS][COMB_ENTRIES], const u32 k[8]) {
+ * = -n) happens for a few k (e.g. k' = 18 * 2^252 - n): comb_top_fix replaces the addition's
+ * result then. */
+static void comb_mul_ct(jac *acc, const comb_table *tab, const u32 k[8]) {
   u32 ko[8], flip = make_odd(ko, k);
   affp tp;
   aff t;
   for (int i = 0; i < COMB_WINDOWS; i++) {
     u32 neg, idx = comb_digit(ko, i, &neg);
-    ct_select_row(&tp, tab[i], idx + 1);
+    ct_select_row(&tp, tab->row[i], idx + 1);
     aff_unpack_neg(&t, &tp, neg ^ flip);
     if (i == 0) {
       fe_copy(acc->x, t.x);
       fe_copy(acc->y, t.y);
       fe_copy(acc->z, ONE_M);
-    } else if (i < COMB_WINDOWS - 1) {
-      pt_madd_core(acc, acc, &t, 0, 0);
     } else {
-      u32 hz, rz;
-      jac sum, dbl;
-      pt_madd_core(&sum, acc, &t, &hz, &rz);
-      pt_dbl(&dbl, acc);
-      cmov((u32 *)&sum, (u32 *)&dbl, 36, hz & rz);
-      *acc = sum;
+      pt_madd_core(acc, acc, &t, 0, 0);
     }
   }
+  comb_top_fix(acc, tab, ko, flip);
   secure_zero(ko, sizeof ko);
 }
 
 /* Variable-time comb for public scalars (verification). */
-static void comb_mul_vartime(jac *acc, affp tab[COMB_WINDOWS][COMB_ENTRIES], const u32 k[8]) {
+static void comb_mul_vartime(jac *acc, const comb_table *tab, const u32 k[8]) {
   u32 ko[8], flip = make_odd(ko, k);
   for (int i = 0; i < COMB_WINDOWS; i++) {
     u32 neg, idx = comb_digit(ko, i, &neg);
     aff t;
-    aff_unpack(&t, &tab[i][idx]);
+    aff_unpack(&t, &tab->row[i][idx]);
     if (neg ^ flip) fp_neg(t.y, t.y);
     pt_madd_vartime(acc, acc, &t);
   }
@@ -1177,7 +1216,7 @@ static void init(void) {
   fp_to_mont(B_M, B_STD);
   fp_to_mont(G_M.x, GX_STD);
   fp_to_mont(G_M.y, GY_STD);
-  comb_build(comb_g, &G_M);
+  comb_build(&comb_g, &G_M);
   ready = 1;
 }
 
@@ -1256,7 +1295,7 @@ EXPORT("sm2_decompress") u32 sm2_decompress(u32 odd) {
 }
 
 /* [k]base by the masked comb over `tab`, k at io[0..32); x || y to io[0..64); 0 for O. */
-static u32 comb_export(affp tab[COMB_WINDOWS][COMB_ENTRIES]) {
+static u32 comb_export(const comb_table *tab) {
   u32 k[8];
   from_be(k, io);
   jac acc;
@@ -1272,7 +1311,7 @@ static u32 comb_export(affp tab[COMB_WINDOWS][COMB_ENTRIES]) {
 }
 
 /* [k]G for k at io[0..32) (constant-time); writes x || y to io[0..64). 0 for O. */
-EXPORT("sm2_mul_g") u32 sm2_mul_g(void) { return comb_export(comb_g); }
+EXPORT("sm2_mul_g") u32 sm2_mul_g(void) { return comb_export(&comb_g); }
 
 /* [k]P for k at io[0..32), P at io[32..96) (constant-time in k); x || y to io[0..64). */
 EXPORT("sm2_mul") u32 sm2_mul(void) {
@@ -1337,7 +1376,7 @@ static u32 sign_core(u32 r[8], u32 s[8], const u32 dinv[8], const u32 k[8], cons
   u32 e[8], x1[8], t[8];
   fe zi, x1m;
   jac acc;
-  comb_mul_ct(&acc, comb_g, k);
+  comb_mul_ct(&acc, &comb_g, k);
   /* x1 = X / Z^2 (y1 is not needed). */
   fp_inv(zi, acc.z);
   fp_sqr(zi, zi);
@@ -1559,11 +1598,11 @@ EXPORT("sm2_verify") u32 sm2_verify(u32 slot) {
   jac acc;
   if (slot < KEY_SLOTS) {
     for (int i = 0; i < 12; i++) { acc.x[i] = 0; acc.y[i] = 0; acc.z[i] = 0; }
-    comb_mul_vartime(&acc, comb_key[slot], t);
+    comb_mul_vartime(&acc, &comb_key[slot], t);
   } else {
     mul_wnaf(&acc, &p, t);
   }
-  comb_mul_vartime(&acc, comb_g, s);
+  comb_mul_vartime(&acc, &comb_g, s);
   if (fe_is_zero(acc.z)) return 0;
   /* B7: R = (e + x1) mod n == r. Rather than invert Z, test x1 = X/Z^2 against each
    * c in [0, p) with c = r - e (mod n): c0 = (r - e) mod n, and c0 + n when below p. */
@@ -1591,7 +1630,7 @@ EXPORT("sm2_verify") u32 sm2_verify(u32 slot) {
 EXPORT("sm2_precompute") u32 sm2_precompute(u32 slot) {
   aff p;
   if (slot >= KEY_SLOTS || !load_point(&p, io)) return 0;
-  comb_build(comb_key[slot], &p);
+  comb_build(&comb_key[slot], &p);
   return 1;
 }
 
@@ -1601,7 +1640,7 @@ EXPORT("sm2_key_slots") u32 sm2_key_slots(void) { return KEY_SLOTS; }
  * masked comb as [k]G, so encrypting repeatedly to one public key costs two combs. */
 EXPORT("sm2_mul_slot") u32 sm2_mul_slot(u32 slot) {
   if (slot >= KEY_SLOTS) return 0;
-  return comb_export(comb_key[slot]);
+  return comb_export(&comb_key[slot]);
 }
 
 /* (a + b*c) mod n, constant-time: a at io[0..32), b at io[32..64), c at io[64..96). */
