@@ -124,10 +124,15 @@ export class AhoCorasick {
     return false;
   }
 
-  /** Append to `out` the id of every pattern occurring in `text` (once per occurrence). */
-  scanInto(text: string, out: number[]): void {
+  /**
+   * Write to `out` from index 0 the id of every pattern occurring in `text` (once per
+   * occurrence) and return how many were written; `out` is not truncated, so a caller can
+   * reuse one array without it being reallocated.
+   */
+  scanInto(text: string, out: number[]): number {
     if (!this.built) throw new RangeError('AhoCorasick: scan before build');
     let s = 0;
+    let n = 0;
     const table = this.table;
     const w = this.width;
     const cls = this.cls;
@@ -137,15 +142,16 @@ export class AhoCorasick {
       s = table[s * w + (c < 128 ? cls[c] : this.col(c))];
       if (term[s] === 0) continue;
       const o = this.outs[s];
-      for (let k = 0; k < o.length; k++) out.push(o[k]);
+      for (let k = 0; k < o.length; k++) out[n++] = o[k];
     }
+    return n;
   }
 
   /** Report the id of every pattern occurring in `text` (once per occurrence). */
   scan(text: string, found: (id: number) => void): void {
     const ids: number[] = [];
-    this.scanInto(text, ids);
-    for (const id of ids) found(id);
+    const n = this.scanInto(text, ids);
+    for (let i = 0; i < n; i++) found(ids[i]);
   }
 
 }

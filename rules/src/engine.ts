@@ -179,6 +179,15 @@ interface LsNode {
 
 const SEP = '\u001f';
 
+/**
+ * A list reused for every event, its length kept in `n`: setting an array's length to 0 makes
+ * V8 drop its storage, so each event would grow the array again from nothing.
+ */
+interface Reused<T> {
+  a: T[];
+  n: number;
+}
+
 /** `a op threshold` of a count correlation. */
 function compare(c: Corr, n: number): boolean {
   switch (c.op) {
@@ -231,7 +240,7 @@ function digits(s: string, i: number, n: number): number {
 }
 
 /** Mark the hints of these entries satisfied; a rule whose hints all are becomes a candidate. */
-function hit(l: Entry[], stamp: number, cands: Det[]): void {
+function hit(l: Entry[], stamp: number, cands: Reused<Det>): void {
   for (let j = 0; j < l.length; j++) {
     const e = l[j];
     const d = e.d;
@@ -243,7 +252,7 @@ function hit(l: Entry[], stamp: number, cands: Det[]): void {
     }
     if (d.got & e.bit) continue;
     d.got |= e.bit;
-    if (d.got === d.need) cands.push(d);
+    if (d.got === d.need) cands.a[cands.n++] = d;
   }
 }
 
@@ -297,8 +306,8 @@ export class RuleEngine {
   private readonly maxScan: number;
   private readonly grace: number;
   private readonly bufIds: number[] = [];
-  private readonly probes: FieldIndex[] = [];
-  private readonly cands: Det[] = [];
+  private readonly probes: Reused<FieldIndex> = { a: [], n: 0 };
+  private readonly cands: Reused<Det> = { a: [], n: 0 };
   private stamp = 0;
   private seq = 0;
   private s = { events: 0, evaluations: 0, detectionMatches: 0, correlationMatches: 0, evictions: 0, expired: 0, groupOverflows: 0, noTimestamp: 0, restoreDropped: 0 };
@@ -419,12 +428,12 @@ export class RuleEngine {
         for (const idx of b.indexes)
           if (idx.stamp !== stamp) {
             idx.stamp = stamp;
-            this.probes.push(idx);
+            this.probes.a[this.probes.n++] = idx;
           }
         for (const d of b.unindexed) {
           d.stamp = stamp;
           d.got = 0;
-          this.cands.push(d);
+          this.cands.a[this.cands.n++] = d;
         }
       }
     for (const kid of node.kids) {
@@ -434,8 +443,8 @@ export class RuleEngine {
         const next = kid.map.get(v);
         if (next) this.walk(next, event);
       } else
-        for (const x of v) {
-          const next = kid.map.get(x);
+        for (let i = 0; i < v.length; i++) {
+          const next = kid.map.get(v[i]);
           if (next) this.walk(next, event);
         }
     }
@@ -446,15 +455,15 @@ export class RuleEngine {
     const stamp = this.stamp;
     const cands = this.cands;
     const probes = this.probes;
-    for (let i = 0; i < probes.length; i++) {
-      const idx = probes[i];
+    for (let i = 0; i < probes.n; i++) {
+      const idx = probes.a[i];
       const v = lowText(idx.field, event, this.maxScan, this.counters);
       if (v === undefined) continue;
       if (idx.exists) hit(idx.exists, stamp, cands);
       if (typeof v === 'string') this.lookup(idx, event, v, true, stamp, cands);
-      else for (const x of v) this.lookup(idx, event, x, false, stamp, cands);
+      else for (let j = 0; j < v.length; j++) this.lookup(idx, event, v[j], false, stamp, cands);
     }
-    probes.length = 0;
+    probes.n = 0;
   }
 
   /** Naive engine: check a bucket's logsource and take all its rules. */
@@ -464,10 +473,10 @@ export class RuleEngine {
       if (v === undefined) return;
       if (typeof v === 'string' ? !r.values.has(v) : !v.some((x) => r.values.has(x))) return;
     }
-    for (const d of b.unindexed) this.cands.push(d);
+    for (const d of b.unindexed) this.cands.a[this.cands.n++] = d;
   }
 
-  private lookup(idx: FieldIndex, event: EventLike, s: string, single: boolean, stamp: number, cands: Det[]): void {
+  private lookup(idx: FieldIndex, event: EventLike, s: string, single: boolean, stamp: number, cands: Reused<Det>): void {
     if (idx.exact) {
       const l = idx.exact.get(s);
       if (l) hit(l, stamp, cands);
@@ -478,9 +487,8 @@ export class RuleEngine {
     }
     if (idx.ac) {
       const ids = this.bufIds;
-      ids.length = 0;
-      idx.ac.scanInto(s, ids);
-      for (let i = 0; i < ids.length; i++) hit(idx.acLists[ids[i]], stamp, cands);
+      const n = idx.ac.scanInto(s, ids);
+      for (let i = 0; i < n; i++) hit(idx.acLists[ids[i]], stamp, cands);
     }
   }
 
@@ -523,7 +531,7 @@ export class RuleEngine {
     const stamp = ++this.seq;
     // One candidate list reused for every event (match is synchronous and not re-entered).
     const cands = this.cands;
-    cands.length = 0;
+    cands.n = 0;
     this.stamp = stamp;
     beginEvent(event);
     try {
@@ -532,12 +540,13 @@ export class RuleEngine {
         this.walk(this.root, event);
         this.probe(event);
       }
-      if (!cands.length) return [];
+      if (!cands.n) return [];
       const out: RuleMatch[] = [];
       const id = typeof event.id === 'string' ? event.id : '';
       let time: string | undefined;
       let t = NaN;
-      for (const d of cands) {
+      for (let i = 0; i < cands.n; i++) {
+        const d = cands.a[i];
         if (!d.enabled) continue;
         this.s.evaluations++;
         if (!d.test(event)) continue;
@@ -766,7 +775,9 @@ export class RuleEngine {
             // In time order: the expired times are a prefix.
             let k = 1;
             while (k < ts.length && ts[k] < lo) k++;
-            ts.splice(0, k);
+            // In place (splice would allocate the removed part); t itself stays, so the length is never 0.
+            ts.copyWithin(0, k);
+            ts.length -= k;
           }
         }
         n = ts.length;

@@ -102,8 +102,8 @@ function computeLow(v: unknown, maxLen: number, c: TruncationCounter): LowText {
   if (!Array.isArray(v)) return lowerScalar(v, maxLen, c);
   let one: string | undefined;
   let many: string[] | undefined;
-  for (const x of v) {
-    const s = lowerScalar(x, maxLen, c);
+  for (let i = 0; i < v.length; i++) {
+    const s = lowerScalar(v[i], maxLen, c);
     if (s === undefined) continue;
     if (many) many.push(s);
     else if (one === undefined) one = s;
