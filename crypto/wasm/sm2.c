@@ -777,13 +777,26 @@ static void pt_add_core(jac *out, const jac *p, const jac *q, u32 *h_zero, u32 *
   *out = o;
 }
 
+/* The part of a mixed addition after H and R: X3 = R^2 - H^3 - 2 X1 H^2,
+ * Y3 = R (X1 H^2 - X3) - Y1 H^3 into o (Z3 is the caller's). */
+static inline __attribute__((always_inline)) void madd_tail(jac *o, const fe x1, const fe y1, const fe h, const fe rr) {
+  fe hh, hhh, v, t;
+  fp_sqr(hh, h);
+  fp_mul(hhh, hh, h);
+  fp_mul(v, x1, hh);
+  fp_sqr(t, rr);
+  fp_sub_b2c(o->x, t, hhh, v);
+  fp_sub(t, v, o->x);
+  fp_mul_sub(o->y, rr, t, y1, hhh);
+}
+
 /* Mixed addition P + Q with Q affine (Z2 = 1), no exceptional cases handled: with
  * H = X2 Z1^2 - X1 and R = Y2 Z1^3 - Y1, X3 = R^2 - H^3 - 2 X1 H^2,
  * Y3 = R (X1 H^2 - X3) - Y1 H^3, Z3 = Z1 H: 8M + 3S, fewer additions than madd-2007-bl. H, R
  * and Y3 are each reduced once with their subtraction (fp_mul_subv, fp_mul_sub), so only X3
  * and X1 H^2 - X3 pay a fold: 10 reductions and 2 folds (were 11 and 5). */
 static void pt_madd_core(jac *out, const jac *p, const aff *q, u32 *h_zero, u32 *r_zero) {
-  fe z1z1, z3, h, hh, hhh, rr, v, t;
+  fe z1z1, z3, h, rr;
   jac o;
   fp_sqr(z1z1, p->z);
   fp_mul(z3, z1z1, p->z);
@@ -794,14 +807,18 @@ static void pt_madd_core(jac *out, const jac *p, const aff *q, u32 *h_zero, u32 
     *r_zero = fe_is_zero(rr);
   }
   fp_mul(o.z, p->z, h);
-  fp_sqr(hh, h);
-  fp_mul(hhh, hh, h);
-  fp_mul(v, p->x, hh);
-  fp_sqr(t, rr);
-  fp_sub_b2c(o.x, t, hhh, v);
-  fp_sub(t, v, o.x);
-  fp_mul_sub(o.y, rr, t, p->y, hhh);
+  madd_tail(&o, p->x, p->y, h, rr);
   *out = o;
+}
+
+/* P + Q for two affine points (Z1 = Z2 = 1), no exceptional cases handled: the mixed addition
+ * with Z1^2 = Z1^3 = 1, so H = X2 - X1, R = Y2 - Y1, Z3 = H (4M + 2S where it is 8M + 3S). */
+static void pt_aadd(jac *out, const aff *p, const aff *q) {
+  fe h, rr;
+  fp_sub(h, q->x, p->x);
+  fp_sub(rr, q->y, p->y);
+  fe_copy(out->z, h);
+  madd_tail(out, p->x, p->y, h, rr);
 }
 
 /* Constant-time addition for the fixed-window ladder: handles P = O and Q = O with masked
@@ -1044,25 +1061,26 @@ static void comb_top_fix(jac *acc, const comb_table *tab, const u32 ko[8], u32 f
  * absolute value, so acc != +-t and the mixed addition needs no exceptional case. In the top
  * window (|d| <= 15) acc = -t would mean k' = 0 (mod n), impossible, but acc = t (v - d 2^252
  * = -n) happens for a few k (e.g. k' = 18 * 2^252 - n): comb_top_fix replaces the addition's
- * result then. */
+ * result then. The first two windows' points are both affine, so their sum is pt_aadd. */
 static void comb_mul_ct(jac *acc, const comb_table *tab, const u32 k[8]) {
   u32 ko[8], flip = make_odd(ko, k);
   affp tp;
-  aff t;
+  aff t, first;
   for (int i = 0; i < COMB_WINDOWS; i++) {
     u32 neg, idx = comb_digit(ko, i, &neg);
     ct_select_row(&tp, tab->row[i], idx + 1);
     aff_unpack_neg(&t, &tp, neg ^ flip);
     if (i == 0) {
-      fe_copy(acc->x, t.x);
-      fe_copy(acc->y, t.y);
-      fe_copy(acc->z, ONE_M);
+      first = t;
+    } else if (i == 1) {
+      pt_aadd(acc, &first, &t);
     } else {
       pt_madd_core(acc, acc, &t, 0, 0);
     }
   }
   comb_top_fix(acc, tab, ko, flip);
   secure_zero(ko, sizeof ko);
+  secure_zero(&first, sizeof first);
 }
 
 /* Variable-time comb for public scalars (verification). */
