@@ -9,7 +9,7 @@
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { ready, Sm2PrivateKey, Sm2PublicKey, sm2Sign, sm2Verify } from '@xiangan/crypto';
 import {
-  C_CLOSING, C_DONE, C_PUBLISHED, C_SLEEPING, CONTROL_BYTES, H_ARG, H_ID, H_KEY, H_LEN, H_MSG, H_OP, H_SIG, H_STATUS, OP_GCM, RING_SLOTS, SLOT_BYTES, SLOT_HEADER,
+  C_CLOSING, C_DONE, C_PUBLISHED, C_SLEEPING, CONTROL_BYTES, H_ID, H_KEY, H_LEN, H_MSG, H_OP, H_SIG, H_STATUS, OP_GCM, RING_SLOTS, SLOT_BYTES, SLOT_HEADER,
   S_INVALID, S_SIGNED, S_UNKNOWN_KEY, S_VALID, failure, sm4Job, type PoolAnswer, type PoolKeyMessage, type PoolWorkerData,
 } from './pool.js';
 import { RandomSource } from './codec.js';
@@ -90,7 +90,7 @@ function runJob(i: number): void {
   try {
     if (op >= OP_GCM) {
       const key = sm4s.get(index) ?? (readKeys(), sm4s.get(index));
-      a = key ? sm4Job(op, key, msg, id, ctrl[h + H_ARG]!, random) : { status: S_UNKNOWN_KEY, bytes: new Uint8Array(0) };
+      a = key ? sm4Job(op, key, msg, id, random) : { status: S_UNKNOWN_KEY, bytes: new Uint8Array(0) };
     } else if ((op & 1) === 0) {
       const key = privs.get(index) ?? (readKeys(), privs.get(index));
       a = key ? { status: S_SIGNED, bytes: sm2Sign(key, msg, opts) } : { status: S_UNKNOWN_KEY, bytes: new Uint8Array(0) };

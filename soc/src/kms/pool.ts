@@ -46,7 +46,7 @@ export const C_CLOSING = 3;
 export const CONTROL_BYTES = 64;
 
 // Slot header fields (Int32 indices relative to the slot).
-/** Operation: 0 sign, 1 verify (+2 for the raw r ‖ s signature format), {@link OP_GCM}, {@link OP_DATAKEY}, {@link OP_GCM_OPEN}. */
+/** Operation: 0 sign, 1 verify (+2 for the raw r ‖ s signature format), {@link OP_GCM}, {@link OP_GCM_OPEN}. */
 export const H_OP = 0;
 /** Key index given by {@link Sm2Pool.setKey}. */
 export const H_KEY = 1;
@@ -60,15 +60,11 @@ export const H_SIG = 4;
 export const H_STATUS = 5;
 /** Answer length in bytes after the header. */
 export const H_LEN = 6;
-/** Data-key length in bytes ({@link OP_DATAKEY}). */
-export const H_ARG = 7;
 
 /** Operation: SM4-GCM encryption of the message under a fresh 96-bit nonce; answer nonce ‖ ciphertext ‖ tag. */
 export const OP_GCM = 4;
-/** Operation: a fresh data key of `H_ARG` bytes sealed with SM4-GCM; answer key ‖ nonce ‖ ciphertext ‖ tag. */
-export const OP_DATAKEY = 5;
 /** Operation: SM4-GCM decryption of nonce ‖ ciphertext ‖ tag; answer the plaintext, or `S_CRYPTO` when it fails authentication. */
-export const OP_GCM_OPEN = 6;
+export const OP_GCM_OPEN = 5;
 /** Bytes SM4-GCM adds to a plaintext here: the 96-bit nonce and the 128-bit tag (NIST SP 800-38D). */
 export const GCM_OVERHEAD = 12 + 16;
 
@@ -86,7 +82,7 @@ export const S_CRYPTO = 5;
 export const S_RANGE = 6;
 /** Answer: another failure. */
 export const S_FAILED = 7;
-/** Answer: SM4-GCM output follows (see {@link OP_GCM}, {@link OP_DATAKEY}, {@link OP_GCM_OPEN}). */
+/** Answer: SM4-GCM output follows (see {@link OP_GCM}, {@link OP_GCM_OPEN}). */
 export const S_SEALED = 8;
 
 /** Messages to a worker on its key port (internal wire format). */
@@ -119,15 +115,13 @@ interface Queued {
 
 /** A job; every field always present, so that jobs share one object shape on the hot path. */
 interface Job {
-  op: 'sign' | 'verify' | 'gcm' | 'datakey' | 'open';
+  op: 'sign' | 'verify' | 'gcm' | 'open';
   index: number;
   msg: Uint8Array;
   /** SM2 signer ID, or the GCM additional authenticated data. */
   id: Uint8Array | undefined;
   sig: Uint8Array | undefined;
   format: Sm2SignatureFormat;
-  /** Data-key length (0 for other jobs). */
-  size: number;
 }
 
 /** A job's answer as read from its slot (internal). */
@@ -233,7 +227,7 @@ export class Sm2Pool {
     this.keys.set(key, { index: this.nextIndex++, ...(material ? { material } : {}), publicKey, sm4: false });
   }
 
-  /** Make an SM4 key version known for {@link gcmEncrypt} and {@link dataKey}. The pool keeps a reference, not a copy. */
+  /** Make an SM4 key version known for {@link gcmEncrypt} and {@link gcmDecrypt}. The pool keeps a reference, not a copy. */
   setSymmetricKey(key: string, material: Uint8Array): void {
     if (this.keys.has(key)) this.forgetKey(key);
     this.keys.set(key, { index: this.nextIndex++, material, publicKey: new Uint8Array(0), sm4: true });
@@ -255,39 +249,33 @@ export class Sm2Pool {
 
   /** Sign `msg` with a key given to {@link setKey}; the signature bytes. */
   async sign(key: string, msg: Uint8Array, o: { id?: Uint8Array; format: Sm2SignatureFormat }): Promise<Uint8Array> {
-    const a = await this.submit(key, 'sign', msg, o.id, undefined, o.format, 0);
+    const a = await this.submit(key, 'sign', msg, o.id, undefined, o.format);
     return a.bytes;
   }
 
   /** Verify a signature with a key given to {@link setKey}. */
   async verify(key: string, msg: Uint8Array, sig: Uint8Array, o: { id?: Uint8Array; format: Sm2SignatureFormat }): Promise<boolean> {
-    const a = await this.submit(key, 'verify', msg, o.id, sig, o.format, 0);
+    const a = await this.submit(key, 'verify', msg, o.id, sig, o.format);
     return a.status === S_VALID;
   }
 
   /** SM4-GCM encryption under a fresh random 96-bit nonce: nonce ‖ ciphertext ‖ tag. */
   async gcmEncrypt(key: string, plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> {
-    return (await this.submit(key, 'gcm', plaintext, aad, undefined, 'der', 0)).bytes;
+    return (await this.submit(key, 'gcm', plaintext, aad, undefined, 'der')).bytes;
   }
 
   /** SM4-GCM decryption of nonce ‖ ciphertext ‖ tag (at least 28 bytes); a `CryptoError` when it fails authentication. */
   async gcmDecrypt(key: string, sealed: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> {
     if (sealed.length < GCM_OVERHEAD) throw new RangeError('SM4-GCM input shorter than nonce and tag');
-    return (await this.submit(key, 'open', sealed, aad, undefined, 'der', 0)).bytes;
+    return (await this.submit(key, 'open', sealed, aad, undefined, 'der')).bytes;
   }
 
-  /** A fresh random data key of `size` bytes and the same key sealed with SM4-GCM (nonce ‖ ciphertext ‖ tag). */
-  async dataKey(key: string, size: number): Promise<{ plaintext: Uint8Array; sealed: Uint8Array }> {
-    const a = await this.submit(key, 'datakey', EMPTY, undefined, undefined, 'der', size);
-    return { plaintext: a.bytes.slice(0, size), sealed: a.bytes.subarray(size) };
-  }
-
-  private submit(key: string, op: Job['op'], msg: Uint8Array, id: Uint8Array | undefined, sig: Uint8Array | undefined, format: Sm2SignatureFormat, size: number): Promise<PoolAnswer> {
+  private submit(key: string, op: Job['op'], msg: Uint8Array, id: Uint8Array | undefined, sig: Uint8Array | undefined, format: Sm2SignatureFormat): Promise<PoolAnswer> {
     if (this.closed) return Promise.reject(new KmsError('SOC_ERR_KMS_STORE', 'the crypto worker pool is closed'));
     const k = this.keys.get(key);
     if (!k) return Promise.reject(new KmsError('SOC_ERR_KMS_KEY_NOT_FOUND', 'key version not loaded in the worker pool'));
     if (k.sm4 !== isSm4(op)) return Promise.reject(new KmsError('SOC_ERR_KMS_KEY_TYPE', `${op}: not a key of that type`));
-    const job: Job = { op, index: k.index, msg, id, sig, format, size };
+    const job: Job = { op, index: k.index, msg, id, sig, format };
     if (jobBytes(job) > Sm2Pool.slotCapacity) return Promise.resolve().then(() => answer(job, this.inline(k, job)));
     // Least-loaded worker: jobs in its ring plus those waiting for room.
     let slot = this.slots[0]!;
@@ -325,7 +313,6 @@ export class Sm2Pool {
       at += job.id.length;
     }
     if (job.sig) slot.bytes.set(job.sig, at);
-    c[h + H_ARG] = job.size;
     slot.pending[seq & MASK] = pending;
     slot.published = (seq + 1) | 0;
     // The store is sequentially consistent: the worker that reads the new count also reads the slot.
@@ -374,7 +361,7 @@ export class Sm2Pool {
   private inline(k: PoolKey, job: Job): PoolAnswer {
     const opts = { ...(job.id ? { id: job.id } : {}), format: job.format };
     try {
-      if (isSm4(job.op)) return sm4Job(sm4Op(job.op), k.material!, job.msg, job.id, job.size, this.random);
+      if (isSm4(job.op)) return sm4Job(sm4Op(job.op), k.material!, job.msg, job.id, this.random);
       if (job.op === 'sign') {
         if (!k.material) return { status: S_UNKNOWN_KEY, bytes: new Uint8Array(0) };
         k.priv ??= Sm2PrivateKey.fromBytes(k.material);
@@ -406,33 +393,28 @@ export class Sm2Pool {
 function jobBytes(j: Job): number {
   const input = j.msg.length + (j.id?.length ?? 0) + (j.sig?.length ?? 0);
   if (j.op === 'gcm') return Math.max(input, j.msg.length + GCM_OVERHEAD);
-  if (j.op === 'datakey') return 2 * j.size + GCM_OVERHEAD;
   return input;
 }
 
 function isSm4(op: Job['op']): boolean {
-  return op === 'gcm' || op === 'datakey' || op === 'open';
+  return op === 'gcm' || op === 'open';
 }
 
 function sm4Op(op: Job['op']): number {
-  return op === 'gcm' ? OP_GCM : op === 'datakey' ? OP_DATAKEY : OP_GCM_OPEN;
+  return op === 'gcm' ? OP_GCM : OP_GCM_OPEN;
 }
 
 /**
  * The SM4 jobs, shared by the worker and the calling thread: {@link OP_GCM} seals `msg` (with
- * `aad`) under a fresh nonce; {@link OP_DATAKEY} draws a `size`-byte key and seals it;
- * {@link OP_GCM_OPEN} opens nonce ‖ ciphertext ‖ tag (throwing `CryptoError` when it fails).
- * @example sm4Job(OP_GCM, key16, plaintext, undefined, 0, new RandomSource())
+ * `aad`) under a fresh nonce; {@link OP_GCM_OPEN} opens nonce ‖ ciphertext ‖ tag (throwing
+ * `CryptoError` when it fails authentication).
+ * @example sm4Job(OP_GCM, key16, plaintext, undefined, new RandomSource())
  */
-export function sm4Job(op: number, key: Uint8Array, msg: Uint8Array, aad: Uint8Array | undefined, size: number, random: RandomSource): PoolAnswer {
+export function sm4Job(op: number, key: Uint8Array, msg: Uint8Array, aad: Uint8Array | undefined, random: RandomSource): PoolAnswer {
   const o = aad ? { aad } : {};
   if (op === OP_GCM_OPEN) return { status: S_SEALED, bytes: sm4GcmDecrypt(key, msg.subarray(0, 12), msg.subarray(12), o) };
   const nonce = random.bytes(12);
-  if (op === OP_GCM) return { status: S_SEALED, bytes: concatBytes(nonce, sm4GcmEncrypt(key, nonce, msg, o)) };
-  const dk = random.bytes(size);
-  const out = concatBytes(dk, nonce, sm4GcmEncrypt(key, nonce, dk, o));
-  dk.fill(0);
-  return { status: S_SEALED, bytes: out };
+  return { status: S_SEALED, bytes: concatBytes(nonce, sm4GcmEncrypt(key, nonce, msg, o)) };
 }
 
 /** How long {@link Sm2Pool.close} lets a worker exit on its own (ms). */
@@ -458,7 +440,6 @@ function load(s: Slot): number {
   return ((s.published - s.collected) | 0) + s.overflow.length;
 }
 
-const EMPTY = new Uint8Array(0);
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 

@@ -196,7 +196,7 @@ export async function kmsRoutes(app: FastifyInstance, opts: KmsRoutesOptions): P
   });
   app.post<{ Params: { name: string } }>(`${p}/datakey/:name`, { config }, async (req, reply) => {
     const b = bodyOf(req);
-    const r = await kms.dataKeyAsync(caller(req), req.params.name, b.bytes === undefined ? 16 : (b.bytes as number));
+    const r = kms.dataKey(caller(req), req.params.name, b.bytes === undefined ? 16 : (b.bytes as number));
     reply.serializer(dataKeyJson);
     return { plaintext: toBase64(r.plaintext), ciphertext: r.ciphertext, version: r.version };
   });
