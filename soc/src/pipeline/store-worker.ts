@@ -17,7 +17,7 @@
  * reads them (`documents`), then names the step the store worker is to commit next; so which
  * step is stored, and when, is still the main thread's decision (acknowledgements, retries and
  * crash replays work as before). Bounded: at most one step is prepared ahead, of the consumer's
- * size, or up to `stepGrowth` times that while a backlog waits in the buffer.
+ * size (or up to `stepGrowth` times that while a backlog waits in the buffer, when enabled).
  *
  * This module is both sides: {@link WorkerWriter} runs in the main thread; loaded as a worker it
  * serves the role named in its `workerData`.
@@ -77,12 +77,14 @@ export interface WorkerWriterOptions extends SqliteStoreOptions {
   documents?: boolean;
   /**
    * While the buffer has a backlog, each step prepared ahead doubles, up to this multiple of the
-   * consumer's step size; default 4 (1 keeps every step at the consumer's size). A commit
-   * rewrites every index page it touches, and the id index and the source.ip index take their
-   * entries at random places, so once a day table is large a step touches nearly all their leaf
-   * pages whatever its size: measured on 300,000-row day tables, 20,000-event steps wrote
-   * 2.8 KiB of WAL per event against 7.1 KiB with 4,000-event steps (29 against 36 store CPU-µs
-   * per event). Without a backlog steps stay small, so latency at a steady rate is unchanged.
+   * consumer's step size; default 1 (every step at the consumer's size). A commit rewrites every
+   * index page it touches, and the id index and the source.ip index take their entries at random
+   * places, so once a day table is large a step touches nearly all their leaf pages whatever its
+   * size: measured on 300,000-row day tables (one thread, load ~7), 16,000-event steps cost the
+   * store 25–30 CPU-µs per event against 38–46 with 4,000-event steps. In the whole server
+   * (bench:ingest, 300,000 lines, load ~8) 4 saved the store worker 4 µs per event but not the
+   * process (more GC in V8's helper threads), and raised peak RSS from 717 to 1,075 MB (bigger
+   * steps in both workers and in detection): so it stays off unless memory is plentiful.
    */
   stepGrowth?: number;
   /**
@@ -198,7 +200,7 @@ export class WorkerWriter {
   /** `storeOptions.dir` is the data directory: `events.db` and `buffer.db` are both there. */
   constructor(storeOptions: WorkerWriterOptions) {
     const { normaliser, heapMb, documents, stepGrowth, now: _now, ...store } = storeOptions;
-    this.growth = stepGrowth ?? 4;
+    this.growth = stepGrowth ?? 1;
     if (!Number.isInteger(this.growth) || this.growth < 1) throw new RangeError('WorkerWriter: stepGrowth must be a positive integer');
     this.prep = new Channel(
       { role: ROLE_PREPARE, dir: store.dir, normaliser: normaliser ?? 'vendor', chain: store.chain === true, documents: documents !== false },
