@@ -259,6 +259,78 @@ describe('durable buffer', () => {
 });
 
 describe('store consumer', () => {
+  test('the store goes on while the afterWrite hook runs behind; the hook gets the waiting steps at once; acks follow the hook', async () => {
+    const dir = tmp();
+    const buf = new DurableBuffer({ dir });
+    const store = await openSqliteStore({ dir, synchronous: 'normal' });
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const calls: Array<{ ids: string[]; afterSeq: number; lastSeq: number }> = [];
+    const consumer = new StoreConsumer({
+      buffer: buf,
+      store,
+      batchEvents: 5,
+      afterWrite: async (info, afterSeq) => {
+        calls.push({ ids: info.batches!.flatMap((b) => b.data.split('\n')).map((d) => (JSON.parse(d) as EcsEvent).id), afterSeq, lastSeq: info.lastSeq });
+        if (calls.length === 1) await gate;
+      },
+    });
+    try {
+      for (let i = 0; i < 6; i++) await buf.append(range(i * 5, i * 5 + 5));
+      consumer.start();
+      // The first hook call waits at the gate: the store goes on with two steps waiting behind
+      // it and one written ahead, then waits too.
+      for (let i = 0; i < 500 && (await store.stats()).events < 20; i++) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await store.stats()).events, 20, 'the step in the hook, two waiting, one ahead, and no more');
+      assert.equal(calls.length, 1);
+      assert.equal(buf.depth, 30, 'nothing acknowledged before its hook');
+      open();
+      await consumer.drain();
+      assert.equal(buf.depth, 0);
+      assert.deepEqual(calls.flatMap((c) => c.ids), range(0, 30).map((e) => e.id), 'every event through the hook once, in order');
+      assert.ok(calls[1]!.ids.length >= 10, `the steps that waited reach the hook as one (${calls[1]!.ids.length} events)`);
+      for (let k = 1; k < calls.length; k++) assert.equal(calls[k]!.afterSeq, calls[k - 1]!.lastSeq, 'each call starts where the last ended');
+    } finally {
+      await consumer.stop();
+      buf.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a failing afterWrite hook replays from the last acknowledgement, including steps stored after it', async () => {
+    const dir = tmp();
+    const buf = new DurableBuffer({ dir });
+    const store = await openSqliteStore({ dir, synchronous: 'normal' });
+    const seen: string[] = [];
+    let calls = 0;
+    const consumer = new StoreConsumer({
+      buffer: buf,
+      store,
+      batchEvents: 5,
+      maxBackoffMs: 50,
+      afterWrite: async (info) => {
+        calls++;
+        if (calls === 2) throw new Error('hook failed once');
+        for (const b of info.batches!) for (const d of b.data.split('\n')) seen.push((JSON.parse(d) as EcsEvent).id);
+      },
+    });
+    try {
+      for (let i = 0; i < 6; i++) await buf.append(range(i * 5, i * 5 + 5));
+      consumer.start();
+      await consumer.drain();
+      assert.equal(buf.depth, 0);
+      assert.deepEqual(seen, range(0, 30).map((e) => e.id), 'the failed call\'s events came again, nothing skipped or repeated after a success');
+      assert.equal((await store.stats()).events, 30);
+    } finally {
+      await consumer.stop();
+      buf.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('moves everything into the store once, in order, acking after each commit', async () => {
     const dir = tmp();
     const buf = new DurableBuffer({ dir });

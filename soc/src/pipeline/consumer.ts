@@ -117,6 +117,14 @@ export interface StoreConsumerOptions {
 }
 
 /**
+ * Stored steps waiting for `afterWrite` (besides those it is running on) may hold this many
+ * times `batchEvents` events before the consumer waits for it: enough for the store to go on
+ * committing at its own pace while detection runs a few steps as one, little enough to keep
+ * their documents a few MiB.
+ */
+const AFTER_WRITE_STEPS_AHEAD = 2;
+
+/**
  * The single consumer of a {@link DurableBuffer}.
  *
  * @example
@@ -131,10 +139,19 @@ export class StoreConsumer {
   private running = false;
   private loop: Promise<void> | undefined;
   private backoff = 0;
-  /** Last batch acknowledged: the next write starts after it (0 after a restart: the buffer only holds unacknowledged batches). */
+  /** Last batch acknowledged (0 after a restart: the buffer only holds unacknowledged batches). */
   private acked = 0;
+  /** Last batch the store committed: the next write starts after it (ahead of `acked` while `afterWrite` runs behind). */
+  private stored = 0;
   /** A write started ahead of the acknowledgement (see {@link step}). */
   private next: { after: number; p: Promise<StepInfo | undefined> } | undefined;
+  /** Stored steps not yet handed to `afterWrite`, in order, each with the position it was written after. */
+  private waiting: Array<{ after: number; info: StepInfo }> = [];
+  private waitingEvents = 0;
+  /** The `afterWrite` pass in progress (it takes every step waiting when it starts). */
+  private hook: Promise<void> | undefined;
+  /** An `afterWrite` failure not yet reported by {@link step}. */
+  private hookError: { e: unknown } | undefined;
   private readonly batchEvents: number;
   private readonly writer: BatchWriter;
   constructor(private readonly opts: StoreConsumerOptions) {
@@ -157,6 +174,8 @@ export class StoreConsumer {
     this.running = false;
     await this.loop;
     this.loop = undefined;
+    // Steps already stored get their hook and acknowledgement (a failure leaves them buffered).
+    await this.settleHook().catch(() => undefined);
     // A write started ahead is committed (idempotent) but not acknowledged: the next start stores it again as duplicates.
     const n = this.next;
     this.next = undefined;
@@ -172,33 +191,92 @@ export class StoreConsumer {
 
   /**
    * Move at most one read's worth of batches; returns the number of events stored. With an
-   * `afterWrite` hook the next store write starts before the hook runs on this one (the store
-   * worker inserts while this thread detects); acknowledgements stay in order and only follow
-   * the hook, so a crash or a hook failure replays from the last acknowledged batch.
+   * `afterWrite` hook the store does not wait for it: the next write starts as soon as this one
+   * committed, and the hook runs on the steps stored meanwhile, several at once when it falls
+   * behind (at most {@link AFTER_WRITE_STEPS_AHEAD} steps' worth of events, then the store
+   * waits). A steady-rate event is then stored one store step after it was buffered, whatever
+   * detection's cost per call. Acknowledgements stay in order and only follow the hook, so a
+   * crash or a hook failure replays from the last acknowledged batch (the store is idempotent).
    */
   async step(): Promise<number> {
+    this.throwHookError();
+    if (this.opts.afterWrite && this.waitingEvents >= AFTER_WRITE_STEPS_AHEAD * this.batchEvents) {
+      await this.settleHook();
+    }
     const pending = this.next;
     this.next = undefined;
-    const info = pending && pending.after === this.acked ? await pending.p : await this.settleThenWrite(pending);
+    const info = pending && pending.after === this.stored ? await pending.p : await this.settleThenWrite(pending);
+    // A hook that failed meanwhile moved the position back to the last acknowledgement: this
+    // write (idempotent) is repeated from there.
+    this.throwHookError();
     if (!info) return 0;
-    if (this.opts.afterWrite) {
-      if (this.running) {
-        const p = this.writer(info.lastSeq, this.batchEvents);
-        p.catch(() => undefined);
-        this.next = { after: info.lastSeq, p };
-      }
-      await this.opts.afterWrite(info, this.acked);
+    const after = this.stored;
+    this.stored = info.lastSeq;
+    if (!this.opts.afterWrite) {
+      this.acknowledge(info);
+      return info.events;
     }
-    this.opts.buffer.ack(info.lastSeq);
-    this.acked = info.lastSeq;
-    this.opts.onStored?.(info);
+    if (this.running) {
+      const p = this.writer(info.lastSeq, this.batchEvents);
+      p.catch(() => undefined);
+      this.next = { after: info.lastSeq, p };
+    }
+    this.waiting.push({ after, info });
+    this.waitingEvents += info.events;
+    this.hook ??= this.runHook();
     return info.events;
   }
 
-  /** A write started ahead for another position is let finish (its rows are idempotent), then the write from the acknowledged one. */
+  /** Waits for the `afterWrite` pass in progress (and what queued behind it); rethrows its failure. */
+  private async settleHook(): Promise<void> {
+    while (this.hook) await this.hook;
+    this.throwHookError();
+  }
+
+  private throwHookError(): void {
+    const f = this.hookError;
+    if (!f) return;
+    this.hookError = undefined;
+    throw f.e;
+  }
+
+  /** Runs `afterWrite` on every waiting step (as one step), acknowledges them, and again while more wait. */
+  private async runHook(): Promise<void> {
+    try {
+      while (this.waiting.length > 0) {
+        // Steps without their documents are passed one by one: the hook re-reads those from the
+        // buffer, one read's worth at a time.
+        const group = this.waiting.every((w) => w.info.batches) ? this.waiting : this.waiting.slice(0, 1);
+        this.waiting = this.waiting.slice(group.length);
+        const merged = mergeSteps(group.map((g) => g.info));
+        this.waitingEvents -= merged.events;
+        try {
+          await this.opts.afterWrite!(merged, group[0]!.after);
+        } catch (e) {
+          // Nothing after the last acknowledgement counts as done: writes start over from there.
+          this.hookError = { e };
+          this.waiting = [];
+          this.waitingEvents = 0;
+          this.stored = this.acked;
+          return;
+        }
+        for (const g of group) this.acknowledge(g.info);
+      }
+    } finally {
+      this.hook = undefined;
+    }
+  }
+
+  private acknowledge(info: StepInfo): void {
+    this.opts.buffer.ack(info.lastSeq);
+    this.acked = info.lastSeq;
+    this.opts.onStored?.(info);
+  }
+
+  /** A write started ahead for another position is let finish (its rows are idempotent), then the write from the last stored one. */
   private async settleThenWrite(stale: { p: Promise<StepInfo | undefined> } | undefined): Promise<StepInfo | undefined> {
     if (stale) await stale.p.catch(() => undefined);
-    return this.writer(this.acked, this.batchEvents);
+    return this.writer(this.stored, this.batchEvents);
   }
 
   private async run(): Promise<void> {
@@ -207,7 +285,7 @@ export class StoreConsumer {
       try {
         const n = await this.step();
         this.backoff = 0;
-        if (n === 0) await buffer.waitForData(200, this.acked);
+        if (n === 0) await buffer.waitForData(200, this.stored);
         else await new Promise<void>((r) => setImmediate(r));
       } catch (e) {
         this.opts.onError?.(e);
@@ -218,4 +296,33 @@ export class StoreConsumer {
       }
     }
   }
+}
+
+/**
+ * Consecutive stored steps as one, for one `afterWrite` call: their batches in order (when every
+ * step has them), counts summed, the last position.
+ */
+function mergeSteps(steps: readonly StepInfo[]): StepInfo {
+  if (steps.length === 1) return steps[0]!;
+  const last = steps[steps.length - 1]!;
+  const out: StepInfo = {
+    written: 0,
+    duplicates: 0,
+    ms: 0,
+    lastSeq: last.lastSeq,
+    events: 0,
+    oldestAppendedAt: steps[0]!.oldestAppendedAt,
+  };
+  const batches: RawBatch[] = [];
+  let all = true;
+  for (const s of steps) {
+    out.written += s.written;
+    out.duplicates += s.duplicates;
+    out.ms += s.ms;
+    out.events += s.events;
+    if (s.batches) for (const b of s.batches) batches.push(b);
+    else all = false;
+  }
+  if (all) out.batches = batches;
+  return out;
 }
