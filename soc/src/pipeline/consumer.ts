@@ -252,15 +252,16 @@ export class StoreConsumer {
         this.waitingEvents -= merged.events;
         try {
           await this.opts.afterWrite!(merged, group[0]!.after);
+          for (const g of group) this.acknowledge(g.info);
         } catch (e) {
           // Nothing after the last acknowledgement counts as done: writes start over from there.
+          // Kept for step() to throw (no one may be awaiting this pass).
           this.hookError = { e };
           this.waiting = [];
           this.waitingEvents = 0;
           this.stored = this.acked;
           return;
         }
-        for (const g of group) this.acknowledge(g.info);
       }
     } finally {
       this.hook = undefined;
