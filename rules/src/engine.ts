@@ -541,7 +541,9 @@ export class RuleEngine {
         this.probe(event);
       }
       if (!cands.n) return [];
-      const out: RuleMatch[] = [];
+      // Made at the first match, holding it: most events match once or not at all, and an empty
+      // array's first push reserves room for 16.
+      let out: RuleMatch[] | null = null;
       const id = typeof event.id === 'string' ? event.id : '';
       let time: string | undefined;
       let t = NaN;
@@ -553,13 +555,14 @@ export class RuleEngine {
         this.s.detectionMatches++;
         time ??= firstText(this.tsGet(event));
         const m: RuleMatch = { ruleId: d.id, title: d.title, level: d.level, tags: d.tags, kind: 'detection', alert: d.alert, eventIds: id ? [id] : [], time };
-        out.push(m);
+        if (out === null) out = [m];
+        else out.push(m);
         if (d.corrs.length) {
           if (t !== t) t = parseTime(time);
           this.feed(d.corrs, event, m, t, 0, out);
         }
       }
-      return out;
+      return out ?? [];
     } finally {
       endEvent();
     }

@@ -85,13 +85,33 @@ export function makeGetter(path: string): Getter {
   return field(path).get;
 }
 
+/**
+ * `s.toLowerCase()`, but for short values `s` itself when no character would change: V8 copies
+ * the string even then, and most short values the engine reads (hosts, actions, addresses) already
+ * are lower case. A character changes only if it is an ASCII capital or outside ASCII; those
+ * strings take `toLowerCase` (full Unicode case mapping) as before.
+ *
+ * @example
+ * lowerCase('sshd') // 'sshd' (the same string, no copy)
+ */
+export function lowerCase(s: string): string {
+  // Long values (messages, command lines) mostly hold a capital somewhere: the native call's
+  // word-at-a-time conversion beats a scan here.
+  if (s.length > 32) return s.toLowerCase();
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && (c <= 90 || c >= 128)) return s.toLowerCase();
+  }
+  return s;
+}
+
 function lowerScalar(x: unknown, maxLen: number, c: TruncationCounter): string | undefined {
   if (typeof x === 'string') {
     if (x.length > maxLen) {
       c.truncatedValues++;
-      return x.slice(0, maxLen).toLowerCase();
+      return lowerCase(x.slice(0, maxLen));
     }
-    return x.toLowerCase();
+    return lowerCase(x);
   }
   if (typeof x === 'number' || typeof x === 'boolean' || typeof x === 'bigint') return String(x);
   return undefined;
@@ -132,7 +152,7 @@ export function lowText(f: Field, ev: EventLike, maxLen: number, c: TruncationCo
 /** Key of the basename index: the lower-cased text after the last `\` or `/`. */
 export function basenameOf(s: string): string {
   const i = Math.max(s.lastIndexOf('\\'), s.lastIndexOf('/'));
-  return (i >= 0 ? s.slice(i + 1) : s).toLowerCase();
+  return lowerCase(i >= 0 ? s.slice(i + 1) : s);
 }
 
 /** The text after the last `\\` or `/` of an already lower-cased value. */

@@ -12,7 +12,7 @@ import { RuleError } from './errors.js';
 import { cidrContains, cidrV4, parseCidr, parseIp, v4int } from './ip.js';
 import type { ThreatList } from './lists.js';
 import type { EventLike } from './types.js';
-import { basenameLow, basenameOf, field as fieldOf, lowText, makeGetter, someLow, type Getter } from './fields.js';
+import { basenameLow, basenameOf, field as fieldOf, lowerCase, lowText, makeGetter, someLow, type Getter } from './fields.js';
 
 export { basenameOf, makeGetter, type Getter };
 
@@ -121,7 +121,7 @@ let memoNext = 0;
  */
 export function lower(s: string): string {
   for (let i = 0; i < MEMO; i++) if (memoIn[i] === s) return memoOut[i];
-  const l = s.toLowerCase();
+  const l = lowerCase(s);
   memoIn[memoNext] = s;
   memoOut[memoNext] = l;
   memoNext = (memoNext + 1) % MEMO;
