@@ -11,8 +11,8 @@ import { CollectorError, type EcsEvent } from '@xiangan/collectors';
 import Database from 'better-sqlite3';
 import { batchDocs, bufferPath, DurableBuffer, readBatchesAfter } from '../src/buffer/durable.js';
 import { BufferCheckpointStore } from '../src/buffer/checkpoints.js';
-import { StoreConsumer } from '../src/pipeline/consumer.js';
-import { openSqliteStore } from '../src/storage/sqlite.js';
+import { StoreConsumer, type StepInfo } from '../src/pipeline/consumer.js';
+import { openSqliteStore, type SqliteEventStore } from '../src/storage/sqlite.js';
 import { SocError } from '../src/errors.js';
 
 const ev = (i: number, pad = ''): EcsEvent => ({
@@ -258,25 +258,41 @@ describe('durable buffer', () => {
   });
 });
 
+/**
+ * 30 events in six buffer batches and a consumer of five-event steps with `afterWrite` over a
+ * real store; `body` runs with them, everything is closed after.
+ */
+async function withHookedConsumer(
+  afterWrite: (info: StepInfo, afterSeq: number) => Promise<void>,
+  body: (c: { buf: DurableBuffer; store: SqliteEventStore; consumer: StoreConsumer }) => Promise<void>,
+): Promise<void> {
+  const dir = tmp();
+  const buf = new DurableBuffer({ dir });
+  const store = await openSqliteStore({ dir, synchronous: 'normal' });
+  const consumer = new StoreConsumer({ buffer: buf, store, batchEvents: 5, maxBackoffMs: 50, afterWrite });
+  try {
+    for (let i = 0; i < 6; i++) await buf.append(range(i * 5, i * 5 + 5));
+    await body({ buf, store, consumer });
+  } finally {
+    await consumer.stop();
+    buf.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const stepIds = (info: StepInfo): string[] => info.batches!.flatMap((b) => b.data.split('\n')).map((d) => (JSON.parse(d) as EcsEvent).id);
+
 describe('store consumer', () => {
   test('the store goes on while the afterWrite hook runs behind; the hook gets the waiting steps at once; acks follow the hook', async () => {
-    const dir = tmp();
-    const buf = new DurableBuffer({ dir });
-    const store = await openSqliteStore({ dir, synchronous: 'normal' });
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
     const calls: Array<{ ids: string[]; afterSeq: number; lastSeq: number }> = [];
-    const consumer = new StoreConsumer({
-      buffer: buf,
-      store,
-      batchEvents: 5,
-      afterWrite: async (info, afterSeq) => {
-        calls.push({ ids: info.batches!.flatMap((b) => b.data.split('\n')).map((d) => (JSON.parse(d) as EcsEvent).id), afterSeq, lastSeq: info.lastSeq });
-        if (calls.length === 1) await gate;
-      },
-    });
-    try {
-      for (let i = 0; i < 6; i++) await buf.append(range(i * 5, i * 5 + 5));
+    const hook = async (info: StepInfo, afterSeq: number): Promise<void> => {
+      calls.push({ ids: stepIds(info), afterSeq, lastSeq: info.lastSeq });
+      if (calls.length === 1) await gate;
+    };
+    await withHookedConsumer(hook, async ({ buf, store, consumer }) => {
       consumer.start();
       // The first hook call waits at the gate: the store goes on with two steps waiting behind
       // it and one written ahead, then waits too.
@@ -291,44 +307,24 @@ describe('store consumer', () => {
       assert.deepEqual(calls.flatMap((c) => c.ids), range(0, 30).map((e) => e.id), 'every event through the hook once, in order');
       assert.ok(calls[1]!.ids.length >= 10, `the steps that waited reach the hook as one (${calls[1]!.ids.length} events)`);
       for (let k = 1; k < calls.length; k++) assert.equal(calls[k]!.afterSeq, calls[k - 1]!.lastSeq, 'each call starts where the last ended');
-    } finally {
-      await consumer.stop();
-      buf.close();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('a failing afterWrite hook replays from the last acknowledgement, including steps stored after it', async () => {
-    const dir = tmp();
-    const buf = new DurableBuffer({ dir });
-    const store = await openSqliteStore({ dir, synchronous: 'normal' });
     const seen: string[] = [];
     let calls = 0;
-    const consumer = new StoreConsumer({
-      buffer: buf,
-      store,
-      batchEvents: 5,
-      maxBackoffMs: 50,
-      afterWrite: async (info) => {
-        calls++;
-        if (calls === 2) throw new Error('hook failed once');
-        for (const b of info.batches!) for (const d of b.data.split('\n')) seen.push((JSON.parse(d) as EcsEvent).id);
-      },
-    });
-    try {
-      for (let i = 0; i < 6; i++) await buf.append(range(i * 5, i * 5 + 5));
+    const hook = async (info: StepInfo): Promise<void> => {
+      calls++;
+      if (calls === 2) throw new Error('hook failed once');
+      seen.push(...stepIds(info));
+    };
+    await withHookedConsumer(hook, async ({ buf, store, consumer }) => {
       consumer.start();
       await consumer.drain();
       assert.equal(buf.depth, 0);
       assert.deepEqual(seen, range(0, 30).map((e) => e.id), 'the failed call\'s events came again, nothing skipped or repeated after a success');
       assert.equal((await store.stats()).events, 30);
-    } finally {
-      await consumer.stop();
-      buf.close();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('moves everything into the store once, in order, acking after each commit', async () => {
