@@ -163,9 +163,24 @@ describe('garbage over real sockets', () => {
 describe('rsyslog forwarding', () => {
   const dir = mkdtempSync(join(tmpdir(), 'xa-rsyslog-'));
   const children: ChildProcess[] = [];
-  after(() => {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-    rmSync(dir, { recursive: true, force: true });
+  after(async () => {
+    // rsyslogd writes its state files into the work directory while it shuts down: wait for every
+    // daemon to exit before removing it (removing first raced with those writes: ENOTEMPTY).
+    await Promise.all(
+      children.map((c) =>
+        c.exitCode !== null || c.signalCode !== null
+          ? undefined
+          : new Promise<void>((resolve) => {
+              const kill = setTimeout(() => c.kill('SIGKILL'), 10_000);
+              c.once('exit', () => {
+                clearTimeout(kill);
+                resolve();
+              });
+              c.kill('SIGTERM');
+            }),
+      ),
+    );
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   });
 
   async function rsyslog(name: string, globalExtra: string, action: string, lines: string[]): Promise<void> {
