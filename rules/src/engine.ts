@@ -90,6 +90,8 @@ export interface GroupState {
 }
 
 interface Det extends CompiledDetection {
+  /** Position in the engine's detection table (stable for the same rules and options). */
+  pos: number;
   alert: boolean;
   /** Switched on (see {@link RuleEngine.setRuleEnabled}). */
   enabled: boolean;
@@ -256,6 +258,10 @@ function hit(l: Entry[], stamp: number, cands: Reused<Det>): void {
   }
 }
 
+function checkEvent(event: EventLike): void {
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) throw new TypeError('event must be an object');
+}
+
 function firstText(v: unknown): string {
   const x = Array.isArray(v) ? v[0] : v;
   return x === undefined || x === null || typeof x === 'object' ? '' : String(x);
@@ -308,6 +314,8 @@ export class RuleEngine {
   private readonly bufIds: number[] = [];
   private readonly probes: Reused<FieldIndex> = { a: [], n: 0 };
   private readonly cands: Reused<Det> = { a: [], n: 0 };
+  /** Positions of the detections the current event matched (see {@link prematch}). */
+  private readonly hits: Reused<number> = { a: [], n: 0 };
   private stamp = 0;
   private seq = 0;
   private s = { events: 0, evaluations: 0, detectionMatches: 0, correlationMatches: 0, evictions: 0, expired: 0, groupOverflows: 0, noTimestamp: 0, restoreDropped: 0 };
@@ -520,18 +528,69 @@ export class RuleEngine {
 
   /**
    * Run one event through every rule that can match it. Returns detection matches and any
-   * correlation windows the event closed, in that order.
+   * correlation windows the event closed, in that order. The same as
+   * `applyPrematched(event, prematch(event) ?? [])`, without the intermediate list.
    *
    * @example
    * engine.match({ '@timestamp': '2026-01-01T00:00:00Z', event: { action: 'ssh_login', outcome: 'failure' } })
    */
   match(event: EventLike): RuleMatch[] {
-    if (event === null || typeof event !== 'object' || Array.isArray(event)) throw new TypeError('event must be an object');
-    this.s.events++;
+    checkEvent(event);
+    const hits = this.hits;
+    this.prematchInto(event, hits);
+    return this.apply(event, hits.a, hits.n);
+  }
+
+  /**
+   * The stateless half of {@link match}: the logsource walk, the index probes and the test of
+   * every enabled candidate detection. Returns the positions in {@link detections} of the
+   * detections the event matches (in the order `match` reports them), or null when none does.
+   *
+   * It touches no correlation state and nothing a {@link snapshot} holds (only the work
+   * counters `evaluations` and `truncatedValues` of this engine's {@link stats}), so it may run
+   * in another thread on an engine compiled from the same rule list with the same pipeline and
+   * options: positions in {@link detections} are stable for those. Feed the result to
+   * {@link applyPrematched} of the engine that keeps the state.
+   *
+   * @example
+   * const dets = worker.prematch(ev); // in a worker thread
+   * const out = main.applyPrematched(ev, dets ?? []); // in the thread that owns the state
+   */
+  prematch(event: EventLike): number[] | null {
+    checkEvent(event);
+    const hits = this.hits;
+    this.prematchInto(event, hits);
+    return hits.n ? hits.a.slice(0, hits.n) : null;
+  }
+
+  /**
+   * The stateful half of {@link match}: for detections found by {@link prematch} (of this
+   * engine or of one compiled from the same rules and options), count the event, build the
+   * detection matches and feed the correlations they reference. Detections switched off here
+   * (see {@link setRuleEnabled}) are skipped, so this engine's switches decide.
+   *
+   * @throws RangeError when a position is not one of {@link detections}.
+   * @example
+   * const out = engine.applyPrematched(ev, dets ?? []);
+   */
+  applyPrematched(event: EventLike, dets: readonly number[]): RuleMatch[] {
+    checkEvent(event);
+    if (!Array.isArray(dets)) throw new TypeError('dets must be an array of detection positions');
+    const n = this.dets.length;
+    for (let i = 0; i < dets.length; i++) {
+      const k = dets[i];
+      if (!Number.isInteger(k) || k < 0 || k >= n) throw new RangeError(`detection position ${String(k)} is not in 0..${n - 1}`);
+    }
+    return this.apply(event, dets, dets.length);
+  }
+
+  /** Walk, probe and test: positions of the matching enabled detections into `hits`. */
+  private prematchInto(event: EventLike, hits: Reused<number>): void {
     const stamp = ++this.seq;
     // One candidate list reused for every event (match is synchronous and not re-entered).
     const cands = this.cands;
     cands.n = 0;
+    hits.n = 0;
     this.stamp = stamp;
     beginEvent(event);
     try {
@@ -540,32 +599,41 @@ export class RuleEngine {
         this.walk(this.root, event);
         this.probe(event);
       }
-      if (!cands.n) return [];
-      // Made at the first match, holding it: most events match once or not at all, and an empty
-      // array's first push reserves room for 16.
-      let out: RuleMatch[] | null = null;
-      const id = typeof event.id === 'string' ? event.id : '';
-      let time: string | undefined;
-      let t = NaN;
       for (let i = 0; i < cands.n; i++) {
         const d = cands.a[i];
         if (!d.enabled) continue;
         this.s.evaluations++;
-        if (!d.test(event)) continue;
-        this.s.detectionMatches++;
-        time ??= firstText(this.tsGet(event));
-        const m: RuleMatch = { ruleId: d.id, title: d.title, level: d.level, tags: d.tags, kind: 'detection', alert: d.alert, eventIds: id ? [id] : [], time };
-        if (out === null) out = [m];
-        else out.push(m);
-        if (d.corrs.length) {
-          if (t !== t) t = parseTime(time);
-          this.feed(d.corrs, event, m, t, 0, out);
-        }
+        if (d.test(event)) hits.a[hits.n++] = d.pos;
       }
-      return out ?? [];
     } finally {
       endEvent();
     }
+  }
+
+  /** Count the event and turn the first `n` detection positions of `dets` into matches, feeding correlations. */
+  private apply(event: EventLike, dets: readonly number[], n: number): RuleMatch[] {
+    this.s.events++;
+    if (!n) return [];
+    // Made at the first match, holding it: most events match once or not at all, and an empty
+    // array's first push reserves room for 16.
+    let out: RuleMatch[] | null = null;
+    const id = typeof event.id === 'string' ? event.id : '';
+    let time: string | undefined;
+    let t = NaN;
+    for (let i = 0; i < n; i++) {
+      const d = this.dets[dets[i]];
+      if (!d.enabled) continue;
+      this.s.detectionMatches++;
+      time ??= firstText(this.tsGet(event));
+      const m: RuleMatch = { ruleId: d.id, title: d.title, level: d.level, tags: d.tags, kind: 'detection', alert: d.alert, eventIds: id ? [id] : [], time };
+      if (out === null) out = [m];
+      else out.push(m);
+      if (d.corrs.length) {
+        if (t !== t) t = parseTime(time);
+        this.feed(d.corrs, event, m, t, 0, out);
+      }
+    }
+    return out ?? [];
   }
 
   private feed(ins: CorrIn[], event: EventLike, input: RuleMatch, t: number, depth: number, out: RuleMatch[]): void {
@@ -1032,7 +1100,7 @@ export function compileRules(rules: readonly LoadedRule[], pipeline: Pipeline, o
       const c = compileDocument(r, pipeline, opts, counters);
       if (ids.has(c.id)) throw new RuleError('RULE_ERR_DUPLICATE_ID', `${r.source}: duplicate rule id ${c.id}`);
       ids.add(c.id);
-      if (c.kind === 'detection') dets.push({ ...c, alert: true, enabled: true, corrs: [], stamp: 0, got: 0, need: 0, bucket: null });
+      if (c.kind === 'detection') dets.push({ ...c, pos: dets.length, alert: true, enabled: true, corrs: [], stamp: 0, got: 0, need: 0, bucket: null });
       else if (c.kind === 'filter') filters.push(c);
       else corrDefs.push({ r, c });
     } catch (e) {
