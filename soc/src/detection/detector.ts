@@ -35,6 +35,7 @@ import { stringify } from 'yaml';
 import { batchDocs, type RawBatch } from '../buffer/durable.js';
 import type { Alert, AlertCandidate, AlertStore, RecordResult } from '../alerts/types.js';
 import { SocError } from '../errors.js';
+import { detectionSignature, type PrematchConfig, type PrematchedStep } from '../pipeline/prematch.js';
 
 /** Dedup fields of a detection match when the rule has no group-by of its own. */
 export const DEFAULT_GROUP_BY: readonly string[] = ['host.name', 'source.ip', 'user.name'];
@@ -70,6 +71,8 @@ interface EngineMeta {
   /** Ids of rules loaded from the imported directory. */
   imported: Set<string>;
   rejected: RejectedRule[];
+  /** The documents compiled, in order (the prepare worker compiles the same ones: ../pipeline/prematch.ts). */
+  rules: readonly LoadedRule[];
 }
 
 const META = new WeakMap<RuleEngine, EngineMeta>();
@@ -130,14 +133,23 @@ export function loadDetectionEngine(opts: RuleSourceOptions = {}): { engine: Rul
     rules.push(...r.rules);
     rejected.push(...r.errors);
   }
-  const engine = compileRules(rules, builtinPipeline(opts.pipeline ?? 'ecs'), {
+  const engine = compileDetectionRules(rules, opts);
+  rejected.push(...engine.rejected);
+  META.set(engine, { sources: { ...opts }, fingerprints: fingerprints(rules), imported, rejected, rules });
+  return { engine, rejected };
+}
+
+/**
+ * Compile loaded rule documents as {@link loadDetectionEngine} does (rules the engine cannot
+ * support are skipped and listed in the engine's `rejected`). The same documents and options
+ * give the same detections in the same order, in any thread.
+ */
+export function compileDetectionRules(rules: readonly LoadedRule[], opts: Pick<RuleSourceOptions, 'lists' | 'pipeline' | 'maxGroups'> = {}): RuleEngine {
+  return compileRules(rules, builtinPipeline(opts.pipeline ?? 'ecs'), {
     lists: loadLists(opts.lists ?? BUILTIN_LISTS_DIR),
     onError: 'skip',
     ...(opts.maxGroups !== undefined ? { maxGroups: opts.maxGroups } : {}),
   });
-  rejected.push(...engine.rejected);
-  META.set(engine, { sources: { ...opts }, fingerprints: fingerprints(rules), imported, rejected });
-  return { engine, rejected };
 }
 
 /** One rule chosen for {@link Detector.install}. */
@@ -215,6 +227,21 @@ export interface DetectorStats {
   disabled: number;
   /** Batches skipped on replay (already detected before a restart). */
   replayedBatches: number;
+  /**
+   * Events the prepare worker matched under an older rule set (before a reload, install or
+   * switch), evaluated again here on the current one.
+   */
+  rechecked: number;
+}
+
+/** Matches found in the prepare worker for the events of a pass, by event (see {@link Detector.afterWrite}). */
+interface Prematched {
+  /** Per event: detection positions to apply; null: evaluate the event here in full. */
+  dets: ReadonlyArray<readonly number[] | null>;
+  /** Events of the pass, matched or not. */
+  events: number;
+  /** Newest `@timestamp` of those events (ms). */
+  maxTime: number;
 }
 
 /**
@@ -237,10 +264,13 @@ export class Detector {
   private snapshotCostMs = 0;
   private disabled = new Set<string>();
   private engineNow: RuleEngine;
+  /** Rule-set number: bumped by every swap and switch (see ../pipeline/prematch.ts). */
+  private version = 1;
+  private readonly ruleListeners: Array<(c: PrematchConfig) => void> = [];
   /** Detection passes, reloads and installs run one at a time, in call order. */
   private queue: Promise<unknown> = Promise.resolve();
   private readonly getters: { field: string; get: (e: EventLike) => unknown }[];
-  private readonly s: DetectorStats = { events: 0, matches: 0, alertsCreated: 0, alertsUpdated: 0, suppressed: 0, disabled: 0, replayedBatches: 0 };
+  private readonly s: DetectorStats = { events: 0, matches: 0, alertsCreated: 0, alertsUpdated: 0, suppressed: 0, disabled: 0, replayedBatches: 0, rechecked: 0 };
 
   private constructor(private readonly opts: DetectorOptions) {
     this.engineNow = opts.engine;
@@ -287,6 +317,38 @@ export class Detector {
     return new Set(META.get(this.engineNow)?.imported);
   }
 
+  /**
+   * The current rule set for a prepare worker's prematch, or undefined when this detector was
+   * given a ready engine (no rule documents to send).
+   */
+  prematchConfig(): PrematchConfig | undefined {
+    const m = META.get(this.engineNow);
+    if (!m) return undefined;
+    const o = m.sources;
+    return {
+      version: this.version,
+      sig: detectionSignature(this.engineNow),
+      rules: m.rules,
+      options: { ...(o.lists !== undefined ? { lists: o.lists } : {}), ...(o.pipeline !== undefined ? { pipeline: o.pipeline } : {}) },
+      disabled: [...this.disabled],
+    };
+  }
+
+  /** Call `fn` with the current {@link prematchConfig} now and after every change of rules or switches. */
+  onRulesChanged(fn: (c: PrematchConfig) => void): void {
+    this.ruleListeners.push(fn);
+    const c = this.prematchConfig();
+    if (c) fn(c);
+  }
+
+  /** A new rule set (engine or switches): number it and tell the listeners. */
+  private rulesChanged(): void {
+    this.version++;
+    if (this.ruleListeners.length === 0) return;
+    const c = this.prematchConfig();
+    if (c) for (const fn of this.ruleListeners) fn(c);
+  }
+
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const r = this.queue.then(fn);
     this.queue = r.catch(() => undefined);
@@ -318,6 +380,7 @@ export class Detector {
     next.restore({ version: 1, groups: kept } satisfies EngineSnapshot);
     for (const id of this.disabled) next.setRuleEnabled(id, false);
     this.engineNow = next;
+    this.rulesChanged();
     try {
       await this.checkpoint();
     } catch (e) {
@@ -425,6 +488,7 @@ export class Detector {
     if (enabled) this.disabled.delete(ruleId);
     else this.disabled.add(ruleId);
     this.engineNow.setRuleEnabled(ruleId, enabled);
+    this.rulesChanged();
   }
 
   /** Whether a rule is switched on. */
@@ -440,9 +504,15 @@ export class Detector {
     this.snapshotAt = (this.opts.now ?? Date.now)();
   }
 
-  /** The consumer hook: detect on batches the store has just committed. */
-  async afterWrite(batches: readonly RawBatch[]): Promise<DetectionResult | undefined> {
-    if (batches.length === 0) return undefined;
+  /**
+   * The consumer hook: detect on batches the store has just committed, given as their documents
+   * or as the prepare worker's matches of their steps (../pipeline/prematch.ts; one alert
+   * transaction either way).
+   */
+  async afterWrite(input: readonly RawBatch[] | readonly PrematchedStep[]): Promise<DetectionResult | undefined> {
+    if (input.length === 0) return undefined;
+    if ('hits' in input[0]!) return this.serial(() => this.detectPrematched(input as readonly PrematchedStep[]));
+    const batches = input as readonly RawBatch[];
     const last = batches[batches.length - 1]!.seq;
     const fresh = batches.filter((b) => b.seq > this.seq);
     this.s.replayedBatches += batches.length - fresh.length;
@@ -459,24 +529,63 @@ export class Detector {
     return this.serial(() => this.detect(events, seq));
   }
 
-  private async detect(events: readonly EcsEvent[], seq: number): Promise<DetectionResult> {
+  /**
+   * Steps matched in the prepare worker: batches at or below the checkpoint are skipped as on the
+   * documents path; matches made under an older rule set are evaluated again on the current one.
+   */
+  private detectPrematched(steps: readonly PrematchedStep[]): Promise<DetectionResult | undefined> {
+    const events: EcsEvent[] = [];
+    const dets: Array<readonly number[] | null> = [];
+    let n = 0;
+    let maxTime = -Infinity;
+    let replayed = 0;
+    let last = this.seq;
+    for (const s of steps) {
+      if (s.lastSeq > last) last = s.lastSeq;
+      for (const b of s.batches) {
+        if (b.seq <= this.seq) replayed++;
+        else {
+          n += b.events;
+          if (b.maxTime > maxTime) maxTime = b.maxTime;
+        }
+      }
+      const current = s.version === this.version;
+      for (const h of s.hits) {
+        if (h.seq <= this.seq) continue;
+        events.push(JSON.parse(h.doc) as EcsEvent);
+        dets.push(current ? h.dets : null);
+        if (!current) this.s.rechecked++;
+      }
+    }
+    this.s.replayedBatches += replayed;
+    if (last <= this.seq) return Promise.resolve(undefined);
+    return this.detect(events, last, { dets, events: n, maxTime });
+  }
+
+  private async detect(events: readonly EcsEvent[], seq: number, pre?: Prematched): Promise<DetectionResult> {
     const engine = this.engineNow;
     const cands: AlertCandidate[] = [];
     const raised: number[] = [];
-    for (const ev of events) {
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i]!;
       const e = ev as unknown as EventLike;
-      const t = Date.parse(String(ev['@timestamp']));
-      if (Number.isFinite(t) && t > this.maxTime) this.maxTime = t;
+      const d = pre ? pre.dets[i] : null;
+      if (!pre) {
+        const t = Date.parse(String(ev['@timestamp']));
+        if (Number.isFinite(t) && t > this.maxTime) this.maxTime = t;
+      }
       const before = cands.length;
-      for (const m of engine.match(e)) this.candidate(m, e, cands);
+      // `match` is `applyPrematched(e, prematch(e) ?? [])` (rules/src/engine.ts).
+      for (const m of d ? engine.applyPrematched(e, d) : engine.match(e)) this.candidate(m, e, cands);
       if (cands.length > before) raised.push(Date.parse(String(ev.event?.ingested)));
     }
+    if (pre && Number.isFinite(pre.maxTime) && pre.maxTime > this.maxTime) this.maxTime = pre.maxTime;
     // Tumbling (lt/lte) windows close on event time; check at most once per second of it.
     if (this.maxTime - this.lastFlush >= 1000) {
       this.lastFlush = this.maxTime;
       for (const m of engine.flush(new Date(this.maxTime).toISOString())) this.candidate(m, undefined, cands);
     }
-    this.s.events += events.length;
+    this.s.events += pre ? pre.events : events.length;
     const prevSeq = this.seq;
     this.seq = Math.max(this.seq, seq);
     const cp: Checkpoint = { seq: this.seq, maxTime: this.maxTime };
@@ -499,7 +608,7 @@ export class Detector {
     this.s.alertsCreated += r.created.length;
     this.s.alertsUpdated += r.updated.length;
     this.s.suppressed += r.suppressed;
-    const out: DetectionResult = { ...r, events: events.length, raisedIngestedMs: raised, recordedAt: wall() };
+    const out: DetectionResult = { ...r, events: pre ? pre.events : events.length, raisedIngestedMs: raised, recordedAt: wall() };
     this.opts.onRecorded?.(out);
     // The windows after this batch, saved once the alerts are in (off the alert path). Their cost
     // grows with the groups held, so the interval stretches to keep it under ~2 % of the time.

@@ -18,6 +18,7 @@ import { SqliteOutbox, type Outbox } from '../notify/outbox.js';
 import { openConfiguredEngine } from '../storage/search-engine-open.js';
 import type { SearchEngineEventStore } from '../storage/search-engine.js';
 import type { RawBatch } from '../buffer/durable.js';
+import type { PrematchedStep } from '../pipeline/prematch.js';
 import { SocError } from '../errors.js';
 import { Counter, Histogram, LATENCY_BUCKETS, type MetricsRegistry } from '../metrics.js';
 import { Detector, loadDetectionEngine } from './detector.js';
@@ -36,7 +37,8 @@ export interface DetectionRuntime {
   alerts: AlertStore;
   detector: Detector;
   notifier: Notifier;
-  afterWrite: (batches: RawBatch[]) => Promise<void>;
+  /** The consumer hook: stored batches as documents, or as the prepare worker's matches (see {@link Detector.afterWrite}). */
+  afterWrite: (input: RawBatch[] | PrematchedStep[]) => Promise<void>;
   /** Set to receive latency samples (the benchmark). */
   onLatency?: (s: AlertLatencySample) => void;
   stop(): Promise<void>;

@@ -11,6 +11,7 @@ import type { EcsEvent, Logger } from '@xiangan/collectors';
 import type { DurableBuffer, RawBatch } from '../buffer/durable.js';
 import type { SqliteEventStore } from '../storage/sqlite.js';
 import { Preparer, type PrepareCounters, type PreparedStep } from './prepare.js';
+import type { PrematchedStep } from './prematch.js';
 
 /** What one store write reports back. */
 export interface WriteInfo {
@@ -34,6 +35,11 @@ export interface StepInfo extends WriteInfo {
    * would need parsing again.
    */
   batches?: RawBatch[];
+  /**
+   * Instead of `batches`, when the prepare worker ran detection's stateless half: per step, the
+   * events that matched and each batch's count and newest time (`./prematch.ts`).
+   */
+  prematched?: PrematchedStep[];
   /** Parse counters of raw frames, per source id. */
   counters?: PrepareCounters;
 }
@@ -244,9 +250,13 @@ export class StoreConsumer {
   private async runHook(): Promise<void> {
     try {
       while (this.waiting.length > 0) {
-        // Steps without their documents are passed one by one: the hook re-reads those from the
-        // buffer, one read's worth at a time.
-        const group = this.waiting.every((w) => w.info.batches) ? this.waiting : this.waiting.slice(0, 1);
+        // Consecutive steps of one kind (documents, or prematched) go as one; steps with neither
+        // are passed one by one: the hook re-reads those from the buffer, one read's worth at a time.
+        const kind = (i: StepInfo): number => (i.prematched ? 2 : i.batches ? 1 : 0);
+        const k = kind(this.waiting[0]!.info);
+        let n = 1;
+        if (k !== 0) while (n < this.waiting.length && kind(this.waiting[n]!.info) === k) n++;
+        const group = this.waiting.slice(0, n);
         this.waiting = this.waiting.slice(group.length);
         const merged = mergeSteps(group.map((g) => g.info));
         this.waitingEvents -= merged.events;
@@ -315,7 +325,9 @@ function mergeSteps(steps: readonly StepInfo[]): StepInfo {
     oldestAppendedAt: steps[0]!.oldestAppendedAt,
   };
   const batches: RawBatch[] = [];
+  const prematched: PrematchedStep[] = [];
   let all = true;
+  let allPre = true;
   for (const s of steps) {
     out.written += s.written;
     out.duplicates += s.duplicates;
@@ -323,7 +335,10 @@ function mergeSteps(steps: readonly StepInfo[]): StepInfo {
     out.events += s.events;
     if (s.batches) for (const b of s.batches) batches.push(b);
     else all = false;
+    if (s.prematched) for (const p of s.prematched) prematched.push(p);
+    else allPre = false;
   }
-  if (all) out.batches = batches;
+  if (allPre) out.prematched = prematched;
+  else if (all) out.batches = batches;
   return out;
 }

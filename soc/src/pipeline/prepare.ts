@@ -24,6 +24,7 @@ import { decodeFrames } from '../buffer/raw.js';
 import type { RawBatch } from '../buffer/durable.js';
 import { COLUMNS, columnValues } from '../storage/sqlite-schema.js';
 import { leafHashTextsInto } from '../integrity/merkle.js';
+import type { Prematcher } from './prematch.js';
 
 /** Which normaliser parses raw frames: collectors' vendor-aware one or the syslog baseline. */
 export type NormaliserName = 'vendor' | 'baseline';
@@ -76,6 +77,8 @@ export class Preparer {
     private readonly now: () => number = Date.now,
     /** Compute integrity leaf hashes (`PreparedColumns.leafHashes`). */
     private readonly chain = false,
+    /** Detection's stateless half, run on each event as it is made (./prematch.ts). */
+    private readonly detect?: Prematcher,
   ) {
     this.normalise = typeof normaliser === 'function' ? normaliser : normaliser === 'vendor' ? vendorNormalise : baselineNormalise;
   }
@@ -100,6 +103,7 @@ export class Preparer {
     const counters: PrepareCounters = {};
     const out: RawBatch[] = [];
     const leaves = this.chain ? new Uint8Array(total * 32) : undefined;
+    this.detect?.begin();
     // Documents are hashed (and a frames batch's are joined) in chunks as they are made, so each
     // one dies young: only the chunk's joined text lives on to the end of the step (kept in V8's
     // large-object space, never copied by a scavenge), not thousands of documents that every
@@ -129,9 +133,11 @@ export class Preparer {
             if (!before.has(p.metrics)) before.set(p.metrics, [p.metrics.parseFailures, p.metrics.charsetLossy]);
           }
           const ev = p.proc(f.bytes, f.ctx);
-          pending.push(JSON.stringify(ev));
+          const doc = JSON.stringify(ev);
+          pending.push(doc);
           count++;
           addEvent(cols, ev, f.ctx.receivedAt, this.now);
+          this.detect?.event(b.seq, ev, doc);
           if (pending.length >= DOC_CHUNK) {
             parts.push(pending.join('\n'));
             hashPending();
@@ -151,6 +157,7 @@ export class Preparer {
         for (const d of b.data.split('\n')) {
           const ev = JSON.parse(d) as EcsEvent;
           addEvent(cols, ev, Date.parse(String(ev?.event?.ingested)), this.now);
+          this.detect?.event(b.seq, ev, d);
           if (leaves) {
             pending.push(d);
             if (pending.length >= DOC_CHUNK) hashPending();

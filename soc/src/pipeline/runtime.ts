@@ -139,13 +139,15 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
       })
     : undefined;
   const detection = config.alerts.enabled ? await startDetection(config, { logger: child(log, 'detection'), metrics, now, ...(engine ? { engine } : {}) }) : undefined;
+  // Detection's stateless half runs in the prepare worker, on every rule set the detector uses (./prematch.ts).
+  if (detection && workerWriter) detection.detector.onRulesChanged((c) => workerWriter.setRules(c));
   const sources: RunningSource[] = [];
   const consumer = new StoreConsumer({
     buffer,
     // Detection reads the stored batches' documents from the writer's step (no re-read of the
     // buffer, whose frames are unparsed); the engine writer's steps come without them.
     ...(detection
-      ? { afterWrite: (info: StepInfo, from: number) => detection.afterWrite(info.batches ?? buffer.readAfter(from, info.events).filter((b) => b.seq <= info.lastSeq)) }
+      ? { afterWrite: (info: StepInfo, from: number) => detection.afterWrite(info.prematched ?? info.batches ?? buffer.readAfter(from, info.events).filter((b) => b.seq <= info.lastSeq)) }
       : {}),
     ...(engine
       ? { writer: engineWriter(buffer, engine, now) }

@@ -29,6 +29,7 @@ import { SocError } from '../errors.js';
 import { SqliteEventStore, type SqliteStoreOptions } from '../storage/sqlite.js';
 import { storePrepared, type StepInfo } from './consumer.js';
 import { Preparer, type NormaliserName, type PrepareCounters, type PreparedStep } from './prepare.js';
+import { Prematcher, type PrematchConfig, type PrematchedStep } from './prematch.js';
 
 const ROLE_STORE = 'xiangan-store-writer';
 const ROLE_PREPARE = 'xiangan-store-prepare';
@@ -43,8 +44,10 @@ interface StepMeta {
   counters: PrepareCounters;
   /** Whether the buffer held more batches after the step when it was read (a backlog). */
   more: boolean;
-  /** The step's stored documents, when the writer was asked for them. */
+  /** The step's stored documents, when the writer was asked for them and detection did not run here. */
   batches?: RawBatch[];
+  /** Instead of the documents: detection's stateless half of the step (./prematch.ts). */
+  prematched?: PrematchedStep;
 }
 
 type Request =
@@ -54,6 +57,8 @@ type Request =
   | { type: 'prepare'; id: number; afterSeq: number; maxEvents: number }
   /** Commit step `step` (the id of its prepare request); earlier steps not stored are dropped. */
   | { type: 'store'; id: number; step: number }
+  /** The rule set for detection's stateless half (./prematch.ts). */
+  | { type: 'rules'; config: PrematchConfig }
   | { type: 'close' };
 type Reply =
   | { type: 'prepared'; id: number; meta: StepMeta | undefined }
@@ -196,6 +201,8 @@ export class WorkerWriter {
   private ahead: { after: number; max: number; link: number; p: Promise<Prepared> } | undefined;
   private closing: Promise<void> | undefined;
   private readonly growth: number;
+  /** The rule set of {@link setRules}, and the prepare worker generation it was last sent to. */
+  private rules: { config: PrematchConfig; sentTo: number } | undefined;
 
   /** `storeOptions.dir` is the data directory: `events.db` and `buffer.db` are both there. */
   constructor(storeOptions: WorkerWriterOptions) {
@@ -218,6 +225,10 @@ export class WorkerWriter {
     this.prep.ensure();
     this.store.ensure();
     const g = `${this.prep.generation}/${this.store.generation}`;
+    if (this.rules && this.rules.sentTo !== this.prep.generation) {
+      this.prep.post({ type: 'rules', config: this.rules.config });
+      this.rules.sentTo = this.prep.generation;
+    }
     if (g !== this.linkedFor) {
       const { port1, port2 } = new MessageChannel();
       this.prep.post({ type: 'link', port: port1 }, [port1]);
@@ -231,6 +242,16 @@ export class WorkerWriter {
   private prepare(afterSeq: number, maxEvents: number): Promise<Prepared> {
     const id = this.prep.id();
     return this.prep.request({ type: 'prepare', id, afterSeq, maxEvents }).then((r) => ({ id, size: maxEvents, meta: (r as Extract<Reply, { type: 'prepared' }>).meta }));
+  }
+
+  /**
+   * Run detection's stateless half in the prepare worker with this rule set (./prematch.ts):
+   * steps then carry the matched events instead of all documents. Sent now if the worker runs,
+   * and again to a restarted one.
+   */
+  setRules(config: PrematchConfig): void {
+    this.rules = { config, sentTo: -1 };
+    if (this.linkedFor !== '') this.linked();
   }
 
   /** Store the batches after `afterSeq`; resolves after the store worker's commit. A dead worker is restarted on the next call. */
@@ -249,7 +270,7 @@ export class WorkerWriter {
     p.catch(() => undefined);
     this.ahead = { after: meta.lastSeq, max: maxEvents, link, p };
     const r = (await this.store.request({ type: 'store', id: this.store.id(), step: step.id })) as Extract<Reply, { type: 'stored' }>;
-    return { ...r.info, counters: meta.counters, ...(meta.batches ? { batches: meta.batches } : {}) };
+    return { ...r.info, counters: meta.counters, ...(meta.prematched ? { prematched: [meta.prematched] } : meta.batches ? { batches: meta.batches } : {}) };
   }
 
   /** Let the workers finish, close their connections and exit. */
@@ -276,7 +297,8 @@ function servePrepare(): void {
   const d = workerData as { dir: string; normaliser: NormaliserName; chain: boolean; documents: boolean };
   const buffer = new Database(bufferPath(d.dir));
   buffer.pragma('busy_timeout = 5000');
-  const preparer = new Preparer(d.normaliser, Date.now, d.chain);
+  const prematcher = new Prematcher();
+  const preparer = new Preparer(d.normaliser, Date.now, d.chain, prematcher);
   // Whether batches wait beyond a step: read from the buffer's table directly, without its data.
   const after = buffer.prepare('SELECT 1 FROM batches WHERE seq > ? LIMIT 1').pluck();
   let out: MessagePort | undefined;
@@ -284,6 +306,10 @@ function servePrepare(): void {
     if (m.type === 'link') {
       out?.close();
       out = m.port;
+      return;
+    }
+    if (m.type === 'rules') {
+      prematcher.configure(m.config);
       return;
     }
     if (m.type === 'close') {
@@ -310,7 +336,8 @@ function servePrepare(): void {
       };
       // Posted before the reply: once the main thread names this step, it is on its way.
       out.postMessage({ step: m.id, data: step } satisfies StepMessage, stepTransfer(step));
-      reply({ type: 'prepared', id: m.id, meta: d.documents ? { ...meta, batches: step.batches } : meta });
+      const prematched = prematcher.take(step.lastSeq);
+      reply({ type: 'prepared', id: m.id, meta: prematched ? { ...meta, prematched } : d.documents ? { ...meta, batches: step.batches } : meta });
     } catch (e) {
       reply(failed(m.id, e));
     }

@@ -1,0 +1,154 @@
+/**
+ * Detection's stateless half in the prepare worker. The main thread used to receive every stored
+ * document and `JSON.parse` it only to run it through the rule engine, though most events match
+ * nothing: that cost (and the documents' memory) was most of detection's share of the main
+ * thread. Here the prepare worker runs `RuleEngine.prematch` (logsource walk, index probes, the
+ * test of each candidate detection) on the live event objects it has just parsed, and the main
+ * thread gets, per step, only the events that matched something (their stored document and the
+ * matched detection positions) plus, per buffer batch, its event count and newest `@timestamp`
+ * (correlation windows close on event time, so time must advance with every event). The main
+ * thread's engine then applies the matches (`RuleEngine.applyPrematched`: match records,
+ * correlation feeding) and the detector records alerts exactly as before, so the exactly-once
+ * alert protocol (sequence saved with the alerts, replay skip, checkpointed windows,
+ * acknowledgement after detection) is unchanged.
+ *
+ * Rule changes: the detector numbers its rule sets ({@link PrematchConfig.version}, bumped by
+ * every reload, install, uninstall and switch) and sends each one here, where the same documents
+ * are compiled again. Detection positions are only comparable between engines compiled from the
+ * same documents, so each step says which version evaluated it: the main thread applies a step
+ * of its current version as sent, and re-evaluates on its own engine every match of a step
+ * evaluated under an older one (a switched-off or changed rule raises nothing after the change).
+ * A worker whose compiled detections differ from the main thread's (a {@link PrematchConfig.sig}
+ * mismatch) or that failed to compile does not prematch; its steps carry the documents instead.
+ */
+import { createHash } from 'node:crypto';
+import type { EcsEvent } from '@xiangan/collectors';
+import type { EventLike, LoadedRule, RuleEngine } from '@xiangan/rules';
+import { compileDetectionRules, type RuleSourceOptions } from '../detection/detector.js';
+
+/** A rule set for the prepare worker's engine. */
+export interface PrematchConfig {
+  /** The detector's rule-set number; echoed in every {@link PrematchedStep}. */
+  version: number;
+  /** {@link detectionSignature} of the main thread's engine: the worker's must equal it. */
+  sig: string;
+  /** The rule documents the main thread's engine was compiled from, in its order. */
+  rules: readonly LoadedRule[];
+  /** Compile options (threat-intel list directory, field pipeline) as the main thread used them. */
+  options: Pick<RuleSourceOptions, 'lists' | 'pipeline'>;
+  /** Rules switched off. */
+  disabled: readonly string[];
+}
+
+/** One buffer batch of a prematched step. */
+export interface PrematchBatch {
+  seq: number;
+  /** Events evaluated. */
+  events: number;
+  /** Newest `@timestamp` among them (ms); `-Infinity` when none parses. */
+  maxTime: number;
+}
+
+/** An event of a step that matched at least one detection (or could not be evaluated here). */
+export interface PrematchHit {
+  /** Buffer batch it came from. */
+  seq: number;
+  /** Its stored document. */
+  doc: string;
+  /** Positions in the engine's `detections` that matched; null: evaluate it in the main thread (it threw here). */
+  dets: number[] | null;
+}
+
+/** What the main thread gets of a step instead of its documents. */
+export interface PrematchedStep {
+  /** The {@link PrematchConfig.version} the step was evaluated with. */
+  version: number;
+  /** Last buffer batch of the step. */
+  lastSeq: number;
+  batches: PrematchBatch[];
+  hits: PrematchHit[];
+}
+
+/**
+ * Which detections an engine holds, in order: two engines with the same signature give the same
+ * detection the same position.
+ */
+export function detectionSignature(engine: RuleEngine): string {
+  const h = createHash('sha256');
+  for (const d of engine.detections) h.update(d.id).update('\u0000');
+  return `${engine.detections.length}:${h.digest('base64url')}`;
+}
+
+/**
+ * The prepare worker's side: holds the engine of the newest {@link PrematchConfig} and collects
+ * one step's results while `Preparer.prepare` makes its events.
+ */
+export class Prematcher {
+  private engine: RuleEngine | undefined;
+  private version = 0;
+  private batches: PrematchBatch[] = [];
+  private hits: PrematchHit[] = [];
+  private cur: PrematchBatch | undefined;
+
+  /** Whether steps are being prematched (a rule set compiled to the main thread's signature). */
+  get active(): boolean {
+    return this.engine !== undefined;
+  }
+
+  /**
+   * Compile a rule set. Returns false (and stops prematching, so steps carry their documents)
+   * when it does not compile to the same detections as the main thread's engine.
+   */
+  configure(cfg: PrematchConfig): boolean {
+    this.engine = undefined;
+    try {
+      const engine = compileDetectionRules(cfg.rules, cfg.options);
+      if (detectionSignature(engine) !== cfg.sig) return false;
+      for (const id of cfg.disabled) engine.setRuleEnabled(id, false);
+      this.engine = engine;
+      this.version = cfg.version;
+      return true;
+    } catch {
+      // A list file or rule that no longer loads here: the main thread evaluates everything.
+      return false;
+    }
+  }
+
+  /** Start a step (drops what a failed one left). */
+  begin(): void {
+    this.batches = [];
+    this.hits = [];
+    this.cur = undefined;
+  }
+
+  /** One event of buffer batch `seq`, with its stored document. */
+  event(seq: number, ev: EcsEvent, doc: string): void {
+    const engine = this.engine;
+    if (!engine) return;
+    let b = this.cur;
+    if (b === undefined || b.seq !== seq) {
+      b = this.cur = { seq, events: 0, maxTime: -Infinity };
+      this.batches.push(b);
+    }
+    b.events++;
+    const t = Date.parse(String(ev['@timestamp']));
+    if (t > b.maxTime) b.maxTime = t;
+    let dets: number[] | null;
+    try {
+      dets = engine.prematch(ev as unknown as EventLike);
+    } catch {
+      // The main thread's engine meets the same error and handles it as it always has.
+      dets = null;
+      this.hits.push({ seq, doc, dets });
+      return;
+    }
+    if (dets !== null) this.hits.push({ seq, doc, dets });
+  }
+
+  /** The step's results (undefined when not prematching), and a clean slate. */
+  take(lastSeq: number): PrematchedStep | undefined {
+    const out = this.engine ? { version: this.version, lastSeq, batches: this.batches, hits: this.hits } : undefined;
+    this.begin();
+    return out;
+  }
+}
