@@ -163,7 +163,11 @@ test('matches made under an older rule set are evaluated again on the current on
     const RULE = probe.match(fail[0] as unknown as EventLike).find((m) => m.kind === 'detection' && m.alert)!.ruleId;
     const prematch = (seq: number): PrematchedStep => {
       worker.begin();
-      for (const e of fail) worker.event(seq, { ...e, id: `${e.id}-${seq}` }, JSON.stringify({ ...e, id: `${e.id}-${seq}` }));
+      for (const e of fail) {
+        const ev = { ...e, id: `${e.id}-${seq}` };
+        // The document only once the worker says the event is to be sent.
+        if (worker.event(seq, ev)) worker.doc(JSON.stringify(ev));
+      }
       return worker.take(seq)!;
     };
     const s1 = prematch(1);

@@ -121,10 +121,14 @@ export class Prematcher {
     this.cur = undefined;
   }
 
-  /** One event of buffer batch `seq`, with its stored document. */
-  event(seq: number, ev: EcsEvent, doc: string): void {
+  /**
+   * One event of buffer batch `seq`, with its stored document, or without it: then a true result
+   * says the event is to be sent and its document is to be given to {@link doc} next (so a
+   * caller that writes documents as bytes makes text only of the few events that matched).
+   */
+  event(seq: number, ev: EcsEvent, doc?: string): boolean {
     const engine = this.engine;
-    if (!engine) return;
+    if (!engine) return false;
     let b = this.cur;
     if (b === undefined || b.seq !== seq) {
       b = this.cur = { seq, events: 0, maxTime: -Infinity };
@@ -136,13 +140,19 @@ export class Prematcher {
     let dets: number[] | null;
     try {
       dets = engine.prematch(ev as unknown as EventLike);
+      if (dets === null) return false;
     } catch {
       // The main thread's engine meets the same error and handles it as it always has.
       dets = null;
-      this.hits.push({ seq, doc, dets });
-      return;
     }
-    if (dets !== null) this.hits.push({ seq, doc, dets });
+    this.hits.push({ seq, doc: doc ?? '', dets });
+    return doc === undefined;
+  }
+
+  /** The document of the event {@link event} last returned true for. */
+  doc(text: string): void {
+    const h = this.hits[this.hits.length - 1];
+    if (h) h.doc = text;
   }
 
   /** The step's results (undefined when not prematching), and a clean slate. */
