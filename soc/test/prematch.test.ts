@@ -63,6 +63,8 @@ function sshFrames(first: number): RawFrame[] {
   return out;
 }
 
+const LATE: EcsEvent = { id: 'late-nothing', '@timestamp': '2032-01-01T00:00:00.000Z', message: 'nothing to detect', event: { kind: 'event' } };
+
 /** What an alert says about detection (not its wall-clock times or random id). */
 function shape(a: Alert): unknown {
   return { ruleId: a.ruleId, kind: a.kind, groupKey: a.groupKey, group: a.group, count: a.count, firstSeen: a.firstSeen, lastSeen: a.lastSeen, eventIds: a.eventIds, correlation: a.correlation };
@@ -77,7 +79,7 @@ function sorted(alerts: Alert[]): unknown[] {
  * in small steps, with detection's stateless half in the prepare worker (`split`) or the
  * documents shipped to the main thread's `engine.match`. `between` runs after the first half.
  */
-async function run(split: boolean, between?: (d: Detector) => Promise<void>): Promise<{ alerts: Alert[]; prematched: PrematchedStep[]; documentSteps: number; detector: Detector }> {
+async function run(split: boolean, between?: (d: Detector) => Promise<void>): Promise<{ alerts: Alert[]; prematched: PrematchedStep[]; documentSteps: number; detector: Detector; checkpoint: { seq: number; maxTime: number } }> {
   const dir = mkdtempSync(join(tmpdir(), 'xiangan-prematch-'));
   const buffer = new DurableBuffer({ dir });
   const writer = new WorkerWriter({ dir, synchronous: 'normal' });
@@ -108,10 +110,13 @@ async function run(split: boolean, between?: (d: Detector) => Promise<void>): Pr
     await between?.(detector);
     await buffer.append(sshFrames(0).slice(6) as unknown as EcsEvent[]);
     for (let i = half; i < events.length; i += 9) await buffer.append(events.slice(i, i + 9));
+    // The newest event matches nothing: event time must still reach it.
+    await buffer.append([LATE]);
     consumer.start();
     await consumer.drain();
     await consumer.stop();
-    return { alerts: (await alerts.list({ size: 1000 })).alerts, prematched, documentSteps, detector };
+    const checkpoint = JSON.parse((await alerts.loadCheckpoint('detector'))!) as { seq: number; maxTime: number };
+    return { alerts: (await alerts.list({ size: 1000 })).alerts, prematched, documentSteps, detector, checkpoint };
   } finally {
     await writer.close();
     buffer.close();
@@ -127,12 +132,16 @@ test('the pipeline raises the same alerts with detection split across the prepar
   assert.ok(split.prematched.length > 0 && split.documentSteps === 0, 'every step of the split run came prematched');
   const hits = split.prematched.reduce((n, s) => n + s.hits.length, 0);
   const evaluated = split.prematched.reduce((n, s) => n + s.batches.reduce((m, b) => m + b.events, 0), 0);
-  assert.equal(evaluated, packSamples().length + 12, 'every event was evaluated once in the worker');
+  assert.equal(evaluated, packSamples().length + 13, 'every event was evaluated once in the worker');
+  assert.ok(!split.prematched.some((s) => s.hits.some((h) => h.doc.includes(LATE.id))), 'the late event matched nothing');
   assert.ok(hits < evaluated, 'only matched events reach the main thread');
   assert.ok(plain.alerts.some((a) => a.kind === 'correlation' && a.ruleId === BRUTE && a.group['source.ip'] === '203.0.113.5'), 'the brute-force sample fires');
   assert.ok(plain.alerts.some((a) => a.kind === 'correlation' && a.ruleId === BRUTE && a.group['source.ip'] === '198.51.100.7'), 'the raw sshd frames fire across two runs of the consumer');
   assert.deepEqual(sorted(split.alerts), sorted(plain.alerts));
   assert.equal(split.detector.stats().events, plain.detector.stats().events);
+  // Event time (what closes tumbling windows) advanced over every event, matched or not.
+  assert.equal(split.checkpoint.maxTime, Date.parse(LATE['@timestamp']));
+  assert.deepEqual(split.checkpoint, plain.checkpoint);
   assert.equal(split.detector.stats().matches, plain.detector.stats().matches);
 });
 
