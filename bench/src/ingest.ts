@@ -6,12 +6,14 @@
  * (Debian) receives the same stream over TCP into a file as a native reference.
  *
  * After the flat-out stream, the same server gets 20 s of lines at a steady 80 % of its measured
- * capacity (`paced`): the rate at which it committed the last 30 % of the flat-out stream, when
- * its tables were as large as during the paced phase (the store's cost grows with the day's
- * table, so the whole stream's average overstates what it carries afterwards). The p99 receipt →
- * stored of that phase is the pipeline's own delay, whereas the flat-out p99 measures how long
- * the sender's backlog waited in the buffer. `paced.drainMs` (time from the last paced line sent
- * to its commit) tells whether the server kept up.
+ * capacity (`paced`): the lower of the flat-out stream's average rate (reading and storing at
+ * once) and the rate at which it committed the last 30 % of it (when the day's table was as large
+ * as during the paced phase: the store's cost grows with it). The p99 receipt → stored of that
+ * phase is the pipeline's own delay, whereas the flat-out p99 measures how long the sender's
+ * backlog waited in the buffer. `paced.drainMs` (from the last paced line sent to its commit)
+ * tells whether the server kept up; when it did not (over 2 s: a backlog built up, so the p99
+ * measured that backlog again), the phase is run once more at 80 % of the rate it did sustain,
+ * and both tries are reported (`paced.tries`, the last one in `paced`).
  *
  * CPU time per event, per thread of the server (main thread: sockets, framing, buffer
  * appends, detection; the prepare and store workers; V8's helper threads, mostly GC), is read from
@@ -295,24 +297,37 @@ async function benchXiangan(integrity: boolean): Promise<Record<string, unknown>
     // Latency at a steady rate the server keeps up with (80 % of its capacity at the end of the
     // stream, 20 s): the flat-out run above measures how long its own backlog waited, not the
     // pipeline's delay.
-    const capacity = tailRate(samples, 0, 0.3, t0);
-    const pacedRate = PACED_RATE ?? Math.max(100, Math.round(0.8 * capacity));
+    const capacity = Math.min(stored / seconds, tailRate(samples, 0, 0.3, t0));
+    let pacedRate = PACED_RATE ?? Math.max(100, Math.round(0.8 * capacity));
     let paced: Record<string, unknown> = { skipped: 'XIANGAN_BENCH_PACED_RATE=0' };
-    if (pacedRate > 0) {
+    const tries: Array<Record<string, unknown>> = [];
+    let sentLines = 0;
+    let storedBefore = stored;
+    let metricsBefore = metricsText;
+    while (pacedRate > 0 && tries.length < (PACED_RATE === undefined ? 2 : 1)) {
       const pacedLines = Math.min(N, pacedRate * 20);
-      await sendPaced(s.tcpPort, N, pacedLines, pacedRate);
+      const startedAt = performance.now();
+      await sendPaced(s.tcpPort, N + sentLines, pacedLines, pacedRate);
       const sentAt = performance.now();
-      const after = await waitStored(base, stored + pacedLines);
+      const after = await waitStored(base, storedBefore + pacedLines);
+      const drainMs = performance.now() - sentAt;
       paced = {
         eventsPerSec: pacedRate,
         capacityEventsPerSec: capacity,
         lines: pacedLines,
-        drainMs: performance.now() - sentAt,
-        p50ReceiptToStoredMs: histogramQuantile(after.metricsText, 'xiangan_receipt_to_store_seconds', 0.5, metricsText) * 1000,
-        p99ReceiptToStoredMs: histogramQuantile(after.metricsText, 'xiangan_receipt_to_store_seconds', 0.99, metricsText) * 1000,
+        drainMs,
+        p50ReceiptToStoredMs: histogramQuantile(after.metricsText, 'xiangan_receipt_to_store_seconds', 0.5, metricsBefore) * 1000,
+        p99ReceiptToStoredMs: histogramQuantile(after.metricsText, 'xiangan_receipt_to_store_seconds', 0.99, metricsBefore) * 1000,
         loadAverage1m: loadavg()[0]!,
       };
+      tries.push(paced);
+      sentLines += pacedLines;
+      storedBefore = after.stored;
+      metricsBefore = after.metricsText;
+      if (drainMs <= 2000) break;
+      pacedRate = Math.max(100, Math.round((0.8 * pacedLines * 1000) / (performance.now() - startedAt)));
     }
+    if (tries.length > 1) paced = { ...paced, tries };
     return {
       integrity,
       alerts: ALERTS !== 'off',
