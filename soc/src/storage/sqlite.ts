@@ -12,7 +12,7 @@ import { SocError } from '../errors.js';
 import { LeafWriter, leafTable } from '../integrity/leaves.js';
 import { bytesToIp } from '../query/parse.js';
 import { compileQuery } from './sqlite-query.js';
-import { COLUMN_BY_FIELD, COLUMNS, dayTableDdl, daySuffix, ipKey, keyBytes } from './sqlite-schema.js';
+import { COLUMN_BY_FIELD, COLUMNS, dayTableDdl, daySuffix, ID_KEY_SQL, idKey, ipKey, keyBytes, type DayLayout } from './sqlite-schema.js';
 import { eventColumns, type PreparedColumns } from '../pipeline/prepare.js';
 import type {
   DeleteResult,
@@ -69,6 +69,12 @@ const DAY_MS = 86_400_000;
 const PAGE_SIZE = 16_384;
 
 interface DayStatements {
+  /**
+   * Whether the table is of the keyed layout; its insert then takes the id key and the id once
+   * more after the doc, for the check that the id is not stored yet.
+   */
+  keyed: boolean;
+  /** Inserts one row unless its id is stored already (`changes` 0 for a duplicate). */
   insert: Database.Statement;
   /** Highest rowid of the day table (its rightmost B-tree entry, so a cheap read). */
   maxRowid: Database.Statement;
@@ -95,6 +101,8 @@ export class SqliteEventStore implements EventStore {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly days = new Map<string, DayStatements>();
+  /** Layout of each day table seen, by suffix (a table never changes layout; see {@link layoutOf}). */
+  private readonly layouts = new Map<string, DayLayout>();
   private readonly now: () => number;
   private readonly bumpDay: Database.Statement;
   private readonly leaves: LeafWriter | undefined;
@@ -142,15 +150,40 @@ export class SqliteEventStore implements EventStore {
     if (this.closed) throw new SocError('SOC_ERR_STORE_CLOSED', 'event store is closed');
   }
 
+  /**
+   * Layout of day table `ev_<s>`, `undefined` while it does not exist. Cached once known: a table
+   * keeps its layout until retention drops it, and a day dropped by another connection and made
+   * again is keyed, where the `id-unique` form of an id lookup (`id = ?`) still answers.
+   */
+  private layoutOf(s: string): DayLayout | undefined {
+    const known = this.layouts.get(s);
+    if (known) return known;
+    const sql = this.db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(`ev_${s}`) as string | undefined;
+    if (sql === undefined) return undefined;
+    const layout: DayLayout = /\bid TEXT NOT NULL UNIQUE\b/i.test(sql) ? 'id-unique' : 'keyed';
+    this.layouts.set(s, layout);
+    return layout;
+  }
+
   private dayStatements(day: string): DayStatements {
     let st = this.days.get(day);
     if (st) return st;
-    for (const ddl of dayTableDdl(day)) this.db.exec(ddl);
     const s = daySuffix(day);
-    const cols = COLUMNS.map((c) => c.column);
+    // A day table made before keeps its layout; a new one is keyed.
+    const layout = this.layoutOf(s) ?? 'keyed';
+    for (const ddl of dayTableDdl(day, layout)) this.db.exec(ddl);
+    this.layouts.set(s, layout);
+    const keyed = layout === 'keyed';
+    const cols = [...COLUMNS.map((c) => c.column), 'message', 'doc'];
+    const values = cols.map(() => '?').join(', ');
     st = {
+      keyed,
+      // Keyed tables have no unique constraint: the id is looked up through the id key's index
+      // in the same statement (one call per row), and duplicates within one write are seen too.
       insert: this.db.prepare(
-        `INSERT OR IGNORE INTO ev_${s} (id, ${cols.join(', ')}, message, doc) VALUES (?, ${cols.map(() => '?').join(', ')}, ?, ?)`,
+        keyed
+          ? `INSERT INTO ev_${s} (id, ${cols.join(', ')}) SELECT ?, ${values} WHERE NOT EXISTS (SELECT 1 FROM ev_${s} WHERE ${ID_KEY_SQL} = ? AND id = ?)`
+          : `INSERT OR IGNORE INTO ev_${s} (id, ${cols.join(', ')}) VALUES (?, ${values})`,
       ),
       maxRowid: this.db.prepare(`SELECT coalesce(max(rowid), 0) FROM ev_${s}`).pluck(),
       ftsAfter: this.db.prepare(`INSERT INTO fts_${s} (rowid, message) SELECT rowid, message FROM ev_${s} WHERE rowid > ? AND message IS NOT NULL`),
@@ -191,6 +224,7 @@ export class SqliteEventStore implements EventStore {
       // this connection had statements for: forget them and try once more.
       if (e instanceof SocError && /no such table/.test(e.message)) {
         this.days.clear();
+        this.layouts.clear();
         this.leaves?.reset();
         return this.writeOnce(cols, docs);
       }
@@ -203,8 +237,10 @@ export class SqliteEventStore implements EventStore {
     /** Per day touched: its statements, the table's highest rowid before this write, rows written. */
     const touched = new Map<string, { st: DayStatements; before: number; rows: number }>();
     const n = cols.count;
-    // One parameter array reused for every row: id, the COLUMNS values (time in its place), message, doc.
+    // One parameter array per layout reused for every row: id, the COLUMNS values (time in its
+    // place), message, doc, and on keyed tables the id key and id for the duplicate check.
     const params: Array<string | number | null> = new Array(COLUMNS.length + 3).fill(null);
+    const keyedParams: Array<string | number | null> = new Array(COLUMNS.length + 5).fill(null);
     const slot: number[] = [];
     for (let j = 0, k = 0; j < COLUMNS.length; j++) slot.push(COLUMNS[j]!.kind === 'time' ? -1 : k++);
     const hashes = cols.leafHashes;
@@ -229,11 +265,16 @@ export class SqliteEventStore implements EventStore {
           }
         }
         const doc = docs[i]!;
-        params[0] = id;
-        for (let j = 0; j < slot.length; j++) params[1 + j] = slot[j] === -1 ? ts : cols.values[slot[j]!]![i]!;
-        params[COLUMNS.length + 1] = cols.messages[i] ?? null;
-        params[COLUMNS.length + 2] = doc;
-        if (cur!.st.insert.run(params).changes === 1) {
+        const p = cur!.st.keyed ? keyedParams : params;
+        p[0] = id;
+        for (let j = 0; j < slot.length; j++) p[1 + j] = slot[j] === -1 ? ts : cols.values[slot[j]!]![i]!;
+        p[COLUMNS.length + 1] = cols.messages[i] ?? null;
+        p[COLUMNS.length + 2] = doc;
+        if (cur!.st.keyed) {
+          p[COLUMNS.length + 3] = idKey(id);
+          p[COLUMNS.length + 4] = id;
+        }
+        if (cur!.st.insert.run(p).changes === 1) {
           if (this.leaves) {
             if (hashes) this.leaves.append(day, id, hashes.subarray(i * 32, i * 32 + 32));
             else this.leaves.appendDoc(day, id, doc);
@@ -304,7 +345,7 @@ export class SqliteEventStore implements EventStore {
     if (order === 'desc') days.reverse();
 
     const where = (s: string): { sql: string; params: Array<string | number> } => {
-      const q = compileQuery(query, s);
+      const q = compileQuery(query, s, this.layoutOf(s));
       const parts = [q.sql];
       const params = [...q.params];
       if (fromMs !== undefined) {
@@ -423,8 +464,16 @@ export class SqliteEventStore implements EventStore {
   getSync(id: string): EcsEvent | undefined {
     this.check();
     if (typeof id !== 'string') throw new TypeError('get: id must be a string');
+    const key = idKey(id);
     for (const d of this.listDays().reverse()) {
-      const row = this.db.prepare(`SELECT doc FROM ev_${daySuffix(d)} WHERE id = ?`).get(id) as { doc: string } | undefined;
+      const s = daySuffix(d);
+      const layout = this.layoutOf(s);
+      if (layout === undefined) continue;
+      const row = (
+        layout === 'keyed'
+          ? this.db.prepare(`SELECT doc FROM ev_${s} WHERE ${ID_KEY_SQL} = ? AND id = ?`).get(key, id)
+          : this.db.prepare(`SELECT doc FROM ev_${s} WHERE id = ?`).get(id)
+      ) as { doc: string } | undefined;
       if (row) return JSON.parse(row.doc) as EcsEvent;
     }
     return undefined;
@@ -445,6 +494,7 @@ export class SqliteEventStore implements EventStore {
         this.db.exec(`DROP TABLE IF EXISTS fts_${s}; DROP TABLE IF EXISTS ev_${s}; DROP TABLE IF EXISTS ${leafTable(g.day)};`);
         this.db.prepare('DELETE FROM days WHERE day = ?').run(g.day);
         this.days.delete(g.day);
+        this.layouts.delete(s);
       }
     });
     drop();
