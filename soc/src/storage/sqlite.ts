@@ -385,13 +385,17 @@ export class SqliteEventStore implements EventStore {
           }
           const s = daySuffix(d);
           const w = where(s);
-          let sql = `SELECT ts, id, doc FROM ev_${s} WHERE ${w.sql}`;
+          // The page's rows are chosen by rowid first and only then read whole: on keyed tables
+          // the events of one timestamp are sorted by id for each search (see dayTableDdl), and
+          // the sorter then holds their rowids instead of their documents.
+          let page = `SELECT rowid FROM ev_${s} WHERE ${w.sql}`;
           const params = [...w.params];
           if (cursor) {
-            sql += ` AND (ts ${cmp} ? OR (ts = ? AND id ${cmp} ?))`;
+            page += ` AND (ts ${cmp} ? OR (ts = ? AND id ${cmp} ?))`;
             params.push(cursor.ts, cursor.ts, cursor.id);
           }
-          sql += ` ORDER BY ts ${dir}, id ${dir} LIMIT ? OFFSET ?`;
+          const order = ` ORDER BY ts ${dir}, id ${dir}`;
+          const sql = `SELECT ts, id, doc FROM ev_${s} WHERE rowid IN (${page}${order} LIMIT ? OFFSET ?)${order}`;
           params.push(size - events.length, skip);
           skip = 0;
           for (const r of this.db.prepare(sql).all(...params) as Array<{ ts: number; id: string; doc: string }>) {
