@@ -94,7 +94,9 @@ function bufferedSeqs(dir: string, app: string): number[] {
   try {
     const out: number[] = [];
     const preparer = new Preparer('vendor');
-    for (const r of readBatchesAfter(db, 0, Number.MAX_SAFE_INTEGER)) {
+    // No byte bound either: one read stops after 8 MiB (buffer READ_MAX_BYTES), and the file
+    // tailer's batches alone may fill that before the first TCP batch.
+    for (const r of readBatchesAfter(db, 0, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)) {
       const docs = r.kind === 'frames' ? preparer.prepare([r])!.batches[0]!.data : r.data;
       for (const ev of docs.split('\n').map((d) => JSON.parse(d) as { message?: string; log?: { syslog?: { appname?: string }; file?: unknown } })) {
         const isApp = app === 'file' ? ev.log?.file !== undefined : ev.log?.syslog?.appname === app;
