@@ -69,13 +69,14 @@ const DAY_MS = 86_400_000;
 const PAGE_SIZE = 16_384;
 
 interface DayStatements {
-  /**
-   * Whether the table is of the keyed layout; its insert then takes the id key and the id once
-   * more after the doc, for the check that the id is not stored yet.
-   */
-  keyed: boolean;
-  /** Inserts one row unless its id is stored already (`changes` 0 for a duplicate). */
+  /** Inserts one row; on `id-unique` tables, unless its id is stored already (`changes` 0). */
   insert: Database.Statement;
+  /**
+   * On keyed tables: whether an id is stored (id key, id), asked before each insert. A separate
+   * statement: an INSERT … SELECT that reads its own table (`WHERE NOT EXISTS`) first copies the
+   * selected row into a temporary table (SQLite "INSERT", the SELECT form), measured slower.
+   */
+  has: Database.Statement | undefined;
   /** Highest rowid of the day table (its rightmost B-tree entry, so a cheap read). */
   maxRowid: Database.Statement;
   /** Index the messages of the rows after a rowid in the day's FTS5 table. */
@@ -175,16 +176,11 @@ export class SqliteEventStore implements EventStore {
     this.layouts.set(s, layout);
     const keyed = layout === 'keyed';
     const cols = [...COLUMNS.map((c) => c.column), 'message', 'doc'];
-    const values = cols.map(() => '?').join(', ');
     st = {
-      keyed,
       // Keyed tables have no unique constraint: the id is looked up through the id key's index
-      // in the same statement (one call per row), and duplicates within one write are seen too.
-      insert: this.db.prepare(
-        keyed
-          ? `INSERT INTO ev_${s} (id, ${cols.join(', ')}) SELECT ?, ${values} WHERE NOT EXISTS (SELECT 1 FROM ev_${s} WHERE ${ID_KEY_SQL} = ? AND id = ?)`
-          : `INSERT OR IGNORE INTO ev_${s} (id, ${cols.join(', ')}) VALUES (?, ${values})`,
-      ),
+      // (duplicates within one write are seen too: the transaction reads its own rows).
+      insert: this.db.prepare(`INSERT ${keyed ? '' : 'OR IGNORE '}INTO ev_${s} (id, ${cols.join(', ')}) VALUES (?, ${cols.map(() => '?').join(', ')})`),
+      has: keyed ? this.db.prepare(`SELECT 1 FROM ev_${s} WHERE ${ID_KEY_SQL} = ? AND id = ?`).pluck() : undefined,
       maxRowid: this.db.prepare(`SELECT coalesce(max(rowid), 0) FROM ev_${s}`).pluck(),
       ftsAfter: this.db.prepare(`INSERT INTO fts_${s} (rowid, message) SELECT rowid, message FROM ev_${s} WHERE rowid > ? AND message IS NOT NULL`),
     };
@@ -237,10 +233,8 @@ export class SqliteEventStore implements EventStore {
     /** Per day touched: its statements, the table's highest rowid before this write, rows written. */
     const touched = new Map<string, { st: DayStatements; before: number; rows: number }>();
     const n = cols.count;
-    // One parameter array per layout reused for every row: id, the COLUMNS values (time in its
-    // place), message, doc, and on keyed tables the id key and id for the duplicate check.
+    // One parameter array reused for every row: id, the COLUMNS values (time in its place), message, doc.
     const params: Array<string | number | null> = new Array(COLUMNS.length + 3).fill(null);
-    const keyedParams: Array<string | number | null> = new Array(COLUMNS.length + 5).fill(null);
     const slot: number[] = [];
     for (let j = 0, k = 0; j < COLUMNS.length; j++) slot.push(COLUMNS[j]!.kind === 'time' ? -1 : k++);
     const hashes = cols.leafHashes;
@@ -265,16 +259,13 @@ export class SqliteEventStore implements EventStore {
           }
         }
         const doc = docs[i]!;
-        const p = cur!.st.keyed ? keyedParams : params;
-        p[0] = id;
-        for (let j = 0; j < slot.length; j++) p[1 + j] = slot[j] === -1 ? ts : cols.values[slot[j]!]![i]!;
-        p[COLUMNS.length + 1] = cols.messages[i] ?? null;
-        p[COLUMNS.length + 2] = doc;
-        if (cur!.st.keyed) {
-          p[COLUMNS.length + 3] = idKey(id);
-          p[COLUMNS.length + 4] = id;
-        }
-        if (cur!.st.insert.run(p).changes === 1) {
+        const st = cur!.st;
+        if (st.has && st.has.get(idKey(id), id) !== undefined) continue;
+        params[0] = id;
+        for (let j = 0; j < slot.length; j++) params[1 + j] = slot[j] === -1 ? ts : cols.values[slot[j]!]![i]!;
+        params[COLUMNS.length + 1] = cols.messages[i] ?? null;
+        params[COLUMNS.length + 2] = doc;
+        if (st.insert.run(params).changes === 1) {
           if (this.leaves) {
             if (hashes) this.leaves.append(day, id, hashes.subarray(i * 32, i * 32 + 32));
             else this.leaves.appendDoc(day, id, doc);
