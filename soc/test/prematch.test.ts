@@ -79,7 +79,7 @@ function sorted(alerts: Alert[]): unknown[] {
  * in small steps, with detection's stateless half in the prepare worker (`split`) or the
  * documents shipped to the main thread's `engine.match`. `between` runs after the first half.
  */
-async function run(split: boolean, between?: (d: Detector) => Promise<void>): Promise<{ alerts: Alert[]; prematched: PrematchedStep[]; documentSteps: number; detector: Detector; checkpoint: { seq: number; maxTime: number } }> {
+async function run(split: boolean, between?: (d: Detector, w: WorkerWriter) => Promise<void>): Promise<{ alerts: Alert[]; prematched: PrematchedStep[]; documentSteps: number; detector: Detector; checkpoint: { seq: number; maxTime: number } }> {
   const dir = mkdtempSync(join(tmpdir(), 'xiangan-prematch-'));
   const buffer = new DurableBuffer({ dir });
   const writer = new WorkerWriter({ dir, synchronous: 'normal' });
@@ -107,7 +107,7 @@ async function run(split: boolean, between?: (d: Detector) => Promise<void>): Pr
     consumer.start();
     await consumer.drain();
     await consumer.stop();
-    await between?.(detector);
+    await between?.(detector, writer);
     await buffer.append(sshFrames(0).slice(6) as unknown as EcsEvent[]);
     for (let i = half; i < events.length; i += 9) await buffer.append(events.slice(i, i + 9));
     // The newest event matches nothing: event time must still reach it.
@@ -152,6 +152,23 @@ test('a rule switched off reaches the prepare worker: later steps carry the new 
   const versions = new Set(split.prematched.map((s) => s.version));
   assert.deepEqual([...versions].sort(), [1, 2], 'steps before the switch were evaluated with rule set 1, after it with 2');
   assert.ok(!split.alerts.some((a) => a.ruleId === BRUTE && a.group['source.ip'] === '198.51.100.7'), 'the correlation switched off raises nothing');
+  assert.deepEqual(sorted(split.alerts), sorted(plain.alerts));
+});
+
+test('a restarted prepare worker gets the rule set again: every step stays prematched, same alerts', async () => {
+  type Prep = { worker?: { terminate(): Promise<number> }; generation: number };
+  const preps: Prep[] = [];
+  const restart = async (_d: Detector, w: WorkerWriter): Promise<void> => {
+    // The worker thread dies (as on an out-of-memory exit); the next write starts another.
+    const prep = (w as unknown as { prep: Prep }).prep;
+    preps.push(prep);
+    assert.ok(prep.worker, 'the prepare worker ran');
+    await prep.worker.terminate();
+  };
+  const plain = await run(false, restart);
+  const split = await run(true, restart);
+  assert.deepEqual(preps.map((p) => p.generation), [2, 2], 'a second prepare worker was started in each run');
+  assert.equal(split.documentSteps, 0, 'the new worker prematched from its first step');
   assert.deepEqual(sorted(split.alerts), sorted(plain.alerts));
 });
 
