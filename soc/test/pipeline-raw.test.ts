@@ -108,6 +108,33 @@ describe('raw frames', () => {
     assert.deepEqual(Buffer.from(step.leafHashes!), expected);
   });
 
+  test('documents of non-ASCII frames: byte for byte JSON.stringify of the source processor, leaf hashes of that text', () => {
+    const peer = { address: '10.0.0.9', port: 5140 };
+    const receivedAt = Date.UTC(2026, 10, 28, 2, 0, 5);
+    const lines: Buffer[] = [
+      Buffer.from('<38>Nov 28 10:00:01 fw01 sshd[7]: 用户 张伟 登录失败 from 10.1.2.3 port 22 ssh2'),
+      // GB18030 bytes of 用户 (GB 18030-2005 two-byte codes), decoded by the auto charset.
+      Buffer.concat([Buffer.from('<38>Nov 28 10:00:02 fw01 app: '), Buffer.from([0xd3, 0xc3, 0xbb, 0xa7]), Buffer.from(' ok')]),
+      Buffer.from('<38>Nov 28 10:00:03 fw01 app: emoji \u{1f512} quote " backslash \\ tab \t bell \u0007 end'),
+      Buffer.from('<38>Nov 28 10:00:04 fw01 app: plain ascii'),
+    ];
+    const batch = (ls: Buffer[], seq: number, first: number) => {
+      const fs = ls.map((bytes, i) => new RawFrame(bytes, { sourceId: 'syslog-tcp', transport: 'tcp', peer, receivedAt, timezone: 'Asia/Shanghai', eventId: eventId({ kind: 'network', sourceId: 'syslog-tcp', peerAddress: peer.address, peerPort: peer.port, receivedAt, connection: 'c9', seq: first + i, bytes }) }, 'auto'));
+      const { data, meta } = encodeFrames(fs);
+      return { fs, row: { seq, appendedAt: 1, count: fs.length, data: '', kind: 'frames' as const, frames: data, meta } };
+    };
+    // An ASCII-only batch after non-ASCII ones and before another: each batch's text is read on its own.
+    const a = batch(lines, 1, 0);
+    const b = batch([lines[3]!, lines[3]!], 2, 10);
+    const c = batch([lines[2]!, lines[0]!], 3, 20);
+    const step = new Preparer('vendor', Date.now, true).prepare([a.row, b.row, c.row])!;
+    const expected = [a, b, c].map((x) => atSource(x.fs).map((e) => JSON.stringify(e)).join('\n'));
+    assert.deepEqual(step.batches.map((x) => x.data), expected);
+    assert.ok(expected[0]!.includes('用户') && expected[0]!.includes('\\u0007') && expected[0]!.includes('\u{1f512}'));
+    const docs = expected.flatMap((t) => t.split('\n'));
+    assert.deepEqual(Buffer.from(step.leafHashes!), Buffer.concat(docs.map((d) => leafHashText(d))));
+  });
+
   test('the prepare step makes the events the source processor makes', () => {
     const fs = frames(8);
     const { data, meta } = encodeFrames(fs);

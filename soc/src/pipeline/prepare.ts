@@ -23,7 +23,7 @@ import {
 import { decodeFrames } from '../buffer/raw.js';
 import type { RawBatch } from '../buffer/durable.js';
 import { COLUMNS, columnValues } from '../storage/sqlite-schema.js';
-import { leafHashTextsInto } from '../integrity/merkle.js';
+import { leafHashDocsInto } from '../integrity/merkle.js';
 import type { Prematcher } from './prematch.js';
 
 /** Which normaliser parses raw frames: collectors' vendor-aware one or the syslog baseline. */
@@ -65,13 +65,15 @@ export interface PreparedStep extends PreparedColumns {
 
 const VALUE_COLUMNS = COLUMNS.filter((c) => c.kind !== 'time');
 
-/** Documents per chunk of a step's leaf hashing and joining (see {@link Preparer.prepare}). */
+/** Documents per chunk of a step's leaf hashing (see {@link Preparer.prepare}). */
 const DOC_CHUNK = 256;
 
 /** Turns buffered batches into {@link PreparedStep}s; keeps one processor per source. */
 export class Preparer {
   private readonly processors = new Map<string, { proc: Processor; metrics: SourceMetrics }>();
   private readonly normalise: Normalise;
+  /** Where a frames batch's documents are laid out (reused from batch to batch). */
+  private readonly text = new TextBytes();
   constructor(
     normaliser: NormaliserName | Normalise = 'vendor',
     private readonly now: () => number = Date.now,
@@ -104,25 +106,28 @@ export class Preparer {
     const out: RawBatch[] = [];
     const leaves = this.chain ? new Uint8Array(total * 32) : undefined;
     this.detect?.begin();
-    // Documents are hashed (and a frames batch's are joined) in chunks as they are made, so each
-    // one dies young: only the chunk's joined text lives on to the end of the step (kept in V8's
-    // large-object space, never copied by a scavenge), not thousands of documents that every
-    // scavenge of the worker's small young generation would copy and then promote.
-    let pending: string[] = [];
+    // A frames batch's documents are copied as UTF-8 into one reused off-heap buffer as they are
+    // made (and hashed from there), so each document string dies at once: none is left for the
+    // worker's small young generation to copy and promote scavenge after scavenge; the batch's
+    // text is read out of the buffer once at its end. A `docs` batch's documents are already
+    // text: they are hashed in chunks as they are read.
+    let pending: Array<string | Uint8Array> = [];
     let hashed = 0;
     const hashPending = (): void => {
       if (leaves && pending.length > 0) {
         // Grows only on a corrupt batch count.
         if ((hashed + pending.length) * 32 > leaves.length) throw new RangeError('prepare: more events than the batches announced');
-        leafHashTextsInto(pending, leaves.subarray(32 * hashed));
+        leafHashDocsInto(pending, leaves.subarray(32 * hashed));
       }
       hashed += pending.length;
       pending = [];
     };
     for (const b of batches) {
       if (b.kind === 'frames') {
-        const parts: string[] = [];
-        let count = 0;
+        const text = this.text;
+        text.reset();
+        /** Where each document starts in `text` (the one before it ends a newline earlier). */
+        const starts: number[] = [];
         // The processor of each receive context of the row, looked up once per context.
         const procs: Array<{ proc: Processor; metrics: SourceMetrics }> = [];
         const before = new Map<SourceMetrics, [number, number]>();
@@ -134,17 +139,18 @@ export class Preparer {
           }
           const ev = p.proc(f.bytes, f.ctx);
           const doc = JSON.stringify(ev);
-          pending.push(doc);
-          count++;
+          if (starts.length > 0) text.newline();
+          starts.push(text.pos);
+          text.append(doc);
           addEvent(cols, ev, f.ctx.receivedAt, this.now);
           this.detect?.event(b.seq, ev, doc);
-          if (pending.length >= DOC_CHUNK) {
-            parts.push(pending.join('\n'));
-            hashPending();
-          }
         });
-        if (pending.length > 0) {
-          parts.push(pending.join('\n'));
+        const count = starts.length;
+        if (leaves) {
+          for (let i = 0; i < count; i++) {
+            pending.push(text.bytes(starts[i]!, i + 1 < count ? starts[i + 1]! - 1 : text.pos));
+            if (pending.length >= DOC_CHUNK) hashPending();
+          }
           hashPending();
         }
         for (const [m, [pf, cl]] of before) {
@@ -152,7 +158,7 @@ export class Preparer {
           c.parseFailures += m.parseFailures - pf;
           c.charsetLossy += m.charsetLossy - cl;
         }
-        out.push({ seq: b.seq, appendedAt: b.appendedAt, count, data: parts.length === 1 ? parts[0]! : parts.join('\n') });
+        out.push({ seq: b.seq, appendedAt: b.appendedAt, count, data: text.read() });
       } else {
         for (const d of b.data.split('\n')) {
           const ev = JSON.parse(d) as EcsEvent;
@@ -168,6 +174,55 @@ export class Preparer {
       }
     }
     return { ...finish(cols), batches: out, ...(leaves ? { leafHashes: leaves } : {}), lastSeq: batches[batches.length - 1]!.seq, oldestAppendedAt: batches[0]!.appendedAt, counters };
+  }
+}
+
+/**
+ * Text kept as UTF-8 in one growing off-heap buffer (outside V8's heap: a scavenge never copies
+ * it), read back as one string.
+ */
+class TextBytes {
+  private buf = Buffer.allocUnsafeSlow(1 << 20);
+  /** Bytes written since the last reset. */
+  pos = 0;
+  /** Only ASCII written since the last reset: the text reads back as Latin-1 (a plain copy). */
+  private ascii = true;
+
+  /** Empty it; a buffer grown past 64 MiB (by very large messages) is let go. */
+  reset(): void {
+    this.pos = 0;
+    this.ascii = true;
+    if (this.buf.length > 64 << 20) this.buf = Buffer.allocUnsafeSlow(1 << 20);
+  }
+
+  append(s: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 bytes for 2 units).
+    this.ensure(3 * s.length);
+    const n = this.buf.write(s, this.pos, 'utf8');
+    if (n !== s.length) this.ascii = false;
+    this.pos += n;
+  }
+
+  newline(): void {
+    this.ensure(1);
+    this.buf[this.pos++] = 0x0a;
+  }
+
+  /** A view of bytes `start … end` (valid until the next append or reset). */
+  bytes(start: number, end: number): Uint8Array {
+    return this.buf.subarray(start, end);
+  }
+
+  /** Everything written since the last reset, as one string. */
+  read(): string {
+    return this.buf.toString(this.ascii ? 'latin1' : 'utf8', 0, this.pos);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const b = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.pos + n));
+    this.buf.copy(b, 0, 0, this.pos);
+    this.buf = b;
   }
 }
 
