@@ -251,7 +251,8 @@ export class WorkerWriter {
    */
   setRules(config: PrematchConfig): void {
     this.rules = { config, sentTo: -1 };
-    if (this.linkedFor !== '') this.linked();
+    // Not once closing: that would start a worker nobody closes.
+    if (this.linkedFor !== '' && !this.closing) this.linked();
   }
 
   /** Store the batches after `afterSeq`; resolves after the store worker's commit. A dead worker is restarted on the next call. */
