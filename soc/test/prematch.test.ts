@@ -130,10 +130,10 @@ test('the pipeline raises the same alerts with detection split across the prepar
   const split = await run(true);
   assert.equal(plain.prematched.length, 0);
   assert.ok(split.prematched.length > 0 && split.documentSteps === 0, 'every step of the split run came prematched');
-  const hits = split.prematched.reduce((n, s) => n + s.hits.length, 0);
+  const hits = split.prematched.reduce((n, s) => n + s.docs.length, 0);
   const evaluated = split.prematched.reduce((n, s) => n + s.batches.reduce((m, b) => m + b.events, 0), 0);
   assert.equal(evaluated, packSamples().length + 13, 'every event was evaluated once in the worker');
-  assert.ok(!split.prematched.some((s) => s.hits.some((h) => h.doc.includes(LATE.id))), 'the late event matched nothing');
+  assert.ok(!split.prematched.some((s) => s.docs.some((d) => d.includes(LATE.id))), 'the late event matched nothing');
   assert.ok(hits < evaluated, 'only matched events reach the main thread');
   assert.ok(plain.alerts.some((a) => a.kind === 'correlation' && a.ruleId === BRUTE && a.group['source.ip'] === '203.0.113.5'), 'the brute-force sample fires');
   assert.ok(plain.alerts.some((a) => a.kind === 'correlation' && a.ruleId === BRUTE && a.group['source.ip'] === '198.51.100.7'), 'the raw sshd frames fire across two runs of the consumer');
@@ -198,7 +198,9 @@ test('matches made under an older rule set are evaluated again on the current on
     };
     const s1 = prematch(1);
     assert.equal(s1.version, 1);
-    assert.equal(s1.hits.length, 1, 'the sample matches in the worker');
+    assert.equal(s1.docs.length, 1, 'the sample matches in the worker');
+    assert.deepEqual([s1.ends.length, s1.seqs[0]], [1, 1]);
+    assert.ok(s1.ends[0]! >= 1, 'with at least one detection position');
     // Switched off after the worker matched (the step is in flight): its match is checked again and dropped.
     await detector.setRuleEnabled(RULE, false, 'test');
     await detector.afterWrite([s1]);
@@ -207,7 +209,7 @@ test('matches made under an older rule set are evaluated again on the current on
     // The worker gets the new set; switched back on (set 3), a step of set 2 matches nothing, one of set 3 alerts.
     worker.configure(detector.prematchConfig()!);
     const s2 = prematch(2);
-    assert.equal(s2.hits.length, 0, 'the worker no longer evaluates the switched-off rule');
+    assert.equal(s2.docs.length, 0, 'the worker no longer evaluates the switched-off rule');
     await detector.setRuleEnabled(RULE, true, 'test');
     worker.configure(detector.prematchConfig()!);
     const s3 = prematch(3);

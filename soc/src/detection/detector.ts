@@ -511,7 +511,7 @@ export class Detector {
    */
   async afterWrite(input: readonly RawBatch[] | readonly PrematchedStep[]): Promise<DetectionResult | undefined> {
     if (input.length === 0) return undefined;
-    if ('hits' in input[0]!) return this.serial(() => this.detectPrematched(input as readonly PrematchedStep[]));
+    if ('docs' in input[0]!) return this.serial(() => this.detectPrematched(input as readonly PrematchedStep[]));
     const batches = input as readonly RawBatch[];
     const last = batches[batches.length - 1]!.seq;
     const fresh = batches.filter((b) => b.seq > this.seq);
@@ -550,10 +550,12 @@ export class Detector {
         }
       }
       const current = s.version === this.version;
-      for (const h of s.hits) {
-        if (h.seq <= this.seq) continue;
-        events.push(JSON.parse(h.doc) as EcsEvent);
-        dets.push(current ? h.dets : null);
+      for (let i = 0; i < s.docs.length; i++) {
+        if (s.seqs[i]! <= this.seq) continue;
+        events.push(JSON.parse(s.docs[i]!) as EcsEvent);
+        const from = i > 0 ? s.ends[i - 1]! : 0;
+        // An empty range: the worker could not evaluate it (evaluated here in full, as a re-check is).
+        dets.push(current && s.ends[i]! > from ? Array.from(s.dets.subarray(from, s.ends[i]!)) : null);
         if (!current) this.s.rechecked++;
       }
     }

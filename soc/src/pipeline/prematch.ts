@@ -49,24 +49,29 @@ export interface PrematchBatch {
   maxTime: number;
 }
 
-/** An event of a step that matched at least one detection (or could not be evaluated here). */
-export interface PrematchHit {
-  /** Buffer batch it came from. */
-  seq: number;
-  /** Its stored document. */
-  doc: string;
-  /** Positions in the engine's `detections` that matched; null: evaluate it in the main thread (it threw here). */
-  dets: number[] | null;
-}
-
-/** What the main thread gets of a step instead of its documents. */
+/**
+ * What the main thread gets of a step instead of its documents. The events that matched at least
+ * one detection (or could not be evaluated here), "hits", are laid out column-wise: a message
+ * deserialises an array of strings and a few typed arrays about four times faster than one
+ * small object per hit (measured with `v8.deserialize`: 1.1 against 5.0 µs a hit).
+ */
 export interface PrematchedStep {
   /** The {@link PrematchConfig.version} the step was evaluated with. */
   version: number;
   /** Last buffer batch of the step. */
   lastSeq: number;
   batches: PrematchBatch[];
-  hits: PrematchHit[];
+  /** Per hit: its stored document. */
+  docs: string[];
+  /** Per hit: the buffer batch it came from. */
+  seqs: Float64Array;
+  /**
+   * Per hit `i`: the positions in the engine's `detections` that matched are
+   * `dets[ends[i - 1] ?? 0 … ends[i])`; an empty range means it threw here: evaluate it in full
+   * in the main thread (a hit that did not throw matched at least one detection).
+   */
+  dets: Int32Array;
+  ends: Int32Array;
 }
 
 /**
@@ -87,7 +92,10 @@ export class Prematcher {
   private engine: RuleEngine | undefined;
   private version = 0;
   private batches: PrematchBatch[] = [];
-  private hits: PrematchHit[] = [];
+  private docs: string[] = [];
+  private seqs: number[] = [];
+  private dets: number[] = [];
+  private ends: number[] = [];
   private cur: PrematchBatch | undefined;
   /** Newest `@timestamp` text of `cur` in the fixed ISO form (see {@link event}). */
   private curIso = '';
@@ -119,7 +127,10 @@ export class Prematcher {
   /** Start a step (drops what a failed one left). */
   begin(): void {
     this.batches = [];
-    this.hits = [];
+    this.docs = [];
+    this.seqs = [];
+    this.dets = [];
+    this.ends = [];
     this.cur = undefined;
     this.curIso = '';
   }
@@ -156,17 +167,20 @@ export class Prematcher {
       dets = engine.prematch(ev as unknown as EventLike);
       if (dets === null) return false;
     } catch {
-      // The main thread's engine meets the same error and handles it as it always has.
+      // The main thread's engine meets the same error and handles it as it always has (an
+      // empty range of positions).
       dets = null;
     }
-    this.hits.push({ seq, doc: doc ?? '', dets });
+    if (dets) for (const k of dets) this.dets.push(k);
+    this.ends.push(this.dets.length);
+    this.seqs.push(seq);
+    this.docs.push(doc ?? '');
     return doc === undefined;
   }
 
   /** The document of the event {@link event} last returned true for. */
   doc(text: string): void {
-    const h = this.hits[this.hits.length - 1];
-    if (h) h.doc = text;
+    if (this.docs.length > 0) this.docs[this.docs.length - 1] = text;
   }
 
   /** Fold the newest ISO timestamp text of the current batch into its `maxTime`. */
@@ -182,7 +196,17 @@ export class Prematcher {
   /** The step's results (undefined when not prematching), and a clean slate. */
   take(lastSeq: number): PrematchedStep | undefined {
     this.closeBatch();
-    const out = this.engine ? { version: this.version, lastSeq, batches: this.batches, hits: this.hits } : undefined;
+    const out: PrematchedStep | undefined = this.engine
+      ? {
+          version: this.version,
+          lastSeq,
+          batches: this.batches,
+          docs: this.docs,
+          seqs: Float64Array.from(this.seqs),
+          dets: Int32Array.from(this.dets),
+          ends: Int32Array.from(this.ends),
+        }
+      : undefined;
     this.begin();
     return out;
   }
