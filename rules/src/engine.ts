@@ -5,6 +5,7 @@
  * Pure and synchronous (DESIGN.md convention 5): time is the event's own timestamp, never the
  * wall clock, so a replay gives the same matches and tests drive windows with event times.
  */
+import { createHash } from 'node:crypto';
 import { compileDocument, type CompileOptions, type CompiledCorrelation, type CompiledDetection, type CompiledFilter } from './compile.js';
 import { RuleError } from './errors.js';
 import type { Pipeline } from './pipeline.js';
@@ -284,6 +285,14 @@ export class RuleEngine {
   /** Documents that were not compiled (with `onError: 'skip'`), with the reason. */
   readonly rejected: readonly RejectedRule[];
   readonly pipeline: Pipeline;
+  /**
+   * A digest (SHA-256, hex) of what fixes the detection table: the pipeline and, in table order,
+   * the document of every detection and of every meta filter applied to them. Two engines with
+   * the same `tableId` have the same detections at the same positions, so one's
+   * {@link prematch} result may be applied by the other; compare them before handing results
+   * between threads (e.g. after a rule reload). Threat-intel list contents are not part of it.
+   */
+  readonly tableId: string;
 
   private readonly dets: Det[];
   private readonly corrs: Corr[];
@@ -323,8 +332,9 @@ export class RuleEngine {
   private maxTime = -Infinity;
 
   /** @internal use {@link compileRules}. */
-  constructor(args: { pipeline: Pipeline; dets: Det[]; corrs: Corr[]; filters: CompiledFilter[]; rejected: RejectedRule[]; counters: MatchCounters; opts: EngineOptions }) {
+  constructor(args: { pipeline: Pipeline; dets: Det[]; corrs: Corr[]; filters: CompiledFilter[]; rejected: RejectedRule[]; counters: MatchCounters; opts: EngineOptions; tableId: string }) {
     this.pipeline = args.pipeline;
+    this.tableId = args.tableId;
     this.dets = args.dets;
     this.corrs = args.corrs;
     this.detections = args.dets;
@@ -1092,6 +1102,8 @@ export function compileRules(rules: readonly LoadedRule[], pipeline: Pipeline, o
     rejected.push({ source: r.source, id: typeof d.id === 'string' ? d.id : undefined, title: typeof d.title === 'string' ? d.title : undefined, code: e.code, reason: e.message });
   };
   const dets: Det[] = [];
+  const detDocs: unknown[] = [];
+  const filterDocs = new Map<CompiledFilter, unknown>();
   const filters: CompiledFilter[] = [];
   const corrDefs: { r: LoadedRule; c: CompiledCorrelation }[] = [];
   const ids = new Set<string>();
@@ -1100,8 +1112,13 @@ export function compileRules(rules: readonly LoadedRule[], pipeline: Pipeline, o
       const c = compileDocument(r, pipeline, opts, counters);
       if (ids.has(c.id)) throw new RuleError('RULE_ERR_DUPLICATE_ID', `${r.source}: duplicate rule id ${c.id}`);
       ids.add(c.id);
-      if (c.kind === 'detection') dets.push({ ...c, pos: dets.length, alert: true, enabled: true, corrs: [], stamp: 0, got: 0, need: 0, bucket: null });
-      else if (c.kind === 'filter') filters.push(c);
+      if (c.kind === 'detection') {
+        dets.push({ ...c, pos: dets.length, alert: true, enabled: true, corrs: [], stamp: 0, got: 0, need: 0, bucket: null });
+        detDocs.push(r.doc);
+      } else if (c.kind === 'filter') {
+        filters.push(c);
+        filterDocs.set(c, r.doc);
+      }
       else corrDefs.push({ r, c });
     } catch (e) {
       fail(r, e);
@@ -1186,7 +1203,20 @@ export function compileRules(rules: readonly LoadedRule[], pipeline: Pipeline, o
   for (const d of dets) {
     if (d.corrs.length) d.alert = d.corrs.some((ci) => ci.corr.generate);
   }
-  return new RuleEngine({ pipeline, dets, corrs, filters, rejected, counters, opts });
+  const table = createHash('sha256').update(JSON.stringify(pipeline));
+  for (const doc of detDocs) table.update('\u0000').update(docText(doc));
+  for (const f of filters) table.update('\u0001').update(docText(filterDocs.get(f)));
+  return new RuleEngine({ pipeline, dets, corrs, filters, rejected, counters, opts, tableId: table.digest('hex') });
+}
+
+/** A rule document as JSON for {@link RuleEngine.tableId} (a YAML alias cycle cannot be: its id then). */
+function docText(doc: unknown): string {
+  try {
+    return JSON.stringify(doc) ?? '';
+  } catch {
+    const d = doc as { id?: unknown } | null;
+    return `unserialisable ${String(d?.id)}`;
+  }
 }
 
 function wire(corr: Corr, ref: Det | Corr, refIndex: number): CorrIn {

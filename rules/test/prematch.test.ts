@@ -8,9 +8,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { normalise, normaliseJson, parseSyslog, type SourceContext } from '@xiangan/collectors';
-import { builtinPipeline, compileRules, loadLists, loadRules, type EngineOptions, type EventLike, type LoadedRule } from '../src/index.js';
+import { builtinPipeline, compileRules, listRuleFiles, loadLists, loadRules, parseRuleText, type EngineOptions, type EventLike, type LoadedRule } from '../src/index.js';
 import { PKG_ROOT, SHARED } from './helpers.js';
 
 const T0 = Date.UTC(2026, 10, 30, 1, 0, 0);
@@ -47,7 +48,9 @@ function mixEvent(i: number): EventLike {
 
 test('match ≡ applyPrematched(prematch) on the bench mix, also with the prematch half on a second engine', () => {
   const packs = loadRules(join(PKG_ROOT, 'packs')).rules;
-  const sigma = loadRules(join(SHARED, 'sigma', 'rules', 'windows', 'process_creation')).rules.filter((_, i) => i % 4 === 0);
+  // Every eighth SigmaHQ process-creation rule (parsing only those keeps the test short).
+  const files = listRuleFiles(join(SHARED, 'sigma', 'rules', 'windows', 'process_creation')).filter((_, i) => i % 8 === 0);
+  const sigma = files.flatMap((f) => parseRuleText(readFileSync(f, 'utf8'), f));
   const rules: LoadedRule[] = [...packs, ...sigma];
   // A small group cap so evictions and their counters take part too.
   const opts: EngineOptions = { lists: loadLists(join(PKG_ROOT, 'lists')), onError: 'skip', maxGroups: 30 };
@@ -60,10 +63,12 @@ test('match ≡ applyPrematched(prematch) on the bench mix, also with the premat
     owner.detections.map((d) => d.id),
     'positions are stable for the same rules and options',
   );
+  assert.match(worker.tableId, /^[0-9a-f]{64}$/);
+  assert.equal(worker.tableId, owner.tableId, 'the same rules give the same table id');
   let matches = 0;
   let correlated = 0;
   let none = 0;
-  for (let i = 0; i < 4000; i++) {
+  for (let i = 0; i < 3000; i++) {
     const ev = mixEvent(i);
     const a = whole.match(ev);
     const pre = halves.prematch(ev);
@@ -102,4 +107,18 @@ test('applyPrematched follows its own engine’s rule switches and refuses posit
   assert.throws(() => owner.applyPrematched(ev, [owner.detections.length]), RangeError);
   assert.throws(() => owner.applyPrematched(ev, [0.5]), RangeError);
   assert.throws(() => owner.prematch([] as unknown as EventLike), TypeError);
+});
+
+test('tableId changes when the detection table could differ', () => {
+  const rules = loadRules(join(PKG_ROOT, 'packs')).rules;
+  const opts: EngineOptions = { lists: loadLists(join(PKG_ROOT, 'lists')) };
+  const id = compileRules(rules, builtinPipeline('ecs'), opts).tableId;
+  // Another order numbers the detections differently.
+  assert.notEqual(compileRules([...rules].reverse(), builtinPipeline('ecs'), opts).tableId, id);
+  // An edited rule keeps its position but tests something else.
+  const k = rules.findIndex((r) => r.doc.detection && !r.doc.correlation);
+  const edited = rules.map((r, i) => (i === k ? { ...r, doc: { ...r.doc, detection: { sel: { 'event.action': 'x' }, condition: 'sel' } } } : r));
+  assert.notEqual(compileRules(edited, builtinPipeline('ecs'), opts).tableId, id);
+  // Another pipeline maps fields differently.
+  assert.notEqual(compileRules(rules, builtinPipeline('identity'), { ...opts, onError: 'skip' }).tableId, id);
 });
