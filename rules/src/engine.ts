@@ -1118,8 +1118,7 @@ export function compileRules(rules: readonly LoadedRule[], pipeline: Pipeline, o
       } else if (c.kind === 'filter') {
         filters.push(c);
         filterDocs.set(c, r.doc);
-      }
-      else corrDefs.push({ r, c });
+      } else corrDefs.push({ r, c });
     } catch (e) {
       fail(r, e);
     }
@@ -1203,13 +1202,13 @@ export function compileRules(rules: readonly LoadedRule[], pipeline: Pipeline, o
   for (const d of dets) {
     if (d.corrs.length) d.alert = d.corrs.some((ci) => ci.corr.generate);
   }
-  const table = createHash('sha256').update(JSON.stringify(pipeline));
+  const table = createHash('sha256').update(docText(pipeline));
   for (const doc of detDocs) table.update('\u0000').update(docText(doc));
   for (const f of filters) table.update('\u0001').update(docText(filterDocs.get(f)));
   return new RuleEngine({ pipeline, dets, corrs, filters, rejected, counters, opts, tableId: table.digest('hex') });
 }
 
-/** A rule document as JSON for {@link RuleEngine.tableId} (a YAML alias cycle cannot be: its id then). */
+/** A rule document or pipeline as JSON for {@link RuleEngine.tableId} (one with a cycle, from YAML aliases, cannot be: its id then). */
 function docText(doc: unknown): string {
   try {
     return JSON.stringify(doc) ?? '';
