@@ -35,7 +35,7 @@ import { stringify } from 'yaml';
 import { batchDocs, type RawBatch } from '../buffer/durable.js';
 import type { Alert, AlertCandidate, AlertStore, RecordResult } from '../alerts/types.js';
 import { SocError } from '../errors.js';
-import { detectionSignature, type PrematchConfig, type PrematchedStep } from '../pipeline/prematch.js';
+import type { PrematchConfig, PrematchedStep } from '../pipeline/prematch.js';
 
 /** Dedup fields of a detection match when the rule has no group-by of its own. */
 export const DEFAULT_GROUP_BY: readonly string[] = ['host.name', 'source.ip', 'user.name'];
@@ -327,7 +327,7 @@ export class Detector {
     const o = m.sources;
     return {
       version: this.version,
-      sig: detectionSignature(this.engineNow),
+      sig: this.engineNow.tableId,
       rules: m.rules,
       options: { ...(o.lists !== undefined ? { lists: o.lists } : {}), ...(o.pipeline !== undefined ? { pipeline: o.pipeline } : {}) },
       disabled: [...this.disabled],

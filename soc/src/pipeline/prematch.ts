@@ -21,7 +21,6 @@
  * A worker whose compiled detections differ from the main thread's (a {@link PrematchConfig.sig}
  * mismatch) or that failed to compile does not prematch; its steps carry the documents instead.
  */
-import { createHash } from 'node:crypto';
 import type { EcsEvent } from '@xiangan/collectors';
 import type { EventLike, LoadedRule, RuleEngine } from '@xiangan/rules';
 import { compileDetectionRules, type RuleSourceOptions } from '../detection/detector.js';
@@ -30,7 +29,7 @@ import { compileDetectionRules, type RuleSourceOptions } from '../detection/dete
 export interface PrematchConfig {
   /** The detector's rule-set number; echoed in every {@link PrematchedStep}. */
   version: number;
-  /** {@link detectionSignature} of the main thread's engine: the worker's must equal it. */
+  /** `RuleEngine.tableId` of the main thread's engine (its detection table): the worker's must equal it. */
   sig: string;
   /** The rule documents the main thread's engine was compiled from, in its order. */
   rules: readonly LoadedRule[];
@@ -75,16 +74,6 @@ export interface PrematchedStep {
 }
 
 /**
- * Which detections an engine holds, in order: two engines with the same signature give the same
- * detection the same position.
- */
-export function detectionSignature(engine: RuleEngine): string {
-  const h = createHash('sha256');
-  for (const d of engine.detections) h.update(d.id).update('\u0000');
-  return `${engine.detections.length}:${h.digest('base64url')}`;
-}
-
-/**
  * The prepare worker's side: holds the engine of the newest {@link PrematchConfig} and collects
  * one step's results while `Preparer.prepare` makes its events.
  */
@@ -100,7 +89,7 @@ export class Prematcher {
   /** Newest `@timestamp` text of `cur` in the fixed ISO form (see {@link event}). */
   private curIso = '';
 
-  /** Whether steps are being prematched (a rule set compiled to the main thread's signature). */
+  /** Whether steps are being prematched (a rule set compiled to the main thread's detection table). */
   get active(): boolean {
     return this.engine !== undefined;
   }
@@ -113,7 +102,7 @@ export class Prematcher {
     this.engine = undefined;
     try {
       const engine = compileDetectionRules(cfg.rules, cfg.options);
-      if (detectionSignature(engine) !== cfg.sig) return false;
+      if (engine.tableId !== cfg.sig) return false;
       for (const id of cfg.disabled) engine.setRuleEnabled(id, false);
       this.engine = engine;
       this.version = cfg.version;
