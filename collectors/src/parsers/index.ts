@@ -181,8 +181,8 @@ export function normalise(msg: SyslogMessage, ctx: SourceContext, options: Norma
   } else if (msg.appname !== undefined && ev.observer?.vendor === undefined && !app.startsWith('%')) {
     // Host programs (sshd, sudo, auditd): the TAG names the logging process; parsed fields win.
     const process = syslogProcess(msg)!;
-    const parsedProcess = ev.process;
-    if (parsedProcess !== undefined) for (const k in parsedProcess) process[k] = parsedProcess[k];
+    // Object.assign copies the same own keys in the same order as a for…in loop, without its key enumeration.
+    if (ev.process !== undefined) Object.assign(process, ev.process);
     ev.process = process;
   }
   // The channel was TLS (RFC 5425) whatever the message says.

@@ -75,14 +75,31 @@ export function parseSyslog(bytes: Uint8Array, opts: ParseOptions): SyslogMessag
   const zone = opts.timezone ?? 'Asia/Shanghai';
   const dec = decodeBytes(bytes, opts.charset ?? 'auto');
   const text = dec.text;
+  // Every field is present from the start (absent ones as undefined), in one order: all
+  // messages share one hidden class, so the normaliser's reads of them stay monomorphic
+  // (a shape per grammar and header made them megamorphic). JSON and `!== undefined`
+  // readers see no difference.
   const msg: SyslogMessage = {
     format: 'unparsed',
     priValid: false,
-    time: { received: opts.receivedAt, zone, yearInferred: false },
+    pri: undefined,
+    facility: undefined,
+    severity: undefined,
+    priRaw: undefined,
+    version: undefined,
+    time: { received: opts.receivedAt, zone, yearInferred: false, device: undefined, deviceText: undefined, fraction: undefined },
+    hostname: undefined,
+    appname: undefined,
+    procid: undefined,
+    msgid: undefined,
+    structuredData: undefined,
+    sequence: undefined,
     msg: text,
     raw: text,
+    rawBase64: undefined,
     charset: dec.charset,
     lossy: dec.lossy,
+    parseError: undefined,
   };
   if (dec.lossy) msg.rawBase64 = bytesToBase64(bytes);
   const pri = readPri(text);
