@@ -101,10 +101,15 @@ export const parseAccessLog: LineParser = (input, ev) => {
   ev.http = http;
   const bytes = asInt(sm[2]);
   if (bytes !== undefined) response.body = { bytes };
-  const parts = req[0].split(' ');
-  if (parts.length === 3 && /^[A-Z]{3,10}$/.test(parts[0]!)) {
-    http.request = { method: parts[0] };
-    const target = parts[1]!;
+  // "METHOD TARGET VERSION": exactly two spaces (found with indexOf: `split(' ')` of a fresh
+  // string went to the runtime and cost about a microsecond a line).
+  const line = req[0];
+  const rs1 = line.indexOf(' ');
+  const rs2 = rs1 >= 0 ? line.indexOf(' ', rs1 + 1) : -1;
+  const method = rs2 >= 0 && line.indexOf(' ', rs2 + 1) < 0 ? line.slice(0, rs1) : '';
+  if (/^[A-Z]{3,10}$/.test(method)) {
+    http.request = { method };
+    const target = line.slice(rs1 + 1, rs2);
     const url: Record<string, unknown> = {};
     if (target !== '') url.original = target;
     const q = target.indexOf('?');
@@ -114,7 +119,7 @@ export const parseAccessLog: LineParser = (input, ev) => {
     if (ext !== '') url.extension = ext;
     if (q >= 0 && q + 1 < target.length) url.query = target.slice(q + 1);
     if (target !== '') ev.url = url;
-    const v = /^HTTP\/(\d(?:\.\d)?)$/.exec(parts[2]!);
+    const v = /^HTTP\/(\d(?:\.\d)?)$/.exec(line.slice(rs2 + 1));
     if (v !== null) http.version = v[1];
   } else {
     // A non-HTTP request line (scanner noise, TLS bytes on a plain port) is kept as written.
