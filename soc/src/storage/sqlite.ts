@@ -56,6 +56,11 @@ export interface SqliteStoreOptions {
    * {@link SqliteEventStore.checkpoint} itself, after it has answered for the commit.
    */
   autoCheckpoint?: boolean;
+  /**
+   * Layout of the day tables this store creates (existing ones keep theirs); default `keyed`.
+   * `id-unique` makes them as before the keyed layout: for comparing the two (bench:store).
+   */
+  layout?: DayLayout;
 }
 
 const SCHEMA_VERSION = 1;
@@ -105,6 +110,7 @@ export class SqliteEventStore implements EventStore {
   /** Layout of each day table seen, by suffix (a table never changes layout; see {@link layoutOf}). */
   private readonly layouts = new Map<string, DayLayout>();
   private readonly now: () => number;
+  private readonly newLayout: DayLayout;
   private readonly bumpDay: Database.Statement;
   private readonly leaves: LeafWriter | undefined;
   private closed = false;
@@ -112,6 +118,7 @@ export class SqliteEventStore implements EventStore {
   constructor(opts: SqliteStoreOptions) {
     if (typeof opts?.dir !== 'string' || opts.dir === '') throw new TypeError('SqliteEventStore: dir must be a non-empty string');
     this.now = opts.now ?? Date.now;
+    this.newLayout = opts.layout ?? 'keyed';
     this.path = join(opts.dir, 'events.db');
     try {
       if (!opts.readonly) mkdirSync(opts.dir, { recursive: true });
@@ -170,8 +177,8 @@ export class SqliteEventStore implements EventStore {
     let st = this.days.get(day);
     if (st) return st;
     const s = daySuffix(day);
-    // A day table made before keeps its layout; a new one is keyed.
-    const layout = this.layoutOf(s) ?? 'keyed';
+    // A day table made before keeps its layout; a new one is keyed unless the options say otherwise.
+    const layout = this.layoutOf(s) ?? this.newLayout;
     for (const ddl of dayTableDdl(day, layout)) this.db.exec(ddl);
     this.layouts.set(s, layout);
     const keyed = layout === 'keyed';
