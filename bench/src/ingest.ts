@@ -25,7 +25,8 @@
  * `XIANGAN_BENCH_INTEGRITY` `both` (default: a second server run with tamper-evidence chaining off,
  * for its overhead), `on` or `off`; `XIANGAN_BENCH_ALERTS` `on` (default, detection as configured
  * by default) or `off`; `XIANGAN_BENCH_PACED_RATE` events/s of the steady phase (default 80 % of
- * the measured capacity; 0 skips it); `XIANGAN_BENCH_RSYSLOG=off` skips the rsyslog reference;
+ * the measured capacity; 0 skips it); `XIANGAN_BENCH_RSYSLOG=off` skips the rsyslog reference; `XIANGAN_BENCH_PIPELINE_ONLY=off` skips
+ * the third server run (detection and chaining off: the pipeline alone);
  * `XIANGAN_BENCH_SERVER_NODE_ARGS` adds node options to the server (profiling). A run of
  * another size than the default writes `bench/results/ingest-short.json`, so a quick look does
  * not replace the full run's `ingest.json`.
@@ -47,6 +48,7 @@ const INTEGRITY = process.env.XIANGAN_BENCH_INTEGRITY ?? 'both';
 const ALERTS = process.env.XIANGAN_BENCH_ALERTS ?? 'on';
 const PACED_RATE = process.env.XIANGAN_BENCH_PACED_RATE === undefined ? undefined : Number(process.env.XIANGAN_BENCH_PACED_RATE);
 const RSYSLOG = process.env.XIANGAN_BENCH_RSYSLOG ?? 'on';
+const PIPELINE_ONLY = process.env.XIANGAN_BENCH_PIPELINE_ONLY ?? 'on';
 const FULL_RUN = N === 1_000_000;
 const BIN = fileURLToPath(new URL('../../../bin/xiangan.js', import.meta.url));
 /** Extra node options of the server process (e.g. `--cpu-prof --cpu-prof-dir=DIR`: its worker threads inherit them). */
@@ -117,12 +119,12 @@ interface Started {
   apiPort: number;
 }
 
-async function startXiangan(dir: string, integrity: boolean): Promise<Started> {
+async function startXiangan(dir: string, integrity: boolean, alerts: boolean): Promise<Started> {
   const config = join(dir, 'xiangan.yaml');
   writeFileSync(
     config,
     `data: ${JSON.stringify(join(dir, 'data'))}\nlog: { level: info }\napi: { port: 0 }\nsyslog: { host: 127.0.0.1, udpPort: 0, tcpPort: 0 }\n` +
-      `integrity: { enabled: ${integrity} }\n${ALERTS === 'off' ? 'alerts: { enabled: false }\n' : ''}`,
+      `integrity: { enabled: ${integrity} }\n${alerts ? '' : 'alerts: { enabled: false }\n'}`,
   );
   const child = spawn(process.execPath, [...SERVER_NODE_ARGS, BIN, 'soc', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
   const rl = createInterface({ input: child.stdout! });
@@ -270,9 +272,9 @@ async function sendPaced(port: number, from: number, n: number, rate: number): P
   await new Promise<void>((r) => sock.end(() => r()));
 }
 
-async function benchXiangan(integrity: boolean): Promise<Record<string, unknown>> {
+async function benchXiangan(integrity: boolean, alerts = ALERTS !== 'off'): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'xa-bench-'));
-  const s = await startXiangan(dir, integrity);
+  const s = await startXiangan(dir, integrity, alerts);
   // Peak anonymous memory (V8 heaps of the three threads, SQLite caches, malloc), sampled: VmHWM
   // alone does not tell it from mapped files.
   let peakAnonMb = 0;
@@ -330,7 +332,7 @@ async function benchXiangan(integrity: boolean): Promise<Record<string, unknown>
     if (tries.length > 1) paced = { ...paced, tries };
     return {
       integrity,
-      alerts: ALERTS !== 'off',
+      alerts,
       loadAverage1m: [load0, load1],
       cpuMicrosPerEvent: cpu,
       events: N,
@@ -429,6 +431,9 @@ async function benchRsyslog(): Promise<Record<string, number> | { skipped: strin
 const parseRate = parseOnly();
 const ours = await benchXiangan(INTEGRITY !== 'off');
 const chainOff = INTEGRITY === 'both' ? await benchXiangan(false) : undefined;
+// The pipeline alone (what issue 3 measures: TCP → committed in SQLite), without detection (the
+// rules engine's own benchmark is bench:rules) and without tamper-evidence chaining.
+const pipelineOnly = PIPELINE_ONLY !== 'off' && (ALERTS !== 'off' || INTEGRITY !== 'off') ? await benchXiangan(false, false) : undefined;
 const rsyslog = RSYSLOG === 'off' ? { skipped: 'XIANGAN_BENCH_RSYSLOG=off' } : await benchRsyslog();
 const rs = 'eventsPerSec' in rsyslog ? rsyslog : undefined;
 
@@ -459,6 +464,17 @@ process.stdout.write(
             ['CPU µs/event, integrity chaining off', (chainOff.cpuMicrosPerEvent as Record<string, number>).total!.toFixed(1), '', '', ''],
           ]
         : []),
+      ...(pipelineOnly
+        ? [
+            ['pipeline only (detection and chaining off): events/s', fmtOps(pipelineOnly.eventsPerSec as number), fmtOps(targets.eventsPerSec), rs ? fmtOps(rs.eventsPerSec!) : 'n/a', fmtRatio(pipelineOnly.eventsPerSec as number, rs?.eventsPerSec)],
+            ['pipeline only: CPU µs/event (all threads)', (pipelineOnly.cpuMicrosPerEvent as Record<string, number>).total!.toFixed(1), '', '', ''],
+            ['pipeline only: events/s the CPU cost allows on 2 idle cores', fmtOps((pipelineOnly.cpuMicrosPerEvent as Record<string, number>).cpuCapacityEventsPerSec!), fmtOps(targets.eventsPerSec), '', ''],
+            ...(pacedOf(pipelineOnly)
+              ? [[`pipeline only: p99 receipt → stored (ms) at a steady ${fmtOps(pacedOf(pipelineOnly)!.eventsPerSec)}/s`, pacedOf(pipelineOnly)!.p99ReceiptToStoredMs.toFixed(0), String(targets.p99Ms), '', '']]
+              : []),
+            ['pipeline only: peak RSS (MB)', (pipelineOnly.peakRssMb as number).toFixed(0), String(targets.rssMb), '', ''],
+          ]
+        : []),
     ],
   ),
 );
@@ -467,8 +483,9 @@ const path = writeResults(FULL_RUN ? 'ingest' : 'ingest-short', {
   targets,
   xiangan: { ...ours, parseLinesPerSecPerCore: parseRate },
   ...(chainOff ? { xianganChainingOff: chainOff } : {}),
+  ...(pipelineOnly ? { xianganPipelineOnly: pipelineOnly } : {}),
   rsyslog,
   notes:
-    'Xiangan: real `xiangan soc start` process with its default configuration (detection on unless XIANGAN_BENCH_ALERTS=off), RFC 6587 LF framing; the main thread frames and appends raw frames (bytes, connection, sequence) to the durable SQLite buffer (WAL, synchronous=NORMAL); the prepare worker derives their SM3 ids in batches, parses + ECS-normalises them, serialises each event once and computes store columns and integrity leaf hashes; the store worker inserts (WAL, synchronous=FULL, 16 KiB pages, FTS5, indexes) while the next step is prepared; detection runs on the main thread over the stored documents. Time from first byte sent to xiangan_store_events_total reaching the line count. cpuMicrosPerEvent: per-thread CPU time from /proc over the stream (loadAverage1m at its start and end). p99 from the server histogram xiangan_receipt_to_store_seconds (linear within buckets). rsyslog: imtcp → omfile of the raw message, no parsing or indexing; time until the file holds every line.',
+    'Xiangan: real `xiangan soc start` process with its default configuration (detection on unless XIANGAN_BENCH_ALERTS=off), RFC 6587 LF framing; the main thread frames and appends raw frames (bytes, connection, sequence) to the durable SQLite buffer (WAL, synchronous=NORMAL); the prepare worker derives their SM3 ids in batches, parses + ECS-normalises them, serialises each event once and computes store columns and integrity leaf hashes; the store worker inserts (WAL, synchronous=FULL, 16 KiB pages, FTS5, indexes) while the next step is prepared; detection: the stateless half of the rules (prematch) runs in the prepare worker on the parsed events, the main thread applies only the matched events (correlations, alerts). Time from first byte sent to xiangan_store_events_total reaching the line count. cpuMicrosPerEvent: per-thread CPU time from /proc over the stream (loadAverage1m at its start and end). p99 from the server histogram xiangan_receipt_to_store_seconds (linear within buckets). rsyslog: imtcp → omfile of the raw message, no parsing or indexing; time until the file holds every line.',
 });
 process.stdout.write(`results: ${path}\n`);
