@@ -51,7 +51,7 @@ test('new day tables: id not unique, an id-key index, a ts-only time index; writ
       assert.deepEqual(on('ix_20261128_ts'), ['ts']);
       // One key column, an expression (SQLite reports cid -2 for those: PRAGMA index_xinfo).
       assert.deepEqual(db.prepare("SELECT cid FROM pragma_index_xinfo('ix_20261128_idk') WHERE key = 1").pluck().all(), [-2]);
-      const q = compileQuery(parseQuery(`id:"${A}"`), '20261128', 'keyed');
+      const q = compileQuery(parseQuery(`id:"${A}"`), '20261128');
       const plan = (db.prepare(`EXPLAIN QUERY PLAN SELECT doc FROM ev_20261128 WHERE ${q.sql}`).all(...q.params) as Array<{ detail: string }>).map((r) => r.detail).join('; ');
       assert.match(plan, /ix_20261128_idk/);
       const order = (db.prepare('EXPLAIN QUERY PLAN SELECT ts, id FROM ev_20261128 ORDER BY ts DESC, id DESC LIMIT 10').all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
@@ -90,6 +90,13 @@ test('a store with a day table of the earlier layout answers id lookups on both 
     const unique = (t: string): number => check.prepare(`SELECT count(*) FROM pragma_index_list('${t}') WHERE "unique" = 1`).pluck().get() as number;
     assert.equal(unique('ev_20261127'), 1, 'the earlier day keeps its layout');
     assert.equal(unique('ev_20261128'), 0);
+    // The one form of an id term is indexed on both layouts.
+    const plan = (sfx: string): string => {
+      const q = compileQuery(parseQuery(`id:"${A}"`), sfx);
+      return (check.prepare(`EXPLAIN QUERY PLAN SELECT doc FROM ev_${sfx} WHERE ${q.sql}`).all(...q.params) as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+    };
+    assert.match(plan('20261127'), /USING INDEX sqlite_autoindex_ev_20261127/);
+    assert.match(plan('20261128'), /USING INDEX ix_20261128_idk/);
     check.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -6,7 +6,7 @@
 import { SocError } from '../errors.js';
 import type { QueryNode, RangeNode } from '../query/ast.js';
 import { ipToBytes } from '../query/parse.js';
-import { COLUMN_BY_FIELD, type ColumnSpec, type DayLayout, ID_KEY_SQL, idKey, ipKey } from './sqlite-schema.js';
+import { COLUMN_BY_FIELD, type ColumnSpec, ID_KEY_SQL, idKey, ipKey } from './sqlite-schema.js';
 
 /** A compiled condition: SQL text with `?` placeholders and their values in order. */
 export interface SqlFragment {
@@ -15,17 +15,16 @@ export interface SqlFragment {
 }
 
 /**
- * Compile a query for the day table with suffix `s` (`YYYYMMDD`) in `layout` (`id:` terms use the
- * id key's index on keyed tables; the default form works on both layouts, by a scan on keyed ones).
+ * Compile a query for the day table with suffix `s` (`YYYYMMDD`).
  *
  * @example
  * ```ts
  * compileQuery(parseQuery('user.name:root'), '20261128'); // { sql: '(user_name = ?)', params: ['root'] }
  * ```
  */
-export function compileQuery(node: QueryNode, s: string, layout: DayLayout = 'id-unique'): SqlFragment {
+export function compileQuery(node: QueryNode, s: string): SqlFragment {
   const params: Array<string | number> = [];
-  const sql = compile(node, { s, keyed: layout === 'keyed' }, params);
+  const sql = compile(node, s, params);
   return { sql, params };
 }
 
@@ -36,31 +35,24 @@ function jsonPath(field: string): string {
 
 const NUMERIC = /^-?\d+(\.\d+)?$/;
 
-/** The day table a query is compiled for. */
-interface Target {
-  s: string;
-  keyed: boolean;
-}
-
-function compile(node: QueryNode, t: Target, p: Array<string | number>): string {
-  const s = t.s;
+function compile(node: QueryNode, s: string, p: Array<string | number>): string {
   switch (node.kind) {
     case 'all':
       return '1';
     case 'and':
-      return `(${node.children.map((c) => compile(c, t, p)).join(' AND ')})`;
+      return `(${node.children.map((c) => compile(c, s, p)).join(' AND ')})`;
     case 'or':
-      return `(${node.children.map((c) => compile(c, t, p)).join(' OR ')})`;
+      return `(${node.children.map((c) => compile(c, s, p)).join(' OR ')})`;
     case 'not':
-      return `(NOT ${compile(node.child, t, p)})`;
+      return `(NOT ${compile(node.child, s, p)})`;
     case 'text':
       return fullText(node.value, node.prefix === true, false, s, p);
     case 'phrase':
       if (node.field === undefined || node.field === 'message') return fullText(node.value, false, true, s, p);
-      return equals(node.field, node.value, t.keyed, p);
+      return equals(node.field, node.value, p);
     case 'term':
       if (node.field === 'message') return fullText(node.value, false, true, s, p);
-      return equals(node.field, node.value, t.keyed, p);
+      return equals(node.field, node.value, p);
     case 'wildcard':
       return wildcard(node.field, node.pattern, p);
     case 'exists':
@@ -100,12 +92,11 @@ function fullText(value: string, prefix: boolean, phrase: boolean, s: string, p:
   return `(rowid IN (SELECT rowid FROM fts_${s} WHERE fts_${s} MATCH ?))`;
 }
 
-function equals(field: string, value: string, keyed: boolean, p: Array<string | number>): string {
+function equals(field: string, value: string, p: Array<string | number>): string {
   if (field === 'id') {
-    if (!keyed) {
-      p.push(value);
-      return '(id = ?)';
-    }
+    // Both day-table layouts answer this through an index: keyed ones through the id key's
+    // (SQLite picks an expression index only for the same expression), earlier ones through
+    // their UNIQUE index on id (see DayLayout).
     p.push(idKey(value), value);
     return `(${ID_KEY_SQL} = ? AND id = ?)`;
   }

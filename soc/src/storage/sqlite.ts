@@ -107,8 +107,6 @@ export class SqliteEventStore implements EventStore {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly days = new Map<string, DayStatements>();
-  /** Layout of each day table seen, by suffix (a table never changes layout; see {@link layoutOf}). */
-  private readonly layouts = new Map<string, DayLayout>();
   private readonly now: () => number;
   private readonly newLayout: DayLayout;
   private readonly bumpDay: Database.Statement;
@@ -158,19 +156,11 @@ export class SqliteEventStore implements EventStore {
     if (this.closed) throw new SocError('SOC_ERR_STORE_CLOSED', 'event store is closed');
   }
 
-  /**
-   * Layout of day table `ev_<s>`, `undefined` while it does not exist. Cached once known: a table
-   * keeps its layout until retention drops it, and a day dropped by another connection and made
-   * again is keyed, where the `id-unique` form of an id lookup (`id = ?`) still answers.
-   */
+  /** Layout of day table `ev_<s>`, `undefined` while it does not exist. */
   private layoutOf(s: string): DayLayout | undefined {
-    const known = this.layouts.get(s);
-    if (known) return known;
     const sql = this.db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(`ev_${s}`) as string | undefined;
     if (sql === undefined) return undefined;
-    const layout: DayLayout = /\bid TEXT NOT NULL UNIQUE\b/i.test(sql) ? 'id-unique' : 'keyed';
-    this.layouts.set(s, layout);
-    return layout;
+    return /\bid TEXT NOT NULL UNIQUE\b/i.test(sql) ? 'id-unique' : 'keyed';
   }
 
   private dayStatements(day: string): DayStatements {
@@ -180,7 +170,6 @@ export class SqliteEventStore implements EventStore {
     // A day table made before keeps its layout; a new one is keyed unless the options say otherwise.
     const layout = this.layoutOf(s) ?? this.newLayout;
     for (const ddl of dayTableDdl(day, layout)) this.db.exec(ddl);
-    this.layouts.set(s, layout);
     const keyed = layout === 'keyed';
     const cols = [...COLUMNS.map((c) => c.column), 'message', 'doc'];
     st = {
@@ -227,7 +216,6 @@ export class SqliteEventStore implements EventStore {
       // this connection had statements for: forget them and try once more.
       if (e instanceof SocError && /no such table/.test(e.message)) {
         this.days.clear();
-        this.layouts.clear();
         this.leaves?.reset();
         return this.writeOnce(cols, docs);
       }
@@ -343,7 +331,7 @@ export class SqliteEventStore implements EventStore {
     if (order === 'desc') days.reverse();
 
     const where = (s: string): { sql: string; params: Array<string | number> } => {
-      const q = compileQuery(query, s, this.layoutOf(s));
+      const q = compileQuery(query, s);
       const parts = [q.sql];
       const params = [...q.params];
       if (fromMs !== undefined) {
@@ -468,14 +456,8 @@ export class SqliteEventStore implements EventStore {
     if (typeof id !== 'string') throw new TypeError('get: id must be a string');
     const key = idKey(id);
     for (const d of this.listDays().reverse()) {
-      const s = daySuffix(d);
-      const layout = this.layoutOf(s);
-      if (layout === undefined) continue;
-      const row = (
-        layout === 'keyed'
-          ? this.db.prepare(`SELECT doc FROM ev_${s} WHERE ${ID_KEY_SQL} = ? AND id = ?`).get(key, id)
-          : this.db.prepare(`SELECT doc FROM ev_${s} WHERE id = ?`).get(id)
-      ) as { doc: string } | undefined;
+      // Indexed on both day-table layouts (see compileQuery's id terms).
+      const row = this.db.prepare(`SELECT doc FROM ev_${daySuffix(d)} WHERE ${ID_KEY_SQL} = ? AND id = ?`).get(key, id) as { doc: string } | undefined;
       if (row) return JSON.parse(row.doc) as EcsEvent;
     }
     return undefined;
@@ -496,7 +478,6 @@ export class SqliteEventStore implements EventStore {
         this.db.exec(`DROP TABLE IF EXISTS fts_${s}; DROP TABLE IF EXISTS ev_${s}; DROP TABLE IF EXISTS ${leafTable(g.day)};`);
         this.db.prepare('DELETE FROM days WHERE day = ?').run(g.day);
         this.days.delete(g.day);
-        this.layouts.delete(s);
       }
     });
     drop();
