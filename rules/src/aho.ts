@@ -58,7 +58,11 @@ export class AhoCorasick {
     // (the shallow states text mostly visits come first) and characters that occur in no
     // pattern share column 0, which always leads back to the root. ASCII characters find their
     // column in a 128-entry array, others in a map.
-    const order = [0, ...queue];
+    // Reporting states go last (most are deep, and text rarely reaches them), so that "does this
+    // state report" is a comparison, not a table read per character.
+    const bfs = [0].concat(queue);
+    const quiet = bfs.filter((u) => this.out[u].length === 0);
+    const order = quiet.concat(bfs.filter((u) => this.out[u].length !== 0));
     const n = order.length;
     const id = new Int32Array(n);
     order.forEach((u, i) => (id[u] = i));
@@ -68,7 +72,8 @@ export class AhoCorasick {
     // ASCII columns first (at most 128, so they fit the byte array), then the others.
     for (const u of order) for (const c of this.next[u].keys()) if (c < 128 && cls[c] === 0) cls[c] = k++;
     for (const u of order) for (const c of this.next[u].keys()) if (c >= 128 && !wide.has(c)) wide.set(c, k++);
-    const delta = n * k < 1 << 30 && n < 65536 ? new Uint16Array(n * k) : new Int32Array(n * k);
+    // Entries are row offsets (state × width), so a step is one add and one read.
+    const delta = n * k <= 65536 ? new Uint16Array(n * k) : new Int32Array(n * k);
     const chars: [number, number][] = [];
     for (let c = 0; c < 128; c++) if (cls[c]) chars.push([c, cls[c]]);
     for (const [c, col] of wide) chars.push([c, col]);
@@ -77,20 +82,16 @@ export class AhoCorasick {
       const frow = id[this.fail[u]] * k;
       for (const [c, col] of chars) {
         const g = this.next[u].get(c);
-        delta[row + col] = g !== undefined ? id[g] : u === 0 ? 0 : delta[frow + col];
+        delta[row + col] = g !== undefined ? id[g] * k : u === 0 ? 0 : delta[frow + col];
       }
     }
-    const term = new Uint8Array(n);
     const outs: number[][] = new Array(n);
-    for (const u of order) {
-      outs[id[u]] = this.out[u];
-      if (this.out[u].length) term[id[u]] = 1;
-    }
+    for (const u of order) outs[id[u]] = this.out[u];
     this.table = delta;
     this.width = k;
     this.cls = cls;
     this.wide = wide;
-    this.term = term;
+    this.term = quiet.length * k;
     this.outs = outs;
     this.built = true;
   }
@@ -99,8 +100,8 @@ export class AhoCorasick {
   private width = 1;
   private cls: Uint8Array = new Uint8Array(128);
   private wide = new Map<number, number>();
-  /** 1 for states that report patterns (most do not: one typed-array read per character). */
-  private term: Uint8Array = new Uint8Array(0);
+  /** Row offset of the first reporting state: states at or past it report patterns. */
+  private term = 0;
   private outs: number[][] = [];
 
   /** Column of a character in the table (0: in no pattern). */
@@ -113,13 +114,12 @@ export class AhoCorasick {
     if (!this.built) throw new RangeError('AhoCorasick: scan before build');
     let s = 0;
     const table = this.table;
-    const w = this.width;
     const cls = this.cls;
     const term = this.term;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
-      s = table[s * w + (c < 128 ? cls[c] : this.col(c))];
-      if (term[s]) return true;
+      s = table[s + (c < 128 ? cls[c] : this.col(c))];
+      if (s >= term) return true;
     }
     return false;
   }
@@ -139,9 +139,9 @@ export class AhoCorasick {
     const term = this.term;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
-      s = table[s * w + (c < 128 ? cls[c] : this.col(c))];
-      if (term[s] === 0) continue;
-      const o = this.outs[s];
+      s = table[s + (c < 128 ? cls[c] : this.col(c))];
+      if (s < term) continue;
+      const o = this.outs[s / w];
       for (let k = 0; k < o.length; k++) out[n++] = o[k];
     }
     return n;
