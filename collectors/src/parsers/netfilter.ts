@@ -22,7 +22,6 @@ const isCapital = (c: number): boolean => c >= 0x41 && c <= 0x5a;
 
 /** Fields kept under `iptables.*` (lower-cased), in this order. */
 const VERBATIM = ['TTL', 'ID', 'TOS', 'PREC', 'WINDOW', 'TYPE', 'CODE', 'LEN', 'UID', 'GID', 'MARK'] as const;
-const VERBATIM_NAMES = VERBATIM.map((k) => k.toLowerCase());
 /** Every key read; a key's slot is its index here. */
 const NAMES = [...VERBATIM, 'SRC', 'DST', 'SPT', 'DPT', 'IN', 'OUT', 'PROTO', 'MAC'] as const;
 const KEYS = new KvKeys(NAMES);
@@ -89,11 +88,20 @@ export const parseNetfilter: LineParser = (input, ev) => {
     (ev.destination ??= {}).mac = mac.slice(0, 17).replaceAll(':', '-').toUpperCase();
     (ev.source ??= {}).mac = mac.slice(18, 35).replaceAll(':', '-').toUpperCase();
   }
+  // Named stores in VERBATIM order (slots 0..10): a store under a computed key went through
+  // the generic keyed-store path for every field of every firewall line.
   const ipt: Record<string, unknown> = {};
-  for (let i = 0; i < VERBATIM.length; i++) {
-    const value = kv[i];
-    if (value !== undefined) ipt[VERBATIM_NAMES[i]!] = value;
-  }
+  if (kv[0] !== undefined) ipt.ttl = kv[0];
+  if (kv[1] !== undefined) ipt.id = kv[1];
+  if (kv[2] !== undefined) ipt.tos = kv[2];
+  if (kv[3] !== undefined) ipt.prec = kv[3];
+  if (kv[4] !== undefined) ipt.window = kv[4];
+  if (kv[5] !== undefined) ipt.type = kv[5];
+  if (kv[6] !== undefined) ipt.code = kv[6];
+  if (kv[7] !== undefined) ipt.len = kv[7];
+  if (kv[8] !== undefined) ipt.uid = kv[8];
+  if (kv[9] !== undefined) ipt.gid = kv[9];
+  if (kv[10] !== undefined) ipt.mark = kv[10];
   if (flags.length) ipt.flags = flags;
   if (prefix !== '') ipt.prefix = prefix;
   ev.iptables = ipt;

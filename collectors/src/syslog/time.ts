@@ -246,6 +246,10 @@ function dayOffset(zone: string, day: number): number {
   return off;
 }
 
+let yearAt = NaN;
+let yearZone = '';
+let yearOf = 0;
+
 /**
  * Infers the missing year of an RFC 3164 timestamp: the year (of receipt −1, 0 or +1,
  * in `zone`) that puts the time closest to `receivedAt`. A "Dec 31 23:59:59" received
@@ -265,7 +269,13 @@ export function inferYear(
   ms: number,
   receivedAt: number,
 ): number | undefined {
-  const y = utcYear(receivedAt + zoneOffset(zone, receivedAt));
+  // The receipt year in the zone: the same for the lines of one read (one receivedAt), kept.
+  if (receivedAt !== yearAt || zone !== yearZone) {
+    yearAt = receivedAt;
+    yearZone = zone;
+    yearOf = utcYear(receivedAt + zoneOffset(zone, receivedAt));
+  }
+  const y = yearOf;
   const leapDay = month === 2 && day === 29;
   // Feb 29 exists only in leap years: skip candidates where the date would roll over.
   const valid = (yr: number): boolean => !leapDay || (yr % 4 === 0 && (yr % 100 !== 0 || yr % 400 === 0));
