@@ -257,6 +257,16 @@ describe('fast paths equal the reference implementations', () => {
     }
   });
 
+  test('year inference keeps the receipt year per (receipt time, zone): zones and times interleaved', () => {
+    // One receipt time shared by zones on both sides of New Year (UTC 2026-12-31 20:00 is 2027 in Shanghai).
+    const recvs = [Date.UTC(2026, 11, 31, 20), Date.UTC(2026, 11, 31, 20), Date.UTC(2027, 0, 1, 2), Date.UTC(2026, 5, 1)];
+    for (const recv of recvs) {
+      for (const zone of ['Asia/Shanghai', 'America/New_York', 'Asia/Shanghai', 'UTC']) {
+        for (const [mo, d] of [[12, 31], [1, 1], [6, 1]] as const) assert.equal(inferYear(zone, mo, d, 23, 0, 0, 0, recv), refInferYear(zone, mo, d, 23, 0, 0, 0, recv), `${zone} ${recv} ${mo}-${d}`);
+      }
+    }
+  });
+
   test('utcMs = Date.UTC; isoTime = Date#toISOString', () => {
     fc.assert(
       fc.property(
@@ -417,5 +427,57 @@ describe('vendor normaliser', () => {
     const anonymous = normalise(msg, { ...base, transport: 'tls', tls: { authorized: false } });
     assert.deepEqual(anonymous.tls, { established: true });
     assert.equal(normalise(msg, { ...base, transport: 'tcp' }).tls, undefined);
+  });
+
+  const ctx = { sourceId: 's', transport: 'tcp' as const, receivedAt: Date.UTC(2026, 10, 29, 2), timezone: 'Asia/Shanghai', eventId: 'x' };
+  const norm = (line: string) => normalise(parseSyslog(Buffer.from(line), { receivedAt: ctx.receivedAt, timezone: ctx.timezone }), ctx);
+
+  test('access-log request line = the split(" ") reading (method, target, version; anything else kept as written)', () => {
+    // The first version: three space-separated parts with an upper-case method, else malformed.
+    const ref = (req: string): { method?: string; original?: string; version?: string; malformed: boolean } => {
+      const parts = req.split(' ');
+      if (parts.length === 3 && /^[A-Z]{3,10}$/.test(parts[0]!)) {
+        const v = /^HTTP\/(\d(?:\.\d)?)$/.exec(parts[2]!);
+        return { method: parts[0], ...(parts[1] !== '' ? { original: parts[1] } : {}), ...(v ? { version: v[1] } : {}), malformed: false };
+      }
+      return { ...(req !== '' ? { original: req } : {}), malformed: true };
+    };
+    const token = fc.constantFrom('GET', 'POST', 'get', 'G', 'PROPFIND', ' ', '  ', '/', '/a?b=1', 'HTTP/1.1', 'HTTP/2', 'HTTP/1.10', 'x', '');
+    fc.assert(
+      fc.property(fc.array(token, { maxLength: 6 }), (parts) => {
+        const req = parts.join('');
+        const ev = norm(`<190>1 2026-11-29T02:00:00Z web01 nginx - - - 10.0.0.1 - - [29/Nov/2026:10:00:04 +0800] "${req}" 200 5 "-" "ua"`);
+        const want = ref(req);
+        const http = ev.http as { request?: { method?: string }; version?: string } | undefined;
+        assert.equal(http?.request?.method, want.method, JSON.stringify(req));
+        assert.equal(ev.url?.original, want.original, JSON.stringify(req));
+        assert.equal(http?.version, want.version, JSON.stringify(req));
+        assert.equal(ev.tags?.includes('malformed_request') ?? false, want.malformed, JSON.stringify(req));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  test('netfilter: every verbatim field under iptables.*, lower-cased, in the documented order', () => {
+    const ev = norm('<4>Nov 29 10:00:03 fw01 kernel: [1.5] DROP: IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2 LEN=84 TOS=0x00 PREC=0x00 TTL=64 ID=7 PROTO=ICMP TYPE=8 CODE=0 UID=0 GID=0 MARK=0x1 WINDOW=5 DF');
+    assert.deepEqual(ev.iptables, { ttl: '64', id: '7', tos: '0x00', prec: '0x00', window: '5', type: '8', code: '0', len: '84', uid: '0', gid: '0', mark: '0x1', flags: ['DF'], prefix: 'DROP:' });
+    assert.deepEqual(Object.keys(ev.iptables as object), ['ttl', 'id', 'tos', 'prec', 'window', 'type', 'code', 'len', 'uid', 'gid', 'mark', 'flags', 'prefix']);
+  });
+
+  test('parsed messages all have the same keys in the same order (one shape for the normaliser), absent fields undefined', () => {
+    const lines = [
+      '<38>Nov 29 10:00:01 bastion sshd[1]: Failed password for root from 10.0.0.9 port 2222 ssh2',
+      '<85>1 2026-11-29T02:00:00Z web01 sudo - ID47 [x@1 a="b"] bob : TTY=pts/1',
+      '<166>Nov 29 2026 10:00:05: %ASA-6-302013: Built inbound TCP connection 1',
+      '000123: *Mar  1 18:46:11: %SYS-5-CONFIG_I: Configured',
+      'no header at all',
+      '<999>bad pri',
+    ];
+    const shapes = new Set(lines.map((l) => JSON.stringify(Object.keys(parseSyslog(Buffer.from(l), { receivedAt: ctx.receivedAt })))));
+    shapes.add(JSON.stringify(Object.keys(parseSyslog(Uint8Array.of(0x3c, 0x31, 0x3e, 0xff, 0xfe), { receivedAt: ctx.receivedAt, charset: 'utf-8' }))));
+    assert.equal(shapes.size, 1, [...shapes].join('\n'));
+    const m = parseSyslog(Buffer.from('no header at all'), { receivedAt: ctx.receivedAt });
+    assert.equal(m.hostname, undefined);
+    assert.equal(JSON.stringify(m).includes('hostname'), false);
   });
 });
