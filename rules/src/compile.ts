@@ -2,7 +2,7 @@
  * Compilation of Sigma documents (detection, correlation, meta filter) into matchers, once.
  */
 import { RuleError } from './errors.js';
-import { compileCondition, orPred, parseCondition, andPred } from './condition.js';
+import { compileCondition, fuseTest, orPred, parseCondition, andPred } from './condition.js';
 import type { ThreatList } from './lists.js';
 import { resolveLogsource, type Pipeline, type ResolvedLogsource } from './pipeline.js';
 import { ruleKind, validateRuleDoc } from './schema.js';
@@ -186,7 +186,7 @@ export function compileDocument(r: LoadedRule, pipeline: Pipeline, opts: Compile
     const ls = doc.logsource ? resolveLogsource(pipeline, doc.logsource as Logsource) : resolveLogsource({ ...pipeline, unknown_logsource: 'any' }, {});
     const sel = compileSelections(f, ls, pipeline, opts, counters, '/filter');
     const pred = compileCondition(parseCondition(String(f.condition)), sel);
-    return { kind: 'filter', id: m.id, title: m.title, source: m.source, refs: strList(f.rules), logsource: doc.logsource ? ls : null, test: pred.test };
+    return { kind: 'filter', id: m.id, title: m.title, source: m.source, refs: strList(f.rules), logsource: doc.logsource ? ls : null, test: fuseTest(pred) };
   }
   const det = doc.detection as Record<string, unknown>;
   const ls = resolveLogsource(pipeline, (doc.logsource ?? {}) as Logsource);
@@ -194,5 +194,5 @@ export function compileDocument(r: LoadedRule, pipeline: Pipeline, opts: Compile
   const conds = Array.isArray(det.condition) ? det.condition.map(String) : [String(det.condition)];
   // Several conditions in a list are alternatives (Sigma v1 compatibility).
   const pred = orPred(conds.map((c) => compileCondition(parseCondition(c), sel)));
-  return { kind: 'detection', ...m, logsource: ls, test: pred.test, hints: pred.hints };
+  return { kind: 'detection', ...m, logsource: ls, test: fuseTest(pred), hints: pred.hints };
 }

@@ -161,7 +161,7 @@ export function compileCondition(ast: CondAst, sel: ReadonlyMap<string, Pred>): 
       }
       case 'not': {
         const x = go(a.x);
-        return { test: (ev) => !x.test(ev), hints: [] };
+        return { test: (ev) => !x.test(ev), hints: [], shape: { op: 'not', p: x } };
       }
       case 'and':
         return andPred(a.a.map(go));
@@ -180,6 +180,7 @@ export function compileCondition(ast: CondAst, sel: ReadonlyMap<string, Pred>): 
             return false;
           },
           hints: [],
+          shape: { op: 'of', n, ps },
         };
       }
     }
@@ -197,6 +198,7 @@ export function andPred(ps: Pred[]): Pred {
       return true;
     },
     hints: ps.flatMap((p) => p.hints),
+    shape: { op: 'and', ps },
   };
 }
 
@@ -210,5 +212,53 @@ export function orPred(ps: Pred[]): Pred {
       return false;
     },
     hints: orHints(ps.map((p) => p.hints)),
+    shape: { op: 'or', ps },
   };
+}
+
+/** Most field tests one fused rule test takes (larger trees keep their closures). */
+const MAX_FUSED_LEAVES = 512;
+/** Deepest nesting one fused rule test takes (deeper trees keep their closures). */
+const MAX_FUSED_DEPTH = 64;
+let fused = 0;
+
+/**
+ * One function for a rule's whole condition tree: the and/or/not/of structure becomes a
+ * JavaScript expression over the field tests, with the same left-to-right order and short
+ * circuits as the closures (so the same fields are read and the same counters bumped). The
+ * closures share one code object per kind, so their calls into the field tests see every rule's
+ * tests and stay megamorphic; each fused function is its own code (a distinct source, so V8
+ * gives it its own feedback), and V8 can inline the field tests it calls. Only the structure is
+ * generated: field names and values stay in the test closures, so no rule text reaches the
+ * source.
+ */
+export function fuseTest(p: Pred): (ev: EventLike) => boolean {
+  if (!p.shape) return p.test;
+  const leaves: ((ev: EventLike) => boolean)[] = [];
+  let counters = 0;
+  const gen = (q: Pred, depth: number): string | null => {
+    const s = q.shape;
+    if (!s) {
+      if (leaves.length >= MAX_FUSED_LEAVES) return null;
+      return `L[${leaves.push(q.test) - 1}](ev)`;
+    }
+    if (depth > MAX_FUSED_DEPTH) return null;
+    if (s.op === 'not') {
+      const x = gen(s.p, depth + 1);
+      return x === null ? null : `!${x}`;
+    }
+    const parts: string[] = [];
+    const c = s.op === 'of' ? `c${counters++}` : '';
+    for (const x of s.ps) {
+      const e = gen(x, depth + 1);
+      if (e === null) return null;
+      parts.push(s.op === 'of' ? `(${e} && ++${c} >= ${s.n})` : e);
+    }
+    if (s.op === 'of') return `(${c} = 0, ${parts.join(' || ')} || false)`;
+    return `(${parts.join(s.op === 'and' ? ' && ' : ' || ')})`;
+  };
+  const body = gen(p, 0);
+  if (body === null) return p.test;
+  const vars = Array.from({ length: counters }, (_, i) => `let c${i} = 0;`).join(' ');
+  return new Function('L', `// fused rule test ${fused++}\nreturn (ev) => { ${vars} return !!${body}; };`)(leaves) as (ev: EventLike) => boolean;
 }

@@ -39,7 +39,12 @@ export type Hint = HintAlt[];
 export interface Pred {
   test: (ev: EventLike) => boolean;
   hints: Hint[];
+  /** How `test` combines other predicates (absent for a field test): what {@link fuseTest} compiles. */
+  shape?: PredShape;
 }
+
+/** The boolean structure of a combined predicate, evaluated left to right with short circuits. */
+export type PredShape = { op: 'and' | 'or'; ps: Pred[] } | { op: 'not'; p: Pred } | { op: 'of'; n: number; ps: Pred[] };
 
 /** Bounds applied while compiling and matching (DESIGN.md convention 6). */
 export interface Limits {
