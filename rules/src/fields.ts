@@ -149,15 +149,27 @@ export function lowText(f: Field, ev: EventLike, maxLen: number, c: TruncationCo
   return v;
 }
 
+/**
+ * Index of the last `\\` or `/` in `s`, or -1: one backward scan that stops at the first one
+ * found (two `lastIndexOf` calls scan a Windows path whole for the `/` it lacks).
+ */
+export function lastSeparator(s: string): number {
+  for (let i = s.length - 1; i >= 0; i--) {
+    const c = s.charCodeAt(i);
+    if (c === 92 || c === 47) return i;
+  }
+  return -1;
+}
+
 /** Key of the basename index: the lower-cased text after the last `\` or `/`. */
 export function basenameOf(s: string): string {
-  const i = Math.max(s.lastIndexOf('\\'), s.lastIndexOf('/'));
+  const i = lastSeparator(s);
   return lowerCase(i >= 0 ? s.slice(i + 1) : s);
 }
 
 /** The text after the last `\\` or `/` of an already lower-cased value. */
 export function basenameLow(sl: string): string {
-  const i = Math.max(sl.lastIndexOf('\\'), sl.lastIndexOf('/'));
+  const i = lastSeparator(sl);
   return i >= 0 ? sl.slice(i + 1) : sl;
 }
 
@@ -166,7 +178,7 @@ export function lowBasename(f: Field, ev: EventLike, sl: string): string {
   if (ev !== cur) return basenameOf(sl);
   const k = f.slot;
   if (baseEp[k] === epoch) return baseV[k];
-  const i = Math.max(sl.lastIndexOf('\\'), sl.lastIndexOf('/'));
+  const i = lastSeparator(sl);
   const b = i >= 0 ? sl.slice(i + 1) : sl;
   baseEp[k] = epoch;
   baseV[k] = b;
