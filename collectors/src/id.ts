@@ -61,7 +61,12 @@ export type EventIdInput =
  * // 'a3c1…' — the same for every re-read of that line
  */
 export function eventId(input: EventIdInput): string {
-  const len = encodeInput(input);
+  const need = encodedBound(input);
+  if (scratch.length < need) {
+    scratch = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
+    views.fill(undefined);
+  }
+  const len = encodeInto(scratch, 0, input);
   // One view of the scratch buffer per length, kept: a fresh view per id was a measurable allocation.
   let view = views[len];
   if (view === undefined) {
@@ -89,14 +94,14 @@ export function eventIds(inputs: readonly EventIdInput[]): string[] {
     const ends: number[] = [];
     let used = 0;
     do {
-      const len = encodeInput(inputs[i]!);
-      if (used + len > arena.length) {
-        const bigger = Buffer.allocUnsafe(Math.max(2 * arena.length, used + len));
+      // Encoded straight into the arena (no scratch copy).
+      const need = encodedBound(inputs[i]!);
+      if (used + need > arena.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(2 * arena.length, used + need));
         arena.copy(bigger, 0, 0, used);
         arena = bigger;
       }
-      scratch.copy(arena, used, 0, len);
-      used += len;
+      used = encodeInto(arena, used, inputs[i]!);
       ends.push(used);
       i++;
     } while (i < inputs.length && used < ARENA_BYTES);
@@ -110,55 +115,67 @@ export function eventIds(inputs: readonly EventIdInput[]): string[] {
   return out;
 }
 
-/**
- * Writes the encoding of `input` (see the module comment) at the start of the scratch buffer;
- * returns its length. ASCII fields go byte by byte, decimal numbers digit by digit, anything
- * else through Buffer#write (UTF-8). Encodings are made synchronously, one at a time, so one
- * buffer serves every call.
- */
-function encodeInput(input: EventIdInput): number {
-  const bytes = input.bytes;
-  // Worst case: every text field 3 bytes per UTF-16 unit, plus lengths and separators.
-  let need = bytes.length + 64 + 3 * (input.kind.length + input.sourceId.length);
+/** An upper bound of the encoded length of `input`: every text field 3 bytes per UTF-16 unit, plus lengths and separators. */
+function encodedBound(input: EventIdInput): number {
+  const need = input.bytes.length + 64 + 3 * (input.kind.length + input.sourceId.length);
   switch (input.kind) {
     case 'network':
-      need += 3 * (input.peerAddress.length + input.connection.length) + 96;
-      break;
+      return need + 3 * (input.peerAddress.length + input.connection.length) + 96;
     case 'file':
-      need += 3 * input.fileKey.length + 48;
-      break;
+      return need + 3 * input.fileKey.length + 48;
     case 'http':
-      need += 3 * input.request.length + 48;
-      break;
+      return need + 3 * input.request.length + 48;
     default:
       throw new TypeError('eventId: unknown kind');
   }
-  if (scratch.length < need) {
-    scratch = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
-    views.fill(undefined);
-    prefixKind = '';
-  }
+}
+
+/**
+ * Writes the encoding of `input` (see the module comment) into `target` at `at`, which has
+ * room for {@link encodedBound} bytes; returns the end. ASCII fields go byte by byte, decimal
+ * numbers digit by digit, anything else through Buffer#write (UTF-8).
+ */
+function encodeInto(target: Buffer, at: number, input: EventIdInput): number {
+  dst = target;
   // The fields before the first per-message one are the same for every message of a
-  // connection (or file, or request): kept from the previous call when they match.
+  // connection and read (or file, or request): their bytes are kept from the previous call
+  // and copied when they match. For network receipts that includes the receive time and
+  // the connection, which the messages of one read share.
+  const network = input.kind === 'network';
+  const subject = network ? input.peerAddress : input.kind === 'file' ? input.fileKey : input.request;
+  const port = network ? input.peerPort : 0;
+  const receivedAt = network ? input.receivedAt : 0;
+  const connection = network ? input.connection : '';
   let n: number;
-  const subject = input.kind === 'network' ? input.peerAddress : input.kind === 'file' ? input.fileKey : input.request;
-  const port = input.kind === 'network' ? input.peerPort : 0;
-  if (input.kind === prefixKind && input.sourceId === prefixSource && subject === prefixSubject && port === prefixPort) n = prefixEnd;
-  else {
-    n = putText(0, input.kind);
+  if (
+    input.kind === prefixKind && input.sourceId === prefixSource && subject === prefixSubject &&
+    Object.is(port, prefixPort) && Object.is(receivedAt, prefixAt) && connection === prefixConnection
+  ) {
+    const p = prefix;
+    const len = prefixLen;
+    for (let k = 0; k < len; k++) target[at + k] = p[k]!;
+    n = at + len;
+  } else {
+    n = putText(at, input.kind);
     n = putText(n, input.sourceId);
     n = putText(n, subject);
-    if (input.kind === 'network') n = putNumber(n, port);
+    if (network) {
+      n = putNumber(n, port);
+      n = putNumber(n, receivedAt);
+      n = putText(n, connection);
+    }
+    prefixLen = n - at;
+    if (prefix.length < prefixLen) prefix = Buffer.allocUnsafe(2 * prefixLen);
+    target.copy(prefix, 0, at, n);
     prefixKind = input.kind;
     prefixSource = input.sourceId;
     prefixSubject = subject;
     prefixPort = port;
-    prefixEnd = n;
+    prefixAt = receivedAt;
+    prefixConnection = connection;
   }
   switch (input.kind) {
     case 'network':
-      n = putNumber(n, input.receivedAt);
-      n = putText(n, input.connection);
       n = putNumber(n, input.seq);
       break;
     case 'file':
@@ -168,9 +185,10 @@ function encodeInput(input: EventIdInput): number {
       n = putNumber(n, input.index);
       break;
   }
+  const bytes = input.bytes;
   n = putDecimal(n, bytes.length);
-  scratch[n++] = 0x3a;
-  scratch.set(bytes, n);
+  target[n++] = 0x3a;
+  target.set(bytes, n);
   return n + bytes.length;
 }
 
@@ -189,7 +207,13 @@ let prefixKind = '';
 let prefixSource = '';
 let prefixSubject = '';
 let prefixPort = 0;
-let prefixEnd = 0;
+let prefixAt = 0;
+let prefixConnection = '';
+/** The encoded prefix fields of the previous call. */
+let prefix = Buffer.allocUnsafe(256);
+let prefixLen = 0;
+/** Where the put* functions write (set by {@link encodeInto}). */
+let dst: Buffer = Buffer.allocUnsafe(0);
 let scratch = Buffer.allocUnsafe(4096);
 /** Encodings of a batch ({@link eventIds}), back to back. */
 const ARENA_BYTES = 256 * 1024;
@@ -199,13 +223,13 @@ const views = new Array<Buffer | undefined>(4096).fill(undefined);
 /** Writes `<UTF-16 length>:<text as UTF-8>` at `at`; returns the end. */
 function putText(at: number, v: string): number {
   at = putDecimal(at, v.length);
-  scratch[at++] = 0x3a;
+  dst[at++] = 0x3a;
   const len = v.length;
   for (let i = 0; i < len; i++) {
     const c = v.charCodeAt(i);
     // Any non-ASCII text: the rest through the UTF-8 encoder.
-    if (c >= 0x80) return at + scratch.write(i === 0 ? v : v.slice(i), at, 'utf8');
-    scratch[at++] = c;
+    if (c >= 0x80) return at + dst.write(i === 0 ? v : v.slice(i), at, 'utf8');
+    dst[at++] = c;
   }
   return at;
 }
@@ -214,7 +238,7 @@ function putText(at: number, v: string): number {
 function putNumber(at: number, v: number): number {
   if (!(Number.isSafeInteger(v) && v >= 0)) return putText(at, String(v));
   at = putDecimal(at, digitCount(v));
-  scratch[at++] = 0x3a;
+  dst[at++] = 0x3a;
   return putDecimal(at, v);
 }
 
@@ -227,13 +251,13 @@ function digitCount(v: number): number {
 /** Writes a non-negative safe integer in decimal; returns the end. */
 function putDecimal(at: number, v: number): number {
   if (v < 10) {
-    scratch[at] = 0x30 + v;
+    dst[at] = 0x30 + v;
     return at + 1;
   }
   const end = at + digitCount(v);
   for (let i = end - 1; i >= at; i--) {
     const q = Math.floor(v / 10);
-    scratch[i] = 0x30 + (v - q * 10);
+    dst[i] = 0x30 + (v - q * 10);
     v = q;
   }
   return end;
