@@ -151,10 +151,8 @@ function encodeInto(target: Buffer, at: number, input: EventIdInput): number {
     input.kind === prefixKind && input.sourceId === prefixSource && subject === prefixSubject &&
     Object.is(port, prefixPort) && Object.is(receivedAt, prefixAt) && connection === prefixConnection
   ) {
-    const p = prefix;
-    const len = prefixLen;
-    for (let k = 0; k < len; k++) target[at + k] = p[k]!;
-    n = at + len;
+    target.set(prefixView, at);
+    n = at + prefixView.length;
   } else {
     n = putText(at, input.kind);
     n = putText(n, input.sourceId);
@@ -164,9 +162,9 @@ function encodeInto(target: Buffer, at: number, input: EventIdInput): number {
       n = putNumber(n, receivedAt);
       n = putText(n, connection);
     }
-    prefixLen = n - at;
-    if (prefix.length < prefixLen) prefix = Buffer.allocUnsafe(2 * prefixLen);
+    if (prefix.length < n - at) prefix = Buffer.allocUnsafe(2 * (n - at));
     target.copy(prefix, 0, at, n);
+    prefixView = prefix.subarray(0, n - at);
     prefixKind = input.kind;
     prefixSource = input.sourceId;
     prefixSubject = subject;
@@ -211,7 +209,7 @@ let prefixAt = 0;
 let prefixConnection = '';
 /** The encoded prefix fields of the previous call. */
 let prefix = Buffer.allocUnsafe(256);
-let prefixLen = 0;
+let prefixView = prefix.subarray(0, 0);
 /** Where the put* functions write (set by {@link encodeInto}). */
 let dst: Buffer = Buffer.allocUnsafe(0);
 let scratch = Buffer.allocUnsafe(4096);
