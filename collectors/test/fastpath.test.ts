@@ -16,6 +16,9 @@ import { eventId, eventIds, type EventIdInput } from '../src/id.js';
 import { parseSyslog } from '../src/syslog/parse.js';
 import { normalise } from '../src/parsers/index.js';
 
+/** The fields that are not undefined (results keep absent fields as undefined for a stable shape). */
+const definedOnly = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+
 // ---- reference implementations (the first version's code) ----
 
 const REF_MONTHS: Record<string, number> = { Jan: 1, Feb: 2, Mar: 3, Apr: 4, May: 5, Jun: 6, Jul: 7, Aug: 8, Sep: 9, Oct: 10, Nov: 11, Dec: 12 };
@@ -213,7 +216,7 @@ describe('fast paths equal the reference implementations', () => {
   test('RFC 3164 header scanner = the regular-expression grammar', () => {
     fc.assert(
       fc.property(header, (s) => {
-        assert.deepEqual(parseRfc3164Body(s), ref3164(s), JSON.stringify(s));
+        assert.deepEqual(definedOnly(parseRfc3164Body(s)), ref3164(s), JSON.stringify(s));
       }),
       { numRuns: 20_000 },
     );

@@ -228,7 +228,9 @@ let bsdColon = false;
  * parseRfc3164Body('Nov 29 10:00:00 fw01 sshd[812]: Failed password').procid; // '812'
  */
 export function parseRfc3164Body(s: string): Rfc3164Parts {
-  const out: Rfc3164Parts = { msg: s };
+  // Every field present from the start, in one order (absent ones undefined): one hidden class
+  // for all results, so parseSyslog's reads of them stay monomorphic.
+  const out: Rfc3164Parts = { bsd: undefined, iso: undefined, timestampText: undefined, sequence: undefined, hostname: undefined, appname: undefined, procid: undefined, msg: s };
   let pos = 0;
   let cisco = false;
   // Only a leading digit can start a Cisco sequence number; skip the regex otherwise.
