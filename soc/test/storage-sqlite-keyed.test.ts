@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EcsEvent } from '@xiangan/collectors';
 import { SqliteEventStore } from '../src/storage/sqlite.js';
-import { COLUMNS } from '../src/storage/sqlite-schema.js';
+import { COLUMNS, idKey } from '../src/storage/sqlite-schema.js';
+import { sqliteEventSource } from '../src/integrity/sources.js';
 import { compileQuery } from '../src/storage/sqlite-query.js';
 import { parseQuery } from '../src/query/parse.js';
 
@@ -56,6 +57,22 @@ test('new day tables: id not unique, an id-key index, a ts-only time index; writ
       assert.match(plan, /ix_20261128_idk/);
       const order = (db.prepare('EXPLAIN QUERY PLAN SELECT ts, id FROM ev_20261128 ORDER BY ts DESC, id DESC LIMIT 10').all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
       assert.match(order, /ix_20261128_ts/);
+      // The integrity verifier's document lookup (proofs, second looks) finds the stored text of
+      // each id, sharing key or not, through the same index.
+      // The statements it prepares are recorded and explained by SQLite.
+      const prepared: string[] = [];
+      const spy = new Proxy(db, {
+        get: (t, k) => (k === 'prepare' ? (sql: string) => (prepared.push(sql), t.prepare(sql)) : Reflect.get(t, k, t)),
+      });
+      const src = sqliteEventSource(spy);
+      assert.equal(JSON.parse((await src.document('2026-11-28', B))!).message, 'bravo two');
+      assert.equal(JSON.parse((await src.document('2026-11-28', 'api-7'))!).message, 'charlie');
+      assert.equal(await src.document('2026-11-28', 'abcdef01' + '9'.repeat(56)), undefined);
+      assert.ok(prepared.length > 0);
+      for (const sql of prepared) {
+        const docPlan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(idKey(A), A) as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+        assert.match(docPlan, /ix_20261128_idk/, sql);
+      }
     } finally {
       db.close();
     }
