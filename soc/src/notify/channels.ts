@@ -8,7 +8,6 @@ import { createHmac } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
-import nodemailer from 'nodemailer';
 import { bytesToHex, hmacSm3, utf8ToBytes } from '@xiangan/crypto';
 import { SocError } from '../errors.js';
 import type { Alert } from '../alerts/types.js';
@@ -202,6 +201,8 @@ export const sendAlert: Sender = async (ch, alert, nowMs) => {
       return postJson(ch.url, JSON.stringify(body), {}, timeout, robotOk);
     }
     case 'email': {
+      // Loaded on first use, like the engine clients: a server without an e-mail channel never needs it.
+      const { default: nodemailer } = await import('nodemailer');
       const transport = nodemailer.createTransport({
         host: ch.host,
         port: ch.port ?? CHANNEL_DEFAULTS.smtpPort,

@@ -2,7 +2,6 @@
  * Elasticsearch 8/9 adapter of {@link SearchEngineEventStore}, through the official
  * `@elastic/elasticsearch` client (which refuses to talk to OpenSearch: see `./opensearch.ts`).
  */
-import { Client } from '@elastic/elasticsearch';
 import type { ConnectionOptions } from 'node:tls';
 import { openEngine, type EngineTransport, type SearchEngineEventStore, type SearchEngineStoreOptions } from './search-engine.js';
 
@@ -35,6 +34,8 @@ const NDJSON_HEADERS = { accept: 'application/json', 'content-type': 'applicatio
  * ```
  */
 export async function openElasticStore(opts: ElasticStoreOptions): Promise<SearchEngineEventStore> {
+  // Loaded here, not at start-up: the client is ~20–40 MB resident and the SQLite default never uses it.
+  const { Client } = await import('@elastic/elasticsearch');
   if (!opts || (typeof opts.node !== 'string' && !Array.isArray(opts.node))) throw new TypeError('openElasticStore: node must be a URL or a list of URLs');
   const client = new Client({
     node: opts.node,

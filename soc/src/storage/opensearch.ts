@@ -2,7 +2,6 @@
  * OpenSearch 2 adapter of {@link SearchEngineEventStore}, through the official
  * `@opensearch-project/opensearch` client.
  */
-import { Client } from '@opensearch-project/opensearch';
 import type { ConnectionOptions } from 'node:tls';
 import { openEngine, type EngineTransport, type SearchEngineEventStore, type SearchEngineStoreOptions } from './search-engine.js';
 
@@ -30,6 +29,8 @@ export interface OpenSearchStoreOptions extends SearchEngineStoreOptions {
  * ```
  */
 export async function openOpenSearchStore(opts: OpenSearchStoreOptions): Promise<SearchEngineEventStore> {
+  // Loaded here, not at start-up: the client is ~20–40 MB resident and the SQLite default never uses it.
+  const { Client } = await import('@opensearch-project/opensearch');
   if (!opts || (typeof opts.node !== 'string' && !Array.isArray(opts.node))) throw new TypeError('openOpenSearchStore: node must be a URL or a list of URLs');
   const client = new Client({
     node: opts.node,
