@@ -247,6 +247,8 @@ export function fuseTest(p: Pred): (ev: EventLike) => boolean {
       const x = gen(s.p, depth + 1);
       return x === null ? null : `!${x}`;
     }
+    // Only integers reach the source: a count from anywhere else keeps the closures.
+    if (s.op === 'of' && !Number.isSafeInteger(s.n)) return null;
     const parts: string[] = [];
     const c = s.op === 'of' ? `c${counters++}` : '';
     for (const x of s.ps) {
