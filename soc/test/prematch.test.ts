@@ -191,8 +191,7 @@ test('matches made under an older rule set are evaluated again on the current on
       worker.begin();
       for (const e of fail) {
         const ev = { ...e, id: `${e.id}-${seq}` };
-        // The document only once the worker says the event is to be sent.
-        if (worker.event(seq, ev)) worker.doc(JSON.stringify(ev));
+        worker.event(seq, ev, JSON.stringify(ev));
       }
       return worker.take(seq)!;
     };

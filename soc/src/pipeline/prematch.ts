@@ -124,14 +124,10 @@ export class Prematcher {
     this.curIso = '';
   }
 
-  /**
-   * One event of buffer batch `seq`, with its stored document, or without it: then a true result
-   * says the event is to be sent and its document is to be given to {@link doc} next (so a
-   * caller that writes documents as bytes makes text only of the few events that matched).
-   */
-  event(seq: number, ev: EcsEvent, doc?: string): boolean {
+  /** One event of buffer batch `seq`, with its stored document (kept only if the event matched). */
+  event(seq: number, ev: EcsEvent, doc: string): void {
     const engine = this.engine;
-    if (!engine) return false;
+    if (!engine) return;
     let b = this.cur;
     if (b === undefined || b.seq !== seq) {
       this.closeBatch();
@@ -154,7 +150,7 @@ export class Prematcher {
     let dets: number[] | null;
     try {
       dets = engine.prematch(ev as unknown as EventLike);
-      if (dets === null) return false;
+      if (dets === null) return;
     } catch {
       // The main thread's engine meets the same error and handles it as it always has (an
       // empty range of positions).
@@ -163,13 +159,7 @@ export class Prematcher {
     if (dets) for (const k of dets) this.dets.push(k);
     this.ends.push(this.dets.length);
     this.seqs.push(seq);
-    this.docs.push(doc ?? '');
-    return doc === undefined;
-  }
-
-  /** The document of the event {@link event} last returned true for. */
-  doc(text: string): void {
-    if (this.docs.length > 0) this.docs[this.docs.length - 1] = text;
+    this.docs.push(doc);
   }
 
   /** Fold the newest ISO timestamp text of the current batch into its `maxTime`. */
