@@ -9,7 +9,7 @@ import { parseCertificates, type X509Certificate } from '@xiangan/pki';
 import { SocError } from '../errors.js';
 import { checkpointsPath } from './checkpoints.js';
 import { DigestPool, digestRange, digestRows, type DigestPoolOptions } from './digest.js';
-import { ID_KEY_SQL, idKey } from '../storage/sqlite-schema.js';
+import { ID_WHERE, idParams } from '../storage/sqlite-schema.js';
 import { identityFiles } from './identity.js';
 import { sqliteLeafStore } from './leaves.js';
 import type { RecordSource, VerifyOptions } from './verify.js';
@@ -41,7 +41,7 @@ export function sqliteEventSource(db: Database.Database, pool?: DigestPool): Rec
     days: () => eventDays(db),
     digests: (day) => (pool ? pool.digest(table(day)) : digestRange(db, table(day), Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)),
     // Through the id-key index: keyed day tables have no index on id itself (sqlite-schema.ts).
-    document: (day, id) => (db.prepare(`SELECT doc FROM ${table(day)} WHERE ${ID_KEY_SQL} = ? AND id = ?`).pluck().get(idKey(id), id) as string | undefined) ?? undefined,
+    document: (day, id) => (db.prepare(`SELECT doc FROM ${table(day)} WHERE ${ID_WHERE}`).pluck().get(...idParams(id)) as string | undefined) ?? undefined,
   };
 }
 

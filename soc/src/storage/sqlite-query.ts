@@ -6,7 +6,7 @@
 import { SocError } from '../errors.js';
 import type { QueryNode, RangeNode } from '../query/ast.js';
 import { ipToBytes } from '../query/parse.js';
-import { COLUMN_BY_FIELD, type ColumnSpec, ID_KEY_SQL, idKey, ipKey } from './sqlite-schema.js';
+import { COLUMN_BY_FIELD, type ColumnSpec, ID_WHERE, idParams, ipKey } from './sqlite-schema.js';
 
 /** A compiled condition: SQL text with `?` placeholders and their values in order. */
 export interface SqlFragment {
@@ -97,8 +97,8 @@ function equals(field: string, value: string, p: Array<string | number>): string
     // Both day-table layouts answer this through an index: keyed ones through the id key's
     // (SQLite picks an expression index only for the same expression), earlier ones through
     // their UNIQUE index on id (see DayLayout).
-    p.push(idKey(value), value);
-    return `(${ID_KEY_SQL} = ? AND id = ?)`;
+    p.push(...idParams(value));
+    return `(${ID_WHERE})`;
   }
   const col = COLUMN_BY_FIELD.get(field);
   if (col) {

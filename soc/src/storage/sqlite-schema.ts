@@ -90,6 +90,17 @@ export function idKey(id: string): string {
   return id.slice(0, ID_KEY_CHARS);
 }
 
+/**
+ * The one condition that finds an event by id on both day-table layouts through an index (the
+ * id key's on keyed tables, the UNIQUE one on earlier tables); bind {@link idParams}.
+ */
+export const ID_WHERE = `${ID_KEY_SQL} = ? AND id = ?`;
+
+/** The parameters of {@link ID_WHERE} for `id`. */
+export function idParams(id: string): [string, string] {
+  return [idKey(id), id];
+}
+
 /** DDL for one day: the event table, its indexes and its FTS5 index over `message`. */
 export function dayTableDdl(day: string, layout: DayLayout = 'keyed'): string[] {
   const s = daySuffix(day);

@@ -12,7 +12,7 @@ import { SocError } from '../errors.js';
 import { LeafWriter, leafTable } from '../integrity/leaves.js';
 import { bytesToIp } from '../query/parse.js';
 import { compileQuery } from './sqlite-query.js';
-import { COLUMN_BY_FIELD, COLUMNS, dayTableDdl, daySuffix, ID_KEY_SQL, idKey, ipKey, keyBytes, type DayLayout } from './sqlite-schema.js';
+import { COLUMN_BY_FIELD, COLUMNS, dayTableDdl, daySuffix, ID_WHERE, idParams, ipKey, keyBytes, type DayLayout } from './sqlite-schema.js';
 import { eventColumns, type PreparedColumns } from '../pipeline/prepare.js';
 import type {
   DeleteResult,
@@ -176,7 +176,7 @@ export class SqliteEventStore implements EventStore {
       // Keyed tables have no unique constraint: the id is looked up through the id key's index
       // (duplicates within one write are seen too: the transaction reads its own rows).
       insert: this.db.prepare(`INSERT ${keyed ? '' : 'OR IGNORE '}INTO ev_${s} (id, ${cols.join(', ')}) VALUES (?, ${cols.map(() => '?').join(', ')})`),
-      has: keyed ? this.db.prepare(`SELECT 1 FROM ev_${s} WHERE ${ID_KEY_SQL} = ? AND id = ?`).pluck() : undefined,
+      has: keyed ? this.db.prepare(`SELECT 1 FROM ev_${s} WHERE ${ID_WHERE}`).pluck() : undefined,
       maxRowid: this.db.prepare(`SELECT coalesce(max(rowid), 0) FROM ev_${s}`).pluck(),
       ftsAfter: this.db.prepare(`INSERT INTO fts_${s} (rowid, message) SELECT rowid, message FROM ev_${s} WHERE rowid > ? AND message IS NOT NULL`),
     };
@@ -255,7 +255,7 @@ export class SqliteEventStore implements EventStore {
         }
         const doc = docs[i]!;
         const st = cur!.st;
-        if (st.has && st.has.get(idKey(id), id) !== undefined) continue;
+        if (st.has && st.has.get(...idParams(id)) !== undefined) continue;
         params[0] = id;
         for (let j = 0; j < slot.length; j++) params[1 + j] = slot[j] === -1 ? ts : cols.values[slot[j]!]![i]!;
         params[COLUMNS.length + 1] = cols.messages[i] ?? null;
@@ -454,10 +454,9 @@ export class SqliteEventStore implements EventStore {
   getSync(id: string): EcsEvent | undefined {
     this.check();
     if (typeof id !== 'string') throw new TypeError('get: id must be a string');
-    const key = idKey(id);
+    const p = idParams(id);
     for (const d of this.listDays().reverse()) {
-      // Indexed on both day-table layouts (see compileQuery's id terms).
-      const row = this.db.prepare(`SELECT doc FROM ev_${daySuffix(d)} WHERE ${ID_KEY_SQL} = ? AND id = ?`).get(key, id) as { doc: string } | undefined;
+      const row = this.db.prepare(`SELECT doc FROM ev_${daySuffix(d)} WHERE ${ID_WHERE}`).get(...p) as { doc: string } | undefined;
       if (row) return JSON.parse(row.doc) as EcsEvent;
     }
     return undefined;
