@@ -163,11 +163,10 @@ export function lastSeparator(s: string): number {
 
 /** Key of the basename index: the lower-cased text after the last `\` or `/`. */
 export function basenameOf(s: string): string {
-  const i = lastSeparator(s);
-  return lowerCase(i >= 0 ? s.slice(i + 1) : s);
+  return lowerCase(basenameLow(s));
 }
 
-/** The text after the last `\\` or `/` of an already lower-cased value. */
+/** The text after the last `\\` or `/`, as it is (the basename key when the value is already lower-cased). */
 export function basenameLow(sl: string): string {
   const i = lastSeparator(sl);
   return i >= 0 ? sl.slice(i + 1) : sl;
@@ -178,8 +177,7 @@ export function lowBasename(f: Field, ev: EventLike, sl: string): string {
   if (ev !== cur) return basenameOf(sl);
   const k = f.slot;
   if (baseEp[k] === epoch) return baseV[k];
-  const i = lastSeparator(sl);
-  const b = i >= 0 ? sl.slice(i + 1) : sl;
+  const b = basenameLow(sl);
   baseEp[k] = epoch;
   baseV[k] = b;
   return b;
