@@ -179,7 +179,7 @@ test('matches made under an older rule set are evaluated again on the current on
     const detector = await Detector.open({ engine: loadDetectionEngine().engine, alerts });
     const worker = new Prematcher();
     const cfg = detector.prematchConfig()!;
-    assert.equal(worker.configure(cfg), true);
+    assert.equal(await worker.configure(cfg), true);
     // A sample event of a detection that raises alerts (not a correlation's building block).
     const probe = loadDetectionEngine().engine;
     const fail = packSamples()
@@ -206,11 +206,11 @@ test('matches made under an older rule set are evaluated again on the current on
     assert.equal(detector.stats().rechecked, 1);
     assert.equal((await alerts.list({ ruleId: RULE })).total, 0, 'no alert from the rule switched off');
     // The worker gets the new set; switched back on (set 3), a step of set 2 matches nothing, one of set 3 alerts.
-    worker.configure(detector.prematchConfig()!);
+    await worker.configure(detector.prematchConfig()!);
     const s2 = prematch(2);
     assert.equal(s2.docs.length, 0, 'the worker no longer evaluates the switched-off rule');
     await detector.setRuleEnabled(RULE, true, 'test');
-    worker.configure(detector.prematchConfig()!);
+    await worker.configure(detector.prematchConfig()!);
     const s3 = prematch(3);
     assert.equal(s3.version, 3);
     await detector.afterWrite([s2, s3]);
@@ -220,7 +220,7 @@ test('matches made under an older rule set are evaluated again on the current on
     assert.equal(detector.stats().replayedBatches, 1);
     assert.equal((await alerts.list({ ruleId: RULE })).alerts[0]!.count, 1);
     // A worker whose compiled detections differ does not prematch: the steps carry documents.
-    assert.equal(worker.configure({ ...cfg, sig: 'other' }), false);
+    assert.equal(await worker.configure({ ...cfg, sig: 'other' }), false);
     worker.begin();
     assert.equal(worker.take(4), undefined);
   } finally {

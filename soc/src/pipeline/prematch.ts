@@ -23,7 +23,7 @@
  */
 import type { EcsEvent } from '@xiangan/collectors';
 import type { EventLike, LoadedRule, RuleEngine } from '@xiangan/rules';
-import { compileDetectionRules, type RuleSourceOptions } from '../detection/detector.js';
+import type { RuleSourceOptions } from '../detection/detector.js';
 
 /** A rule set for the prepare worker's engine. */
 export interface PrematchConfig {
@@ -80,6 +80,8 @@ export interface PrematchedStep {
 export class Prematcher {
   private engine: RuleEngine | undefined;
   private version = 0;
+  /** Counts {@link configure} calls: a compile that finishes after a newer call is dropped. */
+  private configuring = 0;
   private batches: PrematchBatch[] = [];
   private docs: string[] = [];
   private seqs: number[] = [];
@@ -95,12 +97,18 @@ export class Prematcher {
   }
 
   /**
-   * Compile a rule set. Returns false (and stops prematching, so steps carry their documents)
-   * when it does not compile to the same detections as the main thread's engine.
+   * Compile a rule set. Resolves false (and stops prematching, so steps carry their documents)
+   * when it does not compile to the same detections as the main thread's engine, or when a
+   * newer call came meanwhile. Until it resolves, steps carry their documents.
    */
-  configure(cfg: PrematchConfig): boolean {
+  async configure(cfg: PrematchConfig): Promise<boolean> {
     this.engine = undefined;
+    const call = ++this.configuring;
     try {
+      // Loaded with the first rule set: a worker of a server without detection never needs the
+      // rules engine (its modules are several MB of every worker's heap).
+      const { compileDetectionRules } = await import('../detection/detector.js');
+      if (call !== this.configuring) return false;
       const engine = compileDetectionRules(cfg.rules, cfg.options);
       if (engine.tableId !== cfg.sig) return false;
       for (const id of cfg.disabled) engine.setRuleEnabled(id, false);

@@ -303,14 +303,20 @@ function servePrepare(): void {
   // Whether batches wait beyond a step: read from the buffer's table directly, without its data.
   const after = buffer.prepare('SELECT 1 FROM batches WHERE seq > ? LIMIT 1').pluck();
   let out: MessagePort | undefined;
+  // Requests are served one after another in arrival order, also across a rule set's compile
+  // (its rules engine is loaded then): a step asked for after a rule set is prematched with it.
+  let served: Promise<void> = Promise.resolve();
   parentPort!.on('message', (m: Request) => {
+    served = served.then(() => serve(m));
+  });
+  const serve = async (m: Request): Promise<void> => {
     if (m.type === 'link') {
       out?.close();
       out = m.port;
       return;
     }
     if (m.type === 'rules') {
-      prematcher.configure(m.config);
+      await prematcher.configure(m.config);
       return;
     }
     if (m.type === 'close') {
@@ -342,7 +348,7 @@ function servePrepare(): void {
     } catch (e) {
       reply(failed(m.id, e));
     }
-  });
+  };
 }
 
 /** Store worker: one store connection; steps arrive from the prepare worker, commits in the order the main thread asks. */
