@@ -242,12 +242,12 @@ async function waitStored(base: string, target: number): Promise<{ stored: numbe
  * Events/s committed over the last `share` of a stream's events (from the scrapes of
  * {@link waitStored}); the whole stream's rate when too few scrapes fall in it.
  */
-function tailRate(samples: ReadonlyArray<{ t: number; stored: number }>, from: number, share: number, t0: number): number {
+function tailRate(samples: ReadonlyArray<{ t: number; stored: number }>, share: number, t0: number): number {
   const last = samples.at(-1);
   if (!last) return 0;
-  const start = samples.find((s) => s.stored - from >= (1 - share) * (last.stored - from));
+  const start = samples.find((s) => s.stored >= (1 - share) * last.stored);
   if (start && last.t - start.t >= 1000 && last.stored > start.stored) return ((last.stored - start.stored) * 1000) / (last.t - start.t);
-  return ((last.stored - from) * 1000) / Math.max(1, last.t - t0);
+  return (last.stored * 1000) / Math.max(1, last.t - t0);
 }
 
 /** Lines `from` … `from + n - 1` at a steady `rate` per second, in 50 ms ticks, over a new connection. */
@@ -299,7 +299,7 @@ async function benchXiangan(integrity: boolean, alerts = ALERTS !== 'off'): Prom
     // Latency at a steady rate the server keeps up with (80 % of its capacity at the end of the
     // stream, 20 s): the flat-out run above measures how long its own backlog waited, not the
     // pipeline's delay.
-    const capacity = Math.min(stored / seconds, tailRate(samples, 0, 0.3, t0));
+    const capacity = Math.min(stored / seconds, tailRate(samples, 0.3, t0));
     let pacedRate = PACED_RATE ?? Math.max(100, Math.round(0.8 * capacity));
     let paced: Record<string, unknown> = { skipped: 'XIANGAN_BENCH_PACED_RATE=0' };
     const tries: Array<Record<string, unknown>> = [];
