@@ -37,7 +37,7 @@ function cpuMicros(): number {
   return u.user + u.system;
 }
 
-function run(layout: 'keyed' | 'id-unique'): { layout: string; windows: Window[]; meanCpuMicrosPerEvent: number; dbMb: number; loadAverage1m: number[] } {
+async function run(layout: 'keyed' | 'id-unique'): Promise<{ layout: string; windows: Window[]; meanCpuMicrosPerEvent: number; dbMb: number; loadAverage1m: number[] }> {
   const dir = mkdtempSync(join(tmpdir(), `xa-bench-store-${layout}-`));
   const load0 = loadavg()[0]!;
   try {
@@ -76,14 +76,16 @@ function run(layout: 'keyed' | 'id-unique'): { layout: string; windows: Window[]
       }
     }
     const dbMb = statSync(join(dir, 'events.db')).size / 1e6;
-    void store.close();
+    await store.close();
     return { layout, windows, meanCpuMicrosPerEvent: total / LINES, dbMb, loadAverage1m: [load0, loadavg()[0]!] };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-const results = LAYOUTS.map(run);
+// One after another: each layout's store is closed before its directory is removed and the next starts.
+const results = [];
+for (const layout of LAYOUTS) results.push(await run(layout));
 const rows: string[][] = [];
 for (const r of results) {
   for (const w of r.windows) rows.push([r.layout, w.rows.toLocaleString('en'), w.cpuMicrosPerEvent.toFixed(1), w.walKbPerEvent.toFixed(1)]);
