@@ -8,23 +8,36 @@
  * the id: `SqliteStoreOptions.layout`), so the growth each index
  * causes shows on the same machine and load.
  *
+ * `XIANGAN_BENCH_STORE_MODE=floor` measures instead what each part of a day table costs: the
+ * same prepared steps go, step by step in turn (same process, so the machine's load falls on all
+ * alike), into the real store and into plain better-sqlite3 databases made with the exact DDL the
+ * store makes (read back from a store's own `sqlite_master`), each variant leaving one part out
+ * or changing one setting (see {@link VARIANTS}). The store's statements per step are repeated
+ * by hand: rows, the FTS5 rows of the step in one INSERT … SELECT, the day count, the integrity
+ * leaf row, one commit, a PASSIVE checkpoint. Merged into `bench/results/store.json` as `floor`.
+ *
  * Env: `XIANGAN_BENCH_STORE_LINES` (default 300,000; 1,000,000 for the growth),
  * `XIANGAN_BENCH_STORE_LAYOUTS` (default `keyed,id-unique`), `XIANGAN_BENCH_STORE_STEP` (5,000,
- * the consumer's default step). Writes `bench/results/store.json`.
+ * the consumer's default step), `XIANGAN_BENCH_STORE_MODE` (`layouts`, default, or `floor`),
+ * `XIANGAN_BENCH_STORE_VARIANTS` (floor: a comma list of variant names; default all).
+ * Writes `bench/results/store.json`.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { eventId } from '@xiangan/collectors';
-import { encodeFrames, Preparer, RawFrame, SqliteEventStore } from '@xiangan/soc';
-import { formatTable, writeResults } from './harness.js';
+import { encodeFrames, Preparer, RawFrame, SqliteEventStore, type PreparedStep } from '@xiangan/soc';
+import { formatTable, mergeResults, writeResults } from './harness.js';
 import { makeLine } from './syslog-mix.js';
 
 const LINES = Number(process.env.XIANGAN_BENCH_STORE_LINES ?? 300_000);
 const STEP = Number(process.env.XIANGAN_BENCH_STORE_STEP ?? 5_000);
 const LAYOUTS = (process.env.XIANGAN_BENCH_STORE_LAYOUTS ?? 'keyed,id-unique').split(',') as Array<'keyed' | 'id-unique'>;
+const MODE = process.env.XIANGAN_BENCH_STORE_MODE ?? 'layouts';
 const WINDOW = 100_000;
 const PAGE = 16_384;
+const RECEIVED_AT = Date.UTC(2026, 10, 28, 2, 0, 0);
 
 interface Window {
   rows: number;
@@ -37,28 +50,32 @@ function cpuMicros(): number {
   return u.user + u.system;
 }
 
+/** bench:ingest's lines `s`… as one step, through the real prepare stage (integrity leaf hashes on). */
+function prepareStep(preparer: Preparer, s: number): PreparedStep {
+  const peer = { address: '127.0.0.1', port: 40_000 };
+  const frames: RawFrame[] = [];
+  for (let i = s; i < Math.min(LINES, s + STEP); i++) {
+    const bytes = Buffer.from(makeLine(i));
+    const id = eventId({ kind: 'network', sourceId: 'syslog-tcp', peerAddress: peer.address, peerPort: peer.port, receivedAt: RECEIVED_AT + i, connection: 'bench', seq: i, bytes });
+    frames.push(new RawFrame(bytes, { sourceId: 'syslog-tcp', transport: 'tcp', peer, receivedAt: RECEIVED_AT + i, timezone: 'Asia/Shanghai', eventId: id }, 'auto'));
+  }
+  const { data, meta } = encodeFrames(frames);
+  return preparer.prepare([{ seq: s + 1, appendedAt: RECEIVED_AT, count: frames.length, data: '', kind: 'frames', frames: data, meta }])!;
+}
+
 async function run(layout: 'keyed' | 'id-unique'): Promise<{ layout: string; windows: Window[]; meanCpuMicrosPerEvent: number; dbMb: number; loadAverage1m: number[] }> {
   const dir = mkdtempSync(join(tmpdir(), `xa-bench-store-${layout}-`));
   const load0 = loadavg()[0]!;
   try {
     const store = new SqliteEventStore({ dir, synchronous: 'full', chain: true, autoCheckpoint: false, layout });
     const preparer = new Preparer('vendor', Date.now, true);
-    const peer = { address: '127.0.0.1', port: 40_000 };
-    const receivedAt = Date.UTC(2026, 10, 28, 2, 0, 0);
     const windows: Window[] = [];
     let cpu = 0;
     let wal = 0;
     let inWindow = 0;
     let total = 0;
     for (let s = 0; s < LINES; s += STEP) {
-      const frames: RawFrame[] = [];
-      for (let i = s; i < Math.min(LINES, s + STEP); i++) {
-        const bytes = Buffer.from(makeLine(i));
-        const id = eventId({ kind: 'network', sourceId: 'syslog-tcp', peerAddress: peer.address, peerPort: peer.port, receivedAt: receivedAt + i, connection: 'bench', seq: i, bytes });
-        frames.push(new RawFrame(bytes, { sourceId: 'syslog-tcp', transport: 'tcp', peer, receivedAt: receivedAt + i, timezone: 'Asia/Shanghai', eventId: id }, 'auto'));
-      }
-      const { data, meta } = encodeFrames(frames);
-      const step = preparer.prepare([{ seq: s + 1, appendedAt: receivedAt, count: frames.length, data: '', kind: 'frames', frames: data, meta }])!;
+      const step = prepareStep(preparer, s);
       const c0 = cpuMicros();
       const r = store.writeColumns(step);
       const ck = store.checkpoint();
@@ -83,20 +100,222 @@ async function run(layout: 'keyed' | 'id-unique'): Promise<{ layout: string; win
   }
 }
 
-// One after another: each layout's store is closed before its directory is removed and the next starts.
-const results = [];
-for (const layout of LAYOUTS) results.push(await run(layout));
-const rows: string[][] = [];
-for (const r of results) {
-  for (const w of r.windows) rows.push([r.layout, w.rows.toLocaleString('en'), w.cpuMicrosPerEvent.toFixed(1), w.walKbPerEvent.toFixed(1)]);
-  rows.push([r.layout, 'mean', r.meanCpuMicrosPerEvent.toFixed(1), `load ${r.loadAverage1m.map((l) => l.toFixed(1)).join(' → ')}`]);
+async function layouts(): Promise<void> {
+  // One after another: each layout's store is closed before its directory is removed and the next starts.
+  const results = [];
+  for (const layout of LAYOUTS) results.push(await run(layout));
+  const rows: string[][] = [];
+  for (const r of results) {
+    for (const w of r.windows) rows.push([r.layout, w.rows.toLocaleString('en'), w.cpuMicrosPerEvent.toFixed(1), w.walKbPerEvent.toFixed(1)]);
+    rows.push([r.layout, 'mean', r.meanCpuMicrosPerEvent.toFixed(1), `load ${r.loadAverage1m.map((l) => l.toFixed(1)).join(' → ')}`]);
+  }
+  process.stdout.write(formatTable(['layout', 'rows', 'store CPU-µs/event', 'WAL KB/event'], rows));
+  const path = writeResults('store', {
+    lines: LINES,
+    step: STEP,
+    layouts: results,
+    notes:
+      'SqliteEventStore.writeColumns + PASSIVE WAL checkpoint per step (what the store worker runs), process CPU time, synchronous=FULL, integrity leaf index on, 16 KiB pages; steps prepared from bench:ingest lines by the real Preparer (not timed). id-unique = the day-table layout before the keyed one (UNIQUE id index, (ts, id) index).',
+  });
+  process.stdout.write(`results: ${path}\n`);
 }
-process.stdout.write(formatTable(['layout', 'rows', 'store CPU-µs/event', 'WAL KB/event'], rows));
-const path = writeResults('store', {
-  lines: LINES,
-  step: STEP,
-  layouts: results,
-  notes:
-    'SqliteEventStore.writeColumns + PASSIVE WAL checkpoint per step (what the store worker runs), process CPU time, synchronous=FULL, integrity leaf index on, 16 KiB pages; steps prepared from bench:ingest lines by the real Preparer (not timed). id-unique = the day-table layout before the keyed one (UNIQUE id index, (ts, id) index).',
-});
-process.stdout.write(`results: ${path}\n`);
+
+/** One floor variant: the store's day table with one part left out or one setting changed. */
+interface Variant {
+  name: string;
+  /** Ask whether each id is stored before inserting it (the keyed store's idempotence check). */
+  has: boolean;
+  fts: boolean;
+  /** Store the document (else an empty text in its place). */
+  doc: boolean;
+  /** Index names (the part after `ix_<day>_`) left out. */
+  dropIndexes: string[];
+  pageSize: number;
+  /** Rows per INSERT statement. */
+  rowsPerInsert: number;
+  /** FTS5 configuration options set on the new table (SQLite FTS5 §6), none by default. */
+  ftsConfig?: Array<[string, number]>;
+}
+
+const FULL: Variant = { name: 'floor', has: true, fts: true, doc: true, dropIndexes: [], pageSize: PAGE, rowsPerInsert: 1 };
+/** The variants of the floor mode, each against {@link FULL} (the store's own statements by hand). */
+const VARIANTS: Variant[] = [
+  FULL,
+  { ...FULL, name: 'no has', has: false },
+  { ...FULL, name: 'no FTS5', fts: false },
+  { ...FULL, name: 'no doc', doc: false },
+  // Without the key index the `has` check scans the table: this one is against `no has`.
+  { ...FULL, name: 'no has, no idk index', has: false, dropIndexes: ['idk'] },
+  { ...FULL, name: 'no ts index', dropIndexes: ['ts'] },
+  { ...FULL, name: 'no source_ip index', dropIndexes: ['source_ip'] },
+  { ...FULL, name: 'no user/host index', dropIndexes: ['user_name', 'host_name'] },
+  { ...FULL, name: 'page 4096', pageSize: 4096 },
+  { ...FULL, name: 'no has, 32 rows/INSERT', has: false, rowsPerInsert: 32 },
+  { ...FULL, name: 'FTS5 automerge 8', ftsConfig: [['automerge', 8]] },
+  { ...FULL, name: 'FTS5 automerge 16', ftsConfig: [['automerge', 16]] },
+  { ...FULL, name: 'FTS5 hashsize 8 MiB', ftsConfig: [['hashsize', 8 << 20]] },
+  { ...FULL, name: 'FTS5 pgsz 16000', ftsConfig: [['pgsz', 16_000]] },
+  { name: 'bare rows', has: false, fts: false, doc: false, dropIndexes: ['idk', 'ts', 'source_ip', 'user_name', 'host_name'], pageSize: PAGE, rowsPerInsert: 1 },
+];
+
+/** A step's rows as the store binds them: id, the COLUMNS values (time first), message, doc. */
+function stepRows(step: PreparedStep): Array<Array<string | number | null>> {
+  const docs: string[] = [];
+  for (const b of step.batches) if (b.count > 0) docs.push(...b.data.split('\n'));
+  const rows: Array<Array<string | number | null>> = [];
+  for (let i = 0; i < step.count; i++) rows.push([step.ids[i]!, step.ts[i]!, ...step.values.map((v) => v[i]!), step.messages[i] ?? null, docs[i]!]);
+  return rows;
+}
+
+/** A plain better-sqlite3 database laid out by `ddl` as `v` says, and its per-step write. */
+function floorDb(dir: string, v: Variant, ddl: Array<{ type: string; name: string; sql: string }>, day: string): { write: (step: PreparedStep, rows: Array<Array<string | number | null>>) => void; checkpoint: () => number; close: () => void } {
+  const db = new Database(join(dir, 'events.db'));
+  db.pragma(`page_size = ${v.pageSize}`);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma(`cache_size = ${-1024 * 16}`);
+  db.pragma('wal_autocheckpoint = 0');
+  const s = day.replaceAll('-', '');
+  for (const d of ddl) {
+    if (d.type === 'index' && v.dropIndexes.some((x) => d.name === `ix_${s}_${x}`)) continue;
+    if (!v.fts && d.name === `fts_${s}`) continue;
+    db.exec(d.sql);
+  }
+  for (const [k, n] of v.ftsConfig ?? []) db.prepare(`INSERT INTO fts_${s} (fts_${s}, rank) VALUES (?, ?)`).run(k, n);
+  const table = ddl.find((d) => d.type === 'table' && d.name.startsWith('ev_'))!.name;
+  const leaf = ddl.find((d) => d.type === 'table' && !d.name.startsWith('ev_') && !d.name.startsWith('fts_') && d.name !== 'days')!.name;
+  const names = db.prepare(`SELECT name FROM pragma_table_info('${table}') WHERE name <> 'rowid'`).pluck().all() as string[];
+  const width = names.length;
+  const values = (k: number): string => Array.from({ length: k }, () => `(${Array.from({ length: width }, () => '?').join(', ')})`).join(', ');
+  const cols = names.join(', ');
+  const one = db.prepare(`INSERT INTO ${table} (${cols}) VALUES ${values(1)}`);
+  const many = db.prepare(`INSERT INTO ${table} (${cols}) VALUES ${values(v.rowsPerInsert)}`);
+  const has = db.prepare(`SELECT 1 FROM ${table} WHERE substr(id, 1, 8) = ? AND id = ?`).pluck();
+  const maxRowid = db.prepare(`SELECT coalesce(max(rowid), 0) FROM ${table}`).pluck();
+  const fts = v.fts ? db.prepare(`INSERT INTO fts_${s} (rowid, message) SELECT rowid, message FROM ${table} WHERE rowid > ? AND message IS NOT NULL`) : undefined;
+  const bump = db.prepare('INSERT INTO days (day, events) VALUES (?, ?) ON CONFLICT(day) DO UPDATE SET events = events + excluded.events');
+  const leafRow = db.prepare(`INSERT INTO ${leaf} (ids, hashes) VALUES (?, ?)`);
+  const batch: Array<string | number | null> = [];
+  const write = db.transaction((step: PreparedStep, rows: Array<Array<string | number | null>>) => {
+    const before = maxRowid.get() as number;
+    const ids: string[] = [];
+    const emit = (r: Array<string | number | null>): void => {
+      if (!v.doc) r = [...r.slice(0, -1), ''];
+      if (v.rowsPerInsert === 1) one.run(r);
+      else {
+        batch.push(...r);
+        if (batch.length === width * v.rowsPerInsert) {
+          many.run(batch);
+          batch.length = 0;
+        }
+      }
+    };
+    for (const r of rows) {
+      const id = r[0] as string;
+      if (v.has && has.get(id.slice(0, 8), id) !== undefined) continue;
+      emit(r);
+      ids.push(id);
+    }
+    for (let k = 0; k < batch.length; k += width) one.run(batch.slice(k, k + width));
+    batch.length = 0;
+    fts?.run(before);
+    bump.run(day, ids.length);
+    leafRow.run(JSON.stringify(ids), step.leafHashes!);
+  });
+  return {
+    write,
+    checkpoint: () => ((db.pragma('wal_checkpoint(PASSIVE)') as Array<{ log: number }>)[0]?.log ?? 0) * v.pageSize,
+    close: () => db.close(),
+  };
+}
+
+async function floor(): Promise<void> {
+  const want = process.env.XIANGAN_BENCH_STORE_VARIANTS?.split(',');
+  const variants = want ? VARIANTS.filter((v) => want.includes(v.name)) : VARIANTS;
+  const root = mkdtempSync(join(tmpdir(), 'xa-bench-store-floor-'));
+  const load0 = loadavg()[0]!;
+  try {
+    const preparer = new Preparer('vendor', Date.now, true);
+    const first = prepareStep(preparer, 0);
+    const day = new Date(first.ts[0]!).toISOString().slice(0, 10);
+    // The exact DDL: a store makes its tables for the day, and they are read back from sqlite_master.
+    const template = new SqliteEventStore({ dir: join(root, 'template'), chain: true });
+    template.writeColumns(first);
+    await template.close();
+    const tdb = new Database(join(root, 'template', 'events.db'), { readonly: true });
+    const shadow = /^fts_\d+_(data|idx|config|docsize|content)$/;
+    const ddl = (tdb.prepare("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid").all() as Array<{ type: string; name: string; sql: string }>).filter((d) => !shadow.test(d.name));
+    tdb.close();
+    rmSync(join(root, 'template'), { recursive: true, force: true });
+    const runs: Array<{ name: string; cpu: number; wal: number; window: number; windowRows: number; dir: string; write: (step: PreparedStep, rows: Array<Array<string | number | null>>) => void; checkpoint: () => number; close: () => Promise<void> | void }> = [];
+    for (const v of variants) {
+      const dir = join(root, `v${runs.length}`);
+      mkdirSync(dir);
+      const f = floorDb(dir, v, ddl, day);
+      runs.push({ name: v.name, cpu: 0, wal: 0, window: 0, windowRows: 0, dir, ...f });
+    }
+    const store = new SqliteEventStore({ dir: join(root, 'store'), synchronous: 'full', chain: true, autoCheckpoint: false, cacheMb: 16 });
+    runs.unshift({
+      name: 'SqliteEventStore',
+      cpu: 0,
+      wal: 0,
+      window: 0,
+      windowRows: 0,
+      dir: join(root, 'store'),
+      write: (step) => {
+        if (store.writeColumns(step).written !== step.count) throw new Error('bench:store floor: rows not written');
+      },
+      checkpoint: () => store.checkpoint().walPages * PAGE,
+      close: () => store.close(),
+    });
+    for (let s = 0, k = 0; s < LINES; s += STEP, k++) {
+      const step = s === 0 ? first : prepareStep(preparer, s);
+      const rows = stepRows(step);
+      // Each step starts with another variant, so none always runs right after the step's preparation.
+      for (let j = 0; j < runs.length; j++) {
+        const r = runs[(j + k) % runs.length]!;
+        const c0 = cpuMicros();
+        r.write(step, rows);
+        const wal = r.checkpoint();
+        const us = cpuMicros() - c0;
+        r.cpu += us;
+        r.wal += wal;
+        if (s >= LINES - WINDOW) {
+          r.window += us;
+          r.windowRows += step.count;
+        }
+      }
+    }
+    for (const r of runs) await r.close();
+    const base = runs.find((r) => r.name === FULL.name);
+    const results = runs.map((r) => ({
+      variant: r.name,
+      meanCpuMicrosPerEvent: r.cpu / LINES,
+      lastWindowCpuMicrosPerEvent: r.window / r.windowRows,
+      walKbPerEvent: r.wal / 1024 / LINES,
+      dbMb: statSync(join(r.dir, 'events.db')).size / 1e6,
+    }));
+    const load1 = loadavg()[0]!;
+    const baseMean = base ? base.cpu / LINES : NaN;
+    process.stdout.write(
+      formatTable(
+        ['variant', 'CPU-µs/event', `last ${(WINDOW / 1000).toFixed(0)}k rows`, 'vs floor', 'WAL KB/event', 'db MB'],
+        results.map((r) => [r.variant, r.meanCpuMicrosPerEvent.toFixed(1), r.lastWindowCpuMicrosPerEvent.toFixed(1), (r.meanCpuMicrosPerEvent - baseMean).toFixed(1), r.walKbPerEvent.toFixed(1), r.dbMb.toFixed(0)]),
+      ),
+    );
+    process.stdout.write(`load ${load0.toFixed(1)} → ${load1.toFixed(1)}\n`);
+    const path = mergeResults('store', 'floor', {
+      lines: LINES,
+      step: STEP,
+      variants: results,
+      loadAverage1m: [load0, load1],
+      notes: 'Per step, in turn: SqliteEventStore.writeColumns and plain better-sqlite3 with the store’s DDL and statements (one part left out per variant), each + PASSIVE checkpoint; process CPU time; synchronous=FULL, 16 MiB cache.',
+    });
+    process.stdout.write(`results: ${path}\n`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+if (MODE === 'floor') await floor();
+else await layouts();
