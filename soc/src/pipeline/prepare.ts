@@ -21,6 +21,7 @@ import {
   type SourceMetrics,
 } from '@xiangan/collectors';
 import { decodeFrames } from '../buffer/raw.js';
+import { JsonBytes } from '../buffer/json-bytes.js';
 import type { RawBatch } from '../buffer/durable.js';
 import { COLUMNS, columnValues } from '../storage/sqlite-schema.js';
 import { leafHashDocsInto } from '../integrity/merkle.js';
@@ -73,7 +74,7 @@ export class Preparer {
   private readonly processors = new Map<string, { proc: Processor; metrics: SourceMetrics }>();
   private readonly normalise: Normalise;
   /** Where a frames batch's documents are laid out (reused from batch to batch). */
-  private readonly text = new TextBytes();
+  private readonly text = new JsonBytes();
   constructor(
     normaliser: NormaliserName | Normalise = 'vendor',
     private readonly now: () => number = Date.now,
@@ -106,11 +107,12 @@ export class Preparer {
     const out: RawBatch[] = [];
     const leaves = this.chain ? new Uint8Array(total * 32) : undefined;
     this.detect?.begin();
-    // A frames batch's documents are copied as UTF-8 into one reused off-heap buffer as they are
-    // made (and hashed from there), so each document string dies at once: none is left for the
-    // worker's small young generation to copy and promote scavenge after scavenge; the batch's
-    // text is read out of the buffer once at its end. A `docs` batch's documents are already
-    // text: they are hashed in chunks as they are read.
+    // A frames batch's documents are written as UTF-8 JSON straight into one reused off-heap
+    // buffer (`../buffer/json-bytes.ts`, the bytes of JSON.stringify without its string) and
+    // hashed from there, so no document string is left for the worker's small young generation
+    // to copy and promote scavenge after scavenge; the batch's text is read out of the buffer
+    // once at its end. A `docs` batch's documents are already text: they are hashed in chunks as
+    // they are read.
     let pending: Array<string | Uint8Array> = [];
     let hashed = 0;
     const hashPending = (): void => {
@@ -138,12 +140,13 @@ export class Preparer {
             if (!before.has(p.metrics)) before.set(p.metrics, [p.metrics.parseFailures, p.metrics.charsetLossy]);
           }
           const ev = p.proc(f.bytes, f.ctx);
-          const doc = JSON.stringify(ev);
           if (starts.length > 0) text.newline();
-          starts.push(text.pos);
-          text.append(doc);
+          const start = text.pos;
+          starts.push(start);
+          text.json(ev);
           addEvent(cols, ev, f.ctx.receivedAt, this.now);
-          this.detect?.event(b.seq, ev, doc);
+          // Detection keeps the text of the events that match: read back from the bytes.
+          if (this.detect) this.detect.event(b.seq, ev, text.text(start, text.pos));
         });
         const count = starts.length;
         if (leaves) {
@@ -174,55 +177,6 @@ export class Preparer {
       }
     }
     return { ...finish(cols), batches: out, ...(leaves ? { leafHashes: leaves } : {}), lastSeq: batches[batches.length - 1]!.seq, oldestAppendedAt: batches[0]!.appendedAt, counters };
-  }
-}
-
-/**
- * Text kept as UTF-8 in one growing off-heap buffer (outside V8's heap: a scavenge never copies
- * it), read back as one string.
- */
-class TextBytes {
-  private buf = Buffer.allocUnsafeSlow(1 << 20);
-  /** Bytes written since the last reset. */
-  pos = 0;
-  /** Only ASCII written since the last reset: the text reads back as Latin-1 (a plain copy). */
-  private ascii = true;
-
-  /** Empty it; a buffer grown past 64 MiB (by very large messages) is let go. */
-  reset(): void {
-    this.pos = 0;
-    this.ascii = true;
-    if (this.buf.length > 64 << 20) this.buf = Buffer.allocUnsafeSlow(1 << 20);
-  }
-
-  append(s: string): void {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 bytes for 2 units).
-    this.ensure(3 * s.length);
-    const n = this.buf.write(s, this.pos, 'utf8');
-    if (n !== s.length) this.ascii = false;
-    this.pos += n;
-  }
-
-  newline(): void {
-    this.ensure(1);
-    this.buf[this.pos++] = 0x0a;
-  }
-
-  /** A view of bytes `start … end` (valid until the next append or reset). */
-  bytes(start: number, end: number): Uint8Array {
-    return this.buf.subarray(start, end);
-  }
-
-  /** Everything written since the last reset, as one string. */
-  read(): string {
-    return this.buf.toString(this.ascii ? 'latin1' : 'utf8', 0, this.pos);
-  }
-
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const b = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.pos + n));
-    this.buf.copy(b, 0, 0, this.pos);
-    this.buf = b;
   }
 }
 

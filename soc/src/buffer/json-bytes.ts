@@ -1,0 +1,283 @@
+/**
+ * JSON text written straight as UTF-8 bytes into one reused off-heap buffer: exactly the bytes of
+ * `Buffer.from(JSON.stringify(value))`, without the intermediate string.
+ *
+ * Why: the prepare worker serialises every event once (the stored document, what the integrity
+ * chain hashes) and keeps the text as bytes anyway (`../pipeline/prepare.ts`). Writing the bytes
+ * in one pass over the value skips building each document as a string and encoding it again, and
+ * leaves no ~1.4 KB string per event for the worker's young generation: over bench:ingest's mix,
+ * 92 instead of 136 scavenges per 200k events and 1.04–1.22× less prepare CPU (session 6, A/B in
+ * one process under load). Per character a JS loop is no faster than V8's own serialiser (Node
+ * 20), so that is where the gain ends.
+ *
+ * Byte identity with `JSON.stringify` (ECMA-262 §25.5.2, SerializeJSONProperty) rests on:
+ * - key order: `for … in` over a plain object (prototype `Object.prototype` or `null`, no
+ *   enumerable inherited keys) lists the same keys in the same order as
+ *   `EnumerableOwnProperties` (integer keys ascending, then the rest in insertion order);
+ * - properties whose value is `undefined`, a function or a symbol are left out of objects and
+ *   written as `null` in arrays, as are array holes;
+ * - numbers: `String(n)` when finite (the spec's Number::toString; `-0` → `0`), `null` otherwise;
+ * - strings (QuoteJSONString, §25.5.2.3): `"` and `\` escaped, `\b \t \n \f \r` by name, other
+ *   code units below U+0020 and lone surrogates as `\u` + four lowercase hex digits; everything
+ *   else verbatim, encoded as UTF-8 (surrogate pairs as one 4-byte sequence).
+ * Anything else (boxed primitives, dates and other class instances, a callable `toJSON`, bigints,
+ * nesting deeper than {@link MAX_DEPTH}, so also cycles) is handed to `JSON.stringify` itself,
+ * which gives the same text or throws the same error.
+ */
+
+/** Nesting below which values are written here; deeper ones go through `JSON.stringify`. */
+const MAX_DEPTH = 64;
+
+/** `\uXXXX` hex digits (lowercase, as `JSON.stringify` writes them). */
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
+/**
+ * The escape of each code unit below U+0020 after its backslash: the letter of a named escape
+ * (`b t n f r`), or 0 for `\u00XX`.
+ */
+const CONTROL = new Uint8Array(32);
+CONTROL[8] = 0x62;
+CONTROL[9] = 0x74;
+CONTROL[10] = 0x6e;
+CONTROL[12] = 0x66;
+CONTROL[13] = 0x72;
+
+/**
+ * JSON text of values kept as UTF-8 in one growing off-heap buffer (outside V8's heap: a scavenge
+ * never copies it), read back as one string or as views of its bytes.
+ *
+ * @example
+ * const t = new JsonBytes();
+ * const start = t.pos;
+ * t.json({ a: 'é', b: [1, undefined] });
+ * t.bytes(start, t.pos); // the bytes of Buffer.from('{"a":"é","b":[1,null]}')
+ */
+export class JsonBytes {
+  private buf = Buffer.allocUnsafeSlow(1 << 20);
+  /** Bytes written since the last reset. */
+  pos = 0;
+  /** Only ASCII written since the last reset: the text reads back as Latin-1 (a plain copy). */
+  private ascii = true;
+
+  /** Empty it; a buffer grown past 64 MiB (by very large messages) is let go. */
+  reset(): void {
+    this.pos = 0;
+    this.ascii = true;
+    if (this.buf.length > 64 << 20) this.buf = Buffer.allocUnsafeSlow(1 << 20);
+  }
+
+  /**
+   * Append the JSON text of `value` (what `JSON.stringify(value)` returns, as UTF-8). Throws what
+   * `JSON.stringify` throws, and a `TypeError` for a value it gives no text for (`undefined`).
+   */
+  json(value: unknown): void {
+    const start = this.pos;
+    try {
+      this.value(value, 0);
+    } catch (e) {
+      this.pos = start;
+      throw e;
+    }
+  }
+
+  /** Append a newline. */
+  newline(): void {
+    this.ensure(1);
+    this.buf[this.pos++] = 0x0a;
+  }
+
+  /** A view of bytes `start … end` (valid until the next append or reset). */
+  bytes(start: number, end: number): Uint8Array {
+    return this.buf.subarray(start, end);
+  }
+
+  /** Bytes `start … end` as a string. */
+  text(start: number, end: number): string {
+    return this.buf.toString(this.ascii ? 'latin1' : 'utf8', start, end);
+  }
+
+  /** Everything written since the last reset, as one string. */
+  read(): string {
+    return this.text(0, this.pos);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const b = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.pos + n));
+    this.buf.copy(b, 0, 0, this.pos);
+    this.buf = b;
+  }
+
+  private value(v: unknown, depth: number): void {
+    if (typeof v === 'string') this.string(v);
+    else if (typeof v === 'number') this.number(v);
+    else if (typeof v === 'object' && v !== null && depth < MAX_DEPTH && plain(v)) {
+      if (Array.isArray(v)) this.array(v, depth + 1);
+      else this.object(v as Record<string, unknown>, depth + 1);
+    } else if (v === null) this.raw('null');
+    else if (v === true) this.raw('true');
+    else if (v === false) this.raw('false');
+    else {
+      const j: string | undefined = JSON.stringify(v);
+      if (j === undefined) throw new TypeError('JsonBytes: the value has no JSON text');
+      this.utf8(j);
+    }
+  }
+
+  private object(o: Record<string, unknown>, depth: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = 0x7b;
+    let first = true;
+    for (const k in o) {
+      const v = o[k];
+      if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+      // A value JSON.stringify gives no text (a toJSON returning undefined) leaves its key out.
+      if (typeof v === 'object' && v !== null && !(depth < MAX_DEPTH && plain(v))) {
+        const j: string | undefined = JSON.stringify(v);
+        if (j === undefined) continue;
+        this.separator(first);
+        first = false;
+        this.key(k);
+        this.utf8(j);
+        continue;
+      }
+      this.separator(first);
+      first = false;
+      this.key(k);
+      this.value(v, depth);
+    }
+    this.ensure(1);
+    this.buf[this.pos++] = 0x7d;
+  }
+
+  private array(a: readonly unknown[], depth: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = 0x5b;
+    for (let i = 0; i < a.length; i++) {
+      this.separator(i === 0);
+      const v = a[i];
+      if (v === undefined || typeof v === 'function' || typeof v === 'symbol') this.raw('null');
+      else if (typeof v === 'object' && v !== null && !(depth < MAX_DEPTH && plain(v))) this.utf8(JSON.stringify(v) ?? 'null');
+      else this.value(v, depth);
+    }
+    this.ensure(1);
+    this.buf[this.pos++] = 0x5d;
+  }
+
+  private separator(first: boolean): void {
+    if (first) return;
+    this.ensure(1);
+    this.buf[this.pos++] = 0x2c;
+  }
+
+  private key(k: string): void {
+    this.string(k);
+    this.ensure(1);
+    this.buf[this.pos++] = 0x3a;
+  }
+
+  private number(v: number): void {
+    if (!Number.isFinite(v)) return this.raw('null');
+    // Small non-negative integers digit by digit; anything else as Number::toString writes it.
+    if (v >= 0 && v < 1e9 && v === Math.floor(v)) {
+      let digits = 1;
+      for (let p = 10; p <= v; p *= 10) digits++;
+      this.ensure(digits);
+      const b = this.buf;
+      const end = this.pos + digits;
+      for (let i = end - 1; i >= this.pos; i--) {
+        const q = Math.floor(v / 10);
+        b[i] = 0x30 + (v - q * 10);
+        v = q;
+      }
+      this.pos = end;
+      return;
+    }
+    this.raw(String(v));
+  }
+
+  /** Append ASCII text as it is. */
+  private raw(s: string): void {
+    this.ensure(s.length);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  /** Append any text as UTF-8 (well-formed JSON text from `JSON.stringify`). */
+  private utf8(s: string): void {
+    this.ensure(3 * s.length);
+    const n = this.buf.write(s, this.pos, 'utf8');
+    if (n !== s.length) this.ascii = false;
+    this.pos += n;
+  }
+
+  /** Append a JSON string literal of `s` (QuoteJSONString), as UTF-8. */
+  private string(s: string): void {
+    const n = s.length;
+    // At most 6 bytes per code unit (`\u001f`; a surrogate pair is 4 bytes for 2 units).
+    this.ensure(6 * n + 2);
+    const b = this.buf;
+    let p = this.pos;
+    b[p++] = 0x22;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x20 && c < 0x80) {
+        if (c === 0x22 || c === 0x5c) b[p++] = 0x5c;
+        b[p++] = c;
+      } else if (c < 0x20) {
+        b[p++] = 0x5c;
+        const e = CONTROL[c]!;
+        if (e !== 0) b[p++] = e;
+        else {
+          b[p++] = 0x75;
+          b[p++] = 0x30;
+          b[p++] = 0x30;
+          b[p++] = HEX[c >> 4]!;
+          b[p++] = HEX[c & 15]!;
+        }
+      } else {
+        this.ascii = false;
+        if (c < 0x800) {
+          b[p++] = 0xc0 | (c >> 6);
+          b[p++] = 0x80 | (c & 63);
+        } else if (c < 0xd800 || c > 0xdfff) {
+          b[p++] = 0xe0 | (c >> 12);
+          b[p++] = 0x80 | ((c >> 6) & 63);
+          b[p++] = 0x80 | (c & 63);
+        } else {
+          const d = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+          if (c < 0xdc00 && d >= 0xdc00 && d <= 0xdfff) {
+            const u = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+            b[p++] = 0xf0 | (u >> 18);
+            b[p++] = 0x80 | ((u >> 12) & 63);
+            b[p++] = 0x80 | ((u >> 6) & 63);
+            b[p++] = 0x80 | (u & 63);
+            i++;
+          } else {
+            // A lone surrogate: escaped (ECMA-262 §25.5.2.3, well-formed JSON.stringify).
+            b[p++] = 0x5c;
+            b[p++] = 0x75;
+            b[p++] = HEX[c >> 12]!;
+            b[p++] = HEX[(c >> 8) & 15]!;
+            b[p++] = HEX[(c >> 4) & 15]!;
+            b[p++] = HEX[c & 15]!;
+          }
+        }
+      }
+    }
+    b[p++] = 0x22;
+    this.pos = p;
+  }
+}
+
+/**
+ * Whether `o` is written here: an array or an object whose prototype is `Object.prototype` or
+ * `null`, without a callable `toJSON` (SerializeJSONProperty step 2 would call it).
+ */
+function plain(o: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(o);
+  if (proto !== Object.prototype && proto !== null && !Array.isArray(o)) return false;
+  return typeof (o as { toJSON?: unknown }).toJSON !== 'function';
+}
