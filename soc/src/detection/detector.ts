@@ -258,8 +258,14 @@ export class Detector {
   private seq = 0;
   private maxTime = 0;
   private lastFlush = 0;
-  /** The last saved windows: a failed record rolls the engine back to them. */
-  private committed: { snapshot: unknown; maxTime: number } | undefined;
+  /**
+   * Set when a failed record left the engine's windows ahead of the saved ones: before anything
+   * else uses the engine, the windows are read back from the alert store ({@link restoreSaved}).
+   * The saved windows are not also kept in memory: at the default `maxGroups` (100k) a copy was
+   * ~22 MB of objects (25 MB as JSON text) held the whole time, a quarter of the main thread's
+   * live heap, for a failure path that can as well read them back.
+   */
+  private restorePending = false;
   private snapshotAt = -Infinity;
   private snapshotCostMs = 0;
   private disabled = new Set<string>();
@@ -294,7 +300,6 @@ export class Detector {
       try {
         const w = JSON.parse(windows) as { snapshot: unknown; maxTime: number };
         opts.engine.restore(w.snapshot);
-        d.committed = w;
       } catch (e) {
         // A checkpoint of rules that changed shape: start with empty windows, say so.
         opts.logger?.warn?.({ err: e, errorCode: (e as { code?: string }).code, stage: 'detection' }, 'Detector checkpoint not restored; correlation windows start empty.');
@@ -373,6 +378,7 @@ export class Detector {
   }
 
   private async swap(next: RuleEngine): Promise<ReloadResult> {
+    if (this.restorePending) await this.restoreSaved();
     const before = this.meta();
     const after = META.get(next)!;
     const snap = this.engineNow.snapshot();
@@ -498,10 +504,31 @@ export class Detector {
 
   /** Save the open correlation windows now (clean shutdown). */
   async checkpoint(): Promise<void> {
-    const windows = { snapshot: this.engineNow.snapshot(), maxTime: this.maxTime };
-    await this.opts.alerts.saveCheckpoint(`${this.name}.windows`, JSON.stringify(windows));
-    this.committed = windows;
+    if (this.restorePending) await this.restoreSaved();
+    const windows = JSON.stringify({ snapshot: this.engineNow.snapshot(), maxTime: this.maxTime });
+    await this.opts.alerts.saveCheckpoint(`${this.name}.windows`, windows);
     this.snapshotAt = (this.opts.now ?? Date.now)();
+  }
+
+  /**
+   * Put the engine's windows back to the last saved ones (none saved, or saved for rules that no
+   * longer fit: empty windows, as {@link open} does). Throws, leaving {@link restorePending} set,
+   * when the alert store cannot be read; the next pass tries again first.
+   */
+  private async restoreSaved(): Promise<void> {
+    const saved = await this.opts.alerts.loadCheckpoint(`${this.name}.windows`);
+    let w: { snapshot: unknown; maxTime: number } | undefined;
+    try {
+      if (saved !== undefined) {
+        w = JSON.parse(saved) as { snapshot: unknown; maxTime: number };
+        this.engineNow.restore(w.snapshot);
+      }
+    } catch {
+      w = undefined;
+    }
+    if (w) this.maxTime = w.maxTime;
+    else this.engineNow.reset();
+    this.restorePending = false;
   }
 
   /**
@@ -517,8 +544,8 @@ export class Detector {
     const fresh = batches.filter((b) => b.seq > this.seq);
     this.s.replayedBatches += batches.length - fresh.length;
     if (fresh.length === 0) return undefined;
-    const events = batchDocs(fresh).map((d) => JSON.parse(d) as EcsEvent);
-    return this.process(events, last);
+    const docs = batchDocs(fresh);
+    return this.serial(() => this.detect(docs, last));
   }
 
   /**
@@ -534,7 +561,7 @@ export class Detector {
    * documents path; matches made under an older rule set are evaluated again on the current one.
    */
   private detectPrematched(steps: readonly PrematchedStep[]): Promise<DetectionResult | undefined> {
-    const events: EcsEvent[] = [];
+    const events: string[] = [];
     const dets: Array<readonly number[] | null> = [];
     let n = 0;
     let maxTime = -Infinity;
@@ -552,7 +579,7 @@ export class Detector {
       const current = s.version === this.version;
       for (let i = 0; i < s.docs.length; i++) {
         if (s.seqs[i]! <= this.seq) continue;
-        events.push(JSON.parse(s.docs[i]!) as EcsEvent);
+        events.push(s.docs[i]!);
         const from = i > 0 ? s.ends[i - 1]! : 0;
         // An empty range: the worker could not evaluate it (evaluated here in full, as a re-check is).
         dets.push(current && s.ends[i]! > from ? Array.from(s.dets.subarray(from, s.ends[i]!)) : null);
@@ -564,12 +591,21 @@ export class Detector {
     return this.detect(events, last, { dets, events: n, maxTime });
   }
 
-  private async detect(events: readonly EcsEvent[], seq: number, pre?: Prematched): Promise<DetectionResult> {
+  /**
+   * Detect on events given as objects or as their stored documents. A document is parsed only when
+   * its turn comes, so each parsed event dies young (most are garbage after their own match, the
+   * rest are held by their alert candidates): parsed all at once ahead of the loop, a pass's
+   * thousands of events outlived the young generation's collections and were copied into old
+   * space, most of the main thread's heap growth with detection on.
+   */
+  private async detect(events: readonly EcsEvent[] | readonly string[], seq: number, pre?: Prematched): Promise<DetectionResult> {
+    if (this.restorePending) await this.restoreSaved();
     const engine = this.engineNow;
     const cands: AlertCandidate[] = [];
     const raised: number[] = [];
     for (let i = 0; i < events.length; i++) {
-      const ev = events[i]!;
+      const x = events[i]!;
+      const ev = typeof x === 'string' ? (JSON.parse(x) as EcsEvent) : x;
       const e = ev as unknown as EventLike;
       const d = pre ? pre.dets[i] : null;
       if (!pre) {
@@ -598,12 +634,10 @@ export class Detector {
         ...(this.opts.onCreated ? { onCreated: this.opts.onCreated } : {}),
       });
     } catch (e) {
-      // The consumer retries the batch: put the windows back as they were before it.
+      // The consumer retries the batch: put the windows back as they were saved before it.
       this.seq = prevSeq;
-      if (this.committed) {
-        engine.restore(this.committed.snapshot);
-        this.maxTime = this.committed.maxTime;
-      } else engine.reset();
+      this.restorePending = true;
+      await this.restoreSaved().catch(() => undefined);
       throw e;
     }
     const wall = this.opts.now ?? Date.now;
