@@ -53,10 +53,13 @@ CREATE TABLE IF NOT EXISTS alerts (
   first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
   event_ids TEXT NOT NULL, correlation TEXT);
 CREATE INDEX IF NOT EXISTS alerts_dedup ON alerts(rule_id, group_key, last_seen);
-CREATE INDEX IF NOT EXISTS alerts_status ON alerts(status, last_seen);
-CREATE INDEX IF NOT EXISTS alerts_seen ON alerts(last_seen);
 -- The list's order (newest first, id as tie-break) per filter it takes, so a page reads only its
--- rows instead of sorting every match.
+-- rows instead of sorting every match. alerts_list and alerts_list_status also serve every
+-- lookup by last_seen, and by status (then last_seen): the indexes on just those (alerts_seen,
+-- alerts_status) that earlier versions made were their prefixes, two more B-trees to write per
+-- new alert for no query, and are dropped.
+DROP INDEX IF EXISTS alerts_status;
+DROP INDEX IF EXISTS alerts_seen;
 CREATE INDEX IF NOT EXISTS alerts_list ON alerts(last_seen DESC, id);
 CREATE INDEX IF NOT EXISTS alerts_list_status ON alerts(status, last_seen DESC, id);
 CREATE INDEX IF NOT EXISTS alerts_list_rule ON alerts(rule_id, last_seen DESC, id);
@@ -195,6 +198,29 @@ export class SqliteAlertStore implements AlertStore {
     return this.suppressions;
   }
 
+  /**
+   * The statements of {@link recordSync}, prepared on its first call and reused: the detector
+   * records every step, and preparing seven statements each time cost more than a small step's
+   * writes.
+   */
+  private recordStmts: ReturnType<SqliteAlertStore['prepareRecord']> | undefined;
+
+  private prepareRecord() {
+    return {
+      findOpen: this.db.prepare(
+        `SELECT * FROM alerts WHERE rule_id = ? AND group_key = ? AND status IN (${OPEN_STATUSES.map(() => '?').join(',')}) ORDER BY last_seen DESC LIMIT 1`,
+      ),
+      insert: this.db.prepare(
+        `INSERT OR IGNORE INTO alerts (id, rule_id, group_key, title, severity, severity_rank, risk, tags, kind, grp, status, assignee, count, first_seen, last_seen, created_at, updated_at, event_ids, correlation)
+       VALUES (@id, @rule_id, @group_key, @title, @severity, @severity_rank, @risk, @tags, @kind, @grp, 'new', NULL, @count, @first_seen, @last_seen, @created_at, @updated_at, @event_ids, @correlation)`,
+      ),
+      update: this.db.prepare('UPDATE alerts SET count = @count, last_seen = @last_seen, updated_at = @updated_at, event_ids = @event_ids, correlation = @correlation WHERE id = @id'),
+      hit: this.db.prepare('UPDATE suppressions SET hits = hits + 1 WHERE id = ?'),
+      hist: this.db.prepare('INSERT INTO alert_history (alert_id, at, actor, action, from_s, to_s, note) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      saveCp: this.db.prepare('INSERT INTO checkpoints (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value'),
+    };
+  }
+
   /** Synchronous {@link record} (the detector calls it inside its own flow). */
   recordSync(candidates: readonly AlertCandidate[], opts: RecordOptions = {}): RecordResult {
     this.check();
@@ -202,18 +228,8 @@ export class SqliteAlertStore implements AlertStore {
     const updated = new Map<string, Alert>();
     let suppressed = 0;
     const sups = this.activeSuppressions();
-    const findOpen = this.db.prepare(
-      `SELECT * FROM alerts WHERE rule_id = ? AND group_key = ? AND status IN (${OPEN_STATUSES.map(() => '?').join(',')}) ORDER BY last_seen DESC LIMIT 1`,
-    );
-    const insert = this.db.prepare(
-      `INSERT OR IGNORE INTO alerts (id, rule_id, group_key, title, severity, severity_rank, risk, tags, kind, grp, status, assignee, count, first_seen, last_seen, created_at, updated_at, event_ids, correlation)
-       VALUES (@id, @rule_id, @group_key, @title, @severity, @severity_rank, @risk, @tags, @kind, @grp, 'new', NULL, @count, @first_seen, @last_seen, @created_at, @updated_at, @event_ids, @correlation)`,
-    );
-    const update = this.db.prepare('UPDATE alerts SET count = @count, last_seen = @last_seen, updated_at = @updated_at, event_ids = @event_ids, correlation = @correlation WHERE id = @id');
-    const hit = this.db.prepare('UPDATE suppressions SET hits = hits + 1 WHERE id = ?');
-    const hist = this.db.prepare('INSERT INTO alert_history (alert_id, at, actor, action, from_s, to_s, note) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    const saveCp = this.db.prepare('INSERT INTO checkpoints (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value');
     const run = this.db.transaction(() => {
+      const { findOpen, insert, update, hit, hist, saveCp } = (this.recordStmts ??= this.prepareRecord());
       const at = this.iso();
       // Alerts touched in this batch, by dedup key (one lookup per key per batch).
       const open = new Map<string, Alert | null>();
