@@ -124,6 +124,27 @@ export class Prefilter {
     const fieldIdx = new Map<string, FieldIndex>();
     const lists = new Map<FieldIndex, { exact: Building; base: Building; substr: Building; exists: number[] }>();
     const cond = (c: { field: string; values: string[] }) => ({ field: field(c.field), values: new Set(c.values) });
+    // Each rule's usable hints, narrowest first (exact lookups preferred), each a necessary
+    // condition: the rule is evaluated only for events that satisfy all it is filed under.
+    const usable = rules.map((d) => {
+      let hs = [...d.hints].filter((h) => h.length && hintSize(h) <= MAX_HINT_KEYS).sort((x, y) => hintCost(x) - hintCost(y));
+      // Presence hints only when nothing sharper is known (they would add lookups, not selectivity).
+      if (hs.some((h) => !presenceOnly(h))) hs = hs.filter((h) => !presenceOnly(h));
+      return hs;
+    });
+    // The fields each logsource must probe anyway: those of its rules' narrowest hints. A rule's
+    // further hints are indexed only on these fields: every field a bucket indexes is read and
+    // looked up for every event of the logsource, and a Windows Security rule hinting on its
+    // own event-data field would add that read to every Security event to spare an evaluation
+    // on a few.
+    const needed = new Map<string, Set<string>>();
+    rules.forEach((d, pos) => {
+      const best = usable[pos][0];
+      if (!best) return;
+      let fs = needed.get(d.logsource.key);
+      if (!fs) needed.set(d.logsource.key, (fs = new Set()));
+      for (const alt of best) fs.add(alt.field);
+    });
     for (let pos = 0; pos < rules.length; pos++) {
       const d = rules[pos];
       let b = buckets.get(d.logsource.key);
@@ -142,13 +163,9 @@ export class Prefilter {
         this.plant(this.root, d.logsource.conditions, 0, b);
       }
       this.dBucket[pos] = b.id;
-      // Index on the narrowest hints (exact lookups preferred), each a necessary condition: the
-      // rule is evaluated only for events that satisfy all of them. No hint: evaluated for every
-      // event of the logsource.
-      let hs = [...d.hints].filter((h) => h.length && hintSize(h) <= MAX_HINT_KEYS).sort((x, y) => hintCost(x) - hintCost(y));
-      // Presence hints only when nothing sharper is known (they would add lookups, not selectivity).
-      if (hs.some((h) => !presenceOnly(h))) hs = hs.filter((h) => !presenceOnly(h));
-      hs = hs.slice(0, MAX_INDEXED_HINTS);
+      const probed = needed.get(d.logsource.key);
+      const hs = usable[pos].filter((h, j) => j === 0 || h.every((alt) => probed!.has(alt.field))).slice(0, MAX_INDEXED_HINTS);
+      // No hint: evaluated for every event of the logsource.
       if (!hs.length) {
         b.unindexed.push(pos);
         continue;
