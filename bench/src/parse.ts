@@ -8,7 +8,9 @@
  *   nginx, Cisco ASA, FortiGate, Huawei USG), exactly as `bench:ingest` measures parse-only;
  * - every parser: the real-shaped samples of collectors/test/fixtures/parsers (Linux auth,
  *   auditd, netfilter, web, Cisco, Huawei, H3C, FortiGate, Hillstone, Sangfor; the Chinese
- *   ones also as GB18030 bytes) and the Windows events (JSON, Winlogbeat and evtx_dump layouts).
+ *   ones also as GB18030 bytes) and the Windows events (JSON, Winlogbeat and evtx_dump layouts);
+ * - the prepare worker's whole stage over the ingest mix (`Preparer.prepare` on raw-frame rows:
+ *   ids, parse, normalise, the JSON document, the store columns).
  *
  * Rates are lines per CPU-second of this process (`process.cpuUsage`): on a shared machine the
  * wall clock also counts time spent waiting for a core; wall-clock rates are reported beside
@@ -31,6 +33,7 @@ import {
   type EventIdInput,
   type SourceContext,
 } from '@xiangan/collectors';
+import { encodeFrames, Preparer, RawFrame } from '@xiangan/soc';
 import { formatTable, fmtOps, fmtRatio, writeResults } from './harness.js';
 import { makeLine } from './syslog-mix.js';
 
@@ -145,6 +148,41 @@ for (const file of readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort
 }
 const syslogOnly = everyParser.filter((x) => !('json' in x));
 
+/** Events per buffered row in the prepare rows below (the consumer's default step). */
+const PREPARE_STEP = 5_000;
+
+/**
+ * The prepare worker's whole stage (`Preparer.prepare`, chaining off: what bench:ingest's
+ * pipeline-alone run does per event) over the ingest mix as a TCP source started with deferred ids
+ * buffers it: raw frames rows → ids (batch SM3), parse, normalise, the JSON document as bytes and
+ * the store columns. Events per CPU-second, best of three rounds of `N` events after a warm-up.
+ */
+function prepareRate(): Rate {
+  const peer = { address: '127.0.0.1', port: 40000 };
+  const rows: Parameters<Preparer['prepare']>[0][number][] = [];
+  for (let s = 0; s < ingestMix.length; s += PREPARE_STEP) {
+    const frames: RawFrame[] = [];
+    for (let i = s; i < Math.min(ingestMix.length, s + PREPARE_STEP); i++) {
+      frames.push(new RawFrame(ingestMix[i]!.bytes, { sourceId: 'bench', transport: 'tcp', peer, receivedAt: RECEIVED_AT + Math.floor(i / 50), timezone: 'Asia/Shanghai', eventId: '', connection: 'c1' }, 'auto', i));
+    }
+    const { data, meta } = encodeFrames(frames);
+    rows.push({ seq: rows.length + 1, appendedAt: RECEIVED_AT, count: frames.length, data: '', kind: 'frames' as const, frames: data, meta });
+  }
+  const preparer = new Preparer('vendor', () => RECEIVED_AT, false);
+  const prepareRound = (n: number): Rate => {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    let done = 0;
+    for (let k = 0; done < n; k++) done += preparer.prepare([rows[k % rows.length]!])!.count;
+    const wallMs = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    return { cpu: done / ((c.user + c.system) / 1e6), wall: (done * 1000) / wallMs };
+  };
+  prepareRound(Math.min(N, 50_000));
+  const rs = [prepareRound(N), prepareRound(N), prepareRound(N)];
+  return { cpu: Math.max(...rs.map((r) => r.cpu)), wall: Math.max(...rs.map((r) => r.wall)) };
+}
+
 const load0 = loadavg()[0]!;
 const ingest = {
   full: best(ingestMix, pipelineStep(ingestMix)),
@@ -152,6 +190,7 @@ const ingest = {
   parseNormalise: best(ingestMix, normaliseStep),
   eventId: best(ingestMix, idStep),
   eventIdBatch: best(ingestMix, blockIdStep(ingestMix)),
+  prepare: prepareRate(),
 };
 const fixtures = {
   full: best(everyParser, pipelineStep(everyParser)),
@@ -170,6 +209,7 @@ process.stdout.write(
       row('ingest mix: decode + parse + normalise', ingest.parseNormalise),
       row('ingest mix: SM3 event id alone, one by one', ingest.eventId),
       row(`ingest mix: SM3 event id alone, batches of ${ID_BLOCK}`, ingest.eventIdBatch),
+      row(`ingest mix: prepare stage (rows of ${PREPARE_STEP.toLocaleString('en')}: ids, parse, normalise, document, columns)`, ingest.prepare),
       row('every parser: decode + parse + normalise + SM3 id', fixtures.full, TARGET),
       row('every parser (syslog): decode + parse', fixtures.parse),
       row('every parser (syslog): decode + parse + normalise', fixtures.parseNormalise),
@@ -182,10 +222,10 @@ const path = writeResults('parse', {
   linesPerRound: N,
   target: { parseLinesPerSecPerCore: TARGET },
   parseLinesPerSecPerCore: Math.round(ingest.full.cpu),
-  ingestMix: { distinctLines: ingestMix.length, full: rounded(ingest.full), parse: rounded(ingest.parse), parseNormalise: rounded(ingest.parseNormalise), eventId: rounded(ingest.eventId), eventIdBatch: rounded(ingest.eventIdBatch) },
+  ingestMix: { distinctLines: ingestMix.length, full: rounded(ingest.full), parse: rounded(ingest.parse), parseNormalise: rounded(ingest.parseNormalise), eventId: rounded(ingest.eventId), eventIdBatch: rounded(ingest.eventIdBatch), prepare: rounded(ingest.prepare) },
   everyParser: { inputs: everyParser.length, full: rounded(fixtures.full), parse: rounded(fixtures.parse), parseNormalise: rounded(fixtures.parseNormalise) },
   loadAverage: { start: load0, end: load1 },
   notes:
-    'One thread. `full` = createProcessor (charset auto, Asia/Shanghai, vendor-aware normalise) + the SM3 event id, derived per block of 1,000 lines with eventIds (batch SM3) as the prepare worker derives them per buffered row; Windows events through normaliseJson. Rates: lines per CPU-second of this process (cpu) and per wall-second (wall), best of three rounds. parseLinesPerSecPerCore is the ingest mix `full` rate per CPU-second.',
+    'One thread. `full` = createProcessor (charset auto, Asia/Shanghai, vendor-aware normalise) + the SM3 event id, derived per block of 1,000 lines with eventIds (batch SM3) as the prepare worker derives them per buffered row; `prepare` = the whole stage of the prepare worker (Preparer.prepare over raw-frame rows of 5,000 with deferred ids, chaining off: ids, parse, normalise, JSON document bytes, store columns), events per CPU-second (1e6 / rate = CPU-µs per event); Windows events through normaliseJson. Rates: lines per CPU-second of this process (cpu) and per wall-second (wall), best of three rounds. parseLinesPerSecPerCore is the ingest mix `full` rate per CPU-second.',
 });
 process.stdout.write(`results: ${path}\n`);
