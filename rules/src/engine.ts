@@ -10,11 +10,10 @@ import { compileDocument, type CompileOptions, type CompiledCorrelation, type Co
 import { RuleError } from './errors.js';
 import type { Pipeline } from './pipeline.js';
 import type { EventLike, LoadedRule, RejectedRule, RuleMatch } from './types.js';
-import { AhoCorasick } from './aho.js';
-import { hintCost, hintSize, MAX_HINT_KEYS, presenceOnly } from './condition.js';
 import { DEFAULT_LIMITS, type MatchCounters } from './values.js';
 import { GroupStore, Space, TOUCHED, UNORDERED, type GroupKind } from './groups.js';
-import { basenameLow, beginEvent, endEvent, field, lowBasename, lowText, makeGetter, type Field, type Getter } from './fields.js';
+import { beginEvent, endEvent, makeGetter, type Getter } from './fields.js';
+import { Prefilter } from './probe.js';
 
 /** Options of {@link compileRules}. */
 export interface EngineOptions extends CompileOptions {
@@ -97,24 +96,7 @@ interface Det extends CompiledDetection {
   /** Switched on (see {@link RuleEngine.setRuleEnabled}). */
   enabled: boolean;
   corrs: CorrIn[];
-  /** Event stamp of `got`. */
-  stamp: number;
-  /** Bits of the indexed hints this event satisfied so far. */
-  got: number;
-  /** Bits of every indexed hint: the rule is a candidate once `got === need`. */
-  need: number;
-  /** Its logsource bucket (indexed engine). */
-  bucket: Bucket | null;
 }
-
-/** A rule filed in an index under one of its hints. */
-interface Entry {
-  d: Det;
-  bit: number;
-}
-
-/** Most hints of one rule the index files it under (all must hold for the rule to be evaluated). */
-const MAX_INDEXED_HINTS = 4;
 
 interface CorrIn {
   corr: Corr;
@@ -138,46 +120,6 @@ interface Corr extends CompiledCorrelation {
   slot: number;
   /** What its groups keep. */
   keeps: GroupKind;
-}
-
-interface Bucket {
-  key: string;
-  stamp: number;
-  /** Logsource conditions still to check (the naive engine only; the index checks them in its trie). */
-  rest: { field: Field; values: Set<string> }[];
-  /** The field indexes its rules' hints are in. */
-  indexes: FieldIndex[];
-  unindexed: Det[];
-}
-
-/**
- * The index of one field, shared by every logsource bucket whose rules have hints on it: an
- * event reads and probes it once, and only entries of the buckets it reached count.
- */
-interface FieldIndex {
-  field: Field;
-  /** Event stamp when it was queued for probing. */
-  stamp: number;
-  /** Lower-cased value → rules. */
-  exact: Map<string, Entry[]> | null;
-  /** Lower-cased last path segment → rules. */
-  base: Map<string, Entry[]> | null;
-  /** Lower-cased literal → rules, found by one automaton pass (`acLists` by pattern id). */
-  substr: Map<string, Entry[]> | null;
-  ac: AhoCorasick | null;
-  acLists: Entry[][];
-  /** Rules that only need the field to have a value. */
-  exists: Entry[] | null;
-}
-
-/**
- * Logsource dispatch: a trie over the (field, lower-cased value) conditions of every logsource,
- * in field order. An event walks it once, reading each condition field once, and reaches the
- * buckets whose conditions all hold.
- */
-interface LsNode {
-  buckets: Bucket[];
-  kids: { field: Field; map: Map<string, LsNode> }[];
 }
 
 const SEP = '\u001f';
@@ -242,23 +184,6 @@ function digits(s: string, i: number, n: number): number {
   return v;
 }
 
-/** Mark the hints of these entries satisfied; a rule whose hints all are becomes a candidate. */
-function hit(l: Entry[], stamp: number, cands: Reused<Det>): void {
-  for (let j = 0; j < l.length; j++) {
-    const e = l[j];
-    const d = e.d;
-    // Rules of logsources the event did not reach share the field's index: not theirs.
-    if ((d.bucket as Bucket).stamp !== stamp) continue;
-    if (d.stamp !== stamp) {
-      d.stamp = stamp;
-      d.got = 0;
-    }
-    if (d.got & e.bit) continue;
-    d.got |= e.bit;
-    if (d.got === d.need) cands.a[cands.n++] = d;
-  }
-}
-
 function checkEvent(event: EventLike): void {
   if (event === null || typeof event !== 'object' || Array.isArray(event)) throw new TypeError('event must be an object');
 }
@@ -297,10 +222,8 @@ export class RuleEngine {
   private readonly dets: Det[];
   private readonly corrs: Corr[];
   private readonly corrById = new Map<string, Corr>();
-  /** Root of the logsource trie (indexed engine). */
-  private readonly root: LsNode = { buckets: [], kids: [] };
-  /** Every bucket, each checking its whole logsource (naive engine). */
-  private readonly always: Bucket[] = [];
+  /** Logsource trie and hint indexes: the detections worth testing on an event. */
+  private readonly pre: Prefilter;
   /**
    * Every live group (and some dead ones, skipped) in CLOCK order: new groups join the back; a
    * group touched since it reached the front gets a second chance at the back instead of being
@@ -318,15 +241,11 @@ export class RuleEngine {
   private readonly maxGroups: number;
   private readonly maxPerGroup: number;
   private readonly maxEventIds: number;
-  private readonly maxScan: number;
   private readonly grace: number;
-  private readonly bufIds: number[] = [];
-  private readonly probes: Reused<FieldIndex> = { a: [], n: 0 };
-  private readonly cands: Reused<Det> = { a: [], n: 0 };
+  /** Positions of the candidate detections of the current event (see {@link Prefilter.collect}). */
+  private readonly cands: number[] = [];
   /** Positions of the detections the current event matched (see {@link prematch}). */
   private readonly hits: Reused<number> = { a: [], n: 0 };
-  private stamp = 0;
-  private seq = 0;
   private s = { events: 0, evaluations: 0, detectionMatches: 0, correlationMatches: 0, evictions: 0, expired: 0, groupOverflows: 0, noTimestamp: 0, restoreDropped: 0 };
   /** Newest event time fed to a correlation (ms): the engine's clock. */
   private maxTime = -Infinity;
@@ -346,168 +265,13 @@ export class RuleEngine {
     this.maxPerGroup = args.opts.maxPerGroup ?? 10_000;
     this.maxEventIds = args.opts.maxEventIds ?? 100;
     this.grace = args.opts.expiryGraceMs ?? 3_600_000;
-    // Scan as much of a value as the predicates will look at (they match on the same prefix).
-    this.maxScan = args.opts.limits?.maxEventValueLength ?? DEFAULT_LIMITS.maxEventValueLength;
     for (const c of this.corrs) this.corrById.set(c.id, c);
     for (const d of this.dets) this.byId.set(d.id, d);
     for (const c of this.corrs) this.byId.set(c.id, c);
     this.tsGet = makeGetter(args.pipeline.timestamp_field);
-    this.buildIndex(args.opts.index !== false);
-  }
-
-  private buildIndex(useIndex: boolean): void {
-    const buckets = new Map<string, Bucket>();
-    const fieldIdx = new Map<string, FieldIndex>();
-    const cond = (c: { field: string; values: string[] }) => ({ field: field(c.field), values: new Set(c.values) });
-    for (const d of this.dets) {
-      let b = buckets.get(d.logsource.key);
-      if (!useIndex) {
-        if (!b) {
-          b = { key: d.logsource.key, stamp: 0, rest: d.logsource.conditions.map(cond), indexes: [], unindexed: [] };
-          buckets.set(d.logsource.key, b);
-          this.always.push(b);
-        }
-        b.unindexed.push(d);
-        continue;
-      }
-      if (!b) {
-        b = { key: d.logsource.key, stamp: 0, rest: [], indexes: [], unindexed: [] };
-        buckets.set(d.logsource.key, b);
-        this.plant(this.root, d.logsource.conditions, 0, b);
-      }
-      d.bucket = b;
-      // Index on the narrowest hints (exact lookups preferred), each a necessary condition: the
-      // rule is evaluated only for events that satisfy all of them. No hint: evaluated for every
-      // event of the logsource.
-      let hs = [...d.hints].filter((h) => h.length && hintSize(h) <= MAX_HINT_KEYS).sort((x, y) => hintCost(x) - hintCost(y));
-      // Presence hints only when nothing sharper is known (they would add lookups, not selectivity).
-      if (hs.some((h) => !presenceOnly(h))) hs = hs.filter((h) => !presenceOnly(h));
-      hs = hs.slice(0, MAX_INDEXED_HINTS);
-      if (!hs.length) {
-        b.unindexed.push(d);
-        continue;
-      }
-      hs.forEach((h, j) => {
-        const bit = 1 << j;
-        d.need |= bit;
-        for (const alt of h) {
-          let idx = fieldIdx.get(alt.field);
-          if (!idx) fieldIdx.set(alt.field, (idx = { field: field(alt.field), stamp: 0, exact: null, base: null, substr: null, ac: null, acLists: [], exists: null }));
-          if (!b!.indexes.includes(idx)) b!.indexes.push(idx);
-          if (alt.kind === 'exists') {
-            (idx.exists ??= []).push({ d, bit });
-            continue;
-          }
-          const map = alt.kind === 'exact' ? (idx.exact ??= new Map()) : alt.kind === 'basename' ? (idx.base ??= new Map()) : (idx.substr ??= new Map());
-          for (const k of alt.keys) {
-            const l = map.get(k);
-            if (l) l.push({ d, bit });
-            else map.set(k, [{ d, bit }]);
-          }
-        }
-      });
-    }
-    // Substring hints: one Aho-Corasick automaton per field finds every literal present in one
-    // pass over the value.
-    for (const idx of fieldIdx.values()) {
-      if (!idx.substr) continue;
-      const ac = new AhoCorasick();
-      for (const [lit, entries] of idx.substr) ac.add(lit, idx.acLists.push(entries) - 1);
-      ac.build();
-      idx.ac = ac;
-    }
-  }
-
-  /** File a bucket in the logsource trie under every combination of its condition values. */
-  private plant(node: LsNode, conds: readonly { field: string; values: string[] }[], i: number, b: Bucket): void {
-    if (i === conds.length) {
-      node.buckets.push(b);
-      return;
-    }
-    const c = conds[i];
-    let kid = node.kids.find((k) => k.field.path === c.field);
-    if (!kid) node.kids.push((kid = { field: field(c.field), map: new Map() }));
-    for (const v of c.values) {
-      let next = kid.map.get(v);
-      if (!next) kid.map.set(v, (next = { buckets: [], kids: [] }));
-      this.plant(next, conds, i + 1, b);
-    }
-  }
-
-  /**
-   * Walk the logsource trie for the current event: mark the buckets it reaches, take their
-   * unindexed rules and queue their field indexes for probing.
-   */
-  private walk(node: LsNode, event: EventLike): void {
-    const stamp = this.stamp;
-    for (const b of node.buckets)
-      if (b.stamp !== stamp) {
-        b.stamp = stamp;
-        for (const idx of b.indexes)
-          if (idx.stamp !== stamp) {
-            idx.stamp = stamp;
-            this.probes.a[this.probes.n++] = idx;
-          }
-        for (const d of b.unindexed) {
-          d.stamp = stamp;
-          d.got = 0;
-          this.cands.a[this.cands.n++] = d;
-        }
-      }
-    for (const kid of node.kids) {
-      const v = lowText(kid.field, event, this.maxScan, this.counters);
-      if (v === undefined) continue;
-      if (typeof v === 'string') {
-        const next = kid.map.get(v);
-        if (next) this.walk(next, event);
-      } else
-        for (let i = 0; i < v.length; i++) {
-          const next = kid.map.get(v[i]);
-          if (next) this.walk(next, event);
-        }
-    }
-  }
-
-  /** Probe the queued field indexes with the event's values. */
-  private probe(event: EventLike): void {
-    const stamp = this.stamp;
-    const cands = this.cands;
-    const probes = this.probes;
-    for (let i = 0; i < probes.n; i++) {
-      const idx = probes.a[i];
-      const v = lowText(idx.field, event, this.maxScan, this.counters);
-      if (v === undefined) continue;
-      if (idx.exists) hit(idx.exists, stamp, cands);
-      if (typeof v === 'string') this.lookup(idx, event, v, true, stamp, cands);
-      else for (let j = 0; j < v.length; j++) this.lookup(idx, event, v[j], false, stamp, cands);
-    }
-    probes.n = 0;
-  }
-
-  /** Naive engine: check a bucket's logsource and take all its rules. */
-  private take(b: Bucket, event: EventLike): void {
-    for (const r of b.rest) {
-      const v = lowText(r.field, event, this.maxScan, this.counters);
-      if (v === undefined) return;
-      if (typeof v === 'string' ? !r.values.has(v) : !v.some((x) => r.values.has(x))) return;
-    }
-    for (const d of b.unindexed) this.cands.a[this.cands.n++] = d;
-  }
-
-  private lookup(idx: FieldIndex, event: EventLike, s: string, single: boolean, stamp: number, cands: Reused<Det>): void {
-    if (idx.exact) {
-      const l = idx.exact.get(s);
-      if (l) hit(l, stamp, cands);
-    }
-    if (idx.base) {
-      const l = idx.base.get(single ? lowBasename(idx.field, event, s) : basenameLow(s));
-      if (l) hit(l, stamp, cands);
-    }
-    if (idx.ac) {
-      const ids = this.bufIds;
-      const n = idx.ac.scanInto(s, ids);
-      for (let i = 0; i < n; i++) hit(idx.acLists[ids[i]], stamp, cands);
-    }
+    // Scan as much of a value as the predicates will look at (they match on the same prefix).
+    const maxScan = args.opts.limits?.maxEventValueLength ?? DEFAULT_LIMITS.maxEventValueLength;
+    this.pre = new Prefilter(this.dets, args.opts.index !== false, maxScan, this.counters);
   }
 
   /**
@@ -596,21 +360,14 @@ export class RuleEngine {
 
   /** Walk, probe and test: positions of the matching enabled detections into `hits`. */
   private prematchInto(event: EventLike, hits: Reused<number>): void {
-    const stamp = ++this.seq;
     // One candidate list reused for every event (match is synchronous and not re-entered).
     const cands = this.cands;
-    cands.n = 0;
     hits.n = 0;
-    this.stamp = stamp;
     beginEvent(event);
     try {
-      if (this.always.length) for (const b of this.always) this.take(b, event);
-      else {
-        this.walk(this.root, event);
-        this.probe(event);
-      }
-      for (let i = 0; i < cands.n; i++) {
-        const d = cands.a[i];
+      const n = this.pre.collect(event, cands);
+      for (let i = 0; i < n; i++) {
+        const d = this.dets[cands[i]];
         if (!d.enabled) continue;
         this.s.evaluations++;
         if (d.test(event)) hits.a[hits.n++] = d.pos;
@@ -1113,7 +870,7 @@ export function compileRules(rules: readonly LoadedRule[], pipeline: Pipeline, o
       if (ids.has(c.id)) throw new RuleError('RULE_ERR_DUPLICATE_ID', `${r.source}: duplicate rule id ${c.id}`);
       ids.add(c.id);
       if (c.kind === 'detection') {
-        dets.push({ ...c, pos: dets.length, alert: true, enabled: true, corrs: [], stamp: 0, got: 0, need: 0, bucket: null });
+        dets.push({ ...c, pos: dets.length, alert: true, enabled: true, corrs: [] });
         detDocs.push(r.doc);
       } else if (c.kind === 'filter') {
         filters.push(c);
