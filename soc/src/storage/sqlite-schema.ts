@@ -85,9 +85,14 @@ export const ID_KEY_CHARS = 8;
 /** The indexed expression of keyed day tables; queries must use it verbatim for SQLite to pick the index. */
 export const ID_KEY_SQL = `substr(id, 1, ${ID_KEY_CHARS})`;
 
-/** The key of `id` in the index on {@link ID_KEY_SQL}. */
+/**
+ * The key of `id` in the index on {@link ID_KEY_SQL}: its first {@link ID_KEY_CHARS} characters
+ * as SQLite's `substr` counts them, in code points (SQLite "Built-in Scalar SQL Functions",
+ * substr: characters, not bytes, for text), where a UTF-16 surrogate pair is one.
+ */
 export function idKey(id: string): string {
-  return id.slice(0, ID_KEY_CHARS);
+  const k = id.slice(0, ID_KEY_CHARS);
+  return /[\uD800-\uDFFF]/.test(k) ? Array.from(id).slice(0, ID_KEY_CHARS).join('') : k;
 }
 
 /**
