@@ -19,7 +19,8 @@
  * Env: `XIANGAN_BENCH_STORE_LINES` (default 300,000; 1,000,000 for the growth),
  * `XIANGAN_BENCH_STORE_LAYOUTS` (default `keyed,id-unique`), `XIANGAN_BENCH_STORE_STEP` (5,000,
  * the consumer's default step), `XIANGAN_BENCH_STORE_MODE` (`layouts`, default, or `floor`),
- * `XIANGAN_BENCH_STORE_VARIANTS` (floor: a comma list of variant names; default all).
+ * `XIANGAN_BENCH_STORE_VARIANTS` (floor: a comma list of variant names; default all),
+ * `XIANGAN_BENCH_STORE_CHECKPOINT_EVERY` (floor: also the store checkpointing every n-th step).
  * Writes `bench/results/store.json`.
  */
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -255,20 +256,28 @@ async function floor(): Promise<void> {
       const f = floorDb(dir, v, ddl, day);
       runs.push({ name: v.name, cpu: 0, wal: 0, window: 0, windowRows: 0, dir, ...f });
     }
-    const store = new SqliteEventStore({ dir: join(root, 'store'), synchronous: 'full', chain: true, autoCheckpoint: false, cacheMb: 16 });
-    runs.unshift({
-      name: 'SqliteEventStore',
-      cpu: 0,
-      wal: 0,
-      window: 0,
-      windowRows: 0,
-      dir: join(root, 'store'),
-      write: (step) => {
-        if (store.writeColumns(step).written !== step.count) throw new Error('bench:store floor: rows not written');
-      },
-      checkpoint: () => store.checkpoint().walPages * PAGE,
-      close: () => store.close(),
-    });
+    // The store itself, checkpointing after every step (what the store worker does when no next
+    // request waits) and, as `XIANGAN_BENCH_STORE_CHECKPOINT_EVERY` says, only every n-th step
+    // (the rest of the WAL's frames are copied by the next checkpoint, each page once).
+    const every = Number(process.env.XIANGAN_BENCH_STORE_CHECKPOINT_EVERY ?? 1);
+    for (const n of every > 1 ? [every, 1] : [1]) {
+      const dir = join(root, `store-${n}`);
+      const store = new SqliteEventStore({ dir, synchronous: 'full', chain: true, autoCheckpoint: false, cacheMb: 16 });
+      let steps = 0;
+      runs.unshift({
+        name: n === 1 ? 'SqliteEventStore' : `SqliteEventStore, checkpoint every ${n} steps`,
+        cpu: 0,
+        wal: 0,
+        window: 0,
+        windowRows: 0,
+        dir,
+        write: (step) => {
+          if (store.writeColumns(step).written !== step.count) throw new Error('bench:store floor: rows not written');
+        },
+        checkpoint: () => (++steps % n === 0 ? store.checkpoint().walPages * PAGE : 0),
+        close: () => store.close(),
+      });
+    }
     for (let s = 0, k = 0; s < LINES; s += STEP, k++) {
       const step = s === 0 ? first : prepareStep(preparer, s);
       const rows = stepRows(step);
