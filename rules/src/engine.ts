@@ -11,7 +11,8 @@ import { RuleError } from './errors.js';
 import type { Pipeline } from './pipeline.js';
 import type { EventLike, LoadedRule, RejectedRule, RuleMatch } from './types.js';
 import { DEFAULT_LIMITS, type MatchCounters } from './values.js';
-import { GroupStore, Space, TOUCHED, UNORDERED, type GroupKind } from './groups.js';
+import { CELL, CORR, COUNT, FLAGS, GroupStore, LAST, QPOS, Space, START, TOUCHED, UNORDERED, W, type GroupKind } from './groups.js';
+import { parseTime } from './correlate.js';
 import { beginEvent, endEvent, makeGetter, type Getter } from './fields.js';
 import { Prefilter } from './probe.js';
 
@@ -155,35 +156,6 @@ function minOf(a: number[]): number {
   return m;
 }
 
-/**
- * Milliseconds of an ISO 8601 time: `Date.parse`, with a fast path for the UTC form our events
- * carry (`2026-11-30T08:00:00.000Z`) whose fields are in the ranges where both agree.
- */
-export function parseTime(s: string): number {
-  if (s.length === 24 && s.charCodeAt(23) === 90 && s.charCodeAt(10) === 84 && s.charCodeAt(4) === 45 && s.charCodeAt(7) === 45 && s.charCodeAt(13) === 58 && s.charCodeAt(16) === 58 && s.charCodeAt(19) === 46) {
-    const y = digits(s, 0, 4);
-    const mo = digits(s, 5, 2);
-    const d = digits(s, 8, 2);
-    const h = digits(s, 11, 2);
-    const mi = digits(s, 14, 2);
-    const se = digits(s, 17, 2);
-    const ms = digits(s, 20, 3);
-    if (y >= 1000 && mo >= 1 && mo <= 12 && d >= 1 && d <= 28 && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && se >= 0 && se <= 59 && ms >= 0) return Date.UTC(y, mo - 1, d, h, mi, se, ms);
-  }
-  return Date.parse(s);
-}
-
-/** The decimal number in `s` at `i..i+n`, or -1 if any character is not a digit. */
-function digits(s: string, i: number, n: number): number {
-  let v = 0;
-  for (let k = i; k < i + n; k++) {
-    const c = s.charCodeAt(k) - 48;
-    if (c < 0 || c > 9) return -1;
-    v = v * 10 + c;
-  }
-  return v;
-}
-
 function checkEvent(event: EventLike): void {
   if (event === null || typeof event !== 'object' || Array.isArray(event)) throw new TypeError('event must be an object');
 }
@@ -286,7 +258,7 @@ export class RuleEngine {
     const r = this.byId.get(ruleId);
     if (!r) return false;
     r.enabled = enabled;
-    if (r.kind === 'correlation' && !enabled) for (const g of this.live()) if (this.g.corr[g] === r.index) this.kill(g);
+    if (r.kind === 'correlation' && !enabled) for (const g of this.live()) if (this.g.num[g * W + CORR] === r.index) this.kill(g);
     return true;
   }
 
@@ -432,7 +404,7 @@ export class RuleEngine {
       prev = ci;
       const row = cell * sp.size + c.slot;
       let g = sp.gs[row] - 1;
-      if (g >= 0) G.flags[g] |= TOUCHED;
+      if (g >= 0) G.num[g * W + FLAGS] |= TOUCHED;
       else {
         // One group-by field: its value is the key (see groupOf); several: kept as read.
         let group: Record<string, string> | null = null;
@@ -446,7 +418,7 @@ export class RuleEngine {
         this.enqueue(g);
         this.nGroups++;
       }
-      if (t > G.last[g]) G.last[g] = t;
+      if (t > G.num[g * W + LAST]) G.num[g * W + LAST] = t;
       const fired = this.step(c, ci, g, t, event, input);
       if (fired) {
         const group = this.groupOf(g);
@@ -465,20 +437,20 @@ export class RuleEngine {
     const G = this.g;
     const kept = G.group[g];
     if (kept) return { ...kept };
-    const by = this.corrs[G.corr[g]].groupBy;
+    const by = this.corrs[G.num[g * W + CORR]].groupBy;
     return by.length ? { [by[0]]: G.key[g] } : {};
   }
 
   /** Put a group at the back of the queue (its only live entry). */
   private enqueue(g: number): void {
-    this.g.qpos[g] = this.queue.length;
+    this.g.num[g * W + QPOS] = this.queue.length;
     this.queue.push(g);
   }
 
   /** Whether queue entry `i` is its group's live entry (ids are reused; older entries are stale). */
   private liveAt(i: number): boolean {
     const g = this.queue[i];
-    return this.g.corr[g] >= 0 && this.g.qpos[g] === i;
+    return this.g.num[g * W + CORR] >= 0 && this.g.num[g * W + QPOS] === i;
   }
 
   /** Drop the queue before `qHead` (and, with `stale`, every stale entry), renumbering positions. */
@@ -488,7 +460,7 @@ export class RuleEngine {
     for (let i = this.qHead; i < q.length; i++) {
       const live = this.liveAt(i);
       if (!live && stale) continue;
-      if (live) this.g.qpos[q[i]] = next.length;
+      if (live) this.g.num[q[i] * W + QPOS] = next.length;
       next.push(q[i]);
     }
     this.queue = next;
@@ -498,9 +470,9 @@ export class RuleEngine {
   /** Remove a live group from its correlation (the queue drops it when it gets there). */
   private kill(g: number): void {
     const G = this.g;
-    const c = this.corrs[G.corr[g]];
+    const c = this.corrs[G.num[g * W + CORR]];
     const sp = c.space;
-    const cell = G.cell[g];
+    const cell = G.num[g * W + CELL];
     sp.gs[cell * sp.size + c.slot] = 0;
     if (--sp.n[cell] === 0) sp.release(cell);
     G.remove(g);
@@ -518,7 +490,7 @@ export class RuleEngine {
 
   /** Move the front group to the back (its second chance). */
   private rotate(g: number): void {
-    this.g.flags[g] &= ~TOUCHED;
+    this.g.num[g * W + FLAGS] &= ~TOUCHED;
     this.qHead++;
     this.enqueue(g);
   }
@@ -528,7 +500,7 @@ export class RuleEngine {
     while (this.nGroups > this.maxGroups) {
       const g = this.front();
       if (g < 0) return;
-      if (this.g.flags[g] & TOUCHED) {
+      if (this.g.num[g * W + FLAGS] & TOUCHED) {
         this.rotate(g);
         continue;
       }
@@ -550,12 +522,12 @@ export class RuleEngine {
     while (n-- > 0) {
       const g = this.front();
       if (g < 0) return;
-      const c = this.corrs[G.corr[g]];
-      if (G.flags[g] & TOUCHED || c.op === 'lt' || c.op === 'lte') {
+      const c = this.corrs[G.num[g * W + CORR]];
+      if (G.num[g * W + FLAGS] & TOUCHED || c.op === 'lt' || c.op === 'lte') {
         this.rotate(g);
         continue;
       }
-      if (G.last[g] >= this.maxTime - c.timespanMs - this.grace) return;
+      if (G.num[g * W + LAST] >= this.maxTime - c.timespanMs - this.grace) return;
       this.qHead++;
       this.kill(g);
       this.s.expired++;
@@ -564,8 +536,8 @@ export class RuleEngine {
 
   private pushId(g: number, ids: string[]): void {
     const l = this.g.ids[g];
-    for (const id of ids) {
-      l.push(id);
+    for (let i = 0; i < ids.length; i++) {
+      l.push(ids[i]);
       if (l.length > this.maxEventIds) l.shift();
     }
   }
@@ -576,22 +548,21 @@ export class RuleEngine {
     const T = c.timespanMs;
     if (c.type === 'event_count' || c.type === 'value_count') {
       const vc = c.type === 'value_count';
-      const vm = G.vm[g] as Map<string, number>;
       const value = vc ? (input.kind === 'detection' && ci.valueGetter ? firstText(ci.valueGetter(event)) : (input.group?.[c.field!] ?? '')) : '';
       if (vc && value === '') return null;
       if (c.op === 'lt' || c.op === 'lte') {
         // "Fewer than N in the window": only knowable once the window is over (next event of the group or flush()).
         let fired: ReturnType<RuleEngine['step']> = null;
-        if (G.count[g] > 0 && t >= G.start[g] + T) {
-          const n = vc ? vm.size : G.count[g];
-          if (compare(c, n)) fired = { ids: G.ids[g].slice(), start: G.start[g], end: G.start[g] + T, keep: true, count: n };
-          G.start[g] = t;
-          G.count[g] = 0;
-          if (vc) vm.clear();
+        if (G.num[g * W + COUNT] > 0 && t >= G.num[g * W + START] + T) {
+          const n = vc ? G.valueCount(g) : G.num[g * W + COUNT];
+          if (compare(c, n)) fired = { ids: G.ids[g].slice(), start: G.num[g * W + START], end: G.num[g * W + START] + T, keep: true, count: n };
+          G.num[g * W + START] = t;
+          G.num[g * W + COUNT] = 0;
+          if (vc) G.clearValues(g);
           G.ids[g] = [];
         }
-        if (G.count[g] === 0) G.start[g] = t;
-        G.count[g]++;
+        if (G.num[g * W + COUNT] === 0) G.num[g * W + START] = t;
+        G.num[g * W + COUNT]++;
         if (vc) this.addValue(g, value, t);
         this.pushId(g, input.eventIds);
         return fired;
@@ -601,45 +572,36 @@ export class RuleEngine {
       let start: number;
       if (!vc) {
         let ts = G.ts[g];
-        if (ts.length && t < ts[ts.length - 1]) G.flags[g] |= UNORDERED;
+        if (ts.length && t < ts[ts.length - 1]) G.num[g * W + FLAGS] |= UNORDERED;
         ts.push(t);
         if (ts.length > this.maxPerGroup) {
           ts.shift();
           this.s.groupOverflows++;
         }
         if (ts[0] < lo) {
-          if (G.flags[g] & UNORDERED) G.ts[g] = ts = ts.filter((x) => x >= lo && x <= t + T);
+          if (G.num[g * W + FLAGS] & UNORDERED) G.ts[g] = ts = ts.filter((x) => x >= lo && x <= t + T);
           else {
             // In time order: the expired times are a prefix.
             let k = 1;
             while (k < ts.length && ts[k] < lo) k++;
-            // In place (splice would allocate the removed part); t itself stays, so the length is never 0.
-            ts.copyWithin(0, k);
-            ts.length -= k;
+            // In place (splice would allocate the removed part, copyWithin boxes each number it
+            // moves); t itself stays, so the length is never 0 (which would drop the storage).
+            const m = ts.length - k;
+            for (let j = 0; j < m; j++) ts[j] = ts[j + k];
+            ts.length = m;
           }
         }
         n = ts.length;
         this.pushId(g, input.eventIds);
         if (!compare(c, n)) return null;
-        start = G.flags[g] & UNORDERED ? minOf(ts) : ts[0];
+        start = G.num[g * W + FLAGS] & UNORDERED ? minOf(ts) : ts[0];
       } else {
         this.addValue(g, value, t);
-        // Values are kept in the order they were last seen; in time order the expired ones are a prefix.
-        if (G.flags[g] & UNORDERED) {
-          for (const v of vm.keys()) if ((vm.get(v) as number) < lo) vm.delete(v);
-        } else
-          for (const v of vm.keys()) {
-            if ((vm.get(v) as number) >= lo) break;
-            vm.delete(v);
-          }
-        n = vm.size;
+        G.trimValues(g, lo);
+        n = G.valueCount(g);
         this.pushId(g, input.eventIds);
         if (!compare(c, n)) return null;
-        start = Infinity;
-        for (const x of vm.values()) {
-          if (x < start) start = x;
-          if (!(G.flags[g] & UNORDERED)) break;
-        }
+        start = G.valuesStart(g);
       }
       return { ids: G.ids[g].slice(), start, end: t, keep: false, count: n };
     }
@@ -669,16 +631,7 @@ export class RuleEngine {
 
   /** value_count: note `value` seen at `t` (moved to the newest end), bounded by `maxPerGroup`. */
   private addValue(g: number, value: string, t: number): void {
-    const G = this.g;
-    const vm = G.vm[g] as Map<string, number>;
-    vm.delete(value);
-    if (!(G.flags[g] & UNORDERED) && vm.size && t < G.vlast[g]) G.flags[g] |= UNORDERED;
-    vm.set(value, t);
-    if (t > G.vlast[g]) G.vlast[g] = t;
-    if (vm.size > this.maxPerGroup) {
-      vm.delete(vm.keys().next().value as string);
-      this.s.groupOverflows++;
-    }
+    if (this.g.addValue(g, value, t, this.maxPerGroup)) this.s.groupOverflows++;
   }
 
   /**
@@ -694,10 +647,10 @@ export class RuleEngine {
     const G = this.g;
     const out: RuleMatch[] = [];
     for (const g of this.live()) {
-      const c = this.corrs[G.corr[g]];
-      const start = G.start[g];
-      if (!((c.op === 'lt' || c.op === 'lte') && (c.type === 'event_count' || c.type === 'value_count') && G.count[g] > 0 && until >= start + c.timespanMs)) continue;
-      const n = c.type === 'event_count' ? G.count[g] : (G.vm[g] as Map<string, number>).size;
+      const c = this.corrs[G.num[g * W + CORR]];
+      const start = G.num[g * W + START];
+      if (!((c.op === 'lt' || c.op === 'lte') && (c.type === 'event_count' || c.type === 'value_count') && G.num[g * W + COUNT] > 0 && until >= start + c.timespanMs)) continue;
+      const n = c.type === 'event_count' ? G.num[g * W + COUNT] : G.valueCount(g);
       const ids = G.ids[g];
       const key = G.key[g];
       const group = this.groupOf(g);
@@ -728,9 +681,9 @@ export class RuleEngine {
     const G = this.g;
     const groups: EngineSnapshot['groups'] = [];
     for (const g of this.live()) {
-      const vm = G.vm[g];
-      const state: GroupState = { ts: G.ts[g].slice(), vals: vm ? [...vm] : G.vals[g].map((v) => [v[0], v[1]]), chain: G.chain[g].slice(), ids: G.ids[g].slice(), group: this.groupOf(g), start: G.start[g], count: G.count[g], last: G.last[g] };
-      groups.push([this.corrs[G.corr[g]].id, G.key[g], state]);
+      const c = this.corrs[G.num[g * W + CORR]];
+      const state: GroupState = { ts: G.ts[g].slice(), vals: c.keeps.values ? G.valueEntries(g) : G.vals[g].map((v) => [v[0], v[1]]), chain: G.chain[g].slice(), ids: G.ids[g].slice(), group: this.groupOf(g), start: G.num[g * W + START], count: G.num[g * W + COUNT], last: G.num[g * W + LAST] };
+      groups.push([c.id, G.key[g], state]);
     }
     return { version: 1, groups };
   }
@@ -768,18 +721,11 @@ export class RuleEngine {
       G.ts[g] = st.ts;
       G.chain[g] = st.chain;
       G.ids[g] = st.ids;
-      G.count[g] = st.count;
-      G.last[g] = st.last ?? st.start;
-      for (let i = 1; i < st.ts.length; i++) if (st.ts[i] < st.ts[i - 1]) G.flags[g] |= UNORDERED;
-      const vm = G.vm[g];
-      if (vm) {
-        for (const [v, x] of st.vals) {
-          if (x < G.vlast[g]) G.flags[g] |= UNORDERED;
-          if (x > G.vlast[g]) G.vlast[g] = x;
-          vm.delete(v);
-          vm.set(v, x);
-        }
-      } else G.vals[g] = st.vals;
+      G.num[g * W + COUNT] = st.count;
+      G.num[g * W + LAST] = st.last ?? st.start;
+      for (let i = 1; i < st.ts.length; i++) if (st.ts[i] < st.ts[i - 1]) G.num[g * W + FLAGS] |= UNORDERED;
+      if (c.keeps.values) for (const [v, x] of st.vals) G.putValue(g, v, x);
+      else G.vals[g] = st.vals;
       sp.gs[cell * sp.size + c.slot] = g + 1;
       sp.n[cell]++;
       this.nGroups++;

@@ -15,17 +15,48 @@ export const UNORDERED = 2;
 /** Shared by groups that do not use a list (never written: every writer assigns its own list first). */
 const NONE: never[] = Object.freeze([]) as unknown as never[];
 
-function grownF64(a: Float64Array<ArrayBuffer>, n: number): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(n);
-  b.set(a);
-  return b;
-}
-
 function grownI32(a: Int32Array<ArrayBuffer>, n: number): Int32Array<ArrayBuffer> {
   const b = new Int32Array(n);
   b.set(a);
   return b;
 }
+
+/**
+ * Most distinct values a value_count group keeps in two plain lists, found by a scan: most groups
+ * see a handful, and a per-group map costs an object, a hash table, a boxed number per update and
+ * an iterator per trim. Past this the group switches to a map.
+ */
+export const SMALL_SET = 16;
+
+/** Remove entry `i` of two parallel lists (in place: `splice` would allocate the removed part). */
+function cut(vv: string[], vt: number[], i: number): void {
+  const n = vv.length - 1;
+  for (let k = i; k < n; k++) {
+    vv[k] = vv[k + 1];
+    vt[k] = vt[k + 1];
+  }
+  vv.length = n;
+  vt.length = n;
+}
+
+/** Numbers per group in {@link GroupStore.num}. */
+export const W = 8;
+/** Correlation index, -1 when the id is free. */
+export const CORR = 0;
+/** Cell of the group in its correlation's {@link Space}. */
+export const CELL = 1;
+/** Event time (ms) of the newest event. */
+export const LAST = 2;
+/** Window start (tumbling windows) or creation time. */
+export const START = 3;
+/** Events in the tumbling window. */
+export const COUNT = 4;
+/** value_count: newest time put in the value set. */
+export const VLAST = 5;
+/** Position of the group's live entry in the engine's queue. */
+export const QPOS = 6;
+/** {@link TOUCHED}, {@link UNORDERED}. */
+export const FLAGS = 7;
 
 /** What a new group needs besides its key (see {@link GroupStore.add}). */
 export interface GroupKind {
@@ -43,29 +74,25 @@ export interface GroupKind {
 
 /**
  * Every correlation group of an engine. A group id is reused after {@link GroupStore.remove};
- * callers that queue ids tell live entries from stale ones by {@link GroupStore.qpos}.
+ * callers that queue ids tell live entries from stale ones by {@link QPOS}.
  */
 export class GroupStore {
-  /** Correlation index, -1 when the id is free. */
-  corr = new Int32Array(0);
-  /** Cell of the group in its correlation's {@link Space}. */
-  cell = new Int32Array(0);
-  /** Event time (ms) of the newest event. */
-  last = new Float64Array(0);
-  /** Window start (tumbling windows) or creation time. */
-  start = new Float64Array(0);
-  /** Events in the tumbling window. */
-  count = new Float64Array(0);
-  /** value_count: newest time put in `vm`. */
-  vlast = new Float64Array(0);
-  /** Position of the group's live entry in the engine's queue. */
-  qpos = new Float64Array(0);
-  flags = new Uint8Array(0);
+  /**
+   * The numbers of group `g` at `g * W` ({@link CORR}, {@link CELL}, {@link LAST}, {@link START},
+   * {@link COUNT}, {@link VLAST}, {@link QPOS}, {@link FLAGS}): one group's numbers share a cache
+   * line, where an array per number cost a miss each (the CLOCK hand reads four of them for each
+   * group it passes, in queue order, which is no order in memory).
+   */
+  num = new Float64Array(0);
   key: string[] = [];
   /** Group-by values when they cannot be read back from the key (several fields, or restored), else null. */
   group: (Record<string, string> | null)[] = [];
   ts: number[][] = [];
   ids: string[][] = [];
+  /** value_count, small sets: the values in the order last seen, and when each was (see {@link SMALL_SET}). */
+  vv: string[][] = [];
+  vt: number[][] = [];
+  /** value_count, large sets: value → time last seen, in the order last seen (null while the set is small). */
   vm: (Map<string, number> | null)[] = [];
   vals: [string, number][][] = [];
   chain: (number | null)[][] = [];
@@ -77,27 +104,33 @@ export class GroupStore {
     let g = this.free.pop();
     if (g === undefined) {
       g = this.top++;
-      if (g >= this.corr.length) this.grow(Math.max(1024, this.corr.length * 2));
+      if (g * W >= this.num.length) this.grow(Math.max(1024, (this.num.length / W) * 2));
       this.key.push('');
       this.group.push(null);
       this.ts.push(NONE);
       this.ids.push(NONE);
+      this.vv.push(NONE);
+      this.vt.push(NONE);
       this.vm.push(null);
       this.vals.push(NONE);
       this.chain.push(NONE);
     }
-    this.corr[g] = k.corr;
-    this.cell[g] = cell;
-    this.last[g] = t;
-    this.start[g] = t;
-    this.count[g] = 0;
-    this.vlast[g] = -Infinity;
-    this.flags[g] = 0;
+    const r = g * W;
+    const num = this.num;
+    num[r + CORR] = k.corr;
+    num[r + CELL] = cell;
+    num[r + LAST] = t;
+    num[r + START] = t;
+    num[r + COUNT] = 0;
+    num[r + VLAST] = -Infinity;
+    num[r + FLAGS] = 0;
     this.key[g] = key;
     this.group[g] = group;
     this.ts[g] = k.times ? [] : NONE;
     this.ids[g] = [];
-    this.vm[g] = k.values ? new Map() : null;
+    this.vv[g] = k.values ? [] : NONE;
+    this.vt[g] = k.values ? [] : NONE;
+    this.vm[g] = null;
     this.vals[g] = k.pairs ? [] : NONE;
     this.chain[g] = k.chain ? [] : NONE;
     return g;
@@ -105,45 +138,197 @@ export class GroupStore {
 
   /** Free a group id (its lists are let go at once). */
   remove(g: number): void {
-    this.corr[g] = -1;
+    this.num[g * W + CORR] = -1;
     this.key[g] = '';
     this.group[g] = null;
     this.ts[g] = NONE;
     this.ids[g] = NONE;
+    this.vv[g] = NONE;
+    this.vt[g] = NONE;
     this.vm[g] = null;
     this.vals[g] = NONE;
     this.chain[g] = NONE;
     this.free.push(g);
   }
 
+  /**
+   * value_count: note `value` seen at `t`, moved to the newest end. Returns true when that made
+   * the set exceed `max` and its oldest value was dropped.
+   */
+  addValue(g: number, value: string, t: number, max: number): boolean {
+    const m = this.vm[g];
+    let size: number;
+    if (m) {
+      m.delete(value);
+      if (!(this.num[g * W + FLAGS] & UNORDERED) && m.size && t < this.num[g * W + VLAST]) this.num[g * W + FLAGS] |= UNORDERED;
+      m.set(value, t);
+      size = m.size;
+    } else {
+      const vv = this.vv[g];
+      const vt = this.vt[g];
+      const i = vv.indexOf(value);
+      const last = vv.length - 1;
+      if (i >= 0) {
+        // Seen before: moved to the newest end in place (removing it could empty the lists, and
+        // a list set to length 0 lets its storage go, to be allocated again by the next push).
+        if (!(this.num[g * W + FLAGS] & UNORDERED) && last > 0 && t < this.num[g * W + VLAST]) this.num[g * W + FLAGS] |= UNORDERED;
+        for (let k = i; k < last; k++) {
+          vv[k] = vv[k + 1];
+          vt[k] = vt[k + 1];
+        }
+        vv[last] = value;
+        vt[last] = t;
+        size = last + 1;
+      } else {
+        if (!(this.num[g * W + FLAGS] & UNORDERED) && vv.length && t < this.num[g * W + VLAST]) this.num[g * W + FLAGS] |= UNORDERED;
+        vv.push(value);
+        vt.push(t);
+        size = vv.length;
+        if (size > SMALL_SET) this.promote(g);
+      }
+    }
+    if (t > this.num[g * W + VLAST]) this.num[g * W + VLAST] = t;
+    if (size <= max) return false;
+    const big = this.vm[g];
+    if (big) big.delete(big.keys().next().value as string);
+    else cut(this.vv[g], this.vt[g], 0);
+    return true;
+  }
+
+  /** value_count, restoring a snapshot: `value` last seen at `t` appended as is (no bound). */
+  putValue(g: number, value: string, t: number): void {
+    if (t < this.num[g * W + VLAST]) this.num[g * W + FLAGS] |= UNORDERED;
+    if (t > this.num[g * W + VLAST]) this.num[g * W + VLAST] = t;
+    const m = this.vm[g];
+    if (m) {
+      m.delete(value);
+      m.set(value, t);
+      return;
+    }
+    const vv = this.vv[g];
+    const i = vv.indexOf(value);
+    if (i >= 0) cut(vv, this.vt[g], i);
+    vv.push(value);
+    this.vt[g].push(t);
+    if (vv.length > SMALL_SET) this.promote(g);
+  }
+
+  /** value_count: forget values last seen before `lo`. In time order they are a prefix. */
+  trimValues(g: number, lo: number): void {
+    const unordered = (this.num[g * W + FLAGS] & UNORDERED) !== 0;
+    const m = this.vm[g];
+    if (m) {
+      if (unordered) {
+        for (const [v, x] of m) if (x < lo) m.delete(v);
+      } else
+        for (const [v, x] of m) {
+          if (x >= lo) break;
+          m.delete(v);
+        }
+      return;
+    }
+    const vv = this.vv[g];
+    const vt = this.vt[g];
+    let k = 0;
+    if (unordered) {
+      for (let i = 0; i < vt.length; i++) {
+        if (vt[i] < lo) continue;
+        vv[k] = vv[i];
+        vt[k++] = vt[i];
+      }
+    } else {
+      let p = 0;
+      while (p < vt.length && vt[p] < lo) p++;
+      if (p === 0) return;
+      for (let i = p; i < vt.length; i++) {
+        vv[k] = vv[i];
+        vt[k++] = vt[i];
+      }
+    }
+    vv.length = k;
+    vt.length = k;
+  }
+
+  /** value_count: how many distinct values the group holds. */
+  valueCount(g: number): number {
+    const m = this.vm[g];
+    return m ? m.size : this.vv[g].length;
+  }
+
+  /** value_count: the earliest last-seen time of the group's values (Infinity when it has none). */
+  valuesStart(g: number): number {
+    const ordered = !(this.num[g * W + FLAGS] & UNORDERED);
+    let start = Infinity;
+    const m = this.vm[g];
+    if (m) {
+      for (const x of m.values()) {
+        if (x < start) start = x;
+        if (ordered) break;
+      }
+      return start;
+    }
+    const vt = this.vt[g];
+    if (ordered) return vt.length ? vt[0] : Infinity;
+    for (let i = 0; i < vt.length; i++) if (vt[i] < start) start = vt[i];
+    return start;
+  }
+
+  /** value_count: forget every value (a tumbling window restarts). */
+  clearValues(g: number): void {
+    const m = this.vm[g];
+    if (m) m.clear();
+    else {
+      this.vv[g].length = 0;
+      this.vt[g].length = 0;
+    }
+  }
+
+  /** value_count: [value, time last seen] in the order last seen (a new list). */
+  valueEntries(g: number): [string, number][] {
+    const m = this.vm[g];
+    if (m) return [...m];
+    const vv = this.vv[g];
+    const vt = this.vt[g];
+    const out: [string, number][] = [];
+    for (let i = 0; i < vv.length; i++) out.push([vv[i], vt[i]]);
+    return out;
+  }
+
+  /** A set grown past {@link SMALL_SET}: from here on a map (a scan per event would grow with it). */
+  private promote(g: number): void {
+    const vv = this.vv[g];
+    const vt = this.vt[g];
+    const m = new Map<string, number>();
+    for (let i = 0; i < vv.length; i++) m.set(vv[i], vt[i]);
+    this.vm[g] = m;
+    this.vv[g] = NONE;
+    this.vt[g] = NONE;
+  }
+
   /** Forget every group. */
   clear(): void {
-    this.corr.fill(-1);
+    for (let r = CORR; r < this.num.length; r += W) this.num[r] = -1;
     this.free = [];
     this.top = 0;
     this.key = [];
     this.group = [];
     this.ts = [];
     this.ids = [];
+    this.vv = [];
+    this.vt = [];
     this.vm = [];
     this.vals = [];
     this.chain = [];
   }
 
+  /** Room for `n` groups (new ids free). */
   private grow(n: number): void {
-    const c = new Int32Array(n).fill(-1);
-    c.set(this.corr);
-    this.corr = c;
-    this.cell = grownI32(this.cell, n);
-    this.last = grownF64(this.last, n);
-    this.start = grownF64(this.start, n);
-    this.count = grownF64(this.count, n);
-    this.vlast = grownF64(this.vlast, n);
-    this.qpos = grownF64(this.qpos, n);
-    const f = new Uint8Array(n);
-    f.set(this.flags);
-    this.flags = f;
+    const num = new Float64Array(n * W);
+    num.set(this.num);
+    for (let r = this.num.length + CORR; r < num.length; r += W) num[r] = -1;
+    this.num = num;
   }
+
 }
 
 /**
