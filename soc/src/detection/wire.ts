@@ -8,6 +8,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
 import type { Logger } from '@xiangan/collectors';
 import type { SocConfig } from '../config/schema.js';
 import { openSqliteAlertStore } from '../alerts/sqlite.js';
@@ -67,6 +68,7 @@ export interface DetectionDeps {
  * ```
  */
 export async function startDetection(config: SocConfig, deps: DetectionDeps): Promise<DetectionRuntime> {
+  limitHeapGrowth();
   const a = config.alerts;
   const { engine, rejected } = loadDetectionEngine({
     builtin: a.builtinRules,
@@ -179,4 +181,24 @@ function detectorId(dataDir: string): string {
     writeFileSync(file, `${id}\n`, { flag: 'wx' });
     return id;
   }
+}
+
+/**
+ * How far V8 lets a heap grow past its live size before the next full collection, in percent.
+ * With detection on, the main thread holds ~100 MB live (correlation groups up to `maxGroups`,
+ * the live stream's ring, the code) and turns over the documents of every matched event; V8's
+ * default factor (up to 4× the live size, V8 src/heap/heap-controller.cc) let that heap reach
+ * 350–410 MB before a full collection, most of the server's RSS beyond the pipeline's. At 30 %
+ * (bench:ingest, 300k lines, same load): main-thread heap at most 224 MB instead of 411, peak RSS
+ * 421 MB instead of 674, CPU per event within noise (120 vs 114 µs, load 9–10).
+ */
+const HEAP_GROWING_PERCENT = 30;
+
+/**
+ * Set {@link HEAP_GROWING_PERCENT} for this process. V8 reads the flag at every full collection,
+ * so setting it after start-up takes effect from the next one (and for every isolate: the workers
+ * as well); it changes when memory is reclaimed, never what a program computes.
+ */
+function limitHeapGrowth(): void {
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
 }
