@@ -94,39 +94,23 @@ test('batches at or below the checkpoint are skipped on replay; switched-off rul
   }
 });
 
-test('a failed alert write rolls the windows back, so the retried batch counts once', async () => {
+/**
+ * Five failures of the brute-force sample, then the next four with the alert store broken by
+ * `breakSql` (the write fails `failures` times), repaired by `fixSql`, retried, then the tenth:
+ * the windows must count the retried four once, so only the tenth raises the alert.
+ */
+async function failedWriteRetried(breakSql: string, fixSql: string, failures: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'xiangan-det-'));
   try {
     const ev = bruteForceSample();
     const a = await open(dir);
     await a.detector.afterWrite([batch(1, ev.slice(0, 5))]);
-    // Make the next transaction fail for real: a trigger that aborts inserts of checkpoints.
-    a.alerts.db.exec("CREATE TRIGGER fail_cp BEFORE UPDATE ON checkpoints BEGIN SELECT RAISE(ABORT, 'disk says no'); END;");
+    a.alerts.db.exec(breakSql);
     await assert.rejects(a.detector.afterWrite([batch(2, ev.slice(5, 9))]), (e: unknown) => (e as { code?: string }).code === 'SOC_ERR_STORE_WRITE');
-    a.alerts.db.exec('DROP TRIGGER fail_cp');
+    for (let i = 1; i < failures; i++) await assert.rejects(a.detector.afterWrite([batch(2, ev.slice(5, 9))]));
+    a.alerts.db.exec(fixSql);
     await a.detector.afterWrite([batch(2, ev.slice(5, 9))]);
-    assert.equal((await a.alerts.list()).total, 0, 'nine distinct failures, not thirteen');
-    await a.detector.afterWrite([batch(3, ev.slice(9))]);
-    assert.equal((await a.alerts.list()).total, 1);
-    await a.alerts.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-test('a failed alert write whose windows cannot be read back either: the next pass reads them first', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xiangan-det-'));
-  try {
-    const ev = bruteForceSample();
-    const a = await open(dir);
-    await a.detector.afterWrite([batch(1, ev.slice(0, 5))]);
-    // The checkpoint table out of reach: the alert transaction fails, and so does reading the saved windows back.
-    a.alerts.db.exec('ALTER TABLE checkpoints RENAME TO checkpoints_away');
-    await assert.rejects(a.detector.afterWrite([batch(2, ev.slice(5, 9))]), (e: unknown) => (e as { code?: string }).code === 'SOC_ERR_STORE_WRITE');
-    await assert.rejects(a.detector.afterWrite([batch(2, ev.slice(5, 9))]));
-    a.alerts.db.exec('ALTER TABLE checkpoints_away RENAME TO checkpoints');
-    await a.detector.afterWrite([batch(2, ev.slice(5, 9))]);
-    assert.equal((await a.alerts.list()).total, 0, 'nine distinct failures, not thirteen or seventeen');
+    assert.equal((await a.alerts.list()).total, 0, 'nine distinct failures, not thirteen or more');
     await a.detector.afterWrite([batch(3, ev.slice(9))]);
     const page = await a.alerts.list();
     assert.equal(page.total, 1);
@@ -135,4 +119,15 @@ test('a failed alert write whose windows cannot be read back either: the next pa
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test('a failed alert write rolls the windows back, so the retried batch counts once', async () => {
+  // Make the transaction fail for real: a trigger that aborts updates of checkpoints.
+  await failedWriteRetried("CREATE TRIGGER fail_cp BEFORE UPDATE ON checkpoints BEGIN SELECT RAISE(ABORT, 'disk says no'); END;", 'DROP TRIGGER fail_cp', 1);
+});
+
+test('a failed alert write whose windows cannot be read back either: the next pass reads them first', async () => {
+  // The checkpoint table out of reach: the alert transaction fails, and so does reading the
+  // saved windows back, also on the first retry.
+  await failedWriteRetried('ALTER TABLE checkpoints RENAME TO checkpoints_away', 'ALTER TABLE checkpoints_away RENAME TO checkpoints', 2);
 });
