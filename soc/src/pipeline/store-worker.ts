@@ -38,8 +38,9 @@ const ROLE_PREPARE = 'xiangan-store-prepare';
  * the database once, however many commits rewrote it (SQLite "Write-Ahead Logging" §3), and the
  * id-key and source.ip indexes take their entries at random places, so consecutive steps rewrite
  * mostly the same index pages: checkpointing every fourth step instead of after each one cost the
- * store ~1 CPU-µs per event less over 300k rows and ~3 less over its last 100k (bench:store floor
- * mode, `XIANGAN_BENCH_STORE_CHECKPOINT_EVERY=4`, same process, load ~10).
+ * store 0.5–0.9 CPU-µs per event less (~2 %, the same sign in four same-process runs of bench:store
+ * floor mode, `XIANGAN_BENCH_STORE_CHECKPOINT_EVERY=4`, 300k and 600k rows), and fsyncs the
+ * database file a quarter as often.
  */
 const CHECKPOINT_STEPS = 4;
 /** A checkpoint also runs once no store request has come for this long (ms), so an idle store's WAL is copied. */
