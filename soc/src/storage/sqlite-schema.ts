@@ -149,8 +149,47 @@ export function dayTableDdl(day: string, layout: DayLayout = 'keyed'): string[] 
 /** 16-byte address → lowercase hex key. */
 export function ipKey(value: unknown): string | null {
   if (typeof value !== 'string') return null;
+  const quad = dottedQuadKey(value);
+  if (quad !== null) return quad;
   const b = ipToBytes(value);
   return b ? Buffer.from(b).toString('hex') : null;
+}
+
+/** Two lowercase hex digits of each byte value. */
+const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** The key prefix of an IPv4-mapped address (`::ffff:0:0/96`, RFC 4291 §2.5.5.2). */
+const MAPPED_PREFIX = '00000000000000000000ffff';
+
+/**
+ * The key of a canonical dotted quad (four decimal octets ≤ 255, no leading zeros: exactly the
+ * IPv4 form `net.isIP` accepts), or null for anything else, which {@link ipKey} then reads the
+ * general way. Why: every stored event has one or two addresses, and `isIP` + `split` + a hex
+ * Buffer cost ~1 µs each, ~6 % of the prepare worker's CPU (session 6 profile); this scan is ~0.1.
+ */
+function dottedQuadKey(s: string): string | null {
+  const n = s.length;
+  if (n < 7 || n > 15) return null;
+  let key = MAPPED_PREFIX;
+  let i = 0;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (s.charCodeAt(i) !== 0x2e) return null;
+      i++;
+    }
+    const start = i;
+    let v = 0;
+    while (i < n && i - start < 3) {
+      const d = s.charCodeAt(i) - 0x30;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+      i++;
+    }
+    const len = i - start;
+    if (len === 0 || v > 255 || (len > 1 && s.charCodeAt(start) === 0x30)) return null;
+    key += HEX2[v]!;
+  }
+  return i === n ? key : null;
 }
 
 /** Hex key → bytes (for facets on ip columns). */
