@@ -573,7 +573,9 @@ export class RuleEngine {
       if (!vc) {
         let ts = G.ts[g];
         if (ts.length && t < ts[ts.length - 1]) G.num[g * W + FLAGS] |= UNORDERED;
-        ts.push(t);
+        // A first time makes a list of one: the first push onto an empty list reserves 17.
+        if (ts.length === 0) G.ts[g] = ts = [t];
+        else ts.push(t);
         if (ts.length > this.maxPerGroup) {
           ts.shift();
           this.s.groupOverflows++;

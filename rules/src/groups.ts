@@ -181,10 +181,17 @@ export class GroupStore {
         size = last + 1;
       } else {
         if (!(this.num[g * W + FLAGS] & UNORDERED) && vv.length && t < this.num[g * W + VLAST]) this.num[g * W + FLAGS] |= UNORDERED;
-        vv.push(value);
-        vt.push(t);
-        size = vv.length;
-        if (size > SMALL_SET) this.promote(g);
+        if (vv.length === 0) {
+          // Lists of one: the first push onto an empty list reserves 17 (most sets keep one value).
+          this.vv[g] = [value];
+          this.vt[g] = [t];
+          size = 1;
+        } else {
+          vv.push(value);
+          vt.push(t);
+          size = vv.length;
+          if (size > SMALL_SET) this.promote(g);
+        }
       }
     }
     if (t > this.num[g * W + VLAST]) this.num[g * W + VLAST] = t;
