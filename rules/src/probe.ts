@@ -126,8 +126,18 @@ export class Prefilter {
     const cond = (c: { field: string; values: string[] }) => ({ field: field(c.field), values: new Set(c.values) });
     // Each rule's usable hints, narrowest first (exact lookups preferred), each a necessary
     // condition: the rule is evaluated only for events that satisfy all it is filed under.
+    // Among hints of equal cost, the one on the field most rules of the logsource hint on: the
+    // logsource probes fewer fields, and more further hints land on probed ones.
+    const uses = new Map<string, number>();
+    const useKey = (ls: string, f: string) => `${ls}\u0000${f}`;
+    for (const d of rules)
+      for (const f of new Set(d.hints.flatMap((h) => h.map((a) => a.field)))) {
+        const k = useKey(d.logsource.key, f);
+        uses.set(k, (uses.get(k) ?? 0) + 1);
+      }
+    const shared = (ls: string, h: Hint) => Math.min(...h.map((a) => uses.get(useKey(ls, a.field)) ?? 0));
     const usable = rules.map((d) => {
-      let hs = [...d.hints].filter((h) => h.length && hintSize(h) <= MAX_HINT_KEYS).sort((x, y) => hintCost(x) - hintCost(y));
+      let hs = [...d.hints].filter((h) => h.length && hintSize(h) <= MAX_HINT_KEYS).sort((x, y) => hintCost(x) - hintCost(y) || shared(d.logsource.key, y) - shared(d.logsource.key, x));
       // Presence hints only when nothing sharper is known (they would add lookups, not selectivity).
       if (hs.some((h) => !presenceOnly(h))) hs = hs.filter((h) => !presenceOnly(h));
       return hs;
