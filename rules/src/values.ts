@@ -286,6 +286,27 @@ function usefulLit(l: string): boolean {
   return l.length > 0 && !/[\p{L}\p{N}\s]/u.test(l) && (l.length === 2 || /[^\x00-\x7f]/.test(l));
 }
 
+/** More literals than the engine files a hint under (condition.ts MAX_HINT_KEYS). */
+const MAX_LIT_KEYS = 256;
+
+/**
+ * For literals that each hold a rare code unit (the 1,000 emoji of a SigmaHQ rule: most behind
+ * three high surrogates, keycaps such as `1️⃣` behind U+FE0F), the first such unit of each: a
+ * text that contains a literal contains every code unit of it, so these are a necessary
+ * condition where the list is too long to index or holds literals too short to. Rare: outside
+ * ASCII and not a letter, digit or space. None if some literal has no rare unit.
+ */
+function rareUnits(lits: string[]): string[] {
+  const keys = new Set<string>();
+  for (const l of lits) {
+    let k: string | undefined;
+    for (let i = 0; i < l.length && k === undefined; i++) if (l.charCodeAt(i) >= 128 && !/[\p{L}\p{N}\s]/u.test(l[i])) k = l[i];
+    if (k === undefined) return [];
+    keys.add(k);
+  }
+  return keys.size <= MAX_LIT_KEYS ? [...keys] : [];
+}
+
 /**
  * The longest run of plain characters a regular expression requires, lower-cased, or '' when
  * unsure. Conservative: any top-level alternation gives up; a quantified character, a class,
@@ -687,7 +708,8 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
       if (all) {
         const best = lits.reduce((a, b) => (b.length > a.length ? b : a), '');
         if (usefulLit(best)) hintKeys.substr = [best];
-      } else if (lits.every(usefulLit)) hintKeys.substr = lits;
+      } else if (lits.length <= MAX_LIT_KEYS && lits.every(usefulLit)) hintKeys.substr = lits;
+      else hintKeys.substr = rareUnits(lits);
     }
     // Many case-insensitive substrings: one automaton pass instead of one search per value.
     if (!all && !cs && compiled.length >= 8 && compiled.every((c) => c.substring && c.lit)) {
