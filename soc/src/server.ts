@@ -20,6 +20,7 @@ import { createLogger, type Logger } from './logger.js';
 import { KmsService, defaultKmsWorkers } from './kms/index.js';
 import { startRuntime, type Runtime } from './pipeline/runtime.js';
 import { serverSecurity } from './security.js';
+import { limitHeapGrowth } from './detection/heap.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -149,6 +150,7 @@ export async function serve(argv: string[], io: CliIo): Promise<number> {
   const config = loadConfig({ ...(file !== undefined ? { file } : {}), overrides, cwd: io.cwd });
   if (!config.integrity.passphrase && io.env.XIANGAN_INTEGRITY_PASSPHRASE) config.integrity.passphrase = io.env.XIANGAN_INTEGRITY_PASSPHRASE;
   const logger = createLogger({ level: io.env.XIANGAN_LOG_LEVEL ?? config.log.level });
+  if (config.alerts.enabled) limitHeapGrowth();
   let server: RunningServer;
   try {
     server = await startServer(config, { logger, kmsMasterSecret: io.env.XIANGAN_KMS_MASTER });

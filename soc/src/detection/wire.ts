@@ -8,7 +8,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { setFlagsFromString } from 'node:v8';
 import type { Logger } from '@xiangan/collectors';
 import type { SocConfig } from '../config/schema.js';
 import { openSqliteAlertStore } from '../alerts/sqlite.js';
@@ -68,7 +67,6 @@ export interface DetectionDeps {
  * ```
  */
 export async function startDetection(config: SocConfig, deps: DetectionDeps): Promise<DetectionRuntime> {
-  limitHeapGrowth();
   const a = config.alerts;
   const { engine, rejected } = loadDetectionEngine({
     builtin: a.builtinRules,
@@ -181,26 +179,4 @@ function detectorId(dataDir: string): string {
     writeFileSync(file, `${id}\n`, { flag: 'wx' });
     return id;
   }
-}
-
-/**
- * How far V8 lets a heap grow past its live size before the next full collection, in percent.
- * With detection on, the main thread holds ~100 MB live (correlation groups up to `maxGroups`,
- * the live stream's ring, the code) and turns over the documents of every matched event; V8's
- * default factor (up to 4× the live size, V8 src/heap/heap-controller.cc) let that heap reach
- * 350–410 MB before a full collection, most of the server's RSS beyond the pipeline's
- * (bench:ingest, 300k lines, load 4–12; before: main-thread heap at most 411 MB, peak RSS 641–674).
- * At 30 %: heap 224–228 MB, peak RSS 421–516, but the V8 helper threads' CPU 19 → 26 µs/event in
- * one run; at 60 %: heap 191 MB, peak RSS 523, helpers 19.0 and all threads 121 against 114–117
- * (within this machine's noise).
- */
-const HEAP_GROWING_PERCENT = 60;
-
-/**
- * Set {@link HEAP_GROWING_PERCENT} for this process. V8 reads the flag at every full collection,
- * so setting it after start-up takes effect from the next one (and for every isolate: the workers
- * as well); it changes when memory is reclaimed, never what a program computes.
- */
-function limitHeapGrowth(): void {
-  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
 }
