@@ -15,7 +15,7 @@ export {
   type LineParser,
   type ParseInput,
 } from './parsers/index.js';
-export { ipv4Value } from './parsers/util.js';
+export { digits, ipv4Value } from './parsers/util.js';
 export * from './charset.js';
 export * from './id.js';
 export * from './pipeline.js';
