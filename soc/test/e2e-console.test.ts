@@ -8,7 +8,7 @@
 // ones into the running detector and toggles them; the alert queue pages with its keyset cursor;
 // an API token is issued and revoked; a user with an SM2 key signs in by challenge-response;
 // after the idle timeout the session is refused.
-import { test, describe, before, after } from 'node:test';
+import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -70,6 +70,9 @@ describe('console in Chromium', { skip }, () => {
   let syslogPort: number;
   let ctx: BrowserContext;
   let page: Page;
+  // The last HTTP failures the page saw: printed with a screenshot when a test fails, so a failure
+  // on a loaded CI machine can be read afterwards.
+  const httpFailures: string[] = [];
   let totpSecret: string;
   // The server's clock runs with the wall clock, plus a skew the idle-timeout test moves forward.
   const skew = { ms: 0 };
@@ -129,6 +132,19 @@ describe('console in Chromium', { skip }, () => {
       viewport: { width: 1400, height: 900 },
     });
     page = ctx.pages()[0] ?? (await ctx.newPage());
+    page.on('response', (r) => {
+      if (r.status() < 400) return;
+      httpFailures.push(`${new Date().toISOString()} ${r.status()} ${r.request().method()} ${r.url().replace(base, '')}`);
+      if (httpFailures.length > 20) httpFailures.shift();
+    });
+  });
+
+  afterEach(async (t) => {
+    if ((t as { passed?: boolean }).passed !== false || !page) return;
+    const name = (t as { name: string }).name.replace(/[^\w-]+/g, '-').slice(0, 60);
+    await page.screenshot({ path: join(ARTIFACTS, `failed-${name}.png`) }).catch(() => undefined);
+    const text = await page.locator('body').innerText().catch((e: Error) => e.message);
+    process.stderr.write(`e2e failure context: ${page.url()}\nHTTP failures: ${JSON.stringify(httpFailures, null, 1)}\npage text: ${text.slice(0, 600)}\n`);
   });
 
   after(async () => {
@@ -330,11 +346,26 @@ describe('console in Chromium', { skip }, () => {
     await page.screenshot({ path: join(ARTIFACTS, '10-assets.png') });
   });
 
-  async function signInAs(username: string): Promise<void> {
+  /**
+   * Sign out and in as `username`. With `hash`, the page's own script moves to that hash the moment
+   * the shell appears, before its effects have run: the shell must still follow it (regression: a
+   * hashchange sent before the shell listened was lost, and the page stayed where it was).
+   */
+  async function signInAs(username: string, hash?: string): Promise<void> {
     await page.getByRole('button', { name: '退出' }).click();
     await page.getByTestId('login-form').waitFor();
     await page.fill('input[name=username]', username);
     await page.fill('input[name=password]', STRONG);
+    if (hash) {
+      await page.evaluate((h) => {
+        const seen = new MutationObserver(() => {
+          if (!document.querySelector('nav.side')) return;
+          seen.disconnect();
+          location.hash = h;
+        });
+        seen.observe(document.body, { childList: true, subtree: true });
+      }, hash);
+    }
     await page.click('button[type=submit]');
     await page.locator('nav.side').waitFor();
   }
@@ -359,8 +390,7 @@ describe('console in Chromium', { skip }, () => {
     await page.click('a[data-page=keys]');
     await page.getByTestId('certificates').waitFor();
 
-    await signInAs('auditor1');
-    await page.goto(`${base}/#/audit`);
+    await signInAs('auditor1', '#/audit');
     await page.fill('[data-testid=audit-action]', 'user.');
     await page.getByRole('button', { name: '筛选' }).click();
     const trail = page.getByTestId('audit');

@@ -44,6 +44,9 @@ function useHash(): string {
   useEffect(() => {
     const f = () => set(location.hash.replace(/^#\/?/, '') || 'alerts');
     addEventListener('hashchange', f);
+    // The effect runs after the first paint: a hash changed between render and now sent its
+    // hashchange before anyone listened (seen on a loaded CI machine right after sign-in).
+    f();
     return () => removeEventListener('hashchange', f);
   }, []);
   return h;
