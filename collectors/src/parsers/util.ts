@@ -280,12 +280,28 @@ export function scanKv(s: string, keys: KvKeys): Array<string | undefined> {
   // Escapes need the slow path; most lines have no backslash at all.
   const escapes = s.indexOf('\\') >= 0;
   let i = 0;
+  // The next `=` and the next space at or after `i`, found with indexOf (native) and searched
+  // again only once `i` has passed them: a key ends at an `=` before the next space, else the
+  // token is a bare word. A JavaScript loop over the key's characters cost more than the calls.
+  let eq = -1;
+  let sp = -1;
   while (i < len) {
     while (i < len && s.charCodeAt(i) === 32) i++;
+    if (i >= len) break;
     const ks = i;
-    let c = 0;
-    while (i < len && (c = s.charCodeAt(i)) !== 61 && c !== 32) i++;
-    if (i >= len || c !== 61) continue;
+    if (eq < i) {
+      eq = s.indexOf('=', i);
+      if (eq < 0) break;
+    }
+    if (sp < i) {
+      sp = s.indexOf(' ', i);
+      if (sp < 0) sp = len;
+    }
+    if (sp < eq) {
+      i = sp;
+      continue;
+    }
+    i = eq;
     const slot = i > ks ? keys.slotOf(s, ks, i) : -1;
     i++;
     let value: string;
@@ -312,10 +328,9 @@ export function scanKv(s: string, keys: KvKeys): Array<string | undefined> {
         i++;
       }
     } else {
-      let end = s.indexOf(' ', i);
-      if (end < 0) end = len;
-      value = slot >= 0 ? s.slice(i, end) : '';
-      i = end;
+      // The first space after the key is the first after the `=`.
+      value = slot >= 0 ? s.slice(i, sp) : '';
+      i = sp;
     }
     if (slot >= 0) out[slot] = value;
   }
