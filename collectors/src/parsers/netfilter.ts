@@ -20,12 +20,77 @@ export function netfilterStart(text: string): number {
 
 const isCapital = (c: number): boolean => c >= 0x41 && c <= 0x5a;
 
+/** Whether `s[from..to)` is all capitals A–Z. */
+function allCapitals(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (!isCapital(s.charCodeAt(i))) return false;
+  return true;
+}
+
 /** Fields kept under `iptables.*` (lower-cased), in this order. */
 const VERBATIM = ['TTL', 'ID', 'TOS', 'PREC', 'WINDOW', 'TYPE', 'CODE', 'LEN', 'UID', 'GID', 'MARK'] as const;
 /** Every key read; a key's slot is its index here. */
 const NAMES = [...VERBATIM, 'SRC', 'DST', 'SPT', 'DPT', 'IN', 'OUT', 'PROTO', 'MAC'] as const;
 const KEYS = new KvKeys(NAMES);
 const I = Object.fromEntries(NAMES.map((n, i) => [n, i])) as Record<(typeof NAMES)[number], number>;
+
+/** JavaScript's `\s` (WhiteSpace and LineTerminator, ECMA-262 §22.2.2.9), as `trim` also strips. */
+function isJsSpace(c: number): boolean {
+  return (
+    c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
+  );
+}
+
+/**
+ * The `--log-prefix` text of a trimmed prefix: without the kern.log kernel time
+ * `^(?:kernel: )?\[\s*\d+\.\d+\]` and the white space after it, read from char codes (the
+ * time differs on every line, so it is taken off before the prefix is looked up in
+ * {@link prefixMeaning}'s cache).
+ *
+ * @example
+ * logPrefix('[12345.678] IPTABLES-DROP:'); // 'IPTABLES-DROP:'
+ */
+export function logPrefix(p: string): string {
+  const c0 = p.charCodeAt(0);
+  if (c0 !== 0x5b /* [ */ && c0 !== 0x6b /* k */) return p;
+  const n = p.length;
+  let i = p.startsWith('kernel: ') ? 8 : 0;
+  if (p.charCodeAt(i) !== 0x5b) return p;
+  i++;
+  while (i < n && isJsSpace(p.charCodeAt(i))) i++;
+  const whole = i;
+  while (i < n && isDigit(p.charCodeAt(i))) i++;
+  if (i === whole || p.charCodeAt(i) !== 0x2e /* . */) return p;
+  const frac = ++i;
+  while (i < n && isDigit(p.charCodeAt(i))) i++;
+  if (i === frac || p.charCodeAt(i) !== 0x5d /* ] */) return p;
+  return p.slice(i + 1).trim();
+}
+
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+
+/** What a log prefix says: the verdict a word in it names and the event action. */
+interface PrefixMeaning {
+  type: 'allowed' | 'denied' | undefined;
+  outcome: 'success' | 'failure' | undefined;
+  action: string;
+}
+
+/** Meanings of the prefixes seen (a host logs with a handful of `--log-prefix` texts); cleared when full. */
+const PREFIXES = new Map<string, PrefixMeaning>();
+const PREFIX_CACHE_SIZE = 1024;
+
+/** The verdict and action of a log prefix, from its first verdict word (cached per prefix). */
+function prefixMeaning(prefix: string): PrefixMeaning {
+  let m = PREFIXES.get(prefix);
+  if (m === undefined) {
+    const v = verdict(/(DROP|REJECT|BLOCK|DENY|ACCEPT|ALLOW|PASS)/i.exec(prefix)?.[1]);
+    m = { type: v?.type, outcome: v?.outcome, action: prefix !== '' ? prefix.replace(/:$/, '') : 'logged' };
+    if (PREFIXES.size >= PREFIX_CACHE_SIZE) PREFIXES.clear();
+    PREFIXES.set(prefix, m);
+  }
+  return m;
+}
 
 /**
  * iptables/nftables LOG lines.
@@ -37,26 +102,28 @@ export const parseNetfilter: LineParser = (input, ev) => {
   const text = input.text;
   const start = netfilterStart(text);
   if (start < 0) return false;
-  let prefix = text.slice(0, start).trim();
-  // Kernel ring-buffer time `[12345.678901]` precedes the prefix in kern.log.
-  prefix = prefix.replace(/^(?:kernel: )?\[\s*\d+\.\d+\]\s*/, '').trim();
+  const prefix = logPrefix(text.slice(0, start).trim());
   const kv = new Array<string | undefined>(NAMES.length).fill(undefined);
   const flags: string[] = [];
   // Space-separated tokens: `KEY=value` (KEY = 1..12 capitals) or bare flags (2..4 capitals).
   // ICMP errors quote the offending packet in [SRC=… DST=…]: the first (outer) value of a key wins.
   const n = text.length;
   let ts = start;
+  // The next `=` at or after `ts` (indexOf, searched again once passed): a token holding it is
+  // `KEY=value`; every name in KEYS is capitals, so a key found there passed the capitals test
+  // without a loop over its characters.
+  let eq = -1;
   while (ts < n) {
     let te = text.indexOf(' ', ts);
     if (te < 0) te = n;
-    if (te > ts) {
-      let i = ts;
-      while (i < te && isCapital(text.charCodeAt(i))) i++;
-      if (i < te && text.charCodeAt(i) === 0x3d /* = */) {
-        const slot = i > ts && i - ts <= 12 ? KEYS.slotOf(text, ts, i) : -1;
-        if (slot >= 0 && kv[slot] === undefined) kv[slot] = text.slice(i + 1, te);
-      } else if (i === te && te - ts >= 2 && te - ts <= 4) flags.push(text.slice(ts, te));
+    if (eq < ts && eq < n) {
+      eq = text.indexOf('=', ts);
+      if (eq < 0) eq = n;
     }
+    if (eq < te) {
+      const slot = eq > ts && eq - ts <= 12 ? KEYS.slotOf(text, ts, eq) : -1;
+      if (slot >= 0 && kv[slot] === undefined) kv[slot] = text.slice(eq + 1, te);
+    } else if (te - ts >= 2 && te - ts <= 4 && allCapitals(text, ts, te)) flags.push(text.slice(ts, te));
     ts = te + 1;
   }
   const src = kv[I.SRC];
@@ -68,8 +135,8 @@ export const parseNetfilter: LineParser = (input, ev) => {
   obs.type = 'firewall';
   obs.product = 'netfilter';
   ((ev.host ??= {}).os ??= {}).type = 'linux';
-  const v = verdict(/(DROP|REJECT|BLOCK|DENY|ACCEPT|ALLOW|PASS)/i.exec(prefix)?.[1]);
-  categorise(ev, ['network'], v ? ['connection', v.type] : ['connection'], prefix !== '' ? prefix.replace(/:$/, '') : 'logged', v?.outcome);
+  const p = prefixMeaning(prefix);
+  categorise(ev, ['network'], p.type !== undefined ? ['connection', p.type] : ['connection'], p.action, p.outcome);
   setEndpoint(ev, 'source', src, kv[I.SPT]);
   setEndpoint(ev, 'destination', kv[I.DST], kv[I.DPT]);
   const inIf = kv[I.IN];
