@@ -16,6 +16,7 @@ import { eventId, eventIds, type EventIdInput } from '../src/id.js';
 import { parseSyslog } from '../src/syslog/parse.js';
 import { normalise } from '../src/parsers/index.js';
 import { logPrefix } from '../src/parsers/netfilter.js';
+import { quoted } from '../src/parsers/web.js';
 
 /** The fields that are not undefined (results keep absent fields as undefined for a stable shape). */
 const definedOnly = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
@@ -466,6 +467,25 @@ describe('vendor normaliser', () => {
     const ev = norm('<4>Nov 29 10:00:03 fw01 kernel: [1.5] DROP: IN=eth0 OUT= SRC=10.0.0.1 DST=10.0.0.2 LEN=84 TOS=0x00 PREC=0x00 TTL=64 ID=7 PROTO=ICMP TYPE=8 CODE=0 UID=0 GID=0 MARK=0x1 WINDOW=5 DF');
     assert.deepEqual(ev.iptables, { ttl: '64', id: '7', tos: '0x00', prec: '0x00', window: '5', type: '8', code: '0', len: '84', uid: '0', gid: '0', mark: '0x1', flags: ['DF'], prefix: 'DROP:' });
     assert.deepEqual(Object.keys(ev.iptables as object), ['ttl', 'id', 'tos', 'prec', 'window', 'type', 'code', 'len', 'uid', 'gid', 'mark', 'flags', 'prefix']);
+  });
+
+  test('access-log quoted field = a loop over every character (a backslash escapes the next one)', () => {
+    const ref = (s: string, i: number): [string, number] | undefined => {
+      if (s[i] !== '"') return undefined;
+      for (let j = i + 1; j < s.length; j++) {
+        if (s[j] === '\\') j++;
+        else if (s[j] === '"') return [s.slice(i + 1, j), j + 1];
+      }
+      return undefined;
+    };
+    const token = fc.constantFrom('"', '\\', '\\"', '\\\\', 'a', ' ', 'GET / HTTP/1.1', '日志', '-');
+    fc.assert(
+      fc.property(fc.array(token, { maxLength: 16 }), fc.nat(4), (parts, at) => {
+        const s = parts.join('');
+        assert.deepEqual(quoted(s, at), ref(s, at), JSON.stringify([s, at]));
+      }),
+      { numRuns: 20_000 },
+    );
   });
 
   test('netfilter log prefix: the kernel time taken off as the regular expression /^(?:kernel: )?\\[\\s*\\d+\\.\\d+\\]\\s*/ does', () => {

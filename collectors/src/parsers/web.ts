@@ -42,17 +42,34 @@ export function clfTime(s: string): string | undefined {
   return isoFromMs(utcMs(year, month, day, hour, min, sec, 0) - offset);
 }
 
-/** Reads a double-quoted field at `i` (pointing at the quote); `\"` is an escaped quote (nginx escapes as \x22). */
-function quoted(s: string, i: number): [string, number] | undefined {
+/**
+ * Reads a double-quoted field at `i` (pointing at the quote): its text as written (escapes
+ * kept) and the index after the closing quote, else `undefined`. A backslash escapes the
+ * next character, so `\"` is a quote inside the field (nginx escapes as \x22).
+ *
+ * @example
+ * quoted('"GET / HTTP/1.1" 200', 0); // ['GET / HTTP/1.1', 16]
+ */
+export function quoted(s: string, i: number): [string, number] | undefined {
   if (s.charCodeAt(i) !== 34) return undefined;
+  // The next quote and the next backslash, found with indexOf (native; a loop over the
+  // characters cost more) and searched again only once passed, so the scan stays linear: a
+  // backslash before the quote escapes the character after it.
   let j = i + 1;
-  while (j < s.length) {
-    const c = s.charCodeAt(j);
-    if (c === 92) j += 2;
-    else if (c === 34) return [s.slice(i + 1, j), j + 1];
-    else j++;
+  let q = -1;
+  let b = -1;
+  for (;;) {
+    if (q < j) {
+      q = s.indexOf('"', j);
+      if (q < 0) return undefined;
+    }
+    if (b < j && b !== -2) {
+      b = s.indexOf('\\', j);
+      if (b < 0) b = -2;
+    }
+    if (b === -2 || b > q) return [s.slice(i + 1, q), q + 1];
+    j = b + 2;
   }
-  return undefined;
 }
 
 /**
