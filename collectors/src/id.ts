@@ -190,17 +190,24 @@ function encodeInto(target: Buffer, at: number, input: EventIdInput): number {
   return n + bytes.length;
 }
 
-/** The first 16 bytes of the digest at `d[at..]` as 32 hex digits, one flat string (concatenating 16 pairs builds a rope the engine flattens later). */
+/**
+ * The first 16 bytes of the digest at `d[at..]` as 32 hex digits, one flat string
+ * (concatenating 16 pairs builds a rope the engine flattens later). The 32 codes go to
+ * `String.fromCharCode` as arguments: spreading an array through `apply` took twice as long.
+ */
 function hexId(d: Uint8Array, at: number): string {
-  for (let i = 0; i < 16; i++) {
-    HEX_CODES[2 * i] = HEX_DIGITS[d[at + i]! >> 4]!;
-    HEX_CODES[2 * i + 1] = HEX_DIGITS[d[at + i]! & 15]!;
-  }
-  return String.fromCharCode.apply(null, HEX_CODES);
+  const H = HEX_DIGITS;
+  const b0 = d[at]!, b1 = d[at + 1]!, b2 = d[at + 2]!, b3 = d[at + 3]!, b4 = d[at + 4]!, b5 = d[at + 5]!, b6 = d[at + 6]!, b7 = d[at + 7]!;
+  const b8 = d[at + 8]!, b9 = d[at + 9]!, b10 = d[at + 10]!, b11 = d[at + 11]!, b12 = d[at + 12]!, b13 = d[at + 13]!, b14 = d[at + 14]!, b15 = d[at + 15]!;
+  return String.fromCharCode(
+    H[b0 >> 4]!, H[b0 & 15]!, H[b1 >> 4]!, H[b1 & 15]!, H[b2 >> 4]!, H[b2 & 15]!, H[b3 >> 4]!, H[b3 & 15]!,
+    H[b4 >> 4]!, H[b4 & 15]!, H[b5 >> 4]!, H[b5 & 15]!, H[b6 >> 4]!, H[b6 & 15]!, H[b7 >> 4]!, H[b7 & 15]!,
+    H[b8 >> 4]!, H[b8 & 15]!, H[b9 >> 4]!, H[b9 & 15]!, H[b10 >> 4]!, H[b10 & 15]!, H[b11 >> 4]!, H[b11 & 15]!,
+    H[b12 >> 4]!, H[b12 & 15]!, H[b13 >> 4]!, H[b13 & 15]!, H[b14 >> 4]!, H[b14 & 15]!, H[b15 >> 4]!, H[b15 & 15]!,
+  );
 }
 
 const HEX_DIGITS = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
-const HEX_CODES: number[] = new Array<number>(32).fill(0);
 let prefixKind = '';
 let prefixSource = '';
 let prefixSubject = '';
