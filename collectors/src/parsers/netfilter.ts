@@ -4,6 +4,7 @@
  * (`--log-prefix`), then `IN= OUT= [MAC=] SRC= DST= LEN= … PROTO= [SPT= DPT=]` and bare flags.
  */
 import type { LineParser } from './types.js';
+import { isDigit, isRegexSpace } from '../chars.js';
 import { asInt, categorise, KvKeys, setEndpoint, transportName, verdict } from './util.js';
 
 /**
@@ -33,14 +34,6 @@ const NAMES = [...VERBATIM, 'SRC', 'DST', 'SPT', 'DPT', 'IN', 'OUT', 'PROTO', 'M
 const KEYS = new KvKeys(NAMES);
 const I = Object.fromEntries(NAMES.map((n, i) => [n, i])) as Record<(typeof NAMES)[number], number>;
 
-/** JavaScript's `\s` (WhiteSpace and LineTerminator, ECMA-262 §22.2.2.9), as `trim` also strips. */
-function isJsSpace(c: number): boolean {
-  return (
-    c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
-    c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
-  );
-}
-
 /**
  * The `--log-prefix` text of a trimmed prefix: without the kern.log kernel time
  * `^(?:kernel: )?\[\s*\d+\.\d+\]` and the white space after it, read from char codes (the
@@ -57,7 +50,7 @@ export function logPrefix(p: string): string {
   let i = p.startsWith('kernel: ') ? 8 : 0;
   if (p.charCodeAt(i) !== 0x5b) return p;
   i++;
-  while (i < n && isJsSpace(p.charCodeAt(i))) i++;
+  while (i < n && isRegexSpace(p.charCodeAt(i))) i++;
   const whole = i;
   while (i < n && isDigit(p.charCodeAt(i))) i++;
   if (i === whole || p.charCodeAt(i) !== 0x2e /* . */) return p;
@@ -66,8 +59,6 @@ export function logPrefix(p: string): string {
   if (i === frac || p.charCodeAt(i) !== 0x5d /* ] */) return p;
   return p.slice(i + 1).trim();
 }
-
-const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
 
 /** What a log prefix says: the verdict a word in it names and the event action. */
 interface PrefixMeaning {

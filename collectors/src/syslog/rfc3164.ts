@@ -12,6 +12,7 @@
  * Vendor message bodies (`%%01SHELL/…`, `%SYS-5-…`) stay in MSG for the vendor parsers.
  */
 import { parseIsoTime, type IsoTime } from './rfc5424.js';
+import { isDigit, isRegexSpace } from '../chars.js';
 
 /** Parts an RFC 3164 line yields. */
 export interface Rfc3164Parts {
@@ -56,7 +57,6 @@ function monthOf(s: string): number {
 const ISO_PREFIX_RE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|z|[+-]\d{2}:?\d{2})?/;
 const SEQ_RE = /^(\d{1,10}): /;
 
-const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
 const isUpper = (c: number): boolean => c >= 0x41 && c <= 0x5a;
 const isLower = (c: number): boolean => c >= 0x61 && c <= 0x7a;
 /** Two decimal digits at `i` as a number (the caller checked they are digits). */
@@ -69,14 +69,6 @@ function four(s: string, i: number): number {
   const d = s.charCodeAt(i + 3) - 0x30;
   // NaN (past the end) fails the range tests too.
   return a >= 0 && a <= 9 && b >= 0 && b <= 9 && c >= 0 && c <= 9 && d >= 0 && d <= 9 ? a * 1000 + b * 100 + c * 10 + d : -1;
-}
-
-/** JavaScript's `\s` (ECMA-262 WhiteSpace and LineTerminator). */
-function isRegexSpace(c: number): boolean {
-  return (
-    c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
-    c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
-  );
 }
 
 /** RFC 3164 §4.1.3 TAG characters as real senders use them: alphanumerics and `_ . - /`. */
