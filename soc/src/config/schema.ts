@@ -43,7 +43,7 @@ export const ConfigSchema = Type.Object(
         /** Whole days kept; the Cybersecurity Law asks for at least six months. */
         retentionDays: Type.Integer({ minimum: 1, default: 180 }),
         synchronous: Sync('full'),
-        cacheMb: Type.Integer({ minimum: 1, maximum: 4096, default: 16 }),
+        cacheMb: Type.Integer({ minimum: 1, maximum: 4096, default: 8 }),
         /** Memory-mapped reads of the event store (MiB, 0 = off): page-cache hits skip a copy; the mapping counts in RSS only while pages are touched. */
         mmapMb: Type.Integer({ minimum: 0, maximum: 65_536, default: 0 }),
         /** Events per store transaction. */
