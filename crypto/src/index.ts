@@ -7,7 +7,7 @@ export * from './bytes.js';
 export * from './der.js';
 export * from './pem.js';
 export { sm3, Sm3, type Sm3Hash } from './sm3.js';
-export { sm3Many, sm3ManyInto, sm3ManyRef } from './sm3-many.js';
+export { sm3Many, sm3ManyInto, sm3ManyPackedInto, sm3ManyRef } from './sm3-many.js';
 export { hmacSm3, createHmacSm3, HmacSm3 } from './hmac.js';
 export { sm2Kdf, pbkdf2HmacSm3, hkdfSm3 } from './kdf.js';
 export * from './sm4/index.js';

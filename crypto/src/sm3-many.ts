@@ -24,48 +24,77 @@ export function sm3ManyRef(messages: readonly Uint8Array[]): Uint8Array[] {
 }
 
 /**
- * Runs the batch kernel over `messages`, calling `put(i, mem, off)` with digest i at
- * `mem[off..off+32)` (module memory, valid until the next kernel call).
+ * A batch as the kernel driver sees it: `count` messages, the length of message k, a copy of
+ * messages [from, to) back to back into `mem` at `at`, and message k itself (for one too large
+ * for the kernel's I/O region).
  */
-function many(messages: readonly Uint8Array[], put: (i: number, mem: Uint8Array, off: number) => void): void {
+interface Batch {
+  readonly count: number;
+  length(k: number): number;
+  copy(from: number, to: number, mem: Uint8Array, at: number): void;
+  message(k: number): Uint8Array;
+}
+
+/**
+ * Runs the batch kernel over `batch`, calling `put(first, n, mem, off)` once per kernel call with
+ * the digests of messages [first, first + n) back to back at `mem[off..off+32n)` (module memory,
+ * valid until the next kernel call).
+ */
+function many(batch: Batch, put: (first: number, n: number, mem: Uint8Array, off: number) => void): void {
   const ex = sm3Module.exports();
   const io = ex.io_ptr();
   const ioSize = ex.io_size();
   const max = ex.many_max();
+  const total = batch.count;
   let i = 0;
-  while (i < messages.length) {
+  while (i < total) {
     // Views per chunk: memory never grows, but re-reading the buffer costs nothing (ABI rule 3).
     const mem = new Uint8Array(ex.memory.buffer);
     const lens = new Uint32Array(ex.memory.buffer, ex.many_len_ptr(), max);
-    const digests = ex.many_out_ptr();
     // Gather as many whole messages as fit; a message larger than io goes to the scalar path.
     const first = i;
     let count = 0;
     let used = 0;
     let big = false;
-    while (i < messages.length && count < max) {
-      const m = messages[i]!;
-      if (m.length > ioSize) {
+    while (i < total && count < max) {
+      const n = batch.length(i);
+      if (n > ioSize) {
         big = true;
         break;
       }
-      if (used + m.length > ioSize) break;
-      mem.set(m, io + used);
-      lens[count++] = m.length;
-      used += m.length;
+      if (used + n > ioSize) break;
+      lens[count++] = n;
+      used += n;
       i++;
     }
     if (count > 0) {
+      batch.copy(first, i, mem, io);
       ex.sm3_many(count);
       // The messages may be secret (ABI rule 6): leave no copy in the module.
       mem.fill(0, io, io + used);
-      for (let k = 0; k < count; k++) put(first + k, mem, digests + 32 * k);
+      put(first, count, mem, ex.many_out_ptr());
     }
     if (big) {
-      const d = sm3(messages[i]!);
-      put(i++, d, 0);
+      put(i, 1, sm3(batch.message(i)), 0);
+      i++;
     }
   }
+}
+
+/** An array of messages as a {@link Batch}. */
+function arrayBatch(messages: readonly Uint8Array[]): Batch {
+  return {
+    count: messages.length,
+    length: (k) => messages[k]!.length,
+    copy(from, to, mem, at) {
+      for (let k = from; k < to; k++) {
+        const m = messages[k]!;
+        mem.set(m, at);
+        at += m.length;
+      }
+    },
+    message: (k) => messages[k]!,
+  };
 }
 
 /**
@@ -81,8 +110,8 @@ export function sm3Many(messages: readonly Uint8Array[]): Uint8Array[] {
   checkInput(messages);
   if (!wasmAvailable()) return messages.map((m) => sm3(m));
   const out: Uint8Array[] = new Array<Uint8Array>(messages.length);
-  many(messages, (i, mem, off) => {
-    out[i] = mem.slice(off, off + 32);
+  many(arrayBatch(messages), (first, n, mem, off) => {
+    for (let k = 0; k < n; k++) out[first + k] = mem.slice(off + 32 * k, off + 32 * k + 32);
   });
   return out;
 }
@@ -103,5 +132,40 @@ export function sm3ManyInto(messages: readonly Uint8Array[], out: Uint8Array): v
     messages.forEach((m, i) => out.set(sm3(m), 32 * i));
     return;
   }
-  many(messages, (i, mem, off) => out.set(mem.subarray(off, off + 32), 32 * i));
+  many(arrayBatch(messages), (first, n, mem, off) => out.set(mem.subarray(off, off + 32 * n), 32 * first));
+}
+
+/**
+ * Like {@link sm3ManyInto} for messages stored back to back in one buffer: message k is
+ * `data[ends[k-1]..ends[k])` (from 0 for k = 0), and its digest goes to `out[32k..32k+32)`. Saves
+ * a view per message and copies each run of messages into the kernel at once (event ids encode
+ * their inputs into one arena). Throws `RangeError` when `ends` is not non-decreasing within
+ * `data.length`, or `out` is shorter than `32 * ends.length`; `TypeError` for wrong types.
+ *
+ * @example
+ * // "abc" then "de": the same digests as sm3ManyInto([abc, de], out)
+ * sm3ManyPackedInto(utf8ToBytes('abcde'), [3, 5], new Uint8Array(64));
+ */
+export function sm3ManyPackedInto(data: Uint8Array, ends: ArrayLike<number>, out: Uint8Array): void {
+  if (!(data instanceof Uint8Array) || !(out instanceof Uint8Array)) throw new TypeError('sm3ManyPackedInto data and output must be Uint8Arrays');
+  const count = ends.length;
+  if (out.length < 32 * count) throw new RangeError('sm3ManyPackedInto output must hold 32 bytes per message');
+  for (let k = 0, prev = 0; k < count; k++) {
+    const e = ends[k]!;
+    if (!Number.isInteger(e) || e < prev || e > data.length) throw new RangeError('sm3ManyPackedInto ends must be non-decreasing integers within the data');
+    prev = e;
+  }
+  const start = (k: number): number => (k === 0 ? 0 : ends[k - 1]!);
+  const message = (k: number): Uint8Array => data.subarray(start(k), ends[k]!);
+  if (!wasmAvailable()) {
+    for (let k = 0; k < count; k++) out.set(sm3(message(k)), 32 * k);
+    return;
+  }
+  const batch: Batch = {
+    count,
+    length: (k) => ends[k]! - start(k),
+    copy: (from, to, mem, at) => mem.set(data.subarray(start(from), ends[to - 1]!), at),
+    message,
+  };
+  many(batch, (first, n, mem, off) => out.set(mem.subarray(off, off + 32 * n), 32 * first));
 }

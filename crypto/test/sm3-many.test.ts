@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { sm3 } from '../src/sm3.js';
-import { sm3Many, sm3ManyInto, sm3ManyRef } from '../src/sm3-many.js';
+import { sm3Many, sm3ManyInto, sm3ManyPackedInto, sm3ManyRef } from '../src/sm3-many.js';
 import { bytesToHex, utf8ToBytes } from '../src/bytes.js';
 
 // Node's OpenSSL SM3 is an independent implementation: the expected values come from it.
@@ -19,6 +19,20 @@ function check(messages: Uint8Array[]): void {
   sm3ManyInto(messages, into);
   assert.equal(bytesToHex(into.subarray(0, 32 * messages.length)), got.join(''));
   assert.equal(bytesToHex(into.subarray(32 * messages.length)), 'eeeeeeeeee');
+  // The same messages back to back in one buffer (a view into a larger one, with bytes after).
+  const ends: number[] = [];
+  let at = 0;
+  for (const m of messages) ends.push((at += m.length));
+  const data = new Uint8Array(at + 10).fill(0x5a).subarray(3, 3 + at);
+  at = 0;
+  for (const m of messages) {
+    data.set(m, at);
+    at += m.length;
+  }
+  const packed = new Uint8Array(32 * messages.length + 3).fill(0xee);
+  sm3ManyPackedInto(data, Uint32Array.from(ends), packed);
+  assert.equal(bytesToHex(packed.subarray(0, 32 * messages.length)), got.join(''));
+  assert.equal(bytesToHex(packed.subarray(32 * messages.length)), 'eeeeee');
 }
 
 const filled = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 131 + seed * 17 + 7) & 0xff);
@@ -65,5 +79,10 @@ describe('sm3Many', () => {
     assert.throws(() => sm3ManyRef([null as unknown as Uint8Array]), TypeError);
     assert.throws(() => sm3ManyInto([new Uint8Array(1), new Uint8Array(2)], new Uint8Array(63)), RangeError);
     assert.throws(() => sm3ManyInto([], [] as unknown as Uint8Array), TypeError);
+    assert.throws(() => sm3ManyPackedInto(new Uint8Array(4), [2, 1], new Uint8Array(64)), RangeError);
+    assert.throws(() => sm3ManyPackedInto(new Uint8Array(4), [2, 5], new Uint8Array(64)), RangeError);
+    assert.throws(() => sm3ManyPackedInto(new Uint8Array(4), [1.5], new Uint8Array(32)), RangeError);
+    assert.throws(() => sm3ManyPackedInto(new Uint8Array(4), [2, 4], new Uint8Array(63)), RangeError);
+    assert.throws(() => sm3ManyPackedInto([1, 2] as unknown as Uint8Array, [1], new Uint8Array(32)), TypeError);
   });
 });
