@@ -412,7 +412,7 @@ export class RuleEngine {
           group = {};
           for (let i = 0; i < nG; i++) group[c.groupBy[i]] = det ? firstText(ci.groupGetters[i](event)) : (input.group?.[c.groupBy[i]] ?? '');
         }
-        g = G.add(c.keeps, key, cell, group, t);
+        g = G.add(c.keeps, sp.keys[cell], cell, group, t);
         sp.gs[row] = g + 1;
         sp.n[cell]++;
         this.enqueue(g);
