@@ -17,7 +17,7 @@
  * then `<byte length>:` and the raw bytes. Other implementations (e.g. a Go agent) can
  * derive the same ids from this description.
  */
-import { sm3, sm3ManyInto } from '@xiangan/crypto';
+import { sm3, sm3ManyPackedInto } from '@xiangan/crypto';
 
 /** What identifies one receipt. */
 export type EventIdInput =
@@ -78,7 +78,8 @@ export function eventId(input: EventIdInput): string {
 
 /**
  * The ids of many receipts at once, in order: exactly `inputs.map(eventId)`, but the SM3 digests
- * are computed by the batch kernel (`sm3ManyInto`, four messages per SIMD pass), which is what a
+ * are computed by the batch kernel (`sm3ManyPackedInto` over the encodings back to back, four
+ * messages per SIMD pass), which is what a
  * consumer that derives the ids of a whole buffered batch wants.
  *
  * @example
@@ -105,10 +106,8 @@ export function eventIds(inputs: readonly EventIdInput[]): string[] {
       ends.push(used);
       i++;
     } while (i < inputs.length && used < ARENA_BYTES);
-    const messages = new Array<Uint8Array>(ends.length);
-    for (let k = 0, start = 0; k < ends.length; start = ends[k++]!) messages[k] = new Uint8Array(arena.buffer, arena.byteOffset + start, ends[k]! - start);
     const digests = new Uint8Array(32 * ends.length);
-    sm3ManyInto(messages, digests);
+    sm3ManyPackedInto(arena.subarray(0, used), ends, digests);
     for (let k = 0; k < ends.length; k++) out[first + k] = hexId(digests, 32 * k);
     if (arena.length > 2 * ARENA_BYTES) arena = Buffer.allocUnsafe(ARENA_BYTES);
   }
