@@ -105,6 +105,8 @@ describe('syslog → alert → webhook, and the alerts CLI', () => {
     assert.deepEqual(outbox.entries.map((e) => [e.alertId, e.channel]), [[alert.id, 'soc-hook']]);
     const metrics = await (await fetch(`http://127.0.0.1:${srv.api.port}/metrics`)).text();
     assert.match(metrics, /xiangan_alerts_total\{result="created"\} 1/);
+    assert.match(metrics, /^xiangan_correlation_groups \d+$/m);
+    assert.match(metrics, /^xiangan_correlation_evictions_total 0$/m);
   });
 
   test('xiangan alerts list/ack over --api, resolve over --data; refused moves exit 1', async () => {

@@ -20,7 +20,7 @@ import type { SearchEngineEventStore } from '../storage/search-engine.js';
 import type { RawBatch } from '../buffer/durable.js';
 import type { PrematchedStep } from '../pipeline/prematch.js';
 import { SocError } from '../errors.js';
-import { Counter, Histogram, LATENCY_BUCKETS, type MetricsRegistry } from '../metrics.js';
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type MetricsRegistry } from '../metrics.js';
 import { Detector, loadDetectionEngine } from './detector.js';
 import { socBus } from '../bus.js';
 
@@ -136,6 +136,15 @@ export async function startDetection(config: SocConfig, deps: DetectionDeps): Pr
     },
   });
   m?.add(new Counter('xiangan_detection_events_total', 'Events run through the rule engine.', () => [{ value: detector.stats().events }]));
+  // The correlation state's size and what its cap cost (alerts.maxGroups): an operator who lowers
+  // the cap to save memory sees here whether windows are cut short. Read from the engine in use,
+  // so the counter starts again when a reload or install builds a new one (a counter reset).
+  m?.add(new Gauge('xiangan_correlation_groups', 'Correlation groups held (at most alerts.maxGroups).', () => [{ value: detector.engine.stats().groups }]));
+  m?.add(
+    new Counter('xiangan_correlation_evictions_total', 'Correlation groups evicted, least recently used first, because alerts.maxGroups was reached (since the engine was built).', () => [
+      { value: detector.engine.stats().evictions },
+    ]),
+  );
   m?.add(new Counter('xiangan_notify_total', 'Notification deliveries, by result.', () => Object.entries(notifier.stats()).map(([result, value]) => ({ labels: { result }, value }))));
   const storedToAlert = m?.add(new Histogram('xiangan_stored_to_alert_seconds', 'Store commit of a batch → its alerts committed (batches that raised alerts).', LATENCY_BUCKETS));
   const wall = deps.now ?? Date.now;
