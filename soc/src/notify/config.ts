@@ -134,8 +134,8 @@ export const AlertsConfigSchema = Type.Object(
     dedupWindowSeconds: Type.Integer({ minimum: 0, maximum: 31 * 86_400, default: 3600 }),
     /** Dedup fields of detection rules (correlations use their own group-by). */
     groupBy: Type.Array(Type.String({ minLength: 1 }), { default: ['host.name', 'source.ip', 'user.name'] }),
-    /** Correlation groups held at once (LRU eviction, counted). */
-    maxGroups: Type.Integer({ minimum: 1, default: 100_000 }),
+    /** Correlation groups held at once (LRU eviction, counted in xiangan_correlation_evictions_total; ~450 B of heap each, soc/README.md). */
+    maxGroups: Type.Integer({ minimum: 1, default: 50_000 }),
     /** Days a closed (resolved / false-positive) alert is kept after its last change; 0 = forever. Open alerts are always kept. */
     retentionDays: Type.Integer({ minimum: 0, maximum: 36_500, default: 365 }),
   },
