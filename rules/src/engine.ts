@@ -12,7 +12,7 @@ import type { Pipeline } from './pipeline.js';
 import type { EventLike, LoadedRule, RejectedRule, RuleMatch } from './types.js';
 import { DEFAULT_LIMITS, type MatchCounters } from './values.js';
 import { CELL, CORR, COUNT, FLAGS, GroupStore, LAST, QPOS, Space, START, TOUCHED, UNORDERED, W, type GroupKind } from './groups.js';
-import { parseTime } from './correlate.js';
+import { correlationOf, parseTime } from './correlate.js';
 import { beginEvent, endEvent, makeGetter, type Getter } from './fields.js';
 import { Prefilter } from './probe.js';
 
@@ -749,7 +749,6 @@ export class RuleEngine {
 
 /** The match a correlation window produces. */
 function corrMatch(c: Corr, eventIds: string[], time: string, groupKey: string, group: Record<string, string>, count: number | undefined, start: number, end: number): RuleMatch {
-  const ctx = c.type === 'temporal' || c.type === 'temporal_ordered' ? { rules: c.refs.slice() } : { count };
   return {
     ruleId: c.id,
     title: c.title,
@@ -761,7 +760,7 @@ function corrMatch(c: Corr, eventIds: string[], time: string, groupKey: string, 
     time,
     groupKey,
     group,
-    correlation: { type: c.type, ...ctx, windowStart: new Date(start).toISOString(), windowEnd: new Date(end).toISOString() },
+    correlation: correlationOf(c.type, c.type === 'temporal' || c.type === 'temporal_ordered' ? c.refs.slice() : null, count, start, end),
   };
 }
 

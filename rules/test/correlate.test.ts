@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTime } from '../src/correlate.js';
+import { correlationOf, parseTime } from '../src/correlate.js';
 import { builtinPipeline, compileRules, type EngineOptions, type LoadedRule, type RuleMatch } from '../src/index.js';
 
 describe('parseTime', () => {
@@ -41,6 +41,20 @@ function run(rules: LoadedRule[], events: Record<string, unknown>[], opts: Engin
   return events.flatMap((x) => e.match(x)).filter((m) => m.ruleId === 'spray');
 }
 const at = (sec: number) => new Date(t0 + sec * 1000).toISOString();
+
+describe('correlationOf', () => {
+  test('the same object as a spread of the context and two Date#toISOString calls', () => {
+    const times = [0, 1, 999, 1796025600000, 1796025600123.5, -1, -62198755200000, 253402300799999, 253402300800000, 8.64e15 - 60_000];
+    for (const start of times)
+      for (const end of [start, start + 60_000]) {
+        assert.deepStrictEqual(correlationOf('event_count', null, 5, start, end), { type: 'event_count', ...{ count: 5 }, windowStart: new Date(start).toISOString(), windowEnd: new Date(end).toISOString() });
+        assert.deepStrictEqual(correlationOf('temporal', ['a', 'b'], undefined, start, end), { type: 'temporal', ...{ rules: ['a', 'b'] }, windowStart: new Date(start).toISOString(), windowEnd: new Date(end).toISOString() });
+      }
+    const noCount = correlationOf('value_count', null, undefined, 0, 0);
+    assert.ok('count' in noCount && noCount.count === undefined);
+    assert.throws(() => correlationOf('event_count', null, 1, NaN, 0), RangeError);
+  });
+});
 
 describe('value_count sets', () => {
   test('a value seen again counts from its newest time', () => {
