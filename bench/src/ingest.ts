@@ -27,7 +27,8 @@
  * by default) or `off`; `XIANGAN_BENCH_PACED_RATE` events/s of the steady phase (default 80 % of
  * the measured capacity; 0 skips it); `XIANGAN_BENCH_RSYSLOG=off` skips the rsyslog reference; `XIANGAN_BENCH_PIPELINE_ONLY=off` skips
  * the third server run (detection and chaining off: the pipeline alone);
- * `XIANGAN_BENCH_SERVER_NODE_ARGS` adds node options to the server (profiling). A run of
+ * `XIANGAN_BENCH_SERVER_NODE_ARGS` adds node options to the server (profiling); the server gets
+ * `MALLOC_ARENA_MAX=2` as `npm start` sets it, unless the environment sets it. A run of
  * another size than the default writes `bench/results/ingest-short.json`, so a quick look does
  * not replace the full run's `ingest.json`.
  */
@@ -53,6 +54,9 @@ const FULL_RUN = N === 1_000_000;
 const BIN = fileURLToPath(new URL('../../../bin/xiangan.js', import.meta.url));
 /** Extra node options of the server process (e.g. `--cpu-prof --cpu-prof-dir=DIR`: its worker threads inherit them). */
 const SERVER_NODE_ARGS = (process.env.XIANGAN_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+// The server's environment as `npm start` gives it (package.json): glibc's malloc arenas capped at
+// two unless the caller chose otherwise (soc/README.md "Memory").
+const SERVER_ENV = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
 
 /** Lines in chunks of ~256 KiB, generated on the fly so the sender holds little memory. */
 function* chunks(n: number): Generator<Buffer> {
@@ -126,7 +130,7 @@ async function startXiangan(dir: string, integrity: boolean, alerts: boolean): P
     `data: ${JSON.stringify(join(dir, 'data'))}\nlog: { level: info }\napi: { port: 0 }\nsyslog: { host: 127.0.0.1, udpPort: 0, tcpPort: 0 }\n` +
       `integrity: { enabled: ${integrity} }\n${alerts ? '' : 'alerts: { enabled: false }\n'}`,
   );
-  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, BIN, 'soc', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, BIN, 'soc', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'], env: SERVER_ENV });
   const rl = createInterface({ input: child.stdout! });
   return new Promise((resolve, reject) => {
     child.once('exit', (c) => reject(new Error(`server exited ${c}`)));
@@ -489,6 +493,7 @@ process.stdout.write(
 const path = writeResults(FULL_RUN ? 'ingest' : 'ingest-short', {
   lines: N,
   targets,
+  serverEnv: { MALLOC_ARENA_MAX: SERVER_ENV.MALLOC_ARENA_MAX },
   xiangan: { ...ours, parseLinesPerSecPerCore: parseRate },
   ...(chainOff ? { xianganChainingOff: chainOff } : {}),
   ...(pipelineOnly ? { xianganPipelineOnly: pipelineOnly } : {}),
