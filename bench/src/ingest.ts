@@ -55,7 +55,7 @@ const BIN = fileURLToPath(new URL('../../../bin/xiangan.js', import.meta.url));
 /** Extra node options of the server process (e.g. `--cpu-prof --cpu-prof-dir=DIR`: its worker threads inherit them). */
 const SERVER_NODE_ARGS = (process.env.XIANGAN_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 // The server's environment as `npm start` gives it (package.json): glibc's malloc arenas capped at
-// two unless the caller chose otherwise (soc/README.md "Memory").
+// two unless the caller chose otherwise (soc/README.md "Memory, session 7").
 const SERVER_ENV = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
 
 /** Lines in chunks of ~256 KiB, generated on the fly so the sender holds little memory. */
