@@ -63,6 +63,12 @@ async function startServer(config: string): Promise<Started> {
   });
 }
 
+/** Events the TCP source has durably appended to the buffer (`xiangan_events_out_total`). */
+async function durablyAppended(apiPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+  return Number(/^xiangan_events_out_total\{source="syslog-tcp"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+}
+
 const line = (seq: number) => `<134>1 2026-11-28T10:00:00.000Z crashhost crashtest - - - seq=${seq} user=u${seq % 97} action=login outcome=${seq % 3 ? 'success' : 'failure'}\n`;
 
 /** Sequence numbers of stored crashtest/file events (from the SQLite files, no server needed). */
@@ -143,6 +149,18 @@ test('kill -9 mid-stream: every durably accepted event is stored exactly once af
   sock.on('error', () => (broken = true));
   const killAt = 40_000;
   const exited = new Promise<void>((r) => first.child.once('exit', () => r()));
+  // The kill comes once 40,000 lines are written AND the server has committed some of them: on
+  // a loaded machine the server may not have read a line by then (it also reads the file), and a
+  // kill before any commit would test nothing (seen in CI).
+  let checkedAt = 0;
+  const killIfCommitted = async (): Promise<void> => {
+    if (killed || written < killAt || Date.now() - checkedAt < 100) return;
+    checkedAt = Date.now();
+    if ((await durablyAppended(first.apiPort)) > 0) {
+      first.child.kill('SIGKILL');
+      killed = true;
+    }
+  };
   while (written < TOTAL && !broken) {
     const chunk: string[] = [];
     for (let i = 0; i < 500 && written + i < TOTAL; i++) chunk.push(line(written + i));
@@ -151,15 +169,18 @@ test('kill -9 mid-stream: every durably accepted event is stored exactly once af
       if (!err) accepted += n;
     });
     written += n;
-    if (!killed && written >= killAt) {
-      first.child.kill('SIGKILL');
-      killed = true;
-    }
+    await killIfCommitted();
     if (!ok) await new Promise<void>((r) => {
       const done = () => { sock.off('drain', done); sock.off('close', done); r(); };
       sock.once('drain', done);
       sock.once('close', done);
     });
+  }
+  // The whole stream written before the first commit: wait for one, then kill (the stream may
+  // still be in the server's socket buffer; a hang guard of the test's own timeout applies).
+  while (!killed && !broken) {
+    await new Promise((r) => setTimeout(r, 100));
+    await killIfCommitted();
   }
   await exited;
   sock.destroy();
