@@ -63,11 +63,12 @@ export function quoted(s: string, i: number): [string, number] | undefined {
       q = s.indexOf('"', j);
       if (q < 0) return undefined;
     }
-    if (b < j && b !== -2) {
+    if (b < j) {
+      // No backslash left: s.length, past every quote, so it is not searched again.
       b = s.indexOf('\\', j);
-      if (b < 0) b = -2;
+      if (b < 0) b = s.length;
     }
-    if (b === -2 || b > q) return [s.slice(i + 1, q), q + 1];
+    if (b > q) return [s.slice(i + 1, q), q + 1];
     j = b + 2;
   }
 }
