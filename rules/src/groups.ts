@@ -369,11 +369,11 @@ export class Space {
   private cells = 0;
 
   /**
-   * The cell of `key` (which must not be in the map), empty. The map keeps its own copy of the
-   * key (see {@link ownCopy}); {@link keys} holds the same copy.
+   * The cell of `eventKey` (which must not be in the map), empty. The map keeps its own copy of
+   * the key (see {@link ownCopy}); {@link keys} holds the same copy.
    */
-  alloc(event: string): number {
-    const key = ownCopy(event);
+  alloc(eventKey: string): number {
+    const key = ownCopy(eventKey);
     let cell = this.free.pop();
     if (cell === undefined) {
       cell = this.cells++;
