@@ -42,6 +42,12 @@ export interface StepInfo extends WriteInfo {
   prematched?: PrematchedStep[];
   /** Parse counters of raw frames, per source id. */
   counters?: PrepareCounters;
+  /**
+   * When the commit returned before it was durable (the store worker commits with
+   * `synchronous = NORMAL` and the WAL is synced beside the next step, `./wal-sync.ts`): resolves
+   * once it is, rejects if the sync failed. The consumer acknowledges the step only after it.
+   */
+  durable?: Promise<void>;
 }
 
 /**
@@ -156,8 +162,13 @@ export class StoreConsumer {
   private waitingEvents = 0;
   /** The `afterWrite` pass in progress (it takes every step waiting when it starts). */
   private hook: Promise<void> | undefined;
-  /** An `afterWrite` failure not yet reported by {@link step}. */
+  /** An `afterWrite` or durability failure not yet reported by {@link step}. */
   private hookError: { e: unknown } | undefined;
+  /** Acknowledgements waiting for their step's `durable`, in step order, and how many. */
+  private acks: Promise<void> = Promise.resolve();
+  private pendingAcks = 0;
+  /** Counts durability failures: steps stored before one are never acknowledged. */
+  private epoch = 0;
   private readonly batchEvents: number;
   private readonly writer: BatchWriter;
   constructor(private readonly opts: StoreConsumerOptions) {
@@ -182,6 +193,7 @@ export class StoreConsumer {
     this.loop = undefined;
     // Steps already stored get their hook and acknowledgement (a failure leaves them buffered).
     await this.settleHook().catch(() => undefined);
+    await this.acks;
     // A write started ahead is committed (idempotent) but not acknowledged: the next start stores it again as duplicates.
     const n = this.next;
     this.next = undefined;
@@ -260,8 +272,11 @@ export class StoreConsumer {
         this.waiting = this.waiting.slice(group.length);
         const merged = mergeSteps(group.map((g) => g.info));
         this.waitingEvents -= merged.events;
+        const epoch = this.epoch;
         try {
           await this.opts.afterWrite!(merged, group[0]!.after);
+          // A step before these failed to become durable meanwhile: they are written again.
+          if (epoch !== this.epoch) continue;
           for (const g of group) this.acknowledge(g.info);
         } catch (e) {
           // Nothing after the last acknowledgement counts as done: writes start over from there.
@@ -278,7 +293,37 @@ export class StoreConsumer {
     }
   }
 
+  /**
+   * Releases the step's batches from the buffer once its commit is durable, in step order. A
+   * failed sync drops every step stored so far (a later sync's success says nothing about pages
+   * a failed one lost: fsync(2), ERRORS) and writes again from the last acknowledgement.
+   */
   private acknowledge(info: StepInfo): void {
+    const durable = info.durable;
+    if (!durable && this.pendingAcks === 0) {
+      this.release(info);
+      return;
+    }
+    const epoch = this.epoch;
+    this.pendingAcks++;
+    this.acks = this.acks.then(async () => {
+      try {
+        await durable;
+        if (epoch === this.epoch) this.release(info);
+      } catch (e) {
+        if (epoch !== this.epoch) return;
+        this.epoch++;
+        this.hookError ??= { e };
+        this.waiting = [];
+        this.waitingEvents = 0;
+        this.stored = this.acked;
+      } finally {
+        this.pendingAcks--;
+      }
+    });
+  }
+
+  private release(info: StepInfo): void {
     this.opts.buffer.ack(info.lastSeq);
     this.acked = info.lastSeq;
     this.opts.onStored?.(info);
