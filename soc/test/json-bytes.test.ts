@@ -134,6 +134,20 @@ describe('JsonBytes', () => {
     t.json('ascii');
     assert.equal(t.read(), '"ascii"');
   });
+
+  test('separator bytes are written and overwritten in place; put outside the text is a RangeError', () => {
+    const t = new JsonBytes();
+    t.byte(0x00);
+    t.json({ a: 1 });
+    t.byte(0x00);
+    const second = t.pos;
+    t.json([2]);
+    assert.deepEqual([...t.bytes(0, t.pos)], [...Buffer.from('\u0000{"a":1}\u0000[2]')]);
+    t.put(second - 1, 0x0a);
+    assert.equal(t.text(1, t.pos), '{"a":1}\n[2]');
+    assert.throws(() => t.put(t.pos, 0x0a), RangeError);
+    assert.throws(() => t.put(-1, 0x0a), RangeError);
+  });
 });
 
 /** Lines of every parser sample (and the Chinese ones as GB18030 bytes), plus a synthetic mix. */

@@ -82,8 +82,19 @@ export class JsonBytes {
 
   /** Append a newline. */
   newline(): void {
+    this.byte(0x0a);
+  }
+
+  /** Append one byte (a separator between documents; below 0x80, so the text stays ASCII-safe). */
+  byte(b: number): void {
     this.ensure(1);
-    this.buf[this.pos++] = 0x0a;
+    this.buf[this.pos++] = b;
+  }
+
+  /** Overwrite the byte at `at` (< {@link pos}) with `b` (below 0x80, as {@link byte}). */
+  put(at: number, b: number): void {
+    if (!(at >= 0 && at < this.pos)) throw new RangeError('JsonBytes.put: position outside the text');
+    this.buf[at] = b;
   }
 
   /** A view of bytes `start … end` (valid until the next append or reset). */

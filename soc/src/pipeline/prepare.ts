@@ -24,6 +24,7 @@ import { decodeFrames } from '../buffer/raw.js';
 import { JsonBytes } from '../buffer/json-bytes.js';
 import type { RawBatch } from '../buffer/durable.js';
 import { COLUMNS, columnValues } from '../storage/sqlite-schema.js';
+import { sm3ManyPackedInto } from '@xiangan/crypto';
 import { leafHashDocsInto } from '../integrity/merkle.js';
 import type { Prematcher } from './prematch.js';
 
@@ -128,7 +129,14 @@ export class Preparer {
       if (b.kind === 'frames') {
         const text = this.text;
         text.reset();
-        /** Where each document starts in `text` (the one before it ends a newline earlier). */
+        // With chaining, each document is laid out after a 0x00 byte instead of the newline, so
+        // `0x00 ‖ document` — the RFC 6962 leaf input (`leafHashDoc`) — lies back to back in the
+        // buffer and the batch SM3 hashes them in place (no copy per document, no view); the
+        // separators become newlines again before the text is read.
+        const sep = leaves ? 0x00 : 0x0a;
+        if (leaves) text.byte(0x00);
+        const first = text.pos;
+        /** Where each document starts in `text` (the one before it ends a separator byte earlier). */
         const starts: number[] = [];
         // The processor of each receive context of the row, looked up once per context.
         const procs: Array<{ proc: Processor; metrics: SourceMetrics }> = [];
@@ -140,7 +148,7 @@ export class Preparer {
             if (!before.has(p.metrics)) before.set(p.metrics, [p.metrics.parseFailures, p.metrics.charsetLossy]);
           }
           const ev = p.proc(f.bytes, f.ctx);
-          if (starts.length > 0) text.newline();
+          if (starts.length > 0) text.byte(sep);
           const start = text.pos;
           starts.push(start);
           text.json(ev);
@@ -149,19 +157,22 @@ export class Preparer {
           if (this.detect) this.detect.event(b.seq, ev, text.text(start, text.pos));
         });
         const count = starts.length;
-        if (leaves) {
-          for (let i = 0; i < count; i++) {
-            pending.push(text.bytes(starts[i]!, i + 1 < count ? starts[i + 1]! - 1 : text.pos));
-            if (pending.length >= DOC_CHUNK) hashPending();
-          }
-          hashPending();
+        if (leaves && count > 0) {
+          // Leaf k is bytes starts[k] - 1 … starts[k + 1] - 1 (the last one: to the end).
+          const ends = new Array<number>(count);
+          for (let i = 0; i + 1 < count; i++) ends[i] = starts[i + 1]! - 1;
+          ends[count - 1] = text.pos;
+          if ((hashed + count) * 32 > leaves.length) throw new RangeError('prepare: more events than the batches announced');
+          sm3ManyPackedInto(text.bytes(0, text.pos), ends, leaves.subarray(32 * hashed));
+          hashed += count;
+          for (let i = 1; i < count; i++) text.put(starts[i]! - 1, 0x0a);
         }
         for (const [m, [pf, cl]] of before) {
           const c = (counters[m.sourceId] ??= { parseFailures: 0, charsetLossy: 0 });
           c.parseFailures += m.parseFailures - pf;
           c.charsetLossy += m.charsetLossy - cl;
         }
-        out.push({ seq: b.seq, appendedAt: b.appendedAt, count, data: text.read() });
+        out.push({ seq: b.seq, appendedAt: b.appendedAt, count, data: text.text(first, text.pos) });
       } else {
         for (const d of b.data.split('\n')) {
           const ev = JSON.parse(d) as EcsEvent;
