@@ -110,7 +110,7 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
   const stored = metrics.add(new Counter('xiangan_store_events_total', 'Events the store committed, by result.'));
   const sinkLatency = metrics.add(new Histogram('xiangan_sink_latency_seconds', 'Duration of one store transaction.', LATENCY_BUCKETS));
   const e2eLatency = metrics.add(
-    new Histogram('xiangan_buffer_to_store_seconds', 'Time from the buffer commit of a batch to its store commit.', LATENCY_BUCKETS),
+    new Histogram('xiangan_buffer_to_store_seconds', 'Time from the buffer commit of the oldest batch of a store step to its acknowledgement (the store commit durable).', LATENCY_BUCKETS),
   );
   const receiptLatency = metrics.add(
     new Histogram(
