@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { EcsEvent } from '@xiangan/collectors';
 import Database from 'better-sqlite3';
 import { DurableBuffer } from '../src/buffer/durable.js';
-import { StoreConsumer, inProcessWriter, type BatchWriter } from '../src/pipeline/consumer.js';
+import { StoreConsumer, inProcessWriter, type BatchWriter, type StepInfo } from '../src/pipeline/consumer.js';
 import { WorkerWriter } from '../src/pipeline/store-worker.js';
 import { WalSyncer } from '../src/pipeline/wal-sync.js';
 import { openSqliteStore } from '../src/storage/sqlite.js';
@@ -45,7 +45,10 @@ interface Gate {
  * The real in-process writer over a real store, whose steps carry a `durable` the test settles
  * (as the WAL sync would); 30 events in six buffer batches, steps of five.
  */
-async function withGatedConsumer(body: (c: { buf: DurableBuffer; gates: Gate[]; stored: () => Promise<number>; consumer: StoreConsumer; errors: unknown[] }) => Promise<void>): Promise<void> {
+async function withGatedConsumer(
+  body: (c: { buf: DurableBuffer; gates: Gate[]; stored: () => Promise<number>; consumer: StoreConsumer; errors: unknown[] }) => Promise<void>,
+  afterWrite?: (info: StepInfo) => Promise<void>,
+): Promise<void> {
   const dir = tmp();
   const buf = new DurableBuffer({ dir });
   const store = await openSqliteStore({ dir, synchronous: 'normal' });
@@ -59,7 +62,7 @@ async function withGatedConsumer(body: (c: { buf: DurableBuffer; gates: Gate[]; 
     return { ...info, durable };
   };
   const errors: unknown[] = [];
-  const consumer = new StoreConsumer({ buffer: buf, writer, batchEvents: 5, maxBackoffMs: 20, onError: (e) => errors.push(e) });
+  const consumer = new StoreConsumer({ buffer: buf, writer, batchEvents: 5, maxBackoffMs: 20, onError: (e) => errors.push(e), ...(afterWrite ? { afterWrite } : {}) });
   try {
     for (let i = 0; i < 6; i++) await buf.append(range(i * 5, i * 5 + 5));
     await body({ buf, gates, stored: async () => (await store.stats()).events, consumer, errors });
@@ -115,6 +118,32 @@ describe('durability off the commit path', () => {
       assert.ok(gates[6]!.lastSeq === gates[1]!.lastSeq, 'the replay starts at the step whose sync failed');
       assert.equal(await stored(), 30, 'each event stored once');
     });
+  });
+
+  test('with an afterWrite hook: a step the hook was running on when an earlier sync failed is not released', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const hooked: number[] = [];
+    const hook = async (info: StepInfo): Promise<void> => {
+      hooked.push(info.lastSeq);
+      if (hooked.length === 2) await gate;
+    };
+    await withGatedConsumer(async ({ buf, gates, stored, consumer, errors }) => {
+      consumer.start();
+      await until(() => hooked.length === 2, 'the hook on the second step');
+      gates[1]!.resolve();
+      gates[0]!.reject(new Error('EIO: fsync failed'));
+      await new Promise((r) => setTimeout(r, 50));
+      open();
+      await until(() => errors.length > 0, 'the failure reported');
+      assert.equal(buf.depth, 30, 'neither the failed step nor the one its hook ran on is released');
+      for (let k = 2; k < 1000 && buf.depth > 0; k++) {
+        await until(() => gates.length > k || buf.depth === 0, 'a replayed step');
+        gates[k]?.resolve();
+      }
+      assert.equal(buf.depth, 0);
+      assert.equal(await stored(), 30, 'each event stored once');
+    }, hook);
   });
 
   test('WorkerWriter: with synchronous full each step carries its WAL sync; with normal none is needed', async () => {
