@@ -135,6 +135,15 @@ describe('JsonBytes', () => {
     assert.equal(t.read(), '"ascii"');
   });
 
+  test('nesting around the depth where JSON.stringify takes over, objects and arrays alternating', () => {
+    const t = new JsonBytes();
+    for (const depth of [1, 62, 63, 64, 65, 66, 100]) {
+      let v: unknown = { leaf: 'x', n: 1, d: new Date(0), j: { toJSON: () => 'j' } };
+      for (let i = 0; i < depth; i++) v = i % 2 === 0 ? { k: v, s: 's', gone: { toJSON: () => undefined } } : [v, 'a', { toJSON: () => undefined }];
+      assertSame(t, v);
+    }
+  });
+
   test('separator bytes are written and overwritten in place; put outside the text is a RangeError', () => {
     const t = new JsonBytes();
     t.byte(0x00);

@@ -142,8 +142,18 @@ export class JsonBytes {
     for (const k in o) {
       const v = o[k];
       if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-      // A value JSON.stringify gives no text (a toJSON returning undefined) leaves its key out.
-      if (typeof v === 'object' && v !== null && !(depth < MAX_DEPTH && plain(v))) {
+      // Strings and nested objects, most of an event, are written from here rather than through
+      // `value`, which would test their type (and call `plain`) a second time.
+      if (typeof v === 'object' && v !== null) {
+        if (depth < MAX_DEPTH && plain(v)) {
+          this.separator(first);
+          first = false;
+          this.key(k);
+          if (Array.isArray(v)) this.array(v, depth + 1);
+          else this.object(v as Record<string, unknown>, depth + 1);
+          continue;
+        }
+        // A value JSON.stringify gives no text (a toJSON returning undefined) leaves its key out.
         const j: string | undefined = JSON.stringify(v);
         if (j === undefined) continue;
         this.separator(first);
@@ -155,7 +165,8 @@ export class JsonBytes {
       this.separator(first);
       first = false;
       this.key(k);
-      this.value(v, depth);
+      if (typeof v === 'string') this.string(v);
+      else this.value(v, depth);
     }
     this.ensure(1);
     this.buf[this.pos++] = 0x7d;
@@ -168,8 +179,12 @@ export class JsonBytes {
       this.separator(i === 0);
       const v = a[i];
       if (v === undefined || typeof v === 'function' || typeof v === 'symbol') this.raw('null');
-      else if (typeof v === 'object' && v !== null && !(depth < MAX_DEPTH && plain(v))) this.utf8(JSON.stringify(v) ?? 'null');
-      else this.value(v, depth);
+      else if (typeof v === 'string') this.string(v);
+      else if (typeof v === 'object' && v !== null) {
+        if (!(depth < MAX_DEPTH && plain(v))) this.utf8(JSON.stringify(v) ?? 'null');
+        else if (Array.isArray(v)) this.array(v, depth + 1);
+        else this.object(v as Record<string, unknown>, depth + 1);
+      } else this.value(v, depth);
     }
     this.ensure(1);
     this.buf[this.pos++] = 0x5d;
