@@ -23,3 +23,19 @@ export function isRegexSpace(c: number): boolean {
     c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
   );
 }
+
+/**
+ * `n` decimal digits at `i` of `s` as a number, or -1 when one of them is not a digit.
+ *
+ * @example
+ * digits('2026-11-29', 5, 2); // 11
+ */
+export function digits(s: string, i: number, n: number): number {
+  let v = 0;
+  for (let k = i; k < i + n; k++) {
+    const c = s.charCodeAt(k);
+    if (c < 0x30 || c > 0x39) return -1;
+    v = v * 10 + c - 0x30;
+  }
+  return v;
+}

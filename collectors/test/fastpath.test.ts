@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { sm3 } from '@xiangan/crypto';
 import { parseRfc3164Body, type Rfc3164Parts } from '../src/syslog/rfc3164.js';
 import { parseIsoTime, type IsoTime } from '../src/syslog/rfc5424.js';
-import { inferYear, isoTime, utcMs, wallToInstant, zoneOffset } from '../src/syslog/time.js';
+import { inferYear, isoMs, isoTime, utcMs, wallToInstant, zoneOffset } from '../src/syslog/time.js';
 import { asInt, asIp, isIpv4, KvKeys, scanKv, splitPairs } from '../src/parsers/util.js';
 import { eventId, eventIds, type EventIdInput } from '../src/id.js';
 import { parseSyslog } from '../src/syslog/parse.js';
@@ -294,6 +294,25 @@ describe('fast paths equal the reference implementations', () => {
       }),
       { numRuns: 20_000 },
     );
+  });
+
+  test('isoMs = Date.parse (ISO texts of any instant, edited ones, invalid days, any string)', () => {
+    const iso = fc.integer({ min: -62198755200000, max: 253402300799999 }).map((t) => new Date(t).toISOString());
+    const two = fc.integer({ min: 0, max: 99 }).map((n) => String(n).padStart(2, '0'));
+    // Every field combination, the invalid ones included (Feb 29-31, day 31 of 30-day months, hour 24, second 60).
+    const fields = fc
+      .tuple(fc.integer({ min: 0, max: 9999 }), two, two, two, two, two, fc.integer({ min: 0, max: 999 }))
+      .map(([y, mo, d, h, mi, s, ms]) => `${String(y).padStart(4, '0')}-${mo}-${d}T${h}:${mi}:${s}.${String(ms).padStart(3, '0')}Z`);
+    const edited = fc.tuple(iso, fc.nat(), fc.string({ minLength: 1, maxLength: 1 })).map(([t, i, c]) => t.slice(0, i % 24) + c + t.slice((i % 24) + 1));
+    fc.assert(
+      fc.property(fc.oneof(iso, fields, edited, fc.string()), (text) => {
+        assert.ok(Object.is(isoMs(text), Date.parse(text)), text);
+      }),
+      { numRuns: 50_000 },
+    );
+    for (const text of ['2024-02-29T00:00:00.000Z', '2023-02-29T00:00:00.000Z', '2000-02-29T23:59:59.999Z', '1900-02-29T00:00:00.000Z', '2026-04-31T00:00:00.000Z', '2026-12-31T24:00:00.000Z', '0099-01-01T00:00:00.000Z', '0100-03-01T00:00:00.000Z']) {
+      assert.ok(Object.is(isoMs(text), Date.parse(text)), text);
+    }
   });
 
   test('IPv4 and integer readers = net.isIP and Number', () => {

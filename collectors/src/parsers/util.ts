@@ -5,6 +5,9 @@
 import { isIP } from 'node:net';
 import type { EcsEndpoint, EcsEvent } from '../types.js';
 import { isoTime } from '../syslog/time.js';
+import { digits } from '../chars.js';
+
+export { digits };
 
 /**
  * `table[key]` for own keys only: a key from the wire such as `constructor` or `toString`
@@ -118,22 +121,6 @@ export function asInt(v: string | undefined): number | undefined {
     n = n * 10 + c - 48;
   }
   return n;
-}
-
-/**
- * `n` decimal digits at `i` of `s` as a number, or -1 when one of them is not a digit.
- *
- * @example
- * digits('2026-11-29', 5, 2); // 11
- */
-export function digits(s: string, i: number, n: number): number {
-  let v = 0;
-  for (let k = i; k < i + n; k++) {
-    const c = s.charCodeAt(k);
-    if (c < 0x30 || c > 0x39) return -1;
-    v = v * 10 + c - 0x30;
-  }
-  return v;
 }
 
 /**

@@ -7,6 +7,8 @@
  * and one comparison (`Intl` costs ~7 µs a call, `Date.UTC` ~75 ns; a line has ~5 µs).
  */
 
+import { digits } from '../chars.js';
+
 const formatters = new Map<string, Intl.DateTimeFormat>();
 const offsetCache = new Map<string, Map<number, number>>();
 let lastZone = '';
@@ -40,6 +42,41 @@ export function utcMs(year: number, month: number, day: number, hour: number, mi
     return daysFromCivil(year, month, day) * DAY + hour * HOUR + minute * 60_000 + second * 1000 + ms;
   }
   return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+}
+
+/** Days in month `m` (1..12) of year `y` (proleptic Gregorian). */
+function monthDays(y: number, m: number): number {
+  if (m === 2) return y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28;
+  return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
+}
+
+/**
+ * `Date.parse(text)`, read by char codes when `text` is what {@link isoTime} and
+ * `Date#toISOString` write for the years 100..9999 (`YYYY-MM-DDTHH:mm:ss.sssZ`, ECMA-262
+ * §21.4.1.32 Date Time String Format, every field in its range); anything else goes to
+ * `Date.parse` itself, so the result is the same for any string. Why: the store reads every
+ * event's `@timestamp` back to milliseconds, and `Date.parse` cost ~0.3–0.7 µs of it.
+ *
+ * @example
+ * isoMs('2026-11-29T10:00:00.123Z') === Date.parse('2026-11-29T10:00:00.123Z'); // true
+ */
+export function isoMs(text: string): number {
+  if (
+    text.length === 24 && text.charCodeAt(4) === 0x2d && text.charCodeAt(7) === 0x2d && text.charCodeAt(10) === 0x54 &&
+    text.charCodeAt(13) === 0x3a && text.charCodeAt(16) === 0x3a && text.charCodeAt(19) === 0x2e && text.charCodeAt(23) === 0x5a
+  ) {
+    const y = digits(text, 0, 4);
+    const mo = digits(text, 5, 2);
+    const d = digits(text, 8, 2);
+    const h = digits(text, 11, 2);
+    const mi = digits(text, 14, 2);
+    const s = digits(text, 17, 2);
+    const ms = digits(text, 20, 3);
+    if (y >= 100 && mo >= 1 && mo <= 12 && d >= 1 && d <= monthDays(y, mo) && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && s >= 0 && s <= 59 && ms >= 0) {
+      return daysFromCivil(y, mo, d) * DAY + h * HOUR + mi * 60_000 + s * 1000 + ms;
+    }
+  }
+  return Date.parse(text);
 }
 
 const pad2 = (n: number): string => (n < 10 ? '0' : '') + n;

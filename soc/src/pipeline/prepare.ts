@@ -12,6 +12,7 @@
 import {
   baselineNormalise,
   createProcessor,
+  isoMs,
   newSourceMetrics,
   normalise as vendorNormalise,
   type CharsetName,
@@ -176,7 +177,7 @@ export class Preparer {
       } else {
         for (const d of b.data.split('\n')) {
           const ev = JSON.parse(d) as EcsEvent;
-          addEvent(cols, ev, Date.parse(String(ev?.event?.ingested)), this.now);
+          addEvent(cols, ev, isoMs(String(ev?.event?.ingested)), this.now);
           this.detect?.event(b.seq, ev, d);
           if (leaves) {
             pending.push(d);
@@ -214,8 +215,9 @@ function newColumns(capacity: number): Building {
 
 function addEvent(c: Building, ev: EcsEvent, ingested: number, now: () => number): void {
   if (!ev || typeof ev.id !== 'string' || ev.id === '') throw new TypeError('write: every event needs a string id');
-  let ts = Date.parse(ev['@timestamp']);
-  if (!Number.isFinite(ts)) ts = Date.parse(String(ev.event?.ingested)) || now();
+  const at: unknown = ev['@timestamp'];
+  let ts = typeof at === 'string' ? isoMs(at) : Date.parse(at as string);
+  if (!Number.isFinite(ts)) ts = isoMs(String(ev.event?.ingested)) || now();
   const i = c.n++;
   if (i >= c.ts.length) {
     // More events than the batches announced (a corrupt count): grow.
@@ -258,7 +260,7 @@ function finish(c: Building): PreparedColumns & { batches: RawBatch[] } {
  */
 export function eventColumns(events: readonly EcsEvent[], docs: readonly string[] | undefined, now: () => number = Date.now): PreparedColumns {
   const c = newColumns(events.length);
-  for (const ev of events) addEvent(c, ev, Date.parse(String(ev?.event?.ingested)), now);
+  for (const ev of events) addEvent(c, ev, isoMs(String(ev?.event?.ingested)), now);
   const text = docs ? docs : events.map((e) => JSON.stringify(e));
   return { ...finish(c), batches: [{ seq: 0, appendedAt: 0, count: text.length, data: text.join('\n') }] };
 }
