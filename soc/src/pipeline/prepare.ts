@@ -24,7 +24,7 @@ import {
 import { decodeFrames } from '../buffer/raw.js';
 import { JsonBytes } from '../buffer/json-bytes.js';
 import type { RawBatch } from '../buffer/durable.js';
-import { COLUMNS, columnValues } from '../storage/sqlite-schema.js';
+import { COLUMNS, columnValuesInto } from '../storage/sqlite-schema.js';
 import { sm3ManyPackedInto } from '@xiangan/crypto';
 import { leafHashDocsInto } from '../integrity/merkle.js';
 import type { Prematcher } from './prematch.js';
@@ -212,7 +212,6 @@ function newColumns(capacity: number): Building {
   };
 }
 
-
 function addEvent(c: Building, ev: EcsEvent, ingested: number, now: () => number): void {
   if (!ev || typeof ev.id !== 'string' || ev.id === '') throw new TypeError('write: every event needs a string id');
   const at: unknown = ev['@timestamp'];
@@ -232,13 +231,8 @@ function addEvent(c: Building, ev: EcsEvent, ingested: number, now: () => number
   c.ids.push(ev.id);
   c.ts[i] = ts;
   c.ingested[i] = ingested;
-  const vals = columnValues(ev, ts);
-  // columnValues yields every column in COLUMNS order; the time column is kept in `ts`.
-  let k = 0;
-  for (let j = 0; j < COLUMNS.length; j++) {
-    if (COLUMNS[j]!.kind === 'time') continue;
-    c.values[k++]!.push(vals[j]!);
-  }
+  // The value columns in VALUE_COLUMNS order; the time column is kept in `ts`.
+  columnValuesInto(ev, c.values);
   c.messages.push(typeof ev.message === 'string' ? ev.message : null);
 }
 
