@@ -12,7 +12,7 @@ export type { EventLike, LoadedRule, Logsource, RejectedRule, RuleLevel, RuleMat
 export { builtinPipeline, parsePipeline, resolveLogsource, type Pipeline, type PipelineLogsource, type ResolvedLogsource, type LogsourceCondition } from './pipeline.js';
 export { validateRuleDoc, ruleKind, DETECTION_SCHEMA, CORRELATION_SCHEMA, FILTER_SCHEMA, PIPELINE_SCHEMA, type RuleKind, type SchemaResult } from './schema.js';
 export { parseCondition, type CondAst } from './condition.js';
-export { compileItem, makeGetter, regexLiteral, sigmaWildcardTokens, DEFAULT_LIMITS, type Limits, type Hint, type HintAlt, type Pred, type SigmaToken } from './values.js';
+export { compileItem, makeGetter, regexAlternatives, regexLiteral, regexLiterals, sigmaWildcardTokens, DEFAULT_LIMITS, type Limits, type Hint, type HintAlt, type Pred, type SigmaToken } from './values.js';
 export { compileDocument, parseTimespan, type CompileOptions, type CompiledRule, type CompiledDetection, type CompiledCorrelation, type CompiledFilter } from './compile.js';
 export { compileRules, RuleEngine, type EngineOptions, type EngineStats, type EngineSnapshot, type GroupState } from './engine.js';
 export { ThreatList, listFromCsv, listFromStix, splitCsvLine, type StixImport } from './lists.js';

@@ -275,6 +275,23 @@ function makeRe(src: string, flags: string, ctx: ValueContext): RE2 {
   }
 }
 
+/** Whether `l` lacks one of `lits`. */
+function lacksAll(l: string, lits: readonly string[]): boolean {
+  for (let i = 0; i < lits.length; i++) if (!l.includes(lits[i])) return true;
+  return false;
+}
+
+/** Whether `l` holds no alternative of one of the groups in `anyOf`. */
+function lacksAny(l: string, anyOf: readonly (readonly string[])[]): boolean {
+  for (let i = 0; i < anyOf.length; i++) {
+    const alts = anyOf[i];
+    let found = false;
+    for (let k = 0; k < alts.length && !found; k++) found = l.includes(alts[k]);
+    if (!found) return true;
+  }
+  return false;
+}
+
 /**
  * Whether a literal is selective enough for the substring automaton: three characters, or two
  * non-ASCII ones (an emoji or a CJK pair is rare enough in logs).
@@ -309,10 +326,63 @@ function rareUnits(lits: string[]): string[] {
 
 /**
  * The longest run of plain characters a regular expression requires, lower-cased, or '' when
- * unsure. Conservative: any top-level alternation gives up; a quantified character, a class,
- * a group or an escape ends the run (and a character followed by `?`, `*` or `{` is dropped).
+ * unsure (the first of {@link regexLiterals} of the greatest length).
+ *
+ * @example
+ * regexLiteral('ipconfig\\s+/all') // 'ipconfig'
  */
 export function regexLiteral(src: string): string {
+  let best = '';
+  for (const l of regexLiterals(src)) if (l.length > best.length) best = l;
+  return best;
+}
+
+/**
+ * Every run of plain characters a regular expression requires, lower-cased, in pattern order;
+ * none when unsure. Conservative: any top-level alternation gives up; a quantified character, a
+ * class, a group, a repetition's bounds or an escape ends a run (and a character followed by
+ * `?`, `*` or `{` is dropped). Each run lies outside groups and alternations, so every match contains all of them.
+ *
+ * @example
+ * regexLiterals('cmd.{0,5}/c\\s"set\\s') // ['cmd', '/c', '"set']
+ */
+export function regexLiterals(src: string): string[] {
+  return scanRegex(src).runs;
+}
+
+/**
+ * `( | )` groups of plain alternatives a match needs (`-(W|R)` → one of `-w`, `-r`): the run
+ * just before the group prefixed to each alternative, lower-cased. Only groups of plain
+ * characters, not optional (`?`, `*`, `{` after them), outside any other group; none when unsure.
+ *
+ * @example
+ * regexAlternatives('-(W|R)\\s') // [['-w', '-r']]
+ */
+export function regexAlternatives(src: string): string[][] {
+  return scanRegex(src).anyOf;
+}
+
+const PLAIN = /[A-Za-z0-9 _\-:;,'"=<>!@#%&~`/]/;
+
+/** The alternatives of the group opening at `src[i]` when all are plain and it is required, else null. */
+function plainAlternatives(src: string, i: number): string[] | null {
+  let j = i + 1;
+  if (src.startsWith('?:', j)) j += 2;
+  else if (src[j] === '?') return null;
+  const alts = [''];
+  for (; j < src.length && src[j] !== ')'; j++) {
+    const c = src[j];
+    if (c === '|') alts.push('');
+    else if (PLAIN.test(c)) alts[alts.length - 1] += c;
+    else return null;
+  }
+  const q = src[j + 1];
+  if (j >= src.length || q === '?' || q === '*' || q === '{' || alts.some((a) => a === '')) return null;
+  return alts;
+}
+
+function scanRegex(src: string): { runs: string[]; anyOf: string[][] } {
+  const anyOf: string[][] = [];
   let depth = 0;
   for (let i = 0; i < src.length; i++) {
     const c = src[i];
@@ -321,12 +391,12 @@ export function regexLiteral(src: string): string {
       while (i < src.length && src[i] !== ']') i += src[i] === '\\' ? 2 : 1;
     } else if (c === '(') depth++;
     else if (c === ')') depth--;
-    else if (c === '|' && depth === 0) return '';
+    else if (c === '|' && depth === 0) return { runs: [], anyOf };
   }
-  let best = '';
+  const runs: string[] = [];
   let run = '';
   const end = () => {
-    if (run.length > best.length) best = run;
+    if (run.length) runs.push(run.toLowerCase());
     run = '';
   };
   depth = 0;
@@ -339,7 +409,7 @@ export function regexLiteral(src: string): string {
       else if (c === ')') depth--;
       continue;
     }
-    if (/[A-Za-z0-9 _\-:;,'"=<>!@#%&~`/]/.test(c)) {
+    if (PLAIN.test(c)) {
       if (nx === '?' || nx === '*' || nx === '{') {
         end();
         continue;
@@ -348,6 +418,7 @@ export function regexLiteral(src: string): string {
       if (nx === '+') end();
       continue;
     }
+    const before = run;
     end();
     if (c === '\\') {
       // An escaped punctuation character is literal; \d, \s, \w… are classes.
@@ -355,10 +426,19 @@ export function regexLiteral(src: string): string {
       i++;
     } else if (c === '[') {
       while (i < src.length && src[i] !== ']') i += src[i] === '\\' ? 2 : 1;
-    } else if (c === '(') depth++;
+    } else if (c === '{') {
+      // A repetition's bounds (`{2,20}`) are not text: they once became the literal of
+      // `[0-9a-fA-F]{2}\s?){2,20}`, so the rule never matched. (A `{` RE2 reads as a literal
+      // is skipped too: fewer literals only cost an RE2 call.)
+      while (i < src.length && src[i] !== '}') i++;
+    } else if (c === '(') {
+      const alts = plainAlternatives(src, i);
+      if (alts) anyOf.push(alts.map((a) => (before + a).toLowerCase()));
+      depth++;
+    }
   }
   end();
-  return best.toLowerCase();
+  return { runs, anyOf };
 }
 
 // ---- value transformations ------------------------------------------------------------
@@ -567,10 +647,23 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
     const lits: string[] = [];
     tests = nonNull.map((v) => {
       const re = makeRe(String(v), reFlags, ctx);
-      // A literal every match contains lets most values skip the (native, costlier) RE2 call.
+      // A literal every match contains lets most values skip the (native, costlier: 2-20 µs a
+      // call, the string converted to UTF-8 each time) RE2 call.
       const lit = regexLiteral(String(v));
       lits.push(lit);
-      return usefulLit(lit) ? (s: string) => lower(s).includes(lit) && re.test(s) : (s: string) => re.test(s);
+      const first = usefulLit(lit) ? lit : null;
+      // The other literals every match contains, even ones too short to index: a command line with
+      // `cmd` but without `"set` is settled without RE2.
+      const { runs: more, anyOf } = scanRegex(String(v));
+      if (first !== null) more.splice(more.indexOf(first), 1);
+      if (more.length === 0 && anyOf.length === 0) return first !== null ? (s: string) => lower(s).includes(first) && re.test(s) : (s: string) => re.test(s);
+      return (s: string) => {
+        const l = lower(s);
+        if (first !== null && !l.includes(first)) return false;
+        // RE2's case folding also matches U+017F (long s) for `s` under `i`, which lower-casing
+        // leaves as it is (U+212A, the Kelvin sign, lower-cases to `k`): such a value goes to RE2.
+        return (lacksAll(l, more) || lacksAny(l, anyOf)) && !l.includes('\u017f') ? false : re.test(s);
+      };
     });
     hintKeys.ok = false;
     if (!all && lits.length && lits.every(usefulLit)) hintKeys.substr = [...new Set(lits)];
