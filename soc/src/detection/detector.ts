@@ -35,7 +35,7 @@ import { stringify } from 'yaml';
 import { batchDocs, type RawBatch } from '../buffer/durable.js';
 import type { Alert, AlertCandidate, AlertStore, RecordResult } from '../alerts/types.js';
 import { SocError } from '../errors.js';
-import type { PrematchConfig, PrematchedStep } from '../pipeline/prematch.js';
+import { eventView, firstSegment, type PrematchConfig, type PrematchedStep } from '../pipeline/prematch.js';
 
 /** Dedup fields of a detection match when the rule has no group-by of its own. */
 export const DEFAULT_GROUP_BY: readonly string[] = ['host.name', 'source.ip', 'user.name'];
@@ -238,6 +238,12 @@ export interface DetectorStats {
 interface Prematched {
   /** Per event: detection positions to apply; null: evaluate the event here in full. */
   dets: ReadonlyArray<readonly number[] | null>;
+  /** Per event: its view (../pipeline/prematch.ts eventView) or ''. */
+  views: readonly string[];
+  /** Per event: `String(event.ingested)`. */
+  ingested: readonly string[];
+  /** The segments the views were made with. */
+  segments: ReadonlySet<string>;
   /** Events of the pass, matched or not. */
   events: number;
   /** Newest `@timestamp` of those events (ms). */
@@ -330,13 +336,22 @@ export class Detector {
     const m = META.get(this.engineNow);
     if (!m) return undefined;
     const o = m.sources;
+    const project = this.segments();
     return {
       version: this.version,
       sig: this.engineNow.tableId,
       rules: m.rules,
       options: { ...(o.lists !== undefined ? { lists: o.lists } : {}), ...(o.pipeline !== undefined ? { pipeline: o.pipeline } : {}) },
       disabled: [...this.disabled],
+      ...(project ? { project: [...project] } : {}),
     };
+  }
+
+  /** {@link readSegments} of the engine in use, worked out once per engine. */
+  private segments(): ReadonlySet<string> | undefined {
+    const e = this.engineNow;
+    if (!SEGMENTS.has(e)) SEGMENTS.set(e, readSegments(e, META.get(e)?.sources.pipeline ?? 'ecs', this.getters.map((g) => g.field)));
+    return SEGMENTS.get(e);
   }
 
   /** Call `fn` with the current {@link prematchConfig} now and after every change of rules or switches. */
@@ -562,6 +577,8 @@ export class Detector {
    */
   private detectPrematched(steps: readonly PrematchedStep[]): Promise<DetectionResult | undefined> {
     const events: string[] = [];
+    const views: string[] = [];
+    const ingested: string[] = [];
     const dets: Array<readonly number[] | null> = [];
     let n = 0;
     let maxTime = -Infinity;
@@ -582,13 +599,17 @@ export class Detector {
         events.push(s.docs[i]!);
         const from = i > 0 ? s.ends[i - 1]! : 0;
         // An empty range: the worker could not evaluate it (evaluated here in full, as a re-check is).
-        dets.push(current && s.ends[i]! > from ? Array.from(s.dets.subarray(from, s.ends[i]!)) : null);
+        const d = current && s.ends[i]! > from ? Array.from(s.dets.subarray(from, s.ends[i]!)) : null;
+        dets.push(d);
+        // A view is only read with the segments of the rule set it was made for (this one).
+        views.push(d && s.views ? (s.views[i] ?? '') : '');
+        ingested.push(s.ingested?.[i] ?? 'undefined');
         if (!current) this.s.rechecked++;
       }
     }
     this.s.replayedBatches += replayed;
     if (last <= this.seq) return Promise.resolve(undefined);
-    return this.detect(events, last, { dets, events: n, maxTime });
+    return this.detect(events, last, { dets, views, ingested, segments: this.segments() ?? new Set(), events: n, maxTime });
   }
 
   /**
@@ -605,7 +626,8 @@ export class Detector {
     const raised: number[] = [];
     for (let i = 0; i < events.length; i++) {
       const x = events[i]!;
-      const ev = typeof x === 'string' ? (JSON.parse(x) as EcsEvent) : x;
+      const view = pre ? pre.views[i] : undefined;
+      const ev = typeof x !== 'string' ? x : view ? eventView(view, x, pre!.segments) : (JSON.parse(x) as EcsEvent);
       const e = ev as unknown as EventLike;
       const d = pre ? pre.dets[i] : null;
       if (!pre) {
@@ -615,7 +637,7 @@ export class Detector {
       const before = cands.length;
       // `match` is `applyPrematched(e, prematch(e) ?? [])` (rules/src/engine.ts).
       for (const m of d ? engine.applyPrematched(e, d) : engine.match(e)) this.candidate(m, e, cands);
-      if (cands.length > before) raised.push(Date.parse(String(ev.event?.ingested)));
+      if (cands.length > before) raised.push(Date.parse(pre ? pre.ingested[i]! : String(ev.event?.ingested)));
     }
     if (pre && Number.isFinite(pre.maxTime) && pre.maxTime > this.maxTime) this.maxTime = pre.maxTime;
     // Tumbling (lt/lte) windows close on event time; check at most once per second of it.
@@ -688,6 +710,36 @@ export class Detector {
       field: (name) => (fixed[name] !== undefined ? [fixed[name]!] : ev ? scalars(makeGetter(name)(ev)) : []),
     });
   }
+}
+
+const SEGMENTS = new WeakMap<RuleEngine, ReadonlySet<string> | undefined>();
+
+/**
+ * First segments of the event fields this thread reads of a prematched event: its id and
+ * timestamp (match records), the dedup group-by fields, and each correlation's group-by and
+ * value fields as its base detections map them (aliases, then the logsource's field mapping: the
+ * engine's own wiring, rules/src/engine.ts). `event` is left out (its `ingested` comes in a
+ * column of its own): with `event.original` it is one of the largest objects of a document.
+ * Undefined when a mapping fails (no views then). A field outside these still reads right
+ * (../pipeline/prematch.ts eventView parses the whole document for it), only not sooner.
+ */
+function readSegments(engine: RuleEngine, pipeline: 'ecs' | 'identity', groupBy: readonly string[]): ReadonlySet<string> | undefined {
+  const out = new Set<string>(['id', firstSegment(builtinPipeline(pipeline).timestamp_field)]);
+  for (const f of groupBy) out.add(firstSegment(f));
+  try {
+    for (const c of engine.correlations) {
+      for (const ref of c.refs) {
+        for (const d of engine.detections) {
+          if (d.id !== ref && d.name !== ref) continue;
+          const name = d.name ?? d.id;
+          for (const g of c.field !== undefined ? [...c.groupBy, c.field] : c.groupBy) out.add(firstSegment(d.logsource.mapField(c.aliases[g]?.[name] ?? c.aliases[g]?.[d.id] ?? g)));
+        }
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return out;
 }
 
 /** A file name for a rule id: the id itself when it is a plain token (Sigma ids are UUIDs), else its hash. */
