@@ -135,6 +135,7 @@ test('the pipeline raises the same alerts with detection split across the prepar
   assert.equal(evaluated, packSamples().length + 13, 'every event was evaluated once in the worker');
   assert.ok(!split.prematched.some((s) => s.docs.some((d) => d.includes(LATE.id))), 'the late event matched nothing');
   assert.ok(hits < evaluated, 'only matched events reach the main thread');
+  assert.ok(split.prematched.some((s) => s.views.some((v) => v !== '')), 'matched events came with views through the workers');
   assert.ok(plain.alerts.some((a) => a.kind === 'correlation' && a.ruleId === BRUTE && a.group['source.ip'] === '203.0.113.5'), 'the brute-force sample fires');
   assert.ok(plain.alerts.some((a) => a.kind === 'correlation' && a.ruleId === BRUTE && a.group['source.ip'] === '198.51.100.7'), 'the raw sshd frames fire across two runs of the consumer');
   assert.deepEqual(sorted(split.alerts), sorted(plain.alerts));
