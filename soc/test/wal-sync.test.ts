@@ -183,7 +183,7 @@ describe('durability off the commit path', () => {
       await wal.sync();
       // A path that cannot be opened for writing (a directory) fails the sync instead of passing it.
       mkdirSync(join(dir, 'y.db-wal'));
-      await assert.rejects(new WalSyncer(join(dir, 'y.db-wal')).sync(), /EISDIR/);
+      await assert.rejects(new WalSyncer(join(dir, 'y.db-wal')).sync(), (e: Error & { code?: string }) => e.code === 'SOC_ERR_STORE_WRITE' && /EISDIR/.test(e.message));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -15,6 +15,7 @@
  */
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { SocError } from '../errors.js';
 
 /**
  * Syncs one WAL file on request; concurrent requests share syncs (a request made while one runs
@@ -35,7 +36,10 @@ export class WalSyncer {
 
   constructor(private readonly walPath: string) {}
 
-  /** Resolves once everything written to the WAL before this call is on disk; rejects when the sync fails. */
+  /**
+   * Resolves once everything written to the WAL before this call is on disk; rejects with
+   * `SOC_ERR_STORE_WRITE` when the sync fails (the steps it covers stay buffered and are retried).
+   */
   sync(): Promise<void> {
     if (!this.running) return this.start();
     // The sync in progress may have started before the caller's commit: wait for a later one.
@@ -57,6 +61,14 @@ export class WalSyncer {
   }
 
   private async once(): Promise<void> {
+    try {
+      await this.syncOnce();
+    } catch (e) {
+      throw new SocError('SOC_ERR_STORE_WRITE', `cannot sync ${this.walPath}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  private async syncOnce(): Promise<void> {
     let fh;
     try {
       fh = await open(this.walPath, 'r+');
