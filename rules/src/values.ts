@@ -275,6 +275,16 @@ function makeRe(src: string, flags: string, ctx: ValueContext): RE2 {
   }
 }
 
+/**
+ * Whether an alternative of a required regex group (`-(W|R)`) may be an index key: a useful
+ * literal, or two characters one of which is a symbol (a switch such as `-w`), which an ordinary
+ * command line holds far less often than a pair of letters. Never one with an `s`: RE2 folds
+ * U+017F to it under `i` and the index scans lower-cased text, which keeps U+017F.
+ */
+function usefulAlt(a: string): boolean {
+  return !a.includes('s') && (usefulLit(a) || (a.length === 2 && /[^\p{L}\p{N}\s]/u.test(a)));
+}
+
 /** Whether `l` lacks one of `lits`. */
 function lacksAll(l: string, lits: readonly string[]): boolean {
   for (let i = 0; i < lits.length; i++) if (!l.includes(lits[i])) return true;
@@ -645,6 +655,8 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
 
   if (special === 're') {
     const lits: string[] = [];
+    // Per value, the substring keys one of which its matches contain (a disjunction), or null.
+    const keys: (string[] | null)[] = [];
     tests = nonNull.map((v) => {
       const re = makeRe(String(v), reFlags, ctx);
       // A literal every match contains lets most values skip the (native, costlier: 2-20 µs a
@@ -655,6 +667,7 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
       // The other literals every match contains, even ones too short to index: a command line with
       // `cmd` but without `"set` is settled without RE2.
       const { runs: more, anyOf } = scanRegex(String(v));
+      keys.push(first !== null ? [first] : (anyOf.find((alts) => alts.every(usefulAlt)) ?? null));
       if (first !== null) more.splice(more.indexOf(first), 1);
       if (more.length === 0 && anyOf.length === 0) return first !== null ? (s: string) => lower(s).includes(first) && re.test(s) : (s: string) => re.test(s);
       return (s: string) => {
@@ -666,7 +679,7 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
       };
     });
     hintKeys.ok = false;
-    if (!all && lits.length && lits.every(usefulLit)) hintKeys.substr = [...new Set(lits)];
+    if (!all && keys.length && keys.every((k) => k !== null)) hintKeys.substr = [...new Set(keys.flat() as string[])];
     else if (all && lits.some(usefulLit)) hintKeys.substr = [lits.reduce((a, b) => (b.length > a.length ? b : a), '')];
   } else if (special === 'cidr') {
     const nets = nonNull.map((v) => {
