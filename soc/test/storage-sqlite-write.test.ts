@@ -27,6 +27,7 @@ const IDS = [
   'ab\ud800cdefghik',
   'z\udc00',
   'plain-id-0001',
+  'q"b\\\u0001\ntail', // characters JSON escapes: quote, backslash, control characters
 ];
 
 test('keyed writes: idempotent for ids of any spelling, within a write, across writes and days', async () => {
