@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { openSqliteAlertStore } from '../src/alerts/sqlite.js';
+import { openSqliteAlertStore, WAL_AUTOCHECKPOINT_PAGES } from '../src/alerts/sqlite.js';
 
 test('alert queries read an index after the prefix indexes are dropped', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'xiangan-alert-plan-'));
@@ -36,6 +36,20 @@ test('alert queries read an index after the prefix indexes are dropped', async (
       assert.match(p, /USING (COVERING )?INDEX alerts_/, `${sql}: ${p}`);
       assert.doesNotMatch(p, /SCAN alerts\b|TEMP B-TREE/, `${sql}: ${p}`);
     }
+    await s.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the alert store checkpoints its WAL every WAL_AUTOCHECKPOINT_PAGES pages, not at SQLite default of 1,000', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xiangan-alert-wal-'));
+  try {
+    const s = await openSqliteAlertStore({ dir });
+    assert.equal(WAL_AUTOCHECKPOINT_PAGES, 16_000);
+    // SQLite's own report of the connection's setting.
+    assert.equal(s.db.pragma('wal_autocheckpoint', { simple: true }), WAL_AUTOCHECKPOINT_PAGES);
+    assert.equal(s.db.pragma('journal_mode', { simple: true }), 'wal');
     await s.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
