@@ -28,6 +28,8 @@ const IDS = [
   'z\udc00',
   'plain-id-0001',
   'q"b\\\u0001\ntail', // characters JSON escapes: quote, backslash, control characters
+  'ab\u0000cdefghij', // a NUL: SQLite's substr ends the key there
+  'ab\u0000cdefghik',
 ];
 
 test('keyed writes: idempotent for ids of any spelling, within a write, across writes and days', async () => {

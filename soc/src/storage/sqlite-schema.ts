@@ -88,11 +88,15 @@ export const ID_KEY_SQL = `substr(id, 1, ${ID_KEY_CHARS})`;
 /**
  * The key of `id` in the index on {@link ID_KEY_SQL}: its first {@link ID_KEY_CHARS} characters
  * as SQLite's `substr` counts them, in code points (SQLite "Built-in Scalar SQL Functions",
- * substr: characters, not bytes, for text), where a UTF-16 surrogate pair is one.
+ * substr: characters, not bytes, for text), where a UTF-16 surrogate pair is one. `substr` also
+ * ends text at its first NUL (checked: `substr('ab' || char(0) || 'cd', 1, 8)` is `ab`), so the
+ * key does too; otherwise an id with a NUL among its first characters is never found by id.
  */
 export function idKey(id: string): string {
-  const k = id.slice(0, ID_KEY_CHARS);
-  return /[\uD800-\uDFFF]/.test(k) ? Array.from(id).slice(0, ID_KEY_CHARS).join('') : k;
+  let k = id.slice(0, ID_KEY_CHARS);
+  if (/[\uD800-\uDFFF]/.test(k)) k = Array.from(id).slice(0, ID_KEY_CHARS).join('');
+  const nul = k.indexOf('\u0000');
+  return nul < 0 ? k : k.slice(0, nul);
 }
 
 /**
