@@ -12,7 +12,8 @@ import type { Pipeline } from './pipeline.js';
 import type { EventLike, LoadedRule, RejectedRule, RuleMatch } from './types.js';
 import { DEFAULT_LIMITS, type MatchCounters } from './values.js';
 import { CELL, CORR, COUNT, FLAGS, GroupStore, LAST, QPOS, Space, START, TOUCHED, UNORDERED, W, type GroupKind } from './groups.js';
-import { correlationOf, parseTime } from './correlate.js';
+import { isoMs } from '@xiangan/collectors';
+import { correlationOf } from './correlate.js';
 import { beginEvent, endEvent, makeGetter, type Getter } from './fields.js';
 import { Prefilter } from './probe.js';
 
@@ -108,6 +109,8 @@ interface CorrIn {
   /** The event paths behind `groupGetters`: equal signatures in one space give equal keys. */
   sig: string;
   valueGetter?: Getter;
+  /** The event paths behind `groupGetters` and `valueGetter` (see {@link RuleEngine.correlationPaths}). */
+  paths: readonly string[];
 }
 
 interface Corr extends CompiledCorrelation {
@@ -221,6 +224,17 @@ export class RuleEngine {
   private s = { events: 0, evaluations: 0, detectionMatches: 0, correlationMatches: 0, evictions: 0, expired: 0, groupOverflows: 0, noTimestamp: 0, restoreDropped: 0 };
   /** Newest event time fed to a correlation (ms): the engine's clock. */
   private maxTime = -Infinity;
+
+  /**
+   * The event paths correlation state reads of a matching event: each correlation's group-by
+   * and value fields as each feeding detection maps them (aliases, then its logsource's field
+   * mapping). A thread that hands matched events over may send just these fields.
+   */
+  correlationPaths(): string[] {
+    const out = new Set<string>();
+    for (const d of this.dets) for (const ci of d.corrs) for (const p of ci.paths) out.add(p);
+    return [...out];
+  }
 
   /** @internal use {@link compileRules}. */
   constructor(args: { pipeline: Pipeline; dets: Det[]; corrs: Corr[]; filters: CompiledFilter[]; rejected: RejectedRule[]; counters: MatchCounters; opts: EngineOptions; tableId: string }) {
@@ -368,7 +382,7 @@ export class RuleEngine {
       if (out === null) out = [m];
       else out.push(m);
       if (d.corrs.length) {
-        if (t !== t) t = parseTime(time);
+        if (t !== t) t = isoMs(time);
         this.feed(d.corrs, event, m, t, 0, out);
       }
     }
@@ -426,7 +440,7 @@ export class RuleEngine {
         this.s.correlationMatches++;
         const m = corrMatch(c, fired.ids, input.time, key, group, fired.count, fired.start, fired.end);
         out.push(m);
-        if (c.corrs.length && depth < 8) this.feed(c.corrs, event, m, parseTime(m.time), depth + 1, out);
+        if (c.corrs.length && depth < 8) this.feed(c.corrs, event, m, isoMs(m.time), depth + 1, out);
       }
       if (this.nGroups > this.maxGroups) this.evict();
     }
@@ -925,7 +939,7 @@ function docText(doc: unknown): string {
 function wire(corr: Corr, ref: Det | Corr, refIndex: number): CorrIn {
   const refName = ref.name ?? ref.id;
   const fieldFor = (g: string): string => corr.aliases[g]?.[refName] ?? corr.aliases[g]?.[ref.id] ?? g;
-  if (ref.kind === 'correlation') return { corr, refIndex, groupGetters: [], sig: '' };
+  if (ref.kind === 'correlation') return { corr, refIndex, groupGetters: [], sig: '', paths: [] };
   const map = (g: string) => {
     try {
       return makeGetter(ref.logsource.mapField(fieldFor(g)));
@@ -934,5 +948,6 @@ function wire(corr: Corr, ref: Det | Corr, refIndex: number): CorrIn {
     }
   };
   const paths = corr.groupBy.map((g) => ref.logsource.mapField(fieldFor(g)));
-  return { corr, refIndex, groupGetters: corr.groupBy.map(map), sig: paths.join(SEP), valueGetter: corr.field ? map(corr.field) : undefined };
+  const valueGetter = corr.field ? map(corr.field) : undefined;
+  return { corr, refIndex, groupGetters: corr.groupBy.map(map), sig: paths.join(SEP), valueGetter, paths: corr.field ? [...paths, ref.logsource.mapField(fieldFor(corr.field))] : paths };
 }

@@ -336,22 +336,22 @@ export class Detector {
     const m = META.get(this.engineNow);
     if (!m) return undefined;
     const o = m.sources;
-    const project = this.segments();
     return {
       version: this.version,
       sig: this.engineNow.tableId,
       rules: m.rules,
       options: { ...(o.lists !== undefined ? { lists: o.lists } : {}), ...(o.pipeline !== undefined ? { pipeline: o.pipeline } : {}) },
       disabled: [...this.disabled],
-      ...(project ? { project: [...project] } : {}),
+      project: [...this.segments()],
     };
   }
 
   /** {@link readSegments} of the engine in use, worked out once per engine. */
-  private segments(): ReadonlySet<string> | undefined {
+  private segments(): ReadonlySet<string> {
     const e = this.engineNow;
-    if (!SEGMENTS.has(e)) SEGMENTS.set(e, readSegments(e, META.get(e)?.sources.pipeline ?? 'ecs', this.getters.map((g) => g.field)));
-    return SEGMENTS.get(e);
+    let s = SEGMENTS.get(e);
+    if (!s) SEGMENTS.set(e, (s = readSegments(e, META.get(e)?.sources.pipeline ?? 'ecs', this.getters.map((g) => g.field))));
+    return s;
   }
 
   /** Call `fn` with the current {@link prematchConfig} now and after every change of rules or switches. */
@@ -609,7 +609,7 @@ export class Detector {
     }
     this.s.replayedBatches += replayed;
     if (last <= this.seq) return Promise.resolve(undefined);
-    return this.detect(events, last, { dets, views, ingested, segments: this.segments() ?? new Set(), events: n, maxTime });
+    return this.detect(events, last, { dets, views, ingested, segments: this.segments(), events: n, maxTime });
   }
 
   /**
@@ -712,33 +712,19 @@ export class Detector {
   }
 }
 
-const SEGMENTS = new WeakMap<RuleEngine, ReadonlySet<string> | undefined>();
+const SEGMENTS = new WeakMap<RuleEngine, ReadonlySet<string>>();
 
 /**
  * First segments of the event fields this thread reads of a prematched event: its id and
- * timestamp (match records), the dedup group-by fields, and each correlation's group-by and
- * value fields as its base detections map them (aliases, then the logsource's field mapping: the
- * engine's own wiring, rules/src/engine.ts). `event` is left out (its `ingested` comes in a
- * column of its own): with `event.original` it is one of the largest objects of a document.
- * Undefined when a mapping fails (no views then). A field outside these still reads right
- * (../pipeline/prematch.ts eventView parses the whole document for it), only not sooner.
+ * timestamp (match records), the dedup group-by fields, and the fields correlation state reads
+ * ({@link RuleEngine.correlationPaths}). `event` is left out (its `ingested` comes in a column of
+ * its own): with `event.original` it is one of the largest objects of a document. A field
+ * outside these still reads right (../pipeline/prematch.ts eventView parses the whole document
+ * for it), only not sooner.
  */
-function readSegments(engine: RuleEngine, pipeline: 'ecs' | 'identity', groupBy: readonly string[]): ReadonlySet<string> | undefined {
+function readSegments(engine: RuleEngine, pipeline: 'ecs' | 'identity', groupBy: readonly string[]): ReadonlySet<string> {
   const out = new Set<string>(['id', firstSegment(builtinPipeline(pipeline).timestamp_field)]);
-  for (const f of groupBy) out.add(firstSegment(f));
-  try {
-    for (const c of engine.correlations) {
-      for (const ref of c.refs) {
-        for (const d of engine.detections) {
-          if (d.id !== ref && d.name !== ref) continue;
-          const name = d.name ?? d.id;
-          for (const g of c.field !== undefined ? [...c.groupBy, c.field] : c.groupBy) out.add(firstSegment(d.logsource.mapField(c.aliases[g]?.[name] ?? c.aliases[g]?.[d.id] ?? g)));
-        }
-      }
-    }
-  } catch {
-    return undefined;
-  }
+  for (const f of [...groupBy, ...engine.correlationPaths()]) out.add(firstSegment(f));
   return out;
 }
 
