@@ -3,19 +3,8 @@
  * correlation state) that do not need the engine's private types.
  */
 
-import { isoMs, isoTime } from '@xiangan/collectors';
+import { isoTime } from '@xiangan/collectors';
 import type { RuleMatch } from './types.js';
-
-/**
- * Milliseconds of an ISO 8601 time: `Date.parse`, with a fast path for the UTC form our events
- * carry (`2026-11-30T08:00:00.000Z`). The collectors' `isoMs`, which the store reads times with
- * too (the same result as `Date.parse` for any string, tested there and in
- * `test/correlate.test.ts`).
- *
- * @example
- * parseTime('2026-11-30T08:00:00.000Z') // 1796025600000
- */
-export const parseTime: (s: string) => number = isoMs;
 
 /**
  * The `correlation` field of a correlation match: `rules` for the temporal types, else `count`

@@ -8,7 +8,7 @@
  */
 import RE2 from 're2';
 import { AhoCorasick } from './aho.js';
-import { parseTime } from './correlate.js';
+import { isoMs } from '@xiangan/collectors';
 import { RuleError } from './errors.js';
 import { cidrContains, cidrV4, parseCidr, parseIp, v4int } from './ip.js';
 import type { ThreatList } from './lists.js';
@@ -342,8 +342,13 @@ function rareUnits(lits: string[]): string[] {
  * regexLiteral('ipconfig\\s+/all') // 'ipconfig'
  */
 export function regexLiteral(src: string): string {
+  return longest(regexLiterals(src));
+}
+
+/** The first of the longest strings of `runs`, or ''. */
+function longest(runs: readonly string[]): string {
   let best = '';
-  for (const l of regexLiterals(src)) if (l.length > best.length) best = l;
+  for (const l of runs) if (l.length > best.length) best = l;
   return best;
 }
 
@@ -661,12 +666,12 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
       const re = makeRe(String(v), reFlags, ctx);
       // A literal every match contains lets most values skip the (native, costlier: 2-20 µs a
       // call, the string converted to UTF-8 each time) RE2 call.
-      const lit = regexLiteral(String(v));
+      const { runs: more, anyOf } = scanRegex(String(v));
+      const lit = longest(more);
       lits.push(lit);
       const first = usefulLit(lit) ? lit : null;
       // The other literals every match contains, even ones too short to index: a command line with
       // `cmd` but without `"set` is settled without RE2.
-      const { runs: more, anyOf } = scanRegex(String(v));
       keys.push(first !== null ? [first] : (anyOf.find((alts) => alts.every(usefulAlt)) ?? null));
       if (first !== null) more.splice(more.indexOf(first), 1);
       if (more.length === 0 && anyOf.length === 0) return first !== null ? (s: string) => lower(s).includes(first) && re.test(s) : (s: string) => re.test(s);
@@ -735,8 +740,8 @@ export function compileItem(field: string | null, mods: string[], rawValues: unk
     tests = nonNull.map((v) => {
       const within = parseWorktime(String(v), ctx);
       return (s: string) => {
-        // parseTime: Date.parse with a fast path for the UTC form events carry (~400 ns each).
-        const ms = parseTime(s);
+        // isoMs: Date.parse with a fast path for the UTC form events carry (~400 ns each).
+        const ms = isoMs(s);
         return Number.isFinite(ms) && within(ms);
       };
     });
