@@ -15,7 +15,8 @@ export {
   type LineParser,
   type ParseInput,
 } from './parsers/index.js';
-export { digits, ipv4Value } from './parsers/util.js';
+export { ipv4Value } from './parsers/util.js';
+export { digits } from './chars.js';
 export * from './charset.js';
 export * from './id.js';
 export * from './pipeline.js';

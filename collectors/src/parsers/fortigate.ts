@@ -6,7 +6,8 @@ import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
 import { wallToInstant } from '../syslog/time.js';
-import { asInt, categorise, digits, isoFromMs, isoFromParts, KvKeys, lookup, observer, scanKv, setEndpoint, transportName, tzOffset } from './util.js';
+import { digits } from '../chars.js';
+import { asInt, categorise, isoFromMs, isoFromParts, KvKeys, lookup, observer, scanKv, setEndpoint, transportName, tzOffset } from './util.js';
 
 /**
  * Cheap shape test: FortiOS lines carry `logid=` together with `devid=` or `type=`.

@@ -5,9 +5,6 @@
 import { isIP } from 'node:net';
 import type { EcsEndpoint, EcsEvent } from '../types.js';
 import { isoTime } from '../syslog/time.js';
-import { digits } from '../chars.js';
-
-export { digits };
 
 /**
  * `table[key]` for own keys only: a key from the wire such as `constructor` or `toString`

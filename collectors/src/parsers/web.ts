@@ -4,7 +4,8 @@
  * Scanned by hand, not by one big regex, so hostile quotes cannot cause backtracking.
  */
 import type { LineParser } from './types.js';
-import { asInt, categorise, digits, extName, isoFromMs, lookup, setEndpoint } from './util.js';
+import { asInt, categorise, extName, isoFromMs, lookup, setEndpoint } from './util.js';
+import { digits } from '../chars.js';
 import { utcMs } from '../syslog/time.js';
 
 const MONTHS: Record<string, number> = {
