@@ -97,7 +97,7 @@ interface Touched {
   before: number;
   /** Rows this write added. */
   rows: number;
-  /** Keyed tables, first pass: the positions in the write of this day's events. */
+  /** Keyed tables: the positions in the write of this day's events. */
   at: number[] | undefined;
   /** Keyed tables: the ids this write added. */
   seen: Set<string> | undefined;
@@ -283,7 +283,7 @@ export class SqliteEventStore implements EventStore {
         cur = touched.get(day);
         if (!cur) {
           const st = this.dayStatements(day);
-          cur = { day, st, before: st.maxRowid.get() as number, rows: 0, at: st.has ? [] : undefined, seen: undefined };
+          cur = { day, st, before: st.maxRowid.get() as number, rows: 0, at: st.has ? [] : undefined, seen: st.has ? new Set() : undefined };
           touched.set(day, cur);
         }
       }
@@ -302,8 +302,6 @@ export class SqliteEventStore implements EventStore {
       if (t.at === undefined) continue;
       const at = t.at;
       for (const k of t.st.has!.all(JSON.stringify(at.map((i) => cols.ids[i]))) as number[]) stored[at[k]!] = 1;
-      t.at = undefined;
-      t.seen = new Set();
     }
     for (let i = 0; i < n; i++) {
       const id = cols.ids[i]!;
