@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { openSqliteAlertStore, WAL_AUTOCHECKPOINT_PAGES } from '../src/alerts/sqlite.js';
+import { ALERT_CACHE_MB, openSqliteAlertStore, WAL_AUTOCHECKPOINT_PAGES } from '../src/alerts/sqlite.js';
 
 test('alert queries read an index after the prefix indexes are dropped', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'xiangan-alert-plan-'));
@@ -42,7 +42,7 @@ test('alert queries read an index after the prefix indexes are dropped', async (
   }
 });
 
-test('the alert store checkpoints its WAL every WAL_AUTOCHECKPOINT_PAGES pages, not at SQLite default of 1,000', async () => {
+test('the alert store checkpoints its WAL every WAL_AUTOCHECKPOINT_PAGES pages, not at SQLite default of 1,000, and caches ALERT_CACHE_MB', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'xiangan-alert-wal-'));
   try {
     const s = await openSqliteAlertStore({ dir });
@@ -50,6 +50,9 @@ test('the alert store checkpoints its WAL every WAL_AUTOCHECKPOINT_PAGES pages, 
     // SQLite's own report of the connection's setting.
     assert.equal(s.db.pragma('wal_autocheckpoint', { simple: true }), WAL_AUTOCHECKPOINT_PAGES);
     assert.equal(s.db.pragma('journal_mode', { simple: true }), 'wal');
+    // Not better-sqlite3's 16 MiB default (negative: KiB, SQLite "PRAGMA cache_size").
+    assert.equal(ALERT_CACHE_MB, 8);
+    assert.equal(s.db.pragma('cache_size', { simple: true }), -8192);
     await s.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
