@@ -45,6 +45,8 @@ const ROLE_PREPARE = 'xiangan-store-prepare';
  * database file a quarter as often.
  */
 const CHECKPOINT_STEPS = 4;
+/** Page cache of the prepare worker's `buffer.db` connection, in MiB (see {@link servePrepare}). */
+export const BUFFER_READER_CACHE_MB = 1;
 /** A checkpoint also runs once no store request has come for this long (ms), so an idle store's WAL is copied. */
 const CHECKPOINT_IDLE_MS = 250;
 
@@ -328,6 +330,12 @@ function servePrepare(): void {
   const d = workerData as { dir: string; normaliser: NormaliserName; chain: boolean; documents: boolean };
   const buffer = new Database(bufferPath(d.dir));
   buffer.pragma('busy_timeout = 5000');
+  // Each row is read once, and a read transaction that finds the WAL changed by another
+  // connection (the appender commits every few ms) drops this cache anyway (SQLite pager.c,
+  // pagerBeginReadTransaction): 1 MiB instead of better-sqlite3's 16 MiB default
+  // (SQLITE_DEFAULT_CACHE_SIZE=-16000, its deps/defines.gypi), which each step's rows of up to
+  // 4 MiB filled and freed again (soc/README.md "Memory, session 9").
+  buffer.pragma(`cache_size = ${-1024 * BUFFER_READER_CACHE_MB}`);
   const prematcher = new Prematcher();
   const preparer = new Preparer(d.normaliser, Date.now, d.chain, prematcher);
   // Whether batches wait beyond a step: read from the buffer's table directly, without its data.
