@@ -95,6 +95,39 @@ describe('JsonBytes', () => {
     for (const v of values) assertSame(t, v);
   });
 
+  test('strings and keys around the native-copy length, with every escape class at each end and in the middle', () => {
+    const t = new JsonBytes();
+    // One of each kind of code unit QuoteJSONString treats apart, plus ASCII it leaves alone
+    // (DEL included) and UTF-8 of each length.
+    const specials = ['"', '\\', '\b', '\t', '\n', '\f', '\r', '\u0000', '\u000b', '\u001f', '\u007f', 'é', '\u07ff', '中', '\uffff', '😀', '\ud800', '\udfff', '\udc00\ud800'];
+    for (const n of [1, 38, 39, 40, 41, 63, 64, 100, 5000]) {
+      const plain = 'abcdefghij0123456789 ~!#$%&()*+,-./:;<=>?@[]^_`{|}'.repeat(Math.ceil(n / 50) + 1).slice(0, n);
+      const values: string[] = [plain];
+      for (const sp of specials) values.push(sp + plain.slice(sp.length), plain.slice(sp.length) + sp, plain.slice(0, n >> 1) + sp + plain.slice((n >> 1) + sp.length));
+      for (const v of values) {
+        assertSame(t, v);
+        assertSame(t, { [v]: v, k: [v, 1] });
+      }
+    }
+  });
+
+  test('generated long strings, mostly ASCII with the odd escape or non-ASCII code unit', () => {
+    const t = new JsonBytes();
+    const unit = fc.oneof(
+      { weight: 20, arbitrary: fc.integer({ min: 0x20, max: 0x7f }).map((c) => String.fromCharCode(c)) },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)) },
+      { weight: 1, arbitrary: fc.constantFrom('"', '\\', '\n', '\u0000', 'é', '中', '😀', '\ud800') },
+    );
+    const long = fc.array(unit, { minLength: 30, maxLength: 300 }).map((a) => a.join(''));
+    fc.assert(
+      fc.property(fc.dictionary(long, fc.oneof(long, fc.array(long, { maxLength: 3 }))), long, (o, s) => {
+        assertSame(t, o);
+        assertSame(t, s);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   test('what JSON.stringify rejects is rejected, and the buffer is left as it was', () => {
     const t = new JsonBytes();
     const cyclic: Record<string, unknown> = { a: 1 };

@@ -8,7 +8,14 @@
  * leaves no ~1.4 KB string per event for the worker's young generation: over bench:ingest's mix,
  * 92 instead of 136 scavenges per 200k events and 1.04–1.22× less prepare CPU (session 6, A/B in
  * one process under load). Per character a JS loop is no faster than V8's own serialiser (Node
- * 20), so that is where the gain ends.
+ * 20), so that is where the gain ends: on this 2-core VM a bare `charCodeAt` loop costs ~4–7 ns a
+ * code unit, `JSON.stringify` of an event as much as this class (~9–12 µs for the ~1.4 KB, ~70
+ * entries of bench:ingest's mix), and one native call (a regex test, a Latin-1 write) ~60–150 ns
+ * whatever its length. So strings of {@link NATIVE_MIN} code units or more with nothing to escape
+ * (long originals and messages without quotes: up to a quarter of a document's bytes) are copied by one native write,
+ * 1.02–1.07× less prepare CPU (session 9, A/B per buffered row in one worker, load 7–9); keys and
+ * short strings stay in the loop, where a cache of encoded keys, `JSON.stringify` of each string
+ * or of the whole event, and the native write for every string all measured slower or equal.
  *
  * Byte identity with `JSON.stringify` (ECMA-262 §25.5.2, SerializeJSONProperty) rests on:
  * - key order: `for … in` over a plain object (prototype `Object.prototype` or `null`, no
@@ -27,6 +34,16 @@
 
 /** Nesting below which values are written here; deeper ones go through `JSON.stringify`. */
 const MAX_DEPTH = 64;
+
+/**
+ * Strings at least this long are tested with {@link NEEDS_ESCAPE} and, when nothing in them needs
+ * escaping, copied by one native write; shorter ones go through the loop in `string`, which is
+ * cheaper than the two native calls below ~40 code units (thresholds 24, 40 and 64 measured).
+ */
+const NATIVE_MIN = 40;
+
+/** A code unit QuoteJSONString escapes (below U+0020, `"`, `\\`) or that is not ASCII. */
+const NEEDS_ESCAPE = /[\u0000-\u001f"\\\u0080-\uffff]/;
 
 /** `\uXXXX` hex digits (lowercase, as `JSON.stringify` writes them). */
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
@@ -242,6 +259,20 @@ export class JsonBytes {
   /** Append a JSON string literal of `s` (QuoteJSONString), as UTF-8. */
   private string(s: string): void {
     const n = s.length;
+    if (n >= NATIVE_MIN && !NEEDS_ESCAPE.test(s)) {
+      // Nothing to escape and all ASCII (U+0020…U+007F but `"` and `\`): QuoteJSONString
+      // leaves it as it is and its UTF-8 is its Latin-1, copied natively. The rest, long strings
+      // with an escape or a non-ASCII code unit among them, go through the loop: handing them to
+      // JSON.stringify and a UTF-8 write measured 2 % slower.
+      this.ensure(n + 2);
+      const b = this.buf;
+      const p = this.pos;
+      b[p] = 0x22;
+      b.write(s, p + 1, n, 'latin1');
+      b[p + n + 1] = 0x22;
+      this.pos = p + n + 2;
+      return;
+    }
     // At most 6 bytes per code unit (`\u001f`; a surrogate pair is 4 bytes for 2 units).
     this.ensure(6 * n + 2);
     const b = this.buf;
