@@ -12,10 +12,13 @@
  * code unit, `JSON.stringify` of an event as much as this class (~9–12 µs for the ~1.4 KB, ~70
  * entries of bench:ingest's mix), and one native call (a regex test, a Latin-1 write) ~60–150 ns
  * whatever its length. So strings of {@link NATIVE_MIN} code units or more with nothing to escape
- * (long originals and messages without quotes: up to a quarter of a document's bytes) are copied by one native write,
- * 1.02–1.07× less prepare CPU (session 9, A/B per buffered row in one worker, load 7–9); keys and
- * short strings stay in the loop, where a cache of encoded keys, `JSON.stringify` of each string
- * or of the whole event, and the native write for every string all measured slower or equal.
+ * (long originals and messages without quotes: up to a quarter of a document's bytes) are copied
+ * by one native write: 1.01–1.07× less prepare CPU (session 9, four A/B runs alternating per
+ * buffered row in one worker, load 7–9; session 6 saw 0.97–1.03× with bounds of 24 and 48, within
+ * that load's noise). Keys and short strings stay in the loop: a cache of encoded keys (by name,
+ * or by position under the parent object; copied by loop, `set` or 32-bit DataView stores),
+ * `JSON.stringify` of long strings that need escaping or of the whole event, and the native write
+ * for every string all measured slower or equal (session 9, same A/Bs).
  *
  * Byte identity with `JSON.stringify` (ECMA-262 §25.5.2, SerializeJSONProperty) rests on:
  * - key order: `for … in` over a plain object (prototype `Object.prototype` or `null`, no
