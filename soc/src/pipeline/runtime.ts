@@ -136,6 +136,8 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
         normaliser: normaliser ?? 'vendor',
         // Only detection reads the stored documents in this thread.
         documents: config.alerts.enabled,
+        // The next step's chunks are read as the buffer commits them (store-worker.ts, `Ahead`).
+        waitForData: (after, ms) => buffer.waitForData(ms, after),
       })
     : undefined;
   const detection = config.alerts.enabled ? await startDetection(config, { logger: child(log, 'detection'), metrics, now, ...(engine ? { engine } : {}) }) : undefined;

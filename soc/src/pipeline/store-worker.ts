@@ -17,7 +17,9 @@
  * reads them (`documents`), then names the step the store worker is to commit next; so which
  * step is stored, and when, is still the main thread's decision (acknowledgements, retries and
  * crash replays work as before). Bounded: at most one step is prepared ahead, of the consumer's
- * size (or up to `stepGrowth` times that while a backlog waits in the buffer, when enabled).
+ * size (or up to `stepGrowth` times that while a backlog waits in the buffer, when enabled); it
+ * is prepared in chunks while the step before is committed, so it holds what arrived meanwhile
+ * (see `Ahead`).
  *
  * This module is both sides: {@link WorkerWriter} runs in the main thread; loaded as a worker it
  * serves the role named in its `workerData`.
@@ -69,8 +71,8 @@ type Request =
   | { type: 'link'; port: MessagePort }
   /** Prepare the batches after `afterSeq` and send them to the store worker as step `id`. */
   | { type: 'prepare'; id: number; afterSeq: number; maxEvents: number }
-  /** Commit step `step` (the id of its prepare request); earlier steps not stored are dropped. */
-  | { type: 'store'; id: number; step: number }
+  /** Commit `steps` (the ids of their prepare requests, ascending) as one; earlier steps not stored are dropped. */
+  | { type: 'store'; id: number; steps: number[] }
   /** The rule set for detection's stateless half (./prematch.ts). */
   | { type: 'rules'; config: PrematchConfig }
   | { type: 'close' };
@@ -113,13 +115,124 @@ export interface WorkerWriterOptions extends SqliteStoreOptions {
    * resident for the same CPU time per event (measured with bench:ingest's stream, alerts off).
    */
   heapMb?: number;
+  /**
+   * Resolves once the buffer holds a batch after `afterSeq` (or after `timeoutMs`): the buffer's
+   * own `waitForData`, which wakes on its commit. With it, a chunk of the next step is read as
+   * soon as batches are committed while a commit runs; without it, the buffer is looked at every
+   * {@link CHUNK_WAIT_MS} ms.
+   */
+  waitForData?: (afterSeq: number, timeoutMs: number) => Promise<void>;
 }
 
-/** A prepare request answered: its number (the step's, for the store worker), the size asked for, what the main thread learns. */
+/** A prepare request answered: its number (the step's, for the store worker) and what the main thread learns. */
 interface Prepared {
   id: number;
-  size: number;
   meta: StepMeta | undefined;
+}
+
+/** A prepared part of the next step: its prepare request's number and what the main thread learns. */
+interface Chunk {
+  id: number;
+  meta: StepMeta;
+}
+
+/**
+ * The next step, prepared in chunks while the store worker commits the current one: the first
+ * chunk reads the buffer when the commit is asked for (as a single step prepared ahead did), and
+ * while the commit runs, the batches committed to the buffer since are prepared as further
+ * chunks, up to `cap` events. The step the store worker commits next is every chunk prepared by
+ * then, so an event that arrives during a commit is stored by the next one instead of waiting for
+ * the read after it. A chunk still being prepared when the commit returns is not waited for: it
+ * becomes the first of the step after (near capacity, any wait added to a step's cycle grows the
+ * steps, and with them the store's time per step, by 1 / (1 − load)).
+ */
+interface Ahead {
+  /** Position the next step starts after, the consumer's step size, and the link its chunks go over. */
+  after: number;
+  max: number;
+  link: number;
+  /** Events the next step may grow to (see `stepGrowth`). */
+  cap: number;
+  /** Prepared chunks after `after`, in buffer order, and their events. */
+  chunks: Chunk[];
+  events: number;
+  /** Position the next chunk reads after. */
+  end: number;
+  /** Whether more chunks are read: while a commit runs. */
+  open: boolean;
+  /** The chunk being prepared, if any (never rejects). */
+  running: Promise<void> | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** A chunk failed: nothing more is read; the chunks before it still make a step. */
+  failed: { e: unknown } | undefined;
+  /** Reads the next chunk if the ahead is open and none is being prepared. */
+  read: () => void;
+}
+
+/**
+ * While a commit runs and the last chunk found no backlog, and the writer was given no
+ * `waitForData`, the next chunk reads the buffer this many ms later: short beside a commit
+ * (~80–110 ms at 80 % of capacity, soc/README.md), long enough that each chunk carries a few
+ * buffer batches (the buffer groups appends for 5 ms).
+ */
+const CHUNK_WAIT_MS = 10;
+/** Longest wait for data of one chunk read (the wait also ends with the commit, see `Ahead.open`). */
+const CHUNK_DATA_WAIT_MS = 250;
+
+/** Sums `from` into `into`, per source id. */
+function addCounters(into: PrepareCounters, from: PrepareCounters): void {
+  for (const [id, c] of Object.entries(from)) {
+    const t = (into[id] ??= { parseFailures: 0, charsetLossy: 0 });
+    t.parseFailures += c.parseFailures;
+    t.charsetLossy += c.charsetLossy;
+  }
+}
+
+/** Chunks in one step go as one for detection: prematched, or documents (never mixed, see {@link WorkerWriter.write}). */
+function chunkKind(m: StepMeta): number {
+  return m.prematched ? 2 : m.batches ? 1 : 0;
+}
+
+/**
+ * Prepared chunks as one step, for one transaction: columns, documents and leaf hashes in
+ * chunk order (the order the buffer holds them, which is the order the integrity chain takes).
+ * The store worker commits a step prepared in chunks (see `Ahead`) through this.
+ *
+ * @example
+ * ```ts
+ * const step = concatSteps([preparer.prepare(first)!, preparer.prepare(second)!]);
+ * store.writeColumns(step);   // as if both had been prepared as one step
+ * ```
+ */
+export function concatSteps(parts: readonly PreparedStep[]): PreparedStep {
+  if (parts.length === 1) return parts[0]!;
+  let count = 0;
+  for (const p of parts) count += p.count;
+  const ts = new Float64Array(count);
+  const ingested = new Float64Array(count);
+  const leaves = parts[0]!.leafHashes ? new Uint8Array(count * 32) : undefined;
+  const ids: string[] = [];
+  const messages: Array<string | null> = [];
+  const values: Array<Array<string | number | null>> = parts[0]!.values.map(() => []);
+  const batches: RawBatch[] = [];
+  const counters: PrepareCounters = {};
+  let at = 0;
+  for (const p of parts) {
+    ts.set(p.ts, at);
+    ingested.set(p.ingested, at);
+    if (leaves) {
+      if (!p.leafHashes) throw new RangeError('concatSteps: every chunk needs leaf hashes or none');
+      leaves.set(p.leafHashes, at * 32);
+    }
+    for (const id of p.ids) ids.push(id);
+    for (const m of p.messages) messages.push(m);
+    for (let c = 0; c < values.length; c++) for (const v of p.values[c]!) values[c]!.push(v);
+    for (const b of p.batches) batches.push(b);
+    addCounters(counters, p.counters);
+    at += p.count;
+  }
+  const last = parts[parts.length - 1]!;
+  return { count, ids, ts, ingested, values, messages, batches, ...(leaves ? { leafHashes: leaves } : {}), lastSeq: last.lastSeq, oldestAppendedAt: parts[0]!.oldestAppendedAt, counters };
 }
 
 /** The buffers of a step that move to the receiving thread instead of being copied. */
@@ -212,17 +325,19 @@ export class WorkerWriter {
   /** Worker generations the current prepare → store link joins, and how many links were made. */
   private linkedFor = '';
   private link = 0;
-  private ahead: { after: number; max: number; link: number; p: Promise<Prepared> } | undefined;
+  private ahead: Ahead | undefined;
   private closing: Promise<void> | undefined;
   private readonly growth: number;
   /** The rule set of {@link setRules}, and the prepare worker generation it was last sent to. */
   private rules: { config: PrematchConfig; sentTo: number } | undefined;
   /** With `synchronous: 'full'`: syncs the store's WAL after each commit, beside the next step. */
   private readonly wal: WalSyncer | undefined;
+  private readonly waitForData: WorkerWriterOptions['waitForData'];
 
   /** `storeOptions.dir` is the data directory: `events.db` and `buffer.db` are both there. */
   constructor(storeOptions: WorkerWriterOptions) {
-    const { normaliser, heapMb, documents, stepGrowth, now: _now, ...store } = storeOptions;
+    const { normaliser, heapMb, documents, stepGrowth, waitForData, now: _now, ...store } = storeOptions;
+    this.waitForData = waitForData;
     this.growth = stepGrowth ?? 1;
     if (!Number.isInteger(this.growth) || this.growth < 1) throw new RangeError('WorkerWriter: stepGrowth must be a positive integer');
     this.prep = new Channel(
@@ -261,7 +376,43 @@ export class WorkerWriter {
 
   private prepare(afterSeq: number, maxEvents: number): Promise<Prepared> {
     const id = this.prep.id();
-    return this.prep.request({ type: 'prepare', id, afterSeq, maxEvents }).then((r) => ({ id, size: maxEvents, meta: (r as Extract<Reply, { type: 'prepared' }>).meta }));
+    return this.prep.request({ type: 'prepare', id, afterSeq, maxEvents }).then((r) => ({ id, meta: (r as Extract<Reply, { type: 'prepared' }>).meta }));
+  }
+
+  /** A reader of chunks after `after` (see {@link Ahead}), closed until a commit opens it. */
+  private newAhead(after: number, max: number, cap: number, link: number): Ahead {
+    const a: Ahead = { after, max, link, cap, chunks: [], events: 0, end: after, open: false, running: undefined, timer: undefined, failed: undefined, read: () => undefined };
+    a.read = (): void => {
+      a.timer = undefined;
+      if (!a.open || a.running || a.failed || a.events >= a.cap) return;
+      a.running = this.prepare(a.end, a.cap - a.events).then(
+        (r) => {
+          a.running = undefined;
+          if (r.meta) {
+            a.chunks.push({ id: r.id, meta: r.meta });
+            a.events += r.meta.events;
+            a.end = r.meta.lastSeq;
+          }
+          if (!a.open) return;
+          if (r.meta?.more) a.read();
+          else if (this.waitForData) void this.waitForData(a.end, CHUNK_DATA_WAIT_MS).then(a.read, a.read);
+          else a.timer = setTimeout(a.read, CHUNK_WAIT_MS);
+        },
+        (e: unknown) => {
+          a.running = undefined;
+          a.failed = { e };
+        },
+      );
+    };
+    return a;
+  }
+
+  /** Stops reading for `a`; resolves once the chunk being prepared is in. */
+  private async closeAhead(a: Ahead): Promise<void> {
+    a.open = false;
+    clearTimeout(a.timer);
+    a.timer = undefined;
+    while (a.running) await a.running;
   }
 
   /**
@@ -283,25 +434,79 @@ export class WorkerWriter {
   async write(afterSeq: number, maxEvents: number): Promise<StepInfo | undefined> {
     if (this.closing) throw new SocError('SOC_ERR_STORE_CLOSED', 'store writer is closed');
     const link = this.linked();
-    const a = this.ahead;
-    this.ahead = undefined;
-    let step = a && a.after === afterSeq && a.max === maxEvents && a.link === link ? await a.p : undefined;
-    // Nothing was there when the step ahead was read (or it went over a link that is gone): look again now.
-    if (!step?.meta) step = await this.prepare(afterSeq, maxEvents);
-    const meta = step.meta;
-    if (!meta) return undefined;
+    let a = this.ahead;
+    if (a && (a.after !== afterSeq || a.max !== maxEvents || a.link !== link)) {
+      // Prepared for another position (a retry), size or link: never stored in place of this step.
+      this.ahead = undefined;
+      await this.closeAhead(a);
+      a = undefined;
+    }
+    if (a) {
+      a.open = false;
+      clearTimeout(a.timer);
+      // Nothing prepared yet: the chunk being read is this step's.
+      while (a.chunks.length === 0 && a.running) await a.running;
+      if (a.chunks.length === 0) {
+        this.ahead = undefined;
+        if (a.failed) throw a.failed.e;
+        a = undefined;
+      }
+    }
+    let chunks: Chunk[];
+    let size = maxEvents;
+    if (a) {
+      // Detection takes a step's prematched events or its documents: a rule set that reached the
+      // prepare worker between two chunks ends the step at the first chunk of the other kind. A
+      // step also stays within the size it was read for.
+      const kind = chunkKind(a.chunks[0]!.meta);
+      let n = 1;
+      let events = a.chunks[0]!.meta.events;
+      while (n < a.chunks.length && chunkKind(a.chunks[n]!.meta) === kind && events + a.chunks[n]!.meta.events <= a.cap) events += a.chunks[n++]!.meta.events;
+      chunks = a.chunks.slice(0, n);
+      a.chunks = a.chunks.slice(n);
+      a.events -= events;
+      size = a.cap;
+    } else {
+      // Nothing was there when the step ahead was read (or it went over a link that is gone): look again now.
+      const r = await this.prepare(afterSeq, maxEvents);
+      if (!r.meta) return undefined;
+      chunks = [{ id: r.id, meta: r.meta }];
+    }
+    const last = chunks[chunks.length - 1]!.meta;
+    const counters: PrepareCounters = {};
+    let events = 0;
+    for (const c of chunks) {
+      addCounters(counters, c.meta.counters);
+      events += c.meta.events;
+    }
     // Parse the next step while this one is inserted; larger while a backlog waits (see stepGrowth).
-    const p = this.prepare(meta.lastSeq, meta.more ? Math.min(step.size * 2, maxEvents * this.growth) : maxEvents);
-    p.catch(() => undefined);
-    this.ahead = { after: meta.lastSeq, max: maxEvents, link, p };
-    const r = (await this.store.request({ type: 'store', id: this.store.id(), step: step.id })) as Extract<Reply, { type: 'stored' }>;
+    const cap = last.more ? Math.min(Math.max(size, events) * 2, maxEvents * this.growth) : maxEvents;
+    if (a) {
+      a.after = last.lastSeq;
+      a.cap = cap;
+      if (a.failed) {
+        // What a failed chunk left unread is read again by a fresh reader after this step.
+        await this.closeAhead(a);
+        a = this.newAhead(last.lastSeq, maxEvents, cap, link);
+      }
+    } else a = this.newAhead(last.lastSeq, maxEvents, cap, link);
+    this.ahead = a;
+    a.open = true;
+    a.read();
+    const r = (await this.store.request({ type: 'store', id: this.store.id(), steps: chunks.map((c) => c.id) })) as Extract<Reply, { type: 'stored' }>;
+    // The commit is in: the chunks read so far make the next step, which goes as soon as asked for.
+    if (this.ahead === a) {
+      a.open = false;
+      clearTimeout(a.timer);
+    }
     const durable = this.wal?.sync();
     // Whoever acknowledges the step awaits it; until then a failure is not unhandled.
     durable?.catch(() => undefined);
+    const kind = chunkKind(last);
     return {
       ...r.info,
-      counters: meta.counters,
-      ...(meta.prematched ? { prematched: [meta.prematched] } : meta.batches ? { batches: meta.batches } : {}),
+      counters,
+      ...(kind === 2 ? { prematched: chunks.map((c) => c.meta.prematched!) } : kind === 1 ? { batches: chunks.flatMap((c) => c.meta.batches!) } : {}),
       ...(durable ? { durable } : {}),
     };
   }
@@ -309,7 +514,7 @@ export class WorkerWriter {
   /** Let the workers finish, close their connections and exit. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await this.ahead?.p.catch(() => undefined);
+      if (this.ahead) await this.closeAhead(this.ahead);
       this.ahead = undefined;
       await Promise.all([this.prep.close(), this.store.close()]);
     })();
@@ -464,7 +669,9 @@ function serveStore(): void {
     queue = queue.then(async () => {
       queued--;
       try {
-        const step = await stepFor(m.step);
+        const parts: PreparedStep[] = [];
+        for (const n of m.steps) parts.push(await stepFor(n));
+        const step = concatSteps(parts);
         const { batches: _b, counters: _c, ...info } = storePrepared(store, step, Date.now);
         reply({ type: 'stored', id: m.id, info }, info.receiptToStoredMs ? [info.receiptToStoredMs.buffer as ArrayBuffer] : []);
         sinceCheckpoint++;
