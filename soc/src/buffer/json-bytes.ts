@@ -13,9 +13,10 @@
  * entries of bench:ingest's mix), and one native call (a regex test, a Latin-1 write) ~60–150 ns
  * whatever its length. So strings of {@link NATIVE_MIN} code units or more with nothing to escape
  * (long originals and messages without quotes: up to a quarter of a document's bytes) are copied
- * by one native write: 1.01–1.07× less prepare CPU (session 9, four A/B runs alternating per
- * buffered row in one worker, load 7–9; session 6 saw 0.97–1.03× with bounds of 24 and 48, within
- * that load's noise). Keys and short strings stay in the loop: a cache of encoded keys (by name,
+ * by one native write: 1.00–1.07× less prepare CPU in the worker (median 1.02, five A/B runs
+ * alternating per buffered row, 16 MB young generation, load 7–9), 0.96–1.02× on a main thread
+ * (four runs): a small gain, near this load's noise (session 6 saw 0.97–1.03× with bounds of 24
+ * and 48). Keys and short strings stay in the loop: a cache of encoded keys (by name,
  * or by position under the parent object; copied by loop, `set` or 32-bit DataView stores),
  * `JSON.stringify` of long strings that need escaping or of the whole event, and the native write
  * for every string all measured slower or equal (session 9, same A/Bs).
