@@ -94,6 +94,11 @@ export interface PrematchedStep {
   ends: Int32Array;
 }
 
+/** Where a batch's documents are laid out as text (`JsonBytes`): read back by position. */
+export interface DocText {
+  text(start: number, end: number): string;
+}
+
 /**
  * The prepare worker's side: holds the engine of the newest {@link PrematchConfig} and collects
  * one step's results while `Preparer.prepare` makes its events.
@@ -160,8 +165,12 @@ export class Prematcher {
     this.curIso = '';
   }
 
-  /** One event of buffer batch `seq`, with its stored document (kept only if the event matched). */
-  event(seq: number, ev: EcsEvent, doc: string): void {
+  /**
+   * One event of buffer batch `seq`, with its stored document (kept only if the event matched):
+   * the text itself, or characters `start … end` of a {@link DocText} (read only on a hit, so the
+   * ~1.4 KB string of every event that matches nothing is never made).
+   */
+  event(seq: number, ev: EcsEvent, doc: string | DocText, start = 0, end = 0): void {
     const engine = this.engine;
     if (!engine) return;
     let b = this.cur;
@@ -195,7 +204,7 @@ export class Prematcher {
     if (dets) for (const k of dets) this.dets.push(k);
     this.ends.push(this.dets.length);
     this.seqs.push(seq);
-    this.docs.push(doc);
+    this.docs.push(typeof doc === 'string' ? doc : doc.text(start, end));
     // A hit that threw here is evaluated in full on the main thread: its document, no view.
     this.views.push(dets && this.project ? JSON.stringify(projectEvent(ev, this.project)) : '');
     this.ingested.push(String(ev.event?.ingested));

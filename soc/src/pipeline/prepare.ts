@@ -154,8 +154,8 @@ export class Preparer {
           starts.push(start);
           text.json(ev);
           addEvent(cols, ev, f.ctx.receivedAt, this.now);
-          // Detection keeps the text of the events that match: read back from the bytes.
-          if (this.detect) this.detect.event(b.seq, ev, text.text(start, text.pos));
+          // Detection keeps the text of the events that match: read back from the bytes on a hit.
+          if (this.detect) this.detect.event(b.seq, ev, text, start, text.pos);
         });
         const count = starts.length;
         if (leaves && count > 0) {
