@@ -27,8 +27,9 @@
  * by default) or `off`; `XIANGAN_BENCH_PACED_RATE` events/s of the steady phase (default 80 % of
  * the measured capacity; 0 skips it); `XIANGAN_BENCH_RSYSLOG=off` skips the rsyslog reference; `XIANGAN_BENCH_PIPELINE_ONLY=off` skips
  * the third server run (detection and chaining off: the pipeline alone);
- * `XIANGAN_BENCH_SERVER_NODE_ARGS` adds node options to the server (profiling); the server gets
- * `MALLOC_ARENA_MAX=2` as `npm start` sets it, unless the environment sets it. A run of
+ * `XIANGAN_BENCH_SERVER_NODE_ARGS` adds node options to the server (profiling; after `npm start`'s own,
+ * so they can override them); the server gets `MALLOC_ARENA_MAX=2`, `MALLOC_MMAP_THRESHOLD_=131072`
+ * and `--max-semi-space-size=8` as `npm start` sets them, unless the environment sets the first two. A run of
  * another size than the default writes `bench/results/ingest-short.json`, so a quick look does
  * not replace the full run's `ingest.json`.
  */
@@ -54,9 +55,11 @@ const FULL_RUN = N === 1_000_000;
 const BIN = fileURLToPath(new URL('../../../bin/xiangan.js', import.meta.url));
 /** Extra node options of the server process (e.g. `--cpu-prof --cpu-prof-dir=DIR`: its worker threads inherit them). */
 const SERVER_NODE_ARGS = (process.env.XIANGAN_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-// The server's environment as `npm start` gives it (package.json): glibc's malloc arenas capped at
-// two unless the caller chose otherwise (soc/README.md "Memory, session 7").
-const SERVER_ENV = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
+// The server's environment and node options as `npm start` gives them (package.json), unless the
+// caller chose otherwise: glibc's malloc arenas capped at two (soc/README.md "Memory, session 7"),
+// its mmap threshold fixed at 128 KiB and the main thread's semi-space at 8 MiB ("Memory, session 9").
+const SERVER_ENV = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '131072' };
+const START_NODE_ARGS = ['--max-semi-space-size=8'];
 
 /** Lines in chunks of ~256 KiB, generated on the fly so the sender holds little memory. */
 function* chunks(n: number): Generator<Buffer> {
@@ -130,7 +133,7 @@ async function startXiangan(dir: string, integrity: boolean, alerts: boolean): P
     `data: ${JSON.stringify(join(dir, 'data'))}\nlog: { level: info }\napi: { port: 0 }\nsyslog: { host: 127.0.0.1, udpPort: 0, tcpPort: 0 }\n` +
       `integrity: { enabled: ${integrity} }\n${alerts ? '' : 'alerts: { enabled: false }\n'}`,
   );
-  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, BIN, 'soc', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'], env: SERVER_ENV });
+  const child = spawn(process.execPath, [...START_NODE_ARGS, ...SERVER_NODE_ARGS, BIN, 'soc', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'], env: SERVER_ENV });
   const rl = createInterface({ input: child.stdout! });
   return new Promise((resolve, reject) => {
     child.once('exit', (c) => reject(new Error(`server exited ${c}`)));
@@ -496,7 +499,7 @@ process.stdout.write(
 const path = writeResults(FULL_RUN ? 'ingest' : 'ingest-short', {
   lines: N,
   targets,
-  serverEnv: { MALLOC_ARENA_MAX: SERVER_ENV.MALLOC_ARENA_MAX },
+  serverEnv: { MALLOC_ARENA_MAX: SERVER_ENV.MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_: SERVER_ENV.MALLOC_MMAP_THRESHOLD_, nodeArgs: [...START_NODE_ARGS, ...SERVER_NODE_ARGS] },
   xiangan: { ...ours, parseLinesPerSecPerCore: parseRate },
   ...(chainOff ? { xianganChainingOff: chainOff } : {}),
   ...(pipelineOnly ? { xianganPipelineOnly: pipelineOnly } : {}),
