@@ -8,12 +8,17 @@
  * `/proc/self/smaps` (`smaps.jsonl`, every second): the node binary and other files, glibc's
  * main arena (`[heap]`), thread arenas (anonymous mappings that start on a 64 MiB boundary,
  * glibc's HEAP_MAX_SIZE), V8's 256 KiB pages and the rest. `XIANGAN_MEM_PROBE_SNAPSHOT_S` writes
- * a heap snapshot of the main thread that many seconds after start. Nothing happens without
+ * a heap snapshot of the main thread that many seconds after start. Each thread also appends
+ * its garbage collections so far (`gc` performance entries: count and milliseconds by kind, minor
+ * = scavenge, major = mark-compact) to `<dir>/<pid>-<threadId>-<role>.gc.jsonl` every second: the
+ * pause time a young-generation size costs a thread, which its CPU total hides in this machine's
+ * noise. Nothing happens without
  * `XIANGAN_MEM_PROBE_DIR`; the timers are unref'd, so the server exits as it would.
  */
 import { appendFileSync, readFileSync } from 'node:fs';
 import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import { isMainThread, threadId, workerData } from 'node:worker_threads';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 
 const MB = 1024 * 1024;
 const dir = process.env.XIANGAN_MEM_PROBE_DIR;
@@ -51,6 +56,22 @@ if (dir) {
     const m = process.memoryUsage();
     appendFileSync(file, `${JSON.stringify({ t: Date.now(), role, totalMb: h.total_heap_size / MB, usedMb: h.used_heap_size / MB, externalMb: m.external / MB, spaces })}\n`);
   }, 250).unref();
+  const kinds: Record<number, string> = {
+    [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+    [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+    [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+    [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+  };
+  const gc: Record<string, { n: number; ms: number }> = {};
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const k = kinds[((e as unknown as { detail?: { kind?: number } }).detail)?.kind ?? -1] ?? 'other';
+      const g = (gc[k] ??= { n: 0, ms: 0 });
+      g.n++;
+      g.ms += e.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
+  setInterval(() => appendFileSync(file.replace(/\.jsonl$/, '.gc.jsonl'), `${JSON.stringify({ t: Date.now(), role, gc })}\n`), 1000).unref();
   if (isMainThread) {
     setInterval(() => {
       const kinds = Object.entries(residentByKind(readFileSync('/proc/self/smaps', 'utf8'))).filter(([, v]) => v >= 0.5);
