@@ -12,9 +12,16 @@ import { setFlagsFromString } from 'node:v8';
  * (bench:ingest, 300k lines, load 4–12; before: main-thread heap at most 411 MB, peak RSS 641–674).
  * At 30 %: heap 224–228 MB, peak RSS 421–516, but the V8 helper threads' CPU 19 → 26 µs/event in
  * one run; at 60 %: heap 191 MB, peak RSS 523, helpers 19.0 and all threads 121 against 114–117
- * (within this machine's noise).
+ * (within this machine's noise). Session 9, with the smaller SQLite caches and the main thread's
+ * 8 MiB semi-space (soc/README.md "Memory, session 9"), the peak came right before the main
+ * thread's full collections (old space 123–133 MB for ~65–85 MB live: every windows snapshot
+ * promotes its object graph), so 45 (300k-line probes, load 3–6, alternating with 60): peak RSS
+ * 339 / 325 against 344 / 370 MB, mean of the run's second half 290 / 292 against 306 / 312 MB,
+ * all threads 122.1 / 101.0 against 113.9 / 110.4 CPU-µs/event (within noise); at 35: 336 / 329
+ * against 373 / 360 MB but 116.9 / 117.6 against 106.8 / 112.2 µs (+5–10 %, more full
+ * collections in every thread: the flag is process-wide).
  */
-const HEAP_GROWING_PERCENT = 60;
+const HEAP_GROWING_PERCENT = 45;
 
 /**
  * Set {@link HEAP_GROWING_PERCENT} for this process. V8 reads the flag at every full collection,
