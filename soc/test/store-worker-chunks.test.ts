@@ -108,4 +108,76 @@ describe('a step prepared in chunks', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('chunks read while a commit waits for the write lock make one step: stored once, in order, with leaves', async () => {
+    // The test holds events.db's write lock, so the store worker's commit of step B waits (its
+    // busy timeout) while C and D are appended: the reader prepares each as a chunk of the next
+    // step (seen through the waitForData calls, which name the position read so far), and once
+    // the lock goes, the next write commits both chunks in one transaction. Nothing here depends
+    // on timing: the commit cannot finish before the test lets it.
+    const dir = tmp();
+    const buf = new DurableBuffer({ dir });
+    const readUpTo: number[] = [];
+    const writer = new WorkerWriter({
+      dir,
+      synchronous: 'full',
+      chain: true,
+      waitForData: (after, ms) => {
+        readUpTo.push(after);
+        return buf.waitForData(ms, after);
+      },
+    });
+    const sent: string[] = [];
+    const append = async (from: number): Promise<void> => {
+      const fs = syslogFrames(from, 25);
+      for (const f of fs) sent.push(f.ctx.eventId);
+      await buf.append(fs as unknown as EcsEvent[]);
+    };
+    const until = async (cond: () => boolean): Promise<void> => {
+      for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(cond(), 'the reader did not get there within 5 s');
+    };
+    let lock: Database.Database | undefined;
+    try {
+      await append(0);
+      const a = await writer.write(0, 400);
+      assert.equal(a?.written, 25);
+      await a!.durable;
+      lock = new Database(join(dir, 'events.db'));
+      lock.exec('BEGIN IMMEDIATE');
+      await append(25);
+      const pb = writer.write(a!.lastSeq, 400);
+      // Step B is prepared and its commit waits for the lock; the reader then waits after B.
+      await until(() => readUpTo.some((s) => s > a!.lastSeq));
+      const afterB = Math.max(...readUpTo);
+      await append(50);
+      await until(() => readUpTo.some((s) => s > afterB));
+      const afterC = Math.max(...readUpTo);
+      await append(75);
+      await until(() => readUpTo.some((s) => s > afterC));
+      lock.exec('COMMIT');
+      lock.close();
+      lock = undefined;
+      const b = await pb;
+      assert.deepEqual([b?.written, b?.lastSeq], [25, afterB]);
+      const cd = await writer.write(b!.lastSeq, 400);
+      assert.equal(cd?.written, 50, 'chunks C and D in one step');
+      await cd!.durable;
+      assert.equal(await writer.write(cd!.lastSeq, 400), undefined, 'nothing left');
+    } finally {
+      lock?.close();
+      await writer.close();
+      buf.close();
+    }
+    try {
+      const db = new Database(join(dir, 'events.db'), { readonly: true });
+      const leaves = readDayLeaves(db, '2026-11-29');
+      const stored = (db.prepare('SELECT count(*) AS n FROM ev_20261129').get() as { n: number }).n;
+      db.close();
+      assert.equal(stored, 100);
+      assert.deepEqual(leaves.ids, sent, 'integrity leaves in buffer order, each once');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -244,7 +244,12 @@ export class SqliteEventStore implements EventStore {
     const run = this.db.transaction(() => this.insertAll(cols, docs));
     let written: number;
     try {
-      written = run();
+      // BEGIN IMMEDIATE: the write lock is taken first, so another writer of events.db (a
+      // retention run, `xiangan ingest --data`) is waited for up to busy_timeout. A deferred
+      // transaction reads first (the stored-ids check) and its upgrade to a writer fails at once
+      // with SQLITE_BUSY when another connection holds the lock: SQLite cannot wait there without
+      // risking a deadlock ("Transactions", sqlite.org/lang_transaction.html).
+      written = run.immediate();
     } catch (e) {
       this.leaves?.discard();
       if (e instanceof TypeError || e instanceof SocError) throw e;
