@@ -940,14 +940,23 @@ function wire(corr: Corr, ref: Det | Corr, refIndex: number): CorrIn {
   const refName = ref.name ?? ref.id;
   const fieldFor = (g: string): string => corr.aliases[g]?.[refName] ?? corr.aliases[g]?.[ref.id] ?? g;
   if (ref.kind === 'correlation') return { corr, refIndex, groupGetters: [], sig: '', paths: [] };
-  const map = (g: string) => {
+  // Each field mapped once (aliases, then the logsource's field mapping); an unmapped one is
+  // reported with the correlation it belongs to.
+  const mapped = (g: string): string => {
     try {
-      return makeGetter(ref.logsource.mapField(fieldFor(g)));
+      return ref.logsource.mapField(fieldFor(g));
     } catch (e) {
       throw new RuleError('RULE_ERR_UNSUPPORTED_FIELD', `correlation ${corr.id}: ${(e as Error).message}`, { path: '/correlation/group-by' });
     }
   };
-  const paths = corr.groupBy.map((g) => ref.logsource.mapField(fieldFor(g)));
-  const valueGetter = corr.field ? map(corr.field) : undefined;
-  return { corr, refIndex, groupGetters: corr.groupBy.map(map), sig: paths.join(SEP), valueGetter, paths: corr.field ? [...paths, ref.logsource.mapField(fieldFor(corr.field))] : paths };
+  const groupPaths = corr.groupBy.map(mapped);
+  const valuePath = corr.field ? mapped(corr.field) : undefined;
+  return {
+    corr,
+    refIndex,
+    groupGetters: groupPaths.map((p) => makeGetter(p)),
+    sig: groupPaths.join(SEP),
+    valueGetter: valuePath === undefined ? undefined : makeGetter(valuePath),
+    paths: valuePath === undefined ? groupPaths : [...groupPaths, valuePath],
+  };
 }
