@@ -126,6 +126,8 @@ export class SqliteEventStore implements EventStore {
   private readonly newLayout: DayLayout;
   private readonly bumpDay: Database.Statement;
   private readonly leaves: LeafWriter | undefined;
+  /** One write's transaction ({@link insertAll}), wrapped once rather than per write. */
+  private readonly writeTx: Database.Transaction<(cols: PreparedColumns, docs: readonly string[]) => number>;
   private closed = false;
 
   constructor(opts: SqliteStoreOptions) {
@@ -162,6 +164,7 @@ export class SqliteEventStore implements EventStore {
             'INSERT INTO days (day, events) VALUES (?, ?) ON CONFLICT(day) DO UPDATE SET events = events + excluded.events',
           );
       this.leaves = opts.chain && !opts.readonly ? new LeafWriter(this.db) : undefined;
+      this.writeTx = this.db.transaction((cols: PreparedColumns, docs: readonly string[]) => this.insertAll(cols, docs));
     } catch (e) {
       throw new SocError('SOC_ERR_STORE_OPEN', `cannot open event store ${this.path}: ${(e as Error).message}`, { cause: e });
     }
@@ -241,7 +244,6 @@ export class SqliteEventStore implements EventStore {
   }
 
   private writeOnce(cols: PreparedColumns, docs: readonly string[]): WriteResult {
-    const run = this.db.transaction(() => this.insertAll(cols, docs));
     let written: number;
     try {
       // BEGIN IMMEDIATE: the write lock is taken first, so another writer of events.db (a
@@ -249,7 +251,7 @@ export class SqliteEventStore implements EventStore {
       // transaction reads first (the stored-ids check) and its upgrade to a writer fails at once
       // with SQLITE_BUSY when another connection holds the lock: SQLite cannot wait there without
       // risking a deadlock ("Transactions", sqlite.org/lang_transaction.html).
-      written = run.immediate();
+      written = this.writeTx.immediate(cols, docs);
     } catch (e) {
       this.leaves?.discard();
       if (e instanceof TypeError || e instanceof SocError) throw e;
