@@ -27,7 +27,7 @@ import { CollectorError, type EcsEvent, type EventSink } from '@xiangan/collecto
 import { SocError } from '../errors.js';
 import { encodeFrames, frameSize, RawFrame } from './raw.js';
 
-/** Page cache of the appending connection to `buffer.db`, in MiB (see the constructor). */
+/** Page cache of each connection to `buffer.db` (this one, the prepare worker's reader), in MiB (see the constructor). */
 export const BUFFER_CACHE_MB = 1;
 
 /** Options of {@link DurableBuffer}. */

@@ -27,7 +27,7 @@
 import { MessageChannel, Worker, isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { bufferPath, readBatchesAfter, type RawBatch } from '../buffer/durable.js';
+import { BUFFER_CACHE_MB, bufferPath, readBatchesAfter, type RawBatch } from '../buffer/durable.js';
 import { SocError } from '../errors.js';
 import { SqliteEventStore, type SqliteStoreOptions } from '../storage/sqlite.js';
 import { storePrepared, type StepInfo } from './consumer.js';
@@ -47,8 +47,6 @@ const ROLE_PREPARE = 'xiangan-store-prepare';
  * database file a quarter as often.
  */
 const CHECKPOINT_STEPS = 4;
-/** Page cache of the prepare worker's `buffer.db` connection, in MiB (see {@link servePrepare}). */
-export const BUFFER_READER_CACHE_MB = 1;
 /** A checkpoint also runs once no store request has come for this long (ms), so an idle store's WAL is copied. */
 const CHECKPOINT_IDLE_MS = 250;
 
@@ -540,7 +538,7 @@ function servePrepare(): void {
   // pagerBeginReadTransaction): 1 MiB instead of better-sqlite3's 16 MiB default
   // (SQLITE_DEFAULT_CACHE_SIZE=-16000, its deps/defines.gypi), which each step's rows of up to
   // 4 MiB filled and freed again (soc/README.md "Memory, session 9").
-  buffer.pragma(`cache_size = ${-1024 * BUFFER_READER_CACHE_MB}`);
+  buffer.pragma(`cache_size = ${-1024 * BUFFER_CACHE_MB}`);
   const prematcher = new Prematcher();
   const preparer = new Preparer(d.normaliser, Date.now, d.chain, prematcher);
   // Whether batches wait beyond a step: read from the buffer's table directly, without its data.
