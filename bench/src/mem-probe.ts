@@ -56,7 +56,7 @@ if (dir) {
     const m = process.memoryUsage();
     appendFileSync(file, `${JSON.stringify({ t: Date.now(), role, totalMb: h.total_heap_size / MB, usedMb: h.used_heap_size / MB, externalMb: m.external / MB, spaces })}\n`);
   }, 250).unref();
-  const kinds: Record<number, string> = {
+  const gcKinds: Record<number, string> = {
     [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
     [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
     [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
@@ -65,7 +65,7 @@ if (dir) {
   const gc: Record<string, { n: number; ms: number }> = {};
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
-      const k = kinds[((e as unknown as { detail?: { kind?: number } }).detail)?.kind ?? -1] ?? 'other';
+      const k = gcKinds[((e as unknown as { detail?: { kind?: number } }).detail)?.kind ?? -1] ?? 'other';
       const g = (gc[k] ??= { n: 0, ms: 0 });
       g.n++;
       g.ms += e.duration;
