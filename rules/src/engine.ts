@@ -694,14 +694,46 @@ export class RuleEngine {
    * writeFileSync('corr.json', JSON.stringify(engine.snapshot()));
    */
   snapshot(): EngineSnapshot {
-    const G = this.g;
-    const groups: EngineSnapshot['groups'] = [];
+    return { version: 1, groups: this.live().map((g) => this.snapshotEntry(g)) };
+  }
+
+  /**
+   * The {@link snapshot} as JSON text, handed to `write` in pieces (a group's entry at a time):
+   * the pieces joined are `JSON.stringify(this.snapshot())`, byte for byte. Each group's objects
+   * are garbage as soon as its piece is written, so a writer that copies the pieces out of the
+   * heap (soc's detector: into one off-heap buffer) never holds the whole object graph, which
+   * at ~50k groups survived into the old generation with every snapshot (soc/README "Memory,
+   * session 10").
+   *
+   * @example
+   * const parts: string[] = [];
+   * engine.writeSnapshot((s) => parts.push(s));
+   * engine.restore(JSON.parse(parts.join('')));
+   */
+  writeSnapshot(write: (json: string) => void): void {
+    write('{"version":1,"groups":[');
+    let first = true;
     for (const g of this.live()) {
-      const c = this.corrs[G.num[g * W + CORR]];
-      const state: GroupState = { ts: G.ts[g].slice(), vals: c.keeps.values ? G.valueEntries(g) : G.vals[g].map((v) => [v[0], v[1]]), chain: G.chain[g].slice(), ids: G.ids[g].slice(), group: this.groupOf(g), start: G.num[g * W + START], count: G.num[g * W + COUNT], last: G.num[g * W + LAST] };
-      groups.push([c.id, G.key[g], state]);
+      const entry = JSON.stringify(this.snapshotEntry(g));
+      write(first ? entry : `,${entry}`);
+      first = false;
     }
-    return { version: 1, groups };
+    write(']}');
+  }
+
+  /** {@link writeSnapshot} joined into one string: `JSON.stringify(this.snapshot())`. */
+  snapshotJson(): string {
+    const parts: string[] = [];
+    this.writeSnapshot((s) => parts.push(s));
+    return parts.join('');
+  }
+
+  /** A live group as a {@link snapshot} entry (its own copies of the group's lists). */
+  private snapshotEntry(g: number): [string, string, GroupState] {
+    const G = this.g;
+    const c = this.corrs[G.num[g * W + CORR]];
+    const state: GroupState = { ts: G.ts[g].slice(), vals: c.keeps.values ? G.valueEntries(g) : G.vals[g].map((v) => [v[0], v[1]]), chain: G.chain[g].slice(), ids: G.ids[g].slice(), group: this.groupOf(g), start: G.num[g * W + START], count: G.num[g * W + COUNT], last: G.num[g * W + LAST] };
+    return [c.id, G.key[g], state];
   }
 
   /**
