@@ -117,7 +117,8 @@ function lowerScalar(x: unknown, maxLen: number, c: TruncationCounter): string |
   return undefined;
 }
 
-function computeLow(v: unknown, maxLen: number, c: TruncationCounter): LowText {
+/** The lower-cased text of a value read from a field (see {@link lowText}), without the memo. */
+export function computeLow(v: unknown, maxLen: number, c: TruncationCounter): LowText {
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v)) return lowerScalar(v, maxLen, c);
   let one: string | undefined;
@@ -147,6 +148,17 @@ export function lowText(f: Field, ev: EventLike, maxLen: number, c: TruncationCo
   lowEp[k] = epoch;
   lowV[k] = v;
   return v;
+}
+
+/**
+ * The memo's arrays by slot (stamps and texts), for code generated over them (the prefilter's
+ * collect function inlines {@link lowText}). Their identity never changes.
+ */
+export const memoSlots: { readonly ep: number[]; readonly v: LowText[] } = { ep: lowEp, v: lowV };
+
+/** The current event's memo stamp, or -1 when `ev` is not the event being memoised. */
+export function memoEpoch(ev: EventLike): number {
+  return ev === cur ? epoch : -1;
 }
 
 /**

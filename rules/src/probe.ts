@@ -13,7 +13,7 @@
  */
 import { AhoCorasick } from './aho.js';
 import { hintCost, hintSize, MAX_HINT_KEYS, presenceOnly } from './condition.js';
-import { basenameLow, field, lowBasename, lowText, type Field, type TruncationCounter } from './fields.js';
+import { basenameLow, computeLow, field, lowBasename, lowerCase, lowText, memoEpoch, memoSlots, type Field, type TruncationCounter } from './fields.js';
 import type { Hint } from './values.js';
 import type { EventLike } from './types.js';
 
@@ -47,8 +47,6 @@ interface Bucket {
  */
 interface FieldIndex {
   field: Field;
-  /** Event stamp when it was queued for probing. */
-  stamp: number;
   /** Lower-cased value → entries. */
   exact: Map<string, Int32Array> | null;
   /** Lower-cased last path segment → entries. */
@@ -97,9 +95,8 @@ export class Prefilter {
   private readonly dBucket: Int32Array;
   /** Per bucket: stamp of the last event that reached it. */
   private bStamp: Float64Array = new Float64Array(0);
-  private readonly probes: FieldIndex[] = [];
-  private nProbes = 0;
-  private readonly bufIds: number[] = [];
+  /** The indexed engine's walk and probes, generated for its trie and indexes ({@link generateCollect}). */
+  private gen: Collect | null = null;
   /** Event stamps (doubles: exact far past any event count). */
   private seq = 0;
   private out: number[] = [];
@@ -186,7 +183,7 @@ export class Prefilter {
         for (const alt of h) {
           let idx = fieldIdx.get(alt.field);
           if (!idx) {
-            fieldIdx.set(alt.field, (idx = { field: field(alt.field), stamp: 0, exact: null, base: null, ac: null, acLists: [], exists: null }));
+            fieldIdx.set(alt.field, (idx = { field: field(alt.field), exact: null, base: null, ac: null, acLists: [], exists: null }));
             lists.set(idx, { exact: new Map(), base: new Map(), substr: new Map(), exists: [] });
           }
           if (!b!.indexes.includes(idx)) b!.indexes.push(idx);
@@ -218,6 +215,7 @@ export class Prefilter {
         idx.ac = ac;
       }
     }
+    if (useIndex) this.gen = generateCollect(this.root, [...fieldIdx.values()], { dStamp: this.dStamp, dGot: this.dGot, dNeed: this.dNeed, dBucket: this.dBucket, bStamp: this.bStamp }, this.maxScan, this.counters);
   }
 
   /** File a bucket in the logsource trie under every combination of its condition values. */
@@ -242,103 +240,15 @@ export class Prefilter {
    * many; `out` is not truncated, so one array serves every event.
    */
   collect(event: EventLike, out: number[]): number {
+    if (this.gen) {
+      const e = memoEpoch(event);
+      if (e < 0) throw new RangeError('Prefilter.collect: the event is not the one beginEvent() opened');
+      return this.gen(event, out, ++this.seq, e);
+    }
     this.out = out;
     this.n = 0;
-    if (this.always.length) {
-      for (const b of this.always) this.take(b, event);
-    } else {
-      const stamp = ++this.seq;
-      this.walk(this.root, event, stamp);
-      this.probe(event, stamp);
-    }
+    for (const b of this.always) this.take(b, event);
     return this.n;
-  }
-
-  /**
-   * Walk the logsource trie for the current event: mark the buckets it reaches, take their
-   * unindexed rules and queue their field indexes for probing.
-   */
-  private walk(node: LsNode, event: EventLike, stamp: number): void {
-    const bStamp = this.bStamp;
-    for (const b of node.buckets)
-      if (bStamp[b.id] !== stamp) {
-        bStamp[b.id] = stamp;
-        for (const idx of b.indexes)
-          if (idx.stamp !== stamp) {
-            idx.stamp = stamp;
-            this.probes[this.nProbes++] = idx;
-          }
-        const un = b.unindexed;
-        for (let i = 0; i < un.length; i++) {
-          const p = un[i];
-          this.dStamp[p] = stamp;
-          this.dGot[p] = 0;
-          this.out[this.n++] = p;
-        }
-      }
-    for (const kid of node.kids) {
-      const v = lowText(kid.field, event, this.maxScan, this.counters);
-      if (v === undefined) continue;
-      if (typeof v === 'string') {
-        const next = kid.map.get(v);
-        if (next) this.walk(next, event, stamp);
-      } else
-        for (let i = 0; i < v.length; i++) {
-          const next = kid.map.get(v[i]);
-          if (next) this.walk(next, event, stamp);
-        }
-    }
-  }
-
-  /** Probe the queued field indexes with the event's values. */
-  private probe(event: EventLike, stamp: number): void {
-    const probes = this.probes;
-    for (let i = 0; i < this.nProbes; i++) {
-      const idx = probes[i];
-      const v = lowText(idx.field, event, this.maxScan, this.counters);
-      if (v === undefined) continue;
-      if (idx.exists) this.hit(idx.exists, stamp);
-      if (typeof v === 'string') this.lookup(idx, event, v, true, stamp);
-      else for (let j = 0; j < v.length; j++) this.lookup(idx, event, v[j], false, stamp);
-    }
-    this.nProbes = 0;
-  }
-
-  private lookup(idx: FieldIndex, event: EventLike, s: string, single: boolean, stamp: number): void {
-    if (idx.exact) {
-      const l = idx.exact.get(s);
-      if (l) this.hit(l, stamp);
-    }
-    if (idx.base) {
-      const l = idx.base.get(single ? lowBasename(idx.field, event, s) : basenameLow(s));
-      if (l) this.hit(l, stamp);
-    }
-    if (idx.ac) {
-      const ids = this.bufIds;
-      const n = idx.ac.scanInto(s, ids);
-      for (let i = 0; i < n; i++) this.hit(idx.acLists[ids[i]], stamp);
-    }
-  }
-
-  /** Mark the hints of these entries satisfied; a rule whose hints all are becomes a candidate. */
-  private hit(l: Int32Array, stamp: number): void {
-    const dStamp = this.dStamp;
-    const dGot = this.dGot;
-    for (let j = 0; j < l.length; j++) {
-      const e = l[j];
-      const p = e >> HINT_BITS;
-      // Rules of logsources the event did not reach share the field's index: not theirs.
-      if (this.bStamp[this.dBucket[p]] !== stamp) continue;
-      if (dStamp[p] !== stamp) {
-        dStamp[p] = stamp;
-        dGot[p] = 0;
-      }
-      const bit = 1 << (e & HINT_MASK);
-      const got = dGot[p];
-      if (got & bit) continue;
-      dGot[p] = got | bit;
-      if ((got | bit) === this.dNeed[p]) this.out[this.n++] = p;
-    }
   }
 
   /** Naive engine: check a bucket's logsource and take all its rules. */
@@ -350,4 +260,146 @@ export class Prefilter {
     }
     for (const p of b.unindexed) this.out[this.n++] = p;
   }
+}
+
+/** A generated walk-and-probe function: writes candidate positions to `out`, returns how many. */
+type Collect = (ev: EventLike, out: number[], stamp: number, epoch: number) => number;
+
+/**
+ * Generate one function per engine that walks the logsource trie and probes the field indexes
+ * of the buckets reached, with what a generic walk looks up per event fixed in the code: each
+ * field's path read with constant keys and its memo slot inlined (as {@link lowText}), the trie's
+ * small value sets as `switch`es, each bucket's indexes and rules as constants. It does what a
+ * walk of the trie in order followed by probing the queued indexes in order would do, so the
+ * candidates come out in the same order. Trie nodes with children and field probes are
+ * functions of their own, so no function grows past what V8 optimises.
+ */
+function generateCollect(
+  root: LsNode,
+  indexes: FieldIndex[],
+  d: { dStamp: Float64Array; dGot: Uint8Array; dNeed: Uint8Array; dBucket: Int32Array; bStamp: Float64Array },
+  maxScan: number,
+  counters: TruncationCounter,
+): Collect {
+  const lit = JSON.stringify;
+  const consts: unknown[] = [];
+  /** A factory-level constant holding `x`. */
+  const K = (x: unknown): string => `K[${consts.push(x) - 1}]`;
+  const idxNo = new Map(indexes.map((x, j) => [x, j]));
+  let fns = '';
+  let nFns = 0;
+
+  // The text of field `f` (lower-cased, memoised) into variable `v`; `x` is a scratch variable.
+  // The path read is the compiled getter's: nested keys, else the literal dotted key; a
+  // non-object on the way other than undefined (null, a primitive, an array) takes the getter.
+  const readLow = (f: Field, v: string, tops?: Map<string, string>): string => {
+    const segs = f.path.split('.');
+    let raw = `x = ${tops?.get(segs[0]) ?? `ev[${lit(segs[0])}]`};`;
+    if (segs.length > 1) {
+      let close = '';
+      for (let i = 1; i < segs.length; i++) {
+        raw += ` if (typeof x === 'object' && x !== null && !Array.isArray(x)) { x = x[${lit(segs[i])}];`;
+        close = ` } else x = x === undefined ? ev[${lit(f.path)}] : ${K(f.get)}(ev);` + close;
+      }
+      raw += ` if (x === undefined) x = ev[${lit(f.path)}];` + close;
+    }
+    const k = f.slot;
+    return `if (EP[${k}] === E) ${v} = LV[${k}]; else { ${raw} ${v} = typeof x === 'string' && x.length <= MAX ? lowerCase(x) : low(x, MAX, C); EP[${k}] = E; LV[${k}] = ${v}; }\n`;
+  };
+
+  const bucketCode = (b: Bucket): string => {
+    let c = `if (BS[${b.id}] !== S) { BS[${b.id}] = S;`;
+    for (const x of b.indexes) {
+      const j = idxNo.get(x)!;
+      c += ` if (IS[${j}] !== S) { IS[${j}] = S; Q[nq++] = ${j}; }`;
+    }
+    if (b.unindexed.length) c += ` take(${K(Int32Array.from(b.unindexed))});`;
+    return c + ' }\n';
+  };
+
+  // A node's code: its buckets, then each child field's values dispatched in order.
+  const nodeCode = (node: LsNode, isRoot = false): string => {
+    let c = '';
+    for (const b of node.buckets) c += bucketCode(b);
+    // Every event reads the root's fields: objects two of them share are read once.
+    const tops = new Map<string, string>();
+    if (isRoot) {
+      const seen = new Set<string>();
+      for (const kid of node.kids) {
+        const segs = kid.field.path.split('.');
+        if (segs.length < 2) continue;
+        if (seen.has(segs[0]) && !tops.has(segs[0])) {
+          tops.set(segs[0], `T${tops.size}`);
+          c += `const T${tops.size - 1} = ev[${lit(segs[0])}];\n`;
+        }
+        seen.add(segs[0]);
+      }
+    }
+    for (const kid of node.kids) {
+      const cases: [string, string][] = [];
+      for (const [value, next] of kid.map) {
+        let body: string;
+        if (next.kids.length) {
+          const name = `n${nFns++}`;
+          const inner = nodeCode(next);
+          fns += `function ${name}() {\n${inner}}\n`;
+          body = `${name}();`;
+        } else body = nodeCode(next);
+        cases.push([value, body]);
+      }
+      // Few values: compared in a switch; many: a map to the case number.
+      const dispatch = (w: string): string =>
+        cases.length <= 8
+          ? `switch (${w}) {\n${cases.map(([value, body]) => `case ${lit(value)}: ${body} break;\n`).join('')}}\n`
+          : `switch (${K(new Map(cases.map(([value], i) => [value, i])))}.get(${w})) {\n${cases.map(([, body], i) => `case ${i}: ${body} break;\n`).join('')}}\n`;
+      c += `{ let v, x; ${readLow(kid.field, 'v', tops)}if (typeof v === 'string') { ${dispatch('v')}} else if (v !== undefined) for (let i = 0; i < v.length; i++) { const w = v[i]; ${dispatch('w')}} }\n`;
+    }
+    return c;
+  };
+
+  // One probe function per field index: the rules filed under the event's values of the field.
+  const probes = indexes.map((x, j) => {
+    const look = (s: string, single: boolean): string => {
+      let c = '';
+      if (x.exact) c += `{ const l = ${K(x.exact)}.get(${s}); if (l !== undefined) hit(l); }\n`;
+      if (x.base) c += `{ const l = ${K(x.base)}.get(${single ? `lowBasename(${K(x.field)}, ev, ${s})` : `basenameLow(${s})`}); if (l !== undefined) hit(l); }\n`;
+      if (x.ac) c += `{ const lists = ${K(x.acLists)}; const m = ${K(x.ac)}.scanInto(${s}, IDS); for (let k = 0; k < m; k++) hit(lists[IDS[k]]); }\n`;
+      return c;
+    };
+    return `function p${j}() {\nlet v, x; ${readLow(x.field, 'v')}if (v === undefined) return;\n${x.exists ? `hit(${K(x.exists)});\n` : ''}if (typeof v === 'string') { ${look('v', true)}} else for (let i = 0; i < v.length; i++) { const s = v[i]; ${look('s', false)}}\n}\n`;
+  });
+
+  const rootCode = nodeCode(root, true);
+  const src = `"use strict";
+const EP = A.ep, LV = A.lv, MAX = A.max, C = A.counters, low = A.low, lowerCase = A.lowerCase, lowBasename = A.lowBasename, basenameLow = A.basenameLow;
+const DS = A.dStamp, DG = A.dGot, DN = A.dNeed, DB = A.dBucket, BS = A.bStamp;
+const IS = new Float64Array(${indexes.length}), Q = new Int32Array(${indexes.length}), IDS = [];
+let ev = null, E = 0, S = 0, out = [], n = 0, nq = 0;
+function take(U) { for (let i = 0; i < U.length; i++) { const p = U[i]; DS[p] = S; DG[p] = 0; out[n++] = p; } }
+// Mark the hints of these entries satisfied; a rule whose hints all are becomes a candidate.
+function hit(l) {
+  for (let j = 0; j < l.length; j++) {
+    const e = l[j];
+    const p = e >> ${HINT_BITS};
+    // Rules of logsources the event did not reach share the field's index: not theirs.
+    if (BS[DB[p]] !== S) continue;
+    if (DS[p] !== S) { DS[p] = S; DG[p] = 0; }
+    const bit = 1 << (e & ${HINT_MASK});
+    const got = DG[p];
+    if (got & bit) continue;
+    DG[p] = got | bit;
+    if ((got | bit) === DN[p]) out[n++] = p;
+  }
+}
+${fns}${probes.join('')}
+return function collect(event, o, stamp, epoch) {
+ev = event; out = o; S = stamp; E = epoch; n = 0; nq = 0;
+let v, x;
+${rootCode}for (let q = 0; q < nq; q++) switch (Q[q]) {
+${indexes.map((_, j) => `case ${j}: p${j}(); break;\n`).join('')}}
+ev = null;
+return n;
+};`;
+  const A = { ep: memoSlots.ep, lv: memoSlots.v, max: maxScan, counters, low: computeLow, lowerCase, lowBasename, basenameLow, ...d };
+  return new Function('A', 'K', src)(A, consts) as Collect;
 }

@@ -85,3 +85,68 @@ test('short punctuation literals index a rule; a long substring key wins over .e
     assert.deepEqual(naive.match(e).map((m) => m.ruleId).sort(), want);
   }
 });
+
+/** A value of an event's nested objects: the object holding it, its key, its dotted path, and the holder's own holder and key. */
+interface Leaf {
+  at: Record<string, unknown>;
+  key: string;
+  path: string;
+  up?: { at: Record<string, unknown>; key: string };
+}
+
+/** Every value of an event's nested objects (arrays kept whole). */
+function leaves(o: Record<string, unknown>, pre = '', up?: Leaf['up']): Leaf[] {
+  const out: Leaf[] = [];
+  for (const [k, v] of Object.entries(o)) {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) out.push(...leaves(v as Record<string, unknown>, `${pre}${k}.`, { at: o, key: k }));
+    else out.push({ at: o, key: k, path: `${pre}${k}`, up });
+  }
+  return out;
+}
+
+test('the generated walk and probes read fields as the getters do: flattened keys, arrays, null and primitives on the way, capitals, long values (indexed vs naive, fast-check)', () => {
+  // Our packs' sample events (every logsource of the packs, trie and index fields included) and a
+  // spread of SigmaHQ rules, reshaped: the index's generated code must agree with the naive engine,
+  // which reads every field through the compiled getters.
+  const packs = loadRules(join(PKG_ROOT, 'packs')).rules;
+  const sigma = loadRules(join(SHARED, 'sigma', 'rules')).rules.filter((_, i) => i % 7 === 0);
+  const opts = { lists: loadLists(join(PKG_ROOT, 'lists')), onError: 'skip' as const, limits: { maxEventValueLength: 40 } };
+  const indexed = compileRules([...packs, ...sigma], builtinPipeline('ecs'), opts);
+  const naive = compileRules([...packs, ...sigma], builtinPipeline('ecs'), { ...opts, index: false });
+  const samples: EventLike[] = [];
+  for (const r of packs) {
+    const s = (r.doc['x-xiangan'] as { samples?: { match?: unknown[]; nomatch?: unknown[] } } | undefined)?.samples;
+    for (const x of [...(s?.match ?? []), ...(s?.nomatch ?? [])]) for (const ev of Array.isArray(x) ? x : [x]) samples.push(ev as EventLike);
+  }
+  assert.ok(samples.length > 50);
+  // One reshaping of one value: flattened to a dotted key, its holder wrapped in an array (with a
+  // sibling object) or replaced by null or a number, the value in capitals, repeated past the
+  // scan limit, or in a list.
+  const edit = fc.record({ leaf: fc.nat(), how: fc.constantFrom('flat', 'array', 'null', 'number', 'upper', 'long', 'list') });
+  let hits = 0;
+  fc.assert(
+    fc.property(fc.nat({ max: samples.length - 1 }), fc.array(edit, { maxLength: 4 }), (i, edits) => {
+      const ev = structuredClone(samples[i]!) as Record<string, unknown>;
+      for (const { leaf, how } of edits) {
+        const ls = leaves(ev).filter((l) => l.path !== 'id' && l.path !== '@timestamp');
+        if (!ls.length) break;
+        const { at, key, path, up } = ls[leaf % ls.length]!;
+        const v = at[key];
+        if (how === 'flat' && at !== ev) {
+          delete at[key];
+          ev[path] = v;
+        } else if ((how === 'array' || how === 'null' || how === 'number') && up) up.at[up.key] = how === 'array' ? [at, { [key]: 'other' }] : how === 'null' ? null : 7;
+        else if (how === 'upper' && typeof v === 'string') at[key] = v.toUpperCase();
+        else if (how === 'long' && typeof v === 'string') at[key] = v.repeat(50);
+        else if (how === 'list') at[key] = [v, v];
+      }
+      const a = indexed.match(ev as EventLike).map((m) => JSON.stringify(m)).sort();
+      const b = naive.match(ev as EventLike).map((m) => JSON.stringify(m)).sort();
+      hits += a.length;
+      assert.deepEqual(a, b);
+    }),
+    { numRuns: 3000, seed: 10 },
+  );
+  assert.ok(hits > 100, `the reshaped events hit rules: ${hits}`);
+  assert.ok(indexed.stats().truncatedValues > 0, 'some values passed the scan limit');
+});
