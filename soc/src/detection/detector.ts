@@ -36,6 +36,7 @@ import { batchDocs, type RawBatch } from '../buffer/durable.js';
 import type { Alert, AlertCandidate, AlertStore, RecordResult } from '../alerts/types.js';
 import { SocError } from '../errors.js';
 import { eventView, firstSegment, type PrematchConfig, type PrematchedStep } from '../pipeline/prematch.js';
+import { TextSink } from './text-sink.js';
 
 /** Dedup fields of a detection match when the rule has no group-by of its own. */
 export const DEFAULT_GROUP_BY: readonly string[] = ['host.name', 'source.ip', 'user.name'];
@@ -274,6 +275,8 @@ export class Detector {
   private restorePending = false;
   private snapshotAt = -Infinity;
   private snapshotCostMs = 0;
+  /** Bytes of the last saved windows checkpoint. */
+  private snapshotBytes = 0;
   private disabled = new Set<string>();
   private engineNow: RuleEngine;
   /** Rule-set number: bumped by every swap and switch (see ../pipeline/prematch.ts). */
@@ -520,8 +523,14 @@ export class Detector {
   /** Save the open correlation windows now (clean shutdown). */
   async checkpoint(): Promise<void> {
     if (this.restorePending) await this.restoreSaved();
-    const windows = JSON.stringify({ snapshot: this.engineNow.snapshot(), maxTime: this.maxTime });
-    await this.opts.alerts.saveCheckpoint(`${this.name}.windows`, windows);
+    // JSON.stringify({ snapshot: engine.snapshot(), maxTime }), written without the snapshot's
+    // object graph (text-sink.ts); sized by the last one, so it seldom grows.
+    const t = new TextSink(this.snapshotBytes + (this.snapshotBytes >> 3) + 4096);
+    t.write('{"snapshot":');
+    this.engineNow.writeSnapshot((s) => t.write(s));
+    t.write(`,"maxTime":${JSON.stringify(this.maxTime)}}`);
+    this.snapshotBytes = t.length;
+    await this.opts.alerts.saveCheckpoint(`${this.name}.windows`, t.text());
     this.snapshotAt = (this.opts.now ?? Date.now)();
   }
 
