@@ -12,7 +12,8 @@
  * its garbage collections so far (`gc` performance entries: count and milliseconds by kind, minor
  * = scavenge, major = mark-compact) to `<dir>/<pid>-<threadId>-<role>.gc.jsonl` every second: the
  * pause time a young-generation size costs a thread, which its CPU total hides in this machine's
- * noise. Nothing happens without
+ * noise. `XIANGAN_MEM_PROBE_PEAK_MS` also polls the resident size that often and writes the
+ * smaps line at each new maximum (see below). Nothing happens without
  * `XIANGAN_MEM_PROBE_DIR`; the timers are unref'd, so the server exits as it would.
  */
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -73,11 +74,25 @@ if (dir) {
   }).observe({ entryTypes: ['gc'] });
   setInterval(() => appendFileSync(file.replace(/\.jsonl$/, '.gc.jsonl'), `${JSON.stringify({ t: Date.now(), role, gc })}\n`), 1000).unref();
   if (isMainThread) {
-    setInterval(() => {
+    const smaps = (peak: boolean): void => {
       const kinds = Object.entries(residentByKind(readFileSync('/proc/self/smaps', 'utf8'))).filter(([, v]) => v >= 0.5);
       const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN) / 1024;
-      appendFileSync(`${dir}/smaps.jsonl`, `${JSON.stringify({ t: Date.now(), rssMb: rss, kinds: Object.fromEntries(kinds.map(([k, v]) => [k, Math.round(v)])) })}\n`);
-    }, 1000).unref();
+      appendFileSync(`${dir}/smaps.jsonl`, `${JSON.stringify({ t: Date.now(), rssMb: rss, ...(peak ? { peak } : {}), kinds: Object.fromEntries(kinds.map(([k, v]) => [k, Math.round(v)])) })}\n`);
+    };
+    setInterval(() => smaps(false), 1000).unref();
+    // The process's peak (VmHWM) is often a moment between two samples a second apart: polled
+    // every XIANGAN_MEM_PROBE_PEAK_MS, each new maximum of VmRSS (by 1 MB or more) also gets a
+    // line (`peak: true`), so what made the peak shows.
+    const peakMs = Number(process.env.XIANGAN_MEM_PROBE_PEAK_MS);
+    if (peakMs > 0) {
+      let max = 0;
+      setInterval(() => {
+        const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) / 1024;
+        if (rss < max + 1) return;
+        max = rss;
+        smaps(true);
+      }, peakMs).unref();
+    }
     const at = Number(process.env.XIANGAN_MEM_PROBE_SNAPSHOT_S);
     if (at > 0) setTimeout(() => writeHeapSnapshot(`${dir}/main.heapsnapshot`), at * 1000).unref();
   }
