@@ -4,11 +4,11 @@
  */
 import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
-import type { LineParser } from './types.js';
+import type { LineParser, ParseInput } from './types.js';
 import { asInt, asPort, categorise, head, observer, setEndpoint, transportName } from './util.js';
+import { isDigit, isRegexSpace } from '../chars.js';
 
 const IOS_TAG = /%([A-Z][A-Z0-9_]{0,30})-([0-7])-([A-Z0-9_]{1,40}): ?/;
-const ASA_TAG = /%(ASA|FTD|PIX|FWSM)-([0-7])-(\d{6}): ?/;
 
 /**
  * Position of the `%ASA-`-style tag in the first part of the line, else -1.
@@ -134,7 +134,54 @@ function asaEndpoint(ev: EcsEvent, prefix: 'source' | 'destination', m: RegExpEx
   if (m[4] !== undefined && (m[4] !== m[2] || m[5] !== m[3])) {
     setEndpoint(ev, `${prefix}.nat`, m[4], m[5]);
   }
-  setField(ev, prefix === 'source' ? 'observer.ingress.interface.name' : 'observer.egress.interface.name', m[1]);
+  // Direct writes (every connection message comes here); m[1] is never empty. observer() made ev.observer.
+  const o = (ev.observer ??= {}) as Record<string, { interface?: { name?: string } } | undefined>;
+  ((o[prefix === 'source' ? 'ingress' : 'egress'] ??= {}).interface ??= {}).name = m[1]!;
+}
+
+/**
+ * The end of the `%ASA-6-302013: ` tag at `start` of `text` (where {@link asaStart} found
+ * `%ASA-` or `%FTD-`), or -1: the expression `%(ASA|FTD)-([0-7])-(\d{6}): ?` matched there, read
+ * from char codes (it was a regex call per line).
+ */
+function asaTagEnd(text: string, start: number): number {
+  const sev = text.charCodeAt(start + 5);
+  if (sev < 0x30 || sev > 0x37 || text.charCodeAt(start + 6) !== 0x2d) return -1;
+  for (let k = start + 7; k < start + 13; k++) if (!isDigit(text.charCodeAt(k))) return -1;
+  if (text.charCodeAt(start + 13) !== 0x3a) return -1;
+  return text.charCodeAt(start + 14) === 0x20 ? start + 15 : start + 14;
+}
+
+let builtOutbound = false;
+let builtProto = '';
+let builtConn = '';
+
+/**
+ * `Built inbound|outbound PROTO connection ID for ` at the start of a 302013/302015 body — the
+ * expression `^Built (inbound|outbound) (\S+) connection (\d+) for ` read from char codes
+ * (\S+ and \d+ take whole runs: only a space may follow them). Returns the index after it,
+ * or -1; the captures go to `builtOutbound`, `builtProto` and `builtConn`.
+ */
+function asaBuilt(body: string): number {
+  if (!body.startsWith('Built ')) return -1;
+  let p = 6;
+  if (body.startsWith('inbound ', p)) {
+    builtOutbound = false;
+    p += 8;
+  } else if (body.startsWith('outbound ', p)) {
+    builtOutbound = true;
+    p += 9;
+  } else return -1;
+  const ps = p;
+  while (p < body.length && !isRegexSpace(body.charCodeAt(p))) p++;
+  if (p === ps || !body.startsWith(' connection ', p)) return -1;
+  builtProto = body.slice(ps, p);
+  p += 12;
+  const ds = p;
+  while (isDigit(body.charCodeAt(p))) p++;
+  if (p === ds || !body.startsWith(' for ', p)) return -1;
+  builtConn = body.slice(ds, p);
+  return p + 5;
 }
 
 /**
@@ -145,40 +192,51 @@ function asaEndpoint(ev: EcsEvent, prefix: 'source' | 'destination', m: RegExpEx
  */
 export const parseCiscoAsa: LineParser = (input, ev) => {
   const start = asaStart(input.text);
-  if (start < 0) return false;
-  const tagText = input.text.slice(start);
-  const m = ASA_TAG.exec(tagText);
-  if (!m || m.index !== 0) return false;
-  const product = m[1]!;
-  const sev = m[2]!;
-  const id = m[3]!;
-  const full = tagText.slice(m[0].length);
+  return start >= 0 && asaAt(input, ev, start);
+};
+
+/**
+ * {@link parseCiscoAsa} with the tag position already found by {@link asaStart} (the
+ * dispatcher finds it to choose the parser).
+ * @internal
+ */
+export function asaAt(input: ParseInput, ev: EcsEvent, start: number): boolean {
+  const text = input.text;
+  const end = asaTagEnd(text, start);
+  if (end < 0) return false;
+  const product = text.slice(start + 1, start + 4);
+  const id = text.slice(start + 7, start + 13);
+  const full = text.slice(end);
   const body = head(full);
   ev.event.module = 'cisco';
   ev.event.dataset = 'cisco.asa';
   observer(ev, 'Cisco', product, 'firewall');
   ev.event.code = id;
-  setField(ev, 'log.level', SEV_NAMES[Number(sev)]);
+  (ev.log ??= {}).level = SEV_NAMES[text.charCodeAt(start + 5) - 0x30];
   ev.message = full;
   let r: RegExpExecArray | null;
   switch (id) {
     case '302013':
     case '302015': {
       // Built {inbound|outbound} TCP connection id for if:ip/port (mapped/port) to if:ip/port (mapped/port)
-      r = /^Built (inbound|outbound) (\S+) connection (\d+) for /.exec(body);
-      if (!r) break;
-      const rest = body.slice(r[0].length);
+      const after = asaBuilt(body);
+      if (after < 0) break;
+      const rest = body.slice(after);
       const to = rest.indexOf(' to ');
       if (to < 0) break;
       categorise(ev, ['network'], ['connection', 'start'], 'firewall-rule', 'success');
-      setField(ev, 'network.transport', transportName(r[2]));
-      setField(ev, 'network.direction', r[1]);
+      // Direct writes (the commonest ASA message); the protocol word is never empty.
+      const net = (ev.network ??= {});
+      const transport = transportName(builtProto);
+      if (transport !== undefined) net.transport = transport;
+      net.direction = builtOutbound ? 'outbound' : 'inbound';
+      const conn = builtConn;
       // For outbound connections the "for" side is the responder (ASA message 302013 notes).
       const first = ENDPOINT.exec(rest.slice(0, to));
       const second = ENDPOINT.exec(rest.slice(to + 4));
-      asaEndpoint(ev, 'source', r[1] === 'outbound' ? second : first);
-      asaEndpoint(ev, 'destination', r[1] === 'outbound' ? first : second);
-      setField(ev, 'cisco.asa.connection_id', r[3]);
+      asaEndpoint(ev, 'source', builtOutbound ? second : first);
+      asaEndpoint(ev, 'destination', builtOutbound ? first : second);
+      ev.cisco = { asa: { connection_id: conn } };
       break;
     }
     case '302014':
@@ -260,4 +318,4 @@ export const parseCiscoAsa: LineParser = (input, ev) => {
   }
   if (ev.event.category === undefined) categorise(ev, ['network'], ['info'], `asa-${id}`);
   return true;
-};
+}

@@ -10,11 +10,11 @@ import { coerceEcs } from '../ecs/coerce.js';
 import type { LineParser, ParseInput } from './types.js';
 import { parseAccount, parseLogin, parsePam, parseSshd, parseSu, parseSudo } from './linux.js';
 import { looksLikeAudit, parseAuditd } from './auditd.js';
-import { netfilterStart, parseNetfilter } from './netfilter.js';
+import { netfilterAt, netfilterStart, parseNetfilter } from './netfilter.js';
 import { looksLikeAccessLog, parseAccessLog } from './web.js';
-import { asaStart, iosStart, parseCiscoAsa, parseCiscoIos } from './cisco.js';
+import { asaAt, asaStart, iosStart, parseCiscoAsa, parseCiscoIos } from './cisco.js';
 import { parseH3c, parseHuawei, vrpBrand } from './vrp.js';
-import { looksLikeFortigate, parseFortigate } from './fortigate.js';
+import { fortigateChecked, looksLikeFortigate, parseFortigate } from './fortigate.js';
 import { hillstoneStart, parseHillstone } from './hillstone.js';
 import { looksLikeSangfor, parseSangfor } from './sangfor.js';
 import { applyWinEvent, readWinEvent } from './windows.js';
@@ -79,23 +79,34 @@ const BY_APP: ReadonlyMap<string, LineParser> = new Map(Object.entries({
   fwlog: parseSangfor,
 }));
 
-/** Picks a parser by the shape of the text alone (vendor markers), cheapest tests first. */
-function byShape(text: string): LineParser | undefined {
+/**
+ * Picks a parser by the shape of the text alone (vendor markers, cheapest tests first) and runs
+ * it, unless it is `tried` (the app-selected parser, which already failed); true when it
+ * matched. Where a test found the start of the vendor fields, the parser is handed that
+ * position instead of searching again.
+ */
+function parseByShape(input: ParseInput, ev: EcsEvent, tried: LineParser | undefined): boolean {
+  const text = input.text;
   const c = text.charCodeAt(0);
-  if (c === 112 /* p */ && text.startsWith('pam_')) return parsePam;
+  if (c === 112 /* p */ && text.startsWith('pam_')) return parsePam !== tried && parsePam(input, ev);
   if (text.includes('%')) {
-    if (asaStart(text) >= 0) return parseCiscoAsa;
+    const asa = asaStart(text);
+    if (asa >= 0) return parseCiscoAsa !== tried && asaAt(input, ev, asa);
     const brand = vrpBrand(text);
-    if (brand !== '') return brand === '10' ? parseH3c : parseHuawei;
-    if (iosStart(text) >= 0) return parseCiscoIos;
+    if (brand !== '') {
+      const vrp = brand === '10' ? parseH3c : parseHuawei;
+      return vrp !== tried && vrp(input, ev);
+    }
+    if (iosStart(text) >= 0) return parseCiscoIos !== tried && parseCiscoIos(input, ev);
   }
-  if (looksLikeFortigate(text)) return parseFortigate;
-  if (looksLikeSangfor(text)) return parseSangfor;
-  if (looksLikeAudit(text)) return parseAuditd;
-  if (netfilterStart(text) >= 0) return parseNetfilter;
-  if (hillstoneStart(text) >= 0) return parseHillstone;
-  if (looksLikeAccessLog(text)) return parseAccessLog;
-  return undefined;
+  if (looksLikeFortigate(text)) return parseFortigate !== tried && fortigateChecked(input, ev);
+  if (looksLikeSangfor(text)) return parseSangfor !== tried && parseSangfor(input, ev);
+  if (looksLikeAudit(text)) return parseAuditd !== tried && parseAuditd(input, ev);
+  const nf = netfilterStart(text);
+  if (nf >= 0) return parseNetfilter !== tried && netfilterAt(input, ev, nf);
+  if (hillstoneStart(text) >= 0) return parseHillstone !== tried && parseHillstone(input, ev);
+  if (looksLikeAccessLog(text)) return parseAccessLog !== tried && parseAccessLog(input, ev);
+  return false;
 }
 
 function tag(ev: EcsEvent, t: string): void {
@@ -109,11 +120,11 @@ function dispatch(input: ParseInput, ev: EcsEvent, format: FormatName): boolean 
   const byApp = BY_APP.get(input.app);
   if (byApp !== undefined && byApp(input, ev)) return true;
   if (input.app === 'kernel') {
-    if (netfilterStart(input.text) >= 0 && parseNetfilter(input, ev)) return true;
+    const nf = netfilterStart(input.text);
+    if (nf >= 0 && netfilterAt(input, ev, nf)) return true;
     if (looksLikeAudit(input.text) && parseAuditd(input, ev)) return true;
   }
-  const shaped = byShape(input.text);
-  return shaped !== undefined && shaped !== byApp && shaped(input, ev);
+  return parseByShape(input, ev, byApp);
 }
 
 function receivedIso(ctx: SourceContext): string {
@@ -168,8 +179,7 @@ export function normalise(msg: SyslogMessage, ctx: SourceContext, options: Norma
   let parsed = dispatch({ text: body, app, zone }, ev, format);
   if (!parsed && format === 'auto' && typeof msg.raw === 'string' && msg.raw !== body) {
     // Vendor markers after a header the syslog grammar misread (devices with their own time formats).
-    const shaped = byShape(msg.raw);
-    parsed = shaped !== undefined && shaped({ text: msg.raw, app: '', zone }, ev);
+    parsed = parseByShape({ text: msg.raw, app: '', zone }, ev, undefined);
   }
   if (!parsed) {
     const network = syslogNetwork(ctx);

@@ -3,7 +3,8 @@
  * statement (net/netfilter/nf_log_syslog.c): an optional kernel time, a user prefix
  * (`--log-prefix`), then `IN= OUT= [MAC=] SRC= DST= LEN= … PROTO= [SPT= DPT=]` and bare flags.
  */
-import type { LineParser } from './types.js';
+import type { LineParser, ParseInput } from './types.js';
+import type { EcsEvent } from '../types.js';
 import { isDigit, isRegexSpace } from '../chars.js';
 import { asInt, categorise, KvKeys, setEndpoint, transportName, verdict } from './util.js';
 
@@ -90,11 +91,19 @@ function prefixMeaning(prefix: string): PrefixMeaning {
  * parseNetfilter({ text: 'DROP IN=eth0 OUT= SRC=1.2.3.4 DST=10.0.0.5 PROTO=TCP SPT=1 DPT=22', app: 'kernel' }, ev);
  */
 export const parseNetfilter: LineParser = (input, ev) => {
+  const start = netfilterStart(input.text);
+  return start >= 0 && netfilterAt(input, ev, start);
+};
+
+/**
+ * {@link parseNetfilter} with the start of the fields already found by {@link netfilterStart}
+ * (the dispatcher finds it to choose the parser).
+ * @internal
+ */
+export function netfilterAt(input: ParseInput, ev: EcsEvent, start: number): boolean {
   const text = input.text;
-  const start = netfilterStart(text);
-  if (start < 0) return false;
   const prefix = logPrefix(text.slice(0, start).trim());
-  const kv = new Array<string | undefined>(NAMES.length).fill(undefined);
+  const kv = KEYS.empty.slice();
   const flags: string[] = [];
   // Space-separated tokens: `KEY=value` (KEY = 1..12 capitals) or bare flags (2..4 capitals).
   // ICMP errors quote the offending packet in [SRC=… DST=…]: the first (outer) value of a key wins.
@@ -164,4 +173,4 @@ export const parseNetfilter: LineParser = (input, ev) => {
   if (prefix !== '') ipt.prefix = prefix;
   ev.iptables = ipt;
   return true;
-};
+}

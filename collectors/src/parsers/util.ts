@@ -201,6 +201,16 @@ export function transportName(v: string | undefined): string | undefined {
       return 'gre';
     case '50':
       return 'esp';
+    // The names firewalls write most (iptables PROTO=TCP, ASA), without the regex below.
+    case 'TCP':
+    case 'tcp':
+      return 'tcp';
+    case 'UDP':
+    case 'udp':
+      return 'udp';
+    case 'ICMP':
+    case 'icmp':
+      return 'icmp';
     default:
       return /^[A-Za-z][A-Za-z0-9-]{0,15}$/.test(v) ? v.toLowerCase() : undefined;
   }
@@ -220,8 +230,11 @@ export function transportName(v: string | undefined): string | undefined {
 export class KvKeys {
   /** `length * 128 + first char code` (ASCII) → [name, slot, name, slot, …]. */
   private readonly buckets: Array<Array<string | number> | undefined> = [];
+  /** One `undefined` per key: {@link scanKv} copies it (a copy costs less than `new Array(n).fill(undefined)`). */
+  readonly empty: ReadonlyArray<string | undefined>;
 
   constructor(readonly names: readonly string[]) {
+    this.empty = new Array<string | undefined>(names.length).fill(undefined);
     names.forEach((name, slot) => {
       const c = name.charCodeAt(0);
       if (name === '' || c >= 128 || !safeKey(name)) throw new RangeError(`KvKeys: bad key ${JSON.stringify(name)}`);
@@ -259,7 +272,7 @@ export class KvKeys {
  * scanKv('a=1 b="x y" c', new KvKeys(['a', 'b'])); // ['1', 'x y']   (bare word `c` ignored)
  */
 export function scanKv(s: string, keys: KvKeys): Array<string | undefined> {
-  const out = new Array<string | undefined>(keys.names.length).fill(undefined);
+  const out = keys.empty.slice();
   const len = s.length;
   // Escapes need the slow path; most lines have no backslash at all.
   const escapes = s.indexOf('\\') >= 0;

@@ -5,7 +5,7 @@
  */
 import type { LineParser } from './types.js';
 import { asInt, categorise, extName, isoFromMs, lookup, setEndpoint } from './util.js';
-import { digits } from '../chars.js';
+import { digits, isDigit } from '../chars.js';
 import { utcMs } from '../syslog/time.js';
 
 const MONTHS: Record<string, number> = {
@@ -74,6 +74,24 @@ export function quoted(s: string, i: number): [string, number] | undefined {
   }
 }
 
+/** `^[A-Z]{3,10}$` (an HTTP method), from char codes. */
+function isMethod(m: string): boolean {
+  if (m.length < 3 || m.length > 10) return false;
+  for (let i = 0; i < m.length; i++) {
+    const c = m.charCodeAt(i);
+    if (c < 0x41 || c > 0x5a) return false;
+  }
+  return true;
+}
+
+/** The version of `HTTP/1.1` (`^HTTP\/(\d(?:\.\d)?)$` on `s` from `at`), from char codes, else undefined. */
+function httpVersion(s: string, at: number): string | undefined {
+  const n = s.length - at;
+  if ((n !== 6 && n !== 8) || !s.startsWith('HTTP/', at) || !isDigit(s.charCodeAt(at + 5))) return undefined;
+  if (n === 8 && (s.charCodeAt(at + 6) !== 0x2e || !isDigit(s.charCodeAt(at + 7)))) return undefined;
+  return s.slice(at + 5);
+}
+
 /**
  * True when `text` starts like an access-log line: `host ident user [`.
  *
@@ -103,8 +121,14 @@ export const parseAccessLog: LineParser = (input, ev) => {
   const req = quoted(s, close + 2);
   if (time === undefined || req === undefined) return false;
   const rest = s.slice(req[1]).trimStart();
-  const sm = /^(\d{3}) (\d+|-)/.exec(rest);
-  if (!sm) return false;
+  // `^(\d{3}) (\d+|-)`, read from char codes: the status and the body size (digits or `-`).
+  if (!isDigit(rest.charCodeAt(0)) || !isDigit(rest.charCodeAt(1)) || !isDigit(rest.charCodeAt(2)) || rest.charCodeAt(3) !== 0x20) return false;
+  let sizeEnd = 4;
+  while (isDigit(rest.charCodeAt(sizeEnd))) sizeEnd++;
+  if (sizeEnd === 4) {
+    if (rest.charCodeAt(4) !== 0x2d) return false;
+    sizeEnd = 5;
+  }
   const client = s.slice(0, sp1);
   const user = s.slice(sp2 + 1, br);
   // The line format is shared; only the program name tells the server apart.
@@ -114,11 +138,11 @@ export const parseAccessLog: LineParser = (input, ev) => {
   setEndpoint(ev, 'source', client);
   // Direct writes (this runs for every access-log line); empty values are left out, as setField does.
   if (user !== '-' && user !== '') (ev.user ??= {}).name = user;
-  const status = Number(sm[1]);
+  const status = digits(rest, 0, 3);
   const response: Record<string, unknown> = { status_code: status };
   const http: Record<string, unknown> = { response };
   ev.http = http;
-  const bytes = asInt(sm[2]);
+  const bytes = asInt(rest.slice(4, sizeEnd));
   if (bytes !== undefined) response.body = { bytes };
   // "METHOD TARGET VERSION": exactly two spaces (found with indexOf: `split(' ')` of a fresh
   // string went to the runtime and cost about a microsecond a line).
@@ -126,7 +150,7 @@ export const parseAccessLog: LineParser = (input, ev) => {
   const rs1 = line.indexOf(' ');
   const rs2 = rs1 >= 0 ? line.indexOf(' ', rs1 + 1) : -1;
   const method = rs2 >= 0 && line.indexOf(' ', rs2 + 1) < 0 ? line.slice(0, rs1) : '';
-  if (/^[A-Z]{3,10}$/.test(method)) {
+  if (isMethod(method)) {
     http.request = { method };
     const target = line.slice(rs1 + 1, rs2);
     const url: Record<string, unknown> = {};
@@ -138,14 +162,14 @@ export const parseAccessLog: LineParser = (input, ev) => {
     if (ext !== '') url.extension = ext;
     if (q >= 0 && q + 1 < target.length) url.query = target.slice(q + 1);
     if (target !== '') ev.url = url;
-    const v = /^HTTP\/(\d(?:\.\d)?)$/.exec(line.slice(rs2 + 1));
-    if (v !== null) http.version = v[1];
+    const v = httpVersion(line, rs2 + 1);
+    if (v !== undefined) http.version = v;
   } else {
     // A non-HTTP request line (scanner noise, TLS bytes on a plain port) is kept as written.
     if (req[0] !== '') ev.url = { original: req[0] };
     ev.tags = [...(ev.tags ?? []), 'malformed_request'];
   }
-  const after = rest.slice(sm[0].length).trimStart();
+  const after = rest.slice(sizeEnd).trimStart();
   const ref = quoted(after, 0);
   if (ref) {
     if (ref[0] !== '-' && ref[0] !== '') ((http.request ??= {}) as Record<string, unknown>).referrer = ref[0];
