@@ -159,6 +159,13 @@ function decodeGb(b: Uint8Array, invalid = invalidCount(b, gbSeqLen)): Decoded {
  * decodeBytes(Uint8Array.of(0x61, 0xff), 'utf-8');      // { text: 'a\\xFF', charset: 'utf-8', lossy: true }
  */
 export function decodeBytes(bytes: Uint8Array, charset: CharsetName): Decoded {
+  if (charset === 'auto' || charset === 'utf-8') {
+    // One native call for the common case: the decoder writes U+FFFD for every invalid
+    // sequence, so a text without one came from valid UTF-8 (ASCII included) — what the
+    // checks below would decode it to. Otherwise (or a U+FFFD that was sent) they decide.
+    const text = asBuffer(bytes).toString('utf8');
+    if (text.indexOf('\uFFFD') < 0) return { text, charset: 'utf-8', lossy: false };
+  }
   // Fast path for the common case, checked natively: ASCII reads the same in every charset.
   if (isAscii(bytes)) {
     return { text: latin1(bytes), charset: charset === 'gb18030' || charset === 'gbk' ? 'gb18030' : charset === 'latin1' ? 'latin1' : 'utf-8', lossy: false };

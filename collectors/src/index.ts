@@ -21,7 +21,7 @@ export * from './charset.js';
 export * from './id.js';
 export * from './pipeline.js';
 export * from './syslog/framing.js';
-export * from './syslog/parse.js';
+export { parseSyslog, type ParseOptions } from './syslog/parse.js';
 export * from './syslog/rfc5424.js';
 export * from './syslog/rfc3164.js';
 export * from './syslog/time.js';

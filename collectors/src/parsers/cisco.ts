@@ -6,7 +6,7 @@ import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
 import type { LineParser, ParseInput } from './types.js';
 import { asInt, asPort, categorise, head, observer, setEndpoint, transportName } from './util.js';
-import { isDigit, isRegexSpace } from '../chars.js';
+import { hasAt, isDigit, isRegexSpace } from '../chars.js';
 
 const IOS_TAG = /%([A-Z][A-Z0-9_]{0,30})-([0-7])-([A-Z0-9_]{1,40}): ?/;
 
@@ -135,16 +135,18 @@ function asaEndpoint(ev: EcsEvent, prefix: 'source' | 'destination', m: RegExpEx
     setEndpoint(ev, `${prefix}.nat`, m[4], m[5]);
   }
   // Direct writes (every connection message comes here); m[1] is never empty. observer() made ev.observer.
-  const o = (ev.observer ??= {}) as Record<string, { interface?: { name?: string } } | undefined>;
-  ((o[prefix === 'source' ? 'ingress' : 'egress'] ??= {}).interface ??= {}).name = m[1]!;
+  const o = (ev.observer ??= {}) as { ingress?: { interface?: { name?: string } }; egress?: { interface?: { name?: string } } };
+  if (prefix === 'source') ((o.ingress ??= {}).interface ??= {}).name = m[1]!;
+  else ((o.egress ??= {}).interface ??= {}).name = m[1]!;
 }
 
 /**
  * The end of the `%ASA-6-302013: ` tag at `start` of `text` (where {@link asaStart} found
  * `%ASA-` or `%FTD-`), or -1: the expression `%(ASA|FTD)-([0-7])-(\d{6}): ?` matched there, read
  * from char codes (it was a regex call per line).
+ * @internal
  */
-function asaTagEnd(text: string, start: number): number {
+export function asaTagEnd(text: string, start: number): number {
   const sev = text.charCodeAt(start + 5);
   if (sev < 0x30 || sev > 0x37 || text.charCodeAt(start + 6) !== 0x2d) return -1;
   for (let k = start + 7; k < start + 13; k++) if (!isDigit(text.charCodeAt(k))) return -1;
@@ -157,29 +159,36 @@ let builtProto = '';
 let builtConn = '';
 
 /**
+ * The captures of the last {@link asaBuilt} that matched (for the tests).
+ * @internal
+ */
+export const builtCaptures = (): [direction: string, proto: string, conn: string] => [builtOutbound ? 'outbound' : 'inbound', builtProto, builtConn];
+
+/**
  * `Built inbound|outbound PROTO connection ID for ` at the start of a 302013/302015 body — the
  * expression `^Built (inbound|outbound) (\S+) connection (\d+) for ` read from char codes
  * (\S+ and \d+ take whole runs: only a space may follow them). Returns the index after it,
  * or -1; the captures go to `builtOutbound`, `builtProto` and `builtConn`.
+ * @internal
  */
-function asaBuilt(body: string): number {
-  if (!body.startsWith('Built ')) return -1;
+export function asaBuilt(body: string): number {
+  if (!hasAt(body, 0, 'Built ')) return -1;
   let p = 6;
-  if (body.startsWith('inbound ', p)) {
+  if (hasAt(body, p, 'inbound ')) {
     builtOutbound = false;
     p += 8;
-  } else if (body.startsWith('outbound ', p)) {
+  } else if (hasAt(body, p, 'outbound ')) {
     builtOutbound = true;
     p += 9;
   } else return -1;
   const ps = p;
   while (p < body.length && !isRegexSpace(body.charCodeAt(p))) p++;
-  if (p === ps || !body.startsWith(' connection ', p)) return -1;
+  if (p === ps || !hasAt(body, p, ' connection ')) return -1;
   builtProto = body.slice(ps, p);
   p += 12;
   const ds = p;
   while (isDigit(body.charCodeAt(p))) p++;
-  if (p === ds || !body.startsWith(' for ', p)) return -1;
+  if (p === ds || !hasAt(body, p, ' for ')) return -1;
   builtConn = body.slice(ds, p);
   return p + 5;
 }

@@ -158,9 +158,9 @@ function contextFields(ev: EcsEvent, ctx: SourceContext): void {
  * const ev = normalise(parseSyslog(bytes, opts), ctx);
  * ev.event.category; // ['authentication'] for "sshd[1]: Failed password for root from 10.0.0.9 port 2222 ssh2"
  */
-export function normalise(msg: SyslogMessage, ctx: SourceContext, options: NormaliseOptions = {}): EcsEvent {
+export function normalise(msg: SyslogMessage, ctx: SourceContext, options?: NormaliseOptions): EcsEvent {
   validateCtx(ctx);
-  const format = options.format ?? 'auto';
+  const format = options?.format ?? 'auto';
   if (format !== 'auto' && !Object.hasOwn(FORMATS, format)) throw new RangeError(`normalise: unknown format ${String(format)}`);
   // The syslog-level fields (log.syslog.*, host, labels, tags) are the baseline mapping's.
   // The baseline's network.* describes the syslog transport and process.* the syslog TAG;

@@ -150,7 +150,8 @@ export function netfilterAt(input: ParseInput, ev: EcsEvent, start: number): boo
   const bytes = asInt(kv[I.LEN]);
   if (bytes !== undefined) net.bytes = bytes;
   const mac = kv[I.MAC];
-  if (mac !== undefined && /^([0-9a-f]{2}:){13}[0-9a-f]{2}$/.test(mac)) {
+  // 14 octets: 41 characters (a length test first: most lines carry another MAC= form).
+  if (mac !== undefined && mac.length === 41 && /^([0-9a-f]{2}:){13}[0-9a-f]{2}$/.test(mac)) {
     // MAC= is destination MAC, source MAC and ethertype, concatenated (nf_log_dump_mac_header).
     (ev.destination ??= {}).mac = mac.slice(0, 17).replaceAll(':', '-').toUpperCase();
     (ev.source ??= {}).mac = mac.slice(18, 35).replaceAll(':', '-').toUpperCase();

@@ -5,7 +5,7 @@
  */
 import type { LineParser } from './types.js';
 import { asInt, categorise, extName, isoFromMs, lookup, setEndpoint } from './util.js';
-import { digits, isDigit } from '../chars.js';
+import { digits, hasAt, isDigit } from '../chars.js';
 import { utcMs } from '../syslog/time.js';
 
 const MONTHS: Record<string, number> = {
@@ -74,8 +74,24 @@ export function quoted(s: string, i: number): [string, number] | undefined {
   }
 }
 
-/** `^[A-Z]{3,10}$` (an HTTP method), from char codes. */
-function isMethod(m: string): boolean {
+/**
+ * The end of `^(\d{3}) (\d+|-)` (the status and the body size: digits or `-`) in `rest`, read
+ * from char codes, or -1.
+ * @internal
+ */
+export function statusEnd(rest: string): number {
+  if (!isDigit(rest.charCodeAt(0)) || !isDigit(rest.charCodeAt(1)) || !isDigit(rest.charCodeAt(2)) || rest.charCodeAt(3) !== 0x20) return -1;
+  let end = 4;
+  while (isDigit(rest.charCodeAt(end))) end++;
+  if (end > 4) return end;
+  return rest.charCodeAt(4) === 0x2d ? 5 : -1;
+}
+
+/**
+ * `^[A-Z]{3,10}$` (an HTTP method), from char codes.
+ * @internal
+ */
+export function isMethod(m: string): boolean {
   if (m.length < 3 || m.length > 10) return false;
   for (let i = 0; i < m.length; i++) {
     const c = m.charCodeAt(i);
@@ -84,10 +100,13 @@ function isMethod(m: string): boolean {
   return true;
 }
 
-/** The version of `HTTP/1.1` (`^HTTP\/(\d(?:\.\d)?)$` on `s` from `at`), from char codes, else undefined. */
-function httpVersion(s: string, at: number): string | undefined {
+/**
+ * The version of `HTTP/1.1` (`^HTTP\/(\d(?:\.\d)?)$` on `s` from `at`), from char codes, else undefined.
+ * @internal
+ */
+export function httpVersion(s: string, at: number): string | undefined {
   const n = s.length - at;
-  if ((n !== 6 && n !== 8) || !s.startsWith('HTTP/', at) || !isDigit(s.charCodeAt(at + 5))) return undefined;
+  if ((n !== 6 && n !== 8) || !hasAt(s, at, 'HTTP/') || !isDigit(s.charCodeAt(at + 5))) return undefined;
   if (n === 8 && (s.charCodeAt(at + 6) !== 0x2e || !isDigit(s.charCodeAt(at + 7)))) return undefined;
   return s.slice(at + 5);
 }
@@ -121,14 +140,8 @@ export const parseAccessLog: LineParser = (input, ev) => {
   const req = quoted(s, close + 2);
   if (time === undefined || req === undefined) return false;
   const rest = s.slice(req[1]).trimStart();
-  // `^(\d{3}) (\d+|-)`, read from char codes: the status and the body size (digits or `-`).
-  if (!isDigit(rest.charCodeAt(0)) || !isDigit(rest.charCodeAt(1)) || !isDigit(rest.charCodeAt(2)) || rest.charCodeAt(3) !== 0x20) return false;
-  let sizeEnd = 4;
-  while (isDigit(rest.charCodeAt(sizeEnd))) sizeEnd++;
-  if (sizeEnd === 4) {
-    if (rest.charCodeAt(4) !== 0x2d) return false;
-    sizeEnd = 5;
-  }
+  const sizeEnd = statusEnd(rest);
+  if (sizeEnd < 0) return false;
   const client = s.slice(0, sp1);
   const user = s.slice(sp2 + 1, br);
   // The line format is shared; only the program name tells the server apart.

@@ -72,8 +72,16 @@ function applyIso(msg: SyslogMessage, t: IsoTime, zone: string): void {
  * m.time.yearInferred // true
  */
 export function parseSyslog(bytes: Uint8Array, opts: ParseOptions): SyslogMessage {
-  const zone = opts.timezone ?? 'Asia/Shanghai';
-  const dec = decodeBytes(bytes, opts.charset ?? 'auto');
+  return parseMessage(bytes, opts.receivedAt, opts.timezone ?? 'Asia/Shanghai', opts.charset ?? 'auto');
+}
+
+/**
+ * {@link parseSyslog} with the options as arguments (the processor calls it per message
+ * without building an options object).
+ * @internal
+ */
+export function parseMessage(bytes: Uint8Array, receivedAt: number, zone: string, charset: CharsetName): SyslogMessage {
+  const dec = decodeBytes(bytes, charset);
   const text = dec.text;
   // Every field is present from the start (absent ones as undefined), in one order: all
   // messages share one hidden class, so the normaliser's reads of them stay monomorphic
@@ -87,7 +95,7 @@ export function parseSyslog(bytes: Uint8Array, opts: ParseOptions): SyslogMessag
     severity: undefined,
     priRaw: undefined,
     version: undefined,
-    time: { received: opts.receivedAt, zone, yearInferred: false, device: undefined, deviceText: undefined, fraction: undefined },
+    time: { received: receivedAt, zone, yearInferred: false, device: undefined, deviceText: undefined, fraction: undefined },
     hostname: undefined,
     appname: undefined,
     procid: undefined,
@@ -157,7 +165,7 @@ export function parseSyslog(bytes: Uint8Array, opts: ParseOptions): SyslogMessag
     if (b.year !== undefined) {
       msg.time.device = wallToInstant(z, b.year, b.month, b.day, b.hour, b.minute, b.second, b.millis);
     } else {
-      const t = inferYear(z, b.month, b.day, b.hour, b.minute, b.second, b.millis, opts.receivedAt);
+      const t = inferYear(z, b.month, b.day, b.hour, b.minute, b.second, b.millis, receivedAt);
       if (t !== undefined) {
         msg.time.device = t;
         msg.time.yearInferred = true;

@@ -5,7 +5,7 @@
  */
 import type { CharsetName, EcsEvent, Logger, Normalise, SourceContext } from '../types.js';
 import type { SourceMetrics } from '../sources/common.js';
-import { parseSyslog } from './parse.js';
+import { parseMessage } from './parse.js';
 import { baselineNormalise } from './normalise.js';
 
 /** Options of {@link createProcessor}. */
@@ -36,11 +36,13 @@ export type Processor = (bytes: Uint8Array, ctx: SourceContext, seq?: number) =>
 export function createProcessor(opts: ProcessorOptions): Processor {
   const normalise = opts.normalise ?? baselineNormalise;
   const m = opts.metrics;
+  const zone = opts.timezone ?? 'Asia/Shanghai';
+  const charset = opts.charset ?? 'auto';
   return (bytes, ctx) => {
     m.eventsIn++;
     m.bytesIn += bytes.length;
     if (ctx.truncated === true) m.truncations++;
-    const msg = parseSyslog(bytes, { receivedAt: ctx.receivedAt, timezone: opts.timezone, charset: opts.charset });
+    const msg = parseMessage(bytes, ctx.receivedAt, zone, charset);
     if (msg.format === 'unparsed') {
       m.parseFailures++;
       opts.logger?.debug({ sourceId: ctx.sourceId, errorCode: 'COL_ERR_PARSE', stage: 'parse', reason: msg.parseError }, 'Message kept unparsed.');
