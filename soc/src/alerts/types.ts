@@ -229,7 +229,12 @@ export interface AlertStore {
   deleteSuppression(id: string): Promise<boolean>;
   /** A checkpoint saved by {@link record} or {@link saveCheckpoint}. */
   loadCheckpoint(name: string): Promise<string | undefined>;
-  saveCheckpoint(name: string, value: string): Promise<void>;
+  /**
+   * Save a checkpoint: the text, or its UTF-8 bytes (stored and read back as that same text; the
+   * detector's windows, ~11 MB at 50k groups, never become a JS string: soc/README "Memory,
+   * session 10").
+   */
+  saveCheckpoint(name: string, value: string | Uint8Array): Promise<void>;
   /** Rule ids switched off (persisted). */
   disabledRules(): Promise<Set<string>>;
   setRuleEnabled(ruleId: string, enabled: boolean, actor: string): Promise<void>;

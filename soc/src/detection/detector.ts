@@ -523,14 +523,14 @@ export class Detector {
   /** Save the open correlation windows now (clean shutdown). */
   async checkpoint(): Promise<void> {
     if (this.restorePending) await this.restoreSaved();
-    // JSON.stringify({ snapshot: engine.snapshot(), maxTime }), written without the snapshot's
-    // object graph (text-sink.ts); sized by the last one, so it seldom grows.
+    // The UTF-8 of JSON.stringify({ snapshot: engine.snapshot(), maxTime }), written without the
+    // snapshot's object graph or the string (text-sink.ts); sized by the last one, so it seldom grows.
     const t = new TextSink(this.snapshotBytes + (this.snapshotBytes >> 3) + 4096);
     t.write('{"snapshot":');
     this.engineNow.writeSnapshot((s) => t.write(s));
     t.write(`,"maxTime":${JSON.stringify(this.maxTime)}}`);
     this.snapshotBytes = t.length;
-    await this.opts.alerts.saveCheckpoint(`${this.name}.windows`, t.text());
+    await this.opts.alerts.saveCheckpoint(`${this.name}.windows`, t.bytes());
     this.snapshotAt = (this.opts.now ?? Date.now)();
   }
 
