@@ -8,7 +8,7 @@ import { isAscii, isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { hasAt } from '../src/chars.js';
 import { decodeBytes } from '../src/charset.js';
-import { asaBuilt, asaTagEnd, builtCaptures, parseCiscoAsa } from '../src/parsers/cisco.js';
+import { asaBuilt, asaTagEnd, builtCaptures, endpointAt, endpointCaptures, parseCiscoAsa } from '../src/parsers/cisco.js';
 import { httpVersion, isMethod, statusEnd } from '../src/parsers/web.js';
 import { transportName } from '../src/parsers/util.js';
 import { normalise } from '../src/parsers/index.js';
@@ -52,6 +52,21 @@ describe('vendor fast paths equal the expressions they replaced', () => {
         if (m !== null) assert.deepEqual(builtCaptures(), [m[1], m[2], m[3]]);
       }),
       { numRuns: 5000 },
+    );
+  });
+
+  test('ASA endpoint = the lazy expression it replaced (interface, address, port, mapped part), on a range of the text', () => {
+    const REF = /^(\S+?):([0-9a-fA-F.:]+?)\/(\d{1,5})(?: \(([0-9a-fA-F.:]+?)\/(\d{1,5})\))?/;
+    const text = pieces('outside', 'in:side', ':', '10.0.0.1', 'fe80::1', '/', '443', '123456', ' (', '(', ')', ' ', '\t', 'g', 'A.b');
+    fc.assert(
+      fc.property(text, fc.nat(3), fc.nat(3), (s, cutStart, cutEnd) => {
+        const from = Math.min(cutStart, s.length);
+        const to = Math.max(from, s.length - cutEnd);
+        const m = REF.exec(s.slice(from, to));
+        assert.equal(endpointAt(s, from, to), m !== null, s);
+        if (m !== null) assert.deepEqual(endpointCaptures(s, from), m.slice(1), s);
+      }),
+      { numRuns: 10000 },
     );
   });
 

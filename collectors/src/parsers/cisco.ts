@@ -125,19 +125,83 @@ export const parseCiscoIos: LineParser = (input, ev) => {
   return true;
 };
 
-/** `interface:ip/port` of ASA connection messages. */
-const ENDPOINT = /^(\S+?):([0-9a-fA-F.:]+?)\/(\d{1,5})(?: \(([0-9a-fA-F.:]+?)\/(\d{1,5})\))?/;
+/** `[0-9a-fA-F.:]`: the characters of an ASA address. */
+const isAddrChar = (c: number): boolean => (c >= 0x30 && c <= 0x3a) || c === 0x2e || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 
-function asaEndpoint(ev: EcsEvent, prefix: 'source' | 'destination', m: RegExpExecArray | null): void {
-  if (!m) return;
-  setEndpoint(ev, prefix, m[2], m[3]);
-  if (m[4] !== undefined && (m[4] !== m[2] || m[5] !== m[3])) {
-    setEndpoint(ev, `${prefix}.nat`, m[4], m[5]);
+let epColon = 0;
+let epSlash = 0;
+let epPortEnd = 0;
+let epMapSlash = -1;
+let epMapEnd = -1;
+
+/**
+ * `interface:ip/port` of ASA connection messages, with an optional ` (mapped-ip/port)`, at the
+ * start of `s[from..to)`: the expression
+ * `^(\S+?):([0-9a-fA-F.:]+?)\/(\d{1,5})(?: \(([0-9a-fA-F.:]+?)\/(\d{1,5})\))?` read from char codes
+ * (two regex calls and two slices per connection message). The lazy interface ends at the first
+ * colon after which an address, a slash and a digit follow; the address at the first slash.
+ * Returns whether it matched; the positions go to the `ep*` variables (`epMapSlash` -1 without a mapped part).
+ * @internal
+ */
+export function endpointAt(s: string, from: number, to: number): boolean {
+  for (let i = from + 1; i < to; i++) {
+    if (isRegexSpace(s.charCodeAt(i - 1))) return false;
+    if (s.charCodeAt(i) !== 0x3a) continue;
+    let j = i + 1;
+    while (j < to && isAddrChar(s.charCodeAt(j))) j++;
+    if (j === i + 1 || j >= to || s.charCodeAt(j) !== 0x2f) continue;
+    const ds = j + 1;
+    let k = ds;
+    while (k < to && k - ds < 5 && isDigit(s.charCodeAt(k))) k++;
+    if (k === ds) continue;
+    epColon = i;
+    epSlash = j;
+    epPortEnd = k;
+    epMapSlash = -1;
+    epMapEnd = -1;
+    if (k + 1 < to && s.charCodeAt(k) === 0x20 && s.charCodeAt(k + 1) === 0x28) {
+      let q = k + 2;
+      while (q < to && isAddrChar(s.charCodeAt(q))) q++;
+      if (q > k + 2 && q < to && s.charCodeAt(q) === 0x2f) {
+        const ms = q + 1;
+        let r = ms;
+        while (r < to && r - ms < 5 && isDigit(s.charCodeAt(r))) r++;
+        if (r > ms && r < to && s.charCodeAt(r) === 0x29) {
+          epMapSlash = q;
+          epMapEnd = r;
+        }
+      }
+    }
+    return true;
   }
-  // Direct writes (every connection message comes here); m[1] is never empty. observer() made ev.observer.
+  return false;
+}
+
+/**
+ * The captures of the last {@link endpointAt} that matched, as the expression's groups (for the tests).
+ * @internal
+ */
+export function endpointCaptures(s: string, from: number): Array<string | undefined> {
+  const mapped = epMapSlash >= 0;
+  return [s.slice(from, epColon), s.slice(epColon + 1, epSlash), s.slice(epSlash + 1, epPortEnd), mapped ? s.slice(epPortEnd + 2, epMapSlash) : undefined, mapped ? s.slice(epMapSlash + 1, epMapEnd) : undefined];
+}
+
+/** The endpoint `s[from..to)` (see {@link endpointAt}) as `prefix.*`, its NAT address and the interface. */
+function asaEndpoint(ev: EcsEvent, prefix: 'source' | 'destination', s: string, from: number, to: number): void {
+  if (!endpointAt(s, from, to)) return;
+  const ip = s.slice(epColon + 1, epSlash);
+  const port = s.slice(epSlash + 1, epPortEnd);
+  setEndpoint(ev, prefix, ip, port);
+  if (epMapSlash >= 0) {
+    const mappedIp = s.slice(epPortEnd + 2, epMapSlash);
+    const mappedPort = s.slice(epMapSlash + 1, epMapEnd);
+    if (mappedIp !== ip || mappedPort !== port) setEndpoint(ev, `${prefix}.nat`, mappedIp, mappedPort);
+  }
+  // Direct writes (every connection message comes here); the interface is never empty. observer() made ev.observer.
+  const name = s.slice(from, epColon);
   const o = (ev.observer ??= {}) as { ingress?: { interface?: { name?: string } }; egress?: { interface?: { name?: string } } };
-  if (prefix === 'source') ((o.ingress ??= {}).interface ??= {}).name = m[1]!;
-  else ((o.egress ??= {}).interface ??= {}).name = m[1]!;
+  if (prefix === 'source') ((o.ingress ??= {}).interface ??= {}).name = name;
+  else ((o.egress ??= {}).interface ??= {}).name = name;
 }
 
 /**
@@ -241,10 +305,13 @@ export function asaAt(input: ParseInput, ev: EcsEvent, start: number): boolean {
       net.direction = builtOutbound ? 'outbound' : 'inbound';
       const conn = builtConn;
       // For outbound connections the "for" side is the responder (ASA message 302013 notes).
-      const first = ENDPOINT.exec(rest.slice(0, to));
-      const second = ENDPOINT.exec(rest.slice(to + 4));
-      asaEndpoint(ev, 'source', builtOutbound ? second : first);
-      asaEndpoint(ev, 'destination', builtOutbound ? first : second);
+      if (builtOutbound) {
+        asaEndpoint(ev, 'source', rest, to + 4, rest.length);
+        asaEndpoint(ev, 'destination', rest, 0, to);
+      } else {
+        asaEndpoint(ev, 'source', rest, 0, to);
+        asaEndpoint(ev, 'destination', rest, to + 4, rest.length);
+      }
       ev.cisco = { asa: { connection_id: conn } };
       break;
     }
@@ -254,8 +321,8 @@ export function asaAt(input: ParseInput, ev: EcsEvent, start: number): boolean {
       if (!r) break;
       categorise(ev, ['network'], ['connection', 'end'], 'firewall-rule', 'success');
       setField(ev, 'network.transport', transportName(r[1]));
-      asaEndpoint(ev, 'source', ENDPOINT.exec(r[3]!));
-      asaEndpoint(ev, 'destination', ENDPOINT.exec(r[4]!));
+      asaEndpoint(ev, 'source', r[3]!, 0, r[3]!.length);
+      asaEndpoint(ev, 'destination', r[4]!, 0, r[4]!.length);
       setField(ev, 'cisco.asa.connection_id', r[2]);
       setField(ev, 'event.duration', ((Number(r[5]) * 60 + Number(r[6])) * 60 + Number(r[7])) * 1e9);
       setField(ev, 'network.bytes', asInt(r[8]));
