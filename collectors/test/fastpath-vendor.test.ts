@@ -8,15 +8,13 @@ import { isAscii, isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { hasAt } from '../src/chars.js';
 import { decodeBytes } from '../src/charset.js';
-import { asaBuilt, asaTagEnd, builtCaptures, endpointAt, endpointCaptures, parseCiscoAsa } from '../src/parsers/cisco.js';
+import { parseCiscoAsa } from '../src/parsers/cisco.js';
 import { httpVersion, isMethod, statusEnd } from '../src/parsers/web.js';
 import { transportName } from '../src/parsers/util.js';
 import { normalise } from '../src/parsers/index.js';
 import { parseSyslog } from '../src/syslog/parse.js';
 import type { EcsEvent } from '../src/types.js';
 
-const REF_ASA_TAG = /%(ASA|FTD|PIX|FWSM)-([0-7])-(\d{6}): ?/;
-const REF_BUILT = /^Built (inbound|outbound) (\S+) connection (\d+) for /;
 const REF_STATUS = /^(\d{3}) (\d+|-)/;
 const REF_VERSION = /^HTTP\/(\d(?:\.\d)?)$/;
 
@@ -30,43 +28,6 @@ describe('vendor fast paths equal the expressions they replaced', () => {
         assert.equal(hasAt(s, at, lit), at >= 0 && s.startsWith(lit, at));
       }),
       { numRuns: 3000 },
-    );
-  });
-
-  test('ASA tag and Built prefix = ASA_TAG at the %ASA-/%FTD- position, and the Built expression', () => {
-    const tag = fc.tuple(fc.constantFrom('%ASA-', '%FTD-'), pieces('6', '9', '-', '302013', '12345', ':', ': ', ' '));
-    fc.assert(
-      fc.property(tag, ([head, rest]) => {
-        const text = head + rest;
-        const m = REF_ASA_TAG.exec(text);
-        assert.equal(asaTagEnd(text, 0), m !== null && m.index === 0 ? m[0].length : -1, text);
-      }),
-      { numRuns: 3000 },
-    );
-    const built = pieces('Built ', 'inbound ', 'outbound ', 'TCP', 'UDP', '\t', ' ', 'connection ', ' connection ', '42', ' for ', 'for ', 'x');
-    fc.assert(
-      fc.property(fc.oneof(built, built.map((s) => 'Built ' + s), fc.constant('Built outbound TCP connection 7 for x')), (body) => {
-        const m = REF_BUILT.exec(body);
-        const end = asaBuilt(body);
-        assert.equal(end, m !== null ? m[0].length : -1, body);
-        if (m !== null) assert.deepEqual(builtCaptures(), [m[1], m[2], m[3]]);
-      }),
-      { numRuns: 5000 },
-    );
-  });
-
-  test('ASA endpoint = the lazy expression it replaced (interface, address, port, mapped part), on a range of the text', () => {
-    const REF = /^(\S+?):([0-9a-fA-F.:]+?)\/(\d{1,5})(?: \(([0-9a-fA-F.:]+?)\/(\d{1,5})\))?/;
-    const text = pieces('outside', 'in:side', ':', '10.0.0.1', 'fe80::1', '/', '443', '123456', ' (', '(', ')', ' ', '\t', 'g', 'A.b');
-    fc.assert(
-      fc.property(text, fc.nat(3), fc.nat(3), (s, cutStart, cutEnd) => {
-        const from = Math.min(cutStart, s.length);
-        const to = Math.max(from, s.length - cutEnd);
-        const m = REF.exec(s.slice(from, to));
-        assert.equal(endpointAt(s, from, to), m !== null, s);
-        if (m !== null) assert.deepEqual(endpointCaptures(s, from), m.slice(1), s);
-      }),
-      { numRuns: 10000 },
     );
   });
 

@@ -4,11 +4,11 @@
  */
 import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
-import type { LineParser, ParseInput } from './types.js';
+import type { LineParser } from './types.js';
 import { asInt, asPort, categorise, head, observer, setEndpoint, transportName } from './util.js';
-import { hasAt, isDigit, isRegexSpace } from '../chars.js';
 
 const IOS_TAG = /%([A-Z][A-Z0-9_]{0,30})-([0-7])-([A-Z0-9_]{1,40}): ?/;
+const ASA_TAG = /%(ASA|FTD|PIX|FWSM)-([0-7])-(\d{6}): ?/;
 
 /**
  * Position of the `%ASA-`-style tag in the first part of the line, else -1.
@@ -125,136 +125,16 @@ export const parseCiscoIos: LineParser = (input, ev) => {
   return true;
 };
 
-/** `[0-9a-fA-F.:]`: the characters of an ASA address. */
-const isAddrChar = (c: number): boolean => (c >= 0x30 && c <= 0x3a) || c === 0x2e || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+/** `interface:ip/port` of ASA connection messages. */
+const ENDPOINT = /^(\S+?):([0-9a-fA-F.:]+?)\/(\d{1,5})(?: \(([0-9a-fA-F.:]+?)\/(\d{1,5})\))?/;
 
-let epColon = 0;
-let epSlash = 0;
-let epPortEnd = 0;
-let epMapSlash = -1;
-let epMapEnd = -1;
-
-/**
- * `interface:ip/port` of ASA connection messages, with an optional ` (mapped-ip/port)`, at the
- * start of `s[from..to)`: the expression
- * `^(\S+?):([0-9a-fA-F.:]+?)\/(\d{1,5})(?: \(([0-9a-fA-F.:]+?)\/(\d{1,5})\))?` read from char codes
- * (two regex calls and two slices per connection message). The lazy interface ends at the first
- * colon after which an address, a slash and a digit follow; the address at the first slash.
- * Returns whether it matched; the positions go to the `ep*` variables (`epMapSlash` -1 without a mapped part).
- * @internal
- */
-export function endpointAt(s: string, from: number, to: number): boolean {
-  for (let i = from + 1; i < to; i++) {
-    if (isRegexSpace(s.charCodeAt(i - 1))) return false;
-    if (s.charCodeAt(i) !== 0x3a) continue;
-    let j = i + 1;
-    while (j < to && isAddrChar(s.charCodeAt(j))) j++;
-    if (j === i + 1 || j >= to || s.charCodeAt(j) !== 0x2f) continue;
-    const ds = j + 1;
-    let k = ds;
-    while (k < to && k - ds < 5 && isDigit(s.charCodeAt(k))) k++;
-    if (k === ds) continue;
-    epColon = i;
-    epSlash = j;
-    epPortEnd = k;
-    epMapSlash = -1;
-    epMapEnd = -1;
-    if (k + 1 < to && s.charCodeAt(k) === 0x20 && s.charCodeAt(k + 1) === 0x28) {
-      let q = k + 2;
-      while (q < to && isAddrChar(s.charCodeAt(q))) q++;
-      if (q > k + 2 && q < to && s.charCodeAt(q) === 0x2f) {
-        const ms = q + 1;
-        let r = ms;
-        while (r < to && r - ms < 5 && isDigit(s.charCodeAt(r))) r++;
-        if (r > ms && r < to && s.charCodeAt(r) === 0x29) {
-          epMapSlash = q;
-          epMapEnd = r;
-        }
-      }
-    }
-    return true;
+function asaEndpoint(ev: EcsEvent, prefix: 'source' | 'destination', m: RegExpExecArray | null): void {
+  if (!m) return;
+  setEndpoint(ev, prefix, m[2], m[3]);
+  if (m[4] !== undefined && (m[4] !== m[2] || m[5] !== m[3])) {
+    setEndpoint(ev, `${prefix}.nat`, m[4], m[5]);
   }
-  return false;
-}
-
-/**
- * The captures of the last {@link endpointAt} that matched, as the expression's groups (for the tests).
- * @internal
- */
-export function endpointCaptures(s: string, from: number): Array<string | undefined> {
-  const mapped = epMapSlash >= 0;
-  return [s.slice(from, epColon), s.slice(epColon + 1, epSlash), s.slice(epSlash + 1, epPortEnd), mapped ? s.slice(epPortEnd + 2, epMapSlash) : undefined, mapped ? s.slice(epMapSlash + 1, epMapEnd) : undefined];
-}
-
-/** The endpoint `s[from..to)` (see {@link endpointAt}) as `prefix.*`, its NAT address and the interface. */
-function asaEndpoint(ev: EcsEvent, prefix: 'source' | 'destination', s: string, from: number, to: number): void {
-  if (!endpointAt(s, from, to)) return;
-  const ip = s.slice(epColon + 1, epSlash);
-  const port = s.slice(epSlash + 1, epPortEnd);
-  setEndpoint(ev, prefix, ip, port);
-  if (epMapSlash >= 0) {
-    const mappedIp = s.slice(epPortEnd + 2, epMapSlash);
-    const mappedPort = s.slice(epMapSlash + 1, epMapEnd);
-    if (mappedIp !== ip || mappedPort !== port) setEndpoint(ev, `${prefix}.nat`, mappedIp, mappedPort);
-  }
-  // Direct writes (every connection message comes here); the interface is never empty. observer() made ev.observer.
-  const name = s.slice(from, epColon);
-  const o = (ev.observer ??= {}) as { ingress?: { interface?: { name?: string } }; egress?: { interface?: { name?: string } } };
-  if (prefix === 'source') ((o.ingress ??= {}).interface ??= {}).name = name;
-  else ((o.egress ??= {}).interface ??= {}).name = name;
-}
-
-/**
- * The end of the `%ASA-6-302013: ` tag at `start` of `text` (where {@link asaStart} found
- * `%ASA-` or `%FTD-`), or -1: the expression `%(ASA|FTD)-([0-7])-(\d{6}): ?` matched there, read
- * from char codes (it was a regex call per line).
- * @internal
- */
-export function asaTagEnd(text: string, start: number): number {
-  const sev = text.charCodeAt(start + 5);
-  if (sev < 0x30 || sev > 0x37 || text.charCodeAt(start + 6) !== 0x2d) return -1;
-  for (let k = start + 7; k < start + 13; k++) if (!isDigit(text.charCodeAt(k))) return -1;
-  if (text.charCodeAt(start + 13) !== 0x3a) return -1;
-  return text.charCodeAt(start + 14) === 0x20 ? start + 15 : start + 14;
-}
-
-let builtOutbound = false;
-let builtProto = '';
-let builtConn = '';
-
-/**
- * The captures of the last {@link asaBuilt} that matched (for the tests).
- * @internal
- */
-export const builtCaptures = (): [direction: string, proto: string, conn: string] => [builtOutbound ? 'outbound' : 'inbound', builtProto, builtConn];
-
-/**
- * `Built inbound|outbound PROTO connection ID for ` at the start of a 302013/302015 body — the
- * expression `^Built (inbound|outbound) (\S+) connection (\d+) for ` read from char codes
- * (\S+ and \d+ take whole runs: only a space may follow them). Returns the index after it,
- * or -1; the captures go to `builtOutbound`, `builtProto` and `builtConn`.
- * @internal
- */
-export function asaBuilt(body: string): number {
-  if (!hasAt(body, 0, 'Built ')) return -1;
-  let p = 6;
-  if (hasAt(body, p, 'inbound ')) {
-    builtOutbound = false;
-    p += 8;
-  } else if (hasAt(body, p, 'outbound ')) {
-    builtOutbound = true;
-    p += 9;
-  } else return -1;
-  const ps = p;
-  while (p < body.length && !isRegexSpace(body.charCodeAt(p))) p++;
-  if (p === ps || !hasAt(body, p, ' connection ')) return -1;
-  builtProto = body.slice(ps, p);
-  p += 12;
-  const ds = p;
-  while (isDigit(body.charCodeAt(p))) p++;
-  if (p === ds || !hasAt(body, p, ' for ')) return -1;
-  builtConn = body.slice(ds, p);
-  return p + 5;
+  setField(ev, prefix === 'source' ? 'observer.ingress.interface.name' : 'observer.egress.interface.name', m[1]);
 }
 
 /**
@@ -265,54 +145,40 @@ export function asaBuilt(body: string): number {
  */
 export const parseCiscoAsa: LineParser = (input, ev) => {
   const start = asaStart(input.text);
-  return start >= 0 && asaAt(input, ev, start);
-};
-
-/**
- * {@link parseCiscoAsa} with the tag position already found by {@link asaStart} (the
- * dispatcher finds it to choose the parser).
- * @internal
- */
-export function asaAt(input: ParseInput, ev: EcsEvent, start: number): boolean {
-  const text = input.text;
-  const end = asaTagEnd(text, start);
-  if (end < 0) return false;
-  const product = text.slice(start + 1, start + 4);
-  const id = text.slice(start + 7, start + 13);
-  const full = text.slice(end);
+  if (start < 0) return false;
+  const tagText = input.text.slice(start);
+  const m = ASA_TAG.exec(tagText);
+  if (!m || m.index !== 0) return false;
+  const product = m[1]!;
+  const sev = m[2]!;
+  const id = m[3]!;
+  const full = tagText.slice(m[0].length);
   const body = head(full);
   ev.event.module = 'cisco';
   ev.event.dataset = 'cisco.asa';
   observer(ev, 'Cisco', product, 'firewall');
   ev.event.code = id;
-  (ev.log ??= {}).level = SEV_NAMES[text.charCodeAt(start + 5) - 0x30];
+  setField(ev, 'log.level', SEV_NAMES[Number(sev)]);
   ev.message = full;
   let r: RegExpExecArray | null;
   switch (id) {
     case '302013':
     case '302015': {
       // Built {inbound|outbound} TCP connection id for if:ip/port (mapped/port) to if:ip/port (mapped/port)
-      const after = asaBuilt(body);
-      if (after < 0) break;
-      const rest = body.slice(after);
+      r = /^Built (inbound|outbound) (\S+) connection (\d+) for /.exec(body);
+      if (!r) break;
+      const rest = body.slice(r[0].length);
       const to = rest.indexOf(' to ');
       if (to < 0) break;
       categorise(ev, ['network'], ['connection', 'start'], 'firewall-rule', 'success');
-      // Direct writes (the commonest ASA message); the protocol word is never empty.
-      const net = (ev.network ??= {});
-      const transport = transportName(builtProto);
-      if (transport !== undefined) net.transport = transport;
-      net.direction = builtOutbound ? 'outbound' : 'inbound';
-      const conn = builtConn;
+      setField(ev, 'network.transport', transportName(r[2]));
+      setField(ev, 'network.direction', r[1]);
       // For outbound connections the "for" side is the responder (ASA message 302013 notes).
-      if (builtOutbound) {
-        asaEndpoint(ev, 'source', rest, to + 4, rest.length);
-        asaEndpoint(ev, 'destination', rest, 0, to);
-      } else {
-        asaEndpoint(ev, 'source', rest, 0, to);
-        asaEndpoint(ev, 'destination', rest, to + 4, rest.length);
-      }
-      ev.cisco = { asa: { connection_id: conn } };
+      const first = ENDPOINT.exec(rest.slice(0, to));
+      const second = ENDPOINT.exec(rest.slice(to + 4));
+      asaEndpoint(ev, 'source', r[1] === 'outbound' ? second : first);
+      asaEndpoint(ev, 'destination', r[1] === 'outbound' ? first : second);
+      setField(ev, 'cisco.asa.connection_id', r[3]);
       break;
     }
     case '302014':
@@ -321,8 +187,8 @@ export function asaAt(input: ParseInput, ev: EcsEvent, start: number): boolean {
       if (!r) break;
       categorise(ev, ['network'], ['connection', 'end'], 'firewall-rule', 'success');
       setField(ev, 'network.transport', transportName(r[1]));
-      asaEndpoint(ev, 'source', r[3]!, 0, r[3]!.length);
-      asaEndpoint(ev, 'destination', r[4]!, 0, r[4]!.length);
+      asaEndpoint(ev, 'source', ENDPOINT.exec(r[3]!));
+      asaEndpoint(ev, 'destination', ENDPOINT.exec(r[4]!));
       setField(ev, 'cisco.asa.connection_id', r[2]);
       setField(ev, 'event.duration', ((Number(r[5]) * 60 + Number(r[6])) * 60 + Number(r[7])) * 1e9);
       setField(ev, 'network.bytes', asInt(r[8]));
@@ -394,4 +260,4 @@ export function asaAt(input: ParseInput, ev: EcsEvent, start: number): boolean {
   }
   if (ev.event.category === undefined) categorise(ev, ['network'], ['info'], `asa-${id}`);
   return true;
-}
+};

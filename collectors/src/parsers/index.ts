@@ -12,7 +12,7 @@ import { parseAccount, parseLogin, parsePam, parseSshd, parseSu, parseSudo } fro
 import { looksLikeAudit, parseAuditd } from './auditd.js';
 import { netfilterAt, netfilterStart, parseNetfilter } from './netfilter.js';
 import { looksLikeAccessLog, parseAccessLog } from './web.js';
-import { asaAt, asaStart, iosStart, parseCiscoAsa, parseCiscoIos } from './cisco.js';
+import { asaStart, iosStart, parseCiscoAsa, parseCiscoIos } from './cisco.js';
 import { parseH3c, parseHuawei, vrpBrand } from './vrp.js';
 import { fortigateChecked, looksLikeFortigate, parseFortigate } from './fortigate.js';
 import { hillstoneStart, parseHillstone } from './hillstone.js';
@@ -90,8 +90,7 @@ function parseByShape(input: ParseInput, ev: EcsEvent, tried: LineParser | undef
   const c = text.charCodeAt(0);
   if (c === 112 /* p */ && text.startsWith('pam_')) return parsePam !== tried && parsePam(input, ev);
   if (text.includes('%')) {
-    const asa = asaStart(text);
-    if (asa >= 0) return parseCiscoAsa !== tried && asaAt(input, ev, asa);
+    if (asaStart(text) >= 0) return parseCiscoAsa !== tried && parseCiscoAsa(input, ev);
     const brand = vrpBrand(text);
     if (brand !== '') {
       const vrp = brand === '10' ? parseH3c : parseHuawei;
