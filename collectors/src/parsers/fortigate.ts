@@ -176,24 +176,24 @@ export function fortigateChecked(input: ParseInput, ev: EcsEvent): boolean {
     } else categorise(ev, ['host'], ['info'], action ?? subtype);
   } else categorise(ev, ['network'], ['info'], action ?? type);
 
-  // Named stores in VERBATIM order (slots 0..14): a store under a computed key took the
-  // generic keyed-store path for every field of every FortiGate line.
+  // The VERBATIM keys as named stores: a store under a computed key took the generic
+  // keyed-store path for every field of every FortiGate line.
   const fw: Record<string, unknown> = {};
-  if (kv[0] !== undefined) fw.type = kv[0];
-  if (kv[1] !== undefined) fw.subtype = kv[1];
-  if (kv[2] !== undefined) fw.logdesc = kv[2];
-  if (kv[3] !== undefined) fw.vd = kv[3];
-  if (kv[4] !== undefined) fw.sessionid = kv[4];
-  if (kv[5] !== undefined) fw.msg = kv[5];
-  if (kv[6] !== undefined) fw.status = kv[6];
-  if (kv[7] !== undefined) fw.cfgpath = kv[7];
-  if (kv[8] !== undefined) fw.cfgobj = kv[8];
-  if (kv[9] !== undefined) fw.cfgattr = kv[9];
-  if (kv[10] !== undefined) fw.attack = kv[10];
-  if (kv[11] !== undefined) fw.severity = kv[11];
-  if (kv[12] !== undefined) fw.srccountry = kv[12];
-  if (kv[13] !== undefined) fw.dstcountry = kv[13];
-  if (kv[14] !== undefined) fw.ui = kv[14];
+  if (kv[I.type] !== undefined) fw.type = kv[I.type];
+  if (kv[I.subtype] !== undefined) fw.subtype = kv[I.subtype];
+  if (kv[I.logdesc] !== undefined) fw.logdesc = kv[I.logdesc];
+  if (kv[I.vd] !== undefined) fw.vd = kv[I.vd];
+  if (kv[I.sessionid] !== undefined) fw.sessionid = kv[I.sessionid];
+  if (kv[I.msg] !== undefined) fw.msg = kv[I.msg];
+  if (kv[I.status] !== undefined) fw.status = kv[I.status];
+  if (kv[I.cfgpath] !== undefined) fw.cfgpath = kv[I.cfgpath];
+  if (kv[I.cfgobj] !== undefined) fw.cfgobj = kv[I.cfgobj];
+  if (kv[I.cfgattr] !== undefined) fw.cfgattr = kv[I.cfgattr];
+  if (kv[I.attack] !== undefined) fw.attack = kv[I.attack];
+  if (kv[I.severity] !== undefined) fw.severity = kv[I.severity];
+  if (kv[I.srccountry] !== undefined) fw.srccountry = kv[I.srccountry];
+  if (kv[I.dstcountry] !== undefined) fw.dstcountry = kv[I.dstcountry];
+  if (kv[I.ui] !== undefined) fw.ui = kv[I.ui];
   ev.fortinet = { firewall: fw };
   return true;
 }
