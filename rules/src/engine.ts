@@ -549,8 +549,15 @@ export class RuleEngine {
   }
 
   private pushId(g: number, ids: string[]): void {
-    const l = this.g.ids[g];
-    for (let i = 0; i < ids.length; i++) {
+    let l = this.g.ids[g];
+    let i = 0;
+    if (l.length === 0 && ids.length > 0) {
+      // A list of one (most groups keep one id; see GroupStore.add).
+      this.g.ids[g] = l = [ids[0]];
+      i = 1;
+      if (l.length > this.maxEventIds) l.shift();
+    }
+    for (; i < ids.length; i++) {
       l.push(ids[i]);
       if (l.length > this.maxEventIds) l.shift();
     }
@@ -634,8 +641,9 @@ export class RuleEngine {
     // temporal_ordered: chain[i] = start of the newest chain that completed steps 0..i in order.
     const i = ci.refIndex;
     const n = c.refs.length;
-    const chain = G.chain[g];
-    while (chain.length < n) chain.push(null);
+    let chain = G.chain[g];
+    // Sized once (a push onto the empty list would reserve 17 slots).
+    if (chain.length < n) G.chain[g] = chain = chain.concat(new Array<null>(n - chain.length).fill(null));
     for (let j = 0; j < n; j++) if (chain[j] !== null && (chain[j] as number) < t - T) chain[j] = null;
     if (i === 0) chain[0] = t;
     else if (chain[i - 1] !== null) chain[i] = chain[i - 1];
