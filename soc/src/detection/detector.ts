@@ -37,6 +37,7 @@ import type { Alert, AlertCandidate, AlertStore, RecordResult } from '../alerts/
 import { SocError } from '../errors.js';
 import { eventView, firstSegment, type PrematchConfig, type PrematchedStep } from '../pipeline/prematch.js';
 import { TextSink } from './text-sink.js';
+import { WindowsFile } from './windows-file.js';
 
 /** Dedup fields of a detection match when the rule has no group-by of its own. */
 export const DEFAULT_GROUP_BY: readonly string[] = ['host.name', 'source.ip', 'user.name'];
@@ -199,6 +200,20 @@ export interface DetectorOptions {
   checkpointIntervalMs?: number;
   /** Wall clock for the snapshot interval. */
   now?: () => number;
+  /**
+   * Save the correlation windows in this file (./windows-file.ts) instead of the alert store
+   * (the SQLite backend: the store's copies of the text set the server's peak RSS). Windows an
+   * older version saved in the alert store still restore until the first save here.
+   */
+  windowsFile?: string;
+}
+
+/**
+ * What the alert store's windows checkpoint holds once they live in a file: it names the file,
+ * so an older checkpoint left there is not restored in place of a lost or broken file.
+ */
+interface MovedWindows {
+  windowsFile: string;
 }
 
 interface Checkpoint {
@@ -277,6 +292,9 @@ export class Detector {
   private snapshotCostMs = 0;
   /** Bytes of the last saved windows checkpoint. */
   private snapshotBytes = 0;
+  private readonly file: WindowsFile | undefined;
+  /** The alert store's windows checkpoint names {@link file} (see {@link MovedWindows}). */
+  private movedMarked = false;
   private disabled = new Set<string>();
   private engineNow: RuleEngine;
   /** Rule-set number: bumped by every swap and switch (see ../pipeline/prematch.ts). */
@@ -289,6 +307,7 @@ export class Detector {
 
   private constructor(private readonly opts: DetectorOptions) {
     this.engineNow = opts.engine;
+    this.file = opts.windowsFile !== undefined ? new WindowsFile(opts.windowsFile) : undefined;
     this.getters = (opts.groupBy ?? DEFAULT_GROUP_BY).map((field) => ({ field, get: makeGetter(field) }));
   }
 
@@ -299,7 +318,8 @@ export class Detector {
     // Switched off in the engine too, so a disabled rule no longer feeds the correlations that reference it.
     for (const id of d.disabled) opts.engine.setRuleEnabled(id, false);
     const saved = await opts.alerts.loadCheckpoint(d.name);
-    const windows = await opts.alerts.loadCheckpoint(`${d.name}.windows`);
+    d.file?.removeLeftovers();
+    const windows = await d.windowsText();
     if (saved !== undefined) {
       const cp = JSON.parse(saved) as Checkpoint;
       d.seq = Number(cp.seq) || 0;
@@ -307,10 +327,10 @@ export class Detector {
     }
     if (windows !== undefined) {
       try {
-        const w = JSON.parse(windows) as { snapshot: unknown; maxTime: number };
-        opts.engine.restore(w.snapshot);
+        const w = d.parseWindows(windows);
+        if (w) opts.engine.restore(w.snapshot);
       } catch (e) {
-        // A checkpoint of rules that changed shape: start with empty windows, say so.
+        // A checkpoint of rules that changed shape, or a broken file: start with empty windows, say so.
         opts.logger?.warn?.({ err: e, errorCode: (e as { code?: string }).code, stage: 'detection' }, 'Detector checkpoint not restored; correlation windows start empty.');
       }
     }
@@ -319,6 +339,25 @@ export class Detector {
 
   private get name(): string {
     return this.opts.name ?? 'detector';
+  }
+
+  /**
+   * The saved windows' text: the file's when there is one, else the alert store's (saved there by
+   * an older version, or naming the file). Read errors are thrown.
+   */
+  private async windowsText(): Promise<string | undefined> {
+    return this.file?.read() ?? (await this.opts.alerts.loadCheckpoint(`${this.name}.windows`));
+  }
+
+  /** {@link windowsText} parsed (throws when it does not parse); undefined when it names the file. */
+  private parseWindows(text: string): { snapshot: unknown; maxTime: number } | undefined {
+    const w = JSON.parse(text) as { snapshot: unknown; maxTime: number } | MovedWindows;
+    if (w !== null && typeof w === 'object' && 'windowsFile' in w) {
+      this.movedMarked = true;
+      // The file was saved once and is gone now: windows start empty, as after a broken one.
+      return undefined;
+    }
+    return w as { snapshot: unknown; maxTime: number };
   }
 
   /** The engine in use (a new one after {@link reload} or {@link install}). */
@@ -524,11 +563,28 @@ export class Detector {
   async checkpoint(): Promise<void> {
     if (this.restorePending) await this.restoreSaved();
     // The UTF-8 of JSON.stringify({ snapshot: engine.snapshot(), maxTime }), written without the
-    // snapshot's object graph or the string (text-sink.ts); sized by the last one, so it seldom grows.
+    // snapshot's object graph or the string.
+    const engine = this.engineNow;
+    const maxTime = this.maxTime;
+    if (this.file) {
+      this.snapshotBytes = await this.file.write((w) => {
+        w('{"snapshot":');
+        engine.writeSnapshot(w);
+        w(`,"maxTime":${JSON.stringify(maxTime)}}`);
+      });
+      if (!this.movedMarked) {
+        const moved: MovedWindows = { windowsFile: this.file.path };
+        await this.opts.alerts.saveCheckpoint(`${this.name}.windows`, JSON.stringify(moved));
+        this.movedMarked = true;
+      }
+      this.snapshotAt = (this.opts.now ?? Date.now)();
+      return;
+    }
+    // In one off-heap buffer (text-sink.ts), sized by the last one, so it seldom grows.
     const t = new TextSink(this.snapshotBytes + (this.snapshotBytes >> 3) + 4096);
     t.write('{"snapshot":');
-    this.engineNow.writeSnapshot((s) => t.write(s));
-    t.write(`,"maxTime":${JSON.stringify(this.maxTime)}}`);
+    engine.writeSnapshot((s) => t.write(s));
+    t.write(`,"maxTime":${JSON.stringify(maxTime)}}`);
     this.snapshotBytes = t.length;
     await this.opts.alerts.saveCheckpoint(`${this.name}.windows`, t.bytes());
     this.snapshotAt = (this.opts.now ?? Date.now)();
@@ -540,12 +596,12 @@ export class Detector {
    * when the alert store cannot be read; the next pass tries again first.
    */
   private async restoreSaved(): Promise<void> {
-    const saved = await this.opts.alerts.loadCheckpoint(`${this.name}.windows`);
+    const saved = await this.windowsText();
     let w: { snapshot: unknown; maxTime: number } | undefined;
     try {
       if (saved !== undefined) {
-        w = JSON.parse(saved) as { snapshot: unknown; maxTime: number };
-        this.engineNow.restore(w.snapshot);
+        w = this.parseWindows(saved);
+        if (w) this.engineNow.restore(w.snapshot);
       }
     } catch {
       w = undefined;

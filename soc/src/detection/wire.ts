@@ -84,9 +84,12 @@ export async function startDetection(config: SocConfig, deps: DetectionDeps): Pr
   let outbox: Outbox;
   let ownEngine: SearchEngineEventStore | undefined;
   let checkpointName: string | undefined;
+  let windowsFile: string | undefined;
   if (config.storage.backend === 'sqlite') {
     const s = await openSqliteAlertStore({ dir: config.data, dedupWindowMs, ...clock });
     alerts = s;
+    // Beside alerts.db, written straight from the engine's pieces (detector.ts, windows-file.ts).
+    windowsFile = join(config.data, 'detector.windows.json');
     outbox = new SqliteOutbox(s.db);
   } else {
     // No transaction spans an engine's documents: the store writes the outbox entries of new
@@ -124,6 +127,7 @@ export async function startDetection(config: SocConfig, deps: DetectionDeps): Pr
     groupBy: a.groupBy,
     logger: deps.logger,
     ...(checkpointName ? { name: checkpointName } : {}),
+    ...(windowsFile ? { windowsFile } : {}),
     ...(deps.now ? { now: deps.now } : {}),
     onCreated: (al) => notifier.enqueue(al),
     onRecorded: (r) => {

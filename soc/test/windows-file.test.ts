@@ -1,0 +1,211 @@
+// The detector's windows checkpoint in a file of its own (detection/windows-file.ts): the text
+// streamed through the 1 MiB buffer reads back as the pieces joined (pieces larger than the
+// buffer, non-ASCII); the saved file is JSON.stringify({ snapshot, maxTime }) and a restart restores
+// it; windows an older version saved in alerts.db restore once, after which the row names the
+// file; a save cut short before its rename (a crash, or a writer that throws) leaves the last file
+// and no temporary one; a truncated or corrupt file, or a lost one, starts empty windows with a
+// warning and the next save writes a good file; a failed alert write reads the windows back from it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import type { EcsEvent } from '@xiangan/collectors';
+import { BUILTIN_PACKS_DIR, loadRules } from '@xiangan/rules';
+import { openSqliteAlertStore } from '../src/alerts/sqlite.js';
+import { Detector, loadDetectionEngine } from '../src/detection/detector.js';
+import { WindowsFile } from '../src/detection/windows-file.js';
+import type { RawBatch } from '../src/buffer/durable.js';
+
+const BRUTE = '8f9c03e0-dcbf-5469-9624-e35c029e1c5c';
+
+test('WindowsFile: what is written reads back as the pieces joined, across and beyond its buffer', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xiangan-wf-'));
+  try {
+    const f = new WindowsFile(join(dir, 'w.json'));
+    assert.equal(f.read(), undefined);
+    const piece = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: fc.constantFrom('a', 'é', '张', '😀', '"'), maxLength: 300 }), fc.constantFrom('x'.repeat(700_000), '张'.repeat(400_000)));
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 12 }), async (pieces) => {
+        const n = await f.write((w) => {
+          for (const p of pieces) w(p);
+        });
+        const want = pieces.join('');
+        assert.equal(f.read(), want);
+        assert.equal(n, Buffer.byteLength(want));
+      }),
+      { numRuns: 40 },
+    );
+    assert.deepEqual(readdirSync(dir), ['w.json'], 'no temporary file left');
+    // Saves asked for at once are made in turn: the last one is what stays.
+    const all = await Promise.all(['a', 'bb', 'ccc'].map((x) => f.write((w) => w(x.repeat(400_000)))));
+    assert.deepEqual(all, [400_000, 800_000, 1_200_000]);
+    assert.equal(f.read(), 'c'.repeat(1_200_000));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function bruteForceSample(): EcsEvent[] {
+  const r = loadRules(join(BUILTIN_PACKS_DIR, 'linux', 'ssh_brute_force.yml')).rules[0]!;
+  return (r.doc['x-xiangan'] as { samples: { match: EcsEvent[][] } }).samples.match[0]!;
+}
+
+function batch(seq: number, events: EcsEvent[]): RawBatch {
+  return { seq, appendedAt: 0, count: events.length, data: events.map((e) => JSON.stringify(e)).join('\n') };
+}
+
+interface Warned {
+  msg: string;
+  obj: Record<string, unknown>;
+}
+
+async function open(dir: string, file: string | undefined, warned: Warned[] = []) {
+  const alerts = await openSqliteAlertStore({ dir });
+  const logger = { warn: (obj: Record<string, unknown>, msg: string) => warned.push({ obj, msg }), error() {}, info() {}, debug() {} };
+  const detector = await Detector.open({ engine: loadDetectionEngine().engine, alerts, logger: logger as never, ...(file ? { windowsFile: file } : {}) });
+  return { alerts, detector };
+}
+
+/** JSON.stringify({ snapshot, maxTime }) of a detector now. */
+function expected(d: Detector, maxTime: number): string {
+  return JSON.stringify({ snapshot: d.engine.snapshot(), maxTime });
+}
+
+test('windows saved in their file: the exact text, restored after a restart; alerts.db only names the file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xiangan-wf-'));
+  const file = join(dir, 'detector.windows.json');
+  try {
+    const ev = bruteForceSample();
+    const a = await open(dir, file);
+    await a.detector.afterWrite([batch(1, ev.slice(0, 6))]);
+    await a.detector.checkpoint();
+    const text = readFileSync(file, 'utf8');
+    const { maxTime } = JSON.parse(text) as { maxTime: number };
+    assert.equal(text, expected(a.detector, maxTime));
+    assert.ok(a.detector.engine.stats().groups > 0);
+    assert.deepEqual(JSON.parse((await a.alerts.loadCheckpoint('detector.windows'))!), { windowsFile: file });
+    await a.alerts.close();
+
+    const b = await open(dir, file);
+    assert.deepStrictEqual(b.detector.engine.snapshot(), a.detector.engine.snapshot());
+    await b.detector.afterWrite([batch(2, ev.slice(6))]);
+    assert.equal((await b.alerts.list({ ruleId: BRUTE })).total, 1, 'the window went on after the restart');
+    await b.alerts.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('windows an older version saved in alerts.db restore; the first save moves them to the file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xiangan-wf-'));
+  const file = join(dir, 'detector.windows.json');
+  try {
+    const ev = bruteForceSample();
+    const old = await open(dir, undefined);
+    await old.detector.afterWrite([batch(1, ev.slice(0, 6))]);
+    await old.detector.checkpoint();
+    const row = (await old.alerts.loadCheckpoint('detector.windows'))!;
+    assert.ok(row.startsWith('{"snapshot":'));
+    await old.alerts.close();
+
+    const b = await open(dir, file);
+    assert.deepStrictEqual(b.detector.engine.snapshot(), old.detector.engine.snapshot());
+    assert.equal(existsSync(file), false, 'nothing saved yet');
+    await b.detector.checkpoint();
+    assert.equal(readFileSync(file, 'utf8'), row, 'the same windows, now in the file');
+    assert.deepEqual(JSON.parse((await b.alerts.loadCheckpoint('detector.windows'))!), { windowsFile: file });
+    await b.detector.afterWrite([batch(2, ev.slice(6))]);
+    assert.equal((await b.alerts.list({ ruleId: BRUTE })).total, 1);
+    await b.alerts.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a save cut short before its rename leaves the last windows and no temporary file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xiangan-wf-'));
+  const file = join(dir, 'detector.windows.json');
+  try {
+    const ev = bruteForceSample();
+    const a = await open(dir, file);
+    await a.detector.afterWrite([batch(1, ev.slice(0, 6))]);
+    await a.detector.checkpoint();
+    const saved = readFileSync(file, 'utf8');
+
+    // A writer that throws halfway: the file is untouched, the temporary one removed.
+    const f = new WindowsFile(file);
+    await assert.rejects(
+      f.write((w) => {
+        w('{"snapshot":');
+        throw new Error('boom');
+      }),
+      /boom/,
+    );
+    assert.equal(readFileSync(file, 'utf8'), saved);
+    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp-')), []);
+
+    // A crash between write and rename: a temporary file with part of a newer text stays behind.
+    await a.detector.afterWrite([batch(2, ev.slice(6, 8))]);
+    writeFileSync(`${file}.tmp-999999-3`, saved.slice(0, saved.length >> 1));
+    await a.alerts.close();
+
+    const b = await open(dir, file);
+    assert.deepStrictEqual(b.detector.engine.snapshot(), (JSON.parse(saved) as { snapshot: unknown }).snapshot, 'the last renamed windows');
+    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp-')), [], 'the leftover is removed');
+    await b.alerts.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a truncated, corrupt or lost windows file: empty windows with a warning, and the next save is good', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xiangan-wf-'));
+  const file = join(dir, 'detector.windows.json');
+  try {
+    const ev = bruteForceSample();
+    const a = await open(dir, file);
+    await a.detector.afterWrite([batch(1, ev.slice(0, 6))]);
+    await a.detector.checkpoint();
+    const size = readFileSync(file).length;
+    await a.alerts.close();
+
+    const damages = [() => truncateSync(file, size >> 1), () => writeFileSync(file, '{"snapshot":{"version":1,"groups":[["x"]]},"maxTime":1}'), () => rmSync(file)];
+    for (const [k, damage] of damages.entries()) {
+      damage();
+      const warned: Warned[] = [];
+      const b = await open(dir, file, warned);
+      assert.equal(b.detector.engine.stats().groups, 0, 'windows start empty');
+      if (existsSync(file)) assert.equal(warned.length, 1, 'a broken file is reported');
+      // The detector goes on; its next save is a whole, readable file.
+      await b.detector.afterWrite([batch(2 + k, ev.slice(0, 6))]);
+      assert.ok(b.detector.engine.stats().groups > 0);
+      await b.detector.checkpoint();
+      const text = readFileSync(file, 'utf8');
+      assert.equal(text, expected(b.detector, (JSON.parse(text) as { maxTime: number }).maxTime));
+      await b.alerts.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a failed alert write reads the windows back from the file, so the retried batch counts once', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xiangan-wf-'));
+  try {
+    const ev = bruteForceSample();
+    const a = await open(dir, join(dir, 'detector.windows.json'));
+    await a.detector.afterWrite([batch(1, ev.slice(0, 5))]);
+    a.alerts.db.exec("CREATE TRIGGER fail_cp BEFORE UPDATE ON checkpoints BEGIN SELECT RAISE(ABORT, 'disk says no'); END;");
+    await assert.rejects(a.detector.afterWrite([batch(2, ev.slice(5, 9))]));
+    a.alerts.db.exec('DROP TRIGGER fail_cp');
+    await a.detector.afterWrite([batch(2, ev.slice(5, 9))]);
+    assert.equal((await a.alerts.list()).total, 0, 'nine distinct failures, not thirteen');
+    await a.detector.afterWrite([batch(3, ev.slice(9))]);
+    assert.equal((await a.alerts.list({ ruleId: BRUTE })).total, 1);
+    await a.alerts.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
