@@ -58,6 +58,7 @@ export const SOC_ERROR_CODES = {
   SOC_ERR_USER_EXISTS: 'a user with this name exists already (HTTP 409)',
   SOC_ERR_RATE_LIMITED: 'too many requests from this client; retry after the time in `retry-after` (HTTP 429)',
   SOC_ERR_RULE_INSTALL: 'a rule chosen for installation is not among the pasted rules, clashes with a built-in or configured rule, or does not compile in the running engine; nothing was installed (HTTP 400)',
+  SOC_ERR_WINDOWS_CHECKPOINT: "the detector's saved correlation windows cannot be read or do not parse (`detector.windows.json` unreadable, truncated or corrupt); at start-up detection goes on with empty windows and logs this code",
 } as const;
 
 /** A code `SocError` can carry. */
@@ -94,4 +95,5 @@ export const SOC_ERROR_STATUS: Record<SocErrorCode, number> = {
   SOC_ERR_USER_EXISTS: 409,
   SOC_ERR_RATE_LIMITED: 429,
   SOC_ERR_RULE_INSTALL: 400,
+  SOC_ERR_WINDOWS_CHECKPOINT: 500,
 };

@@ -7,7 +7,7 @@
 // warning and the next save writes a good file; a failed alert write reads the windows back from it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -16,6 +16,7 @@ import { BUILTIN_PACKS_DIR, loadRules } from '@xiangan/rules';
 import { openSqliteAlertStore } from '../src/alerts/sqlite.js';
 import { Detector, loadDetectionEngine } from '../src/detection/detector.js';
 import { WindowsFile } from '../src/detection/windows-file.js';
+import { SocError } from '../src/errors.js';
 import type { RawBatch } from '../src/buffer/durable.js';
 
 const BRUTE = '8f9c03e0-dcbf-5469-9624-e35c029e1c5c';
@@ -171,13 +172,17 @@ test('a truncated, corrupt or lost windows file: empty windows with a warning, a
     const size = readFileSync(file).length;
     await a.alerts.close();
 
-    const damages = [() => truncateSync(file, size >> 1), () => writeFileSync(file, '{"snapshot":{"version":1,"groups":[["x"]]},"maxTime":1}'), () => rmSync(file)];
-    for (const [k, damage] of damages.entries()) {
+    const damages: [() => void, string | undefined][] = [
+      [() => truncateSync(file, size >> 1), 'SOC_ERR_WINDOWS_CHECKPOINT'],
+      [() => writeFileSync(file, '{"snapshot":{"version":1,"groups":[["x"]]},"maxTime":1}'), 'RULE_ERR_SNAPSHOT'],
+      [() => rmSync(file), undefined],
+    ];
+    for (const [k, [damage, code]] of damages.entries()) {
       damage();
       const warned: Warned[] = [];
       const b = await open(dir, file, warned);
       assert.equal(b.detector.engine.stats().groups, 0, 'windows start empty');
-      if (existsSync(file)) assert.equal(warned.length, 1, 'a broken file is reported');
+      assert.deepEqual(warned.map((w) => w.obj.errorCode), code ? [code] : [], 'a broken file is reported, a lost one is not');
       // The detector goes on; its next save is a whole, readable file.
       await b.detector.afterWrite([batch(2 + k, ev.slice(0, 6))]);
       assert.ok(b.detector.engine.stats().groups > 0);
@@ -186,6 +191,41 @@ test('a truncated, corrupt or lost windows file: empty windows with a warning, a
       assert.equal(text, expected(b.detector, (JSON.parse(text) as { maxTime: number }).maxTime));
       await b.alerts.close();
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an unreadable windows file: empty windows, SOC_ERR_WINDOWS_CHECKPOINT logged, detection goes on', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xiangan-wf-'));
+  const file = join(dir, 'detector.windows.json');
+  try {
+    mkdirSync(file);
+    const f = new WindowsFile(file);
+    assert.throws(() => f.read(), (e: unknown) => e instanceof SocError && e.code === 'SOC_ERR_WINDOWS_CHECKPOINT');
+    const warned: Warned[] = [];
+    const b = await open(dir, file, warned);
+    assert.deepEqual(warned.map((w) => w.obj.errorCode), ['SOC_ERR_WINDOWS_CHECKPOINT']);
+    const ev = bruteForceSample();
+    await b.detector.afterWrite([batch(1, ev)]);
+    assert.equal((await b.alerts.list({ ruleId: BRUTE })).total, 1, 'alerts are recorded though the windows cannot be saved');
+    await b.alerts.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('without a windows file (the Elasticsearch/OpenSearch backends) the windows stay in the alert store', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xiangan-wf-'));
+  try {
+    const ev = bruteForceSample();
+    const a = await open(dir, undefined);
+    await a.detector.afterWrite([batch(1, ev.slice(0, 6))]);
+    await a.detector.checkpoint();
+    const row = (await a.alerts.loadCheckpoint('detector.windows'))!;
+    assert.equal(row, expected(a.detector, (JSON.parse(row) as { maxTime: number }).maxTime));
+    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('detector.windows')), [], 'no file');
+    await a.alerts.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

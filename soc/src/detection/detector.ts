@@ -319,7 +319,14 @@ export class Detector {
     for (const id of d.disabled) opts.engine.setRuleEnabled(id, false);
     const saved = await opts.alerts.loadCheckpoint(d.name);
     d.file?.removeLeftovers();
-    const windows = await d.windowsText();
+    let windows: string | undefined;
+    try {
+      windows = await d.windowsText();
+    } catch (e) {
+      // An unreadable windows file: start with empty windows, say so (the alert store's errors stop the start).
+      if (!(e instanceof SocError && e.code === 'SOC_ERR_WINDOWS_CHECKPOINT')) throw e;
+      opts.logger?.warn?.({ err: e, errorCode: e.code, stage: 'detection' }, 'Detector checkpoint not restored; correlation windows start empty.');
+    }
     if (saved !== undefined) {
       const cp = JSON.parse(saved) as Checkpoint;
       d.seq = Number(cp.seq) || 0;
@@ -349,9 +356,14 @@ export class Detector {
     return this.file?.read() ?? (await this.opts.alerts.loadCheckpoint(`${this.name}.windows`));
   }
 
-  /** {@link windowsText} parsed (throws when it does not parse); undefined when it names the file. */
+  /** {@link windowsText} parsed (`SOC_ERR_WINDOWS_CHECKPOINT` when it does not parse); undefined when it names the file. */
   private parseWindows(text: string): { snapshot: unknown; maxTime: number } | undefined {
-    const w = JSON.parse(text) as { snapshot: unknown; maxTime: number } | MovedWindows;
+    let w: { snapshot: unknown; maxTime: number } | MovedWindows;
+    try {
+      w = JSON.parse(text) as typeof w;
+    } catch (e) {
+      throw new SocError('SOC_ERR_WINDOWS_CHECKPOINT', `the saved correlation windows do not parse: ${(e as Error).message}`, { cause: e });
+    }
     if (w !== null && typeof w === 'object' && 'windowsFile' in w) {
       this.movedMarked = true;
       // The file was saved once and is gone now: windows start empty, as after a broken one.

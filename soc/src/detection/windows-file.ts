@@ -17,6 +17,7 @@
 import { close, closeSync, fsync, open, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { SocError } from '../errors.js';
 
 const fsyncAsync = promisify(fsync);
 const openAsync = promisify(open);
@@ -32,13 +33,13 @@ export class WindowsFile {
 
   constructor(readonly path: string) {}
 
-  /** The saved text, or undefined when there is no file (other read errors are thrown). */
+  /** The saved text, or undefined when there is no file; `SOC_ERR_WINDOWS_CHECKPOINT` when it cannot be read. */
   read(): string | undefined {
     try {
       return readFileSync(this.path, 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
+      throw new SocError('SOC_ERR_WINDOWS_CHECKPOINT', `cannot read the saved correlation windows ${this.path}: ${(e as Error).message}`, { cause: e });
     }
   }
 
