@@ -719,14 +719,28 @@ export class RuleEngine {
    * engine.restore(JSON.parse(parts.join('')));
    */
   writeSnapshot(write: (json: string) => void): void {
-    write('{"version":1,"groups":[');
+    for (const s of this.snapshotPieces()) write(s);
+  }
+
+  /**
+   * The pieces of {@link writeSnapshot}, one group's entry each, made as they are asked for: a
+   * caller can stop between two (soc's detector yields to the event loop every few milliseconds)
+   * and go on later. The groups are those live when the first piece is asked for; the engine
+   * must not match, flush, restore or switch rules until the last piece was taken, or the text
+   * mixes two states.
+   *
+   * @example
+   * for (const s of engine.snapshotPieces()) out.write(s);
+   */
+  *snapshotPieces(): Generator<string, void, undefined> {
+    yield '{"version":1,"groups":[';
     let first = true;
     for (const g of this.live()) {
       const entry = JSON.stringify(this.snapshotEntry(g));
-      write(first ? entry : `,${entry}`);
+      yield first ? entry : `,${entry}`;
       first = false;
     }
-    write(']}');
+    yield ']}';
   }
 
   /** {@link writeSnapshot} joined into one string: `JSON.stringify(this.snapshot())`. */

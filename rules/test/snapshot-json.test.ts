@@ -79,6 +79,7 @@ describe('writeSnapshot', () => {
         const want = JSON.stringify(e.snapshot());
         assert.equal(joined(e), want);
         assert.equal(e.snapshotJson(), want);
+        assert.equal([...e.snapshotPieces()].join(''), want);
         // The text read back: the same groups in the same order, and the same text again.
         const back = compileRules(RULES, P, { maxGroups });
         back.restore(JSON.parse(want));
@@ -95,5 +96,22 @@ describe('writeSnapshot', () => {
     const want = JSON.stringify(e.snapshot());
     assert.ok(want.includes(`[["0",${t0}]]`), want);
     assert.equal(e.snapshotJson(), want);
+  });
+
+  test('snapshotPieces: one piece per group, made when asked for; taken in parts it is the same text', () => {
+    const e = compileRules(RULES, P);
+    for (let i = 0; i < 40; i++) e.match(event({ sec: i, ok: i % 3 === 0, ip: 1 + (i % 6), user: `user${i % 7}` }, i));
+    const want = e.snapshotJson();
+    const n = e.stats().groups;
+    assert.ok(n > 6, `groups ${n}`);
+    const it = e.snapshotPieces();
+    const head: string[] = [];
+    for (let k = 0; k < 3; k++) head.push(it.next().value as string);
+    assert.equal(head[0], '{"version":1,"groups":[');
+    // Only the groups asked for so far were written: the rest are made on the next calls.
+    assert.ok(want.startsWith(head.join('')) && head.join('').length < want.length / 2);
+    const rest = [...it];
+    assert.equal(rest.length, n - 2 + 1, 'one piece per group, then the closing one');
+    assert.equal(head.join('') + rest.join(''), want);
   });
 });

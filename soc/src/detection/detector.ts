@@ -36,6 +36,7 @@ import { batchDocs, type RawBatch } from '../buffer/durable.js';
 import type { Alert, AlertCandidate, AlertStore, RecordResult } from '../alerts/types.js';
 import { SocError } from '../errors.js';
 import { eventView, firstSegment, type PrematchConfig, type PrematchedStep } from '../pipeline/prematch.js';
+import { SLICE_MS, Slicer } from './slices.js';
 import { TextSink } from './text-sink.js';
 import { WindowsFile } from './windows-file.js';
 
@@ -206,6 +207,11 @@ export interface DetectorOptions {
    * older version saved in the alert store still restore until the first save here.
    */
   windowsFile?: string;
+  /**
+   * Most main-thread time (ms) a detection pass or a windows save takes before it lets the event
+   * loop run (./slices.ts); default {@link SLICE_MS}. 0 yields after every piece (tests).
+   */
+  sliceMs?: number;
 }
 
 /**
@@ -457,7 +463,7 @@ export class Detector {
     this.engineNow = next;
     this.rulesChanged();
     try {
-      await this.checkpoint();
+      await this.saveWindows(this.slicer());
     } catch (e) {
       // The swap stands (the rule files are in place); the older windows stay the restart point
       // until the next pass saves them.
@@ -560,10 +566,14 @@ export class Detector {
   /** Switch a rule on or off (persisted; matches of a switched-off rule are dropped and counted). */
   async setRuleEnabled(ruleId: string, enabled: boolean, actor: string): Promise<void> {
     await this.opts.alerts.setRuleEnabled(ruleId, enabled, actor);
-    if (enabled) this.disabled.delete(ruleId);
-    else this.disabled.add(ruleId);
-    this.engineNow.setRuleEnabled(ruleId, enabled);
-    this.rulesChanged();
+    // Between two passes: a pass (and a windows save) yields to the event loop between slices,
+    // and switching a correlation off drops its groups.
+    await this.serial(async () => {
+      if (enabled) this.disabled.delete(ruleId);
+      else this.disabled.add(ruleId);
+      this.engineNow.setRuleEnabled(ruleId, enabled);
+      this.rulesChanged();
+    });
   }
 
   /** Whether a rule is switched on. */
@@ -571,19 +581,33 @@ export class Detector {
     return !this.disabled.has(ruleId);
   }
 
-  /** Save the open correlation windows now (clean shutdown). */
-  async checkpoint(): Promise<void> {
+  private slicer(): Slicer {
+    return new Slicer(this.opts.sliceMs ?? SLICE_MS, this.opts.now);
+  }
+
+  /** Save the open correlation windows now (clean shutdown), after the detection pass in progress. */
+  checkpoint(): Promise<void> {
+    return this.serial(() => this.saveWindows(this.slicer()));
+  }
+
+  /**
+   * Save the windows, in slices of the main thread's time (./slices.ts). Called only inside
+   * {@link serial}: no pass, reload or switch changes the engine until the text is written, so
+   * it is the text an unsliced save would write at this point.
+   */
+  private async saveWindows(slicer: Slicer): Promise<void> {
     if (this.restorePending) await this.restoreSaved();
     // The UTF-8 of JSON.stringify({ snapshot: engine.snapshot(), maxTime }), written without the
     // snapshot's object graph or the string.
     const engine = this.engineNow;
     const maxTime = this.maxTime;
+    function* pieces(): Generator<string> {
+      yield '{"snapshot":';
+      yield* engine.snapshotPieces();
+      yield `,"maxTime":${JSON.stringify(maxTime)}}`;
+    }
     if (this.file) {
-      this.snapshotBytes = await this.file.write((w) => {
-        w('{"snapshot":');
-        engine.writeSnapshot(w);
-        w(`,"maxTime":${JSON.stringify(maxTime)}}`);
-      });
+      this.snapshotBytes = await this.file.write((w) => slicer.drain(pieces(), w));
       if (!this.movedMarked) {
         const moved: MovedWindows = { windowsFile: this.file.path };
         await this.opts.alerts.saveCheckpoint(`${this.name}.windows`, JSON.stringify(moved));
@@ -594,9 +618,7 @@ export class Detector {
     }
     // In one off-heap buffer (text-sink.ts), sized by the last one, so it seldom grows.
     const t = new TextSink(this.snapshotBytes + (this.snapshotBytes >> 3) + 4096);
-    t.write('{"snapshot":');
-    engine.writeSnapshot((s) => t.write(s));
-    t.write(`,"maxTime":${JSON.stringify(maxTime)}}`);
+    await slicer.drain(pieces(), (s) => t.write(s));
     this.snapshotBytes = t.length;
     await this.opts.alerts.saveCheckpoint(`${this.name}.windows`, t.bytes());
     this.snapshotAt = (this.opts.now ?? Date.now)();
@@ -699,9 +721,13 @@ export class Detector {
   private async detect(events: readonly EcsEvent[] | readonly string[], seq: number, pre?: Prematched): Promise<DetectionResult> {
     if (this.restorePending) await this.restoreSaved();
     const engine = this.engineNow;
+    const wall = this.opts.now ?? Date.now;
+    // Runs inside serial(): nothing else changes the engine while this pass yields.
+    const slicer = this.slicer();
     const cands: AlertCandidate[] = [];
     const raised: number[] = [];
     for (let i = 0; i < events.length; i++) {
+      if ((i & 31) === 31 && slicer.due()) await slicer.yield();
       const x = events[i]!;
       const view = pre ? pre.views[i] : undefined;
       const ev = typeof x !== 'string' ? x : view ? eventView(view, x, pre!.segments) : (JSON.parse(x) as EcsEvent);
@@ -717,6 +743,8 @@ export class Detector {
       if (cands.length > before) raised.push(Date.parse(pre ? pre.ingested[i]! : String(ev.event?.ingested)));
     }
     if (pre && Number.isFinite(pre.maxTime) && pre.maxTime > this.maxTime) this.maxTime = pre.maxTime;
+    // The alert transaction cannot be cut (one commit with the sequence number): it starts a slice.
+    await slicer.yield();
     // Tumbling (lt/lte) windows close on event time; check at most once per second of it.
     if (this.maxTime - this.lastFlush >= 1000) {
       this.lastFlush = this.maxTime;
@@ -739,7 +767,6 @@ export class Detector {
       await this.restoreSaved().catch(() => undefined);
       throw e;
     }
-    const wall = this.opts.now ?? Date.now;
     this.s.alertsCreated += r.created.length;
     this.s.alertsUpdated += r.updated.length;
     this.s.suppressed += r.suppressed;
@@ -750,8 +777,10 @@ export class Detector {
     const t = wall();
     if (t - this.snapshotAt >= Math.max(this.opts.checkpointIntervalMs ?? 5000, 50 * this.snapshotCostMs)) {
       try {
-        await this.checkpoint();
-        this.snapshotCostMs = wall() - t;
+        const y = slicer.yieldedMs;
+        await this.saveWindows(slicer);
+        // Its own time: the other tasks run between its slices are not its cost.
+        this.snapshotCostMs = Math.max(0, wall() - t - (slicer.yieldedMs - y));
       } catch (e) {
         // Alerts and the sequence number are committed; the older windows stay the restart point.
         this.opts.logger?.error?.({ err: e, errorCode: (e as { code?: string }).code, stage: 'detection' }, 'Saving correlation windows failed; will retry.');

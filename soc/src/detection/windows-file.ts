@@ -23,6 +23,9 @@ const fsyncAsync = promisify(fsync);
 const openAsync = promisify(open);
 const closeAsync = promisify(close);
 
+/** Writes the text's pieces through `write`, at once or by its returned promise's end. */
+export type Produce = (write: (s: string) => void) => void | Promise<void>;
+
 /** Bytes gathered before a write(2). */
 const CHUNK = 1 << 20;
 
@@ -59,15 +62,15 @@ export class WindowsFile {
    * Save the text `produce` writes (well-formed UTF-16 pieces, as `JSON.stringify` gives), durably,
    * in place of the last one. Returns its UTF-8 size. On any error the last saved file stays as it
    * was and the temporary file is removed. `produce` runs once the saves asked for before it
-   * are done.
+   * are done; it may write over several turns of the event loop (the save waits for its promise).
    */
-  write(produce: (write: (s: string) => void) => void): Promise<number> {
+  write(produce: Produce): Promise<number> {
     const r = this.queue.then(() => this.save(produce));
     this.queue = r.catch(() => undefined);
     return r;
   }
 
-  private async save(produce: (write: (s: string) => void) => void): Promise<number> {
+  private async save(produce: Produce): Promise<number> {
     const tmp = `${this.path}.tmp-${process.pid}-${++this.saves}`;
     const fd = openSync(tmp, 'w', 0o600);
     let bytes = 0;
@@ -78,7 +81,7 @@ export class WindowsFile {
         for (let off = 0; off < n; ) off += writeSync(fd, b, off, n - off);
         bytes += n;
       };
-      produce((s) => {
+      await produce((s) => {
         // A UTF-16 code unit is at most 3 bytes of UTF-8.
         if (used + 3 * s.length > CHUNK) {
           flush(buf, used);
