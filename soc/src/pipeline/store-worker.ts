@@ -16,10 +16,10 @@
  * It only learns each step's position and counters, and the stored documents when detection
  * reads them (`documents`), then names the step the store worker is to commit next; so which
  * step is stored, and when, is still the main thread's decision (acknowledgements, retries and
- * crash replays work as before). Bounded: the next step, of the consumer's size (or up to
- * `stepGrowth` times that while a backlog waits in the buffer, when enabled), and half a step
- * after it are prepared ahead, in chunks while the step before is committed, so the next step
- * holds what arrived meanwhile (see `Ahead`).
+ * crash replays work as before). Bounded: at most one step is prepared ahead, of the consumer's
+ * size (or up to `stepGrowth` times that while a backlog waits in the buffer, when enabled); it
+ * is prepared in chunks while the step before is committed, so it holds what arrived meanwhile
+ * (see `Ahead`).
  *
  * This module is both sides: {@link WorkerWriter} runs in the main thread; loaded as a worker it
  * serves the role named in its `workerData`.
@@ -135,13 +135,6 @@ interface Chunk {
 }
 
 /**
- * How much of the step after the next the reader prepares while a commit runs, in steps of the
- * consumer's size: half a step gave the prepare worker enough of a head start in the flat-out
- * phase, and holds half as much prepared data as a whole step (peak RSS).
- */
-const READ_AHEAD_STEPS = 0.5;
-
-/**
  * The next step, prepared in chunks while the store worker commits the current one: the first
  * chunk reads the buffer when the commit is asked for (as a single step prepared ahead did), and
  * while the commit runs, the batches committed to the buffer since are prepared as further
@@ -149,11 +142,7 @@ const READ_AHEAD_STEPS = 0.5;
  * then, so an event that arrives during a commit is stored by the next one instead of waiting for
  * the read after it. A chunk still being prepared when the commit returns is not waited for: it
  * becomes the first of the step after (near capacity, any wait added to a step's cycle grows the
- * steps, and with them the store's time per step, by 1 / (1 − load)). Once the next step is
- * full, the reader goes on with the first part of the step after it ({@link READ_AHEAD_STEPS}):
- * with a backlog the prepare worker then has that part done before the commit that opens the
- * step, so the store worker no longer waits for a first chunk that took longer than the commit
- * before it (soc/README.md "Throughput, session 11").
+ * steps, and with them the store's time per step, by 1 / (1 − load)).
  */
 interface Ahead {
   /** Position the next step starts after, the consumer's step size, and the link its chunks go over. */
@@ -393,10 +382,8 @@ export class WorkerWriter {
     const a: Ahead = { after, max, link, cap, chunks: [], events: 0, end: after, open: false, running: undefined, timer: undefined, failed: undefined, read: () => undefined };
     a.read = (): void => {
       a.timer = undefined;
-      const limit = a.cap + Math.ceil(a.max * READ_AHEAD_STEPS);
-      if (!a.open || a.running || a.failed || a.events >= limit) return;
-      // A chunk fills the next step, or, once that is full, the part of the step after it.
-      a.running = this.prepare(a.end, a.events < a.cap ? a.cap - a.events : limit - a.events).then(
+      if (!a.open || a.running || a.failed || a.events >= a.cap) return;
+      a.running = this.prepare(a.end, a.cap - a.events).then(
         (r) => {
           a.running = undefined;
           if (r.meta) {
