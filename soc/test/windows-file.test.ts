@@ -21,9 +21,18 @@ import type { RawBatch } from '../src/buffer/durable.js';
 
 const BRUTE = '8f9c03e0-dcbf-5469-9624-e35c029e1c5c';
 
-test('WindowsFile: what is written reads back as the pieces joined, across and beyond its buffer', async () => {
+/** Run `fn` in a fresh directory (removed after), with the windows file's path in it. */
+async function inTempDir(fn: (dir: string, file: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'xiangan-wf-'));
   try {
+    await fn(dir, join(dir, 'detector.windows.json'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('WindowsFile: what is written reads back as the pieces joined, across and beyond its buffer', () =>
+  inTempDir(async (dir, file) => {
     const f = new WindowsFile(join(dir, 'w.json'));
     assert.equal(f.read(), undefined);
     const piece = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: fc.constantFrom('a', 'é', '张', '😀', '"'), maxLength: 300 }), fc.constantFrom('x'.repeat(700_000), '张'.repeat(400_000)));
@@ -43,10 +52,7 @@ test('WindowsFile: what is written reads back as the pieces joined, across and b
     const all = await Promise.all(['a', 'bb', 'ccc'].map((x) => f.write((w) => w(x.repeat(400_000)))));
     assert.deepEqual(all, [400_000, 800_000, 1_200_000]);
     assert.equal(f.read(), 'c'.repeat(1_200_000));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
 function bruteForceSample(): EcsEvent[] {
   const r = loadRules(join(BUILTIN_PACKS_DIR, 'linux', 'ssh_brute_force.yml')).rules[0]!;
@@ -74,10 +80,8 @@ function expected(d: Detector, maxTime: number): string {
   return JSON.stringify({ snapshot: d.engine.snapshot(), maxTime });
 }
 
-test('windows saved in their file: the exact text, restored after a restart; alerts.db only names the file', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xiangan-wf-'));
-  const file = join(dir, 'detector.windows.json');
-  try {
+test('windows saved in their file: the exact text, restored after a restart; alerts.db only names the file', () =>
+  inTempDir(async (dir, file) => {
     const ev = bruteForceSample();
     const a = await open(dir, file);
     await a.detector.afterWrite([batch(1, ev.slice(0, 6))]);
@@ -94,15 +98,10 @@ test('windows saved in their file: the exact text, restored after a restart; ale
     await b.detector.afterWrite([batch(2, ev.slice(6))]);
     assert.equal((await b.alerts.list({ ruleId: BRUTE })).total, 1, 'the window went on after the restart');
     await b.alerts.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('windows an older version saved in alerts.db restore; the first save moves them to the file', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xiangan-wf-'));
-  const file = join(dir, 'detector.windows.json');
-  try {
+test('windows an older version saved in alerts.db restore; the first save moves them to the file', () =>
+  inTempDir(async (dir, file) => {
     const ev = bruteForceSample();
     const old = await open(dir, undefined);
     await old.detector.afterWrite([batch(1, ev.slice(0, 6))]);
@@ -120,15 +119,10 @@ test('windows an older version saved in alerts.db restore; the first save moves 
     await b.detector.afterWrite([batch(2, ev.slice(6))]);
     assert.equal((await b.alerts.list({ ruleId: BRUTE })).total, 1);
     await b.alerts.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a save cut short before its rename leaves the last windows and no temporary file', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xiangan-wf-'));
-  const file = join(dir, 'detector.windows.json');
-  try {
+test('a save cut short before its rename leaves the last windows and no temporary file', () =>
+  inTempDir(async (dir, file) => {
     const ev = bruteForceSample();
     const a = await open(dir, file);
     await a.detector.afterWrite([batch(1, ev.slice(0, 6))]);
@@ -156,15 +150,10 @@ test('a save cut short before its rename leaves the last windows and no temporar
     assert.deepStrictEqual(b.detector.engine.snapshot(), (JSON.parse(saved) as { snapshot: unknown }).snapshot, 'the last renamed windows');
     assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp-')), [], 'the leftover is removed');
     await b.alerts.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a truncated, corrupt or lost windows file: empty windows with a warning, and the next save is good', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xiangan-wf-'));
-  const file = join(dir, 'detector.windows.json');
-  try {
+test('a truncated, corrupt or lost windows file: empty windows with a warning, and the next save is good', () =>
+  inTempDir(async (dir, file) => {
     const ev = bruteForceSample();
     const a = await open(dir, file);
     await a.detector.afterWrite([batch(1, ev.slice(0, 6))]);
@@ -191,15 +180,10 @@ test('a truncated, corrupt or lost windows file: empty windows with a warning, a
       assert.equal(text, expected(b.detector, (JSON.parse(text) as { maxTime: number }).maxTime));
       await b.alerts.close();
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('an unreadable windows file: empty windows, SOC_ERR_WINDOWS_CHECKPOINT logged, detection goes on', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xiangan-wf-'));
-  const file = join(dir, 'detector.windows.json');
-  try {
+test('an unreadable windows file: empty windows, SOC_ERR_WINDOWS_CHECKPOINT logged, detection goes on', () =>
+  inTempDir(async (dir, file) => {
     mkdirSync(file);
     const f = new WindowsFile(file);
     assert.throws(() => f.read(), (e: unknown) => e instanceof SocError && e.code === 'SOC_ERR_WINDOWS_CHECKPOINT');
@@ -210,14 +194,10 @@ test('an unreadable windows file: empty windows, SOC_ERR_WINDOWS_CHECKPOINT logg
     await b.detector.afterWrite([batch(1, ev)]);
     assert.equal((await b.alerts.list({ ruleId: BRUTE })).total, 1, 'alerts are recorded though the windows cannot be saved');
     await b.alerts.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('without a windows file (the Elasticsearch/OpenSearch backends) the windows stay in the alert store', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xiangan-wf-'));
-  try {
+test('without a windows file (the Elasticsearch/OpenSearch backends) the windows stay in the alert store', () =>
+  inTempDir(async (dir, file) => {
     const ev = bruteForceSample();
     const a = await open(dir, undefined);
     await a.detector.afterWrite([batch(1, ev.slice(0, 6))]);
@@ -226,14 +206,10 @@ test('without a windows file (the Elasticsearch/OpenSearch backends) the windows
     assert.equal(row, expected(a.detector, (JSON.parse(row) as { maxTime: number }).maxTime));
     assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('detector.windows')), [], 'no file');
     await a.alerts.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a failed alert write reads the windows back from the file, so the retried batch counts once', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xiangan-wf-'));
-  try {
+test('a failed alert write reads the windows back from the file, so the retried batch counts once', () =>
+  inTempDir(async (dir, file) => {
     const ev = bruteForceSample();
     const a = await open(dir, join(dir, 'detector.windows.json'));
     await a.detector.afterWrite([batch(1, ev.slice(0, 5))]);
@@ -245,7 +221,4 @@ test('a failed alert write reads the windows back from the file, so the retried 
     await a.detector.afterWrite([batch(3, ev.slice(9))]);
     assert.equal((await a.alerts.list({ ruleId: BRUTE })).total, 1);
     await a.alerts.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
