@@ -118,15 +118,10 @@ export function alertStoreSuite(name: string, open: AlertStoreFactory): void {
         assert.equal(await s.loadCheckpoint('detector'), '{"seq":7}');
         await s.saveCheckpoint('detector', '{"seq":8}');
         assert.equal(await s.loadCheckpoint('detector'), '{"seq":8}');
-        // Saved as its UTF-8 bytes (the detector's windows): read back as the same text as the string.
+        // The detector's windows (non-ASCII group values, escapes) read back as the same text.
         const text = JSON.stringify({ snapshot: { version: 1, groups: [['c', '张三\u001f😀', { ids: ['e"1\\'] }]] }, maxTime: 1 });
         await s.saveCheckpoint('detector.windows', text);
-        const fromString = await s.loadCheckpoint('detector.windows');
-        await s.saveCheckpoint('detector.windows', Buffer.from(`xx${text}`).subarray(2));
         assert.equal(await s.loadCheckpoint('detector.windows'), text);
-        await s.saveCheckpoint('detector.windows', new TextEncoder().encode(`${text} `));
-        assert.equal(await s.loadCheckpoint('detector.windows'), `${text} `);
-        assert.equal(fromString, text);
         await s.setRuleEnabled('rule-x', false, 'alice');
         await s.setRuleEnabled('rule-y', false, 'alice');
         await s.setRuleEnabled('rule-y', true, 'alice');

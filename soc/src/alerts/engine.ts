@@ -349,10 +349,9 @@ export class EngineAlertStore implements AlertStore {
     return r.status === 404 || !r.body.found ? undefined : String(r.body._source.value);
   }
 
-  async saveCheckpoint(name: string, value: string | Uint8Array): Promise<void> {
+  async saveCheckpoint(name: string, value: string): Promise<void> {
     this.check();
-    const text = typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
-    await this.req('PUT', `/${this.idx.state}/_doc/${encodeURIComponent(`cp:${name}`)}?refresh=wait_for`, { kind: 'checkpoint', name, value: text });
+    await this.req('PUT', `/${this.idx.state}/_doc/${encodeURIComponent(`cp:${name}`)}?refresh=wait_for`, { kind: 'checkpoint', name, value });
   }
 
   async disabledRules(): Promise<Set<string>> {

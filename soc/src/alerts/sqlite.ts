@@ -525,12 +525,9 @@ export class SqliteAlertStore implements AlertStore {
     return (this.db.prepare('SELECT value FROM checkpoints WHERE name = ?').get(name) as { value: string } | undefined)?.value;
   }
 
-  async saveCheckpoint(name: string, value: string | Uint8Array): Promise<void> {
+  async saveCheckpoint(name: string, value: string): Promise<void> {
     this.check();
-    // Bytes are bound as a blob and cast to TEXT (UTF-8, the database's encoding): the row holds
-    // the same text as the string would, without better-sqlite3's UTF-8 copy of a string.
-    const v = typeof value === 'string' ? '?' : 'CAST(? AS TEXT)';
-    this.db.prepare(`INSERT INTO checkpoints (name, value) VALUES (?, ${v}) ON CONFLICT(name) DO UPDATE SET value = excluded.value`).run(name, value);
+    this.db.prepare('INSERT INTO checkpoints (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value').run(name, value);
   }
 
   async disabledRules(): Promise<Set<string>> {

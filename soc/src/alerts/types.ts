@@ -230,11 +230,11 @@ export interface AlertStore {
   /** A checkpoint saved by {@link record} or {@link saveCheckpoint}. */
   loadCheckpoint(name: string): Promise<string | undefined>;
   /**
-   * Save a checkpoint: the text, or its UTF-8 bytes (stored and read back as that same text; the
-   * detector's windows, ~11 MB at 50k groups, never become a JS string: soc/README "Memory,
-   * session 10").
+   * Save a checkpoint. The SQLite backend's detector keeps its correlation windows in a file of
+   * their own (detection/windows-file.ts), so the ~11 MB of them reach this only on the
+   * Elasticsearch/OpenSearch backends, whose request body is text anyway.
    */
-  saveCheckpoint(name: string, value: string | Uint8Array): Promise<void>;
+  saveCheckpoint(name: string, value: string): Promise<void>;
   /** Rule ids switched off (persisted). */
   disabledRules(): Promise<Set<string>>;
   setRuleEnabled(ruleId: string, enabled: boolean, actor: string): Promise<void>;

@@ -597,8 +597,8 @@ export class Detector {
    */
   private async saveWindows(slicer: Slicer): Promise<void> {
     if (this.restorePending) await this.restoreSaved();
-    // The UTF-8 of JSON.stringify({ snapshot: engine.snapshot(), maxTime }), written without the
-    // snapshot's object graph or the string.
+    // JSON.stringify({ snapshot: engine.snapshot(), maxTime }), written without the snapshot's
+    // object graph.
     const engine = this.engineNow;
     const maxTime = this.maxTime;
     function* pieces(): Generator<string> {
@@ -620,7 +620,7 @@ export class Detector {
     const t = new TextSink(this.snapshotBytes + (this.snapshotBytes >> 3) + 4096);
     await slicer.drain(pieces(), (s) => t.write(s));
     this.snapshotBytes = t.length;
-    await this.opts.alerts.saveCheckpoint(`${this.name}.windows`, t.bytes());
+    await this.opts.alerts.saveCheckpoint(`${this.name}.windows`, t.text());
     this.snapshotAt = (this.opts.now ?? Date.now)();
   }
 

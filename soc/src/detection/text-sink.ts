@@ -1,8 +1,9 @@
 /**
- * Text appended piece by piece into one off-heap buffer as UTF-8: where the detector writes its
- * windows checkpoint (`RuleEngine.writeSnapshot`'s pieces between its own prefix and suffix), handed
- * to the alert store as bytes. The pieces die young (a scavenge frees them); only the buffer,
- * outside V8's heap, outlives the write. Building the snapshot's object graph first
+ * Text appended piece by piece into one off-heap buffer as UTF-8 and read back once as a string:
+ * where the detector gathers its windows checkpoint for an alert store that keeps it
+ * (Elasticsearch/OpenSearch; SQLite's detector streams it to a file instead, windows-file.ts). A
+ * save yields to the event loop between pieces, so gathered in a JS array they would outlive
+ * scavenges; here they die young, and only the buffer, outside V8's heap, outlives the write. Building the snapshot's object graph first
  * and stringifying it kept ~50k groups' worth of objects alive across the scavenges of the write,
  * which promoted them into the main thread's old generation with every checkpoint (soc/README
  * "Memory, session 10").
@@ -12,7 +13,7 @@
  * t.write('{"a":');
  * t.write(JSON.stringify('é'));
  * t.write('}');
- * Buffer.from(t.bytes()).toString(); // '{"a":"é"}'
+ * t.text(); // '{"a":"é"}'
  */
 export class TextSink {
   private buf: Buffer;
@@ -36,8 +37,8 @@ export class TextSink {
     this.length += this.buf.write(s, this.length, 'utf8');
   }
 
-  /** Everything written, as UTF-8 (a view: valid until the next write). */
-  bytes(): Uint8Array {
-    return this.buf.subarray(0, this.length);
+  /** Everything written, as one string. */
+  text(): string {
+    return this.buf.toString('utf8', 0, this.length);
   }
 }
