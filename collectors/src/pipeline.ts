@@ -5,7 +5,7 @@
  */
 import type { CharsetName, EventSink, Logger, Normalise } from './types.js';
 import { charsetName } from './charset.js';
-import { assertTimeZone } from './syslog/time.js';
+import { assertTimeZone, DEFAULT_TIMEZONE } from './syslog/time.js';
 import { createProcessor, type Processor } from './syslog/processor.js';
 import { newSourceMetrics, type SourceMetrics } from './sources/common.js';
 import { UdpSource } from './sources/udp.js';
@@ -93,7 +93,7 @@ export interface RunningSource {
  */
 export async function startSource(cfg: SourceConfig, deps: SourceDeps): Promise<RunningSource> {
   const charset = charsetName(cfg.charset ?? 'auto');
-  const timezone = cfg.timezone ?? 'Asia/Shanghai';
+  const timezone = cfg.timezone ?? DEFAULT_TIMEZONE;
   assertTimeZone(timezone);
   const metrics = newSourceMetrics(cfg.id);
   // The built-in processor puts ctx.eventId in the event: with deferred ids it would be empty.

@@ -7,7 +7,7 @@ import type { CharsetName, SyslogMessage } from '../types.js';
 import { bytesToBase64, decodeBytes } from '../charset.js';
 import { parseRfc5424Body, type IsoTime } from './rfc5424.js';
 import { parseRfc3164Body } from './rfc3164.js';
-import { inferYear, wallToInstant } from './time.js';
+import { DEFAULT_TIMEZONE, inferYear, wallToInstant } from './time.js';
 
 /** Options of {@link parseSyslog}. */
 export interface ParseOptions {
@@ -72,7 +72,7 @@ function applyIso(msg: SyslogMessage, t: IsoTime, zone: string): void {
  * m.time.yearInferred // true
  */
 export function parseSyslog(bytes: Uint8Array, opts: ParseOptions): SyslogMessage {
-  return parseMessage(bytes, opts.receivedAt, opts.timezone ?? 'Asia/Shanghai', opts.charset ?? 'auto');
+  return parseMessage(bytes, opts.receivedAt, opts.timezone ?? DEFAULT_TIMEZONE, opts.charset ?? 'auto');
 }
 
 /**

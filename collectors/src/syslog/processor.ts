@@ -7,6 +7,7 @@ import type { CharsetName, EcsEvent, Logger, Normalise, SourceContext } from '..
 import type { SourceMetrics } from '../sources/common.js';
 import { parseMessage } from './parse.js';
 import { baselineNormalise } from './normalise.js';
+import { DEFAULT_TIMEZONE } from './time.js';
 
 /** Options of {@link createProcessor}. */
 export interface ProcessorOptions {
@@ -36,7 +37,7 @@ export type Processor = (bytes: Uint8Array, ctx: SourceContext, seq?: number) =>
 export function createProcessor(opts: ProcessorOptions): Processor {
   const normalise = opts.normalise ?? baselineNormalise;
   const m = opts.metrics;
-  const zone = opts.timezone ?? 'Asia/Shanghai';
+  const zone = opts.timezone ?? DEFAULT_TIMEZONE;
   const charset = opts.charset ?? 'auto';
   return (bytes, ctx) => {
     m.eventsIn++;

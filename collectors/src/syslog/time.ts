@@ -9,6 +9,9 @@
 
 import { digits } from '../chars.js';
 
+/** The zone of a source that names none (devices in China log local time without an offset). */
+export const DEFAULT_TIMEZONE = 'Asia/Shanghai';
+
 const formatters = new Map<string, Intl.DateTimeFormat>();
 const offsetCache = new Map<string, Map<number, number>>();
 let lastZone = '';
