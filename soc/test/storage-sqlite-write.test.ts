@@ -1,5 +1,5 @@
-// The keyed day tables' write path asks which ids are stored once per write and day (a JSON
-// array of id keys), not once per event. Idempotence must not depend on how an id's key is
+// The keyed and bucketed day tables' write path asks which ids are stored once per write and day (a JSON
+// array of id keys), not once per event (bucketed: only the ids its key filter cannot rule out). Idempotence must not depend on how an id's key is
 // spelled: non-ASCII ids, surrogate pairs and lone surrogates in the first eight characters, ids
 // sharing a key, and one write spanning two days. The stored rows are read back with SQLite's own
 // functions (hex of the stored id), and the lookup's plan is SQLite's EXPLAIN QUERY PLAN.
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EcsEvent } from '@xiangan/collectors';
 import { SqliteEventStore } from '../src/storage/sqlite.js';
+import type { DayLayout } from '../src/storage/sqlite-schema.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'xa-write-'));
 
@@ -32,10 +33,10 @@ const IDS = [
   'ab\u0000cdefghik',
 ];
 
-test('keyed writes: idempotent for ids of any spelling, within a write, across writes and days', async () => {
+for (const layout of ['keyed', 'bucketed'] as DayLayout[]) test(`${layout} writes: idempotent for ids of any spelling, within a write, across writes, restarts and days`, async () => {
   const dir = tmp();
   try {
-    const store = new SqliteEventStore({ dir, chain: true });
+    let store = new SqliteEventStore({ dir, chain: true, layout });
     const first = IDS.map((id, i) => ev(id, 27 + (i % 2), `event ${i}`));
     // Every event twice in one write: each stored once.
     assert.deepEqual(store.writeSync([...first, ...first]), { written: IDS.length, duplicates: IDS.length });
@@ -46,6 +47,10 @@ test('keyed writes: idempotent for ids of any spelling, within a write, across w
     // The same id on another day is another day's event (each day table answers for itself).
     assert.deepEqual(store.writeSync([ev(IDS[0]!, 28, 'other day')]), { written: 1, duplicates: 0 });
     await store.close();
+    // After a restart (bucketed: the key filter read back from the index), still duplicates.
+    store = new SqliteEventStore({ dir, chain: true, layout });
+    assert.deepEqual(store.writeSync(first), { written: 0, duplicates: IDS.length });
+    await store.close();
 
     const db = new Database(join(dir, 'events.db'), { readonly: true });
     try {
@@ -55,10 +60,11 @@ test('keyed writes: idempotent for ids of any spelling, within a write, across w
       for (const t of ['ev_20261127', 'ev_20261128']) {
         assert.equal(db.prepare(`SELECT count(*) FROM (SELECT hex(id) FROM ${t} GROUP BY hex(id) HAVING count(*) > 1)`).pluck().get(), 0);
       }
-      const plan = (db.prepare("EXPLAIN QUERY PLAN SELECT id FROM ev_20261127 WHERE substr(id, 1, 8) IN (SELECT value FROM json_each(?))").all('[]') as Array<{ detail: string }>)
+      const where = layout === 'keyed' ? 'substr(id, 1, 8) IN (SELECT value FROM json_each(?))' : '(rowid >> 14) IN (0, 1) AND substr(id, 1, 8) IN (SELECT value FROM json_each(?))';
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN SELECT id FROM ev_20261127 WHERE ${where}`).all('[]') as Array<{ detail: string }>)
         .map((r) => r.detail)
         .join('; ');
-      assert.match(plan, /USING INDEX ix_20261127_idk/);
+      assert.match(plan, layout === 'keyed' ? /USING INDEX ix_20261127_idk/ : /USING INDEX ix_20261127_idb/);
     } finally {
       db.close();
     }

@@ -9,7 +9,7 @@ import { parseCertificates, type X509Certificate } from '@xiangan/pki';
 import { SocError } from '../errors.js';
 import { checkpointsPath } from './checkpoints.js';
 import { DigestPool, digestRange, digestRows, type DigestPoolOptions } from './digest.js';
-import { ID_WHERE, idParams } from '../storage/sqlite-schema.js';
+import { dayLayout, idParams, idWhere } from '../storage/sqlite-schema.js';
 import { identityFiles } from './identity.js';
 import { sqliteLeafStore } from './leaves.js';
 import type { RecordSource, VerifyOptions } from './verify.js';
@@ -40,8 +40,13 @@ export function sqliteEventSource(db: Database.Database, pool?: DigestPool): Rec
     leaves: sqliteLeafStore(db),
     days: () => eventDays(db),
     digests: (day) => (pool ? pool.digest(table(day)) : digestRange(db, table(day), Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)),
-    // Through the id-key index: keyed day tables have no index on id itself (sqlite-schema.ts).
-    document: (day, id) => (db.prepare(`SELECT doc FROM ${table(day)} WHERE ${ID_WHERE}`).pluck().get(...idParams(id)) as string | undefined) ?? undefined,
+    // Through the id index of the table's layout: keyed and bucketed day tables have none on id
+    // itself (sqlite-schema.ts).
+    document: (day, id) => {
+      const t = table(day);
+      const s = t.slice(3);
+      return (db.prepare(`SELECT doc FROM ${t} WHERE ${idWhere(s, dayLayout(db, s) ?? 'keyed')}`).pluck().get(...idParams(id)) as string | undefined) ?? undefined;
+    },
   };
 }
 

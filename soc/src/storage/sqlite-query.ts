@@ -6,7 +6,7 @@
 import { SocError } from '../errors.js';
 import type { QueryNode, RangeNode } from '../query/ast.js';
 import { ipToBytes } from '../query/parse.js';
-import { COLUMN_BY_FIELD, type ColumnSpec, ID_WHERE, idParams, ipKey } from './sqlite-schema.js';
+import { COLUMN_BY_FIELD, type ColumnSpec, type DayLayout, idParams, idWhere, ipKey } from './sqlite-schema.js';
 
 /** A compiled condition: SQL text with `?` placeholders and their values in order. */
 export interface SqlFragment {
@@ -15,16 +15,17 @@ export interface SqlFragment {
 }
 
 /**
- * Compile a query for the day table with suffix `s` (`YYYYMMDD`).
+ * Compile a query for the day table with suffix `s` (`YYYYMMDD`) of `layout` (how an `id` term
+ * reaches its index: {@link idWhere}).
  *
  * @example
  * ```ts
  * compileQuery(parseQuery('user.name:root'), '20261128'); // { sql: '(user_name = ?)', params: ['root'] }
  * ```
  */
-export function compileQuery(node: QueryNode, s: string): SqlFragment {
+export function compileQuery(node: QueryNode, s: string, layout: DayLayout = 'bucketed'): SqlFragment {
   const params: Array<string | number> = [];
-  const sql = compile(node, s, params);
+  const sql = compile(node, s, layout, params);
   return { sql, params };
 }
 
@@ -35,24 +36,24 @@ function jsonPath(field: string): string {
 
 const NUMERIC = /^-?\d+(\.\d+)?$/;
 
-function compile(node: QueryNode, s: string, p: Array<string | number>): string {
+function compile(node: QueryNode, s: string, layout: DayLayout, p: Array<string | number>): string {
   switch (node.kind) {
     case 'all':
       return '1';
     case 'and':
-      return `(${node.children.map((c) => compile(c, s, p)).join(' AND ')})`;
+      return `(${node.children.map((c) => compile(c, s, layout, p)).join(' AND ')})`;
     case 'or':
-      return `(${node.children.map((c) => compile(c, s, p)).join(' OR ')})`;
+      return `(${node.children.map((c) => compile(c, s, layout, p)).join(' OR ')})`;
     case 'not':
-      return `(NOT ${compile(node.child, s, p)})`;
+      return `(NOT ${compile(node.child, s, layout, p)})`;
     case 'text':
       return fullText(node.value, node.prefix === true, false, s, p);
     case 'phrase':
       if (node.field === undefined || node.field === 'message') return fullText(node.value, false, true, s, p);
-      return equals(node.field, node.value, p);
+      return equals(node.field, node.value, s, layout, p);
     case 'term':
       if (node.field === 'message') return fullText(node.value, false, true, s, p);
-      return equals(node.field, node.value, p);
+      return equals(node.field, node.value, s, layout, p);
     case 'wildcard':
       return wildcard(node.field, node.pattern, p);
     case 'exists':
@@ -92,13 +93,12 @@ function fullText(value: string, prefix: boolean, phrase: boolean, s: string, p:
   return `(rowid IN (SELECT rowid FROM fts_${s} WHERE fts_${s} MATCH ?))`;
 }
 
-function equals(field: string, value: string, p: Array<string | number>): string {
+function equals(field: string, value: string, s: string, layout: DayLayout, p: Array<string | number>): string {
   if (field === 'id') {
-    // Both day-table layouts answer this through an index: keyed ones through the id key's
-    // (SQLite picks an expression index only for the same expression), earlier ones through
-    // their UNIQUE index on id (see DayLayout).
+    // Every day-table layout answers this through an index (see DayLayout, idWhere): SQLite
+    // picks an expression index only for the same expression.
     p.push(...idParams(value));
-    return `(${ID_WHERE})`;
+    return `(${idWhere(s, layout)})`;
   }
   const col = COLUMN_BY_FIELD.get(field);
   if (col) {

@@ -3,6 +3,7 @@
  * column (and some an index); every other field is reached through `json_extract` on the stored
  * document, so any ECS or vendor field can be queried, only more slowly.
  */
+import type Database from 'better-sqlite3';
 import { ipv4Value, type EcsEvent } from '@xiangan/collectors';
 import { ipToBytes } from '../query/parse.js';
 
@@ -64,26 +65,37 @@ export function daySuffix(day: string): string {
 }
 
 /**
- * Layout of a day table. `keyed` (new tables): lookups by id, and the check that makes a write
- * idempotent, go through an index on the id's first {@link ID_KEY_CHARS} characters
- * (`substr(id, 1, 8)`, SQLite "Indexes On Expressions"); `id-unique` (tables made before): a
- * UNIQUE index on `id` itself does both.
+ * Layout of a day table. `bucketed` (new tables): lookups by id, and the check that makes a write
+ * idempotent, go through an index on the row's insert-order bucket ({@link ID_BUCKET_SQL}: rowid
+ * >> {@link ID_BUCKET_SHIFT}) followed by the id's first {@link ID_KEY_CHARS} characters
+ * ({@link ID_KEY_SQL}); `keyed` (tables made 2026-11-29 to 2026-11-30): an index on the id key
+ * alone; `id-unique` (tables made before): a UNIQUE index on `id` itself does both.
  *
  * Why: event ids are SM3 digests (GB/T 32905), so an index on `id` takes every insert at a random
  * place, and once the day's table is large each commit rewrites most of its leaf pages (16 KiB
  * each, into the WAL and then the database file): measured as the store's CPU per event doubling
- * from 100k to 1M rows. Eight hex digits are an eighth of the key's bytes, so the index has far
- * fewer pages to rewrite; 32 bits keep two ids of a 1M-event day sharing a key rare, and a lookup
- * compares the whole id on the rows that do. Being an expression, the key is kept by SQLite for
- * every row however it was inserted.
+ * from 100k to 1M rows. The keyed layout's 8-character key made that index an eighth of the
+ * bytes, but its inserts still land anywhere in it (a 400-event commit on a 300k-row day rewrote
+ * 233–245 of its pages, session 11). Led by the bucket, the index takes a day's inserts only among
+ * the pages of its newest bucket (2^14 rows, ~20 pages), however large the day; a lookup by id
+ * then seeks the key once per bucket (62 at 1M rows), and the write check asks SQLite only for
+ * the ids an in-memory filter of the day's keys does not rule out ({@link IdKeyFilter}). Both key
+ * parts are expressions, so SQLite keeps them for every row however it was inserted; the rowid
+ * is the table's INTEGER PRIMARY KEY, which VACUUM keeps.
  */
-export type DayLayout = 'keyed' | 'id-unique';
+export type DayLayout = 'bucketed' | 'keyed' | 'id-unique';
 
-/** Characters of an id in the key index of keyed day tables (see {@link DayLayout}). */
+/** Characters of an id in the key index of keyed and bucketed day tables (see {@link DayLayout}). */
 export const ID_KEY_CHARS = 8;
 
 /** The indexed expression of keyed day tables; queries must use it verbatim for SQLite to pick the index. */
 export const ID_KEY_SQL = `substr(id, 1, ${ID_KEY_CHARS})`;
+
+/** Rows per insert-order bucket of bucketed day tables, as a shift of the rowid (fixed: it is in their index). */
+export const ID_BUCKET_SHIFT = 14;
+
+/** The leading indexed expression of bucketed day tables; used verbatim like {@link ID_KEY_SQL}. */
+export const ID_BUCKET_SQL = `rowid >> ${ID_BUCKET_SHIFT}`;
 
 /**
  * The key of `id` in the index on {@link ID_KEY_SQL}: its first {@link ID_KEY_CHARS} characters
@@ -100,21 +112,50 @@ export function idKey(id: string): string {
 }
 
 /**
- * The one condition that finds an event by id on both day-table layouts through an index (the
- * id key's on keyed tables, the UNIQUE one on earlier tables); bind {@link idParams}.
+ * The condition that finds an event by id through an index on keyed tables (the id key's) and
+ * earlier tables (the UNIQUE one); bind {@link idParams}. Bucketed tables need {@link idWhere}.
  */
 export const ID_WHERE = `${ID_KEY_SQL} = ? AND id = ?`;
 
-/** The parameters of {@link ID_WHERE} for `id`. */
+/**
+ * The condition that finds an event by id through an index on day table `ev_<s>` of `layout`;
+ * bind {@link idParams}. On bucketed tables the bucket is one of the table's buckets (0 to the
+ * highest rowid's, listed in SQL, so it holds for whatever the table holds when it runs): SQLite
+ * seeks (bucket, key) once per bucket (EXPLAIN QUERY PLAN: "SEARCH … USING INDEX ix_…_idb
+ * (<expr>=? AND <expr>=?)").
+ */
+export function idWhere(s: string, layout: DayLayout): string {
+  if (layout !== 'bucketed') return ID_WHERE;
+  if (!/^\d{8}$/.test(s)) throw new RangeError(`not a day suffix: ${s}`);
+  const buckets = `WITH RECURSIVE b(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM b WHERE x < (SELECT coalesce(max(rowid), 0) FROM ev_${s}) >> ${ID_BUCKET_SHIFT}) SELECT x FROM b`;
+  return `(${ID_BUCKET_SQL}) IN (${buckets}) AND ${ID_WHERE}`;
+}
+
+/** The parameters of {@link ID_WHERE} and {@link idWhere} for `id`. */
 export function idParams(id: string): [string, string] {
   return [idKey(id), id];
 }
 
+/** Index of the id on bucketed day table `ev_<s>`. */
+export const bucketIndexName = (s: string): string => `ix_${s}_idb`;
+
+/**
+ * Layout of day table `ev_<s>` in `db`, `undefined` while it does not exist (read from its DDL
+ * and index names in `sqlite_master`).
+ */
+export function dayLayout(db: Database.Database, s: string): DayLayout | undefined {
+  const sql = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(`ev_${s}`) as string | undefined;
+  if (sql === undefined) return undefined;
+  if (/\bid TEXT NOT NULL UNIQUE\b/i.test(sql)) return 'id-unique';
+  const idb = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").pluck().get(bucketIndexName(s));
+  return idb === undefined ? 'keyed' : 'bucketed';
+}
+
 /** DDL for one day: the event table, its indexes and its FTS5 index over `message`. */
-export function dayTableDdl(day: string, layout: DayLayout = 'keyed'): string[] {
+export function dayTableDdl(day: string, layout: DayLayout = 'bucketed'): string[] {
   const s = daySuffix(day);
   const cols = COLUMNS.map((c) => `${c.column} ${c.kind === 'time' || c.kind === 'number' ? 'INTEGER' : 'TEXT'}`);
-  const keyed = layout === 'keyed';
+  const keyed = layout !== 'id-unique';
   const ddl = [
     keyed
       ? `CREATE TABLE IF NOT EXISTS ev_${s} (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL, ${cols.join(', ')}, message TEXT, doc TEXT NOT NULL)`
@@ -125,10 +166,11 @@ export function dayTableDdl(day: string, layout: DayLayout = 'keyed'): string[] 
     // sorts by time). Day tables made before keep their docsize table; both answer MATCH alike.
     `CREATE VIRTUAL TABLE IF NOT EXISTS fts_${s} USING fts5(message, content='ev_${s}', content_rowid='rowid', columnsize=0)`,
   ];
-  if (keyed) ddl.push(`CREATE INDEX IF NOT EXISTS ix_${s}_idk ON ev_${s} (${ID_KEY_SQL})`);
+  if (layout === 'keyed') ddl.push(`CREATE INDEX IF NOT EXISTS ix_${s}_idk ON ev_${s} (${ID_KEY_SQL})`);
+  if (layout === 'bucketed') ddl.push(`CREATE INDEX IF NOT EXISTS ${bucketIndexName(s)} ON ev_${s} (${ID_BUCKET_SQL}, ${ID_KEY_SQL})`);
   for (const c of COLUMNS) {
     if (!c.indexed) continue;
-    // On keyed tables the ts index is on ts alone: its entries then go in rowid order at the end
+    // On keyed and bucketed tables the ts index is on ts alone: its entries then go in rowid order at the end
     // of their timestamp, so a day's inserts touch only its last pages; (ts, id) took them at a
     // random place among all the events of the same timestamp, a large set when a device's clock
     // has second resolution (bench:ingest's stream has 125k events of one second). ORDER BY ts,
@@ -235,4 +277,79 @@ export function columnValuesInto(ev: EcsEvent, out: ReadonlyArray<Array<string |
 function toInt(v: unknown): number | null {
   if (typeof v === 'string' && /^-?\d{1,15}$/.test(v)) return Number(v);
   return null;
+}
+
+/** Bits of one {@link IdKeyFilter} segment (512 KiB). */
+const FILTER_SEGMENT_BITS = 1 << 22;
+/** Keys one segment takes before the next is started: 16 bits a key. */
+const FILTER_SEGMENT_KEYS = 1 << 18;
+/** Bits set per key: at 16 bits a key a full segment answers "maybe" for ~0.1 % of absent keys. */
+const FILTER_HASHES = 6;
+
+/**
+ * The id keys ({@link idKey}) of one bucketed day table, as a Bloom filter (Bloom 1970) in
+ * segments of 2^18 keys (2 MiB per 1M events): `mayHave` false means no row of the table has
+ * that key, so the write check asks SQLite only for the ids it cannot rule out. Exact in that
+ * direction (no false negatives): a key is added before its row commits (a rollback leaves only
+ * false positives), and a key holding a UTF-16 surrogate or U+FFFD is always "maybe" (SQLite
+ * hands a lone surrogate back as U+FFFD, so such a key read back from the index would not hash
+ * as the id's own). `upTo`: the rows with rowid ≤ it are in the filter.
+ */
+export class IdKeyFilter {
+  private readonly segments: Int32Array[] = [];
+  private inLast = FILTER_SEGMENT_KEYS;
+  /** The highest rowid whose key is in the filter. */
+  upTo = 0;
+
+  /** Bytes held. */
+  get bytes(): number {
+    return this.segments.length * (FILTER_SEGMENT_BITS / 8);
+  }
+
+  add(key: string): void {
+    if (this.inLast === FILTER_SEGMENT_KEYS) {
+      this.segments.push(new Int32Array(FILTER_SEGMENT_BITS / 32));
+      this.inLast = 0;
+    }
+    this.inLast++;
+    const seg = this.segments[this.segments.length - 1]!;
+    const h1 = fnv1a(key);
+    const h2 = mix32(h1) | 1;
+    for (let i = 0, h = h1; i < FILTER_HASHES; i++, h = (h + h2) | 0) {
+      const bit = h & (FILTER_SEGMENT_BITS - 1);
+      seg[bit >>> 5]! |= 1 << (bit & 31);
+    }
+  }
+
+  mayHave(key: string): boolean {
+    if (/[\uD800-\uDFFF\uFFFD]/.test(key)) return true;
+    const h1 = fnv1a(key);
+    const h2 = mix32(h1) | 1;
+    for (const seg of this.segments) {
+      let all = true;
+      for (let i = 0, h = h1; i < FILTER_HASHES; i++, h = (h + h2) | 0) {
+        const bit = h & (FILTER_SEGMENT_BITS - 1);
+        if ((seg[bit >>> 5]! & (1 << (bit & 31))) === 0) {
+          all = false;
+          break;
+        }
+      }
+      if (all) return true;
+    }
+    return false;
+  }
+}
+
+/** FNV-1a (32-bit) over UTF-16 code units. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h;
+}
+
+/** MurmurHash3's 32-bit finaliser: a second, independent-enough hash for double hashing. */
+function mix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
 }

@@ -12,7 +12,7 @@ import { SocError } from '../errors.js';
 import { LeafWriter, leafTable } from '../integrity/leaves.js';
 import { bytesToIp } from '../query/parse.js';
 import { compileQuery } from './sqlite-query.js';
-import { COLUMN_BY_FIELD, COLUMNS, dayTableDdl, daySuffix, ID_KEY_CHARS, ID_KEY_SQL, ID_WHERE, idParams, ipKey, keyBytes, type DayLayout } from './sqlite-schema.js';
+import { COLUMN_BY_FIELD, COLUMNS, dayLayout, dayTableDdl, daySuffix, ID_BUCKET_SHIFT, ID_BUCKET_SQL, ID_KEY_CHARS, ID_KEY_SQL, IdKeyFilter, idKey, idParams, idWhere, ipKey, keyBytes, type DayLayout } from './sqlite-schema.js';
 import { eventColumns, type PreparedColumns } from '../pipeline/prepare.js';
 import type {
   DeleteResult,
@@ -57,13 +57,19 @@ export interface SqliteStoreOptions {
    */
   autoCheckpoint?: boolean;
   /**
-   * Layout of the day tables this store creates (existing ones keep theirs); default `keyed`.
-   * `id-unique` makes them as before the keyed layout: for comparing the two (bench:store).
+   * Layout of the day tables this store creates (existing ones keep theirs); default `bucketed`.
+   * `keyed` and `id-unique` make them as before: for comparing the layouts (bench:store, tests).
    */
   layout?: DayLayout;
 }
 
 const SCHEMA_VERSION = 1;
+/**
+ * Days whose id-key filter ({@link IdKeyFilter}) a store keeps (2 MiB per 1M events each): today,
+ * yesterday's late events and a little more; a day written again after that rebuilds its filter
+ * from its index (~0.6 s at 1M rows).
+ */
+const MAX_ID_FILTERS = 3;
 const MAX_PAGE = 10_000;
 const DAY_MS = 86_400_000;
 /**
@@ -81,8 +87,12 @@ interface DayStatements {
    * asked once per write and day before its inserts, each through the id key's index. A separate
    * statement: an INSERT … SELECT that reads its own table (`WHERE NOT EXISTS`) first copies the
    * selected row into a temporary table (SQLite "INSERT", the SELECT form), measured slower.
+   * On bucketed tables the same, in the buckets of a second JSON array, and only for the ids
+   * the day's {@link IdKeyFilter} cannot rule out.
    */
   has: Database.Statement | undefined;
+  /** Bucketed tables: the id keys of the rows after a rowid (from the id index alone). */
+  keysAfter: Database.Statement | undefined;
   /** Highest rowid of the day table (its rightmost B-tree entry, so a cheap read). */
   maxRowid: Database.Statement;
   /** Index the messages of the rows after a rowid in the day's FTS5 table. */
@@ -101,6 +111,8 @@ interface Touched {
   at: number[] | undefined;
   /** Keyed tables: the ids this write added. */
   seen: Set<string> | undefined;
+  /** Bucketed tables: the day's id-key filter. */
+  filter: IdKeyFilter | undefined;
 }
 
 /**
@@ -122,6 +134,13 @@ export class SqliteEventStore implements EventStore {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly days = new Map<string, DayStatements>();
+  /** Bucketed days written lately → their id-key filters, least recently written first. */
+  private readonly filters = new Map<string, IdKeyFilter>();
+  /** Day-table suffix → layout, for reads (a table's layout never changes while it exists). */
+  private readonly layouts = new Map<string, DayLayout>();
+  /** The schema cookie after this store's last write or drop (see {@link checkSchema}). */
+  private schemaSeen = -1;
+  private schemaStmt: Database.Statement | undefined;
   private readonly now: () => number;
   private readonly newLayout: DayLayout;
   private readonly bumpDay: Database.Statement;
@@ -133,7 +152,7 @@ export class SqliteEventStore implements EventStore {
   constructor(opts: SqliteStoreOptions) {
     if (typeof opts?.dir !== 'string' || opts.dir === '') throw new TypeError('SqliteEventStore: dir must be a non-empty string');
     this.now = opts.now ?? Date.now;
-    this.newLayout = opts.layout ?? 'keyed';
+    this.newLayout = opts.layout ?? 'bucketed';
     this.path = join(opts.dir, 'events.db');
     try {
       if (!opts.readonly) mkdirSync(opts.dir, { recursive: true });
@@ -176,9 +195,48 @@ export class SqliteEventStore implements EventStore {
 
   /** Layout of day table `ev_<s>`, `undefined` while it does not exist. */
   private layoutOf(s: string): DayLayout | undefined {
-    const sql = this.db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(`ev_${s}`) as string | undefined;
-    if (sql === undefined) return undefined;
-    return /\bid TEXT NOT NULL UNIQUE\b/i.test(sql) ? 'id-unique' : 'keyed';
+    let layout = this.layouts.get(s);
+    if (layout === undefined) {
+      layout = dayLayout(this.db, s);
+      if (layout !== undefined) this.layouts.set(s, layout);
+    }
+    return layout;
+  }
+
+  /** SQLite's schema cookie (PRAGMA schema_version): it changes with every CREATE and DROP. */
+  private schemaVersion(): number {
+    this.schemaStmt ??= this.db.prepare('PRAGMA schema_version').pluck();
+    return this.schemaStmt.get() as number;
+  }
+
+  /**
+   * Inside a transaction: when another connection changed the schema since this store last
+   * looked (a day dropped by retention, maybe made again and written), a filter may hold a table
+   * that is gone and miss rows of the new one under rowids it counts as read: read them all again.
+   */
+  private checkSchema(): void {
+    if (this.filters.size > 0 && this.schemaVersion() !== this.schemaSeen) this.filters.clear();
+  }
+
+  /**
+   * The id-key filter of bucketed day `day`, holding every row up to `before` (its highest rowid
+   * in this write's transaction): rows another connection added since (`xiangan ingest --data`)
+   * are read in, and a table that shrank (dropped and made again) is read whole.
+   */
+  private filterFor(day: string, st: DayStatements, before: number): IdKeyFilter {
+    let f = this.filters.get(day);
+    this.filters.delete(day);
+    if (f === undefined || before < f.upTo) f = new IdKeyFilter();
+    if (before > f.upTo) {
+      for (const k of st.keysAfter!.iterate(f.upTo, f.upTo) as IterableIterator<string>) f.add(k);
+      f.upTo = before;
+    }
+    this.filters.set(day, f);
+    for (const d of this.filters.keys()) {
+      if (this.filters.size <= MAX_ID_FILTERS) break;
+      this.filters.delete(d);
+    }
+    return f;
   }
 
   private dayStatements(day: string): DayStatements {
@@ -188,15 +246,23 @@ export class SqliteEventStore implements EventStore {
     // A day table made before keeps its layout; a new one is keyed unless the options say otherwise.
     const layout = this.layoutOf(s) ?? this.newLayout;
     for (const ddl of dayTableDdl(day, layout)) this.db.exec(ddl);
-    const keyed = layout === 'keyed';
+    const keyed = layout !== 'id-unique';
+    const bucketed = layout === 'bucketed';
     const cols = [...COLUMNS.map((c) => c.column), 'message', 'doc'];
     st = {
       // Keyed tables have no unique constraint: the id is looked up through the id key's index
       // (duplicates within one write are seen too: the transaction reads its own rows).
       insert: this.db.prepare(`INSERT ${keyed ? '' : 'OR IGNORE '}INTO ev_${s} (id, ${cols.join(', ')}) VALUES (?, ${cols.map(() => '?').join(', ')})`),
       has: keyed
-        ? this.db.prepare(`SELECT j.key FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM ev_${s} WHERE ${ID_KEY_SQL} = substr(j.value, 1, ${ID_KEY_CHARS}) AND id = j.value)`).pluck()
+        ? this.db
+            .prepare(
+              `SELECT j.key FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM ev_${s} WHERE ${bucketed ? `(${ID_BUCKET_SQL}) IN (SELECT value FROM json_each(?)) AND ` : ''}${ID_KEY_SQL} = substr(j.value, 1, ${ID_KEY_CHARS}) AND id = j.value)`,
+            )
+            .pluck()
         : undefined,
+      // A range of the id index from the bucket of the rowid on (EXPLAIN QUERY PLAN: "SEARCH …
+      // USING COVERING INDEX ix_…_idb (<expr>>?)"), not the table's rows with their documents.
+      keysAfter: bucketed ? this.db.prepare(`SELECT ${ID_KEY_SQL} FROM ev_${s} WHERE ${ID_BUCKET_SQL} >= (? >> ${ID_BUCKET_SHIFT}) AND rowid > ?`).pluck() : undefined,
       maxRowid: this.db.prepare(`SELECT coalesce(max(rowid), 0) FROM ev_${s}`).pluck(),
       ftsAfter: this.db.prepare(`INSERT INTO fts_${s} (rowid, message) SELECT rowid, message FROM ev_${s} WHERE rowid > ? AND message IS NOT NULL`),
     };
@@ -236,6 +302,7 @@ export class SqliteEventStore implements EventStore {
       // this connection had statements for: forget them and try once more.
       if (e instanceof SocError && /no such table/.test(e.message)) {
         this.days.clear();
+        this.layouts.clear();
         this.leaves?.reset();
         return this.writeOnce(cols, docs);
       }
@@ -254,6 +321,9 @@ export class SqliteEventStore implements EventStore {
       written = this.writeTx.immediate(cols, docs);
     } catch (e) {
       this.leaves?.discard();
+      // Rows the filters hold may not have committed (harmless), and their `upTo` may count them:
+      // read them again from the tables on the next write.
+      this.filters.clear();
       if (e instanceof TypeError || e instanceof SocError) throw e;
       throw new SocError('SOC_ERR_STORE_WRITE', `event store write failed: ${(e as Error).message}`, { cause: e });
     }
@@ -267,6 +337,7 @@ export class SqliteEventStore implements EventStore {
    */
   private insertAll(cols: PreparedColumns, docs: readonly string[]): number {
     let written = 0;
+    this.checkSchema();
     const touched = new Map<string, Touched>();
     const n = cols.count;
     // One parameter array reused for every row: id, the COLUMNS values (time in its place), message, doc.
@@ -290,13 +361,17 @@ export class SqliteEventStore implements EventStore {
         cur = touched.get(day);
         if (!cur) {
           const st = this.dayStatements(day);
-          cur = { day, st, before: st.maxRowid.get() as number, rows: 0, at: st.has ? [] : undefined, seen: st.has ? new Set() : undefined };
+          const before = st.maxRowid.get() as number;
+          const filter = st.keysAfter ? this.filterFor(day, st, before) : undefined;
+          cur = { day, st, before, rows: 0, at: st.has ? [] : undefined, seen: st.has ? new Set() : undefined, filter };
           touched.set(day, cur);
         }
       }
       dayOf[i] = cur!;
       cur!.at?.push(i);
     }
+    // This write's own DDL (a new day) is no reason to read the filters again.
+    this.schemaSeen = this.schemaVersion();
     // Keyed tables: which ids are stored already, one statement per day instead of one per
     // event (each a JS → native call with its own binding); each id is still looked up
     // through the id key's index (EXPLAIN QUERY PLAN: "SEARCH … EXISTS USING INDEX ix_…_idk").
@@ -307,6 +382,10 @@ export class SqliteEventStore implements EventStore {
     const stored = new Uint8Array(n);
     for (const t of touched.values()) {
       if (t.at === undefined) continue;
+      if (t.filter !== undefined) {
+        this.storedBucketed(t, cols.ids, stored);
+        continue;
+      }
       const at = t.at;
       for (const k of t.st.has!.all(JSON.stringify(at.map((i) => cols.ids[i]))) as number[]) stored[at[k]!] = 1;
     }
@@ -331,9 +410,12 @@ export class SqliteEventStore implements EventStore {
         }
         written++;
         t.rows++;
+        // Before the commit: a rollback then leaves a key too many (a false positive), never one missing.
+        t.filter?.add(idKey(id));
       }
     }
     for (const [d, t] of touched) {
+      if (t.filter !== undefined) t.filter.upTo = t.before + t.rows;
       if (t.rows === 0) continue;
       // Full-text rows for the whole write at once, one statement per day instead of one per
       // event: the rows this transaction added are exactly those above the rowid it started
@@ -345,6 +427,24 @@ export class SqliteEventStore implements EventStore {
     }
     this.leaves?.flush();
     return written;
+  }
+
+  /**
+   * Bucketed day `t`: marks in `stored` its ids that the table holds. Only the ids its filter
+   * cannot rule out are looked up: first in the newest two buckets (a replay after a crash
+   * between commit and buffer delete: its ids were stored last), then the rest in all buckets.
+   */
+  private storedBucketed(t: Touched, ids: readonly string[], stored: Uint8Array): void {
+    let maybe: number[] = [];
+    for (const i of t.at!) if (t.filter!.mayHave(idKey(ids[i]!))) maybe.push(i);
+    const last = Math.floor(t.before / 2 ** ID_BUCKET_SHIFT);
+    for (let pass = 0; pass < 2 && maybe.length > 0; pass++) {
+      const buckets: number[] = [];
+      for (let b = pass === 0 ? Math.max(0, last - 1) : 0; b <= (pass === 0 ? last : last - 2); b++) buckets.push(b);
+      if (buckets.length === 0) break;
+      for (const k of t.st.has!.all(JSON.stringify(maybe.map((i) => ids[i])), JSON.stringify(buckets)) as number[]) stored[maybe[k]!] = 1;
+      maybe = maybe.filter((i) => stored[i] === 0);
+    }
   }
 
   /**
@@ -387,7 +487,7 @@ export class SqliteEventStore implements EventStore {
     if (order === 'desc') days.reverse();
 
     const where = (s: string): { sql: string; params: Array<string | number> } => {
-      const q = compileQuery(query, s);
+      const q = compileQuery(query, s, this.layoutOf(s) ?? 'bucketed');
       const parts = [q.sql];
       const params = [...q.params];
       if (fromMs !== undefined) {
@@ -512,7 +612,8 @@ export class SqliteEventStore implements EventStore {
     if (typeof id !== 'string') throw new TypeError('get: id must be a string');
     const p = idParams(id);
     for (const d of this.listDays().reverse()) {
-      const row = this.db.prepare(`SELECT doc FROM ev_${daySuffix(d)} WHERE ${ID_WHERE}`).get(...p) as { doc: string } | undefined;
+      const s = daySuffix(d);
+      const row = this.db.prepare(`SELECT doc FROM ev_${s} WHERE ${idWhere(s, this.layoutOf(s) ?? 'bucketed')}`).get(...p) as { doc: string } | undefined;
       if (row) return JSON.parse(row.doc) as EcsEvent;
     }
     return undefined;
@@ -528,12 +629,16 @@ export class SqliteEventStore implements EventStore {
     daySuffix(day);
     const gone = this.db.prepare('SELECT day, events FROM days WHERE day < ? ORDER BY day').all(day) as Array<{ day: string; events: number }>;
     const drop = this.db.transaction(() => {
+      this.checkSchema();
       for (const g of gone) {
         const s = daySuffix(g.day);
         this.db.exec(`DROP TABLE IF EXISTS fts_${s}; DROP TABLE IF EXISTS ev_${s}; DROP TABLE IF EXISTS ${leafTable(g.day)};`);
         this.db.prepare('DELETE FROM days WHERE day = ?').run(g.day);
         this.days.delete(g.day);
+        this.filters.delete(g.day);
+        this.layouts.delete(s);
       }
+      this.schemaSeen = this.schemaVersion();
     });
     drop();
     // Hands the freed pages back to the file system on stores made with auto_vacuum=INCREMENTAL;
