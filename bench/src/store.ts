@@ -4,24 +4,26 @@
  * → `Preparer`, integrity leaf hashes on) one step at a time, and only `writeColumns` plus the
  * WAL checkpoint the store worker runs after each step are timed, as process CPU time. Reported
  * per window of 100k rows (CPU-µs/event and WAL KB/event, the pages each commit rewrote), for the
- * day-table layout new stores make (`keyed`) and the earlier one (`id-unique`: a UNIQUE index on
- * the id: `SqliteStoreOptions.layout`), so the growth each index
- * causes shows on the same machine and load.
+ * day-table layout new stores make (`bucketed`) and the earlier ones (`keyed`: an index on the
+ * id's first eight characters; `id-unique`: a UNIQUE index on the id: `SqliteStoreOptions.layout`),
+ * written in turn per step in one process, so the growth each index causes shows on the same
+ * machine and load.
  *
  * `XIANGAN_BENCH_STORE_MODE=floor` measures instead what each part of a day table costs: the
  * same prepared steps go, step by step in turn (same process, so the machine's load falls on all
  * alike), into the real store and into plain better-sqlite3 databases made with the exact DDL the
- * store makes (read back from a store's own `sqlite_master`), each variant leaving one part out
+ * store makes for a keyed day (read back from a store's own `sqlite_master`), each variant leaving one part out
  * or changing one setting (see {@link VARIANTS}). The store's statements per step are repeated
  * by hand: one stored-ids query, rows (bound as arguments), the FTS5 rows of the step in one
  * INSERT … SELECT, the day count, the integrity leaf row, one commit, a PASSIVE checkpoint.
  * Merged into `bench/results/store.json` as `floor`.
  *
  * Env: `XIANGAN_BENCH_STORE_LINES` (default 300,000; 1,000,000 for the growth),
- * `XIANGAN_BENCH_STORE_LAYOUTS` (default `keyed,id-unique`), `XIANGAN_BENCH_STORE_STEP` (5,000,
+ * `XIANGAN_BENCH_STORE_LAYOUTS` (default `bucketed,keyed,id-unique`), `XIANGAN_BENCH_STORE_STEP` (5,000,
  * the consumer's default step), `XIANGAN_BENCH_STORE_MODE` (`layouts`, default, or `floor`),
  * `XIANGAN_BENCH_STORE_VARIANTS` (floor: a comma list of variant names; default all),
- * `XIANGAN_BENCH_STORE_CHECKPOINT_EVERY` (floor: also the store checkpointing every n-th step).
+ * `XIANGAN_BENCH_STORE_CHECKPOINT_EVERY` (layouts: checkpoint every n-th step, as the store worker
+ * does with 4; floor: also the store checkpointing every n-th step).
  * Writes `bench/results/store.json`.
  */
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -35,7 +37,7 @@ import { makeLine } from './syslog-mix.js';
 
 const LINES = Number(process.env.XIANGAN_BENCH_STORE_LINES ?? 300_000);
 const STEP = Number(process.env.XIANGAN_BENCH_STORE_STEP ?? 5_000);
-const LAYOUTS = (process.env.XIANGAN_BENCH_STORE_LAYOUTS ?? 'keyed,id-unique').split(',') as Array<'keyed' | 'id-unique'>;
+const LAYOUTS = (process.env.XIANGAN_BENCH_STORE_LAYOUTS ?? 'bucketed,keyed,id-unique').split(',') as Layout[];
 const MODE = process.env.XIANGAN_BENCH_STORE_MODE ?? 'layouts';
 const WINDOW = 100_000;
 const PAGE = 16_384;
@@ -65,59 +67,74 @@ function prepareStep(preparer: Preparer, s: number): PreparedStep {
   return preparer.prepare([{ seq: s + 1, appendedAt: RECEIVED_AT, count: frames.length, data: '', kind: 'frames', frames: data, meta }])!;
 }
 
-async function run(layout: 'keyed' | 'id-unique'): Promise<{ layout: string; windows: Window[]; meanCpuMicrosPerEvent: number; dbMb: number; loadAverage1m: number[] }> {
-  const dir = mkdtempSync(join(tmpdir(), `xa-bench-store-${layout}-`));
-  const load0 = loadavg()[0]!;
-  try {
-    const store = new SqliteEventStore({ dir, synchronous: 'full', chain: true, autoCheckpoint: false, layout });
-    const preparer = new Preparer('vendor', Date.now, true);
-    const windows: Window[] = [];
-    let cpu = 0;
-    let wal = 0;
-    let inWindow = 0;
-    let total = 0;
-    for (let s = 0; s < LINES; s += STEP) {
-      const step = prepareStep(preparer, s);
-      const c0 = cpuMicros();
-      const r = store.writeColumns(step);
-      const ck = store.checkpoint();
-      const us = cpuMicros() - c0;
-      if (r.written !== step.count) throw new Error(`bench:store: ${r.written} of ${step.count} rows written`);
-      cpu += us;
-      total += us;
-      wal += ck.walPages;
-      inWindow += step.count;
-      if (inWindow >= WINDOW || s + STEP >= LINES) {
-        windows.push({ rows: s + step.count, cpuMicrosPerEvent: cpu / inWindow, walKbPerEvent: (wal * PAGE) / 1024 / inWindow });
-        cpu = 0;
-        wal = 0;
-        inWindow = 0;
-      }
-    }
-    const dbMb = statSync(join(dir, 'events.db')).size / 1e6;
-    await store.close();
-    return { layout, windows, meanCpuMicrosPerEvent: total / LINES, dbMb, loadAverage1m: [load0, loadavg()[0]!] };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+type Layout = 'bucketed' | 'keyed' | 'id-unique';
+
+interface LayoutRun {
+  layout: Layout;
+  dir: string;
+  store: SqliteEventStore;
+  windows: Window[];
+  cpu: number;
+  wal: number;
+  inWindow: number;
+  total: number;
+  walTotal: number;
+  steps: number;
 }
 
 async function layouts(): Promise<void> {
-  // One after another: each layout's store is closed before its directory is removed and the next starts.
-  const results = [];
-  for (const layout of LAYOUTS) results.push(await run(layout));
+  // All layouts in one process, each step written to each store in turn (the order rotated per
+  // step), so the machine's load falls on all alike; checkpoints as the store worker makes them.
+  const every = Number(process.env.XIANGAN_BENCH_STORE_CHECKPOINT_EVERY ?? 1);
+  const load0 = loadavg()[0]!;
+  const runs: LayoutRun[] = LAYOUTS.map((layout) => {
+    const dir = mkdtempSync(join(tmpdir(), `xa-bench-store-${layout}-`));
+    return { layout, dir, store: new SqliteEventStore({ dir, synchronous: 'full', chain: true, autoCheckpoint: false, layout }), windows: [], cpu: 0, wal: 0, inWindow: 0, total: 0, walTotal: 0, steps: 0 };
+  });
+  try {
+    const preparer = new Preparer('vendor', Date.now, true);
+    for (let s = 0, k = 0; s < LINES; s += STEP, k++) {
+      const step = prepareStep(preparer, s);
+      (globalThis as { gc?: () => void }).gc?.();
+      for (let j = 0; j < runs.length; j++) {
+        const r = runs[(j + k) % runs.length]!;
+        const c0 = cpuMicros();
+        const w = r.store.writeColumns(step);
+        const walPages = ++r.steps % every === 0 || s + STEP >= LINES ? r.store.checkpoint().walPages : 0;
+        const us = cpuMicros() - c0;
+        if (w.written !== step.count) throw new Error(`bench:store: ${w.written} of ${step.count} rows written (${r.layout})`);
+        r.cpu += us;
+        r.total += us;
+        r.wal += walPages;
+        r.walTotal += walPages;
+        r.inWindow += step.count;
+        if (r.inWindow >= WINDOW || s + STEP >= LINES) {
+          r.windows.push({ rows: s + step.count, cpuMicrosPerEvent: r.cpu / r.inWindow, walKbPerEvent: (r.wal * PAGE) / 1024 / r.inWindow });
+          r.cpu = 0;
+          r.wal = 0;
+          r.inWindow = 0;
+        }
+      }
+    }
+    for (const r of runs) await r.store.close();
+  } finally {
+    for (const r of runs) rmSync(r.dir, { recursive: true, force: true });
+  }
+  const load1 = loadavg()[0]!;
+  const results = runs.map((r) => ({ layout: r.layout, windows: r.windows, meanCpuMicrosPerEvent: r.total / LINES, walFramesPerEvent: r.walTotal / LINES, loadAverage1m: [load0, load1] }));
   const rows: string[][] = [];
   for (const r of results) {
     for (const w of r.windows) rows.push([r.layout, w.rows.toLocaleString('en'), w.cpuMicrosPerEvent.toFixed(1), w.walKbPerEvent.toFixed(1)]);
-    rows.push([r.layout, 'mean', r.meanCpuMicrosPerEvent.toFixed(1), `load ${r.loadAverage1m.map((l) => l.toFixed(1)).join(' → ')}`]);
+    rows.push([r.layout, 'mean', r.meanCpuMicrosPerEvent.toFixed(1), `${r.walFramesPerEvent.toFixed(3)} frames/event, load ${load0.toFixed(1)} → ${load1.toFixed(1)}`]);
   }
   process.stdout.write(formatTable(['layout', 'rows', 'store CPU-µs/event', 'WAL KB/event'], rows));
   const path = writeResults('store', {
     lines: LINES,
     step: STEP,
+    checkpointEvery: every,
     layouts: results,
     notes:
-      'SqliteEventStore.writeColumns + PASSIVE WAL checkpoint per step (what the store worker runs), process CPU time, synchronous=FULL, integrity leaf index on, 16 KiB pages; steps prepared from bench:ingest lines by the real Preparer (not timed). id-unique = the day-table layout before the keyed one (UNIQUE id index, (ts, id) index).',
+      'SqliteEventStore.writeColumns + PASSIVE WAL checkpoint every checkpointEvery steps (what the store worker runs), process CPU time, synchronous=FULL, integrity leaf index on, 16 KiB pages; steps prepared from bench:ingest lines by the real Preparer (not timed); the layouts written in turn per step in one process. bucketed = (rowid >> 14, id key) index + in-memory key filter; keyed = id-key index; id-unique = UNIQUE id index, (ts, id) index.',
   });
   process.stdout.write(`results: ${path}\n`);
 }
@@ -249,7 +266,8 @@ async function floor(): Promise<void> {
     const first = prepareStep(preparer, 0);
     const day = new Date(first.ts[0]!).toISOString().slice(0, 10);
     // The exact DDL: a store makes its tables for the day, and they are read back from sqlite_master.
-    const template = new SqliteEventStore({ dir: join(root, 'template'), chain: true });
+    // Keyed: the floor's hand-made id check is the keyed layout's one statement per step.
+    const template = new SqliteEventStore({ dir: join(root, 'template'), chain: true, layout: 'keyed' });
     template.writeColumns(first);
     await template.close();
     const tdb = new Database(join(root, 'template', 'events.db'), { readonly: true });
@@ -270,7 +288,7 @@ async function floor(): Promise<void> {
     const every = Number(process.env.XIANGAN_BENCH_STORE_CHECKPOINT_EVERY ?? 1);
     for (const n of every > 1 ? [every, 1] : [1]) {
       const dir = join(root, `store-${n}`);
-      const store = new SqliteEventStore({ dir, synchronous: 'full', chain: true, autoCheckpoint: false, cacheMb: 16 });
+      const store = new SqliteEventStore({ dir, synchronous: 'full', chain: true, autoCheckpoint: false, cacheMb: 16, layout: 'keyed' });
       let steps = 0;
       runs.unshift({
         name: n === 1 ? 'SqliteEventStore' : `SqliteEventStore, checkpoint every ${n} steps`,
