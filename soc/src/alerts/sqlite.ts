@@ -4,12 +4,13 @@
  * the notification outbox (`../notify/outbox.ts`) share one database, so one transaction records
  * alerts, enqueues their notifications and advances the checkpoint: a crash leaves all or none.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { RuleLevel } from '@xiangan/rules';
 import { SocError } from '../errors.js';
+import { WalCheckpointer } from './checkpointer.js';
 import { mergeIntoAlert, newAlert, purgeStart, suppressionMatches } from './dedup.js';
 import {
   ALERT_STATUSES,
@@ -43,6 +44,15 @@ export interface SqliteAlertStoreOptions {
   now?: () => number;
   /** Ids of suppressions (default `randomUUID`). */
   newId?: () => string;
+  /**
+   * Checkpoint the WAL from a thread of its own instead of inside the commit that fills it (the
+   * server sets it; see `checkpointer.ts`). `pollMs` and `restartMs` are for tests.
+   */
+  checkpointThread?: boolean | { pollMs?: number; restartMs?: number };
+  /** WAL frames after which it is checkpointed (default {@link WAL_AUTOCHECKPOINT_PAGES}). */
+  walCheckpointPages?: number;
+  /** A failure of the checkpoint thread (it is restarted; the committing connection checkpoints meanwhile). */
+  onCheckpointError?: (e: SocError) => void;
 }
 
 const SCHEMA = `
@@ -89,7 +99,7 @@ CREATE TRIGGER IF NOT EXISTS alert_counts_upd AFTER UPDATE OF status ON alerts W
   UPDATE alert_counts SET n = n + 1 WHERE status = new.status; END;
 `;
 
-/** WAL pages after which a commit of the alert store checkpoints (see the constructor). */
+/** WAL pages after which the alert store checkpoints (see the constructor and `checkpointer.ts`). */
 export const WAL_AUTOCHECKPOINT_PAGES = 16_000;
 
 /**
@@ -171,6 +181,13 @@ export class SqliteAlertStore implements AlertStore {
   private readonly windowMs: number;
   private suppressions: Suppression[] | undefined;
   private closed = false;
+  private readonly walPages: number;
+  /** The checkpoint thread, when {@link SqliteAlertStoreOptions.checkpointThread} is set. */
+  readonly checkpointer: WalCheckpointer | undefined;
+  /** With the thread: past this many bytes of WAL the committing connection checkpoints itself. */
+  private readonly walBound: number = 0;
+  /** Checkpoints the committing connection ran because the WAL passed {@link walBound}. */
+  inlineCheckpoints = 0;
 
   constructor(opts: SqliteAlertStoreOptions) {
     if (typeof opts?.dir !== 'string' || !opts.dir) throw new TypeError('SqliteAlertStore: dir must be a non-empty string');
@@ -178,6 +195,8 @@ export class SqliteAlertStore implements AlertStore {
     if (!Number.isFinite(this.windowMs) || this.windowMs < 0) throw new RangeError('SqliteAlertStore: dedupWindowMs must be ≥ 0');
     this.now = opts.now ?? Date.now;
     this.newId = opts.newId ?? randomUUID;
+    this.walPages = opts.walCheckpointPages ?? WAL_AUTOCHECKPOINT_PAGES;
+    if (!Number.isInteger(this.walPages) || this.walPages < 1) throw new RangeError('SqliteAlertStore: walCheckpointPages must be a positive integer');
     try {
       mkdirSync(opts.dir, { recursive: true });
       this.db = new Database(join(opts.dir, 'alerts.db'));
@@ -191,7 +210,8 @@ export class SqliteAlertStore implements AlertStore {
       // rewritten by many commits is copied back once: per new alert 1.1–1.25x less CPU and
       // ~1.55x less wall time of the recording thread (soc/README.md, session 8). Durability is
       // that of `synchronous = NORMAL` either way; the WAL file keeps its largest size (~64 MB).
-      this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+      // With `checkpointThread` (the server) a thread does it instead (below).
+      this.db.pragma(`wal_autocheckpoint = ${this.walPages}`);
       this.db.pragma(`cache_size = ${-1024 * ALERT_CACHE_MB}`);
       this.db.pragma('busy_timeout = 5000');
       this.db.exec(SCHEMA);
@@ -205,6 +225,38 @@ export class SqliteAlertStore implements AlertStore {
     } catch (e) {
       throw new SocError('SOC_ERR_STORE_OPEN', `alert store in ${opts.dir}: ${(e as Error).message}`, { cause: e });
     }
+    if (opts.checkpointThread) {
+      const t = typeof opts.checkpointThread === 'object' ? opts.checkpointThread : {};
+      // Twice the checkpoint's size: a thread that falls behind (a slow disk) or is gone
+      // leaves the WAL to the committing connection there, and a WAL that grew past it is cut
+      // back to it when it starts over.
+      this.walBound = 2 * this.walPages * ((this.db.pragma('page_size', { simple: true }) as number) + 24) + 32;
+      this.db.pragma(`journal_size_limit = ${this.walBound}`);
+      const walPages = this.walPages;
+      this.checkpointer = new WalCheckpointer({
+        path: this.db.name,
+        frames: walPages,
+        ...(t.pollMs !== undefined ? { pollMs: t.pollMs } : {}),
+        ...(t.restartMs !== undefined ? { restartMs: t.restartMs } : {}),
+        // Until the thread is up and after it exits, this connection checkpoints as without it.
+        onRunning: (running) => {
+          if (!this.closed) this.db.pragma(`wal_autocheckpoint = ${running ? 0 : walPages}`);
+        },
+        onError: (message) =>
+          opts.onCheckpointError?.(new SocError('SOC_ERR_STORE_WRITE', `alert store: ${message}`, { details: { store: 'alerts', stage: 'checkpoint' } })),
+      });
+    }
+  }
+
+  /**
+   * With the checkpoint thread, after a commit: a WAL past {@link walBound} (the thread is
+   * behind or stuck) is checkpointed here, so its file stays bounded. One `stat` per commit.
+   */
+  private boundWal(): void {
+    const size = statSync(`${this.db.name}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+    if (size <= this.walBound) return;
+    const [r] = this.db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number }>;
+    if (r && !r.busy) this.inlineCheckpoints++;
   }
 
   private iso(): string {
@@ -307,6 +359,7 @@ export class SqliteAlertStore implements AlertStore {
     });
     try {
       run();
+      if (this.checkpointer) this.boundWal();
     } catch (e) {
       this.suppressions = undefined;
       if (e instanceof SocError) throw e;
@@ -598,6 +651,8 @@ export class SqliteAlertStore implements AlertStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // The thread first: this connection, the last one, then checkpoints and removes the WAL.
+    await this.checkpointer?.close();
     this.db.close();
   }
 }

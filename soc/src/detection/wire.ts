@@ -86,7 +86,14 @@ export async function startDetection(config: SocConfig, deps: DetectionDeps): Pr
   let checkpointName: string | undefined;
   let windowsFile: string | undefined;
   if (config.storage.backend === 'sqlite') {
-    const s = await openSqliteAlertStore({ dir: config.data, dedupWindowMs, ...clock });
+    // The WAL's checkpoint in a thread of its own, not in the detector's commit on this one.
+    const s = await openSqliteAlertStore({
+      dir: config.data,
+      dedupWindowMs,
+      ...clock,
+      checkpointThread: true,
+      onCheckpointError: (e) => deps.logger.error?.({ stage: 'detection', errorCode: e.code, reason: e.message }, 'Alert store checkpoint failed.'),
+    });
     alerts = s;
     // Beside alerts.db, written straight from the engine's pieces (detector.ts, windows-file.ts).
     windowsFile = join(config.data, 'detector.windows.json');
