@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { createProcessor, newSourceMetrics, normalise, type EcsEvent, type SourceContext } from '@xiangan/collectors';
-import { JsonBytes } from '../src/buffer/json-bytes.js';
+import { JsonBytes, PackedReader, releaseBuffers, type PackedTexts } from '../src/buffer/json-bytes.js';
 import { RawFrame, encodeFrames } from '../src/buffer/raw.js';
 import { Preparer } from '../src/pipeline/prepare.js';
 import { leafHashText } from '../src/integrity/merkle.js';
@@ -166,6 +166,59 @@ describe('JsonBytes', () => {
     t.reset();
     t.json('ascii');
     assert.equal(t.read(), '"ascii"');
+  });
+
+  test('packed texts read back by position, ASCII and not, empty ones, chunks joined; a copy keeps the other text\'s encoding', () => {
+    const t = new JsonBytes();
+    const at: number[] = [];
+    const put = (s: string): void => {
+      at.push(t.pos);
+      t.append(s);
+      at.push(t.pos);
+      t.newline();
+    };
+    ['ascii', '', 'NUL \u0000 tab \t', 'x'.repeat(70_000)].forEach(put);
+    const a = t.pack(Uint32Array.from(at));
+    assert.equal(a.ascii, true);
+    t.reset();
+    at.length = 0;
+    ['用户 张伟', '\u{1f512}', ''].forEach(put);
+    const b = t.pack(Uint32Array.from(at));
+    assert.equal(b.ascii, false);
+    const all = (p: PackedTexts): Array<string | undefined> => {
+      const r = new PackedReader(p);
+      return Array.from({ length: r.length }, (_, i) => r.at(i));
+    };
+    assert.deepEqual(all(a), ['ascii', '', 'NUL \u0000 tab \t', 'x'.repeat(70_000)]);
+    // Chunks read as one, in order and out of it.
+    const ab = new PackedReader([a, b]);
+    assert.deepEqual(Array.from({ length: ab.length }, (_, i) => ab.at(i)), ['ascii', '', 'NUL \u0000 tab \t', 'x'.repeat(70_000), '用户 张伟', '\u{1f512}', '']);
+    assert.deepEqual([ab.at(5), ab.at(0), ab.at(6), ab.at(3)!.length, ab.at(7), ab.at(-1)], ['\u{1f512}', 'ascii', '', 70_000, undefined, undefined]);
+    assert.equal(new PackedReader(a).at(4), undefined);
+    assert.throws(() => new PackedReader({ ...a, at: new Uint32Array(3) }), RangeError);
+    const c = new JsonBytes();
+    c.append('ab');
+    c.copy(t, 0, t.pos);
+    assert.equal(c.read(), 'ab用户 张伟\n\u{1f512}\n\n');
+  });
+
+  test('handing over: pack gives the buffer itself and writes on into a new one; released buffers are left detached', () => {
+    const t = new JsonBytes(true);
+    t.append('first');
+    const a = t.pack(Uint32Array.from([0, 5]));
+    assert.equal(a.bytes.byteLength, 5);
+    assert.equal(a.bytes.buffer.byteLength, 1 << 20, 'the buffer itself, not a copy');
+    assert.equal(t.pos, 0);
+    t.append('second é');
+    const b = t.pack(Uint32Array.from([0, 9]));
+    assert.notEqual(b.bytes.buffer, a.bytes.buffer);
+    assert.deepEqual([new PackedReader(a).at(0), new PackedReader(b).at(0)], ['first', 'second é']);
+    const copied = new JsonBytes();
+    copied.append('x');
+    const c = copied.pack(Uint32Array.from([0, 1]));
+    assert.equal(c.bytes.buffer.byteLength, 1, 'without handing over: a copy of the text');
+    releaseBuffers([a.bytes.buffer, b.bytes.buffer, a.bytes.buffer, new ArrayBuffer(0)]);
+    assert.deepEqual([a.bytes.buffer.byteLength, b.bytes.buffer.byteLength, c.bytes.buffer.byteLength], [0, 0, 1]);
   });
 
   test('nesting around the depth where JSON.stringify takes over, objects and arrays alternating', () => {

@@ -6,11 +6,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import v8 from 'node:v8';
+import Database from 'better-sqlite3';
 import { createProcessor, eventId, newSourceMetrics, normalise, type EcsEvent, type SourceContext } from '@xiangan/collectors';
 import { DurableBuffer } from '../src/buffer/durable.js';
 import { RawFrame, decodeFrames, encodeFrames } from '../src/buffer/raw.js';
 import { StoreConsumer, inProcessWriter } from '../src/pipeline/consumer.js';
-import { Preparer } from '../src/pipeline/prepare.js';
+import { Preparer, StepPacker, packedTransfer, plainBatches, preparedDocs, unpackStep } from '../src/pipeline/prepare.js';
+import type { PackedTexts } from '../src/buffer/json-bytes.js';
 import { WorkerWriter } from '../src/pipeline/store-worker.js';
 import { openSqliteStore } from '../src/storage/sqlite.js';
 import { parseQuery } from '../src/query/parse.js';
@@ -133,6 +136,74 @@ describe('raw frames', () => {
     assert.ok(expected[0]!.includes('用户') && expected[0]!.includes('\\u0007') && expected[0]!.includes('\u{1f512}'));
     const docs = expected.flatMap((t) => t.split('\n'));
     assert.deepEqual(Buffer.from(step.leafHashes!), Buffer.concat(docs.map((d) => leafHashText(d))));
+  });
+
+  test('a step as the store worker gets it (packed, its buffers transferred, unpacked): columns, documents and stored rows as prepared', async () => {
+    const peer = { address: '10.0.0.9', port: 5140 };
+    const receivedAt = Date.UTC(2026, 10, 28, 2, 0, 5);
+    const lines: Buffer[] = [
+      Buffer.from('<38>Nov 28 10:00:01 fw01 sshd[7]: 用户 张伟 登录失败 from 10.1.2.3 port 22 ssh2'),
+      Buffer.concat([Buffer.from('<38>Nov 28 10:00:02 fw01 app: '), Buffer.from([0xd3, 0xc3, 0xbb, 0xa7]), Buffer.from(' ok')]),
+      Buffer.from('<38>Nov 28 10:00:03 fw01 app: emoji \u{1f512} NUL \u0000 quote " end'),
+      Buffer.from('<38>Nov 28 10:00:04 fw01 app: plain ascii'),
+    ];
+    const fs = Array.from({ length: 6000 }, (_, i) => {
+      const bytes = lines[i % lines.length]!;
+      return new RawFrame(bytes, { sourceId: 'syslog-tcp', transport: 'tcp', peer, receivedAt, timezone: 'Asia/Shanghai', eventId: eventId({ kind: 'network', sourceId: 'syslog-tcp', peerAddress: peer.address, peerPort: peer.port, receivedAt, connection: 'c9', seq: i, bytes }) }, 'auto');
+    });
+    const { data, meta } = encodeFrames(fs);
+    // Documents as HTTP ingest buffers them: a lone surrogate (only JSON escapes make one), an
+    // empty message, none, NUL, a user name that is a number.
+    const posted: EcsEvent[] = [
+      { id: 'p-1', '@timestamp': '2026-11-28T02:00:06.000Z', event: { ingested: '2026-11-28T02:00:06.000Z' }, message: 'lone \ud800 here', user: { name: 'z\udc00' } as never },
+      { id: 'p-2', '@timestamp': '2026-11-28T02:00:07.000Z', event: { ingested: '2026-11-28T02:00:07.000Z' }, message: '' },
+      { id: 'p-3', '@timestamp': '2026-11-28T02:00:08.000Z', event: { ingested: '2026-11-28T02:00:08.000Z' }, source: { ip: '10.0.0.1', port: 22 } as never },
+      { id: 'p-\ud801', '@timestamp': '2026-11-28T02:00:09.000Z', event: { ingested: '2026-11-28T02:00:09.000Z' }, message: 'nul \u0000 é', user: { name: 7 } as never },
+    ];
+    const rows = [
+      { seq: 1, appendedAt: 1, count: fs.length, data: '', kind: 'frames' as const, frames: data, meta },
+      { seq: 2, appendedAt: 2, count: posted.length, data: posted.map((e) => JSON.stringify(e)).join('\n') },
+      { seq: 3, appendedAt: 3, count: 0, data: '', kind: 'frames' as const, frames: encodeFrames([]).data, meta: encodeFrames([]).meta },
+    ];
+    const step = new Preparer('vendor', Date.now, true).prepare(rows)!;
+    const texts = plainBatches(step.batches).map((b) => b.data);
+    const expectedDocs = texts.filter((t, i) => rows[i]!.count > 0).flatMap((t) => t.split('\n'));
+    const copy = { ids: [...step.ids], messages: [...step.messages], values: step.values.map((c) => [...c]), ts: [...step.ts], leaves: Buffer.from(step.leafHashes!) };
+    const packed = new StepPacker().pack(step);
+    // What is cloned beside the transferred buffers: a few hundred bytes, not MBs.
+    const ser = new v8.Serializer();
+    packedTransfer(packed).forEach((b, i) => ser.transferArrayBuffer(i, b));
+    ser.writeHeader();
+    ser.writeValue(packed);
+    assert.ok(ser.releaseBuffer().length < 4096);
+    const got = unpackStep(structuredClone(packed, { transfer: packedTransfer(packed) }));
+    assert.equal((step.docs as PackedTexts).bytes.byteLength, 0, 'the documents moved (transferred, not copied)');
+    assert.deepEqual({ ids: got.ids, messages: got.messages, values: got.values, ts: [...got.ts], leaves: Buffer.from(got.leafHashes!) }, copy);
+    assert.equal(got.messages[fs.length], 'lone \ud800 here', 'a lone surrogate comes back as it was');
+    assert.equal(got.ids[fs.length + 3], 'p-\ud801');
+    assert.deepEqual([got.messages[fs.length + 1], got.messages[fs.length + 2]], ['', null]);
+    const docs = preparedDocs(got);
+    assert.equal(docs.length, fs.length + posted.length);
+    assert.deepEqual(Array.from({ length: docs.length }, (_, i) => docs.at(i)), expectedDocs);
+    assert.ok(expectedDocs[0]!.includes('用户') && expectedDocs[2]!.includes('\\u0000') && expectedDocs[fs.length]!.includes('\\ud800'));
+    // Stored from the packed step and from the same columns with their documents as text: the same rows.
+    const stored: unknown[] = [];
+    for (const cols of [got, { ...got, docs: undefined, batches: [{ seq: 1, appendedAt: 1, count: expectedDocs.length, data: expectedDocs.join('\n') }] }]) {
+      const dir = mkdtempSync(join(tmpdir(), 'xiangan-packed-'));
+      const store = await openSqliteStore({ dir, synchronous: 'normal' });
+      try {
+        assert.equal(store.writeColumns(cols).written, expectedDocs.length);
+        const db = new Database(join(dir, 'events.db'), { readonly: true });
+        const days = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'ev\\_%' ESCAPE '\\' ORDER BY name").pluck().all() as string[];
+        stored.push(days.map((t) => db.prepare(`SELECT *, typeof(doc), typeof(message) FROM ${t} ORDER BY rowid`).raw().all()));
+        db.close();
+      } finally {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    assert.equal((stored[0] as unknown[][])[0]!.length, expectedDocs.length);
+    assert.deepEqual(stored[0], stored[1]);
   });
 
   test('the prepare step makes the events the source processor makes', () => {

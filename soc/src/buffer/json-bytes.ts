@@ -74,11 +74,20 @@ CONTROL[13] = 0x72;
  * t.bytes(start, t.pos); // the bytes of Buffer.from('{"a":"é","b":[1,null]}')
  */
 export class JsonBytes {
-  private buf = Buffer.allocUnsafeSlow(1 << 20);
+  private buf: Buffer;
   /** Bytes written since the last reset. */
   pos = 0;
   /** Only ASCII written since the last reset: the text reads back as Latin-1 (a plain copy). */
   private ascii = true;
+
+  /**
+   * `handOver`: {@link pack} hands over the buffer itself and writes on into a new one of the size
+   * the last text needed, instead of copying the text into a new one and keeping its own (a new
+   * buffer's pages become resident only as they are written).
+   */
+  constructor(private readonly handOver = false) {
+    this.buf = Buffer.allocUnsafeSlow(1 << 20);
+  }
 
   /** Empty it; a buffer grown past 64 MiB (by very large messages) is let go. */
   reset(): void {
@@ -131,6 +140,37 @@ export class JsonBytes {
   /** Everything written since the last reset, as one string. */
   read(): string {
     return this.text(0, this.pos);
+  }
+
+  /** Append text as UTF-8 (a document that is already a string). */
+  append(s: string): void {
+    this.utf8(s);
+  }
+
+  /** Append bytes `start … end` of `from` (another text's bytes, so its ASCII-ness comes along). */
+  copy(from: JsonBytes, start: number, end: number): void {
+    const n = end - start;
+    this.ensure(n);
+    from.buf.copy(this.buf, this.pos, start, end);
+    this.pos += n;
+    if (!from.ascii) this.ascii = false;
+  }
+
+  /**
+   * The pieces `at[2i] … at[2i + 1]` of what was written, as {@link PackedTexts} in a buffer of
+   * their own (one copy of bytes 0 … {@link pos}), to be transferred to another thread.
+   */
+  pack(at: Uint32Array): PackedTexts {
+    if (this.handOver) {
+      const bytes = this.buf.subarray(0, this.pos);
+      const ascii = this.ascii;
+      this.buf = Buffer.allocUnsafeSlow(Math.max(1 << 20, this.pos + (this.pos >> 2)));
+      this.reset();
+      return { bytes, at, ascii };
+    }
+    const bytes = Buffer.allocUnsafeSlow(this.pos);
+    this.buf.copy(bytes, 0, 0, this.pos);
+    return { bytes, at, ascii: this.ascii };
   }
 
   private ensure(n: number): void {
@@ -341,4 +381,69 @@ function plain(o: object): boolean {
   const proto: unknown = Object.getPrototypeOf(o);
   if (proto !== Object.prototype && proto !== null && !Array.isArray(o)) return false;
   return typeof (o as { toJSON?: unknown }).toJSON !== 'function';
+}
+
+/**
+ * Strings laid out as UTF-8 in one buffer (Latin-1 = the same bytes when `ascii`): string `i` is
+ * bytes `at[2i] … at[2i + 1]`. Between threads it is three objects, the buffer transferred, so
+ * the structured clone stays small: V8 deserialises every object of a message over 100 KiB
+ * straight into old space (`kPretenureThreshold`, src/objects/value-serializer.cc), and a step's
+ * documents as strings were several MB of old-space and large-object garbage in the receiving
+ * thread. The receiver makes each string when it reads it ({@link PackedReader}), so it dies young.
+ * Only well-formed text round-trips (a lone surrogate would come back as U+FFFD): JSON text from
+ * {@link JsonBytes} or `JSON.stringify`, and text read from SQLite, are.
+ */
+export interface PackedTexts {
+  bytes: Uint8Array;
+  at: Uint32Array;
+  ascii: boolean;
+}
+
+/**
+ * Frees the memory of buffers that were transferred here once they are read: each is moved into a
+ * new buffer nobody holds (so it is freed by the next scavenge) and itself left detached. A
+ * received buffer's wrapper that lived through two scavenges (a step waits for its commit, hits
+ * for detection) is in old space, and its memory, outside V8's heap, would wait for a full
+ * collection: measured 70–80 MB of such mappings at a server's peaks without this.
+ */
+export function releaseBuffers(buffers: Iterable<ArrayBufferLike>): void {
+  const live = [...new Set(buffers)].filter((b) => b.byteLength > 0) as ArrayBuffer[];
+  if (live.length > 0) structuredClone(live, { transfer: live });
+}
+
+/**
+ * Reads the strings of a {@link PackedTexts}, or of several one after another (chunks of a step:
+ * not joined, which would copy them), each made when asked for.
+ */
+export class PackedReader {
+  readonly length: number;
+  private readonly bufs: Buffer[] = [];
+  private readonly offsets: Uint32Array[] = [];
+  private readonly encs: Array<'latin1' | 'utf8'> = [];
+  /** Index of each part's first string, and one past the last part's last. */
+  private readonly firsts: number[] = [0];
+  /** The part the last read was in (reads are mostly in order). */
+  private part = 0;
+  constructor(p: PackedTexts | readonly PackedTexts[]) {
+    for (const x of Array.isArray(p) ? (p as readonly PackedTexts[]) : [p as PackedTexts]) {
+      if (x.at.length % 2 !== 0) throw new RangeError('PackedReader: start and end expected for every string');
+      this.bufs.push(Buffer.from(x.bytes.buffer, x.bytes.byteOffset, x.bytes.byteLength));
+      this.offsets.push(x.at);
+      this.encs.push(x.ascii ? 'latin1' : 'utf8');
+      this.firsts.push(this.firsts[this.firsts.length - 1]! + x.at.length / 2);
+    }
+    this.length = this.firsts[this.firsts.length - 1]!;
+  }
+
+  /** String `i` (undefined outside 0 … length − 1, as `Array.prototype.at` of a non-negative index). */
+  at(i: number): string | undefined {
+    if (!(i >= 0 && i < this.length)) return undefined;
+    let k = this.part;
+    if (i < this.firsts[k]!) k = 0;
+    while (i >= this.firsts[k + 1]!) k++;
+    this.part = k;
+    const j = 2 * (i - this.firsts[k]!);
+    const at = this.offsets[k]!;
+    return this.bufs[k]!.toString(this.encs[k]!, at[j]!, at[j + 1]!);
+  }
 }

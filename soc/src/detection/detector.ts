@@ -35,7 +35,7 @@ import { stringify } from 'yaml';
 import { batchDocs, type RawBatch } from '../buffer/durable.js';
 import type { Alert, AlertCandidate, AlertStore, RecordResult } from '../alerts/types.js';
 import { SocError } from '../errors.js';
-import { eventView, firstSegment, type PrematchConfig, type PrematchedStep } from '../pipeline/prematch.js';
+import { eventView, firstSegment, hitTexts, type PrematchConfig, type PrematchedStep } from '../pipeline/prematch.js';
 import { SLICE_MS, Slicer } from './slices.js';
 import { TextSink } from './text-sink.js';
 import { WindowsFile } from './windows-file.js';
@@ -652,7 +652,7 @@ export class Detector {
    */
   async afterWrite(input: readonly RawBatch[] | readonly PrematchedStep[]): Promise<DetectionResult | undefined> {
     if (input.length === 0) return undefined;
-    if ('docs' in input[0]!) return this.serial(() => this.detectPrematched(input as readonly PrematchedStep[]));
+    if ('hits' in input[0]!) return this.serial(() => this.detectPrematched(input as readonly PrematchedStep[]));
     const batches = input as readonly RawBatch[];
     const last = batches[batches.length - 1]!.seq;
     const fresh = batches.filter((b) => b.seq > this.seq);
@@ -693,16 +693,17 @@ export class Detector {
         }
       }
       const current = s.version === this.version;
-      for (let i = 0; i < s.docs.length; i++) {
+      const hits = hitTexts(s);
+      for (let i = 0; i < hits.length; i++) {
         if (s.seqs[i]! <= this.seq) continue;
-        events.push(s.docs[i]!);
+        events.push(hits.doc(i));
         const from = i > 0 ? s.ends[i - 1]! : 0;
         // An empty range: the worker could not evaluate it (evaluated here in full, as a re-check is).
         const d = current && s.ends[i]! > from ? Array.from(s.dets.subarray(from, s.ends[i]!)) : null;
         dets.push(d);
         // A view is only read with the segments of the rule set it was made for (this one).
-        views.push(d && s.views ? (s.views[i] ?? '') : '');
-        ingested.push(s.ingested?.[i] ?? 'undefined');
+        views.push(d ? hits.view(i) : '');
+        ingested.push(hits.ingested(i));
         if (!current) this.s.rechecked++;
       }
     }

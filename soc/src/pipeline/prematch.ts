@@ -30,6 +30,7 @@
 import type { EcsEvent } from '@xiangan/collectors';
 import type { EventLike, LoadedRule, RuleEngine } from '@xiangan/rules';
 import type { RuleSourceOptions } from '../detection/detector.js';
+import { JsonBytes, PackedReader, type PackedTexts } from '../buffer/json-bytes.js';
 
 /** A rule set for the prepare worker's engine. */
 export interface PrematchConfig {
@@ -63,7 +64,9 @@ export interface PrematchBatch {
  * What the main thread gets of a step instead of its documents. The events that matched at least
  * one detection (or could not be evaluated here), "hits", are laid out column-wise: a message
  * deserialises an array of strings and a few typed arrays about four times faster than one
- * small object per hit (measured with `v8.deserialize`: 1.1 against 5.0 µs a hit).
+ * small object per hit (measured with `v8.deserialize`: 1.1 against 5.0 µs a hit). The hits'
+ * texts are bytes in one transferred buffer ({@link PackedTexts}): as strings, the MB of a
+ * step's documents were allocated in the main thread's old space (a message over 100 KiB is).
  */
 export interface PrematchedStep {
   /** The {@link PrematchConfig.version} the step was evaluated with. */
@@ -71,18 +74,14 @@ export interface PrematchedStep {
   /** Last buffer batch of the step. */
   lastSeq: number;
   batches: PrematchBatch[];
-  /** Per hit: its stored document. */
-  docs: string[];
   /**
-   * Per hit: the JSON of its fields under {@link PrematchConfig.project} ({@link eventView}), or
-   * '' (none: the main thread parses the document).
+   * Per hit `i`, strings `3i`, `3i + 1`, `3i + 2` ({@link hitTexts}): its stored document; the JSON
+   * of its fields under {@link PrematchConfig.project} ({@link eventView}), or '' (none: the main
+   * thread parses the document); `String(event.ingested)` (receipt time, for the alert latency of
+   * the hits that raise alerts), so that no view needs the whole `event` object, one of the
+   * largest of a document.
    */
-  views: string[];
-  /**
-   * Per hit: `String(event.ingested)` (receipt time, for the alert latency of the hits that raise
-   * alerts), so that no view needs the whole `event` object, one of the largest of a document.
-   */
-  ingested: string[];
+  hits: PackedTexts;
   /** Per hit: the buffer batch it came from. */
   seqs: Float64Array;
   /**
@@ -94,9 +93,36 @@ export interface PrematchedStep {
   ends: Int32Array;
 }
 
-/** Where a batch's documents are laid out as text (`JsonBytes`): read back by position. */
-export interface DocText {
-  text(start: number, end: number): string;
+/** The texts of a step's hits, read one at a time (each string made when asked for). */
+export class HitTexts {
+  private readonly r: PackedReader;
+  readonly length: number;
+  constructor(s: PrematchedStep) {
+    this.r = new PackedReader(s.hits);
+    this.length = this.r.length / 3;
+  }
+
+  doc(i: number): string {
+    return this.r.at(3 * i)!;
+  }
+
+  view(i: number): string {
+    return this.r.at(3 * i + 1)!;
+  }
+
+  ingested(i: number): string {
+    return this.r.at(3 * i + 2)!;
+  }
+}
+
+/** {@link HitTexts} of a step. */
+export function hitTexts(s: PrematchedStep): HitTexts {
+  return new HitTexts(s);
+}
+
+/** The buffers of a {@link PrematchedStep}, to transfer with it. */
+export function prematchedTransfer(s: PrematchedStep): ArrayBuffer[] {
+  return [s.hits.bytes.buffer, s.hits.at.buffer, s.seqs.buffer, s.dets.buffer, s.ends.buffer] as ArrayBuffer[];
 }
 
 /**
@@ -109,9 +135,9 @@ export class Prematcher {
   /** Counts {@link configure} calls: a compile that finishes after a newer call is dropped. */
   private configuring = 0;
   private batches: PrematchBatch[] = [];
-  private docs: string[] = [];
-  private views: string[] = [];
-  private ingested: string[] = [];
+  /** The hits' texts (see {@link PrematchedStep.hits}; handed over with each step), and where each starts and ends. */
+  private readonly text = new JsonBytes(true);
+  private at: number[] = [];
   private project: ReadonlySet<string> | undefined;
   private seqs: number[] = [];
   private dets: number[] = [];
@@ -155,9 +181,8 @@ export class Prematcher {
   /** Start a step (drops what a failed one left). */
   begin(): void {
     this.batches = [];
-    this.docs = [];
-    this.views = [];
-    this.ingested = [];
+    this.text.reset();
+    this.at = [];
     this.seqs = [];
     this.dets = [];
     this.ends = [];
@@ -167,10 +192,10 @@ export class Prematcher {
 
   /**
    * One event of buffer batch `seq`, with its stored document (kept only if the event matched):
-   * the text itself, or characters `start … end` of a {@link DocText} (read only on a hit, so the
-   * ~1.4 KB string of every event that matches nothing is never made).
+   * the text itself, or bytes `start … end` of a {@link JsonBytes} (copied only on a hit; no
+   * string of the document is made here).
    */
-  event(seq: number, ev: EcsEvent, doc: string | DocText, start = 0, end = 0): void {
+  event(seq: number, ev: EcsEvent, doc: string | JsonBytes, start = 0, end = 0): void {
     const engine = this.engine;
     if (!engine) return;
     let b = this.cur;
@@ -204,10 +229,19 @@ export class Prematcher {
     if (dets) for (const k of dets) this.dets.push(k);
     this.ends.push(this.dets.length);
     this.seqs.push(seq);
-    this.docs.push(typeof doc === 'string' ? doc : doc.text(start, end));
+    const text = this.text;
+    const at = this.at;
+    at.push(text.pos);
+    if (typeof doc === 'string') text.append(doc);
+    else text.copy(doc, start, end);
+    at.push(text.pos, text.pos);
     // A hit that threw here is evaluated in full on the main thread: its document, no view.
-    this.views.push(dets && this.project ? JSON.stringify(projectEvent(ev, this.project)) : '');
-    this.ingested.push(String(ev.event?.ingested));
+    if (dets && this.project) text.append(JSON.stringify(projectEvent(ev, this.project)));
+    at.push(text.pos, text.pos);
+    // Read only as a time (Date.parse): a lone surrogate, which comes back as U+FFFD, parses as
+    // neither. Documents and views are JSON text, well-formed.
+    text.append(String(ev.event?.ingested));
+    at.push(text.pos);
   }
 
   /** Fold the newest ISO timestamp text of the current batch into its `maxTime`. */
@@ -228,9 +262,7 @@ export class Prematcher {
           version: this.version,
           lastSeq,
           batches: this.batches,
-          docs: this.docs,
-          views: this.views,
-          ingested: this.ingested,
+          hits: this.text.pack(Uint32Array.from(this.at)),
           seqs: Float64Array.from(this.seqs),
           dets: Int32Array.from(this.dets),
           ends: Int32Array.from(this.ends),

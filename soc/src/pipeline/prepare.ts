@@ -22,7 +22,7 @@ import {
   type SourceMetrics,
 } from '@xiangan/collectors';
 import { decodeFrames } from '../buffer/raw.js';
-import { JsonBytes } from '../buffer/json-bytes.js';
+import { JsonBytes, PackedReader, type PackedTexts } from '../buffer/json-bytes.js';
 import type { RawBatch } from '../buffer/durable.js';
 import { COLUMNS, columnValuesInto } from '../storage/sqlite-schema.js';
 import { sm3ManyPackedInto } from '@xiangan/crypto';
@@ -50,6 +50,13 @@ export interface PreparedColumns {
   messages: Array<string | null>;
   batches: RawBatch[];
   /**
+   * The documents, one per event in order, as UTF-8 bytes ({@link Preparer.prepare} makes them):
+   * when present the store reads them from here, not from `batches`. A step posted to the store
+   * worker carries only these (its `batches` empty, see `./store-worker.ts`); a step joined from
+   * chunks has each chunk's, in order.
+   */
+  docs?: PackedTexts | readonly PackedTexts[];
+  /**
    * Integrity leaf hashes (`leafHashText` of each document, 32 bytes each, in order), computed
    * here when chaining is on so the store thread only writes them.
    */
@@ -75,8 +82,8 @@ const DOC_CHUNK = 256;
 export class Preparer {
   private readonly processors = new Map<string, { proc: Processor; metrics: SourceMetrics }>();
   private readonly normalise: Normalise;
-  /** Where a frames batch's documents are laid out (reused from batch to batch). */
-  private readonly text = new JsonBytes();
+  /** Where a step's documents are laid out (reused from step to step, or handed over with each). */
+  private readonly text: JsonBytes;
   constructor(
     normaliser: NormaliserName | Normalise = 'vendor',
     private readonly now: () => number = Date.now,
@@ -84,7 +91,10 @@ export class Preparer {
     private readonly chain = false,
     /** Detection's stateless half, run on each event as it is made (./prematch.ts). */
     private readonly detect?: Prematcher,
+    /** Each step's `docs` is the text's own buffer, handed over (the step goes to another thread), not a copy. */
+    handOver = false,
   ) {
+    this.text = new JsonBytes(handOver);
     this.normalise = typeof normaliser === 'function' ? normaliser : normaliser === 'vendor' ? vendorNormalise : baselineNormalise;
   }
 
@@ -112,9 +122,26 @@ export class Preparer {
     // A frames batch's documents are written as UTF-8 JSON straight into one reused off-heap
     // buffer (`../buffer/json-bytes.ts`, the bytes of JSON.stringify without its string) and
     // hashed from there, so no document string is left for the worker's small young generation
-    // to copy and promote scavenge after scavenge; the batch's text is read out of the buffer
-    // once at its end. A `docs` batch's documents are already text: they are hashed in chunks as
-    // they are read.
+    // to copy and promote scavenge after scavenge. A `docs` batch's documents are already text:
+    // they are hashed in chunks as they are read, and their bytes appended too. The step's
+    // documents leave as one copy of those bytes (`docs`); a batch's text is only made if read.
+    const text = this.text;
+    text.reset();
+    /** Where each document starts and ends in `text`. */
+    let at = new Uint32Array(2 * total);
+    let docs = 0;
+    const record = (start: number, end: number): void => {
+      if (2 * docs >= at.length) {
+        // More events than the batches announced (a corrupt count): grow.
+        const b = new Uint32Array(Math.max(16, 2 * at.length));
+        b.set(at);
+        at = b;
+      }
+      if (end > 0xffffffff) throw new RangeError('prepare: a step of more than 4 GiB of documents');
+      at[2 * docs] = start;
+      at[2 * docs + 1] = end;
+      docs++;
+    };
     let pending: Array<string | Uint8Array> = [];
     let hashed = 0;
     const hashPending = (): void => {
@@ -128,13 +155,13 @@ export class Preparer {
     };
     for (const b of batches) {
       if (b.kind === 'frames') {
-        const text = this.text;
-        text.reset();
         // With chaining, each document is laid out after a 0x00 byte instead of the newline, so
         // `0x00 ‖ document` — the RFC 6962 leaf input (`leafHashDoc`) — lies back to back in the
         // buffer and the batch SM3 hashes them in place (no copy per document, no view); the
         // separators become newlines again before the text is read.
         const sep = leaves ? 0x00 : 0x0a;
+        /** The batch's first byte: its first leaf's 0x00 with chaining. */
+        const base = text.pos;
         if (leaves) text.byte(0x00);
         const first = text.pos;
         /** Where each document starts in `text` (the one before it ends a separator byte earlier). */
@@ -153,18 +180,19 @@ export class Preparer {
           const start = text.pos;
           starts.push(start);
           text.json(ev);
+          record(start, text.pos);
           addEvent(cols, ev, f.ctx.receivedAt, this.now);
           // Detection keeps the text of the events that match: read back from the bytes on a hit.
           if (this.detect) this.detect.event(b.seq, ev, text, start, text.pos);
         });
         const count = starts.length;
         if (leaves && count > 0) {
-          // Leaf k is bytes starts[k] - 1 … starts[k + 1] - 1 (the last one: to the end).
+          // Leaf k is bytes starts[k] - 1 … starts[k + 1] - 1 (the last one: to the end), from `base`.
           const ends = new Array<number>(count);
-          for (let i = 0; i + 1 < count; i++) ends[i] = starts[i + 1]! - 1;
-          ends[count - 1] = text.pos;
+          for (let i = 0; i + 1 < count; i++) ends[i] = starts[i + 1]! - 1 - base;
+          ends[count - 1] = text.pos - base;
           if ((hashed + count) * 32 > leaves.length) throw new RangeError('prepare: more events than the batches announced');
-          sm3ManyPackedInto(text.bytes(0, text.pos), ends, leaves.subarray(32 * hashed));
+          sm3ManyPackedInto(text.bytes(base, text.pos), ends, leaves.subarray(32 * hashed));
           hashed += count;
           for (let i = 1; i < count; i++) text.put(starts[i]! - 1, 0x0a);
         }
@@ -173,10 +201,14 @@ export class Preparer {
           c.parseFailures += m.parseFailures - pf;
           c.charsetLossy += m.charsetLossy - cl;
         }
-        out.push({ seq: b.seq, appendedAt: b.appendedAt, count, data: text.text(first, text.pos) });
+        out.push(new TextBatch(b.seq, b.appendedAt, count, first, text.pos));
       } else {
         for (const d of b.data.split('\n')) {
           const ev = JSON.parse(d) as EcsEvent;
+          const start = text.pos;
+          text.append(d);
+          record(start, text.pos);
+          text.byte(0x0a);
           addEvent(cols, ev, isoMs(String(ev?.event?.ingested)), this.now);
           this.detect?.event(b.seq, ev, d);
           if (leaves) {
@@ -188,8 +220,54 @@ export class Preparer {
         out.push(b);
       }
     }
-    return { ...finish(cols), batches: out, ...(leaves ? { leafHashes: leaves } : {}), lastSeq: batches[batches.length - 1]!.seq, oldestAppendedAt: batches[0]!.appendedAt, counters };
+    const packed = text.pack(at.length === 2 * docs ? at : at.slice(0, 2 * docs));
+    // A frames batch's text, when read (in-process detection, documents for the main thread), is
+    // read from the step's own copy of the bytes: `text` is reused by the next step.
+    for (const o of out) if (o instanceof TextBatch) o.of = packed;
+    return { ...finish(cols), batches: out, docs: packed, ...(leaves ? { leafHashes: leaves } : {}), lastSeq: batches[batches.length - 1]!.seq, oldestAppendedAt: batches[0]!.appendedAt, counters };
   }
+}
+
+/**
+ * A frames batch after parsing: its documents are bytes `start … end` of the step's `docs`
+ * (separated by newlines), read as text only if asked for.
+ */
+class TextBatch implements RawBatch {
+  of: PackedTexts | undefined;
+  constructor(
+    readonly seq: number,
+    readonly appendedAt: number,
+    readonly count: number,
+    private readonly start: number,
+    private readonly end: number,
+  ) {}
+
+  get data(): string {
+    const p = this.of!;
+    return Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength).toString(p.ascii ? 'latin1' : 'utf8', this.start, this.end);
+  }
+}
+
+/** A step's batches as plain objects with their text (for another thread: a getter is not cloned). */
+export function plainBatches(batches: readonly RawBatch[]): RawBatch[] {
+  return batches.map((b) => (b instanceof TextBatch ? { seq: b.seq, appendedAt: b.appendedAt, count: b.count, data: b.data } : b));
+}
+
+/** Documents read one at a time (an array of them is one too). */
+export interface DocList {
+  readonly length: number;
+  at(i: number): string | undefined;
+}
+
+/** A reader of the documents of prepared columns: from `docs`, else split from `batches`. */
+export function preparedDocs(cols: PreparedColumns): DocList {
+  if (cols.docs) return new PackedReader(cols.docs);
+  const docs: string[] = [];
+  for (const b of cols.batches) {
+    if (b.count === 0) continue;
+    for (const d of b.data.split('\n')) docs.push(d);
+  }
+  return docs;
 }
 
 interface Building {
@@ -257,6 +335,171 @@ export function eventColumns(events: readonly EcsEvent[], docs: readonly string[
   for (const ev of events) addEvent(c, ev, isoMs(String(ev?.event?.ingested)), now);
   const text = docs ? docs : events.map((e) => JSON.stringify(e));
   return { ...finish(c), batches: [{ seq: 0, appendedAt: 0, count: text.length, data: text.join('\n') }] };
+}
+
+/**
+ * A {@link PreparedStep} as the prepare worker posts it to the store worker: its strings (ids,
+ * messages, value columns; the documents are `docs` already) laid out as bytes in one buffer
+ * and its numbers in typed arrays, all transferred, so the structured clone is a few hundred
+ * bytes instead of several MB (see {@link PackedTexts}: what is cloned of a message over
+ * 100 KiB is allocated in old space). Without `batches`: the store worker does not read them.
+ */
+export interface PackedStep {
+  count: number;
+  ts: Float64Array;
+  ingested: Float64Array;
+  leafHashes?: Uint8Array;
+  docs: PackedTexts;
+  /**
+   * Cell `c * count + i` is event `i`'s id (c = 0), message (c = 1) or value of column c − 2:
+   * text `cells.at[2k]…` ({@link CELL_TEXT}), the next number of `nums` ({@link CELL_NUMBER}),
+   * null, or the next string of `odd` ({@link CELL_ODD}: text that is not well-formed UTF-16,
+   * which bytes would not give back as it was), in cell order.
+   */
+  cells: PackedTexts;
+  /** Value columns (so cells are `count × (2 + columns)`). */
+  columns: number;
+  kinds: Uint8Array;
+  nums: Float64Array;
+  odd: string[];
+  lastSeq: number;
+  oldestAppendedAt: number;
+  counters: PrepareCounters;
+}
+
+const CELL_NULL = 0;
+const CELL_TEXT = 1;
+const CELL_NUMBER = 2;
+const CELL_ODD = 3;
+
+/** Lays out steps as {@link PackedStep}s (their texts in a buffer handed over with each). */
+export class StepPacker {
+  private readonly text = new JsonBytes(true);
+
+  /** `step` as a {@link PackedStep}; `step.docs` is required (what {@link Preparer.prepare} makes). */
+  pack(step: PreparedStep): PackedStep {
+    if (!step.docs || Array.isArray(step.docs)) throw new TypeError('StepPacker: the step needs its documents packed in one buffer');
+    const n = step.count;
+    const cols = 2 + step.values.length;
+    const kinds = new Uint8Array(n * cols);
+    const nums: number[] = [];
+    const at = new Uint32Array(2 * n * cols);
+    const odd: string[] = [];
+    const text = this.text;
+    text.reset();
+    const cell = (k: number, v: string | number | null | undefined, seen: Map<string, number> | undefined): void => {
+      if (typeof v === 'string') {
+        // (ES2024, in Node 20; not yet in this project's TypeScript lib.)
+        if (!(v as string & { isWellFormed(): boolean }).isWellFormed()) {
+          kinds[k] = CELL_ODD;
+          odd.push(v);
+          return;
+        }
+        kinds[k] = CELL_TEXT;
+        // A value column repeats a handful of values (actions, vendors, datasets) over a step:
+        // each distinct one is written once, and the reader makes one string of it.
+        const before = seen?.get(v);
+        if (before !== undefined) {
+          at[2 * k] = at[2 * before]!;
+          at[2 * k + 1] = at[2 * before + 1]!;
+          return;
+        }
+        at[2 * k] = text.pos;
+        text.append(v);
+        if (text.pos > 0xffffffff) throw new RangeError('StepPacker: a step of more than 4 GiB of text');
+        at[2 * k + 1] = text.pos;
+        seen?.set(v, k);
+      } else if (typeof v === 'number') {
+        kinds[k] = CELL_NUMBER;
+        nums.push(v);
+      }
+      // null (and undefined, which a column never holds) stays CELL_NULL.
+    };
+    for (let i = 0; i < n; i++) cell(i, step.ids[i], undefined);
+    for (let i = 0; i < n; i++) cell(n + i, step.messages[i], undefined);
+    for (let c = 0; c < step.values.length; c++) {
+      const col = step.values[c]!;
+      const seen = new Map<string, number>();
+      for (let i = 0; i < n; i++) cell((2 + c) * n + i, col[i], seen);
+    }
+    return {
+      count: n,
+      ts: step.ts,
+      ingested: step.ingested,
+      ...(step.leafHashes ? { leafHashes: step.leafHashes } : {}),
+      docs: step.docs as PackedTexts,
+      cells: text.pack(at),
+      columns: step.values.length,
+      kinds,
+      nums: Float64Array.from(nums),
+      odd,
+      lastSeq: step.lastSeq,
+      oldestAppendedAt: step.oldestAppendedAt,
+      counters: step.counters,
+    };
+  }
+}
+
+/** The buffers of a {@link PackedStep}, to transfer with it. */
+export function packedTransfer(p: PackedStep): ArrayBuffer[] {
+  const out = [p.ts.buffer, p.ingested.buffer, p.docs.bytes.buffer, p.docs.at.buffer, p.cells.bytes.buffer, p.cells.at.buffer, p.kinds.buffer, p.nums.buffer] as ArrayBuffer[];
+  if (p.leafHashes) out.push(p.leafHashes.buffer as ArrayBuffer);
+  return out;
+}
+
+/**
+ * A {@link PackedStep} back as the columns the store writes: ids, messages and values as arrays
+ * (their strings made here, young; a repeated value once per column), the documents left as bytes
+ * (read one by one as rows are inserted), no `batches`.
+ */
+export function unpackStep(p: PackedStep): PreparedStep {
+  const n = p.count;
+  const cols = 2 + p.columns;
+  const r = new PackedReader(p.cells);
+  let o = 0;
+  let q = 0;
+  const read = (k: number, made: Map<number, string> | undefined): string | number | null => {
+    switch (p.kinds[k]) {
+      case CELL_TEXT: {
+        if (!made) return r.at(k)!;
+        const start = p.cells.at[2 * k]!;
+        let s = made.get(start);
+        if (s === undefined) made.set(start, (s = r.at(k)!));
+        return s;
+      }
+      case CELL_NUMBER:
+        return p.nums[q++]!;
+      case CELL_ODD:
+        return p.odd[o++]!;
+      default:
+        return null;
+    }
+  };
+  const ids = new Array<string>(n);
+  for (let i = 0; i < n; i++) ids[i] = read(i, undefined) as string;
+  const messages = new Array<string | null>(n);
+  for (let i = 0; i < n; i++) messages[i] = read(n + i, undefined) as string | null;
+  const values: Array<Array<string | number | null>> = [];
+  for (let c = 2; c < cols; c++) {
+    const col = new Array<string | number | null>(n);
+    const made = new Map<number, string>();
+    for (let i = 0; i < n; i++) col[i] = read(c * n + i, made);
+    values.push(col);
+  }
+  return {
+    count: n,
+    ids,
+    ts: p.ts,
+    ingested: p.ingested,
+    values,
+    messages,
+    batches: [],
+    docs: p.docs,
+    ...(p.leafHashes ? { leafHashes: p.leafHashes } : {}),
+    lastSeq: p.lastSeq,
+    oldestAppendedAt: p.oldestAppendedAt,
+    counters: p.counters,
+  };
 }
 
 /** The value columns of {@link PreparedColumns.values}, in order. */

@@ -18,6 +18,7 @@ import type { SigningIdentity } from '../integrity/identity.js';
 import type { EventStore } from '../storage/types.js';
 import { StoreConsumer, type StepInfo } from './consumer.js';
 import { WorkerWriter } from './store-worker.js';
+import { releaseBuffers } from '../buffer/json-bytes.js';
 import { readFileSync } from 'node:fs';
 import { startDetection, type DetectionRuntime } from '../detection/wire.js';
 import { startRawSource } from '../ingest/raw-sources.js';
@@ -149,7 +150,14 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
     // Detection reads the stored batches' documents from the writer's step (no re-read of the
     // buffer, whose frames are unparsed); the engine writer's steps come without them.
     ...(detection
-      ? { afterWrite: (info: StepInfo, from: number) => detection.afterWrite(info.prematched ?? info.batches ?? buffer.readAfter(from, info.events).filter((b) => b.seq <= info.lastSeq)) }
+      ? {
+          afterWrite: async (info: StepInfo, from: number) => {
+            const r = await detection.afterWrite(info.prematched ?? info.batches ?? buffer.readAfter(from, info.events).filter((b) => b.seq <= info.lastSeq));
+            // Detected (a failure is retried with the same steps, so only then): the texts are done with.
+            if (info.prematched) releaseBuffers(info.prematched.map((s) => s.hits.bytes.buffer));
+            return r;
+          },
+        }
       : {}),
     ...(engine
       ? { writer: engineWriter(buffer, engine, now) }

@@ -11,7 +11,7 @@
  * {@link WorkerWriter} runs them as a two-stage pipeline: while the store worker commits step
  * k, the prepare worker already parses step k+1, so on two cores parsing and inserting overlap.
  * A prepared step goes from the prepare worker to the store worker directly, over a
- * `MessageChannel` the two share (its time and latency columns transferred, not copied): the main
+ * `MessageChannel` the two share (laid out in transferred buffers, `PackedStep`): the main
  * thread, which also reads the sockets, never deserialises and re-serialises the column arrays.
  * It only learns each step's position and counters, and the stored documents when detection
  * reads them (`documents`), then names the step the store worker is to commit next; so which
@@ -31,8 +31,9 @@ import { BUFFER_CACHE_MB, bufferPath, readBatchesAfter, type RawBatch } from '..
 import { SocError } from '../errors.js';
 import { SqliteEventStore, type SqliteStoreOptions } from '../storage/sqlite.js';
 import { storePrepared, type StepInfo } from './consumer.js';
-import { Preparer, type NormaliserName, type PrepareCounters, type PreparedStep } from './prepare.js';
-import { Prematcher, type PrematchConfig, type PrematchedStep } from './prematch.js';
+import { releaseBuffers, type PackedTexts } from '../buffer/json-bytes.js';
+import { Preparer, StepPacker, packedTransfer, plainBatches, unpackStep, type NormaliserName, type PackedStep, type PrepareCounters, type PreparedStep } from './prepare.js';
+import { Prematcher, prematchedTransfer, type PrematchConfig, type PrematchedStep } from './prematch.js';
 import { WalSyncer } from './wal-sync.js';
 
 const ROLE_STORE = 'xiangan-store-writer';
@@ -82,7 +83,7 @@ type Reply =
 /** On the prepare → store channel: a prepared step, numbered by its prepare request. */
 interface StepMessage {
   step: number;
-  data: PreparedStep;
+  data: PackedStep;
 }
 
 /** Options of {@link WorkerWriter}. */
@@ -209,6 +210,7 @@ export function concatSteps(parts: readonly PreparedStep[]): PreparedStep {
   const ts = new Float64Array(count);
   const ingested = new Float64Array(count);
   const leaves = parts[0]!.leafHashes ? new Uint8Array(count * 32) : undefined;
+  const docs: PackedTexts[] | undefined = parts[0]!.docs ? [] : undefined;
   const ids: string[] = [];
   const messages: Array<string | null> = [];
   const values: Array<Array<string | number | null>> = parts[0]!.values.map(() => []);
@@ -222,6 +224,11 @@ export function concatSteps(parts: readonly PreparedStep[]): PreparedStep {
       if (!p.leafHashes) throw new RangeError('concatSteps: every chunk needs leaf hashes or none');
       leaves.set(p.leafHashes, at * 32);
     }
+    if (docs) {
+      if (!p.docs) throw new RangeError('concatSteps: every chunk needs packed documents or none');
+      if (Array.isArray(p.docs)) docs.push(...(p.docs as readonly PackedTexts[]));
+      else docs.push(p.docs as PackedTexts);
+    }
     for (const id of p.ids) ids.push(id);
     for (const m of p.messages) messages.push(m);
     for (let c = 0; c < values.length; c++) for (const v of p.values[c]!) values[c]!.push(v);
@@ -230,12 +237,7 @@ export function concatSteps(parts: readonly PreparedStep[]): PreparedStep {
     at += p.count;
   }
   const last = parts[parts.length - 1]!;
-  return { count, ids, ts, ingested, values, messages, batches, ...(leaves ? { leafHashes: leaves } : {}), lastSeq: last.lastSeq, oldestAppendedAt: parts[0]!.oldestAppendedAt, counters };
-}
-
-/** The buffers of a step that move to the receiving thread instead of being copied. */
-function stepTransfer(step: PreparedStep): ArrayBuffer[] {
-  return [step.ts.buffer as ArrayBuffer, step.ingested.buffer as ArrayBuffer, ...(step.leafHashes ? [step.leafHashes.buffer as ArrayBuffer] : [])];
+  return { count, ids, ts, ingested, values, messages, batches, ...(docs ? { docs } : {}), ...(leaves ? { leafHashes: leaves } : {}), lastSeq: last.lastSeq, oldestAppendedAt: parts[0]!.oldestAppendedAt, counters };
 }
 
 /** One worker thread answering requests in order. */
@@ -540,7 +542,8 @@ function servePrepare(): void {
   // 4 MiB filled and freed again (soc/README.md "Memory, session 9").
   buffer.pragma(`cache_size = ${-1024 * BUFFER_CACHE_MB}`);
   const prematcher = new Prematcher();
-  const preparer = new Preparer(d.normaliser, Date.now, d.chain, prematcher);
+  const preparer = new Preparer(d.normaliser, Date.now, d.chain, prematcher, true);
+  const packer = new StepPacker();
   // Whether batches wait beyond a step: read from the buffer's table directly, without its data.
   const after = buffer.prepare('SELECT 1 FROM batches WHERE seq > ? LIMIT 1').pluck();
   let out: MessagePort | undefined;
@@ -582,10 +585,13 @@ function servePrepare(): void {
         counters: step.counters,
         more: after.get(step.lastSeq) !== undefined,
       };
-      // Posted before the reply: once the main thread names this step, it is on its way.
-      out.postMessage({ step: m.id, data: step } satisfies StepMessage, stepTransfer(step));
       const prematched = prematcher.take(step.lastSeq);
-      reply({ type: 'prepared', id: m.id, meta: prematched ? { ...meta, prematched } : d.documents ? { ...meta, batches: step.batches } : meta });
+      // The documents' text, if the main thread gets it, is read before their bytes move on.
+      const full: StepMeta = prematched ? { ...meta, prematched } : d.documents ? { ...meta, batches: plainBatches(step.batches) } : meta;
+      const packed = packer.pack(step);
+      // Posted before the reply: once the main thread names this step, it is on its way.
+      out.postMessage({ step: m.id, data: packed } satisfies StepMessage, packedTransfer(packed));
+      reply({ type: 'prepared', id: m.id, meta: full }, prematched ? prematchedTransfer(prematched) : []);
     } catch (e) {
       reply(failed(m.id, e));
     }
@@ -603,11 +609,11 @@ function serveStore(): void {
   let queued = 0;
   let sinceCheckpoint = 0;
   /** Steps received and not yet stored or dropped, by number. */
-  const steps = new Map<number, PreparedStep>();
+  const steps = new Map<number, PackedStep>();
   /** A store request waiting for its step to arrive. */
-  let waiting: { step: number; resolve: (s: PreparedStep) => void; reject: (e: unknown) => void } | undefined;
+  let waiting: { step: number; resolve: (s: PackedStep) => void; reject: (e: unknown) => void } | undefined;
   let input: MessagePort | undefined;
-  const take = (n: number): PreparedStep | undefined => {
+  const take = (n: number): PackedStep | undefined => {
     // Steps before the one named were prepared ahead and then not used (the main thread moved
     // on or retried from elsewhere): they will never be asked for.
     for (const k of steps.keys()) if (k < n) steps.delete(k);
@@ -615,9 +621,11 @@ function serveStore(): void {
     steps.delete(n);
     return s;
   };
-  const stepFor = (n: number): Promise<PreparedStep> => {
+  // A step's strings are made when its commit starts (`unpackStep`), not when it arrives, so they
+  // die young.
+  const stepFor = (n: number): Promise<PackedStep> => {
     const s = take(n);
-    return s ? Promise.resolve(s) : new Promise((resolve, reject) => (waiting = { step: n, resolve, reject }));
+    return s ? Promise.resolve(s) : new Promise<PackedStep>((resolve, reject) => (waiting = { step: n, resolve, reject }));
   };
   let queue: Promise<void> = Promise.resolve();
   /** Runs a checkpoint once the store has been idle for {@link CHECKPOINT_IDLE_MS}. */
@@ -667,10 +675,11 @@ function serveStore(): void {
     queue = queue.then(async () => {
       queued--;
       try {
-        const parts: PreparedStep[] = [];
-        for (const n of m.steps) parts.push(await stepFor(n));
-        const step = concatSteps(parts);
+        const packed: PackedStep[] = [];
+        for (const n of m.steps) packed.push(await stepFor(n));
+        const step = concatSteps(packed.map(unpackStep));
         const { batches: _b, counters: _c, ...info } = storePrepared(store, step, Date.now);
+        releaseBuffers(packed.flatMap(packedTransfer));
         reply({ type: 'stored', id: m.id, info }, info.receiptToStoredMs ? [info.receiptToStoredMs.buffer as ArrayBuffer] : []);
         sinceCheckpoint++;
       } catch (e) {

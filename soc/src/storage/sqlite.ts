@@ -13,7 +13,7 @@ import { LeafWriter, leafTable } from '../integrity/leaves.js';
 import { bytesToIp } from '../query/parse.js';
 import { compileQuery } from './sqlite-query.js';
 import { COLUMN_BY_FIELD, COLUMNS, dayLayout, dayTableDdl, daySuffix, ID_BUCKET_SHIFT, ID_BUCKET_SQL, ID_KEY_CHARS, ID_KEY_SQL, IdKeyFilter, idKey, idParams, idWhere, ipKey, keyBytes, type DayLayout } from './sqlite-schema.js';
-import { eventColumns, type PreparedColumns } from '../pipeline/prepare.js';
+import { eventColumns, preparedDocs, type DocList, type PreparedColumns } from '../pipeline/prepare.js';
 import type {
   DeleteResult,
   EventStore,
@@ -146,7 +146,7 @@ export class SqliteEventStore implements EventStore {
   private readonly bumpDay: Database.Statement;
   private readonly leaves: LeafWriter | undefined;
   /** One write's transaction ({@link insertAll}), wrapped once rather than per write. */
-  private readonly writeTx: Database.Transaction<(cols: PreparedColumns, docs: readonly string[]) => number>;
+  private readonly writeTx: Database.Transaction<(cols: PreparedColumns, docs: DocList) => number>;
   private closed = false;
 
   constructor(opts: SqliteStoreOptions) {
@@ -183,7 +183,7 @@ export class SqliteEventStore implements EventStore {
             'INSERT INTO days (day, events) VALUES (?, ?) ON CONFLICT(day) DO UPDATE SET events = events + excluded.events',
           );
       this.leaves = opts.chain && !opts.readonly ? new LeafWriter(this.db) : undefined;
-      this.writeTx = this.db.transaction((cols: PreparedColumns, docs: readonly string[]) => this.insertAll(cols, docs));
+      this.writeTx = this.db.transaction((cols: PreparedColumns, docs: DocList) => this.insertAll(cols, docs));
     } catch (e) {
       throw new SocError('SOC_ERR_STORE_OPEN', `cannot open event store ${this.path}: ${(e as Error).message}`, { cause: e });
     }
@@ -288,11 +288,9 @@ export class SqliteEventStore implements EventStore {
    */
   writeColumns(cols: PreparedColumns): WriteResult {
     this.check();
-    const docs: string[] = [];
-    for (const b of cols.batches) {
-      if (b.count === 0) continue;
-      for (const d of b.data.split('\n')) docs.push(d);
-    }
+    // From the step's document bytes when it has them (the pipeline's steps): each document is
+    // made as its row is inserted and dies young (`PackedReader`).
+    const docs = preparedDocs(cols);
     if (cols.leafHashes && cols.leafHashes.length !== cols.count * 32) throw new RangeError('write: one leaf hash per prepared event expected');
     if (docs.length !== cols.count || cols.ids.length !== cols.count) throw new RangeError('write: prepared columns and documents disagree');
     try {
@@ -310,7 +308,7 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  private writeOnce(cols: PreparedColumns, docs: readonly string[]): WriteResult {
+  private writeOnce(cols: PreparedColumns, docs: DocList): WriteResult {
     let written: number;
     try {
       // BEGIN IMMEDIATE: the write lock is taken first, so another writer of events.db (a
@@ -335,7 +333,7 @@ export class SqliteEventStore implements EventStore {
    * the rows written. A method, not a closure made per write: its loops' variables are then locals
    * of an ordinary hot function instead of slots of a fresh closure's context.
    */
-  private insertAll(cols: PreparedColumns, docs: readonly string[]): number {
+  private insertAll(cols: PreparedColumns, docs: DocList): number {
     let written = 0;
     this.checkSchema();
     const touched = new Map<string, Touched>();
@@ -399,14 +397,14 @@ export class SqliteEventStore implements EventStore {
       params[0] = id;
       for (let j = 0; j < slot.length; j++) params[1 + j] = slot[j] === -1 ? cols.ts[i]! : cols.values[slot[j]!]![i]!;
       params[COLUMNS.length + 1] = cols.messages[i] ?? null;
-      params[COLUMNS.length + 2] = docs[i]!;
+      params[COLUMNS.length + 2] = docs.at(i)!;
       // Spread, not the array: better-sqlite3 reads an array argument element by element
       // through the V8 object API (Binder::BindArray), arguments directly; measured ~0.8 µs
       // less per 20-value row.
       if (t.st.insert.run(...params).changes === 1) {
         if (this.leaves) {
           if (hashes) this.leaves.append(t.day, id, hashes.subarray(i * 32, i * 32 + 32));
-          else this.leaves.appendDoc(t.day, id, docs[i]!);
+          else this.leaves.appendDoc(t.day, id, docs.at(i)!);
         }
         written++;
         t.rows++;
