@@ -127,6 +127,33 @@ test('a thread that falls behind: the committing connection checkpoints past the
   }
 });
 
+test('a failed checkpoint after a commit is reported, and the commit stands', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xiangan-alert-ckpt-'));
+  try {
+    const errors: SocError[] = [];
+    const s = await openSqliteAlertStore({ dir, walCheckpointPages: PAGES, checkpointThread: { pollMs: 2 ** 30 }, onCheckpointError: (e) => errors.push(e) });
+    await until('the thread', () => autocheckpoint(s) === 0);
+    // The committing connection's own checkpoint fails (as on an I/O error).
+    const pragma = s.db.pragma.bind(s.db);
+    s.db.pragma = ((src: string, o?: Database.PragmaOptions) => {
+      if (src.startsWith('wal_checkpoint')) throw new Error('disk I/O error');
+      return pragma(src, o);
+    }) as typeof s.db.pragma;
+    let created = 0;
+    while (walSize(dir) <= BOUND) created += s.recordSync(batch(20)).created.length;
+    // Past the bound: this commit's checkpoint fails, the record does not.
+    created += s.recordSync(batch(20)).created.length;
+    assert.ok(errors.length >= 1);
+    assert.equal(errors[0]!.code, 'SOC_ERR_STORE_WRITE');
+    assert.match(errors[0]!.message, /disk I\/O error/);
+    s.db.pragma = pragma;
+    await s.close();
+    assert.deepEqual(reopenCount(dir), { alerts: created, check: 'ok' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a thread that exits: a SocError, the connection checkpoints itself, the thread comes back', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'xiangan-alert-ckpt-'));
   try {

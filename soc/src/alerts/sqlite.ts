@@ -188,6 +188,7 @@ export class SqliteAlertStore implements AlertStore {
   private readonly walBound: number = 0;
   /** Checkpoints the committing connection ran because the WAL passed {@link walBound}. */
   inlineCheckpoints = 0;
+  private readonly onCheckpointError: ((e: SocError) => void) | undefined;
 
   constructor(opts: SqliteAlertStoreOptions) {
     if (typeof opts?.dir !== 'string' || !opts.dir) throw new TypeError('SqliteAlertStore: dir must be a non-empty string');
@@ -195,6 +196,7 @@ export class SqliteAlertStore implements AlertStore {
     if (!Number.isFinite(this.windowMs) || this.windowMs < 0) throw new RangeError('SqliteAlertStore: dedupWindowMs must be ≥ 0');
     this.now = opts.now ?? Date.now;
     this.newId = opts.newId ?? randomUUID;
+    this.onCheckpointError = opts.onCheckpointError;
     this.walPages = opts.walCheckpointPages ?? WAL_AUTOCHECKPOINT_PAGES;
     if (!Number.isInteger(this.walPages) || this.walPages < 1) throw new RangeError('SqliteAlertStore: walCheckpointPages must be a positive integer');
     try {
@@ -242,10 +244,13 @@ export class SqliteAlertStore implements AlertStore {
         onRunning: (running) => {
           if (!this.closed) this.db.pragma(`wal_autocheckpoint = ${running ? 0 : walPages}`);
         },
-        onError: (message) =>
-          opts.onCheckpointError?.(new SocError('SOC_ERR_STORE_WRITE', `alert store: ${message}`, { details: { store: 'alerts', stage: 'checkpoint' } })),
+        onError: (message) => this.checkpointFailed(message),
       });
     }
+  }
+
+  private checkpointFailed(message: string): void {
+    this.onCheckpointError?.(new SocError('SOC_ERR_STORE_WRITE', `alert store: ${message}`, { details: { store: 'alerts', stage: 'checkpoint' } }));
   }
 
   /**
@@ -253,10 +258,16 @@ export class SqliteAlertStore implements AlertStore {
    * behind or stuck) is checkpointed here, so its file stays bounded. One `stat` per commit.
    */
   private boundWal(): void {
-    const size = statSync(`${this.db.name}-wal`, { throwIfNoEntry: false })?.size ?? 0;
-    if (size <= this.walBound) return;
-    const [r] = this.db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number }>;
-    if (r && !r.busy) this.inlineCheckpoints++;
+    // The commit stands either way: a failure here is reported, never thrown to the detector,
+    // whose retry of a committed batch would count its merged alerts twice.
+    try {
+      const size = statSync(`${this.db.name}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+      if (size <= this.walBound) return;
+      const [r] = this.db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number }>;
+      if (r && !r.busy) this.inlineCheckpoints++;
+    } catch (e) {
+      this.checkpointFailed(`checkpoint after a commit: ${(e as Error).message}`);
+    }
   }
 
   private iso(): string {
@@ -359,12 +370,12 @@ export class SqliteAlertStore implements AlertStore {
     });
     try {
       run();
-      if (this.checkpointer) this.boundWal();
     } catch (e) {
       this.suppressions = undefined;
       if (e instanceof SocError) throw e;
       throw new SocError('SOC_ERR_STORE_WRITE', `alert store: ${(e as Error).message}`, { cause: e });
     }
+    if (this.checkpointer) this.boundWal();
     return { created: [...created.values()], updated: [...updated.values()], suppressed };
   }
 
