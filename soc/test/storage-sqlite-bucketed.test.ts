@@ -231,3 +231,22 @@ test('a bucketed day dropped and made again by another connection: the filter is
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a store's own schema changes keep its filters: a new day's tables, with chaining its leaf table", async () => {
+  const dir = tmp();
+  try {
+    const store = new SqliteEventStore({ dir, chain: true });
+    // White box: the filters are private; a rebuilt one is a new object (read again from the index).
+    const filters = (store as unknown as { filters: Map<string, IdKeyFilter> }).filters;
+    assert.deepEqual(store.writeSync([1, 2, 3].map((n) => ev(hexId(n), n))), { written: 3, duplicates: 0 });
+    const first = filters.get('2026-11-28');
+    assert.ok(first);
+    // The first write of the next day creates its table, FTS5 index and leaf table.
+    assert.deepEqual(store.writeSync([ev(hexId(4), 4, '2026-11-29')]), { written: 1, duplicates: 0 });
+    assert.deepEqual(store.writeSync([ev(hexId(5), 5), ev(hexId(1), 1)]), { written: 1, duplicates: 1 });
+    assert.equal(filters.get('2026-11-28'), first, "the day's filter was read again after the store's own DDL");
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

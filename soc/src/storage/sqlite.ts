@@ -368,8 +368,6 @@ export class SqliteEventStore implements EventStore {
       dayOf[i] = cur!;
       cur!.at?.push(i);
     }
-    // This write's own DDL (a new day) is no reason to read the filters again.
-    this.schemaSeen = this.schemaVersion();
     // Keyed tables: which ids are stored already, one statement per day instead of one per
     // event (each a JS → native call with its own binding); each id is still looked up
     // through the id key's index (EXPLAIN QUERY PLAN: "SEARCH … EXISTS USING INDEX ix_…_idk").
@@ -424,6 +422,10 @@ export class SqliteEventStore implements EventStore {
       this.bumpDay.run(d, t.rows);
     }
     this.leaves?.flush();
+    // This write's own DDL (a new day's tables, its leaf table in the flush above) is no reason
+    // to read the filters again; no other connection can change the schema inside this IMMEDIATE
+    // transaction, so the cookie read now is this write's.
+    this.schemaSeen = this.schemaVersion();
     return written;
   }
 
@@ -638,7 +640,14 @@ export class SqliteEventStore implements EventStore {
       }
       this.schemaSeen = this.schemaVersion();
     });
-    drop();
+    try {
+      drop();
+    } catch (e) {
+      // Rolled back: the cookie noted inside is not the database's; read the filters again.
+      this.schemaSeen = -1;
+      this.filters.clear();
+      throw e;
+    }
     // Hands the freed pages back to the file system on stores made with auto_vacuum=INCREMENTAL;
     // a no-op elsewhere (SQLite PRAGMA incremental_vacuum).
     if (gone.length) this.db.pragma('incremental_vacuum');
