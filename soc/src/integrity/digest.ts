@@ -158,12 +158,11 @@ export class DigestPool {
     let w = this.workers[k];
     if (w) return w;
     w = new Worker(new URL(import.meta.url), { workerData: { role: ROLE, path: this.path } });
-    // Never keeps the process alive: a caller that forgets close() still exits.
-    w.unref();
     w.on('message', (m: RangeReply) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
+      if (this.pending.size === 0) for (const x of this.workers) x?.unref();
       if ('error' in m) p.reject(new Error(m.error));
       else p.resolve({ ids: m.ids, hashes: m.hashes });
     });
@@ -173,9 +172,14 @@ export class DigestPool {
         this.pending.delete(id);
         p.reject(new Error(`digest worker ${why}`));
       }
+      for (const x of this.workers) x?.unref();
     };
     w.on('error', (e) => fail(`failed: ${e.message}`));
     w.on('exit', (code) => fail(`exited with code ${code}`));
+    // An idle pool never keeps the process alive (a caller that forgets close() still exits);
+    // `remote` refs the workers while a request waits. After the listeners: adding a 'message'
+    // listener refs a worker again (Node 20: unref'd first, the process did not exit).
+    w.unref();
     this.workers[k] = w;
     return w;
   }
@@ -184,7 +188,10 @@ export class DigestPool {
     const id = this.nextId++;
     return new Promise<RecordDigests>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker(k).postMessage({ id, table, lo, hi } satisfies RangeRequest);
+      const w = this.worker(k);
+      // Held while the reply is awaited: otherwise a caller with nothing else pending would exit mid-digest.
+      w.ref();
+      w.postMessage({ id, table, lo, hi } satisfies RangeRequest);
     });
   }
 
