@@ -206,6 +206,30 @@ describe('raw frames', () => {
     assert.deepEqual(stored[0], stored[1]);
   });
 
+  test("an empty value before other values of its column comes back as itself (pack → transfer → unpack → store)", async () => {
+    // '' takes no bytes, so it starts where the column's next new value starts.
+    const names = ['', 'root', 'root', 'admin', '', 'root'];
+    const posted = names.map((name, i) => JSON.stringify({ id: `e-${i}`, '@timestamp': '2026-11-28T02:00:00.000Z', event: { ingested: '2026-11-28T02:00:01.000Z' }, message: i % 2 ? '' : 'm', user: { name } }));
+    const step = new Preparer('vendor', Date.now, false, undefined, true).prepare([{ seq: 1, appendedAt: 1, count: posted.length, data: posted.join('\n') }])!;
+    const values = step.values.map((c) => [...c]);
+    const messages = [...step.messages];
+    const packed = new StepPacker().pack(step);
+    const got = unpackStep(structuredClone(packed, { transfer: packedTransfer(packed) }));
+    assert.deepEqual(got.values, values);
+    assert.deepEqual(got.messages, messages);
+    assert.ok(values.some((c) => names.every((n, i) => c[i] === n)), 'a value column holds the names');
+    const dir = mkdtempSync(join(tmpdir(), 'xiangan-packed-empty-'));
+    const store = await openSqliteStore({ dir, synchronous: 'normal' });
+    try {
+      assert.equal(store.writeColumns(got).written, names.length);
+      assert.equal((await store.search({ query: parseQuery('user.name:root'), size: 10 })).total, 3);
+      assert.equal((await store.search({ query: parseQuery('user.name:admin'), size: 10 })).total, 1);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('the prepare step makes the events the source processor makes', () => {
     const fs = frames(8);
     const { data, meta } = encodeFrames(fs);

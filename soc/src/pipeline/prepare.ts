@@ -461,8 +461,10 @@ export function unpackStep(p: PackedStep): PreparedStep {
   const read = (k: number, made: Map<number, string> | undefined): string | number | null => {
     switch (p.kinds[k]) {
       case CELL_TEXT: {
-        if (!made) return r.at(k)!;
         const start = p.cells.at[2 * k]!;
+        // '' takes no bytes: its start is the next value's, so it is never looked up by it.
+        if (start === p.cells.at[2 * k + 1]) return '';
+        if (!made) return r.at(k)!;
         let s = made.get(start);
         if (s === undefined) made.set(start, (s = r.at(k)!));
         return s;
