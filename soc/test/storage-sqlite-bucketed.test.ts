@@ -12,10 +12,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EcsEvent } from '@xiangan/collectors';
 import { SqliteEventStore } from '../src/storage/sqlite.js';
-import { COLUMNS, dayLayout, ID_BUCKET_SHIFT, IdKeyFilter, idKey, idParams, idWhere } from '../src/storage/sqlite-schema.js';
+import { dayLayout, ID_BUCKET_SHIFT, IdKeyFilter, idKey, idParams, idWhere } from '../src/storage/sqlite-schema.js';
 import { sqliteEventSource } from '../src/integrity/sources.js';
 import { compileQuery } from '../src/storage/sqlite-query.js';
 import { parseQuery } from '../src/query/parse.js';
+import { earlierLayoutDb } from './storage-earlier.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'xa-bucketed-'));
 const BUCKET = 2 ** ID_BUCKET_SHIFT;
@@ -133,14 +134,7 @@ test('mixed-layout days (id-unique, keyed, bucketed) in one store: writes idempo
   const dir = tmp();
   try {
     // The earliest layout, as stores before 2026-11-29 made it.
-    const db = new Database(join(dir, 'events.db'));
-    db.pragma('page_size = 16384');
-    db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE days (day TEXT PRIMARY KEY, events INTEGER NOT NULL) WITHOUT ROWID');
-    const cols = COLUMNS.map((c) => `${c.column} ${c.kind === 'time' || c.kind === 'number' ? 'INTEGER' : 'TEXT'}`);
-    db.exec(`CREATE TABLE ev_20261126 (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, ${cols.join(', ')}, message TEXT, doc TEXT NOT NULL)`);
-    db.exec("CREATE VIRTUAL TABLE fts_20261126 USING fts5(message, content='ev_20261126', content_rowid='rowid', columnsize=0)");
-    db.exec('CREATE INDEX ix_20261126_ts ON ev_20261126 (ts, id)');
+    const db = earlierLayoutDb(dir, '20261126');
     db.pragma('user_version = 1');
     db.close();
     // A keyed day, made by a store of that layout.

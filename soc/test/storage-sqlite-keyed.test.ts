@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EcsEvent } from '@xiangan/collectors';
 import { SqliteEventStore } from '../src/storage/sqlite.js';
-import { COLUMNS, idKey } from '../src/storage/sqlite-schema.js';
+import { idKey } from '../src/storage/sqlite-schema.js';
 import { sqliteEventSource } from '../src/integrity/sources.js';
 import { compileQuery } from '../src/storage/sqlite-query.js';
 import { parseQuery } from '../src/query/parse.js';
+import { earlierLayoutDb } from './storage-earlier.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'xa-keyed-'));
 
@@ -86,14 +87,7 @@ test('keyed day tables: id not unique, an id-key index, a ts-only time index; wr
 test('a store with a day table of the earlier layout answers id lookups on both layouts', async () => {
   const dir = tmp();
   try {
-    const db = new Database(join(dir, 'events.db'));
-    db.pragma('page_size = 16384');
-    db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE days (day TEXT PRIMARY KEY, events INTEGER NOT NULL) WITHOUT ROWID');
-    const cols = COLUMNS.map((c) => `${c.column} ${c.kind === 'time' || c.kind === 'number' ? 'INTEGER' : 'TEXT'}`);
-    db.exec(`CREATE TABLE ev_20261127 (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, ${cols.join(', ')}, message TEXT, doc TEXT NOT NULL)`);
-    db.exec("CREATE VIRTUAL TABLE fts_20261127 USING fts5(message, content='ev_20261127', content_rowid='rowid', columnsize=0)");
-    db.exec('CREATE INDEX ix_20261127_ts ON ev_20261127 (ts, id)');
+    const db = earlierLayoutDb(dir, '20261127');
     db.pragma('user_version = 1');
     db.close();
 

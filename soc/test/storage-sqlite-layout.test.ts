@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EcsEvent } from '@xiangan/collectors';
 import { SqliteEventStore } from '../src/storage/sqlite.js';
-import { COLUMNS } from '../src/storage/sqlite-schema.js';
 import { parseQuery } from '../src/query/parse.js';
+import { earlierLayoutDb } from './storage-earlier.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'xa-layout-'));
 
@@ -62,15 +62,7 @@ test('a store in the earlier layout (auto_vacuum incremental, FTS5 with docsize)
   const dir = tmp();
   try {
     // The layout as the earlier program made it, written here by hand.
-    const db = new Database(join(dir, 'events.db'));
-    db.pragma('auto_vacuum = INCREMENTAL');
-    db.pragma('page_size = 16384');
-    db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE days (day TEXT PRIMARY KEY, events INTEGER NOT NULL) WITHOUT ROWID');
-    const cols = COLUMNS.map((c) => `${c.column} ${c.kind === 'time' || c.kind === 'number' ? 'INTEGER' : 'TEXT'}`);
-    db.exec(`CREATE TABLE ev_20261127 (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, ${cols.join(', ')}, message TEXT, doc TEXT NOT NULL)`);
-    db.exec("CREATE VIRTUAL TABLE fts_20261127 USING fts5(message, content='ev_20261127', content_rowid='rowid')");
-    db.exec('CREATE INDEX ix_20261127_ts ON ev_20261127 (ts, id)');
+    const db = earlierLayoutDb(dir, '20261127', { autoVacuum: true, docsize: true });
     const old = ev(1, '2026-11-27');
     const ts = Date.parse(old['@timestamp'] as string);
     const rowid = db
