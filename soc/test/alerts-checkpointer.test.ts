@@ -38,6 +38,16 @@ function batch(n: number): AlertCandidate[] {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs `fn` in a fresh temporary directory, removed afterwards whatever happens. */
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'xiangan-alert-ckpt-'));
+  try {
+    await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -68,9 +78,8 @@ function reopenCount(dir: string): { alerts: number; check: string } {
   }
 }
 
-test('the thread checkpoints, the main connection does not, and the WAL starts over, cut back to its bound', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xiangan-alert-ckpt-'));
-  try {
+test('the thread checkpoints, the main connection does not, and the WAL starts over, cut back to its bound', () =>
+  inTempDir(async (dir) => {
     const s = await openSqliteAlertStore({ dir, walCheckpointPages: PAGES, checkpointThread: { pollMs: 2 } });
     // Inline until the thread is up, then off.
     await until('the thread', () => autocheckpoint(s) === 0);
@@ -98,14 +107,10 @@ test('the thread checkpoints, the main connection does not, and the WAL starts o
     assert.equal(s.checkpointer!.stats.errors, 0);
     await s.close();
     assert.deepEqual(reopenCount(dir), { alerts: created, check: 'ok' });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a thread that falls behind: the committing connection checkpoints past the bound', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xiangan-alert-ckpt-'));
-  try {
+test('a thread that falls behind: the committing connection checkpoints past the bound', () =>
+  inTempDir(async (dir) => {
     // The thread is up but never looks at the WAL.
     const s = await openSqliteAlertStore({ dir, walCheckpointPages: PAGES, checkpointThread: { pollMs: 2 ** 30 } });
     await until('the thread', () => autocheckpoint(s) === 0);
@@ -122,14 +127,10 @@ test('a thread that falls behind: the committing connection checkpoints past the
     assert.equal(s.db.pragma('journal_size_limit', { simple: true }), BOUND);
     await s.close();
     assert.deepEqual(reopenCount(dir), { alerts: 6000, check: 'ok' });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a failed checkpoint after a commit is reported, and the commit stands', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xiangan-alert-ckpt-'));
-  try {
+test('a failed checkpoint after a commit is reported, and the commit stands', () =>
+  inTempDir(async (dir) => {
     const errors: SocError[] = [];
     const s = await openSqliteAlertStore({ dir, walCheckpointPages: PAGES, checkpointThread: { pollMs: 2 ** 30 }, onCheckpointError: (e) => errors.push(e) });
     await until('the thread', () => autocheckpoint(s) === 0);
@@ -149,14 +150,10 @@ test('a failed checkpoint after a commit is reported, and the commit stands', as
     s.db.pragma = pragma;
     await s.close();
     assert.deepEqual(reopenCount(dir), { alerts: created, check: 'ok' });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a thread that exits: a SocError, the connection checkpoints itself, the thread comes back', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xiangan-alert-ckpt-'));
-  try {
+test('a thread that exits: a SocError, the connection checkpoints itself, the thread comes back', () =>
+  inTempDir(async (dir) => {
     const errors: SocError[] = [];
     const s = await openSqliteAlertStore({ dir, walCheckpointPages: PAGES, checkpointThread: { pollMs: 2, restartMs: 200 }, onCheckpointError: (e) => errors.push(e) });
     await until('the thread', () => autocheckpoint(s) === 0);
@@ -180,14 +177,10 @@ test('a thread that exits: a SocError, the connection checkpoints itself, the th
     await until('a checkpoint by the new thread', () => s.checkpointer!.stats.checkpoints > before);
     await s.close();
     assert.deepEqual(reopenCount(dir), { alerts: 2000, check: 'ok' });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('SIGKILL while the thread checkpoints: every committed alert is there after reopen', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xiangan-alert-ckpt-'));
-  try {
+test('SIGKILL while the thread checkpoints: every committed alert is there after reopen', () =>
+  inTempDir(async (dir) => {
     const storeUrl = new URL('../src/alerts/sqlite.js', import.meta.url).href;
     // A writer committing batches of 20 new alerts as fast as it can, reporting each commit
     // after it returned, and the thread's checkpoint count.
@@ -221,14 +214,10 @@ test('SIGKILL while the thread checkpoints: every committed alert is there after
     assert.equal(after.check, 'ok');
     // Committed before the kill: all there (a commit reported may be followed by one not reported).
     assert.ok(after.alerts >= committed && after.alerts <= committed + 20, `${after.alerts} alerts, ${committed} reported`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('the thread does not keep the process alive, and close() stops it', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'xiangan-alert-ckpt-'));
-  try {
+test('the thread does not keep the process alive, and close() stops it', () =>
+  inTempDir(async (dir) => {
     const storeUrl = new URL('../src/alerts/sqlite.js', import.meta.url).href;
     const run = (close: boolean) =>
       new Promise<number | null>((resolve) => {
@@ -253,7 +242,4 @@ test('the thread does not keep the process alive, and close() stops it', async (
     assert.equal(await run(true), 0);
     // Closed last by the main connection: the WAL was checkpointed and removed.
     assert.throws(() => statSync(join(dir, 'alerts.db-wal')), /ENOENT/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));

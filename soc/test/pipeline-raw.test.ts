@@ -65,6 +65,16 @@ function atSource(fs: RawFrame[]): EcsEvent[] {
   return fs.map((f) => proc(f.bytes, f.ctx));
 }
 
+const C9_PEER = { address: '10.0.0.9', port: 5140 };
+const C9_RECEIVED_AT = Date.UTC(2026, 10, 28, 2, 0, 5);
+
+/** Frame `seq` of connection c9 as the TCP source buffers it, its id derived as at receipt. */
+function c9Frame(bytes: Buffer, seq: number): RawFrame {
+  const peer = C9_PEER;
+  const receivedAt = C9_RECEIVED_AT;
+  return new RawFrame(bytes, { sourceId: 'syslog-tcp', transport: 'tcp', peer, receivedAt, timezone: 'Asia/Shanghai', eventId: eventId({ kind: 'network', sourceId: 'syslog-tcp', peerAddress: peer.address, peerPort: peer.port, receivedAt, connection: 'c9', seq, bytes }) }, 'auto');
+}
+
 describe('raw frames', () => {
   test('encode → decode keeps bytes, ids, contexts and the truncation flag', () => {
     const fs = frames(8);
@@ -112,8 +122,6 @@ describe('raw frames', () => {
   });
 
   test('documents of non-ASCII frames: byte for byte JSON.stringify of the source processor, leaf hashes of that text', () => {
-    const peer = { address: '10.0.0.9', port: 5140 };
-    const receivedAt = Date.UTC(2026, 10, 28, 2, 0, 5);
     const lines: Buffer[] = [
       Buffer.from('<38>Nov 28 10:00:01 fw01 sshd[7]: 用户 张伟 登录失败 from 10.1.2.3 port 22 ssh2'),
       // GB18030 bytes of 用户 (GB 18030-2005 two-byte codes), decoded by the auto charset.
@@ -122,7 +130,7 @@ describe('raw frames', () => {
       Buffer.from('<38>Nov 28 10:00:04 fw01 app: plain ascii'),
     ];
     const batch = (ls: Buffer[], seq: number, first: number) => {
-      const fs = ls.map((bytes, i) => new RawFrame(bytes, { sourceId: 'syslog-tcp', transport: 'tcp', peer, receivedAt, timezone: 'Asia/Shanghai', eventId: eventId({ kind: 'network', sourceId: 'syslog-tcp', peerAddress: peer.address, peerPort: peer.port, receivedAt, connection: 'c9', seq: first + i, bytes }) }, 'auto'));
+      const fs = ls.map((bytes, i) => c9Frame(bytes, first + i));
       const { data, meta } = encodeFrames(fs);
       return { fs, row: { seq, appendedAt: 1, count: fs.length, data: '', kind: 'frames' as const, frames: data, meta } };
     };
@@ -139,18 +147,13 @@ describe('raw frames', () => {
   });
 
   test('a step as the store worker gets it (packed, its buffers transferred, unpacked): columns, documents and stored rows as prepared', async () => {
-    const peer = { address: '10.0.0.9', port: 5140 };
-    const receivedAt = Date.UTC(2026, 10, 28, 2, 0, 5);
     const lines: Buffer[] = [
       Buffer.from('<38>Nov 28 10:00:01 fw01 sshd[7]: 用户 张伟 登录失败 from 10.1.2.3 port 22 ssh2'),
       Buffer.concat([Buffer.from('<38>Nov 28 10:00:02 fw01 app: '), Buffer.from([0xd3, 0xc3, 0xbb, 0xa7]), Buffer.from(' ok')]),
       Buffer.from('<38>Nov 28 10:00:03 fw01 app: emoji \u{1f512} NUL \u0000 quote " end'),
       Buffer.from('<38>Nov 28 10:00:04 fw01 app: plain ascii'),
     ];
-    const fs = Array.from({ length: 6000 }, (_, i) => {
-      const bytes = lines[i % lines.length]!;
-      return new RawFrame(bytes, { sourceId: 'syslog-tcp', transport: 'tcp', peer, receivedAt, timezone: 'Asia/Shanghai', eventId: eventId({ kind: 'network', sourceId: 'syslog-tcp', peerAddress: peer.address, peerPort: peer.port, receivedAt, connection: 'c9', seq: i, bytes }) }, 'auto');
-    });
+    const fs = Array.from({ length: 6000 }, (_, i) => c9Frame(lines[i % lines.length]!, i));
     const { data, meta } = encodeFrames(fs);
     // Documents as HTTP ingest buffers them: a lone surrogate (only JSON escapes make one), an
     // empty message, none, NUL, a user name that is a number.
