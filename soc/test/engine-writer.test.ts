@@ -31,15 +31,18 @@ class FakeStore {
   calls: string[][] = [];
   stored = new Set<string>();
   failNext = 0;
+  /** Calls (1-based, in the order made) that fail whatever `failNext` says. */
+  failCalls = new Set<number>();
   async writeSerialised(docs: readonly string[]) {
     this.running++;
     this.maxRunning = Math.max(this.maxRunning, this.running);
     this.calls.push([...docs]);
+    const call = this.calls.length;
     try {
       // Later slices finish first sometimes: acknowledgement order must not follow them.
-      await sleep(this.calls.length % 2 ? 30 : 5);
-      if (this.failNext > 0) {
-        this.failNext--;
+      await sleep(call % 2 ? 30 : 5);
+      if (this.failCalls.has(call) || this.failNext > 0) {
+        if (!this.failCalls.has(call)) this.failNext--;
         throw new Error('engine away');
       }
       let written = 0;
@@ -124,8 +127,35 @@ test('a failed request is retried from the acknowledged position: nothing lost, 
     await consumer.stop();
     assert.ok(errors >= 1, 'the failure reached the consumer');
     assert.equal(store.stored.size, 480, 'every event stored');
-    assert.equal(written, 480);
-    assert.ok(duplicates >= 0);
+    // The acknowledged steps cover the buffer once, in order: each event is counted once, as
+    // written or, when a request of the dropped queue stored it before the retry, as a duplicate.
+    assert.equal(written + duplicates, 480, 'each event counted once');
+    assert.equal(buffer.depth, 0);
+  });
+});
+
+test('a request stored ahead of a failed one is counted as duplicates when the retry stores it again', async () => {
+  await withBuffer(async (buffer) => {
+    for (let k = 0; k < 4; k++) await buffer.append(events(k, 40));
+    const store = new FakeStore();
+    // Call 1 (events 0-79) fails after 30 ms; call 2 (80-159) is stored after 5 ms, before the retry.
+    store.failCalls.add(1);
+    const steps: Array<[number, number]> = [];
+    let errors = 0;
+    const consumer = new StoreConsumer({
+      buffer,
+      writer: engineWriter(buffer, store as unknown as SearchEngineEventStore, Date.now, { inFlight: 2 }),
+      batchEvents: 80,
+      maxBackoffMs: 20,
+      onError: () => errors++,
+      onStored: (info) => steps.push([info.written, info.duplicates]),
+    });
+    consumer.start();
+    await consumer.drain();
+    await consumer.stop();
+    assert.equal(errors, 1);
+    assert.equal(store.stored.size, 160);
+    assert.deepEqual(steps, [[80, 0], [0, 80]]);
     assert.equal(buffer.depth, 0);
   });
 });
