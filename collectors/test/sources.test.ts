@@ -120,16 +120,28 @@ describe('back-pressure and limits', () => {
 
   test('connection limit and idle timeout', { timeout: 60_000 }, async () => {
     const sink = new MemorySink();
-    const src = await startSource({ id: 'lim', type: 'tcp', host: '127.0.0.1', port: 0, maxConnections: 1, idleTimeoutMs: 300 }, { sink });
+    // The limit on a source whose idle timeout cannot cut the first connection before the second
+    // arrives (with one source for both, a loaded machine let the first idle out first: the second
+    // was then accepted).
+    const src = await startSource({ id: 'lim', type: 'tcp', host: '127.0.0.1', port: 0, maxConnections: 1 }, { sink });
     const a = net.connect(src.address!.port, '127.0.0.1');
+    const aClosed = new Promise<void>((r) => a.once('close', () => r()));
     await new Promise<void>((r) => a.once('connect', () => r()));
     while (src.metrics.connectionsOpen < 1) await new Promise((r) => setTimeout(r, 5));
     const b = net.connect(src.address!.port, '127.0.0.1');
     await new Promise<void>((r) => b.once('close', () => r()));
     assert.equal(src.metrics.drops.connection_limit, 1);
-    await new Promise<void>((r) => a.once('close', () => r()));
-    assert.equal(src.metrics.connectionsIdleClosed, 1);
+    a.destroy();
+    await aClosed;
     await src.stop();
+    assert.equal(src.metrics.connectionsIdleClosed, 0);
+    // The idle timeout, on a source of its own.
+    const idle = await startSource({ id: 'idle', type: 'tcp', host: '127.0.0.1', port: 0, idleTimeoutMs: 300 }, { sink });
+    const c = net.connect(idle.address!.port, '127.0.0.1');
+    await new Promise<void>((r) => c.once('close', () => r()));
+    assert.equal(idle.metrics.connectionsIdleClosed, 1);
+    assert.equal(idle.metrics.drops.connection_limit, 0);
+    await idle.stop();
   });
 });
 
