@@ -84,14 +84,19 @@ test('the thread checkpoints, the main connection does not, and the WAL starts o
     // Inline until the thread is up, then off.
     await until('the thread', () => autocheckpoint(s) === 0);
     let created = 0;
+    let commits = 0;
     const seqs = new Set<number>();
-    for (let i = 0; i < 150; i++) {
+    // At least 150 commits, and on until the thread has checkpointed three times: the thread runs
+    // niced, and on a loaded machine may not get the CPU to look at the WAL during a fixed number.
+    const end = Date.now() + 60_000;
+    while (commits < 150 || s.checkpointer!.stats.checkpoints < 3) {
+      if (Date.now() > end) assert.fail(`${s.checkpointer!.stats.checkpoints} thread checkpoints in ${commits} commits`);
       created += s.recordSync(batch(20)).created.length;
+      commits++;
       seqs.add(walSequence(dir));
       await sleep(3); // the detector's passes are apart; the thread copies between them
     }
-    assert.equal(created, 3000);
-    assert.ok(s.checkpointer!.stats.checkpoints >= 3, `thread checkpoints: ${s.checkpointer!.stats.checkpoints}`);
+    assert.equal(created, 20 * commits);
     assert.ok(s.checkpointer!.stats.framesCopied >= 3 * PAGES);
     assert.ok(seqs.size >= 3, `the WAL started over ${seqs.size - 1} times`);
     // While the thread copies, the WAL may pass the bound (a loaded machine); once it has caught
