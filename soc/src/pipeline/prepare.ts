@@ -84,6 +84,8 @@ export class Preparer {
   private readonly normalise: Normalise;
   /** Where a step's documents are laid out (reused from step to step, or handed over with each). */
   private readonly text: JsonBytes;
+  /** With hand-over: where each event's id, message and values go as it is made (see {@link CellWriter}). */
+  private readonly cells: CellWriter | undefined;
   constructor(
     normaliser: NormaliserName | Normalise = 'vendor',
     private readonly now: () => number = Date.now,
@@ -95,6 +97,7 @@ export class Preparer {
     handOver = false,
   ) {
     this.text = new JsonBytes(handOver);
+    this.cells = handOver ? new CellWriter() : undefined;
     this.normalise = typeof normaliser === 'function' ? normaliser : normaliser === 'vendor' ? vendorNormalise : baselineNormalise;
   }
 
@@ -114,7 +117,7 @@ export class Preparer {
     if (batches.length === 0) return undefined;
     let total = 0;
     for (const b of batches) total += b.count;
-    const cols = newColumns(total);
+    const cols = newColumns(total, this.cells);
     const counters: PrepareCounters = {};
     const out: RawBatch[] = [];
     const leaves = this.chain ? new Uint8Array(total * 32) : undefined;
@@ -224,7 +227,16 @@ export class Preparer {
     // A frames batch's text, when read (in-process detection, documents for the main thread), is
     // read from the step's own copy of the bytes: `text` is reused by the next step.
     for (const o of out) if (o instanceof TextBatch) o.of = packed;
-    return { ...finish(cols), batches: out, docs: packed, ...(leaves ? { leafHashes: leaves } : {}), lastSeq: batches[batches.length - 1]!.seq, oldestAppendedAt: batches[0]!.appendedAt, counters };
+    const lastSeq = batches[batches.length - 1]!.seq;
+    const oldestAppendedAt = batches[0]!.appendedAt;
+    if (this.cells) {
+      const f = finish(cols);
+      return new CellStep(
+        { count: f.count, ts: f.ts, ingested: f.ingested, ...(leaves ? { leafHashes: leaves } : {}), docs: packed, ...this.cells.finish(), lastSeq, oldestAppendedAt, counters },
+        out,
+      );
+    }
+    return { ...finish(cols), batches: out, docs: packed, ...(leaves ? { leafHashes: leaves } : {}), lastSeq, oldestAppendedAt, counters };
   }
 }
 
@@ -271,6 +283,8 @@ export function preparedDocs(cols: PreparedColumns): DocList {
 }
 
 interface Building {
+  /** When set, ids, messages and values are written here instead of into the arrays below. */
+  cells: CellWriter | undefined;
   n: number;
   ids: string[];
   ts: Float64Array;
@@ -279,8 +293,10 @@ interface Building {
   messages: Array<string | null>;
 }
 
-function newColumns(capacity: number): Building {
+function newColumns(capacity: number, cells?: CellWriter): Building {
+  cells?.begin(capacity);
   return {
+    cells,
     n: 0,
     ids: [],
     ts: new Float64Array(capacity),
@@ -306,9 +322,13 @@ function addEvent(c: Building, ev: EcsEvent, ingested: number, now: () => number
     c.ts = grow(c.ts);
     c.ingested = grow(c.ingested);
   }
-  c.ids.push(ev.id);
   c.ts[i] = ts;
   c.ingested[i] = ingested;
+  if (c.cells) {
+    c.cells.event(ev);
+    return;
+  }
+  c.ids.push(ev.id);
   // The value columns in VALUE_COLUMNS order; the time column is kept in `ts`.
   columnValuesInto(ev, c.values);
   c.messages.push(typeof ev.message === 'string' ? ev.message : null);
@@ -351,10 +371,10 @@ export interface PackedStep {
   leafHashes?: Uint8Array;
   docs: PackedTexts;
   /**
-   * Cell `c * count + i` is event `i`'s id (c = 0), message (c = 1) or value of column c − 2:
-   * text `cells.at[2k]…` ({@link CELL_TEXT}), the next number of `nums` ({@link CELL_NUMBER}),
-   * null, or the next string of `odd` ({@link CELL_ODD}: text that is not well-formed UTF-16,
-   * which bytes would not give back as it was), in cell order.
+   * Cell `i * (2 + columns) + c` is event `i`'s id (c = 0), message (c = 1) or value of column
+   * c − 2 (row by row, as the events are made): text `cells.at[2k]…` ({@link CELL_TEXT}), the next
+   * number of `nums` ({@link CELL_NUMBER}), null, or the next string of `odd` ({@link CELL_ODD}:
+   * text that is not well-formed UTF-16, which bytes would not give back as it was), in cell order.
    */
   cells: PackedTexts;
   /** Value columns (so cells are `count × (2 + columns)`). */
@@ -372,55 +392,195 @@ const CELL_TEXT = 1;
 const CELL_NUMBER = 2;
 const CELL_ODD = 3;
 
+/** Cells per event: id, message, then the value columns. */
+const ROW_CELLS = 2 + VALUE_COLUMNS.length;
+
+/**
+ * Distinct strings a value column remembers per step to write a repeat once. Bounded so that a
+ * column of unique values (source addresses) does not keep a step's worth of strings alive.
+ */
+const SEEN_MAX = 256;
+
+/**
+ * Writes the cells of a {@link PackedStep} (ids, messages, value columns) as bytes while the step
+ * is made. In the prepare worker each event's cells are written as soon as the event is, so no
+ * column string outlives its event: kept in arrays until the step was packed, they were most of
+ * what the worker's scavenges copied and promoted (the step's ~90k strings), and the packing
+ * was a second pass over them.
+ */
+class CellWriter {
+  private readonly text = new JsonBytes(true);
+  private kinds = new Uint8Array(0);
+  private at = new Uint32Array(0);
+  private nums = new Float64Array(0);
+  private nn = 0;
+  private odd: string[] = [];
+  private k = 0;
+  /** Per value column: its strings written in this step → their first cell. */
+  private readonly seen = VALUE_COLUMNS.map(() => new Map<string, number>());
+  /** One event's values: every entry of `rows` is this array, so `columnValuesInto` appends them in column order. */
+  private readonly row: Array<string | number | null> = [];
+  private readonly rows: Array<Array<string | number | null>> = VALUE_COLUMNS.map(() => this.row);
+
+  /** Starts a step of (about) `events` events. */
+  begin(events: number): void {
+    const n = Math.max(1, events) * ROW_CELLS;
+    this.kinds = new Uint8Array(n);
+    this.at = new Uint32Array(2 * n);
+    this.nums = new Float64Array(Math.max(16, 4 * events));
+    this.nn = 0;
+    this.odd = [];
+    this.k = 0;
+    for (const m of this.seen) m.clear();
+    this.text.reset();
+  }
+
+  /** The cells of one event. */
+  event(ev: EcsEvent): void {
+    this.cell(ev.id, -1);
+    this.cell(typeof ev.message === 'string' ? ev.message : null, -1);
+    const row = this.row;
+    columnValuesInto(ev, this.rows);
+    for (let c = 0; c < row.length; c++) this.cell(row[c], c);
+    row.length = 0;
+  }
+
+  /** The next cell: of value column `column` (its repeats written once), or an id or message (−1). */
+  cell(v: string | number | null | undefined, column: number): void {
+    const seen = column >= 0 ? this.seen[column] : undefined;
+    const k = this.k++;
+    if (k >= this.kinds.length) this.grow();
+    const at = this.at;
+    if (typeof v === 'string') {
+      // (ES2024, in Node 20; not yet in this project's TypeScript lib.)
+      if (!(v as string & { isWellFormed(): boolean }).isWellFormed()) {
+        this.kinds[k] = CELL_ODD;
+        this.odd.push(v);
+        return;
+      }
+      this.kinds[k] = CELL_TEXT;
+      const before = seen?.get(v);
+      if (before !== undefined) {
+        at[2 * k] = at[2 * before]!;
+        at[2 * k + 1] = at[2 * before + 1]!;
+        return;
+      }
+      const text = this.text;
+      at[2 * k] = text.pos;
+      text.append(v);
+      if (text.pos > 0xffffffff) throw new RangeError('StepPacker: a step of more than 4 GiB of text');
+      at[2 * k + 1] = text.pos;
+      if (seen !== undefined && seen.size < SEEN_MAX) seen.set(v, k);
+    } else if (typeof v === 'number') {
+      this.kinds[k] = CELL_NUMBER;
+      if (this.nn === this.nums.length) {
+        const b = new Float64Array(2 * this.nums.length);
+        b.set(this.nums);
+        this.nums = b;
+      }
+      this.nums[this.nn++] = v;
+    }
+    // null (and undefined, which a column never holds) stays CELL_NULL.
+  }
+
+  /** More events than `begin` was told (a corrupt batch count): room for twice as many cells. */
+  private grow(): void {
+    const kinds = new Uint8Array(2 * this.kinds.length);
+    kinds.set(this.kinds);
+    this.kinds = kinds;
+    const at = new Uint32Array(2 * this.at.length);
+    at.set(this.at);
+    this.at = at;
+  }
+
+  /** The step's cells (their buffers handed over: `begin` makes new ones). */
+  finish(): Pick<PackedStep, 'cells' | 'columns' | 'kinds' | 'nums' | 'odd'> {
+    const k = this.k;
+    if (k % ROW_CELLS !== 0) throw new Error('CellWriter: a step ended inside an event');
+    const out = {
+      cells: this.text.pack(this.at.length === 2 * k ? this.at : this.at.slice(0, 2 * k)),
+      columns: VALUE_COLUMNS.length,
+      kinds: this.kinds.length === k ? this.kinds : this.kinds.slice(0, k),
+      nums: this.nums.slice(0, this.nn),
+      odd: this.odd,
+    };
+    for (const m of this.seen) m.clear();
+    this.odd = [];
+    return out;
+  }
+}
+
+/**
+ * A step a hand-over {@link Preparer} made: already packed (its cells were written as its events
+ * were made). `ids`, `messages` and `values` are read back from the cells when asked for (tests,
+ * a caller that does not post the step); {@link StepPacker.pack} hands over the packed form.
+ */
+class CellStep implements PreparedStep {
+  private unpacked: PreparedStep | undefined;
+  constructor(
+    readonly packed: PackedStep,
+    readonly batches: RawBatch[],
+  ) {}
+
+  private columns(): PreparedStep {
+    return (this.unpacked ??= unpackStep(this.packed));
+  }
+
+  get count(): number {
+    return this.packed.count;
+  }
+  get ts(): Float64Array {
+    return this.packed.ts;
+  }
+  get ingested(): Float64Array {
+    return this.packed.ingested;
+  }
+  get docs(): PackedTexts {
+    return this.packed.docs;
+  }
+  get leafHashes(): Uint8Array | undefined {
+    return this.packed.leafHashes;
+  }
+  get lastSeq(): number {
+    return this.packed.lastSeq;
+  }
+  get oldestAppendedAt(): number {
+    return this.packed.oldestAppendedAt;
+  }
+  get counters(): PrepareCounters {
+    return this.packed.counters;
+  }
+  get ids(): string[] {
+    return this.columns().ids;
+  }
+  get messages(): Array<string | null> {
+    return this.columns().messages;
+  }
+  get values(): Array<Array<string | number | null>> {
+    return this.columns().values;
+  }
+}
+
 /** Lays out steps as {@link PackedStep}s (their texts in a buffer handed over with each). */
 export class StepPacker {
-  private readonly text = new JsonBytes(true);
+  private readonly cells = new CellWriter();
 
-  /** `step` as a {@link PackedStep}; `step.docs` is required (what {@link Preparer.prepare} makes). */
+  /**
+   * `step` as a {@link PackedStep}; `step.docs` is required (what {@link Preparer.prepare} makes).
+   * A step of a hand-over Preparer is packed already: its packed form is returned (so its
+   * columns are read from it only before it is transferred).
+   */
   pack(step: PreparedStep): PackedStep {
+    if (step instanceof CellStep) return step.packed;
     if (!step.docs || Array.isArray(step.docs)) throw new TypeError('StepPacker: the step needs its documents packed in one buffer');
     const n = step.count;
-    const cols = 2 + step.values.length;
-    const kinds = new Uint8Array(n * cols);
-    const nums: number[] = [];
-    const at = new Uint32Array(2 * n * cols);
-    const odd: string[] = [];
-    const text = this.text;
-    text.reset();
-    const cell = (k: number, v: string | number | null | undefined, seen: Map<string, number> | undefined): void => {
-      if (typeof v === 'string') {
-        // (ES2024, in Node 20; not yet in this project's TypeScript lib.)
-        if (!(v as string & { isWellFormed(): boolean }).isWellFormed()) {
-          kinds[k] = CELL_ODD;
-          odd.push(v);
-          return;
-        }
-        kinds[k] = CELL_TEXT;
-        // A value column repeats a handful of values (actions, vendors, datasets) over a step:
-        // each distinct one is written once, and the reader makes one string of it.
-        const before = seen?.get(v);
-        if (before !== undefined) {
-          at[2 * k] = at[2 * before]!;
-          at[2 * k + 1] = at[2 * before + 1]!;
-          return;
-        }
-        at[2 * k] = text.pos;
-        text.append(v);
-        if (text.pos > 0xffffffff) throw new RangeError('StepPacker: a step of more than 4 GiB of text');
-        at[2 * k + 1] = text.pos;
-        seen?.set(v, k);
-      } else if (typeof v === 'number') {
-        kinds[k] = CELL_NUMBER;
-        nums.push(v);
-      }
-      // null (and undefined, which a column never holds) stays CELL_NULL.
-    };
-    for (let i = 0; i < n; i++) cell(i, step.ids[i], undefined);
-    for (let i = 0; i < n; i++) cell(n + i, step.messages[i], undefined);
-    for (let c = 0; c < step.values.length; c++) {
-      const col = step.values[c]!;
-      const seen = new Map<string, number>();
-      for (let i = 0; i < n; i++) cell((2 + c) * n + i, col[i], seen);
+    const w = this.cells;
+    w.begin(n);
+    if (step.values.length !== VALUE_COLUMNS.length) throw new TypeError('StepPacker: the step needs a value per column');
+    for (let i = 0; i < n; i++) {
+      w.cell(step.ids[i], -1);
+      w.cell(step.messages[i], -1);
+      for (let c = 0; c < step.values.length; c++) w.cell(step.values[c]![i], c);
     }
     return {
       count: n,
@@ -428,11 +588,7 @@ export class StepPacker {
       ingested: step.ingested,
       ...(step.leafHashes ? { leafHashes: step.leafHashes } : {}),
       docs: step.docs as PackedTexts,
-      cells: text.pack(at),
-      columns: step.values.length,
-      kinds,
-      nums: Float64Array.from(nums),
-      odd,
+      ...w.finish(),
       lastSeq: step.lastSeq,
       oldestAppendedAt: step.oldestAppendedAt,
       counters: step.counters,
@@ -455,6 +611,7 @@ export function packedTransfer(p: PackedStep): ArrayBuffer[] {
 export function unpackStep(p: PackedStep): PreparedStep {
   const n = p.count;
   const cols = 2 + p.columns;
+  if (p.kinds.length !== n * cols) throw new RangeError('unpackStep: cells do not match the events and columns');
   const r = new PackedReader(p.cells);
   let o = 0;
   let q = 0;
@@ -478,15 +635,18 @@ export function unpackStep(p: PackedStep): PreparedStep {
     }
   };
   const ids = new Array<string>(n);
-  for (let i = 0; i < n; i++) ids[i] = read(i, undefined) as string;
   const messages = new Array<string | null>(n);
-  for (let i = 0; i < n; i++) messages[i] = read(n + i, undefined) as string | null;
   const values: Array<Array<string | number | null>> = [];
+  const made: Array<Map<number, string>> = [];
   for (let c = 2; c < cols; c++) {
-    const col = new Array<string | number | null>(n);
-    const made = new Map<number, string>();
-    for (let i = 0; i < n; i++) col[i] = read(c * n + i, made);
-    values.push(col);
+    values.push(new Array<string | number | null>(n));
+    made.push(new Map<number, string>());
+  }
+  // In cell order: `nums` and `odd` are taken in it.
+  for (let i = 0, k = 0; i < n; i++) {
+    ids[i] = read(k++, undefined) as string;
+    messages[i] = read(k++, undefined) as string | null;
+    for (let c = 0; c < cols - 2; c++) values[c]![i] = read(k++, made[c]);
   }
   return {
     count: n,
