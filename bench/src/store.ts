@@ -156,7 +156,8 @@ interface Variant {
   ftsConfig?: Array<[string, number]>;
 }
 
-const FULL: Variant = { name: 'floor', has: true, fts: true, doc: true, dropIndexes: [], pageSize: PAGE, rowsPerInsert: 1 };
+// FTS5 automerge 16: what the store sets on a new day's index (FTS_AUTOMERGE in soc's sqlite-schema.ts).
+const FULL: Variant = { name: 'floor', has: true, fts: true, doc: true, dropIndexes: [], pageSize: PAGE, rowsPerInsert: 1, ftsConfig: [['automerge', 16]] };
 /** The variants of the floor mode, each against {@link FULL} (the store's own statements by hand). */
 const VARIANTS: Variant[] = [
   FULL,
@@ -173,9 +174,9 @@ const VARIANTS: Variant[] = [
   { ...FULL, name: 'page 32768', pageSize: 32_768 },
   { ...FULL, name: 'no has and 32 rows/INSERT', has: false, rowsPerInsert: 32 },
   { ...FULL, name: 'FTS5 automerge 8', ftsConfig: [['automerge', 8]] },
-  { ...FULL, name: 'FTS5 automerge 16', ftsConfig: [['automerge', 16]] },
-  { ...FULL, name: 'FTS5 hashsize 8 MiB', ftsConfig: [['hashsize', 8 << 20]] },
-  { ...FULL, name: 'FTS5 pgsz 16000', ftsConfig: [['pgsz', 16_000]] },
+  { ...FULL, name: 'FTS5 automerge 4 (earlier days)', ftsConfig: [['automerge', 4]] },
+  { ...FULL, name: 'FTS5 hashsize 8 MiB', ftsConfig: [['automerge', 16], ['hashsize', 8 << 20]] },
+  { ...FULL, name: 'FTS5 pgsz 16000', ftsConfig: [['automerge', 16], ['pgsz', 16_000]] },
   { name: 'bare rows', has: false, fts: false, doc: false, dropIndexes: ['idk', 'ts', 'source_ip', 'user_name', 'host_name'], pageSize: PAGE, rowsPerInsert: 1 },
 ];
 
@@ -203,7 +204,7 @@ function floorDb(dir: string, v: Variant, ddl: Array<{ type: string; name: strin
     db.exec(d.sql);
   }
   // As literals: FTS5 takes only an integer value, and better-sqlite3 binds a JS number as a REAL.
-  for (const [k, n] of v.ftsConfig ?? []) db.exec(`INSERT INTO fts_${s} (fts_${s}, rank) VALUES ('${k}', ${Math.trunc(n)})`);
+  if (v.fts) for (const [k, n] of v.ftsConfig ?? []) db.exec(`INSERT INTO fts_${s} (fts_${s}, rank) VALUES ('${k}', ${Math.trunc(n)})`);
   const table = ddl.find((d) => d.type === 'table' && d.name.startsWith('ev_'))!.name;
   const leaf = ddl.find((d) => d.type === 'table' && !d.name.startsWith('ev_') && !d.name.startsWith('fts_') && d.name !== 'days')!.name;
   const names = db.prepare(`SELECT name FROM pragma_table_info('${table}') WHERE name <> 'rowid'`).pluck().all() as string[];

@@ -12,8 +12,9 @@ import { SocError } from '../errors.js';
 import { LeafWriter, leafTable } from '../integrity/leaves.js';
 import { bytesToIp } from '../query/parse.js';
 import { compileQuery } from './sqlite-query.js';
-import { COLUMN_BY_FIELD, COLUMNS, dayLayout, dayTableDdl, daySuffix, ID_BUCKET_SHIFT, ID_BUCKET_SQL, ID_KEY_CHARS, ID_KEY_SQL, IdKeyFilter, idKey, idParams, idWhere, ipKey, keyBytes, type DayLayout } from './sqlite-schema.js';
-import { eventColumns, preparedDocs, type DocList, type PreparedColumns } from '../pipeline/prepare.js';
+import { COLUMN_BY_FIELD, COLUMNS, dayLayout, dayTableDdl, daySuffix, ID_BUCKET_SHIFT, ID_BUCKET_SQL, ID_KEY_CHARS, ID_KEY_SQL, IdKeyFilter, idKey, idParams, idWhere, ipKey, keyBytes, newDayFtsConfig, type DayLayout } from './sqlite-schema.js';
+import { eventColumns, preparedDocs, type PreparedColumns } from '../pipeline/prepare.js';
+import type { PackedTexts } from '../buffer/json-bytes.js';
 import type {
   DeleteResult,
   EventStore,
@@ -23,6 +24,50 @@ import type {
   StoreStats,
   WriteResult,
 } from './types.js';
+
+/** The documents of one write, in order: strings, or views of their UTF-8 bytes ({@link DocViews}). */
+interface RowDocs {
+  readonly length: number;
+  at(i: number): string | Buffer | undefined;
+}
+
+/**
+ * Views of the documents of a prepared step's {@link PackedTexts} (one, or a step's chunks in
+ * order), each the UTF-8 bytes of document `i`: bound as they are, where a string made of them
+ * (`PackedReader`) was encoded back to UTF-8 by better-sqlite3 and left as young garbage.
+ * The bytes are those of well-formed JSON text (`JsonBytes`), so UTF-8 either way (`ascii`: the
+ * same bytes as Latin-1).
+ */
+class DocViews implements RowDocs {
+  readonly length: number;
+  private readonly bufs: Buffer[] = [];
+  private readonly offsets: Uint32Array[] = [];
+  /** Index of each part's first document, and one past the last part's last. */
+  private readonly firsts: number[] = [0];
+  /** The part the last read was in (reads go in order). */
+  private part = 0;
+
+  constructor(p: PackedTexts | readonly PackedTexts[]) {
+    for (const x of Array.isArray(p) ? (p as readonly PackedTexts[]) : [p as PackedTexts]) {
+      if (x.at.length % 2 !== 0) throw new RangeError('write: start and end expected for every document');
+      this.bufs.push(Buffer.from(x.bytes.buffer, x.bytes.byteOffset, x.bytes.byteLength));
+      this.offsets.push(x.at);
+      this.firsts.push(this.firsts[this.firsts.length - 1]! + x.at.length / 2);
+    }
+    this.length = this.firsts[this.firsts.length - 1]!;
+  }
+
+  at(i: number): Buffer | undefined {
+    if (!(i >= 0 && i < this.length)) return undefined;
+    let k = this.part;
+    if (i < this.firsts[k]!) k = 0;
+    while (i >= this.firsts[k + 1]!) k++;
+    this.part = k;
+    const j = 2 * (i - this.firsts[k]!);
+    const at = this.offsets[k]!;
+    return this.bufs[k]!.subarray(at[j]!, at[j + 1]!);
+  }
+}
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -146,7 +191,7 @@ export class SqliteEventStore implements EventStore {
   private readonly bumpDay: Database.Statement;
   private readonly leaves: LeafWriter | undefined;
   /** One write's transaction ({@link insertAll}), wrapped once rather than per write. */
-  private readonly writeTx: Database.Transaction<(cols: PreparedColumns, docs: DocList) => number>;
+  private readonly writeTx: Database.Transaction<(cols: PreparedColumns, docs: RowDocs) => number>;
   private closed = false;
 
   constructor(opts: SqliteStoreOptions) {
@@ -183,7 +228,7 @@ export class SqliteEventStore implements EventStore {
             'INSERT INTO days (day, events) VALUES (?, ?) ON CONFLICT(day) DO UPDATE SET events = events + excluded.events',
           );
       this.leaves = opts.chain && !opts.readonly ? new LeafWriter(this.db) : undefined;
-      this.writeTx = this.db.transaction((cols: PreparedColumns, docs: DocList) => this.insertAll(cols, docs));
+      this.writeTx = this.db.transaction((cols: PreparedColumns, docs: RowDocs) => this.insertAll(cols, docs));
     } catch (e) {
       throw new SocError('SOC_ERR_STORE_OPEN', `cannot open event store ${this.path}: ${(e as Error).message}`, { cause: e });
     }
@@ -244,15 +289,21 @@ export class SqliteEventStore implements EventStore {
     if (st) return st;
     const s = daySuffix(day);
     // A day table made before keeps its layout; a new one is keyed unless the options say otherwise.
-    const layout = this.layoutOf(s) ?? this.newLayout;
+    const existing = this.layoutOf(s);
+    const layout = existing ?? this.newLayout;
     for (const ddl of dayTableDdl(day, layout)) this.db.exec(ddl);
+    // A new day's FTS5 settings (rows of its config table); a day table made before keeps its own.
+    if (existing === undefined) for (const sql of newDayFtsConfig(s)) this.db.exec(sql);
     const keyed = layout !== 'id-unique';
     const bucketed = layout === 'bucketed';
     const cols = [...COLUMNS.map((c) => c.column), 'message', 'doc'];
     st = {
       // Keyed tables have no unique constraint: the id is looked up through the id key's index
       // (duplicates within one write are seen too: the transaction reads its own rows).
-      insert: this.db.prepare(`INSERT ${keyed ? '' : 'OR IGNORE '}INTO ev_${s} (id, ${cols.join(', ')}) VALUES (?, ${cols.map(() => '?').join(', ')})`),
+      // The document may come as its UTF-8 bytes (DocViews): CAST makes them the same TEXT value
+      // a string of it binds as (SQLite "CAST expressions": a BLOB's bytes read in the database's
+      // encoding, UTF-8 here); a string stays as it is.
+      insert: this.db.prepare(`INSERT ${keyed ? '' : 'OR IGNORE '}INTO ev_${s} (id, ${cols.join(', ')}) VALUES (?, ${cols.map((c) => (c === 'doc' ? 'CAST(? AS TEXT)' : '?')).join(', ')})`),
       has: keyed
         ? this.db
             .prepare(
@@ -288,9 +339,9 @@ export class SqliteEventStore implements EventStore {
    */
   writeColumns(cols: PreparedColumns): WriteResult {
     this.check();
-    // From the step's document bytes when it has them (the pipeline's steps): each document is
-    // made as its row is inserted and dies young (`PackedReader`).
-    const docs = preparedDocs(cols);
+    // The pipeline's steps carry their documents as UTF-8 bytes: bound as such (a view each), so
+    // no string is made of them here and better-sqlite3 does not encode one back to UTF-8.
+    const docs: RowDocs = cols.docs ? new DocViews(cols.docs) : preparedDocs(cols);
     if (cols.leafHashes && cols.leafHashes.length !== cols.count * 32) throw new RangeError('write: one leaf hash per prepared event expected');
     if (docs.length !== cols.count || cols.ids.length !== cols.count) throw new RangeError('write: prepared columns and documents disagree');
     try {
@@ -308,7 +359,7 @@ export class SqliteEventStore implements EventStore {
     }
   }
 
-  private writeOnce(cols: PreparedColumns, docs: DocList): WriteResult {
+  private writeOnce(cols: PreparedColumns, docs: RowDocs): WriteResult {
     let written: number;
     try {
       // BEGIN IMMEDIATE: the write lock is taken first, so another writer of events.db (a
@@ -333,13 +384,13 @@ export class SqliteEventStore implements EventStore {
    * the rows written. A method, not a closure made per write: its loops' variables are then locals
    * of an ordinary hot function instead of slots of a fresh closure's context.
    */
-  private insertAll(cols: PreparedColumns, docs: DocList): number {
+  private insertAll(cols: PreparedColumns, docs: RowDocs): number {
     let written = 0;
     this.checkSchema();
     const touched = new Map<string, Touched>();
     const n = cols.count;
     // One parameter array reused for every row: id, the COLUMNS values (time in its place), message, doc.
-    const params: Array<string | number | null> = new Array(COLUMNS.length + 3).fill(null);
+    const params: Array<string | number | Buffer | null> = new Array(COLUMNS.length + 3).fill(null);
     const slot: number[] = [];
     for (let j = 0, k = 0; j < COLUMNS.length; j++) slot.push(COLUMNS[j]!.kind === 'time' ? -1 : k++);
     const hashes = cols.leafHashes;
