@@ -221,6 +221,27 @@ describe('JsonBytes', () => {
     assert.deepEqual([a.bytes.buffer.byteLength, b.bytes.buffer.byteLength, c.bytes.buffer.byteLength], [0, 0, 1]);
   });
 
+  test('reserve: one allocation of exactly the room asked for, the text written so far kept; room already there is not reallocated', () => {
+    const t = new JsonBytes();
+    const piece = 'éééééééééé'; // 20 bytes; append makes room for 3 bytes per code unit (30)
+    const pieces = 70_000; // 1.4 MB: past the first 1 MiB buffer
+    const room = pieces * 20 + 10;
+    t.append('head ');
+    t.reserve(room);
+    const buf = t.bytes(0, 0).buffer;
+    assert.equal(buf.byteLength, 5 + room);
+    for (let i = 0; i < pieces; i++) t.append(piece);
+    t.newline();
+    // Identity checked with ok(): a failing equal() would print the 1.4 MB buffer.
+    assert.ok(t.bytes(0, 0).buffer === buf, 'no growth while writing what was reserved');
+    assert.ok(t.read() === `head ${piece.repeat(pieces)}\n`, 'the text before and after the reserve');
+    t.reset();
+    t.reserve(10);
+    assert.ok(t.bytes(0, 0).buffer === buf, 'enough room: kept');
+    assert.throws(() => t.reserve(-1), RangeError);
+    assert.throws(() => t.reserve(Number.NaN), RangeError);
+  });
+
   test('nesting around the depth where JSON.stringify takes over, objects and arrays alternating', () => {
     const t = new JsonBytes();
     for (const depth of [1, 62, 63, 64, 65, 66, 100]) {

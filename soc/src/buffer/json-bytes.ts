@@ -173,6 +173,19 @@ export class JsonBytes {
     return { bytes, at, ascii: this.ascii };
   }
 
+  /**
+   * Room for `n` more bytes in one allocation of exactly that size, for a writer that knows what
+   * comes (the prepare worker: a step's events × the bytes per event so far). Growth by doubling
+   * copies the text at each step and leaves buffers up to twice the text's size.
+   */
+  reserve(n: number): void {
+    if (!(n >= 0)) throw new RangeError('JsonBytes.reserve: n must be a non-negative number');
+    if (this.pos + n <= this.buf.length) return;
+    const b = Buffer.allocUnsafeSlow(this.pos + Math.ceil(n));
+    this.buf.copy(b, 0, 0, this.pos);
+    this.buf = b;
+  }
+
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const b = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.pos + n));
