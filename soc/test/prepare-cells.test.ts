@@ -5,7 +5,7 @@
 // times, documents and leaf hashes, also for more events than the batches announced.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EcsEvent } from '@xiangan/collectors';
+import { normalise, type EcsEvent, type Normalise } from '@xiangan/collectors';
 import { RawFrame, encodeFrames } from '../src/buffer/raw.js';
 import type { RawBatch } from '../src/buffer/durable.js';
 import { Preparer, StepPacker, packedTransfer, preparedDocs, unpackStep, type PreparedStep } from '../src/pipeline/prepare.js';
@@ -93,4 +93,27 @@ test('a hand-over Preparer keeps every event of a batch that announced fewer', (
   const step = received(new Preparer('vendor', now, false, undefined, true).prepare(rows)!);
   assert.equal(step.count, 8);
   assert.deepEqual(columns(step), columns(new Preparer('vendor', now).prepare(rows)!));
+});
+
+test('an event whose column values threw half-way leaves nothing in the next step of the same Preparer', () => {
+  const now = () => RECEIVED;
+  let reads = 0;
+  // Read once for the document, then the column values read it again and it throws.
+  const throwing: Normalise = (msg, ctx) => {
+    const ev = normalise(msg, ctx);
+    const host = ev.host;
+    Object.defineProperty(ev, 'host', {
+      enumerable: true,
+      get: () => {
+        if (++reads === 2) throw new Error('boom');
+        return host;
+      },
+    });
+    return ev;
+  };
+  let broken = true;
+  const preparer = new Preparer((msg, ctx) => (broken ? throwing(msg, ctx) : normalise(msg, ctx)), now, false, undefined, true);
+  assert.throws(() => preparer.prepare([frameRow(1)]), /boom/);
+  broken = false;
+  assert.deepEqual(columns(received(preparer.prepare([frameRow(2)])!)), columns(new Preparer('vendor', now).prepare([frameRow(2)])!));
 });
