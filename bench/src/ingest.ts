@@ -29,7 +29,7 @@
  * the third server run (detection and chaining off: the pipeline alone);
  * `XIANGAN_BENCH_SERVER_NODE_ARGS` adds node options to the server (profiling; after `npm start`'s own,
  * so they can override them); the server gets `MALLOC_ARENA_MAX=2`, `MALLOC_MMAP_THRESHOLD_=131072`
- * and `--max-semi-space-size=8` as `npm start` sets them, unless the environment sets the first two. A run of
+ * and `--max-semi-space-size=4` as `npm start` sets them, unless the environment sets the first two. A run of
  * another size than the default writes `bench/results/ingest-short.json`, so a quick look does
  * not replace the full run's `ingest.json`.
  */
@@ -57,9 +57,10 @@ const BIN = fileURLToPath(new URL('../../../bin/xiangan.js', import.meta.url));
 const SERVER_NODE_ARGS = (process.env.XIANGAN_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 // The server's environment and node options as `npm start` gives them (package.json), unless the
 // caller chose otherwise: glibc's malloc arenas capped at two (soc/README.md "Memory, session 7"),
-// its mmap threshold fixed at 128 KiB and the main thread's semi-space at 8 MiB ("Memory, session 9").
+// its mmap threshold fixed at 128 KiB and the semi-spaces at 4 MiB (V8 applies the flag to every thread's heap;
+// "Memory, session 13").
 const SERVER_ENV = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '131072' };
-const START_NODE_ARGS = ['--max-semi-space-size=8'];
+const START_NODE_ARGS = ['--max-semi-space-size=4'];
 
 /** Lines in chunks of ~256 KiB, generated on the fly so the sender holds little memory. */
 function* chunks(n: number): Generator<Buffer> {
