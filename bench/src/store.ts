@@ -156,8 +156,9 @@ interface Variant {
   ftsConfig?: Array<[string, number]>;
 }
 
-// FTS5 automerge 16: what the store sets on a new day's index (FTS_AUTOMERGE in soc's sqlite-schema.ts).
-const FULL: Variant = { name: 'floor', has: true, fts: true, doc: true, dropIndexes: [], pageSize: PAGE, rowsPerInsert: 1, ftsConfig: [['automerge', 16]] };
+// FTS5 automerge 16, crisismerge 64: what the store sets on a new day's index (newDayFtsConfig in soc's sqlite-schema.ts).
+const FTS_NEW: Array<[string, number]> = [['automerge', 16], ['crisismerge', 64]];
+const FULL: Variant = { name: 'floor', has: true, fts: true, doc: true, dropIndexes: [], pageSize: PAGE, rowsPerInsert: 1, ftsConfig: FTS_NEW };
 /** The variants of the floor mode, each against {@link FULL} (the store's own statements by hand). */
 const VARIANTS: Variant[] = [
   FULL,
@@ -175,8 +176,8 @@ const VARIANTS: Variant[] = [
   { ...FULL, name: 'no has and 32 rows/INSERT', has: false, rowsPerInsert: 32 },
   { ...FULL, name: 'FTS5 automerge 8', ftsConfig: [['automerge', 8]] },
   { ...FULL, name: 'FTS5 automerge 4 (earlier days)', ftsConfig: [['automerge', 4]] },
-  { ...FULL, name: 'FTS5 hashsize 8 MiB', ftsConfig: [['automerge', 16], ['hashsize', 8 << 20]] },
-  { ...FULL, name: 'FTS5 pgsz 16000', ftsConfig: [['automerge', 16], ['pgsz', 16_000]] },
+  { ...FULL, name: 'FTS5 hashsize 8 MiB', ftsConfig: [...FTS_NEW, ['hashsize', 8 << 20]] },
+  { ...FULL, name: 'FTS5 pgsz 16000', ftsConfig: [...FTS_NEW, ['pgsz', 16_000]] },
   { name: 'bare rows', has: false, fts: false, doc: false, dropIndexes: ['idk', 'ts', 'source_ip', 'user_name', 'host_name'], pageSize: PAGE, rowsPerInsert: 1 },
 ];
 

@@ -12,7 +12,7 @@ import type { EcsEvent } from '@xiangan/collectors';
 import type { PackedTexts } from '../src/buffer/json-bytes.js';
 import { eventColumns } from '../src/pipeline/prepare.js';
 import { SqliteEventStore } from '../src/storage/sqlite.js';
-import { FTS_AUTOMERGE, dayTableDdl } from '../src/storage/sqlite-schema.js';
+import { FTS_AUTOMERGE, FTS_CRISISMERGE, dayTableDdl } from '../src/storage/sqlite-schema.js';
 import { parseQuery } from '../src/query/parse.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'xa-docs-'));
@@ -85,7 +85,7 @@ test('documents given as UTF-8 bytes, in chunks, are stored as the text given as
   }
 });
 
-test('a new day table gets the FTS5 automerge setting; a table made before keeps its own and takes writes', async () => {
+test('a new day table gets the FTS5 merge settings; a table made before keeps its own and takes writes', async () => {
   const dir = tmp();
   try {
     // A day table made before this setting: the same DDL, no config row.
@@ -107,9 +107,9 @@ test('a new day table gets the FTS5 automerge setting; a table made before keeps
     await store.close();
     const check = new Database(join(dir, 'events.db'));
     try {
-      const automerge = (s: string): unknown => check.prepare(`SELECT v FROM fts_${s}_config WHERE k = 'automerge'`).pluck().get();
-      assert.equal(automerge('20261128'), FTS_AUTOMERGE);
-      assert.equal(automerge('20261127'), undefined);
+      const config = (s: string): unknown => check.prepare(`SELECT k, v FROM fts_${s}_config WHERE k IN ('automerge', 'crisismerge') ORDER BY k`).raw().all();
+      assert.deepEqual(config('20261128'), [['automerge', FTS_AUTOMERGE], ['crisismerge', FTS_CRISISMERGE]]);
+      assert.deepEqual(config('20261127'), []);
       // FTS5's own check of each index against its content table.
       for (const s of ['20261127', '20261128']) check.prepare(`INSERT INTO fts_${s} (fts_${s}, rank) VALUES ('integrity-check', 1)`).run();
     } finally {
