@@ -240,6 +240,7 @@ describe('JsonBytes', () => {
     assert.ok(t.bytes(0, 0).buffer === buf, 'enough room: kept');
     assert.throws(() => t.reserve(-1), RangeError);
     assert.throws(() => t.reserve(Number.NaN), RangeError);
+    assert.throws(() => t.reserve(Number.POSITIVE_INFINITY), RangeError);
   });
 
   test('nesting around the depth where JSON.stringify takes over, objects and arrays alternating', () => {

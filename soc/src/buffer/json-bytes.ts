@@ -179,7 +179,7 @@ export class JsonBytes {
    * copies the text at each step and leaves buffers up to twice the text's size.
    */
   reserve(n: number): void {
-    if (!(n >= 0)) throw new RangeError('JsonBytes.reserve: n must be a non-negative number');
+    if (!Number.isFinite(n) || n < 0) throw new RangeError('JsonBytes.reserve: n must be a finite non-negative number');
     if (this.pos + n <= this.buf.length) return;
     const b = Buffer.allocUnsafeSlow(this.pos + Math.ceil(n));
     this.buf.copy(b, 0, 0, this.pos);
