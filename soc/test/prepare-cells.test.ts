@@ -117,3 +117,17 @@ test('an event whose column values threw half-way leaves nothing in the next ste
   broken = false;
   assert.deepEqual(columns(received(preparer.prepare([frameRow(2)])!)), columns(new Preparer('vendor', now).prepare([frameRow(2)])!));
 });
+
+test("a step of small events after one of huge ones reserves a bounded buffer, not the last step's bytes per event", () => {
+  const now = () => RECEIVED;
+  const big = 'x'.repeat(200_000);
+  const huge = Array.from({ length: 3 }, (_, i) => JSON.stringify({ id: `h-${i}`, '@timestamp': '2026-11-28T02:00:06.000Z', event: { ingested: '2026-11-28T02:00:06.000Z' }, message: big }));
+  const small = Array.from({ length: 2_000 }, (_, i) => JSON.stringify({ id: `s-${i}`, '@timestamp': '2026-11-28T02:00:06.000Z', event: { ingested: '2026-11-28T02:00:06.000Z' }, message: 'm' }));
+  const preparer = new Preparer('vendor', now, false, undefined, true);
+  preparer.prepare([{ seq: 1, appendedAt: 1, count: huge.length, data: huge.join('\n') }]);
+  const packed = new StepPacker().pack(preparer.prepare([{ seq: 2, appendedAt: 2, count: small.length, data: small.join('\n') }])!);
+  // At the huge step's ~400 KB per event (document and cells), 2,000 events would ask for ~800 MB each.
+  assert.ok(packed.docs.bytes.buffer.byteLength <= 33 << 20, `documents' buffer ${packed.docs.bytes.buffer.byteLength}`);
+  assert.ok(packed.cells.bytes.buffer.byteLength <= 33 << 20, `cells' buffer ${packed.cells.bytes.buffer.byteLength}`);
+  assert.equal(unpackStep(packed).ids[1_999], 's-1999');
+});

@@ -31,6 +31,7 @@ import type { EcsEvent } from '@xiangan/collectors';
 import type { EventLike, LoadedRule, RuleEngine } from '@xiangan/rules';
 import type { RuleSourceOptions } from '../detection/detector.js';
 import { JsonBytes, PackedReader, type PackedTexts } from '../buffer/json-bytes.js';
+import { reserveFor } from './prepare.js';
 
 /** A rule set for the prepare worker's engine. */
 export interface PrematchConfig {
@@ -187,7 +188,7 @@ export class Prematcher {
   begin(events = 0): void {
     this.batches = [];
     this.text.reset();
-    if (events > 0 && this.bytes > 0) this.text.reserve(Math.ceil(events * this.bytes * 1.1) + (64 << 10));
+    if (events > 0 && this.bytes > 0) this.text.reserve(reserveFor(events, this.bytes));
     this.at = [];
     this.seqs = [];
     this.dets = [];

@@ -82,6 +82,18 @@ const VALUE_COLUMNS = COLUMNS.filter((c) => c.kind !== 'time');
  */
 const RESERVE_SLACK = 64 << 10;
 
+/**
+ * At most this much is reserved ahead (growth by doubling takes over beyond it): the estimate comes
+ * from the last step alone, and a step of a few huge events before one of many small ones would
+ * otherwise ask for hundreds of MB, handed over with the step and counted as its external memory.
+ */
+const RESERVE_MAX = 32 << 20;
+
+/** Room to reserve for `events` events at `bytesPerEvent` (see {@link RESERVE_MAX}). */
+export function reserveFor(events: number, bytesPerEvent: number): number {
+  return Math.min(RESERVE_MAX, Math.ceil(events * bytesPerEvent * 1.1) + RESERVE_SLACK);
+}
+
 /** Documents per chunk of a step's leaf hashing (see {@link Preparer.prepare}). */
 const DOC_CHUNK = 256;
 
@@ -142,7 +154,7 @@ export class Preparer {
     // Room for the step's documents at the last step's bytes per event, in one allocation: grown
     // by doubling as it is written, a 5,000-event step after a short chunk copied 1 + 2 + 4 MiB
     // into fresh pages (~5 % of the worker's time in a profile of bench:ingest).
-    if (this.docBytes > 0) text.reserve(Math.ceil(total * this.docBytes * 1.1) + RESERVE_SLACK);
+    if (this.docBytes > 0) text.reserve(reserveFor(total, this.docBytes));
     /** Where each document starts and ends in `text`. */
     let at = new Uint32Array(2 * total);
     let docs = 0;
@@ -451,7 +463,7 @@ class CellWriter {
     this.row.length = 0;
     for (const m of this.seen) m.clear();
     this.text.reset();
-    if (this.bytes > 0) this.text.reserve(Math.ceil(events * this.bytes * 1.1) + RESERVE_SLACK);
+    if (this.bytes > 0) this.text.reserve(reserveFor(events, this.bytes));
   }
 
   /** The cells of one event. */
