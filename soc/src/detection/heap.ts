@@ -1,5 +1,6 @@
 /**
- * The V8 heap setting of a server process that runs detection (see {@link limitHeapGrowth}).
+ * V8 heap settings of a server process: how far heaps grow with detection on ({@link limitHeapGrowth})
+ * and the pipeline workers' young generation ({@link sizeWorkerYoungGeneration}).
  */
 import { setFlagsFromString } from 'node:v8';
 
@@ -32,4 +33,16 @@ const HEAP_GROWING_PERCENT = 45;
  */
 export function limitHeapGrowth(): void {
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+}
+
+/**
+ * Give the isolates made from now on (the pipeline's workers) semi-spaces of `semiMb` MiB (their
+ * young generation is twice it). V8 applies `--max-semi-space-size` to every isolate made while it
+ * is set, over a Worker's own `resourceLimits` (src/heap/heap.cc, ConfigureHeap), and rounds it up
+ * to a power of two; the calling thread's young generation stays as the process started it
+ * (`npm start`: 4). Process-wide: called by the server's runtime before it makes its workers.
+ */
+export function sizeWorkerYoungGeneration(semiMb: number): void {
+  if (!Number.isInteger(semiMb) || semiMb < 1) throw new RangeError('sizeWorkerYoungGeneration: semiMb must be a positive integer');
+  setFlagsFromString(`--max-semi-space-size=${semiMb}`);
 }

@@ -25,6 +25,7 @@ import { startRawSource } from '../ingest/raw-sources.js';
 import { inProcessWriter } from './consumer.js';
 import { Preparer, type NormaliserName } from './prepare.js';
 import { purgeAlerts } from '../alerts/retention.js';
+import { sizeWorkerYoungGeneration } from '../detection/heap.js';
 
 /** What {@link startRuntime} needs besides the configuration. */
 export interface RuntimeDeps {
@@ -127,6 +128,7 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
   const normaliser: NormaliserName | undefined =
     deps.normalise === undefined ? 'baseline' : deps.normalise === vendorNormalise ? 'vendor' : undefined;
   const rawSyslog = !engine && normaliser !== undefined;
+  if (config.storage.worker && !engine) sizeWorkerYoungGeneration(workerSemiSpaceMb(config.alerts.enabled));
   const workerWriter = config.storage.worker && !engine
     ? new WorkerWriter({
         dir: config.data,
@@ -307,4 +309,16 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
 /** Where the data directory keeps its files (for docs and the CLI). */
 export function dataFiles(dir: string): { buffer: string; store: string } {
   return { buffer: join(dir, 'buffer.db'), store: join(dir, 'events.db') };
+}
+
+/**
+ * Semi-space, MiB, of the store and prepare workers' young generations (see
+ * {@link sizeWorkerYoungGeneration}). With detection the process's memory is what is tight: 4
+ * (8 MB young generations) took peak RSS at 1M bench lines from 297–304 to 278–285 MB. Without it
+ * the pipeline's capacity is: 4 cost it 1.06 / 1.19 / 0.97 / 1.10× the CPU per event of 8 (four
+ * pairs, 300k lines, V8 helpers +0.5 to +3.1 µs/event) for 21–25 MB less, so 8 there (soc/README.md
+ * "Memory, session 13").
+ */
+export function workerSemiSpaceMb(detection: boolean): number {
+  return detection ? 4 : 8;
 }
