@@ -57,8 +57,8 @@ const BIN = fileURLToPath(new URL('../../../bin/xiangan.js', import.meta.url));
 const SERVER_NODE_ARGS = (process.env.XIANGAN_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 // The server's environment and node options as `npm start` gives them (package.json), unless the
 // caller chose otherwise: glibc's malloc arenas capped at two (soc/README.md "Memory, session 7"),
-// its mmap threshold fixed at 128 KiB and the semi-spaces at 4 MiB (V8 applies the flag to every thread's heap;
-// "Memory, session 13").
+// its mmap threshold fixed at 128 KiB and the main thread's semi-space at 4 MiB (the workers' by the configuration,
+// src/pipeline/runtime.ts workerSemiSpaceMb; "Memory, session 13").
 const SERVER_ENV = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '131072' };
 const START_NODE_ARGS = ['--max-semi-space-size=4'];
 
