@@ -195,6 +195,10 @@ describe('JsonBytes', () => {
     assert.deepEqual(Array.from({ length: ab.length }, (_, i) => ab.at(i)), ['ascii', '', 'NUL \u0000 tab \t', 'x'.repeat(70_000), '用户 张伟', '\u{1f512}', '']);
     assert.deepEqual([ab.at(5), ab.at(0), ab.at(6), ab.at(3)!.length, ab.at(7), ab.at(-1)], ['\u{1f512}', 'ascii', '', 70_000, undefined, undefined]);
     assert.equal(new PackedReader(a).at(4), undefined);
+    // The same strings as UTF-8 byte views, in and out of order.
+    const texts = ['ascii', '', 'NUL \u0000 tab \t', 'x'.repeat(70_000), '用户 张伟', '\u{1f512}', ''];
+    for (const i of [4, 0, 6, 3, 5, 1, 2]) assert.deepEqual(ab.bytesAt(i), Buffer.from(texts[i]!, 'utf8'), `bytes of string ${i}`);
+    assert.deepEqual([ab.bytesAt(7), ab.bytesAt(-1)], [undefined, undefined]);
     assert.throws(() => new PackedReader({ ...a, at: new Uint32Array(3) }), RangeError);
     const c = new JsonBytes();
     c.append('ab');

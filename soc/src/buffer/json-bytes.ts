@@ -448,15 +448,36 @@ export class PackedReader {
     this.length = this.firsts[this.firsts.length - 1]!;
   }
 
+  /** Byte range of the string {@link seek} found last. */
+  private start = 0;
+  private end = 0;
+
   /** String `i` (undefined outside 0 … length − 1, as `Array.prototype.at` of a non-negative index). */
   at(i: number): string | undefined {
-    if (!(i >= 0 && i < this.length)) return undefined;
+    const k = this.seek(i);
+    return k < 0 ? undefined : this.bufs[k]!.toString(this.encs[k]!, this.start, this.end);
+  }
+
+  /**
+   * The UTF-8 bytes of string `i`, a view into the packed buffer (not a copy), for a consumer that
+   * takes bytes (the store binds documents so); undefined outside 0 … length − 1.
+   */
+  bytesAt(i: number): Buffer | undefined {
+    const k = this.seek(i);
+    return k < 0 ? undefined : this.bufs[k]!.subarray(this.start, this.end);
+  }
+
+  /** The part holding string `i` (its bytes' range left in `start`/`end`), or −1 outside the strings. */
+  private seek(i: number): number {
+    if (!(i >= 0 && i < this.length)) return -1;
     let k = this.part;
     if (i < this.firsts[k]!) k = 0;
     while (i >= this.firsts[k + 1]!) k++;
     this.part = k;
     const j = 2 * (i - this.firsts[k]!);
     const at = this.offsets[k]!;
-    return this.bufs[k]!.toString(this.encs[k]!, at[j]!, at[j + 1]!);
+    this.start = at[j]!;
+    this.end = at[j + 1]!;
+    return k;
   }
 }

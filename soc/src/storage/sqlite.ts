@@ -14,7 +14,7 @@ import { bytesToIp } from '../query/parse.js';
 import { compileQuery } from './sqlite-query.js';
 import { COLUMN_BY_FIELD, COLUMNS, dayLayout, dayTableDdl, daySuffix, ID_BUCKET_SHIFT, ID_BUCKET_SQL, ID_KEY_CHARS, ID_KEY_SQL, IdKeyFilter, idKey, idParams, idWhere, ipKey, keyBytes, newDayFtsConfig, type DayLayout } from './sqlite-schema.js';
 import { eventColumns, preparedDocs, type PreparedColumns } from '../pipeline/prepare.js';
-import type { PackedTexts } from '../buffer/json-bytes.js';
+import { PackedReader, type PackedTexts } from '../buffer/json-bytes.js';
 import type {
   DeleteResult,
   EventStore,
@@ -25,48 +25,21 @@ import type {
   WriteResult,
 } from './types.js';
 
-/** The documents of one write, in order: strings, or views of their UTF-8 bytes ({@link DocViews}). */
+/** The documents of one write, in order: strings, or views of their UTF-8 bytes ({@link docViews}). */
 interface RowDocs {
   readonly length: number;
   at(i: number): string | Buffer | undefined;
 }
 
 /**
- * Views of the documents of a prepared step's {@link PackedTexts} (one, or a step's chunks in
- * order), each the UTF-8 bytes of document `i`: bound as they are, where a string made of them
- * (`PackedReader`) was encoded back to UTF-8 by better-sqlite3 and left as young garbage.
- * The bytes are those of well-formed JSON text (`JsonBytes`), so UTF-8 either way (`ascii`: the
- * same bytes as Latin-1).
+ * The documents of a prepared step's {@link PackedTexts} (one, or a step's chunks in order) as the
+ * UTF-8 bytes of each: bound as they are, where a string made of them was encoded back to UTF-8 by
+ * better-sqlite3 and left as young garbage. The bytes are those of well-formed JSON text
+ * (`JsonBytes`), so UTF-8 either way (`ascii`: the same bytes as Latin-1).
  */
-class DocViews implements RowDocs {
-  readonly length: number;
-  private readonly bufs: Buffer[] = [];
-  private readonly offsets: Uint32Array[] = [];
-  /** Index of each part's first document, and one past the last part's last. */
-  private readonly firsts: number[] = [0];
-  /** The part the last read was in (reads go in order). */
-  private part = 0;
-
-  constructor(p: PackedTexts | readonly PackedTexts[]) {
-    for (const x of Array.isArray(p) ? (p as readonly PackedTexts[]) : [p as PackedTexts]) {
-      if (x.at.length % 2 !== 0) throw new RangeError('write: start and end expected for every document');
-      this.bufs.push(Buffer.from(x.bytes.buffer, x.bytes.byteOffset, x.bytes.byteLength));
-      this.offsets.push(x.at);
-      this.firsts.push(this.firsts[this.firsts.length - 1]! + x.at.length / 2);
-    }
-    this.length = this.firsts[this.firsts.length - 1]!;
-  }
-
-  at(i: number): Buffer | undefined {
-    if (!(i >= 0 && i < this.length)) return undefined;
-    let k = this.part;
-    if (i < this.firsts[k]!) k = 0;
-    while (i >= this.firsts[k + 1]!) k++;
-    this.part = k;
-    const j = 2 * (i - this.firsts[k]!);
-    const at = this.offsets[k]!;
-    return this.bufs[k]!.subarray(at[j]!, at[j + 1]!);
-  }
+function docViews(p: PackedTexts | readonly PackedTexts[]): RowDocs {
+  const r = new PackedReader(p);
+  return { length: r.length, at: (i) => r.bytesAt(i) };
 }
 
 /** Options of {@link openSqliteStore}. */
@@ -300,7 +273,7 @@ export class SqliteEventStore implements EventStore {
     st = {
       // Keyed tables have no unique constraint: the id is looked up through the id key's index
       // (duplicates within one write are seen too: the transaction reads its own rows).
-      // The document may come as its UTF-8 bytes (DocViews): CAST makes them the same TEXT value
+      // The document may come as its UTF-8 bytes (docViews): CAST makes them the same TEXT value
       // a string of it binds as (SQLite "CAST expressions": a BLOB's bytes read in the database's
       // encoding, UTF-8 here); a string stays as it is.
       insert: this.db.prepare(`INSERT ${keyed ? '' : 'OR IGNORE '}INTO ev_${s} (id, ${cols.join(', ')}) VALUES (?, ${cols.map((c) => (c === 'doc' ? 'CAST(? AS TEXT)' : '?')).join(', ')})`),
@@ -341,7 +314,7 @@ export class SqliteEventStore implements EventStore {
     this.check();
     // The pipeline's steps carry their documents as UTF-8 bytes: bound as such (a view each), so
     // no string is made of them here and better-sqlite3 does not encode one back to UTF-8.
-    const docs: RowDocs = cols.docs ? new DocViews(cols.docs) : preparedDocs(cols);
+    const docs: RowDocs = cols.docs ? docViews(cols.docs) : preparedDocs(cols);
     if (cols.leafHashes && cols.leafHashes.length !== cols.count * 32) throw new RangeError('write: one leaf hash per prepared event expected');
     if (docs.length !== cols.count || cols.ids.length !== cols.count) throw new RangeError('write: prepared columns and documents disagree');
     try {
