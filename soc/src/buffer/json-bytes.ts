@@ -64,6 +64,19 @@ CONTROL[12] = 0x66;
 CONTROL[13] = 0x72;
 
 /**
+ * Bytes reserved beyond a step's estimated text ({@link JsonBytes.beginStep}): room is made for a
+ * string's worst case (3 bytes per UTF-16 unit, 6 when escaped) before it is written.
+ */
+const RESERVE_SLACK = 64 << 10;
+
+/**
+ * At most this much is reserved ahead (growth by doubling takes over beyond it): the estimate comes
+ * from the last step alone, and a step of a few huge events before one of many small ones would
+ * otherwise ask for hundreds of MB, handed over with the step and counted as its external memory.
+ */
+const RESERVE_MAX = 32 << 20;
+
+/**
  * JSON text of values kept as UTF-8 in one growing off-heap buffer (outside V8's heap: a scavenge
  * never copies it), read back as one string or as views of its bytes.
  *
@@ -80,6 +93,8 @@ export class JsonBytes {
   /** Only ASCII written since the last reset: the text reads back as Latin-1 (a plain copy). */
   private ascii = true;
 
+  /** Bytes per event of the last step ({@link endStep}); 0 before the first. */
+  private perEvent = 0;
   /**
    * `handOver`: {@link pack} hands over the buffer itself and writes on into a new one of the size
    * the last text needed, instead of copying the text into a new one and keeping its own (a new
@@ -171,6 +186,22 @@ export class JsonBytes {
     const bytes = Buffer.allocUnsafeSlow(this.pos);
     this.buf.copy(bytes, 0, 0, this.pos);
     return { bytes, at, ascii: this.ascii };
+  }
+
+  /**
+   * Starts a step of about `events` events (what {@link reset} does), with room for them at the
+   * bytes per event of the last step {@link endStep} measured, in one allocation: grown by doubling
+   * as it is written, a 5,000-event step after a short chunk copied 1 + 2 + 4 MiB into fresh pages
+   * (~5 % of the prepare worker's time in a profile of bench:ingest).
+   */
+  beginStep(events: number): void {
+    this.reset();
+    if (events > 0 && this.perEvent > 0) this.reserve(Math.min(RESERVE_MAX, Math.ceil(events * this.perEvent * 1.1) + RESERVE_SLACK));
+  }
+
+  /** Ends a step of `events` events (before {@link pack}): its bytes per event size the next one. */
+  endStep(events: number): void {
+    if (events > 0) this.perEvent = this.pos / events;
   }
 
   /**

@@ -31,7 +31,6 @@ import type { EcsEvent } from '@xiangan/collectors';
 import type { EventLike, LoadedRule, RuleEngine } from '@xiangan/rules';
 import type { RuleSourceOptions } from '../detection/detector.js';
 import { JsonBytes, PackedReader, type PackedTexts } from '../buffer/json-bytes.js';
-import { reserveFor } from './prepare.js';
 
 /** A rule set for the prepare worker's engine. */
 export interface PrematchConfig {
@@ -146,8 +145,6 @@ export class Prematcher {
   private cur: PrematchBatch | undefined;
   /** Newest `@timestamp` text of `cur` in the fixed ISO form (see {@link event}). */
   private curIso = '';
-  /** Hit text bytes per event of the last step (0 before the first), to size the next step's buffer. */
-  private bytes = 0;
 
   /** Whether steps are being prematched (a rule set compiled to the main thread's detection table). */
   get active(): boolean {
@@ -187,8 +184,7 @@ export class Prematcher {
    */
   begin(events = 0): void {
     this.batches = [];
-    this.text.reset();
-    if (events > 0 && this.bytes > 0) this.text.reserve(reserveFor(events, this.bytes));
+    this.text.beginStep(events);
     this.at = [];
     this.seqs = [];
     this.dets = [];
@@ -266,7 +262,7 @@ export class Prematcher {
     this.closeBatch();
     let events = 0;
     for (const b of this.batches) events += b.events;
-    if (events > 0) this.bytes = this.text.pos / events;
+    this.text.endStep(events);
     const out: PrematchedStep | undefined = this.engine
       ? {
           version: this.version,

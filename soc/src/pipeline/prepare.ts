@@ -76,24 +76,6 @@ export interface PreparedStep extends PreparedColumns {
 
 const VALUE_COLUMNS = COLUMNS.filter((c) => c.kind !== 'time');
 
-/**
- * Bytes reserved beyond a step's estimated text: `JsonBytes` makes room for its worst case (3 bytes
- * per UTF-16 unit of a string, 6 when escaped) before each string, not for what it writes.
- */
-const RESERVE_SLACK = 64 << 10;
-
-/**
- * At most this much is reserved ahead (growth by doubling takes over beyond it): the estimate comes
- * from the last step alone, and a step of a few huge events before one of many small ones would
- * otherwise ask for hundreds of MB, handed over with the step and counted as its external memory.
- */
-const RESERVE_MAX = 32 << 20;
-
-/** Room to reserve for `events` events at `bytesPerEvent` (see {@link RESERVE_MAX}). */
-export function reserveFor(events: number, bytesPerEvent: number): number {
-  return Math.min(RESERVE_MAX, Math.ceil(events * bytesPerEvent * 1.1) + RESERVE_SLACK);
-}
-
 /** Documents per chunk of a step's leaf hashing (see {@link Preparer.prepare}). */
 const DOC_CHUNK = 256;
 
@@ -103,8 +85,6 @@ export class Preparer {
   private readonly normalise: Normalise;
   /** Where a step's documents are laid out (reused from step to step, or handed over with each). */
   private readonly text: JsonBytes;
-  /** Document bytes per event in the last step (0 before the first), to size the next step's buffer. */
-  private docBytes = 0;
   /** With hand-over: where each event's id, message and values go as it is made (see {@link CellWriter}). */
   private readonly cells: CellWriter | undefined;
   constructor(
@@ -150,11 +130,7 @@ export class Preparer {
     // they are hashed in chunks as they are read, and their bytes appended too. The step's
     // documents leave as one copy of those bytes (`docs`); a batch's text is only made if read.
     const text = this.text;
-    text.reset();
-    // Room for the step's documents at the last step's bytes per event, in one allocation: grown
-    // by doubling as it is written, a 5,000-event step after a short chunk copied 1 + 2 + 4 MiB
-    // into fresh pages (~5 % of the worker's time in a profile of bench:ingest).
-    if (this.docBytes > 0) text.reserve(reserveFor(total, this.docBytes));
+    text.beginStep(total);
     /** Where each document starts and ends in `text`. */
     let at = new Uint32Array(2 * total);
     let docs = 0;
@@ -248,7 +224,7 @@ export class Preparer {
         out.push(b);
       }
     }
-    if (docs > 0) this.docBytes = text.pos / docs;
+    text.endStep(docs);
     const packed = text.pack(at.length === 2 * docs ? at : at.slice(0, 2 * docs));
     // A frames batch's text, when read (in-process detection, documents for the main thread), is
     // read from the step's own copy of the bytes: `text` is reused by the next step.
@@ -442,8 +418,6 @@ class CellWriter {
   private nn = 0;
   private odd: string[] = [];
   private k = 0;
-  /** Text bytes per event in the last step (0 before the first), to size the next step's buffer. */
-  private bytes = 0;
   /** Per value column: its strings written in this step → their first cell. */
   private readonly seen = VALUE_COLUMNS.map(() => new Map<string, number>());
   /** One event's values: every entry of `rows` is this array, so `columnValuesInto` appends them in column order. */
@@ -462,8 +436,7 @@ class CellWriter {
     // (An event whose values threw half-way through left them here.)
     this.row.length = 0;
     for (const m of this.seen) m.clear();
-    this.text.reset();
-    if (this.bytes > 0) this.text.reserve(reserveFor(events, this.bytes));
+    this.text.beginStep(events);
   }
 
   /** The cells of one event. */
@@ -528,7 +501,7 @@ class CellWriter {
   finish(): Pick<PackedStep, 'cells' | 'columns' | 'kinds' | 'nums' | 'odd'> {
     const k = this.k;
     if (k % ROW_CELLS !== 0) throw new SocError('SOC_ERR_STORE_WRITE', 'prepare: a step ended inside an event');
-    if (k > 0) this.bytes = this.text.pos / (k / ROW_CELLS);
+    this.text.endStep(k / ROW_CELLS);
     const out = {
       cells: this.text.pack(this.at.length === 2 * k ? this.at : this.at.slice(0, 2 * k)),
       columns: VALUE_COLUMNS.length,
