@@ -14,7 +14,7 @@ import { BUILTIN_PACKS_DIR, loadRules, makeGetter, type EventLike } from '@xiang
 import { openSqliteAlertStore } from '../src/alerts/sqlite.js';
 import type { Alert } from '../src/alerts/types.js';
 import { Detector, loadDetectionEngine } from '../src/detection/detector.js';
-import { eventView, hitTexts, projectEvent, Prematcher, type PrematchConfig, type PrematchedStep } from '../src/pipeline/prematch.js';
+import { eventView, HitTexts, projectEvent, Prematcher, type PrematchConfig, type PrematchedStep } from '../src/pipeline/prematch.js';
 
 const proc = createProcessor({ charset: 'auto', timezone: 'Asia/Shanghai', metrics: newSourceMetrics('t'), normalise });
 
@@ -116,7 +116,7 @@ test('a detector fed views records what one fed documents does, suppressions on 
       let viewed = 0;
       // Without a projection the worker sends no views: the detector parses every document.
       for (const st of await steps(useViews ? cfg! : { ...cfg!, project: undefined }, events)) {
-        const hits = hitTexts(st);
+        const hits = new HitTexts(st);
         for (let i = 0; i < hits.length; i++) if (hits.view(i) !== '') viewed++;
         await detector.afterWrite([st]);
       }

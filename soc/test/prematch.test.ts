@@ -16,11 +16,11 @@ import { DurableBuffer } from '../src/buffer/durable.js';
 import { RawFrame } from '../src/buffer/raw.js';
 import { Detector, loadDetectionEngine } from '../src/detection/detector.js';
 import { StoreConsumer } from '../src/pipeline/consumer.js';
-import { hitTexts, Prematcher, type PrematchedStep } from '../src/pipeline/prematch.js';
+import { HitTexts, Prematcher, type PrematchedStep } from '../src/pipeline/prematch.js';
 
 /** A step's hits as arrays of their texts. */
 function hitArrays(s: PrematchedStep): { docs: string[]; views: string[] } {
-  const h = hitTexts(s);
+  const h = new HitTexts(s);
   const docs: string[] = [];
   const views: string[] = [];
   for (let i = 0; i < h.length; i++) {
@@ -142,7 +142,7 @@ test('the pipeline raises the same alerts with detection split across the prepar
   const split = await run(true);
   assert.equal(plain.prematched.length, 0);
   assert.ok(split.prematched.length > 0 && split.documentSteps === 0, 'every step of the split run came prematched');
-  const hits = split.prematched.reduce((n, s) => n + hitTexts(s).length, 0);
+  const hits = split.prematched.reduce((n, s) => n + new HitTexts(s).length, 0);
   const evaluated = split.prematched.reduce((n, s) => n + s.batches.reduce((m, b) => m + b.events, 0), 0);
   assert.equal(evaluated, packSamples().length + 13, 'every event was evaluated once in the worker');
   assert.ok(!split.prematched.some((s) => hitArrays(s).docs.some((d) => d.includes(LATE.id))), 'the late event matched nothing');
@@ -210,7 +210,7 @@ test('matches made under an older rule set are evaluated again on the current on
     };
     const s1 = prematch(1);
     assert.equal(s1.version, 1);
-    assert.equal(hitTexts(s1).length, 1, 'the sample matches in the worker');
+    assert.equal(new HitTexts(s1).length, 1, 'the sample matches in the worker');
     assert.deepEqual([s1.ends.length, s1.seqs[0]], [1, 1]);
     assert.ok(s1.ends[0]! >= 1, 'with at least one detection position');
     // Switched off after the worker matched (the step is in flight): its match is checked again and dropped.
@@ -221,7 +221,7 @@ test('matches made under an older rule set are evaluated again on the current on
     // The worker gets the new set; switched back on (set 3), a step of set 2 matches nothing, one of set 3 alerts.
     await worker.configure(detector.prematchConfig()!);
     const s2 = prematch(2);
-    assert.equal(hitTexts(s2).length, 0, 'the worker no longer evaluates the switched-off rule');
+    assert.equal(new HitTexts(s2).length, 0, 'the worker no longer evaluates the switched-off rule');
     await detector.setRuleEnabled(RULE, true, 'test');
     await worker.configure(detector.prematchConfig()!);
     const s3 = prematch(3);

@@ -35,7 +35,7 @@ import { stringify } from 'yaml';
 import { batchDocs, type RawBatch } from '../buffer/durable.js';
 import type { Alert, AlertCandidate, AlertStore, RecordResult } from '../alerts/types.js';
 import { SocError } from '../errors.js';
-import { eventView, firstSegment, hitTexts, type PrematchConfig, type PrematchedStep } from '../pipeline/prematch.js';
+import { eventView, firstSegment, HitTexts, type PrematchConfig, type PrematchedStep } from '../pipeline/prematch.js';
 import { SLICE_MS, Slicer } from './slices.js';
 import { TextSink } from './text-sink.js';
 import { WindowsFile } from './windows-file.js';
@@ -693,7 +693,7 @@ export class Detector {
         }
       }
       const current = s.version === this.version;
-      const hits = hitTexts(s);
+      const hits = new HitTexts(s);
       for (let i = 0; i < hits.length; i++) {
         if (s.seqs[i]! <= this.seq) continue;
         events.push(hits.doc(i));

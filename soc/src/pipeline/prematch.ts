@@ -75,7 +75,7 @@ export interface PrematchedStep {
   lastSeq: number;
   batches: PrematchBatch[];
   /**
-   * Per hit `i`, strings `3i`, `3i + 1`, `3i + 2` ({@link hitTexts}): its stored document; the JSON
+   * Per hit `i`, strings `3i`, `3i + 1`, `3i + 2` ({@link HitTexts}): its stored document; the JSON
    * of its fields under {@link PrematchConfig.project} ({@link eventView}), or '' (none: the main
    * thread parses the document); `String(event.ingested)` (receipt time, for the alert latency of
    * the hits that raise alerts), so that no view needs the whole `event` object, one of the
@@ -113,11 +113,6 @@ export class HitTexts {
   ingested(i: number): string {
     return this.r.at(3 * i + 2)!;
   }
-}
-
-/** {@link HitTexts} of a step. */
-export function hitTexts(s: PrematchedStep): HitTexts {
-  return new HitTexts(s);
 }
 
 /** The buffers of a {@link PrematchedStep}, to transfer with it. */
