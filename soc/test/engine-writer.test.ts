@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EcsEvent } from '@xiangan/collectors';
 import { DurableBuffer } from '../src/buffer/durable.js';
-import { StoreConsumer } from '../src/pipeline/consumer.js';
+import { StoreConsumer, type StepInfo } from '../src/pipeline/consumer.js';
 import { docHead, type SearchEngineEventStore } from '../src/storage/search-engine.js';
 import { engineWriter } from '../src/storage/search-engine-open.js';
 
@@ -73,6 +73,26 @@ async function withBuffer(fn: (buffer: DurableBuffer) => Promise<void>): Promise
   }
 }
 
+/**
+ * Stores the buffer through the engine writer (two requests in flight, 80-event reads, retries
+ * after at most 20 ms) until it is empty; returns the failures the consumer saw.
+ */
+async function drainRetrying(buffer: DurableBuffer, store: FakeStore, onStored: (info: StepInfo) => void): Promise<number> {
+  let errors = 0;
+  const consumer = new StoreConsumer({
+    buffer,
+    writer: engineWriter(buffer, store as unknown as SearchEngineEventStore, Date.now, { inFlight: 2 }),
+    batchEvents: 80,
+    maxBackoffMs: 20,
+    onError: () => errors++,
+    onStored,
+  });
+  consumer.start();
+  await consumer.drain();
+  await consumer.stop();
+  return errors;
+}
+
 test('docHead reads id and @timestamp from the normaliser’s key order, and nothing else', () => {
   assert.deepEqual(docHead('{"id":"a1","@timestamp":"2026-11-28T00:00:00.000Z","x":1}'), ['a1', '2026-11-28T00:00:00.000Z']);
   assert.equal(docHead('{"@timestamp":"2026-11-28T00:00:00.000Z","id":"a1"}'), undefined);
@@ -108,23 +128,16 @@ test('a failed request is retried from the acknowledged position: nothing lost, 
     const store = new FakeStore();
     let written = 0;
     let duplicates = 0;
-    let errors = 0;
-    const consumer = new StoreConsumer({
-      buffer,
-      writer: engineWriter(buffer, store as unknown as SearchEngineEventStore, Date.now, { inFlight: 2 }),
-      batchEvents: 80,
-      maxBackoffMs: 20,
-      onError: () => errors++,
-      onStored: (info) => {
-        written += info.written;
-        duplicates += info.duplicates;
-        // Fail a request in the middle of the stream, twice.
-        if (written === 160 && errors === 0) store.failNext = 2;
-      },
+    let armed = false;
+    const errors = await drainRetrying(buffer, store, (info) => {
+      written += info.written;
+      duplicates += info.duplicates;
+      // Fail a request in the middle of the stream, twice.
+      if (written === 160 && !armed) {
+        armed = true;
+        store.failNext = 2;
+      }
     });
-    consumer.start();
-    await consumer.drain();
-    await consumer.stop();
     assert.ok(errors >= 1, 'the failure reached the consumer');
     assert.equal(store.stored.size, 480, 'every event stored');
     // The acknowledged steps cover the buffer once, in order: each event is counted once, as
@@ -141,18 +154,7 @@ test('a request stored ahead of a failed one is counted as duplicates when the r
     // Call 1 (events 0-79) fails after 30 ms; call 2 (80-159) is stored after 5 ms, before the retry.
     store.failCalls.add(1);
     const steps: Array<[number, number]> = [];
-    let errors = 0;
-    const consumer = new StoreConsumer({
-      buffer,
-      writer: engineWriter(buffer, store as unknown as SearchEngineEventStore, Date.now, { inFlight: 2 }),
-      batchEvents: 80,
-      maxBackoffMs: 20,
-      onError: () => errors++,
-      onStored: (info) => steps.push([info.written, info.duplicates]),
-    });
-    consumer.start();
-    await consumer.drain();
-    await consumer.stop();
+    const errors = await drainRetrying(buffer, store, (info) => steps.push([info.written, info.duplicates]));
     assert.equal(errors, 1);
     assert.equal(store.stored.size, 160);
     assert.deepEqual(steps, [[80, 0], [0, 80]]);
