@@ -26,13 +26,16 @@ function verifyProof(file: string, ...extra: string[]): { code: number; out: str
 
 describe('xiangan audit', () => {
   let cwd: string;
-  const today = new Date().toISOString().slice(0, 10);
+  // Every event on one UTC day, even when the suite starts seconds after midnight.
+  const now = Date.now();
+  const today = new Date(now).toISOString().slice(0, 10);
+  const dayStart = Date.parse(`${today}T00:00:00Z`);
   const ids = Array.from({ length: 12 }, (_, i) => `cli-${i}`);
 
   before(async () => {
     cwd = mkdtempSync(join(tmpdir(), 'xa-cli-audit-'));
     const store = await openSqliteStore({ dir: join(cwd, 'data'), chain: true });
-    await store.write(ids.map((id, i) => ({ id, '@timestamp': new Date(Date.now() - i * 1000).toISOString(), message: `sshd: Failed password for root #${i}`, event: { outcome: 'failure' } })));
+    await store.write(ids.map((id, i) => ({ id, '@timestamp': new Date(Math.max(dayStart, now - i * 1000)).toISOString(), message: `sshd: Failed password for root #${i}`, event: { outcome: 'failure' } })));
     await store.close();
     const audit = AuditStore.open({ dir: join(cwd, 'data') });
     audit.record({ actor: 'admin', action: 'key.rotate', target: 'integrity', outcome: 'success' });
