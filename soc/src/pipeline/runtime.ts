@@ -141,6 +141,11 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
         documents: config.alerts.enabled,
         // The next step's chunks are read as the buffer commits them (store-worker.ts, `Ahead`).
         waitForData: (after, ms) => buffer.waitForData(ms, after),
+        // Without detection: a second step prepared ahead, and the prepare worker behind the store
+        // worker for the cores, so that neither waits on the other flat out (~8 MB more resident;
+        // with detection the process is nearer its memory bound: soc/README.md "Throughput,
+        // session 14").
+        ...(config.alerts.enabled ? {} : { aheadSteps: PIPELINE_AHEAD_STEPS, prepareNice: PIPELINE_PREPARE_NICE }),
       })
     : undefined;
   const detection = config.alerts.enabled ? await startDetection(config, { logger: child(log, 'detection'), metrics, now, ...(engine ? { engine } : {}) }) : undefined;
@@ -310,6 +315,11 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
 export function dataFiles(dir: string): { buffer: string; store: string } {
   return { buffer: join(dir, 'buffer.db'), store: join(dir, 'events.db') };
 }
+
+/** Steps the prepare worker may hold prepared ahead when detection is off (store-worker.ts, `aheadSteps`). */
+export const PIPELINE_AHEAD_STEPS = 2;
+/** Nice value of the prepare worker's thread when detection is off (store-worker.ts, `prepareNice`). */
+export const PIPELINE_PREPARE_NICE = 5;
 
 /**
  * Semi-space, MiB, of the store and prepare workers' young generations (see

@@ -16,15 +16,17 @@
  * It only learns each step's position and counters, and the stored documents when detection
  * reads them (`documents`), then names the step the store worker is to commit next; so which
  * step is stored, and when, is still the main thread's decision (acknowledgements, retries and
- * crash replays work as before). Bounded: at most one step is prepared ahead, of the consumer's
- * size (or up to `stepGrowth` times that while a backlog waits in the buffer, when enabled); it
- * is prepared in chunks while the step before is committed, so it holds what arrived meanwhile
- * (see `Ahead`).
+ * crash replays work as before). Bounded: at most `aheadSteps` steps (default one) are prepared
+ * ahead, each of the consumer's size (or up to `stepGrowth` times that while a backlog waits in
+ * the buffer, when enabled); they are prepared in chunks while the step before is committed, so
+ * the next holds what arrived meanwhile (see `Ahead`).
  *
  * This module is both sides: {@link WorkerWriter} runs in the main thread; loaded as a worker it
  * serves the role named in its `workerData`.
  */
 import { MessageChannel, Worker, isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BUFFER_CACHE_MB, bufferPath, readBatchesAfter, type RawBatch } from '../buffer/durable.js';
@@ -108,6 +110,24 @@ export interface WorkerWriterOptions extends SqliteStoreOptions {
    */
   stepGrowth?: number;
   /**
+   * Steps' worth of events the prepare worker may hold prepared ahead of the commit in progress;
+   * default 1. A step still takes at most the consumer's size (or its growth); the rest waits for
+   * the step after. Flat out with one step ahead, the prepare worker sat idle at that bound for
+   * ~20 % of the time while the store worker (the critical path) committed; each step more ahead
+   * holds one more prepared step's transferred buffers, ~8–10 MB at 4,000 events (soc/README.md
+   * "Throughput, session 14").
+   */
+  aheadSteps?: number;
+  /**
+   * Nice value added to the prepare worker's thread (Linux sets it per thread; elsewhere
+   * ignored); default 0. With steps prepared ahead the prepare worker has slack and the store
+   * worker is the pipeline's critical path: flat out, with both at 0, the store worker spent
+   * ~16 % of its time runnable but preempted (perf sched) while the other threads shared the two
+   * cores with it. At +5 the prepare worker still gets a quarter of a core against one busy
+   * thread at 0 (CFS weights 335 : 1,024), and all of an otherwise idle core.
+   */
+  prepareNice?: number;
+  /**
    * Old-generation heap limit of each worker in MiB; default 256 (a step's live data is a few
    * MiB; a worker that runs out is restarted by the next write, which retries the step). The
    * young generation is held to 16 MiB: with V8's default the two workers kept ~40 MB more
@@ -152,6 +172,8 @@ interface Ahead {
   link: number;
   /** Events the next step may grow to (see `stepGrowth`). */
   cap: number;
+  /** Events that may be prepared ahead in all (see `aheadSteps`). */
+  depth: number;
   /** Prepared chunks after `after`, in buffer order, and their events. */
   chunks: Chunk[];
   events: number;
@@ -328,6 +350,7 @@ export class WorkerWriter {
   private ahead: Ahead | undefined;
   private closing: Promise<void> | undefined;
   private readonly growth: number;
+  private readonly aheadSteps: number;
   /** The rule set of {@link setRules}, and the prepare worker generation it was last sent to. */
   private rules: { config: PrematchConfig; sentTo: number } | undefined;
   /** With `synchronous: 'full'`: syncs the store's WAL after each commit, beside the next step. */
@@ -336,12 +359,14 @@ export class WorkerWriter {
 
   /** `storeOptions.dir` is the data directory: `events.db` and `buffer.db` are both there. */
   constructor(storeOptions: WorkerWriterOptions) {
-    const { normaliser, heapMb, documents, stepGrowth, waitForData, now: _now, ...store } = storeOptions;
+    const { normaliser, heapMb, documents, stepGrowth, aheadSteps, prepareNice, waitForData, now: _now, ...store } = storeOptions;
     this.waitForData = waitForData;
     this.growth = stepGrowth ?? 1;
     if (!Number.isInteger(this.growth) || this.growth < 1) throw new RangeError('WorkerWriter: stepGrowth must be a positive integer');
+    this.aheadSteps = aheadSteps ?? 1;
+    if (!Number.isInteger(this.aheadSteps) || this.aheadSteps < 1) throw new RangeError('WorkerWriter: aheadSteps must be a positive integer');
     this.prep = new Channel(
-      { role: ROLE_PREPARE, dir: store.dir, normaliser: normaliser ?? 'vendor', chain: store.chain === true, documents: documents !== false },
+      { role: ROLE_PREPARE, dir: store.dir, normaliser: normaliser ?? 'vendor', chain: store.chain === true, documents: documents !== false, nice: prepareNice ?? 0 },
       heapMb ?? 256,
     );
     // `full` (the default) is kept by syncing the WAL from this thread after each commit instead
@@ -381,11 +406,11 @@ export class WorkerWriter {
 
   /** A reader of chunks after `after` (see {@link Ahead}), closed until a commit opens it. */
   private newAhead(after: number, max: number, cap: number, link: number): Ahead {
-    const a: Ahead = { after, max, link, cap, chunks: [], events: 0, end: after, open: false, running: undefined, timer: undefined, failed: undefined, read: () => undefined };
+    const a: Ahead = { after, max, link, cap, depth: cap * this.aheadSteps, chunks: [], events: 0, end: after, open: false, running: undefined, timer: undefined, failed: undefined, read: () => undefined };
     a.read = (): void => {
       a.timer = undefined;
-      if (!a.open || a.running || a.failed || a.events >= a.cap) return;
-      a.running = this.prepare(a.end, a.cap - a.events).then(
+      if (!a.open || a.running || a.failed || a.events >= a.depth) return;
+      a.running = this.prepare(a.end, Math.min(a.cap, a.depth - a.events)).then(
         (r) => {
           a.running = undefined;
           if (r.meta) {
@@ -484,6 +509,7 @@ export class WorkerWriter {
     if (a) {
       a.after = last.lastSeq;
       a.cap = cap;
+      a.depth = cap * this.aheadSteps;
       if (a.failed) {
         // What a failed chunk left unread is read again by a fresh reader after this step.
         await this.closeAhead(a);
@@ -532,7 +558,17 @@ function failed(id: number, e: unknown): Reply {
 
 /** Prepare worker: one buffer connection, requests served in order; steps go to the store worker. */
 function servePrepare(): void {
-  const d = workerData as { dir: string; normaliser: NormaliserName; chain: boolean; documents: boolean };
+  const d = workerData as { dir: string; normaliser: NormaliserName; chain: boolean; documents: boolean; nice: number };
+  if (d.nice !== 0) {
+    try {
+      // This thread's id is the last part of /proc/thread-self (`<pid>/task/<tid>`); the value
+      // adds to the process's own (a server started niced stays behind its other work as well).
+      const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+      setPriority(tid, Math.min(19, getPriority(tid) + d.nice));
+    } catch {
+      // Not Linux: the thread runs at the process's priority.
+    }
+  }
   const buffer = new Database(bufferPath(d.dir));
   buffer.pragma('busy_timeout = 5000');
   // Each row is read once, and a read transaction that finds the WAL changed by another

@@ -1,0 +1,145 @@
+// More than one step prepared ahead (store-worker.ts, `aheadSteps`): while the store worker
+// commits one step, the prepare worker goes on past the next step's size, and the steps after it
+// are committed from what it prepared, each within the consumer's size, every event once, in
+// buffer order, with its integrity leaf. Real worker threads and SQLite files.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { eventId, type EcsEvent } from '@xiangan/collectors';
+import { DurableBuffer } from '../src/buffer/durable.js';
+import { RawFrame } from '../src/buffer/raw.js';
+import { WorkerWriter } from '../src/pipeline/store-worker.js';
+import { readDayLeaves } from '../src/integrity/leaves.js';
+
+const T0 = Date.UTC(2026, 10, 29, 3, 0, 0);
+
+/** Syslog frames as a TCP source hands them over (ids derived at receipt). */
+function syslogFrames(from: number, n: number): RawFrame[] {
+  const peer = { address: '127.0.0.1', port: 40001 };
+  return Array.from({ length: n }, (_, k) => {
+    const i = from + k;
+    const bytes = Buffer.from(`<38>Nov 29 11:00:${String(i % 60).padStart(2, '0')} bastion sshd[${1000 + i}]: Failed password for root from 10.1.${i % 7}.${i % 250} port ${40000 + i} ssh2`);
+    const ctx = { sourceId: 'syslog-tcp', transport: 'tcp' as const, peer, receivedAt: T0 + i, timezone: 'Asia/Shanghai' };
+    return new RawFrame(bytes, { ...ctx, eventId: eventId({ kind: 'network', sourceId: 'syslog-tcp', peerAddress: peer.address, peerPort: peer.port, receivedAt: T0 + i, connection: 'c1', seq: i, bytes }) }, 'auto');
+  });
+}
+
+describe('steps prepared ahead', () => {
+  test('with aheadSteps 2 the reader goes a whole step past the next one while a commit waits; steps stay within their size', async () => {
+    // The test holds events.db's write lock, so the commit of step B waits while C, D, E and F
+    // (25 events each, steps of 50) are appended. The reader's waitForData calls name the
+    // position read so far: with one step ahead it stops after D (50 events ready), with two it
+    // reads E and F too. No timing decides the outcome: the commit cannot finish before the test
+    // lets it, and each wait is for the reader to get somewhere (or 5 s, a failure).
+    const dir = mkdtempSync(join(tmpdir(), 'xa-ahead-'));
+    const buf = new DurableBuffer({ dir });
+    const readUpTo: number[] = [];
+    const writer = new WorkerWriter({
+      dir,
+      synchronous: 'full',
+      chain: true,
+      aheadSteps: 2,
+      waitForData: (after, ms) => {
+        readUpTo.push(after);
+        return buf.waitForData(ms, after);
+      },
+    });
+    const sent: string[] = [];
+    const append = async (from: number): Promise<void> => {
+      const fs = syslogFrames(from, 25);
+      for (const f of fs) sent.push(f.ctx.eventId);
+      await buf.append(fs as unknown as EcsEvent[]);
+    };
+    const until = async (cond: () => boolean): Promise<void> => {
+      for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(cond(), 'the reader did not get there within 5 s');
+    };
+    let lock: Database.Database | undefined;
+    try {
+      await append(0);
+      const a = await writer.write(0, 50);
+      assert.equal(a?.written, 25);
+      await a!.durable;
+      lock = new Database(join(dir, 'events.db'));
+      lock.exec('BEGIN IMMEDIATE');
+      await append(25);
+      const pb = writer.write(a!.lastSeq, 50);
+      await until(() => readUpTo.some((s) => s > a!.lastSeq));
+      for (const from of [50, 75, 100, 125]) {
+        const before = Math.max(...readUpTo);
+        await append(from);
+        // E and F lie past the next step's 50 events: read only when more than a step is ahead.
+        await until(() => readUpTo.some((s) => s > before));
+      }
+      lock.exec('COMMIT');
+      lock.close();
+      lock = undefined;
+      const b = await pb;
+      assert.equal(b?.written, 25);
+      const cd = await writer.write(b!.lastSeq, 50);
+      assert.equal(cd?.written, 50, 'C and D in one step, at its size');
+      const ef = await writer.write(cd!.lastSeq, 50);
+      assert.equal(ef?.written, 50, 'E and F, prepared ahead, the step after');
+      await ef!.durable;
+      assert.equal(await writer.write(ef!.lastSeq, 50), undefined, 'nothing left');
+    } finally {
+      lock?.close();
+      await writer.close();
+      buf.close();
+    }
+    try {
+      const db = new Database(join(dir, 'events.db'), { readonly: true });
+      const leaves = readDayLeaves(db, '2026-11-29');
+      const stored = (db.prepare('SELECT count(*) AS n FROM ev_20261129').get() as { n: number }).n;
+      db.close();
+      assert.equal(stored, 150);
+      assert.deepEqual(leaves.ids, sent, 'integrity leaves in buffer order, each once');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('aheadSteps must be a positive integer', () => {
+    assert.throws(() => new WorkerWriter({ dir: tmpdir(), aheadSteps: 0 }), RangeError);
+    assert.throws(() => new WorkerWriter({ dir: tmpdir(), aheadSteps: 1.5 }), RangeError);
+  });
+});
+
+describe('prepare worker priority', () => {
+  /** Nice values of this process's threads (Linux, /proc: field 19 of each task's stat). */
+  const nices = (): number[] =>
+    readdirSync('/proc/self/task').flatMap((t) => {
+      try {
+        const st = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+        return [Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[16])];
+      } catch {
+        return [];
+      }
+    });
+
+  test('prepareNice adds to the prepare worker thread’s nice value, and only its', { skip: process.platform !== 'linux' }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xa-nice-'));
+    const buf = new DurableBuffer({ dir });
+    const writer = new WorkerWriter({ dir, synchronous: 'full', chain: true, prepareNice: 5 });
+    try {
+      // Added to the process's own value (the test may run niced), at most 19.
+      const base = getPriority();
+      const want = Math.min(19, base + 5);
+      const before = nices().filter((n) => n === want).length;
+      await buf.append(syslogFrames(0, 10) as unknown as EcsEvent[]);
+      const a = await writer.write(0, 50);
+      assert.equal(a?.written, 10);
+      await a!.durable;
+      if (want === base) return; // a process at 19 already: nothing to tell apart
+      assert.equal(nices().filter((n) => n === want).length, before + 1, 'one thread more at the process value + 5: the prepare worker');
+      assert.deepEqual([...new Set(nices().filter((n) => n !== want))], [base], 'every other thread at the process value');
+    } finally {
+      await writer.close();
+      buf.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
