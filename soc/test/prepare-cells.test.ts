@@ -131,3 +131,21 @@ test("a step of small events after one of huge ones reserves a bounded buffer, n
   assert.ok(packed.cells.bytes.buffer.byteLength <= 33 << 20, `cells' buffer ${packed.cells.bytes.buffer.byteLength}`);
   assert.equal(unpackStep(packed).ids[1_999], 's-1999');
 });
+
+test("a column's repeats are written once, values whose repeat slots collide come back as they were", () => {
+  const now = () => RECEIVED;
+  // 'axbyc' and 'azbwc' share length and first, middle and last code units (one repeat slot).
+  const names = ['axbyc', 'azbwc', 'root', 'admin', 'axbyc'];
+  const events = Array.from({ length: 3_000 }, (_, i) =>
+    JSON.stringify({ id: `r-${i}`, '@timestamp': '2026-11-28T02:00:06.000Z', event: { ingested: '2026-11-28T02:00:06.000Z' }, user: { name: names[i % names.length] }, source: { ip: `10.${i >> 8}.0.${i & 255}` } }),
+  );
+  const rows: RawBatch[] = [{ seq: 1, appendedAt: 1, count: events.length, data: events.join('\n') }];
+  const step = new Preparer('vendor', now, false, undefined, true).prepare(rows)!;
+  const expected = columns(new Preparer('vendor', now).prepare(rows)!);
+  assert.deepEqual(columns(received(step)), expected);
+  const packed = new StepPacker().pack(step);
+  // Ids, addresses (all distinct) and a few hundred names until the slot's last kept value stays: far below every name written.
+  let distinct = 0;
+  for (let i = 0; i < events.length; i++) distinct += `r-${i}`.length + `10.${i >> 8}.0.${i & 255}`.length;
+  assert.ok(packed.cells.bytes.byteLength < distinct + 256 * 5 + 1000, `cells ${packed.cells.bytes.byteLength} bytes`);
+});
