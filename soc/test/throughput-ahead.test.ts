@@ -27,6 +27,12 @@ function syslogFrames(from: number, n: number): RawFrame[] {
   });
 }
 
+/** Syslog frames of about `size` bytes each (large messages: the buffer's byte bound decides the step). */
+function bigFrames(from: number, n: number, size: number): RawFrame[] {
+  const pad = 'lorem ipsum dolor sit amet '.repeat(Math.ceil(size / 27)).slice(0, size);
+  return syslogFrames(from, n).map((f) => new RawFrame(Buffer.concat([Buffer.from(f.bytes), Buffer.from(` ${pad}`)]), f.ctx, 'auto'));
+}
+
 describe('steps prepared ahead', () => {
   test('with aheadSteps 2 the reader goes a whole step past the next one while a commit waits; steps stay within their size', async () => {
     // The test holds events.db's write lock, so the commit of step B waits while C, D, E and F
@@ -98,6 +104,61 @@ describe('steps prepared ahead', () => {
       assert.equal(stored, 150);
       assert.deepEqual(leaves.ids, sent, 'integrity leaves in buffer order, each once');
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('chunks of large messages: a step stays within the buffer’s bytes per read, as one read would', async () => {
+    // As above, the commit of step B waits on the test's lock while C and D (100 messages of
+    // ~60 kB each, 6 MB a batch) are prepared as chunks; both fit the steps' 4,000 events, but
+    // together they pass READ_MAX_BYTES (8 MiB), so they are committed as two steps.
+    const dir = mkdtempSync(join(tmpdir(), 'xa-ahead-bytes-'));
+    const buf = new DurableBuffer({ dir });
+    const readUpTo: number[] = [];
+    const writer = new WorkerWriter({
+      dir,
+      synchronous: 'full',
+      chain: true,
+      aheadSteps: 2,
+      waitForData: (after, ms) => {
+        readUpTo.push(after);
+        return buf.waitForData(ms, after);
+      },
+    });
+    const until = async (cond: () => boolean): Promise<void> => {
+      for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(cond(), 'the reader did not get there within 5 s');
+    };
+    let lock: Database.Database | undefined;
+    try {
+      await buf.append(syslogFrames(0, 25) as unknown as EcsEvent[]);
+      const a = await writer.write(0, 4000);
+      await a!.durable;
+      lock = new Database(join(dir, 'events.db'));
+      lock.exec('BEGIN IMMEDIATE');
+      await buf.append(syslogFrames(25, 25) as unknown as EcsEvent[]);
+      const pb = writer.write(a!.lastSeq, 4000);
+      await until(() => readUpTo.some((s) => s > a!.lastSeq));
+      for (const from of [50, 150]) {
+        const before = Math.max(...readUpTo);
+        await buf.append(bigFrames(from, 100, 60_000) as unknown as EcsEvent[]);
+        await until(() => readUpTo.some((s) => s > before));
+      }
+      lock.exec('COMMIT');
+      lock.close();
+      lock = undefined;
+      const b = await pb;
+      assert.equal(b?.written, 25);
+      const c = await writer.write(b!.lastSeq, 4000);
+      assert.equal(c?.written, 100, 'C alone: C and D together pass the bytes of one read');
+      const d = await writer.write(c!.lastSeq, 4000);
+      assert.equal(d?.written, 100);
+      await d!.durable;
+      assert.equal(await writer.write(d!.lastSeq, 4000), undefined, 'nothing left');
+    } finally {
+      lock?.close();
+      await writer.close();
+      buf.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -29,7 +29,7 @@ import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { BUFFER_CACHE_MB, bufferPath, readBatchesAfter, type RawBatch } from '../buffer/durable.js';
+import { BUFFER_CACHE_MB, READ_MAX_BYTES, bufferPath, readBatchesAfter, type RawBatch } from '../buffer/durable.js';
 import { SocError } from '../errors.js';
 import { SqliteEventStore, type SqliteStoreOptions } from '../storage/sqlite.js';
 import { storePrepared, type StepInfo } from './consumer.js';
@@ -61,6 +61,8 @@ interface StepMeta {
   counters: PrepareCounters;
   /** Whether the buffer held more batches after the step when it was read (a backlog). */
   more: boolean;
+  /** Bytes of the step's buffered batches (frames or documents), for the byte bound of a step ({@link READ_MAX_BYTES}). */
+  bytes: number;
   /** The step's stored documents, when the writer was asked for them and detection did not run here. */
   batches?: RawBatch[];
   /** Instead of the documents: detection's stateless half of the step (./prematch.ts). */
@@ -177,6 +179,8 @@ interface Ahead {
   /** Prepared chunks after `after`, in buffer order, and their events. */
   chunks: Chunk[];
   events: number;
+  /** Their buffered bytes: at most {@link READ_MAX_BYTES} per step ahead, as a read of the buffer is. */
+  bytes: number;
   /** Position the next chunk reads after. */
   end: number;
   /** Whether more chunks are read: while a commit runs. */
@@ -406,16 +410,17 @@ export class WorkerWriter {
 
   /** A reader of chunks after `after` (see {@link Ahead}), closed until a commit opens it. */
   private newAhead(after: number, max: number, cap: number, link: number): Ahead {
-    const a: Ahead = { after, max, link, cap, depth: cap * this.aheadSteps, chunks: [], events: 0, end: after, open: false, running: undefined, timer: undefined, failed: undefined, read: () => undefined };
+    const a: Ahead = { after, max, link, cap, depth: cap * this.aheadSteps, chunks: [], events: 0, bytes: 0, end: after, open: false, running: undefined, timer: undefined, failed: undefined, read: () => undefined };
     a.read = (): void => {
       a.timer = undefined;
-      if (!a.open || a.running || a.failed || a.events >= a.depth) return;
+      if (!a.open || a.running || a.failed || a.events >= a.depth || a.bytes >= READ_MAX_BYTES * this.aheadSteps) return;
       a.running = this.prepare(a.end, Math.min(a.cap, a.depth - a.events)).then(
         (r) => {
           a.running = undefined;
           if (r.meta) {
             a.chunks.push({ id: r.id, meta: r.meta });
             a.events += r.meta.events;
+            a.bytes += r.meta.bytes;
             a.end = r.meta.lastSeq;
           }
           if (!a.open) return;
@@ -484,12 +489,20 @@ export class WorkerWriter {
       // prepare worker between two chunks ends the step at the first chunk of the other kind. A
       // step also stays within the size it was read for.
       const kind = chunkKind(a.chunks[0]!.meta);
+      // And within the buffer's bytes per read, as one read would be (large messages).
       let n = 1;
       let events = a.chunks[0]!.meta.events;
-      while (n < a.chunks.length && chunkKind(a.chunks[n]!.meta) === kind && events + a.chunks[n]!.meta.events <= a.cap) events += a.chunks[n++]!.meta.events;
+      let bytes = a.chunks[0]!.meta.bytes;
+      for (; n < a.chunks.length; n++) {
+        const c = a.chunks[n]!.meta;
+        if (chunkKind(c) !== kind || events + c.events > a.cap || bytes + c.bytes > READ_MAX_BYTES) break;
+        events += c.events;
+        bytes += c.bytes;
+      }
       chunks = a.chunks.slice(0, n);
       a.chunks = a.chunks.slice(n);
       a.events -= events;
+      a.bytes -= bytes;
       size = a.cap;
     } else {
       // Nothing was there when the step ahead was read (or it went over a link that is gone): look again now.
@@ -608,7 +621,10 @@ function servePrepare(): void {
     }
     if (m.type !== 'prepare') return;
     try {
-      const step = preparer.prepare(readBatchesAfter(buffer, m.afterSeq, m.maxEvents));
+      const batches = readBatchesAfter(buffer, m.afterSeq, m.maxEvents);
+      let bytes = 0;
+      for (const b of batches) bytes += b.frames ? b.frames.byteLength : b.data.length;
+      const step = preparer.prepare(batches);
       if (!step) {
         reply({ type: 'prepared', id: m.id, meta: undefined });
         return;
@@ -620,6 +636,7 @@ function servePrepare(): void {
         oldestAppendedAt: step.oldestAppendedAt,
         counters: step.counters,
         more: after.get(step.lastSeq) !== undefined,
+        bytes,
       };
       const prematched = prematcher.take(step.lastSeq);
       // The documents' text, if the main thread gets it, is read before their bytes move on.
