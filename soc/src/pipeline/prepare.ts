@@ -493,9 +493,9 @@ class CellWriter {
       text.append(v);
       if (text.pos > 0xffffffff) throw new RangeError('StepPacker: a step of more than 4 GiB of text');
       at[2 * k + 1] = text.pos;
-      // At most SEEN_SLOTS strings per column and step are kept: replaced at will, the unique
-      // values of a column (source addresses) would each live through a scavenge or two and be
-      // promoted (1.2× more prepare CPU, mostly marking, in an in-process A/B).
+      // At most SEEN_SLOTS strings per column and step are kept: replaced at will, a column's
+      // unique values (source addresses) would each stay until another lands in their slot, long
+      // enough for the scavenges to copy and promote them (as the Map's bound avoided).
       if (seen !== undefined && this.seenKept[column]! < SEEN_SLOTS) {
         this.seenKept[column]!++;
         seen[slot] = v;
