@@ -61,7 +61,11 @@ interface StepMeta {
   counters: PrepareCounters;
   /** Whether the buffer held more batches after the step when it was read (a backlog). */
   more: boolean;
-  /** Bytes of the step's buffered batches (frames or documents), for the byte bound of a step ({@link READ_MAX_BYTES}). */
+  /**
+   * Bytes of the step's buffered batches, for the byte bound of a step ({@link READ_MAX_BYTES}):
+   * a frames batch's bytes exactly, a documents batch's in UTF-16 units (approximately: fewer than
+   * its UTF-8 bytes for CJK text).
+   */
   bytes: number;
   /** The step's stored documents, when the writer was asked for them and detection did not run here. */
   batches?: RawBatch[];
