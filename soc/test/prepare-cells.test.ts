@@ -149,19 +149,3 @@ test("a column's repeats are written once, values whose repeat slots collide com
   for (let i = 0; i < events.length; i++) distinct += `r-${i}`.length + `10.${i >> 8}.0.${i & 255}`.length;
   assert.ok(packed.cells.bytes.byteLength < distinct + 256 * 5 + 1000, `cells ${packed.cells.bytes.byteLength} bytes`);
 });
-
-test('a hand-over step is handed over in a buffer of its own size, also after a larger one', () => {
-  const now = () => RECEIVED;
-  const doc = (i: number) => JSON.stringify({ id: `e-${i}`, '@timestamp': '2026-11-28T02:00:06.000Z', event: { ingested: '2026-11-28T02:00:06.000Z' }, message: `m ${'y'.repeat(400)} ${i}` });
-  const batch = (seq: number, n: number): RawBatch => ({ seq, appendedAt: seq, count: n, data: Array.from({ length: n }, (_, i) => doc(i)).join('\n') });
-  const preparer = new Preparer('vendor', now, false, undefined, true);
-  const packer = new StepPacker();
-  const large = packer.pack(preparer.prepare([batch(1, 5_000)])!);
-  assert.ok(large.docs.bytes.byteLength > 2 << 20);
-  const small = packer.pack(preparer.prepare([batch(2, 20)])!);
-  // The receiving thread's V8 counts the whole buffer as external memory: not the large step's room.
-  assert.ok(small.docs.bytes.buffer.byteLength < 256 << 10, `documents' buffer ${small.docs.bytes.buffer.byteLength}`);
-  assert.ok(small.cells.bytes.buffer.byteLength < 256 << 10, `cells' buffer ${small.cells.bytes.buffer.byteLength}`);
-  assert.equal(unpackStep(small).ids[19], 'e-19');
-  assert.deepEqual(columns(received(preparer.prepare([batch(3, 20)])!)), columns(new Preparer('vendor', now).prepare([batch(3, 20)])!));
-});

@@ -36,9 +36,6 @@
  * which gives the same text or throws the same error.
  */
 
-/** What a handed-over {@link JsonBytes} writes on into until its next `beginStep` (nothing: it grows on the first write). */
-const EMPTY = Buffer.alloc(0);
-
 /** Nesting below which values are written here; deeper ones go through `JSON.stringify`. */
 const MAX_DEPTH = 64;
 
@@ -99,9 +96,9 @@ export class JsonBytes {
   /** Bytes per event of the last step ({@link endStep}); 0 before the first. */
   private perEvent = 0;
   /**
-   * `handOver`: {@link pack} hands over the buffer itself, and the next {@link beginStep} makes a new
-   * one of the size that step asks for, instead of copying the text into a new one and keeping its
-   * own (a new buffer's pages become resident only as they are written).
+   * `handOver`: {@link pack} hands over the buffer itself and writes on into a new one of the size
+   * the last text needed, instead of copying the text into a new one and keeping its own (a new
+   * buffer's pages become resident only as they are written).
    */
   constructor(private readonly handOver = false) {
     this.buf = Buffer.allocUnsafeSlow(1 << 20);
@@ -182,11 +179,7 @@ export class JsonBytes {
     if (this.handOver) {
       const bytes = this.buf.subarray(0, this.pos);
       const ascii = this.ascii;
-      // The next buffer is made by `beginStep`, of the size the next step asks for: one made here
-      // for this step's bytes (1.25x) was handed over with a chunk of a few hundred events after a
-      // full step, and the receiving thread's V8 counts a buffer's whole length as external memory
-      // when it decides to start a mark-compact (soc/README.md "Memory, session 12").
-      this.buf = EMPTY;
+      this.buf = Buffer.allocUnsafeSlow(Math.max(1 << 20, this.pos + (this.pos >> 2)));
       this.reset();
       return { bytes, at, ascii };
     }
@@ -204,7 +197,6 @@ export class JsonBytes {
   beginStep(events: number): void {
     this.reset();
     if (events > 0 && this.perEvent > 0) this.reserve(Math.min(RESERVE_MAX, Math.ceil(events * this.perEvent * 1.1) + RESERVE_SLACK));
-    else this.reserve(1 << 20);
   }
 
   /** Ends a step of `events` events (before {@link pack}): its bytes per event size the next one. */
