@@ -1,0 +1,64 @@
+// Shared by the store-worker tests (store-worker-chunks, throughput-ahead): syslog frames as a TCP
+// source hands them over, and a WorkerWriter whose chunk reader the test can wait for.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { eventId } from '@xiangan/collectors';
+import type { DurableBuffer } from '../src/buffer/durable.js';
+import { RawFrame } from '../src/buffer/raw.js';
+import { readDayLeaves } from '../src/integrity/leaves.js';
+import { WorkerWriter, type WorkerWriterOptions } from '../src/pipeline/store-worker.js';
+
+export const T0 = Date.UTC(2026, 10, 29, 3, 0, 0);
+
+/** Syslog frames as a TCP source hands them over (ids derived at receipt). */
+export function syslogFrames(from: number, n: number): RawFrame[] {
+  const peer = { address: '127.0.0.1', port: 40001 };
+  return Array.from({ length: n }, (_, k) => {
+    const i = from + k;
+    const bytes = Buffer.from(`<38>Nov 29 11:00:${String(i % 60).padStart(2, '0')} bastion sshd[${1000 + i}]: Failed password for root from 10.1.${i % 7}.${i % 250} port ${40000 + i} ssh2`);
+    const ctx = { sourceId: 'syslog-tcp', transport: 'tcp' as const, peer, receivedAt: T0 + i, timezone: 'Asia/Shanghai' };
+    return new RawFrame(bytes, { ...ctx, eventId: eventId({ kind: 'network', sourceId: 'syslog-tcp', peerAddress: peer.address, peerPort: peer.port, receivedAt: T0 + i, connection: 'c1', seq: i, bytes }) }, 'auto');
+  });
+}
+
+/**
+ * A writer over `buf` in `dir` (synchronous `full`, chained) whose reader's waits for data are
+ * recorded: `readUpTo` holds the positions it had read up to, and `readPast(seq)` resolves once it
+ * has read past `seq` (an assertion fails after 5 s: the reader did not get there).
+ */
+export function watchedWriter(
+  dir: string,
+  buf: DurableBuffer,
+  options: Partial<WorkerWriterOptions> = {},
+): { writer: WorkerWriter; readUpTo: number[]; readPast: (seq: number) => Promise<void> } {
+  const readUpTo: number[] = [];
+  const writer = new WorkerWriter({
+    dir,
+    synchronous: 'full',
+    chain: true,
+    ...options,
+    waitForData: (after, ms) => {
+      readUpTo.push(after);
+      return buf.waitForData(ms, after);
+    },
+  });
+  const readPast = async (seq: number): Promise<void> => {
+    const past = (): boolean => readUpTo.some((s) => s > seq);
+    for (let i = 0; i < 500 && !past(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(past(), 'the reader did not get there within 5 s');
+  };
+  return { writer, readUpTo, readPast };
+}
+
+/** The store in `dir` holds the events `sent` (ids, all on T0's day) each once, their integrity leaves in that order. */
+export function assertStoredOnceInOrder(dir: string, sent: readonly string[]): void {
+  const db = new Database(join(dir, 'events.db'), { readonly: true });
+  try {
+    const stored = (db.prepare('SELECT count(*) AS n FROM ev_20261129').get() as { n: number }).n;
+    assert.equal(stored, sent.length);
+    assert.deepEqual(readDayLeaves(db, '2026-11-29').ids, sent, 'integrity leaves in buffer order, each once');
+  } finally {
+    db.close();
+  }
+}
