@@ -16,7 +16,7 @@ import { Preparer, plainBatches, preparedDocs, type PreparedStep } from '../src/
 import { WorkerWriter, concatSteps } from '../src/pipeline/store-worker.js';
 import { leafHashText } from '../src/integrity/merkle.js';
 import { readDayLeaves } from '../src/integrity/leaves.js';
-import { T0, assertStoredOnceInOrder, syslogFrames, watchedWriter } from './worker-frames.js';
+import { T0, assertStoredOnceInOrder, frameAppender, lockedSecondStep, syslogFrames, watchedWriter } from './worker-frames.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'xa-chunks-'));
 /** An HTTP-ingested event (a documents batch in the buffer). */
@@ -110,34 +110,22 @@ describe('a step prepared in chunks', () => {
     // on timing: the commit cannot finish before the test lets it.
     const dir = tmp();
     const buf = new DurableBuffer({ dir });
-    const { writer, readUpTo, readPast } = watchedWriter(dir, buf);
+    const w = watchedWriter(dir, buf);
+    const { writer, readUpTo, readPast } = w;
     const sent: string[] = [];
-    const append = async (from: number): Promise<void> => {
-      const fs = syslogFrames(from, 25);
-      for (const f of fs) sent.push(f.ctx.eventId);
-      await buf.append(fs as unknown as EcsEvent[]);
-    };
-    let lock: Database.Database | undefined;
+    const append = frameAppender(buf, sent);
+    let held: Awaited<ReturnType<typeof lockedSecondStep>> | undefined;
     try {
-      await append(0);
-      const a = await writer.write(0, 400);
-      assert.equal(a?.written, 25);
-      await a!.durable;
-      lock = new Database(join(dir, 'events.db'));
-      lock.exec('BEGIN IMMEDIATE');
-      await append(25);
-      const pb = writer.write(a!.lastSeq, 400);
       // Step B is prepared and its commit waits for the lock; the reader then waits after B.
-      await readPast(a!.lastSeq);
+      held = await lockedSecondStep(dir, w, append, 400);
+      const pb = held.b;
       const afterB = Math.max(...readUpTo);
       await append(50);
       await readPast(afterB);
       const afterC = Math.max(...readUpTo);
       await append(75);
       await readPast(afterC);
-      lock.exec('COMMIT');
-      lock.close();
-      lock = undefined;
+      held.release();
       const b = await pb;
       assert.deepEqual([b?.written, b?.lastSeq], [25, afterB]);
       const cd = await writer.write(b!.lastSeq, 400);
@@ -145,7 +133,7 @@ describe('a step prepared in chunks', () => {
       await cd!.durable;
       assert.equal(await writer.write(cd!.lastSeq, 400), undefined, 'nothing left');
     } finally {
-      lock?.close();
+      held?.release();
       await writer.close();
       buf.close();
     }

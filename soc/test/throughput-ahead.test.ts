@@ -7,12 +7,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import type { EcsEvent } from '@xiangan/collectors';
 import { DurableBuffer } from '../src/buffer/durable.js';
 import { RawFrame } from '../src/buffer/raw.js';
 import { WorkerWriter } from '../src/pipeline/store-worker.js';
-import { assertStoredOnceInOrder, syslogFrames, watchedWriter } from './worker-frames.js';
+import { assertStoredOnceInOrder, frameAppender, lockedSecondStep, syslogFrames, watchedWriter } from './worker-frames.js';
 
 /** Syslog frames of about `size` bytes each (large messages: the buffer's byte bound decides the step). */
 function bigFrames(from: number, n: number, size: number): RawFrame[] {
@@ -29,34 +28,21 @@ describe('steps prepared ahead', () => {
     // lets it, and each wait is for the reader to get somewhere (or 5 s, a failure).
     const dir = mkdtempSync(join(tmpdir(), 'xa-ahead-'));
     const buf = new DurableBuffer({ dir });
-    const { writer, readUpTo, readPast } = watchedWriter(dir, buf, { aheadSteps: 2 });
+    const w = watchedWriter(dir, buf, { aheadSteps: 2 });
+    const { writer, readUpTo, readPast } = w;
     const sent: string[] = [];
-    const append = async (from: number): Promise<void> => {
-      const fs = syslogFrames(from, 25);
-      for (const f of fs) sent.push(f.ctx.eventId);
-      await buf.append(fs as unknown as EcsEvent[]);
-    };
-    let lock: Database.Database | undefined;
+    const append = frameAppender(buf, sent);
+    let held: Awaited<ReturnType<typeof lockedSecondStep>> | undefined;
     try {
-      await append(0);
-      const a = await writer.write(0, 50);
-      assert.equal(a?.written, 25);
-      await a!.durable;
-      lock = new Database(join(dir, 'events.db'));
-      lock.exec('BEGIN IMMEDIATE');
-      await append(25);
-      const pb = writer.write(a!.lastSeq, 50);
-      await readPast(a!.lastSeq);
+      held = await lockedSecondStep(dir, w, append, 50);
       for (const from of [50, 75, 100, 125]) {
         const before = Math.max(...readUpTo);
         await append(from);
         // E and F lie past the next step's 50 events: read only when more than a step is ahead.
         await readPast(before);
       }
-      lock.exec('COMMIT');
-      lock.close();
-      lock = undefined;
-      const b = await pb;
+      held.release();
+      const b = await held.b;
       assert.equal(b?.written, 25);
       const cd = await writer.write(b!.lastSeq, 50);
       assert.equal(cd?.written, 50, 'C and D in one step, at its size');
@@ -65,7 +51,7 @@ describe('steps prepared ahead', () => {
       await ef!.durable;
       assert.equal(await writer.write(ef!.lastSeq, 50), undefined, 'nothing left');
     } finally {
-      lock?.close();
+      held?.release();
       await writer.close();
       buf.close();
     }
@@ -83,26 +69,18 @@ describe('steps prepared ahead', () => {
     // together they pass READ_MAX_BYTES (8 MiB), so they are committed as two steps.
     const dir = mkdtempSync(join(tmpdir(), 'xa-ahead-bytes-'));
     const buf = new DurableBuffer({ dir });
-    const { writer, readUpTo, readPast } = watchedWriter(dir, buf, { aheadSteps: 2 });
-    let lock: Database.Database | undefined;
+    const w = watchedWriter(dir, buf, { aheadSteps: 2 });
+    const { writer, readUpTo, readPast } = w;
+    let held: Awaited<ReturnType<typeof lockedSecondStep>> | undefined;
     try {
-      await buf.append(syslogFrames(0, 25) as unknown as EcsEvent[]);
-      const a = await writer.write(0, 4000);
-      await a!.durable;
-      lock = new Database(join(dir, 'events.db'));
-      lock.exec('BEGIN IMMEDIATE');
-      await buf.append(syslogFrames(25, 25) as unknown as EcsEvent[]);
-      const pb = writer.write(a!.lastSeq, 4000);
-      await readPast(a!.lastSeq);
+      held = await lockedSecondStep(dir, w, frameAppender(buf, []), 4000);
       for (const from of [50, 150]) {
         const before = Math.max(...readUpTo);
         await buf.append(bigFrames(from, 100, 60_000) as unknown as EcsEvent[]);
         await readPast(before);
       }
-      lock.exec('COMMIT');
-      lock.close();
-      lock = undefined;
-      const b = await pb;
+      held.release();
+      const b = await held.b;
       assert.equal(b?.written, 25);
       const c = await writer.write(b!.lastSeq, 4000);
       assert.equal(c?.written, 100, 'C alone: C and D together pass the bytes of one read');
@@ -111,7 +89,7 @@ describe('steps prepared ahead', () => {
       await d!.durable;
       assert.equal(await writer.write(d!.lastSeq, 4000), undefined, 'nothing left');
     } finally {
-      lock?.close();
+      held?.release();
       await writer.close();
       buf.close();
       rmSync(dir, { recursive: true, force: true });

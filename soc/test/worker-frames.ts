@@ -3,10 +3,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { eventId } from '@xiangan/collectors';
+import { eventId, type EcsEvent } from '@xiangan/collectors';
 import type { DurableBuffer } from '../src/buffer/durable.js';
 import { RawFrame } from '../src/buffer/raw.js';
 import { readDayLeaves } from '../src/integrity/leaves.js';
+import type { StepInfo } from '../src/pipeline/consumer.js';
 import { WorkerWriter, type WorkerWriterOptions } from '../src/pipeline/store-worker.js';
 
 export const T0 = Date.UTC(2026, 10, 29, 3, 0, 0);
@@ -60,5 +61,51 @@ export function assertStoredOnceInOrder(dir: string, sent: readonly string[]): v
     assert.deepEqual(readDayLeaves(db, '2026-11-29').ids, sent, 'integrity leaves in buffer order, each once');
   } finally {
     db.close();
+  }
+}
+
+/** Appends 25 syslog frames from `from` to `buf` and records their ids, in order, in `sent`. */
+export function frameAppender(buf: DurableBuffer, sent: string[]): (from: number) => Promise<void> {
+  return async (from) => {
+    const fs = syslogFrames(from, 25);
+    for (const f of fs) sent.push(f.ctx.eventId);
+    await buf.append(fs as unknown as EcsEvent[]);
+  };
+}
+
+/**
+ * The start of the lock tests: step A (frames 0–24) is stored and durable; then the test holds
+ * events.db's write lock and asks for step B (frames 25–49), whose commit waits until `release`
+ * (the store worker's busy timeout is 5 s: the test must release within that). Resolves once the
+ * reader has gone past A, so what is appended next is read as chunks ahead while B waits.
+ */
+export async function lockedSecondStep(
+  dir: string,
+  w: { writer: WorkerWriter; readPast: (seq: number) => Promise<void> },
+  append: (from: number) => Promise<void>,
+  stepEvents: number,
+): Promise<{ a: StepInfo; b: Promise<StepInfo | undefined>; release: () => void }> {
+  await append(0);
+  const a = await w.writer.write(0, stepEvents);
+  assert.equal(a?.written, 25);
+  await a!.durable;
+  const lock = new Database(join(dir, 'events.db'));
+  try {
+    lock.exec('BEGIN IMMEDIATE');
+    await append(25);
+    const b = w.writer.write(a!.lastSeq, stepEvents);
+    await w.readPast(a!.lastSeq);
+    return {
+      a: a!,
+      b,
+      release: () => {
+        if (!lock.open) return;
+        lock.exec('COMMIT');
+        lock.close();
+      },
+    };
+  } catch (e) {
+    lock.close();
+    throw e;
   }
 }
