@@ -11,6 +11,9 @@ import type { EcsEvent } from '@xiangan/collectors';
 import { DurableBuffer } from '../src/buffer/durable.js';
 import { RawFrame } from '../src/buffer/raw.js';
 import { WorkerWriter } from '../src/pipeline/store-worker.js';
+import { validateConfig } from '../src/config/load.js';
+import { createLogger } from '../src/logger.js';
+import { startServer } from '../src/server.js';
 import { assertStoredOnceInOrder, frameAppender, lockedSecondStep, syslogFrames, watchedWriter } from './worker-frames.js';
 
 /** Syslog frames of about `size` bytes each (large messages: the buffer's byte bound decides the step). */
@@ -134,6 +137,34 @@ describe('prepare worker priority', () => {
       await writer.close();
       buf.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the server puts the prepare worker at +5 without detection, and leaves it at the process value with detection', { skip: process.platform !== 'linux' }, async () => {
+    const token = 'throughput-ahead-token-0123456789';
+    const want = Math.min(19, getPriority() + 5);
+    // Nothing to tell apart in a process at 14 or more: the alerts checkpointer's thread (+10) is at 19 too.
+    if (want === Math.min(19, getPriority() + 10)) return;
+    for (const detection of [false, true]) {
+      const dir = mkdtempSync(join(tmpdir(), 'xa-nice-server-'));
+      const before = nices().filter((n) => n === want).length;
+      const config = { data: dir, log: { level: 'silent' }, storage: { synchronous: 'normal' }, api: { port: 0, tokens: [token] }, syslog: { enabled: false }, alerts: { enabled: detection } };
+      const srv = await startServer(validateConfig(config), { logger: createLogger({ level: 'silent' }) });
+      try {
+        // One event through the pipeline: stored, so the prepare worker has run (it sets its nice value first).
+        const r = await fetch(`http://127.0.0.1:${srv.api.port}/api/v1/ingest`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-ndjson' },
+          body: `${JSON.stringify({ '@timestamp': new Date().toISOString(), message: 'nice check' })}\n`,
+        });
+        assert.equal(r.status, 200);
+        for (let i = 0; i < 600 && (await srv.runtime.store.stats()).events < 1; i++) await new Promise((res) => setTimeout(res, 25));
+        assert.equal((await srv.runtime.store.stats()).events, 1, 'the event was not stored within 15 s');
+        assert.equal(nices().filter((n) => n === want).length - before, detection ? 0 : 1, `detection ${detection}`);
+      } finally {
+        await srv.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
   });
 });

@@ -12,15 +12,16 @@
  * frame is copied.
  */
 import { closeSync, openSync, readSync, readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
 const ROLE = 'xiangan-alerts-checkpointer';
 /**
- * Nice value of the thread (Linux: per thread). The copy is not urgent and its bound holds if it
- * lags, so the pipeline's threads come first on a busy machine; at 10 it still gets ~10 % of a
- * contended core, more than a checkpoint every ~2 s needs.
+ * Nice value added to the thread's (Linux: per thread; at most 19). The copy is not urgent and its
+ * bound holds if it lags, so the pipeline's threads come first on a busy machine; at +10 it still
+ * gets ~10 % of a contended core, more than a checkpoint every ~2 s needs. Added, not set: a
+ * server started niced would otherwise run this thread ahead of its others.
  */
 const THREAD_NICE = 10;
 
@@ -203,7 +204,8 @@ function serveThread(): void {
   });
   try {
     // This thread's id is the last part of /proc/thread-self (`<pid>/task/<tid>`).
-    setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), THREAD_NICE);
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    setPriority(tid, Math.min(19, getPriority(tid) + THREAD_NICE));
   } catch {
     // Not Linux: the thread runs at the process's priority.
   }
