@@ -11,10 +11,10 @@
  * runs it, so durability is unchanged; the writer's next commit starts the WAL over once every
  * frame is copied.
  */
-import { closeSync, openSync, readSync, readlinkSync } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { niceThisThread } from '../thread-nice.js';
 
 const ROLE = 'xiangan-alerts-checkpointer';
 /**
@@ -202,13 +202,7 @@ function serveThread(): void {
     db?.close();
     parentPort!.close();
   });
-  try {
-    // This thread's id is the last part of /proc/thread-self (`<pid>/task/<tid>`).
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    setPriority(tid, Math.min(19, getPriority(tid) + THREAD_NICE));
-  } catch {
-    // Not Linux: the thread runs at the process's priority.
-  }
+  niceThisThread(THREAD_NICE);
   try {
     db = new Database(path, { fileMustExist: true });
     db.pragma('busy_timeout = 1000');

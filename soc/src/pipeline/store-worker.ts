@@ -25,12 +25,11 @@
  * serves the role named in its `workerData`.
  */
 import { MessageChannel, Worker, isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { readlinkSync } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BUFFER_CACHE_MB, READ_MAX_BYTES, bufferPath, readBatchesAfter, type RawBatch } from '../buffer/durable.js';
 import { SocError } from '../errors.js';
+import { niceThisThread } from '../thread-nice.js';
 import { SqliteEventStore, type SqliteStoreOptions } from '../storage/sqlite.js';
 import { storePrepared, type StepInfo } from './consumer.js';
 import { releaseBuffers, type PackedTexts } from '../buffer/json-bytes.js';
@@ -576,16 +575,7 @@ function failed(id: number, e: unknown): Reply {
 /** Prepare worker: one buffer connection, requests served in order; steps go to the store worker. */
 function servePrepare(): void {
   const d = workerData as { dir: string; normaliser: NormaliserName; chain: boolean; documents: boolean; nice: number };
-  if (d.nice !== 0) {
-    try {
-      // This thread's id is the last part of /proc/thread-self (`<pid>/task/<tid>`); the value
-      // adds to the process's own (a server started niced stays behind its other work as well).
-      const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-      setPriority(tid, Math.min(19, getPriority(tid) + d.nice));
-    } catch {
-      // Not Linux: the thread runs at the process's priority.
-    }
-  }
+  if (d.nice !== 0) niceThisThread(d.nice);
   const buffer = new Database(bufferPath(d.dir));
   buffer.pragma('busy_timeout = 5000');
   // Each row is read once, and a read transaction that finds the WAL changed by another
