@@ -77,6 +77,8 @@ export interface RawBatch {
   kind?: 'docs' | 'frames';
   frames?: Uint8Array;
   meta?: string;
+  /** Its size as the buffer stored it, the measure of {@link READ_MAX_BYTES} (set by {@link readBatchesAfter}). */
+  bytes?: number;
 }
 
 /** The documents of `docs` batches, one per event, in order (a `frames` batch is a TypeError: parse it first). */
@@ -479,8 +481,8 @@ export function readBatchesAfter(db: Database.Database, afterSeq: number, maxEve
   for (const r of st.iterate(afterSeq) as IterableIterator<{ seq: number; appended_at: number; count: number; bytes: number; data: string | Buffer; kind: number; meta: string | null }>) {
     if (out.length > 0 && (n + r.count > maxEvents || size + r.bytes > maxBytes)) break;
     size += r.bytes;
-    if (r.kind === 1) out.push({ seq: r.seq, appendedAt: r.appended_at, count: r.count, data: '', kind: 'frames', frames: r.data as Buffer, meta: r.meta ?? '[]' });
-    else out.push({ seq: r.seq, appendedAt: r.appended_at, count: r.count, data: r.data as string });
+    if (r.kind === 1) out.push({ seq: r.seq, appendedAt: r.appended_at, count: r.count, bytes: r.bytes, data: '', kind: 'frames', frames: r.data as Buffer, meta: r.meta ?? '[]' });
+    else out.push({ seq: r.seq, appendedAt: r.appended_at, count: r.count, bytes: r.bytes, data: r.data as string });
     n += r.count;
     if (n >= maxEvents || size >= maxBytes) break;
   }

@@ -60,11 +60,7 @@ interface StepMeta {
   counters: PrepareCounters;
   /** Whether the buffer held more batches after the step when it was read (a backlog). */
   more: boolean;
-  /**
-   * Bytes of the step's buffered batches, for the byte bound of a step ({@link READ_MAX_BYTES}):
-   * a frames batch's bytes exactly, a documents batch's in UTF-16 units (approximately: fewer than
-   * its UTF-8 bytes for CJK text).
-   */
+  /** Bytes of the step's batches as the buffer stored them, for the byte bound of a step ({@link READ_MAX_BYTES}). */
   bytes: number;
   /** The step's stored documents, when the writer was asked for them and detection did not run here. */
   batches?: RawBatch[];
@@ -177,8 +173,6 @@ interface Ahead {
   link: number;
   /** Events the next step may grow to (see `stepGrowth`). */
   cap: number;
-  /** Events that may be prepared ahead in all (see `aheadSteps`). */
-  depth: number;
   /** Prepared chunks after `after`, in buffer order, and their events. */
   chunks: Chunk[];
   events: number;
@@ -413,11 +407,13 @@ export class WorkerWriter {
 
   /** A reader of chunks after `after` (see {@link Ahead}), closed until a commit opens it. */
   private newAhead(after: number, max: number, cap: number, link: number): Ahead {
-    const a: Ahead = { after, max, link, cap, depth: cap * this.aheadSteps, chunks: [], events: 0, bytes: 0, end: after, open: false, running: undefined, timer: undefined, failed: undefined, read: () => undefined };
+    const a: Ahead = { after, max, link, cap, chunks: [], events: 0, bytes: 0, end: after, open: false, running: undefined, timer: undefined, failed: undefined, read: () => undefined };
     a.read = (): void => {
       a.timer = undefined;
-      if (!a.open || a.running || a.failed || a.events >= a.depth || a.bytes >= READ_MAX_BYTES * this.aheadSteps) return;
-      a.running = this.prepare(a.end, Math.min(a.cap, a.depth - a.events)).then(
+      // At most `aheadSteps` steps' worth (events and bytes) ahead, each chunk within one step.
+      const depth = a.cap * this.aheadSteps;
+      if (!a.open || a.running || a.failed || a.events >= depth || a.bytes >= READ_MAX_BYTES * this.aheadSteps) return;
+      a.running = this.prepare(a.end, Math.min(a.cap, depth - a.events)).then(
         (r) => {
           a.running = undefined;
           if (r.meta) {
@@ -525,7 +521,6 @@ export class WorkerWriter {
     if (a) {
       a.after = last.lastSeq;
       a.cap = cap;
-      a.depth = cap * this.aheadSteps;
       if (a.failed) {
         // What a failed chunk left unread is read again by a fresh reader after this step.
         await this.closeAhead(a);
@@ -617,7 +612,7 @@ function servePrepare(): void {
     try {
       const batches = readBatchesAfter(buffer, m.afterSeq, m.maxEvents);
       let bytes = 0;
-      for (const b of batches) bytes += b.frames ? b.frames.byteLength : b.data.length;
+      for (const b of batches) bytes += b.bytes!;
       const step = preparer.prepare(batches);
       if (!step) {
         reply({ type: 'prepared', id: m.id, meta: undefined });
