@@ -448,8 +448,7 @@ class CellWriter {
     this.k = 0;
     // (An event whose values threw half-way through left them here.)
     this.row.length = 0;
-    for (const m of this.seen) m.fill(undefined);
-    this.seenKept.fill(0);
+    this.forgetSeen();
     this.text.beginStep(events);
   }
 
@@ -535,10 +534,15 @@ class CellWriter {
       nums: this.nums.slice(0, this.nn),
       odd: this.odd,
     };
-    for (const m of this.seen) m.fill(undefined);
-    this.seenKept.fill(0);
+    this.forgetSeen();
     this.odd = [];
     return out;
+  }
+
+  /** Empties every column's slots: no string outlives its step here. */
+  private forgetSeen(): void {
+    for (const m of this.seen) m.fill(undefined);
+    this.seenKept.fill(0);
   }
 }
 

@@ -317,9 +317,9 @@ export function dataFiles(dir: string): { buffer: string; store: string } {
 }
 
 /** Steps the prepare worker may hold prepared ahead when detection is off (store-worker.ts, `aheadSteps`). */
-export const PIPELINE_AHEAD_STEPS = 2;
+const PIPELINE_AHEAD_STEPS = 2;
 /** Nice value of the prepare worker's thread when detection is off (store-worker.ts, `prepareNice`). */
-export const PIPELINE_PREPARE_NICE = 5;
+const PIPELINE_PREPARE_NICE = 5;
 
 /**
  * Semi-space, MiB, of the store and prepare workers' young generations (see
