@@ -192,32 +192,8 @@ export function dayTableDdl(day: string, layout: DayLayout = 'bucketed'): string
   return ddl;
 }
 
-/**
- * FTS5 `automerge` of new day tables: up to this many segments of one level before FTS5 merges
- * them into the next (its default is 4; 16 is its maximum). Every commit adds a segment of the
- * step's tokens, and each merge rewrites them, so the store's CPU went to the merges: with 16, a
- * token is rewritten about log16 instead of log4 times (bench:store, same process, 300k-1M rows:
- * the store ~6 % less CPU per event; soc/README.md "Store worker, session 13"). A search reads a
- * few more segments per term; matches are the same.
- */
-export const FTS_AUTOMERGE = 16;
-
-/**
- * FTS5 `crisismerge` of new day tables (default 16): a level with this many segments is merged
- * whole inside one commit, where automerge spreads the merging over the commits (work in
- * proportion to what each writes). At the default, equal to {@link FTS_AUTOMERGE}, a level was
- * merged whole every 16 segments: single commits of 100-160 ms at 500-event steps (bench:store).
- */
-export const FTS_CRISISMERGE = 64;
-
-/** The statements that set the FTS5 options of a new day's index `fts_<s>` (rows of its config table). */
-export function newDayFtsConfig(s: string): string[] {
-  if (!/^\d{8}$/.test(s)) throw new RangeError(`not a day suffix: ${s}`);
-  return [
-    `INSERT INTO fts_${s} (fts_${s}, rank) VALUES ('automerge', ${FTS_AUTOMERGE})`,
-    `INSERT INTO fts_${s} (fts_${s}, rank) VALUES ('crisismerge', ${FTS_CRISISMERGE})`,
-  ];
-}
+// The FTS5 settings of a new day's index, and when it merges: ./sqlite-fts.ts.
+export { FTS_AUTOMERGE, FTS_CRISISMERGE, newDayFtsConfig } from './sqlite-fts.js';
 
 /** 16-byte address → lowercase hex key. */
 export function ipKey(value: unknown): string | null {
