@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EcsEvent } from '@xiangan/collectors';
 import { SqliteEventStore } from '../src/storage/sqlite.js';
-import { dayTableDdl } from '../src/storage/sqlite-schema.js';
 import { FTS_AUTOMERGE, FTS_CRISISMERGE, FTS_MERGE_FANIN, FTS_USERMERGE, ftsLevels, ftsMergePages } from '../src/storage/sqlite-fts.js';
 import { parseQuery } from '../src/query/parse.js';
+import { ftsDefaultsDayDb } from './storage-earlier.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'xa-fts-'));
 
@@ -56,12 +56,7 @@ test('a new day index merges at FTS_MERGE_FANIN segments in steps; searches matc
   const dir = tmp();
   try {
     // 2026-11-27 made before, as by an earlier build: FTS5's default settings (automerge 4).
-    const db = new Database(join(dir, 'events.db'));
-    db.pragma('page_size = 16384');
-    db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE days (day TEXT PRIMARY KEY, events INTEGER NOT NULL) WITHOUT ROWID');
-    for (const sql of dayTableDdl('2026-11-27')) db.exec(sql);
-    db.close();
+    ftsDefaultsDayDb(dir, '2026-11-27');
     const store = new SqliteEventStore({ dir });
     const words = ['Failed', 'password', 'for', 'root', 'from', 'failure', 'FAILED-PASSWORD', 'accepted', 'sshd[42]:', '10.0.0.1', 'port', '22'];
     const message = (i: number): string => Array.from({ length: 3 + (i % 5) }, (_, k) => words[(i * 7 + k * (i % 3 + 1)) % words.length]!).join(i % 4 === 0 ? ' ' : ', ');

@@ -12,8 +12,9 @@ import type { EcsEvent } from '@xiangan/collectors';
 import type { PackedTexts } from '../src/buffer/json-bytes.js';
 import { eventColumns } from '../src/pipeline/prepare.js';
 import { SqliteEventStore } from '../src/storage/sqlite.js';
-import { FTS_AUTOMERGE, FTS_CRISISMERGE, dayTableDdl } from '../src/storage/sqlite-schema.js';
+import { FTS_AUTOMERGE, FTS_CRISISMERGE } from '../src/storage/sqlite-schema.js';
 import { parseQuery } from '../src/query/parse.js';
+import { ftsDefaultsDayDb } from './storage-earlier.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'xa-docs-'));
 
@@ -89,12 +90,7 @@ test('a new day table gets the FTS5 merge settings; a table made before keeps it
   const dir = tmp();
   try {
     // A day table made before this setting: the same DDL, no config row.
-    const db = new Database(join(dir, 'events.db'));
-    db.pragma('page_size = 16384');
-    db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE days (day TEXT PRIMARY KEY, events INTEGER NOT NULL) WITHOUT ROWID');
-    for (const sql of dayTableDdl('2026-11-27')) db.exec(sql);
-    db.close();
+    ftsDefaultsDayDb(dir, '2026-11-27');
     const store = new SqliteEventStore({ dir });
     const ev = (i: number, day: string): EcsEvent => ({ id: `am-${day}-${i}`, '@timestamp': `${day}T10:00:00Z`, message: `token${i % 7} shared` }) as EcsEvent;
     // Many small writes: FTS5 merges the segments of each (the new day by its setting).
