@@ -112,16 +112,6 @@ const secKey = new Float64Array(SEC_SLOTS).fill(NaN);
 const secText: string[] = new Array<string>(SEC_SLOTS).fill('');
 const MS_TEXT = Array.from({ length: 1000 }, (_, i) => '.' + String(i).padStart(3, '0') + 'Z');
 
-// The whole text is cached too, per millisecond (direct-mapped like the seconds): the two parts
-// joined are a cons string, which the first read by character (the prepare worker's JSON writer)
-// flattens, a runtime call and a copy. Made per call, that was every event's `@timestamp` and
-// `event.ingested`; cached, the frames of one receipt share one receive time string, and lines of
-// the same device time one `@timestamp`, flattened once (0.35–0.45 µs less JSON per bench:ingest
-// event, session 15).
-const MS_SLOTS = 1024;
-const msKey = new Float64Array(MS_SLOTS).fill(NaN);
-const msText: string[] = new Array<string>(MS_SLOTS).fill('');
-
 /**
  * `new Date(ms).toISOString()`, fast for integer times in the years 1970..9999 (the others,
  * and invalid times, go to `Date`, which throws a RangeError for those).
@@ -131,18 +121,13 @@ const msText: string[] = new Array<string>(MS_SLOTS).fill('');
  */
 export function isoTime(ms: number): string {
   if (!(ms >= 0 && ms < 253402300800000) || Math.floor(ms) !== ms) return new Date(ms).toISOString();
-  const at = Math.imul(ms % 0x40000000, 0x9e3779b1) >>> 22;
-  if (msKey[at] === ms) return msText[at]!;
   const sec = Math.floor(ms / 1000);
   const slot = Math.imul(sec, 0x9e3779b1) >>> 22;
   if (secKey[slot] !== sec) {
     secKey[slot] = sec;
     secText[slot] = civilSeconds(sec);
   }
-  const text = secText[slot]! + MS_TEXT[ms - sec * 1000]!;
-  msKey[at] = ms;
-  msText[at] = text;
-  return text;
+  return secText[slot]! + MS_TEXT[ms - sec * 1000]!;
 }
 
 /** The UTC calendar year of an instant (`new Date(t).getUTCFullYear()` without the Date). */
