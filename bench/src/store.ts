@@ -5,7 +5,8 @@
  * WAL checkpoint the store worker runs after each step are timed, as process CPU time. Reported
  * per window of 100k rows (CPU-µs/event and WAL KB/event, the pages each commit rewrote), for the
  * day-table layout new stores make (`bucketed`) and the earlier ones (`keyed`: an index on the
- * id's first eight characters; `id-unique`: a UNIQUE index on the id: `SqliteStoreOptions.layout`),
+ * id's first eight characters; `id-unique`: a UNIQUE index on the id: `SqliteStoreOptions.layout`;
+ * `bucketed-id`, the default since session 15: the bucket and the whole id, 32 rows per INSERT),
  * written in turn per step in one process, so the growth each index causes shows on the same
  * machine and load.
  *
@@ -19,14 +20,17 @@
  * Merged into `bench/results/store.json` as `floor`.
  *
  * Env: `XIANGAN_BENCH_STORE_LINES` (default 300,000; 1,000,000 for the growth),
- * `XIANGAN_BENCH_STORE_LAYOUTS` (default `bucketed,keyed,id-unique`), `XIANGAN_BENCH_STORE_STEP` (5,000,
+ * `XIANGAN_BENCH_STORE_LAYOUTS` (default `bucketed-id,bucketed,keyed,id-unique`; `bucketed-id:16`:
+ * 16 rows per INSERT), `XIANGAN_BENCH_STORE_STEP` (5,000,
  * the consumer's default step), `XIANGAN_BENCH_STORE_MODE` (`layouts`, default, or `floor`),
  * `XIANGAN_BENCH_STORE_VARIANTS` (floor: a comma list of variant names; default all),
+ * `XIANGAN_BENCH_STORE_CACHE_MB` (layouts: each store's page cache, default 8 as the store worker's),
+ * `XIANGAN_BENCH_STORE_CPU` (`thread`: this thread's CPU instead of the process's),
  * `XIANGAN_BENCH_STORE_CHECKPOINT_EVERY` (layouts: checkpoint every n-th step, as the store worker
  * does with 4; floor: also the store checkpointing every n-th step).
  * Writes `bench/results/store.json`.
  */
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -37,9 +41,11 @@ import { makeLine } from './syslog-mix.js';
 
 const LINES = Number(process.env.XIANGAN_BENCH_STORE_LINES ?? 300_000);
 const STEP = Number(process.env.XIANGAN_BENCH_STORE_STEP ?? 5_000);
-const LAYOUTS = (process.env.XIANGAN_BENCH_STORE_LAYOUTS ?? 'bucketed,keyed,id-unique').split(',') as Layout[];
+const LAYOUTS = (process.env.XIANGAN_BENCH_STORE_LAYOUTS ?? 'bucketed-id,bucketed,keyed,id-unique').split(',');
 const MODE = process.env.XIANGAN_BENCH_STORE_MODE ?? 'layouts';
 const WINDOW = 100_000;
+/** Page cache of each store (MiB): the store worker's default (`storage.cacheMb`, 8) unless `XIANGAN_BENCH_STORE_CACHE_MB` says otherwise. */
+const CACHE_MB = Number(process.env.XIANGAN_BENCH_STORE_CACHE_MB ?? 8);
 const PAGE = 16_384;
 const RECEIVED_AT = Date.UTC(2026, 10, 28, 2, 0, 0);
 
@@ -49,7 +55,13 @@ interface Window {
   walKbPerEvent: number;
 }
 
+/**
+ * CPU µs so far: of the process, or with `XIANGAN_BENCH_STORE_CPU=thread` of this thread alone
+ * (`/proc/thread-self/schedstat`: without V8's helper threads, as the pipeline's store worker is counted).
+ */
+const THREAD_CPU = process.env.XIANGAN_BENCH_STORE_CPU === 'thread';
 function cpuMicros(): number {
+  if (THREAD_CPU) return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1000;
   const u = process.cpuUsage();
   return u.user + u.system;
 }
@@ -67,10 +79,11 @@ function prepareStep(preparer: Preparer, s: number): PreparedStep {
   return preparer.prepare([{ seq: s + 1, appendedAt: RECEIVED_AT, count: frames.length, data: '', kind: 'frames', frames: data, meta }])!;
 }
 
-type Layout = 'bucketed' | 'keyed' | 'id-unique';
+type Layout = 'bucketed-id' | 'bucketed' | 'keyed' | 'id-unique';
 
 interface LayoutRun {
-  layout: Layout;
+  /** The layout, with `:n` when its rows per INSERT are not the store's default. */
+  layout: string;
   dir: string;
   store: SqliteEventStore;
   windows: Window[];
@@ -87,9 +100,11 @@ async function layouts(): Promise<void> {
   // step), so the machine's load falls on all alike; checkpoints as the store worker makes them.
   const every = Number(process.env.XIANGAN_BENCH_STORE_CHECKPOINT_EVERY ?? 1);
   const load0 = loadavg()[0]!;
-  const runs: LayoutRun[] = LAYOUTS.map((layout) => {
+  const runs: LayoutRun[] = LAYOUTS.map((name) => {
+    const [layout, rows] = name.split(':') as [Layout, string | undefined];
     const dir = mkdtempSync(join(tmpdir(), `xa-bench-store-${layout}-`));
-    return { layout, dir, store: new SqliteEventStore({ dir, synchronous: 'full', chain: true, autoCheckpoint: false, layout }), windows: [], cpu: 0, wal: 0, inWindow: 0, total: 0, walTotal: 0, steps: 0 };
+    const store = new SqliteEventStore({ dir, synchronous: 'full', chain: true, autoCheckpoint: false, cacheMb: CACHE_MB, layout, ...(rows ? { rowsPerInsert: Number(rows) } : {}) });
+    return { layout: name, dir, store, windows: [], cpu: 0, wal: 0, inWindow: 0, total: 0, walTotal: 0, steps: 0 };
   });
   try {
     const preparer = new Preparer('vendor', Date.now, true);
@@ -134,7 +149,7 @@ async function layouts(): Promise<void> {
     checkpointEvery: every,
     layouts: results,
     notes:
-      'SqliteEventStore.writeColumns + PASSIVE WAL checkpoint every checkpointEvery steps (what the store worker runs), process CPU time, synchronous=FULL, integrity leaf index on, 16 KiB pages; steps prepared from bench:ingest lines by the real Preparer (not timed); the layouts written in turn per step in one process. bucketed = (rowid >> 14, id key) index + in-memory key filter; keyed = id-key index; id-unique = UNIQUE id index, (ts, id) index.',
+      'SqliteEventStore.writeColumns + PASSIVE WAL checkpoint every checkpointEvery steps (what the store worker runs), process CPU time, synchronous=FULL, integrity leaf index on, 16 KiB pages; steps prepared from bench:ingest lines by the real Preparer (not timed); the layouts written in turn per step in one process. bucketed-id = (rowid >> 14, id) index + key filter, 32 rows per INSERT; bucketed = (rowid >> 14, id key) index + in-memory key filter; keyed = id-key index; id-unique = UNIQUE id index, (ts, id) index.',
   });
   process.stdout.write(`results: ${path}\n`);
 }
@@ -156,7 +171,7 @@ interface Variant {
   ftsConfig?: Array<[string, number]>;
 }
 
-// FTS5 automerge 16, crisismerge 64: what the store sets on a new day's index (newDayFtsConfig in soc's sqlite-schema.ts).
+// FTS5 automerge 16, crisismerge 64: what the store set on a new day's index from session 13 to 14 (since session 15 it merges itself: soc's sqlite-fts.ts; the floor keeps these).
 const FTS_NEW: Array<[string, number]> = [['automerge', 16], ['crisismerge', 64]];
 const FULL: Variant = { name: 'floor', has: true, fts: true, doc: true, dropIndexes: [], pageSize: PAGE, rowsPerInsert: 1, ftsConfig: FTS_NEW };
 /** The variants of the floor mode, each against {@link FULL} (the store's own statements by hand). */

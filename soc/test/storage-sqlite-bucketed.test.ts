@@ -42,10 +42,10 @@ const A = 'abcdef01' + '1'.repeat(56);
 const B = 'abcdef01' + '2'.repeat(56);
 const C = '01234567' + '3'.repeat(56);
 
-test('new day tables are bucketed: (bucket, id key) index, no unique index, idempotent writes, lookups through the index', async () => {
+test('bucketed day tables: (bucket, id key) index, no unique index, idempotent writes, lookups through the index', async () => {
   const dir = tmp();
   try {
-    const store = new SqliteEventStore({ dir, chain: true });
+    const store = new SqliteEventStore({ dir, chain: true, layout: 'bucketed' });
     assert.deepEqual(store.writeSync([ev(A, 1), ev(B, 2), ev('api-7', 3), ev(A, 4)]), { written: 3, duplicates: 1 });
     assert.deepEqual(store.writeSync([ev(B, 2), ev(A, 1), ev('api-7', 3), ev(C, 4), ev(C, 5)]), { written: 1, duplicates: 4 });
     for (const [id, m] of [[A, 'm1'], [B, 'm2'], ['api-7', 'm3'], [C, 'm4']] as const) {
@@ -71,7 +71,7 @@ test('new day tables are bucketed: (bucket, id key) index, no unique index, idem
       const src = sqliteEventSource(db);
       assert.equal(JSON.parse((await src.document('2026-11-28', B))!).message, 'm2');
       assert.equal(await src.document('2026-11-28', 'abcdef01' + '9'.repeat(56)), undefined);
-      const docPlan = (db.prepare(`EXPLAIN QUERY PLAN SELECT doc FROM ev_20261128 WHERE ${idWhere('20261128', 'bucketed')}`).all(...idParams(A)) as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+      const docPlan = (db.prepare(`EXPLAIN QUERY PLAN SELECT doc FROM ev_20261128 WHERE ${idWhere('20261128', 'bucketed')}`).all(...idParams(A, 'bucketed')) as Array<{ detail: string }>).map((r) => r.detail).join('; ');
       assert.match(docPlan, /USING INDEX ix_20261128_idb/);
     } finally {
       db.close();
@@ -130,7 +130,7 @@ test('a day of many buckets: duplicates from every bucket, across restarts and a
   }
 });
 
-test('mixed-layout days (id-unique, keyed, bucketed) in one store: writes idempotent and lookups by id on each', async () => {
+test('mixed-layout days (id-unique, keyed, bucketed, bucketed-id) in one store: writes idempotent and lookups by id on each', async () => {
   const dir = tmp();
   try {
     // The earliest layout, as stores before 2026-11-29 made it.
@@ -141,23 +141,27 @@ test('mixed-layout days (id-unique, keyed, bucketed) in one store: writes idempo
     const keyed = new SqliteEventStore({ dir, layout: 'keyed' });
     assert.deepEqual(keyed.writeSync([ev(B, 2, '2026-11-27')]), { written: 1, duplicates: 0 });
     await keyed.close();
+    const bucketed = new SqliteEventStore({ dir, layout: 'bucketed' });
+    assert.deepEqual(bucketed.writeSync([ev(C, 3, '2026-11-28')]), { written: 1, duplicates: 0 });
+    await bucketed.close();
 
     const store = new SqliteEventStore({ dir });
-    const days = ['2026-11-26', '2026-11-27', '2026-11-28'];
-    const ids = [A, B, C];
+    const days = ['2026-11-26', '2026-11-27', '2026-11-28', '2026-11-29'];
+    const D = 'fedcba98' + '4'.repeat(56);
+    const ids = [A, B, C, D];
     const all = (): EcsEvent[] => ids.map((id, k) => ev(id, k + 1, days[k]));
-    assert.deepEqual(store.writeSync(all()), { written: 2, duplicates: 1 });
-    assert.deepEqual(store.writeSync(all()), { written: 0, duplicates: 3 });
+    assert.deepEqual(store.writeSync(all()), { written: 2, duplicates: 2 });
+    assert.deepEqual(store.writeSync(all()), { written: 0, duplicates: 4 });
     for (const [k, id] of ids.entries()) {
       assert.equal(store.getSync(id)?.['@timestamp'], ev(id, k + 1, days[k])['@timestamp']);
       assert.equal(store.searchSync({ query: parseQuery(`id:"${id}"`) }).total, 1, id);
     }
     // One search over the three days, an id term per layout.
-    assert.equal(store.searchSync({ query: parseQuery(`id:"${A}" OR id:"${B}" OR id:"${C}"`) }).total, 3);
+    assert.equal(store.searchSync({ query: parseQuery(`id:"${A}" OR id:"${B}" OR id:"${C}" OR id:"${D}"`) }).total, 4);
     await store.close();
     const check = new Database(join(dir, 'events.db'), { readonly: true });
     try {
-      assert.deepEqual(['20261126', '20261127', '20261128'].map((s) => dayLayout(check, s)), ['id-unique', 'keyed', 'bucketed']);
+      assert.deepEqual(['20261126', '20261127', '20261128', '20261129'].map((s) => dayLayout(check, s)), ['id-unique', 'keyed', 'bucketed', 'bucketed-id']);
       const src = sqliteEventSource(check);
       for (const [k, id] of ids.entries()) assert.equal(JSON.parse((await src.document(days[k]!, id))!).id, id);
     } finally {

@@ -45,7 +45,8 @@ export function sqliteEventSource(db: Database.Database, pool?: DigestPool): Rec
     document: (day, id) => {
       const t = table(day);
       const s = t.slice(3);
-      return (db.prepare(`SELECT doc FROM ${t} WHERE ${idWhere(s, dayLayout(db, s) ?? 'keyed')}`).pluck().get(...idParams(id)) as string | undefined) ?? undefined;
+      const layout = dayLayout(db, s) ?? 'keyed';
+      return (db.prepare(`SELECT doc FROM ${t} WHERE ${idWhere(s, layout)}`).pluck().get(...idParams(id, layout)) as string | undefined) ?? undefined;
     },
   };
 }

@@ -23,7 +23,7 @@ export interface SqlFragment {
  * compileQuery(parseQuery('user.name:root'), '20261128'); // { sql: '(user_name = ?)', params: ['root'] }
  * ```
  */
-export function compileQuery(node: QueryNode, s: string, layout: DayLayout = 'bucketed'): SqlFragment {
+export function compileQuery(node: QueryNode, s: string, layout: DayLayout = 'bucketed-id'): SqlFragment {
   const params: Array<string | number> = [];
   const sql = compile(node, s, layout, params);
   return { sql, params };
@@ -97,7 +97,7 @@ function equals(field: string, value: string, s: string, layout: DayLayout, p: A
   if (field === 'id') {
     // Every day-table layout answers this through an index (see DayLayout, idWhere): SQLite
     // picks an expression index only for the same expression.
-    p.push(...idParams(value));
+    p.push(...idParams(value, layout));
     return `(${idWhere(s, layout)})`;
   }
   const col = COLUMN_BY_FIELD.get(field);

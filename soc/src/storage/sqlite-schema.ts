@@ -65,9 +65,10 @@ export function daySuffix(day: string): string {
 }
 
 /**
- * Layout of a day table. `bucketed` (new tables): lookups by id, and the check that makes a write
- * idempotent, go through an index on the row's insert-order bucket ({@link ID_BUCKET_SQL}: rowid
- * >> {@link ID_BUCKET_SHIFT}) followed by the id's first {@link ID_KEY_CHARS} characters
+ * Layout of a day table. `bucketed-id` (new tables): lookups by id, and the check that makes a
+ * write idempotent, go through an index on the row's insert-order bucket ({@link ID_BUCKET_SQL}:
+ * rowid >> {@link ID_BUCKET_SHIFT}) followed by the id itself; `bucketed` (tables made 2026-11-30
+ * before it): the bucket followed by the id's first {@link ID_KEY_CHARS} characters
  * ({@link ID_KEY_SQL}); `keyed` (tables made 2026-11-29 to 2026-11-30): an index on the id key
  * alone; `id-unique` (tables made before): a UNIQUE index on `id` itself does both.
  *
@@ -77,13 +78,17 @@ export function daySuffix(day: string): string {
  * from 100k to 1M rows. The keyed layout's 8-character key made that index an eighth of the
  * bytes, but its inserts still land anywhere in it (a 400-event commit on a 300k-row day rewrote
  * 233–245 of its pages, session 11). Led by the bucket, the index takes a day's inserts only among
- * the pages of its newest bucket (2^14 rows, ~20 pages), however large the day; a lookup by id
- * then seeks the key once per bucket (62 at 1M rows), and the write check asks SQLite only for
- * the ids an in-memory filter of the day's keys does not rule out ({@link IdKeyFilter}). Both key
- * parts are expressions, so SQLite keeps them for every row however it was inserted; the rowid
- * is the table's INTEGER PRIMARY KEY, which VACUUM keeps.
+ * the pages of its newest bucket (2^14 rows), however large the day; a lookup by id then seeks
+ * once per bucket (62 at 1M rows), and the write check asks SQLite only for the ids an in-memory
+ * filter of the day's keys does not rule out ({@link IdKeyFilter}). The bucket is an expression
+ * SQLite keeps for every row however it was inserted; the rowid is the table's INTEGER PRIMARY
+ * KEY, which VACUUM keeps. `bucketed-id` keeps the whole id (a wider index, still written only
+ * at its end) because an index expression that calls a function (`substr`) makes SQLite open a
+ * statement journal for every INSERT of several rows (each page the statement first touches
+ * copied to a temporary file, whatever the conflict clause): without one the store inserts many
+ * rows per statement ({@link ROWS_PER_INSERT}; soc/README.md "Store worker, session 15").
  */
-export type DayLayout = 'bucketed' | 'keyed' | 'id-unique';
+export type DayLayout = 'bucketed-id' | 'bucketed' | 'keyed' | 'id-unique';
 
 /** Characters of an id in the key index of keyed and bucketed day tables (see {@link DayLayout}). */
 export const ID_KEY_CHARS = 8;
@@ -119,25 +124,35 @@ export const ID_WHERE = `${ID_KEY_SQL} = ? AND id = ?`;
 
 /**
  * The condition that finds an event by id through an index on day table `ev_<s>` of `layout`;
- * bind {@link idParams}. On bucketed tables the bucket is one of the table's buckets (0 to the
- * highest rowid's, listed in SQL, so it holds for whatever the table holds when it runs): SQLite
- * seeks (bucket, key) once per bucket (EXPLAIN QUERY PLAN: "SEARCH … USING INDEX ix_…_idb
- * (<expr>=? AND <expr>=?)").
+ * bind {@link idParams} of the same layout. On bucketed tables the bucket is one of the table's
+ * buckets (0 to the highest rowid's, listed in SQL, so it holds for whatever the table holds when
+ * it runs): SQLite seeks (bucket, key) or (bucket, id) once per bucket (EXPLAIN QUERY PLAN:
+ * "SEARCH … USING INDEX ix_…_idb (<expr>=? AND <expr>=?)", "… ix_…_idi (<expr>=? AND id=?)").
  */
 export function idWhere(s: string, layout: DayLayout): string {
-  if (layout !== 'bucketed') return ID_WHERE;
+  if (layout !== 'bucketed' && layout !== 'bucketed-id') return ID_WHERE;
   if (!/^\d{8}$/.test(s)) throw new RangeError(`not a day suffix: ${s}`);
   const buckets = `WITH RECURSIVE b(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM b WHERE x < (SELECT coalesce(max(rowid), 0) FROM ev_${s}) >> ${ID_BUCKET_SHIFT}) SELECT x FROM b`;
-  return `(${ID_BUCKET_SQL}) IN (${buckets}) AND ${ID_WHERE}`;
+  return `(${ID_BUCKET_SQL}) IN (${buckets}) AND ${layout === 'bucketed-id' ? 'id = ?' : ID_WHERE}`;
 }
 
-/** The parameters of {@link ID_WHERE} and {@link idWhere} for `id`. */
-export function idParams(id: string): [string, string] {
-  return [idKey(id), id];
+/** The parameters of {@link idWhere} of `layout` (and of {@link ID_WHERE}) for `id`. */
+export function idParams(id: string, layout: DayLayout): string[] {
+  return layout === 'bucketed-id' ? [id] : [idKey(id), id];
 }
 
-/** Index of the id on bucketed day table `ev_<s>`. */
+/** Index of the id key on bucketed day table `ev_<s>`. */
 export const bucketIndexName = (s: string): string => `ix_${s}_idb`;
+
+/** Index of the id on bucketed-id day table `ev_<s>`. */
+export const bucketIdIndexName = (s: string): string => `ix_${s}_idi`;
+
+/**
+ * Rows per INSERT statement on bucketed-id day tables (the rest of a write's rows for a day go
+ * one per statement): each statement call has a fixed cost (binding set-up, the VDBE program's
+ * start, better-sqlite3's result object), paid once for this many rows.
+ */
+export const ROWS_PER_INSERT = 32;
 
 /**
  * Layout of day table `ev_<s>` in `db`, `undefined` while it does not exist (read from its DDL
@@ -147,12 +162,13 @@ export function dayLayout(db: Database.Database, s: string): DayLayout | undefin
   const sql = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").pluck().get(`ev_${s}`) as string | undefined;
   if (sql === undefined) return undefined;
   if (/\bid TEXT NOT NULL UNIQUE\b/i.test(sql)) return 'id-unique';
-  const idb = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").pluck().get(bucketIndexName(s));
-  return idb === undefined ? 'keyed' : 'bucketed';
+  const ix = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name IN (?, ?)").pluck().all(bucketIndexName(s), bucketIdIndexName(s));
+  if (ix.includes(bucketIndexName(s))) return 'bucketed';
+  return ix.includes(bucketIdIndexName(s)) ? 'bucketed-id' : 'keyed';
 }
 
 /** DDL for one day: the event table, its indexes and its FTS5 index over `message`. */
-export function dayTableDdl(day: string, layout: DayLayout = 'bucketed'): string[] {
+export function dayTableDdl(day: string, layout: DayLayout = 'bucketed-id'): string[] {
   const s = daySuffix(day);
   const cols = COLUMNS.map((c) => `${c.column} ${c.kind === 'time' || c.kind === 'number' ? 'INTEGER' : 'TEXT'}`);
   const keyed = layout !== 'id-unique';
@@ -168,6 +184,7 @@ export function dayTableDdl(day: string, layout: DayLayout = 'bucketed'): string
   ];
   if (layout === 'keyed') ddl.push(`CREATE INDEX IF NOT EXISTS ix_${s}_idk ON ev_${s} (${ID_KEY_SQL})`);
   if (layout === 'bucketed') ddl.push(`CREATE INDEX IF NOT EXISTS ${bucketIndexName(s)} ON ev_${s} (${ID_BUCKET_SQL}, ${ID_KEY_SQL})`);
+  if (layout === 'bucketed-id') ddl.push(`CREATE INDEX IF NOT EXISTS ${bucketIdIndexName(s)} ON ev_${s} (${ID_BUCKET_SQL}, id)`);
   for (const c of COLUMNS) {
     if (!c.indexed) continue;
     // On keyed and bucketed tables the ts index is on ts alone: its entries then go in rowid order at the end

@@ -13,7 +13,7 @@ import { LeafWriter, leafTable } from '../integrity/leaves.js';
 import { bytesToIp } from '../query/parse.js';
 import { compileQuery } from './sqlite-query.js';
 import { FTS_STRUCTURE_ROWID, ftsMergePages } from './sqlite-fts.js';
-import { COLUMN_BY_FIELD, COLUMNS, dayLayout, dayTableDdl, daySuffix, ID_BUCKET_SHIFT, ID_BUCKET_SQL, ID_KEY_CHARS, ID_KEY_SQL, IdKeyFilter, idKey, idParams, idWhere, ipKey, keyBytes, newDayFtsConfig, type DayLayout } from './sqlite-schema.js';
+import { COLUMN_BY_FIELD, COLUMNS, dayLayout, dayTableDdl, daySuffix, ID_BUCKET_SHIFT, ID_BUCKET_SQL, ID_KEY_CHARS, ID_KEY_SQL, IdKeyFilter, idKey, idParams, idWhere, ipKey, keyBytes, newDayFtsConfig, ROWS_PER_INSERT, type DayLayout } from './sqlite-schema.js';
 import { eventColumns, preparedDocs, type PreparedColumns } from '../pipeline/prepare.js';
 import { PackedReader, type PackedTexts } from '../buffer/json-bytes.js';
 import type {
@@ -76,10 +76,13 @@ export interface SqliteStoreOptions {
    */
   autoCheckpoint?: boolean;
   /**
-   * Layout of the day tables this store creates (existing ones keep theirs); default `bucketed`.
-   * `keyed` and `id-unique` make them as before: for comparing the layouts (bench:store, tests).
+   * Layout of the day tables this store creates (existing ones keep theirs); default `bucketed-id`.
+   * `bucketed`, `keyed` and `id-unique` make them as before: for comparing the layouts
+   * (bench:store, tests).
    */
   layout?: DayLayout;
+  /** Rows per INSERT on bucketed-id day tables; default {@link ROWS_PER_INSERT} (other values: for measuring). */
+  rowsPerInsert?: number;
 }
 
 const SCHEMA_VERSION = 1;
@@ -101,6 +104,8 @@ const PAGE_SIZE = 16_384;
 interface DayStatements {
   /** Inserts one row; on `id-unique` tables, unless its id is stored already (`changes` 0). */
   insert: Database.Statement;
+  /** Bucketed-id tables: inserts {@link SqliteEventStore.rowsPerInsert} rows. */
+  many: Database.Statement | undefined;
   /**
    * On keyed tables: which ids of a JSON array of ids are stored (their positions in the array),
    * asked once per write and day before its inserts, each through the id key's index. A separate
@@ -110,7 +115,7 @@ interface DayStatements {
    * the day's {@link IdKeyFilter} cannot rule out.
    */
   has: Database.Statement | undefined;
-  /** Bucketed tables: the id keys of the rows after a rowid (from the id index alone). */
+  /** Bucketed tables: the id keys (bucketed-id: the ids) of the rows after a rowid (from the id index alone). */
   keysAfter: Database.Statement | undefined;
   /** Highest rowid of the day table (its rightmost B-tree entry, so a cheap read). */
   maxRowid: Database.Statement;
@@ -137,7 +142,16 @@ interface Touched {
   seen: Set<string> | undefined;
   /** Bucketed tables: the day's id-key filter. */
   filter: IdKeyFilter | undefined;
+  /**
+   * The arguments of the day's next INSERT: one row's, or on bucketed-id tables those of up to
+   * `st.many`'s rows, `fill` of them set.
+   */
+  args: Array<string | number | Buffer | null>;
+  fill: number;
 }
+
+/** Values of one row: id, the COLUMNS values (time in its place), message, doc. */
+const ROW_WIDTH = COLUMNS.length + 3;
 
 /**
  * Open (or create) the SQLite event store in `opts.dir`.
@@ -167,6 +181,7 @@ export class SqliteEventStore implements EventStore {
   private schemaStmt: Database.Statement | undefined;
   private readonly now: () => number;
   private readonly newLayout: DayLayout;
+  private readonly rowsPerInsert: number;
   private readonly bumpDay: Database.Statement;
   private readonly leaves: LeafWriter | undefined;
   /** One write's transaction ({@link insertAll}), wrapped once rather than per write. */
@@ -176,7 +191,9 @@ export class SqliteEventStore implements EventStore {
   constructor(opts: SqliteStoreOptions) {
     if (typeof opts?.dir !== 'string' || opts.dir === '') throw new TypeError('SqliteEventStore: dir must be a non-empty string');
     this.now = opts.now ?? Date.now;
-    this.newLayout = opts.layout ?? 'bucketed';
+    this.newLayout = opts.layout ?? 'bucketed-id';
+    this.rowsPerInsert = opts.rowsPerInsert ?? ROWS_PER_INSERT;
+    if (!Number.isInteger(this.rowsPerInsert) || this.rowsPerInsert < 1 || this.rowsPerInsert > 1000) throw new RangeError('SqliteEventStore: rowsPerInsert must be an integer in 1..1000');
     this.path = join(opts.dir, 'events.db');
     try {
       if (!opts.readonly) mkdirSync(opts.dir, { recursive: true });
@@ -252,7 +269,7 @@ export class SqliteEventStore implements EventStore {
     this.filters.delete(day);
     if (f === undefined || before < f.upTo) f = new IdKeyFilter();
     if (before > f.upTo) {
-      for (const k of st.keysAfter!.iterate(f.upTo, f.upTo) as IterableIterator<string>) f.add(k);
+      for (const k of st.keysAfter!.iterate(f.upTo, f.upTo) as IterableIterator<string>) f.add(idKey(k));
       f.upTo = before;
     }
     this.filters.set(day, f);
@@ -274,25 +291,33 @@ export class SqliteEventStore implements EventStore {
     // A new day's FTS5 settings (rows of its config table); a day table made before keeps its own.
     if (existing === undefined) for (const sql of newDayFtsConfig(s)) this.db.exec(sql);
     const keyed = layout !== 'id-unique';
-    const bucketed = layout === 'bucketed';
+    const bucketed = layout === 'bucketed' || layout === 'bucketed-id';
     const cols = [...COLUMNS.map((c) => c.column), 'message', 'doc'];
+    const row = `(?, ${cols.map((c) => (c === 'doc' ? 'CAST(? AS TEXT)' : '?')).join(', ')})`;
+    // Both id conditions through the layout's index; the bucketed-id index holds the id itself.
+    const idIs = layout === 'bucketed-id' ? 'id = j.value' : `${ID_KEY_SQL} = substr(j.value, 1, ${ID_KEY_CHARS}) AND id = j.value`;
     st = {
       // Keyed tables have no unique constraint: the id is looked up through the id key's index
       // (duplicates within one write are seen too: the transaction reads its own rows).
       // The document may come as its UTF-8 bytes (docViews): CAST makes them the same TEXT value
       // a string of it binds as (SQLite "CAST expressions": a BLOB's bytes read in the database's
       // encoding, UTF-8 here); a string stays as it is.
-      insert: this.db.prepare(`INSERT ${keyed ? '' : 'OR IGNORE '}INTO ev_${s} (id, ${cols.join(', ')}) VALUES (?, ${cols.map((c) => (c === 'doc' ? 'CAST(? AS TEXT)' : '?')).join(', ')})`),
+      insert: this.db.prepare(`INSERT ${keyed ? '' : 'OR IGNORE '}INTO ev_${s} (id, ${cols.join(', ')}) VALUES ${row}`),
+      // OR FAIL: under the default (ABORT) a NOT NULL column makes SQLite open a statement journal
+      // for a statement of several rows, to undo the rows before a failing one (each page it
+      // first touches copied to a temporary file: 32 rows a statement cost more than one row
+      // each). FAIL keeps them instead, and a failed write rolls back its whole transaction anyway.
+      many: layout === 'bucketed-id' && this.rowsPerInsert > 1 ? this.db.prepare(`INSERT OR FAIL INTO ev_${s} (id, ${cols.join(', ')}) VALUES ${Array.from({ length: this.rowsPerInsert }, () => row).join(', ')}`) : undefined,
       has: keyed
         ? this.db
             .prepare(
-              `SELECT j.key FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM ev_${s} WHERE ${bucketed ? `(${ID_BUCKET_SQL}) IN (SELECT value FROM json_each(?)) AND ` : ''}${ID_KEY_SQL} = substr(j.value, 1, ${ID_KEY_CHARS}) AND id = j.value)`,
+              `SELECT j.key FROM json_each(?) AS j WHERE EXISTS (SELECT 1 FROM ev_${s} WHERE ${bucketed ? `(${ID_BUCKET_SQL}) IN (SELECT value FROM json_each(?)) AND ` : ''}${idIs})`,
             )
             .pluck()
         : undefined,
       // A range of the id index from the bucket of the rowid on (EXPLAIN QUERY PLAN: "SEARCH …
       // USING COVERING INDEX ix_…_idb (<expr>>?)"), not the table's rows with their documents.
-      keysAfter: bucketed ? this.db.prepare(`SELECT ${ID_KEY_SQL} FROM ev_${s} WHERE ${ID_BUCKET_SQL} >= (? >> ${ID_BUCKET_SHIFT}) AND rowid > ?`).pluck() : undefined,
+      keysAfter: bucketed ? this.db.prepare(`SELECT ${layout === 'bucketed-id' ? 'id' : ID_KEY_SQL} FROM ev_${s} WHERE ${ID_BUCKET_SQL} >= (? >> ${ID_BUCKET_SHIFT}) AND rowid > ?`).pluck() : undefined,
       maxRowid: this.db.prepare(`SELECT coalesce(max(rowid), 0) FROM ev_${s}`).pluck(),
       ftsAfter: this.db.prepare(`INSERT INTO fts_${s} (rowid, message) SELECT rowid, message FROM ev_${s} WHERE rowid > ? AND message IS NOT NULL`),
       ftsMerge:
@@ -375,8 +400,6 @@ export class SqliteEventStore implements EventStore {
     this.checkSchema();
     const touched = new Map<string, Touched>();
     const n = cols.count;
-    // One parameter array reused for every row: id, the COLUMNS values (time in its place), message, doc.
-    const params: Array<string | number | Buffer | null> = new Array(COLUMNS.length + 3).fill(null);
     const slot: number[] = [];
     for (let j = 0, k = 0; j < COLUMNS.length; j++) slot.push(COLUMNS[j]!.kind === 'time' ? -1 : k++);
     const hashes = cols.leafHashes;
@@ -398,7 +421,9 @@ export class SqliteEventStore implements EventStore {
           const st = this.dayStatements(day);
           const before = st.maxRowid.get() as number;
           const filter = st.keysAfter ? this.filterFor(day, st, before) : undefined;
-          cur = { day, st, before, rows: 0, at: st.has ? [] : undefined, seen: st.has ? new Set() : undefined, filter };
+          // One argument array per day reused for every statement (see ROW_WIDTH).
+          const args = new Array(st.many ? ROW_WIDTH * this.rowsPerInsert : ROW_WIDTH).fill(null);
+          cur = { day, st, before, rows: 0, at: st.has ? [] : undefined, seen: st.has && !filter ? new Set() : undefined, filter, args, fill: 0 };
           touched.set(day, cur);
         }
       }
@@ -411,7 +436,7 @@ export class SqliteEventStore implements EventStore {
     // The ids are compared in SQL, as before: SQLite decodes JSON text to the bytes a bound
     // string gives (UTF-8 as V8 writes it, lone surrogates included), while such bytes read
     // back into JS would not compare equal. Ids met earlier in this write are skipped too, so a
-    // write that holds one id twice stores it once.
+    // write that holds one id twice stores it once (bucketed days: marked in `stored` too).
     const stored = new Uint8Array(n);
     for (const t of touched.values()) {
       if (t.at === undefined) continue;
@@ -423,29 +448,44 @@ export class SqliteEventStore implements EventStore {
       for (const k of t.st.has!.all(JSON.stringify(at.map((i) => cols.ids[i]))) as number[]) stored[at[k]!] = 1;
     }
     for (let i = 0; i < n; i++) {
+      if (stored[i] === 1) continue;
       const id = cols.ids[i]!;
       const t = dayOf[i]!;
       if (t.seen !== undefined) {
-        if (stored[i] === 1 || t.seen.has(id)) continue;
+        if (t.seen.has(id)) continue;
         t.seen.add(id);
       }
-      params[0] = id;
-      for (let j = 0; j < slot.length; j++) params[1 + j] = slot[j] === -1 ? cols.ts[i]! : cols.values[slot[j]!]![i]!;
-      params[COLUMNS.length + 1] = cols.messages[i] ?? null;
-      params[COLUMNS.length + 2] = docs.at(i)!;
+      const a = t.args;
+      const o = t.fill;
+      a[o] = id;
+      for (let j = 0; j < slot.length; j++) a[o + 1 + j] = slot[j] === -1 ? cols.ts[i]! : cols.values[slot[j]!]![i]!;
+      a[o + COLUMNS.length + 1] = cols.messages[i] ?? null;
+      a[o + COLUMNS.length + 2] = docs.at(i)!;
       // Spread, not the array: better-sqlite3 reads an array argument element by element
       // through the V8 object API (Binder::BindArray), arguments directly; measured ~0.8 µs
       // less per 20-value row.
-      if (t.st.insert.run(...params).changes === 1) {
-        if (this.leaves) {
-          if (hashes) this.leaves.append(t.day, id, hashes.subarray(i * 32, i * 32 + 32));
-          else this.leaves.appendDoc(t.day, id, docs.at(i)!);
+      if (t.st.many === undefined) {
+        if (t.st.insert.run(...a).changes !== 1) continue;
+      } else {
+        // No UNIQUE index on these tables (duplicates were filtered above): every row of a
+        // statement is inserted, in order, so rowids come out as one row per statement gives.
+        t.fill = o + ROW_WIDTH;
+        if (t.fill === a.length) {
+          t.st.many.run(...a);
+          t.fill = 0;
         }
-        written++;
-        t.rows++;
-        // Before the commit: a rollback then leaves a key too many (a false positive), never one missing.
-        t.filter?.add(idKey(id));
       }
+      if (this.leaves) {
+        if (hashes) this.leaves.append(t.day, id, hashes.subarray(i * 32, i * 32 + 32));
+        else this.leaves.appendDoc(t.day, id, docs.at(i)!);
+      }
+      written++;
+      t.rows++;
+    }
+    // The rows left over on bucketed-id days (fewer than a statement's): one statement each.
+    for (const t of touched.values()) {
+      for (let o = 0; o < t.fill; o += ROW_WIDTH) t.st.insert.run(...t.args.slice(o, o + ROW_WIDTH));
+      t.fill = 0;
     }
     for (const [d, t] of touched) {
       if (t.filter !== undefined) t.filter.upTo = t.before + t.rows;
@@ -471,13 +511,48 @@ export class SqliteEventStore implements EventStore {
   }
 
   /**
-   * Bucketed day `t`: marks in `stored` its ids that the table holds. Only the ids its filter
-   * cannot rule out are looked up: first in the newest two buckets (a replay after a crash
-   * between commit and buffer delete: its ids were stored last), then the rest in all buckets.
+   * Bucketed day `t`: marks in `stored` its ids that the table holds or that came earlier in this
+   * write, and adds every id's key to the day's filter (before the commit: a rollback then leaves
+   * a key too many, a false positive, never one missing). Only the ids the filter cannot rule out
+   * are looked up: an id met before in this write is in the filter by then, so it is among them,
+   * and is compared with the write's earlier ids here (no set of all the write's ids: ~3 % of the
+   * store worker's time went to one); the rest are asked of SQLite, first in the newest two
+   * buckets (a replay after a crash between commit and buffer delete: its ids were stored last),
+   * then in all buckets.
    */
   private storedBucketed(t: Touched, ids: readonly string[], stored: Uint8Array): void {
+    const at = t.at!;
+    const filter = t.filter!;
     let maybe: number[] = [];
-    for (const i of t.at!) if (t.filter!.mayHave(idKey(ids[i]!))) maybe.push(i);
+    for (const i of at) {
+      const k = idKey(ids[i]!);
+      if (filter.mayHave(k)) maybe.push(i);
+      filter.add(k);
+    }
+    if (maybe.length > 0) {
+      // Few (a full filter segment answers "maybe" for ~0.1 % of new ids): each compared with the
+      // ids before it; many (a replay), through a map of the write's first positions.
+      let first: Map<string, number> | undefined;
+      if (maybe.length > 16) {
+        first = new Map();
+        for (const i of at) if (!first.has(ids[i]!)) first.set(ids[i]!, i);
+      }
+      for (const i of maybe) {
+        const id = ids[i]!;
+        if (first !== undefined) {
+          if (first.get(id)! < i) stored[i] = 1;
+          continue;
+        }
+        for (const j of at) {
+          if (j >= i) break;
+          if (ids[j] === id) {
+            stored[i] = 1;
+            break;
+          }
+        }
+      }
+      maybe = maybe.filter((i) => stored[i] === 0);
+    }
     const last = Math.floor(t.before / 2 ** ID_BUCKET_SHIFT);
     for (let pass = 0; pass < 2 && maybe.length > 0; pass++) {
       const buckets: number[] = [];
@@ -528,7 +603,7 @@ export class SqliteEventStore implements EventStore {
     if (order === 'desc') days.reverse();
 
     const where = (s: string): { sql: string; params: Array<string | number> } => {
-      const q = compileQuery(query, s, this.layoutOf(s) ?? 'bucketed');
+      const q = compileQuery(query, s, this.layoutOf(s) ?? 'bucketed-id');
       const parts = [q.sql];
       const params = [...q.params];
       if (fromMs !== undefined) {
@@ -651,10 +726,10 @@ export class SqliteEventStore implements EventStore {
   getSync(id: string): EcsEvent | undefined {
     this.check();
     if (typeof id !== 'string') throw new TypeError('get: id must be a string');
-    const p = idParams(id);
     for (const d of this.listDays().reverse()) {
       const s = daySuffix(d);
-      const row = this.db.prepare(`SELECT doc FROM ev_${s} WHERE ${idWhere(s, this.layoutOf(s) ?? 'bucketed')}`).get(...p) as { doc: string } | undefined;
+      const layout = this.layoutOf(s) ?? 'bucketed-id';
+      const row = this.db.prepare(`SELECT doc FROM ev_${s} WHERE ${idWhere(s, layout)}`).get(...idParams(id, layout)) as { doc: string } | undefined;
       if (row) return JSON.parse(row.doc) as EcsEvent;
     }
     return undefined;
