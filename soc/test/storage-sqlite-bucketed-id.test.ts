@@ -139,6 +139,11 @@ test('bucketed-id: after a restart the id filter is rebuilt from the whole ids i
     // Not a single row more: every id found through the rebuilt filter and the index.
     assert.deepEqual(store.writeSync([...batch].reverse()), { written: 0, duplicates: batch.length });
     assert.deepEqual(store.writeSync([ev(2_000), ev(2_000)]), { written: 1, duplicates: 1 });
+    // Replays with more than 16 "maybe" ids on one day (compared through a map): a new id twice
+    // (2,002 is on the 28th with 26 of the 40), an old one twice.
+    const forty = batch.slice(0, 40);
+    assert.deepEqual(store.writeSync([...forty, ev(2_002), ev(2_002)]), { written: 1, duplicates: 41 });
+    assert.deepEqual(store.writeSync([...forty, forty[1]!]), { written: 0, duplicates: 41 });
     for (const id of odd) assert.ok(store.getSync(id) !== undefined, JSON.stringify(id));
     await store.close();
   } finally {

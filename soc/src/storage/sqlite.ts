@@ -512,8 +512,8 @@ export class SqliteEventStore implements EventStore {
 
   /**
    * Bucketed day `t`: marks in `stored` its ids that the table holds or that came earlier in this
-   * write, and adds every id's key to the day's filter (before the commit: a rollback then leaves
-   * a key too many, a false positive, never one missing). Only the ids the filter cannot rule out
+   * write, and adds the keys the day's filter does not have yet (before the commit: a rollback
+   * then leaves a key too many, a false positive, never one missing). Only the ids the filter cannot rule out
    * are looked up: an id met before in this write is in the filter by then, so it is among them,
    * and is compared with the write's earlier ids here (no set of all the write's ids: ~3 % of the
    * store worker's time went to one); the rest are asked of SQLite, first in the newest two
@@ -526,8 +526,9 @@ export class SqliteEventStore implements EventStore {
     let maybe: number[] = [];
     for (const i of at) {
       const k = idKey(ids[i]!);
+      // A key the filter answers "maybe" for stays so (its bits are only ever set): added once.
       if (filter.mayHave(k)) maybe.push(i);
-      filter.add(k);
+      else filter.add(k);
     }
     if (maybe.length > 0) {
       // Few (a full filter segment answers "maybe" for ~0.1 % of new ids): each compared with the
