@@ -4,10 +4,10 @@
  * → `Preparer`, integrity leaf hashes on) one step at a time, and only `writeColumns` plus the
  * WAL checkpoint the store worker runs after each step are timed, as process CPU time. Reported
  * per window of 100k rows (CPU-µs/event and WAL KB/event, the pages each commit rewrote), for the
- * day-table layout new stores make (`bucketed`) and the earlier ones (`keyed`: an index on the
- * id's first eight characters; `id-unique`: a UNIQUE index on the id: `SqliteStoreOptions.layout`;
- * `bucketed-id`, the default since session 15: the bucket and the whole id, 32 rows per INSERT),
- * written in turn per step in one process, so the growth each index causes shows on the same
+ * day-table layout new stores make (`bucketed-id`: the insert bucket and the whole id, 32 rows per
+ * INSERT) and the earlier ones (`bucketed`: the bucket and the id's first eight characters;
+ * `keyed`: an index on those eight characters; `id-unique`: a UNIQUE index on the id:
+ * `SqliteStoreOptions.layout`), written in turn per step in one process, so the growth each index causes shows on the same
  * machine and load.
  *
  * `XIANGAN_BENCH_STORE_MODE=floor` measures instead what each part of a day table costs: the
