@@ -1,9 +1,11 @@
 // Test fixtures: events.db files as earlier stores left them (the id UNIQUE layout of stores made
 // before 2026-11-29; a day table with FTS5's default settings), written by hand so that tests check
 // the store against those files, not against itself.
+import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { COLUMNS, dayTableDdl } from '../src/storage/sqlite-schema.js';
+import { FTS_AUTOMERGE, FTS_CRISISMERGE, FTS_USERMERGE } from '../src/storage/sqlite-fts.js';
 
 /** Opens a new `<dir>/events.db` with the store's page size, WAL and an empty `days` catalog. */
 function storeDb(dir: string, autoVacuum = false): Database.Database {
@@ -23,6 +25,23 @@ export function ftsDefaultsDayDb(dir: string, day: string): void {
   const db = storeDb(dir);
   for (const sql of dayTableDdl(day)) db.exec(sql);
   db.close();
+}
+
+/**
+ * Checks `<dir>/events.db` (closed by the store) after writes to a day the store made (`made`)
+ * and one made as {@link ftsDefaultsDayDb} makes it (`before`): the store's FTS5 settings on the
+ * first, none on the second, and FTS5's own integrity check of both indexes against their tables.
+ */
+export function assertFtsDays(dir: string, made: string, before: string): void {
+  const db = new Database(join(dir, 'events.db'));
+  try {
+    const config = (s: string): unknown => db.prepare(`SELECT k, v FROM fts_${s}_config WHERE k IN ('automerge', 'crisismerge', 'usermerge') ORDER BY k`).raw().all();
+    assert.deepEqual(config(made), [['automerge', FTS_AUTOMERGE], ['crisismerge', FTS_CRISISMERGE], ['usermerge', FTS_USERMERGE]]);
+    assert.deepEqual(config(before), []);
+    for (const s of [before, made]) db.prepare(`INSERT INTO fts_${s} (fts_${s}, rank) VALUES ('integrity-check', 1)`).run();
+  } finally {
+    db.close();
+  }
 }
 
 /**

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EcsEvent } from '@xiangan/collectors';
 import { SqliteEventStore } from '../src/storage/sqlite.js';
-import { FTS_AUTOMERGE, FTS_CRISISMERGE, FTS_MERGE_FANIN, FTS_USERMERGE, ftsLevels, ftsMergePages } from '../src/storage/sqlite-fts.js';
+import { FTS_MERGE_FANIN, ftsLevels, ftsMergePages } from '../src/storage/sqlite-fts.js';
 import { parseQuery } from '../src/query/parse.js';
-import { ftsDefaultsDayDb } from './storage-earlier.js';
+import { assertFtsDays, ftsDefaultsDayDb } from './storage-earlier.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'xa-fts-'));
 
@@ -91,15 +91,7 @@ test('a new day index merges at FTS_MERGE_FANIN segments in steps; searches matc
     assert.equal(total('2026-11-28', 'root'), expected);
     assert.equal(total('2026-11-27', 'root'), expected);
     await store.close();
-    const check = new Database(join(dir, 'events.db'));
-    try {
-      const config = (s: string): unknown => check.prepare(`SELECT k, v FROM fts_${s}_config WHERE k IN ('automerge', 'crisismerge', 'usermerge') ORDER BY k`).raw().all();
-      assert.deepEqual(config('20261128'), [['automerge', FTS_AUTOMERGE], ['crisismerge', FTS_CRISISMERGE], ['usermerge', FTS_USERMERGE]]);
-      assert.deepEqual(config('20261127'), []);
-      for (const s of ['20261127', '20261128']) check.prepare(`INSERT INTO fts_${s} (fts_${s}, rank) VALUES ('integrity-check', 1)`).run();
-    } finally {
-      check.close();
-    }
+    assertFtsDays(dir, '20261128', '20261127');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

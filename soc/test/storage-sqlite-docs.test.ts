@@ -12,9 +12,8 @@ import type { EcsEvent } from '@xiangan/collectors';
 import type { PackedTexts } from '../src/buffer/json-bytes.js';
 import { eventColumns } from '../src/pipeline/prepare.js';
 import { SqliteEventStore } from '../src/storage/sqlite.js';
-import { FTS_AUTOMERGE, FTS_CRISISMERGE } from '../src/storage/sqlite-schema.js';
 import { parseQuery } from '../src/query/parse.js';
-import { ftsDefaultsDayDb } from './storage-earlier.js';
+import { assertFtsDays, ftsDefaultsDayDb } from './storage-earlier.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'xa-docs-'));
 
@@ -101,16 +100,7 @@ test('a new day table gets the FTS5 merge settings; a table made before keeps it
       assert.equal(found(day, 'token3'), 29);
     }
     await store.close();
-    const check = new Database(join(dir, 'events.db'));
-    try {
-      const config = (s: string): unknown => check.prepare(`SELECT k, v FROM fts_${s}_config WHERE k IN ('automerge', 'crisismerge') ORDER BY k`).raw().all();
-      assert.deepEqual(config('20261128'), [['automerge', FTS_AUTOMERGE], ['crisismerge', FTS_CRISISMERGE]]);
-      assert.deepEqual(config('20261127'), []);
-      // FTS5's own check of each index against its content table.
-      for (const s of ['20261127', '20261128']) check.prepare(`INSERT INTO fts_${s} (fts_${s}, rank) VALUES ('integrity-check', 1)`).run();
-    } finally {
-      check.close();
-    }
+    assertFtsDays(dir, '20261128', '20261127');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
