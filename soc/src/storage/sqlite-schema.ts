@@ -209,9 +209,6 @@ export function dayTableDdl(day: string, layout: DayLayout = 'bucketed-id'): str
   return ddl;
 }
 
-// The FTS5 settings of a new day's index, and when it merges: ./sqlite-fts.ts.
-export { FTS_AUTOMERGE, FTS_CRISISMERGE, newDayFtsConfig } from './sqlite-fts.js';
-
 /** 16-byte address → lowercase hex key. */
 export function ipKey(value: unknown): string | null {
   if (typeof value !== 'string') return null;

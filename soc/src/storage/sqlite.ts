@@ -12,8 +12,8 @@ import { SocError } from '../errors.js';
 import { LeafWriter, leafTable } from '../integrity/leaves.js';
 import { bytesToIp } from '../query/parse.js';
 import { compileQuery } from './sqlite-query.js';
-import { FTS_STRUCTURE_ROWID, ftsMergePages } from './sqlite-fts.js';
-import { COLUMN_BY_FIELD, COLUMNS, dayLayout, dayTableDdl, daySuffix, ID_BUCKET_SHIFT, ID_BUCKET_SQL, ID_KEY_CHARS, ID_KEY_SQL, IdKeyFilter, idKey, idParams, idWhere, ipKey, keyBytes, newDayFtsConfig, ROWS_PER_INSERT, type DayLayout } from './sqlite-schema.js';
+import { FTS_STRUCTURE_ROWID, ftsMergePages, newDayFtsConfig } from './sqlite-fts.js';
+import { COLUMN_BY_FIELD, COLUMNS, dayLayout, dayTableDdl, daySuffix, ID_BUCKET_SHIFT, ID_BUCKET_SQL, ID_KEY_CHARS, ID_KEY_SQL, IdKeyFilter, idKey, idParams, idWhere, ipKey, keyBytes, ROWS_PER_INSERT, type DayLayout } from './sqlite-schema.js';
 import { eventColumns, preparedDocs, type PreparedColumns } from '../pipeline/prepare.js';
 import { PackedReader, type PackedTexts } from '../buffer/json-bytes.js';
 import type {
