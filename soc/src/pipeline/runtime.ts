@@ -146,6 +146,9 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
         // with detection the process is nearer its memory bound: soc/README.md "Throughput,
         // session 14").
         ...(config.alerts.enabled ? {} : { aheadSteps: PIPELINE_AHEAD_STEPS, prepareNice: PIPELINE_PREPARE_NICE }),
+        // The WAL copied by the process's checkpoint thread (with detection the same one as alerts.db's).
+        checkpointThread: true,
+        onCheckpointError: (e) => log.error({ stage: 'store', errorCode: e.code, reason: e.message }, 'Event store checkpoint failed.'),
       })
     : undefined;
   const detection = config.alerts.enabled ? await startDetection(config, { logger: child(log, 'detection'), metrics, now, ...(engine ? { engine } : {}) }) : undefined;

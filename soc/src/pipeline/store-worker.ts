@@ -36,6 +36,7 @@ import { releaseBuffers, type PackedTexts } from '../buffer/json-bytes.js';
 import { Preparer, StepPacker, packedTransfer, plainBatches, unpackStep, type NormaliserName, type PackedStep, type PrepareCounters, type PreparedStep } from './prepare.js';
 import { Prematcher, prematchedTransfer, type PrematchConfig, type PrematchedStep } from './prematch.js';
 import { WalSyncer } from './wal-sync.js';
+import { WalCheckpointer, WalFrames } from '../alerts/checkpointer.js';
 
 const ROLE_STORE = 'xiangan-store-writer';
 const ROLE_PREPARE = 'xiangan-store-prepare';
@@ -51,6 +52,21 @@ const ROLE_PREPARE = 'xiangan-store-prepare';
 const CHECKPOINT_STEPS = 4;
 /** A checkpoint also runs once no store request has come for this long (ms), so an idle store's WAL is copied. */
 const CHECKPOINT_IDLE_MS = 250;
+/**
+ * With the checkpoint thread (`checkpointThread`): it copies the WAL once it holds this many frames
+ * beyond its last checkpoint (16 MiB at 16 KiB pages, about two flat-out steps), then at each look
+ * what the store committed beside that checkpoint.
+ */
+const THREAD_CHECKPOINT_FRAMES = 1024;
+/**
+ * With the checkpoint thread, the WAL's bound in frames (64 MiB at 16 KiB pages). A PASSIVE
+ * checkpoint beside a writer never copies what is committed while it runs, and SQLite starts the
+ * WAL over only when every frame is copied at the start of a write: under a steady load the
+ * thread alone would let it grow for ever. Past this bound the store worker copies the rest
+ * itself between two steps (what the thread has not copied yet: about one step), and its next
+ * commit starts the WAL over.
+ */
+const WAL_BOUND_FRAMES = 4096;
 
 /** What the main thread learns of a prepared step (the step itself went to the store worker). */
 interface StepMeta {
@@ -77,6 +93,8 @@ type Request =
   | { type: 'store'; id: number; steps: number[] }
   /** The rule set for detection's stateless half (./prematch.ts). */
   | { type: 'rules'; config: PrematchConfig }
+  /** Whether the checkpoint thread serves events.db (the store worker then only bounds the WAL). */
+  | { type: 'checkpoints'; thread: boolean; boundFrames: number }
   | { type: 'close' };
 type Reply =
   | { type: 'prepared'; id: number; meta: StepMeta | undefined }
@@ -142,6 +160,27 @@ export interface WorkerWriterOptions extends SqliteStoreOptions {
    * {@link CHUNK_WAIT_MS} ms.
    */
   waitForData?: (afterSeq: number, timeoutMs: number) => Promise<void>;
+  /**
+   * Copy the WAL into events.db from the process's checkpoint thread (../alerts/checkpointer.ts)
+   * instead of the store worker, the pipeline's critical path; default false. The store worker
+   * checkpoints itself only past the WAL's bound ({@link WAL_BOUND_FRAMES}), and as before while
+   * the thread is not running.
+   */
+  checkpointThread?: boolean | CheckpointThreadOptions;
+  /** A failure of the checkpoint thread (it is restarted; the store worker checkpoints meanwhile). */
+  onCheckpointError?: (e: SocError) => void;
+}
+
+/** Settings of the checkpoint thread's use (tests make them small). */
+export interface CheckpointThreadOptions {
+  /** How often the thread looks at the WAL, ms (default 50). */
+  pollMs?: number;
+  /** Delay before a thread that exited is started again, ms (default 30 s). */
+  restartMs?: number;
+  /** Frames beyond its last checkpoint at which the thread copies (default {@link THREAD_CHECKPOINT_FRAMES}). */
+  frames?: number;
+  /** The WAL's bound in frames (default {@link WAL_BOUND_FRAMES}). */
+  boundFrames?: number;
 }
 
 /** A prepare request answered: its number (the step's, for the store worker) and what the main thread learns. */
@@ -303,6 +342,11 @@ class Channel {
     this.worker ??= this.spawn();
   }
 
+  /** Whether a worker is running (a message to a stopped one would start it). */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
   /** Send a message that has no reply (a dead worker is restarted). */
   post(m: Request, transfer: Array<ArrayBuffer | MessagePort> = []): void {
     this.ensure();
@@ -357,10 +401,15 @@ export class WorkerWriter {
   /** With `synchronous: 'full'`: syncs the store's WAL after each commit, beside the next step. */
   private readonly wal: WalSyncer | undefined;
   private readonly waitForData: WorkerWriterOptions['waitForData'];
+  /** events.db in the checkpoint thread (with `checkpointThread`), whether the thread serves it, and the store worker generation last told. */
+  readonly checkpointer: WalCheckpointer | undefined;
+  private threadServes = false;
+  private readonly boundFrames: number;
+  private checkpointsSentTo = -1;
 
   /** `storeOptions.dir` is the data directory: `events.db` and `buffer.db` are both there. */
   constructor(storeOptions: WorkerWriterOptions) {
-    const { normaliser, heapMb, documents, stepGrowth, aheadSteps, prepareNice, waitForData, now: _now, ...store } = storeOptions;
+    const { normaliser, heapMb, documents, stepGrowth, aheadSteps, prepareNice, waitForData, checkpointThread, onCheckpointError, now: _now, ...store } = storeOptions;
     this.waitForData = waitForData;
     this.growth = stepGrowth ?? 1;
     if (!Number.isInteger(this.growth) || this.growth < 1) throw new RangeError('WorkerWriter: stepGrowth must be a positive integer');
@@ -374,7 +423,37 @@ export class WorkerWriter {
     // of inside it (./wal-sync.ts): the sync, 20–27 % of a transaction's wall time here, then
     // overlaps the next step's inserts, and each step's `durable` holds its acknowledgement.
     this.wal = store.synchronous === 'normal' ? undefined : new WalSyncer(`${join(store.dir, 'events.db')}-wal`);
-    this.store = new Channel({ role: ROLE_STORE, store: { ...store, synchronous: 'normal' } }, heapMb ?? 256);
+    const t = checkpointThread === true ? {} : checkpointThread || undefined;
+    this.boundFrames = t?.boundFrames ?? WAL_BOUND_FRAMES;
+    // A WAL that outgrew its bound (a reader held it, the thread lagged) is cut back to twice it when it starts over.
+    this.store = new Channel({ role: ROLE_STORE, store: { ...store, synchronous: 'normal', walLimitFrames: 2 * this.boundFrames } }, heapMb ?? 256);
+    if (t) {
+      this.checkpointer = new WalCheckpointer({
+        path: join(store.dir, 'events.db'),
+        frames: t.frames ?? THREAD_CHECKPOINT_FRAMES,
+        idleMs: CHECKPOINT_IDLE_MS,
+        // Past the bound the store worker copies the rest; a checkpoint of the thread's would make it wait a step.
+        maxFrames: this.boundFrames,
+        ...(t.pollMs !== undefined ? { pollMs: t.pollMs } : {}),
+        ...(t.restartMs !== undefined ? { restartMs: t.restartMs } : {}),
+        onRunning: (running) => {
+          this.threadServes = running;
+          // A store worker not yet started is told when it is (`linked`).
+          if (this.store.running && !this.closing) this.tellCheckpoints();
+        },
+        onError: (message) => onCheckpointError?.(new SocError('SOC_ERR_STORE_WRITE', `event store: ${message}`, { details: { store: 'events', stage: 'checkpoint' } })),
+      });
+    }
+  }
+
+  /** Whether the checkpoint thread copies events.db now (else the store worker does). For tests and diagnostics. */
+  get threadCheckpoints(): boolean {
+    return this.threadServes;
+  }
+
+  private tellCheckpoints(): void {
+    this.store.post({ type: 'checkpoints', thread: this.threadServes, boundFrames: this.boundFrames });
+    this.checkpointsSentTo = this.store.generation;
   }
 
   /**
@@ -390,6 +469,7 @@ export class WorkerWriter {
       this.prep.post({ type: 'rules', config: this.rules.config });
       this.rules.sentTo = this.prep.generation;
     }
+    if (this.threadServes && this.checkpointsSentTo !== this.store.generation) this.tellCheckpoints();
     if (g !== this.linkedFor) {
       const { port1, port2 } = new MessageChannel();
       this.prep.post({ type: 'link', port: port1 }, [port1]);
@@ -554,6 +634,9 @@ export class WorkerWriter {
       if (this.ahead) await this.closeAhead(this.ahead);
       this.ahead = undefined;
       await Promise.all([this.prep.close(), this.store.close()]);
+      // Before the runtime closes its own connection, which as the last one then copies what is
+      // left and removes the WAL.
+      await this.checkpointer?.close();
     })();
     return this.closing;
   }
@@ -650,6 +733,16 @@ function serveStore(): void {
   /** Store requests received and not yet started; steps committed since the last checkpoint. */
   let queued = 0;
   let sinceCheckpoint = 0;
+  /**
+   * Whether the checkpoint thread copies the WAL. Durability with it is wal-sync.ts's argument
+   * unchanged: the buffer forgets a step only after the WAL is synced, and this connection starts
+   * the WAL over (overwriting frames) only once SQLite's shared WAL index says every frame was
+   * copied, which any connection's checkpoint records only after it has synced the database file
+   * (the thread's connection syncs at checkpoints, see ../alerts/checkpointer.ts).
+   */
+  let threadCheckpoints = false;
+  let boundFrames = WAL_BOUND_FRAMES;
+  const walFrames = new WalFrames(`${join(opts.dir, 'events.db')}-wal`);
   /** Steps received and not yet stored or dropped, by number. */
   const steps = new Map<number, PackedStep>();
   /** A store request waiting for its step to arrive. */
@@ -702,9 +795,15 @@ function serveStore(): void {
       });
       return;
     }
+    if (m.type === 'checkpoints') {
+      threadCheckpoints = m.thread;
+      boundFrames = m.boundFrames;
+      return;
+    }
     if (m.type === 'close') {
       queue = queue.then(async () => {
         input?.close();
+        walFrames.close();
         await store.close();
         reply({ type: 'closed' });
         parentPort!.close();
@@ -732,7 +831,18 @@ function serveStore(): void {
       // for all of them), or once no request has come for CHECKPOINT_IDLE_MS, so the WAL stays
       // a few steps long and an idle store's is copied.
       await new Promise<void>((r) => setImmediate(r));
-      if (sinceCheckpoint >= CHECKPOINT_STEPS) checkpoint();
+      if (threadCheckpoints) {
+        // The thread copies the WAL beside the commits (and once the store idles); here only
+        // what it left past the bound. Busy (the thread is copying) or a failed look at the file:
+        // tried again after the next step.
+        let past = false;
+        try {
+          past = walFrames.has(boundFrames - 1);
+        } catch {
+          // A failed read of the WAL's header: the next step looks again.
+        }
+        if (past) checkpoint();
+      } else if (sinceCheckpoint >= CHECKPOINT_STEPS) checkpoint();
       else if (queued === 0) {
         idle = setTimeout(() => {
           queue = queue.then(() => {

@@ -76,6 +76,12 @@ export interface SqliteStoreOptions {
    */
   autoCheckpoint?: boolean;
   /**
+   * Cut the WAL file back to this many frames when it starts over (`PRAGMA journal_size_limit`);
+   * default: it keeps its largest size. For a writer whose WAL may outgrow its usual length (the
+   * store worker's, while another connection checkpoints).
+   */
+  walLimitFrames?: number;
+  /**
    * Layout of the day tables this store creates (existing ones keep theirs); default `bucketed-id`.
    * `bucketed`, `keyed` and `id-unique` make them as before: for comparing the layouts
    * (bench:store, tests).
@@ -217,6 +223,7 @@ export class SqliteEventStore implements EventStore {
       }
       if (opts.mmapMb) this.db.pragma(`mmap_size = ${opts.mmapMb * 1024 * 1024}`);
       if (opts.autoCheckpoint === false && !opts.readonly) this.db.pragma('wal_autocheckpoint = 0');
+      if (opts.walLimitFrames && !opts.readonly) this.db.pragma(`journal_size_limit = ${32 + opts.walLimitFrames * (24 + (this.db.pragma('page_size', { simple: true }) as number))}`);
       this.db.function('xa_ipkey', { deterministic: true }, (v: unknown) => ipKey(v));
       this.bumpDay = opts.readonly
         ? this.db.prepare('SELECT 1')
