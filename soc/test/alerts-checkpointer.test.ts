@@ -1,4 +1,4 @@
-// The alert store's WAL checkpoint in a thread of its own (src/alerts/checkpointer.ts): the main
+// The alert store's WAL checkpoint in a thread of its own (src/storage/wal-checkpointer.ts): the main
 // connection's autocheckpoint is off while the thread runs, the thread's checkpoints let the WAL
 // start over, a thread that falls behind or exits leaves the WAL bounded by the committing
 // connection, an exit is reported as a SocError and the thread comes back, and what was committed

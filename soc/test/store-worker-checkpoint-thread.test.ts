@@ -1,4 +1,4 @@
-// The events WAL copied by the process's checkpoint thread (src/alerts/checkpointer.ts) instead of
+// The events WAL copied by the process's checkpoint thread (src/storage/wal-checkpointer.ts) instead of
 // the store worker (`checkpointThread`): the thread copies and the WAL starts over; a thread that
 // never copies leaves the WAL to the store worker past its bound; a thread that exits is reported,
 // the store worker checkpoints itself until a new one serves; alerts.db and events.db share one

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { RuleLevel } from '@xiangan/rules';
 import { SocError } from '../errors.js';
-import { WalCheckpointer } from './checkpointer.js';
+import { WalCheckpointer } from '../storage/wal-checkpointer.js';
 import { mergeIntoAlert, newAlert, purgeStart, suppressionMatches } from './dedup.js';
 import {
   ALERT_STATUSES,
@@ -46,7 +46,7 @@ export interface SqliteAlertStoreOptions {
   newId?: () => string;
   /**
    * Checkpoint the WAL from a thread of its own instead of inside the commit that fills it (the
-   * server sets it; see `checkpointer.ts`). `pollMs` and `restartMs` are for tests.
+   * server sets it; see `../storage/wal-checkpointer.ts`). `pollMs` and `restartMs` are for tests.
    */
   checkpointThread?: boolean | { pollMs?: number; restartMs?: number };
   /** WAL frames after which it is checkpointed (default {@link WAL_AUTOCHECKPOINT_PAGES}). */
@@ -99,7 +99,7 @@ CREATE TRIGGER IF NOT EXISTS alert_counts_upd AFTER UPDATE OF status ON alerts W
   UPDATE alert_counts SET n = n + 1 WHERE status = new.status; END;
 `;
 
-/** WAL pages after which the alert store checkpoints (see the constructor and `checkpointer.ts`). */
+/** WAL pages after which the alert store checkpoints (see the constructor and `../storage/wal-checkpointer.ts`). */
 export const WAL_AUTOCHECKPOINT_PAGES = 16_000;
 
 /**

@@ -36,7 +36,7 @@ import { releaseBuffers, type PackedTexts } from '../buffer/json-bytes.js';
 import { Preparer, StepPacker, packedTransfer, plainBatches, unpackStep, type NormaliserName, type PackedStep, type PrepareCounters, type PreparedStep } from './prepare.js';
 import { Prematcher, prematchedTransfer, type PrematchConfig, type PrematchedStep } from './prematch.js';
 import { WalSyncer } from './wal-sync.js';
-import { WalCheckpointer, WalFrames } from '../alerts/checkpointer.js';
+import { WalCheckpointer, WalFrames } from '../storage/wal-checkpointer.js';
 
 const ROLE_STORE = 'xiangan-store-writer';
 const ROLE_PREPARE = 'xiangan-store-prepare';
@@ -161,7 +161,7 @@ export interface WorkerWriterOptions extends SqliteStoreOptions {
    */
   waitForData?: (afterSeq: number, timeoutMs: number) => Promise<void>;
   /**
-   * Copy the WAL into events.db from the process's checkpoint thread (../alerts/checkpointer.ts)
+   * Copy the WAL into events.db from the process's checkpoint thread (../storage/wal-checkpointer.ts)
    * instead of the store worker, the pipeline's critical path; default false. The store worker
    * checkpoints itself only past the WAL's bound ({@link WAL_BOUND_FRAMES}), and as before while
    * the thread is not running.
@@ -738,7 +738,7 @@ function serveStore(): void {
    * unchanged: the buffer forgets a step only after the WAL is synced, and this connection starts
    * the WAL over (overwriting frames) only once SQLite's shared WAL index says every frame was
    * copied, which any connection's checkpoint records only after it has synced the database file
-   * (the thread's connection syncs at checkpoints, see ../alerts/checkpointer.ts).
+   * (the thread's connection syncs at checkpoints, see ../storage/wal-checkpointer.ts).
    */
   let threadCheckpoints = false;
   let boundFrames = WAL_BOUND_FRAMES;
