@@ -157,6 +157,28 @@ test('a thread that never copies: past its bound the store worker copies the WAL
     }
   }));
 
+test('a WAL past its bound that a reader kept from being copied is copied once the store idles', () =>
+  inTempDir(async (dir) => {
+    const buf = new DurableBuffer({ dir });
+    const writer = new WorkerWriter({ dir, synchronous: 'normal', documents: false, checkpointThread: { pollMs: 5, frames: 8, boundFrames: 64 } });
+    try {
+      let after = await writeSteps(buf, writer, 0, 1, 40);
+      await until('the thread', () => writer.threadCheckpoints);
+      // A reader's snapshot holds the WAL's frames back from every checkpoint while 12 steps
+      // take it past the bound; then the reader ends and no step follows.
+      const reader = new Database(join(dir, 'events.db'), { readonly: true });
+      reader.exec('BEGIN');
+      reader.prepare('SELECT count(*) FROM ev_20261128').get();
+      after = await writeSteps(buf, writer, after, 12, 40);
+      reader.exec('COMMIT');
+      reader.close();
+      await until('every row in the database file', () => rowsInFile(dir) === 13 * 40);
+    } finally {
+      await writer.close();
+      buf.close();
+    }
+  }));
+
 test('a thread that exits: a SocError, the store worker checkpoints itself, then a new thread serves', () =>
   inTempDir(async (dir) => {
     const buf = new DurableBuffer({ dir });

@@ -115,10 +115,14 @@ class CheckpointThread {
     }
     if (!w) return;
     const done = new Promise<void>((r) => this.removing.set(t.id, r));
-    // Held until the thread has answered, so that a caller awaiting close() sees it through.
+    // Held until the thread has answered, so that a caller awaiting close() sees it through; a
+    // thread that does not answer (stuck in a checkpoint) is ended, as stop() does, and restarted
+    // for the others.
     w.ref();
     w.postMessage({ type: 'remove', id: t.id } satisfies ToThread);
+    const timer = setTimeout(() => void w.terminate(), 5_000);
     await done;
+    clearTimeout(timer);
     if (this.worker === w && this.removing.size === 0) w.unref();
   }
 
@@ -348,17 +352,19 @@ function serveThread(): void {
         salt1 = s;
         seen = 0;
       }
-      if (!wal.has(seen)) return; // nothing beyond the last checkpoint
-      if (t.maxFrames !== undefined && wal.has(t.maxFrames - 1)) return; // the writer's to copy
-      let due = wal.has(seen + t.frames - 1) || seen > 0;
-      if (!due && t.idleMs !== undefined) {
+      let quiet = false;
+      if (t.idleMs !== undefined) {
         const m = wal.mtimeMs();
         if (m !== mtime) {
           mtime = m;
           changedAt = Date.now();
-        } else due = Date.now() - changedAt >= t.idleMs;
+        } else quiet = Date.now() - changedAt >= t.idleMs;
       }
-      if (!due) return;
+      if (!wal.has(seen)) return; // nothing beyond the last checkpoint
+      // Past the bound the writer copies after its next commit; but a writer gone idle (its last
+      // copy held back by a reader or by ours) makes no next commit, so a quiet WAL is copied here.
+      if (!quiet && t.maxFrames !== undefined && wal.has(t.maxFrames - 1)) return;
+      if (!quiet && !wal.has(seen + t.frames - 1) && seen === 0) return;
       const [r] = db!.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
       if (!r || r.busy) return; // another connection checkpoints (a writer's bound, its close)
       seen = r.log;
