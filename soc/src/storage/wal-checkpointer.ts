@@ -156,10 +156,11 @@ class CheckpointThread {
       for (const t of this.targets.values()) t.opts.onError(`checkpoint thread failed: ${e.message}`);
     });
     w.on('exit', (code) => {
-      if (this.worker !== w) return;
-      this.worker = undefined;
+      // Removals it did not answer are done (also when stop() ended it while one was pending).
       for (const r of this.removing.values()) r();
       this.removing.clear();
+      if (this.worker !== w) return;
+      this.worker = undefined;
       if (this.targets.size === 0) return;
       // The writers checkpoint themselves meanwhile; the thread comes back after a delay.
       for (const t of this.targets.values()) {
