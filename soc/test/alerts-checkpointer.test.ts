@@ -6,14 +6,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readSync, closeSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { AlertCandidate } from '../src/alerts/types.js';
 import { openSqliteAlertStore, type SqliteAlertStore } from '../src/alerts/sqlite.js';
 import { SocError } from '../src/errors.js';
+import { inTempDir, until, walSequence } from './wal-files.js';
 
 const PAGES = 500;
 const FRAME = 4096 + 24;
@@ -37,36 +38,9 @@ function batch(n: number): AlertCandidate[] {
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Runs `fn` in a fresh temporary directory, removed afterwards whatever happens. */
-async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'xiangan-alert-ckpt-'));
-  try {
-    await fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+const inDir = (fn: (dir: string) => Promise<void>) => inTempDir('xiangan-alert-ckpt-', fn);
 const autocheckpoint = (s: SqliteAlertStore) => s.db.pragma('wal_autocheckpoint', { simple: true }) as number;
-/** The WAL header's checkpoint sequence number: SQLite increments it each time the WAL starts over. */
-function walSequence(dir: string): number {
-  const fd = openSync(join(dir, 'alerts.db-wal'), 'r');
-  try {
-    const b = Buffer.alloc(32);
-    readSync(fd, b, 0, 32, 0);
-    return b.readUInt32BE(12);
-  } finally {
-    closeSync(fd);
-  }
-}
+const walSeq = (dir: string) => walSequence(join(dir, 'alerts.db-wal'));
 const walSize = (dir: string) => statSync(join(dir, 'alerts.db-wal')).size;
 
 function reopenCount(dir: string): { alerts: number; check: string } {
@@ -79,7 +53,7 @@ function reopenCount(dir: string): { alerts: number; check: string } {
 }
 
 test('the thread checkpoints, the main connection does not, and the WAL starts over, cut back to its bound', () =>
-  inTempDir(async (dir) => {
+  inDir(async (dir) => {
     const s = await openSqliteAlertStore({ dir, walCheckpointPages: PAGES, checkpointThread: { pollMs: 2 } });
     // Inline until the thread is up, then off.
     await until('the thread', () => autocheckpoint(s) === 0);
@@ -93,7 +67,7 @@ test('the thread checkpoints, the main connection does not, and the WAL starts o
       if (Date.now() > end) assert.fail(`${s.checkpointer!.stats.checkpoints} thread checkpoints in ${commits} commits`);
       created += s.recordSync(batch(20)).created.length;
       commits++;
-      seqs.add(walSequence(dir));
+      seqs.add(walSeq(dir));
       await sleep(3); // the detector's passes are apart; the thread copies between them
     }
     assert.equal(created, 20 * commits);
@@ -102,10 +76,10 @@ test('the thread checkpoints, the main connection does not, and the WAL starts o
     // While the thread copies, the WAL may pass the bound (a loaded machine); once it has caught
     // up, the next commit starts the WAL over and its file is at most the bound again.
     for (let i = 0; ; i++) {
-      const seq = walSequence(dir);
+      const seq = walSeq(dir);
       await sleep(50);
       created += s.recordSync(batch(1)).created.length;
-      if (walSequence(dir) !== seq) break;
+      if (walSeq(dir) !== seq) break;
       if (i === 100) assert.fail('the WAL did not start over');
     }
     assert.ok(walSize(dir) <= BOUND, `WAL ${walSize(dir)} bytes, bound ${BOUND}`);
@@ -115,7 +89,7 @@ test('the thread checkpoints, the main connection does not, and the WAL starts o
   }));
 
 test('a thread that falls behind: the committing connection checkpoints past the bound', () =>
-  inTempDir(async (dir) => {
+  inDir(async (dir) => {
     // The thread is up but never looks at the WAL.
     const s = await openSqliteAlertStore({ dir, walCheckpointPages: PAGES, checkpointThread: { pollMs: 2 ** 30 } });
     await until('the thread', () => autocheckpoint(s) === 0);
@@ -135,7 +109,7 @@ test('a thread that falls behind: the committing connection checkpoints past the
   }));
 
 test('a failed checkpoint after a commit is reported, and the commit stands', () =>
-  inTempDir(async (dir) => {
+  inDir(async (dir) => {
     const errors: SocError[] = [];
     const s = await openSqliteAlertStore({ dir, walCheckpointPages: PAGES, checkpointThread: { pollMs: 2 ** 30 }, onCheckpointError: (e) => errors.push(e) });
     await until('the thread', () => autocheckpoint(s) === 0);
@@ -158,7 +132,7 @@ test('a failed checkpoint after a commit is reported, and the commit stands', ()
   }));
 
 test('a thread that exits: a SocError, the connection checkpoints itself, the thread comes back', () =>
-  inTempDir(async (dir) => {
+  inDir(async (dir) => {
     const errors: SocError[] = [];
     const s = await openSqliteAlertStore({ dir, walCheckpointPages: PAGES, checkpointThread: { pollMs: 2, restartMs: 200 }, onCheckpointError: (e) => errors.push(e) });
     await until('the thread', () => autocheckpoint(s) === 0);
@@ -170,9 +144,9 @@ test('a thread that exits: a SocError, the connection checkpoints itself, the th
     assert.match(errors[0]!.message, /exited/);
     // Meanwhile the committing connection checkpoints as without the thread.
     assert.equal(autocheckpoint(s), PAGES);
-    const seq0 = walSequence(dir);
+    const seq0 = walSeq(dir);
     for (let i = 0; i < 60; i++) s.recordSync(batch(20));
-    assert.notEqual(walSequence(dir), seq0, 'inline checkpoints let the WAL start over');
+    assert.notEqual(walSeq(dir), seq0, 'inline checkpoints let the WAL start over');
     await until('the restart', () => s.checkpointer!.stats.starts === 2 && autocheckpoint(s) === 0);
     const before = s.checkpointer!.stats.checkpoints;
     for (let i = 0; i < 40; i++) {
@@ -185,7 +159,7 @@ test('a thread that exits: a SocError, the connection checkpoints itself, the th
   }));
 
 test('SIGKILL while the thread checkpoints: every committed alert is there after reopen', () =>
-  inTempDir(async (dir) => {
+  inDir(async (dir) => {
     const storeUrl = new URL('../src/alerts/sqlite.js', import.meta.url).href;
     // A writer committing batches of 20 new alerts as fast as it can, reporting each commit
     // after it returned, and the thread's checkpoint count.
@@ -222,7 +196,7 @@ test('SIGKILL while the thread checkpoints: every committed alert is there after
   }));
 
 test('the thread does not keep the process alive, and close() stops it', () =>
-  inTempDir(async (dir) => {
+  inDir(async (dir) => {
     const storeUrl = new URL('../src/alerts/sqlite.js', import.meta.url).href;
     const run = (close: boolean) =>
       new Promise<number | null>((resolve) => {

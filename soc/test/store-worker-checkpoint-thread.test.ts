@@ -7,20 +7,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { EcsEvent } from '@xiangan/collectors';
 import { DurableBuffer } from '../src/buffer/durable.js';
 import { WorkerWriter } from '../src/pipeline/store-worker.js';
 import { openSqliteAlertStore } from '../src/alerts/sqlite.js';
 import { SocError } from '../src/errors.js';
+import { inTempDir, rowsInFile, until, walSequence } from './wal-files.js';
 
 /** A 16 KiB page and its frame header. */
 const FRAME = 16_384 + 24;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let seq = 0;
 /** `n` events of one day, each ~1 KB of text, so a step of 40 writes a few dozen WAL frames. */
@@ -31,58 +31,8 @@ function events(n: number): EcsEvent[] {
   });
 }
 
-async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'xa-ckthread-'));
-  try {
-    await fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Waits for `cond`; the deadline is long because the thread runs at nice +10, last on a loaded machine. */
-async function until(what: string, cond: () => boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-/** The WAL header's checkpoint sequence: SQLite increments it each time the WAL starts over. */
-function walSequence(dir: string): number {
-  const fd = openSync(join(dir, 'events.db-wal'), 'r');
-  try {
-    const b = Buffer.alloc(32);
-    readSync(fd, b, 0, 32, 0);
-    return b.readUInt32BE(12);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * Rows of the day table in the database file alone (its WAL left behind); 0 while it is not there
- * or when the copy caught a checkpoint mid-write (callers that expect rows look again).
- */
-function rowsInFile(dir: string): number {
-  const copy = join(dir, 'copy.db');
-  try {
-    copyFileSync(join(dir, 'events.db'), copy);
-    const db = new Database(copy, { readonly: true });
-    try {
-      const t = db.prepare("SELECT name FROM sqlite_master WHERE name = 'ev_20261128'").pluck().get();
-      return t ? (db.prepare('SELECT count(*) FROM ev_20261128').pluck().get() as number) : 0;
-    } finally {
-      db.close();
-    }
-  } catch {
-    // Copied while a checkpoint was writing the file: counted as nothing yet.
-    return 0;
-  } finally {
-    rmSync(copy, { force: true });
-  }
-}
+const inDir = (fn: (dir: string) => Promise<void>) => inTempDir('xa-ckthread-', fn);
+const walSeq = (dir: string) => walSequence(join(dir, 'events.db-wal'));
 
 /** Appends `steps` steps of `n` events and stores each; returns the last position. */
 async function writeSteps(buf: DurableBuffer, writer: WorkerWriter, after: number, steps: number, n: number): Promise<number> {
@@ -96,17 +46,17 @@ async function writeSteps(buf: DurableBuffer, writer: WorkerWriter, after: numbe
 }
 
 test('the thread copies the WAL beside the commits and it starts over', () =>
-  inTempDir(async (dir) => {
+  inDir(async (dir) => {
     const buf = new DurableBuffer({ dir });
     // The thread copies once 8 frames wait; the bound is far away.
     const writer = new WorkerWriter({ dir, synchronous: 'normal', documents: false, checkpointThread: { pollMs: 5, frames: 8, boundFrames: 1_000_000 } });
     try {
       let after = await writeSteps(buf, writer, 0, 1, 40);
       await until('the thread', () => writer.threadCheckpoints);
-      const seq0 = walSequence(dir);
+      const seq0 = walSeq(dir);
       const end = Date.now() + 60_000;
-      while (writer.checkpointer!.stats.checkpoints < 3 || walSequence(dir) === seq0) {
-        if (Date.now() > end) assert.fail(`${writer.checkpointer!.stats.checkpoints} thread checkpoints, WAL sequence ${walSequence(dir)}`);
+      while (writer.checkpointer!.stats.checkpoints < 3 || walSeq(dir) === seq0) {
+        if (Date.now() > end) assert.fail(`${writer.checkpointer!.stats.checkpoints} thread checkpoints, WAL sequence ${walSeq(dir)}`);
         after = await writeSteps(buf, writer, after, 1, 40);
         await sleep(20); // the steps are apart: the thread copies between them
       }
@@ -121,7 +71,7 @@ test('the thread copies the WAL beside the commits and it starts over', () =>
   }));
 
 test('while the thread serves, the store worker does not checkpoint every fourth step', () =>
-  inTempDir(async (dir) => {
+  inDir(async (dir) => {
     const buf = new DurableBuffer({ dir });
     const writer = new WorkerWriter({ dir, synchronous: 'normal', documents: false, checkpointThread: { pollMs: 1_000_000_000, boundFrames: 1_000_000 } });
     try {
@@ -137,18 +87,18 @@ test('while the thread serves, the store worker does not checkpoint every fourth
   }));
 
 test('a thread that never copies: past its bound the store worker copies the WAL, which starts over and keeps within twice the bound', () =>
-  inTempDir(async (dir) => {
+  inDir(async (dir) => {
     const buf = new DurableBuffer({ dir });
     const bound = 64;
     const writer = new WorkerWriter({ dir, synchronous: 'normal', documents: false, checkpointThread: { pollMs: 1_000_000_000, boundFrames: bound } });
     try {
       let after = await writeSteps(buf, writer, 0, 1, 40);
       await until('the thread', () => writer.threadCheckpoints);
-      const seq0 = walSequence(dir);
+      const seq0 = walSeq(dir);
       // ~60 steps of ~1 KB events: far more than the bound's frames if nothing were copied.
       after = await writeSteps(buf, writer, after, 60, 40);
       assert.equal(writer.checkpointer!.stats.checkpoints, 0);
-      assert.ok(walSequence(dir) > seq0, 'the WAL started over');
+      assert.ok(walSeq(dir) > seq0, 'the WAL started over');
       await until('the store worker to copy rows into the database file', () => rowsInFile(dir) >= 40 * 30);
       // Cut back to twice the bound when it starts over, and never further past it than a step or two.
       assert.ok(statSync(join(dir, 'events.db-wal')).size <= (2 * bound + 40) * FRAME + 32, `WAL of ${statSync(join(dir, 'events.db-wal')).size} bytes`);
@@ -159,7 +109,7 @@ test('a thread that never copies: past its bound the store worker copies the WAL
   }));
 
 test('a WAL past its bound that a reader kept from being copied is copied once the store idles', () =>
-  inTempDir(async (dir) => {
+  inDir(async (dir) => {
     const buf = new DurableBuffer({ dir });
     const writer = new WorkerWriter({ dir, synchronous: 'normal', documents: false, checkpointThread: { pollMs: 5, frames: 8, boundFrames: 64 } });
     try {
@@ -181,7 +131,7 @@ test('a WAL past its bound that a reader kept from being copied is copied once t
   }));
 
 test('a thread that exits: a SocError, the store worker checkpoints itself, then a new thread serves', () =>
-  inTempDir(async (dir) => {
+  inDir(async (dir) => {
     const buf = new DurableBuffer({ dir });
     const errors: SocError[] = [];
     // The thread copies only an idle WAL (250 ms without a change); no bound in reach.
@@ -217,7 +167,7 @@ test('a thread that exits: a SocError, the store worker checkpoints itself, then
   }));
 
 test('one thread serves alerts.db and events.db; closing both stops it and lets the last connection remove the WAL', () =>
-  inTempDir(async (dir) => {
+  inDir(async (dir) => {
     const buf = new DurableBuffer({ dir });
     const writer = new WorkerWriter({ dir, synchronous: 'normal', documents: false, checkpointThread: true });
     const alerts = await openSqliteAlertStore({ dir, checkpointThread: true });
@@ -239,7 +189,7 @@ test('one thread serves alerts.db and events.db; closing both stops it and lets 
   }));
 
 test('SIGKILL while the thread copies: every acknowledged event is there after reopen', () =>
-  inTempDir(async (dir) => {
+  inDir(async (dir) => {
     const url = (p: string) => JSON.stringify(new URL(p, import.meta.url).href);
     // Steps of 200 events stored as fast as they go, each reported once durable (`full`), with the
     // thread's checkpoint count.

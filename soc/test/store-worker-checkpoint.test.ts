@@ -4,31 +4,17 @@
 // WAL holds exactly what was checkpointed into the file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Database from 'better-sqlite3';
 import type { EcsEvent } from '@xiangan/collectors';
 import { DurableBuffer } from '../src/buffer/durable.js';
 import { WorkerWriter } from '../src/pipeline/store-worker.js';
+import { rowsInFile } from './wal-files.js';
 
 function event(i: number): EcsEvent {
   return { id: `ck-${i}`, '@timestamp': `2026-11-28T02:00:${String(i % 60).padStart(2, '0')}.000Z`, message: `event ${i}`, event: { ingested: '2026-11-28T02:01:00.000Z' } };
-}
-
-/** Rows of the day table in the database file alone (its WAL left behind), 0 when the table is not there yet. */
-function rowsInFile(dir: string): number {
-  const copy = join(dir, 'copy.db');
-  copyFileSync(join(dir, 'events.db'), copy);
-  const db = new Database(copy, { readonly: true });
-  try {
-    const t = db.prepare("SELECT name FROM sqlite_master WHERE name = 'ev_20261128'").pluck().get();
-    return t ? (db.prepare('SELECT count(*) FROM ev_20261128').pluck().get() as number) : 0;
-  } finally {
-    db.close();
-    rmSync(copy, { force: true });
-  }
 }
 
 test('the store worker checkpoints after four steps in a row, and after a quiet spell', async () => {
