@@ -368,6 +368,13 @@ function serveThread(): void {
       if (!quiet && !wal.has(seen + t.frames - 1) && seen === 0) return;
       const [r] = db!.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
       if (!r || r.busy) return; // another connection checkpoints (a writer's bound, its close)
+      // -1: this connection has not seen the database in WAL mode (it read the schema before the
+      // writer switched); it never reads again, so it is opened afresh at the next look.
+      if (r.log < 0) {
+        db!.close();
+        db = undefined;
+        return;
+      }
       seen = r.log;
       post({ type: 'checkpoint', id: t.id, log: r.log, checkpointed: r.checkpointed });
     };
