@@ -8,6 +8,14 @@
  * the same incremental steps as automerge (a bounded number of pages per write, so no commit
  * merges a whole level), so a token is rewritten about log64 instead of log16 times. Matches are
  * the same: merging changes how the index is laid out, not what it holds.
+ *
+ * FTS5's `merge` command picks the level itself (fts5_index.c, fts5IndexMerge): the lowest level
+ * with a merge in progress, unless a level below it holds at least as many segments as that merge
+ * takes and {@link FTS_USERMERGE} (16) or more, which then starts; and pages left over once a
+ * merge ends start a merge of any level with 16 segments. So {@link ftsMergePages} asks only for
+ * what FTS5 will spend on the merge it means (soc/README.md "Latency, session 16": before, a
+ * level-1 merge of 16 segments, ~24k pages, started 1.35M rows into a day and ran for 10 s beside
+ * level-0 merges of 16, and the store fell behind its paced rate).
  */
 
 /** FTS5 `automerge` of new day indexes: off, the store merges them ({@link ftsMergePages}). */
@@ -32,9 +40,27 @@ export const FTS_USERMERGE = 16;
 /** Rowid of the structure record in an FTS5 index's `_data` table (fts5Int.h FTS5_STRUCTURE_ROWID). */
 export const FTS_STRUCTURE_ROWID = 10;
 
-/** Pages of merge work per write at least; and per page the write's own segment has. */
+/** Pages of merge work per write at least; and per page the write's own segment has, merging level 0. */
 const MIN_MERGE_PAGES = 64;
 const MERGE_PAGES_PER_PAGE = 4;
+/**
+ * Merging a higher level: pages per write at least, and per page of the write's own segment. Its
+ * merge is due only once the level below has filled it again (64 of that level's merges), so it
+ * may take that long: at level 0's pace it ran beside the writes for seconds at a fifth of the
+ * store worker's time, more than the headroom at 80 % of capacity (soc/README.md "Latency,
+ * session 16").
+ */
+const MIN_UPPER_MERGE_PAGES = 16;
+const UPPER_MERGE_PAGES_PER_PAGE = 2;
+/**
+ * A call asks for at most this share of the whole pages its merge's input still spans, so that
+ * it does not end the merge with pages to spare (FTS5 would spend them starting a merge of any
+ * level with {@link FTS_USERMERGE} segments), and the merge ends in calls of a page or a few. A
+ * merge writes fewer pages than it reads, most so near its end, where those pages overstate what
+ * is left most: at 300-event steps 1 of 146 merges still ended with pages over (soc/README.md
+ * "Latency, session 16"); that level then merges at fewer segments, as FTS5 would have.
+ */
+const MERGE_SHARE = 1 / 4;
 
 /** The statements that set the FTS5 options of a new day's index `fts_<s>` (rows of its config table). */
 export function newDayFtsConfig(s: string): string[] {
@@ -46,10 +72,11 @@ export function newDayFtsConfig(s: string): string[] {
   ];
 }
 
-/** One level of an FTS5 index: segments, of them being merged (0: none), pages of its newest. */
+/** One level of an FTS5 index: segments, of them being merged (0: none), pages of each (oldest first) and of its newest. */
 export interface FtsLevel {
   segments: number;
   merging: number;
+  pages: number[];
   newestPages: number;
 }
 
@@ -85,16 +112,17 @@ export function ftsLevels(record: Uint8Array): FtsLevel[] | undefined {
     for (let l = 0; l < nLevel; l++) {
       const merging = varint();
       const segments = varint();
-      let newestPages = 0;
+      const pages: number[] = [];
       for (let g = 0; g < segments; g++) {
         varint(); // segment id
         const first = varint();
         const last = varint();
-        newestPages = last - first + 1;
+        // A merge's input segment it has read to the end reads 0 to 0 until the merge ends (fts5TrimSegments).
+        pages.push(first === 0 && last === 0 ? 0 : last - first + 1);
         if (v2) for (let k = 0; k < 5; k++) varint();
       }
       total += segments;
-      levels.push({ segments, merging, newestPages });
+      levels.push({ segments, merging, pages, newestPages: pages[pages.length - 1] ?? 0 });
     }
     return total === nSegment && i === record.length ? levels : undefined;
   } catch {
@@ -105,18 +133,48 @@ export function ftsLevels(record: Uint8Array): FtsLevel[] | undefined {
 /**
  * Pages of merging to ask for (`INSERT INTO fts_<s>(fts_<s>, rank) VALUES ('merge', pages)`)
  * after a write to an index with `automerge` 0, given its structure record; 0 for none. A merge
- * in progress goes on; a level with {@link FTS_MERGE_FANIN} segments starts one. Each write
- * merges four times the pages of the newest segment (the write before's: this write's tokens
- * wait in FTS5's pending hash until the commit), about what a write adds, at each of the few
- * levels that can be merging, so merges keep up and no level grows without bound. A
- * record that does not read asks for a merge step anyway (FTS5 then merges a level of
- * {@link FTS_USERMERGE} segments or more).
+ * in progress goes on; a level with {@link FTS_MERGE_FANIN} segments starts one, with one page.
+ * The level FTS5 will merge is worked out as fts5IndexMerge picks it, on the structure it will see
+ * (the command first flushes this write's tokens as one more level-0 segment). Merging level 0, a
+ * call asks for four times the pages of the newest segment (about what a write adds), a higher
+ * level twice (see {@link MIN_UPPER_MERGE_PAGES}), so merges keep up and no level grows without
+ * bound; and at most {@link MERGE_SHARE} of what the merge's input still spans. A record that
+ * does not read asks for a merge step anyway (FTS5 then merges a level of {@link FTS_USERMERGE}
+ * segments or more).
  */
 export function ftsMergePages(record: Uint8Array | undefined): number {
   if (record === undefined) return 0;
   const levels = ftsLevels(record);
   if (levels === undefined) return MIN_MERGE_PAGES * MERGE_PAGES_PER_PAGE;
-  if (!levels.some((l) => l.merging > 0 || l.segments >= FTS_MERGE_FANIN)) return 0;
   const newest = levels[0]?.newestPages ?? 0;
-  return Math.max(MIN_MERGE_PAGES, MERGE_PAGES_PER_PAGE * newest);
+  // fts5IndexMerge: the lowest level with a merge in progress, unless a level below it holds at
+  // least as many segments as that merge takes (and FTS_USERMERGE), which then starts; with
+  // none in progress, the level with the most segments.
+  let best = -1;
+  let most = 0;
+  let inProgress = false;
+  for (let l = 0; l < levels.length; l++) {
+    const { segments, merging } = levels[l]!;
+    if (merging > 0) {
+      inProgress = true;
+      if (merging > most) best = l;
+      break;
+    }
+    const count = l === 0 ? segments + 1 : segments;
+    if (count > most) {
+      best = l;
+      most = count;
+    }
+  }
+  if (best < 0 || (!inProgress && most < FTS_MERGE_FANIN)) return 0;
+  // A merge starts with one page: small segments are mostly a page's overhead, so a merge of
+  // 64 may write only a page or two in all, and a call that ends it leaves nothing over.
+  const level = levels[best]!;
+  if (level.merging === 0) return 1;
+  // The whole pages its input segments still span: each one's first leaf is read in part
+  // (fts5TrimSegments keeps the leaf of the term the merge stopped at), so that one does not count.
+  let whole = 0;
+  for (const p of level.pages.slice(0, level.merging)) whole += Math.max(0, p - 1);
+  const budget = best === 0 ? Math.max(MIN_MERGE_PAGES, MERGE_PAGES_PER_PAGE * newest) : Math.max(MIN_UPPER_MERGE_PAGES, UPPER_MERGE_PAGES_PER_PAGE * newest);
+  return Math.max(1, Math.min(budget, Math.floor(MERGE_SHARE * whole)));
 }
