@@ -25,7 +25,7 @@ import { startRawSource } from '../ingest/raw-sources.js';
 import { inProcessWriter } from './consumer.js';
 import { Preparer, type NormaliserName } from './prepare.js';
 import { purgeAlerts } from '../alerts/retention.js';
-import { sizeWorkerYoungGeneration } from '../detection/heap.js';
+import { floorWorkerOldGeneration, sizeWorkerYoungGeneration } from '../detection/heap.js';
 
 /** What {@link startRuntime} needs besides the configuration. */
 export interface RuntimeDeps {
@@ -128,7 +128,10 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
   const normaliser: NormaliserName | undefined =
     deps.normalise === undefined ? 'baseline' : deps.normalise === vendorNormalise ? 'vendor' : undefined;
   const rawSyslog = !engine && normaliser !== undefined;
-  if (config.storage.worker && !engine) sizeWorkerYoungGeneration(workerSemiSpaceMb(config.alerts.enabled));
+  if (config.storage.worker && !engine) {
+    sizeWorkerYoungGeneration(workerSemiSpaceMb(config.alerts.enabled));
+    floorWorkerOldGeneration(workerOldFloorMb(config.alerts.enabled));
+  }
   const workerWriter = config.storage.worker && !engine
     ? new WorkerWriter({
         dir: config.data,
@@ -144,8 +147,8 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
         // Without detection: a second step prepared ahead, and the prepare worker behind the store
         // worker for the cores, so that neither waits on the other flat out (~8 MB more resident;
         // with detection the process is nearer its memory bound: soc/README.md "Throughput,
-        // session 14").
-        ...(config.alerts.enabled ? {} : { aheadSteps: PIPELINE_AHEAD_STEPS, prepareNice: PIPELINE_PREPARE_NICE }),
+        // session 14"); steps up to twice the consumer's while a backlog waits (fewer commits).
+        ...(config.alerts.enabled ? {} : { aheadSteps: PIPELINE_AHEAD_STEPS, prepareNice: PIPELINE_PREPARE_NICE, stepGrowth: PIPELINE_STEP_GROWTH }),
         // The WAL copied by the process's checkpoint thread (with detection the same one as alerts.db's).
         checkpointThread: true,
         onCheckpointError: (e) => log.error({ stage: 'store', errorCode: e.code, reason: e.message }, 'Event store checkpoint failed.'),
@@ -323,6 +326,12 @@ export function dataFiles(dir: string): { buffer: string; store: string } {
 const PIPELINE_AHEAD_STEPS = 2;
 /** Nice value of the prepare worker's thread when detection is off (store-worker.ts, `prepareNice`). */
 const PIPELINE_PREPARE_NICE = 5;
+/**
+ * Multiple of `storage.batchEvents` a step may reach while a backlog waits, when detection is off
+ * (store-worker.ts, `stepGrowth`): each commit rewrites ~170 index pages whatever its size, so
+ * flat out half as many commits (soc/README.md "Steps, session 17 (S)").
+ */
+const PIPELINE_STEP_GROWTH = 2;
 
 /**
  * Semi-space, MiB, of the store and prepare workers' young generations (see
@@ -334,4 +343,15 @@ const PIPELINE_PREPARE_NICE = 5;
  */
 export function workerSemiSpaceMb(detection: boolean): number {
   return detection ? 4 : 8;
+}
+
+/**
+ * Floor, MiB, under the store and prepare workers' old-generation limit (see
+ * {@link floorWorkerOldGeneration}). Without detection 48: the store worker's mark-compacts per 1M
+ * bench events 134–136 → 15, the prepare worker's 24 → 6, V8's helper threads (concurrent marking
+ * most of their time) ~1.7 µs/event less, for ~25 MB more peak RSS (soc/README.md "GC, session
+ * 17"). With detection 0 (V8's default): the process's memory is what is tight there.
+ */
+export function workerOldFloorMb(detection: boolean): number {
+  return detection ? 0 : 48;
 }

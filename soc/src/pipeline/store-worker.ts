@@ -125,7 +125,9 @@ export interface WorkerWriterOptions extends SqliteStoreOptions {
    * store 25–30 CPU-µs per event against 38–46 with 4,000-event steps. In the whole server
    * (bench:ingest, 300,000 lines, load ~8) 4 saved the store worker 4 µs per event but not the
    * process (more GC in V8's helper threads), and raised peak RSS from 717 to 1,075 MB (bigger
-   * steps in both workers and in detection): so it stays off unless memory is plentiful.
+   * steps in both workers and in detection). The server uses 2 without detection (runtime.ts):
+   * flat out half as many commits, the prepare worker reading a grown step in chunks of at most
+   * the consumer's size (see `Ahead`; soc/README.md "Steps, session 17 (S)").
    */
   stepGrowth?: number;
   /**
@@ -490,10 +492,14 @@ export class WorkerWriter {
     const a: Ahead = { after, max, link, cap, chunks: [], events: 0, bytes: 0, end: after, open: false, running: undefined, timer: undefined, failed: undefined, read: () => undefined };
     a.read = (): void => {
       a.timer = undefined;
-      // At most `aheadSteps` steps' worth (events and bytes) ahead, each chunk within one step.
+      // At most `aheadSteps` steps' worth (events and bytes) ahead. A chunk is at most the
+      // consumer's step size even when a step may grow past it (`stepGrowth`): a commit that
+      // finds no chunk ready waits for the one being prepared, and with chunks of a grown step
+      // that wait doubled and the pipeline idled (soc/README.md "Steps, session 17 (S)"); a step
+      // takes every chunk ready up to its `cap`.
       const depth = a.cap * this.aheadSteps;
       if (!a.open || a.running || a.failed || a.events >= depth || a.bytes >= READ_MAX_BYTES * this.aheadSteps) return;
-      a.running = this.prepare(a.end, Math.min(a.cap, depth - a.events)).then(
+      a.running = this.prepare(a.end, Math.min(a.max, depth - a.events)).then(
         (r) => {
           a.running = undefined;
           if (r.meta) {
