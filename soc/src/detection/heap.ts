@@ -1,6 +1,7 @@
 /**
- * V8 heap settings of a server process: how far heaps grow with detection on ({@link limitHeapGrowth})
- * and the pipeline workers' young generation ({@link sizeWorkerYoungGeneration}).
+ * V8 heap settings of a server process: how far heaps grow with detection on ({@link limitHeapGrowth}),
+ * the pipeline workers' young generation ({@link sizeWorkerYoungGeneration}) and the floor under their
+ * old generation's limit ({@link floorWorkerOldGeneration}).
  */
 import { setFlagsFromString } from 'node:v8';
 
@@ -45,4 +46,20 @@ export function limitHeapGrowth(): void {
 export function sizeWorkerYoungGeneration(semiMb: number): void {
   if (!Number.isInteger(semiMb) || semiMb < 1) throw new RangeError('sizeWorkerYoungGeneration: semiMb must be a positive integer');
   setFlagsFromString(`--max-semi-space-size=${semiMb}`);
+}
+
+/**
+ * Let the isolates made from now on (the pipeline's workers) skip full collections while their old
+ * generation, with the external memory they took since the last one, is under `mb` MiB; 0 gives
+ * V8's default back (no floor). V8 reads `--initial-old-space-size` when an isolate starts and keeps
+ * it as the least allocation limit its heap controller may set (src/heap/heap.cc, ConfigureHeap:
+ * `min_old_generation_size_`); without it a worker's limit follows its ~9 MB live heap plus an 8 MB
+ * step, and the step buffers it receives (~8 MB each, transferred ArrayBuffers counted as external
+ * memory) start a mark-compact every second step or so (soc/README.md "GC, session 17"). A limit,
+ * not a reservation: memory is taken only as garbage accumulates. The calling thread's heap keeps
+ * the limits it started with. Process-wide: called by the server's runtime before it makes its workers.
+ */
+export function floorWorkerOldGeneration(mb: number): void {
+  if (!Number.isInteger(mb) || mb < 0) throw new RangeError('floorWorkerOldGeneration: mb must be a whole number >= 0');
+  setFlagsFromString(`--initial-old-space-size=${mb}`);
 }
