@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { EcsEvent } from '@xiangan/collectors';
 import { DurableBuffer } from '../src/buffer/durable.js';
 import { WorkerWriter } from '../src/pipeline/store-worker.js';
@@ -59,6 +60,17 @@ describe('worker writer (prepare → store channel)', () => {
     const dir = tmp();
     const buf = await buffered(dir, 8);
     const writer = new WorkerWriter({ dir, synchronous: 'normal', stepGrowth: 4 });
+    // Per prepare request of the writer (its reads of the buffer, in the order made): the events
+    // it returned, NaN until it has.
+    const got: number[] = [];
+    const spied = writer as unknown as { prepare: (after: number, max: number) => Promise<{ meta?: { events: number } }> };
+    const prepare = spied.prepare.bind(writer);
+    spied.prepare = async (after, max) => {
+      const k = got.push(NaN) - 1;
+      const r = await prepare(after, max);
+      got[k] = r.meta?.events ?? 0;
+      return r;
+    };
     const ids = (info: { batches?: Array<{ data: string }> } | undefined) =>
       info!.batches!.flatMap((b) => b.data.split('\n')).map((d) => (JSON.parse(d) as EcsEvent).id);
     try {
@@ -66,11 +78,28 @@ describe('worker writer (prepare → store channel)', () => {
       assert.deepEqual([first!.written, first!.duplicates], [2, 0]);
       assert.deepEqual(ids(first), ['sw-1', 'sw-2']);
       // The same position again (a retry after a failed detection hook): the step prepared
-      // ahead (events 3 to 6) is not the one asked for, and is never stored in its place.
-      const retry = await writer.write(0, 2);
+      // ahead (events 3 to 6) is not the one asked for, and is never stored in its place. The
+      // test holds events.db's write lock until the reader has prepared events 3 to 6 again (in
+      // chunks of the size asked, 2) beside the retry's commit, so what the next step finds ready
+      // does not depend on timing (the lock must go within the store's 5 s busy timeout).
+      const lock = new Database(join(dir, 'events.db'));
+      let retry: Awaited<ReturnType<typeof writer.write>>;
+      try {
+        lock.exec('BEGIN IMMEDIATE');
+        const from = got.length;
+        const pending = writer.write(0, 2);
+        // Reads asked for from here on (a read of the dropped ahead may still finish meanwhile).
+        const read = (): number => got.slice(from).reduce((a, n) => a + n, 0);
+        for (let i = 0; i < 450 && !(read() >= 6); i++) await new Promise((r) => setTimeout(r, 10));
+        assert.equal(read(), 6, 'the retry (2 events) and the 4 after it were not read within 4.5 s');
+        lock.exec('COMMIT');
+        retry = await pending;
+      } finally {
+        lock.close();
+      }
       assert.deepEqual([retry!.written, retry!.duplicates], [0, 2]);
       assert.deepEqual(ids(retry), ['sw-1', 'sw-2']);
-      // Events waited behind the first step: the step prepared ahead was twice the size.
+      // Events waited behind the first step: the chunks prepared ahead make a step of twice the size.
       const second = await writer.write(retry!.lastSeq, 2);
       assert.deepEqual([second!.written, second!.duplicates], [4, 0]);
       assert.deepEqual(ids(second), ['sw-3', 'sw-4', 'sw-5', 'sw-6']);
