@@ -347,10 +347,10 @@ export function workerSemiSpaceMb(detection: boolean): number {
 
 /**
  * Floor, MiB, under the store and prepare workers' old-generation limit (see
- * {@link floorWorkerOldGeneration}). Without detection 48: the store worker's mark-compacts per 1M
- * bench events 134–136 → 15, the prepare worker's 24 → 6, V8's helper threads (concurrent marking
- * most of their time) ~1.7 µs/event less, for ~25 MB more peak RSS (soc/README.md "GC, session
- * 17"). With detection 0 (V8's default): the process's memory is what is tight there.
+ * {@link floorWorkerOldGeneration}). Without detection 48: per 1M bench events the store worker's
+ * mark-compacts 134–136 → 13–15, the prepare worker's 24 → 6–10, V8's helper threads (concurrent
+ * marking most of their time) 1.4–2.0 µs/event less, for 14–26 MB more peak RSS (soc/README.md
+ * "GC, session 17"). With detection 0 (V8's default): the process's memory is what is tight there.
  */
 export function workerOldFloorMb(detection: boolean): number {
   return detection ? 0 : 48;
