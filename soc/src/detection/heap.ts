@@ -49,15 +49,19 @@ export function sizeWorkerYoungGeneration(semiMb: number): void {
 }
 
 /**
- * Let the isolates made from now on (the pipeline's workers) skip full collections while their old
- * generation, with the external memory they took since the last one, is under `mb` MiB; 0 gives
- * V8's default back (no floor). V8 reads `--initial-old-space-size` when an isolate starts and keeps
- * it as the least allocation limit its heap controller may set (src/heap/heap.cc, ConfigureHeap:
+ * Let every isolate made from now on skip full collections while its old generation, with the
+ * external memory it took since the last one, is under `mb` MiB; 0 gives V8's default back (no
+ * floor). V8 reads `--initial-old-space-size` when an isolate starts and keeps it as the least
+ * allocation limit its heap controller may set (src/heap/heap.cc, ConfigureHeap:
  * `min_old_generation_size_`); without it a worker's limit follows its ~9 MB live heap plus an 8 MB
  * step, and the step buffers it receives (~8 MB each, transferred ArrayBuffers counted as external
  * memory) start a mark-compact every second step or so (soc/README.md "GC, session 17"). A limit,
  * not a reservation: memory is taken only as garbage accumulates. The calling thread's heap keeps
- * the limits it started with. Process-wide: called by the server's runtime before it makes its workers.
+ * the limits it started with. Process-wide and not per worker (a Worker's `resourceLimits` has no
+ * initial size, and its isolate is made on its own thread, so setting and resetting the flag around
+ * `new Worker` would race): the pipeline's workers, and the KMS signing and integrity digest workers
+ * if made later, each up to `mb` of garbage; V8 clamps it to half an isolate's maximum (the
+ * checkpoint thread's 16 MB: 8). Called by the server's runtime before it makes its workers.
  */
 export function floorWorkerOldGeneration(mb: number): void {
   if (!Number.isInteger(mb) || mb < 0) throw new RangeError('floorWorkerOldGeneration: mb must be a whole number >= 0');
