@@ -7,10 +7,8 @@
 // collections, not times.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { workerOldFloorMb } from '../src/pipeline/runtime.js';
-
-const HEAP = new URL('../src/detection/heap.js', import.meta.url).href;
+import { runHeapChild } from './heap-child.js';
 
 /**
  * Makes ~50 MB of old-space garbage (arrays of 16,384 small objects, each held across a few
@@ -37,25 +35,7 @@ return full;
 
 /** Mark-compacts of the main thread and of a worker made after `floorWorkerOldGeneration(mb)` (none: no call). */
 function run(mb: number | undefined): { main: number; worker: number } {
-  const script = `
-import { Worker } from 'node:worker_threads';
-import { createRequire } from 'node:module';
-import { floorWorkerOldGeneration } from ${JSON.stringify(HEAP)};
-const require = createRequire(import.meta.url);
-const churn = ${JSON.stringify(CHURN)};
-${mb === undefined ? '' : `floorWorkerOldGeneration(${mb});`}
-const worker = await new Promise((resolve, reject) => {
-  const code = 'eval(' + JSON.stringify(churn) + ').then((n) => require("node:worker_threads").parentPort.postMessage(n))';
-  const w = new Worker(code, { eval: true, execArgv: [], resourceLimits: { maxOldGenerationSizeMb: 256 } });
-  w.once('message', resolve);
-  w.once('error', reject);
-});
-const main = await eval(churn);
-console.log(JSON.stringify({ main, worker }));
-`;
-  const r = spawnSync(process.execPath, ['--max-semi-space-size=4', '--input-type=module', '-e', script], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { main: number; worker: number };
+  return runHeapChild(mb === undefined ? '' : `floorWorkerOldGeneration(${mb})`, CHURN, { maxOldGenerationSizeMb: 256 });
 }
 
 test('without detection the workers get a 48 MiB floor, with it none (V8 default)', () => {

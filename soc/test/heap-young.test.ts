@@ -6,10 +6,8 @@
 // new space has grown to its maximum (V8 grows it by the bytes that survive, not by time).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { workerSemiSpaceMb } from '../src/pipeline/runtime.js';
-
-const HEAP = new URL('../src/detection/heap.js', import.meta.url).href;
+import { runHeapChild } from './heap-child.js';
 
 /** Allocates until new space has grown to its maximum; evaluates to its size in MiB. */
 const CHURN = `
@@ -20,25 +18,7 @@ require('node:v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_sp
 
 /** New-space sizes (MiB) of the main thread and of a worker made after `sizeWorkerYoungGeneration(semiMb)` (none: no call). */
 function run(semiMb: number | undefined): { main: number; worker: number } {
-  const script = `
-import { Worker } from 'node:worker_threads';
-import { createRequire } from 'node:module';
-import { sizeWorkerYoungGeneration } from ${JSON.stringify(HEAP)};
-const require = createRequire(import.meta.url);
-const churn = ${JSON.stringify(CHURN)};
-${semiMb === undefined ? '' : `sizeWorkerYoungGeneration(${semiMb});`}
-const worker = await new Promise((resolve, reject) => {
-  const code = 'require("node:worker_threads").parentPort.postMessage(eval(' + JSON.stringify(churn) + '))';
-  const w = new Worker(code, { eval: true, execArgv: [], resourceLimits: { maxYoungGenerationSizeMb: 16 } });
-  w.once('message', resolve);
-  w.once('error', reject);
-});
-const main = eval(churn);
-console.log(JSON.stringify({ main, worker }));
-`;
-  const r = spawnSync(process.execPath, ['--max-semi-space-size=4', '--input-type=module', '-e', script], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { main: number; worker: number };
+  return runHeapChild(semiMb === undefined ? '' : `sizeWorkerYoungGeneration(${semiMb})`, CHURN, { maxYoungGenerationSizeMb: 16 });
 }
 
 test('with detection the workers get 4 MiB semi-spaces, without it 8; the main thread keeps the option\'s 4', () => {
