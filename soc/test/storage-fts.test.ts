@@ -30,7 +30,7 @@ test('ftsLevels reads FTS5 structure records; a record that does not read still 
     assert.equal(levels.length, 1);
     assert.equal(levels[0]!.segments, 70);
     assert.equal(levels[0]!.merging, 0);
-    assert.ok(levels[0]!.newestPages >= 1);
+    assert.ok(levels[0]!.pages.at(-1)! >= 1);
     assert.ok(ftsMergePages(structure(db, 'f')) > 0, '70 segments: a merge starts');
     // A merge step of a few pages leaves a merge in progress on level 0.
     db.prepare("INSERT INTO f (f, rank) VALUES ('merge', 2)").run();

@@ -72,12 +72,11 @@ export function newDayFtsConfig(s: string): string[] {
   ];
 }
 
-/** One level of an FTS5 index: segments, of them being merged (0: none), pages of each (oldest first) and of its newest. */
+/** One level of an FTS5 index: segments, of them being merged (0: none), pages of each (oldest first). */
 export interface FtsLevel {
   segments: number;
   merging: number;
   pages: number[];
-  newestPages: number;
 }
 
 /**
@@ -122,7 +121,7 @@ export function ftsLevels(record: Uint8Array): FtsLevel[] | undefined {
         if (v2) for (let k = 0; k < 5; k++) varint();
       }
       total += segments;
-      levels.push({ segments, merging, pages, newestPages: pages[pages.length - 1] ?? 0 });
+      levels.push({ segments, merging, pages });
     }
     return total === nSegment && i === record.length ? levels : undefined;
   } catch {
@@ -146,7 +145,7 @@ export function ftsMergePages(record: Uint8Array | undefined): number {
   if (record === undefined) return 0;
   const levels = ftsLevels(record);
   if (levels === undefined) return MIN_MERGE_PAGES * MERGE_PAGES_PER_PAGE;
-  const newest = levels[0]?.newestPages ?? 0;
+  const newest = levels[0]?.pages.at(-1) ?? 0;
   // fts5IndexMerge: the lowest level with a merge in progress, unless a level below it holds at
   // least as many segments as that merge takes (and FTS_USERMERGE), which then starts; with
   // none in progress, the level with the most segments.
@@ -174,7 +173,7 @@ export function ftsMergePages(record: Uint8Array | undefined): number {
   // The whole pages its input segments still span: each one's first leaf is read in part
   // (fts5TrimSegments keeps the leaf of the term the merge stopped at), so that one does not count.
   let whole = 0;
-  for (const p of level.pages.slice(0, level.merging)) whole += Math.max(0, p - 1);
+  for (let g = 0; g < level.merging; g++) whole += Math.max(0, level.pages[g]! - 1);
   const budget = best === 0 ? Math.max(MIN_MERGE_PAGES, MERGE_PAGES_PER_PAGE * newest) : Math.max(MIN_UPPER_MERGE_PAGES, UPPER_MERGE_PAGES_PER_PAGE * newest);
   return Math.max(1, Math.min(budget, Math.floor(MERGE_SHARE * whole)));
 }
