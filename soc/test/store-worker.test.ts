@@ -12,6 +12,7 @@ import type { EcsEvent } from '@xiangan/collectors';
 import { DurableBuffer } from '../src/buffer/durable.js';
 import { WorkerWriter } from '../src/pipeline/store-worker.js';
 import { openSqliteStore } from '../src/storage/sqlite.js';
+import { chunkReads } from './worker-frames.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'xa-sw-'));
 
@@ -60,17 +61,7 @@ describe('worker writer (prepare → store channel)', () => {
     const dir = tmp();
     const buf = await buffered(dir, 8);
     const writer = new WorkerWriter({ dir, synchronous: 'normal', stepGrowth: 4 });
-    // Per prepare request of the writer (its reads of the buffer, in the order made): the events
-    // it returned, NaN until it has.
-    const got: number[] = [];
-    const spied = writer as unknown as { prepare: (after: number, max: number) => Promise<{ meta?: { events: number } }> };
-    const prepare = spied.prepare.bind(writer);
-    spied.prepare = async (after, max) => {
-      const k = got.push(NaN) - 1;
-      const r = await prepare(after, max);
-      got[k] = r.meta?.events ?? 0;
-      return r;
-    };
+    const reads = chunkReads(writer);
     const ids = (info: { batches?: Array<{ data: string }> } | undefined) =>
       info!.batches!.flatMap((b) => b.data.split('\n')).map((d) => (JSON.parse(d) as EcsEvent).id);
     try {
@@ -86,12 +77,10 @@ describe('worker writer (prepare → store channel)', () => {
       let retry: Awaited<ReturnType<typeof writer.write>>;
       try {
         lock.exec('BEGIN IMMEDIATE');
-        const from = got.length;
+        const from = reads.got.length;
         const pending = writer.write(0, 2);
         // Reads asked for from here on (a read of the dropped ahead may still finish meanwhile).
-        const read = (): number => got.slice(from).reduce((a, n) => a + n, 0);
-        for (let i = 0; i < 450 && !(read() >= 6); i++) await new Promise((r) => setTimeout(r, 10));
-        assert.equal(read(), 6, 'the retry (2 events) and the 4 after it were not read within 4.5 s');
+        await reads.readAll(6, from, 'the retry (2 events) and the 4 after it were');
         lock.exec('COMMIT');
         retry = await pending;
       } finally {

@@ -1,5 +1,6 @@
-// Shared by the store-worker tests (store-worker-chunks, throughput-ahead): syslog frames as a TCP
-// source hands them over, and a WorkerWriter whose chunk reader the test can wait for.
+// Shared by the store-worker tests (store-worker-chunks, throughput-ahead, throughput-steps,
+// store-worker): syslog frames as a TCP source hands them over, and a WorkerWriter whose chunk reader
+// the test can wait for.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -50,6 +51,38 @@ export function watchedWriter(
     assert.ok(past(), 'the reader did not get there within 5 s');
   };
   return { writer, readUpTo, readPast };
+}
+
+/**
+ * Records the writer's chunk reads (its prepare requests, in the order made): `asked` the events
+ * each asked for, `got` the events each returned (NaN until it has). `read(from)` sums `got` from
+ * request `from` on (NaN while one of them is pending); `readAll(n, from, what)` waits until that
+ * sum is `n`. Its guard is 4.5 s: tests that hold events.db's write lock meanwhile must let it go
+ * within the store worker's 5 s busy timeout.
+ */
+export function chunkReads(writer: WorkerWriter): {
+  asked: number[];
+  got: number[];
+  read: (from?: number) => number;
+  readAll: (n: number, from: number, what: string) => Promise<void>;
+} {
+  const asked: number[] = [];
+  const got: number[] = [];
+  const w = writer as unknown as { prepare: (after: number, max: number) => Promise<{ meta?: { events: number } }> };
+  const prepare = w.prepare.bind(writer);
+  w.prepare = async (after, max) => {
+    asked.push(max);
+    const k = got.push(NaN) - 1;
+    const r = await prepare(after, max);
+    got[k] = r.meta?.events ?? 0;
+    return r;
+  };
+  const read = (from = 0): number => got.slice(from).reduce((a, n) => a + n, 0);
+  const readAll = async (n: number, from: number, what: string): Promise<void> => {
+    for (let i = 0; i < 450 && !(read(from) >= n); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(read(from), n, `${what} not read within 4.5 s`);
+  };
+  return { asked, got, read, readAll };
 }
 
 /** The store in `dir` holds the events `sent` (ids, all on T0's day) each once, their integrity leaves in that order. */
