@@ -49,6 +49,19 @@ const NATIVE_MIN = 40;
 /** A code unit QuoteJSONString escapes (below U+0020, `"`, `\\`) or that is not ASCII. */
 const NEEDS_ESCAPE = /[\u0000-\u001f"\\\u0080-\uffff]/;
 
+/**
+ * Node's own encoders, which `Buffer#write` calls after normalising its arguments (on
+ * `Buffer.prototype` since Node 0.x, undocumented, not in @types/node): writing a string at a
+ * position known to have room, the writer calls them directly. `Buffer#write` and the encoding
+ * table under it were 3.2 % of the prepare worker's busy time in a profile of bench:ingest
+ * (session 18), twice the native write they wrap. Both write what `write` would: whole
+ * characters only, at most `length` bytes, and return the bytes written.
+ */
+interface RawWrite {
+  utf8Write(s: string, offset: number, length: number): number;
+  latin1Write(s: string, offset: number, length: number): number;
+}
+
 /** `\uXXXX` hex digits (lowercase, as `JSON.stringify` writes them). */
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
 
@@ -77,6 +90,61 @@ const RESERVE_SLACK = 64 << 10;
 const RESERVE_MAX = 32 << 20;
 
 /**
+ * A key of an object at one place of the documents' structure (the path of keys from the top,
+ * an array's objects at its key's place), with its bytes `,"key":` ready to store. Documents of one
+ * source share a handful of shapes, so the keys of each place repeat: a key found at its place (a
+ * comparison of interned strings) is written by one or two 8-byte stores instead of a loop over
+ * its characters (that loop and its escape tests were ~10 % of the prepare worker's time, session
+ * 18; sessions 9 and 15 cached the bytes but copied them by a byte loop, which was no faster).
+ */
+interface KeyNode {
+  readonly key: string;
+  /**
+   * `,"key":` as little-endian doubles, zero-padded to a multiple of 8 bytes (exact: bytes below
+   * 0x80 never form a NaN, the one double whose bits a store may change), or undefined for a key
+   * that needs escapes or is not ASCII.
+   */
+  readonly enc: Float64Array | undefined;
+  /** Bytes of `,"key":`. */
+  readonly n: number;
+  /** Another key at the same place (another shape), tried next. */
+  readonly alt: KeyNode | undefined;
+  /** The keys that followed this one in an object. */
+  next: KeyNode | undefined;
+  /** The first keys of the objects that were this key's value (or its array's elements). */
+  sub: KeyNode | undefined;
+}
+
+/** Key nodes per writer at most (~100 bytes each): documents of ever new keys are not all remembered. */
+const MAX_KEY_NODES = 4096;
+
+/** Alternatives per place at most (each is one comparison for the keys found after them). */
+const MAX_KEY_ALTS = 8;
+
+function newKeyNode(key: string, alt: KeyNode | undefined): KeyNode {
+  let enc: Float64Array | undefined;
+  let plainKey = true;
+  for (let i = 0; i < key.length && plainKey; i++) {
+    const c = key.charCodeAt(i);
+    plainKey = c >= 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c;
+  }
+  if (plainKey) {
+    const bytes = Buffer.alloc(Math.ceil((key.length + 4) / 8) * 8);
+    bytes.write(`,"${key}":`, 'latin1');
+    enc = new Float64Array(bytes.length / 8);
+    for (let i = 0; i < enc.length; i++) enc[i] = bytes.readDoubleLE(8 * i);
+  }
+  return { key, enc, n: key.length + 4, alt, next: undefined, sub: undefined };
+}
+
+/** Where keys go once {@link MAX_KEY_NODES} are made: written by the loop, nothing remembered. */
+const UNCACHED: KeyNode = { key: '', enc: undefined, n: 4, alt: undefined, next: undefined, sub: undefined };
+
+function viewOf(b: Buffer): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
  * JSON text of values kept as UTF-8 in one growing off-heap buffer (outside V8's heap: a scavenge
  * never copies it), read back as one string or as views of its bytes.
  *
@@ -88,10 +156,29 @@ const RESERVE_MAX = 32 << 20;
  */
 export class JsonBytes {
   private buf: Buffer;
+  /** `buf` for the 8-byte stores of cached keys. */
+  private view: DataView;
+  /** Where the keys of top-level objects start ({@link KeyNode}). */
+  private readonly root: KeyNode = newKeyNode('', undefined);
+  /** Key nodes made (at most {@link MAX_KEY_NODES}). */
+  private keyNodes = 0;
   /** Bytes written since the last reset. */
   pos = 0;
   /** Only ASCII written since the last reset: the text reads back as Latin-1 (a plain copy). */
   private ascii = true;
+
+  /** Top-level keys whose string values {@link json} locates ({@link markKeys}). */
+  private marks: readonly string[] = [];
+  /**
+   * For mark `i`, bytes `verbatim[2i] … verbatim[2i + 1]` of the last {@link json} text are its
+   * key's string value as it is, without the quotes: written unescaped and all ASCII, so those bytes
+   * read as Latin-1 (or UTF-8) give the string back. −1 when the value was not (escaped, not ASCII,
+   * not a string, no such key, or the value was not an object).
+   */
+  get verbatim(): Float64Array {
+    return this.marked;
+  }
+  private marked = new Float64Array(0);
 
   /** Bytes per event of the last step ({@link endStep}); 0 before the first. */
   private perEvent = 0;
@@ -102,13 +189,14 @@ export class JsonBytes {
    */
   constructor(private readonly handOver = false) {
     this.buf = Buffer.allocUnsafeSlow(1 << 20);
+    this.view = viewOf(this.buf);
   }
 
   /** Empty it; a buffer grown past 64 MiB (by very large messages) is let go. */
   reset(): void {
     this.pos = 0;
     this.ascii = true;
-    if (this.buf.length > 64 << 20) this.buf = Buffer.allocUnsafeSlow(1 << 20);
+    if (this.buf.length > 64 << 20) this.setBuf(Buffer.allocUnsafeSlow(1 << 20));
   }
 
   /**
@@ -117,12 +205,23 @@ export class JsonBytes {
    */
   json(value: unknown): void {
     const start = this.pos;
+    if (this.marks.length > 0) this.marked.fill(-1);
     try {
       this.value(value, 0);
     } catch (e) {
       this.pos = start;
       throw e;
     }
+  }
+
+  /**
+   * From now on {@link json} records in {@link verbatim} where the string values of these keys of a
+   * top-level object lie when written as they are (the prepare worker reads an event's id and
+   * message from its document's bytes instead of writing them a second time).
+   */
+  markKeys(keys: readonly string[]): void {
+    this.marks = [...keys];
+    this.marked = new Float64Array(2 * keys.length).fill(-1);
   }
 
   /** Append a newline. */
@@ -179,7 +278,7 @@ export class JsonBytes {
     if (this.handOver) {
       const bytes = this.buf.subarray(0, this.pos);
       const ascii = this.ascii;
-      this.buf = Buffer.allocUnsafeSlow(Math.max(1 << 20, this.pos + (this.pos >> 2)));
+      this.setBuf(Buffer.allocUnsafeSlow(Math.max(1 << 20, this.pos + (this.pos >> 2))));
       this.reset();
       return { bytes, at, ascii };
     }
@@ -214,22 +313,27 @@ export class JsonBytes {
     if (this.pos + n <= this.buf.length) return;
     const b = Buffer.allocUnsafeSlow(this.pos + Math.ceil(n));
     this.buf.copy(b, 0, 0, this.pos);
-    this.buf = b;
+    this.setBuf(b);
   }
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     const b = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.pos + n));
     this.buf.copy(b, 0, 0, this.pos);
+    this.setBuf(b);
+  }
+
+  private setBuf(b: Buffer): void {
     this.buf = b;
+    this.view = viewOf(b);
   }
 
   private value(v: unknown, depth: number): void {
     if (typeof v === 'string') this.string(v);
     else if (typeof v === 'number') this.number(v);
     else if (typeof v === 'object' && v !== null && depth < MAX_DEPTH && plain(v)) {
-      if (Array.isArray(v)) this.array(v, depth + 1);
-      else this.object(v as Record<string, unknown>, depth + 1);
+      if (Array.isArray(v)) this.array(v, depth + 1, this.root);
+      else this.object(v as Record<string, unknown>, depth + 1, this.root);
     } else if (v === null) this.raw('null');
     else if (v === true) this.raw('true');
     else if (v === false) this.raw('false');
@@ -240,10 +344,13 @@ export class JsonBytes {
     }
   }
 
-  private object(o: Record<string, unknown>, depth: number): void {
+  /** `at`: the place in the documents' structure of the key whose value `o` is ({@link KeyNode}). */
+  private object(o: Record<string, unknown>, depth: number, at: KeyNode): void {
     this.ensure(1);
     this.buf[this.pos++] = 0x7b;
     let first = true;
+    /** The last key written (its node). */
+    let prev = at;
     for (const k in o) {
       const v = o[k];
       if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
@@ -251,33 +358,34 @@ export class JsonBytes {
       // `value`, which would test their type (and call `plain`) a second time.
       if (typeof v === 'object' && v !== null) {
         if (depth < MAX_DEPTH && plain(v)) {
-          this.separator(first);
+          prev = this.key(prev, first, k);
           first = false;
-          this.key(k);
-          if (Array.isArray(v)) this.array(v, depth + 1);
-          else this.object(v as Record<string, unknown>, depth + 1);
+          if (Array.isArray(v)) this.array(v, depth + 1, prev);
+          else this.object(v as Record<string, unknown>, depth + 1, prev);
           continue;
         }
         // A value JSON.stringify gives no text (a toJSON returning undefined) leaves its key out.
         const j: string | undefined = JSON.stringify(v);
         if (j === undefined) continue;
-        this.separator(first);
+        prev = this.key(prev, first, k);
         first = false;
-        this.key(k);
         this.utf8(j);
         continue;
       }
-      this.separator(first);
+      prev = this.key(prev, first, k);
       first = false;
-      this.key(k);
-      if (typeof v === 'string') this.string(v);
-      else this.value(v, depth);
+      if (typeof v === 'string') {
+        const start = this.pos;
+        this.string(v);
+        if (depth === 1 && this.marks.length > 0) this.mark(k, start, v.length);
+      } else this.value(v, depth);
     }
     this.ensure(1);
     this.buf[this.pos++] = 0x7d;
   }
 
-  private array(a: readonly unknown[], depth: number): void {
+  /** `at` as {@link object} takes it: the objects among the elements start their keys there. */
+  private array(a: readonly unknown[], depth: number, at: KeyNode): void {
     this.ensure(1);
     this.buf[this.pos++] = 0x5b;
     for (let i = 0; i < a.length; i++) {
@@ -287,24 +395,78 @@ export class JsonBytes {
       else if (typeof v === 'string') this.string(v);
       else if (typeof v === 'object' && v !== null) {
         if (!(depth < MAX_DEPTH && plain(v))) this.utf8(JSON.stringify(v) ?? 'null');
-        else if (Array.isArray(v)) this.array(v, depth + 1);
-        else this.object(v as Record<string, unknown>, depth + 1);
+        else if (Array.isArray(v)) this.array(v, depth + 1, at);
+        else this.object(v as Record<string, unknown>, depth + 1, at);
       } else this.value(v, depth);
     }
     this.ensure(1);
     this.buf[this.pos++] = 0x5d;
   }
 
+  /**
+   * Append key `k` (with the comma before it unless `first`, and the colon after it) of an object
+   * whose previous key was `prev` (its first: `prev` is the node of the object's own key);
+   * returns `k`'s node. A key cached as plain ASCII is written by 8-byte stores of its bytes, the
+   * rest by the string loop.
+   */
+  private key(prev: KeyNode, first: boolean, k: string): KeyNode {
+    const nd = this.keyNode(prev, first, k);
+    const enc = nd.enc;
+    if (enc === undefined) {
+      this.separator(first);
+      this.string(k);
+      this.ensure(1);
+      this.buf[this.pos++] = 0x3a;
+      return nd;
+    }
+    this.ensure(8 * enc.length);
+    // The first key's bytes go one byte early, over the `{` just written, which is put back.
+    const start = first ? this.pos - 1 : this.pos;
+    const view = this.view;
+    for (let i = 0; i < enc.length; i++) view.setFloat64(start + 8 * i, enc[i]!, true);
+    if (first) this.buf[start] = 0x7b;
+    this.pos = start + nd.n;
+    return nd;
+  }
+
+  /** The node of key `k` after `prev` (or first under it), found among the alternatives there or made. */
+  private keyNode(prev: KeyNode, first: boolean, k: string): KeyNode {
+    const head = first ? prev.sub : prev.next;
+    let alts = 0;
+    for (let n = head; n !== undefined; n = n.alt) {
+      if (n.key === k) return n;
+      alts++;
+    }
+    // Bounded: a place with many shapes, or documents of ever new keys, write the rest uncached.
+    if (this.keyNodes >= MAX_KEY_NODES || alts >= MAX_KEY_ALTS || prev === UNCACHED) return UNCACHED;
+    const made = newKeyNode(k, head);
+    this.keyNodes++;
+    if (first) prev.sub = made;
+    else prev.next = made;
+    return made;
+  }
+
+  /**
+   * Key `k` of the top-level object got string value bytes `at … pos` (with its quotes) of `n` code
+   * units: recorded when `k` is a mark and the value took exactly `n + 2` bytes, which only
+   * unescaped ASCII does (an escape or a non-ASCII code unit takes two bytes or more).
+   */
+  private mark(k: string, at: number, n: number): void {
+    const m = this.marks;
+    for (let i = 0; i < m.length; i++) {
+      if (m[i] !== k) continue;
+      if (this.pos - at === n + 2) {
+        this.marked[2 * i] = at + 1;
+        this.marked[2 * i + 1] = this.pos - 1;
+      }
+      return;
+    }
+  }
+
   private separator(first: boolean): void {
     if (first) return;
     this.ensure(1);
     this.buf[this.pos++] = 0x2c;
-  }
-
-  private key(k: string): void {
-    this.string(k);
-    this.ensure(1);
-    this.buf[this.pos++] = 0x3a;
   }
 
   private number(v: number): void {
@@ -338,8 +500,9 @@ export class JsonBytes {
 
   /** Append any text as UTF-8 (well-formed JSON text from `JSON.stringify`). */
   private utf8(s: string): void {
-    this.ensure(3 * s.length);
-    const n = this.buf.write(s, this.pos, 'utf8');
+    const room = 3 * s.length;
+    this.ensure(room);
+    const n = (this.buf as Buffer & RawWrite).utf8Write(s, this.pos, room);
     if (n !== s.length) this.ascii = false;
     this.pos += n;
   }
@@ -356,7 +519,7 @@ export class JsonBytes {
       const b = this.buf;
       const p = this.pos;
       b[p] = 0x22;
-      b.write(s, p + 1, n, 'latin1');
+      (b as Buffer & RawWrite).latin1Write(s, p + 1, n);
       b[p + n + 1] = 0x22;
       this.pos = p + n + 2;
       return;
