@@ -54,6 +54,34 @@ test('a key written where the buffer grows, as the first key of an object and af
   }
 });
 
+test('long keys (from input: SD-IDs, PARAM-NAMEs) are written but not remembered', () => {
+  const t = new JsonBytes(true);
+  same(t, [{ id: 'a', log: { syslog: { structured_data: { short: { k: '1' } } } } }]);
+  const nodes = (t as unknown as { keyNodes: number }).keyNodes;
+  const docs = Array.from({ length: 50 }, (_, i) => ({ id: 'a', log: { syslog: { structured_data: { [`sd${i}`.padEnd(2_000, 'x')]: { [`p${i}`.padEnd(65, 'y')]: 'v' } } } } }));
+  same(t, docs);
+  assert.equal((t as unknown as { keyNodes: number }).keyNodes, nodes);
+  // A key of 64 characters still is.
+  same(t, [{ id: 'a', ['k'.repeat(64)]: 1 }]);
+  assert.equal((t as unknown as { keyNodes: number }).keyNodes, nodes + 1);
+});
+
+test("the Buffer binding writes JsonBytes calls exist and write what Buffer#write writes (undocumented: a Node that changes them fails here)", () => {
+  type Raw = { utf8Write(s: string, o: number, n: number): number; latin1Write(s: string, o: number, n: number): number };
+  for (const s of ['', 'plain', 'é中😀', 'x'.repeat(100), '\ud800']) {
+    for (const [room, enc] of [[64, 'utf8'], [3, 'utf8'], [64, 'latin1'], [2, 'latin1']] as const) {
+      const a = Buffer.alloc(80);
+      const b = Buffer.alloc(80);
+      const raw = a as Buffer & Raw;
+      assert.equal(typeof raw.utf8Write, 'function');
+      assert.equal(typeof raw.latin1Write, 'function');
+      const n = enc === 'utf8' ? raw.utf8Write(s, 5, room) : raw.latin1Write(s, 5, room);
+      assert.equal(n, b.write(s, 5, room, enc));
+      assert.deepEqual(a, b);
+    }
+  }
+});
+
 test('generated documents from a small key alphabet (shapes repeat) through one writer equal JSON.stringify', () => {
   const t = new JsonBytes();
   const key = fc.constantFrom('id', 'a', 'b', 'event', 'original', 'x.y', 'é', 'q"', '', 'longer_key_name_here');

@@ -115,8 +115,15 @@ interface KeyNode {
   sub: KeyNode | undefined;
 }
 
-/** Key nodes per writer at most (~100 bytes each): documents of ever new keys are not all remembered. */
+/** Key nodes per writer at most (~200 bytes each with their key): documents of ever new keys are not all remembered. */
 const MAX_KEY_NODES = 4096;
+
+/**
+ * Keys longer than this are not cached (nor anything under them): keys come from input (RFC 5424
+ * SD-IDs and PARAM-NAMEs, key=value fields) up to a message's size, and a node keeps its key and
+ * bytes for the writer's life; ECS keys are far shorter.
+ */
+const MAX_CACHED_KEY = 64;
 
 /** Alternatives per place at most (each is one comparison for the keys found after them). */
 const MAX_KEY_ALTS = 8;
@@ -438,7 +445,7 @@ export class JsonBytes {
       alts++;
     }
     // Bounded: a place with many shapes, or documents of ever new keys, write the rest uncached.
-    if (this.keyNodes >= MAX_KEY_NODES || alts >= MAX_KEY_ALTS || prev === UNCACHED) return UNCACHED;
+    if (this.keyNodes >= MAX_KEY_NODES || alts >= MAX_KEY_ALTS || k.length > MAX_CACHED_KEY || prev === UNCACHED) return UNCACHED;
     const made = newKeyNode(k, head);
     this.keyNodes++;
     if (first) prev.sub = made;
