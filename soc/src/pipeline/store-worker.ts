@@ -63,40 +63,10 @@ const THREAD_CHECKPOINT_FRAMES = 1024;
  * checkpoint beside a writer never copies what is committed while it runs, and SQLite starts the
  * WAL over only when every frame is copied at the start of a write: under a steady load the
  * thread alone would let it grow for ever. Past this bound the store worker copies the rest
- * itself between two steps (what the thread has not copied yet: about one step; when, see
- * {@link WAL_HARD_BOUND}), and its next commit starts the WAL over.
+ * itself between two steps (what the thread has not copied yet: about one step), and its next
+ * commit starts the WAL over.
  */
 const WAL_BOUND_FRAMES = 4096;
-/**
- * Past the bound, the store worker's copy waits for a step end at which it would idle anyway (no
- * prepared step here yet: the prepare worker is still on the next chunk), up to this multiple of
- * the bound, where it copies at once (below twice the bound, the WAL file's limit). Flat out about
- * half the steps end so (the store then waits ~25 ms for the chunk), and a copy of about one
- * step's frames with its two fsyncs takes 40–60 ms, all of it on the critical path when the next
- * step is already here (soc/README.md "Store worker idle time, session 18 (W)").
- */
-const WAL_HARD_BOUND = 1.5;
-/** A bound copy kept out by the thread's checkpoint is tried again this often (ms) while the store idles… */
-const BOUND_RETRY_MS = 2;
-/** …for at most this long after its step (ms); then after the next step. */
-const BOUND_WAIT_MS = 100;
-
-/** Frames at which the store worker copies the WAL at once ({@link WAL_HARD_BOUND}). */
-function hardBound(boundFrames: number): number {
-  return Math.ceil(boundFrames * WAL_HARD_BOUND);
-}
-
-/**
- * With the checkpoint thread, whether the store worker copies the WAL after a step: `hard` past
- * the hard bound ({@link WAL_HARD_BOUND}), `idle` past the bound when the store would wait for its
- * next step anyway (`storeIdle`), else `no`. `has(k)`: frame `k` (0-based) is in the current WAL
- * ({@link WalFrames.has}). Exported for tests.
- */
-export function walCopyDue(has: (frame: number) => boolean, boundFrames: number, storeIdle: boolean): 'no' | 'idle' | 'hard' {
-  if (!has(boundFrames - 1)) return 'no';
-  if (has(hardBound(boundFrames) - 1)) return 'hard';
-  return storeIdle ? 'idle' : 'no';
-}
 
 /** What the main thread learns of a prepared step (the step itself went to the store worker). */
 interface StepMeta {
@@ -464,10 +434,8 @@ export class WorkerWriter {
         path: join(store.dir, 'events.db'),
         frames: t.frames ?? THREAD_CHECKPOINT_FRAMES,
         idleMs: CHECKPOINT_IDLE_MS,
-        // Between the bound and the hard bound the thread still copies, so the store worker's copy
-        // (at a step end it would idle anyway) is about one step; past the hard bound the store
-        // worker copies the rest at once, and a checkpoint of the thread's would make it wait a step.
-        maxFrames: hardBound(this.boundFrames),
+        // Past the bound the store worker copies the rest; a checkpoint of the thread's would make it wait a step.
+        maxFrames: this.boundFrames,
         ...(t.pollMs !== undefined ? { pollMs: t.pollMs } : {}),
         ...(t.restartMs !== undefined ? { restartMs: t.restartMs } : {}),
         onRunning: (running) => {
@@ -803,39 +771,14 @@ function serveStore(): void {
   let queue: Promise<void> = Promise.resolve();
   /** Runs a checkpoint once the store has been idle for {@link CHECKPOINT_IDLE_MS}. */
   let idle: ReturnType<typeof setTimeout> | undefined;
-  /** Returns false if another connection (the checkpoint thread) was checkpointing, so this one could not. */
-  const checkpoint = (): boolean => {
+  const checkpoint = (): void => {
     clearTimeout(idle);
     idle = undefined;
     sinceCheckpoint = 0;
     try {
-      // -1: SQLITE_BUSY, the checkpoint lock is taken (PASSIVE never waits for it).
-      return store.checkpoint().walPages >= 0;
+      store.checkpoint();
     } catch {
       // A failed checkpoint loses nothing (the pages stay in the WAL); the next one copies them.
-      return true;
-    }
-  };
-  /** No prepared step here and no request queued: the store would wait for the prepare worker now. */
-  const idleNow = (): boolean => steps.size === 0 && queued === 0;
-  /**
-   * With the checkpoint thread: the WAL past its bound is copied here only where the store would
-   * wait for its next step anyway, or at once past the hard bound ({@link WAL_HARD_BOUND}). A copy
-   * the thread's own checkpoint keeps out (busy) is tried again every {@link BOUND_RETRY_MS} while
-   * the store still idles, for up to {@link BOUND_WAIT_MS}: the thread's copy leaves little for it.
-   */
-  const boundCopy = async (): Promise<void> => {
-    const until = performance.now() + BOUND_WAIT_MS;
-    for (;;) {
-      let due: ReturnType<typeof walCopyDue>;
-      try {
-        due = walCopyDue((k) => walFrames.has(k), boundFrames, idleNow());
-      } catch {
-        return; // a failed read of the WAL's header: the next step looks again
-      }
-      // Busy past the hard bound: tried again after the next step.
-      if (due === 'no' || checkpoint() || due === 'hard' || performance.now() >= until) return;
-      await new Promise<void>((r) => setTimeout(r, BOUND_RETRY_MS));
     }
   };
   parentPort!.on('message', (m: Request) => {
@@ -894,10 +837,18 @@ function serveStore(): void {
       // for all of them), or once no request has come for CHECKPOINT_IDLE_MS, so the WAL stays
       // a few steps long and an idle store's is copied.
       await new Promise<void>((r) => setImmediate(r));
-      // The thread copies the WAL beside the commits (and once the store idles); here only what
-      // it left past the bound.
-      if (threadCheckpoints) await boundCopy();
-      else if (sinceCheckpoint >= CHECKPOINT_STEPS) checkpoint();
+      if (threadCheckpoints) {
+        // The thread copies the WAL beside the commits (and once the store idles); here only
+        // what it left past the bound. Busy (the thread is copying) or a failed look at the file:
+        // tried again after the next step.
+        let past = false;
+        try {
+          past = walFrames.has(boundFrames - 1);
+        } catch {
+          // A failed read of the WAL's header: the next step looks again.
+        }
+        if (past) checkpoint();
+      } else if (sinceCheckpoint >= CHECKPOINT_STEPS) checkpoint();
       else if (queued === 0) {
         idle = setTimeout(() => {
           queue = queue.then(() => {
