@@ -78,6 +78,8 @@ test("the Buffer binding writes JsonBytes calls exist and write what Buffer#writ
       const n = enc === 'utf8' ? raw.utf8Write(s, 5, room) : raw.latin1Write(s, 5, room);
       assert.equal(n, b.write(s, 5, room, enc));
       assert.deepEqual(a, b);
+      const slice = enc === 'utf8' ? (a as Buffer & { utf8Slice(s: number, e: number): string }).utf8Slice(5, 5 + n) : (a as Buffer & { latin1Slice(s: number, e: number): string }).latin1Slice(5, 5 + n);
+      assert.equal(slice, b.toString(enc, 5, 5 + n));
     }
   }
 });

@@ -62,6 +62,17 @@ interface RawWrite {
   latin1Write(s: string, offset: number, length: number): number;
 }
 
+/**
+ * The decoders under `Buffer#toString` (same origin as {@link RawWrite}), for readers of packed
+ * texts whose ranges are known to lie in the buffer: the store worker makes several strings per
+ * event from a step's cells. Unlike `toString` they throw on a range outside the buffer instead of
+ * clamping it.
+ */
+export interface RawSlice {
+  latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
+}
+
 /** `\uXXXX` hex digits (lowercase, as `JSON.stringify` writes them). */
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
 
@@ -656,7 +667,9 @@ export class PackedReader {
   /** String `i` (undefined outside 0 … length − 1, as `Array.prototype.at` of a non-negative index). */
   at(i: number): string | undefined {
     const k = this.seek(i);
-    return k < 0 ? undefined : this.bufs[k]!.toString(this.encs[k]!, this.start, this.end);
+    if (k < 0) return undefined;
+    const b = this.bufs[k]! as Buffer & RawSlice;
+    return this.encs[k] === 'latin1' ? b.latin1Slice(this.start, this.end) : b.utf8Slice(this.start, this.end);
   }
 
   /**

@@ -22,7 +22,7 @@ import {
   type SourceMetrics,
 } from '@xiangan/collectors';
 import { decodeFrames } from '../buffer/raw.js';
-import { JsonBytes, PackedReader, type PackedTexts } from '../buffer/json-bytes.js';
+import { JsonBytes, PackedReader, type PackedTexts, type RawSlice } from '../buffer/json-bytes.js';
 import type { RawBatch } from '../buffer/durable.js';
 import { COLUMNS, columnValuesInto } from '../storage/sqlite-schema.js';
 import { sm3ManyPackedInto } from '@xiangan/crypto';
@@ -674,7 +674,7 @@ export function unpackStep(p: PackedStep): PreparedStep {
   const cols = 2 + p.columns;
   if (p.kinds.length !== n * cols) throw new RangeError('unpackStep: cells do not match the events and columns');
   const r = new PackedReader(p.cells);
-  const docs = Buffer.from(p.docs.bytes.buffer, p.docs.bytes.byteOffset, p.docs.bytes.byteLength);
+  const docs = Buffer.from(p.docs.bytes.buffer, p.docs.bytes.byteOffset, p.docs.bytes.byteLength) as Buffer & RawSlice;
   let o = 0;
   let q = 0;
   const read = (k: number, made: Map<number, string> | undefined): string | number | null => {
@@ -693,7 +693,7 @@ export function unpackStep(p: PackedStep): PreparedStep {
       case CELL_ODD:
         return p.odd[o++]!;
       case CELL_DOC:
-        return docs.toString('latin1', p.cells.at[2 * k]!, p.cells.at[2 * k + 1]!);
+        return docs.latin1Slice(p.cells.at[2 * k]!, p.cells.at[2 * k + 1]!);
       default:
         return null;
     }
