@@ -68,7 +68,7 @@ interface RawWrite {
  * event from a step's cells. Unlike `toString` they throw on a range outside the buffer instead of
  * clamping it.
  */
-export interface RawSlice {
+interface RawSlice {
   latin1Slice(start: number, end: number): string;
   utf8Slice(start: number, end: number): string;
 }
@@ -185,19 +185,6 @@ export class JsonBytes {
   /** Only ASCII written since the last reset: the text reads back as Latin-1 (a plain copy). */
   private ascii = true;
 
-  /** Top-level keys whose string values {@link json} locates ({@link markKeys}). */
-  private marks: readonly string[] = [];
-  /**
-   * For mark `i`, bytes `verbatim[2i] … verbatim[2i + 1]` of the last {@link json} text are its
-   * key's string value as it is, without the quotes: written unescaped and all ASCII, so those bytes
-   * read as Latin-1 (or UTF-8) give the string back. −1 when the value was not (escaped, not ASCII,
-   * not a string, no such key, or the value was not an object).
-   */
-  get verbatim(): Float64Array {
-    return this.marked;
-  }
-  private marked = new Float64Array(0);
-
   /** Bytes per event of the last step ({@link endStep}); 0 before the first. */
   private perEvent = 0;
   /**
@@ -223,23 +210,12 @@ export class JsonBytes {
    */
   json(value: unknown): void {
     const start = this.pos;
-    if (this.marks.length > 0) this.marked.fill(-1);
     try {
       this.value(value, 0);
     } catch (e) {
       this.pos = start;
       throw e;
     }
-  }
-
-  /**
-   * From now on {@link json} records in {@link verbatim} where the string values of these keys of a
-   * top-level object lie when written as they are (the prepare worker reads an event's id and
-   * message from its document's bytes instead of writing them a second time).
-   */
-  markKeys(keys: readonly string[]): void {
-    this.marks = [...keys];
-    this.marked = new Float64Array(2 * keys.length).fill(-1);
   }
 
   /** Append a newline. */
@@ -392,11 +368,8 @@ export class JsonBytes {
       }
       prev = this.key(prev, first, k);
       first = false;
-      if (typeof v === 'string') {
-        const start = this.pos;
-        this.string(v);
-        if (depth === 1 && this.marks.length > 0) this.mark(k, start, v.length);
-      } else this.value(v, depth);
+      if (typeof v === 'string') this.string(v);
+      else this.value(v, depth);
     }
     this.ensure(1);
     this.buf[this.pos++] = 0x7d;
@@ -462,23 +435,6 @@ export class JsonBytes {
     if (first) prev.sub = made;
     else prev.next = made;
     return made;
-  }
-
-  /**
-   * Key `k` of the top-level object got string value bytes `at … pos` (with its quotes) of `n` code
-   * units: recorded when `k` is a mark and the value took exactly `n + 2` bytes, which only
-   * unescaped ASCII does (an escape or a non-ASCII code unit takes two bytes or more).
-   */
-  private mark(k: string, at: number, n: number): void {
-    const m = this.marks;
-    for (let i = 0; i < m.length; i++) {
-      if (m[i] !== k) continue;
-      if (this.pos - at === n + 2) {
-        this.marked[2 * i] = at + 1;
-        this.marked[2 * i + 1] = this.pos - 1;
-      }
-      return;
-    }
   }
 
   private separator(first: boolean): void {

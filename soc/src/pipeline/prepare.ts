@@ -22,7 +22,7 @@ import {
   type SourceMetrics,
 } from '@xiangan/collectors';
 import { decodeFrames } from '../buffer/raw.js';
-import { JsonBytes, PackedReader, type PackedTexts, type RawSlice } from '../buffer/json-bytes.js';
+import { JsonBytes, PackedReader, type PackedTexts } from '../buffer/json-bytes.js';
 import type { RawBatch } from '../buffer/durable.js';
 import { COLUMNS, columnValuesInto } from '../storage/sqlite-schema.js';
 import { sm3ManyPackedInto } from '@xiangan/crypto';
@@ -99,8 +99,6 @@ export class Preparer {
   ) {
     this.text = new JsonBytes(handOver);
     this.cells = handOver ? new CellWriter() : undefined;
-    // The cells read an event's id and message from its document when it holds them as they are.
-    if (this.cells) this.text.markKeys(DOC_KEYS);
     this.normalise = typeof normaliser === 'function' ? normaliser : normaliser === 'vendor' ? vendorNormalise : baselineNormalise;
   }
 
@@ -187,7 +185,7 @@ export class Preparer {
           starts.push(start);
           text.json(ev);
           record(start, text.pos);
-          addEvent(cols, ev, f.ctx.receivedAt, this.now, text.verbatim);
+          addEvent(cols, ev, f.ctx.receivedAt, this.now);
           // Detection keeps the text of the events that match: read back from the bytes on a hit.
           if (this.detect) this.detect.event(b.seq, ev, text, start, text.pos);
         });
@@ -310,12 +308,7 @@ function newColumns(capacity: number, cells?: CellWriter): Building {
   };
 }
 
-/**
- * `doc`: where the event's document (in the step's `docs`) holds its id and message as they are
- * ({@link JsonBytes.verbatim} of {@link DOC_KEYS}), for the cells to point at; without it they are
- * written again.
- */
-function addEvent(c: Building, ev: EcsEvent, ingested: number, now: () => number, doc?: Float64Array): void {
+function addEvent(c: Building, ev: EcsEvent, ingested: number, now: () => number): void {
   if (!ev || typeof ev.id !== 'string' || ev.id === '') throw new TypeError('write: every event needs a string id');
   // isoMs is Date.parse (which reads its argument as a string) with a fast path.
   let ts = isoMs(String(ev['@timestamp']));
@@ -334,7 +327,7 @@ function addEvent(c: Building, ev: EcsEvent, ingested: number, now: () => number
   c.ts[i] = ts;
   c.ingested[i] = ingested;
   if (c.cells) {
-    c.cells.event(ev, doc);
+    c.cells.event(ev);
     return;
   }
   c.ids.push(ev.id);
@@ -382,10 +375,8 @@ export interface PackedStep {
   /**
    * Cell `i * (2 + columns) + c` is event `i`'s id (c = 0), message (c = 1) or value of column
    * c − 2 (row by row, as the events are made): text `cells.at[2k]…` ({@link CELL_TEXT}), the next
-   * number of `nums` ({@link CELL_NUMBER}), null, the next string of `odd` ({@link CELL_ODD}:
-   * text that is not well-formed UTF-16, which bytes would not give back as it was), in cell order,
-   * or ASCII text `cells.at[2k]…` of `docs` ({@link CELL_DOC}: an id or message as its document
-   * holds it, so its bytes are written once).
+   * number of `nums` ({@link CELL_NUMBER}), null, or the next string of `odd` ({@link CELL_ODD}:
+   * text that is not well-formed UTF-16, which bytes would not give back as it was), in cell order.
    */
   cells: PackedTexts;
   /** Value columns (so cells are `count × (2 + columns)`). */
@@ -402,11 +393,6 @@ const CELL_NULL = 0;
 const CELL_TEXT = 1;
 const CELL_NUMBER = 2;
 const CELL_ODD = 3;
-/** Text `cells.at[2k]…` of the step's `docs` (ASCII: an event's id or message as its document holds it). */
-const CELL_DOC = 4;
-
-/** The top-level keys whose values a cell may take from the document: id (cell 0) and message (cell 1). */
-const DOC_KEYS = ['id', 'message'] as const;
 
 /** Cells per event: id, message, then the value columns. */
 const ROW_CELLS = 2 + VALUE_COLUMNS.length;
@@ -466,12 +452,10 @@ class CellWriter {
     this.text.beginStep(events);
   }
 
-  /** The cells of one event; `doc` as {@link addEvent} takes it. */
-  event(ev: EcsEvent, doc?: Float64Array): void {
-    if (doc !== undefined && doc[0]! >= 0) this.docCell(doc[0]!, doc[1]!);
-    else this.cell(ev.id, -1);
-    if (doc !== undefined && doc[2]! >= 0) this.docCell(doc[2]!, doc[3]!);
-    else this.cell(typeof ev.message === 'string' ? ev.message : null, -1);
+  /** The cells of one event. */
+  event(ev: EcsEvent): void {
+    this.cell(ev.id, -1);
+    this.cell(typeof ev.message === 'string' ? ev.message : null, -1);
     const row = this.row;
     columnValuesInto(ev, this.rows);
     for (let c = 0; c < row.length; c++) this.cell(row[c], c);
@@ -526,15 +510,6 @@ class CellWriter {
       this.nums[this.nn++] = v;
     }
     // null (and undefined, which a column never holds) stays CELL_NULL.
-  }
-
-  /** The next cell: bytes `start … end` of the step's documents. */
-  private docCell(start: number, end: number): void {
-    const k = this.k++;
-    if (k >= this.kinds.length) this.grow();
-    this.kinds[k] = CELL_DOC;
-    this.at[2 * k] = start;
-    this.at[2 * k + 1] = end;
   }
 
   /** More events than `begin` was told (a corrupt batch count): room for twice as many cells. */
@@ -674,7 +649,6 @@ export function unpackStep(p: PackedStep): PreparedStep {
   const cols = 2 + p.columns;
   if (p.kinds.length !== n * cols) throw new RangeError('unpackStep: cells do not match the events and columns');
   const r = new PackedReader(p.cells);
-  const docs = Buffer.from(p.docs.bytes.buffer, p.docs.bytes.byteOffset, p.docs.bytes.byteLength) as Buffer & RawSlice;
   let o = 0;
   let q = 0;
   const read = (k: number, made: Map<number, string> | undefined): string | number | null => {
@@ -692,8 +666,6 @@ export function unpackStep(p: PackedStep): PreparedStep {
         return p.nums[q++]!;
       case CELL_ODD:
         return p.odd[o++]!;
-      case CELL_DOC:
-        return docs.latin1Slice(p.cells.at[2 * k]!, p.cells.at[2 * k + 1]!);
       default:
         return null;
     }
