@@ -217,6 +217,22 @@ function threadCpu(pid: number): Map<string, number> {
 }
 
 /** Per-thread CPU µs per event between two snapshots: the main thread, the two busiest others (the prepare and store workers), the rest. */
+/** The machine's CPU times (/proc/stat, all cores: user nice system idle iowait irq softirq steal), in ticks. */
+function machineTicks(): number[] {
+  return readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+}
+
+/**
+ * Shares of the machine's time between two `machineTicks()` reads, in %: `steal` is time the
+ * hypervisor gave this VM's virtual cores to others (the host's load: on this 2-core VM the same
+ * build runs 20 % slower or faster with it), `idle` (with iowait) time no thread wanted a core.
+ */
+function machineShares(before: number[], after: number[]): { stealPercent: number; idlePercent: number } {
+  const d = after.map((v, i) => v - before[i]!);
+  const total = d.reduce((a, b) => a + b, 0) || 1;
+  return { stealPercent: (100 * d[7]!) / total, idlePercent: (100 * (d[3]! + d[4]!)) / total };
+}
+
 function cpuPerEvent(pid: number, before: Map<string, number>, after: Map<string, number>, events: number): Record<string, number> {
   const d = [...after].map(([t, c]) => ({ t, us: ((c - (before.get(t) ?? 0)) * 1e6) / events }));
   const main = d.find((x) => x.t === String(pid))?.us ?? 0;
@@ -312,11 +328,13 @@ async function benchXiangan(integrity: boolean, alerts = ALERTS !== 'off'): Prom
     // Let start-up work (rule compilation, first checkpoint) finish before the CPU snapshot.
     await sleep(1000);
     const cpu0 = threadCpu(s.child.pid!);
+    const ticks0 = machineTicks();
     const load0 = loadavg()[0]!;
     const { t0, senderCpuMicrosPerLine } = await send(s.tcpPort);
     const { stored, metricsText, samples } = await waitStored(base, N);
     const seconds = (performance.now() - t0) / 1000;
     const cpu = cpuPerEvent(s.child.pid!, cpu0, threadCpu(s.child.pid!), N);
+    const machine = machineShares(ticks0, machineTicks());
     const load1 = loadavg()[0]!;
     // Latency at a steady rate the server keeps up with (80 % of its capacity at the end of the
     // stream, 20 s): the flat-out run above measures how long its own backlog waited, not the
@@ -367,6 +385,7 @@ async function benchXiangan(integrity: boolean, alerts = ALERTS !== 'off'): Prom
       integrity,
       alerts,
       loadAverage1m: [load0, load1],
+      machine,
       cpuMicrosPerEvent: cpu,
       senderCpuMicrosPerLine,
       events: N,
@@ -522,6 +541,6 @@ const path = writeResults(FULL_RUN ? 'ingest' : 'ingest-short', {
   ...(pipelineOnly ? { xianganPipelineOnly: pipelineOnly } : {}),
   rsyslog,
   notes:
-    'Xiangan: real `xiangan soc start` process with its default configuration (detection on unless XIANGAN_BENCH_ALERTS=off), RFC 6587 LF framing; the main thread frames and appends raw frames (bytes, connection, sequence) to the durable SQLite buffer (WAL, synchronous=NORMAL); the prepare worker derives their SM3 ids in batches, parses + ECS-normalises them, serialises each event once and computes store columns and integrity leaf hashes; the store worker inserts (WAL, 16 KiB pages, FTS5, indexes; synchronous=NORMAL, the main thread fsyncs the WAL beside the next step and the buffer forgets a step only after that, which is storage.synchronous=full) while the next step is prepared; detection: the stateless half of the rules (prematch) runs in the prepare worker on the parsed events, the main thread applies only the matched events (correlations, alerts). Time from first byte sent to xiangan_store_events_total reaching the line count. cpuMicrosPerEvent: per-thread CPU time from /proc over the stream (loadAverage1m at its start and end). p99 from the server histogram xiangan_receipt_to_store_seconds (linear within buckets). rsyslog: imtcp → omfile of the raw message, no parsing or indexing; time until the file holds every line.',
+    'Xiangan: real `xiangan soc start` process with its default configuration (detection on unless XIANGAN_BENCH_ALERTS=off), RFC 6587 LF framing; the main thread frames and appends raw frames (bytes, connection, sequence) to the durable SQLite buffer (WAL, synchronous=NORMAL); the prepare worker derives their SM3 ids in batches, parses + ECS-normalises them, serialises each event once and computes store columns and integrity leaf hashes; the store worker inserts (WAL, 16 KiB pages, FTS5, indexes; synchronous=NORMAL, the main thread fsyncs the WAL beside the next step and the buffer forgets a step only after that, which is storage.synchronous=full) while the next step is prepared; detection: the stateless half of the rules (prematch) runs in the prepare worker on the parsed events, the main thread applies only the matched events (correlations, alerts). Time from first byte sent to xiangan_store_events_total reaching the line count. cpuMicrosPerEvent: per-thread CPU time from /proc over the stream (loadAverage1m at its start and end; machine: the shares of the time of all cores stolen by the hypervisor and idle over the stream, from /proc/stat). p99 from the server histogram xiangan_receipt_to_store_seconds (linear within buckets). rsyslog: imtcp → omfile of the raw message, no parsing or indexing; time until the file holds every line.',
 });
 process.stdout.write(`results: ${path}\n`);
