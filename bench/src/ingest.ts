@@ -216,7 +216,6 @@ function threadCpu(pid: number): Map<string, number> {
   return out;
 }
 
-/** Per-thread CPU µs per event between two snapshots: the main thread, the two busiest others (the prepare and store workers), the rest. */
 /** The machine's CPU times (/proc/stat, all cores: user nice system idle iowait irq softirq steal), in ticks. */
 function machineTicks(): number[] {
   return readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
@@ -224,8 +223,9 @@ function machineTicks(): number[] {
 
 /**
  * Shares of the machine's time between two `machineTicks()` reads, in %: `steal` is time the
- * hypervisor gave this VM's virtual cores to others (the host's load: on this 2-core VM the same
- * build runs 20 % slower or faster with it), `idle` (with iowait) time no thread wanted a core.
+ * hypervisor gave this VM's virtual cores to others, `idle` (with iowait) time no thread wanted a
+ * core. Little steal does not make a fast phase: in session 19 the same build ran 1.6× slower than
+ * in session 17 at 0.1–1.3 % steal (the host's cores themselves were slower).
  */
 function machineShares(before: number[], after: number[]): { stealPercent: number; idlePercent: number } {
   const d = after.map((v, i) => v - before[i]!);
@@ -233,6 +233,7 @@ function machineShares(before: number[], after: number[]): { stealPercent: numbe
   return { stealPercent: (100 * d[7]!) / total, idlePercent: (100 * (d[3]! + d[4]!)) / total };
 }
 
+/** Per-thread CPU µs per event between two snapshots: the main thread, the two busiest others (the prepare and store workers), the rest. */
 function cpuPerEvent(pid: number, before: Map<string, number>, after: Map<string, number>, events: number): Record<string, number> {
   const d = [...after].map(([t, c]) => ({ t, us: ((c - (before.get(t) ?? 0)) * 1e6) / events }));
   const main = d.find((x) => x.t === String(pid))?.us ?? 0;
