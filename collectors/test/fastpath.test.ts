@@ -296,6 +296,13 @@ describe('fast paths equal the reference implementations', () => {
     );
   });
 
+  test('isoTime from its caches: times repeated, a second apart, and in the same cache slots (1,024 ms apart) give their own texts', () => {
+    const base = Date.UTC(2026, 10, 28, 2, 0, 1, 7);
+    const times: number[] = [];
+    for (let k = 0; k < 4000; k++) times.push(base + (k % 7) * 1024, base + (k % 5) * 1000, base + k, base + (k % 3) * 1024 * 1000);
+    for (const t of [...times, ...times.reverse()]) assert.equal(isoTime(t), new Date(t).toISOString());
+  });
+
   test('isoMs = Date.parse (ISO texts of any instant, edited ones, invalid days, any string)', () => {
     const iso = fc.integer({ min: -62198755200000, max: 253402300799999 }).map((t) => new Date(t).toISOString());
     const two = fc.integer({ min: 0, max: 99 }).map((n) => String(n).padStart(2, '0'));

@@ -31,12 +31,16 @@ let lastPeerAddress = '';
 let lastPeerPort = NaN;
 let lastPeerText = '';
 
-/** `address:port` of the peer, kept for the next message (a connection's messages share it). */
+/**
+ * `address:port` of the peer, kept for the next message (a connection's messages share it), laid
+ * out as one sequential string (`join`): a concatenation is a cons string, which every scan of it
+ * (the JSON writer, once per event) reaches through its parts.
+ */
 function peerText(address: string, port: number): string {
   if (address !== lastPeerAddress || port !== lastPeerPort) {
     lastPeerAddress = address;
     lastPeerPort = port;
-    lastPeerText = `${address}:${port}`;
+    lastPeerText = [address, port].join(':');
   }
   return lastPeerText;
 }

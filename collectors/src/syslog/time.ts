@@ -112,6 +112,15 @@ const secKey = new Float64Array(SEC_SLOTS).fill(NaN);
 const secText: string[] = new Array<string>(SEC_SLOTS).fill('');
 const MS_TEXT = Array.from({ length: 1000 }, (_, i) => '.' + String(i).padStart(3, '0') + 'Z');
 
+// Whole texts are cached per millisecond too (direct-mapped by the time's last 10 bits): a
+// stream's events share their instants (a device's second, the receive time of one read's lines),
+// and the cached text is one flat string, where the concatenation above made a new cons string
+// for each call, which the JSON writer then had to flatten (a copy into a new string) on its first
+// scan; an event carries two or three of them (`@timestamp`, `event.ingested`, `event.created`).
+const MS_SLOTS = 1024;
+const msKey = new Float64Array(MS_SLOTS).fill(NaN);
+const msText: string[] = new Array<string>(MS_SLOTS).fill('');
+
 /**
  * `new Date(ms).toISOString()`, fast for integer times in the years 1970..9999 (the others,
  * and invalid times, go to `Date`, which throws a RangeError for those).
@@ -121,13 +130,19 @@ const MS_TEXT = Array.from({ length: 1000 }, (_, i) => '.' + String(i).padStart(
  */
 export function isoTime(ms: number): string {
   if (!(ms >= 0 && ms < 253402300800000) || Math.floor(ms) !== ms) return new Date(ms).toISOString();
+  const at = ms % MS_SLOTS;
+  if (msKey[at] === ms) return msText[at]!;
   const sec = Math.floor(ms / 1000);
   const slot = Math.imul(sec, 0x9e3779b1) >>> 22;
   if (secKey[slot] !== sec) {
     secKey[slot] = sec;
     secText[slot] = civilSeconds(sec);
   }
-  return secText[slot]! + MS_TEXT[ms - sec * 1000]!;
+  // `join` lays the two parts out in one sequential string.
+  const text = [secText[slot]!, MS_TEXT[ms - sec * 1000]!].join('');
+  msKey[at] = ms;
+  msText[at] = text;
+  return text;
 }
 
 /** The UTC calendar year of an instant (`new Date(t).getUTCFullYear()` without the Date). */
