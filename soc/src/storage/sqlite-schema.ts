@@ -218,9 +218,9 @@ export function ipKey(value: unknown): string | null {
   return b ? Buffer.from(b).toString('hex') : null;
 }
 
-/** Character codes of the lowercase hex digits. */
+/** Character codes of the lowercase hex digits, and of `0` and `f`. */
 const HEX = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
-const ZERO = 0x30;
+const Z = 0x30;
 const F = 0x66;
 
 /**
@@ -235,7 +235,6 @@ const F = 0x66;
 function dottedQuadKey(s: string): string | null {
   const v = ipv4Value(s);
   if (v < 0) return null;
-  const Z = ZERO;
   return String.fromCharCode(
     Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, F, F, F, F,
     HEX[v >>> 28]!, HEX[(v >>> 24) & 15]!, HEX[(v >>> 20) & 15]!, HEX[(v >>> 16) & 15]!,
