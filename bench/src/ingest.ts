@@ -30,8 +30,8 @@
  * `XIANGAN_BENCH_SERVER_NODE_ARGS` adds node options to the server (profiling; after `npm start`'s own,
  * so they can override them); the server gets `MALLOC_ARENA_MAX=2`, `MALLOC_MMAP_THRESHOLD_=131072`
  * and `--max-semi-space-size=4` as `npm start` sets them, unless the environment sets the first two. A run of
- * another size than the default writes `bench/results/ingest-short.json`, so a quick look does
- * not replace the full run's `ingest.json`.
+ * another size, or with any of these set otherwise than by default, writes
+ * `bench/results/ingest-short.json`, so a quick look does not replace the full run's `ingest.json`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, openSync, readSync, closeSync, existsSync } from 'node:fs';
@@ -51,10 +51,23 @@ const ALERTS = process.env.XIANGAN_BENCH_ALERTS ?? 'on';
 const PACED_RATE = process.env.XIANGAN_BENCH_PACED_RATE === undefined ? undefined : Number(process.env.XIANGAN_BENCH_PACED_RATE);
 const RSYSLOG = process.env.XIANGAN_BENCH_RSYSLOG ?? 'on';
 const PIPELINE_ONLY = process.env.XIANGAN_BENCH_PIPELINE_ONLY ?? 'on';
-const FULL_RUN = N === 1_000_000;
+
 const BIN = fileURLToPath(new URL('../../../bin/xiangan.js', import.meta.url));
 /** Extra node options of the server process (e.g. `--cpu-prof --cpu-prof-dir=DIR`: its worker threads inherit them). */
 const SERVER_NODE_ARGS = (process.env.XIANGAN_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+/**
+ * Only a run of the default size with every measurement the default makes (and no profiler in the
+ * server) writes `ingest.json`: a quick look at one configuration writes `ingest-short.json`, so it
+ * cannot stand in for the full run's results.
+ */
+const FULL_RUN =
+  N === 1_000_000 &&
+  INTEGRITY === 'both' &&
+  ALERTS === 'on' &&
+  PACED_RATE === undefined &&
+  RSYSLOG === 'on' &&
+  PIPELINE_ONLY === 'on' &&
+  SERVER_NODE_ARGS.length === 0;
 // The server's environment and node options as `npm start` gives them (package.json), unless the
 // caller chose otherwise: glibc's malloc arenas capped at two (soc/README.md "Memory, session 7"),
 // its mmap threshold fixed at 128 KiB and the main thread's semi-space at 4 MiB (the workers' by the configuration,
