@@ -182,6 +182,18 @@ export function resultsDir(): string {
 }
 
 /**
+ * The results file a run writes: `<name>` for the benchmark's full default run, `<name>-short`
+ * (git-ignored) for any other, so a quick look at one setting never replaces the committed
+ * results that the READMEs quote. `overrides` are the names of the environment variables that
+ * change what the run measures: any of them set makes it a short run.
+ *
+ * @example resultsName('parse', ['XIANGAN_BENCH_LINES']) // 'parse', or 'parse-short' with it set
+ */
+export function resultsName(name: string, overrides: readonly string[], env: NodeJS.ProcessEnv = process.env): string {
+  return overrides.some((k) => env[k] !== undefined) ? `${name}-short` : name;
+}
+
+/**
  * Write `bench/results/<name>.json` with the machine info and the given data; returns the path.
  * @example writeResults('crypto', { rows, targets })
  */

@@ -29,9 +29,9 @@
  * the third server run (detection and chaining off: the pipeline alone);
  * `XIANGAN_BENCH_SERVER_NODE_ARGS` adds node options to the server (profiling; after `npm start`'s own,
  * so they can override them); the server gets `MALLOC_ARENA_MAX=2`, `MALLOC_MMAP_THRESHOLD_=131072`
- * and `--max-semi-space-size=4` as `npm start` sets them, unless the environment sets the first two. A run of
- * another size, or with any of these set otherwise than by default, writes
- * `bench/results/ingest-short.json`, so a quick look does not replace the full run's `ingest.json`.
+ * and `--max-semi-space-size=4` as `npm start` sets them, unless the environment sets the first two. A run with any
+ * of these variables set writes `bench/results/ingest-short.json` (`resultsName`), so a quick look
+ * does not replace the full run's `ingest.json`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, openSync, readSync, closeSync, existsSync } from 'node:fs';
@@ -42,7 +42,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createProcessor, eventIds, newSourceMetrics, normalise } from '@xiangan/collectors';
-import { formatTable, fmtOps, fmtRatio, writeResults } from './harness.js';
+import { formatTable, fmtOps, fmtRatio, resultsName, writeResults } from './harness.js';
 import { makeLine } from './syslog-mix.js';
 
 const N = Number(process.env.XIANGAN_BENCH_LINES ?? 1_000_000);
@@ -55,19 +55,6 @@ const PIPELINE_ONLY = process.env.XIANGAN_BENCH_PIPELINE_ONLY ?? 'on';
 const BIN = fileURLToPath(new URL('../../../bin/xiangan.js', import.meta.url));
 /** Extra node options of the server process (e.g. `--cpu-prof --cpu-prof-dir=DIR`: its worker threads inherit them). */
 const SERVER_NODE_ARGS = (process.env.XIANGAN_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-/**
- * Only a run of the default size with every measurement the default makes (and no profiler in the
- * server) writes `ingest.json`: a quick look at one configuration writes `ingest-short.json`, so it
- * cannot stand in for the full run's results.
- */
-const FULL_RUN =
-  N === 1_000_000 &&
-  INTEGRITY === 'both' &&
-  ALERTS === 'on' &&
-  PACED_RATE === undefined &&
-  RSYSLOG === 'on' &&
-  PIPELINE_ONLY === 'on' &&
-  SERVER_NODE_ARGS.length === 0;
 // The server's environment and node options as `npm start` gives them (package.json), unless the
 // caller chose otherwise: glibc's malloc arenas capped at two (soc/README.md "Memory, session 7"),
 // its mmap threshold fixed at 128 KiB and the main thread's semi-space at 4 MiB (the workers' by the configuration,
@@ -546,7 +533,17 @@ process.stdout.write(
     ],
   ),
 );
-const path = writeResults(FULL_RUN ? 'ingest' : 'ingest-short', {
+const path = writeResults(
+  resultsName('ingest', [
+    'XIANGAN_BENCH_LINES',
+    'XIANGAN_BENCH_INTEGRITY',
+    'XIANGAN_BENCH_ALERTS',
+    'XIANGAN_BENCH_PACED_RATE',
+    'XIANGAN_BENCH_RSYSLOG',
+    'XIANGAN_BENCH_PIPELINE_ONLY',
+    'XIANGAN_BENCH_SERVER_NODE_ARGS',
+  ]),
+  {
   lines: N,
   targets,
   serverEnv: { MALLOC_ARENA_MAX: SERVER_ENV.MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_: SERVER_ENV.MALLOC_MMAP_THRESHOLD_, nodeArgs: [...START_NODE_ARGS, ...SERVER_NODE_ARGS] },

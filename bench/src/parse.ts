@@ -16,7 +16,8 @@
  * wall clock also counts time spent waiting for a core; wall-clock rates are reported beside
  * them, with the load average. Best of three rounds after a warm-up. Writes bench/results/parse.json.
  *
- * Environment: `XIANGAN_BENCH_LINES` (default 300,000) lines per round.
+ * Environment: `XIANGAN_BENCH_LINES` (default 300,000) lines per round (set, the run writes
+ * `parse-short.json` instead: `resultsName`).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -34,7 +35,7 @@ import {
   type SourceContext,
 } from '@xiangan/collectors';
 import { encodeFrames, Preparer, RawFrame } from '@xiangan/soc';
-import { formatTable, fmtOps, fmtRatio, writeResults } from './harness.js';
+import { formatTable, fmtOps, fmtRatio, resultsName, writeResults } from './harness.js';
 import { makeLine } from './syslog-mix.js';
 
 const N = Number(process.env.XIANGAN_BENCH_LINES ?? 300_000);
@@ -218,7 +219,7 @@ process.stdout.write(
 );
 process.stdout.write(`load average ${load0.toFixed(1)} → ${load1.toFixed(1)} on ${process.env.XIANGAN_BENCH_LINES ? N : 'default'} lines per round\n`);
 const rounded = (r: Rate): Rate => ({ cpu: Math.round(r.cpu), wall: Math.round(r.wall) });
-const path = writeResults('parse', {
+const path = writeResults(resultsName('parse', ['XIANGAN_BENCH_LINES']), {
   linesPerRound: N,
   target: { parseLinesPerSecPerCore: TARGET },
   parseLinesPerSecPerCore: Math.round(ingest.full.cpu),

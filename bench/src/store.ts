@@ -28,7 +28,7 @@
  * `XIANGAN_BENCH_STORE_CPU` (`thread`: this thread's CPU instead of the process's),
  * `XIANGAN_BENCH_STORE_CHECKPOINT_EVERY` (layouts: checkpoint every n-th step, as the store worker
  * does with 4; floor: also the store checkpointing every n-th step).
- * Writes `bench/results/store.json`.
+ * Writes `bench/results/store.json` (`store-short.json` with any of these set: `resultsName`).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
@@ -36,7 +36,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { eventId } from '@xiangan/collectors';
 import { encodeFrames, Preparer, RawFrame, SqliteEventStore, type PreparedStep } from '@xiangan/soc';
-import { formatTable, mergeResults, writeResults } from './harness.js';
+import { formatTable, mergeResults, resultsName, writeResults } from './harness.js';
 import { makeLine } from './syslog-mix.js';
 
 const LINES = Number(process.env.XIANGAN_BENCH_STORE_LINES ?? 300_000);
@@ -48,6 +48,16 @@ const WINDOW = 100_000;
 const CACHE_MB = Number(process.env.XIANGAN_BENCH_STORE_CACHE_MB ?? 8);
 const PAGE = 16_384;
 const RECEIVED_AT = Date.UTC(2026, 10, 28, 2, 0, 0);
+/** Where the results go: `store.json` only from a run with none of these set (`resultsName`). */
+const RESULTS = resultsName('store', [
+  'XIANGAN_BENCH_STORE_LINES',
+  'XIANGAN_BENCH_STORE_STEP',
+  'XIANGAN_BENCH_STORE_LAYOUTS',
+  'XIANGAN_BENCH_STORE_CACHE_MB',
+  'XIANGAN_BENCH_STORE_CPU',
+  'XIANGAN_BENCH_STORE_CHECKPOINT_EVERY',
+  'XIANGAN_BENCH_STORE_VARIANTS',
+]);
 
 interface Window {
   rows: number;
@@ -143,7 +153,7 @@ async function layouts(): Promise<void> {
     rows.push([r.layout, 'mean', r.meanCpuMicrosPerEvent.toFixed(1), `${r.walFramesPerEvent.toFixed(3)} frames/event, load ${load0.toFixed(1)} → ${load1.toFixed(1)}`]);
   }
   process.stdout.write(formatTable(['layout', 'rows', 'store CPU-µs/event', 'WAL KB/event'], rows));
-  const path = writeResults('store', {
+  const path = writeResults(RESULTS, {
     lines: LINES,
     step: STEP,
     checkpointEvery: every,
@@ -360,7 +370,7 @@ async function floor(): Promise<void> {
       ),
     );
     process.stdout.write(`load ${load0.toFixed(1)} → ${load1.toFixed(1)}\n`);
-    const path = mergeResults('store', 'floor', {
+    const path = mergeResults(RESULTS, 'floor', {
       lines: LINES,
       step: STEP,
       variants: results,
