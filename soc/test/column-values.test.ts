@@ -83,3 +83,50 @@ test('column values: every column read from its ECS path and stored as its kind 
     );
   }
 });
+
+test('keyword array column: the text JSON.stringify gives, for cached keywords too (one, two, past the cache bound, toJSON)', () => {
+  const at = COLUMNS.findIndex((c) => c.column === 'event_category');
+  const category = (v: unknown): unknown => columnValues({ event: { category: v } } as unknown as EcsEvent, 0)[at];
+  const sparse: unknown[] = [];
+  sparse.length = 2;
+  sparse[1] = 'network';
+  const cases: unknown[] = [
+    ['network'],
+    ['network'], // the cached text
+    ['authentication', 'network'],
+    ['authentication', 'network'],
+    ['authentication', 'process'],
+    ['network', 'authentication'],
+    ['a', 'b', 'c'],
+    ['quote " and \\ and \n', 'é中文'],
+    ['x'.repeat(64)],
+    ['x'.repeat(65)],
+    ['network', 'y'.repeat(65)],
+    [1],
+    ['network', 2],
+    [null],
+    [],
+    sparse,
+    [['nested']],
+    'network', // a lone keyword is stored as a one-element array
+    7,
+  ];
+  for (const v of cases) assert.equal(category(v), JSON.stringify(Array.isArray(v) ? v : [v]), JSON.stringify(v));
+  // More distinct keywords than the cache keeps: each still its own text.
+  for (let i = 0; i < 1_500; i++) {
+    assert.equal(category([`k${i}`]), `["k${i}"]`);
+    assert.equal(category([`k${i}`, 'network']), `["k${i}","network"]`);
+  }
+  // A callable toJSON (of the array itself, or put on Array.prototype) is called as JSON.stringify calls it.
+  const own = Object.assign(['network'], { toJSON: () => 'own' });
+  assert.equal(category(own), '"own"');
+  const proto = Array.prototype as unknown as { toJSON?: () => string };
+  proto.toJSON = () => 'patched';
+  try {
+    assert.equal(category(['network']), '"patched"');
+    assert.equal(category(['authentication', 'network']), '"patched"');
+  } finally {
+    delete proto.toJSON;
+  }
+  assert.equal(category(['network']), '["network"]');
+});
