@@ -36,12 +36,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { normalise, parseSyslog, type EcsEvent } from '@xiangan/collectors';
 import { startDetection, startRuntime, validateConfig, type AlertLatencySample } from '@xiangan/soc';
-import { formatTable, mergeResults, writeResults } from './harness.js';
+import { formatTable, mergeResults, writeResults, benchSetting, resultsName } from './harness.js';
 
-const SECONDS = Number(process.env.XIANGAN_BENCH_SECONDS ?? 20);
-const RATE = Number(process.env.XIANGAN_BENCH_RATE ?? 20_000);
-const PIPELINE = process.env.XIANGAN_BENCH_PIPELINE !== '0';
-const SIGMA = process.env.XIANGAN_BENCH_SIGMA === '1';
+const SECONDS = Number(benchSetting('XIANGAN_BENCH_SECONDS') ?? 20);
+const RATE = Number(benchSetting('XIANGAN_BENCH_RATE') ?? 20_000);
+const PIPELINE = benchSetting('XIANGAN_BENCH_PIPELINE') !== '0';
+const SIGMA = benchSetting('XIANGAN_BENCH_SIGMA') === '1';
 const TICK_MS = 50;
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 const sigmaDir = join(process.env.XIANGAN_SHARED ?? join(root, '..', 'shared'), 'sigma', 'rules');
@@ -254,8 +254,8 @@ async function main(): Promise<void> {
   }
   process.stdout.write(formatTable(['latency', 'p50 ms', 'p99 ms', 'max ms'], rows));
   const out = { ...result, ...(pipeline ? { pipeline } : {}) };
-  process.stdout.write(`wrote ${writeResults('alerts', { alertLatency: out })}\n`);
-  process.stdout.write(`wrote ${mergeResults('rules', 'alertLatency', out)}\n`);
+  process.stdout.write(`wrote ${writeResults(resultsName('alerts'), { alertLatency: out })}\n`);
+  process.stdout.write(`wrote ${mergeResults(resultsName('rules'), 'alertLatency', out)}\n`);
 }
 
 await main();

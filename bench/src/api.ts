@@ -31,11 +31,11 @@ import { pino } from 'pino';
 import { normalise, type EcsEvent } from '@xiangan/collectors';
 import type { RuleMatch } from '@xiangan/rules';
 import { buildApp, openSqliteStore, serverSecurity, socBus, startRuntime, validateConfig, type AlertCandidate } from '@xiangan/soc';
-import { formatTable, writeResults } from './harness.js';
+import { formatTable, writeResults, benchSetting, resultsName } from './harness.js';
 
-const EVENTS = Number(process.env.XIANGAN_BENCH_EVENTS ?? 10_000_000);
-const ALERTS = Number(process.env.XIANGAN_BENCH_ALERTS ?? 100_000);
-const SECONDS = Number(process.env.XIANGAN_BENCH_SECONDS ?? 10);
+const EVENTS = Number(benchSetting('XIANGAN_BENCH_EVENTS') ?? 10_000_000);
+const ALERTS = Number(benchSetting('XIANGAN_BENCH_ALERTS') ?? 100_000);
+const SECONDS = Number(benchSetting('XIANGAN_BENCH_SECONDS') ?? 10);
 const CLIENTS = 50;
 const RATE = 1000;
 const DAY = 86_400_000;
@@ -300,7 +300,7 @@ async function main(): Promise<void> {
     ['SSE fan-out', `${f.clients} clients × ${f.ratePerSec}/s`, `max lag ${f.lagMaxMs!.toFixed(0)} ms`, `p99 ${f.lagP99Ms!.toFixed(0)} ms, min delivered ${f.deliveredMin}/${f.published}`, '≤ 2 s'],
   ];
   process.stdout.write(formatTable(['measure', 'size', 'result', 'detail', 'target'], rows) + '\n');
-  const path = writeResults('api', {
+  const path = writeResults(resultsName('api'), {
     description: 'API on loopback through the security layer (API token, permission hook, helmet): alert list via autocannon, event search sequential, SSE fan-out in-process clients.',
     ...out,
   });

@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EcsEvent } from '@xiangan/collectors';
 import { loadOrCreateIdentity, runAssessment, SqliteEventStore, writeReports, type Inventory } from '@xiangan/soc';
-import { formatTable, machineInfo, writeResults } from './harness.js';
+import { formatTable, machineInfo, writeResults, benchSetting, resultsName } from './harness.js';
 
-const EVENTS = Number(process.env.XIANGAN_BENCH_COMPLY_EVENTS ?? 10_000_000);
+const EVENTS = Number(benchSetting('XIANGAN_BENCH_COMPLY_EVENTS') ?? 10_000_000);
 const ASSETS = 200;
 const DAYS = 30;
 const BATCH = 20_000;
@@ -106,7 +106,7 @@ try {
       [[String(EVENTS), String(ASSETS), `${result.loadMs} ms${reused ? ' (cached)' : ''}`, `${result.runMs} ms`, `${result.renderHtmlPdfMs} ms`, `${result.htmlJsonSignedMs} ms`]],
     ) + '\n',
   );
-  process.stdout.write(`wrote ${writeResults('comply', result)}\n`);
+  process.stdout.write(`wrote ${writeResults(resultsName('comply'), result)}\n`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -28,12 +28,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EcsEvent } from '@xiangan/collectors';
 import { DurableBuffer, StoreConsumer, engineIndexNames, engineWriter, openElasticStore, parseQuery } from '@xiangan/soc';
-import { formatTable, fmtOps, writeResults } from './harness.js';
+import { formatTable, fmtOps, writeResults, benchSetting, resultsName } from './harness.js';
 
-const N = Number(process.env['XIANGAN_BENCH_ES_EVENTS'] ?? 1_000_000);
-const S = Number(process.env['XIANGAN_BENCH_ES_SEARCH_EVENTS'] ?? 10_000_000);
-const CONN = Number(process.env['XIANGAN_BENCH_ES_CONNECTIONS'] ?? 2);
-const PARTS = new Set((process.env['XIANGAN_BENCH_ES_PARTS'] ?? 'sink,search').split(','));
+const N = Number(benchSetting('XIANGAN_BENCH_ES_EVENTS') ?? 1_000_000);
+const S = Number(benchSetting('XIANGAN_BENCH_ES_SEARCH_EVENTS') ?? 10_000_000);
+const CONN = Number(benchSetting('XIANGAN_BENCH_ES_CONNECTIONS') ?? 2);
+const PARTS = new Set((benchSetting('XIANGAN_BENCH_ES_PARTS') ?? 'sink,search').split(','));
 const REUSE = process.env['XIANGAN_BENCH_ES_REUSE'] === '1';
 const URL_ES = process.env['XIANGAN_ES_URL'] ?? 'http://127.0.0.1:19200';
 const BATCH = 5000;
@@ -277,7 +277,7 @@ async function main(): Promise<void> {
   if (PARTS.has('search')) out['search'] = await searchPart();
   out['notes'] =
     'Both writers share the 2 cores with the node. The ceiling builds its bodies before its clock starts; the sink is wall-clock from the buffer (read, bulk body, item checks), so the ratio is conservative. The search indices are sorted by @timestamp desc, id desc (index sorting), loaded by raw _bulk and not force-merged.';
-  const file = writeResults('es', out);
+  const file = writeResults(resultsName('es'), out);
   process.stdout.write(`results: ${file}\n`);
 }
 

@@ -181,16 +181,29 @@ export function resultsDir(): string {
   return join(here, up);
 }
 
+/** The `XIANGAN_BENCH_*` settings this run read that the environment set ({@link benchSetting}). */
+const settingsSet = new Set<string>();
+
+/**
+ * A setting of this benchmark run from the environment (`XIANGAN_BENCH_…`), or undefined. A
+ * benchmark reads every setting that changes what it measures through here, so that
+ * {@link resultsName} knows whether the run was its full default one.
+ *
+ * @example const lines = Number(benchSetting('XIANGAN_BENCH_LINES') ?? 300_000);
+ */
+export function benchSetting(name: string): string | undefined {
+  const v = process.env[name];
+  if (v !== undefined) settingsSet.add(name);
+  return v;
+}
+
 /**
  * The results file a run writes: `<name>` for the benchmark's full default run, `<name>-short`
- * (git-ignored) for any other, so a quick look at one setting never replaces the committed
- * results that the READMEs quote. `overrides` are the names of the environment variables that
- * change what the run measures: any of them set makes it a short run.
- *
- * @example resultsName('parse', ['XIANGAN_BENCH_LINES']) // 'parse', or 'parse-short' with it set
+ * (git-ignored) once any {@link benchSetting} was set, so a quick look at one setting never
+ * replaces the committed results that the READMEs quote.
  */
-export function resultsName(name: string, overrides: readonly string[], env: NodeJS.ProcessEnv = process.env): string {
-  return overrides.some((k) => env[k] !== undefined) ? `${name}-short` : name;
+export function resultsName(name: string): string {
+  return settingsSet.size > 0 ? `${name}-short` : name;
 }
 
 /**

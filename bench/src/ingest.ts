@@ -42,19 +42,19 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createProcessor, eventIds, newSourceMetrics, normalise } from '@xiangan/collectors';
-import { formatTable, fmtOps, fmtRatio, resultsName, writeResults } from './harness.js';
+import { benchSetting, formatTable, fmtOps, fmtRatio, resultsName, writeResults } from './harness.js';
 import { makeLine } from './syslog-mix.js';
 
-const N = Number(process.env.XIANGAN_BENCH_LINES ?? 1_000_000);
-const INTEGRITY = process.env.XIANGAN_BENCH_INTEGRITY ?? 'both';
-const ALERTS = process.env.XIANGAN_BENCH_ALERTS ?? 'on';
-const PACED_RATE = process.env.XIANGAN_BENCH_PACED_RATE === undefined ? undefined : Number(process.env.XIANGAN_BENCH_PACED_RATE);
-const RSYSLOG = process.env.XIANGAN_BENCH_RSYSLOG ?? 'on';
-const PIPELINE_ONLY = process.env.XIANGAN_BENCH_PIPELINE_ONLY ?? 'on';
-
+const N = Number(benchSetting('XIANGAN_BENCH_LINES') ?? 1_000_000);
+const INTEGRITY = benchSetting('XIANGAN_BENCH_INTEGRITY') ?? 'both';
+const ALERTS = benchSetting('XIANGAN_BENCH_ALERTS') ?? 'on';
+const PACED = benchSetting('XIANGAN_BENCH_PACED_RATE');
+const PACED_RATE = PACED === undefined ? undefined : Number(PACED);
+const RSYSLOG = benchSetting('XIANGAN_BENCH_RSYSLOG') ?? 'on';
+const PIPELINE_ONLY = benchSetting('XIANGAN_BENCH_PIPELINE_ONLY') ?? 'on';
 const BIN = fileURLToPath(new URL('../../../bin/xiangan.js', import.meta.url));
 /** Extra node options of the server process (e.g. `--cpu-prof --cpu-prof-dir=DIR`: its worker threads inherit them). */
-const SERVER_NODE_ARGS = (process.env.XIANGAN_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+const SERVER_NODE_ARGS = (benchSetting('XIANGAN_BENCH_SERVER_NODE_ARGS') ?? '').split(' ').filter((a) => a !== '');
 // The server's environment and node options as `npm start` gives them (package.json), unless the
 // caller chose otherwise: glibc's malloc arenas capped at two (soc/README.md "Memory, session 7"),
 // its mmap threshold fixed at 128 KiB and the main thread's semi-space at 4 MiB (the workers' by the configuration,
@@ -533,17 +533,7 @@ process.stdout.write(
     ],
   ),
 );
-const path = writeResults(
-  resultsName('ingest', [
-    'XIANGAN_BENCH_LINES',
-    'XIANGAN_BENCH_INTEGRITY',
-    'XIANGAN_BENCH_ALERTS',
-    'XIANGAN_BENCH_PACED_RATE',
-    'XIANGAN_BENCH_RSYSLOG',
-    'XIANGAN_BENCH_PIPELINE_ONLY',
-    'XIANGAN_BENCH_SERVER_NODE_ARGS',
-  ]),
-  {
+const path = writeResults(resultsName('ingest'), {
   lines: N,
   targets,
   serverEnv: { MALLOC_ARENA_MAX: SERVER_ENV.MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_: SERVER_ENV.MALLOC_MMAP_THRESHOLD_, nodeArgs: [...START_NODE_ARGS, ...SERVER_NODE_ARGS] },

@@ -29,14 +29,14 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { eventId, type EcsEvent } from '@xiangan/collectors';
 import { Checkpointer, encodeFrames, loadOrCreateIdentity, openIntegrity, Preparer, RawFrame, SqliteEventStore, verifyIntegrity, type PreparedStep } from '@xiangan/soc';
-import { fmtOps, formatTable, machineInfo, mergeResults, writeResults } from './harness.js';
+import { fmtOps, formatTable, machineInfo, mergeResults, writeResults, benchSetting, resultsName } from './harness.js';
 import { makeLine } from './syslog-mix.js';
 
-const N = Number(process.env.XIANGAN_BENCH_EVENTS ?? 40_000);
+const N = Number(benchSetting('XIANGAN_BENCH_EVENTS') ?? 40_000);
 const BATCH = 4000;
 /** Pairs of (off, on) rounds; the machine is shared, so each pair runs back to back and the median pair ratio is reported. */
-const ROUNDS = Number(process.env.XIANGAN_BENCH_ROUNDS ?? 8);
-const VERIFY_N = Number(process.env.XIANGAN_BENCH_VERIFY_RECORDS ?? 1_000_000);
+const ROUNDS = Number(benchSetting('XIANGAN_BENCH_ROUNDS') ?? 8);
+const VERIFY_N = Number(benchSetting('XIANGAN_BENCH_VERIFY_RECORDS') ?? 1_000_000);
 
 /** Events shaped like the normalised sshd/firewall records the ingest benchmark stores. */
 function makeEvent(i: number): EcsEvent {
@@ -240,6 +240,6 @@ const integrity = {
   targets: { overheadPctMax: 10, verifyRecordsPerSecMin: 200_000 },
   note: 'store-level (SqliteEventStore.writeSync, synchronous=normal, batches of 4000) in one process; pipeline: bench:ingest lines as raw frames through the prepare step (steps of 10,000) and writeColumns, CPU per event of each stage, overhead by their sum; overhead: median of back-to-back off/on pairs, by events/s and by CPU time per event; verify: one day of records with a signed checkpoint, best of 3 (default worker threads) and of 2 (calling thread only)',
 };
-const path = mergeResults('ingest', 'integrity', integrity);
-const own = writeResults('integrity', integrity);
+const path = mergeResults(resultsName('ingest'), 'integrity', integrity);
+const own = writeResults(resultsName('integrity'), integrity);
 process.stdout.write(`results: ${path} (key "integrity") and ${own}\n`);

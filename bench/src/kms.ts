@@ -34,10 +34,10 @@ import { join } from 'node:path';
 import Fastify from 'fastify';
 import { Sm2PrivateKey, sm2Sign, sm2Verify, sm4GcmEncrypt, randomBytes, bytesToBase64, ready } from '@xiangan/crypto';
 import { DurableBuffer, KmsService, kmsRoutes, defaultKmsWorkers } from '@xiangan/soc';
-import { formatTable, measure, writeResults, fmtOps } from './harness.js';
+import { formatTable, measure, writeResults, fmtOps, benchSetting, resultsName } from './harness.js';
 
-const SECONDS = Number(process.env.XIANGAN_BENCH_SECONDS ?? 5);
-const CONNECTIONS = Number(process.env.XIANGAN_BENCH_CONNECTIONS ?? 32);
+const SECONDS = Number(benchSetting('XIANGAN_BENCH_SECONDS') ?? 5);
+const CONNECTIONS = Number(benchSetting('XIANGAN_BENCH_CONNECTIONS') ?? 32);
 
 async function main(): Promise<void> {
   await ready();
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     inProcessSdk: 'the bare @xiangan/crypto call',
     httpOverheadVsService: '1 - HTTP req/s / in-process service rate',
   };
-  const path = writeResults('kms', { measures, loadAverage: loadavg(), emptyRouteBaseline: baseline, seconds: SECONDS, connections: CONNECTIONS, auditSink: 'DurableBuffer (SQLite), drained every 200 ms', loadGenerator: 'wrk 4.1 (Debian), 1 thread, separate process', sm2Workers: workers, results: rows, targets });
+  const path = writeResults(resultsName('kms'), { measures, loadAverage: loadavg(), emptyRouteBaseline: baseline, seconds: SECONDS, connections: CONNECTIONS, auditSink: 'DurableBuffer (SQLite), drained every 200 ms', loadGenerator: 'wrk 4.1 (Debian), 1 thread, separate process', sm2Workers: workers, results: rows, targets });
   process.stdout.write(
     formatTable(
       ['operation', 'HTTP req/s', 'p99 ms', 'service in-proc/s', 'service pool/s', 'SDK in-proc/s', 'overhead', 'CPU µs/req main/process/wrk'],

@@ -35,10 +35,11 @@ import {
   type SourceContext,
 } from '@xiangan/collectors';
 import { encodeFrames, Preparer, RawFrame } from '@xiangan/soc';
-import { formatTable, fmtOps, fmtRatio, resultsName, writeResults } from './harness.js';
+import { benchSetting, formatTable, fmtOps, fmtRatio, resultsName, writeResults } from './harness.js';
 import { makeLine } from './syslog-mix.js';
 
-const N = Number(process.env.XIANGAN_BENCH_LINES ?? 300_000);
+const LINES_SET = benchSetting('XIANGAN_BENCH_LINES');
+const N = Number(LINES_SET ?? 300_000);
 const TARGET = 200_000;
 const RECEIVED_AT = Date.UTC(2026, 10, 28, 2, 30);
 const FIXTURES = fileURLToPath(new URL('../../../collectors/test/fixtures/parsers/', import.meta.url));
@@ -217,9 +218,9 @@ process.stdout.write(
     ],
   ),
 );
-process.stdout.write(`load average ${load0.toFixed(1)} → ${load1.toFixed(1)} on ${process.env.XIANGAN_BENCH_LINES ? N : 'default'} lines per round\n`);
+process.stdout.write(`load average ${load0.toFixed(1)} → ${load1.toFixed(1)} on ${LINES_SET ? N : 'default'} lines per round\n`);
 const rounded = (r: Rate): Rate => ({ cpu: Math.round(r.cpu), wall: Math.round(r.wall) });
-const path = writeResults(resultsName('parse', ['XIANGAN_BENCH_LINES']), {
+const path = writeResults(resultsName('parse'), {
   linesPerRound: N,
   target: { parseLinesPerSecPerCore: TARGET },
   parseLinesPerSecPerCore: Math.round(ingest.full.cpu),

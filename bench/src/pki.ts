@@ -26,7 +26,7 @@ import {
   X509Certificate,
   type Signer,
 } from '@xiangan/pki';
-import { fmtOps, fmtRatio, formatTable, measure, measureAsync, writeResults } from './harness.js';
+import { fmtOps, fmtRatio, formatTable, measure, measureAsync, writeResults, benchSetting, resultsName } from './harness.js';
 
 const DAY = 86_400_000;
 const now = Date.now();
@@ -126,8 +126,8 @@ async function peerValidate(l: x509.X509Certificate): Promise<boolean> {
 if (!(await peerValidate(pLeaf))) throw new Error('peer chain does not validate');
 
 // --- measurements -------------------------------------------------------------------------
-const timeMs = Number(process.env.BENCH_TIME_MS ?? 800);
-const cachedPool = Number(process.env.BENCH_POOL ?? 1500);
+const timeMs = Number(benchSetting('BENCH_TIME_MS') ?? 800);
+const cachedPool = Number(benchSetting('BENCH_POOL') ?? 1500);
 const m = {
   parseVerify: measure(() => X509Certificate.fromDer(leaf.der).verify(ica), { timeMs }),
   peerParseVerify: await measureAsync(() => new x509.X509Certificate(pLeafDer).verify({ publicKey: pIca, signatureOnly: true }), { timeMs }),
@@ -206,7 +206,7 @@ process.stdout.write(
   `\ntarget: SM2 chain validation ≥ ${target}/s — ${met ? 'met' : 'not met'} without a cache (${fmtOps(m.chain.opsPerSec)}/s); ` +
     `with a SignatureCache and a new leaf per call ${fmtOps(m.chainCached.opsPerSec)}/s (${m.chainCached.opsPerSec >= target ? 'met' : 'not met'})\n`,
 );
-const path = writeResults('pki', {
+const path = writeResults(resultsName('pki'), {
   // The machine is shared: the 1-minute load average at the end of the run says how far the absolute numbers are from an idle run; the ratios are measured side by side.
   conditions: { loadAverage1m: loadavg()[0], timeMsPerRow: timeMs },
   results: {

@@ -18,9 +18,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { normalise, normaliseJson, parseSyslog, type SourceContext } from '@xiangan/collectors';
 import { BUILTIN_LISTS_DIR, BUILTIN_PACKS_DIR, builtinPipeline, compileRules, loadLists, loadRules, type EventLike, type LoadedRule, type RuleEngine } from '@xiangan/rules';
-import { formatTable, fmtOps, fmtRatio, writeResults } from './harness.js';
+import { formatTable, fmtOps, fmtRatio, writeResults, benchSetting, resultsName } from './harness.js';
 
-const TOTAL = Number(process.env.XIANGAN_BENCH_EVENTS ?? 1_000_000);
+const TOTAL = Number(benchSetting('XIANGAN_BENCH_EVENTS') ?? 1_000_000);
 const DISTINCT = 250_000;
 const SAMPLE = 20_000;
 const RULES = 1000;
@@ -140,7 +140,7 @@ const stored = (i: number): EventLike => JSON.parse(JSON.stringify(makeEvent(i))
 // XIANGAN_BENCH_RULES_STREAM=1: the 1M events are generated a chunk at a time (untimed) and matched
 // fresh, as the detector meets them after JSON.parse, instead of 250k objects held in memory and
 // replayed four times (whose strings keep their hashes from pass to pass). Same stream, same matches.
-const STREAM = process.env.XIANGAN_BENCH_RULES_STREAM === '1';
+const STREAM = benchSetting('XIANGAN_BENCH_RULES_STREAM') === '1';
 const events: EventLike[] = STREAM ? Array.from({ length: SAMPLE }, (_, i) => stored(i)) : Array.from({ length: distinct }, (_, i) => stored(i));
 const passes = Math.ceil(TOTAL / distinct);
 const span = distinct * 10;
@@ -202,7 +202,7 @@ const naiveEps = (sample.length / b.cpuMs) * 1000;
 
 gc();
 const heapBefore = process.memoryUsage().heapUsed;
-const run = STREAM ? replayStreamed(engine, TOTAL, Number(process.env.XIANGAN_BENCH_RULES_CHUNK ?? 2000)) : replay(engine, events, stamps, TOTAL);
+const run = STREAM ? replayStreamed(engine, TOTAL, Number(benchSetting('XIANGAN_BENCH_RULES_CHUNK') ?? 2000)) : replay(engine, events, stamps, TOTAL);
 const eps = (TOTAL / run.cpuMs) * 1000;
 const wallEps = (TOTAL / run.ms) * 1000;
 const load = (await import('node:os')).loadavg()[0];
@@ -255,7 +255,7 @@ process.stdout.write(`differential: indexed and naive engines identical on ${dif
 process.stdout.write(`halves of match on ${halves.events} events (fresh engines): prematch ${halves.prematchCpuUs.toFixed(2)} CPU-µs/event (stateless, may run in other threads), applyPrematched ${halves.applyCpuUs.toFixed(2)} CPU-µs/event (state owner: ${fmtOps(1e6 / halves.applyCpuUs)} events/s per core)\n`);
 process.stdout.write('alert latency p50/p99 at 20k events/s: `npm run bench:alerts` (merged here under alertLatency)\n');
 
-const path = writeResults('rules', {
+const path = writeResults(resultsName('rules'), {
   events: TOTAL,
   distinctEvents: distinct,
   replayMode: STREAM ? 'stream' : 'replay',

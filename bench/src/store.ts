@@ -28,7 +28,7 @@
  * `XIANGAN_BENCH_STORE_CPU` (`thread`: this thread's CPU instead of the process's),
  * `XIANGAN_BENCH_STORE_CHECKPOINT_EVERY` (layouts: checkpoint every n-th step, as the store worker
  * does with 4; floor: also the store checkpointing every n-th step).
- * Writes `bench/results/store.json` (`store-short.json` with any of these set: `resultsName`).
+ * Writes `bench/results/store.json` (`store-short.json` with any of these but the mode set: `resultsName`).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
@@ -36,28 +36,19 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { eventId } from '@xiangan/collectors';
 import { encodeFrames, Preparer, RawFrame, SqliteEventStore, type PreparedStep } from '@xiangan/soc';
-import { formatTable, mergeResults, resultsName, writeResults } from './harness.js';
+import { benchSetting, formatTable, mergeResults, resultsName, writeResults } from './harness.js';
 import { makeLine } from './syslog-mix.js';
 
-const LINES = Number(process.env.XIANGAN_BENCH_STORE_LINES ?? 300_000);
-const STEP = Number(process.env.XIANGAN_BENCH_STORE_STEP ?? 5_000);
-const LAYOUTS = (process.env.XIANGAN_BENCH_STORE_LAYOUTS ?? 'bucketed-id,bucketed,keyed,id-unique').split(',');
+const LINES = Number(benchSetting('XIANGAN_BENCH_STORE_LINES') ?? 300_000);
+const STEP = Number(benchSetting('XIANGAN_BENCH_STORE_STEP') ?? 5_000);
+const LAYOUTS = (benchSetting('XIANGAN_BENCH_STORE_LAYOUTS') ?? 'bucketed-id,bucketed,keyed,id-unique').split(',');
+/** Which measurement (`floor` merges into the same results as its own section), not an override. */
 const MODE = process.env.XIANGAN_BENCH_STORE_MODE ?? 'layouts';
 const WINDOW = 100_000;
 /** Page cache of each store (MiB): the store worker's default (`storage.cacheMb`, 8) unless `XIANGAN_BENCH_STORE_CACHE_MB` says otherwise. */
-const CACHE_MB = Number(process.env.XIANGAN_BENCH_STORE_CACHE_MB ?? 8);
+const CACHE_MB = Number(benchSetting('XIANGAN_BENCH_STORE_CACHE_MB') ?? 8);
 const PAGE = 16_384;
 const RECEIVED_AT = Date.UTC(2026, 10, 28, 2, 0, 0);
-/** Where the results go: `store.json` only from a run with none of these set (`resultsName`). */
-const RESULTS = resultsName('store', [
-  'XIANGAN_BENCH_STORE_LINES',
-  'XIANGAN_BENCH_STORE_STEP',
-  'XIANGAN_BENCH_STORE_LAYOUTS',
-  'XIANGAN_BENCH_STORE_CACHE_MB',
-  'XIANGAN_BENCH_STORE_CPU',
-  'XIANGAN_BENCH_STORE_CHECKPOINT_EVERY',
-  'XIANGAN_BENCH_STORE_VARIANTS',
-]);
 
 interface Window {
   rows: number;
@@ -69,7 +60,7 @@ interface Window {
  * CPU µs so far: of the process, or with `XIANGAN_BENCH_STORE_CPU=thread` of this thread alone
  * (`/proc/thread-self/schedstat`: without V8's helper threads, as the pipeline's store worker is counted).
  */
-const THREAD_CPU = process.env.XIANGAN_BENCH_STORE_CPU === 'thread';
+const THREAD_CPU = benchSetting('XIANGAN_BENCH_STORE_CPU') === 'thread';
 function cpuMicros(): number {
   if (THREAD_CPU) return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1000;
   const u = process.cpuUsage();
@@ -108,7 +99,7 @@ interface LayoutRun {
 async function layouts(): Promise<void> {
   // All layouts in one process, each step written to each store in turn (the order rotated per
   // step), so the machine's load falls on all alike; checkpoints as the store worker makes them.
-  const every = Number(process.env.XIANGAN_BENCH_STORE_CHECKPOINT_EVERY ?? 1);
+  const every = Number(benchSetting('XIANGAN_BENCH_STORE_CHECKPOINT_EVERY') ?? 1);
   const load0 = loadavg()[0]!;
   const runs: LayoutRun[] = LAYOUTS.map((name) => {
     const [layout, rows] = name.split(':') as [Layout, string | undefined];
@@ -153,7 +144,7 @@ async function layouts(): Promise<void> {
     rows.push([r.layout, 'mean', r.meanCpuMicrosPerEvent.toFixed(1), `${r.walFramesPerEvent.toFixed(3)} frames/event, load ${load0.toFixed(1)} → ${load1.toFixed(1)}`]);
   }
   process.stdout.write(formatTable(['layout', 'rows', 'store CPU-µs/event', 'WAL KB/event'], rows));
-  const path = writeResults(RESULTS, {
+  const path = writeResults(resultsName('store'), {
     lines: LINES,
     step: STEP,
     checkpointEvery: every,
@@ -284,7 +275,7 @@ function floorDb(dir: string, v: Variant, ddl: Array<{ type: string; name: strin
 }
 
 async function floor(): Promise<void> {
-  const want = process.env.XIANGAN_BENCH_STORE_VARIANTS?.split(',');
+  const want = benchSetting('XIANGAN_BENCH_STORE_VARIANTS')?.split(',');
   const variants = want ? VARIANTS.filter((v) => want.includes(v.name)) : VARIANTS;
   const root = mkdtempSync(join(tmpdir(), 'xa-bench-store-floor-'));
   const load0 = loadavg()[0]!;
@@ -312,7 +303,7 @@ async function floor(): Promise<void> {
     // The store itself, checkpointing after every step (what the store worker does when no next
     // request waits) and, as `XIANGAN_BENCH_STORE_CHECKPOINT_EVERY` says, only every n-th step
     // (the rest of the WAL's frames are copied by the next checkpoint, each page once).
-    const every = Number(process.env.XIANGAN_BENCH_STORE_CHECKPOINT_EVERY ?? 1);
+    const every = Number(benchSetting('XIANGAN_BENCH_STORE_CHECKPOINT_EVERY') ?? 1);
     for (const n of every > 1 ? [every, 1] : [1]) {
       const dir = join(root, `store-${n}`);
       const store = new SqliteEventStore({ dir, synchronous: 'full', chain: true, autoCheckpoint: false, cacheMb: 16, layout: 'keyed' });
@@ -370,7 +361,7 @@ async function floor(): Promise<void> {
       ),
     );
     process.stdout.write(`load ${load0.toFixed(1)} → ${load1.toFixed(1)}\n`);
-    const path = mergeResults(RESULTS, 'floor', {
+    const path = mergeResults(resultsName('store'), 'floor', {
       lines: LINES,
       step: STEP,
       variants: results,
