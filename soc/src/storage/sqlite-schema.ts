@@ -294,37 +294,30 @@ let keywordsCached = 0;
  * rest, and keywords past the bound (the values come from input), go to `JSON.stringify`.
  */
 function keywordsJson(a: readonly unknown[]): string {
-  if ((a.length === 1 || a.length === 2) && typeof (a as { toJSON?: unknown }).toJSON !== 'function') {
-    const k0 = a[0];
-    if (typeof k0 === 'string' && k0.length <= KEYWORD_MAX) {
-      if (a.length === 1) {
-        let j = ONE_KEYWORD.get(k0);
-        if (j === undefined) {
-          j = JSON.stringify(a);
-          if (keywordsCached < KEYWORDS_CACHED) {
-            ONE_KEYWORD.set(k0, j);
-            keywordsCached++;
-          }
-        }
-        return j;
-      }
-      const k1 = a[1];
-      if (typeof k1 === 'string' && k1.length <= KEYWORD_MAX) {
-        let seconds = TWO_KEYWORDS.get(k0);
-        let j = seconds?.get(k1);
-        if (j === undefined) {
-          j = JSON.stringify(a);
-          if (keywordsCached < KEYWORDS_CACHED) {
-            if (seconds === undefined) TWO_KEYWORDS.set(k0, (seconds = new Map()));
-            seconds.set(k1, j);
-            keywordsCached++;
-          }
-        }
-        return j;
-      }
+  const k0 = a[0];
+  const k1 = a[1];
+  if (!(typeof k0 === 'string' && k0.length <= KEYWORD_MAX) || typeof (a as { toJSON?: unknown }).toJSON === 'function') return JSON.stringify(a);
+  if (a.length === 1) return keptText(ONE_KEYWORD, k0, a);
+  if (a.length !== 2 || !(typeof k1 === 'string' && k1.length <= KEYWORD_MAX)) return JSON.stringify(a);
+  let seconds = TWO_KEYWORDS.get(k0);
+  if (seconds === undefined) {
+    if (keywordsCached >= KEYWORDS_CACHED) return JSON.stringify(a);
+    TWO_KEYWORDS.set(k0, (seconds = new Map()));
+  }
+  return keptText(seconds, k1, a);
+}
+
+/** The text of `a` kept in `m` under `key`, made (and kept while there is room) if not there. */
+function keptText(m: Map<string, string>, key: string, a: readonly unknown[]): string {
+  let j = m.get(key);
+  if (j === undefined) {
+    j = JSON.stringify(a);
+    if (keywordsCached < KEYWORDS_CACHED) {
+      m.set(key, j);
+      keywordsCached++;
     }
   }
-  return JSON.stringify(a);
+  return j;
 }
 
 /** The column values of one event, in {@link COLUMNS} order. */
