@@ -6,6 +6,7 @@
 import type { EcsEvent, Normalise, SourceContext, SyslogMessage } from '../types.js';
 import { finaliseEvent, setField } from '../ecs/helpers.js';
 import { syslogEvent, syslogNetwork, syslogProcess, syslogTls } from '../syslog/event.js';
+import { NO_TIMESTAMP } from '../syslog/parse.js';
 import { coerceEcs } from '../ecs/coerce.js';
 import type { LineParser, ParseInput } from './types.js';
 import { parseAccount, parseLogin, parsePam, parseSshd, parseSu, parseSudo } from './linux.js';
@@ -108,6 +109,16 @@ function parseByShape(input: ParseInput, ev: EcsEvent, tried: LineParser | undef
   return false;
 }
 
+/** Removes `reason` from the event's `xiangan.parse_error` label (`; `-separated), and the label once empty. */
+function dropParseError(ev: EcsEvent, reason: string): void {
+  const labels = ev.labels;
+  const text = labels?.['xiangan.parse_error'];
+  if (labels === undefined || text === undefined) return;
+  const rest = text.split('; ').filter((r) => r !== reason);
+  if (rest.length > 0) labels['xiangan.parse_error'] = rest.join('; ');
+  else delete labels['xiangan.parse_error'];
+}
+
 function tag(ev: EcsEvent, t: string): void {
   const tags = (ev.tags ??= []);
   if (!tags.includes(t)) tags.push(t);
@@ -175,10 +186,20 @@ export function normalise(msg: SyslogMessage, ctx: SourceContext, options?: Norm
     app = '';
   }
   const zone = msg.time?.zone ?? ctx.timezone;
+  // Without a header time the event's is the receive time, unless a parser reads one from the
+  // text: '' until then tells the two apart (the same instant may be either).
+  const headerTime = ev['@timestamp'];
+  const untimed = msg.time?.device === undefined;
+  if (untimed) ev['@timestamp'] = '';
   let parsed = dispatch({ text: body, app, zone }, ev, format);
   if (!parsed && format === 'auto' && typeof msg.raw === 'string' && msg.raw !== body) {
     // Vendor markers after a header the syslog grammar misread (devices with their own time formats).
     parsed = parseByShape({ text: msg.raw, app: '', zone }, ev, undefined);
+  }
+  let timeFromText = false;
+  if (untimed) {
+    timeFromText = ev['@timestamp'] !== '';
+    if (!timeFromText) ev['@timestamp'] = headerTime;
   }
   if (!parsed) {
     const network = syslogNetwork(ctx);
@@ -187,12 +208,17 @@ export function normalise(msg: SyslogMessage, ctx: SourceContext, options?: Norm
     if (process !== undefined) ev.process = process;
     tag(ev, 'unparsed');
     if (format !== 'auto') setField(ev, 'error.message', `not a ${format} line`);
-  } else if (msg.appname !== undefined && ev.observer?.vendor === undefined && !app.startsWith('%')) {
-    // Host programs (sshd, sudo, auditd): the TAG names the logging process; parsed fields win.
-    const process = syslogProcess(msg)!;
-    // Object.assign copies the same own keys in the same order as a for…in loop, without its key enumeration.
-    if (ev.process !== undefined) Object.assign(process, ev.process);
-    ev.process = process;
+  } else {
+    // The parser took the time the header lacked from the text: the event's time is the
+    // device's after all, so the header's missing one is no error.
+    if (timeFromText) dropParseError(ev, NO_TIMESTAMP);
+    if (msg.appname !== undefined && ev.observer?.vendor === undefined && !app.startsWith('%')) {
+      // Host programs (sshd, sudo, auditd): the TAG names the logging process; parsed fields win.
+      const process = syslogProcess(msg)!;
+      // Object.assign copies the same own keys in the same order as a for…in loop, without its key enumeration.
+      if (ev.process !== undefined) Object.assign(process, ev.process);
+      ev.process = process;
+    }
   }
   // The channel was TLS (RFC 5425) whatever the message says.
   const tls = syslogTls(ctx);

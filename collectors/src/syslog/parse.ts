@@ -46,6 +46,13 @@ let priEnd = 0;
 /** Appends one problem to a `parseError` text ('; '-separated). */
 const addError = (errors: string, e: string): string => (errors === '' ? e : errors + '; ' + e);
 
+/**
+ * The parse error of a header without a timestamp (devices that put the time in their own text,
+ * such as FortiGate's `date= time=` or Huawei's `Mon dd yyyy hh:mm:ss+08:00`). The normaliser takes
+ * it back when a vendor parser reads the event's time from the text.
+ */
+export const NO_TIMESTAMP = 'no timestamp';
+
 /** Copies the header fields both grammars share, leaving absent ones absent. */
 function copyHeader(msg: SyslogMessage, r: { hostname?: string; appname?: string; procid?: string }): void {
   if (r.hostname !== undefined) msg.hostname = r.hostname;
@@ -174,7 +181,7 @@ export function parseMessage(bytes: Uint8Array, receivedAt: number, zone: string
   } else if (r.iso !== undefined) {
     applyIso(msg, r.iso, zone);
   } else {
-    errors = addError(errors, 'no timestamp');
+    errors = addError(errors, NO_TIMESTAMP);
   }
   if (errors !== '') msg.parseError = errors;
   return msg;

@@ -71,3 +71,39 @@ describe('field catalogue covers what the parsers produce', () => {
     assert.deepEqual([...unknown], []);
   });
 });
+
+describe('a header without a time (FortiGate, Huawei VRP)', () => {
+  const reasons = (ev: EcsEvent): string[] => ev.labels?.['xiangan.parse_error']?.split('; ') ?? [];
+  const parseLine = (line: string) => parseSyslog(Buffer.from(line, 'utf8'), { receivedAt: RECEIVED_AT, timezone: 'Asia/Shanghai', charset: 'utf-8' });
+
+  test('is no parse error once a parser reads the time from the text, even when it is the receive time', () => {
+    let seen = 0;
+    let atReceipt = 0;
+    for (const [file, cases] of loadFixtures()) {
+      for (const [i, c] of cases.entries()) {
+        if (c.line === undefined) continue;
+        const msg = parseLine(c.line);
+        if (msg.time.device !== undefined || !(msg.parseError ?? '').split('; ').includes('no timestamp')) continue;
+        const ev = run(c, `${file}#${i}`);
+        if (ev.tags?.includes('unparsed')) continue;
+        seen++;
+        if (Date.parse(ev['@timestamp']) === RECEIVED_AT) atReceipt++;
+        assert.ok(!reasons(ev).includes('no timestamp'), `${file}#${i}: ${JSON.stringify(ev.labels)}`);
+      }
+    }
+    // FortiGate's `date= time=` and Huawei's `Mon dd yyyy hh:mm:ss+08:00` lines, one at the receive instant itself.
+    assert.ok(seen >= 10, `lines with their time in the text: ${seen}`);
+    assert.ok(atReceipt >= 1, 'a device time equal to the receive time');
+  });
+
+  test('stays a parse error when nothing reads a time, and other reasons stay', () => {
+    const unknown = normalise(parseLine('<13>hello world, no time here'), ctx('u'));
+    assert.ok(unknown.tags?.includes('unparsed'));
+    assert.deepEqual(reasons(unknown), ['no timestamp']);
+    assert.equal(unknown['@timestamp'], new Date(RECEIVED_AT).toISOString());
+    // A FortiGate line whose PRI is out of range is not syslog at all: the PRI reason is kept.
+    const badPri = normalise(parseLine('<999>date=2026-11-29 time=08:00:00 devname="FGT" devid="FG1" logid="0000000013" type="traffic" srcip=10.0.0.1 action="deny"'), ctx('p'));
+    assert.equal(badPri.event.dataset, 'fortinet.firewall');
+    assert.ok(reasons(badPri).some((r) => r.startsWith('invalid PRI')), JSON.stringify(badPri.labels));
+  });
+});
