@@ -144,8 +144,26 @@ function applyPairs(ev: EcsEvent, kv: Record<string, string>): PairFacts {
   return facts;
 }
 
-/** `Description. (K=V, K="V", …)` → the description and the pairs (Huawei's usual body shape). */
+/**
+ * Huawei's prose login and logout bodies: `VTY0 login from 192.168.0.1 succeed.` (CLI/5/LOGIN),
+ * `VTY User admin login from 10.1.1.1.`, `User admin logout from 10.1.1.1.`: the line, the user,
+ * the verb, the address and a trailing result.
+ */
+const HUAWEI_LOGIN_PROSE = /^(?:(\S+) )?(?:[Uu]ser (\S+) )?(login|logout|logged in|logged out|failed to log ?in) from ([0-9A-Fa-f.:]+?)\.?(?: (succeed(?:ed)?|failed))?\.?$/;
+
+/**
+ * A Huawei body → its description and pairs. A leading `CID=…;` (the component id of NE/CX-series
+ * logs: `%%01CLI/5/LOGIN(l):CID=2160731923;VTY0 login from …`) is a pair of its own before the rest.
+ */
 function huaweiBody(body: string): { desc: string; kv: Record<string, string> } {
+  const cid = body.startsWith('CID=') ? /^CID=(\w{1,24});/.exec(body) : null;
+  if (cid === null) return huaweiBodyForms(body);
+  const rest = huaweiBodyForms(body.slice(cid[0].length));
+  return { desc: rest.desc, kv: { CID: cid[1]!, ...rest.kv } };
+}
+
+/** `Description. (K=V, K="V", …)` (Huawei's usual body shape), bare pairs, or prose (logins: {@link HUAWEI_LOGIN_PROSE}). */
+function huaweiBodyForms(body: string): { desc: string; kv: Record<string, string> } {
   // Both forms need a `=` (and the first a `(`): prose bodies skip the expressions.
   const m = body.includes('(') && body.includes('=') ? /\s?\((?=[A-Za-z][\w-]{0,40}=)/.exec(body) : null;
   if (m && body.trimEnd().endsWith(')')) {
@@ -158,7 +176,15 @@ function huaweiBody(body: string): { desc: string; kv: Record<string, string> } 
     if (b.endsWith('.')) b = b.slice(0, -1);
     return { desc: '', kv: splitPairs(b, ',', '=') };
   }
-  return { desc: body, kv: {} };
+  const kv: Record<string, string> = {};
+  const r = body.includes(' from ') ? HUAWEI_LOGIN_PROSE.exec(body.trimEnd()) : null;
+  if (r !== null) {
+    if (r[1] !== undefined) kv.Line = r[1];
+    if (r[2] !== undefined) kv.User = r[2];
+    kv.IpAddr = r[4]!;
+    if (r[3]!.startsWith('failed') || r[5] === 'failed') kv.Result = 'failed';
+  }
+  return { desc: body, kv };
 }
 
 function header(input: string): { m: RegExpExecArray; body: string; at: number } | undefined {
