@@ -125,6 +125,20 @@ export const parseCiscoIos: LineParser = (input, ev) => {
   return true;
 };
 
+/**
+ * The user and peer that the VPN messages of the ASA (IKE 713xxx, 113019, WebVPN and AnyConnect
+ * 716xxx/722xxx) name before their text: `Group = VPN, Username = jdoe, IP = 198.51.100.10, …` (no user for LAN-to-LAN peers) or
+ * `Group <DfltGrpPolicy> User <jdoe> IP <198.51.100.10> …`. The group is the tunnel group or group policy.
+ */
+function vpnPrefix(ev: EcsEvent, body: string): void {
+  if (!body.startsWith('Group ')) return;
+  const r = /^Group (?:= ([^,]*), (?:Username = ([^,]*), )?IP = ([0-9a-fA-F.:]+),|<([^>]*)> User <([^>]*)> IP <([0-9a-fA-F.:]+)>)/.exec(body);
+  if (!r) return;
+  setField(ev, 'cisco.asa.group', r[1] ?? r[4]);
+  if (ev.user?.name === undefined) setField(ev, 'user.name', r[2] ?? r[5]);
+  if (ev.source?.ip === undefined) setEndpoint(ev, 'source', r[3] ?? r[6]);
+}
+
 /** `interface:ip/port` of ASA connection messages. */
 const ENDPOINT = /^(\S+?):([0-9a-fA-F.:]+?)\/(\d{1,5})(?: \(([0-9a-fA-F.:]+?)\/(\d{1,5})\))?/;
 
@@ -243,9 +257,139 @@ export const parseCiscoAsa: LineParser = (input, ev) => {
       setField(ev, 'process.command_line', r[4]);
       break;
     }
+    case '106001':
+    case '106006':
+    case '106007':
+    case '106015': {
+      // Inbound TCP connection denied from 203.0.113.9/4444 to 10.1.1.5/23 flags SYN on interface outside
+      // Deny inbound UDP from 203.0.113.9/4444 to 10.1.1.5/161 on interface outside | … due to DNS Query
+      // Deny TCP (no connection) from 10.1.1.5/443 to 203.0.113.9/5555 flags RST ACK on interface inside
+      r = /^(?:Inbound (\S+) connection denied|Deny inbound (\S+)|Deny (\S+) \(no connection\)) from ([0-9a-fA-F.:]+?)\/(\d{1,5}) to ([0-9a-fA-F.:]+?)\/(\d{1,5})(?: flags ([A-Z]+(?: [A-Z]+)*))? *(?: on interface (\S+?)\.?| due to (.+?)\.?)?$/.exec(body);
+      if (!r) break;
+      categorise(ev, ['network'], ['connection', 'denied'], 'firewall-rule', 'failure');
+      setField(ev, 'network.transport', transportName(r[1] ?? r[2] ?? r[3]));
+      setEndpoint(ev, 'source', r[4], r[5]);
+      setEndpoint(ev, 'destination', r[6], r[7]);
+      setField(ev, 'cisco.asa.tcp_flags', r[8]);
+      setField(ev, 'observer.ingress.interface.name', r[9]);
+      if (r[10]) ev.event.reason = r[10];
+      break;
+    }
+    case '106014':
+    case '106021': {
+      // Deny inbound icmp src outside:203.0.113.9 dst inside:10.1.1.5 (type 8, code 0)
+      // Deny TCP reverse path check from 203.0.113.9 to 10.1.1.5 on interface outside
+      r =
+        id === '106014'
+          ? /^Deny (?:inbound|outbound) (\S+) src ([^:\s]+): ?([0-9a-fA-F.:]+?) dst ([^:\s]+): ?([0-9a-fA-F.:]+?)(?: \(type (\d+), code (\d+)\))?$/.exec(body)
+          : /^Deny (\S+) reverse path check from ([0-9a-fA-F.:]+) to ([0-9a-fA-F.:]+) on interface (\S+)$/.exec(body);
+      if (!r) break;
+      categorise(ev, ['network'], ['connection', 'denied'], id === '106021' ? 'reverse-path-check' : 'firewall-rule', 'failure');
+      setField(ev, 'network.transport', transportName(r[1]));
+      if (id === '106014') {
+        setEndpoint(ev, 'source', r[3]);
+        setEndpoint(ev, 'destination', r[5]);
+        setField(ev, 'observer.ingress.interface.name', r[2]);
+        setField(ev, 'observer.egress.interface.name', r[4]);
+      } else {
+        setEndpoint(ev, 'source', r[2]);
+        setEndpoint(ev, 'destination', r[3]);
+        setField(ev, 'observer.ingress.interface.name', r[4]);
+      }
+      break;
+    }
+    case '710003': {
+      // TCP access denied by ACL from 203.0.113.9/4444 to outside:198.51.100.1/ssh (to the device itself)
+      r = /^(\S+) access denied by ACL from ([0-9a-fA-F.:]+?)\/(\d{1,5}) to ([^:\s]+):([0-9a-fA-F.:]+?)\/(\S+)$/.exec(body);
+      if (!r) break;
+      categorise(ev, ['network'], ['connection', 'denied'], 'management-access-denied', 'failure');
+      setField(ev, 'network.transport', transportName(r[1]));
+      setEndpoint(ev, 'source', r[2], r[3]);
+      setEndpoint(ev, 'destination', r[5], asPort(r[6]) ?? undefined);
+      setField(ev, 'network.protocol', asPort(r[6]) === undefined ? r[6] : undefined);
+      setField(ev, 'observer.ingress.interface.name', r[4]);
+      break;
+    }
+    case '302020':
+    case '302021': {
+      // Built inbound ICMP connection for faddr 203.0.113.9/0 gaddr 10.1.1.5/0 laddr 10.1.1.5/0 type 8 code 0
+      // Teardown ICMP connection for faddr 203.0.113.9/0 gaddr 10.1.1.5/0 laddr 10.1.1.5/0
+      r = /^(Built (inbound|outbound)|Teardown) (\S+) connection for faddr ([0-9a-fA-F.:]+?)\/\d+ gaddr ([0-9a-fA-F.:]+?)\/\d+ laddr ([0-9a-fA-F.:]+?)\/\d+/.exec(body);
+      if (!r) break;
+      const built = id === '302020';
+      categorise(ev, ['network'], ['connection', built ? 'start' : 'end'], 'firewall-rule', 'success');
+      setField(ev, 'network.transport', transportName(r[3]));
+      setField(ev, 'network.direction', r[2]);
+      // The foreign address is the peer outside; outbound, the local one is the initiator.
+      const outbound = r[2] === 'outbound';
+      setEndpoint(ev, 'source', outbound ? r[6] : r[4]);
+      setEndpoint(ev, 'destination', outbound ? r[4] : r[6]);
+      if (r[5] !== r[6]) setEndpoint(ev, outbound ? 'source.nat' : 'destination.nat', r[5]);
+      break;
+    }
+    case '611101':
+    case '611102': {
+      // User authentication succeeded: IP address: 10.1.1.5, Uname: admin | …: IP, 10.1.1.5 : Uname: admin
+      const ok = id === '611101';
+      categorise(ev, ['authentication'], ['start'], ok ? 'management-authentication-success' : 'management-authentication-failed', ok ? 'success' : 'failure');
+      r = /IP(?: address)?[:,] ([0-9a-fA-F.:]+?) ?[,:] Uname: (\S+)/.exec(body);
+      if (!r) break;
+      setEndpoint(ev, 'source', r[1]);
+      setField(ev, 'user.name', r[2]);
+      break;
+    }
+    case '502103': {
+      // User priv level changed: Uname: admin From: 1 To: 15
+      r = /^User priv level changed: Uname: (\S+) From: (\d+) To: (\d+)/.exec(body);
+      categorise(ev, ['iam'], ['change'], 'privilege-level-changed', 'success');
+      if (!r) break;
+      setField(ev, 'user.name', r[1]);
+      setField(ev, 'cisco.asa.privilege.old', asInt(r[2]));
+      setField(ev, 'cisco.asa.privilege.new', asInt(r[3]));
+      break;
+    }
+    case '733100': {
+      // [ Scanning] drop rate-1 exceeded. Current burst rate is 10 per second, …
+      r = /^\[ ?([^\]]+?) ?\] drop (rate-\d+) exceeded/.exec(body);
+      categorise(ev, ['intrusion_detection'], ['info'], 'threat-detection-rate-exceeded');
+      if (!r) break;
+      setField(ev, 'rule.name', r[1]);
+      setField(ev, 'cisco.asa.threat_rate', r[2]);
+      break;
+    }
+    case '113019': {
+      // Group = VPN, Username = jdoe, IP = 198.51.100.10, Session disconnected. Session Type: SSL, Duration: 0h:10m:00s, Bytes xmt: 1000, Bytes rcv: 2000, Reason: User Requested
+      categorise(ev, ['session'], ['end'], 'vpn-session-disconnected');
+      r = /Session Type: ([^,]+), Duration: (?:(\d+)d ?)?(\d+)h:(\d{2})m:(\d{2})s, Bytes xmt: (\d+), Bytes rcv: (\d+), Reason: (.+)$/.exec(body);
+      if (!r) break;
+      setField(ev, 'cisco.asa.session_type', r[1]);
+      setField(ev, 'event.duration', (((Number(r[2] ?? 0) * 24 + Number(r[3])) * 60 + Number(r[4])) * 60 + Number(r[5])) * 1e9);
+      setField(ev, 'destination.bytes', asInt(r[6]));
+      setField(ev, 'source.bytes', asInt(r[7]));
+      ev.event.reason = r[8]!;
+      break;
+    }
+    case '716001':
+    case '716002': {
+      // Group <DfltGrpPolicy> User <jdoe> IP <198.51.100.10> WebVPN session started. | … terminated: User Requested.
+      const start = id === '716001';
+      categorise(ev, ['session'], [start ? 'start' : 'end'], start ? 'webvpn-session-started' : 'webvpn-session-terminated', start ? 'success' : undefined);
+      r = /WebVPN session terminated: (.+?)\.?$/.exec(body);
+      if (r) ev.event.reason = r[1]!;
+      break;
+    }
+    case '722051': {
+      // Group <GroupPolicy> User <jdoe> IP <198.51.100.10> IPv4 Address <10.10.10.5> IPv6 address <::> assigned to session
+      categorise(ev, ['session'], ['info'], 'vpn-address-assigned', 'success');
+      r = /IPv4 Address <([0-9.]+)>/.exec(body);
+      setField(ev, 'cisco.asa.assigned_ip', r?.[1]);
+      break;
+    }
     case '113004':
-    case '113005': {
-      const ok = id === '113004';
+    case '113012':
+    case '113005':
+    case '113015': {
+      const ok = id === '113004' || id === '113012';
       categorise(ev, ['authentication'], ['start'], ok ? 'aaa-authentication-success' : 'aaa-authentication-rejected', ok ? 'success' : 'failure');
       r = /user = ([^:]+?) ?(?::|$)/.exec(body);
       setField(ev, 'user.name', r?.[1]);
@@ -258,6 +402,7 @@ export const parseCiscoAsa: LineParser = (input, ev) => {
     default:
       break;
   }
+  vpnPrefix(ev, body);
   if (ev.event.category === undefined) categorise(ev, ['network'], ['info'], `asa-${id}`);
   return true;
 };
