@@ -54,7 +54,7 @@ function deviceTime(date: string | undefined, time: string | undefined, offset: 
 
 // Whole-word verdicts (a Set lookup: the anchored alternations they replace cost a regex call per line).
 const ALLOWED: ReadonlySet<string> = new Set(['accept', 'accepted', 'allow', 'close', 'timeout', 'start', 'pass', 'passthrough', 'monitored', 'client-rst', 'server-rst']);
-const DENIED: ReadonlySet<string> = new Set(['deny', 'denied', 'block', 'blocked', 'drop', 'dropped', 'reset', 'reject', 'ip-conn', 'dns']);
+const DENIED: ReadonlySet<string> = new Set(['deny', 'denied', 'block', 'blocked', 'drop', 'dropped', 'reset', 'reject', 'ip-conn', 'dns', 'clear_session']);
 
 function verdictOf(ev: EcsEvent, category: string, action: string | undefined): void {
   const a = action?.toLowerCase();
@@ -76,14 +76,14 @@ const UTM_CATEGORY: Record<string, string> = {
 };
 
 /** Keys kept verbatim under `fortinet.firewall.*`, in this order. */
-const VERBATIM = ['type', 'subtype', 'logdesc', 'vd', 'sessionid', 'msg', 'status', 'cfgpath', 'cfgobj', 'cfgattr', 'attack', 'severity', 'srccountry', 'dstcountry', 'ui'] as const;
+const VERBATIM = ['type', 'subtype', 'logdesc', 'vd', 'sessionid', 'msg', 'status', 'cfgpath', 'cfgobj', 'cfgattr', 'attack', 'severity', 'srccountry', 'dstcountry', 'ui', 'tunneltype', 'tunnelip'] as const;
 
 /** Every key the parser reads; a key's slot in {@link scanKv}'s result is its index here. */
 const NAMES = [
   ...VERBATIM,
   'logid', 'eventtime', 'date', 'time', 'tz', 'level', 'devname', 'devid', 'srcip', 'srcport', 'dstip', 'dstport',
   'srcintf', 'dstintf', 'proto', 'service', 'app', 'policyid', 'policyname', 'sentbyte', 'rcvdbyte', 'sentpkt',
-  'rcvdpkt', 'transip', 'transport', 'duration', 'user', 'unauthuser', 'hostname', 'url', 'reason', 'action',
+  'rcvdpkt', 'transip', 'transport', 'duration', 'user', 'unauthuser', 'hostname', 'url', 'reason', 'action', 'remip', 'group',
 ] as const;
 const KEYS = new KvKeys(NAMES);
 /** Slot of each key. */
@@ -153,23 +153,29 @@ export function fortigateChecked(input: ParseInput, ev: EcsEvent): boolean {
   setField(ev, 'url.path', kv[I.url]);
   const reason = kv[I.reason];
   if (reason !== undefined) ev.event.reason = reason;
-  // Admin logins name the interface and peer as ui="ssh(10.1.1.5)".
+  const group = kv[I.group];
+  if (group !== undefined && group !== 'N/A') setField(ev, 'user.group.name', group);
+  // Admin logins and configuration changes name the interface and peer as ui="ssh(10.1.1.5)" or
+  // ui="GUI(10.1.1.5)"; VPN events name the remote peer as remip=.
   const uiText = kv[I.ui];
-  const ui = uiText !== undefined ? /^([a-z]+)\(([0-9a-fA-F.:]+)\)$/.exec(uiText) : null;
+  const ui = uiText !== undefined ? /^([A-Za-z]+)\(([0-9a-fA-F.:]+)\)$/.exec(uiText) : null;
   if (ui && ev.source?.ip === undefined) setEndpoint(ev, 'source', ui[2]);
+  if (ev.source?.ip === undefined) setEndpoint(ev, 'source', kv[I.remip]);
 
   const type = kv[I.type] ?? '';
   const subtype = kv[I.subtype] ?? '';
   const action = kv[I.action];
   const desc = (kv[I.logdesc] ?? kv[I.msg] ?? '').toLowerCase();
   if (type === 'traffic') verdictOf(ev, 'network', action);
-  else if (type === 'utm' || type === 'attack') verdictOf(ev, lookup(UTM_CATEGORY, subtype) ?? 'intrusion_detection', action);
+  else if (type === 'utm' || type === 'attack' || type === 'anomaly') verdictOf(ev, lookup(UTM_CATEGORY, subtype) ?? 'intrusion_detection', action);
   else if (type === 'event') {
     const status = kv[I.status]?.toLowerCase();
     const outcome = status === undefined ? undefined : /^(success|succeeded)$/.test(status) ? 'success' : 'failure';
     if (action === 'logout' || /logout|logged out/.test(desc)) categorise(ev, ['authentication'], ['end'], 'logout', outcome ?? 'success');
     else if (action === 'login' || /login/.test(desc))
       categorise(ev, ['authentication'], ['start'], 'login', outcome ?? (/fail/.test(desc) ? 'failure' : 'unknown'));
+    else if (action === 'tunnel-up' || action === 'tunnel-down')
+      categorise(ev, ['session'], [action === 'tunnel-up' ? 'start' : 'end'], action, action === 'tunnel-up' ? 'success' : undefined);
     else if (kv[I.cfgpath] !== undefined || /^(add|edit|delete|set|unset)$/i.test(action ?? '')) {
       const a = (action ?? '').toLowerCase();
       categorise(ev, ['configuration'], [a === 'add' ? 'creation' : a === 'delete' ? 'deletion' : 'change'], `config-${a || 'change'}`, 'success');
@@ -194,6 +200,8 @@ export function fortigateChecked(input: ParseInput, ev: EcsEvent): boolean {
   if (kv[I.srccountry] !== undefined) fw.srccountry = kv[I.srccountry];
   if (kv[I.dstcountry] !== undefined) fw.dstcountry = kv[I.dstcountry];
   if (kv[I.ui] !== undefined) fw.ui = kv[I.ui];
+  if (kv[I.tunneltype] !== undefined) fw.tunneltype = kv[I.tunneltype];
+  if (kv[I.tunnelip] !== undefined) fw.tunnelip = kv[I.tunnelip];
   ev.fortinet = { firewall: fw };
   return true;
 }
