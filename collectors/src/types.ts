@@ -43,7 +43,7 @@ export interface EcsEvent {
   group?: { id?: string; name?: string; domain?: string };
   host?: { name?: string; hostname?: string; ip?: string[]; os?: { type?: string; family?: string; name?: string } };
   observer?: { name?: string; hostname?: string; ip?: string[]; vendor?: string; product?: string; type?: string; version?: string; serial_number?: string };
-  network?: { transport?: string; protocol?: string; direction?: string; application?: string; bytes?: number; packets?: number; community_id?: string };
+  network?: { transport?: string; protocol?: string; direction?: string; application?: string; bytes?: number; packets?: number; community_id?: string; forwarded_ip?: string };
   process?: { pid?: number; name?: string; executable?: string; command_line?: string; args?: string[]; parent?: { pid?: number; name?: string; executable?: string; command_line?: string }; [k: string]: unknown };
   file?: { path?: string; name?: string; directory?: string; [k: string]: unknown };
   url?: { original?: string; path?: string; query?: string; domain?: string; [k: string]: unknown };

@@ -463,13 +463,16 @@ describe('vendor normaliser', () => {
   const ctx = { sourceId: 's', transport: 'tcp' as const, receivedAt: Date.UTC(2026, 10, 29, 2), timezone: 'Asia/Shanghai', eventId: 'x' };
   const norm = (line: string) => normalise(parseSyslog(Buffer.from(line), { receivedAt: ctx.receivedAt, timezone: ctx.timezone }), ctx);
 
-  test('access-log request line = the split(" ") reading (method, target, version; anything else kept as written)', () => {
-    // The first version: three space-separated parts with an upper-case method, else malformed.
+  test('access-log request line = an upper-case method, then the target up to a trailing HTTP version, spaces and all (anything else kept as written)', () => {
+    // Servers log the request line as received: an attack's target may hold spaces.
     const ref = (req: string): { method?: string; original?: string; version?: string; malformed: boolean } => {
-      const parts = req.split(' ');
-      if (parts.length === 3 && /^[A-Z]{3,10}$/.test(parts[0]!)) {
-        const v = /^HTTP\/(\d(?:\.\d)?)$/.exec(parts[2]!);
-        return { method: parts[0], ...(parts[1] !== '' ? { original: parts[1] } : {}), ...(v ? { version: v[1] } : {}), malformed: false };
+      const sp = req.indexOf(' ');
+      const method = sp > 0 ? req.slice(0, sp) : '';
+      if (/^[A-Z]{3,10}$/.test(method)) {
+        const last = req.lastIndexOf(' ');
+        const v = last > sp ? /^HTTP\/(\d(?:\.\d)?)$/.exec(req.slice(last + 1)) : null;
+        const target = v ? req.slice(sp + 1, last) : req.slice(sp + 1);
+        return { method, ...(target !== '' ? { original: target } : {}), ...(v ? { version: v[1] } : {}), malformed: false };
       }
       return { ...(req !== '' ? { original: req } : {}), malformed: true };
     };

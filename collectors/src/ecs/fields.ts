@@ -134,6 +134,8 @@ export const ECS_FIELDS: Readonly<Record<string, EcsFieldSpec>> = Object.freeze(
   'network.bytes': n,
   'network.packets': n,
   'network.community_id': k,
+  /** ECS: the client's address when `source.ip` is a proxy's (X-Forwarded-For). */
+  'network.forwarded_ip': ip,
 
   'process.pid': n,
   'process.name': k,

@@ -180,6 +180,7 @@ export function finaliseEvent<T extends EcsEvent>(e: T): T {
   ips = add(ips, e.server?.ip);
   ips = add(ips, src?.nat?.ip);
   ips = add(ips, dst?.nat?.ip);
+  ips = add(ips, e.network?.forwarded_ip);
   if (Array.isArray(host?.ip)) for (const v of host.ip) ips = add(ips, v);
   if (user !== undefined) {
     users = add(users, user.name);

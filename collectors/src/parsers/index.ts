@@ -12,7 +12,7 @@ import type { LineParser, ParseInput } from './types.js';
 import { parseAccount, parseLogin, parsePam, parseSshd, parseSu, parseSudo } from './linux.js';
 import { looksLikeAudit, parseAuditd } from './auditd.js';
 import { netfilterAt, netfilterStart, parseNetfilter } from './netfilter.js';
-import { looksLikeAccessLog, parseAccessLog } from './web.js';
+import { looksLikeAccessLog, looksLikeApacheError, looksLikeNginxError, parseAccessLog, parseApacheError, parseApacheLog, parseNginxError, parseNginxLog } from './web.js';
 import { asaStart, iosStart, parseCiscoAsa, parseCiscoIos } from './cisco.js';
 import { parseH3c, parseHuawei, vrpBrand } from './vrp.js';
 import { fortigateChecked, looksLikeFortigate, parseFortigate } from './fortigate.js';
@@ -31,8 +31,8 @@ export const FORMATS = {
   login: parseLogin,
   auditd: parseAuditd,
   netfilter: parseNetfilter,
-  nginx: (input, ev) => parseAccessLog({ ...input, app: 'nginx' }, ev),
-  apache: (input, ev) => parseAccessLog({ ...input, app: 'apache' }, ev),
+  nginx: (input, ev) => parseNginxLog({ ...input, app: 'nginx' }, ev),
+  apache: (input, ev) => parseApacheLog({ ...input, app: 'apache' }, ev),
   cisco_ios: parseCiscoIos,
   cisco_asa: parseCiscoAsa,
   huawei: parseHuawei,
@@ -73,10 +73,10 @@ const BY_APP: ReadonlyMap<string, LineParser> = new Map(Object.entries({
   auditd: parseAuditd,
   audispd: parseAuditd,
   'audisp-syslog': parseAuditd,
-  nginx: parseAccessLog,
-  httpd: parseAccessLog,
-  apache: parseAccessLog,
-  apache2: parseAccessLog,
+  nginx: parseNginxLog,
+  httpd: parseApacheLog,
+  apache: parseApacheLog,
+  apache2: parseApacheLog,
   fwlog: parseSangfor,
 }));
 
@@ -106,6 +106,8 @@ function parseByShape(input: ParseInput, ev: EcsEvent, tried: LineParser | undef
   if (nf >= 0) return parseNetfilter !== tried && netfilterAt(input, ev, nf);
   if (hillstoneStart(text) >= 0) return parseHillstone !== tried && parseHillstone(input, ev);
   if (looksLikeAccessLog(text)) return parseAccessLog !== tried && parseAccessLog(input, ev);
+  if (looksLikeNginxError(text)) return parseNginxLog !== tried && parseNginxError(input, ev);
+  if (looksLikeApacheError(text)) return parseApacheLog !== tried && parseApacheError(input, ev);
   return false;
 }
 
