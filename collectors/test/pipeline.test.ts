@@ -150,3 +150,40 @@ describe('eventId', () => {
     assert.notEqual(eventId({ ...f, sourceId: 's1', fileKey: ':2' }), eventId({ ...f, sourceId: 's', fileKey: '1:2' }));
   });
 });
+
+describe('parse failures are lines nothing could read', () => {
+  test('a header-less line a vendor parser reads is no failure; text nothing reads is one, with either normaliser', async () => {
+    const { createProcessor } = await import('../src/syslog/processor.js');
+    const { newSourceMetrics } = await import('../src/sources/common.js');
+    const { normalise } = await import('../src/parsers/index.js');
+    const ctx = (offset: number): SourceContext => ({
+      sourceId: 'f',
+      transport: 'file',
+      receivedAt: Date.UTC(2026, 10, 29),
+      timezone: 'Asia/Shanghai',
+      eventId: `e${offset}`,
+      file: { path: '/var/log/nginx/access.log', offset },
+    });
+    const lines = [
+      '10.0.0.5 - - [29/Nov/2026:08:04:00 +0800] "GET / HTTP/1.1" 200 5 "-" "curl/8" "203.0.113.70"',
+      'type=USER_LOGIN msg=audit(1700000000.123:456): pid=1 uid=0 auid=4294967295 ses=4294967295 msg=\'op=login acct="root" exe="/usr/sbin/sshd" hostname=? addr=203.0.113.9 terminal=ssh res=failed\'',
+      'nothing any parser knows',
+    ];
+    const vendor = newSourceMetrics('f');
+    const proc = createProcessor({ charset: 'auto', timezone: 'Asia/Shanghai', metrics: vendor, normalise });
+    const events = lines.map((l, i) => proc(Buffer.from(l), ctx(i)));
+    assert.equal(vendor.parseFailures, 1, 'only the line no parser read');
+    assert.equal(events[0]!.event.dataset, 'web.access', 'no program name in a file: the server is not told');
+    assert.equal(events[0]!.tags, undefined, 'parsed: no _syslog_unparsed');
+    assert.equal(events[0]!.labels?.['xiangan.parse_error'], undefined);
+    assert.equal(events[1]!.event.outcome, 'failure');
+    assert.ok(!events[1]!.tags?.includes('_syslog_unparsed'));
+    assert.ok(events[2]!.tags?.includes('_syslog_unparsed') && events[2]!.tags.includes('unparsed'));
+    assert.equal(events[2]!.labels?.['xiangan.parse_error'], 'PRI missing; no syslog header');
+    // The baseline normaliser reads no vendor format: every header-less line is a failure.
+    const base = newSourceMetrics('f');
+    const baseProc = createProcessor({ charset: 'auto', timezone: 'Asia/Shanghai', metrics: base });
+    for (const [i, l] of lines.entries()) assert.ok(baseProc(Buffer.from(l), ctx(i)).tags?.includes('_syslog_unparsed'));
+    assert.equal(base.parseFailures, 3);
+  });
+});

@@ -6,7 +6,7 @@
 import type { EcsEvent, Normalise, SourceContext, SyslogMessage } from '../types.js';
 import { finaliseEvent, setField } from '../ecs/helpers.js';
 import { syslogEvent, syslogNetwork, syslogProcess, syslogTls } from '../syslog/event.js';
-import { NO_TIMESTAMP } from '../syslog/parse.js';
+import { NO_SYSLOG_HEADER, NO_TIMESTAMP, PRI_MISSING } from '../syslog/parse.js';
 import { coerceEcs } from '../ecs/coerce.js';
 import type { LineParser, ParseInput } from './types.js';
 import { parseAccount, parseLogin, parsePam, parseSshd, parseSu, parseSudo } from './linux.js';
@@ -214,6 +214,15 @@ export function normalise(msg: SyslogMessage, ctx: SourceContext, options?: Norm
     // The parser took the time the header lacked from the text: the event's time is the
     // device's after all, so the header's missing one is no error.
     if (timeFromText) dropParseError(ev, NO_TIMESTAMP);
+    // A line with no syslog header at all that a parser read (an nginx or audit.log line from a
+    // file, a device sending bare text) is parsed: not `_syslog_unparsed`, nor counted as a
+    // parse failure (collectors' processor counts that tag). An invalid PRI stays in the label.
+    if (msg.format === 'unparsed') {
+      ev.tags = ev.tags?.filter((t) => t !== '_syslog_unparsed');
+      if (ev.tags?.length === 0) delete ev.tags;
+      dropParseError(ev, PRI_MISSING);
+      dropParseError(ev, NO_SYSLOG_HEADER);
+    }
     if (msg.appname !== undefined && ev.observer?.vendor === undefined && !app.startsWith('%')) {
       // Host programs (sshd, sudo, auditd): the TAG names the logging process; parsed fields win.
       const process = syslogProcess(msg)!;

@@ -53,6 +53,10 @@ const addError = (errors: string, e: string): string => (errors === '' ? e : err
  */
 export const NO_TIMESTAMP = 'no timestamp';
 
+/** The parse errors of a line without a syslog header (nginx's access log, audit.log, a device that sends bare text). */
+export const PRI_MISSING = 'PRI missing';
+export const NO_SYSLOG_HEADER = 'no syslog header';
+
 /** Copies the header fields both grammars share, leaving absent ones absent. */
 function copyHeader(msg: SyslogMessage, r: { hostname?: string; appname?: string; procid?: string }): void {
   if (r.hostname !== undefined) msg.hostname = r.hostname;
@@ -125,7 +129,7 @@ export function parseMessage(bytes: Uint8Array, receivedAt: number, zone: string
     msg.pri = pri;
     msg.facility = pri >> 3;
     msg.severity = pri & 7;
-  } else if (pri === -1) errors = 'PRI missing';
+  } else if (pri === -1) errors = PRI_MISSING;
   else if (pri === -2) errors = 'PRI not terminated';
   else {
     const raw = text.slice(0, end);
@@ -157,7 +161,7 @@ export function parseMessage(bytes: Uint8Array, receivedAt: number, zone: string
   const hasTag = r.appname !== undefined;
   if (!hasTime && !hasTag && !msg.priValid) {
     // Nothing recognisable: keep the whole text as MSG.
-    msg.parseError = addError(errors, 'no syslog header');
+    msg.parseError = addError(errors, NO_SYSLOG_HEADER);
     return msg;
   }
   msg.format = 'rfc3164';

@@ -44,19 +44,23 @@ export function createProcessor(opts: ProcessorOptions): Processor {
     m.bytesIn += bytes.length;
     if (ctx.truncated === true) m.truncations++;
     const msg = parseMessage(bytes, ctx.receivedAt, zone, charset);
-    if (msg.format === 'unparsed') {
+    if (msg.lossy) m.charsetLossy++;
+    let ev: EcsEvent;
+    try {
+      ev = normalise(msg, ctx);
+    } catch (e) {
+      // A bug in a vendor normaliser must not lose the event: fall back to the baseline.
+      ev = baselineNormalise(msg, ctx);
+      ev.tags = [...(ev.tags ?? []), '_normalise_error'];
+      (ev.labels ??= {})['xiangan.normalise_error'] = e instanceof Error ? e.message.slice(0, 200) : String(e).slice(0, 200);
+    }
+    // A parse failure is a line neither the syslog grammar nor a parser could read: one the
+    // normaliser kept as `_syslog_unparsed` text (a line without a header that a vendor parser
+    // read, such as an nginx access line from a file, is not one).
+    if (msg.format === 'unparsed' && ev.tags !== undefined && ev.tags.includes('_syslog_unparsed')) {
       m.parseFailures++;
       opts.logger?.debug({ sourceId: ctx.sourceId, errorCode: 'COL_ERR_PARSE', stage: 'parse', reason: msg.parseError }, 'Message kept unparsed.');
     }
-    if (msg.lossy) m.charsetLossy++;
-    try {
-      return normalise(msg, ctx);
-    } catch (e) {
-      // A bug in a vendor normaliser must not lose the event: fall back to the baseline.
-      const ev = baselineNormalise(msg, ctx);
-      ev.tags = [...(ev.tags ?? []), '_normalise_error'];
-      (ev.labels ??= {})['xiangan.normalise_error'] = e instanceof Error ? e.message.slice(0, 200) : String(e).slice(0, 200);
-      return ev;
-    }
+    return ev;
   };
 }

@@ -105,5 +105,7 @@ describe('a header without a time (FortiGate, Huawei VRP)', () => {
     const badPri = normalise(parseLine('<999>date=2026-11-29 time=08:00:00 devname="FGT" devid="FG1" logid="0000000013" type="traffic" srcip=10.0.0.1 action="deny"'), ctx('p'));
     assert.equal(badPri.event.dataset, 'fortinet.firewall');
     assert.ok(reasons(badPri).some((r) => r.startsWith('invalid PRI')), JSON.stringify(badPri.labels));
+    assert.ok(!reasons(badPri).includes('no syslog header'), 'a parser read it');
+    assert.ok(!badPri.tags?.includes('_syslog_unparsed'));
   });
 });
