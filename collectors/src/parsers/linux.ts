@@ -28,7 +28,9 @@ const SSH_INVALID = /^Invalid user (.*?) from (\S+)(?: port (\d{1,5}))?$/;
 const SSH_DISCONNECTED =
   /^(?:Disconnected from|Connection closed by|Received disconnect from|Disconnecting) (?:(invalid|authenticating) user )?(?:user )?(?:(\S+) (?=\S+ port))?(\S+) port (\d{1,5})(?::\s?(.*?))?( \[preauth\])?$/;
 const SSH_MAXAUTH = /^(?:error: )?maximum authentication attempts exceeded for (invalid user )?(\S+) from (\S+) port (\d{1,5})/;
-const SSH_NOIDENT = /^(?:Did not receive identification string|Unable to negotiate|banner exchange: Connection) from (\S+)(?: port (\d{1,5}))?/;
+// OpenSSH: `Did not receive identification string from H port P`, `Unable to negotiate with H port P: no matching … found.`
+// and `banner exchange: Connection from H port P: invalid format` (scanners and clients too old to talk to it).
+const SSH_NOIDENT = /^(?:Did not receive identification string from|Unable to negotiate with|banner exchange: Connection from) (\S+)(?: port (\d{1,5}))?(?:: (no matching [^.]{1,80}found|invalid format))?/;
 
 /**
  * sshd: logins, failures, invalid users, disconnects, attempt limits.
@@ -94,6 +96,7 @@ export const parseSshd: LineParser = (input, ev) => {
     linux(ev, 'system.auth');
     categorise(ev, ['network'], ['connection'], 'ssh_handshake_failed', 'failure');
     setEndpoint(ev, 'source', m[1], m[2]);
+    if (m[3] !== undefined) ev.event.reason = m[3];
     return true;
   }
   return false;
