@@ -126,6 +126,36 @@ export function looksLikeAccessLog(text: string): boolean {
 }
 
 /**
+ * A logged request line, `METHOD TARGET VERSION` (found with indexOf: `split(' ')` of a fresh
+ * string went to the runtime and cost about a microsecond a line), into `http` (method, version)
+ * and the event's `url.*`. The target runs to the last space before the version: servers log it
+ * as received, so an attack's spaces and quotes stay in it; without a version (HTTP/0.9: `GET /`)
+ * it is the rest of the line. False, with nothing written, when the line has no HTTP method.
+ */
+function requestLine(ev: EcsEvent, http: Record<string, unknown>, line: string): boolean {
+  const sp = line.indexOf(' ');
+  const last = line.lastIndexOf(' ');
+  const version = last > sp && sp > 0 ? httpVersion(line, last + 1) : undefined;
+  const end = version !== undefined ? last : line.length;
+  const method = sp > 0 && end > sp ? line.slice(0, sp) : '';
+  if (!isMethod(method)) return false;
+  http.request = { method };
+  const target = line.slice(sp + 1, end);
+  if (target !== '') {
+    const url: Record<string, unknown> = { original: target };
+    const q = target.indexOf('?');
+    const path = q >= 0 ? target.slice(0, q) : target;
+    if (path !== '') url.path = path;
+    const ext = extName(path.slice(path.lastIndexOf('/') + 1));
+    if (ext !== '') url.extension = ext;
+    if (q >= 0 && q + 1 < target.length) url.query = target.slice(q + 1);
+    ev.url = url;
+  }
+  if (version !== undefined) http.version = version;
+  return true;
+}
+
+/**
  * nginx / Apache access log lines (combined or common).
  *
  * @example
@@ -168,30 +198,7 @@ export const parseAccessLog: LineParser = (input, ev) => {
   ev.http = http;
   const bytes = asInt(rest.slice(4, sizeEnd));
   if (bytes !== undefined) response.body = { bytes };
-  // "METHOD TARGET VERSION" (found with indexOf: `split(' ')` of a fresh string went to the
-  // runtime and cost about a microsecond a line). The target runs to the last space before the
-  // version: servers log it as received, so an attack's spaces and quotes stay in it.
-  const line = req[0];
-  const rs1 = line.indexOf(' ');
-  const last = line.lastIndexOf(' ');
-  const version = last > rs1 && rs1 > 0 ? httpVersion(line, last + 1) : undefined;
-  // Without a version (HTTP/0.9: `GET /`), the target is the rest of the line.
-  const rs2 = version !== undefined ? last : line.length;
-  const method = rs1 > 0 && rs2 > rs1 ? line.slice(0, rs1) : '';
-  if (isMethod(method)) {
-    http.request = { method };
-    const target = line.slice(rs1 + 1, rs2);
-    const url: Record<string, unknown> = {};
-    if (target !== '') url.original = target;
-    const q = target.indexOf('?');
-    const path = q >= 0 ? target.slice(0, q) : target;
-    if (path !== '') url.path = path;
-    const ext = extName(path.slice(path.lastIndexOf('/') + 1));
-    if (ext !== '') url.extension = ext;
-    if (q >= 0 && q + 1 < target.length) url.query = target.slice(q + 1);
-    if (target !== '') ev.url = url;
-    if (version !== undefined) http.version = version;
-  } else {
+  if (!requestLine(ev, http, req[0])) {
     // A non-HTTP request line (scanner noise, TLS bytes on a plain port) is kept as written.
     if (req[0] !== '') ev.url = { original: req[0] };
     ev.tags = [...(ev.tags ?? []), 'malformed_request'];
@@ -250,28 +257,16 @@ function localTime(zone: string | undefined, y: number, mo: number, d: number, h
   }
 }
 
-/** The request line of an error log (`GET /x HTTP/1.1`) as ECS `http.*` and `url.*`. */
-function requestLine(ev: EcsEvent, line: string): void {
-  const sp = line.indexOf(' ');
-  const last = line.lastIndexOf(' ');
-  const version = last > sp && sp > 0 ? httpVersion(line, last + 1) : undefined;
-  const method = sp > 0 ? line.slice(0, sp) : '';
-  if (!isMethod(method)) return;
-  const target = line.slice(sp + 1, version !== undefined ? last : line.length);
-  const http = (ev.http ??= {}) as Record<string, unknown>;
-  http.request = { ...(http.request as object | undefined), method };
-  if (version !== undefined) http.version = version;
-  if (target === '') return;
-  const url = (ev.url ??= {}) as Record<string, unknown>;
-  url.original = target;
-  const q = target.indexOf('?');
-  url.path = q >= 0 ? target.slice(0, q) : target;
-  if (q >= 0 && q + 1 < target.length) url.query = target.slice(q + 1);
-}
-
 /** Web server authentication failures named in error logs: the user, when the text names one. */
 const NGINX_AUTH = /^user "([^"]{1,256})"(?:: password mismatch| was not found in )/;
 const APACHE_AUTH = /^AH0161[78]: user ([^\s:]{1,256})(?::? authentication failure| not found)/;
+
+/** An error log line as a web error, or, when `auth` matched (its group 1 the user), a failed basic-auth login. */
+function errorKind(ev: EcsEvent, auth: RegExpExecArray | null): void {
+  if (auth === null) return categorise(ev, ['web'], ['error'], 'error');
+  setField(ev, 'user.name', auth[1]);
+  categorise(ev, ['authentication', 'web'], ['start'], 'http_basic_auth_failed', 'failure');
+}
 
 /**
  * nginx error log lines: `2026/11/29 08:04:03 [error] 1234#1234: *5 open() "/x" failed (2: No
@@ -303,7 +298,8 @@ export const parseNginxError: LineParser = (input, ev) => {
     if (server && server[1] !== '_') setField(ev, 'destination.domain', server[1]);
     const req = ctx.indexOf(', request: "');
     const line = req >= 0 ? quoted(ctx, req + 11) : undefined;
-    if (line !== undefined) requestLine(ev, line[0]);
+    const http: Record<string, unknown> = {};
+    if (line !== undefined && requestLine(ev, http, line[0])) ev.http = http;
     const host = ctx.indexOf(', host: "');
     const h = host >= 0 ? quoted(ctx, host + 8) : undefined;
     if (h !== undefined && h[0] !== '') ((ev.url ??= {}) as Record<string, unknown>).domain = h[0];
@@ -314,11 +310,7 @@ export const parseNginxError: LineParser = (input, ev) => {
       ((http.request ??= {}) as Record<string, unknown>).referrer = r[0];
     }
   }
-  const auth = NGINX_AUTH.exec(ev.message);
-  if (auth !== null) {
-    setField(ev, 'user.name', auth[1]);
-    categorise(ev, ['authentication', 'web'], ['start'], 'http_basic_auth_failed', 'failure');
-  } else categorise(ev, ['web'], ['error'], 'error');
+  errorKind(ev, NGINX_AUTH.exec(ev.message));
   return true;
 };
 
@@ -376,11 +368,7 @@ export const parseApacheError: LineParser = (input, ev) => {
   ev.message = body;
   const code = /^(AH\d{5}): /.exec(body);
   if (code !== null) ev.event.code = code[1]!;
-  const auth = APACHE_AUTH.exec(body);
-  if (auth !== null) {
-    setField(ev, 'user.name', auth[1]);
-    categorise(ev, ['authentication', 'web'], ['start'], 'http_basic_auth_failed', 'failure');
-  } else categorise(ev, ['web'], ['error'], 'error');
+  errorKind(ev, APACHE_AUTH.exec(body));
   return true;
 };
 
