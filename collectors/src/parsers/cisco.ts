@@ -139,6 +139,13 @@ function vpnPrefix(ev: EcsEvent, body: string): void {
   if (ev.source?.ip === undefined) setEndpoint(ev, 'source', r[3] ?? r[6]);
 }
 
+/** The device's own address and its port or service name (`10.1.1.1/ssh`, `…/443`) in ASA management messages, as the destination. */
+function serviceEndpoint(ev: EcsEvent, ip: string | undefined, service: string | undefined): void {
+  const port = asPort(service);
+  setEndpoint(ev, 'destination', ip, port ?? undefined);
+  if (port === undefined) setField(ev, 'network.protocol', service);
+}
+
 /** `interface:ip/port` of ASA connection messages. */
 const ENDPOINT = /^(\S+?):([0-9a-fA-F.:]+?)\/(\d{1,5})(?: \(([0-9a-fA-F.:]+?)\/(\d{1,5})\))?/;
 
@@ -241,8 +248,7 @@ export const parseCiscoAsa: LineParser = (input, ev) => {
       categorise(ev, ['authentication'], ['start'], ok ? 'login-permitted' : 'login-denied', ok ? 'success' : 'failure');
       if (!r) break;
       setEndpoint(ev, 'source', r[2], r[3]);
-      setEndpoint(ev, 'destination', r[5], asPort(r[6]) ?? undefined);
-      setField(ev, 'network.protocol', asPort(r[6]) === undefined ? r[6] : undefined);
+      serviceEndpoint(ev, r[5], r[6]);
       setField(ev, 'user.name', r[7]);
       break;
     }
@@ -305,8 +311,7 @@ export const parseCiscoAsa: LineParser = (input, ev) => {
       categorise(ev, ['network'], ['connection', 'denied'], 'management-access-denied', 'failure');
       setField(ev, 'network.transport', transportName(r[1]));
       setEndpoint(ev, 'source', r[2], r[3]);
-      setEndpoint(ev, 'destination', r[5], asPort(r[6]) ?? undefined);
-      setField(ev, 'network.protocol', asPort(r[6]) === undefined ? r[6] : undefined);
+      serviceEndpoint(ev, r[5], r[6]);
       setField(ev, 'observer.ingress.interface.name', r[4]);
       break;
     }
