@@ -12,6 +12,7 @@ import { UdpSource } from './sources/udp.js';
 import { TcpSource, type TlsOptions } from './sources/tcp.js';
 import { FileSource } from './sources/file.js';
 import type { CheckpointStore } from './sources/checkpoint.js';
+import { createNormaliser, FORMATS, type FormatName } from './parsers/index.js';
 
 /** Settings every source has. */
 interface CommonSourceConfig {
@@ -23,6 +24,13 @@ interface CommonSourceConfig {
   timezone?: string;
   /** Maximum message size in bytes; longer ones are truncated and counted. */
   maxMessageSize?: number;
+  /**
+   * Parser hint (collectors/PARSERS.md, `FORMATS`): only that parser is tried, as a Wazuh
+   * `log_format` or a Filebeat module names one; a line it does not read is kept unparsed with
+   * `error.message`. Default `auto`: detected per line. A hint uses the vendor normaliser,
+   * whatever `SourceDeps.normalise` is; a source given a `SourceDeps.processor` has none.
+   */
+  format?: FormatName;
 }
 
 /** A syslog UDP listener. */
@@ -95,6 +103,10 @@ export async function startSource(cfg: SourceConfig, deps: SourceDeps): Promise<
   const charset = charsetName(cfg.charset ?? 'auto');
   const timezone = cfg.timezone ?? DEFAULT_TIMEZONE;
   assertTimeZone(timezone);
+  const format = cfg.format ?? 'auto';
+  if (format !== 'auto' && !Object.hasOwn(FORMATS, format)) throw new RangeError(`source ${cfg.id}: unknown format ${String(format)} (one of auto, ${Object.keys(FORMATS).join(', ')})`);
+  if (format !== 'auto' && deps.processor !== undefined) throw new TypeError(`source ${cfg.id}: a format hint needs the built-in processor`);
+  const normalise = format !== 'auto' ? createNormaliser({ format }) : deps.normalise;
   const metrics = newSourceMetrics(cfg.id);
   // The built-in processor puts ctx.eventId in the event: with deferred ids it would be empty.
   if (deps.deferIds === true && deps.processor === undefined) throw new TypeError(`source ${cfg.id}: deferIds needs a processor that keeps the id inputs`);
@@ -104,7 +116,7 @@ export async function startSource(cfg: SourceConfig, deps: SourceDeps): Promise<
         charset,
         timezone,
         metrics,
-        ...(deps.normalise !== undefined ? { normalise: deps.normalise } : {}),
+        ...(normalise !== undefined ? { normalise } : {}),
         ...(deps.logger !== undefined ? { logger: deps.logger } : {}),
       });
   const common = {

@@ -8,6 +8,7 @@ import { MemorySink } from '../src/sources/memory-sink.js';
 import { JsonFileCheckpointStore, MemoryCheckpointStore } from '../src/sources/checkpoint.js';
 import { expandGlobs } from '../src/sources/file.js';
 import { CollectorError } from '../src/errors.js';
+import { normalise } from '../src/parsers/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'xa-tail-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -134,6 +135,38 @@ describe('file tailing', () => {
     assert.equal(sink.events[2]!.event.original, 'after');
     assert.equal(sink.events[2]!.log?.offset, 300_001 + iconv.encode('设备 fw01 告警\n', 'gbk').length);
     assert.equal(src.metrics.truncations, 1);
+  });
+
+  test('a format hint names the parser of a file: nginx access and error lines as nginx, a foreign line kept with the reason', { timeout: 60_000 }, async () => {
+    const log = join(dir, 'nginx.log');
+    writeFileSync(
+      log,
+      [
+        '10.0.0.5 - - [29/Nov/2026:08:04:00 +0800] "GET / HTTP/1.1" 200 5 "-" "curl/8" "203.0.113.70"',
+        '2026/11/29 08:04:03 [error] 12#12: *5 access forbidden by rule, client: 203.0.113.72, server: a.cn, request: "GET /admin HTTP/1.1", host: "a.cn"',
+        'Failed password for root from 203.0.113.9 port 22 ssh2',
+        '',
+      ].join('\n'),
+    );
+    const run = async (format?: 'nginx') => {
+      const sink = new MemorySink();
+      // The hint brings the vendor normaliser; without it, the source gets the one its host gives.
+      const src = await startSource({ id: 'web', type: 'file', paths: [log], pollIntervalMs: 50, ...(format ? { format } : {}) }, { sink, checkpoints: new MemoryCheckpointStore(), ...(format ? {} : { normalise }) });
+      await sink.waitFor(3);
+      await src.stop();
+      return { events: sink.events, failures: src.metrics.parseFailures };
+    };
+    const hinted = await run('nginx');
+    assert.deepEqual(hinted.events.map((e) => e.event.dataset), ['nginx.access', 'nginx.error', 'syslog.unparsed']);
+    assert.equal(hinted.events[0]!.network?.forwarded_ip, '203.0.113.70');
+    assert.equal(hinted.events[1]!.source?.ip, '203.0.113.72');
+    assert.equal((hinted.events[2]!.error as { message?: string } | undefined)?.message, 'not a nginx line');
+    assert.ok(hinted.events[2]!.tags?.includes('unparsed'));
+    assert.equal(hinted.failures, 1);
+    // Detected per line without the hint: the access line's server is not named, the sshd text is not nginx's.
+    const auto = await run();
+    assert.deepEqual(auto.events.map((e) => e.event.dataset), ['web.access', 'nginx.error', 'syslog.unparsed']);
+    await assert.rejects(startSource({ id: 'bad', type: 'file', paths: [log], format: 'nginxx' as 'nginx' }, { sink: new MemorySink(), checkpoints: new MemoryCheckpointStore() }), (e: Error) => e instanceof RangeError && /unknown format nginxx/.test(e.message));
   });
 
   test('a file truncated and regrown past the old offset is read again from the start, live and across a restart', { timeout: 60_000 }, async () => {

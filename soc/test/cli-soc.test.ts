@@ -79,6 +79,29 @@ describe('xiangan search / tail / ingest', () => {
     assert.equal(ev.user?.name ?? ev.user?.target?.name, 'administrator');
   });
 
+  test('ingest --parser names the parser of every line of a text file (nginx access and error logs)', async () => {
+    writeFileSync(
+      join(dir, 'nginx.log'),
+      [
+        '10.0.0.5 - - [28/Nov/2026:09:00:00 +0800] "GET /login?u=admin\' OR \'1\'=\'1 HTTP/1.1" 200 5 "-" "sqlmap/1.7" "203.0.113.70"',
+        '2026/11/28 09:00:01 [error] 12#12: *5 user "admin": password mismatch, client: 203.0.113.72, server: a.cn, request: "GET /admin HTTP/1.1", host: "a.cn"',
+      ].join('\n') + '\n',
+    );
+    const r = await cli(['ingest', 'nginx.log', '--parser', 'nginx', '--data', 'data'], dir);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /2 lines, 2 events stored, 0 already present, 0 unparsed/);
+    const s = await cli(['search', 'event.dataset:nginx.access OR event.dataset:nginx.error', '--data', 'data', '--json', '--sort', 'asc', '--from', '2026-01-01T00:00:00Z'], dir);
+    const got = s.out.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(got.map((e) => e.event.dataset), ['nginx.access', 'nginx.error']);
+    assert.equal(got[0].network.forwarded_ip, '203.0.113.70');
+    assert.equal(got[1].user.name, 'admin');
+    assert.equal(got[1].event.outcome, 'failure');
+    const bad = await cli(['ingest', 'nginx.log', '--parser', 'nginxx', '--data', 'data'], dir);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--parser must be auto or one of sshd/);
+    assert.equal((await cli(['ingest', 'events.ndjson', '--format', 'ndjson', '--parser', 'nginx', '--data', 'data'], dir)).code, 2);
+  });
+
   test('usage errors exit 2; a bad query exits 1 with its code', async () => {
     assert.equal((await cli(['search', 'a', 'b', '--data', 'data'], dir)).code, 2);
     assert.equal((await cli(['search', 'x', '--bogus'], dir)).code, 2);

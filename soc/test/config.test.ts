@@ -51,6 +51,14 @@ describe('configuration', () => {
     assert.match(e.message, /syslog\.tls\.key: is required/);
   });
 
+  test('a tailed file names its parser: auto by default, one of the collectors\' formats, else the path and the choices', () => {
+    const cfg = validateConfig({ files: [{ id: 'web', paths: ['/var/log/nginx/*.log'], format: 'nginx' }, { id: 'auth', paths: ['/var/log/secure'] }] });
+    assert.deepEqual(cfg.files.map((f) => f.format), ['nginx', 'auto']);
+    const e = configError(() => validateConfig({ files: [{ id: 'web', paths: ['/x'], format: 'nginxx' }] }));
+    assert.ok((e.details as { paths: string[] }).paths.includes('files[0].format'));
+    assert.match(e.message, /files\[0\]\.format: must be one of "auto", "sshd"/);
+  });
+
   test('top-level unknown keys and wrong shapes are refused', () => {
     assert.match(configError(() => validateConfig({ storge: {} })).message, /storge: is not a known option/);
     assert.match(configError(() => validateConfig([1, 2])).message, /top level must be a mapping/);

@@ -5,7 +5,7 @@
  * xiangan soc start [--config FILE] [--data DIR] [--syslog-port N] [--api-port N]
  * xiangan search QUERY [--data DIR | --api URL | --config FILE] [--last 1h | --from T --to T] [--size N] [--sort asc|desc] [--json]
  * xiangan tail [QUERY] [--data DIR | --api URL | --config FILE] [--json] [--interval MS] [--max N]
- * xiangan ingest FILE [--format syslog|ndjson|evtx-json] [--data DIR | --api URL]
+ * xiangan ingest FILE [--format syslog|ndjson|evtx-json] [--parser NAME] [--data DIR | --api URL]
  * ```
  *
  * `--data` (default `./data`) reads or writes the SQLite files directly (safe beside a running
@@ -16,7 +16,7 @@
 import { parseArgs } from 'node:util';
 import { openSync, readSync, closeSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createProcessor, eventId, newSourceMetrics, normalise, normaliseJson, type EcsEvent, type SourceContext } from '@xiangan/collectors';
+import { createNormaliser, createProcessor, eventId, FORMATS as PARSERS, newSourceMetrics, normalise, normaliseJson, type EcsEvent, type FormatName, type SourceContext } from '@xiangan/collectors';
 import type { CliIo } from './io.js';
 import { UsageError } from './io.js';
 import { searchRequestFrom } from '../app.js';
@@ -185,10 +185,14 @@ async function tail(argv: string[], io: CliIo): Promise<number> {
 const FORMATS = ['syslog', 'ndjson', 'evtx-json'] as const;
 
 async function ingest(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(argv, { ...TARGET, format: { type: 'string' }, timezone: { type: 'string' } });
-  if (positionals.length !== 1) throw new UsageError('usage: xiangan ingest FILE [--format syslog|ndjson|evtx-json] [--data DIR | --api URL]');
+  const { values, positionals } = parse(argv, { ...TARGET, format: { type: 'string' }, parser: { type: 'string' }, timezone: { type: 'string' } });
+  if (positionals.length !== 1) throw new UsageError('usage: xiangan ingest FILE [--format syslog|ndjson|evtx-json] [--parser NAME] [--data DIR | --api URL]');
   const format = (values.format ?? 'syslog') as (typeof FORMATS)[number];
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}`);
+  // The parser of every line (as a tailed file's `format`), else detected per line.
+  const parser = values.parser;
+  if (parser !== undefined && parser !== 'auto' && !Object.hasOwn(PARSERS, parser)) throw new UsageError(`--parser must be auto or one of ${Object.keys(PARSERS).join(', ')}`);
+  if (parser !== undefined && format !== 'syslog') throw new UsageError('--parser reads text lines: it goes with --format syslog');
   const file = resolve(io.cwd, positionals[0]!);
   const st = statSync(file);
   const fileKey = `${st.dev}:${st.ino}`;
@@ -219,7 +223,7 @@ async function ingest(argv: string[], io: CliIo): Promise<number> {
   }
 
   const metrics = newSourceMetrics(sourceId);
-  const processor = createProcessor({ charset: 'auto', timezone, metrics, normalise });
+  const processor = createProcessor({ charset: 'auto', timezone, metrics, normalise: parser === undefined || parser === 'auto' ? normalise : createNormaliser({ format: parser as FormatName }) });
   const receivedAt = Date.now();
   let written = 0;
   let duplicates = 0;

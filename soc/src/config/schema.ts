@@ -4,11 +4,14 @@
  * default in the schema, so `{}` is a complete configuration; unknown keys are errors.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { FORMATS } from '@xiangan/collectors';
 import { AlertsConfigSchema, NotifyConfigSchema } from '../notify/config.js';
 import { AuthConfigSchema, LevelConfigSchema } from '../auth/config.js';
 
 const Port = (def: number) => Type.Integer({ minimum: 0, maximum: 65535, default: def });
 const Charset = Type.Union([Type.Literal('auto'), Type.Literal('utf-8'), Type.Literal('gb18030'), Type.Literal('gbk'), Type.Literal('latin1')], { default: 'auto' });
+/** A tailed file's parser (collectors' `FORMATS`, as a Wazuh `log_format` names one), or `auto` to detect per line. */
+const Format = Type.Union([Type.Literal('auto'), ...Object.keys(FORMATS).map((f) => Type.Literal(f))], { default: 'auto' });
 const Sync = (def: 'normal' | 'full') => Type.Union([Type.Literal('normal'), Type.Literal('full')], { default: def });
 
 /** The JSON Schema of the configuration file. */
@@ -126,6 +129,7 @@ export const ConfigSchema = Type.Object(
           charset: Charset,
           timezone: Type.String({ minLength: 1, default: 'Asia/Shanghai' }),
           startAt: Type.Union([Type.Literal('beginning'), Type.Literal('end')], { default: 'beginning' }),
+          format: Format,
         },
         { additionalProperties: false },
       ),

@@ -6,7 +6,7 @@
  * its write, and whatever is still buffered is stored after the next start.
  */
 import { join } from 'node:path';
-import { normalise as vendorNormalise, startSource, type Logger, type Normalise, type RunningSource, type SourceConfig } from '@xiangan/collectors';
+import { normalise as vendorNormalise, startSource, type FormatName, type Logger, type Normalise, type RunningSource, type SourceConfig } from '@xiangan/collectors';
 import { DurableBuffer } from '../buffer/durable.js';
 import { BufferCheckpointStore } from '../buffer/checkpoints.js';
 import type { SocConfig } from '../config/schema.js';
@@ -227,7 +227,7 @@ export async function startRuntime(config: SocConfig, deps: RuntimeDeps): Promis
         });
       }
     }
-    for (const f of config.files) cfgs.push({ id: f.id, type: 'file', paths: f.paths, charset: f.charset, timezone: f.timezone, startAt: f.startAt });
+    for (const f of config.files) cfgs.push({ id: f.id, type: 'file', paths: f.paths, charset: f.charset, timezone: f.timezone, startAt: f.startAt, format: f.format as FormatName });
     for (const c of cfgs) {
       sources.push(rawSyslog && c.type !== 'file' ? await startRawSource(c, { sink: buffer, logger: srcDeps.logger, now }) : await startSource(c, srcDeps));
     }
