@@ -3,7 +3,7 @@
 // back-pressure with a tiny buffer (TCP pushes back and loses nothing, UDP drops are counted).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -206,6 +206,42 @@ describe('TLS syslog from the configuration', () => {
       const r = await api(srv, '/api/v1/events?q=source.ip:172.16.5.4&from=2026-11-28T00:00:00Z');
       assert.equal(r.body.events[0].labels['xiangan.source'], 'syslog-tls');
       assert.equal(r.body.events[0].user.name, 'oracle');
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
+describe('tailed files from the configuration', () => {
+  test('files[].format names the parser: nginx access and error lines stored as nginx, one auto-detected beside them', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'xa-files-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(
+      join(dir, 'nginx.log'),
+      '10.0.0.5 - - [28/Nov/2026:09:00:00 +0800] "GET /wp-login.php HTTP/1.1" 404 5 "-" "curl/8" "203.0.113.70"\n' +
+        '2026/11/28 09:00:01 [error] 12#12: *5 user "admin": password mismatch, client: 203.0.113.72, server: a.cn, request: "GET /admin HTTP/1.1", host: "a.cn"\n',
+    );
+    writeFileSync(join(dir, 'other.log'), '10.0.0.6 - - [28/Nov/2026:09:00:02 +0800] "GET / HTTP/1.1" 200 5 "-" "curl/8"\n');
+    const srv = await startServer(
+      cfgFor(dir, {
+        syslog: { enabled: false },
+        files: [
+          { id: 'nginx', paths: [join(dir, 'nginx.log')], format: 'nginx' },
+          { id: 'other', paths: [join(dir, 'other.log')] },
+        ],
+      }),
+      { logger: silent },
+    );
+    try {
+      const q = (query: string) => api(srv, `/api/v1/events?q=${encodeURIComponent(query)}&from=2026-11-28T00:00:00Z&sort=asc`);
+      await waitFor(async () => (await q('event.module:nginx OR event.module:web')).body.total === 3, 'three file lines stored');
+      const nginx = (await q('labels.xiangan.source:nginx')).body.events;
+      assert.deepEqual(nginx.map((e: any) => e.event.dataset), ['nginx.access', 'nginx.error']);
+      assert.equal(nginx[0].network.forwarded_ip, '203.0.113.70');
+      assert.equal(nginx[1].user.name, 'admin');
+      assert.equal((await q('labels.xiangan.source:other')).body.events[0].event.dataset, 'web.access');
+      const m = (await api(srv, '/metrics')).body as string;
+      assert.equal(metric(m, 'xiangan_parse_failures_total', { source: 'nginx' }), 0, 'header-less lines a parser read are no failures');
     } finally {
       await srv.stop();
     }

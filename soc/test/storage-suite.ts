@@ -36,7 +36,8 @@ function makeEvents(): EcsEvent[] {
       user: { name: user },
       host: { name: `host-${i % 3}` },
       log: { syslog: { appname: app } },
-      labels: { shift: i % 4 === 0 ? 'night' : 'day' },
+      // A key with a dot, as the collectors label every event (`xiangan.source`).
+      labels: { shift: i % 4 === 0 ? 'night' : 'day', 'xiangan.source': i % 5 === 0 ? 'syslog-udp' : 'syslog-tcp' },
       related: { ip: [src, '10.0.0.1'] },
     });
   }
@@ -106,6 +107,8 @@ export function eventStoreSuite(name: string, open: OpenStore): void {
       ['event.category:session', (e) => e.event.category!.includes('session')],
       ['labels.shift:night', (e) => e.labels?.shift === 'night'],
       ['labels.shift:*', () => true],
+      ['labels.xiangan.source:syslog-udp', (e) => e.labels?.['xiangan.source'] === 'syslog-udp'],
+      ['labels.xiangan.source:syslog-*', () => true],
       ['process.pid:*', () => false],
       ['host.name:host-1 AND event.action:sudo-login', (e) => e.host?.name === 'host-1' && e.event.action === 'sudo-login'],
       ['failed', (e) => /failed/i.test(e.message!)],
@@ -159,7 +162,7 @@ export function eventStoreSuite(name: string, open: OpenStore): void {
     });
 
     test('facets count over all matches, most frequent first', async () => {
-      const res = await store.search({ query: parseQuery('event.outcome:failure'), size: 0, facets: ['user.name', 'source.ip', 'event.category', 'labels.shift'], facetSize: 1000 });
+      const res = await store.search({ query: parseQuery('event.outcome:failure'), size: 0, facets: ['user.name', 'source.ip', 'event.category', 'labels.shift', 'labels.xiangan.source'], facetSize: 1000 });
       const failures = EVENTS.filter((e) => e.event.outcome === 'failure');
       const count = (vals: string[]) => {
         const m = new Map<string, number>();
@@ -177,6 +180,7 @@ export function eventStoreSuite(name: string, open: OpenStore): void {
       check(res.facets['source.ip']!, failures.map((e) => e.source!.ip!));
       check(res.facets['event.category']!, failures.flatMap((e) => e.event.category!));
       check(res.facets['labels.shift']!, failures.map((e) => e.labels!.shift!));
+      check(res.facets['labels.xiangan.source']!, failures.map((e) => e.labels!['xiangan.source']!));
     });
 
     test('facets over a query on ids (regression: json_each columns made id ambiguous)', async () => {

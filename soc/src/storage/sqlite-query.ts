@@ -29,9 +29,14 @@ export function compileQuery(node: QueryNode, s: string, layout: DayLayout = 'bu
   return { sql, params };
 }
 
-/** JSON path for `json_extract`/`json_each`, each key quoted so dots or odd characters never split it. */
-function jsonPath(field: string): string {
-  return '$' + field.split('.').map((k) => `."${k.replaceAll('"', '')}"`).join('');
+/**
+ * JSON path for `json_extract`/`json_each`, each key quoted so dots or odd characters never split
+ * it. `labels` is a flat map (ECS) whose keys may hold dots, the collectors' own among them
+ * (`labels.xiangan.source` is the key `xiangan.source`, as Elasticsearch reads the same document).
+ */
+export function jsonPath(field: string): string {
+  const keys = field.startsWith('labels.') ? ['labels', field.slice(7)] : field.split('.');
+  return '$' + keys.map((k) => `."${k.replaceAll('"', '')}"`).join('');
 }
 
 const NUMERIC = /^-?\d+(\.\d+)?$/;

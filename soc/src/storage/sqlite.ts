@@ -11,7 +11,7 @@ import type { EcsEvent } from '@xiangan/collectors';
 import { SocError } from '../errors.js';
 import { LeafWriter, leafTable } from '../integrity/leaves.js';
 import { bytesToIp } from '../query/parse.js';
-import { compileQuery } from './sqlite-query.js';
+import { compileQuery, jsonPath } from './sqlite-query.js';
 import { FTS_STRUCTURE_ROWID, ftsMergePages, newDayFtsConfig } from './sqlite-fts.js';
 import { COLUMN_BY_FIELD, COLUMNS, dayLayout, dayTableDdl, daySuffix, ID_BUCKET_SHIFT, ID_BUCKET_SQL, ID_KEY_CHARS, ID_KEY_SQL, IdKeyFilter, idKey, idParams, idWhere, ipKey, keyBytes, ROWS_PER_INSERT, type DayLayout } from './sqlite-schema.js';
 import { eventColumns, preparedDocs, type PreparedColumns } from '../pipeline/prepare.js';
@@ -712,7 +712,7 @@ export class SqliteEventStore implements EventStore {
         // would make the query's unqualified column names ambiguous in a join.
         const src = col ? `json_each(e.x)` : `json_each(e.x, ?)`;
         params.push(...w.params);
-        if (!col) params.push('$' + field.split('.').map((k) => `."${k}"`).join(''));
+        if (!col) params.push(jsonPath(field));
         sql = `SELECT j.value AS v, count(*) AS c FROM (SELECT ${col ? col.column : 'doc'} AS x FROM ev_${s} WHERE ${w.sql}) AS e, ${src} AS j WHERE j.type NOT IN ('object', 'array', 'null') GROUP BY v`;
       }
       if (col && col.kind !== 'array') params.push(...w.params);
