@@ -27,7 +27,7 @@ const REF_MONTHS: Record<string, number> = { Jan: 1, Feb: 2, Mar: 3, Apr: 4, May
 const REF_BSD =
   /^([A-Z][a-z]{2}) {1,2}(\d{1,2})(?: (\d{4}))? (\d{2}):(\d{2}):(\d{2})(?:[.:](\d{1,6}))?(?: (\d{4})(?= ))?(?:(?: ([A-Z]{2,5}))?(:))?(?: |$)/;
 const REF_ISO_PREFIX = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|z|[+-]\d{2}:?\d{2})?/;
-const REF_TAG = /^([A-Za-z0-9_.\-/]{1,64})(?:\[([^\]\s]{1,128})\]: ?|:(?: |$))/;
+const REF_TAG = /^([A-Za-z0-9_.\-/\u3400-\u4DBF\u4E00-\u9FFF]{1,64})(?:\[([^\]\s]{1,128})\]: ?|:(?: |$))/;
 
 function refTakeTag(rest: string, out: Rfc3164Parts): void {
   const t = REF_TAG.exec(rest);
@@ -201,6 +201,8 @@ const headerPiece = fc.constantFrom(
   '23:59:60', '24:00:00', '456', '1234567', '123456', ' UTC', ' GMT', ' CST', ' ABCDEF', ' AB', 'UTC:', ': ', ' host', ' sshd[12]: ',
   'sshd[]: ', 'a[b c]: ', 'tag: ', 'tag:', '[x]:', 'x'.repeat(65) + ': ', '*', '12: ', 'router1: ', '%ASA-6-1: x', '\t', '\u3000', 'T', 'Z',
   '+08:00', '-0800', '+08:0', '2026-11-29', '2026-02-30', '0099-02-29', '-',
+  // CJK TAGs (`日志服务: `) and the edges of the ideograph ranges.
+  ' 日志服务: ', ' 防火墙', '告警[3]: ', '\u4e00', '\u9fff', '\u3400', '\u4dbf', '\u33ff', '\u4dc0', '\ua000', '\u4dff:',
 );
 const header = fc
   .tuple(fc.constantFrom('', 'Nov 29 ', 'Nov  9 ', 'Feb 29 2028 ', 'Dec 31 ', '12: *Mar  1 '), fc.array(headerPiece, { maxLength: 10 }), fc.string({ maxLength: 12 }))

@@ -116,6 +116,23 @@ describe('RFC 3164 and real-world variants', () => {
     assert.equal(m.msg, 'Failed password for root');
   });
 
+  test('a program named in Chinese is the TAG, in UTF-8 and in GB18030 bytes; a Chinese host name stays the host', async () => {
+    const iconv = (await import('iconv-lite')).default;
+    const line = '<134>Nov 29 09:58:03 核心交换机 日志服务[12]: 用户 admin 登录成功';
+    for (const bytes of [Buffer.from(line, 'utf8'), iconv.encode(line, 'gb18030')]) {
+      const m = parseSyslog(bytes, { receivedAt: RECV, timezone: 'Asia/Shanghai', charset: 'auto' });
+      assert.equal(m.hostname, '核心交换机');
+      assert.equal(m.appname, '日志服务');
+      assert.equal(m.procid, '12');
+      assert.equal(m.msg, '用户 admin 登录成功');
+    }
+    const noPid = p('<134>Nov 29 09:58:03 host 告警: 端口扫描');
+    assert.equal(noPid.appname, '告警');
+    assert.equal(noPid.msg, '端口扫描');
+    // Not a TAG: no colon after the word.
+    assert.equal(p('<134>Nov 29 09:58:03 host 告警 端口扫描').appname, undefined);
+  });
+
   test('file line without PRI (auth.log) and with an ISO timestamp (rsyslog file format)', () => {
     const a = p('Nov 29 09:58:01 web01 CRON[4242]: pam_unix(cron:session): session opened for user root');
     assert.equal(a.format, 'rfc3164');

@@ -71,14 +71,18 @@ function four(s: string, i: number): number {
   return a >= 0 && a <= 9 && b >= 0 && b <= 9 && c >= 0 && c <= 9 && d >= 0 && d <= 9 ? a * 1000 + b * 100 + c * 10 + d : -1;
 }
 
-/** RFC 3164 §4.1.3 TAG characters as real senders use them: alphanumerics and `_ . - /`. */
+/**
+ * RFC 3164 §4.1.3 TAG characters as real senders use them: alphanumerics and `_ . - /`, and CJK
+ * ideographs (U+3400–U+4DBF, U+4E00–U+9FFF), since Chinese programs name themselves in Chinese
+ * (`日志服务: …`) and rsyslog reads any text up to the colon as the TAG.
+ */
 function isTagChar(c: number): boolean {
-  return isLower(c) || isUpper(c) || isDigit(c) || c === 0x5f || c === 0x2e || c === 0x2d || c === 0x2f;
+  return isLower(c) || isUpper(c) || isDigit(c) || c === 0x5f || c === 0x2e || c === 0x2d || c === 0x2f || (c >= 0x4e00 && c <= 0x9fff) || (c >= 0x3400 && c <= 0x4dbf);
 }
 
 /**
  * Reads `TAG[PID]: ` or `TAG: ` at the start of `s` — the grammar
- * `^([A-Za-z0-9_.\-/]{1,64})(?:\[([^\]\s]{1,128})\]: ?|:(?: |$))` scanned by hand.
+ * `^([A-Za-z0-9_.\-/\u3400-\u4DBF\u4E00-\u9FFF]{1,64})(?:\[([^\]\s]{1,128})\]: ?|:(?: |$))` scanned by hand.
  * Sets {@link tagPidStart}/{@link tagPidEnd} (-1 without a PID); returns the index after the
  * tag and its separator, and the tag's length in {@link tagLen}, or -1 when there is no tag.
  */
