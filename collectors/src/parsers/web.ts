@@ -299,21 +299,18 @@ export const parseNginxError: LineParser = (input, ev) => {
     const req = ctx.indexOf(', request: "');
     const line = req >= 0 ? quoted(ctx, req + 11) : undefined;
     const http: Record<string, unknown> = {};
-    if (line !== undefined && requestLine(ev, http, line[0])) ev.http = http;
+    if (line !== undefined) requestLine(ev, http, line[0]);
     const host = ctx.indexOf(', host: "');
     const h = host >= 0 ? quoted(ctx, host + 8) : undefined;
     if (h !== undefined && h[0] !== '') ((ev.url ??= {}) as Record<string, unknown>).domain = h[0];
     const referrer = ctx.indexOf(', referrer: "');
     const r = referrer >= 0 ? quoted(ctx, referrer + 12) : undefined;
-    if (r !== undefined && r[0] !== '') {
-      const http = (ev.http ??= {}) as Record<string, unknown>;
-      ((http.request ??= {}) as Record<string, unknown>).referrer = r[0];
-    }
+    if (r !== undefined && r[0] !== '') ((http.request ??= {}) as Record<string, unknown>).referrer = r[0];
+    if (http.request !== undefined) ev.http = http;
   }
   errorKind(ev, NGINX_AUTH.exec(ev.message));
   return true;
 };
-
 
 /**
  * `[Sun Nov 29 08:04:03.123456 2026] [core:error] [pid 1234:tid 5678] [client 203.0.113.72:51234] ` (2.4)
