@@ -37,6 +37,12 @@ export function iosStart(text: string): number {
 
 const SEV_NAMES = ['emergency', 'alert', 'critical', 'error', 'warning', 'notice', 'informational', 'debug'];
 
+/** Cisco's dotted MAC (`0011.2233.4455`) in ECS form (`00-11-22-33-44-55`). */
+function ciscoMac(m: string): string {
+  const h = m.replaceAll('.', '').toUpperCase();
+  return `${h.slice(0, 2)}-${h.slice(2, 4)}-${h.slice(4, 6)}-${h.slice(6, 8)}-${h.slice(8, 10)}-${h.slice(10, 12)}`;
+}
+
 /** `[user: admin] [Source: 10.1.1.5] [localport: 22] [Reason: …]` brackets of SEC_LOGIN messages. */
 function brackets(s: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -72,7 +78,44 @@ export const parseCiscoIos: LineParser = (input, ev) => {
   ev.cisco = { ios: { facility, mnemonic } };
   const key = `${facility}-${mnemonic}`;
   let r: RegExpExecArray | null;
-  if (key === 'SEC_LOGIN-LOGIN_FAILED' || key === 'SEC_LOGIN-LOGIN_SUCCESS') {
+  if (key === 'SEC_LOGIN-QUIET_MODE_ON') {
+    // Login block-for (`login block-for … attempts … within …`) tripped: a brute-force attempt.
+    const b = brackets(body);
+    categorise(ev, ['authentication', 'intrusion_detection'], ['info'], 'login-quiet-mode-on', 'failure');
+    setField(ev, 'user.name', b.user);
+    setEndpoint(ev, 'source', b.source);
+    setField(ev, 'destination.port', asPort(b.localport));
+    if (b.reason) ev.event.reason = b.reason;
+  } else if (key === 'SYS-LOGOUT' || key === 'SYS-TTY_EXPIRE_TIMER') {
+    // User admin has exited tty session 2(10.1.1.5) | (exec timer expired, tty 2 (10.1.1.5)), user admin
+    r = /^User (\S+) has exited tty session (\d+)\(([0-9a-fA-F.:]+)\)/.exec(body) ?? /^\(exec timer expired, tty (\d+) \(([0-9a-fA-F.:]+)\)\), user (\S+)/.exec(body);
+    categorise(ev, ['authentication', 'session'], ['end'], mnemonic === 'LOGOUT' ? 'logged-out' : 'session-timeout', 'success');
+    if (r) {
+      const logout = mnemonic === 'LOGOUT';
+      setField(ev, 'user.name', logout ? r[1] : r[3]);
+      setEndpoint(ev, 'source', logout ? r[3] : r[2]);
+      setField(ev, 'cisco.ios.line', `tty${logout ? r[2] : r[1]}`);
+    }
+  } else if ((facility === 'DOT1X' || facility === 'MAB' || facility === 'AUTHMGR') && (mnemonic === 'FAIL' || mnemonic === 'SUCCESS')) {
+    // Authentication failed for client (0011.2233.4455) on Interface Gi1/0/1 AuditSessionID …
+    r = /client \(([0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4})\) on Interface (\S+)/.exec(body);
+    const ok = mnemonic === 'SUCCESS';
+    categorise(ev, ['authentication'], ['start'], `${facility.toLowerCase()}-${ok ? 'success' : 'failure'}`, ok ? 'success' : 'failure');
+    if (r) {
+      setField(ev, 'source.mac', ciscoMac(r[1]!));
+      setField(ev, 'observer.ingress.interface.name', r[2]);
+    }
+  } else if (facility === 'SW_MATM' && mnemonic === 'MACFLAP_NOTIF') {
+    // Host 0011.2233.4455 in vlan 10 is flapping between port Gi0/1 and port Gi0/2 (a loop or MAC spoofing)
+    r = /^Host ([0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}) in vlan (\d+) is flapping between port (\S+) and port (\S+)/.exec(body);
+    categorise(ev, ['network'], ['info'], 'mac-flapping');
+    if (r) {
+      setField(ev, 'source.mac', ciscoMac(r[1]!));
+      setField(ev, 'cisco.ios.vlan', r[2]);
+      setField(ev, 'observer.ingress.interface.name', r[3]);
+      setField(ev, 'observer.egress.interface.name', r[4]);
+    }
+  } else if (key === 'SEC_LOGIN-LOGIN_FAILED' || key === 'SEC_LOGIN-LOGIN_SUCCESS') {
     const b = brackets(body);
     const ok = mnemonic === 'LOGIN_SUCCESS';
     categorise(ev, ['authentication'], ['start'], ok ? 'login-success' : 'login-failed', ok ? 'success' : 'failure');
@@ -103,6 +146,13 @@ export const parseCiscoIos: LineParser = (input, ev) => {
       setEndpoint(ev, 'source', r[4], r[5]);
       setEndpoint(ev, 'destination', r[7], r[8]);
       setField(ev, 'network.packets', asInt(r[10]));
+    } else if ((r = /^list (\S+) (denied|permitted) ([0-9a-fA-F.:]+)(?: \(([^)]*)\))?,? (\d+) packets?/.exec(body))) {
+      // IPACCESSLOGS, a standard ACL: list 10 denied 10.1.1.5 1 packet (the source only)
+      const deny = r[2] === 'denied';
+      categorise(ev, ['network'], ['connection', deny ? 'denied' : 'allowed'], deny ? 'deny' : 'permit', deny ? 'failure' : 'success');
+      setField(ev, 'rule.name', r[1]);
+      setEndpoint(ev, 'source', r[3]);
+      setField(ev, 'network.packets', asInt(r[5]));
     } else categorise(ev, ['network'], ['info'], mnemonic.toLowerCase());
   } else if (facility === 'SSH' && /USERAUTH/.test(mnemonic)) {
     r = /User '([^']*)' authentication for SSH2? Session from (\S+)[^]*?(Succeeded|failed)/i.exec(body);
