@@ -5,9 +5,8 @@
 import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
 import type { LineParser, ParseInput } from './types.js';
-import { wallToInstant } from '../syslog/time.js';
 import { digits } from '../chars.js';
-import { asInt, categorise, isoFromMs, isoFromParts, KvKeys, lookup, observer, scanKv, setEndpoint, transportName, tzOffset } from './util.js';
+import { asInt, categorise, isoFromMs, isoFromParts, isoInZone, KvKeys, lookup, observer, scanKv, setEndpoint, transportName, tzOffset } from './util.js';
 
 /**
  * Cheap shape test: FortiOS lines carry `logid=` together with `devid=` or `type=`.
@@ -44,12 +43,7 @@ function deviceTime(date: string | undefined, time: string | undefined, offset: 
     date.charCodeAt(7) !== 0x2d || time.charCodeAt(2) !== 0x3a || time.charCodeAt(5) !== 0x3a
   )
     return undefined;
-  try {
-    return isoFromMs(wallToInstant(zone, year, month, day, hour, minute, second, 0));
-  } catch {
-    // A zone Intl does not know: keep the receive time rather than guess.
-    return undefined;
-  }
+  return isoInZone(zone, year, month, day, hour, minute, second, 0);
 }
 
 // Whole-word verdicts (a Set lookup: the anchored alternations they replace cost a regex call per line).

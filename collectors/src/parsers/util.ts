@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import type { EcsEndpoint, EcsEvent } from '../types.js';
-import { isoTime } from '../syslog/time.js';
+import { isoTime, wallToInstant } from '../syslog/time.js';
 
 /**
  * `table[key]` for own keys only: a key from the wire such as `constructor` or `toString`
@@ -513,6 +513,22 @@ export function isoFromParts(date: string, time: string, offset: string): string
   const pad = (x: string): string => x.padStart(2, '0');
   const ms = Date.parse(`${dm[1]}-${pad(dm[2]!)}-${pad(dm[3]!)}T${pad(tm[1]!)}:${tm[2]}:${tm[3]}${offset}`);
   return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
+}
+
+/**
+ * A device's wall-clock time read in IANA zone `zone`, as ISO 8601 UTC; `undefined` for a zone
+ * Intl does not know (the caller keeps the receive time rather than guess) or a time outside
+ * 1970..9999.
+ *
+ * @example
+ * isoInZone('Asia/Shanghai', 2026, 11, 29, 8, 0, 0, 0); // '2026-11-29T00:00:00.000Z'
+ */
+export function isoInZone(zone: string, year: number, month: number, day: number, hour: number, minute: number, second: number, ms: number): string | undefined {
+  try {
+    return isoFromMs(wallToInstant(zone, year, month, day, hour, minute, second, ms));
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -7,8 +7,7 @@
 import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
-import { wallToInstant } from '../syslog/time.js';
-import { asInt, asIp, categorise, head, isoFromMs, lookup, observer, safeKey, setEndpoint, splitPairs, transportName, verdict, type EndpointPrefix } from './util.js';
+import { asInt, asIp, categorise, head, isoFromMs, isoInZone, lookup, observer, safeKey, setEndpoint, splitPairs, transportName, verdict, type EndpointPrefix } from './util.js';
 
 const HEAD = /^%%(\d{2})([A-Z][A-Z0-9_]{0,31})\/(\d)\/([A-Za-z0-9_]{1,64})(?:\(([a-z])\))?(?:\[(\d{1,10})\])?: ?/;
 
@@ -246,19 +245,11 @@ function vrpPrefix(ev: EcsEvent, prefix: string, zone: string | undefined): void
   const mi = Number(m[8]);
   const ss = Number(m[9]);
   if (month === undefined || month < 1 || month > 12 || day < 1 || day > 31 || hh > 23 || mi > 59 || ss > 60) return;
-  let t: number | undefined;
+  let iso: string | undefined;
   if (m[10] !== undefined) {
     const off = (m[10] === '-' ? -1 : 1) * (Number(m[11]) * 60 + Number(m[12])) * 60000;
-    t = Date.UTC(year, month - 1, day, hh, mi, ss) - off;
-  } else if (zone !== undefined) {
-    try {
-      t = wallToInstant(zone, year, month, day, hh, mi, ss, 0);
-    } catch {
-      // A zone Intl does not know: keep the receive time rather than guess.
-      t = undefined;
-    }
-  }
-  const iso = t !== undefined ? isoFromMs(t) : undefined;
+    iso = isoFromMs(Date.UTC(year, month - 1, day, hh, mi, ss) - off);
+  } else if (zone !== undefined) iso = isoInZone(zone, year, month, day, hh, mi, ss, 0);
   if (iso !== undefined) ev['@timestamp'] = iso;
   const host = m[13]!;
   if (ev.host?.hostname === undefined && /^[A-Za-z0-9][\w.-]*$/.test(host)) {

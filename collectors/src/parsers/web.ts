@@ -7,9 +7,9 @@
 import type { EcsEvent } from '../types.js';
 import { setField } from '../ecs/helpers.js';
 import type { LineParser } from './types.js';
-import { asInt, asIp, categorise, extName, head, isoFromMs, lookup, setEndpoint } from './util.js';
+import { asInt, asIp, categorise, extName, head, isoFromMs, isoInZone, lookup, setEndpoint } from './util.js';
 import { digits, hasAt, isDigit } from '../chars.js';
-import { utcMs, wallToInstant } from '../syslog/time.js';
+import { utcMs } from '../syslog/time.js';
 
 const MONTHS: Record<string, number> = {
   Jan: 1, Feb: 2, Mar: 3, Apr: 4, May: 5, Jun: 6, Jul: 7, Aug: 8, Sep: 9, Oct: 10, Nov: 11, Dec: 12,
@@ -247,14 +247,10 @@ export function looksLikeNginxError(text: string): boolean {
   return text.charCodeAt(4) === 0x2f && text.charCodeAt(20) === 0x5b && NGINX_ERROR_HEAD.test(text);
 }
 
-/** A wall-clock time of the log's host read in the source's zone, as ISO 8601 (undefined for a zone Intl does not know). */
+/** A wall-clock time of the log's host read in the source's zone, as ISO 8601 (undefined out of range or in a zone Intl does not know). */
 function localTime(zone: string | undefined, y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): string | undefined {
   if (zone === undefined || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return undefined;
-  try {
-    return isoFromMs(wallToInstant(zone, y, mo, d, h, mi, s, ms));
-  } catch {
-    return undefined;
-  }
+  return isoInZone(zone, y, mo, d, h, mi, s, ms);
 }
 
 /** Web server authentication failures named in error logs: the user, when the text names one. */
