@@ -5,7 +5,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RuleMatch } from '@xiangan/rules';
-import type { AlertCandidate, AlertStore } from '../src/alerts/types.js';
+import { MAX_ALERT_EVENT_IDS, type AlertCandidate, type AlertStore } from '../src/alerts/types.js';
 import { SocError } from '../src/errors.js';
 
 /** Opens a fresh, empty store with this clock, suppression ids and dedup window. */
@@ -44,6 +44,39 @@ export function alertStoreSuite(name: string, open: AlertStoreFactory): void {
         assert.equal((await s.record([cand({ groupKey: 'web2', fields: { 'host.name': 'web2' } }), cand({ ruleId: 'rule-b' })])).created.length, 2);
         assert.equal((await s.record([cand()])).created.length, 0, 'the very first match replayed names the same alert');
         assert.equal((await s.list()).total, 4);
+      }));
+
+    test('an alert storm: a batch of many candidates folds into one alert, ids capped, first-seen order kept', () =>
+      withStore(async (s) => {
+        // The plain definition of an alert's ids: every id once, in the order first seen, the newest MAX_ALERT_EVENT_IDS.
+        let expected: string[] = [];
+        const fold = (ids: string[]): void => {
+          expected = [...new Set([...expected, ...ids])].slice(-MAX_ALERT_EVENT_IDS);
+        };
+        let id = '';
+        let count = 0;
+        let k = 0;
+        for (const [batch, size] of [[0, 1], [1, 700], [2, 700], [3, 5]] as const) {
+          const cands: AlertCandidate[] = [];
+          for (let i = 0; i < size; i++, k++) {
+            // Some ids come again: one from this batch, one from long ago (since dropped past the cap).
+            const ids = k % 7 === 3 ? [`e${k - 1}`] : k % 11 === 5 ? ['e0', `e${k}`] : [`e${k}`, `e${k}b`];
+            cands.push(cand({ eventIds: ids, time: new Date(Date.parse('2026-11-30T02:00:00.000Z') + k * 1000).toISOString() }));
+            fold(ids);
+            count++;
+          }
+          const r = await s.record(cands);
+          if (batch === 0) id = r.created[0]!.id;
+          else assert.deepEqual([r.created.length, r.updated.map((a) => a.id)], [0, [id]]);
+          const a = await s.get(id);
+          assert.equal(a?.count, count);
+          assert.deepEqual(a?.eventIds, expected, `batch ${batch}`);
+        }
+        assert.equal(expected.length, MAX_ALERT_EVENT_IDS);
+        const sup = await s.addSuppression({ kind: 'exception', ruleId: 'rule-a', match: { 'source.ip': ['203.0.113.5'] }, reason: 'scanner', createdBy: 'bob' });
+        assert.equal((await s.record(Array.from({ length: 40 }, () => cand()))).suppressed, 40);
+        assert.equal((await s.listSuppressions()).find((x) => x.id === sup.id)?.hits, 40);
+        assert.equal((await s.get(id))?.count, count, 'suppressed candidates leave the alert as it was');
       }));
 
     test('a closed alert absorbs nothing; exceptions and suppression windows mute and count', () =>

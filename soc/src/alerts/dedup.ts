@@ -32,9 +32,18 @@ export function suppressionMatches(s: Suppression, c: AlertCandidate): boolean {
 }
 
 /**
+ * The ids of an alert's `eventIds` as a set, made once per alert object and kept while that array
+ * is the one the alert holds: an alert storm merges thousands of candidates into one alert per
+ * batch, and rebuilding a set of up to {@link MAX_ALERT_EVENT_IDS} ids for each of them made a
+ * merge cost O(cap).
+ */
+const idSets = new WeakMap<Alert, { ids: string[]; set: Set<string> }>();
+
+/**
  * Fold a candidate into the open alert `cur` when it falls within `windowMs` of its last sighting
  * (count, last seen, event ids capped at {@link MAX_ALERT_EVENT_IDS}, latest correlation);
- * false when it is outside the window and a new alert is due.
+ * false when it is outside the window and a new alert is due. Event ids keep the order they were
+ * first seen in (an id seen again stays where it is), and the oldest go first past the cap.
  * @example if (cur && mergeIntoAlert(cur, c, at, windowMs)) save(cur);
  */
 export function mergeIntoAlert(cur: Alert, c: AlertCandidate, at: string, windowMs: number): boolean {
@@ -43,9 +52,22 @@ export function mergeIntoAlert(cur: Alert, c: AlertCandidate, at: string, window
   if (Number.isFinite(t) && t - Date.parse(cur.lastSeen) > windowMs) return false;
   cur.count++;
   if (Number.isFinite(t) && t > Date.parse(cur.lastSeen)) cur.lastSeen = m.time;
-  const ids = new Set(cur.eventIds);
-  for (const id of m.eventIds) ids.add(id);
-  cur.eventIds = [...ids].slice(-MAX_ALERT_EVENT_IDS);
+  let known = idSets.get(cur);
+  if (known?.ids !== cur.eventIds) {
+    // First merge into this object (or its ids were replaced): take them as they are, deduplicated.
+    const set = new Set(cur.eventIds);
+    const ids = set.size === cur.eventIds.length ? cur.eventIds : [...set];
+    known = { ids, set };
+    idSets.set(cur, known);
+    cur.eventIds = ids;
+  }
+  const { ids, set } = known;
+  for (const id of m.eventIds) {
+    if (set.has(id)) continue;
+    set.add(id);
+    ids.push(id);
+  }
+  if (ids.length > MAX_ALERT_EVENT_IDS) for (const id of ids.splice(0, ids.length - MAX_ALERT_EVENT_IDS)) set.delete(id);
   if (m.correlation) cur.correlation = m.correlation;
   cur.updatedAt = at;
   return true;

@@ -300,7 +300,7 @@ export class SqliteAlertStore implements AlertStore {
        VALUES (@id, @rule_id, @group_key, @title, @severity, @severity_rank, @risk, @tags, @kind, @grp, 'new', NULL, @count, @first_seen, @last_seen, @created_at, @updated_at, @event_ids, @correlation)`,
       ),
       update: this.db.prepare('UPDATE alerts SET count = @count, last_seen = @last_seen, updated_at = @updated_at, event_ids = @event_ids, correlation = @correlation WHERE id = @id'),
-      hit: this.db.prepare('UPDATE suppressions SET hits = hits + 1 WHERE id = ?'),
+      hit: this.db.prepare('UPDATE suppressions SET hits = hits + ? WHERE id = ?'),
       hist: this.db.prepare('INSERT INTO alert_history (alert_id, at, actor, action, from_s, to_s, note) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       saveCp: this.db.prepare('INSERT INTO checkpoints (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value'),
     };
@@ -318,11 +318,17 @@ export class SqliteAlertStore implements AlertStore {
       const at = this.iso();
       // Alerts touched in this batch, by dedup key (one lookup per key per batch).
       const open = new Map<string, Alert | null>();
+      // Alerts merged into, written once after the loop: an alert storm folds thousands of
+      // candidates of a batch into one alert, whose row (up to MAX_ALERT_EVENT_IDS ids) was
+      // rewritten for each of them (160 µs a candidate at the cap).
+      const merged = new Set<Alert>();
+      /** Suppressed candidates per suppression id. */
+      const hits = new Map<string, number>();
       for (const c of candidates) {
         const m = c.match;
         const sup = sups.find((s) => suppressionMatches(s, c));
         if (sup) {
-          hit.run(sup.id);
+          hits.set(sup.id, (hits.get(sup.id) ?? 0) + 1);
           sup.hits++;
           suppressed++;
           continue;
@@ -334,7 +340,7 @@ export class SqliteAlertStore implements AlertStore {
           cur = row ? fromRow(row) : null;
         }
         if (cur && mergeIntoAlert(cur, c, at, this.windowMs)) {
-          update.run({ id: cur.id, count: cur.count, last_seen: cur.lastSeen, updated_at: at, event_ids: JSON.stringify(cur.eventIds), correlation: cur.correlation ? JSON.stringify(cur.correlation) : null });
+          merged.add(cur);
           if (!created.has(cur.id)) updated.set(cur.id, cur);
           open.set(key, cur);
           continue;
@@ -366,6 +372,10 @@ export class SqliteAlertStore implements AlertStore {
         created.set(a.id, a);
         opts.onCreated?.(a);
       }
+      for (const a of merged) {
+        update.run({ id: a.id, count: a.count, last_seen: a.lastSeen, updated_at: at, event_ids: JSON.stringify(a.eventIds), correlation: a.correlation ? JSON.stringify(a.correlation) : null });
+      }
+      for (const [id, n] of hits) hit.run(n, id);
       for (const cp of opts.checkpoints ?? []) saveCp.run(cp.name, cp.value);
     });
     try {
