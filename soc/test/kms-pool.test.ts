@@ -132,7 +132,18 @@ describe('KMS: SM2 worker pool ring', () => {
       // Reach the worker the way a crash would: terminate it while jobs are in its ring.
       const slots = (pool as unknown as { slots: Array<{ worker: { terminate(): Promise<number> } }> }).slots;
       const jobs = Array.from({ length: 200 }, (_, i) => pool.sign('k@1', utf8ToBytes(`doomed ${i}`), { format: 'der' }).then(() => 'signed', (e: unknown) => (e instanceof KmsError ? e.code : 'other')));
-      await slots[0]!.worker.terminate();
+      // The pool unrefs a worker once it has answered every job (an idle pool never holds the
+      // process open), and it may do so while this terminate runs, when the worker finished the
+      // 200 jobs first; Node delivers a terminated worker's exit through the worker's own handle,
+      // so an unref'd worker's terminate() alone does not keep the event loop alive (terminate,
+      // then unref: the process ends with the promise pending; this test was cancelled so about
+      // once in 200 runs). A timer holds the loop for the wait, as a server's sockets would.
+      const keepAlive = setInterval(() => undefined, 1000);
+      try {
+        await slots[0]!.worker.terminate();
+      } finally {
+        clearInterval(keepAlive);
+      }
       const outcomes = await Promise.all(jobs);
       assert.ok(outcomes.every((o) => o === 'signed' || o === 'SOC_ERR_KMS_STORE'), outcomes.join(','));
       // The replacement worker learns the key again and signs.
