@@ -66,6 +66,20 @@ test('a view parses its document only for a field outside its segments', () => {
   assert.throws(() => view.message, SyntaxError);
 });
 
+test('a view given its document as a function reads it only on leaving the view, and once', () => {
+  const segments = new Set(['id', 'source']);
+  const ev = { id: 'x', source: { ip: '10.0.0.1' }, message: 'm', user: { name: 'u' } } as unknown as EcsEvent;
+  let reads = 0;
+  const view = eventView(JSON.stringify(projectEvent(ev, segments)), () => (reads++, JSON.stringify(ev)), segments) as unknown as Record<string, unknown>;
+  assert.equal(view.id, 'x');
+  assert.deepEqual(view.source, { ip: '10.0.0.1' });
+  assert.equal(reads, 0, 'no read within the view');
+  assert.equal(view.message, 'm');
+  assert.deepEqual(view.user, { name: 'u' });
+  assert.deepEqual(Object.keys(view), Object.keys(ev));
+  assert.equal(reads, 1, 'the document is read once');
+});
+
 /** Prematched steps of `events` (three buffer batches a step) made by a prepare-side {@link Prematcher}. */
 async function steps(cfg: PrematchConfig, events: EcsEvent[]): Promise<PrematchedStep[]> {
   const pm = new Prematcher();

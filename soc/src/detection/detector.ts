@@ -258,12 +258,18 @@ export interface DetectorStats {
 
 /** Matches found in the prepare worker for the events of a pass, by event (see {@link Detector.afterWrite}). */
 interface Prematched {
-  /** Per event: detection positions to apply; null: evaluate the event here in full. */
-  dets: ReadonlyArray<readonly number[] | null>;
-  /** Per event: its view (../pipeline/prematch.ts eventView) or ''. */
-  views: readonly string[];
-  /** Per event: `String(event.ingested)`. */
-  ingested: readonly string[];
+  /**
+   * The pass's hits, in order: hit `j` is hit `hit[j]` of `steps[step[j]]`. Their texts (document,
+   * view, receipt time) are read from the step's bytes only when the loop reaches them, so those
+   * of a pass do not all live through the young generation's collections at once (see
+   * {@link Detector.detect}).
+   */
+  steps: readonly PrematchedStep[];
+  texts: readonly HitTexts[];
+  /** Per step: evaluated under the current rule set, so its detection positions apply as sent. */
+  current: readonly boolean[];
+  step: readonly number[];
+  hit: readonly number[];
   /** The segments the views were made with. */
   segments: ReadonlySet<string>;
   /** Events of the pass, matched or not. */
@@ -675,15 +681,16 @@ export class Detector {
    * documents path; matches made under an older rule set are evaluated again on the current one.
    */
   private detectPrematched(steps: readonly PrematchedStep[]): Promise<DetectionResult | undefined> {
-    const events: string[] = [];
-    const views: string[] = [];
-    const ingested: string[] = [];
-    const dets: Array<readonly number[] | null> = [];
+    const texts: HitTexts[] = [];
+    const current: boolean[] = [];
+    const step: number[] = [];
+    const hit: number[] = [];
     let n = 0;
     let maxTime = -Infinity;
     let replayed = 0;
     let last = this.seq;
-    for (const s of steps) {
+    for (let k = 0; k < steps.length; k++) {
+      const s = steps[k]!;
       if (s.lastSeq > last) last = s.lastSeq;
       for (const b of s.batches) {
         if (b.seq <= this.seq) replayed++;
@@ -692,24 +699,20 @@ export class Detector {
           if (b.maxTime > maxTime) maxTime = b.maxTime;
         }
       }
-      const current = s.version === this.version;
-      const hits = new HitTexts(s);
-      for (let i = 0; i < hits.length; i++) {
+      const cur = s.version === this.version;
+      const t = new HitTexts(s);
+      texts.push(t);
+      current.push(cur);
+      for (let i = 0; i < t.length; i++) {
         if (s.seqs[i]! <= this.seq) continue;
-        events.push(hits.doc(i));
-        const from = i > 0 ? s.ends[i - 1]! : 0;
-        // An empty range: the worker could not evaluate it (evaluated here in full, as a re-check is).
-        const d = current && s.ends[i]! > from ? Array.from(s.dets.subarray(from, s.ends[i]!)) : null;
-        dets.push(d);
-        // A view is only read with the segments of the rule set it was made for (this one).
-        views.push(d ? hits.view(i) : '');
-        ingested.push(hits.ingested(i));
-        if (!current) this.s.rechecked++;
+        step.push(k);
+        hit.push(i);
+        if (!cur) this.s.rechecked++;
       }
     }
     this.s.replayedBatches += replayed;
     if (last <= this.seq) return Promise.resolve(undefined);
-    return this.detect(events, last, { dets, views, ingested, segments: this.segments(), events: n, maxTime });
+    return this.detect([], last, { steps, texts, current, step, hit, segments: this.segments(), events: n, maxTime });
   }
 
   /**
@@ -717,7 +720,9 @@ export class Detector {
    * its turn comes, so each parsed event dies young (most are garbage after their own match, the
    * rest are held by their alert candidates): parsed all at once ahead of the loop, a pass's
    * thousands of events outlived the young generation's collections and were copied into old
-   * space, most of the main thread's heap growth with detection on.
+   * space, most of the main thread's heap growth with detection on. With `pre` the events are its
+   * hits (`events` is empty), whose texts are likewise read from the step's bytes in turn: decoded
+   * all ahead of the loop, a pass's documents (~1.3 KB a hit) were promoted the same way.
    */
   private async detect(events: readonly EcsEvent[] | readonly string[], seq: number, pre?: Prematched): Promise<DetectionResult> {
     if (this.restorePending) await this.restoreSaved();
@@ -727,21 +732,37 @@ export class Detector {
     const slicer = this.slicer();
     const cands: AlertCandidate[] = [];
     const raised: number[] = [];
-    for (let i = 0; i < events.length; i++) {
+    const count = pre ? pre.hit.length : events.length;
+    for (let i = 0; i < count; i++) {
       if ((i & 31) === 31 && slicer.due()) await slicer.yield();
-      const x = events[i]!;
-      const view = pre ? pre.views[i] : undefined;
-      const ev = typeof x !== 'string' ? x : view ? eventView(view, x, pre!.segments) : (JSON.parse(x) as EcsEvent);
-      const e = ev as unknown as EventLike;
-      const d = pre ? pre.dets[i] : null;
-      if (!pre) {
+      let ev: EcsEvent;
+      let d: readonly number[] | null = null;
+      let texts: HitTexts | undefined;
+      let h = 0;
+      if (pre) {
+        const k = pre.step[i]!;
+        const s = pre.steps[k]!;
+        texts = pre.texts[k]!;
+        h = pre.hit[i]!;
+        const from = h > 0 ? s.ends[h - 1]! : 0;
+        // An empty range: the worker could not evaluate it (evaluated here in full, as a re-check is).
+        if (pre.current[k] && s.ends[h]! > from) d = Array.from(s.dets.subarray(from, s.ends[h]!));
+        // A view is only read with the segments of the rule set it was made for (this one).
+        const view = d ? texts.view(h) : '';
+        const t = texts;
+        const at = h;
+        ev = view ? eventView(view, () => t.doc(at), pre.segments) : (JSON.parse(texts.doc(h)) as EcsEvent);
+      } else {
+        const x = events[i]!;
+        ev = typeof x !== 'string' ? x : (JSON.parse(x) as EcsEvent);
         const t = Date.parse(String(ev['@timestamp']));
         if (Number.isFinite(t) && t > this.maxTime) this.maxTime = t;
       }
+      const e = ev as unknown as EventLike;
       const before = cands.length;
       // `match` is `applyPrematched(e, prematch(e) ?? [])` (rules/src/engine.ts).
       for (const m of d ? engine.applyPrematched(e, d) : engine.match(e)) this.candidate(m, e, cands);
-      if (cands.length > before) raised.push(Date.parse(pre ? pre.ingested[i]! : String(ev.event?.ingested)));
+      if (cands.length > before) raised.push(Date.parse(texts ? texts.ingested(h) : String(ev.event?.ingested)));
     }
     if (pre && Number.isFinite(pre.maxTime) && pre.maxTime > this.maxTime) this.maxTime = pre.maxTime;
     // The alert transaction cannot be cut (one commit with the sequence number): it starts a slice.

@@ -298,12 +298,13 @@ export function projectEvent(ev: EcsEvent, segments: ReadonlySet<string>): Recor
  * once and answers from it, so a reader sees the same values as from `JSON.parse(doc)`, only
  * sooner when it stays within the view. Most hits of a busy stream only feed correlation windows
  * (a handful of fields), and parsing their whole documents (~1.3 KB each) was a quarter of the
- * main thread's detection time.
+ * main thread's detection time. `doc` may be a function that returns the document: the text is
+ * then only made (decoded from the step's bytes) when a reader leaves the view.
  */
-export function eventView(view: string, doc: string, segments: ReadonlySet<string>): EcsEvent {
+export function eventView(view: string, doc: string | (() => string), segments: ReadonlySet<string>): EcsEvent {
   const proj = JSON.parse(view) as Record<string | symbol, unknown>;
   let full: Record<string | symbol, unknown> | undefined;
-  const whole = (): Record<string | symbol, unknown> => (full ??= JSON.parse(doc) as Record<string | symbol, unknown>);
+  const whole = (): Record<string | symbol, unknown> => (full ??= JSON.parse(typeof doc === 'string' ? doc : doc()) as Record<string | symbol, unknown>);
   return new Proxy(proj, {
     get: (t, k) => (typeof k === 'string' && segments.has(firstSegment(k)) ? t[k] : whole()[k]),
     has: (_t, k) => k in whole(),
