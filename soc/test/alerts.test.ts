@@ -11,6 +11,7 @@ import type { RuleMatch } from '@xiangan/rules';
 import { openSqliteAlertStore, type SqliteAlertStore } from '../src/alerts/sqlite.js';
 import { ALERT_ROUTES, alertRoutes } from '../src/alerts/routes.js';
 import type { AlertCandidate } from '../src/alerts/types.js';
+import { alertId } from '../src/alerts/dedup.js';
 import { SocError, SOC_ERROR_STATUS } from '../src/errors.js';
 import { openSqliteStore } from '../src/storage/sqlite.js';
 
@@ -33,6 +34,28 @@ function cand(over: Partial<RuleMatch> & { groupKey?: string; fields?: Record<st
   };
   return { match, groupKey, group: fields, field: (n) => (fields[n] !== undefined ? [fields[n]!] : []) };
 }
+
+test('alert ids: deterministic, the first event time in 12 hex digits then 20 of the SM3 of the match, sorting by time', () => {
+  const a = cand();
+  const id = alertId(a);
+  assert.match(id, /^[0-9a-f]{32}$/);
+  assert.equal(id, alertId(cand()), 'the same match names the same alert');
+  assert.equal(id.slice(0, 12), Date.parse('2026-11-30T02:00:00.000Z').toString(16).padStart(12, '0'));
+  // Every input of the hash changes the id, the time its prefix too.
+  const others = [cand({ ruleId: 'rule-b' }), cand({ groupKey: 'other' }), cand({ eventIds: ['e2'] }), cand({ time: '2026-11-30T02:00:00.001Z' })].map(alertId);
+  assert.equal(new Set([id, ...others]).size, 5);
+  for (const o of others.slice(0, 3)) assert.equal(o.slice(0, 12), id.slice(0, 12));
+  // Ids sort as their alerts' times do, whatever the hash.
+  const times = Array.from({ length: 200 }, (_, i) => new Date(Date.parse('2026-11-30T00:00:00Z') + i * 997_003).toISOString());
+  const ids = times.map((time, i) => alertId(cand({ time, eventIds: [`e${(i * 7919) % 200}`] })));
+  assert.deepEqual([...ids].sort(), ids);
+  // A time that does not parse, or outside 0 … 2^48 - 1 ms, gives zeros, still deterministic.
+  for (const time of ['not a time', '1969-12-31T23:59:59.999Z', '+275760-09-13T00:00:00.000Z']) {
+    const x = alertId(cand({ time }));
+    assert.match(x, /^0{12}[0-9a-f]{20}$/, time);
+    assert.equal(x, alertId(cand({ time })));
+  }
+});
 
 async function withStore(fn: (s: SqliteAlertStore, dir: string) => Promise<void>, opts: { dedupWindowMs?: number } = {}): Promise<void> {
   const dir = tmp();

