@@ -23,6 +23,11 @@
  *    Here the rate is what the machine reaches, which on a loaded 2-core machine may stay below
  *    the target.
  *
+ * 3. **Alert store growth**: 250,000 new alerts (alerts beginning 4 ms apart, group keys in random
+ *    order as source addresses arrive) recorded in batches of 1,000 into a fresh SQLite alert store:
+ *    CPU µs per new alert in each 50,000, which should stay flat as the store grows (ids lead with
+ *    the alert's time, so the id-keyed B-trees grow at their end). `XIANGAN_BENCH_GROWTH=0` skips it.
+ *
  * Writes bench/results/alerts.json and merges the stored-batch numbers into
  * bench/results/rules.json under `alertLatency`, keeping what the rules benchmark wrote there.
  *
@@ -35,13 +40,14 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { normalise, parseSyslog, type EcsEvent } from '@xiangan/collectors';
-import { startDetection, startRuntime, validateConfig, type AlertLatencySample } from '@xiangan/soc';
+import { openSqliteAlertStore, startDetection, startRuntime, validateConfig, type AlertCandidate, type AlertLatencySample } from '@xiangan/soc';
 import { formatTable, mergeResults, writeResults, benchSetting, resultsName } from './harness.js';
 
 const SECONDS = Number(benchSetting('XIANGAN_BENCH_SECONDS') ?? 20);
 const RATE = Number(benchSetting('XIANGAN_BENCH_RATE') ?? 20_000);
 const PIPELINE = benchSetting('XIANGAN_BENCH_PIPELINE') !== '0';
 const SIGMA = benchSetting('XIANGAN_BENCH_SIGMA') === '1';
+const GROWTH = benchSetting('XIANGAN_BENCH_GROWTH') !== '0';
 const TICK_MS = 50;
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 const sigmaDir = join(process.env.XIANGAN_SHARED ?? join(root, '..', 'shared'), 'sigma', 'rules');
@@ -194,6 +200,46 @@ async function runStored(seconds: number, pool: EcsEvent[]) {
   return { i, rules, sigma: ruleDirs.length > 0, sentMs, drainedMs, behind, maxQueued, cpuMs: (c.user + c.system) / 1000, det: detStats, eng, alerts, stored };
 }
 
+const GROWTH_ALERTS = 250_000;
+const GROWTH_BATCH = 1_000;
+const GROWTH_SLICE = 50_000;
+
+/** CPU µs per new alert in each {@link GROWTH_SLICE} of {@link GROWTH_ALERTS} recorded into a fresh SQLite alert store. */
+async function storeGrowth(): Promise<number[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'xiangan-bench-growth-'));
+  const store = await openSqliteAlertStore({ dir });
+  const perSlice: number[] = [];
+  try {
+    let k = 0;
+    let at = process.cpuUsage();
+    while (k < GROWTH_ALERTS) {
+      const batch: AlertCandidate[] = [];
+      for (let i = 0; i < GROWTH_BATCH; i++, k++) {
+        // A new source address each (Knuth's multiplicative hash: every one distinct, in random order).
+        const r = Math.imul(k, 0x9e3779b1) >>> 0;
+        const ip = `10.${(r >>> 16) & 255}.${(r >>> 8) & 255}.${r & 255}`;
+        const group = { 'source.ip': ip, 'user.name': 'root' };
+        batch.push({
+          match: { ruleId: 'bench-login-outside-hours', title: 'Interactive login outside working hours', level: 'medium', tags: ['attack.t1078'], kind: 'detection', alert: true, time: new Date(EVENT_BASE + k * 4).toISOString(), eventIds: [`ev-${r.toString(16)}-${k}`] },
+          groupKey: `${ip}\u001froot`,
+          group,
+          field: (name) => (name in group ? [group[name as keyof typeof group]] : []),
+        });
+      }
+      store.recordSync(batch, { checkpoints: [{ name: 'bench', value: String(k) }] });
+      if (k % GROWTH_SLICE === 0) {
+        const u = process.cpuUsage(at);
+        perSlice.push((u.user + u.system) / GROWTH_SLICE);
+        at = process.cpuUsage();
+      }
+    }
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return perSlice;
+}
+
 async function main(): Promise<void> {
   // Parsing and normalising happen in the sources, on another path: build a pool up front and
   // stamp each copy with its own id, event time and receipt time.
@@ -254,7 +300,23 @@ async function main(): Promise<void> {
   }
   process.stdout.write(formatTable(['latency', 'p50 ms', 'p99 ms', 'max ms'], rows));
   const out = { ...result, ...(pipeline ? { pipeline } : {}) };
-  process.stdout.write(`wrote ${writeResults(resultsName('alerts'), { alertLatency: out })}\n`);
+  let growth: Record<string, unknown> | undefined;
+  if (GROWTH) {
+    const perSlice = await storeGrowth();
+    growth = {
+      path: `${GROWTH_ALERTS} new alerts 4 ms apart in batches of ${GROWTH_BATCH} into a fresh SQLite alert store, group keys in random order; CPU µs per new alert in each ${GROWTH_SLICE}`,
+      cpuMicrosPerNewAlert: perSlice,
+      /** The last slice's CPU per new alert over the first's: ~1 when a new alert costs the same in a full store. */
+      lastOverFirst: perSlice.at(-1)! / perSlice[0]!,
+    };
+    process.stdout.write(
+      formatTable(
+        ['CPU µs per new alert, store holding', ...perSlice.map((_, i) => `${((i + 1) * GROWTH_SLICE) / 1000}k`)],
+        [['new alerts 4 ms apart, random group keys', ...perSlice.map((x) => x.toFixed(1))]],
+      ),
+    );
+  }
+  process.stdout.write(`wrote ${writeResults(resultsName('alerts'), { alertLatency: out, ...(growth ? { storeGrowth: growth } : {}) })}\n`);
   process.stdout.write(`wrote ${mergeResults(resultsName('rules'), 'alertLatency', out)}\n`);
 }
 
