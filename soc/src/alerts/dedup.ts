@@ -19,7 +19,8 @@ const MAX_ID_TIME = 0xffff_ffff_ffff;
  * their ids at the end of the id-keyed B-trees (the primary key, the history's alert index)
  * instead of at a random page each: with hash-only ids, once those trees outgrew the page cache
  * (~100k alerts) each new alert read and rewrote pages all over them, and its cost grew with the
- * store (a 250k-alert store: 30 → 52 CPU-µs a new alert; time first: 22–28 throughout). Ids of
+ * store (bench:alerts `storeGrowth`, random group keys: ~45 → ~90 CPU-µs a new alert from the
+ * first 50k to the 250th thousand with hash-only ids, ~40 → ~50 with these). Ids of
  * earlier versions (the SM3 prefix alone) stay valid: an id is only ever looked up whole.
  * @example alertId(candidate) // '019ac8f3e2a0' + 20 hex characters
  */

@@ -712,7 +712,7 @@ export class Detector {
     }
     this.s.replayedBatches += replayed;
     if (last <= this.seq) return Promise.resolve(undefined);
-    return this.detect([], last, { steps, texts, current, step, hit, segments: this.segments(), events: n, maxTime });
+    return this.detect({ steps, texts, current, step, hit, segments: this.segments(), events: n, maxTime }, last);
   }
 
   /**
@@ -720,11 +720,13 @@ export class Detector {
    * its turn comes, so each parsed event dies young (most are garbage after their own match, the
    * rest are held by their alert candidates): parsed all at once ahead of the loop, a pass's
    * thousands of events outlived the young generation's collections and were copied into old
-   * space, most of the main thread's heap growth with detection on. With `pre` the events are its
-   * hits (`events` is empty), whose texts are likewise read from the step's bytes in turn: decoded
-   * all ahead of the loop, a pass's documents (~1.3 KB a hit) were promoted the same way.
+   * space, most of the main thread's heap growth with detection on. The hits of prematched steps
+   * ({@link Prematched}) are likewise read from the steps' bytes in turn: decoded all ahead of the
+   * loop, a pass's documents (~1.3 KB a hit) were promoted the same way.
    */
-  private async detect(events: readonly EcsEvent[] | readonly string[], seq: number, pre?: Prematched): Promise<DetectionResult> {
+  private async detect(input: readonly EcsEvent[] | readonly string[] | Prematched, seq: number): Promise<DetectionResult> {
+    const pre = Array.isArray(input) ? undefined : (input as Prematched);
+    const events = pre ? [] : (input as readonly EcsEvent[] | readonly string[]);
     if (this.restorePending) await this.restoreSaved();
     const engine = this.engineNow;
     const wall = this.opts.now ?? Date.now;
@@ -749,9 +751,7 @@ export class Detector {
         if (pre.current[k] && s.ends[h]! > from) d = Array.from(s.dets.subarray(from, s.ends[h]!));
         // A view is only read with the segments of the rule set it was made for (this one).
         const view = d ? texts.view(h) : '';
-        const t = texts;
-        const at = h;
-        ev = view ? eventView(view, () => t.doc(at), pre.segments) : (JSON.parse(texts.doc(h)) as EcsEvent);
+        ev = view ? eventView(view, texts.lazyDoc(h), pre.segments) : (JSON.parse(texts.doc(h)) as EcsEvent);
       } else {
         const x = events[i]!;
         ev = typeof x !== 'string' ? x : (JSON.parse(x) as EcsEvent);

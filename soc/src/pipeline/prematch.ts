@@ -106,6 +106,11 @@ export class HitTexts {
     return this.r.at(3 * i)!;
   }
 
+  /** {@link doc} deferred, for {@link eventView}: read only if a reader leaves the view. */
+  lazyDoc(i: number): () => string {
+    return () => this.doc(i);
+  }
+
   view(i: number): string {
     return this.r.at(3 * i + 1)!;
   }
