@@ -38,9 +38,9 @@ function run(mb: number | undefined): { main: number; worker: number } {
   return runHeapChild(mb === undefined ? '' : `floorWorkerOldGeneration(${mb})`, CHURN, { maxOldGenerationSizeMb: 256 });
 }
 
-test('without detection the workers get a 48 MiB floor, with it none (V8 default)', () => {
+test('without detection the workers get a 48 MiB floor, with it 32', () => {
   assert.equal(workerOldFloorMb(false), 48);
-  assert.equal(workerOldFloorMb(true), 0);
+  assert.equal(workerOldFloorMb(true), 32);
 });
 
 test('a worker made after the floor skips mark-compacts below it; the main thread keeps collecting', () => {

@@ -350,8 +350,13 @@ export function workerSemiSpaceMb(detection: boolean): number {
  * {@link floorWorkerOldGeneration}). Without detection 48: per 1M bench events the store worker's
  * mark-compacts 134–136 → 13–15, the prepare worker's 24 → 6–10, V8's helper threads (concurrent
  * marking most of their time) 1.4–2.0 µs/event less, for 14–26 MB more peak RSS (soc/README.md
- * "GC, session 17"). With detection 0 (V8's default): the process's memory is what is tight there.
+ * "GC, session 17"). With detection, where the main thread's heap takes more of the process's
+ * memory, 32: against V8's default (no floor) the store worker's mark-compacts per 300k bench
+ * events 55–71 → 25–27, the prepare worker's 18–21 → 8–11, V8's helper threads 1.9–3.8 µs/event
+ * less in five of six 1M-line pairs, 4–10 % less CPU per event in five, for 6–11 MB
+ * more peak RSS (281–285 MB at 1M lines); 48 there reached 303–313 MB, over the 300 MB target
+ * (soc/README.md "GC with detection, session 26").
  */
 export function workerOldFloorMb(detection: boolean): number {
-  return detection ? 0 : 48;
+  return detection ? 32 : 48;
 }
