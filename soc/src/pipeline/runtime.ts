@@ -355,7 +355,7 @@ export function workerSemiSpaceMb(detection: boolean): number {
  * events 55–71 → 25–27, the prepare worker's 18–21 → 8–11, V8's helper threads 1.9–3.8 µs/event
  * less in five of six 1M-line pairs, 4–10 % less CPU per event in five, for 6–11 MB
  * more peak RSS (281–285 MB at 1M lines); 48 there reached 303–313 MB, over the 300 MB target
- * (soc/README.md "GC with detection, session 26").
+ * (soc/README.md "Session 26").
  */
 export function workerOldFloorMb(detection: boolean): number {
   return detection ? 32 : 48;
